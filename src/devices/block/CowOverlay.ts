@@ -1,0 +1,215 @@
+// A copy-on-write overlay over a read-only base image, so many VMs can share one base file that is
+// never modified. Writes land in the overlay file; reads take each cluster from the overlay if it
+// has been written there, else from the base.
+//
+// Overlay file format (little-endian), our own and deliberately simple:
+//   0     8   magic "TVCOW\0\0\x01"
+//   8     4   cluster size (bytes, power of two ≥ 512)
+//   12    4   reserved (0)
+//   16    8   virtual disk size (bytes) = base size when created
+//   24    8   base image size when created (refuses to open if the base changed size)
+//   32    4   base path length, then the base path (UTF-8), informational
+//   4096  ... allocation bitmap, one bit per cluster (1 = cluster lives in the overlay)
+//   dataOffset = 4096 + bitmap rounded up to 4 KiB: cluster i at dataOffset + i·clusterSize
+// The data area is sparse, so unwritten clusters take no host disk space. A cluster's data is
+// written before its bitmap bit, so a crash can lose a write but never expose garbage.
+
+import { open, type FileHandle } from "node:fs/promises";
+import { type BlockBackend, BlockBackendError, ZERO_CHUNK } from "./BlockBackend.js";
+import { RawImage } from "./RawImage.js";
+
+const MAGIC = Uint8Array.from([0x54, 0x56, 0x43, 0x4f, 0x57, 0, 0, 1]);
+const HEADER = 4096;
+
+export class CowOverlay implements BlockBackend {
+  readonly readOnly = false;
+  readonly description: string;
+  private readonly bitmap: Uint8Array;
+  private readonly dataOffset: number;
+  /** Writes are serialised so two copy-ups of one cluster cannot race. */
+  private writeChain: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly base: RawImage,
+    private readonly fh: FileHandle,
+    readonly size: number,
+    private readonly clusterSize: number,
+    bitmap: Uint8Array,
+    overlayPath: string,
+  ) {
+    this.bitmap = bitmap;
+    this.dataOffset = HEADER + roundUp(bitmap.length, 4096);
+    this.description = `${overlayPath} (overlay on ${base.description})`;
+  }
+
+  /** Opens `overlayPath`, creating it over `basePath` if it does not exist. The base is opened read-only. */
+  static async open(basePath: string, overlayPath: string, clusterSize = 4096): Promise<CowOverlay> {
+    if (clusterSize < 512 || (clusterSize & (clusterSize - 1)) !== 0) throw new BlockBackendError(`overlay cluster size ${clusterSize} must be a power of two ≥ 512`);
+    const base = await RawImage.open(basePath, true);
+    let fh: FileHandle | undefined;
+    try {
+      try {
+        fh = await open(overlayPath, "r+");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+        fh = await open(overlayPath, "wx+");
+        const clusters = Math.ceil(base.size / clusterSize);
+        const hdr = new Uint8Array(HEADER);
+        const dv = new DataView(hdr.buffer);
+        hdr.set(MAGIC, 0);
+        dv.setUint32(8, clusterSize, true);
+        dv.setBigUint64(16, BigInt(base.size), true);
+        dv.setBigUint64(24, BigInt(base.size), true);
+        const p = new TextEncoder().encode(basePath).subarray(0, HEADER - 40);
+        dv.setUint32(32, p.length, true);
+        hdr.set(p, 36);
+        await fh.write(hdr, 0, HEADER, 0);
+        const bm = new Uint8Array(Math.ceil(clusters / 8));
+        await fh.write(bm, 0, bm.length, HEADER);
+        await fh.truncate(HEADER + roundUp(bm.length, 4096) + clusters * clusterSize);
+        await fh.sync();
+        return new CowOverlay(base, fh, base.size, clusterSize, bm, overlayPath);
+      }
+      const hdr = new Uint8Array(HEADER);
+      const { bytesRead } = await fh.read(hdr, 0, HEADER, 0);
+      const dv = new DataView(hdr.buffer);
+      if (bytesRead < 40 || !MAGIC.every((b, i) => hdr[i] === b)) throw new BlockBackendError(`${overlayPath} is not a Typevisor overlay file (bad magic); delete it to start a fresh overlay`);
+      const cs = dv.getUint32(8, true);
+      const vsize = Number(dv.getBigUint64(16, true));
+      const bsize = Number(dv.getBigUint64(24, true));
+      if (bsize !== base.size) throw new BlockBackendError(`overlay ${overlayPath} was made for a ${bsize}-byte base, but ${basePath} is ${base.size} bytes: the base changed, so the overlay is invalid`);
+      if (cs < 512 || (cs & (cs - 1)) !== 0 || vsize % 512 !== 0 || vsize <= 0) throw new BlockBackendError(`overlay ${overlayPath} has a corrupt header`);
+      const bm = new Uint8Array(Math.ceil(Math.ceil(vsize / cs) / 8));
+      await fh.read(bm, 0, bm.length, HEADER);
+      return new CowOverlay(base, fh, vsize, cs, bm, overlayPath);
+    } catch (e) {
+      await fh?.close();
+      await base.close();
+      if (e instanceof BlockBackendError) throw e;
+      throw new BlockBackendError(`cannot open overlay ${overlayPath}: ${(e as Error).message}`);
+    }
+  }
+
+  private allocated(c: number): boolean {
+    return (this.bitmap[c >>> 3]! & (1 << (c & 7))) !== 0;
+  }
+
+  async read(bufs: readonly Uint8Array[], pos: number): Promise<void> {
+    const cs = this.clusterSize;
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    // Walk runs of clusters that come from the same file.
+    let off = 0;
+    while (off < total) {
+      const c = Math.floor((pos + off) / cs);
+      const inOverlay = this.allocated(c);
+      let end = Math.min(total, (c + 1) * cs - pos);
+      while (end < total && this.allocated(Math.floor((pos + end) / cs)) === inOverlay) end = Math.min(total, end + cs);
+      const part = sliceVec(bufs, off, end - off);
+      if (inOverlay) await readFully(this.fh, part, this.dataOffset + pos + off);
+      else await this.base.read(part, pos + off);
+      off = end;
+    }
+  }
+
+  write(bufs: readonly Uint8Array[], pos: number): Promise<void> {
+    // Copy the guest data now: the request completes later, and the vector is guest memory.
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    const data = new Uint8Array(total);
+    let o = 0;
+    for (const b of bufs) { data.set(b, o); o += b.length; }
+    const p = this.writeChain.then(() => this.writeLocked(data, pos));
+    this.writeChain = p.catch(() => {});
+    return p;
+  }
+
+  private async writeLocked(data: Uint8Array, pos: number): Promise<void> {
+    const cs = this.clusterSize;
+    const first = Math.floor(pos / cs);
+    const last = Math.floor((pos + data.length - 1) / cs);
+    const newly: number[] = [];
+    for (let c = first; c <= last; c++) {
+      const cStart = c * cs;
+      const from = Math.max(pos, cStart);
+      const to = Math.min(pos + data.length, cStart + cs, this.size);
+      const piece = data.subarray(from - pos, to - pos);
+      if (this.allocated(c) || (from === cStart && to - from === Math.min(cs, this.size - cStart))) {
+        await writeFully(this.fh, piece, this.dataOffset + from);
+      } else {
+        // Copy-up: the rest of the cluster must come from the base before the cluster switches files.
+        const buf = new Uint8Array(Math.min(cs, this.size - cStart));
+        await this.base.read([buf], cStart);
+        buf.set(piece, from - cStart);
+        await writeFully(this.fh, buf, this.dataOffset + cStart);
+      }
+      if (!this.allocated(c)) newly.push(c);
+    }
+    if (newly.length > 0) {
+      for (const c of newly) this.bitmap[c >>> 3]! |= 1 << (c & 7);
+      const lo = newly[0]! >>> 3;
+      const hi = newly[newly.length - 1]! >>> 3;
+      await writeFully(this.fh, this.bitmap.subarray(lo, hi + 1), HEADER + lo);
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.writeChain;
+    await this.fh.sync();
+  }
+
+  async discard(): Promise<void> {}
+
+  async writeZeroes(pos: number, len: number): Promise<void> {
+    while (len > 0) {
+      const n = Math.min(len, ZERO_CHUNK.length);
+      await this.write([ZERO_CHUNK.subarray(0, n)], pos);
+      pos += n;
+      len -= n;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writeChain;
+    await this.fh.close();
+    await this.base.close();
+  }
+}
+
+function roundUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+/** The bytes [off, off+len) of a buffer vector, as a new vector of views. */
+function sliceVec(bufs: readonly Uint8Array[], off: number, len: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of bufs) {
+    if (len === 0) break;
+    if (off >= b.length) { off -= b.length; continue; }
+    const n = Math.min(b.length - off, len);
+    out.push(b.subarray(off, off + n));
+    len -= n;
+    off = 0;
+  }
+  return out;
+}
+
+async function readFully(fh: FileHandle, bufs: Uint8Array[], pos: number): Promise<void> {
+  for (const b of bufs) {
+    let o = 0;
+    while (o < b.length) {
+      const { bytesRead } = await fh.read(b, o, b.length - o, pos);
+      if (bytesRead === 0) { b.fill(0, o); pos += b.length - o; break; }
+      o += bytesRead;
+      pos += bytesRead;
+    }
+  }
+}
+
+async function writeFully(fh: FileHandle, b: Uint8Array, pos: number): Promise<void> {
+  let o = 0;
+  while (o < b.length) {
+    const { bytesWritten } = await fh.write(b, o, b.length - o, pos + o);
+    o += bytesWritten;
+  }
+}

@@ -1,0 +1,138 @@
+// binary32 arithmetic (Unprivileged ISA ch. 11 "F"): fadd/fsub/fmul/fdiv/fsqrt/fmadd.s.
+//
+// Each operation is first computed in binary64 as d = RN64(exact), together with the sign of
+// exact - d (TwoSum for sums, exact for products since 24+24 <= 53, a remainder for div and
+// sqrt). roundToBinary32 then rounds to binary32 in any mode: d is never on the far side of
+// a binary32 boundary from the exact value, and when d lands exactly on a boundary or a
+// midpoint the error sign decides, so the double rounding is harmless for every mode.
+// Operands are the binary32 values as JS numbers; NaN results are canonicalised by executeFp.
+
+import { DZ, NV, NX, RDN, RMM, RTZ, RUP, fpStatus } from "./FFlags.js";
+import { MAX_FLOAT32, isEven32, nextDown32, nextUp32 } from "./FloatBits.js";
+import { BINARY32, exactRoundNear } from "./ExactArithmetic.js";
+import { productError } from "./Binary64.js";
+
+/** Values at least this large stay normal binary32 numbers after any rounding. */
+const FAST_MIN = 2 ** -125;
+
+/**
+ * Round x + err to binary32, where x = RN64(exact value) and err has the sign of exact - x.
+ * Raises NX/OF/UF as appropriate.
+ */
+export function roundToBinary32(x: number, err: number, rm: number): number {
+  const ax = Math.abs(x);
+  if (!(ax >= FAST_MIN && ax < MAX_FLOAT32)) return exactRoundNear(x, err, BINARY32, rm);
+  const s = Math.fround(x);
+  if (s === x) {
+    if (err === 0) return s;
+    fpStatus.flags |= NX;
+    // The exact value is within a tiny distance of s: only directed modes move away from it.
+    switch (rm) {
+      case RUP:
+        return err > 0 ? nextUp32(s) : s;
+      case RDN:
+        return err < 0 ? nextDown32(s) : s;
+      case RTZ:
+        return s > 0 ? (err < 0 ? nextDown32(s) : s) : err > 0 ? nextUp32(s) : s;
+      default:
+        return s;
+    }
+  }
+  fpStatus.flags |= NX;
+  let lo: number;
+  let hi: number;
+  if (s > x) {
+    hi = s;
+    lo = nextDown32(s);
+  } else {
+    lo = s;
+    hi = nextUp32(s);
+  }
+  switch (rm) {
+    case RDN:
+      return lo;
+    case RUP:
+      return hi;
+    case RTZ:
+      return x > 0 ? lo : hi;
+    default: {
+      const mid = (lo + hi) / 2; // exact: 25 significant bits
+      if (x < mid) return lo;
+      if (x > mid) return hi;
+      if (err > 0) return hi;
+      if (err < 0) return lo;
+      if (rm === RMM) return x > 0 ? hi : lo; // tie: away from zero
+      return isEven32(lo) ? lo : hi; // tie: even
+    }
+  }
+}
+
+export function fadd32(a: number, b: number, rm: number): number {
+  const d = a + b;
+  if (d - d !== 0) {
+    if (d !== d && a === a && b === b) fpStatus.flags |= NV; // inf - inf
+    return d;
+  }
+  if (d === 0) return rm === RDN ? -(-a + -b) : d; // exact zero sum (IEEE 754-2008 §6.3)
+  const bb = d - a;
+  return roundToBinary32(d, (a - (d - bb)) + (b - bb), rm);
+}
+
+export function fsub32(a: number, b: number, rm: number): number {
+  return fadd32(a, -b, rm);
+}
+
+export function fmul32(a: number, b: number, rm: number): number {
+  const d = a * b; // exact in binary64
+  if (d - d !== 0) {
+    if (d !== d && a === a && b === b) fpStatus.flags |= NV; // inf * 0
+    return d;
+  }
+  if (d === 0) return d;
+  return roundToBinary32(d, 0, rm);
+}
+
+export function fdiv32(a: number, b: number, rm: number): number {
+  const d = a / b;
+  if (d - d !== 0) {
+    if (d !== d) {
+      if (a === a && b === b) fpStatus.flags |= NV; // 0/0, inf/inf
+    } else if (b === 0 && a - a === 0) {
+      fpStatus.flags |= DZ;
+    }
+    return d;
+  }
+  if (d === 0) return d; // 0/x or x/inf: exact (binary32 quotients never underflow binary64)
+  const p = d * b;
+  const rem = (a - p) - productError(d, b, p);
+  return roundToBinary32(d, b > 0 ? rem : -rem, rm);
+}
+
+export function fsqrt32(a: number, rm: number): number {
+  if (a < 0) {
+    fpStatus.flags |= NV;
+    return NaN;
+  }
+  const d = Math.sqrt(a);
+  if (d - d !== 0 || d === 0) return d; // NaN, +inf, +-0
+  const p = d * d;
+  return roundToBinary32(d, (a - p) - productError(d, d, p), rm);
+}
+
+export function fmadd32(a: number, b: number, c: number, rm: number): number {
+  const p = a * b; // exact in binary64
+  if (p !== p) {
+    if (a === a && b === b) fpStatus.flags |= NV; // inf * 0, even when c is a quiet NaN
+    return p;
+  }
+  const d = p + c;
+  if (d - d !== 0) {
+    if (d !== d && c === c) fpStatus.flags |= NV; // inf - inf
+    return d;
+  }
+  if (d === 0) return rm === RDN ? -(-p + -c) : d;
+  const bb = d - p;
+  return roundToBinary32(d, (p - (d - bb)) + (c - bb), rm);
+}
+
+

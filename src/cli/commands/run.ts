@@ -1,8 +1,218 @@
-import { notYet } from "./notYet.js";
+// `typevisor run`: boots a virtual machine on the RISC-V virt board with the serial console on the
+// terminal. Also exports the machine flags and their validation, which `typevisor dtb` shares so
+// that both describe the same machine.
+import { readFileSync, statSync } from "node:fs";
+import type { Command } from "../Command.js";
+import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
+import type { NamedBytes } from "../../vmm/VirtLayout.js";
+import { planVirtBoot } from "../../vmm/VirtLayout.js";
+import type { VirtMachineConfig } from "../../vmm/VirtBoard.js";
+import { Vm, type VmStats } from "../../vmm/Vm.js";
+import { KernelImageError } from "../../boot/LinuxImage.js";
+import { ElfError } from "../../boot/Elf.js";
+import { ElfLoadError } from "../../boot/ElfLoader.js";
+import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { VirtioDevice } from "../../devices/virtio/VirtioDevice.js";
+import { VirtioBlk } from "../../devices/virtio/VirtioBlk.js";
+import { openDisk } from "../../devices/block/openDisk.js";
 
-export const command = notYet(
-  "run",
-  "boot a virtual machine (RISC-V virt board)",
-  `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append ARGS] [--disk FILE[,ro][,overlay]]... [--memory 512M] [--cpus 1] [--bios FILE] [--stats]`,
-  5,
-);
+export const MACHINE_FLAGS_USAGE = `Machine flags:
+  --arch riscv64           guest architecture (only riscv64 so far)
+  --kernel FILE            Linux Image (e.g. Debian's /boot/vmlinux-*-riscv64), ELF or raw binary
+  --initrd FILE            initramfs (cpio, optionally compressed)
+  --append "ARGS"          kernel command line (default: none; the console is the DT's stdout-path, ttyS0)
+  --disk FILE[,ro][,overlay[=OVL]]
+                           a virtio-blk disk (repeatable): raw image; ro = read-only; overlay = writes
+                           go to OVL (default FILE.overlay), the base stays untouched
+  --memory SIZE            guest RAM, e.g. 512M, 1G (default 512M)
+  --cpus N                 harts (default 1, at most 8)
+  --bios FILE              M-mode firmware (e.g. /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin)
+                           instead of Typevisor's built-in SBI`;
+
+export const machineOptions = {
+  arch: { type: "string" },
+  kernel: { type: "string" },
+  initrd: { type: "string" },
+  append: { type: "string" },
+  disk: { type: "string", multiple: true },
+  memory: { type: "string" },
+  cpus: { type: "string" },
+  bios: { type: "string" },
+} as const;
+
+export interface DiskSpec {
+  path: string;
+  readOnly: boolean;
+  overlay?: string;
+}
+
+export interface MachineConfig extends VirtMachineConfig {
+  disks: DiskSpec[];
+}
+
+function readInput(cmd: string, what: string, path: string, flag: string): NamedBytes {
+  let bytes: Uint8Array;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new UsageError(`${cmd}: ${what} '${path}' is a directory; give the file (${flag} FILE)`);
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UsageError(`${cmd}: ${what} '${path}' does not exist; check the path given to ${flag}`);
+    if (code === "EACCES") throw new UsageError(`${cmd}: ${what} '${path}' is not readable (permission denied); fix its permissions or run as a user who can read it`);
+    throw new UsageError(`${cmd}: cannot read ${what} '${path}': ${(e as Error).message}`);
+  }
+  return { name: path, bytes };
+}
+
+export function parseDiskSpec(cmd: string, spec: string): DiskSpec {
+  const [path, ...opts] = spec.split(",");
+  if (!path) throw new UsageError(`${cmd}: --disk '${spec}' has no file name (form: FILE[,ro][,overlay[=OVL]])`);
+  const d: DiskSpec = { path, readOnly: false };
+  for (const o of opts) {
+    if (o === "ro") d.readOnly = true;
+    else if (o === "overlay") d.overlay = `${path}.overlay`;
+    else if (o.startsWith("overlay=") && o.length > 8) d.overlay = o.slice(8);
+    else throw new UsageError(`${cmd}: --disk option '${o}' is unknown (use ro, overlay or overlay=FILE)`);
+  }
+  try {
+    if (!statSync(path).isFile()) throw new UsageError(`${cmd}: disk '${path}' is not a regular file (give a raw disk image)`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${cmd}: disk '${path}' does not exist; create it (e.g. 'typevisor image' or 'truncate -s 64M ${path} && mkfs.ext4 ${path}') or fix the path`);
+  }
+  return d;
+}
+
+type MachineValues = {
+  arch?: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  disk?: string[];
+  memory?: string;
+  cpus?: string;
+  bios?: string;
+};
+
+/** Validates the machine flags and reads the files they name. */
+export function readMachineConfig(cmd: string, v: MachineValues, needKernel: boolean): MachineConfig {
+  if (v.arch !== undefined && v.arch !== "riscv64") {
+    throw new UsageError(`${cmd}: --arch ${v.arch} is not supported; Typevisor emulates riscv64 machines (use --arch riscv64)`);
+  }
+  const memory = parseSize(v.memory ?? "512M", "--memory");
+  if (memory < 16 * 1024 * 1024 || memory % 4096 !== 0) {
+    throw new UsageError(`${cmd}: --memory ${v.memory}: give at least 16M, in whole 4 KiB pages`);
+  }
+  if (memory > 2048 * 1024 * 1024) throw new UsageError(`${cmd}: --memory ${v.memory}: at most 2G is supported`);
+  const cpus = Number(v.cpus ?? "1");
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
+  if (needKernel && !v.kernel) throw new UsageError(`${cmd}: give the kernel to boot with --kernel FILE (see 'typevisor ${cmd} --help')`);
+  if (v.initrd && !v.kernel) throw new UsageError(`${cmd}: --initrd needs --kernel too (the initramfs is placed after the kernel)`);
+  const kernel = v.kernel ? readInput(cmd, "kernel", v.kernel, "--kernel") : undefined;
+  const initrd = v.initrd ? readInput(cmd, "initramfs", v.initrd, "--initrd") : undefined;
+  const bios = v.bios ? readInput(cmd, "firmware", v.bios, "--bios") : undefined;
+  const disks = (v.disk ?? []).map((d) => parseDiskSpec(cmd, d));
+  const cfg: MachineConfig = { memory, cpus, kernel, initrd, bios, append: v.append ?? "", disks };
+  cfg.virtioSlots = machineVirtioSlots(cfg);
+  if (kernel) {
+    try {
+      planVirtBoot(memory, kernel, initrd, bios);
+    } catch (e) {
+      throw asUsageError(cmd, e);
+    }
+  }
+  return cfg;
+}
+
+/** Slot order: disks first (so the first --disk is /dev/vda), then the console and the RNG. */
+function machineVirtioSlots(cfg: MachineConfig): number[] {
+  return Array.from({ length: cfg.disks.length }, (_, i) => i);
+}
+
+function asUsageError(cmd: string, e: unknown): unknown {
+  if (e instanceof KernelImageError || e instanceof ElfError || e instanceof ElfLoadError) {
+    return new UsageError(`${cmd}: ${e.message}`);
+  }
+  return e;
+}
+
+export function formatStats(s: VmStats): string {
+  const lines = [
+    "--- typevisor stats ---",
+    `instructions retired: ${s.instructions}`,
+    `run time: ${s.wallSeconds.toFixed(2)} s (${s.mips.toFixed(1)} MIPS)`,
+    `reboots: ${s.reboots}`,
+    `VMM exits: ${Object.entries(s.exits).map(([k, n]) => `${k} ${n}`).join(", ")}`,
+    "SBI calls (built-in firmware):",
+    ...Object.entries(s.sbiCalls).sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${k}: ${n}`),
+  ];
+  for (const [k, v] of Object.entries(s.hart)) lines.push(`${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  return lines.join("\n") + "\n";
+}
+
+const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
+                     [--memory 512M] [--cpus 1] [--bios FILE] [--stats]
+
+Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
+on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
+a guest kernel panic ends it with status 1. By default Typevisor itself is the SBI firmware and the
+kernel starts in S-mode; --bios runs a real M-mode firmware such as OpenSBI instead.
+
+${MACHINE_FLAGS_USAGE}
+  --stats                  print instructions, exits, SBI calls and emulated operations at exit
+
+Example:
+  typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --append "console=ttyS0" --memory 512M`;
+
+export const command: Command = {
+  name: "run",
+  summary: "boot a virtual machine (RISC-V virt board)",
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs("run", argv, { ...machineOptions, stats: { type: "boolean" } }, false);
+    const cfg = readMachineConfig("run", values, true);
+    const virtio: ((memory: GuestMemory) => VirtioDevice)[] = [];
+    for (const d of cfg.disks) {
+      try {
+        const backend = await openDisk({ path: d.path, readOnly: d.readOnly, overlay: d.overlay });
+        virtio.push((memory) => new VirtioBlk(memory, backend));
+      } catch (e) {
+        throw new UsageError(`run: cannot open disk '${d.path}': ${(e as Error).message}`);
+      }
+    }
+    const input: number[] = [];
+    const stdin = process.stdin;
+    const onData = (b: Buffer) => {
+      for (const x of b) input.push(x);
+    };
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdin.on("data", onData);
+    let vm: Vm;
+    try {
+      vm = new Vm({
+        config: cfg,
+        virtio,
+        console: {
+          write: (b) => process.stdout.write(b),
+          read: (max) => Uint8Array.from(input.splice(0, max)),
+        },
+      });
+    } catch (e) {
+      throw asUsageError("run", e);
+    }
+    const onSignal = () => vm.stop();
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const exit = await vm.start();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    stdin.off("data", onData);
+    if (stdin.isTTY) stdin.setRawMode(false);
+    stdin.pause();
+    if (values.stats) process.stderr.write(formatStats(vm.stats()));
+    if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
+    return exit.status;
+  },
+};

@@ -1,0 +1,336 @@
+// The RISC-V `virt` board: guest RAM at 0x80000000, harts, PLIC, CLINT, 16550 UART, virtio-mmio
+// slots, goldfish RTC and the syscon poweroff/reboot device at QEMU virt's addresses
+// (VirtDeviceTree.ts has the map), plus the two boot paths:
+//
+//  - built-in SBI (default, para-virtualization): the harts start in S-mode at the kernel entry with
+//    a0 = hartid, a1 = DTB address (Linux Documentation/arch/riscv/boot.rst), the M-mode CSRs set up
+//    as a firmware would, and ecall-from-S exits to the VMM, which serves it (Sbi.ts);
+//  - --bios FILE (full virtualization): the firmware runs in emulated M-mode from 0x80000000 with
+//    a0 = hartid, a1 = DTB, a2 = &fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), and the
+//    kernel's ecalls go to the firmware like on hardware.
+import { Hart, PRIV_M, PRIV_S, type ExitReason, type HartOptions, type MachineTimer } from "../riscv/Hart.js";
+import { GuestMemory } from "./GuestMemory.js";
+import { IoBus, type BusDevice, type IrqLine } from "./IoBus.js";
+import { Plic } from "../devices/Plic.js";
+import { Aclint } from "../devices/Aclint.js";
+import { GoldfishRtc } from "../devices/GoldfishRtc.js";
+import { Syscon } from "../devices/Syscon.js";
+import { VirtioMmio } from "../devices/virtio/VirtioMmio.js";
+import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
+import { loadKernel } from "../boot/LinuxImage.js";
+import { VIRT, virtDeviceTree } from "./VirtDeviceTree.js";
+import { DTB_REGION, planVirtBoot, type NamedBytes, type VirtBootLayout } from "./VirtLayout.js";
+import { HartState, ResetType, Sbi, type SbiPlatform } from "./Sbi.js";
+
+/**
+ * What the board and the run loop use of a hart (the contract in src/riscv/Hart.ts's header).
+ * TODO(hart landing): drop the cast in makeHart once Hart implements this.
+ */
+export interface BoardHart {
+  getX(i: number): bigint;
+  setX(i: number, v: bigint): void;
+  getPc(): bigint;
+  setPc(v: bigint): void;
+  writeCsr(n: number, v: bigint): void;
+  priv: number;
+  exitMask: number;
+  readonly exitCause: number;
+  readonly exitTval: bigint | number;
+  run(budget: number): ExitReason;
+  setInterruptPending(bit: number, level: boolean): void;
+  mtimecmp: bigint;
+  nextTimerDeadline(): number;
+  requestExit(): void;
+  flushTlb(): void;
+  readonly instret: number;
+}
+
+function makeHart(opts: HartOptions): BoardHart {
+  return new Hart(opts) as unknown as BoardHart;
+}
+
+/** The machine as configured by the user (the CLI's flags, or the control plane's VM spec). */
+export interface VirtMachineConfig {
+  memory: number;
+  cpus: number;
+  kernel?: NamedBytes;
+  initrd?: NamedBytes;
+  bios?: NamedBytes;
+  append: string;
+  /** Number of virtio-mmio slots the board populates (for the DT when no devices are attached yet). */
+  virtioSlots?: number[];
+}
+
+/** The DTB `run` would build for this configuration (used by `typevisor dtb`). */
+export function buildVirtDtb(cfg: VirtMachineConfig, rngSeed?: Uint8Array): Uint8Array {
+  let initrd: { start: number; end: number } | undefined;
+  if (cfg.kernel) initrd = planVirtBoot(cfg.memory, cfg.kernel, cfg.initrd, cfg.bios).initrd;
+  else if (cfg.initrd) throw new Error("an initramfs needs a kernel to be placed after: give --kernel too");
+  return virtDeviceTree({
+    memory: cfg.memory,
+    cpus: cfg.cpus,
+    bootargs: cfg.append,
+    initrd,
+    virtioSlots: cfg.virtioSlots,
+    rngSeed,
+  }).toDtb();
+}
+
+// CSR numbers (Privileged ISA tables 2.2-2.5).
+const CSR_MSTATUS = 0x300;
+const CSR_MEDELEG = 0x302;
+const CSR_MIDELEG = 0x303;
+const CSR_MIE = 0x304;
+const CSR_MCOUNTEREN = 0x306;
+const CSR_MENVCFG = 0x30a;
+const CSR_PMPCFG0 = 0x3a0;
+const CSR_PMPADDR0 = 0x3b0;
+const CSR_STIMECMP = 0x14d;
+const CSR_SATP = 0x180;
+
+// mip bits (Privileged ISA 3.1.9).
+export const IRQ_SSI = 1;
+export const IRQ_MSI = 3;
+export const IRQ_STI = 5;
+export const IRQ_SEI = 9;
+export const IRQ_MEI = 11;
+
+/** Why the machine stopped running. */
+export type BoardEvent = { kind: "poweroff"; code: number } | { kind: "reboot" };
+
+export interface VirtBoardOptions {
+  config: VirtMachineConfig;
+  /** Device factories for virtio-mmio slots 0.. in order (block disks first, then console, rng...). */
+  virtio?: ((memory: GuestMemory) => VirtioDevice)[];
+  /** The serial console (16550 UART) device factory; given the irq line for source 10. */
+  uart?: (irq: IrqLine) => BusDevice;
+  /** Console for the SBI debug console and legacy putchar/getchar. */
+  console: { write(bytes: Uint8Array): void; read(max: number): Uint8Array };
+  timer?: MachineTimer;
+  /** Called (from inside a hart's run) when the guest asks for poweroff or reboot. */
+  onEvent?: (ev: BoardEvent) => void;
+}
+
+/** A monotonic 10 MHz timebase from the host clock. */
+export function hostTimer(frequency: number = VIRT.timebase): MachineTimer {
+  const t0 = process.hrtime.bigint();
+  const div = 1e9 / frequency;
+  return { frequency, now: () => Number(process.hrtime.bigint() - t0) / div };
+}
+
+export class VirtBoard {
+  readonly memory: GuestMemory;
+  readonly bus = new IoBus("mmio");
+  readonly harts: BoardHart[] = [];
+  readonly hartStates: HartState[] = [];
+  readonly plic: Plic;
+  readonly clint: Aclint;
+  readonly rtc: GoldfishRtc;
+  readonly syscon: Syscon;
+  readonly virtio: VirtioMmio[] = [];
+  readonly sbi: Sbi;
+  readonly timer: MachineTimer;
+  readonly layout: VirtBootLayout;
+  readonly config: VirtMachineConfig;
+  readonly builtinSbi: boolean;
+  dtb: Uint8Array = new Uint8Array(0);
+  /** Set by poweroff/reboot; the run loop reads it after the hart returns Halt. */
+  pendingEvent: BoardEvent | undefined;
+  /** Called when a device raises an interrupt, so an idle run loop wakes up. */
+  wake: () => void = () => {};
+
+  constructor(private readonly opts: VirtBoardOptions) {
+    const cfg = opts.config;
+    this.config = cfg;
+    if (!cfg.kernel) throw new Error("the virt board needs a kernel");
+    this.layout = planVirtBoot(cfg.memory, cfg.kernel, cfg.initrd, cfg.bios);
+    this.builtinSbi = !cfg.bios;
+    this.timer = opts.timer ?? hostTimer();
+    this.memory = new GuestMemory({ base: VIRT.dram.base, size: cfg.memory });
+
+    // PLIC contexts: 2h = hart h M-mode (MEIP), 2h+1 = S-mode (SEIP).
+    const contexts: ((level: boolean) => void)[] = [];
+    for (let h = 0; h < cfg.cpus; h++) {
+      contexts.push((l) => this.irq(h, IRQ_MEI, l));
+      contexts.push((l) => this.irq(h, IRQ_SEI, l));
+    }
+    this.plic = new Plic(VIRT.plic.ndev, contexts);
+    this.clint = new Aclint(
+      this.timer,
+      Array.from({ length: cfg.cpus }, (_, h) => ({
+        setMsip: (l: boolean) => this.irq(h, IRQ_MSI, l),
+        getMtimecmp: () => this.harts[h]!.mtimecmp,
+        setMtimecmp: (v: bigint) => {
+          this.harts[h]!.mtimecmp = v;
+          this.wake();
+        },
+      })),
+    );
+    this.rtc = new GoldfishRtc(this.plic.irqLine(VIRT.rtc.irq));
+    this.syscon = new Syscon({
+      powerOff: (code) => this.event({ kind: "poweroff", code }),
+      reset: () => this.event({ kind: "reboot" }),
+    });
+    this.bus.map(VIRT.syscon.base, VIRT.syscon.size, this.syscon);
+    this.bus.map(VIRT.rtc.base, VIRT.rtc.size, this.rtc);
+    this.bus.map(VIRT.clint.base, VIRT.clint.size, this.clint);
+    this.bus.map(VIRT.plic.base, VIRT.plic.size, this.plic);
+    if (opts.uart) this.bus.map(VIRT.uart0.base, VIRT.uart0.size, opts.uart(this.wakingLine(VIRT.uart0.irq)));
+    (opts.virtio ?? []).forEach((make, slot) => {
+      const t = new VirtioMmio(this.memory, this.wakingLine(VIRT.virtio.firstIrq + slot), make(this.memory));
+      this.virtio.push(t);
+      this.bus.map(VIRT.virtio.base + slot * VIRT.virtio.stride, VIRT.virtio.size, t);
+    });
+
+    const board = this;
+    const platform: SbiPlatform = {
+      memory: this.memory,
+      hartCount: cfg.cpus,
+      mvendorid: 0n,
+      marchid: 0n,
+      mimpid: 0n,
+      consoleWrite: (b) => opts.console.write(b),
+      consoleRead: (n) => opts.console.read(n),
+      setTimer(h, value) {
+        // With Sstc the supervisor timer is stimecmp (Sstc spec §1): writing it also clears STIP
+        // when the new deadline is in the future, exactly the SBI set_timer semantics (SBI §6.1).
+        board.harts[h]!.writeCsr(CSR_STIMECMP, value);
+        board.wake();
+      },
+      sendIpi(h) {
+        board.irq(h, IRQ_SSI, true);
+      },
+      clearIpi(h) {
+        board.harts[h]!.setInterruptPending(IRQ_SSI, false);
+      },
+      remoteFence(h) {
+        board.harts[h]!.flushTlb();
+      },
+      hartState: (h) => this.hartStates[h]!,
+      hartStart(h, start, opaque) {
+        board.startHartS(h, start, opaque);
+      },
+      hartStop(h) {
+        board.hartStates[h] = HartState.Stopped;
+        board.harts[h]!.requestExit();
+      },
+      hartSuspend() {
+        // Retentive suspend behaves as wfi: the run loop idles the hart until an interrupt.
+      },
+      systemReset(type: ResetType, reason: number) {
+        board.event(type === ResetType.Shutdown ? { kind: "poweroff", code: reason === 0 ? 0 : 1 } : { kind: "reboot" });
+      },
+    };
+    this.sbi = new Sbi(platform);
+    this.reset();
+  }
+
+  /** An IrqLine to the PLIC that also wakes an idle run loop. */
+  private wakingLine(source: number): IrqLine {
+    const line = this.plic.irqLine(source);
+    return {
+      set: (level: boolean) => {
+        line.set(level);
+        if (level) this.wake();
+      },
+    };
+  }
+
+  private irq(h: number, bit: number, level: boolean): void {
+    const hart = this.harts[h];
+    if (!hart) return;
+    hart.setInterruptPending(bit, level);
+    if (level) this.wake();
+  }
+
+  private event(ev: BoardEvent): void {
+    if (!this.pendingEvent) this.pendingEvent = ev;
+    for (const h of this.harts) h.requestExit();
+    this.opts.onEvent?.(ev);
+  }
+
+  /** Power-on reset: clears RAM, loads firmware/kernel/initrd/DTB and resets every hart and device. */
+  reset(): void {
+    const cfg = this.config;
+    const L = this.layout;
+    this.pendingEvent = undefined;
+    this.memory.bytes.fill(0);
+    this.memory.takeDirty();
+    for (const t of this.virtio) t.reset();
+    loadKernel(L.kernel, this.memory);
+    if (L.bios) loadKernel(L.bios, this.memory);
+    if (L.initrd && cfg.initrd) this.memory.write(L.initrd.start, cfg.initrd.bytes);
+    this.dtb = virtDeviceTree({
+      memory: cfg.memory,
+      cpus: cfg.cpus,
+      bootargs: cfg.append,
+      initrd: L.initrd,
+      virtioSlots: this.virtio.map((_, i) => i),
+    }).toDtb();
+    if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
+    this.memory.write(L.dtbAddr, this.dtb);
+
+    this.harts.length = 0;
+    this.hartStates.length = 0;
+    for (let h = 0; h < cfg.cpus; h++) {
+      const hart = makeHart({ memory: this.memory, bus: this.bus, hartId: h, timer: this.timer });
+      this.harts.push(hart);
+      this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);
+    }
+    if (this.builtinSbi) {
+      this.startHartS(0, BigInt(L.kernel.entry), BigInt(L.dtbAddr));
+    } else {
+      // fw_dynamic_info (OpenSBI include/sbi/fw_dynamic.h, version 2): magic "OSBI", version,
+      // next_addr, next_mode (1 = S), options, boot_hart.
+      const info = L.fwInfoAddr;
+      this.memory.writeU64(info, 0x4942534fn);
+      this.memory.writeU64(info + 8, 2n);
+      this.memory.writeU64(info + 16, BigInt(L.kernel.entry));
+      this.memory.writeU64(info + 24, 1n);
+      this.memory.writeU64(info + 32, 0n);
+      this.memory.writeU64(info + 40, 0n);
+      // Every hart enters the firmware (it picks a boot hart by itself); fw_jump also reads a0/a1.
+      for (let h = 0; h < cfg.cpus; h++) {
+        const hart = this.harts[h]!;
+        hart.priv = PRIV_M;
+        hart.setPc(BigInt(L.bios!.entry));
+        hart.setX(10, BigInt(h));
+        hart.setX(11, BigInt(L.dtbAddr));
+        hart.setX(12, BigInt(info));
+        this.hartStates[h] = HartState.Started;
+      }
+    }
+  }
+
+  /**
+   * Puts hart h in S-mode at `start` with a0 = hartid, a1 = opaque, the M-mode state prepared as
+   * OpenSBI would leave it (SBI §9.2 hart_start, Linux boot.rst):
+   *  - medeleg: every exception S-mode can handle (causes 0-8, 12, 13, 15): with no M-mode firmware
+   *    in the guest there is nobody to emulate or redirect them, unlike OpenSBI which keeps some;
+   *  - mideleg: the S-level interrupts (SSI, STI, SEI);
+   *  - mcounteren: cycle/time/instret readable from S/U (Zicntr); menvcfg.STCE enables Sstc;
+   *  - PMP entry 0 TOR over the whole address space with RWX, so S/U accesses are not denied.
+   * ecall from S (cause 9) exits to the VMM: the hypercall path.
+   */
+  startHartS(h: number, start: bigint, opaque: bigint): void {
+    const hart = this.harts[h]!;
+    hart.writeCsr(CSR_MEDELEG, 0xb1ffn);
+    hart.writeCsr(CSR_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
+    hart.writeCsr(CSR_MCOUNTEREN, 0xffffffffn);
+    hart.writeCsr(CSR_MENVCFG, 1n << 63n);
+    hart.writeCsr(CSR_MIE, 0n);
+    hart.writeCsr(CSR_PMPADDR0, (1n << 54n) - 1n);
+    hart.writeCsr(CSR_PMPCFG0, 0x0fn); // A = TOR, R|W|X
+    hart.writeCsr(CSR_SATP, 0n);
+    hart.writeCsr(CSR_STIMECMP, 0xffffffffffffffffn);
+    // mstatus: FS = Initial (Privileged ISA 3.1.6.6) so the kernel may save/restore FP state.
+    hart.writeCsr(CSR_MSTATUS, 1n << 13n);
+    hart.exitMask = 1 << 9;
+    hart.priv = PRIV_S;
+    hart.setPc(start);
+    hart.setX(10, BigInt(h));
+    hart.setX(11, opaque);
+    this.hartStates[h] = HartState.Started;
+    this.wake();
+  }
+}

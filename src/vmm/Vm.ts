@@ -1,0 +1,267 @@
+// A virtual machine: one VirtBoard plus the run loop that drives its harts, serves the built-in
+// SBI's hypercalls, idles harts that wait for interrupts, and turns the guest's poweroff / reboot /
+// panic into a VM exit. The CLI's `run` uses it, and the control plane will (start/pause/resume/stop,
+// stats(), event callbacks).
+//
+// The loop is single-threaded and cooperative: it runs each hart for a slice of instructions, then
+// yields to Node's event loop often enough (every ~10 ms of wall time) that terminal input, disk I/O
+// completions and timers are served while the guest is busy.
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { ExitReason } from "../riscv/Hart.js";
+import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
+import { HartState } from "./Sbi.js";
+
+export type VmState = "created" | "running" | "paused" | "stopped";
+
+export interface VmExit {
+  /** poweroff: the guest powered off (status = its exit code); panic: guest kernel panic;
+   *  stopped: stop() was called; error: the guest did something the machine can't continue from. */
+  reason: "poweroff" | "panic" | "stopped" | "error";
+  status: number;
+  message?: string;
+}
+
+export interface VmStats {
+  /** Instructions retired, all harts, since the VM started (across reboots). */
+  instructions: number;
+  wallSeconds: number;
+  /** Guest MIPS over the VM's running time. */
+  mips: number;
+  reboots: number;
+  /** SBI calls served by the built-in firmware, keyed "extension.function". */
+  sbiCalls: Record<string, number>;
+  /** Exits from guest execution to the VMM, by kind (hypercall, wfi, budget, halt). */
+  exits: Record<string, number>;
+  /** What the hart reports about traps, interrupts and emulated privileged operations, if it counts them. */
+  hart: Record<string, unknown>;
+}
+
+export interface VmOptions extends Omit<VirtBoardOptions, "onEvent"> {
+  /** Instructions per hart per scheduling slice. */
+  slice?: number;
+  onStateChange?: (state: VmState) => void;
+  onReboot?: () => void;
+}
+
+const PANIC_MARK = Buffer.from("end Kernel panic", "latin1");
+
+export class Vm {
+  readonly board: VirtBoard;
+  private _state: VmState = "created";
+  private exitInfo: VmExit | undefined;
+  private resumeWaiter: (() => void) | undefined;
+  private wakeWaiter: (() => void) | undefined;
+  private idle: boolean[] = [];
+  private readonly slice: number;
+  private instretBase = 0;
+  private reboots = 0;
+  private startedAt = 0;
+  private runningMs = 0;
+  private readonly exits: Record<string, number> = { hypercall: 0, wfi: 0, budget: 0, halt: 0 };
+  private panicMatch = 0;
+  private panicSeen = false;
+  private done: Promise<VmExit> | undefined;
+
+  constructor(private readonly opts: VmOptions) {
+    this.slice = opts.slice ?? 200_000;
+    this.board = new VirtBoard({ ...opts, console: { write: (b) => this.consoleOut(b, opts.console.write), read: opts.console.read } });
+    this.board.wake = () => this.wake();
+    this.idle = this.board.harts.map(() => false);
+  }
+
+  get state(): VmState {
+    return this._state;
+  }
+
+  /**
+   * Watches console output for the end of a Linux panic report ("---[ end Kernel panic - not
+   * syncing: ... ]---", kernel/panic.c) so a panicked guest ends the VM instead of spinning forever.
+   * Call it with everything the guest writes to any console (the UART tap and the SBI console).
+   */
+  consoleOut(bytes: Uint8Array, sink: (b: Uint8Array) => void): void {
+    sink(bytes);
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (b === PANIC_MARK[this.panicMatch]) {
+        if (++this.panicMatch === PANIC_MARK.length) {
+          this.panicSeen = true;
+          this.panicMatch = 0;
+          for (const h of this.board.harts) h.requestExit();
+        }
+      } else {
+        this.panicMatch = b === PANIC_MARK[0] ? 1 : 0;
+      }
+    }
+  }
+
+  private setState(s: VmState): void {
+    this._state = s;
+    this.opts.onStateChange?.(s);
+  }
+
+  private wake(): void {
+    const w = this.wakeWaiter;
+    if (w) {
+      this.wakeWaiter = undefined;
+      w();
+    }
+  }
+
+  /** Starts the VM; the promise resolves when it exits. */
+  start(): Promise<VmExit> {
+    if (this.done) return this.done;
+    this.startedAt = performance.now();
+    this.setState("running");
+    this.done = this.loop();
+    return this.done;
+  }
+
+  pause(): void {
+    if (this._state === "running") {
+      this.setState("paused");
+      for (const h of this.board.harts) h.requestExit();
+    }
+  }
+
+  resume(): void {
+    if (this._state !== "paused") return;
+    this.setState("running");
+    const r = this.resumeWaiter;
+    this.resumeWaiter = undefined;
+    r?.();
+  }
+
+  /** Stops the VM (as pulling the plug); start()'s promise resolves with reason "stopped". */
+  stop(): void {
+    if (this._state === "stopped" || this.exitInfo) return;
+    this.exitInfo = { reason: "stopped", status: 0 };
+    for (const h of this.board.harts) h.requestExit();
+    this.resume();
+    this.wake();
+  }
+
+  stats(): VmStats {
+    const harts = this.board.harts;
+    let instructions = this.instretBase;
+    for (const h of harts) instructions += h.instret;
+    const wallSeconds = (this.runningMs + (this._state === "running" ? performance.now() - this.startedAt : 0)) / 1000;
+    const hart: Record<string, unknown> = {};
+    const h0 = harts[0] as unknown as { stats?: () => Record<string, unknown> };
+    if (typeof h0.stats === "function") Object.assign(hart, h0.stats());
+    return {
+      instructions,
+      wallSeconds,
+      mips: wallSeconds > 0 ? instructions / wallSeconds / 1e6 : 0,
+      reboots: this.reboots,
+      sbiCalls: Object.fromEntries(this.board.sbi.calls),
+      exits: { ...this.exits },
+      hart,
+    };
+  }
+
+  private async loop(): Promise<VmExit> {
+    const board = this.board;
+    let lastYield = performance.now();
+    try {
+      for (;;) {
+        if (this.exitInfo) break;
+        if (this._state === "paused") {
+          this.runningMs += performance.now() - this.startedAt;
+          await new Promise<void>((r) => (this.resumeWaiter = r));
+          this.startedAt = performance.now();
+          continue;
+        }
+        let anyBusy = false;
+        const harts = board.harts;
+        for (let h = 0; h < harts.length; h++) {
+          if (board.hartStates[h] !== HartState.Started) continue;
+          const hart = harts[h]!;
+          const r = hart.run(this.slice);
+          if (r === ExitReason.Trap) {
+            if (hart.exitCause === 9 && board.builtinSbi) {
+              this.exits.hypercall!++;
+              board.sbi.handle(h, hart);
+              if (board.hartStates[h] === HartState.Started) hart.setPc(hart.getPc() + 4n);
+              anyBusy = true;
+            } else {
+              this.exitInfo = {
+                reason: "error",
+                status: 1,
+                message: `hart ${h}: unexpected exception cause ${hart.exitCause} (tval 0x${BigInt(hart.exitTval).toString(16)}) at pc 0x${hart.getPc().toString(16)}`,
+              };
+            }
+          } else if (r === ExitReason.Wfi) {
+            this.exits.wfi!++;
+            this.idle[h] = true;
+          } else if (r === ExitReason.Halt) {
+            this.exits.halt!++;
+            anyBusy = true;
+          } else {
+            this.exits.budget!++;
+            this.idle[h] = false;
+            anyBusy = true;
+          }
+        }
+        if (this.panicSeen) {
+          this.exitInfo = { reason: "panic", status: 1, message: "the guest kernel panicked (see the console output above)" };
+          break;
+        }
+        const ev = board.pendingEvent;
+        if (ev) {
+          if (ev.kind === "poweroff") {
+            this.exitInfo = { reason: "poweroff", status: ev.code };
+            break;
+          }
+          for (const hart of harts) this.instretBase += hart.instret;
+          this.reboots++;
+          board.reset();
+          this.idle = board.harts.map(() => false);
+          this.opts.onReboot?.();
+          continue;
+        }
+        if (this.exitInfo) break;
+        board.rtc.poll();
+        if (!anyBusy) {
+          await this.sleepUntilInterrupt();
+          lastYield = performance.now();
+        } else if (performance.now() - lastYield > 10) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
+      }
+    } catch (e) {
+      this.exitInfo = { reason: "error", status: 1, message: `machine error: ${(e as Error).stack ?? String(e)}` };
+    }
+    this.runningMs += performance.now() - this.startedAt;
+    this._state = "stopped";
+    this.opts.onStateChange?.("stopped");
+    await Promise.all(board.virtio.map((t) => t.idle()));
+    return this.exitInfo!;
+  }
+
+  /** Every running hart waits in wfi: sleep until the earliest timer deadline or a device interrupt. */
+  private async sleepUntilInterrupt(): Promise<void> {
+    const board = this.board;
+    const timer = board.timer;
+    let deadline = Number.POSITIVE_INFINITY;
+    for (let h = 0; h < board.harts.length; h++) {
+      if (board.hartStates[h] !== HartState.Started) continue;
+      deadline = Math.min(deadline, board.harts[h]!.nextTimerDeadline());
+    }
+    const ms = Math.max(0, Math.min(50, ((deadline - timer.now()) / timer.frequency) * 1000));
+    if (ms < 0.05) {
+      await yieldToEventLoop();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.wakeWaiter = undefined;
+        resolve();
+      }, ms);
+      this.wakeWaiter = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,83 @@
+// The images Typevisor knows how to assemble. Each is one entry: which Debian suite and
+// architecture to take packages from, which packages, and which recipe assembles them.
+//
+// Recipes:
+//  - "linux-initramfs": a bootable guest: the kernel from a linux-image metapackage, an initramfs
+//    (busybox + the virtio modules + Typevisor's /init) and an ext4 data disk.
+//  - "rootfs": a Debian userland tree (packages unpacked into one directory), for
+//    `typevisor exec --root`.
+
+export type Recipe = "linux-initramfs" | "rootfs";
+
+export interface ImageSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly recipe: Recipe;
+  /** Debian architecture name (APT::Architecture). */
+  readonly arch: string;
+  /** The Debian suite; riscv64 is an official architecture from trixie (Debian 13) on. */
+  readonly suite: string;
+  readonly components: readonly string[];
+  /** linux-initramfs: the kernel metapackage (it depends on exactly one versioned linux-image-*). */
+  readonly kernelPackage?: string;
+  /** linux-initramfs: the package providing a static busybox, and where it lies inside it. */
+  readonly busyboxPackage?: string;
+  /** linux-initramfs: kernel modules to ship and load at boot (plus what they depend on). */
+  readonly modules?: readonly string[];
+  /** linux-initramfs: size of the ext4 data disk, in MiB. */
+  readonly diskMiB?: number;
+  /** Kernel command line that boots this image on Typevisor's machine. */
+  readonly cmdline?: string;
+  /** rootfs: packages to unpack (with their Depends/Pre-Depends closure). */
+  readonly rootPackages?: readonly string[];
+}
+
+// Modules for the virtio-mmio machine: the transport, block, net (virtio_net needs failover and
+// net_failover), console and rng (virtio_console may be built in: then it is skipped), and ext4 for
+// the data disk. crc32c_generic is listed because ext4 and jbd2 declare `softdep pre: crypto-crc32c`
+// (modules.softdep) which modules.dep does not cover.
+const VIRT_MODULES = ["virtio_mmio", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng", "crc32c_generic", "ext4"] as const;
+
+export const CATALOGUE: readonly ImageSpec[] = [
+  {
+    name: "debian-riscv64",
+    description: "Debian trixie riscv64: stock linux-image-riscv64 kernel, busybox-static shell, ext4 data disk",
+    recipe: "linux-initramfs",
+    arch: "riscv64",
+    suite: "trixie",
+    components: ["main"],
+    kernelPackage: "linux-image-riscv64",
+    busyboxPackage: "busybox-static",
+    modules: VIRT_MODULES,
+    diskMiB: 64,
+    cmdline: "console=ttyS0 earlycon=sbi",
+  },
+  {
+    name: "debian-amd64",
+    description: "Debian trixie amd64: stock linux-image-amd64 kernel and busybox-static (for a future KVM engine)",
+    recipe: "linux-initramfs",
+    arch: "amd64",
+    suite: "trixie",
+    components: ["main"],
+    kernelPackage: "linux-image-amd64",
+    busyboxPackage: "busybox-static",
+    modules: ["virtio_mmio", "virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng", "crc32c_generic", "ext4"],
+    diskMiB: 64,
+    cmdline: "console=ttyS0",
+  },
+  {
+    name: "debian-rootfs-riscv64",
+    description: "Debian trixie riscv64 userland tree (libc6, bash, coreutils) for typevisor exec --root",
+    recipe: "rootfs",
+    arch: "riscv64",
+    suite: "trixie",
+    components: ["main"],
+    rootPackages: ["libc6", "bash", "coreutils", "busybox-static"],
+  },
+];
+
+export const DEFAULT_IMAGE = "debian-riscv64";
+
+export function findImage(name: string): ImageSpec | undefined {
+  return CATALOGUE.find((i) => i.name === name);
+}

@@ -24,8 +24,33 @@
 //   (e.g. by a device: HTIF tohost, poweroff) during the run.
 // - flushTlb(): the host changed guest page tables or memory mappings behind the hart's back.
 // - instret: instructions retired since reset (a number; exact up to 2^53).
+//
+// Implementation notes (decisions the specs leave to the implementation):
+// - getX/getF/getPc return the raw 64 bits as an unsigned bigint; setters accept signed or unsigned.
+// - The run(N) budget counts instruction attempts, including ones that trap, so a guest stuck in a
+//   trap loop still returns to the host. instret counts retired instructions only.
+// - Register file layout (HartState, one ArrayBuffer of 512 bytes): bytes 0..255 = x0..x31 as
+//   little-endian int64 (x[2*i] low half, x[2*i+1] high half); bytes 256..511 = f0..f31 raw 64-bit.
+// - Misaligned loads and stores are EMULATED (no trap; Unprivileged ISA 2.6 allows it) by splitting
+//   into byte accesses; LR/SC/AMOs raise address-misaligned (cause 4 for LR, 6 for SC/AMO) since
+//   atomicity cannot be kept across the split (Unprivileged ISA 8.2/8.4).
+// - Instruction fetch only from RAM; fetch from anything else is an instruction access fault.
+// - LR/SC/AMOs only on RAM; on I/O they raise an access fault (an I/O PMA without AMO support).
+// - The reservation set is one address (the LR's physical address), cleared by SC, by every trap
+//   and by MRET/SRET (Privileged ISA 3.3.2 allows xRET to clear it). breakReservation(pa) lets a
+//   board with several harts break it when another hart stores to that address.
+// - WFI in U-mode raises illegal instruction (S-mode is implemented, Privileged ISA 3.3.3), as does
+//   WFI in S-mode with mstatus.TW=1 (our time limit is 0).
+// - mcycle counts the same as minstret (one cycle per instruction); mhpmcounter3-31 and mhpmevent3-31
+//   are read-only zero (Zihpm); mcountinhibit is storage only.
+// - PMP registers are storage only: every physical access is allowed (see Mmu.ts).
 import type { GuestMemory } from "../vmm/GuestMemory.js";
 import type { IoBus } from "../vmm/IoBus.js";
+import type { FpContext } from "./fpu/FpContext.js";
+import { compressedTable } from "./Compressed.js";
+import { Mmu, PAGE_FAULT as MMU_PAGE_FAULT, SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV57 } from "./Mmu.js";
+import { Access, Cause, PAGE_FAULT, ACCESS_FAULT } from "./Trap.js";
+import * as C from "./Csr.js";
 
 export const PRIV_U = 0;
 export const PRIV_S = 1;
@@ -52,8 +77,1345 @@ export interface HartOptions {
   timer?: MachineTimer;
 }
 
-export class Hart {
-  constructor(_opts: HartOptions) {
-    throw new Error("Hart: not implemented yet");
+/** Counters for `--stats` (plain numbers and typed arrays; incremented without allocation). */
+export interface HartStats {
+  /** Exceptions taken (into the guest or to the host through exitMask), by cause 0..31. */
+  readonly exceptions: Float64Array;
+  /** Interrupts taken, by interrupt number 0..15. */
+  readonly interrupts: Float64Array;
+  csrAccesses: number;
+  mret: number;
+  sret: number;
+  sfenceVma: number;
+  wfi: number;
+  fenceI: number;
+}
+
+type FpExecutor = (ctx: FpContext, insn: number) => boolean;
+let executeFp: FpExecutor | undefined;
+// The FPU (src/riscv/fpu/index.ts) is written separately; until it exists, OP-FP and the fused
+// multiply-add opcodes are illegal instructions.
+try {
+  const mod = (await import(new URL("./fpu/index.js", import.meta.url).href)) as { executeFp?: FpExecutor };
+  executeFp = mod.executeFp;
+} catch (e) {
+  if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
+}
+
+class DefaultTimer implements MachineTimer {
+  readonly frequency = 10_000_000;
+  private readonly t0 = performance.now();
+  now(): number { return Math.floor((performance.now() - this.t0) * 10_000); }
+}
+
+const FAST_BITS = 8;
+const FAST_SIZE = 1 << FAST_BITS;
+/** Instructions between two interrupt/timer checks when nothing else ends a slice. */
+const SLICE = 4096;
+const TWO32 = 4294967296;
+const IRQ_PRIORITY = [11, 3, 7, 9, 1, 5]; // MEI MSI MTI SEI SSI STI (Privileged ISA 3.1.9)
+
+function ctz32(v: number): number {
+  return v === 0 ? 32 : 31 - Math.clz32(v & -v);
+}
+function popcnt32(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+function bswap32(v: number): number {
+  return ((v << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) | 0;
+}
+function orcb32(v: number): number {
+  let r = 0;
+  if (v & 0xff) r |= 0xff;
+  if (v & 0xff00) r |= 0xff00;
+  if (v & 0xff0000) r |= 0xff0000;
+  if (v & 0xff000000) r |= 0xff000000;
+  return r | 0;
+}
+function ltu64(alo: number, ahi: number, blo: number, bhi: number): boolean {
+  return ahi !== bhi ? (ahi >>> 0) < (bhi >>> 0) : (alo >>> 0) < (blo >>> 0);
+}
+function lt64(alo: number, ahi: number, blo: number, bhi: number): boolean {
+  return ahi !== bhi ? ahi < bhi : (alo >>> 0) < (blo >>> 0);
+}
+
+export class Hart implements FpContext {
+  readonly memory: GuestMemory;
+  readonly bus: IoBus;
+  readonly hartId: number;
+  readonly timer: MachineTimer;
+  readonly mmu: Mmu;
+
+  /** HartState: x registers then f registers (layout in the header comment). */
+  readonly state = new ArrayBuffer(512);
+  readonly x = new Int32Array(this.state, 0, 64);
+  readonly xb = new BigInt64Array(this.state, 0, 32);
+  readonly fi = new Int32Array(this.state, 256, 64);
+  readonly f = new Float64Array(this.state, 256, 32);
+  private readonly fb = new BigInt64Array(this.state, 256, 32);
+  frm = 0;
+  fflags = 0;
+
+  pcLo = 0;
+  pcHi = 0;
+  priv = PRIV_M;
+
+  exitMask = 0;
+  exitCause = 0;
+  private exitTvalLo = 0;
+  private exitTvalHi = 0;
+  /** Set while running: the reason the current run() ends early, or -1. */
+  private exitReason = -1;
+
+  instret = 0;
+  readonly stats: HartStats = {
+    exceptions: new Float64Array(32), interrupts: new Float64Array(16),
+    csrAccesses: 0, mret: 0, sret: 0, sfenceVma: 0, wfi: 0, fenceI: 0,
+  };
+
+  // CSR storage: csr[2*n] / csr[2*n+1] = low/high half of CSR n, for the plain read/write ones.
+  private readonly csr = new Int32Array(8192);
+  /** mstatus low word (the high word is fixed: UXL = SXL = 2, plus SD computed from FS). */
+  mstatus = 0;
+  /** mip bits written by software (SSIP, STIP, SEIP) and by devices (MSIP, MEIP, SEIP). */
+  private mipSw = 0;
+  private mipExt = 0;
+  /** MTIP / STIP(Sstc) computed from the timer at the start of each slice. */
+  private mipTimer = 0;
+  private mtimecmpN = Number.POSITIVE_INFINITY;
+  private stimecmpN = Number.POSITIVE_INFINITY;
+  /** minstret/mcycle write offsets. */
+  private cycleDelta = 0;
+
+  // LR/SC reservation (physical address).
+  private resValid = false;
+  private resAddr = 0;
+
+  // Slice bookkeeping.
+  private sliceTraps = 0;
+  private stepsBefore = 0;
+
+  // Memory views over RAM (host offset = gpa - memory.base).
+  private readonly ram8: Uint8Array;
+  private readonly ram16: Uint16Array;
+  private readonly ram32: Int32Array;
+  private readonly memBase: number;
+  private readonly memSize: number;
+  private readonly ctab: Int32Array;
+  /** Result of readMem(). */
+  private vLo = 0;
+  private vHi = 0;
+
+  // Fast translation caches (fetch, load, store): virtual page -> host offset of a RAM page, valid for
+  // the current privilege/SUM/MXR/MPRV/satp; flushed whenever any of those change. kind*FAST_SIZE + idx.
+  private readonly fastTagLo = new Int32Array(3 * FAST_SIZE).fill(1);
+  private readonly fastTagHi = new Int32Array(3 * FAST_SIZE);
+  private readonly fastBase = new Int32Array(3 * FAST_SIZE);
+
+  constructor(opts: HartOptions) {
+    this.memory = opts.memory;
+    this.bus = opts.bus;
+    this.hartId = opts.hartId ?? 0;
+    this.timer = opts.timer ?? new DefaultTimer();
+    this.mmu = new Mmu(opts.memory);
+    const buf = opts.memory.buffer;
+    this.memBase = opts.memory.base;
+    this.memSize = opts.memory.size;
+    this.ram8 = new Uint8Array(buf, 0, this.memSize);
+    this.ram16 = new Uint16Array(buf, 0, this.memSize >>> 1);
+    this.ram32 = new Int32Array(buf, 0, this.memSize >>> 2);
+    this.ctab = compressedTable();
+    this.reset();
+  }
+
+  /** Architectural reset state (Privileged ISA 3.4): M-mode, MIE = MPRV = 0, misa full, counters 0. */
+  reset(): void {
+    this.x.fill(0);
+    this.fi.fill(0);
+    this.csr.fill(0);
+    this.priv = PRIV_M;
+    this.mstatus = 0;
+    this.mipSw = 0;
+    this.mipTimer = 0;
+    this.frm = 0;
+    this.fflags = 0;
+    this.resValid = false;
+    this.mmu.flushAll();
+    this.flushFast();
+  }
+
+  // ---------------------------------------------------------------- host-side register API
+
+  getX(i: number): bigint { return i === 0 ? 0n : BigInt.asUintN(64, this.xb[i]!); }
+  setX(i: number, v: bigint): void { if (i !== 0) this.xb[i] = BigInt.asIntN(64, v); }
+  getF(i: number): bigint { return BigInt.asUintN(64, this.fb[i]!); }
+  setF(i: number, v: bigint): void { this.fb[i] = BigInt.asIntN(64, v); }
+  getPc(): bigint { return (BigInt(this.pcHi >>> 0) << 32n) | BigInt(this.pcLo >>> 0); }
+  setPc(v: bigint): void {
+    // IALIGN = 16 (C is always on): bit 0 of the pc is always zero.
+    this.pcLo = Number(BigInt.asIntN(32, v)) & ~1;
+    this.pcHi = Number(BigInt.asIntN(32, v >> 32n));
+  }
+  get exitTval(): bigint { return (BigInt(this.exitTvalHi >>> 0) << 32n) | BigInt(this.exitTvalLo >>> 0); }
+
+  get mtimecmp(): bigint { return this.mtimecmpN === Number.POSITIVE_INFINITY ? 0xffff_ffff_ffff_ffffn : BigInt(this.mtimecmpN); }
+  set mtimecmp(v: bigint) { this.mtimecmpN = Number(BigInt.asUintN(64, v)); }
+  get stimecmp(): bigint { return this.stimecmpN === Number.POSITIVE_INFINITY ? 0xffff_ffff_ffff_ffffn : BigInt(this.stimecmpN); }
+
+  readCsr(n: number): bigint {
+    const saved = this.priv;
+    this.priv = PRIV_M;
+    const fs = this.mstatus & C.MS_FS;
+    this.mstatus |= C.MS_FS; // so fcsr reads from the host work while FS = Off
+    const ok = this.csrRead(n);
+    this.mstatus = (this.mstatus & ~C.MS_FS) | fs;
+    this.priv = saved;
+    if (!ok) throw new RangeError(`CSR 0x${n.toString(16)} does not exist on this hart`);
+    return (BigInt(this.cHi >>> 0) << 32n) | BigInt(this.cLo >>> 0);
+  }
+
+  writeCsr(n: number, v: bigint): void {
+    const saved = this.priv;
+    this.priv = PRIV_M;
+    this.stepsBefore = 0;
+    this.sliceTraps = 0;
+    const ok = this.csrWrite(n, Number(BigInt.asIntN(32, v)), Number(BigInt.asIntN(32, v >> 32n)));
+    this.priv = saved;
+    if (!ok) throw new RangeError(`CSR 0x${n.toString(16)} does not exist on this hart`);
+  }
+
+  /** Sets or clears a device-driven mip bit (MSIP 3, MEIP 11, SEIP 9; also SSIP 1 for ACLINT SSWI). */
+  setInterruptPending(bit: number, level: boolean): void {
+    if (level) this.mipExt |= 1 << bit;
+    else this.mipExt &= ~(1 << bit);
+  }
+
+  /** Ends the current run() with ExitReason.Halt after the current instruction. */
+  requestExit(): void {
+    if (this.exitReason < 0) this.exitReason = ExitReason.Halt;
+  }
+
+  /** The host changed guest page tables or memory behind the hart's back. */
+  flushTlb(): void {
+    this.mmu.flushAll();
+    this.flushFast();
+  }
+
+  /** Breaks this hart's LR reservation if it covers physical address `pa` (another hart stored there). */
+  breakReservation(pa: number): void {
+    if (this.resValid && Math.floor(pa / 8) === Math.floor(this.resAddr / 8)) this.resValid = false;
+  }
+
+  /** The earliest timer value (in timer ticks) at which a timer interrupt becomes pending; Infinity if none. */
+  nextTimerDeadline(): number {
+    let d = this.mtimecmpN;
+    if (this.sstcEnabled() && this.stimecmpN < d) d = this.stimecmpN;
+    return d;
+  }
+
+  private sstcEnabled(): boolean {
+    return (this.csr[2 * C.CSR_MENVCFG + 1]! & C.MENVCFG_STCE_HI) !== 0;
+  }
+
+  private flushFast(): void {
+    this.fastTagLo.fill(1);
+  }
+
+  // ---------------------------------------------------------------- run loop
+
+  run(budget: number): ExitReason {
+    this.exitReason = -1;
+    let remaining = budget;
+    while (remaining > 0) {
+      this.updateTimer();
+      if (this.pendingInterrupts() !== 0 && this.takeInterrupt()) {
+        // The trap entry counts as a step so that a storm of interrupts still ends the run.
+        remaining--;
+        continue;
+      }
+      const n = remaining < SLICE ? remaining : SLICE;
+      this.sliceTraps = 0;
+      const steps = this.slice(n);
+      this.instret += steps - this.sliceTraps;
+      remaining -= steps;
+      if (this.exitReason >= 0) return this.exitReason as ExitReason;
+    }
+    return ExitReason.Budget;
+  }
+
+  private updateTimer(): void {
+    const now = this.timer.now();
+    let t = now >= this.mtimecmpN ? 1 << 7 : 0;
+    if (this.sstcEnabled() && now >= this.stimecmpN) t |= 1 << 5;
+    this.mipTimer = t;
+  }
+
+  private mipValue(): number {
+    // With Sstc enabled, STIP reflects stimecmp only (Sstc 1.0 §2.1); otherwise it is software's bit.
+    const sw = this.sstcEnabled() ? this.mipSw & ~(1 << 5) : this.mipSw;
+    return sw | this.mipExt | this.mipTimer;
+  }
+
+  /** Pending and enabled interrupts, before global enables (the WFI wake-up condition). */
+  private pendingInterrupts(): number {
+    return this.mipValue() & this.csr[2 * C.CSR_MIE]!;
+  }
+
+  /** Takes the highest-priority interrupt that the global enables allow (Privileged ISA 3.1.6.1, 3.1.9). */
+  private takeInterrupt(): boolean {
+    const pend = this.pendingInterrupts();
+    const mideleg = this.csr[2 * C.CSR_MIDELEG]!;
+    const p = this.priv;
+    const mOn = p < PRIV_M || (this.mstatus & C.MS_MIE) !== 0;
+    const sOn = p < PRIV_S || (p === PRIV_S && (this.mstatus & C.MS_SIE) !== 0);
+    let take = 0;
+    if (mOn) take |= pend & ~mideleg;
+    if (sOn) take |= pend & mideleg;
+    if (take === 0) return false;
+    for (let i = 0; i < IRQ_PRIORITY.length; i++) {
+      const irq = IRQ_PRIORITY[i]!;
+      if ((take >>> irq) & 1) {
+        this.stats.interrupts[irq]!++;
+        this.enterTrap(irq, true, 0, 0);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Raises an exception for the instruction at pc (or hands it to the host through exitMask). */
+  private raise(cause: number, tvalLo: number, tvalHi: number): void {
+    this.stats.exceptions[cause]!++;
+    this.sliceTraps++;
+    if ((this.exitMask >>> cause) & 1) {
+      this.exitReason = ExitReason.Trap;
+      this.exitCause = cause;
+      this.exitTvalLo = tvalLo;
+      this.exitTvalHi = tvalHi;
+      return;
+    }
+    this.enterTrap(cause, false, tvalLo, tvalHi);
+  }
+
+  private illegal(raw: number): void {
+    this.raise(Cause.IllegalInsn, raw, 0);
+  }
+
+  /** Trap entry (Privileged ISA 3.1.6.1, 3.1.7, 4.1.1): delegation, xEPC/xCAUSE/xTVAL, xPIE/xPP, xtvec. */
+  private enterTrap(cause: number, isInterrupt: boolean, tvalLo: number, tvalHi: number): void {
+    const p = this.priv;
+    const csr = this.csr;
+    const deleg = p <= PRIV_S && ((((isInterrupt ? csr[2 * C.CSR_MIDELEG]! : csr[2 * C.CSR_MEDELEG]!) >>> cause) & 1) !== 0);
+    let tvec: number;
+    let ms = this.mstatus;
+    if (deleg) {
+      csr[2 * C.CSR_SCAUSE] = cause;
+      csr[2 * C.CSR_SCAUSE + 1] = isInterrupt ? 0x80000000 | 0 : 0;
+      csr[2 * C.CSR_SEPC] = this.pcLo;
+      csr[2 * C.CSR_SEPC + 1] = this.pcHi;
+      csr[2 * C.CSR_STVAL] = tvalLo;
+      csr[2 * C.CSR_STVAL + 1] = tvalHi;
+      ms = (ms & ~(C.MS_SPIE | C.MS_SIE | C.MS_SPP)) | ((ms & C.MS_SIE) !== 0 ? C.MS_SPIE : 0) | (p === PRIV_S ? C.MS_SPP : 0);
+      this.priv = PRIV_S;
+      tvec = 2 * C.CSR_STVEC;
+    } else {
+      csr[2 * C.CSR_MCAUSE] = cause;
+      csr[2 * C.CSR_MCAUSE + 1] = isInterrupt ? 0x80000000 | 0 : 0;
+      csr[2 * C.CSR_MEPC] = this.pcLo;
+      csr[2 * C.CSR_MEPC + 1] = this.pcHi;
+      csr[2 * C.CSR_MTVAL] = tvalLo;
+      csr[2 * C.CSR_MTVAL + 1] = tvalHi;
+      ms = (ms & ~(C.MS_MPIE | C.MS_MIE | C.MS_MPP)) | ((ms & C.MS_MIE) !== 0 ? C.MS_MPIE : 0) | (p << C.MS_MPP_SHIFT);
+      this.priv = PRIV_M;
+      tvec = 2 * C.CSR_MTVEC;
+    }
+    this.mstatus = ms;
+    const base = csr[tvec]!;
+    let lo = base & ~3;
+    let hi = csr[tvec + 1]!;
+    if ((base & 1) !== 0 && isInterrupt) { // vectored mode (3.1.7): BASE + 4 * cause for interrupts
+      const n = (lo + 4 * cause) | 0;
+      if ((n >>> 0) < (lo >>> 0)) hi = (hi + 1) | 0;
+      lo = n;
+    }
+    this.pcLo = lo;
+    this.pcHi = hi;
+    this.resValid = false;
+    this.flushFast();
+  }
+
+  // ---------------------------------------------------------------- address translation
+
+  /** Virtual -> physical for `access` (raising the fault and returning -1 on failure). */
+  private xlate(lo: number, hi: number, access: Access): number {
+    let p = this.priv;
+    if (access !== Access.Fetch && (this.mstatus & C.MS_MPRV) !== 0 && p === PRIV_M) {
+      p = (this.mstatus >>> C.MS_MPP_SHIFT) & 3; // MPRV (3.1.6.3)
+    }
+    const satpHi = this.csr[2 * C.CSR_SATP + 1]!;
+    if (p === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) return (hi >>> 0) * TWO32 + (lo >>> 0);
+    const ms = this.mstatus;
+    const pa = this.mmu.translate(lo, hi, access, p, (ms & C.MS_SUM) !== 0, (ms & C.MS_MXR) !== 0, this.csr[2 * C.CSR_SATP]!, satpHi);
+    if (pa >= 0) return pa;
+    this.raise(pa === MMU_PAGE_FAULT ? PAGE_FAULT[access]! : ACCESS_FAULT[access]!, lo, hi);
+    return -1;
+  }
+
+  /** Remembers a RAM translation in the fast cache for `access` (page-aligned host offset). */
+  private fillFast(access: Access, lo: number, hi: number, hostPage: number): void {
+    if (hostPage > 0x7fff_f000) return; // keep the cache in int32 range
+    const i = access * FAST_SIZE + ((lo >>> 12) & (FAST_SIZE - 1));
+    this.fastTagLo[i] = lo & ~0xfff;
+    this.fastTagHi[i] = hi;
+    this.fastBase[i] = hostPage;
+  }
+
+  /** Host offset of the RAM page holding pc, or -1 after raising a fetch fault. */
+  private fetchPage(lo: number, hi: number): number {
+    const i = (lo >>> 12) & (FAST_SIZE - 1);
+    if (this.fastTagLo[i] === (lo & ~0xfff) && this.fastTagHi[i] === hi) return this.fastBase[i]!;
+    const pa = this.xlate(lo, hi, Access.Fetch);
+    if (pa < 0) return -1;
+    const off = pa - this.memBase;
+    if (off < 0 || off >= this.memSize) {
+      this.raise(Cause.InsnAccessFault, lo, hi);
+      return -1;
+    }
+    const page = off - (off & 0xfff);
+    this.fillFast(Access.Fetch, lo, hi, page);
+    return page;
+  }
+
+  /** Fetches a 32-bit instruction whose upper half lies on the next page; -1 after raising a fault. */
+  private fetchCross(lo: number, hi: number, low16: number): number {
+    const nlo = (lo + 2) | 0;
+    const nhi = (nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+    const page = this.fetchPage(nlo, nhi); // faults report the address of the upper half (3.1.16)
+    if (page < 0) return -1;
+    return (low16 | (this.ram16[(page + (nlo & 0xfff)) >>> 1]! << 16)) | 0;
+  }
+
+  /** Loads `size` bytes at virtual (hi:lo) into vLo/vHi (zero-extended). False after raising a fault. */
+  private readMem(lo: number, hi: number, size: number): boolean {
+    if ((lo & (size - 1)) !== 0) return this.readMisaligned(lo, hi, size);
+    const i = FAST_SIZE + ((lo >>> 12) & (FAST_SIZE - 1));
+    let off: number;
+    if (this.fastTagLo[i] === (lo & ~0xfff) && this.fastTagHi[i] === hi) {
+      off = this.fastBase[i]! + (lo & 0xfff);
+    } else {
+      const pa = this.xlate(lo, hi, Access.Load);
+      if (pa < 0) return false;
+      off = pa - this.memBase;
+      if (off < 0 || off + size > this.memSize) {
+        if (!this.bus.load(pa, size as 1 | 2 | 4 | 8)) {
+          this.raise(Cause.LoadAccessFault, lo, hi);
+          return false;
+        }
+        this.vLo = size === 1 ? this.bus.lo & 0xff : size === 2 ? this.bus.lo & 0xffff : this.bus.lo;
+        this.vHi = size === 8 ? this.bus.hi : 0;
+        this.exitSlice = true;
+        return true;
+      }
+      this.fillFast(Access.Load, lo, hi, off - (off & 0xfff));
+    }
+    switch (size) {
+      case 1: this.vLo = this.ram8[off]!; this.vHi = 0; break;
+      case 2: this.vLo = this.ram16[off >>> 1]!; this.vHi = 0; break;
+      case 4: this.vLo = this.ram32[off >>> 2]!; this.vHi = 0; break;
+      default: this.vLo = this.ram32[off >>> 2]!; this.vHi = this.ram32[(off >>> 2) + 1]!; break;
+    }
+    return true;
+  }
+
+  private readMisaligned(lo: number, hi: number, size: number): boolean {
+    let rlo = 0, rhi = 0;
+    for (let k = 0; k < size; k++) {
+      const blo = (lo + k) | 0;
+      const bhi = (blo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+      if (!this.readMem(blo, bhi, 1)) return false;
+      if (k < 4) rlo |= this.vLo << (8 * k);
+      else rhi |= this.vLo << (8 * (k - 4));
+    }
+    this.vLo = rlo | 0;
+    this.vHi = rhi | 0;
+    return true;
+  }
+
+  /** Stores the low `size` bytes of (vhi:vlo) at virtual (hi:lo). False after raising a fault. */
+  private writeMem(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
+    if ((lo & (size - 1)) !== 0) return this.writeMisaligned(lo, hi, size, vlo, vhi);
+    const i = 2 * FAST_SIZE + ((lo >>> 12) & (FAST_SIZE - 1));
+    let off: number;
+    if (this.fastTagLo[i] === (lo & ~0xfff) && this.fastTagHi[i] === hi) {
+      off = this.fastBase[i]! + (lo & 0xfff);
+    } else {
+      const pa = this.xlate(lo, hi, Access.Store);
+      if (pa < 0) return false;
+      off = pa - this.memBase;
+      if (off < 0 || off + size > this.memSize) {
+        if (!this.bus.store(pa, size as 1 | 2 | 4 | 8, vlo, vhi)) {
+          this.raise(Cause.StoreAccessFault, lo, hi);
+          return false;
+        }
+        this.exitSlice = true;
+        return true;
+      }
+      this.fillFast(Access.Store, lo, hi, off - (off & 0xfff));
+    }
+    switch (size) {
+      case 1: this.ram8[off] = vlo; break;
+      case 2: this.ram16[off >>> 1] = vlo; break;
+      case 4: this.ram32[off >>> 2] = vlo; break;
+      default: this.ram32[off >>> 2] = vlo; this.ram32[(off >>> 2) + 1] = vhi; break;
+    }
+    return true;
+  }
+
+  /** Misaligned store: translate every byte first so a fault on the second page writes nothing. */
+  private readonly misPa = new Float64Array(8);
+  private writeMisaligned(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
+    for (let k = 0; k < size; k++) {
+      const blo = (lo + k) | 0;
+      const bhi = (blo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+      const pa = this.xlate(blo, bhi, Access.Store);
+      if (pa < 0) return false;
+      const off = pa - this.memBase;
+      if ((off < 0 || off >= this.memSize) && !this.bus.devices().some((d) => pa >= d.base && pa < d.base + d.size)) {
+        this.raise(Cause.StoreAccessFault, blo, bhi);
+        return false;
+      }
+      this.misPa[k] = pa;
+    }
+    for (let k = 0; k < size; k++) {
+      const byte = (k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4))) & 0xff;
+      const pa = this.misPa[k]!;
+      const off = pa - this.memBase;
+      if (off >= 0 && off < this.memSize) this.ram8[off] = byte;
+      else { this.bus.store(pa, 1, byte, 0); this.exitSlice = true; }
+    }
+    return true;
+  }
+
+  /** Set by slow paths (MMIO, CSR writes) to end the current slice after this instruction. */
+  private exitSlice = false;
+
+  // ---------------------------------------------------------------- the interpreter
+
+  /** Executes up to n instructions; returns the number of steps (retired + trapped). */
+  private slice(n: number): number {
+    const x = this.x;
+    const ram8 = this.ram8, ram16 = this.ram16, ram32 = this.ram32;
+    const ctab = this.ctab;
+    const tagLo = this.fastTagLo, tagHi = this.fastTagHi, fbase = this.fastBase;
+    let fPageLo = 1, fPageHi = 0, fBase = 0;
+    this.exitSlice = false;
+    let i = 0;
+    while (i < n) {
+      i++;
+      x[0] = 0; x[1] = 0;
+      const pcLo = this.pcLo, pcHi = this.pcHi;
+      if ((pcLo & ~0xfff) !== fPageLo || pcHi !== fPageHi) {
+        const page = this.fetchPage(pcLo, pcHi);
+        if (page < 0) return i;
+        fPageLo = pcLo & ~0xfff; fPageHi = pcHi; fBase = page;
+      }
+      const poff = fBase + (pcLo & 0xfff);
+      const h = ram16[poff >>> 1]!;
+      let insn: number, raw: number, ilen: number;
+      if ((h & 3) === 3) {
+        if ((pcLo & 0xfff) === 0xffe) {
+          insn = this.fetchCross(pcLo, pcHi, h);
+          if (insn === -1 && this.sliceTraps > 0) return i;
+        } else {
+          insn = h | (ram16[(poff >>> 1) + 1]! << 16);
+        }
+        raw = insn; ilen = 4;
+      } else {
+        insn = ctab[h]!; raw = h; ilen = 2;
+        if (insn === 0) { this.illegal(h); return i; }
+      }
+      let nLo = (pcLo + ilen) | 0;
+      let nHi = (nLo >>> 0) < (pcLo >>> 0) ? (pcHi + 1) | 0 : pcHi;
+      const rd2 = (insn >>> 6) & 62;
+      const rs1 = (insn >>> 14) & 62;
+      const rs2 = (insn >>> 19) & 62;
+      const f3 = (insn >>> 12) & 7;
+      switch (insn & 0x7f) {
+        case 0x37: { // LUI
+          const v = insn & 0xfffff000;
+          x[rd2] = v; x[rd2 + 1] = v >> 31;
+          break;
+        }
+        case 0x17: { // AUIPC
+          const imm = insn & 0xfffff000;
+          const lo = (pcLo + imm) | 0;
+          x[rd2 + 1] = (pcHi + (imm >> 31) + ((lo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+          x[rd2] = lo;
+          break;
+        }
+        case 0x6f: { // JAL
+          const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+          x[rd2] = nLo; x[rd2 + 1] = nHi;
+          nLo = (pcLo + imm) | 0;
+          nHi = (pcHi + (imm >> 31) + ((nLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+          break;
+        }
+        case 0x67: { // JALR
+          if (f3 !== 0) { this.illegal(raw); return i; }
+          const imm = insn >> 20;
+          const blo = x[rs1]!, bhi = x[rs1 + 1]!;
+          const tlo = (blo + imm) | 0;
+          const thi = (bhi + (imm >> 31) + ((tlo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+          x[rd2] = nLo; x[rd2 + 1] = nHi;
+          nLo = tlo & ~1; nHi = thi;
+          break;
+        }
+        case 0x63: { // BRANCH
+          const alo = x[rs1]!, ahi = x[rs1 + 1]!, blo = x[rs2]!, bhi = x[rs2 + 1]!;
+          let taken: boolean;
+          switch (f3) {
+            case 0: taken = alo === blo && ahi === bhi; break;
+            case 1: taken = alo !== blo || ahi !== bhi; break;
+            case 4: taken = ahi !== bhi ? ahi < bhi : (alo >>> 0) < (blo >>> 0); break;
+            case 5: taken = ahi !== bhi ? ahi > bhi : (alo >>> 0) >= (blo >>> 0); break;
+            case 6: taken = ahi !== bhi ? (ahi >>> 0) < (bhi >>> 0) : (alo >>> 0) < (blo >>> 0); break;
+            case 7: taken = ahi !== bhi ? (ahi >>> 0) > (bhi >>> 0) : (alo >>> 0) >= (blo >>> 0); break;
+            default: this.illegal(raw); return i;
+          }
+          if (taken) {
+            const imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
+            nLo = (pcLo + imm) | 0;
+            nHi = (pcHi + (imm >> 31) + ((nLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+          }
+          break;
+        }
+        case 0x03: { // LOAD
+          const imm = insn >> 20;
+          const blo = x[rs1]!, bhi = x[rs1 + 1]!;
+          const alo = (blo + imm) | 0;
+          const ahi = (bhi + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+          const size = 1 << (f3 & 3);
+          if (f3 === 7) { this.illegal(raw); return i; }
+          const ti = FAST_SIZE + ((alo >>> 12) & (FAST_SIZE - 1));
+          if (tagLo[ti] === (alo & ~0xfff) && tagHi[ti] === ahi && (alo & (size - 1)) === 0) {
+            const off = fbase[ti]! + (alo & 0xfff);
+            switch (f3) {
+              case 0: { const v = (ram8[off]! << 24) >> 24; x[rd2] = v; x[rd2 + 1] = v >> 31; break; }
+              case 1: { const v = (ram16[off >>> 1]! << 16) >> 16; x[rd2] = v; x[rd2 + 1] = v >> 31; break; }
+              case 2: { const v = ram32[off >>> 2]!; x[rd2] = v; x[rd2 + 1] = v >> 31; break; }
+              case 3: x[rd2] = ram32[off >>> 2]!; x[rd2 + 1] = ram32[(off >>> 2) + 1]!; break;
+              case 4: x[rd2] = ram8[off]!; x[rd2 + 1] = 0; break;
+              case 5: x[rd2] = ram16[off >>> 1]!; x[rd2 + 1] = 0; break;
+              default: x[rd2] = ram32[off >>> 2]!; x[rd2 + 1] = 0; break;
+            }
+          } else {
+            if (!this.readMem(alo, ahi, size)) return i;
+            const v = this.vLo;
+            switch (f3) {
+              case 0: x[rd2] = (v << 24) >> 24; x[rd2 + 1] = v << 24 >> 31; break;
+              case 1: x[rd2] = (v << 16) >> 16; x[rd2 + 1] = v << 16 >> 31; break;
+              case 2: x[rd2] = v; x[rd2 + 1] = v >> 31; break;
+              case 3: x[rd2] = v; x[rd2 + 1] = this.vHi; break;
+              default: x[rd2] = v; x[rd2 + 1] = 0; break;
+            }
+            if (this.exitSlice) { this.pcLo = nLo; this.pcHi = nHi; return i; }
+          }
+          break;
+        }
+        case 0x23: { // STORE
+          if (f3 > 3) { this.illegal(raw); return i; }
+          const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
+          const blo = x[rs1]!, bhi = x[rs1 + 1]!;
+          const alo = (blo + imm) | 0;
+          const ahi = (bhi + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+          const size = 1 << f3;
+          const ti = 2 * FAST_SIZE + ((alo >>> 12) & (FAST_SIZE - 1));
+          if (tagLo[ti] === (alo & ~0xfff) && tagHi[ti] === ahi && (alo & (size - 1)) === 0) {
+            const off = fbase[ti]! + (alo & 0xfff);
+            switch (f3) {
+              case 0: ram8[off] = x[rs2]!; break;
+              case 1: ram16[off >>> 1] = x[rs2]!; break;
+              case 2: ram32[off >>> 2] = x[rs2]!; break;
+              default: ram32[off >>> 2] = x[rs2]!; ram32[(off >>> 2) + 1] = x[rs2 + 1]!; break;
+            }
+          } else {
+            if (!this.writeMem(alo, ahi, size, x[rs2]!, x[rs2 + 1]!)) return i;
+            if (this.exitSlice) { this.pcLo = nLo; this.pcHi = nHi; return i; }
+          }
+          break;
+        }
+        case 0x13: { // OP-IMM (RV64I 2.4, Zbb, Zbs)
+          const imm = insn >> 20;
+          const alo = x[rs1]!, ahi = x[rs1 + 1]!;
+          switch (f3) {
+            case 0: { // ADDI
+              const lo = (alo + imm) | 0;
+              x[rd2 + 1] = (ahi + (imm >> 31) + ((lo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+              x[rd2] = lo;
+              break;
+            }
+            case 2: { const t = lt64(alo, ahi, imm, imm >> 31) ? 1 : 0; x[rd2] = t; x[rd2 + 1] = 0; break; }
+            case 3: { const t = ltu64(alo, ahi, imm, imm >> 31) ? 1 : 0; x[rd2] = t; x[rd2 + 1] = 0; break; }
+            case 4: x[rd2] = alo ^ imm; x[rd2 + 1] = ahi ^ (imm >> 31); break;
+            case 6: x[rd2] = alo | imm; x[rd2 + 1] = ahi | (imm >> 31); break;
+            case 7: x[rd2] = alo & imm; x[rd2 + 1] = ahi & (imm >> 31); break;
+            case 1: {
+              const f6 = insn >>> 26, sh = (insn >>> 20) & 63;
+              if (f6 === 0) { // SLLI
+                if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
+                else if (sh < 32) { x[rd2 + 1] = (ahi << sh) | (alo >>> (32 - sh)); x[rd2] = alo << sh; }
+                else { x[rd2 + 1] = alo << (sh - 32); x[rd2] = 0; }
+              } else if (!this.opImmZb1(insn, f6, sh, rd2, alo, ahi)) { this.illegal(raw); return i; }
+              break;
+            }
+            default: { // 5: SRLI / SRAI / Zbb
+              const f6 = insn >>> 26, sh = (insn >>> 20) & 63;
+              if (f6 === 0) { // SRLI
+                if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
+                else if (sh < 32) { x[rd2] = (alo >>> sh) | (ahi << (32 - sh)); x[rd2 + 1] = ahi >>> sh; }
+                else { x[rd2] = ahi >>> (sh - 32); x[rd2 + 1] = 0; }
+              } else if (f6 === 0x10) { // SRAI
+                if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
+                else if (sh < 32) { x[rd2] = (alo >>> sh) | (ahi << (32 - sh)); x[rd2 + 1] = ahi >> sh; }
+                else { x[rd2] = ahi >> (sh - 32); x[rd2 + 1] = ahi >> 31; }
+              } else if (!this.opImmZb5(insn, f6, sh, rd2, alo, ahi)) { this.illegal(raw); return i; }
+              break;
+            }
+          }
+          break;
+        }
+        case 0x1b: { // OP-IMM-32
+          const a = x[rs1]!;
+          let v: number;
+          if (f3 === 0) v = (a + (insn >> 20)) | 0;
+          else if (f3 === 1) {
+            const f7 = insn >>> 25, sh = (insn >>> 20) & 31;
+            if (f7 === 0) v = a << sh;
+            else if ((insn >>> 26) === 0x02) { // SLLI.UW (Zba)
+              const s = (insn >>> 20) & 63;
+              const lo = a, hi = 0;
+              if (s === 0) { x[rd2] = lo; x[rd2 + 1] = hi; }
+              else if (s < 32) { x[rd2 + 1] = lo >>> (32 - s); x[rd2] = lo << s; }
+              else { x[rd2 + 1] = lo << (s - 32); x[rd2] = 0; }
+              break;
+            } else if (f7 === 0x30) { // CLZW CTZW CPOPW
+              const which = (insn >>> 20) & 31;
+              if (which === 0) v = Math.clz32(a);
+              else if (which === 1) v = ctz32(a);
+              else if (which === 2) v = popcnt32(a);
+              else { this.illegal(raw); return i; }
+            } else { this.illegal(raw); return i; }
+          } else if (f3 === 5) {
+            const f7 = insn >>> 25, sh = (insn >>> 20) & 31;
+            if (f7 === 0) v = a >>> sh;
+            else if (f7 === 0x20) v = a >> sh;
+            else if (f7 === 0x30) v = sh === 0 ? a : (a >>> sh) | (a << (32 - sh)); // RORIW
+            else { this.illegal(raw); return i; }
+          } else { this.illegal(raw); return i; }
+          v |= 0;
+          x[rd2] = v; x[rd2 + 1] = v >> 31;
+          break;
+        }
+        case 0x33: { // OP
+          const f7 = insn >>> 25;
+          const alo = x[rs1]!, ahi = x[rs1 + 1]!, blo = x[rs2]!, bhi = x[rs2 + 1]!;
+          if (f7 === 0) {
+            switch (f3) {
+              case 0: {
+                const lo = (alo + blo) | 0;
+                x[rd2 + 1] = (ahi + bhi + ((lo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+                x[rd2] = lo;
+                break;
+              }
+              case 1: {
+                const sh = blo & 63;
+                if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
+                else if (sh < 32) { x[rd2 + 1] = (ahi << sh) | (alo >>> (32 - sh)); x[rd2] = alo << sh; }
+                else { x[rd2 + 1] = alo << (sh - 32); x[rd2] = 0; }
+                break;
+              }
+              case 2: { const t = lt64(alo, ahi, blo, bhi) ? 1 : 0; x[rd2] = t; x[rd2 + 1] = 0; break; }
+              case 3: { const t = ltu64(alo, ahi, blo, bhi) ? 1 : 0; x[rd2] = t; x[rd2 + 1] = 0; break; }
+              case 4: x[rd2] = alo ^ blo; x[rd2 + 1] = ahi ^ bhi; break;
+              case 5: {
+                const sh = blo & 63;
+                if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
+                else if (sh < 32) { x[rd2] = (alo >>> sh) | (ahi << (32 - sh)); x[rd2 + 1] = ahi >>> sh; }
+                else { x[rd2] = ahi >>> (sh - 32); x[rd2 + 1] = 0; }
+                break;
+              }
+              case 6: x[rd2] = alo | blo; x[rd2 + 1] = ahi | bhi; break;
+              default: x[rd2] = alo & blo; x[rd2 + 1] = ahi & bhi; break;
+            }
+          } else if (f7 === 0x20 && f3 === 0) { // SUB
+            const lo = (alo - blo) | 0;
+            x[rd2 + 1] = (ahi - bhi - ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+            x[rd2] = lo;
+          } else if (f7 === 0x20 && f3 === 5) { // SRA
+            const sh = blo & 63;
+            if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
+            else if (sh < 32) { x[rd2] = (alo >>> sh) | (ahi << (32 - sh)); x[rd2 + 1] = ahi >> sh; }
+            else { x[rd2] = ahi >> (sh - 32); x[rd2 + 1] = ahi >> 31; }
+          } else if (f7 === 1) {
+            if (f3 === 0) this.mul64(rd2, alo, ahi, blo, bhi);
+            else this.mulDiv(f3, rd2, rs1, rs2, alo, ahi, blo, bhi);
+          } else if (!this.opZb(f7, f3, rd2, alo, ahi, blo, bhi)) { this.illegal(raw); return i; }
+          break;
+        }
+        case 0x3b: { // OP-32
+          const f7 = insn >>> 25;
+          const a = x[rs1]!, b = x[rs2]!;
+          let v: number;
+          if (f7 === 0) {
+            if (f3 === 0) v = a + b;
+            else if (f3 === 1) v = a << (b & 31);
+            else if (f3 === 5) v = a >>> (b & 31);
+            else { this.illegal(raw); return i; }
+          } else if (f7 === 0x20) {
+            if (f3 === 0) v = a - b;
+            else if (f3 === 5) v = a >> (b & 31);
+            else { this.illegal(raw); return i; }
+          } else if (f7 === 1) {
+            switch (f3) {
+              case 0: v = Math.imul(a, b); break;
+              case 4: v = b === 0 ? -1 : (a === -0x80000000 && b === -1) ? a : (a / b); break;
+              case 5: v = b === 0 ? -1 : (a >>> 0) / (b >>> 0); break;
+              case 6: v = b === 0 ? a : (a === -0x80000000 && b === -1) ? 0 : a % b; break;
+              case 7: v = b === 0 ? a : (a >>> 0) % (b >>> 0); break;
+              default: this.illegal(raw); return i;
+            }
+          } else if (!this.op32Zb(f7, f3, rd2, rs2, a, b, x[rs1 + 1]!, x[rs2 + 1]!)) {
+            this.illegal(raw); return i;
+          } else break;
+          v |= 0;
+          x[rd2] = v; x[rd2 + 1] = v >> 31;
+          break;
+        }
+        case 0x0f: // MISC-MEM: FENCE (a no-op on one in-order hart), FENCE.I (Zifencei; no decode cache to drop)
+          if (f3 === 1) this.stats.fenceI++;
+          else if (f3 !== 0) { this.illegal(raw); return i; }
+          break;
+        case 0x73: // SYSTEM
+          this.stepsBefore = i - 1;
+          this.system(insn, raw, nLo, nHi);
+          return i;
+        case 0x2f: // AMO
+          if (!this.amo(insn, raw)) return i;
+          break;
+        case 0x07: case 0x27: // LOAD-FP / STORE-FP
+          if (!this.fpLoadStore(insn, raw)) return i;
+          break;
+        case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+          if ((this.mstatus & C.MS_FS) === 0 || executeFp === undefined || !executeFp(this, insn)) {
+            this.illegal(raw); return i;
+          }
+          this.mstatus |= C.MS_FS; // FS = Dirty (3.1.6.6)
+          break;
+        default:
+          this.illegal(raw);
+          return i;
+      }
+      this.pcLo = nLo;
+      this.pcHi = nHi;
+    }
+    return i;
+  }
+
+  /** MUL: the low 64 bits of a 64x64 product, from 16-bit partial products (exact in doubles). */
+  private mul64(rd2: number, alo: number, ahi: number, blo: number, bhi: number): void {
+    const a0 = alo & 0xffff, a1 = alo >>> 16, b0 = blo & 0xffff, b1 = blo >>> 16;
+    const mid = a0 * b1 + a1 * b0;
+    const low = a0 * b0 + (mid % 65536) * 65536;
+    const hiPart = a1 * b1 + Math.floor(mid / 65536) + Math.floor(low / TWO32);
+    this.x[rd2] = low | 0;
+    this.x[rd2 + 1] = (hiPart + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
+  }
+
+  /** MULH/MULHSU/MULHU/DIV/DIVU/REM/REMU (M extension, ch. 7): BigInt on the register file view. */
+  private mulDiv(f3: number, rd2: number, rs1: number, rs2: number, alo: number, ahi: number, blo: number, bhi: number): void {
+    const x = this.x;
+    // Fast path when both operands are small: signed int32 values (or non-negative ones for the
+    // unsigned forms) divide exactly in doubles; -2^31 / -1 = 2^31 still fits in 64 bits.
+    if (f3 >= 4 && blo !== 0 && ahi === (alo >> 31) && bhi === (blo >> 31) && ((f3 & 1) === 0 || (ahi === 0 && bhi === 0))) {
+      const q = (f3 & 2) === 0 ? Math.trunc(alo / blo) : alo % blo;
+      x[rd2] = q | 0; x[rd2 + 1] = q < 0 ? -1 : 0;
+      return;
+    }
+    const xb = this.xb;
+    const a = xb[rs1 >>> 1]!, b = xb[rs2 >>> 1]!;
+    let r: bigint;
+    switch (f3) {
+      case 1: r = (a * b) >> 64n; break;
+      case 2: r = (a * BigInt.asUintN(64, b)) >> 64n; break;
+      case 3: r = (BigInt.asUintN(64, a) * BigInt.asUintN(64, b)) >> 64n; break;
+      case 4: r = b === 0n ? -1n : (a === -(1n << 63n) && b === -1n) ? a : a / b; break;
+      case 5: r = b === 0n ? -1n : BigInt.asUintN(64, a) / BigInt.asUintN(64, b); break;
+      case 6: r = b === 0n ? a : (a === -(1n << 63n) && b === -1n) ? 0n : a % b; break;
+      default: r = b === 0n ? a : BigInt.asUintN(64, a) % BigInt.asUintN(64, b); break;
+    }
+    xb[rd2 >>> 1] = BigInt.asIntN(64, r);
+  }
+
+  /** OP-IMM funct3=1 extensions: Zbb CLZ/CTZ/CPOP/SEXT.B/SEXT.H, Zbs BCLRI/BSETI/BINVI. */
+  private opImmZb1(insn: number, f6: number, sh: number, rd2: number, alo: number, ahi: number): boolean {
+    const x = this.x;
+    if ((insn >>> 20) >= 0x600 && (insn >>> 20) <= 0x605) {
+      switch ((insn >>> 20) & 0xfff) {
+        case 0x600: { const v = ahi !== 0 ? Math.clz32(ahi) : 32 + Math.clz32(alo); x[rd2] = v; x[rd2 + 1] = 0; return true; }
+        case 0x601: { const v = alo !== 0 ? ctz32(alo) : 32 + ctz32(ahi); x[rd2] = v; x[rd2 + 1] = 0; return true; }
+        case 0x602: { x[rd2] = popcnt32(alo) + popcnt32(ahi); x[rd2 + 1] = 0; return true; }
+        case 0x604: { const v = (alo << 24) >> 24; x[rd2] = v; x[rd2 + 1] = v >> 31; return true; }
+        case 0x605: { const v = (alo << 16) >> 16; x[rd2] = v; x[rd2 + 1] = v >> 31; return true; }
+        default: return false;
+      }
+    }
+    const m = 1 << (sh & 31), onHi = sh >= 32;
+    switch (f6) {
+      case 0x12: x[rd2] = onHi ? alo : alo & ~m; x[rd2 + 1] = onHi ? ahi & ~m : ahi; return true; // BCLRI
+      case 0x0a: x[rd2] = onHi ? alo : alo | m; x[rd2 + 1] = onHi ? ahi | m : ahi; return true; // BSETI
+      case 0x1a: x[rd2] = onHi ? alo : alo ^ m; x[rd2 + 1] = onHi ? ahi ^ m : ahi; return true; // BINVI
+      default: return false;
+    }
+  }
+
+  /** OP-IMM funct3=5 extensions: Zbb RORI, ORC.B, REV8; Zbs BEXTI. */
+  private opImmZb5(insn: number, f6: number, sh: number, rd2: number, alo: number, ahi: number): boolean {
+    const x = this.x;
+    const imm12 = (insn >>> 20) & 0xfff;
+    if (imm12 === 0x287) { x[rd2] = orcb32(alo); x[rd2 + 1] = orcb32(ahi); return true; }
+    if (imm12 === 0x6b8) { x[rd2] = bswap32(ahi); x[rd2 + 1] = bswap32(alo); return true; }
+    if (f6 === 0x18) { this.rotr(rd2, alo, ahi, sh); return true; }
+    if (f6 === 0x12) { x[rd2] = ((sh >= 32 ? ahi : alo) >>> (sh & 31)) & 1; x[rd2 + 1] = 0; return true; }
+    return false;
+  }
+
+  private rotr(rd2: number, lo: number, hi: number, s: number): void {
+    const x = this.x;
+    if (s >= 32) { const t = lo; lo = hi; hi = t; s -= 32; }
+    if (s === 0) { x[rd2] = lo; x[rd2 + 1] = hi; return; }
+    x[rd2] = (lo >>> s) | (hi << (32 - s));
+    x[rd2 + 1] = (hi >>> s) | (lo << (32 - s));
+  }
+
+  /** OP with funct7 other than 0/0x20/1: Zba SHxADD, Zbb ANDN/ORN/XNOR/MIN/MAX/ROL/ROR, Zbs. */
+  private opZb(f7: number, f3: number, rd2: number, alo: number, ahi: number, blo: number, bhi: number): boolean {
+    const x = this.x;
+    if (f7 === 0x10 && (f3 === 2 || f3 === 4 || f3 === 6)) { // SH1ADD SH2ADD SH3ADD
+      const s = f3 >>> 1;
+      const slo = alo << s, shi = (ahi << s) | (alo >>> (32 - s));
+      const lo = (slo + blo) | 0;
+      x[rd2 + 1] = (shi + bhi + ((lo >>> 0) < (slo >>> 0) ? 1 : 0)) | 0;
+      x[rd2] = lo;
+      return true;
+    }
+    if (f7 === 0x20) {
+      if (f3 === 7) { x[rd2] = alo & ~blo; x[rd2 + 1] = ahi & ~bhi; return true; }
+      if (f3 === 6) { x[rd2] = alo | ~blo; x[rd2 + 1] = ahi | ~bhi; return true; }
+      if (f3 === 4) { x[rd2] = ~(alo ^ blo); x[rd2 + 1] = ~(ahi ^ bhi); return true; }
+      return false;
+    }
+    if (f7 === 0x05) {
+      let pickA: boolean;
+      switch (f3) {
+        case 4: pickA = lt64(alo, ahi, blo, bhi); break; // MIN
+        case 5: pickA = ltu64(alo, ahi, blo, bhi); break; // MINU
+        case 6: pickA = !lt64(alo, ahi, blo, bhi); break; // MAX
+        case 7: pickA = !ltu64(alo, ahi, blo, bhi); break; // MAXU
+        default: return false;
+      }
+      x[rd2] = pickA ? alo : blo; x[rd2 + 1] = pickA ? ahi : bhi;
+      return true;
+    }
+    if (f7 === 0x30) {
+      const s = blo & 63;
+      if (f3 === 1) { this.rotr(rd2, alo, ahi, (64 - s) & 63); return true; } // ROL
+      if (f3 === 5) { this.rotr(rd2, alo, ahi, s); return true; } // ROR
+      return false;
+    }
+    const s = blo & 63, m = 1 << (s & 31), onHi = s >= 32;
+    if (f7 === 0x24 && f3 === 1) { x[rd2] = onHi ? alo : alo & ~m; x[rd2 + 1] = onHi ? ahi & ~m : ahi; return true; } // BCLR
+    if (f7 === 0x24 && f3 === 5) { x[rd2] = ((onHi ? ahi : alo) >>> (s & 31)) & 1; x[rd2 + 1] = 0; return true; } // BEXT
+    if (f7 === 0x14 && f3 === 1) { x[rd2] = onHi ? alo : alo | m; x[rd2 + 1] = onHi ? ahi | m : ahi; return true; } // BSET
+    if (f7 === 0x34 && f3 === 1) { x[rd2] = onHi ? alo : alo ^ m; x[rd2 + 1] = onHi ? ahi ^ m : ahi; return true; } // BINV
+    return false;
+  }
+
+  /** OP-32 extensions: Zba ADD.UW/SHxADD.UW, Zbb ZEXT.H/ROLW/RORW. Writes rd itself. */
+  private op32Zb(f7: number, f3: number, rd2: number, rs2: number, a: number, b: number, _ahi: number, bhi: number): boolean {
+    const x = this.x;
+    if ((f7 === 0x04 && f3 === 0) || (f7 === 0x10 && (f3 === 2 || f3 === 4 || f3 === 6))) {
+      const s = f7 === 0x04 ? 0 : f3 >>> 1;
+      const slo = a << s, shi = s === 0 ? 0 : a >>> (32 - s); // zext32(a) << s
+      const lo = (slo + b) | 0;
+      x[rd2 + 1] = (shi + bhi + ((lo >>> 0) < (slo >>> 0) ? 1 : 0)) | 0;
+      x[rd2] = lo;
+      return true;
+    }
+    if (f7 === 0x04 && f3 === 4 && rs2 === 0) { x[rd2] = a & 0xffff; x[rd2 + 1] = 0; return true; } // ZEXT.H
+    if (f7 === 0x30 && (f3 === 1 || f3 === 5)) {
+      let s = b & 31;
+      if (f3 === 1) s = (32 - s) & 31;
+      const v = s === 0 ? a : ((a >>> s) | (a << (32 - s))) | 0;
+      x[rd2] = v; x[rd2 + 1] = v >> 31;
+      return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- A extension
+
+  /** LR/SC/AMO (Unprivileged ISA ch. 8). Returns false after raising an exception. */
+  private amo(insn: number, raw: number): boolean {
+    const f3 = (insn >>> 12) & 7;
+    const f5 = insn >>> 27;
+    const rd2 = (insn >>> 6) & 62, rs1 = (insn >>> 14) & 62, rs2 = (insn >>> 19) & 62;
+    if (f3 !== 2 && f3 !== 3) { this.illegal(raw); return false; }
+    const size = f3 === 2 ? 4 : 8;
+    const isLr = f5 === 2, isSc = f5 === 3;
+    if (isLr && rs2 !== 0) { this.illegal(raw); return false; }
+    if (!isLr && !isSc && f5 !== 0 && f5 !== 1 && f5 !== 4 && f5 !== 8 && f5 !== 12 && f5 !== 16 && f5 !== 20 && f5 !== 24 && f5 !== 28) {
+      this.illegal(raw); return false;
+    }
+    const x = this.x;
+    const alo = x[rs1]!, ahi = x[rs1 + 1]!;
+    if ((alo & (size - 1)) !== 0) {
+      this.raise(isLr ? Cause.LoadMisaligned : Cause.StoreMisaligned, alo, ahi);
+      return false;
+    }
+    const pa = this.xlate(alo, ahi, isLr ? Access.Load : Access.Store);
+    if (pa < 0) return false;
+    const off = pa - this.memBase;
+    if (off < 0 || off + size > this.memSize) {
+      this.raise(isLr ? Cause.LoadAccessFault : Cause.StoreAccessFault, alo, ahi);
+      return false;
+    }
+    const w = off >>> 2;
+    const ram = this.ram32;
+    const olo = ram[w]!, ohi = size === 8 ? ram[w + 1]! : olo >> 31;
+    if (isLr) {
+      this.resValid = true;
+      this.resAddr = pa;
+      x[rd2] = olo; x[rd2 + 1] = ohi;
+      return true;
+    }
+    const blo = x[rs2]!, bhi = size === 8 ? x[rs2 + 1]! : blo >> 31;
+    if (isSc) {
+      const ok = this.resValid && this.resAddr === pa;
+      this.resValid = false;
+      if (ok) {
+        ram[w] = blo;
+        if (size === 8) ram[w + 1] = bhi;
+      }
+      x[rd2] = ok ? 0 : 1; x[rd2 + 1] = 0;
+      return true;
+    }
+    let nlo: number, nhi: number;
+    switch (f5) {
+      case 1: nlo = blo; nhi = bhi; break; // SWAP
+      case 0: nlo = (olo + blo) | 0; nhi = (ohi + bhi + ((nlo >>> 0) < (olo >>> 0) ? 1 : 0)) | 0; break; // ADD
+      case 4: nlo = olo ^ blo; nhi = ohi ^ bhi; break;
+      case 12: nlo = olo & blo; nhi = ohi & bhi; break;
+      case 8: nlo = olo | blo; nhi = ohi | bhi; break;
+      case 16: { const a = lt64(olo, ohi, blo, bhi); nlo = a ? olo : blo; nhi = a ? ohi : bhi; break; } // MIN
+      case 20: { const a = !lt64(olo, ohi, blo, bhi); nlo = a ? olo : blo; nhi = a ? ohi : bhi; break; } // MAX
+      case 24: { // MINU (for .W compare the 32-bit values unsigned)
+        const a = size === 4 ? (olo >>> 0) < (blo >>> 0) : ltu64(olo, ohi, blo, bhi);
+        nlo = a ? olo : blo; nhi = a ? ohi : bhi; break;
+      }
+      default: { // MAXU
+        const a = size === 4 ? (olo >>> 0) >= (blo >>> 0) : !ltu64(olo, ohi, blo, bhi);
+        nlo = a ? olo : blo; nhi = a ? ohi : bhi; break;
+      }
+    }
+    ram[w] = nlo;
+    if (size === 8) ram[w + 1] = nhi;
+    x[rd2] = olo; x[rd2 + 1] = ohi;
+    return true;
+  }
+
+  // ---------------------------------------------------------------- F/D loads and stores
+
+  /** FLW/FLD/FSW/FSD (Unprivileged ISA 11.5, 12.3). FS = Off makes them illegal (Privileged 3.1.6.6). */
+  private fpLoadStore(insn: number, raw: number): boolean {
+    const f3 = (insn >>> 12) & 7;
+    if ((this.mstatus & C.MS_FS) === 0 || (f3 !== 2 && f3 !== 3)) { this.illegal(raw); return false; }
+    const size = f3 === 2 ? 4 : 8;
+    const x = this.x, fi = this.fi;
+    const rs1 = (insn >>> 14) & 62;
+    const store = (insn & 0x7f) === 0x27;
+    const imm = store ? ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f) : insn >> 20;
+    const blo = x[rs1]!, bhi = x[rs1 + 1]!;
+    const alo = (blo + imm) | 0;
+    const ahi = (bhi + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+    if (store) {
+      const r = (insn >>> 19) & 62;
+      return this.writeMem(alo, ahi, size, fi[r]!, fi[r + 1]!);
+    }
+    if (!this.readMem(alo, ahi, size)) return false;
+    const r = (insn >>> 6) & 62;
+    fi[r] = this.vLo;
+    fi[r + 1] = size === 4 ? -1 : this.vHi; // NaN-boxing (12.2)
+    this.mstatus |= C.MS_FS;
+    return true;
+  }
+
+  // ---------------------------------------------------------------- SYSTEM
+
+  private system(insn: number, raw: number, nLo: number, nHi: number): void {
+    const f3 = (insn >>> 12) & 7;
+    if (f3 === 0) {
+      this.privileged(insn, raw, nLo, nHi);
+      return;
+    }
+    if (f3 === 4) { this.illegal(raw); return; }
+    // Zicsr (Unprivileged ch. 9; permissions Privileged 2.1).
+    this.stats.csrAccesses++;
+    const n = insn >>> 20;
+    const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
+    const write = (f3 & 3) === 1 || rs1 !== 0;
+    if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) { this.illegal(raw); return; }
+    if (!this.csrRead(n)) { this.illegal(raw); return; }
+    const oldLo = this.cLo, oldHi = this.cHi;
+    if (write) {
+      let sLo: number, sHi: number;
+      if (f3 & 4) { sLo = rs1; sHi = 0; } else { sLo = this.x[2 * rs1]!; sHi = this.x[2 * rs1 + 1]!; }
+      let vLo: number, vHi: number;
+      switch (f3 & 3) {
+        case 1: vLo = sLo; vHi = sHi; break;
+        case 2: vLo = oldLo | sLo; vHi = oldHi | sHi; break;
+        default: vLo = oldLo & ~sLo; vHi = oldHi & ~sHi; break;
+      }
+      if (!this.csrWrite(n, vLo, vHi)) { this.illegal(raw); return; }
+    }
+    if (rd !== 0) { this.x[2 * rd] = oldLo; this.x[2 * rd + 1] = oldHi; }
+    this.pcLo = nLo; this.pcHi = nHi;
+  }
+
+  private privileged(insn: number, raw: number, nLo: number, nHi: number): void {
+    const p = this.priv;
+    const ms = this.mstatus;
+    if ((insn >>> 25) === 0x09 && ((insn >>> 7) & 31) === 0) { // SFENCE.VMA (4.2.1)
+      if (p === PRIV_U || (p === PRIV_S && (ms & C.MS_TVM) !== 0)) { this.illegal(raw); return; }
+      this.stats.sfenceVma++;
+      const rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
+      this.mmu.sfence(rs1 !== 0, this.x[2 * rs1]!, this.x[2 * rs1 + 1]!, rs2 !== 0, this.x[2 * rs2]!);
+      this.flushFast();
+      this.pcLo = nLo; this.pcHi = nHi;
+      return;
+    }
+    switch (insn) {
+      case 0x00000073: // ECALL
+        this.raise(Cause.EcallU + p, 0, 0);
+        return;
+      case 0x00100073: // EBREAK: tval = pc
+        this.raise(Cause.Breakpoint, this.pcLo, this.pcHi);
+        return;
+      case 0x30200073: { // MRET (3.3.2)
+        if (p !== PRIV_M) { this.illegal(raw); return; }
+        this.stats.mret++;
+        const mpp = (ms >>> C.MS_MPP_SHIFT) & 3;
+        let n = (ms & ~(C.MS_MIE | C.MS_MPP)) | C.MS_MPIE | ((ms & C.MS_MPIE) !== 0 ? C.MS_MIE : 0);
+        if (mpp !== PRIV_M) n &= ~C.MS_MPRV;
+        this.mstatus = n;
+        this.priv = mpp;
+        this.pcLo = this.csr[2 * C.CSR_MEPC]! & ~1;
+        this.pcHi = this.csr[2 * C.CSR_MEPC + 1]!;
+        this.resValid = false;
+        this.flushFast();
+        return;
+      }
+      case 0x10200073: { // SRET (3.3.2, TSR 3.1.6.5)
+        if (p === PRIV_U || (p === PRIV_S && (ms & C.MS_TSR) !== 0)) { this.illegal(raw); return; }
+        this.stats.sret++;
+        const spp = (ms & C.MS_SPP) !== 0 ? PRIV_S : PRIV_U;
+        this.mstatus = (ms & ~(C.MS_SIE | C.MS_SPP | C.MS_MPRV)) | C.MS_SPIE | ((ms & C.MS_SPIE) !== 0 ? C.MS_SIE : 0);
+        this.priv = spp;
+        this.pcLo = this.csr[2 * C.CSR_SEPC]! & ~1;
+        this.pcHi = this.csr[2 * C.CSR_SEPC + 1]!;
+        this.resValid = false;
+        this.flushFast();
+        return;
+      }
+      case 0x10500073: { // WFI (3.3.3)
+        if (p === PRIV_U || (p === PRIV_S && (ms & C.MS_TW) !== 0)) { this.illegal(raw); return; }
+        this.stats.wfi++;
+        this.pcLo = nLo; this.pcHi = nHi;
+        this.updateTimer();
+        if (this.pendingInterrupts() === 0 && this.exitReason < 0) this.exitReason = ExitReason.Wfi;
+        return;
+      }
+      default:
+        this.illegal(raw);
+    }
+  }
+
+  // ---------------------------------------------------------------- CSRs
+
+  /** Result of csrRead(). */
+  private cLo = 0;
+  private cHi = 0;
+
+  private currentInstret(): number {
+    return this.instret + this.stepsBefore - this.sliceTraps;
+  }
+
+  /** Counter access allowed by mcounteren/scounteren (Privileged 3.1.11, 4.1.5)? */
+  private counterOk(bitNo: number): boolean {
+    if (this.priv === PRIV_M) return true;
+    if (((this.csr[2 * C.CSR_MCOUNTEREN]! >>> bitNo) & 1) === 0) return false;
+    if (this.priv === PRIV_U && ((this.csr[2 * C.CSR_SCOUNTEREN]! >>> bitNo) & 1) === 0) return false;
+    return true;
+  }
+
+  private setC(v: number): void {
+    this.cLo = v | 0;
+    this.cHi = Math.floor(v / TWO32) | 0;
+  }
+
+  /** Reads CSR n into cLo/cHi; false if it does not exist or is not accessible now (illegal instruction). */
+  private csrRead(n: number): boolean {
+    const csr = this.csr;
+    switch (n) {
+      case C.CSR_FFLAGS: case C.CSR_FRM: case C.CSR_FCSR:
+        if ((this.mstatus & C.MS_FS) === 0) return false;
+        this.cHi = 0;
+        this.cLo = n === C.CSR_FFLAGS ? this.fflags : n === C.CSR_FRM ? this.frm : (this.frm << 5) | this.fflags;
+        return true;
+      case C.CSR_CYCLE: if (!this.counterOk(0)) return false; this.setC(this.currentInstret() + this.cycleDelta); return true;
+      case C.CSR_TIME: if (!this.counterOk(1)) return false; this.setC(this.timer.now()); return true;
+      case C.CSR_INSTRET: if (!this.counterOk(2)) return false; this.setC(this.currentInstret()); return true;
+      case C.CSR_MCYCLE: this.setC(this.currentInstret() + this.cycleDelta); return true;
+      case C.CSR_MINSTRET: this.setC(this.currentInstret()); return true;
+      case C.CSR_SSTATUS: {
+        const ms = this.mstatus;
+        this.cLo = ms & C.SSTATUS_MASK;
+        this.cHi = 2 | ((ms & C.MS_FS) === C.MS_FS ? 0x80000000 | 0 : 0); // UXL = 2, SD
+        return true;
+      }
+      case C.CSR_MSTATUS: {
+        const ms = this.mstatus;
+        this.cLo = ms;
+        this.cHi = C.MSTATUS_HI | ((ms & C.MS_FS) === C.MS_FS ? 0x80000000 | 0 : 0);
+        return true;
+      }
+      case C.CSR_SIE: this.cLo = csr[2 * C.CSR_MIE]! & csr[2 * C.CSR_MIDELEG]!; this.cHi = 0; return true;
+      case C.CSR_SIP: this.cLo = this.mipValue() & csr[2 * C.CSR_MIDELEG]!; this.cHi = 0; return true;
+      case C.CSR_MIP: this.cLo = this.mipValue(); this.cHi = 0; return true;
+      case C.CSR_STIMECMP:
+        if (this.priv === PRIV_S && (!this.sstcEnabled() || ((csr[2 * C.CSR_MCOUNTEREN]! >>> 1) & 1) === 0)) return false;
+        if (this.stimecmpN === Number.POSITIVE_INFINITY) { this.cLo = -1; this.cHi = -1; } else this.setC(this.stimecmpN);
+        return true;
+      case C.CSR_SATP:
+        if (this.priv === PRIV_S && (this.mstatus & C.MS_TVM) !== 0) return false;
+        this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!;
+        return true;
+      case C.CSR_MISA: this.cLo = C.MISA_LO; this.cHi = C.MISA_HI; return true;
+      case C.CSR_MHARTID: this.cLo = this.hartId; this.cHi = 0; return true;
+      case C.CSR_MVENDORID: case C.CSR_MARCHID: case C.CSR_MIMPID: case C.CSR_MCONFIGPTR:
+        this.cLo = 0; this.cHi = 0; return true;
+      case C.CSR_STVEC: case C.CSR_SCOUNTEREN: case C.CSR_SENVCFG: case C.CSR_SSCRATCH: case C.CSR_SEPC:
+      case C.CSR_SCAUSE: case C.CSR_STVAL: case C.CSR_MEDELEG: case C.CSR_MIDELEG: case C.CSR_MIE:
+      case C.CSR_MTVEC: case C.CSR_MCOUNTEREN: case C.CSR_MENVCFG: case C.CSR_MCOUNTINHIBIT:
+      case C.CSR_MSCRATCH: case C.CSR_MEPC: case C.CSR_MCAUSE: case C.CSR_MTVAL: case C.CSR_MSECCFG:
+        this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!;
+        return true;
+      default:
+        if (n >= C.CSR_HPMCOUNTER3 && n <= C.CSR_HPMCOUNTER31) {
+          if (!this.counterOk(n - C.CSR_CYCLE)) return false;
+          this.cLo = 0; this.cHi = 0; return true;
+        }
+        if ((n >= C.CSR_MHPMCOUNTER3 && n <= C.CSR_MHPMCOUNTER31) || (n >= C.CSR_MHPMEVENT3 && n <= C.CSR_MHPMEVENT31)) {
+          this.cLo = 0; this.cHi = 0; return true;
+        }
+        if (n >= C.CSR_PMPCFG0 && n <= C.CSR_PMPCFG15) {
+          if (n & 1) return false; // RV64: odd pmpcfg registers do not exist (3.7.1)
+          this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!; return true;
+        }
+        if (n >= C.CSR_PMPADDR0 && n <= C.CSR_PMPADDR63) { this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!; return true; }
+        return false;
+    }
+  }
+
+  /** Writes CSR n (WARL legalisation per field); false = illegal instruction. Ends the slice. */
+  private csrWrite(n: number, lo: number, hi: number): boolean {
+    const csr = this.csr;
+    this.exitSlice = true;
+    switch (n) {
+      case C.CSR_FFLAGS: this.fflags = lo & 0x1f; this.mstatus |= C.MS_FS; return true;
+      case C.CSR_FRM: this.frm = lo & 7; this.mstatus |= C.MS_FS; return true;
+      case C.CSR_FCSR: this.fflags = lo & 0x1f; this.frm = (lo >>> 5) & 7; this.mstatus |= C.MS_FS; return true;
+      case C.CSR_MSTATUS: this.setMstatus((this.mstatus & ~C.MSTATUS_WMASK) | (lo & C.MSTATUS_WMASK)); return true;
+      case C.CSR_SSTATUS: this.setMstatus((this.mstatus & ~C.SSTATUS_WMASK) | (lo & C.SSTATUS_WMASK)); return true;
+      case C.CSR_MISA: case C.CSR_MHARTID: case C.CSR_MVENDORID: case C.CSR_MARCHID: case C.CSR_MIMPID: case C.CSR_MCONFIGPTR:
+        return true; // misa is WARL and we keep every extension on; the ID CSRs are read-only (caught earlier)
+      case C.CSR_MEDELEG: csr[2 * n] = lo & C.MEDELEG_MASK; return true;
+      case C.CSR_MIDELEG: csr[2 * n] = lo & C.MIDELEG_MASK; return true;
+      case C.CSR_MIE: csr[2 * n] = lo & C.MIE_MASK; return true;
+      case C.CSR_SIE: {
+        const d = csr[2 * C.CSR_MIDELEG]!;
+        csr[2 * C.CSR_MIE] = (csr[2 * C.CSR_MIE]! & ~d) | (lo & d);
+        return true;
+      }
+      case C.CSR_MIP: this.mipSw = (this.mipSw & ~C.MIP_WMASK) | (lo & C.MIP_WMASK); return true;
+      case C.CSR_SIP: { // only SSIP is writable through sip (4.1.3), and only when delegated
+        const m = csr[2 * C.CSR_MIDELEG]! & (1 << 1);
+        this.mipSw = (this.mipSw & ~m) | (lo & m);
+        return true;
+      }
+      case C.CSR_MTVEC: case C.CSR_STVEC:
+        // WARL: MODE 0 (direct) or 1 (vectored); reserved modes >= 2 fall back to direct.
+        csr[2 * n] = (lo & 3) >= 2 ? lo & ~3 : lo; csr[2 * n + 1] = hi;
+        return true;
+      case C.CSR_MEPC: case C.CSR_SEPC: csr[2 * n] = lo & ~1; csr[2 * n + 1] = hi; return true;
+      case C.CSR_MCOUNTEREN: case C.CSR_SCOUNTEREN: csr[2 * n] = lo; csr[2 * n + 1] = 0; return true;
+      case C.CSR_MCOUNTINHIBIT: csr[2 * n] = lo & 5; return true;
+      case C.CSR_MENVCFG: // FIOM (bit 0) and STCE (bit 63); PBMTE/CBIE/CBCFE/CBZE are read-only 0
+        csr[2 * n] = lo & 1; csr[2 * n + 1] = hi & C.MENVCFG_STCE_HI;
+        return true;
+      case C.CSR_SENVCFG: csr[2 * n] = lo & 1; csr[2 * n + 1] = 0; return true;
+      case C.CSR_MSECCFG: csr[2 * n] = 0; csr[2 * n + 1] = 0; return true; // no Smepmp: read-only 0
+      case C.CSR_SSCRATCH: case C.CSR_SCAUSE: case C.CSR_STVAL: case C.CSR_MSCRATCH: case C.CSR_MCAUSE: case C.CSR_MTVAL:
+        csr[2 * n] = lo; csr[2 * n + 1] = hi;
+        return true;
+      case C.CSR_STIMECMP:
+        if (this.priv === PRIV_S && (!this.sstcEnabled() || ((csr[2 * C.CSR_MCOUNTEREN]! >>> 1) & 1) === 0)) return false;
+        this.stimecmpN = (hi >>> 0) * TWO32 + (lo >>> 0);
+        return true;
+      case C.CSR_SATP: {
+        if (this.priv === PRIV_S && (this.mstatus & C.MS_TVM) !== 0) return false;
+        const mode = hi >>> 28;
+        // Unsupported modes: the write has no effect (4.1.11). ASID is 16 bits, PPN 44 bits.
+        if (mode !== SATP_MODE_BARE && (mode < SATP_MODE_SV39 || mode > SATP_MODE_SV57)) return true;
+        csr[2 * n] = lo; csr[2 * n + 1] = hi;
+        this.flushFast();
+        return true;
+      }
+      case C.CSR_MCYCLE: this.cycleDelta = (hi >>> 0) * TWO32 + (lo >>> 0) - this.currentInstret() - 1; return true;
+      case C.CSR_MINSTRET:
+        // The write replaces this instruction's increment (Unprivileged 9.1): after it, instret = value.
+        this.instret = (hi >>> 0) * TWO32 + (lo >>> 0) - this.stepsBefore - 1 + this.sliceTraps;
+        return true;
+      default:
+        if ((n >= C.CSR_MHPMCOUNTER3 && n <= C.CSR_MHPMCOUNTER31) || (n >= C.CSR_MHPMEVENT3 && n <= C.CSR_MHPMEVENT31)) return true;
+        if (n >= C.CSR_PMPCFG0 && n <= C.CSR_PMPCFG15) {
+          if (n & 1) return false;
+          csr[2 * n] = lo; csr[2 * n + 1] = hi;
+          return true;
+        }
+        if (n >= C.CSR_PMPADDR0 && n <= C.CSR_PMPADDR63) {
+          csr[2 * n] = lo; csr[2 * n + 1] = hi & 0x3fffff; // pmpaddr holds bits 55:2
+          return true;
+        }
+        return false;
+    }
+  }
+
+  private setMstatus(v: number): void {
+    // MPP is WARL: the reserved value 2 keeps the previous mode.
+    if (((v >>> C.MS_MPP_SHIFT) & 3) === 2) v = (v & ~C.MS_MPP) | (this.mstatus & C.MS_MPP);
+    this.mstatus = v;
+    this.flushFast(); // MPRV/MPP/SUM/MXR change what the fast translation caches may hold
   }
 }

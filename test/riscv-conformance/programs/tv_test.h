@@ -269,3 +269,20 @@ test_##n:                                                               \
   ld t4, 0(t3); li t5, INTR | (cause); bne t4, t5, tv_fail;             \
   ld t4, 24(t3); li t5, mode; bne t4, t5, tv_fail;                      \
   ld t4, 32(t3); li t5, 1; bne t4, t5, tv_fail;
+
+/* Breakpoint (and other) traps where the trap value may be 0 or the faulting pc (Privileged ISA
+ * 3.1.16 leaves the choice to the implementation for ebreak). */
+#define TEST_TRAP_TVAL_0_OR_PC(n, mode, cause, code...)                 \
+test_##n:                                                               \
+  li TESTNUM, n;                                                        \
+  call tv_clear_trap;                                                   \
+  la t3, tv_cont_##n; la t4, tv_resume; sd t3, 0(t4);                   \
+tv_f##n:                                                                \
+  code;                                                                 \
+  j tv_fail;                                                            \
+tv_cont_##n:                                                            \
+  la t3, tv_trap_cause;                                                 \
+  ld t4, 0(t3); li t5, cause; bne t4, t5, tv_fail;                      \
+  ld t4, 8(t3); la t5, tv_f##n; bne t4, t5, tv_fail;                    \
+  ld t4, 16(t3); beqz t4, 1f; bne t4, t5, tv_fail; 1:;                  \
+  ld t4, 24(t3); li t5, mode; bne t4, t5, tv_fail;

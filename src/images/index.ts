@@ -2,7 +2,7 @@
 // `typevisor image`, `typevisor start`, and boot tests (ensureImage).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AptRoot, AptUnavailableError } from "./AptRoot.js";
+import { AptError, AptRoot, AptUnavailableError } from "./AptRoot.js";
 import { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 import { DEFAULT_KEYRING, hostSources, pickDebianMirror } from "./HostSources.js";
 import { ImageCache, LockFile } from "./ImageCache.js";
@@ -125,7 +125,14 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
       apt.setup();
       await aptLock.acquire((owner) => progress.note(`waiting for another pull using ${apt.dir} (pid ${owner ?? "?"})...`));
       try {
-        await apt.update(progress);
+        try {
+          await apt.update(progress);
+        } catch (e) {
+          if (e instanceof AptUnavailableError || !(e instanceof AptError)) throw e;
+          throw new AptUnavailableError(
+            `could not fetch the ${s.suite}/${s.arch} package lists from ${apt.config.mirror} (is the Debian archive reachable?).\n${e.message}\n${BOOT_WITHOUT_IMAGES}`,
+          );
+        }
         manifest = s.recipe === "linux-initramfs" ? await assembleLinux(s, apt, tmp, progress) : await assembleRootfs(s, apt, tmp, progress);
       } finally {
         aptLock.release();

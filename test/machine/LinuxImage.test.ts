@@ -1,0 +1,103 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, existsSync, readdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { identifyKernel, loadKernel, parseRiscvImageHeader, planKernel, KernelImageError } from "../../src/boot/LinuxImage.js";
+import { planVirtBoot } from "../../src/vmm/VirtLayout.js";
+
+/** A synthetic RISC-V Image: header per boot-image-header.rst, then a body. */
+function fakeImage(opts: { textOffset?: number; imageSize?: number; length?: number; efi?: boolean } = {}): Uint8Array {
+  const len = opts.length ?? 8192;
+  const b = new Uint8Array(len);
+  const dv = new DataView(b.buffer);
+  if (opts.efi) { b[0] = 0x4d; b[1] = 0x5a; }
+  dv.setBigUint64(8, BigInt(opts.textOffset ?? 0x200000), true);
+  dv.setBigUint64(16, BigInt(opts.imageSize ?? 0x10000), true);
+  dv.setUint32(32, 2, true);
+  b.set(Buffer.from("RISCV\0\0\0"), 48);
+  b.set(Buffer.from("RSC\x05", "latin1"), 56);
+  for (let i = 64; i < len; i++) b[i] = i & 0xff;
+  return b;
+}
+
+test("Image header: text_offset and image_size are honoured, the .bss part is zeroed", () => {
+  const img = fakeImage({ textOffset: 0x400000, imageSize: 0x6000, length: 0x3000, efi: true });
+  const h = parseRiscvImageHeader(img, "k");
+  assert.equal(h.textOffset, 0x400000);
+  assert.equal(h.imageSize, 0x6000);
+  assert.equal(h.efiStub, true);
+  const mem = new GuestMemory({ base: 0x80000000, size: 8 << 20, shared: false });
+  mem.bytes.fill(0xee);
+  const plan = planKernel(img, "k", 0x80000000);
+  assert.deepEqual([plan.start, plan.end, plan.entry], [0x80400000, 0x80406000, 0x80400000]);
+  loadKernel(plan, mem);
+  assert.deepEqual(mem.read(0x80400000, 0x3000), img);
+  assert.ok(mem.read(0x80403000, 0x3000).every((x) => x === 0), ".bss zeroed");
+  assert.equal(mem.readU8(0x80406000), 0xee, "nothing written past image_size");
+});
+
+test("a gzip-compressed Image is decompressed; raw binaries load at the 2 MiB offset", () => {
+  const img = fakeImage();
+  const plan = planKernel(new Uint8Array(gzipSync(img)), "Image.gz", 0x80000000);
+  assert.equal(plan.format, "image");
+  assert.deepEqual(plan.bytes, img);
+  const raw = planKernel(Uint8Array.of(0x13, 0, 0, 0), "raw.bin", 0x80000000);
+  assert.deepEqual([raw.format, raw.start, raw.end], ["raw", 0x80200000, 0x80200004]);
+});
+
+test("kernels for other architectures and corrupt headers get an error naming the file and the problem", () => {
+  const arm = new Uint8Array(128);
+  arm.set(Buffer.from("ARM\x64", "latin1"), 56);
+  assert.throws(() => identifyKernel(arm, "Image-arm64"), /Image-arm64: is an arm64.*riscv64 kernel/);
+  const x86 = new Uint8Array(1024);
+  x86.set(Buffer.from("HdrS"), 0x202);
+  assert.throws(() => identifyKernel(x86, "bzImage"), /bzImage: is an x86 bzImage/);
+  const elfArm = new Uint8Array(64);
+  elfArm.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  new DataView(elfArm.buffer).setUint16(16, 2, true);
+  new DataView(elfArm.buffer).setUint16(18, 183, true);
+  assert.throws(() => planKernel(elfArm, "vmlinux-arm64", 0x80000000), /vmlinux-arm64: ELF machine is AArch64, expected RISC-V/);
+  assert.throws(() => identifyKernel(new Uint8Array(0), "empty"), /empty: is empty/);
+  assert.throws(() => parseRiscvImageHeader(fakeImage().subarray(0, 40), "short"), /short: .*shorter than the 64-byte/);
+  assert.throws(() => parseRiscvImageHeader(fakeImage({ textOffset: 0x123 }), "bad"), /implausible text_offset/);
+  assert.throws(() => parseRiscvImageHeader(fakeImage({ imageSize: 0x100, length: 0x2000 }), "small"), /smaller than the file/);
+  assert.throws(() => planKernel(new Uint8Array(gzipSync(Buffer.from("not a kernel"))), "junk.gz", 0x80000000), /not a RISC-V Linux Image inside/);
+});
+
+test("too little memory for kernel + initramfs is an error that names the file and suggests --memory", () => {
+  const kernel = { name: "vmlinux", bytes: fakeImage({ imageSize: 30 << 20, length: 4096 }) };
+  const initrd = { name: "initrd.img", bytes: new Uint8Array(28 << 20) };
+  assert.throws(() => planVirtBoot(32 << 20, kernel), (e: Error) => e instanceof KernelImageError && /vmlinux.*--memory/.test(e.message));
+  assert.throws(() => planVirtBoot(64 << 20, kernel, initrd), /initramfs initrd.img .*--memory/);
+  const ok = planVirtBoot(128 << 20, kernel, initrd);
+  assert.equal(ok.kernel.start, 0x80200000);
+  assert.equal(ok.dtbAddr % (2 << 20), 0, "DTB 2 MiB aligned");
+  assert.ok(ok.initrd!.start >= ok.kernel.end && ok.initrd!.end <= ok.fwInfoAddr && ok.initrd!.start % 4096 === 0);
+  assert.ok(ok.dtbAddr + 65536 <= 0x80000000 + (128 << 20));
+});
+
+/** Debian's kernel, when some earlier run already put it in the image cache or TYPEVISOR_TEST_KERNEL names it. */
+function debianKernel(): string | undefined {
+  const env = process.env["TYPEVISOR_TEST_KERNEL"];
+  if (env && existsSync(env)) return env;
+  const roots = [process.env["XDG_CACHE_HOME"] ?? `${process.env["HOME"]}/.cache`].map((r) => `${r}/typevisor/images/debian-riscv64`);
+  for (const dir of roots) {
+    if (!existsSync(dir)) continue;
+    const f = readdirSync(dir).find((n) => n.startsWith("vmlinux") || n === "kernel" || n.startsWith("Image"));
+    if (f) return `${dir}/${f}`;
+  }
+  return undefined;
+}
+
+test("Debian's riscv64 kernel is an EFI-stub Image with text_offset 2 MiB and an image_size covering its .bss", (t) => {
+  const path = debianKernel();
+  if (!path) return t.skip("Debian kernel not available (set TYPEVISOR_TEST_KERNEL or pull the debian-riscv64 image)");
+  const bytes = new Uint8Array(readFileSync(path));
+  const h = parseRiscvImageHeader(bytes, path);
+  assert.equal(h.efiStub, true);
+  assert.equal(h.textOffset, 0x200000);
+  assert.ok(h.imageSize > bytes.length, "image_size includes .bss beyond the file");
+  const plan = planKernel(bytes, path, 0x80000000);
+  assert.equal(plan.entry, 0x80200000);
+});

@@ -1,0 +1,102 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState, Sbi, type SbiPlatform } from "../../src/vmm/Sbi.js";
+
+function fakeMachine(harts = 2) {
+  const log: string[] = [];
+  const out: number[] = [];
+  const input = [0x41, 0x42];
+  const states = Array.from({ length: harts }, (_, i) => (i === 0 ? HartState.Started : HartState.Stopped));
+  const memory = new GuestMemory({ base: 0x80000000, size: 1 << 20, shared: false });
+  const platform: SbiPlatform = {
+    memory, hartCount: harts, mvendorid: 0n, marchid: 0n, mimpid: 0n,
+    consoleWrite: (b) => out.push(...b),
+    consoleRead: (max) => Uint8Array.from(input.splice(0, max)),
+    setTimer: (h, v) => log.push(`timer ${h} ${v}`),
+    sendIpi: (h) => log.push(`ipi ${h}`),
+    clearIpi: (h) => log.push(`clear ${h}`),
+    remoteFence: (h, k) => log.push(`fence ${h} ${k}`),
+    hartState: (h) => states[h]!,
+    hartStart: (h, s, o) => { states[h] = HartState.Started; log.push(`start ${h} 0x${s.toString(16)} ${o}`); },
+    hartStop: (h) => { states[h] = HartState.Stopped; log.push(`stop ${h}`); },
+    hartSuspend: (h, t) => log.push(`suspend ${h} ${t}`),
+    systemReset: (t, r) => log.push(`reset ${t} ${r}`),
+  };
+  const sbi = new Sbi(platform);
+  const x = new BigUint64Array(32);
+  const regs = { getX: (i: number) => x[i]!, setX: (i: number, v: bigint) => { x[i] = v; } };
+  const call = (eid: number, fid: number, ...args: bigint[]) => {
+    x[17] = BigInt(eid); x[16] = BigInt(fid);
+    args.forEach((a, i) => (x[10 + i] = BigInt.asUintN(64, a)));
+    sbi.handle(0, regs);
+    return { err: BigInt.asIntN(64, x[10]!), value: x[11]! };
+  };
+  return { sbi, call, log, out, memory, x };
+}
+
+test("SBI base: spec version 2.0, probe finds the implemented extensions and not others", () => {
+  const { call } = fakeMachine();
+  assert.deepEqual(call(EID_BASE, 0), { err: 0n, value: 0x02000000n });
+  for (const eid of [EID_TIME, EID_IPI, EID_RFENCE, EID_HSM, EID_SRST, EID_DBCN, EID_BASE]) {
+    assert.equal(call(EID_BASE, 3, BigInt(eid)).value, 1n, `probe 0x${eid.toString(16)}`);
+  }
+  assert.equal(call(EID_BASE, 3, 0x504d55n).value, 0n, "PMU is not implemented");
+  assert.equal(call(0x12345678, 0).err, -2n, "unknown extension: SBI_ERR_NOT_SUPPORTED");
+});
+
+test("SBI TIME set_timer, IPI and RFENCE reach the harts selected by hart_mask/hart_mask_base", () => {
+  const { call, log } = fakeMachine(3);
+  call(EID_TIME, 0, 123456n);
+  call(EID_IPI, 0, 0b10n, 1n); // hart 2
+  call(EID_IPI, 0, 0n, -1n); // all harts
+  call(EID_RFENCE, 1, 0b11n, 0n, 0n, 0n);
+  assert.deepEqual(log, ["timer 0 123456", "ipi 2", "ipi 0", "ipi 1", "ipi 2", "fence 0 vma", "fence 1 vma"]);
+  assert.equal(call(EID_IPI, 0, 0b1n, 5n).err, -3n, "hart 5 does not exist: invalid param");
+});
+
+test("SBI HSM starts a stopped hart with its opaque value and reports its status", () => {
+  const { call, log } = fakeMachine(2);
+  assert.deepEqual(call(EID_HSM, 2, 1n), { err: 0n, value: BigInt(HartState.Stopped) });
+  assert.equal(call(EID_HSM, 0, 1n, 0x80010000n, 42n).err, 0n);
+  assert.deepEqual(call(EID_HSM, 2, 1n), { err: 0n, value: BigInt(HartState.Started) });
+  assert.equal(call(EID_HSM, 0, 1n, 0x80200000n, 0n).err, -6n, "already started: SBI_ERR_ALREADY_AVAILABLE");
+  assert.equal(call(EID_HSM, 0, 7n, 0x80200000n, 0n).err, -3n);
+  assert.ok(log.includes("start 1 0x80010000 42"));
+});
+
+test("SBI SRST shutdown and reboot reach the machine; bad types are rejected", () => {
+  const { call, log } = fakeMachine();
+  call(EID_SRST, 0, 0n, 0n);
+  call(EID_SRST, 0, 1n, 0n);
+  assert.equal(call(EID_SRST, 0, 9n, 0n).err, -3n);
+  assert.deepEqual(log, ["reset 0 0", "reset 1 0"]);
+});
+
+test("SBI DBCN writes and reads guest buffers by physical address; out-of-RAM is an invalid param", () => {
+  const { call, out, memory } = fakeMachine();
+  memory.write(0x80001000, Buffer.from("hello"));
+  assert.deepEqual(call(EID_DBCN, 0, 5n, 0x80001000n, 0n), { err: 0n, value: 5n });
+  assert.equal(Buffer.from(out).toString(), "hello");
+  call(EID_DBCN, 2, 0x21n);
+  assert.equal(Buffer.from(out).toString(), "hello!");
+  assert.deepEqual(call(EID_DBCN, 1, 8n, 0x80002000n, 0n), { err: 0n, value: 2n });
+  assert.equal(Buffer.from(memory.read(0x80002000, 2)).toString(), "AB");
+  assert.equal(call(EID_DBCN, 0, 5n, 0x1000n, 0n).err, -3n);
+  assert.equal(call(EID_DBCN, 0, 5n, 0x80001000n, 1n).err, -3n, "base_hi non-zero: above 2^64");
+});
+
+test("SBI legacy console_putchar/getchar return in a0 only, and calls are counted by extension.function", () => {
+  const { sbi, call, out, x } = fakeMachine();
+  x[11] = 77n;
+  call(0x01, 0, 0x58n);
+  assert.equal(Buffer.from(out).toString(), "X");
+  assert.equal(x[11], 77n, "a1 preserved by legacy calls");
+  assert.equal(call(0x02, 0).err, 0x41n);
+  call(0x02, 0);
+  assert.equal(call(0x02, 0).err, -1n, "no input: -1");
+  call(EID_TIME, 0, 1n);
+  call(EID_TIME, 0, 2n);
+  assert.equal(sbi.calls.get("time.set_timer"), 2);
+  assert.equal(sbi.calls.get("legacy.console_getchar"), 3);
+});

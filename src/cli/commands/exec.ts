@@ -1,8 +1,81 @@
-import { notYet } from "./notYet.js";
+// `typevisor exec`: runs a RISC-V 64 Linux program directly on the host, its system calls served by
+// the user-mode ABI layer (src/abi/Kernel.ts) on one hart in U-mode. See docs/EXEC.md.
+import type { Command } from "../Command.js";
+import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
+import { GuestMemory } from "../../vmm/GuestMemory.js";
+import { IoBus } from "../../vmm/IoBus.js";
+import { Hart } from "../../riscv/Hart.js";
+import { Kernel } from "../../abi/Kernel.js";
 
-export const command = notYet(
-  "exec",
-  "run a RISC-V 64 Linux program directly (system calls translated)",
-  `Usage: typevisor exec [--root DIR] [--env K=V]... [--strace] PROGRAM [ARGS...]`,
-  3,
-);
+const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--strace] PROGRAM [ARGS...]
+
+Runs a RISC-V 64 Linux ELF program (static or dynamically linked) on this host, like qemu-riscv64:
+the program's system calls are translated to the host's.
+
+Options:
+  --root DIR       make DIR the program's "/" (it cannot reach anything outside DIR); the program
+                   interpreter (ld-linux-riscv64-lp64d.so.1) and libraries are looked up there.
+                   Without --root the program sees the host's files.
+  --env K=V        set an environment variable (repeatable). The environment starts empty, except
+                   PATH=/usr/local/bin:/usr/bin:/bin, unless --inherit-env is given.
+  --inherit-env    start from the host's environment instead of an empty one.
+  --strace         print every system call and its result to stderr, as strace does.
+  --memory SIZE    guest memory pool shared by all guest processes (default 2G; untouched memory
+                   costs nothing).
+
+The exit status is the program's; a program killed by a signal exits with 128+signal and the
+message a shell would print (e.g. "Segmentation fault", status 139).`;
+
+export const command: Command = {
+  name: "exec",
+  summary: "run a RISC-V 64 Linux program directly (system calls translated)",
+  usage,
+  async run(argv: string[]): Promise<number> {
+    // Options end at the program name: everything after it belongs to the program.
+    let split = 0;
+    while (split < argv.length) {
+      const a = argv[split]!;
+      if (a === "--") break;
+      if (!a.startsWith("--")) break;
+      split += a === "--strace" || a === "--inherit-env" || a.includes("=") ? 1 : 2;
+    }
+    const ours = argv.slice(0, split);
+    let rest = argv.slice(split);
+    if (rest[0] === "--") rest = rest.slice(1);
+    const { values } = parseCommandArgs("exec", ours, {
+      root: { type: "string" },
+      env: { type: "string", multiple: true },
+      strace: { type: "boolean" },
+      "inherit-env": { type: "boolean" },
+      memory: { type: "string" },
+    }, false);
+    if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
+    const env: string[] = [];
+    const envMap = new Map<string, string>();
+    if (values["inherit-env"]) {
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) envMap.set(k, v);
+    } else {
+      envMap.set("PATH", "/usr/local/bin:/usr/bin:/bin");
+    }
+    for (const kv of values.env ?? []) {
+      const eq = kv.indexOf("=");
+      if (eq <= 0) throw new UsageError(`exec: --env '${kv}' is not of the form NAME=VALUE`);
+      envMap.set(kv.slice(0, eq), kv.slice(eq + 1));
+    }
+    for (const [k, v] of envMap) env.push(`${k}=${v}`);
+    const size = values.memory ? parseSize(values.memory, "--memory") : 2 * 1024 ** 3;
+    if (size < 16 << 20 || size > 3 * 1024 ** 3 || size % 4096 !== 0) {
+      throw new UsageError("exec: --memory must be between 16M and 3G");
+    }
+    const memory = new GuestMemory({ base: 0x8000_0000, size, shared: false });
+    const hart = new Hart({ memory, bus: new IoBus() });
+    let kernel: Kernel;
+    try {
+      kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });
+      kernel.spawn(rest[0]!, rest, env);
+    } catch (e) {
+      throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`, 127);
+    }
+    return kernel.run();
+  },
+};

@@ -1,0 +1,512 @@
+// A small paravirtual Linux kernel in the host: it runs guest processes on one hart in U-mode and
+// handles every exception the hart exits with (exitMask = all causes; Hart API contract):
+//   ecall from U (cause 8)      -> the system call dispatcher (Syscalls.ts)
+//   page faults (12, 13, 15)    -> the pager: demand paging, copy-on-write, else SIGSEGV
+//   illegal instruction (2)     -> SIGILL; breakpoint (3) -> SIGTRAP; misaligned/access -> SIGBUS/SIGSEGV
+// Processes are scheduled round-robin in time slices of instructions. A process blocked in a
+// system call (pipe read, wait4, nanosleep, terminal input) is parked with its pc on the ecall and
+// the call is retried when it is woken; when every process is blocked the scheduler awaits the
+// host's event loop (timers, async stdin) instead of spinning.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import { AddressSpace } from "./AddressSpace.js";
+import { Errno, SyscallError, errnoName } from "./Errno.js";
+import { FrameAllocator, OutOfFramesError } from "./FrameAllocator.js";
+import { GuestFs } from "./GuestFs.js";
+import { FdTable, HostFile, HostInput, HostInputFile, O_RDONLY, O_WRONLY, type OpenFile } from "./OpenFile.js";
+import { Process, ProcState } from "./Process.js";
+import { loadProgram, type LoadedImage } from "./ProgramLoader.js";
+import {
+  FRAME_SIZE, SA_NODEFER, SA_RESETHAND, SIG_DFL, SIG_IGN, SIGBUS, SIGCHLD, SIGILL, SIGKILL, SIGSEGV,
+  SIGTRAP, SIGINFO_SIZE, UNBLOCKABLE, defaultAction, readSigFrame, sigBit, signalMessage, writeSigFrame,
+  type SigInfo,
+} from "./Signals.js";
+import { Syscalls } from "./Syscalls.js";
+import { syscallName } from "./SyscallTable.js";
+import {
+  CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, CAUSE_INSN_ACCESS, CAUSE_INSN_MISALIGNED, CAUSE_INSN_PAGE,
+  CAUSE_LOAD_ACCESS, CAUSE_LOAD_MISALIGNED, CAUSE_LOAD_PAGE, CAUSE_STORE_ACCESS, CAUSE_STORE_MISALIGNED,
+  CAUSE_STORE_PAGE, CSR_FCSR, CSR_MSTATUS, CSR_SATP, EXIT_TRAP, type UserCpu,
+} from "./UserCpu.js";
+import type { GuestMemory } from "../vmm/GuestMemory.js";
+import { PAGE_SIZE } from "./FrameAllocator.js";
+import { PROT_EXEC, PROT_READ } from "./AddressSpace.js";
+
+/** Instructions per scheduling slice. */
+const SLICE = 1 << 20;
+/** Where the rt_sigreturn trampoline page lives (Linux uses the vDSO's __vdso_rt_sigreturn). */
+export const SIGRETURN_TRAMPOLINE = 0x3f_fff0_0000;
+
+export interface KernelOptions {
+  memory: GuestMemory;
+  cpu: UserCpu;
+  root?: string;
+  strace?: boolean;
+  /** Where --strace and kernel messages go (default: host stderr). */
+  log?: (line: string) => void;
+}
+
+/** Returned by a system call handler that must sleep; the call is retried after wake(). */
+export const BLOCK = Symbol("block");
+export type SyscallResult = number | bigint | typeof BLOCK;
+
+export class Kernel {
+  readonly memory: GuestMemory;
+  readonly cpu: UserCpu;
+  readonly frames: FrameAllocator;
+  readonly gfs: GuestFs;
+  readonly strace: boolean;
+  readonly log: (line: string) => void;
+  readonly procs = new Map<number, Process>();
+  readonly runQueue: Process[] = [];
+  readonly uid = typeof process.getuid === "function" ? process.getuid() : 0;
+  readonly gid = typeof process.getgid === "function" ? process.getgid() : 0;
+  readonly syscalls: Syscalls;
+  readonly stdin: HostInput;
+  readonly bootMs = performance.now();
+  init: Process | undefined;
+  /** The process whose context is on the hart. */
+  private onCpu: Process | undefined;
+  private nextPid = 100;
+  private idleWake: (() => void) | undefined;
+  private readonly reportedUnknown = new Set<number>();
+  private current: Process | undefined;
+
+  constructor(opts: KernelOptions) {
+    this.memory = opts.memory;
+    this.cpu = opts.cpu;
+    this.frames = new FrameAllocator(opts.memory);
+    this.gfs = new GuestFs(opts.root);
+    this.strace = opts.strace ?? false;
+    this.log = opts.log ?? ((l) => process.stderr.write(l + "\n"));
+    this.syscalls = new Syscalls(this);
+    this.stdin = new HostInput(0);
+    // U-mode with every exception exiting to us (Hart contract exitMask), FP enabled
+    // (mstatus.FS = Dirty, Privileged ISA 3.1.6.6) so F/D instructions do not trap.
+    this.cpu.exitMask = 0xffff_ffff;
+    this.cpu.priv = 0;
+    this.cpu.writeCsr(CSR_MSTATUS, this.cpu.readCsr(CSR_MSTATUS) | (3n << 13n));
+  }
+
+  // ---- process creation ----------------------------------------------------------------------
+
+  /** The initial descriptor table: the host's stdin, stdout and stderr. */
+  private stdioTable(): FdTable {
+    const t = new FdTable();
+    const modes = [O_RDONLY, O_WRONLY, O_WRONLY];
+    for (let fd = 0; fd < 3; fd++) {
+      let file: OpenFile;
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.fstatSync(fd);
+      } catch {
+        st = undefined;
+      }
+      if (!st) continue;
+      if (fd === 0 && !st.isFile()) file = new HostInputFile(O_RDONLY, this.stdin);
+      else file = new HostFile(modes[fd]!, fd, `/dev/fd/${fd}`, `/dev/fd/${fd}`, false, false, true);
+      t.install(fd, file, false);
+    }
+    return t;
+  }
+
+  allocPid(): number {
+    while (this.procs.has(this.nextPid)) this.nextPid++;
+    return this.nextPid++;
+  }
+
+  newProcess(space: AddressSpace, fds: FdTable, parent?: Process): Process {
+    const p = new Process(this.allocPid(), space, fds, parent);
+    p.wake = () => {
+      if (p.state !== ProcState.Blocked) return;
+      p.state = ProcState.Runnable;
+      this.runQueue.push(p);
+      const w = this.idleWake;
+      this.idleWake = undefined;
+      w?.();
+    };
+    this.procs.set(p.pid, p);
+    parent?.children.add(p);
+    return p;
+  }
+
+  /** The sigreturn trampoline: `li a7, 139 (rt_sigreturn); ecall`, mapped read+exec in every space. */
+  mapTrampoline(space: AddressSpace): void {
+    space.map(SIGRETURN_TRAMPOLINE, PAGE_SIZE, PROT_READ | PROT_EXEC, "[vdso]");
+    const code = new Uint8Array(8);
+    const d = new DataView(code.buffer);
+    d.setUint32(0, (139 << 20) | (17 << 7) | 0x13, true); // addi a7, x0, 139
+    d.setUint32(4, 0x73, true); // ecall
+    space.populate(SIGRETURN_TRAMPOLINE, code, PROT_READ | PROT_EXEC);
+  }
+
+  /** Loads `path` into a fresh space; throws SyscallError on failure (nothing changed then). */
+  loadInto(p: Process | undefined, path: string, argv: Uint8Array[], envp: Uint8Array[], cwd: string): LoadedImage {
+    const space = new AddressSpace(this.frames);
+    try {
+      const img = loadProgram({
+        gfs: this.gfs, cwd, path, argv, envp, random: crypto.randomBytes(16),
+        identity: { uid: this.uid, gid: this.gid }, space,
+      });
+      this.mapTrampoline(space);
+      return img;
+    } catch (e) {
+      space.destroy();
+      if (e instanceof OutOfFramesError) throw new SyscallError(Errno.ENOMEM);
+      throw e;
+    }
+    void p;
+  }
+
+  /** Starts the first process. Errors are thrown as Error with a message for the user. */
+  spawn(path: string, argv: string[], env: string[]): Process {
+    const enc = (s: string) => Buffer.from(s, "utf8");
+    let img: LoadedImage;
+    try {
+      img = this.loadInto(undefined, path, argv.map(enc), env.map(enc), "/");
+    } catch (e) {
+      if (e instanceof SyscallError) {
+        const why: Record<number, string> = {
+          [Errno.ENOENT]: "no such file (inside --root, if given)",
+          [Errno.EACCES]: "not an executable file (check its mode)",
+          [Errno.ENOEXEC]: "not a RISC-V 64 Linux ELF program",
+          [Errno.ELIBBAD]: "bad program interpreter",
+        };
+        throw new Error(`${path}: ${why[e.errno] ?? errnoName(e.errno)}`);
+      }
+      throw e;
+    }
+    const cwd = this.gfs.root === undefined ? process.cwd() : "/";
+    const p = this.newProcess(img.space, this.stdioTable());
+    p.cwd = cwd;
+    this.setImage(p, img);
+    this.init = p;
+    this.runQueue.push(p);
+    return p;
+  }
+
+  /** Installs a loaded image as p's program: fresh registers (Linux start_thread). */
+  setImage(p: Process, img: LoadedImage): void {
+    p.space = img.space;
+    p.exe = img.exe;
+    p.comm = img.comm;
+    p.x.fill(0n);
+    p.f.fill(0n);
+    p.fcsr = 0;
+    p.x[2] = BigInt(img.sp);
+    p.pc = BigInt(img.pc);
+    if (this.onCpu === p) this.onCpu = undefined; // force a full context load
+  }
+
+  // ---- context switching ---------------------------------------------------------------------
+
+  private saveContext(p: Process): void {
+    const c = this.cpu;
+    for (let i = 1; i < 32; i++) p.x[i] = c.getX(i);
+    for (let i = 0; i < 32; i++) p.f[i] = c.getF(i);
+    p.pc = c.getPc();
+    p.fcsr = Number(c.readCsr(CSR_FCSR));
+  }
+
+  private loadContext(p: Process): void {
+    const c = this.cpu;
+    for (let i = 1; i < 32; i++) c.setX(i, p.x[i]!);
+    for (let i = 0; i < 32; i++) c.setF(i, p.f[i]!);
+    c.setPc(p.pc);
+    c.writeCsr(CSR_FCSR, BigInt(p.fcsr));
+    c.writeCsr(CSR_SATP, p.space.satp());
+    c.priv = 0;
+    c.flushTlb();
+    p.space.tlbStale = false;
+  }
+
+  /** Makes p's context the live one on the hart. */
+  private switchTo(p: Process): void {
+    if (this.onCpu === p) return;
+    if (this.onCpu && this.onCpu.state !== ProcState.Zombie) this.saveContext(this.onCpu);
+    this.loadContext(p);
+    this.onCpu = p;
+  }
+
+  /** Brings p's saved context up to date if it is on the hart (before fork, signal delivery...). */
+  syncOut(p: Process): void {
+    if (this.onCpu === p) this.saveContext(p);
+  }
+
+  /** After changing p's saved context (sigreturn, exec), reload it if p is on the hart. */
+  syncIn(p: Process): void {
+    if (this.onCpu === p) this.loadContext(p);
+  }
+
+  // ---- the scheduler -------------------------------------------------------------------------
+
+  /** Runs until the first process exits; returns its exit status as a shell reports it. */
+  async run(): Promise<number> {
+    const init = this.init;
+    if (!init) throw new Error("no process to run");
+    let lastYield = performance.now();
+    while (init.state !== ProcState.Zombie) {
+      const p = this.runQueue.shift();
+      if (!p) {
+        await new Promise<void>((r) => (this.idleWake = r));
+        lastYield = performance.now();
+        continue;
+      }
+      if (p.state !== ProcState.Runnable) continue;
+      this.runSlice(p);
+      if (p.state === ProcState.Runnable) this.runQueue.push(p);
+      const now = performance.now();
+      if (now - lastYield > 25) {
+        // Let the host's event loop run: timers (nanosleep), async stdin, SIGINT.
+        await new Promise<void>((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
+    }
+    const st = init.waitStatus;
+    for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
+    if ((st & 0x7f) === 0) return (st >> 8) & 0xff;
+    const sig = st & 0x7f;
+    this.log(signalMessage(sig) + (st & 0x80 ? " (core dumped)" : ""));
+    return 128 + sig;
+  }
+
+  /** Runs p for one slice, handling its traps, until it blocks, exits or the slice ends. */
+  private runSlice(p: Process): void {
+    this.current = p;
+    this.switchTo(p);
+    if (p.inSyscall) {
+      if (this.interruptedBySignal(p)) {
+        p.inSyscall = false;
+        this.finishSyscall(p, -Errno.EINTR);
+      } else {
+        p.inSyscall = false;
+        if (!this.doSyscall(p)) return;
+      }
+    }
+    if (!this.deliverSignals(p)) return;
+    const cpu = this.cpu;
+    let budget = SLICE;
+    while (budget > 0) {
+      const before = budget;
+      const r = cpu.run(budget);
+      budget = 0; // Budget exit: slice over. Trap exits refine below.
+      if (r !== EXIT_TRAP) {
+        p.insns += before;
+        break;
+      }
+      budget = before >> 1; // approximate: we do not know exactly how many retired before the trap
+      const cause = cpu.exitCause;
+      if (cause === CAUSE_ECALL_U) {
+        if (!this.doSyscall(p)) return;
+      } else if (cause === CAUSE_LOAD_PAGE || cause === CAUSE_STORE_PAGE || cause === CAUSE_INSN_PAGE) {
+        const va = Number(BigInt.asUintN(64, BigInt(cpu.exitTval)));
+        const kind = cause === CAUSE_STORE_PAGE ? 1 : cause === CAUSE_INSN_PAGE ? 2 : 0;
+        let ok = false;
+        try {
+          ok = p.space.handleFault(va, kind);
+        } catch (e) {
+          if (!(e instanceof OutOfFramesError)) throw e;
+          this.log(`typevisor: ${e.message}`);
+        }
+        if (ok) {
+          if (p.space.tlbStale) {
+            cpu.flushTlb();
+            p.space.tlbStale = false;
+          }
+          continue;
+        }
+        // SEGV_MAPERR (1) when nothing is mapped there, SEGV_ACCERR (2) when the mapping forbids it.
+        this.forceSignal(p, SIGSEGV, { signo: SIGSEGV, code: p.space.findVma(va) ? 2 : 1, addr: va });
+      } else if (cause === CAUSE_ILLEGAL) {
+        this.forceSignal(p, SIGILL, { signo: SIGILL, code: 1, addr: Number(cpu.getPc()) });
+      } else if (cause === CAUSE_BREAKPOINT) {
+        this.forceSignal(p, SIGTRAP, { signo: SIGTRAP, code: 1, addr: Number(cpu.getPc()) });
+      } else if (cause === CAUSE_LOAD_MISALIGNED || cause === CAUSE_STORE_MISALIGNED || cause === CAUSE_INSN_MISALIGNED) {
+        this.forceSignal(p, SIGBUS, { signo: SIGBUS, code: 1, addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))) });
+      } else if (cause === CAUSE_LOAD_ACCESS || cause === CAUSE_STORE_ACCESS || cause === CAUSE_INSN_ACCESS) {
+        this.forceSignal(p, SIGSEGV, { signo: SIGSEGV, code: 2, addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))) });
+      } else {
+        this.forceSignal(p, SIGILL, { signo: SIGILL, code: 0, addr: Number(cpu.getPc()) });
+      }
+      if (!this.deliverSignals(p)) return;
+    }
+    this.current = undefined;
+  }
+
+  /** Dispatches the system call in p's registers. Returns false if p stopped running (blocked/exited/switched). */
+  private doSyscall(p: Process): boolean {
+    const cpu = this.cpu;
+    const nr = Number(cpu.getX(17));
+    let ret: SyscallResult;
+    try {
+      ret = this.syscalls.dispatch(p, nr);
+    } catch (e) {
+      if (e instanceof SyscallError) ret = -e.errno;
+      else if (e instanceof OutOfFramesError) ret = -Errno.ENOMEM;
+      else throw e;
+    }
+    if (ret === BLOCK) {
+      p.inSyscall = true;
+      p.state = ProcState.Blocked;
+      return false;
+    }
+    if (p.state === ProcState.Zombie) return false;
+    if (this.strace && nr !== 139) this.syscalls.traceReturn(p, nr, ret);
+    if (nr === 139 || nr === 221) {
+      // rt_sigreturn and a successful execve set the whole context themselves.
+      if (p.space.tlbStale) {
+        cpu.flushTlb();
+        p.space.tlbStale = false;
+      }
+      return this.deliverSignals(p);
+    }
+    this.finishSyscall(p, ret);
+    return this.deliverSignals(p);
+  }
+
+  private finishSyscall(p: Process, ret: number | bigint): void {
+    const cpu = this.cpu;
+    cpu.setX(10, BigInt.asUintN(64, BigInt(ret)));
+    cpu.setPc(cpu.getPc() + 4n);
+    if (p.space.tlbStale) {
+      cpu.flushTlb();
+      p.space.tlbStale = false;
+    }
+  }
+
+  /** Reports an unimplemented system call once per number. */
+  reportUnknown(nr: number): void {
+    if (this.reportedUnknown.has(nr)) return;
+    this.reportedUnknown.add(nr);
+    this.log(`typevisor: unsupported system call ${nr} (${syscallName(nr)}), returning -ENOSYS`);
+  }
+
+  // ---- signals -------------------------------------------------------------------------------
+
+  /** Sends sig to p (kill(2) semantics); wakes p if it sleeps in a system call. */
+  sendSignal(p: Process, sig: number): void {
+    if (p.state === ProcState.Zombie || sig === 0) return;
+    const act = p.actions[sig]!;
+    if (sig !== SIGKILL && act.handler === SIG_IGN) return;
+    if (sig !== SIGKILL && act.handler === SIG_DFL && defaultAction(sig) === "ign") return;
+    p.pending |= sigBit(sig);
+    if (p.state === ProcState.Blocked && (sigBit(sig) & ~p.sigmask) !== 0n) this.cancelSleep(p);
+  }
+
+  private cancelSleep(p: Process): void {
+    if (p.sleepTimer) clearTimeout(p.sleepTimer);
+    p.sleepTimer = undefined;
+    p.wake();
+  }
+
+  /** A synchronous fault signal: cannot be blocked or ignored usefully (Linux force_sig_fault). */
+  private forceSignal(p: Process, sig: number, info: SigInfo): void {
+    const act = p.actions[sig]!;
+    if (act.handler === SIG_IGN || (p.sigmask & sigBit(sig)) !== 0n) {
+      act.handler = SIG_DFL;
+      p.sigmask &= ~sigBit(sig);
+    }
+    if (act.handler === SIG_DFL) {
+      this.exitProcess(p, sig, true);
+      return;
+    }
+    p.pending &= ~sigBit(sig);
+    this.runHandler(p, sig, info);
+  }
+
+  private interruptedBySignal(p: Process): boolean {
+    return (p.pending & ~p.sigmask & ~UNBLOCKABLE) !== 0n || (p.pending & UNBLOCKABLE) !== 0n;
+  }
+
+  /** Delivers pending unblocked signals to p. Returns false if p died. */
+  deliverSignals(p: Process): boolean {
+    while (p.state !== ProcState.Zombie) {
+      const ready = p.pending & (~p.sigmask | UNBLOCKABLE);
+      if (ready === 0n) return true;
+      let sig = 1;
+      while ((ready & sigBit(sig)) === 0n) sig++;
+      p.pending &= ~sigBit(sig);
+      const act = p.actions[sig]!;
+      if (sig === SIGKILL || act.handler === SIG_DFL) {
+        const a = sig === SIGKILL ? "term" : defaultAction(sig);
+        if (a === "ign" || a === "cont" || a === "stop") continue; // job-control stops are not modelled
+        this.exitProcess(p, sig, a === "core");
+        return false;
+      }
+      if (act.handler === SIG_IGN) continue;
+      this.runHandler(p, sig, { signo: sig, code: 0, pid: p.pid, uid: this.uid });
+    }
+    return false;
+  }
+
+  /** Pushes an rt_sigframe and redirects p to the handler (arch/riscv/kernel/signal.c setup_rt_frame). */
+  private runHandler(p: Process, sig: number, info: SigInfo): void {
+    this.syncOut(p);
+    const act = p.actions[sig]!;
+    const sp = Number(p.x[2]!);
+    const frame = Math.floor((sp - FRAME_SIZE) / 16) * 16;
+    try {
+      writeSigFrame(p.space, frame, info, { pc: p.pc, x: p.x, f: p.f, fcsr: p.fcsr }, p.savedMask ?? p.sigmask);
+    } catch {
+      // No room for the frame: Linux kills the process with SIGSEGV.
+      this.exitProcess(p, SIGSEGV, true);
+      return;
+    }
+    p.savedMask = undefined;
+    let mask = p.sigmask | act.mask;
+    if ((act.flags & SA_NODEFER) === 0n) mask |= sigBit(sig);
+    p.sigmask = mask & ~UNBLOCKABLE;
+    if (act.flags & SA_RESETHAND) act.handler = SIG_DFL;
+    p.x[2] = BigInt(frame);
+    p.x[1] = BigInt(SIGRETURN_TRAMPOLINE); // ra
+    p.x[10] = BigInt(sig);
+    p.x[11] = BigInt(frame);
+    p.x[12] = BigInt(frame + SIGINFO_SIZE);
+    p.pc = act.handler;
+    this.syncIn(p);
+  }
+
+  /** rt_sigreturn: restores the context saved in the frame at sp. */
+  sigreturn(p: Process): void {
+    this.syncOut(p);
+    const frame = Number(p.x[2]!);
+    const { ctx, mask } = readSigFrame(p.space, frame);
+    p.x.set(ctx.x);
+    p.f.set(ctx.f);
+    p.fcsr = ctx.fcsr;
+    p.pc = ctx.pc;
+    p.sigmask = mask & ~UNBLOCKABLE;
+    this.syncIn(p);
+  }
+
+  // ---- exit ----------------------------------------------------------------------------------
+
+  /** Ends p: by exit(code) (signaled = false: sig is the code) or by signal `sig`. */
+  exitProcess(p: Process, sigOrCode: number, signaled: boolean, core = false): void {
+    if (p.state === ProcState.Zombie) return;
+    if (signaled) p.waitStatus = (sigOrCode & 0x7f) | (core || defaultAction(sigOrCode) === "core" ? 0x80 : 0);
+    else p.waitStatus = (sigOrCode & 0xff) << 8;
+    if (p.sleepTimer) clearTimeout(p.sleepTimer);
+    p.state = ProcState.Zombie;
+    p.inSyscall = false;
+    const idx = this.runQueue.indexOf(p);
+    if (idx >= 0) this.runQueue.splice(idx, 1);
+    p.fds.closeAll();
+    if (this.onCpu === p) this.onCpu = undefined;
+    p.space.destroy();
+    // Orphans are adopted by the first process (our "init"), which reaps them if it waits.
+    for (const c of p.children) {
+      c.parent = this.init !== p ? this.init : undefined;
+      if (c.parent) c.parent.children.add(c);
+      else if (c.state === ProcState.Zombie) this.procs.delete(c.pid);
+    }
+    p.children.clear();
+    const parent = p.parent;
+    if (parent && parent.state !== ProcState.Zombie) {
+      this.sendSignal(parent, SIGCHLD);
+      parent.childWait.wakeAll();
+    } else if (p !== this.init) {
+      this.procs.delete(p.pid);
+    }
+  }
+}

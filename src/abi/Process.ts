@@ -1,0 +1,61 @@
+// A guest process: an address space, a descriptor table, a working directory, signal state and a
+// saved register context (the hart holds the live context of whichever process is running).
+import type { AddressSpace } from "./AddressSpace.js";
+import type { FdTable } from "./OpenFile.js";
+import { WaitQueue } from "./OpenFile.js";
+import { NSIG, type SigAction, SIG_DFL } from "./Signals.js";
+
+export const enum ProcState {
+  Runnable = 0,
+  Blocked = 1,
+  Zombie = 2,
+}
+
+export class Process {
+  readonly pid: number;
+  parent: Process | undefined;
+  pgid: number;
+  sid: number;
+  space: AddressSpace;
+  fds: FdTable;
+  cwd = "/";
+  umask = 0o022;
+  exe = "";
+  comm = "";
+  // Saved user context (valid while the process is not on the hart).
+  readonly x = new BigUint64Array(32);
+  readonly f = new BigUint64Array(32);
+  pc = 0n;
+  fcsr = 0;
+  state = ProcState.Runnable;
+  /** Set while the process sleeps inside a system call that will be retried when it is woken. */
+  inSyscall = false;
+  /** Deadline (ms, performance.now) of a nanosleep in progress, so the retry knows when it is done. */
+  sleepUntil = -1;
+  sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Wait status (wait(2) encoding) once a zombie. */
+  waitStatus = 0;
+  readonly children = new Set<Process>();
+  /** Woken when a child changes state (wait4). */
+  readonly childWait = new WaitQueue();
+  readonly actions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: SIG_DFL, flags: 0n, mask: 0n }));
+  sigmask = 0n;
+  pending = 0n;
+  clearChildTid = 0;
+  /** The mask rt_sigsuspend replaced, restored when the handler returns. */
+  savedMask: bigint | undefined;
+  /** Called to make a blocked process runnable (bound by the kernel). */
+  wake: () => void = () => {};
+  /** Host-side CPU time accounting (instructions retired) for times()/getrusage. */
+  insns = 0;
+  readonly startMs = performance.now();
+
+  constructor(pid: number, space: AddressSpace, fds: FdTable, parent?: Process) {
+    this.pid = pid;
+    this.space = space;
+    this.fds = fds;
+    this.parent = parent;
+    this.pgid = parent?.pgid ?? pid;
+    this.sid = parent?.sid ?? pid;
+  }
+}

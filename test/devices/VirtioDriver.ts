@@ -247,12 +247,13 @@ export class VirtioDriver {
   /** Waits until the device has no host I/O in flight, then drains `q`'s used ring. */
   async waitUsed(q: DriverQueue, count = 1): Promise<{ id: number; len: number }[]> {
     const out: { id: number; len: number }[] = [];
-    for (let spins = 0; out.length < count && spins < 1000; spins++) {
+    for (let spins = 0; ; spins++) {
       await this.mmio.idle();
       this.handleInterrupt();
       let u;
       while ((u = q.getUsed())) out.push(u);
-      if (out.length < count) await new Promise((r) => setImmediate(r));
+      if (out.length >= count || spins >= 1000) break;
+      await new Promise((r) => setImmediate(r));
     }
     return out;
   }

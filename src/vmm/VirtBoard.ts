@@ -8,9 +8,11 @@
 //  - --bios FILE (full virtualization): the firmware runs in emulated M-mode from 0x80000000 with
 //    a0 = hartid, a1 = DTB, a2 = &fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), and the
 //    kernel's ecalls go to the firmware like on hardware.
-import { Hart, PRIV_M, PRIV_S, type ExitReason, type HartOptions, type MachineTimer } from "../riscv/Hart.js";
+import { Hart, PRIV_M, PRIV_S, type MachineTimer } from "../riscv/Hart.js";
 import { GuestMemory } from "./GuestMemory.js";
-import { IoBus, type BusDevice, type IrqLine } from "./IoBus.js";
+import { IoBus, type IrqLine } from "./IoBus.js";
+import { Uart16550 } from "../devices/Uart16550.js";
+import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import { Plic } from "../devices/Plic.js";
 import { Aclint } from "../devices/Aclint.js";
 import { GoldfishRtc } from "../devices/GoldfishRtc.js";
@@ -21,33 +23,6 @@ import { loadKernel } from "../boot/LinuxImage.js";
 import { VIRT, virtDeviceTree } from "./VirtDeviceTree.js";
 import { DTB_REGION, planVirtBoot, type NamedBytes, type VirtBootLayout } from "./VirtLayout.js";
 import { HartState, ResetType, Sbi, type SbiPlatform } from "./Sbi.js";
-
-/**
- * What the board and the run loop use of a hart (the contract in src/riscv/Hart.ts's header).
- * TODO(hart landing): drop the cast in makeHart once Hart implements this.
- */
-export interface BoardHart {
-  getX(i: number): bigint;
-  setX(i: number, v: bigint): void;
-  getPc(): bigint;
-  setPc(v: bigint): void;
-  writeCsr(n: number, v: bigint): void;
-  priv: number;
-  exitMask: number;
-  readonly exitCause: number;
-  readonly exitTval: bigint | number;
-  run(budget: number): ExitReason;
-  setInterruptPending(bit: number, level: boolean): void;
-  mtimecmp: bigint;
-  nextTimerDeadline(): number;
-  requestExit(): void;
-  flushTlb(): void;
-  readonly instret: number;
-}
-
-function makeHart(opts: HartOptions): BoardHart {
-  return new Hart(opts) as unknown as BoardHart;
-}
 
 /** The machine as configured by the user (the CLI's flags, or the control plane's VM spec). */
 export interface VirtMachineConfig {
@@ -81,6 +56,7 @@ const CSR_MSTATUS = 0x300;
 const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
 const CSR_MIE = 0x304;
+const CSR_MIP = 0x344;
 const CSR_MCOUNTEREN = 0x306;
 const CSR_MENVCFG = 0x30a;
 const CSR_PMPCFG0 = 0x3a0;
@@ -102,10 +78,11 @@ export interface VirtBoardOptions {
   config: VirtMachineConfig;
   /** Device factories for virtio-mmio slots 0.. in order (block disks first, then console, rng...). */
   virtio?: ((memory: GuestMemory) => VirtioDevice)[];
-  /** The serial console (16550 UART) device factory; given the irq line for source 10. */
-  uart?: (irq: IrqLine) => BusDevice;
-  /** Console for the SBI debug console and legacy putchar/getchar. */
-  console: { write(bytes: Uint8Array): void; read(max: number): Uint8Array };
+  /**
+   * The console: the 16550 UART's backend, also used for the SBI debug console's output (earlycon=sbi).
+   * SBI console reads return nothing: input belongs to the UART, which the kernel uses once up.
+   */
+  console: CharBackend;
   timer?: MachineTimer;
   /** Called (from inside a hart's run) when the guest asks for poweroff or reboot. */
   onEvent?: (ev: BoardEvent) => void;
@@ -121,12 +98,13 @@ export function hostTimer(frequency: number = VIRT.timebase): MachineTimer {
 export class VirtBoard {
   readonly memory: GuestMemory;
   readonly bus = new IoBus("mmio");
-  readonly harts: BoardHart[] = [];
+  readonly harts: Hart[] = [];
   readonly hartStates: HartState[] = [];
   readonly plic: Plic;
   readonly clint: Aclint;
   readonly rtc: GoldfishRtc;
   readonly syscon: Syscon;
+  readonly uart: Uart16550;
   readonly virtio: VirtioMmio[] = [];
   readonly sbi: Sbi;
   readonly timer: MachineTimer;
@@ -175,7 +153,8 @@ export class VirtBoard {
     this.bus.map(VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map(VIRT.clint.base, VIRT.clint.size, this.clint);
     this.bus.map(VIRT.plic.base, VIRT.plic.size, this.plic);
-    if (opts.uart) this.bus.map(VIRT.uart0.base, VIRT.uart0.size, opts.uart(this.wakingLine(VIRT.uart0.irq)));
+    this.uart = new Uart16550(this.wakingLine(VIRT.uart0.irq), opts.console);
+    this.bus.map(VIRT.uart0.base, VIRT.uart0.size, this.uart);
     (opts.virtio ?? []).forEach((make, slot) => {
       const t = new VirtioMmio(this.memory, this.wakingLine(VIRT.virtio.firstIrq + slot), make(this.memory));
       this.virtio.push(t);
@@ -189,8 +168,11 @@ export class VirtBoard {
       mvendorid: 0n,
       marchid: 0n,
       mimpid: 0n,
-      consoleWrite: (b) => opts.console.write(b),
-      consoleRead: (n) => opts.console.read(n),
+      consoleWrite: (b) => {
+        this.uart.flushTx(); // keep SBI and UART output in order
+        opts.console.write(b);
+      },
+      consoleRead: () => new Uint8Array(0),
       setTimer(h, value) {
         // With Sstc the supervisor timer is stimecmp (Sstc spec §1): writing it also clears STIP
         // when the new deadline is in the future, exactly the SBI set_timer semantics (SBI §6.1).
@@ -198,10 +180,10 @@ export class VirtBoard {
         board.wake();
       },
       sendIpi(h) {
-        board.irq(h, IRQ_SSI, true);
+        board.setSsip(h, true);
       },
       clearIpi(h) {
-        board.harts[h]!.setInterruptPending(IRQ_SSI, false);
+        board.setSsip(h, false);
       },
       remoteFence(h) {
         board.harts[h]!.flushTlb();
@@ -243,6 +225,19 @@ export class VirtBoard {
     if (level) this.wake();
   }
 
+  /**
+   * SSIP is a software-writable bit of mip/sip (Privileged ISA 3.1.9, 4.1.3): the SBI IPI sets it the
+   * way an M-mode firmware would (csrs mip), so the guest's `csrc sip, SSIP` clears it again. SEIP is
+   * masked out of the write so the software SEIP latch is never set from the PLIC's level.
+   */
+  setSsip(h: number, level: boolean): void {
+    const hart = this.harts[h];
+    if (!hart) return;
+    const mip = hart.readCsr(CSR_MIP) & ~(1n << BigInt(IRQ_SEI));
+    hart.writeCsr(CSR_MIP, level ? mip | (1n << BigInt(IRQ_SSI)) : mip & ~(1n << BigInt(IRQ_SSI)));
+    if (level) this.wake();
+  }
+
   private event(ev: BoardEvent): void {
     if (!this.pendingEvent) this.pendingEvent = ev;
     for (const h of this.harts) h.requestExit();
@@ -273,7 +268,7 @@ export class VirtBoard {
     this.harts.length = 0;
     this.hartStates.length = 0;
     for (let h = 0; h < cfg.cpus; h++) {
-      const hart = makeHart({ memory: this.memory, bus: this.bus, hartId: h, timer: this.timer });
+      const hart = new Hart({ memory: this.memory, bus: this.bus, hartId: h, timer: this.timer });
       this.harts.push(hart);
       this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);
     }

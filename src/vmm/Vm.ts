@@ -10,6 +10,8 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { ExitReason } from "../riscv/Hart.js";
 import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
 import { HartState } from "./Sbi.js";
+import type { CharBackend } from "../devices/chardev/CharBackend.js";
+import type { Hart } from "../riscv/Hart.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
 
@@ -32,8 +34,62 @@ export interface VmStats {
   sbiCalls: Record<string, number>;
   /** Exits from guest execution to the VMM, by kind (hypercall, wfi, budget, halt). */
   exits: Record<string, number>;
-  /** What the hart reports about traps, interrupts and emulated privileged operations, if it counts them. */
-  hart: Record<string, unknown>;
+  /** Exceptions taken (into the guest's handlers or to the VMM), by cause name. */
+  exceptions: Record<string, number>;
+  /** Interrupts taken, by name. */
+  interrupts: Record<string, number>;
+  /**
+   * Privileged operations the VMM emulated (the hart interprets every one of them: no guest
+   * instruction runs natively), grouped into the lecture's classes (Popek & Goldberg 1974):
+   *  - privileged: trap when executed unprivileged: every CSR access, sret, mret, sfence.vma, wfi;
+   *  - control-sensitive: change the machine's configuration: sret/mret (privilege mode),
+   *    sfence.vma (address translation), wfi (processor state), and CSR accesses (which may write);
+   *  - behaviour-sensitive: results depend on the configuration: CSR accesses (reads of mode-
+   *    dependent state).
+   * On RISC-V every sensitive instruction is privileged (the ISA is classically virtualizable), so
+   * the sensitive classes are subsets of the privileged one.
+   */
+  emulated: {
+    privileged: Record<string, number>;
+    controlSensitive: Record<string, number>;
+    behaviourSensitive: Record<string, number>;
+  };
+}
+
+const EXCEPTION_NAMES = [
+  "instruction-misaligned", "instruction-access-fault", "illegal-instruction", "breakpoint",
+  "load-misaligned", "load-access-fault", "store-misaligned", "store-access-fault",
+  "ecall-from-U", "ecall-from-S", "ecall-from-VS", "ecall-from-M",
+  "instruction-page-fault", "load-page-fault", "cause-14", "store-page-fault",
+];
+const INTERRUPT_NAMES = [
+  "irq-0", "supervisor-software", "irq-2", "machine-software", "irq-4", "supervisor-timer", "irq-6",
+  "machine-timer", "irq-8", "supervisor-external", "irq-10", "machine-external",
+];
+
+interface HartTotals {
+  exceptions: number[];
+  interrupts: number[];
+  csrAccesses: number;
+  mret: number;
+  sret: number;
+  sfenceVma: number;
+  wfi: number;
+}
+
+function emptyTotals(): HartTotals {
+  return { exceptions: new Array(32).fill(0), interrupts: new Array(16).fill(0), csrAccesses: 0, mret: 0, sret: 0, sfenceVma: 0, wfi: 0 };
+}
+
+function addHart(t: HartTotals, h: Hart): void {
+  const s = h.stats;
+  for (let i = 0; i < 32; i++) t.exceptions[i]! += s.exceptions[i] ?? 0;
+  for (let i = 0; i < 16; i++) t.interrupts[i]! += s.interrupts[i] ?? 0;
+  t.csrAccesses += s.csrAccesses;
+  t.mret += s.mret;
+  t.sret += s.sret;
+  t.sfenceVma += s.sfenceVma;
+  t.wfi += s.wfi;
 }
 
 export interface VmOptions extends Omit<VirtBoardOptions, "onEvent"> {
@@ -54,6 +110,7 @@ export class Vm {
   private idle: boolean[] = [];
   private readonly slice: number;
   private instretBase = 0;
+  private totalsBase = emptyTotals();
   private reboots = 0;
   private startedAt = 0;
   private runningMs = 0;
@@ -64,7 +121,15 @@ export class Vm {
 
   constructor(private readonly opts: VmOptions) {
     this.slice = opts.slice ?? 200_000;
-    this.board = new VirtBoard({ ...opts, console: { write: (b) => this.consoleOut(b, opts.console.write), read: opts.console.read } });
+    const inner = opts.console;
+    const tap: CharBackend = {
+      write: (b) => this.consoleOut(b, (d) => inner.write(d)),
+      attach: (sink) => inner.attach(sink),
+      pause: () => inner.pause(),
+      resume: () => inner.resume(),
+      close: () => inner.close(),
+    };
+    this.board = new VirtBoard({ ...opts, console: tap });
     this.board.wake = () => this.wake();
     this.idle = this.board.harts.map(() => false);
   }
@@ -145,9 +210,18 @@ export class Vm {
     let instructions = this.instretBase;
     for (const h of harts) instructions += h.instret;
     const wallSeconds = (this.runningMs + (this._state === "running" ? performance.now() - this.startedAt : 0)) / 1000;
-    const hart: Record<string, unknown> = {};
-    const h0 = harts[0] as unknown as { stats?: () => Record<string, unknown> };
-    if (typeof h0.stats === "function") Object.assign(hart, h0.stats());
+    const t = emptyTotals();
+    const base = this.totalsBase;
+    for (let i = 0; i < 32; i++) t.exceptions[i] = base.exceptions[i]!;
+    for (let i = 0; i < 16; i++) t.interrupts[i] = base.interrupts[i]!;
+    t.csrAccesses = base.csrAccesses; t.mret = base.mret; t.sret = base.sret; t.sfenceVma = base.sfenceVma; t.wfi = base.wfi;
+    for (const h of harts) addHart(t, h);
+    const named = (arr: number[], names: string[]) => {
+      const out: Record<string, number> = {};
+      arr.forEach((n, i) => { if (n) out[names[i] ?? `cause-${i}`] = n; });
+      return out;
+    };
+    const ops = { csr: t.csrAccesses, sret: t.sret, mret: t.mret, "sfence.vma": t.sfenceVma, wfi: t.wfi };
     return {
       instructions,
       wallSeconds,
@@ -155,7 +229,13 @@ export class Vm {
       reboots: this.reboots,
       sbiCalls: Object.fromEntries(this.board.sbi.calls),
       exits: { ...this.exits },
-      hart,
+      exceptions: named(t.exceptions, EXCEPTION_NAMES),
+      interrupts: named(t.interrupts, INTERRUPT_NAMES),
+      emulated: {
+        privileged: ops,
+        controlSensitive: { sret: t.sret, mret: t.mret, "sfence.vma": t.sfenceVma, wfi: t.wfi, csr: t.csrAccesses },
+        behaviourSensitive: { csr: t.csrAccesses },
+      },
     };
   }
 
@@ -212,7 +292,10 @@ export class Vm {
             this.exitInfo = { reason: "poweroff", status: ev.code };
             break;
           }
-          for (const hart of harts) this.instretBase += hart.instret;
+          for (const hart of harts) {
+            this.instretBase += hart.instret;
+            addHart(this.totalsBase, hart);
+          }
           this.reboots++;
           board.reset();
           this.idle = board.harts.map(() => false);

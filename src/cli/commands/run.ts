@@ -15,6 +15,7 @@ import type { GuestMemory } from "../../vmm/GuestMemory.js";
 import type { VirtioDevice } from "../../devices/virtio/VirtioDevice.js";
 import { VirtioBlk } from "../../devices/virtio/VirtioBlk.js";
 import { openDisk } from "../../devices/block/openDisk.js";
+import { TerminalBackend } from "../../devices/chardev/TerminalBackend.js";
 
 export const MACHINE_FLAGS_USAGE = `Machine flags:
   --arch riscv64           guest architecture (only riscv64 so far)
@@ -148,7 +149,13 @@ export function formatStats(s: VmStats): string {
     "SBI calls (built-in firmware):",
     ...Object.entries(s.sbiCalls).sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${k}: ${n}`),
   ];
-  for (const [k, v] of Object.entries(s.hart)) lines.push(`${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  const kv = (o: Record<string, number>) => Object.entries(o).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  lines.push(`exceptions by cause: ${kv(s.exceptions)}`);
+  lines.push(`interrupts by cause: ${kv(s.interrupts)}`);
+  lines.push("emulated privileged operations (lecture classes):");
+  lines.push(`  privileged: ${kv(s.emulated.privileged)}`);
+  lines.push(`  control-sensitive: ${kv(s.emulated.controlSensitive)}`);
+  lines.push(`  behaviour-sensitive: ${kv(s.emulated.behaviourSensitive)}`);
   return lines.join("\n") + "\n";
 }
 
@@ -182,35 +189,22 @@ export const command: Command = {
         throw new UsageError(`run: cannot open disk '${d.path}': ${(e as Error).message}`);
       }
     }
-    const input: number[] = [];
-    const stdin = process.stdin;
-    const onData = (b: Buffer) => {
-      for (const x of b) input.push(x);
-    };
-    if (stdin.isTTY) stdin.setRawMode(true);
-    stdin.on("data", onData);
-    let vm: Vm;
+    let vm: Vm | undefined;
+    const terminal = new TerminalBackend({ onQuit: () => vm?.stop() });
     try {
-      vm = new Vm({
-        config: cfg,
-        virtio,
-        console: {
-          write: (b) => process.stdout.write(b),
-          read: (max) => Uint8Array.from(input.splice(0, max)),
-        },
-      });
+      vm = new Vm({ config: cfg, virtio, console: terminal });
     } catch (e) {
+      await terminal.close();
       throw asUsageError("run", e);
     }
-    const onSignal = () => vm.stop();
+    const onSignal = () => vm?.stop();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const exit = await vm.start();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    stdin.off("data", onData);
-    if (stdin.isTTY) stdin.setRawMode(false);
-    stdin.pause();
+    vm.board.uart.flushTx();
+    await terminal.close();
     if (values.stats) process.stderr.write(formatStats(vm.stats()));
     if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
     return exit.status;

@@ -82,7 +82,8 @@ export class AptRoot {
       if (t >= sourcesTime && Date.now() - t < LISTS_MAX_AGE_MS) return;
     }
     progress.begin(`apt-get update (${this.config.suite}/${this.config.arch})`);
-    await this.apt("apt-get", ["update"], this.dir, progress);
+    // --error-on=any: a failed index download is an error, not a warning with exit status 0.
+    await this.apt("apt-get", ["update", "--error-on=any"], this.dir, progress);
     writeFileSync(stamp, new Date().toISOString() + "\n");
     progress.end();
   }

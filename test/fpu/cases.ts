@@ -108,7 +108,7 @@ function jitter(rng: Rng, bits: bigint, width: number): bigint {
 }
 
 /** A binary32 encoding (not yet NaN-boxed). */
-function gen32(rng: Rng): number {
+export function gen32(rng: Rng): number {
   const r = rng.int(100);
   if (r < 18) return rng.pick(SPECIAL32);
   if (r < 28) return Number(jitter(rng, BigInt(rng.pick(SPECIAL32)), 32));
@@ -118,7 +118,7 @@ function gen32(rng: Rng): number {
   return rng.u32();
 }
 
-function gen64(rng: Rng): bigint {
+export function gen64(rng: Rng): bigint {
   const r = rng.int(100);
   if (r < 18) return rng.pick(SPECIAL64);
   if (r < 28) return jitter(rng, rng.pick(SPECIAL64), 64);

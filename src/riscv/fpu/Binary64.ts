@@ -66,8 +66,11 @@ export function fadd64(a: number, b: number, rm: number): number {
     const bb = s - a;
     const err = (a - (s - bb)) + (b - bb);
     if (err === 0) return s;
-    fpStatus.flags |= NX;
-    return rm === RNE ? s : directed64(s, err, rm);
+    // An intermediate of TwoSum can overflow when an operand is within an ulp of MAX.
+    if (err - err === 0) {
+      fpStatus.flags |= NX;
+      return rm === RNE ? s : directed64(s, err, rm);
+    }
   }
   // A zero sum of finite operands is exact (IEEE 754-2008 §6.3 fixes its sign: -0 in RDN).
   if (s === 0 && a - a === 0 && b - b === 0) return rm === RDN ? -(-a + -b) : s;
@@ -84,8 +87,11 @@ export function fmul64(a: number, b: number, rm: number): number {
   if (ap >= FAST_MIN_PRODUCT && ap <= MAX_FLOAT64 && rm !== RMM && inFastRange(a) && inFastRange(b)) {
     const err = productError(a, b, p);
     if (err === 0) return p;
-    fpStatus.flags |= NX;
-    return rm === RNE ? p : directed64(p, err, rm);
+    if (err - err === 0) {
+      // (A split partial product can overflow when p is within an ulp of MAX.)
+      fpStatus.flags |= NX;
+      return rm === RNE ? p : directed64(p, err, rm);
+    }
   }
   return exactMul(a, b, BINARY64, rm);
 }
@@ -147,8 +153,10 @@ export function fmadd64(a: number, b: number, c: number, rm: number): number {
       // exact - r = e2 + ((tl+ul) - v); when e2 != 0 it dominates the round-to-odd error.
       const err = e2 !== 0 ? e2 : dv;
       if (err === 0) return r;
-      fpStatus.flags |= NX;
-      return rm === RNE ? r : directed64(r, err, rm);
+      if (err - err === 0) {
+        fpStatus.flags |= NX;
+        return rm === RNE ? r : directed64(r, err, rm);
+      }
     }
   }
   return exactFma(a, b, c, BINARY64, rm);

@@ -34,7 +34,8 @@ export class RawImage implements BlockBackend {
   async read(bufs: readonly Uint8Array[], pos: number): Promise<void> {
     let total = 0;
     for (const b of bufs) total += b.length;
-    const { bytesRead } = await this.fh.readv(bufs as Uint8Array[], pos);
+    // One buffer (the common case: Linux's pages are often contiguous) goes through plain pread.
+    const { bytesRead } = bufs.length === 1 ? await this.fh.read(bufs[0]!, 0, total, pos) : await this.fh.readv(bufs as Uint8Array[], pos);
     if (bytesRead < total) await this.readRest(bufs, pos, bytesRead);
   }
 
@@ -58,7 +59,7 @@ export class RawImage implements BlockBackend {
     if (this.readOnly) throw new BlockBackendError(`${this.description} is read-only`);
     let total = 0;
     for (const b of bufs) total += b.length;
-    const { bytesWritten } = await this.fh.writev(bufs as Uint8Array[], pos);
+    const { bytesWritten } = bufs.length === 1 ? await this.fh.write(bufs[0]!, 0, total, pos) : await this.fh.writev(bufs as Uint8Array[], pos);
     if (bytesWritten < total) {
       let skip = bytesWritten;
       let at = pos + bytesWritten;

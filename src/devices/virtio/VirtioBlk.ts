@@ -46,6 +46,7 @@ class Request {
   generation = 0;
   status = -1;
   written = 0;
+  isWrite = false;
 }
 
 export class VirtioBlk implements VirtioDevice {
@@ -153,7 +154,8 @@ export class VirtioBlk implements VirtioDevice {
         if (!this.checkRange(req, pos, len)) break;
         this.gather(req, true, 0, len);
         req.written = len;
-        op = be.read(req.vec, pos).then(() => { this.stats.bytesRead += len; });
+        this.stats.bytesRead += len;
+        op = be.read(req.vec, pos);
         break;
       }
       case VIRTIO_BLK_T_OUT: {
@@ -161,8 +163,10 @@ export class VirtioBlk implements VirtioDevice {
         if (be.readOnly) { this.fail(req, VIRTIO_BLK_S_IOERR, "write to a read-only disk"); break; }
         if (!this.checkRange(req, pos, len)) break;
         this.gather(req, false, 16, len);
+        this.stats.bytesWritten += len;
         this.writes.begin();
-        op = be.write(req.vec, pos).then(() => { this.stats.bytesWritten += len; }).finally(() => this.writes.end());
+        req.isWrite = true;
+        op = be.write(req.vec, pos);
         break;
       }
       case VIRTIO_BLK_T_FLUSH:
@@ -192,7 +196,7 @@ export class VirtioBlk implements VirtioDevice {
         if (type === VIRTIO_BLK_T_DISCARD ? flags !== 0 : (flags & ~1) !== 0) { this.fail(req, VIRTIO_BLK_S_UNSUPP, `reserved flags 0x${flags.toString(16)}`); break; }
         if (!this.checkRange(req, start, count * SECTOR)) break;
         op = type === VIRTIO_BLK_T_DISCARD ? be.discard(start, count * SECTOR) : be.writeZeroes(start, count * SECTOR);
-        if (type === VIRTIO_BLK_T_WRITE_ZEROES) { this.writes.begin(); op = op.finally(() => this.writes.end()); }
+        if (type === VIRTIO_BLK_T_WRITE_ZEROES) { this.writes.begin(); req.isWrite = true; }
         break;
       }
       default:
@@ -204,15 +208,23 @@ export class VirtioBlk implements VirtioDevice {
       return;
     }
     this.inflight.begin();
+    // One reaction per request (no .then().finally() chain): completions are the hot path.
     op.then(
-      () => { req.status = VIRTIO_BLK_S_OK; },
-      (e: unknown) => { req.written = 0; this.fail(req, VIRTIO_BLK_S_IOERR, `host I/O error on ${be.description}: ${(e as Error).message}`); },
-    ).finally(() => {
-      // A reset (or a new driver) while the I/O ran: the ring is no longer this request's.
-      if (this.ctx === ctx && q.generation === req.generation) this.complete(ctx, q, req, statusAddr);
-      else this.release(req);
-      this.inflight.end();
-    });
+      () => { req.status = VIRTIO_BLK_S_OK; this.finish(ctx, q, req, statusAddr); },
+      (e: unknown) => {
+        req.written = 0;
+        this.fail(req, VIRTIO_BLK_S_IOERR, `host I/O error on ${be.description}: ${(e as Error).message}`);
+        this.finish(ctx, q, req, statusAddr);
+      },
+    );
+  }
+
+  private finish(ctx: VirtioContext, q: VirtQueue, req: Request, statusAddr: number): void {
+    if (req.isWrite) { req.isWrite = false; this.writes.end(); }
+    // A reset (or a new driver) while the I/O ran: the ring is no longer this request's.
+    if (this.ctx === ctx && q.generation === req.generation) this.complete(ctx, q, req, statusAddr);
+    else this.release(req);
+    this.inflight.end();
   }
 
   private checkRange(req: Request, pos: number, len: number): boolean {

@@ -25,6 +25,9 @@ TV_BEGIN
   TEST_R(21, ctz, 63, 0x8000000000000000)
   TEST_R(22, ctzw, 32, 0xffffffff00000000)
   TEST_R(23, ctzw, 31, 0x80000000)
+#ifndef ORACLE_QEMU
+  TEST_R(51, ctzw, 32, 0x8000000000)   // only the low word counts (QEMU 7.2 answers 39 here)
+#endif
   TEST_R(24, cpop, 64, -1)
   TEST_R(25, cpop, 3, 0x8000000000000101)
   TEST_R(26, cpopw, 2, 0xffffffff00000101)

@@ -1,0 +1,88 @@
+// Interpreter MIPS benchmark: one CPU-bound RV64 program (kernel.c), built now with the Debian
+// cross compiler, run on qemu-riscv64 (user mode, JIT) and on Typevisor's hart (interpreter,
+// in-process, ecall write/exit served by this script) in the same run. Prints Typevisor's guest
+// MIPS (instructions retired / seconds), QEMU's wall time for the same program and the ratio.
+//
+//   npx tsc -p . && node dist/bench/interp-mips/run.js [--rounds N] [--repeat K]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { parseElf, PT_LOAD } from "../../src/boot/Elf.js";
+import { loadElf, loadSpan } from "../../src/boot/ElfLoader.js";
+import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { IoBus } from "../../src/vmm/IoBus.js";
+import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
+
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" } } });
+const rounds = Number(values.rounds);
+const repeat = Math.max(1, Number(values.repeat));
+const src = fileURLToPath(new URL("../../../bench/interp-mips/kernel.c", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "tv-bench-"));
+const elfPath = join(dir, "kernel");
+const cc = spawnSync("riscv64-linux-gnu-gcc", ["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin",
+  "-march=rv64gc", "-mabi=lp64d", `-DROUNDS=${rounds}`, "-o", elfPath, src], { encoding: "utf8" });
+if (cc.status !== 0) {
+  process.stderr.write(`interp-mips: cannot build kernel.c (need gcc-riscv64-linux-gnu): ${cc.stderr ?? cc.error}\n`);
+  process.exit(2);
+}
+
+function runQemu(): { seconds: number; out: string } {
+  const t0 = performance.now();
+  const r = spawnSync("qemu-riscv64", [elfPath], { encoding: "utf8" });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`qemu-riscv64 failed: ${r.stderr ?? r.error}`);
+  return { seconds, out: r.stdout };
+}
+
+function runTypevisor(): { seconds: number; out: string; instret: number } {
+  const elf = parseElf(readFileSync(elfPath), elfPath);
+  const span = loadSpan(elf, true);
+  const base = Math.floor(span.low / 4096) * 4096;
+  const size = 16 << 20;
+  const memory = new GuestMemory({ base, size, shared: false });
+  loadElf(elf, memory, true);
+  void PT_LOAD;
+  const hart = new Hart({ memory, bus: new IoBus() });
+  hart.priv = PRIV_M;
+  hart.writeCsr(0x300, 1n << 13n); // FS = Initial
+  hart.exitMask = 0xffff_ffff;
+  hart.setPc(elf.entry);
+  hart.setX(2, BigInt(base + size - 64)); // sp at the top of RAM, as a Linux stack would be
+  let out = "";
+  const t0 = performance.now();
+  for (;;) {
+    const reason = hart.run(10_000_000);
+    if (reason !== ExitReason.Trap) continue;
+    if (hart.exitCause !== 11) throw new Error(`Typevisor: exception ${hart.exitCause} at 0x${hart.getPc().toString(16)}`);
+    const nr = Number(hart.getX(17));
+    if (nr === 93) break;
+    if (nr === 64) out += Buffer.from(memory.read(Number(hart.getX(11)), Number(hart.getX(12)))).toString("latin1");
+    hart.setPc(hart.getPc() + 4n);
+  }
+  return { seconds: (performance.now() - t0) / 1000, out, instret: hart.instret };
+}
+
+const q = runQemu();
+let best: { seconds: number; out: string; instret: number } | undefined;
+for (let k = 0; k < repeat; k++) {
+  const t = runTypevisor();
+  if (!best || t.seconds < best.seconds) best = t;
+}
+rmSync(dir, { recursive: true, force: true });
+const t = best!;
+const mips = t.instret / t.seconds / 1e6;
+const qmips = t.instret / q.seconds / 1e6;
+const same = t.out === q.out;
+process.stdout.write([
+  `interp-mips: kernel.c, ${rounds} rounds, ${t.instret} instructions retired`,
+  `  typevisor (interpreter): ${t.seconds.toFixed(2)} s  ${mips.toFixed(1)} MIPS  output ${JSON.stringify(t.out.trim())}`,
+  `  qemu-riscv64 (JIT):      ${q.seconds.toFixed(2)} s  ${qmips.toFixed(1)} MIPS equivalent (wall time incl. start-up)  output ${JSON.stringify(q.out.trim())}`,
+  `  ratio typevisor/qemu time: ${(t.seconds / q.seconds).toFixed(1)}x slower`,
+  `  outputs ${same ? "match" : "DIFFER"}`,
+  "",
+].join("\n"));
+process.exitCode = same ? 0 : 1;

@@ -12,7 +12,7 @@ import {
 } from "../../src/riscv/fpu/ExactArithmetic.js";
 import { Rng, bitsF32, bitsF64, gen32, gen64 } from "./cases.js";
 
-const N = Number(process.env.FPU_FAST_COUNT ?? 4000);
+const N = Number(process.env.FPU_FAST_COUNT ?? 3000);
 
 function pow2(e: number): number {
   return 2 ** e;

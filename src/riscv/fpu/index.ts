@@ -147,7 +147,7 @@ export function executeFp(ctx: FpContext, insn: number): boolean {
       if (r !== r && (isSNaND(fi, rs1) || isSNaND(fi, rs2) || isSNaND(fi, rs3))) fpStatus.flags |= NV;
       writeD(ctx, rd, r);
     }
-    ctx.fflags |= fpStatus.flags;
+    if (fpStatus.flags !== 0) ctx.fflags |= fpStatus.flags;
     return true;
   }
 
@@ -339,6 +339,6 @@ export function executeFp(ctx: FpContext, insn: number): boolean {
     default:
       return false;
   }
-  ctx.fflags |= fpStatus.flags;
+  if (fpStatus.flags !== 0) ctx.fflags |= fpStatus.flags;
   return true;
 }

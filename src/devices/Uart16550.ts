@@ -34,8 +34,10 @@ export class Uart16550 implements BusDevice {
   private rxCount = 0;
   private ier = 0;
   private fcr = 0;
-  private lcr = 0; // datasheet reset values: LCR/MCR/IER 0, LSR = THRE|TEMT
-  private mcr = 0;
+  private lcr = 0; // datasheet reset values: LCR/IER 0, LSR = THRE|TEMT
+  // QEMU resets MCR to OUT2 (on PCs OUT2 gates the IRQ line); the datasheet says 0. We match QEMU,
+  // our differential oracle, so firmware that works there works here.
+  private mcr = MCR_OUT2;
   private lsrErrors = 0;
   private msr = MSR_CTS | MSR_DSR | MSR_DCD; // a connected null-modem line
   private scr = 0;

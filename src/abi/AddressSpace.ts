@@ -392,6 +392,11 @@ export class AddressSpace {
     }
   }
 
+  /** Throws EFAULT unless the guest could access all of [va, va+len) (faulting pages in). */
+  check(va: number, len: number, write: boolean): void {
+    this.forEachChunk(va, len, write, () => {});
+  }
+
   read(va: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
     this.forEachChunk(va, len, false, (off, n, done) => out.set(this.bytes.subarray(off, off + n), done));

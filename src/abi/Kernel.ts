@@ -71,6 +71,8 @@ export class Kernel {
   private idleWake: (() => void) | undefined;
   private readonly reportedUnknown = new Set<number>();
   private current: Process | undefined;
+  /** Set by rt_sigreturn and a successful execve: the result must not be written to a0. */
+  contextReplaced = false;
 
   constructor(opts: KernelOptions) {
     this.memory = opts.memory;
@@ -195,7 +197,7 @@ export class Kernel {
     p.fcsr = 0;
     p.x[2] = BigInt(img.sp);
     p.pc = BigInt(img.pc);
-    if (this.onCpu === p) this.onCpu = undefined; // force a full context load
+    if (this.onCpu === p) this.loadContext(p); // the hart now runs the new image
   }
 
   // ---- context switching ---------------------------------------------------------------------
@@ -338,6 +340,7 @@ export class Kernel {
     const cpu = this.cpu;
     const nr = Number(cpu.getX(17));
     let ret: SyscallResult;
+    this.contextReplaced = false;
     try {
       ret = this.syscalls.dispatch(p, nr);
     } catch (e) {
@@ -352,8 +355,9 @@ export class Kernel {
     }
     if (p.state === ProcState.Zombie) return false;
     if (this.strace && nr !== 139) this.syscalls.traceReturn(p, nr, ret);
-    if (nr === 139 || nr === 221) {
+    if (this.contextReplaced) {
       // rt_sigreturn and a successful execve set the whole context themselves.
+      this.contextReplaced = false;
       if (p.space.tlbStale) {
         cpu.flushTlb();
         p.space.tlbStale = false;
@@ -430,7 +434,7 @@ export class Kernel {
       if (sig === SIGKILL || act.handler === SIG_DFL) {
         const a = sig === SIGKILL ? "term" : defaultAction(sig);
         if (a === "ign" || a === "cont" || a === "stop") continue; // job-control stops are not modelled
-        this.exitProcess(p, sig, a === "core");
+        this.exitProcess(p, sig, true, a === "core");
         return false;
       }
       if (act.handler === SIG_IGN) continue;
@@ -477,6 +481,7 @@ export class Kernel {
     p.pc = ctx.pc;
     p.sigmask = mask & ~UNBLOCKABLE;
     this.syncIn(p);
+    this.contextReplaced = true;
   }
 
   // ---- exit ----------------------------------------------------------------------------------

@@ -378,7 +378,8 @@ export class Syscalls {
     let at = pos >= 0 ? pos : f.pos;
     let total = 0;
     let short = false;
-    // Validate the whole buffer first: Linux fails with EFAULT rather than reading partially.
+    // Validate the whole buffer first, so a bad buffer consumes no input.
+    this.p.space.check(buf, len, true);
     this.p.space.forEachChunk(buf, len, true, (off, n) => {
       if (short) return;
       const got = this.host(() => fs.readSync(f.hostFd, this.bytes, off, n, usePos ? at : null));
@@ -421,6 +422,8 @@ export class Syscalls {
     const usePos = f.seekable && !(pos < 0 && f.flags & O_APPEND);
     let at = pos >= 0 ? pos : f.pos;
     let total = 0;
+    // All or nothing on a bad buffer: EFAULT before anything reaches the file.
+    this.p.space.check(buf, len, false);
     this.p.space.forEachChunk(buf, len, false, (off, n) => {
       let done = 0;
       while (done < n) {
@@ -563,6 +566,7 @@ export class Syscalls {
 
   private lseek(fd: number, off: number, whence: number): SyscallResult {
     const f = this.file(fd);
+    if (whence < 0 || whence > 4) return -Errno.EINVAL;
     if (f instanceof PipeEnd || f instanceof HostInputFile) return -Errno.ESPIPE;
     if (!(f instanceof HostFile)) return -Errno.EINVAL;
     if (f.isDir) {
@@ -1535,6 +1539,8 @@ export class Syscalls {
     const p = this.p;
     const argv = this.readStringArray(argvPtr);
     const envp = this.readStringArray(envpPtr);
+    // busybox re-executes itself through /proc/self/exe; there is no /proc under --root.
+    if (path === "/proc/self/exe" || path === `/proc/${p.pid}/exe`) path = p.exe;
     const img = k.loadInto(p, path, argv, envp, p.cwd);
     // Point of no return: the old image goes away (flush_old_exec).
     const old = p.space;
@@ -1547,7 +1553,7 @@ export class Syscalls {
       a.mask = 0n;
     }
     p.clearChildTid = 0;
-    k.syncIn(p);
+    k.contextReplaced = true;
     return 0;
   }
 

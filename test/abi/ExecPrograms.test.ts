@@ -1,0 +1,91 @@
+// Real RISC-V programs (compiled from test/abi/programs/*.c with Debian's riscv64 cross gcc) under
+// `typevisor exec`, compared with Debian's qemu-riscv64 running the same binary.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { compile, have, run, scratch, texec } from "./helpers.js";
+
+const noGcc = !have("riscv64-linux-gnu-gcc") ? "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)" : undefined;
+const noQemu = !have("qemu-riscv64") ? "qemu-riscv64 is not installed (apt-get install qemu-user)" : undefined;
+
+test("file and directory system calls give the same results as under qemu-riscv64", (t) => {
+  if (noGcc || noQemu) return t.skip(noGcc ?? noQemu);
+  const bin = compile("files")!;
+  const a = scratch("files-qemu");
+  const b = scratch("files-tv");
+  const q = run("qemu-riscv64", [bin, a]);
+  const r = texec([bin, b]);
+  assert.equal(q.status, 0, q.stderr);
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout.replaceAll(b, "DIR"), q.stdout.replaceAll(a, "DIR"));
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /read back: world/);
+  assert.deepEqual(readdirSync(b), [], "the program removed everything it created");
+});
+
+test("hostile system call arguments get Linux's errors and the program survives", (t) => {
+  if (noGcc || noQemu) return t.skip(noGcc ?? noQemu);
+  const bin = compile("hostile")!;
+  const q = run("qemu-riscv64", [bin], "some input\n");
+  const r = texec([bin], "some input\n");
+  assert.equal(r.stdout, q.stdout);
+  assert.match(r.stdout, /survived/);
+  assert.equal(r.status, 0);
+  // An unknown system call is reported once, with its number.
+  assert.match(r.stderr, /unsupported system call 9999/);
+});
+
+test("fork, pipes, wait4, execve, exit statuses and signal handlers behave as on Linux", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("procs")!;
+  const r = texec([bin]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    [
+      "pipe total=128000 waited right child=1 exited=1 code=7",
+      "wait again: -1 errno=ECHILD",
+      "exec'd child argv[2]=xyz",
+      "exec child exit=42",
+      "segv child signaled=1 sig=11",
+      "killed child sig=15",
+      "handler ran: got=1010",
+      "blocked: got=0",
+      "unblocked: got=1010",
+      "write to closed pipe: -1 errno=EPIPE",
+      "getppid>0: 1, getpid!=child: 1",
+      "",
+    ].join("\n"),
+  );
+});
+
+test("a crashing program ends with 'Segmentation fault' and status 139, not a Typevisor crash", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("crash")!;
+  const r = texec([bin]);
+  assert.equal(r.status, 139);
+  assert.match(r.stderr, /Segmentation fault/);
+  assert.equal(r.stdout, "before\n");
+});
+
+test("a dynamically linked program runs with its interpreter and libc from --root", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const lib = "/usr/riscv64-linux-gnu/lib";
+  if (!existsSync(join(lib, "ld-linux-riscv64-lp64d.so.1"))) return t.skip("no riscv64 libc (libc6-riscv64-cross)");
+  const bin = compile("crash", ["-O1"])!;
+  const root = scratch("dynroot");
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, "lib"), { recursive: true });
+  run("cp", ["-L", join(lib, "ld-linux-riscv64-lp64d.so.1"), join(lib, "libc.so.6"), join(root, "lib")]);
+  run("cp", [bin, join(root, "prog")]);
+  const r = texec(["--root", root, "/prog", "ok"]);
+  assert.equal(r.stdout, "before\nno crash requested\n");
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test("a missing program is a clear error, not a stack trace", () => {
+  const r = texec(["/nonexistent/prog"]);
+  assert.equal(r.status, 127);
+  assert.match(r.stderr, /\/nonexistent\/prog: no such file/);
+});

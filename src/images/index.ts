@@ -9,7 +9,7 @@ import { ImageCache, LockFile } from "./ImageCache.js";
 import { assembleLinux } from "./LinuxImage.js";
 import { MANIFEST_FILE, verifyImage, type Manifest } from "./Manifest.js";
 import { progressFor, type Progress } from "./Progress.js";
-import { assembleRootfs } from "./RootfsImage.js";
+import { assembleRootfs, ROOT_DIR } from "./RootfsImage.js";
 
 export { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 export { AptUnavailableError } from "./AptRoot.js";
@@ -65,7 +65,7 @@ function pathsOf(cache: ImageCache, name: string, manifest: Manifest): ImagePath
     kernel: a.kernel && join(dir, a.kernel.file),
     initrd: a.initrd && join(dir, a.initrd.file),
     disk: a.disk && join(dir, a.disk.file),
-    root: a.root && join(dir, a.root.file),
+    root: a.root && join(dir, ROOT_DIR),
     manifest,
   };
 }

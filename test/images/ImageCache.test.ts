@@ -4,12 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot, ImageCache, LockFile } from "../../src/images/ImageCache.js";
-import { MANIFEST_FORMAT, sha256, verifyImage, type Manifest } from "../../src/images/Manifest.js";
+import { MANIFEST_FORMAT, sha256, treeListing, verifyImage, type Manifest } from "../../src/images/Manifest.js";
 import { imagePaths, listImages, pullImage } from "../../src/images/index.js";
 
 const bin = fileURLToPath(new URL("../../../bin/typevisor.js", import.meta.url));
@@ -202,6 +202,33 @@ test("CLI: an unreachable archive gives a clear message and how to boot without 
     assert.match(r.stderr, /could not fetch the trixie\/riscv64 package lists from http:\/\/127\.0\.0\.1:9\/debian/);
     assert.match(r.stderr, /typevisor run --arch riscv64 --kernel Image --initrd/);
     assert.deepEqual(new ImageCache(cache.root).names(), [], "nothing half-built is left as an image");
+  } finally {
+    rmSync(cache.root, { recursive: true, force: true });
+  }
+});
+
+test("a rootfs image's tree is checked against its listing: a modified file is detected", async () => {
+  const cache = tempCache();
+  try {
+    const dir = cache.dirOf("debian-rootfs-riscv64");
+    mkdirSync(join(dir, "root/usr/bin"), { recursive: true });
+    writeFileSync(join(dir, "root/usr/bin/true"), "\x7fELF true");
+    symlinkSync("usr/bin", join(dir, "root/bin"));
+    const listing = treeListing(join(dir, "root"));
+    assert.match(listing, /^[0-9a-f]{64} {2}l 777 bin$/m);
+    assert.match(listing, /^[0-9a-f]{64} {2}f 644 usr\/bin\/true$/m);
+    writeFileSync(join(dir, "root.sha256sums"), listing);
+    const m: Manifest = {
+      format: MANIFEST_FORMAT, name: "debian-rootfs-riscv64", recipe: "rootfs", arch: "riscv64", suite: "trixie", mirror: "m",
+      createdAt: "t", packages: [], artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
+    };
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+    assert.equal((await verifyImage(dir)).ok, true);
+    assert.equal((await imagePaths("debian-rootfs-riscv64", cache)).root, join(dir, "root"));
+    writeFileSync(join(dir, "root/usr/bin/true"), "\x7fELF evil");
+    const v = await verifyImage(dir);
+    assert.equal(v.ok, false);
+    assert.match(v.problems[0]!, /root tree .* no longer matches/);
   } finally {
     rmSync(cache.root, { recursive: true, force: true });
   }

@@ -90,7 +90,7 @@ async function run(argv: string[]): Promise<number> {
           if (p.kernel) out(`kernel=${p.kernel}`);
           if (p.initrd) out(`initrd=${p.initrd}`);
           if (p.disk) out(`disk=${p.disk}`);
-          if (p.root) out(`root=${p.root.replace(/\.sha256sums$/, "")}`);
+          if (p.root) out(`root=${p.root}`);
           if (p.manifest.cmdline) out(`cmdline=${p.manifest.cmdline}`);
         }
         return 0;

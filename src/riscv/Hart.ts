@@ -611,12 +611,13 @@ export class Hart implements FpContext {
     const tagLo = this.fastTagLo, tagHi = this.fastTagHi, fbase = this.fastBase;
     let fPageLo = 1, fPageHi = 0, fBase = 0;
     this.exitSlice = false;
+    let pcLo = this.pcLo, pcHi = this.pcHi;
     let i = 0;
     while (i < n) {
       i++;
       x[0] = 0; x[1] = 0;
-      const pcLo = this.pcLo, pcHi = this.pcHi;
       if ((pcLo & ~0xfff) !== fPageLo || pcHi !== fPageHi) {
+        this.pcLo = pcLo; this.pcHi = pcHi; 
         const page = this.fetchPage(pcLo, pcHi);
         if (page < 0) return i;
         fPageLo = pcLo & ~0xfff; fPageHi = pcHi; fBase = page;
@@ -626,6 +627,7 @@ export class Hart implements FpContext {
       let insn: number, raw: number, ilen: number;
       if ((h & 3) === 3) {
         if ((pcLo & 0xfff) === 0xffe) {
+          this.pcLo = pcLo; this.pcHi = pcHi; 
           insn = this.fetchCross(pcLo, pcHi, h);
           if (insn === -1 && this.sliceTraps > 0) return i;
         } else {
@@ -634,7 +636,7 @@ export class Hart implements FpContext {
         raw = insn; ilen = 4;
       } else {
         insn = ctab[h]!; raw = h; ilen = 2;
-        if (insn === 0) { this.illegal(h); return i; }
+        if (insn === 0) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(h); return i; }
       }
       let nLo = (pcLo + ilen) | 0;
       let nHi = (nLo >>> 0) < (pcLo >>> 0) ? (pcHi + 1) | 0 : pcHi;
@@ -642,28 +644,28 @@ export class Hart implements FpContext {
       const rs1 = (insn >>> 14) & 62;
       const rs2 = (insn >>> 19) & 62;
       const f3 = (insn >>> 12) & 7;
-      switch (insn & 0x7f) {
-        case 0x37: { // LUI
+      switch ((insn >>> 2) & 31) {
+        case 13 /* 0x37 */: { // LUI
           const v = insn & 0xfffff000;
           x[rd2] = v; x[rd2 + 1] = v >> 31;
           break;
         }
-        case 0x17: { // AUIPC
+        case 5 /* 0x17 */: { // AUIPC
           const imm = insn & 0xfffff000;
           const lo = (pcLo + imm) | 0;
           x[rd2 + 1] = (pcHi + (imm >> 31) + ((lo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
           x[rd2] = lo;
           break;
         }
-        case 0x6f: { // JAL
+        case 27 /* 0x6f */: { // JAL
           const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
           x[rd2] = nLo; x[rd2 + 1] = nHi;
           nLo = (pcLo + imm) | 0;
           nHi = (pcHi + (imm >> 31) + ((nLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
           break;
         }
-        case 0x67: { // JALR
-          if (f3 !== 0) { this.illegal(raw); return i; }
+        case 25 /* 0x67 */: { // JALR
+          if (f3 !== 0) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           const imm = insn >> 20;
           const blo = x[rs1]!, bhi = x[rs1 + 1]!;
           const tlo = (blo + imm) | 0;
@@ -672,7 +674,7 @@ export class Hart implements FpContext {
           nLo = tlo & ~1; nHi = thi;
           break;
         }
-        case 0x63: { // BRANCH
+        case 24 /* 0x63 */: { // BRANCH
           const alo = x[rs1]!, ahi = x[rs1 + 1]!, blo = x[rs2]!, bhi = x[rs2 + 1]!;
           let taken: boolean;
           switch (f3) {
@@ -682,7 +684,7 @@ export class Hart implements FpContext {
             case 5: taken = ahi !== bhi ? ahi > bhi : (alo >>> 0) >= (blo >>> 0); break;
             case 6: taken = ahi !== bhi ? (ahi >>> 0) < (bhi >>> 0) : (alo >>> 0) < (blo >>> 0); break;
             case 7: taken = ahi !== bhi ? (ahi >>> 0) > (bhi >>> 0) : (alo >>> 0) >= (blo >>> 0); break;
-            default: this.illegal(raw); return i;
+            default: this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i;
           }
           if (taken) {
             const imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
@@ -691,13 +693,13 @@ export class Hart implements FpContext {
           }
           break;
         }
-        case 0x03: { // LOAD
+        case 0 /* 0x03 */: { // LOAD
           const imm = insn >> 20;
           const blo = x[rs1]!, bhi = x[rs1 + 1]!;
           const alo = (blo + imm) | 0;
           const ahi = (bhi + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
           const size = 1 << (f3 & 3);
-          if (f3 === 7) { this.illegal(raw); return i; }
+          if (f3 === 7) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           const ti = FAST_SIZE + ((alo >>> 12) & (FAST_SIZE - 1));
           if (tagLo[ti] === (alo & ~0xfff) && tagHi[ti] === ahi && (alo & (size - 1)) === 0) {
             const off = fbase[ti]! + (alo & 0xfff);
@@ -711,6 +713,7 @@ export class Hart implements FpContext {
               default: x[rd2] = ram32[off >>> 2]!; x[rd2 + 1] = 0; break;
             }
           } else {
+            this.pcLo = pcLo; this.pcHi = pcHi; 
             if (!this.readMem(alo, ahi, size)) return i;
             const v = this.vLo;
             switch (f3) {
@@ -724,8 +727,8 @@ export class Hart implements FpContext {
           }
           break;
         }
-        case 0x23: { // STORE
-          if (f3 > 3) { this.illegal(raw); return i; }
+        case 8 /* 0x23 */: { // STORE
+          if (f3 > 3) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
           const blo = x[rs1]!, bhi = x[rs1 + 1]!;
           const alo = (blo + imm) | 0;
@@ -741,12 +744,13 @@ export class Hart implements FpContext {
               default: ram32[off >>> 2] = x[rs2]!; ram32[(off >>> 2) + 1] = x[rs2 + 1]!; break;
             }
           } else {
+            this.pcLo = pcLo; this.pcHi = pcHi; 
             if (!this.writeMem(alo, ahi, size, x[rs2]!, x[rs2 + 1]!)) return i;
             if (this.exitSlice) { this.pcLo = nLo; this.pcHi = nHi; return i; }
           }
           break;
         }
-        case 0x13: { // OP-IMM (RV64I 2.4, Zbb, Zbs)
+        case 4 /* 0x13 */: { // OP-IMM (RV64I 2.4, Zbb, Zbs)
           const imm = insn >> 20;
           const alo = x[rs1]!, ahi = x[rs1 + 1]!;
           switch (f3) {
@@ -767,7 +771,7 @@ export class Hart implements FpContext {
                 if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
                 else if (sh < 32) { x[rd2 + 1] = (ahi << sh) | (alo >>> (32 - sh)); x[rd2] = alo << sh; }
                 else { x[rd2 + 1] = alo << (sh - 32); x[rd2] = 0; }
-              } else if (!this.opImmZb1(insn, f6, sh, rd2, alo, ahi)) { this.illegal(raw); return i; }
+              } else if (!this.opImmZb1(insn, f6, sh, rd2, alo, ahi)) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
               break;
             }
             default: { // 5: SRLI / SRAI / Zbb
@@ -780,13 +784,13 @@ export class Hart implements FpContext {
                 if (sh === 0) { x[rd2] = alo; x[rd2 + 1] = ahi; }
                 else if (sh < 32) { x[rd2] = (alo >>> sh) | (ahi << (32 - sh)); x[rd2 + 1] = ahi >> sh; }
                 else { x[rd2] = ahi >> (sh - 32); x[rd2 + 1] = ahi >> 31; }
-              } else if (!this.opImmZb5(insn, f6, sh, rd2, alo, ahi)) { this.illegal(raw); return i; }
+              } else if (!this.opImmZb5(insn, f6, sh, rd2, alo, ahi)) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
               break;
             }
           }
           break;
         }
-        case 0x1b: { // OP-IMM-32
+        case 6 /* 0x1b */: { // OP-IMM-32
           const a = x[rs1]!;
           let v: number;
           if (f3 === 0) v = (a + (insn >> 20)) | 0;
@@ -805,20 +809,20 @@ export class Hart implements FpContext {
               if (which === 0) v = Math.clz32(a);
               else if (which === 1) v = ctz32(a);
               else if (which === 2) v = popcnt32(a);
-              else { this.illegal(raw); return i; }
-            } else { this.illegal(raw); return i; }
+              else { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
+            } else { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           } else if (f3 === 5) {
             const f7 = insn >>> 25, sh = (insn >>> 20) & 31;
             if (f7 === 0) v = a >>> sh;
             else if (f7 === 0x20) v = a >> sh;
             else if (f7 === 0x30) v = sh === 0 ? a : (a >>> sh) | (a << (32 - sh)); // RORIW
-            else { this.illegal(raw); return i; }
-          } else { this.illegal(raw); return i; }
+            else { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
+          } else { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           v |= 0;
           x[rd2] = v; x[rd2 + 1] = v >> 31;
           break;
         }
-        case 0x33: { // OP
+        case 12 /* 0x33 */: { // OP
           const f7 = insn >>> 25;
           const alo = x[rs1]!, ahi = x[rs1 + 1]!, blo = x[rs2]!, bhi = x[rs2 + 1]!;
           if (f7 === 0) {
@@ -861,10 +865,10 @@ export class Hart implements FpContext {
           } else if (f7 === 1) {
             if (f3 === 0) this.mul64(rd2, alo, ahi, blo, bhi);
             else this.mulDiv(f3, rd2, rs1, rs2, alo, ahi, blo, bhi);
-          } else if (!this.opZb(f7, f3, rd2, alo, ahi, blo, bhi)) { this.illegal(raw); return i; }
+          } else if (!this.opZb(f7, f3, rd2, alo, ahi, blo, bhi)) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           break;
         }
-        case 0x3b: { // OP-32
+        case 14 /* 0x3b */: { // OP-32
           const f7 = insn >>> 25;
           const a = x[rs1]!, b = x[rs2]!;
           let v: number;
@@ -872,11 +876,11 @@ export class Hart implements FpContext {
             if (f3 === 0) v = a + b;
             else if (f3 === 1) v = a << (b & 31);
             else if (f3 === 5) v = a >>> (b & 31);
-            else { this.illegal(raw); return i; }
+            else { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           } else if (f7 === 0x20) {
             if (f3 === 0) v = a - b;
             else if (f3 === 5) v = a >> (b & 31);
-            else { this.illegal(raw); return i; }
+            else { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           } else if (f7 === 1) {
             switch (f3) {
               case 0: v = Math.imul(a, b); break;
@@ -884,32 +888,35 @@ export class Hart implements FpContext {
               case 5: v = b === 0 ? -1 : (a >>> 0) / (b >>> 0); break;
               case 6: v = b === 0 ? a : (a === -0x80000000 && b === -1) ? 0 : a % b; break;
               case 7: v = b === 0 ? a : (a >>> 0) % (b >>> 0); break;
-              default: this.illegal(raw); return i;
+              default: this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i;
             }
           } else if (!this.op32Zb(f7, f3, rd2, rs2, a, b, x[rs1 + 1]!, x[rs2 + 1]!)) {
-            this.illegal(raw); return i;
+            this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i;
           } else break;
           v |= 0;
           x[rd2] = v; x[rd2 + 1] = v >> 31;
           break;
         }
-        case 0x0f: // MISC-MEM: FENCE (a no-op on one in-order hart), FENCE.I (Zifencei; no decode cache to drop)
+        case 3 /* 0x0f */: // MISC-MEM: FENCE (a no-op on one in-order hart), FENCE.I (Zifencei; no decode cache to drop)
           if (f3 === 1) this.stats.fenceI++;
-          else if (f3 !== 0) { this.illegal(raw); return i; }
+          else if (f3 !== 0) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           break;
-        case 0x73: // SYSTEM
+        case 28 /* 0x73 */: // SYSTEM
+          this.pcLo = pcLo; this.pcHi = pcHi; 
           this.stepsBefore = i - 1;
           this.system(insn, raw, nLo, nHi);
           return i;
-        case 0x2f: // AMO
+        case 11 /* 0x2f */: // AMO
+          this.pcLo = pcLo; this.pcHi = pcHi; 
           if (!this.amo(insn, raw)) return i;
           break;
-        case 0x07: case 0x27: // LOAD-FP / STORE-FP
+        case 1 /* 0x07 */: case 9 /* 0x27 */: // LOAD-FP / STORE-FP
+          this.pcLo = pcLo; this.pcHi = pcHi; 
           if (!this.fpLoadStore(insn, raw)) return i;
           break;
-        case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+        case 20 /* 0x53 */: case 16 /* 0x43 */: case 17 /* 0x47 */: case 18 /* 0x4b */: case 19 /* 0x4f */:
           if ((this.mstatus & C.MS_FS) === 0 || executeFp === undefined || !executeFp(this, insn)) {
-            this.illegal(raw); return i;
+            this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i;
           }
           this.mstatus |= C.MS_FS; // FS = Dirty (3.1.6.6)
           break;
@@ -917,9 +924,11 @@ export class Hart implements FpContext {
           this.illegal(raw);
           return i;
       }
-      this.pcLo = nLo;
-      this.pcHi = nHi;
+      pcLo = nLo;
+      pcHi = nHi;
     }
+    this.pcLo = pcLo;
+    this.pcHi = pcHi;
     return i;
   }
 

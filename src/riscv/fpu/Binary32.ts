@@ -7,8 +7,8 @@
 // midpoint the error sign decides, so the double rounding is harmless for every mode.
 // Operands are the binary32 values as JS numbers; NaN results are canonicalised by executeFp.
 
-import { DZ, NV, NX, RDN, RMM, RTZ, RUP, fpStatus } from "./FFlags.js";
-import { MAX_FLOAT32, isEven32, nextDown32, nextUp32 } from "./FloatBits.js";
+import { DZ, NV, NX, RDN, RMM, RNE, RTZ, RUP, fpStatus } from "./FFlags.js";
+import { MAX_FLOAT32, f64Lo, isEven32, nextDown32, nextUp32 } from "./FloatBits.js";
 import { BINARY32, exactRoundNear } from "./ExactArithmetic.js";
 import { productError } from "./Binary64.js";
 
@@ -23,6 +23,19 @@ export function roundToBinary32(x: number, err: number, rm: number): number {
   const ax = Math.abs(x);
   if (!(ax >= FAST_MIN && ax < MAX_FLOAT32)) return exactRoundNear(x, err, BINARY32, rm);
   const s = Math.fround(x);
+  if (rm === RNE) {
+    // Math.fround is RNE from x; it differs from RNE of the exact value only when x sits
+    // exactly on a binary32 midpoint (the 29 fraction bits below binary32 precision are
+    // 1000...0) and the error says which side the exact value is on.
+    if (err === 0) {
+      if (s !== x) fpStatus.flags |= NX;
+      return s;
+    }
+    fpStatus.flags |= NX;
+    if ((f64Lo(x) & 0x1fffffff) !== 0x10000000) return s;
+    if (err > 0) return s > x ? s : nextUp32(s);
+    return s < x ? s : nextDown32(s);
+  }
   if (s === x) {
     if (err === 0) return s;
     fpStatus.flags |= NX;

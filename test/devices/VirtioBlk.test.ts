@@ -38,9 +38,14 @@ test("virtio-blk: negotiation, capacity, and a written block is in the image fil
   res = await blkRequest(r, q, VIRTIO_BLK_T_FLUSH, 0, 0);
   assert.equal(res.status, VIRTIO_BLK_S_OK);
   assert.deepEqual(readFileSync(img).subarray(10 * 512, 10 * 512 + 8192), data, "data is in the image file after flush");
+  r.mem.takeDirty();
   res = await blkRequest(r, q, VIRTIO_BLK_T_IN, 10, 8192);
   assert.equal(res.status, VIRTIO_BLK_S_OK);
   assert.equal(res.len, 8193);
+  const dirty = r.mem.takeDirty();
+  const usedPage = (q.used - r.mem.base) >>> 12;
+  assert.ok(dirty.includes(usedPage), "the used ring page is marked dirty for migration");
+  assert.ok(dirty.length >= 3, "the DMA'd data pages are marked dirty too");
   assert.deepEqual(Buffer.from(res.data), data, "read back what was written");
   assert.ok(r.irq.raised >= 1 && r.drv.usedIrqs >= 1, "used-buffer interrupts were raised");
   assert.ok(sentinelIntact(r.mem));

@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { join } from "node:path";
+import { cacheRoot } from "../../src/images/ImageCache.js";
 import { GuestMemory } from "../../src/vmm/GuestMemory.js";
 import { identifyKernel, loadKernel, parseRiscvImageHeader, planKernel, KernelImageError } from "../../src/boot/LinuxImage.js";
 import { planVirtBoot } from "../../src/vmm/VirtLayout.js";
@@ -81,8 +83,7 @@ test("too little memory for kernel + initramfs is an error that names the file a
 function debianKernel(): string | undefined {
   const env = process.env["TYPEVISOR_TEST_KERNEL"];
   if (env && existsSync(env)) return env;
-  const roots = [process.env["XDG_CACHE_HOME"] ?? `${process.env["HOME"]}/.cache`].map((r) => `${r}/typevisor/images/debian-riscv64`);
-  for (const dir of roots) {
+  for (const dir of [join(cacheRoot(), "debian-riscv64"), join(cacheRoot(), "images", "debian-riscv64")]) {
     if (!existsSync(dir)) continue;
     const f = readdirSync(dir).find((n) => n.startsWith("vmlinux") || n === "kernel" || n.startsWith("Image"));
     if (f) return `${dir}/${f}`;

@@ -1,0 +1,186 @@
+// The Vm run loop and the virt board with small S-mode programs standing in for a kernel: they
+// check the boot protocol (a0/a1), make hypercalls to the built-in SBI, use the timer and devices,
+// and end the VM by each of the ways a guest can.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { assemble, toolchainMissing } from "../riscv/asm.js";
+import { Vm, type VmExit } from "../../src/vmm/Vm.js";
+import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
+
+const KERNEL_BASE = 0x80200000;
+
+// Prints the string at label `msg` (length msglen) with SBI DBCN console_write.
+const PRINT = (text: string) => `
+  li a7, 0x4442434E
+  li a6, 0
+  li a0, ${Buffer.byteLength(text.replace(/\\n/g, "\n"))}
+  la a1, msg
+  li a2, 0
+  ecall
+`;
+const SHUTDOWN = `
+  li a7, 0x53525354
+  li a6, 0
+  li a0, 0
+  li a1, 0
+  ecall
+1: j 1b
+`;
+const msg = (s: string) => `
+msg: .ascii "${s}"
+`;
+
+async function boot(src: string, opts: { cpus?: number; stopAfterReboot?: boolean } = {}): Promise<{ exit: VmExit; out: string; vm: Vm }> {
+  const kernel = assemble(src, KERNEL_BASE);
+  const console = new MemoryBackend();
+  let vm: Vm | undefined = undefined;
+  vm = new Vm({
+    config: { memory: 32 << 20, cpus: opts.cpus ?? 1, kernel: { name: "test-kernel", bytes: kernel }, append: "tv.test" },
+    console,
+    onReboot: opts.stopAfterReboot ? () => vm!.stop() : undefined,
+  });
+  const timer = setTimeout(() => vm!.stop(), 20_000);
+  const exit = await vm.start();
+  clearTimeout(timer);
+  vm.board.uart.flushTx();
+  return { exit, out: console.text(), vm };
+}
+
+test("the kernel starts in S-mode with a0 = hart id and a1 = the DTB; SBI shutdown ends the VM with status 0", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit, out, vm } = await boot(`
+  bnez a0, bad
+  lwu t0, 0(a1)
+  li t1, 0xedfe0dd0          # FDT magic 0xd00dfeed, big-endian in memory
+  bne t0, t1, bad
+  csrr t2, sstatus           # readable: we are in S-mode (an M-only CSR would trap)
+  ${PRINT("hello from S-mode\\n")}
+  ${SHUTDOWN}
+bad:
+  li a7, 0x53525354
+  li a6, 0
+  li a0, 0
+  li a1, 1                   # reason: system failure
+  ecall
+  ${msg("hello from S-mode\\n")}
+`);
+  assert.deepEqual(exit, { reason: "poweroff", status: 0 });
+  assert.equal(out, "hello from S-mode\n");
+  const s = vm.stats();
+  assert.equal(s.sbiCalls["dbcn.console_write"], 1);
+  assert.equal(s.sbiCalls["srst.system_reset"], 1);
+  assert.equal(s.exceptions["ecall-from-S"], 2);
+  assert.ok(s.instructions > 10 && s.instructions < 100);
+});
+
+test("the syscon device powers off with the failure code the guest wrote", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit } = await boot(`
+  li t0, 0x100000
+  li t1, (5 << 16) | 0x3333
+  sw t1, 0(t0)
+1: j 1b
+`);
+  assert.deepEqual(exit, { reason: "poweroff", status: 5 });
+});
+
+test("a kernel panic report on the console ends the VM with a non-zero status", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit, out } = await boot(`
+  ${PRINT("Kernel panic - not syncing: test\\n---[ end Kernel panic - not syncing: test ]---\\n")}
+1: j 1b
+  ${msg("Kernel panic - not syncing: test\\n---[ end Kernel panic - not syncing: test ]---\\n")}
+`);
+  assert.equal(exit.reason, "panic");
+  assert.notEqual(exit.status, 0);
+  assert.match(out, /end Kernel panic/);
+});
+
+test("SBI reboot restarts the machine from a fresh RAM image (the guest's writes are gone)", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit, vm } = await boot(`
+  la t0, flag
+  lw t1, 0(t0)
+  bnez t1, bad               # after a reset the flag must be 0 again
+  li t1, 1
+  sw t1, 0(t0)
+  li a7, 0x53525354
+  li a6, 0
+  li a0, 1                   # cold reboot
+  li a1, 0
+  ecall
+bad: j bad
+.align 3
+flag: .word 0
+`, { stopAfterReboot: true });
+  assert.equal(exit.reason, "stopped");
+  assert.equal(vm.stats().reboots, 1);
+});
+
+test("SBI set_timer raises the supervisor timer interrupt; the hart idles in wfi until it fires", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit, out, vm } = await boot(`
+  li t0, 1 << 5
+  csrs sie, t0               # STIE; sstatus.SIE stays 0, so wfi wakes without trapping
+  rdtime t1
+  li t2, 200000              # 20 ms at 10 MHz
+  add a0, t1, t2
+  li a7, 0x54494D45          # TIME set_timer
+  li a6, 0
+  ecall
+wait:
+  wfi
+  csrr t3, sip
+  andi t3, t3, 1 << 5
+  beqz t3, wait
+  rdtime t4
+  sub t4, t4, t1
+  li t5, 200000
+  bltu t4, t5, early
+  ${PRINT("tick\\n")}
+  ${SHUTDOWN}
+early:
+  li t0, 0x100000
+  li t1, (7 << 16) | 0x3333
+  sw t1, 0(t0)
+1: j 1b
+  ${msg("tick\\n")}
+`);
+  assert.deepEqual(exit, { reason: "poweroff", status: 0 });
+  assert.equal(out, "tick\n");
+  assert.equal(vm.stats().sbiCalls["time.set_timer"], 1);
+});
+
+test("HSM hart_start brings up a second hart with its opaque value in a1", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit, out } = await boot(`
+  bnez a0, secondary
+  li a7, 0x48534D            # HSM hart_start(1, secondary, 0x1234)
+  li a6, 0
+  li a0, 1
+  la a1, secondary
+  li a2, 0x1234
+  ecall
+  bnez a0, fail
+1: j 1b                      # hart 0 spins; hart 1 ends the VM
+secondary:
+  li t0, 0x1234
+  bne a1, t0, fail
+  ${PRINT("hart 1 up\\n")}
+  ${SHUTDOWN}
+fail:
+  li t0, 0x100000
+  li t1, (9 << 16) | 0x3333
+  sw t1, 0(t0)
+2: j 2b
+  ${msg("hart 1 up\\n")}
+`, { cpus: 2 });
+  assert.deepEqual(exit, { reason: "poweroff", status: 0 });
+  assert.equal(out, "hart 1 up\n");
+});

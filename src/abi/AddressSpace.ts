@@ -398,6 +398,7 @@ export class AddressSpace {
   }
 
   read(va: number, len: number): Uint8Array {
+    if (!(len >= 0 && len <= 0x7fff_f000)) throw new SyscallError(Errno.EFAULT);
     const out = new Uint8Array(len);
     this.forEachChunk(va, len, false, (off, n, done) => out.set(this.bytes.subarray(off, off + n), done));
     return out;

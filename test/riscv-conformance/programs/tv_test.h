@@ -103,6 +103,7 @@ tv_trap_tval: .dword 0;                                                 \
 tv_trap_mode: .dword 0; /* privilege that handled it: 3 M, 1 S */       \
 tv_trap_count: .dword 0;                                                \
 tv_resume: .dword 0;                                                    \
+tv_trap_status: .dword 0; /* mstatus (M handler) or sstatus (S handler) at the trap */ \
 tv_save: .dword 0, 0, 0, 0;                                             \
   .bss;                                                                 \
   .align 12;                                                            \
@@ -123,13 +124,14 @@ tv_mtrap:                                                               \
   csrr t6, mepc; sd t6, 8(t3);                                          \
   csrr t6, mtval; sd t6, 16(t3);                                        \
   li t6, 3; sd t6, 24(t3);                                              \
+  csrr t6, mstatus; sd t6, 48(t3);                                      \
   ld t6, 32(t3); addi t6, t6, 1; sd t6, 32(t3);                         \
   bltz t5, 1f;                                                          \
   /* exception: resume at tv_resume, once */                            \
   csrw mepc, t4; sd zero, 40(t3);                                       \
-  addi t5, t5, -8; bltz t5, 2f; addi t5, t5, -3; bgtz t5, 2f;           \
   li t5, 0x4d; bne a7, t5, 2f;                                          \
-  li t5, MSTATUS_MPP; csrs mstatus, t5; /* RETURN_TO_M */               \
+  li t5, MSTATUS_MPP; csrs mstatus, t5; /* RETURN_TO_M, with MIE = 0 */ \
+  li t5, MSTATUS_MPIE; csrc mstatus, t5;                                \
   j 2f;                                                                 \
 1:/* interrupt: disable its source in mie and return where it hit */    \
   li t6, 1; sll t6, t6, t5; csrc mie, t6;                               \
@@ -149,6 +151,7 @@ tv_strap:                                                               \
   csrr t6, sepc; sd t6, 8(t3);                                          \
   csrr t6, stval; sd t6, 16(t3);                                        \
   li t6, 1; sd t6, 24(t3);                                              \
+  csrr t6, sstatus; sd t6, 48(t3);                                      \
   ld t6, 32(t3); addi t6, t6, 1; sd t6, 32(t3);                         \
   bltz t5, 1f;                                                          \
   csrw sepc, t4; sd zero, 40(t3); j 2f;                                 \
@@ -161,7 +164,7 @@ tv_strap:                                                               \
 tv_clear_trap:                                                          \
   la t3, tv_trap_cause;                                                 \
   sd zero, 0(t3); sd zero, 8(t3); sd zero, 16(t3); sd zero, 24(t3);     \
-  sd zero, 32(t3); sd zero, 40(t3);                                     \
+  sd zero, 32(t3); sd zero, 40(t3); sd zero, 48(t3);                    \
   ret
 
 /* --- checks ------------------------------------------------------------------------------- */
@@ -250,13 +253,14 @@ test_##n:                                                               \
   mret;                                                                 \
 1:
 
-/* Back to M-mode from S/U: an ecall with a7 = 0x4d, which the M handler turns into a return to
- * M-mode (the ecall cause must not be delegated). Clobbers a7, t3, t4. */
-#define RETURN_TO_M                                                     \
+/* Back to M-mode from S/U: an exception taken by M with a7 = 0x4d, which the M handler turns
+ * into a return to M-mode (the exception cause must not be delegated). Clobbers a7, t3, t4. */
+#define RETURN_TO_M_VIA(insn)                                           \
   la t3, 1f; la t4, tv_resume; sd t3, 0(t4);                            \
   li a7, 0x4d;                                                          \
-  ecall;                                                                \
-1:call tv_clear_trap
+  insn;                                                                 \
+1:li a7, 0; call tv_clear_trap
+#define RETURN_TO_M RETURN_TO_M_VIA(ecall)
 
 /* Expect an interrupt to be taken by `mode` while `code` runs (it may loop, e.g. wfi). */
 #define TEST_INTERRUPT(n, mode, cause, code...)                         \
@@ -286,3 +290,11 @@ tv_cont_##n:                                                            \
   ld t4, 8(t3); la t5, tv_f##n; bne t4, t5, tv_fail;                    \
   ld t4, 16(t3); beqz t4, 1f; bne t4, t5, tv_fail; 1:;                  \
   ld t4, 24(t3); li t5, mode; bne t4, t5, tv_fail;
+
+/* The status register the last trap handler saw, masked, must equal `expect`. */
+#define TEST_TRAP_STATUS(n, mask, expect)                               \
+test_##n:                                                               \
+  li TESTNUM, n;                                                        \
+  la t3, tv_trap_status; ld t4, 0(t3);                                  \
+  li t5, mask; and t4, t4, t5;                                          \
+  li t5, expect; bne t4, t5, tv_fail;

@@ -282,3 +282,19 @@ test("results written to the same register as a source are correct (rd = rs1 = r
   exec(ctx, r4(FMADD, S, 6, 6, 6, 6, RNE));
   assert.equal(getSBits(ctx, 6), 0x41400000); // 12.0f
 });
+
+test("complete underflow: ±0 or the smallest subnormal by mode, always UF|NX; exactly half ties", () => {
+  for (const [rm, pos, neg] of [
+    [RNE, 0, -0], [RTZ, 0, -0], [RDN, 0, -MIN_SUB_D], [RUP, MIN_SUB_D, -0], [RMM, 0, -0],
+  ] as const) {
+    eq(d2(FMUL, 1e-200, 1e-200, rm), pos, UF | NX, `1e-200^2 rm${rm}`);
+    eq(d2(FMUL, -1e-200, 1e-200, rm), neg, UF | NX, `-1e-200^2 rm${rm}`);
+    eq(d2(FDIV, -1e-300, 1e300, rm), neg, UF | NX, `-1e-300/1e300 rm${rm}`);
+    eq(s2(FMUL, 1e-30, 1e-30, rm), pos === 0 ? 0 : MIN_SUB_S, UF | NX, `S 1e-30^2 rm${rm}`);
+  }
+  // Exactly half the smallest subnormal: ties to even (0) in RNE, away in RMM.
+  eq(d2(FMUL, 2 ** -500, 2 ** -575, RNE), 0, UF | NX, "2^-1075 RNE");
+  eq(d2(FMUL, 2 ** -500, 2 ** -575, RMM), MIN_SUB_D, UF | NX, "2^-1075 RMM");
+  eq(s2(FMUL, 2 ** -75, 2 ** -75, RMM), MIN_SUB_S, UF | NX, "S 2^-150 RMM");
+  eq(s2(FMUL, 2 ** -75, 2 ** -75, RNE), 0, UF | NX, "S 2^-150 RNE");
+});

@@ -10,7 +10,7 @@
 import { DZ, NV, NX, RDN, RMM, RNE, RTZ, RUP, fpStatus } from "./FFlags.js";
 import { MAX_FLOAT32, f64Lo, isEven32, nextDown32, nextUp32 } from "./FloatBits.js";
 import { BINARY32, exactRoundNear } from "./ExactArithmetic.js";
-import { productError } from "./Binary64.js";
+import { belowHalfMinSubnormal, productError } from "./Binary64.js";
 
 /** Values at least this large stay normal binary32 numbers after any rounding. */
 const FAST_MIN = 2 ** -125;
@@ -21,7 +21,11 @@ const FAST_MIN = 2 ** -125;
  */
 export function roundToBinary32(x: number, err: number, rm: number): number {
   const ax = Math.abs(x);
-  if (!(ax >= FAST_MIN && ax < MAX_FLOAT32)) return exactRoundNear(x, err, BINARY32, rm);
+  if (!(ax >= FAST_MIN && ax < MAX_FLOAT32)) {
+    // Below half the smallest binary32 subnormal (then so is the exact value): no BigInt.
+    if (ax < 2 ** -150 && ax !== 0) return belowHalfMinSubnormal(x < 0, 2 ** -149, rm);
+    return exactRoundNear(x, err, BINARY32, rm);
+  }
   const s = Math.fround(x);
   if (rm === RNE) {
     // Math.fround is RNE from x; it differs from RNE of the exact value only when x sits

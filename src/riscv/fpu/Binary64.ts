@@ -12,7 +12,7 @@
 // NaN operands produce NaN here without flags; executeFp raises NV for signalling NaNs and
 // writes the canonical NaN.
 
-import { NX, OF, RDN, RMM, RNE, RTZ, RUP, fpStatus } from "./FFlags.js";
+import { NX, OF, RDN, RMM, RNE, RTZ, RUP, UF, fpStatus } from "./FFlags.js";
 import { MAX_FLOAT64, isEven64, nextDown64, nextUp64 } from "./FloatBits.js";
 import { BINARY64, exactAdd, exactDiv, exactFma, exactMul, exactSqrt } from "./ExactArithmetic.js";
 
@@ -54,6 +54,18 @@ export function directed64(r: number, err: number, rm: number): number {
   return v;
 }
 
+/**
+ * Rounding of a nonzero value whose magnitude is at most half the smallest subnormal (the
+ * RNE result was 0): tiny and inexact. RMM is excluded by callers (a value of exactly half
+ * rounds away in RMM).
+ */
+export function belowHalfMinSubnormal(neg: boolean, minSubnormal: number, rm: number): number {
+  fpStatus.flags |= UF | NX;
+  if (rm === RUP && !neg) return minSubnormal;
+  if (rm === RDN && neg) return -minSubnormal;
+  return neg ? -0 : 0;
+}
+
 function inFastRange(x: number): boolean {
   const ax = Math.abs(x);
   return ax >= FAST_MIN_OPERAND && ax <= FAST_MAX_OPERAND;
@@ -93,6 +105,8 @@ export function fmul64(a: number, b: number, rm: number): number {
       return rm === RNE ? p : directed64(p, err, rm);
     }
   }
+  // Complete underflow (e.g. 1e-200 * 1e-200) is common enough to avoid BigInt.
+  if (p === 0 && a !== 0 && b !== 0 && rm !== RMM) return belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
   return exactMul(a, b, BINARY64, rm);
 }
 
@@ -108,6 +122,7 @@ export function fdiv64(a: number, b: number, rm: number): number {
     fpStatus.flags |= NX;
     return rm === RNE ? q : directed64(q, b > 0 ? rem : -rem, rm);
   }
+  if (q === 0 && a !== 0 && b - b === 0 && rm !== RMM) return belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
   return exactDiv(a, b, BINARY64, rm);
 }
 

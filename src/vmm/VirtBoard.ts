@@ -18,6 +18,8 @@ import { Aclint } from "../devices/Aclint.js";
 import { GoldfishRtc } from "../devices/GoldfishRtc.js";
 import { Syscon } from "../devices/Syscon.js";
 import { VirtioMmio } from "../devices/virtio/VirtioMmio.js";
+import { VirtioConsole } from "../devices/virtio/VirtioConsole.js";
+import { VirtioRng } from "../devices/virtio/VirtioRng.js";
 import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
 import { loadKernel } from "../boot/LinuxImage.js";
 import { VIRT, virtDeviceTree } from "./VirtDeviceTree.js";
@@ -84,6 +86,10 @@ export interface VirtBoardOptions {
    */
   console: CharBackend;
   timer?: MachineTimer;
+  /** Add a virtio-console (hvc0) writing to `console` (default true). */
+  hvc?: boolean;
+  /** Add a virtio-rng (default true). */
+  rng?: boolean;
   /** Called (from inside a hart's run) when the guest asks for poweroff or reboot. */
   onEvent?: (ev: BoardEvent) => void;
 }
@@ -155,7 +161,25 @@ export class VirtBoard {
     this.bus.map(VIRT.plic.base, VIRT.plic.size, this.plic);
     this.uart = new Uart16550(this.wakingLine(VIRT.uart0.irq), opts.console);
     this.bus.map(VIRT.uart0.base, VIRT.uart0.size, this.uart);
-    (opts.virtio ?? []).forEach((make, slot) => {
+    // After the user's devices (disks: /dev/vda... in order): hvc0, writing to the same console as the
+    // UART (input stays with the UART, the login console), and an entropy source for /dev/hwrng.
+    const hvcOut: CharBackend = {
+      write: (b) => {
+        this.uart.flushTx();
+        opts.console.write(b);
+      },
+      attach: () => {},
+      pause: () => {},
+      resume: () => {},
+      close: async () => {},
+    };
+    const makers = [...(opts.virtio ?? [])];
+    if (opts.hvc !== false) makers.push((m) => new VirtioConsole(m, [{ backend: hvcOut }]));
+    if (opts.rng !== false) makers.push((m) => new VirtioRng(m));
+    if (makers.length > VIRT.virtio.slots) {
+      throw new Error(`${makers.length} virtio devices requested but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (give fewer --disk)`);
+    }
+    makers.forEach((make, slot) => {
       const t = new VirtioMmio(this.memory, this.wakingLine(VIRT.virtio.firstIrq + slot), make(this.memory));
       this.virtio.push(t);
       this.bus.map(VIRT.virtio.base + slot * VIRT.virtio.stride, VIRT.virtio.size, t);

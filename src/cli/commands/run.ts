@@ -127,9 +127,10 @@ export function readMachineConfig(cmd: string, v: MachineValues, needKernel: boo
   return cfg;
 }
 
-/** Slot order: disks first (so the first --disk is /dev/vda), then the console and the RNG. */
+/** Slot order: disks first (so the first --disk is /dev/vda), then the console (hvc0) and the RNG. */
 function machineVirtioSlots(cfg: MachineConfig): number[] {
-  return Array.from({ length: cfg.disks.length }, (_, i) => i);
+  if (cfg.disks.length > 6) throw new UsageError(`at most 6 --disk are supported (the virt board has 8 virtio slots; 2 hold hvc0 and the RNG)`);
+  return Array.from({ length: cfg.disks.length + 2 }, (_, i) => i);
 }
 
 function asUsageError(cmd: string, e: unknown): unknown {

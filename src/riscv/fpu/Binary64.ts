@@ -13,7 +13,7 @@
 // writes the canonical NaN.
 
 import { NX, OF, RDN, RMM, RNE, RTZ, RUP, UF, fpStatus } from "./FFlags.js";
-import { MAX_FLOAT64, isEven64, nextDown64, nextUp64 } from "./FloatBits.js";
+import { MAX_FLOAT64, MIN_NORMAL64, isEven64, nextDown64, nextUp64 } from "./FloatBits.js";
 import { BINARY64, exactAdd, exactDiv, exactFma, exactMul, exactSqrt } from "./ExactArithmetic.js";
 
 /** Results at least this large are normal even after directed rounding: no UF to detect. */
@@ -86,6 +86,8 @@ export function fadd64(a: number, b: number, rm: number): number {
   }
   // A zero sum of finite operands is exact (IEEE 754-2008 §6.3 fixes its sign: -0 in RDN).
   if (s === 0 && a - a === 0 && b - b === 0) return rm === RDN ? -(-a + -b) : s;
+  // A subnormal sum is exact (both operands are multiples of 2^-1074 and so is the sum).
+  if (as < MIN_NORMAL64 && as !== 0) return s;
   return exactAdd(a, b, BINARY64, rm);
 }
 

@@ -10,7 +10,7 @@ import { CC, buildProgram, hartMissing, haveTool, runOnQemu } from "./toolchain.
 
 /** One program per area (see docs/TESTING.md). */
 export const PROGRAMS = [
-  "rv64i", "rv64m", "rv64a", "rv64c", "bitmanip", "fd", "exceptions", "privilege", "interrupts",
+  "rv64i", "rv64m", "rv64a", "rv64c", "bitmanip", "fd", "exceptions", "privilege", "interrupts", "vm",
 ] as const;
 
 const haveCc = haveTool(CC);

@@ -198,3 +198,15 @@ test("hostile: odd-width register accesses and unknown registers are ignored, no
   assert.equal(r.mmio.read(0x100 + 4096, 4), 0, "config read past the end is 0");
   assert.ok(r.drv.status & 4, "still DRIVER_OK");
 });
+
+test("hostile: an exception inside a device model parks the device (DEVICE_NEEDS_RESET) instead of escaping to the VMM", () => {
+  const r = rig(makeGuest(), () => ({
+    deviceId: 99, name: "buggy", features: 0n, queueMaxSizes: [8],
+    configRead: () => 0, configWrite: () => {}, activate: () => {}, reset: () => {}, idle: () => Promise.resolve(),
+    queueNotify: () => { throw new TypeError("device bug"); },
+  }));
+  r.drv.init(0n, 1);
+  assert.doesNotThrow(() => r.drv.setReg(REG.QueueNotify, 0));
+  assert.ok(r.mmio.status & STATUS_DEVICE_NEEDS_RESET);
+  assert.match(r.mmio.lastError, /internal error.*device bug/);
+});

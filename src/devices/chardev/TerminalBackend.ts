@@ -47,6 +47,8 @@ export class TerminalBackend implements CharBackend {
       process.once("exit", this.restoreOnExit);
     }
     this.input.on("data", this.onData);
+    // A closed pipe on stdout (e.g. `typevisor run | head`) must not crash the VMM.
+    this.output.on("error", () => { this.closed = true; });
     this.input.resume();
   }
 

@@ -221,10 +221,16 @@ export class VirtioBlk implements VirtioDevice {
 
   private finish(ctx: VirtioContext, q: VirtQueue, req: Request, statusAddr: number): void {
     if (req.isWrite) { req.isWrite = false; this.writes.end(); }
-    // A reset (or a new driver) while the I/O ran: the ring is no longer this request's.
-    if (this.ctx === ctx && q.generation === req.generation) this.complete(ctx, q, req, statusAddr);
-    else this.release(req);
-    this.inflight.end();
+    try {
+      // A reset (or a new driver) while the I/O ran: the ring is no longer this request's.
+      if (this.ctx === ctx && q.generation === req.generation) this.complete(ctx, q, req, statusAddr);
+      else this.release(req);
+    } catch (e) {
+      // Runs in a promise reaction: an exception here would be an unhandled rejection that ends the VMM.
+      ctx.needsReset(`internal error completing a request: ${(e as Error).message}`);
+    } finally {
+      this.inflight.end();
+    }
   }
 
   private checkRange(req: Request, pos: number, len: number): boolean {

@@ -164,7 +164,13 @@ export class VirtioMmio implements BusDevice, VirtioContext {
       }
     }
     this.status = next;
-    if (next & STATUS_DRIVER_OK && !(old & STATUS_DRIVER_OK) && this.device) this.device.activate(this);
+    if (next & STATUS_DRIVER_OK && !(old & STATUS_DRIVER_OK) && this.device) {
+      try {
+        this.device.activate(this);
+      } catch (e) {
+        this.needsReset(`internal error while activating: ${(e as Error).message}`);
+      }
+    }
   }
 
   private checkFeatures(): string {
@@ -198,7 +204,13 @@ export class VirtioMmio implements BusDevice, VirtioContext {
     if (!(this.status & STATUS_DRIVER_OK) || this.status & STATUS_DEVICE_NEEDS_RESET) return;
     const q = this.queues[index];
     if (!q || !q.ready) { this.warn(`notify for queue ${index}, which is not set up`, 0); return; }
-    this.device!.queueNotify(index);
+    try {
+      this.device!.queueNotify(index);
+    } catch (e) {
+      // A device bug must not take the VMM down with it: park the device instead (§2.1.1).
+      this.needsReset(`internal error while processing queue ${index}: ${(e as Error).message}`);
+      return;
+    }
     if (q.broken) this.needsReset(q.broken);
   }
 

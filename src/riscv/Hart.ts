@@ -321,11 +321,23 @@ export class Hart implements FpContext {
 
   private flushFast(): void {
     this.fastTagLo.fill(1);
+    this.tlbEpoch++; // tells the binary translator its copy of these caches is stale
   }
 
   // ---------------------------------------------------------------- run loop
 
+  /**
+   * Binary-translator hook (src/dbt/Dbt.ts): while a translator is attached and not itself calling
+   * back into the interpreter (busy), run() hands the whole run to it. The translator executes hot
+   * code as WebAssembly and calls run() (with busy set) for everything else.
+   */
+  translator: { readonly busy: boolean; run(budget: number): ExitReason } | undefined = undefined;
+  /** Incremented whenever the fast translation caches are flushed (read by the translator). */
+  tlbEpoch = 0;
+
   run(budget: number): ExitReason {
+    const tr = this.translator;
+    if (tr !== undefined && !tr.busy) return tr.run(budget);
     this.exitReason = -1;
     let remaining = budget;
     while (remaining > 0) {
@@ -701,7 +713,7 @@ export class Hart implements FpContext {
           const size = 1 << (f3 & 3);
           if (f3 === 7) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           const ti = FAST_SIZE + ((alo >>> 12) & (FAST_SIZE - 1));
-          if (tagLo[ti] === (alo & ~0xfff) && tagHi[ti] === ahi && (alo & (size - 1)) === 0) {
+          if (tagLo[ti] === (alo & (-4096 | (size - 1))) && tagHi[ti] === ahi) {
             const off = fbase[ti]! + (alo & 0xfff);
             switch (f3) {
               case 0: { const v = (ram8[off]! << 24) >> 24; x[rd2] = v; x[rd2 + 1] = v >> 31; break; }
@@ -735,7 +747,7 @@ export class Hart implements FpContext {
           const ahi = (bhi + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
           const size = 1 << f3;
           const ti = 2 * FAST_SIZE + ((alo >>> 12) & (FAST_SIZE - 1));
-          if (tagLo[ti] === (alo & ~0xfff) && tagHi[ti] === ahi && (alo & (size - 1)) === 0) {
+          if (tagLo[ti] === (alo & (-4096 | (size - 1))) && tagHi[ti] === ahi) {
             const off = fbase[ti]! + (alo & 0xfff);
             switch (f3) {
               case 0: ram8[off] = x[rs2]!; break;

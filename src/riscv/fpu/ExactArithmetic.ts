@@ -127,7 +127,8 @@ function zeroSum(a: number, b: number, rm: number): number {
   return rm === RDN ? -0 : 0;
 }
 
-function sumExact(aNeg: boolean, aMant: bigint, aExp: number, b: number, fmt: Format, rm: number, aZeroSign: number): number {
+/** (-1)^aNeg * aMant * 2^aExp + b, rounded; not both zero (so an exact zero is +0, or -0 in RDN). */
+function sumExact(aNeg: boolean, aMant: bigint, aExp: number, b: number, fmt: Format, rm: number): number {
   decode(b);
   const e = Math.min(aExp, dExp);
   let m = aMant << BigInt(aExp - e);
@@ -135,7 +136,7 @@ function sumExact(aNeg: boolean, aMant: bigint, aExp: number, b: number, fmt: Fo
   let mb = dMant << BigInt(dExp - e);
   if (dNeg) mb = -mb;
   const s = m + mb;
-  if (s === 0n) return zeroSum(aZeroSign, b, rm);
+  if (s === 0n) return rm === RDN ? -0 : 0;
   return s < 0n ? roundPack(true, -s, e, false, fmt, rm) : roundPack(false, s, e, false, fmt, rm);
 }
 
@@ -150,7 +151,7 @@ export function exactAdd(a: number, b: number, fmt: Format, rm: number): number 
   }
   if (a === 0 && b === 0) return zeroSum(a, b, rm);
   decode(a);
-  return sumExact(dNeg, dMant, dExp, b, fmt, rm, a);
+  return sumExact(dNeg, dMant, dExp, b, fmt, rm);
 }
 
 export function exactMul(a: number, b: number, fmt: Format, rm: number): number {
@@ -201,7 +202,7 @@ export function exactFma(a: number, b: number, c: number, fmt: Format, rm: numbe
   const pe = e + dExp;
   const pn = neg !== dNeg;
   if (c === 0) return roundPack(pn, pm, pe, false, fmt, rm);
-  return sumExact(pn, pm, pe, c, fmt, rm, pn ? -0 : 0);
+  return sumExact(pn, pm, pe, c, fmt, rm);
 }
 
 export function exactDiv(a: number, b: number, fmt: Format, rm: number): number {

@@ -11,6 +11,9 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeF
 import { join } from "node:path";
 import { formatBytes, type Progress } from "./Progress.js";
 
+export const BOOT_WITHOUT_IMAGES =
+  "To boot without an image, give a kernel and initramfs yourself: typevisor run --arch riscv64 --kernel Image --initrd initrd.cpio [--disk disk.img]";
+
 export class AptError extends Error {
   constructor(message: string) {
     super(message);
@@ -161,7 +164,7 @@ export class AptRoot {
       child.on("error", (e: NodeJS.ErrnoException) => {
         reject(
           e.code === "ENOENT"
-            ? new AptUnavailableError(`'${tool}' is not installed: Typevisor assembles images from Debian packages with apt, which needs a Debian or Ubuntu host`)
+            ? new AptUnavailableError(`'${tool}' is not installed: Typevisor assembles images from Debian packages with apt, which needs a Debian or Ubuntu host.\n${BOOT_WITHOUT_IMAGES}`)
             : e,
         );
       });

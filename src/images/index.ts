@@ -2,7 +2,7 @@
 // `typevisor image`, `typevisor start`, and boot tests (ensureImage).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AptError, AptRoot, AptUnavailableError } from "./AptRoot.js";
+import { AptError, AptRoot, AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./AptRoot.js";
 import { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 import { DEFAULT_KEYRING, hostSources, pickDebianMirror } from "./HostSources.js";
 import { ImageCache, LockFile } from "./ImageCache.js";
@@ -12,7 +12,7 @@ import { progressFor, type Progress } from "./Progress.js";
 import { assembleRootfs, ROOT_DIR } from "./RootfsImage.js";
 
 export { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
-export { AptUnavailableError } from "./AptRoot.js";
+export { AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./AptRoot.js";
 export type { Manifest } from "./Manifest.js";
 export { ImageCache, cacheRoot } from "./ImageCache.js";
 
@@ -47,8 +47,6 @@ export interface PullResult extends ImagePaths {
   readonly built: boolean;
 }
 
-export const BOOT_WITHOUT_IMAGES =
-  "To boot without an image, give a kernel and initramfs yourself: typevisor run --arch riscv64 --kernel Image --initrd initrd.cpio [--disk disk.img]";
 
 function spec(name: string): ImageSpec {
   const s = findImage(name);

@@ -181,7 +181,7 @@ test("CLI: image ls --json and image path on a cached image; clear errors otherw
     const unknown = spawnSync(process.execPath, [bin, "image", "path", "nope"], { encoding: "utf8", env });
     assert.match(unknown.stderr, /unknown image 'nope'. Known images: debian-riscv64/);
     const badSub = spawnSync(process.execPath, [bin, "image", "frob"], { encoding: "utf8", env });
-    assert.equal(badSub.status, 2);
+    assert.equal(badSub.status, 2, badSub.stderr);
     assert.match(badSub.stderr, /unknown subcommand 'frob'/);
     const rm = spawnSync(process.execPath, [bin, "image", "rm", "debian-riscv64"], { encoding: "utf8", env });
     assert.equal(rm.status, 0, rm.stderr);
@@ -229,6 +229,21 @@ test("a rootfs image's tree is checked against its listing: a modified file is d
     const v = await verifyImage(dir);
     assert.equal(v.ok, false);
     assert.match(v.problems[0]!, /root tree .* no longer matches/);
+  } finally {
+    rmSync(cache.root, { recursive: true, force: true });
+  }
+});
+
+test("CLI: without apt-get, start and image pull say so and how to boot with --kernel/--initrd", () => {
+  const cache = tempCache();
+  try {
+    const env = { ...process.env, TYPEVISOR_CACHE: cache.root, TYPEVISOR_DATA: join(cache.root, "data"), PATH: join(cache.root, "no-such-dir") };
+    for (const args of [["image", "pull"], ["start"]]) {
+      const r = spawnSync(process.execPath, [bin, ...args, "--quiet"], { encoding: "utf8", env });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /'apt-get' is not installed: .* needs a Debian or Ubuntu host/);
+      assert.match(r.stderr, /typevisor run --arch riscv64 --kernel Image --initrd initrd\.cpio/);
+    }
   } finally {
     rmSync(cache.root, { recursive: true, force: true });
   }

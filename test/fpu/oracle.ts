@@ -10,7 +10,7 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -171,22 +171,33 @@ export function buildOracle(): Oracle {
   const exe = join(dir, "fpu-oracle");
   const stubsBin = join(dir, "stubs.bin");
   if (!existsSync(exe) || !existsSync(stubsBin)) {
+    // Several test processes may build at once: each works on its own temporary names and
+    // renames into place (stubs first, so a present exe implies complete stubs).
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "fpu-oracle.S"), src);
-    execFileSync("riscv64-linux-gnu-gcc", ["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static", "-o", exe + ".tmp", join(dir, "fpu-oracle.S")]);
-    // The stubs start at symbol "stubs": dump .text and locate it through the symbol table.
-    const nm = execFileSync("riscv64-linux-gnu-nm", [exe + ".tmp"]).toString();
-    const sym = (name: string) => {
-      const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, "m").exec(nm);
-      if (!m) throw new Error(`symbol ${name} missing from oracle program`);
-      return parseInt(m[1], 16);
-    };
-    const textBin = join(dir, "text.bin");
-    execFileSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "--only-section=.text", exe + ".tmp", textBin]);
-    const text = readFileSync(textBin);
-    const off = sym("stubs") - sym("_start");
-    writeFileSync(stubsBin, text.subarray(off, off + VARIANTS.length * 8));
-    execFileSync("mv", [exe + ".tmp", exe]);
+    const tmp = join(dir, `build-${process.pid}-${Date.now()}`);
+    mkdirSync(tmp);
+    try {
+      const srcFile = join(tmp, "fpu-oracle.S");
+      const tmpExe = join(tmp, "fpu-oracle");
+      writeFileSync(srcFile, src);
+      execFileSync("riscv64-linux-gnu-gcc", ["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static", "-o", tmpExe, srcFile]);
+      // The stubs start at symbol "stubs": dump .text and locate it through the symbol table.
+      const nm = execFileSync("riscv64-linux-gnu-nm", [tmpExe]).toString();
+      const sym = (name: string) => {
+        const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, "m").exec(nm);
+        if (!m) throw new Error(`symbol ${name} missing from oracle program`);
+        return parseInt(m[1], 16);
+      };
+      const textBin = join(tmp, "text.bin");
+      execFileSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "--only-section=.text", tmpExe, textBin]);
+      const text = readFileSync(textBin);
+      const off = sym("stubs") - sym("_start");
+      writeFileSync(join(tmp, "stubs.bin"), text.subarray(off, off + VARIANTS.length * 8));
+      renameSync(join(tmp, "stubs.bin"), stubsBin);
+      renameSync(tmpExe, exe);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
   const raw = readFileSync(stubsBin);
   const words = new Uint32Array(VARIANTS.length);

@@ -210,6 +210,12 @@ export class Syscalls {
       case 258: return -Errno.ENOSYS; // riscv_hwprobe: glibc falls back to AT_HWCAP
       case 259: this.k.cpu.flushTlb(); return 0; // riscv_flush_icache
       case 435: return -Errno.ENOSYS; // clone3: glibc falls back to clone
+      // sockets: no network stack here; descriptors are never sockets.
+      case 198: case 199: return -Errno.EAFNOSUPPORT; // socket, socketpair
+      case 200: case 201: case 202: case 203: case 204: case 205: case 206: case 207: case 208: case 209:
+      case 210: case 211: case 212: case 242: case 243:
+        this.file(this.int(0));
+        return -Errno.ENOTSOCK;
       default:
         this.k.reportUnknown(nr);
         return -Errno.ENOSYS;

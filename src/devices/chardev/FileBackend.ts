@@ -15,8 +15,13 @@ export class FileBackend implements CharBackend {
     });
   }
 
+  /** Bytes dropped because the disk did not keep up (bounded host memory against a flooding guest). */
+  dropped = 0;
+
   write(data: Uint8Array): void {
-    if (!this.error) this.stream.write(data);
+    if (this.error) return;
+    if (this.stream.writableLength > 16 << 20) { this.dropped += data.length; return; }
+    this.stream.write(data);
   }
 
   attach(_sink: CharSink): void {}

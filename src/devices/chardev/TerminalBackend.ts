@@ -5,6 +5,8 @@
 import type { CharBackend, CharSink } from "./CharBackend.js";
 
 const CTRL_A = 0x01;
+/** Output buffered for a slow consumer beyond which guest output is dropped (bounded host memory). */
+export const MAX_PENDING_OUTPUT = 16 << 20;
 
 export interface TerminalOptions {
   input?: NodeJS.ReadStream;
@@ -98,8 +100,14 @@ export class TerminalBackend implements CharBackend {
     this.output.write(`\r\n${s}\r\n`);
   }
 
+  /** Guest output dropped because the terminal did not keep up (see MAX_PENDING_OUTPUT). */
+  dropped = 0;
+
   write(data: Uint8Array): void {
-    if (!this.closed) this.output.write(data);
+    if (this.closed) return;
+    // A guest can print far faster than a slow terminal or pipe drains; cap what we buffer for it.
+    if (this.output.writableLength > MAX_PENDING_OUTPUT) { this.dropped += data.length; return; }
+    this.output.write(data);
   }
 
   attach(sink: CharSink): void { this.sink = sink; }

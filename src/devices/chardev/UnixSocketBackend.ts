@@ -30,6 +30,9 @@ export class UnixSocketBackend implements CharBackend {
     });
   }
 
+  /** Output dropped because the client did not read it. */
+  dropped = 0;
+
   get connected(): boolean { return this.client !== null; }
 
   private accept(s: Socket): void {
@@ -48,7 +51,12 @@ export class UnixSocketBackend implements CharBackend {
   }
 
   write(data: Uint8Array): void {
-    if (this.client) { this.client.write(data); return; }
+    if (this.client) {
+      // A client that stops reading must not make us buffer without bound: drop beyond 16 MiB.
+      if (this.client.writableLength > 16 << 20) this.dropped += data.length;
+      else this.client.write(data);
+      return;
+    }
     this.backlog.push(data);
     this.backlogBytes += data.length;
     while (this.backlogBytes > BACKLOG && this.backlog.length > 1) this.backlogBytes -= this.backlog.shift()!.length;

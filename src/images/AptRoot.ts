@@ -7,7 +7,7 @@
 // apt.conf.d is therefore not read either).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatBytes, type Progress } from "./Progress.js";
 
@@ -127,6 +127,10 @@ export class AptRoot {
     const got = await sha256File(path);
     if (got !== pkg.sha256) throw new AptError(`${path}: sha256 ${got} does not match the archive index (${pkg.sha256})`);
     progress.end(formatBytes(pkg.size));
+    // Older versions of the same package are superseded: keep one .deb per package in the cache.
+    for (const f of readdirSync(this.debs)) {
+      if (f.startsWith(`${pkg.name}_`) && f.endsWith(".deb") && join(this.debs, f) !== path) rmSync(join(this.debs, f), { force: true });
+    }
     return path;
   }
 

@@ -248,3 +248,43 @@ test("CLI: without apt-get, start and image pull say so and how to boot with --k
     rmSync(cache.root, { recursive: true, force: true });
   }
 });
+
+test("a second puller waits for the lock and gets it when the first releases it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tv-lock-"));
+  try {
+    const path = join(dir, "x.lock");
+    const holder = spawn(
+      process.execPath,
+      ["-e", `const fs=require("fs");fs.writeFileSync(${JSON.stringify(path)}, process.pid+"\\n",{flag:"wx"});setTimeout(()=>{fs.unlinkSync(${JSON.stringify(path)});},800);setTimeout(()=>{},1500)`],
+      { stdio: "ignore" },
+    );
+    while (!existsSync(path)) await new Promise((r) => setTimeout(r, 20));
+    const waiter = new LockFile(path);
+    let waitedFor: number | undefined;
+    await waiter.acquire((owner) => (waitedFor = owner));
+    assert.equal(waitedFor, holder.pid, "it reported whom it waited for");
+    assert.equal(waiter.owner(), process.pid);
+    waiter.release();
+    holder.kill();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("CLI: start refuses a non-riscv64 image and a --cmd with double quotes, before booting", () => {
+  const cache = tempCache();
+  try {
+    const env = { ...process.env, TYPEVISOR_CACHE: cache.root, TYPEVISOR_DATA: join(cache.root, "data") };
+    const q = spawnSync(process.execPath, [bin, "start", "--cmd", 'echo "hi"'], { encoding: "utf8", env });
+    assert.equal(q.status, 2);
+    assert.match(q.stderr, /--cmd cannot contain double quotes/);
+    const dir = fakeImage(cache, "debian-amd64");
+    const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...m, arch: "amd64" }));
+    const a = spawnSync(process.execPath, [bin, "start", "debian-amd64", "--quiet"], { encoding: "utf8", env });
+    assert.equal(a.status, 1, a.stderr);
+    assert.match(a.stderr, /image debian-amd64 is for amd64; Typevisor's engine boots riscv64 guests only/);
+  } finally {
+    rmSync(cache.root, { recursive: true, force: true });
+  }
+});

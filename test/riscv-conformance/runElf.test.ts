@@ -79,6 +79,13 @@ test("run-elf: files that are not RV64 ELF executables get a clear error naming 
     assert.ok(r.stderr.includes(p), `${name}: the message names the file: ${r.stderr}`);
     assert.match(r.stderr, why);
   }
+  const stripped = join(dir, "stripped.elf");
+  writeFileSync(stripped, good);
+  if (spawnSync("riscv64-linux-gnu-strip", [stripped]).status === 0) {
+    const s = runElf(stripped);
+    assert.equal(s.status, 2, s.stderr);
+    assert.match(s.stderr, /stripped\.elf has no 'tohost' symbol/);
+  }
   const r = runElf(join(dir, "does-not-exist.elf"));
   assert.equal(r.status, 2);
   assert.match(r.stderr, /cannot read .*does-not-exist\.elf: no such file/);

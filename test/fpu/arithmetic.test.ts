@@ -298,3 +298,19 @@ test("complete underflow: ±0 or the smallest subnormal by mode, always UF|NX; e
   eq(s2(FMUL, 2 ** -75, 2 ** -75, RMM), MIN_SUB_S, UF | NX, "S 2^-150 RMM");
   eq(s2(FMUL, 2 ** -75, 2 ** -75, RNE), 0, UF | NX, "S 2^-150 RNE");
 });
+
+test("RMM rounds exact ties away from zero where RNE goes to even (mul, fma, add)", () => {
+  // (2^27+1)(2^26+1) = 2^53 + 2^27 + 2^26 + 1: odd, exactly between two doubles 2 apart.
+  const a = 2 ** 27 + 1;
+  const b = 2 ** 26 + 1;
+  const down = 2 ** 53 + 2 ** 27 + 2 ** 26;
+  eq(d2(FMUL, a, b, RNE), down, NX, "RNE tie to even");
+  eq(d2(FMUL, a, b, RMM), down + 2, NX, "RMM tie away");
+  eq(d2(FMUL, -a, b, RMM), -down - 2, NX, "RMM negative tie away");
+  eq(dFma(FMADD, a, b, 2 ** 20, RMM), down + 2 ** 20 + 2, NX, "fma RMM tie away");
+  eq(dFma(FMADD, a, b, 2 ** 20, RNE), down + 2 ** 20, NX, "fma RNE tie even");
+  eq(dFma(FMADD, a, b, 2 ** 20 + 2, RNE), down + 2 ** 20 + 4, NX, "fma RNE tie even, upward");
+  eq(d2(FADD, 2 ** 53, 1, RMM), 2 ** 53 + 2, NX, "add RMM tie away");
+  eq(d2(FADD, 2 ** 53 + 2, 1, RMM), 2 ** 53 + 4, NX, "add RMM tie away from an odd neighbour too");
+  eq(d2(FADD, 2 ** 53 + 2, 1, RNE), 2 ** 53 + 4, NX, "add RNE tie to even");
+});

@@ -16,6 +16,9 @@ TV_BEGIN
   TEST_ILLEGAL(4, 0x7ff02573, csrr a0, 0x7ff)
   TEST_ILLEGAL(5, 0xf1151073, csrw mvendorid, a0)    // csrrw to a read-only CSR
   TEST_ILLEGAL(6, 0x00000000, c.unimp)               // the defined-illegal 16-bit encoding 0x0000
+  TEST_ILLEGAL(19, 0x0000000b, .word 0x0000000b)      // custom-0 major opcode: not implemented
+  TEST_ILLEGAL(20, 0x0000002b, .word 0x0000002b)      // custom-1
+  TEST_ILLEGAL(21, 0x0000107f, .word 0x0000107f)      // a >= 80-bit encoding prefix (ILEN = 32)
   // breakpoint
   TEST_TRAP_TVAL_0_OR_PC(8, 3, CAUSE_BREAKPOINT, ebreak)
   // ecall from M-mode

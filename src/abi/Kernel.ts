@@ -247,10 +247,38 @@ export class Kernel {
     const init = this.init;
     if (!init) throw new Error("no process to run");
     let lastYield = performance.now();
+    // Signals sent to Typevisor (Ctrl-C on the terminal, kill) go to the guest's process group,
+    // as the terminal driver would send them to the foreground job.
+    const forward = (name: NodeJS.Signals, sig: number) => {
+      const h = () => {
+        for (const q of this.procs.values()) if (q.state !== ProcState.Zombie && q.pgid === init.pgid) this.sendSignal(q, sig);
+      };
+      process.on(name, h);
+      return () => process.off(name, h);
+    };
+    const unhook = [forward("SIGINT", 2), forward("SIGTERM", 15), forward("SIGHUP", 1), forward("SIGQUIT", 3)];
+    try {
+      await this.schedule(init, lastYield);
+    } finally {
+      for (const u of unhook) u();
+    }
+    const st = init.waitStatus;
+    for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
+    if ((st & 0x7f) === 0) return (st >> 8) & 0xff;
+    const sig = st & 0x7f;
+    this.log(signalMessage(sig) + (st & 0x80 ? " (core dumped)" : ""));
+    return 128 + sig;
+  }
+
+  private async schedule(init: Process, lastYield: number): Promise<void> {
     while (init.state !== ProcState.Zombie) {
       const p = this.runQueue.shift();
       if (!p) {
+        // Every process sleeps. Keep the host's event loop alive meanwhile (a guest deadlock hangs,
+        // as it would on Linux, and Ctrl-C still reaches it) until a timer, input or signal wakes one.
+        const keepAlive = setInterval(() => {}, 1 << 30);
         await new Promise<void>((r) => (this.idleWake = r));
+        clearInterval(keepAlive);
         lastYield = performance.now();
         continue;
       }
@@ -264,12 +292,6 @@ export class Kernel {
         lastYield = performance.now();
       }
     }
-    const st = init.waitStatus;
-    for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
-    if ((st & 0x7f) === 0) return (st >> 8) & 0xff;
-    const sig = st & 0x7f;
-    this.log(signalMessage(sig) + (st & 0x80 ? " (core dumped)" : ""));
-    return 128 + sig;
   }
 
   /** Runs p for one slice, handling its traps, until it blocks, exits or the slice ends. */

@@ -1,15 +1,15 @@
-// FPU throughput: Typevisor's executeFp vs Debian's qemu-riscv64 (TCG + softfloat) on the same
-// F/D instruction words, in the same run. Typevisor is timed on executeFp alone (no fetch or
-// decode by a hart); qemu runs the instructions in a loop (2 loop instructions per 20 FP
-// instructions are included in its time). Prints millions of FP instructions per second and
-// the ratio, overall and per instruction.
+// FPU throughput: Typevisor vs Debian's qemu-riscv64 (TCG + softfloat) on the same loop of 20
+// F/D instructions (+2 loop instructions), in the same run, as CPU time (the machine may be
+// shared). Three measurements: executeFp alone on the loop's instruction words (no fetch or
+// decode), the whole program on Typevisor's Hart, and qemu-riscv64 (including its start-up).
+// Prints millions of instructions per second, the ratios, and executeFp's time per instruction.
 // Usage: npx tsc -p . && node dist/bench/fpu.js [iterations]
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { executeFp, type FpContext } from "../src/riscv/fpu/index.js";
+import { assemble, machine } from "../test/riscv/asm.js";
 
 const iters = Number(process.argv[2] ?? 2_000_000);
 
@@ -37,8 +37,11 @@ const fpBody = [
   "fmsub.d f19, f1, f1, f7",
 ];
 
+const program = `  la a0, init\n  fld f2, 0(a0)\n  fld f3, 8(a0)\n  fld f1, 16(a0)\n  fld f4, 16(a0)\n  flw f11, 24(a0)\n  flw f10, 28(a0)\n  flw f14, 28(a0)\n  li s0, ${iters}\nloop:\n${fpBody.map((l) => "  " + l).join("\n")}\n  addi s0, s0, -1\n  bnez s0, loop\n`;
+const data = `.data\n.align 3\ninit: .double 0.999, 0.001, 1.5\n .float 0.75, 1.25\n`;
+
 function assembleWords(dir: string): { words: Uint32Array; exe: string } {
-  const src = `.option norvc\n.globl _start\n_start:\n  la a0, init\n  fld f2, 0(a0)\n  fld f3, 8(a0)\n  fld f1, 16(a0)\n  fld f4, 16(a0)\n  flw f11, 24(a0)\n  flw f10, 28(a0)\n  flw f14, 28(a0)\n  li s0, ${iters}\nloop:\nbody:\n${fpBody.map((l) => "  " + l).join("\n")}\n  addi s0, s0, -1\n  bnez s0, loop\n  li a0, 0\n  li a7, 93\n  ecall\n.data\n.align 3\ninit: .double 0.999, 0.001, 1.5\n .float 0.75, 1.25\n`;
+  const src = `.option norvc\n.globl _start\n_start:\n${program}  li a0, 0\n  li a7, 93\n  ecall\n${data}`;
   writeFileSync(join(dir, "f.S"), src);
   execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc", "-o", join(dir, "f.o"), join(dir, "f.S")]);
   execFileSync("riscv64-linux-gnu-ld", ["-static", "-o", join(dir, "f"), join(dir, "f.o")]);
@@ -73,39 +76,68 @@ function newCtx(): FpContext & { frm: number; fflags: number } {
   return ctx;
 }
 
-function timeTypevisor(words: Uint32Array, n: number): number {
+/** CPU seconds (user + system) this process spends in fn. */
+function cpuSeconds(fn: () => void): number {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
+function timeExecuteFp(words: Uint32Array, n: number): number {
   const ctx = newCtx();
   const len = words.length;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < len; j++) {
-      if (!executeFp(ctx, words[j])) throw new Error(`illegal 0x${words[j].toString(16)}`);
+  return cpuSeconds(() => {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < len; j++) {
+        if (!executeFp(ctx, words[j])) throw new Error(`illegal 0x${words[j].toString(16)}`);
+      }
     }
-  }
-  return (performance.now() - t0) / 1000;
+  });
+}
+
+/** The same program on Typevisor's Hart (M-mode, FS enabled); returns [instructions, CPU s]. */
+function timeHart(): [number, number] {
+  const m = machine(assemble(`  li t0, 0x2000\n  csrs mstatus, t0\n${program}  ebreak\n${data}`));
+  m.hart.exitMask = 1 << 3;
+  let r = 0;
+  const secs = cpuSeconds(() => {
+    r = m.hart.run(Number.MAX_SAFE_INTEGER);
+  });
+  if (r !== 1) throw new Error(`hart stopped with exit ${r}, cause ${m.hart.exitCause}`);
+  return [Number(m.hart.instret), secs];
+}
+
+/** qemu-riscv64's CPU time for the program, measured by bash's time (child rusage). */
+function timeQemu(exe: string): number {
+  const out = execFileSync("bash", ["-c", `TIMEFORMAT=%U+%S; { time qemu-riscv64 ${exe}; } 2>&1`]).toString().trim();
+  const [u, sy] = out.split("+").map(Number);
+  return (u ?? 0) + (sy ?? 0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "tv-bench-fpu-"));
 try {
   const { words, exe } = assembleWords(dir);
-  timeTypevisor(words, Math.min(iters, 200_000)); // warm-up (JIT)
-  const tvSecs = timeTypevisor(words, iters);
   const nFp = iters * words.length;
-  const tvM = nFp / tvSecs / 1e6;
-  const q0 = performance.now();
-  execFileSync("qemu-riscv64", [exe]);
-  const qSecs = (performance.now() - q0) / 1000;
-  const qM = nFp / qSecs / 1e6;
-  console.log(`typevisor executeFp: ${nFp} FP instructions in ${tvSecs.toFixed(3)} s = ${tvM.toFixed(1)} M/s`);
-  console.log(`qemu-riscv64:        ${nFp} FP instructions in ${qSecs.toFixed(3)} s = ${qM.toFixed(1)} M/s (incl. process start, loop overhead)`);
-  console.log(`ratio typevisor/qemu: ${(tvM / qM).toFixed(2)}`);
-  // Per instruction (Typevisor only): each word alone on its own register state.
+  const nAll = iters * (words.length + 2);
+  timeExecuteFp(words, Math.min(iters, 200_000)); // warm-up (JIT)
+  const fpSecs = timeExecuteFp(words, iters);
+  const [hartN, hartSecs] = timeHart();
+  const qSecs = timeQemu(exe);
+  const fpM = nFp / fpSecs / 1e6;
+  const hartM = hartN / hartSecs / 1e6;
+  const qM = nAll / qSecs / 1e6;
+  console.log(`typevisor executeFp only: ${nFp} FP instructions in ${fpSecs.toFixed(3)} s CPU = ${fpM.toFixed(1)} M/s`);
+  console.log(`typevisor hart:           ${hartN} instructions in ${hartSecs.toFixed(3)} s CPU = ${hartM.toFixed(1)} MIPS`);
+  console.log(`qemu-riscv64:             ${nAll} instructions in ${qSecs.toFixed(3)} s CPU = ${qM.toFixed(1)} MIPS (includes process start)`);
+  console.log(`ratio hart/qemu: ${(hartM / qM).toFixed(3)}   ratio executeFp/qemu: ${(fpM / qM).toFixed(3)}`);
+  console.log("executeFp per instruction (each alone, on its own register state):");
   for (let j = 0; j < words.length; j++) {
     const one = words.subarray(j, j + 1);
-    const n = Math.max(100_000, Math.floor(iters / 4));
-    timeTypevisor(one, 50_000);
-    const s = timeTypevisor(one, n);
-    console.log(`  ${fpBody[j].padEnd(28)} ${((s / n) * 1e9).toFixed(1)} ns`);
+    const n = Math.max(100_000, Math.floor(iters / 2));
+    timeExecuteFp(one, 50_000);
+    const t = timeExecuteFp(one, n);
+    console.log(`  ${fpBody[j].padEnd(28)} ${((t / n) * 1e9).toFixed(1)} ns`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // The guest writes a file on its virtio-blk ext4 disk and reboots; Typevisor restarts the VM (same
-// process) and the second boot finds the file, then powers off. Also checks the RTC date and that
-// /dev/hwrng is absent or readable.
+// process) and the second boot finds the file, then powers off. The second boot also checks the
+// RTC's date, writes to hvc0 (virtio-console) and reads /dev/hwrng (virtio-rng).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -19,14 +19,17 @@ test("a write to the virtio disk survives a guest reboot, and reboot restarts th
     const stamp = `stamp-${process.pid}`;
     const cmd =
       `if [ -f /mnt/tv-stamp ]; then echo FOUND:$(cat /mnt/tv-stamp); date +YEAR:%Y; ` +
+      `echo HVC:ok > /dev/hvc0; echo RNG:$(head -c 16 /dev/hwrng | wc -c); ` +
       `else echo ${stamp} > /mnt/tv-stamp; sync; umount /mnt; echo WROTE; reboot -f; fi`;
     const r = await typevisorRun(
-      ["--kernel", img.kernel, "--initrd", img.initrd, "--disk", disk, "--append", `console=ttyS0 tv.cmd="${cmd}"`, "--memory", "256M", "--stats"],
+      ["--kernel", img.kernel, "--initrd", img.initrd, "--disk", disk, "--append", `console=ttyS0 quiet tv.cmd="${cmd}"`, "--memory", "256M", "--stats"],
       2_400_000,
     );
     assert.match(r.stdout, /WROTE/, tail(r));
     assert.match(r.stdout, new RegExp(`FOUND:${stamp}`), tail(r));
     assert.match(r.stdout, new RegExp(`YEAR:${new Date().getUTCFullYear()}`), tail(r));
+    assert.match(r.stdout, /HVC:ok/, tail(r));
+    assert.match(r.stdout, /RNG:16/, tail(r));
     assert.match(r.stderr, /reboots: 1/, tail(r));
     assert.equal(r.status, 0, tail(r));
   } finally {

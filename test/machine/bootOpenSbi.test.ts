@@ -12,7 +12,7 @@ test("Debian kernel boots under Debian's OpenSBI (--bios fw_dynamic.bin) and pow
   const img = await debianImage();
   if (typeof img === "string") return t.skip(img);
   const r = await typevisorRun(
-    ["--kernel", img.kernel, "--initrd", img.initrd, "--bios", FW, "--append", "console=ttyS0 tv.poweroff=1", "--memory", "256M"],
+    ["--kernel", img.kernel, "--initrd", img.initrd, "--bios", FW, "--append", "console=ttyS0 quiet tv.poweroff=1", "--memory", "256M"],
     1_400_000,
   );
   assert.match(r.stdout, /OpenSBI v\d/, tail(r));

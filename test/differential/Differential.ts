@@ -18,6 +18,8 @@ export interface BatchOptions {
   sequences: number;
   length: number;
   classes?: readonly InsnClass[];
+  /** Run the whole batch this many times (later passes start from the previous final states). */
+  passes?: number;
 }
 
 export interface Batch {
@@ -44,7 +46,7 @@ export function makeBatch(opts: BatchOptions): Batch {
     init.push({ x, f, fcsr, scratch });
     sequences.push(sequence(rng, opts.length, { classes: opts.classes ?? ALL_CLASSES }));
   }
-  return { opts, sequences, init, program: buildProgram(sequences, init) };
+  return { opts, sequences, init, program: buildProgram(sequences, init, opts.passes ?? 1) };
 }
 
 export interface RunOutput {
@@ -74,11 +76,38 @@ export function cleanupQemuDir(): void {
 const MEM_BASE = 0x40_0000;
 const MEM_SIZE = 0x40_0000;
 
+export interface EngineOptions {
+  /** Extra bytes after RAM for engine state (the binary translator needs DBT_ENGINE_BYTES). */
+  engineBytes?: number;
+  /** Called with the fresh hart before it runs (e.g. to attach the binary translator). */
+  prepare?(hart: Hart): void;
+}
+
+/**
+ * The binary translator as an engine option, loaded at run time (src/dbt/Dbt.ts: attachDbt and
+ * DBT_ENGINE_BYTES) with a hot threshold of 1 so nearly all code runs translated. Returns the
+ * reason as a string when the translator isn't there.
+ */
+export async function loadDbtEngine(): Promise<EngineOptions | string> {
+  const url = new URL("../../src/dbt/Dbt.js", import.meta.url).href;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    return `the binary translator is not available: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  const attach = mod["attachDbt"];
+  const bytes = mod["DBT_ENGINE_BYTES"];
+  if (typeof attach !== "function" || typeof bytes !== "number") return "src/dbt/Dbt.ts does not export attachDbt and DBT_ENGINE_BYTES";
+  return {
+    engineBytes: bytes,
+    prepare: (hart: Hart) => { (attach as (h: Hart, o: { hotThreshold: number }) => unknown)(hart, { hotThreshold: 1 }); },
+  };
+}
+
 /** Runs the batch on a Typevisor hart in M-mode; ecall (cause 11) is the host's write/exit. */
-export function runTypevisor(program: BuiltProgram): RunOutput {
-  const memory = new GuestMemory({ base: MEM_BASE, size: MEM_SIZE, shared: false });
-  const codeLen = program.sequenceEnd.length ? 0 : 0;
-  void codeLen;
+export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}): RunOutput {
+  const memory = new GuestMemory({ base: MEM_BASE, size: MEM_SIZE, shared: engine.engineBytes !== undefined, engineBytes: engine.engineBytes });
   // Load the two PT_LOAD segments from the ELF we wrote (layout in TestProgram.ts).
   const dv = new DataView(program.elf.buffer, program.elf.byteOffset, program.elf.byteLength);
   for (let p = 0; p < 2; p++) {
@@ -93,6 +122,7 @@ export function runTypevisor(program: BuiltProgram): RunOutput {
   hart.writeCsr(0x300, 1n << 13n); // mstatus.FS = Initial: the FPU is usable, as for a Linux process
   hart.exitMask = 0xffff_ffff; // every exception comes back to the host
   hart.setPc(BigInt(CODE_VADDR));
+  engine.prepare?.(hart);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (let guard = 0; guard < 1000; guard++) {
@@ -134,11 +164,13 @@ export interface Mismatch {
 /** Compares the two outputs record by record; returns a readable report per differing sequence. */
 export function compare(b: Batch, qemu: RunOutput, tv: RunOutput, maxReports = 3): Mismatch[] {
   const out: Mismatch[] = [];
-  const n = b.sequences.length;
-  const header = `seed ${b.opts.seed} batch ${b.opts.batch} (reproduce: node dist/test/differential/fuzz.js --seed ${b.opts.seed} --batch ${b.opts.batch} --sequences ${b.opts.sequences} --length ${b.opts.length})`;
+  const n = b.sequences.length * (b.opts.passes ?? 1);
+  const header = `seed ${b.opts.seed} batch ${b.opts.batch} (reproduce: node dist/test/differential/fuzz.js --seed ${b.opts.seed} --batch ${b.opts.batch} --sequences ${b.opts.sequences} --length ${b.opts.length}${b.opts.passes && b.opts.passes > 1 ? ` --passes ${b.opts.passes}` : ""}${b.opts.classes ? ` --classes ${b.opts.classes.join(",")}` : ""})`;
   if (qemu.error) out.push({ batch: b.opts.batch, sequence: -1, report: `${header}\nQEMU: ${qemu.error}` });
-  for (let s = 0; s < n && out.length < maxReports; s++) {
-    const o = s * RECORD_BYTES;
+  for (let rec = 0; rec < n && out.length < maxReports; rec++) {
+    const s = rec % b.sequences.length;
+    const pass = Math.floor(rec / b.sequences.length);
+    const o = rec * RECORD_BYTES;
     const q = qemu.out.subarray(o, o + RECORD_BYTES);
     const t = tv.out.subarray(o, o + RECORD_BYTES);
     if (q.length < RECORD_BYTES && qemu.error) break;
@@ -166,7 +198,7 @@ export function compare(b: Batch, qemu: RunOutput, tv: RunOutput, maxReports = 3
     if (diffs.length === 0) continue;
     const init = b.init[s]!;
     const lines = [
-      `MISMATCH in sequence ${s} of ${header}`,
+      `MISMATCH in sequence ${s}${pass ? ` (pass ${pass + 1}: started from pass ${pass}'s final state, not the one below)` : ""} of ${header}`,
       `differences:`, ...diffs.map((d) => `  ${d}`),
       `sequence (at 0x${b.program.sequenceStart[s]!.toString(16)}):`,
       ...disassemble(b, s),

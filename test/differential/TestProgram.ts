@@ -6,6 +6,9 @@
 //   4. stores x1..x31, f0..f31 and fcsr back into the record (the scratch memory is already there),
 //   5. write(1, record, RECORD_BYTES).
 // and finally exit(0). A record is [ scratch 256 B | x0..x31 | f0..f31 | fcsr | pad ].
+// With passes > 1 the whole batch runs again: the second pass starts from the first pass's final
+// states (the dump overwrote the records), which is still deterministic, and makes every sequence
+// hot code for a binary translator.
 import { BASE, SCRATCH_BYTES, type Insn } from "./Generator.js";
 
 export const CODE_VADDR = 0x40_1000;
@@ -32,7 +35,7 @@ export interface BuiltProgram {
 
 const T = 5; // t0: temporary used by the prologue/epilogue
 
-export function buildProgram(sequences: readonly Insn[][], init: readonly InitialState[]): BuiltProgram {
+export function buildProgram(sequences: readonly Insn[][], init: readonly InitialState[], passes = 1): BuiltProgram {
   const code: number[] = []; // bytes
   const emit32 = (w: number) => code.push(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, (w >>> 24) & 0xff);
   const emit16 = (w: number) => code.push(w & 0xff, (w >>> 8) & 0xff);
@@ -45,10 +48,12 @@ export function buildProgram(sequences: readonly Insn[][], init: readonly Initia
     emit32(((hi << 12) | (rd << 7) | 0x37) >>> 0);
     I(0x13, 0, rd, rd, lo);
   };
-  const data = new Uint8Array(sequences.length * RECORD_BYTES);
+  const counterOff = sequences.length * RECORD_BYTES;
+  const data = new Uint8Array(counterOff + 8);
   const dv = new DataView(data.buffer);
   const sequenceStart: number[] = [];
   const sequenceEnd: number[] = [];
+  dv.setBigUint64(counterOff, BigInt(passes), true);
 
   sequences.forEach((seq, n) => {
     const rec = n * RECORD_BYTES;
@@ -76,6 +81,15 @@ export function buildProgram(sequences: readonly Insn[][], init: readonly Initia
     I(0x13, 0, 17, 0, 64); // a7 = SYS_write
     emit32(0x00000073); // ecall
   });
+  // pass counter: if (--counter != 0) goto start
+  li(T, DATA_VADDR + counterOff);
+  I(0x03, 3, 6, T, 0); // ld t1, 0(t0)
+  I(0x13, 0, 6, 6, -1); // addi t1, t1, -1
+  S(0x23, 3, T, 6, 0); // sd t1, 0(t0)
+  emit32(((8 >> 1 & 0xf) << 8) | (6 << 15) | 0x63); // beqz t1, +8
+  const back = -code.length;
+  if (back < -(1 << 20)) throw new Error("differential program: code too large for the pass loop");
+  emit32((((back >> 20) & 1) << 31) | (((back >> 1) & 0x3ff) << 21) | (((back >> 11) & 1) << 20) | (((back >> 12) & 0xff) << 12) | 0x6f);
   I(0x13, 0, 10, 0, 0);
   I(0x13, 0, 17, 0, 93); // exit(0)
   emit32(0x00000073);

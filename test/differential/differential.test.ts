@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { compare, cleanupQemuDir, makeBatch, runQemu, runTypevisor } from "./Differential.js";
+import { compare, cleanupQemuDir, makeBatch, runQemu, runTypevisor, loadDbtEngine } from "./Differential.js";
 import { type InsnClass } from "./Generator.js";
 import { hartMissing } from "../riscv-conformance/toolchain.js";
 
@@ -34,3 +34,17 @@ for (const mix of MIXES) {
     assert.equal(reports.length, 0, `\n${reports.join("\n\n")}${mix.classes ? `\n(classes: --classes ${mix.classes.join(",")})` : ""}`);
   });
 }
+
+test("differential vs qemu-riscv64 with the binary translator attached (200 sequences x 3 passes, seed 606)", async (t) => {
+  if (!haveQemu) return t.skip("qemu-riscv64 is not installed (apt install qemu-user)");
+  if (missing) return t.skip(missing);
+  const engine = await loadDbtEngine();
+  if (typeof engine === "string") return t.skip(engine);
+  const reports: string[] = [];
+  for (let b = 0; b < 2 && reports.length === 0; b++) {
+    const batch = makeBatch({ seed: 606, batch: b, sequences: 100, length: 40, passes: 3, classes: ["int", "m", "zb", "c", "mem", "branch"] });
+    reports.push(...compare(batch, runQemu(batch.program), runTypevisor(batch.program, engine), 2).map((x) => x.report));
+  }
+  cleanupQemuDir();
+  assert.equal(reports.length, 0, `\n${reports.join("\n\n")}\n(engine: --engine dbt)`);
+});

@@ -210,3 +210,19 @@ test("hostile: an exception inside a device model parks the device (DEVICE_NEEDS
   assert.ok(r.mmio.status & STATUS_DEVICE_NEEDS_RESET);
   assert.match(r.mmio.lastError, /internal error.*device bug/);
 });
+
+test("status: after the driver sets FAILED, notifications are ignored until reset", async (t) => {
+  const r = await setup(t);
+  const q = r.drv.queues[0]!;
+  r.drv.setReg(REG.Status, r.drv.status | 128);
+  const h = hdr(r, VIRTIO_BLK_T_IN, 0n);
+  const st = r.drv.alloc.alloc(1, 1);
+  r.mem.writeU8(st, 0xff);
+  q.add([{ addr: h, len: 16 }], [{ addr: r.drv.alloc.alloc(512), len: 512 }, { addr: st, len: 1 }]);
+  r.drv.setReg(REG.QueueNotify, 0);
+  await r.mmio.idle();
+  assert.equal(r.mem.readU8(st), 0xff, "request not processed");
+  assert.equal(r.mem.readU16(q.used + 2), 0);
+  r.drv.setReg(REG.Status, 0);
+  assert.equal(r.drv.status, 0, "reset clears FAILED");
+});

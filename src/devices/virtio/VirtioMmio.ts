@@ -201,7 +201,8 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   }
 
   private notify(index: number): void {
-    if (!(this.status & STATUS_DRIVER_OK) || this.status & STATUS_DEVICE_NEEDS_RESET) return;
+    // §2.1: after FAILED the driver has given up on the device; after DEVICE_NEEDS_RESET we have.
+    if (!(this.status & STATUS_DRIVER_OK) || this.status & (STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED)) return;
     const q = this.queues[index];
     if (!q || !q.ready) { this.warn(`notify for queue ${index}, which is not set up`, 0); return; }
     try {

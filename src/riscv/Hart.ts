@@ -916,8 +916,11 @@ export class Hart implements FpContext {
         case 28 /* 0x73 */: // SYSTEM
           this.pcLo = pcLo; this.pcHi = pcHi; 
           this.stepsBefore = i - 1;
-          this.system(insn, raw, nLo, nHi);
-          return i;
+          // CSR accesses that cannot change interrupt or translation state continue the slice;
+          // everything else (xRET, ecall, sfence, wfi, sensitive CSR writes, traps) ends it.
+          this.exitSlice = false;
+          if (!this.system(insn, raw, nLo, nHi) || this.exitSlice) return i;
+          break;
         case 11 /* 0x2f */: // AMO
           this.pcLo = pcLo; this.pcHi = pcHi; 
           if (!this.amo(insn, raw)) return i;
@@ -933,6 +936,7 @@ export class Hart implements FpContext {
           this.mstatus |= C.MS_FS; // FS = Dirty (3.1.6.6)
           break;
         default:
+          this.pcLo = pcLo; this.pcHi = pcHi;
           this.illegal(raw);
           return i;
       }
@@ -1184,20 +1188,21 @@ export class Hart implements FpContext {
 
   // ---------------------------------------------------------------- SYSTEM
 
-  private system(insn: number, raw: number, nLo: number, nHi: number): void {
+  /** Executes a SYSTEM instruction; true if it was a CSR access that completed (the slice may go on). */
+  private system(insn: number, raw: number, nLo: number, nHi: number): boolean {
     const f3 = (insn >>> 12) & 7;
     if (f3 === 0) {
       this.privileged(insn, raw, nLo, nHi);
-      return;
+      return false;
     }
-    if (f3 === 4) { this.illegal(raw); return; }
+    if (f3 === 4) { this.illegal(raw); return false; }
     // Zicsr (Unprivileged ch. 9; permissions Privileged 2.1).
     this.stats.csrAccesses++;
     const n = insn >>> 20;
     const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
     const write = (f3 & 3) === 1 || rs1 !== 0;
-    if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) { this.illegal(raw); return; }
-    if (!this.csrRead(n)) { this.illegal(raw); return; }
+    if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) { this.illegal(raw); return false; }
+    if (!this.csrRead(n)) { this.illegal(raw); return false; }
     const oldLo = this.cLo, oldHi = this.cHi;
     if (write) {
       let sLo: number, sHi: number;
@@ -1208,10 +1213,11 @@ export class Hart implements FpContext {
         case 2: vLo = oldLo | sLo; vHi = oldHi | sHi; break;
         default: vLo = oldLo & ~sLo; vHi = oldHi & ~sHi; break;
       }
-      if (!this.csrWrite(n, vLo, vHi)) { this.illegal(raw); return; }
+      if (!this.csrWrite(n, vLo, vHi)) { this.illegal(raw); return false; }
     }
     if (rd !== 0) { this.x[2 * rd] = oldLo; this.x[2 * rd + 1] = oldHi; }
     this.pcLo = nLo; this.pcHi = nHi;
+    return true;
   }
 
   private privileged(insn: number, raw: number, nLo: number, nHi: number): void {
@@ -1362,7 +1368,16 @@ export class Hart implements FpContext {
   /** Writes CSR n (WARL legalisation per field); false = illegal instruction. Ends the slice. */
   private csrWrite(n: number, lo: number, hi: number): boolean {
     const csr = this.csr;
-    this.exitSlice = true;
+    switch (n) {
+      case C.CSR_MSTATUS: case C.CSR_SSTATUS: case C.CSR_MIE: case C.CSR_SIE: case C.CSR_MIP: case C.CSR_SIP:
+      case C.CSR_MIDELEG: case C.CSR_SATP: case C.CSR_MENVCFG: case C.CSR_STIMECMP: case C.CSR_MCYCLE: case C.CSR_MINSTRET:
+        // These change which interrupts are pending/enabled, the translation, or the instret
+        // bookkeeping: end the slice so the run loop re-evaluates.
+        this.exitSlice = true;
+        break;
+      default:
+        break;
+    }
     switch (n) {
       case C.CSR_FFLAGS: this.fflags = lo & 0x1f; this.mstatus |= C.MS_FS; return true;
       case C.CSR_FRM: this.frm = lo & 7; this.mstatus |= C.MS_FS; return true;

@@ -29,6 +29,11 @@ test("each synchronous exception reports its cause, epc and tval", { skip }, () 
   assert.equal(m.hart.exitCause, 2);
   assert.equal(m.hart.getPc(), B + 4n);
   assert.equal(m.hart.exitTval, BigInt(word(m, B + 4n)));
+  // an unknown major opcode after a jump: epc is that instruction's address, tval its 32 bits
+  m = firstTrap(`.option norvc\n j 1f\n nop\n1: .word 0xffffffff\n`);
+  assert.equal(m.hart.exitCause, 2);
+  assert.equal(m.hart.getPc(), B + 8n);
+  assert.equal(m.hart.exitTval, 0xffffffffn);
   // breakpoint: tval = pc
   m = firstTrap(`.option norvc\n nop\n nop\n ebreak\n`);
   assert.equal(m.hart.exitCause, 3);

@@ -1,0 +1,341 @@
+// The dynamic binary translator's dispatcher: runs a Hart's hot guest code as WebAssembly generated
+// at run time (PageTranslator + WasmModuleBuilder) and everything else in the hart's interpreter.
+// Design and measurements: docs/DBT.md.
+//
+// Attach with `attachDbt(hart)`; from then on hart.run(n) (used unchanged by the VMM, the ABI layer
+// and run-elf) goes through Dbt.run(n). The hart must have been built on a GuestMemory with
+// engineBytes >= DBT_ENGINE_BYTES (the translator keeps the register file and its TLB mirrors there).
+//
+// Correctness rules (what keeps it the interpreter's semantics):
+// - Code is cached per PHYSICAL page (host offset), looked up through the hart's own fetch
+//   translation cache, so satp/privilege changes, sfence.vma and fetch faults are the interpreter's.
+// - Translated loads/stores look up a mirror of the hart's load/store fast caches (RAM pages only,
+//   valid for the current privilege/satp/mstatus); the mirror is dropped whenever the hart flushes
+//   its caches (tlbEpoch). A miss leaves translated code and the interpreter executes the access,
+//   which walks, faults precisely or goes to MMIO; the entry it fills is then copied into the mirror.
+// - Self-modifying code: a page with translated code is never put in the store mirror, so translated
+//   stores to it always go through the interpreter; translated pages keep a snapshot of their bytes
+//   and are compared with RAM before being entered again after anything else (the interpreter, the
+//   host, devices) may have written memory. A changed page is dropped and retranslated.
+// - Interrupts and the timer: every SLICE translated instructions one instruction goes through
+//   hart.run(1), which updates the timer and takes pending interrupts.
+// - Privileged/sensitive instructions (CSR*, ecall, ebreak, xRET, wfi, sfence.vma, fence.i) and
+//   LR/SC/AMOs and F/D are executed by the interpreter (trap-and-emulate): `stats.interpExits`.
+import { ExitReason, type Hart } from "../riscv/Hart.js";
+import { ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
+import { PageTranslator, ExitKind } from "./PageTranslator.js";
+import {
+  DBT_ENGINE_BYTES, ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE,
+  TLB_EMPTY, TLB_ENTRIES, TLB_ENTRY_BYTES,
+} from "./EngineArea.js";
+
+/** The hart's private fast caches, read (never written) by the translator. */
+interface HartInternals {
+  fastTagLo: Int32Array;
+  fastTagHi: Int32Array;
+  fastBase: Int32Array;
+  ctab: Int32Array;
+}
+
+export interface DbtOptions {
+  /** Dispatches into a page before it is translated (default 8). */
+  hotThreshold?: number;
+  /** Translated instructions between two interrupt/timer checks (default 4096). */
+  slice?: number;
+}
+
+export interface DbtStats {
+  /** Pages translated (each is one wasm function) and the basic blocks in them. */
+  pagesTranslated: number;
+  blocksTranslated: number;
+  insnsTranslated: number;
+  modules: number;
+  wasmBytes: number;
+  compileMs: number;
+  /** Entries into translated code from the dispatcher. */
+  cacheHits: number;
+  /** Translated pages dropped because their bytes changed. */
+  invalidations: number;
+  /** Instructions executed as WebAssembly. */
+  translatedInsns: number;
+  /** Instructions (or interrupt entries) executed by the interpreter. */
+  interpInsns: number;
+  /** Exits from translated code to the interpreter for one instruction (trap-and-emulate, TLB misses). */
+  interpExits: number;
+  tlbMirrorFlushes: number;
+}
+
+type UnitFn = (block: number, budget: number) => number;
+
+class PageUnit {
+  fn: UnitFn | undefined = undefined;
+  blockAt: Int16Array | undefined = undefined;
+  /** Page bytes the translation was made from. */
+  snapshot: Buffer | undefined = undefined;
+  verifiedGen = 0;
+  dispatches = 0;
+  /** Entry offsets seen (for block discovery); misses since the last translation. */
+  readonly entries = new Set<number>();
+  misses = 0;
+}
+
+const STORE_OPS = new Set([0x23, 0x27, 0x2f, 0x73, 0x0f]);
+
+export class Dbt {
+  busy = false;
+  readonly stats: DbtStats = {
+    pagesTranslated: 0, blocksTranslated: 0, insnsTranslated: 0, modules: 0, wasmBytes: 0, compileMs: 0,
+    cacheHits: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0,
+  };
+  private readonly h: HartInternals;
+  private readonly fastSize: number;
+  private readonly engRegs: Int32Array;
+  private readonly eng32: Int32Array;
+  private readonly e32: number; // engine offset / 4
+  private readonly ram16: Uint16Array;
+  private readonly ram8: Uint8Array;
+  private readonly units: (PageUnit | undefined)[];
+  private readonly codePage: Uint8Array;
+  private readonly translator: PageTranslator;
+  private readonly hot: number;
+  private readonly slice: number;
+  private epoch = -1;
+  /** Bumped whenever memory may have been written by something other than translated code. */
+  private gen = 1;
+  private regsInEngine = false;
+
+  constructor(readonly hart: Hart, opts: DbtOptions = {}) {
+    const mem = hart.memory;
+    if (mem.engineBytes < DBT_ENGINE_BYTES) {
+      throw new Error(`the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area after guest RAM; create the GuestMemory with engineBytes: DBT_ENGINE_BYTES (src/dbt/EngineArea.ts)`);
+    }
+    if (mem.base % 4096 !== 0) throw new Error("the binary translator needs a page-aligned RAM base");
+    this.h = hart as unknown as HartInternals;
+    this.fastSize = this.h.fastTagLo.length / 3;
+    if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
+    const buf = mem.buffer;
+    this.engRegs = new Int32Array(buf, mem.engineOffset + ENG_REGS, 64);
+    this.eng32 = new Int32Array(buf, 0, (mem.engineOffset + DBT_ENGINE_BYTES) >>> 2);
+    this.e32 = mem.engineOffset >>> 2;
+    this.ram16 = new Uint16Array(buf, 0, mem.size >>> 1);
+    this.ram8 = new Uint8Array(buf, 0, mem.size);
+    this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
+    this.codePage = new Uint8Array(mem.size >>> 12);
+    this.translator = new PageTranslator(this.ram16, this.h.ctab, mem.engineOffset);
+    this.hot = opts.hotThreshold ?? 8;
+    this.slice = opts.slice ?? 4096;
+    this.flushMirror();
+  }
+
+  /** Drops every translation (e.g. after the host rewrote guest code wholesale). */
+  flushAll(): void {
+    this.units.fill(undefined);
+    this.codePage.fill(0);
+    this.flushMirror();
+  }
+
+  private flushMirror(): void {
+    const e = this.eng32, base = this.e32;
+    for (let i = 0; i < 2 * TLB_ENTRIES; i++) {
+      const w = base + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2);
+      e[w] = TLB_EMPTY; e[w + 1] = 0;
+    }
+    this.epoch = this.hart.tlbEpoch;
+    this.stats.tlbMirrorFlushes++;
+  }
+
+  /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors. */
+  private fillMirror(lo: number, hi: number): void {
+    const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
+    const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi, fb = this.h.fastBase;
+    const page = lo & ~0xfff;
+    for (let kind = 1; kind <= 2; kind++) {
+      const i = kind * this.fastSize + idx;
+      if (tagLo[i] !== page || tagHi[i] !== hi) continue;
+      const host = fb[i]!;
+      if (kind === 2 && this.codePage[host >>> 12]) continue; // stores to code pages take the slow path
+      const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + idx * TLB_ENTRY_BYTES) >>> 2);
+      this.eng32[w] = page; this.eng32[w + 1] = hi; this.eng32[w + 2] = host;
+    }
+  }
+
+  /** Runs the interpreter for n steps with the registers in the hart. */
+  private interp(n: number): ExitReason {
+    if (this.regsInEngine) { this.hart.x.set(this.engRegs); this.regsInEngine = false; }
+    this.busy = true;
+    let r: ExitReason;
+    try {
+      r = this.hart.run(n);
+    } finally {
+      this.busy = false;
+    }
+    this.stats.interpInsns += n;
+    return r;
+  }
+
+  run(budget: number): ExitReason {
+    const hart = this.hart;
+    const st = this.stats;
+    const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi, fb = this.h.fastBase;
+    const eng32 = this.eng32, e32 = this.e32;
+    this.gen++; // the host or devices may have written memory since the last run
+    let remaining = budget;
+    let sinceCheck = 0;
+    try {
+      while (remaining > 0) {
+        if (hart.tlbEpoch !== this.epoch) this.flushMirror();
+        if (sinceCheck >= this.slice || remaining < 16) {
+          // Timer update and interrupt check (hart.run takes pending interrupts before stepping).
+          sinceCheck = 0;
+          const n = remaining < 16 ? remaining : 1;
+          const r = this.interp(n);
+          remaining -= n;
+          this.gen++;
+          if (r !== ExitReason.Budget) return r;
+          continue;
+        }
+        if (this.regsInEngine) { /* pc is in the hart */ }
+        const pcLo = hart.pcLo, pcHi = hart.pcHi;
+        const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+        let unit: PageUnit | undefined;
+        let host = -1;
+        if (tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi) {
+          host = fb[fi]!;
+          unit = this.units[host >>> 12];
+          if (unit === undefined) { unit = new PageUnit(); this.units[host >>> 12] = unit; }
+        }
+        const off = pcLo & 0xfff;
+        let block = -1;
+        if (unit !== undefined) {
+          if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
+            if (unit.snapshot!.compare(this.ram8, host, host + 4096) !== 0) this.invalidate(unit, host);
+            else unit.verifiedGen = this.gen;
+          }
+          if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
+          if (block < 0) {
+            unit.entries.add(off);
+            if (++unit.dispatches >= this.hot && (unit.fn === undefined || ++unit.misses >= 4)) {
+              this.translate(unit, host);
+              if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
+            }
+          }
+        }
+        if (block < 0) {
+          // Cold code, or a fetch the hart has not translated yet: a short interpreter burst.
+          const n = remaining < 64 ? remaining : 64;
+          const r = this.interp(n);
+          remaining -= n;
+          sinceCheck += n;
+          this.gen++;
+          if (r !== ExitReason.Budget) return r;
+          continue;
+        }
+        // Enter translated code.
+        if (!this.regsInEngine) { this.engRegs.set(hart.x); this.regsInEngine = true; }
+        eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
+        eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
+        const give = remaining < this.slice - sinceCheck ? remaining : this.slice - sinceCheck;
+        st.cacheHits++;
+        const kind = unit!.fn!(block, give);
+        const left = eng32[e32 + (ENG_BUDGET >>> 2)]!;
+        const done = give - left;
+        hart.pcLo = eng32[e32 + (ENG_PC >>> 2)]!;
+        hart.pcHi = eng32[e32 + (ENG_PC >>> 2) + 1]!;
+        hart.instret += done;
+        st.translatedInsns += done;
+        remaining -= done;
+        sinceCheck += done;
+        if (kind === ExitKind.Interp) {
+          st.interpExits++;
+          const storeLike = this.mayWrite(hart.pcLo, hart.pcHi);
+          const r = this.interp(1);
+          remaining -= 1;
+          sinceCheck += 1;
+          if (storeLike) this.gen++;
+          if (hart.tlbEpoch !== this.epoch) this.flushMirror();
+          else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
+          if (r !== ExitReason.Budget) return r;
+        } else if (kind === ExitKind.Budget && done === 0) {
+          sinceCheck = this.slice; // block longer than the budget left: let the interpreter step
+        }
+      }
+      return ExitReason.Budget;
+    } finally {
+      if (this.regsInEngine) { hart.x.set(this.engRegs); this.regsInEngine = false; }
+    }
+  }
+
+  /** Whether the instruction at pc may write memory or change what code means (store, AMO, FP store, SYSTEM, FENCE.I). */
+  private mayWrite(pcLo: number, pcHi: number): boolean {
+    const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+    const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi;
+    if (tagLo[fi] !== (pcLo & ~0xfff) || tagHi[fi] !== pcHi) return true;
+    const off = this.h.fastBase[fi]! + (pcLo & 0xfff);
+    const h = this.ram16[off >>> 1]!;
+    const insn = (h & 3) === 3 ? h : this.h.ctab[h]!;
+    return STORE_OPS.has(insn & 0x7f);
+  }
+
+  private invalidate(unit: PageUnit, host: number): void {
+    unit.fn = undefined;
+    unit.blockAt = undefined;
+    unit.snapshot = undefined;
+    unit.dispatches = 0;
+    unit.misses = 0;
+    this.codePage[host >>> 12] = 0;
+    this.stats.invalidations++;
+  }
+
+  private translate(unit: PageUnit, host: number): void {
+    const t0 = performance.now();
+    const tp = this.translator.translate(host, unit.entries);
+    unit.misses = 0;
+    if (tp === undefined) { unit.dispatches = -1_000_000; return; } // nothing translatable: stay interpreted
+    const b = new WasmModuleBuilder();
+    const mem = this.hart.memory;
+    const pages = mem.wasmMemory.buffer.byteLength / 65536;
+    b.importMemory("e", "m", pages, pages, mem.buffer instanceof SharedArrayBuffer);
+    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], PageTranslator.locals, tp.body, "f");
+    const bytes = b.build();
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: mem.wasmMemory } });
+    unit.fn = inst.exports["f"] as UnitFn;
+    unit.blockAt = tp.blockAt;
+    unit.snapshot = Buffer.from(this.ram8.subarray(host, host + 4096));
+    unit.verifiedGen = this.gen;
+    if (!this.codePage[host >>> 12]) {
+      this.codePage[host >>> 12] = 1;
+      // The page may be in the store mirror already: drop it so stores to it reach the interpreter.
+      for (let i = 0; i < TLB_ENTRIES; i++) {
+        const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
+        if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 2] === host) this.eng32[w] = TLB_EMPTY;
+      }
+    }
+    const st = this.stats;
+    st.pagesTranslated++;
+    st.blocksTranslated += tp.blocks;
+    st.insnsTranslated += tp.insns;
+    st.modules++;
+    st.wasmBytes += bytes.length;
+    st.compileMs += performance.now() - t0;
+  }
+}
+
+/** Attaches a translator to the hart: hart.run() then executes hot code as WebAssembly. */
+export function attachDbt(hart: Hart, opts?: DbtOptions): Dbt {
+  const d = new Dbt(hart, opts);
+  hart.translator = d;
+  return d;
+}
+
+/** Formats the translator's statistics for `--stats`. */
+export function formatDbtStats(s: DbtStats): string {
+  const total = s.translatedInsns + s.interpInsns;
+  const pct = total > 0 ? ((100 * s.translatedInsns) / total).toFixed(1) : "0";
+  return [
+    `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
+    `dbt: cache hits ${s.cacheHits}, invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes}`,
+    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns}, exits to the interpreter (trap-and-emulate, TLB misses) ${s.interpExits}`,
+  ].join("\n");
+}
+
+export { DBT_ENGINE_BYTES };

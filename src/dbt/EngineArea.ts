@@ -1,0 +1,30 @@
+// Layout of the translator's state inside GuestMemory's engine area (the bytes after guest RAM in
+// the same WebAssembly.Memory), so translated code reaches it with plain loads and stores.
+// All offsets are relative to memory.engineOffset.
+
+/** x0..x31 as little-endian int64 (same layout as the hart's register file, so one memcpy moves it). */
+export const ENG_REGS = 0;
+/** Virtual pc where translated code stopped (i64). */
+export const ENG_PC = 256;
+/** Virtual address of the page the called unit was entered at (i64, written by the dispatcher). */
+export const ENG_VPAGE = 264;
+/** Virtual address of the load/store that missed the TLB mirror (i64). */
+export const ENG_ADDR = 272;
+/** Instruction budget left when translated code returned (i32). */
+export const ENG_BUDGET = 280;
+
+/** Entries per TLB mirror (must equal the hart's fast-cache size: the index function is shared). */
+export const TLB_ENTRIES = 256;
+/** Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 host offset of the page, pad. */
+export const TLB_ENTRY_BYTES = 16;
+/** Load-translation mirror, then store-translation mirror. */
+export const ENG_TLB_LOAD = 512;
+export const ENG_TLB_STORE = ENG_TLB_LOAD + TLB_ENTRIES * TLB_ENTRY_BYTES;
+/**
+ * Tag of an empty entry: bit 11 set, which no compared value has (the compare keeps only the page
+ * number and the low alignment bits 0..2), so an empty entry never hits.
+ */
+export const TLB_EMPTY = 0x800;
+
+/** Engine-area bytes the translator needs (pass as GuestMemoryOptions.engineBytes). */
+export const DBT_ENGINE_BYTES = 16384;

@@ -1,0 +1,462 @@
+// Translates the hot code of one 4 KiB guest page into one WebAssembly function.
+//
+// Translation unit (see docs/DBT.md): all basic blocks that start in one physical page, as one wasm
+// function with the guest registers in i64 locals and a br_table dispatch between the blocks inside a
+// loop, so loops that stay inside the page close inside wasm (the fastest measured shape in
+// ../shared/docs/evidence-js-wasm.md: 0.56-0.73 ns per guest instruction). Control leaves the function
+// only when it leaves the page, on an indirect jump (JALR), on an instruction the translator does not
+// handle (it is executed by the interpreter: CSR accesses, ecall/ebreak, xRET, wfi, sfence.vma, fence.i,
+// LR/SC/AMOs, F/D, the rarer Zb* forms, MULH*), on a TLB-mirror miss (so the interpreter's slow path
+// walks the page table, raises the precise fault, or performs the MMIO access), or when the
+// instruction budget runs out (so interrupts are taken within a bounded number of instructions).
+//
+// Every exit writes the registers the function modified back to the engine area, the virtual pc of
+// the first instruction NOT executed, and the budget left; the state is then exactly the
+// interpreter's state before that instruction (precise exceptions, Privileged ISA 1.6 / 3.1.15).
+//
+// Because one physical page may be mapped at several virtual addresses, the code never embeds the
+// virtual pc: AUIPC, JAL/JALR links and exit pcs are computed from the virtual page address the
+// dispatcher stores at ENG_VPAGE on entry.
+import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
+import { ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
+
+/** Exit kinds returned by translated functions. */
+export const enum ExitKind {
+  /** Control left the unit (other page, indirect jump): look the pc up again. */
+  Jump = 0,
+  /** The instruction at pc must be executed by the interpreter (unsupported, or TLB-mirror miss). */
+  Interp = 1,
+  /** The budget ran out before the block at pc. */
+  Budget = 2,
+}
+
+const BT_I64 = 0x7e;
+const I64_DIV_S = 0x7f, I64_DIV_U = 0x80, I64_REM_S = 0x81, I64_REM_U = 0x82;
+const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
+
+// Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
+const L_NEXT = 0, L_BUDGET = 1;
+const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38;
+const LOCALS: ValType[] = [];
+for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
+LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32);
+const reg = (r: number) => 1 + r;
+
+/** Decoded instruction in the page (compressed ones already expanded). */
+interface Insn { off: number; insn: number; len: number }
+
+export interface TranslatedPage {
+  body: CodeWriter;
+  /** block index by page offset / 2, or -1. */
+  blockAt: Int16Array;
+  blocks: number;
+  insns: number;
+}
+
+const enum Cls { Plain, Branch, Jal, Jalr, Unsupported }
+
+/** Classifies the expanded instruction: what the translator emits for it. */
+function classify(insn: number): Cls {
+  const f3 = (insn >>> 12) & 7;
+  const f7 = insn >>> 25;
+  switch (insn & 0x7f) {
+    case 0x37: case 0x17: return Cls.Plain;
+    case 0x6f: return Cls.Jal;
+    case 0x67: return f3 === 0 ? Cls.Jalr : Cls.Unsupported;
+    case 0x63: return f3 === 2 || f3 === 3 ? Cls.Unsupported : Cls.Branch;
+    case 0x03: return f3 === 7 ? Cls.Unsupported : Cls.Plain;
+    case 0x23: return f3 > 3 ? Cls.Unsupported : Cls.Plain;
+    case 0x13:
+      if (f3 === 1) return (insn >>> 26) === 0 ? Cls.Plain : Cls.Unsupported;
+      if (f3 === 5) return (insn >>> 26) === 0 || (insn >>> 26) === 0x10 ? Cls.Plain : Cls.Unsupported;
+      return Cls.Plain;
+    case 0x1b:
+      if (f3 === 0) return Cls.Plain;
+      if (f3 === 1) return f7 === 0 ? Cls.Plain : Cls.Unsupported;
+      if (f3 === 5) return f7 === 0 || f7 === 0x20 ? Cls.Plain : Cls.Unsupported;
+      return Cls.Unsupported;
+    case 0x33:
+      if (f7 === 0) return Cls.Plain;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5 ? Cls.Plain : Cls.Unsupported;
+      if (f7 === 1) return f3 === 0 || f3 >= 4 ? Cls.Plain : Cls.Unsupported; // MULH* go to the interpreter
+      return Cls.Unsupported;
+    case 0x3b:
+      if (f7 === 0) return f3 === 0 || f3 === 1 || f3 === 5 ? Cls.Plain : Cls.Unsupported;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5 ? Cls.Plain : Cls.Unsupported;
+      if (f7 === 1) return f3 === 0 || f3 >= 4 ? Cls.Plain : Cls.Unsupported;
+      return Cls.Unsupported;
+    case 0x0f: return f3 === 0 ? Cls.Plain : Cls.Unsupported; // FENCE is a no-op on one hart; FENCE.I is not
+    default: return Cls.Unsupported;
+  }
+}
+
+function branchImm(insn: number): number {
+  return ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
+}
+function jalImm(insn: number): number {
+  return ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+}
+
+/**
+ * Reads code from guest RAM. `ram16` is a Uint16Array over the memory buffer (host offset = byte
+ * index), `ctab` the hart's compressed-expansion table.
+ */
+export class PageTranslator {
+  constructor(private readonly ram16: Uint16Array, private readonly ctab: Int32Array, private readonly engineOffset: number) {}
+
+  /** Decodes the instruction at page offset `off`, or undefined if it cannot be translated in-page. */
+  private decode(page: number, off: number): Insn | undefined {
+    if (off < 0 || off >= 4096) return undefined;
+    const h = this.ram16[(page + off) >>> 1]!;
+    if ((h & 3) === 3) {
+      if (off === 4094) return undefined; // crosses into the next page: the interpreter fetches it
+      return { off, insn: (h | (this.ram16[((page + off) >>> 1) + 1]! << 16)) | 0, len: 4 };
+    }
+    const insn = this.ctab[h]!;
+    if (insn === 0) return undefined;
+    return { off, insn, len: 2 };
+  }
+
+  /**
+   * Translates the blocks reachable inside the page from `entries` (page offsets). `page` is the host
+   * offset of the page. Returns undefined when no instruction at the entries can be translated.
+   */
+  translate(page: number, entries: Iterable<number>): TranslatedPage | undefined {
+    // Phase 1: find block starts (entries, in-page branch and jump targets, fall-throughs of branches).
+    const isStart = new Uint8Array(2048);
+    const seen = new Uint8Array(2048);
+    const work: number[] = [];
+    for (const e of entries) if (e >= 0 && e < 4096 && (e & 1) === 0 && !isStart[e >>> 1]) { isStart[e >>> 1] = 1; work.push(e); }
+    while (work.length > 0) {
+      let off = work.pop()!;
+      for (;;) {
+        if (seen[off >>> 1]) break;
+        seen[off >>> 1] = 1;
+        const d = this.decode(page, off);
+        if (d === undefined) break;
+        const cls = classify(d.insn);
+        if (cls === Cls.Unsupported || cls === Cls.Jalr) break;
+        if (cls === Cls.Branch || cls === Cls.Jal) {
+          const t = off + (cls === Cls.Branch ? branchImm(d.insn) : jalImm(d.insn));
+          if (t >= 0 && t < 4096 && !isStart[t >>> 1]) { isStart[t >>> 1] = 1; work.push(t); }
+          if (cls === Cls.Jal) break;
+          const f = off + d.len;
+          if (f < 4096 && !isStart[f >>> 1]) { isStart[f >>> 1] = 1; work.push(f); }
+          break;
+        }
+        off += d.len;
+        if (off >= 4096) break;
+      }
+    }
+    const starts: number[] = [];
+    const blockAt = new Int16Array(2048).fill(-1);
+    for (let i = 0; i < 2048; i++) {
+      if (isStart[i]) { blockAt[i] = starts.length; starts.push(i * 2); }
+    }
+    if (starts.length === 0) return undefined;
+
+    // Phase 2: emit. Structure: block $out { loop $top { block*N { br_table } code0 } ... codeN-1 } }
+    // then the common exit sequence.
+    const c = new CodeWriter(4096);
+    const used = new Uint8Array(32), written = new Uint8Array(32);
+    const bodies: Insn[][] = [];
+    let insns = 0;
+    for (const s of starts) {
+      const list: Insn[] = [];
+      let off = s;
+      for (;;) {
+        const d = this.decode(page, off);
+        if (d === undefined) { list.push({ off, insn: 0, len: 0 }); break; }
+        list.push(d);
+        const cls = classify(d.insn);
+        if (cls !== Cls.Unsupported) markRegs(d.insn, used, written);
+        if (cls !== Cls.Plain) break;
+        off += d.len;
+        if (off >= 4096 || isStart[off >>> 1]) { list.push({ off, insn: 0, len: -1 }); break; } // fall through
+      }
+      bodies.push(list);
+    }
+    const E = this.engineOffset;
+    // Prologue: registers the unit reads or writes, and the virtual page.
+    for (let r = 1; r < 32; r++) {
+      if (used[r] || written[r]) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
+    }
+    c.i32Const(0).mem(Op.I64Load, 3, E + ENG_VPAGE).localSet(L_VPAGE);
+    const N = starts.length;
+    c.block().loop();
+    for (let k = 0; k < N; k++) c.block();
+    c.localGet(L_NEXT).byte(Op.BrTable).u32(N);
+    for (let k = 0; k < N; k++) c.u32(k);
+    c.u32(N + 1); // default: $out (never taken: the dispatcher passes a valid index)
+    for (let k = 0; k < N; k++) {
+      c.end();
+      insns += this.emitBlock(c, k, N, bodies[k]!, blockAt);
+    }
+    c.end().end();
+    // Exit sequence.
+    for (let r = 1; r < 32; r++) if (written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
+    c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
+    c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
+    c.localGet(L_KIND);
+    return { body: c, blockAt, blocks: N, insns };
+  }
+
+  static readonly locals: readonly ValType[] = LOCALS;
+
+  /** Emits block k; returns the number of guest instructions in it. */
+  private emitBlock(c: CodeWriter, k: number, N: number, list: Insn[], blockAt: Int16Array): number {
+    const dTop = N - 1 - k, dOut = N - k;
+    const real = list.filter((d) => d.len > 0 && classify(d.insn) !== Cls.Unsupported);
+    // Budget check at the block head: the whole block is charged; exits refund what they skip.
+    const len = real.length;
+    const startOff = list[0]!.off;
+    if (len > 0) {
+      c.localGet(L_BUDGET).i32Const(len).op(Op.I32Sub).localTee(L_BUDGET).i32Const(0).op(Op.I32LtS).if_();
+      c.localGet(L_BUDGET).i32Const(len).op(Op.I32Add).localSet(L_BUDGET);
+      this.exitStatic(c, startOff, ExitKind.Budget, dOut + 1);
+      c.end();
+    }
+    let j = 0; // instructions of this block executed so far
+    for (const d of list) {
+      if (d.len === -1) { // fall through into the block that starts here
+        c.i32Const(blockAt[d.off >>> 1]!).localSet(L_NEXT).br(dTop);
+        return len;
+      }
+      if (d.len === 0 || classify(d.insn) === Cls.Unsupported) {
+        this.refund(c, len - j);
+        this.exitStatic(c, d.off, ExitKind.Interp, dOut);
+        return len;
+      }
+      const insn = d.insn;
+      const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31, f3 = (insn >>> 12) & 7;
+      switch (insn & 0x7f) {
+        case 0x6f: { // JAL
+          const t = d.off + jalImm(insn);
+          if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add).localSet(reg(rd)); }
+          this.refund(c, len - j - 1);
+          this.goto(c, t, blockAt, dTop, dOut);
+          return len;
+        }
+        case 0x67: { // JALR: target computed before the link is written (rd may equal rs1)
+          this.getReg(c, rs1).i64Const(insn >> 20, insn >> 31).op(Op.I64Add).i64Const(-2, -1).op(Op.I64And).localSet(L_PC);
+          if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add).localSet(reg(rd)); }
+          this.refund(c, len - j - 1);
+          c.i32Const(ExitKind.Jump).localSet(L_KIND).br(dOut);
+          return len;
+        }
+        case 0x63: { // BRANCH
+          this.getReg(c, rs1);
+          this.getReg(c, rs2);
+          c.op([Op.I64Eq, Op.I64Ne, 0, 0, Op.I64LtS, Op.I64GeS, Op.I64LtU, Op.I64GeU][f3]!);
+          c.if_();
+          this.refund(c, len - j - 1);
+          this.goto(c, d.off + branchImm(insn), blockAt, dTop + 1, dOut + 1);
+          c.end();
+          j++;
+          const f = d.off + d.len;
+          this.refund(c, len - j);
+          this.goto(c, f, blockAt, dTop, dOut);
+          return len;
+        }
+        case 0x03: { // LOAD
+          this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3 & 3, d.off, len - j, dOut);
+          const op = [Op.I64Load8S, Op.I64Load16S, Op.I64Load32S, Op.I64Load, Op.I64Load8U, Op.I64Load16U, Op.I64Load32U][f3]!;
+          c.mem(op, 0, 0);
+          this.setReg(c, rd);
+          break;
+        }
+        case 0x23: { // STORE
+          const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
+          this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, d.off, len - j, dOut);
+          this.getReg(c, rs2);
+          c.mem([Op.I64Store8, Op.I64Store16, Op.I64Store32, Op.I64Store][f3]!, 0, 0);
+          break;
+        }
+        default:
+          this.emitAlu(c, insn, d.off, rd, rs1, rs2, f3);
+      }
+      j++;
+    }
+    return len;
+  }
+
+  private refund(c: CodeWriter, n: number): void {
+    if (n > 0) c.localGet(L_BUDGET).i32Const(n).op(Op.I32Add).localSet(L_BUDGET);
+  }
+
+  /** Exit with pc = vpage + off. `depth` is the branch depth of $out here. */
+  private exitStatic(c: CodeWriter, off: number, kind: ExitKind, depth: number): void {
+    c.localGet(L_VPAGE).i64Const(off, off >> 31).op(Op.I64Add).localSet(L_PC);
+    c.i32Const(kind).localSet(L_KIND).br(depth);
+  }
+
+  /** Continues at page offset t: a block of this unit if there is one, else leave the unit. */
+  private goto(c: CodeWriter, t: number, blockAt: Int16Array, dTop: number, dOut: number): void {
+    if (t >= 0 && t < 4096 && blockAt[t >>> 1]! >= 0) {
+      c.i32Const(blockAt[t >>> 1]!).localSet(L_NEXT).br(dTop);
+    } else {
+      this.exitStatic(c, t, ExitKind.Jump, dOut);
+    }
+  }
+
+  private getReg(c: CodeWriter, r: number): CodeWriter {
+    return r === 0 ? c.i64Const(0, 0) : c.localGet(reg(r));
+  }
+  private setReg(c: CodeWriter, r: number): void {
+    if (r === 0) c.op(Op.Drop);
+    else c.localSet(reg(r));
+  }
+
+  /**
+   * TLB-mirror lookup for a `1 << sizeLog2`-byte access at rs1 + imm: leaves the i32 host address on
+   * the stack, or exits to the interpreter (which walks the page table, faults precisely, does MMIO or
+   * a misaligned access) when the page is not in the mirror or the address is misaligned: the
+   * alignment bits are kept in the compared value, and a mirror tag never has them.
+   */
+  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number): void {
+    const E = this.engineOffset;
+    this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
+    // entry = ((a >>> 12) & 255) * 16 = (a >>> 8) & 0xff0
+    c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const(0xff0).op(Op.I32And).localTee(L_E);
+    c.mem(Op.I64Load, 3, E + tlb);
+    c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).if_();
+    c.i32Const(0).localGet(L_A).mem(Op.I64Store, 3, E + ENG_ADDR);
+    this.refund(c, refund);
+    this.exitStatic(c, off, ExitKind.Interp, dOut + 1);
+    c.end();
+    c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).op(Op.I32Add);
+  }
+
+  /** Integer computational instructions (RV64I 2.4/5.2, M 7.1/7.2 without MULH*). */
+  private emitAlu(c: CodeWriter, insn: number, off: number, rd: number, rs1: number, rs2: number, f3: number): void {
+    const f7 = insn >>> 25;
+    const imm = insn >> 20;
+    switch (insn & 0x7f) {
+      case 0x37: { // LUI
+        if (rd === 0) return;
+        const v = insn & 0xfffff000;
+        c.i64Const(v, v >> 31).localSet(reg(rd));
+        return;
+      }
+      case 0x17: { // AUIPC
+        if (rd === 0) return;
+        const v = (insn & 0xfffff000) + off; // sign-extended imm (int32) + offset: may exceed 2^31 - 1
+        c.localGet(L_VPAGE).i64Const(v | 0, v < 0 ? -1 : 0).op(Op.I64Add).localSet(reg(rd));
+        return;
+      }
+      case 0x0f: return; // FENCE
+      case 0x13: { // OP-IMM
+        if (rd === 0) return;
+        const sh = (insn >>> 20) & 63;
+        this.getReg(c, rs1);
+        switch (f3) {
+          case 0: c.i64Const(imm, imm >> 31).op(Op.I64Add); break;
+          case 2: c.i64Const(imm, imm >> 31).op(Op.I64LtS).op(Op.I64ExtendI32U); break;
+          case 3: c.i64Const(imm, imm >> 31).op(Op.I64LtU).op(Op.I64ExtendI32U); break;
+          case 4: c.i64Const(imm, imm >> 31).op(Op.I64Xor); break;
+          case 6: c.i64Const(imm, imm >> 31).op(Op.I64Or); break;
+          case 7: c.i64Const(imm, imm >> 31).op(Op.I64And); break;
+          case 1: c.i64Const(sh, 0).op(Op.I64Shl); break;
+          default: c.i64Const(sh, 0).op((insn >>> 26) === 0 ? Op.I64ShrU : Op.I64ShrS); break;
+        }
+        c.localSet(reg(rd));
+        return;
+      }
+      case 0x1b: { // OP-IMM-32
+        if (rd === 0) return;
+        this.getReg(c, rs1).op(Op.I32WrapI64);
+        const sh = (insn >>> 20) & 31;
+        if (f3 === 0) c.i32Const(imm).op(Op.I32Add);
+        else if (f3 === 1) c.i32Const(sh).op(Op.I32Shl);
+        else c.i32Const(sh).op(f7 === 0 ? Op.I32ShrU : Op.I32ShrS);
+        c.op(Op.I64ExtendI32S).localSet(reg(rd));
+        return;
+      }
+      case 0x33: { // OP
+        if (rd === 0) return;
+        if (f7 === 1 && f3 >= 4) { this.div64(c, rs1, rs2, f3); c.localSet(reg(rd)); return; }
+        this.getReg(c, rs1);
+        this.getReg(c, rs2);
+        if (f7 === 1) c.op(Op.I64Mul);
+        else if (f7 === 0x20) c.op(f3 === 0 ? Op.I64Sub : Op.I64ShrS);
+        else {
+          switch (f3) {
+            case 0: c.op(Op.I64Add); break;
+            case 1: c.op(Op.I64Shl); break;
+            case 2: c.op(Op.I64LtS).op(Op.I64ExtendI32U); break;
+            case 3: c.op(Op.I64LtU).op(Op.I64ExtendI32U); break;
+            case 4: c.op(Op.I64Xor); break;
+            case 5: c.op(Op.I64ShrU); break;
+            case 6: c.op(Op.I64Or); break;
+            default: c.op(Op.I64And); break;
+          }
+        }
+        c.localSet(reg(rd));
+        return;
+      }
+      case 0x3b: { // OP-32
+        if (rd === 0) return;
+        if (f7 === 1 && f3 >= 4) { this.div32(c, rs1, rs2, f3); c.op(Op.I64ExtendI32S).localSet(reg(rd)); return; }
+        this.getReg(c, rs1).op(Op.I32WrapI64);
+        this.getReg(c, rs2).op(Op.I32WrapI64);
+        if (f7 === 1) c.op(Op.I32Mul);
+        else if (f7 === 0x20) c.op(f3 === 0 ? Op.I32Sub : Op.I32ShrS);
+        else c.op(f3 === 0 ? Op.I32Add : f3 === 1 ? Op.I32Shl : Op.I32ShrU);
+        c.op(Op.I64ExtendI32S).localSet(reg(rd));
+        return;
+      }
+    }
+  }
+
+  /**
+   * DIV/DIVU/REM/REMU (M 7.2): division by zero gives -1 / all ones / the dividend, and the signed
+   * overflow (-2^63 / -1) gives the dividend / 0, without trapping (wasm's div traps on both).
+   */
+  private div64(c: CodeWriter, rs1: number, rs2: number, f3: number): void {
+    this.getReg(c, rs1).localSet(L_T);
+    this.getReg(c, rs2).localTee(L_A).op(Op.I64Eqz).if_(BT_I64);
+    if (f3 === 4 || f3 === 5) c.i64Const(-1, -1); else c.localGet(L_T);
+    c.byte(Op.Else);
+    if (f3 === 4 || f3 === 6) {
+      c.localGet(L_A).i64Const(-1, -1).op(Op.I64Eq).if_(BT_I64);
+      if (f3 === 4) c.i64Const(0, 0).localGet(L_T).op(Op.I64Sub); else c.i64Const(0, 0);
+      c.byte(Op.Else).localGet(L_T).localGet(L_A).byte(f3 === 4 ? I64_DIV_S : I64_REM_S).end();
+    } else {
+      c.localGet(L_T).localGet(L_A).byte(f3 === 5 ? I64_DIV_U : I64_REM_U);
+    }
+    c.end();
+  }
+
+  /** DIVW/DIVUW/REMW/REMUW (M 7.2) on the low 32 bits; leaves an i32. */
+  private div32(c: CodeWriter, rs1: number, rs2: number, f3: number): void {
+    this.getReg(c, rs1).localSet(L_T);
+    this.getReg(c, rs2).localSet(L_A);
+    c.localGet(L_A).op(Op.I32WrapI64).op(Op.I32Eqz).if_(ValType.I32);
+    if (f3 === 4 || f3 === 5) c.i32Const(-1); else c.localGet(L_T).op(Op.I32WrapI64);
+    c.byte(Op.Else);
+    if (f3 === 4 || f3 === 6) {
+      c.localGet(L_A).op(Op.I32WrapI64).i32Const(-1).op(Op.I32Eq).if_(ValType.I32);
+      if (f3 === 4) c.i32Const(0).localGet(L_T).op(Op.I32WrapI64).op(Op.I32Sub); else c.i32Const(0);
+      c.byte(Op.Else).localGet(L_T).op(Op.I32WrapI64).localGet(L_A).op(Op.I32WrapI64).byte(f3 === 4 ? I32_DIV_S : I32_REM_S).end();
+    } else {
+      c.localGet(L_T).op(Op.I32WrapI64).localGet(L_A).op(Op.I32WrapI64).byte(f3 === 5 ? I32_DIV_U : I32_REM_U);
+    }
+    c.end();
+  }
+}
+
+/** Marks the registers a translated instruction reads and writes. */
+function markRegs(insn: number, used: Uint8Array, written: Uint8Array): void {
+  const op = insn & 0x7f;
+  const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
+  const hasRd = op !== 0x63 && op !== 0x23 && op !== 0x0f;
+  const hasRs1 = op !== 0x37 && op !== 0x17 && op !== 0x6f && op !== 0x0f;
+  const hasRs2 = op === 0x63 || op === 0x23 || op === 0x33 || op === 0x3b;
+  if (hasRd) written[rd] = 1;
+  if (hasRs1) used[rs1] = 1;
+  if (hasRs2) used[rs2] = 1;
+  written[0] = 0;
+  used[0] = 0;
+}
+
+export { TLB_ENTRY_BYTES };

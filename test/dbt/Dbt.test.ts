@@ -1,0 +1,206 @@
+// The binary translator against the interpreter: same programs, same final state, with most
+// instructions actually executed as WebAssembly (checked through the translator's statistics).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ExitReason } from "../../src/riscv/Hart.js";
+import { lockstep, compareHarts } from "../../src/dbt/Lockstep.js";
+import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
+import { pair } from "./machine.js";
+
+const skip = toolchainMissing();
+
+// An integer kernel: LCG, shifts, M-extension edge cases, byte/half/word/double loads and stores,
+// compressed and 32-bit forms, a nested loop, a call/return through jalr.
+const KERNEL = `
+    li s0, 0x80100000      # data buffer
+    li s1, 2000            # outer iterations
+    li a0, 12345
+    li s2, 0
+1:  li t6, 8
+2:  li t0, 6364136223846793005
+    mul a0, a0, t0
+    addi a0, a0, 1442695040888963407 & 0x7ff
+    srli a1, a0, 33
+    andi a2, a1, 1023
+    slli a3, a2, 3
+    add a4, s0, a3
+    ld a5, 0(a4)
+    xor a5, a5, a0
+    sd a5, 0(a4)
+    sw a0, 4(a4)
+    lw a6, 4(a4)
+    lhu a7, 2(a4)
+    lb t1, 7(a4)
+    sb t1, 1(a4)
+    sh a1, 0(a4)
+    add s2, s2, a6
+    add s2, s2, a7
+    sub s2, s2, t1
+    addw t2, a0, a1
+    subw t3, a1, a0
+    sllw t4, a0, a1
+    srlw t5, a0, a1
+    sraw t5, t5, a2
+    mulw t2, t2, t3
+    sra t4, a0, a1
+    sltu t3, a0, a1
+    slt t2, a0, a1
+    add s2, s2, t2
+    add s2, s2, t3
+    xor s2, s2, t4
+    xor s2, s2, t5
+    call helper
+    addi t6, t6, -1
+    bnez t6, 2b
+    addi s1, s1, -1
+    bnez s1, 1b
+    # division edge cases (M 7.2 table 7.1)
+    li t0, -1
+    li t1, 0
+    li t2, 0x8000000000000000
+    div a0, t2, t0
+    rem a1, t2, t0
+    div a2, t2, t1
+    divu a3, t2, t1
+    rem a4, t2, t1
+    remu a5, t2, t1
+    li t3, 0xffffffff80000000
+    divw a6, t3, t0
+    remw a7, t3, t0
+    divuw s3, t3, t1
+    remuw s4, t3, t1
+    divw s5, t3, t1
+    remw s6, t3, t1
+    ebreak
+helper:
+    slli t0, a0, 7
+    srai t0, t0, 3
+    or s2, s2, t0
+    c.addi s2, 3
+    ret
+`;
+
+test("an integer kernel gives the interpreter's registers and memory when translated", { skip }, () => {
+  const { a, b } = pair(KERNEL);
+  a.hart.exitMask = b.hart.exitMask = 1 << 3;
+  const r = lockstep(a.hart, b.hart, { chunk: 5000, maxInsns: 5_000_000, compareRam: true });
+  assert.equal(r.divergence, undefined);
+  assert.equal(r.reason, ExitReason.Trap);
+  assert.equal(a.hart.exitCause, 3);
+  assert.ok(a.dbt!.stats.translatedInsns > 0.9 * a.hart.instret, `only ${a.dbt!.stats.translatedInsns} of ${a.hart.instret} instructions ran translated`);
+  assert.equal(a.hart.getX(10), 0x8000000000000000n);
+  assert.equal(a.hart.getX(11), 0n);
+  assert.equal(a.hart.getX(12), 0xffffffffffffffffn);
+});
+
+test("a load fault in the middle of a translated block reports its pc with earlier results kept", { skip }, () => {
+  const { a, b } = pair(`
+    li s0, 0x80100000
+    li s1, 100
+1:  addi s1, s1, -1
+    sd s1, 0(s0)
+    bnez s1, 1b
+    li t0, 0x40000000      # nothing mapped here: load access fault (cause 5)
+    li a0, 7
+    addi a1, a0, 1
+    ld a2, 8(t0)
+    li a3, 99
+    ebreak
+  `);
+  for (const m of [a, b]) m.hart.exitMask = (1 << 3) | (1 << 5);
+  // Run the whole thing once so the tail is hot, then check the state at the trap.
+  const ra = a.hart.run(100000), rb = b.hart.run(100000);
+  assert.equal(ra, ExitReason.Trap);
+  assert.equal(rb, ExitReason.Trap);
+  assert.equal(a.hart.exitCause, 5);
+  assert.equal(compareHarts(a.hart, b.hart, true), undefined);
+  assert.equal(a.hart.getX(11), 8n);
+  assert.equal(a.hart.getX(13), 0n);
+  assert.equal(a.hart.exitTval, 0x40000008n);
+});
+
+test("code rewritten by the guest (store + fence.i) runs in its new form", { skip }, () => {
+  const { a, b } = pair(`
+    li s1, 0
+    li s2, 3
+outer:
+    li t0, 500
+loop:
+    .option push
+    .option norvc
+patch:
+    addi s1, s1, 1         # rewritten to addi s1, s1, 2 below (4 bytes: no RVC here)
+    .option pop
+    addi t0, t0, -1
+    bnez t0, loop
+    la t1, patch
+    li t2, 0x00248493      # addi s1, s1, 2
+    sw t2, 0(t1)
+    fence.i
+    addi s2, s2, -1
+    bnez s2, outer
+    ebreak
+  `);
+  a.hart.exitMask = b.hart.exitMask = 1 << 3;
+  const r = lockstep(a.hart, b.hart, { chunk: 700 });
+  assert.equal(r.divergence, undefined);
+  assert.equal(a.hart.getX(9), 500n + 1000n + 1000n);
+  assert.ok(a.dbt!.stats.invalidations >= 1);
+});
+
+test("a timer interrupt is taken inside a translated infinite loop", { skip }, () => {
+  const { a } = pair(`
+    la t0, handler
+    csrw mtvec, t0
+    li t0, 0x80
+    csrw mie, t0           # MTIE
+    csrsi mstatus, 8       # MIE
+    li a0, 0
+spin:
+    addi a0, a0, 1
+    j spin
+    .align 2               # mtvec.BASE is 4-byte aligned
+handler:
+    csrr a1, mcause
+    ebreak
+  `);
+  a.hart.exitMask = 1 << 3;
+  a.hart.mtimecmp = 1000n;
+  assert.equal(a.hart.run(200000), ExitReason.Budget);
+  assert.ok(a.dbt!.stats.translatedInsns > 100000);
+  a.timer.t = 2000;
+  assert.equal(a.hart.run(20000), ExitReason.Trap, "interrupt not taken within 20000 instructions");
+  assert.equal(a.hart.getX(11), 0x8000000000000007n);
+});
+
+test("a store to a page that has translated code invalidates it even from translated code", { skip }, () => {
+  const { a, b } = pair(`
+    li s1, 0
+    li s3, 4
+    la t1, target
+    li t2, 0x00148493      # addi s1, s1, 1
+    li t3, 0x00a48493      # addi s1, s1, 10
+again:
+    li t0, 300
+1:  jal target
+    addi t0, t0, -1
+    bnez t0, 1b
+    sw t3, 0(t1)           # same page as the loop: must reach the interpreter
+    mv t4, t2
+    mv t2, t3
+    mv t3, t4
+    fence.i
+    addi s3, s3, -1
+    bnez s3, again
+    ebreak
+    .option norvc
+target:
+    addi s1, s1, 1
+    ret
+  `);
+  a.hart.exitMask = b.hart.exitMask = 1 << 3;
+  const r = lockstep(a.hart, b.hart, { chunk: 333 });
+  assert.equal(r.divergence, undefined);
+  assert.equal(a.hart.getX(9), 300n + 3000n + 300n + 3000n);
+  void RAM_BASE;
+});

@@ -448,8 +448,8 @@ export class AddressSpace {
       const off = this.hostOffset(a, false);
       if (off < 0) throw new SyscallError(Errno.EFAULT);
       const pageEnd = off + (PAGE_SIZE - (a % PAGE_SIZE));
-      const z = this.bytes.indexOf(0, off);
-      const end = z >= 0 && z < pageEnd ? z : pageEnd;
+      const z = this.bytes.subarray(off, pageEnd).indexOf(0);
+      const end = z >= 0 ? off + z : pageEnd;
       parts.push(this.bytes.slice(off, end));
       total += end - off;
       if (total >= max) throw new SyscallError(Errno.ENAMETOOLONG);
@@ -468,8 +468,8 @@ export class AddressSpace {
       const off = this.hostOffset(a, false);
       if (off < 0) throw new SyscallError(Errno.EFAULT);
       const pageEnd = off + (PAGE_SIZE - (a % PAGE_SIZE));
-      const z = this.bytes.indexOf(0, off);
-      const end = z >= 0 && z < pageEnd ? z : pageEnd;
+      const z = this.bytes.subarray(off, pageEnd).indexOf(0);
+      const end = z >= 0 ? off + z : pageEnd;
       parts.push(this.bytes.slice(off, end));
       total += end - off;
       if (total >= max) throw new SyscallError(Errno.E2BIG);

@@ -266,7 +266,8 @@ export class Kernel {
     for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
     if ((st & 0x7f) === 0) return (st >> 8) & 0xff;
     const sig = st & 0x7f;
-    this.log(signalMessage(sig) + (st & 0x80 ? " (core dumped)" : ""));
+    // Shells stay quiet about SIGINT and SIGPIPE deaths; other signals get their message.
+    if (sig !== 2 && sig !== 13) this.log(signalMessage(sig) + (st & 0x80 ? " (core dumped)" : ""));
     return 128 + sig;
   }
 
@@ -301,6 +302,7 @@ export class Kernel {
     if (p.inSyscall) {
       if (this.interruptedBySignal(p)) {
         p.inSyscall = false;
+        p.sleepUntil = -1;
         this.finishSyscall(p, -Errno.EINTR);
       } else {
         p.inSyscall = false;
@@ -375,7 +377,10 @@ export class Kernel {
       p.state = ProcState.Blocked;
       return false;
     }
-    if (p.state === ProcState.Zombie) return false;
+    if (p.state === ProcState.Zombie) {
+      if (this.strace) this.syscalls.traceReturn(p, nr, "?");
+      return false;
+    }
     if (this.strace && nr !== 139) this.syscalls.traceReturn(p, nr, ret);
     if (this.contextReplaced) {
       // rt_sigreturn and a successful execve set the whole context themselves.

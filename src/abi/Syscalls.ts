@@ -253,7 +253,11 @@ export class Syscalls {
     return parts.join(", ");
   }
 
-  traceReturn(p: Process, nr: number, ret: number | bigint): void {
+  traceReturn(p: Process, nr: number, ret: number | bigint | "?"): void {
+    if (ret === "?") {
+      this.k.log(`[pid ${p.pid}] ${syscallName(nr)}(${this.traceArgs}) = ?`);
+      return;
+    }
     const r = typeof ret === "bigint" ? Number(BigInt.asIntN(64, ret)) : ret;
     const shown = r < 0 && r > -4096 ? `-1 ${errnoName(-r)}` : r > 65535 ? "0x" + r.toString(16) : String(r);
     this.k.log(`[pid ${p.pid}] ${syscallName(nr)}(${this.traceArgs}) = ${shown}`);
@@ -1082,12 +1086,12 @@ export class Syscalls {
       if (rev) ready++;
     }
     if (ready === 0) {
-      let timeoutZero = false;
-      if (tsPtr) {
-        const t = new DataView(this.p.space.read(tsPtr, 16).buffer);
-        timeoutZero = t.getBigInt64(0, true) === 0n && t.getBigInt64(8, true) === 0n;
+      const timeout = tsPtr ? this.readTimespecMs(tsPtr) : -1;
+      if (timeout >= 0 && this.sleepFor(this.p.sleepUntil >= 0 ? 0 : timeout) !== BLOCK) {
+        this.p.space.write(fdsPtr, raw);
+        return 0; // timed out
       }
-      if (!timeoutZero) {
+      {
         // Sleep until something changes: wake on any pipe/input activity of these descriptors.
         for (let i = 0; i < nfds; i++) {
           const f = this.p.fds.get(d.getInt32(i * 8, true))?.file;
@@ -1097,6 +1101,8 @@ export class Syscalls {
         return BLOCK;
       }
     }
+    this.p.sleepUntil = -1;
+    if (this.p.sleepTimer) clearTimeout(this.p.sleepTimer);
     this.p.space.write(fdsPtr, raw);
     return ready;
   }
@@ -1124,12 +1130,12 @@ export class Syscalls {
     }
     const ts = this.ulong(4);
     if (ready === 0) {
-      let zero = false;
-      if (ts) {
-        const t = new DataView(this.p.space.read(ts, 16).buffer);
-        zero = t.getBigInt64(0, true) === 0n && t.getBigInt64(8, true) === 0n;
+      const timeout = ts ? this.readTimespecMs(ts) : -1;
+      if (timeout >= 0 && this.sleepFor(this.p.sleepUntil >= 0 ? 0 : timeout) !== BLOCK) {
+        for (let k = 0; k < 3; k++) if (sets[k]) this.p.space.write(sets[k]!, outSets[k]!);
+        return 0; // timed out
       }
-      if (!zero) {
+      {
         for (let fd = 0; fd < nfds; fd++) {
           const f = this.p.fds.get(fd)?.file;
           if (f instanceof PipeEnd) (f.isWrite ? f.pipe.writeWait : f.pipe.readWait).add(this.p.wake);
@@ -1138,6 +1144,8 @@ export class Syscalls {
         return BLOCK;
       }
     }
+    this.p.sleepUntil = -1;
+    if (this.p.sleepTimer) clearTimeout(this.p.sleepTimer);
     for (let k = 0; k < 3; k++) if (sets[k]) this.p.space.write(sets[k]!, outSets[k]!);
     return ready;
   }
@@ -1269,6 +1277,7 @@ export class Syscalls {
       p.sleepUntil = -1;
       return 0;
     }
+    if (p.sleepTimer) clearTimeout(p.sleepTimer);
     p.sleepTimer = setTimeout(() => {
       p.sleepTimer = undefined;
       p.wake();

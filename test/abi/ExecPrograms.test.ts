@@ -2,6 +2,7 @@
 // `typevisor exec`, compared with Debian's qemu-riscv64 running the same binary.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { compile, have, run, scratch, texec } from "./helpers.js";
@@ -88,4 +89,51 @@ test("a missing program is a clear error, not a stack trace", () => {
   const r = texec(["/nonexistent/prog"]);
   assert.equal(r.status, 127);
   assert.match(r.stderr, /\/nonexistent\/prog: no such file/);
+});
+
+test("the initial stack, auxv, --env, poll timeouts, mremap and terminal ioctls match qemu-riscv64", (t) => {
+  if (noGcc || noQemu) return t.skip(noGcc ?? noQemu);
+  const bin = compile("misc")!;
+  const q = spawnSync("qemu-riscv64", [bin, "one"], { env: { FOO: "bar" }, encoding: "utf8" });
+  const r = texec(["--env", "FOO=bar", bin, "one"]);
+  assert.equal(r.stdout, q.stdout);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /poll timeout r=0 waited>=50ms=1/);
+});
+
+test("--strace prints each system call with its arguments and result", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("crash")!;
+  const r = texec(["--strace", bin, "x"]);
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, /\[pid \d+\] write\(1, 0x[0-9a-f]+, 7, .*\) = 7\n/);
+  assert.match(r.stderr, /\[pid \d+\] exit_group\(0/);
+  assert.match(r.stderr, /brk\(0, .*\) = 0x[0-9a-f]+/);
+});
+
+async function interrupt(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname ?? "", "runExec.js"), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve) => {
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes("ready")) resolve();
+    });
+  });
+  child.kill("SIGINT");
+  const status = await new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+  return { status, stdout, stderr };
+}
+
+test("SIGINT sent to Typevisor reaches a guest blocked in pause(): default action and a handler", async (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("sleeper")!;
+  const a = await interrupt([bin]);
+  assert.equal(a.status, 130);
+  assert.equal(a.stdout, "ready\n");
+  const b = await interrupt([bin, "catch"]);
+  assert.equal(b.stdout, "ready\ncaught 2\n");
+  assert.equal(b.status, 9);
 });

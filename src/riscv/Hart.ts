@@ -44,6 +44,21 @@
 // - mcycle counts the same as minstret (one cycle per instruction); mhpmcounter3-31 and mhpmevent3-31
 //   are read-only zero (Zihpm); mcountinhibit is storage only.
 // - PMP registers are storage only: every physical access is allowed (see Mmu.ts).
+//
+// Speed design (the interpreter's hot loop is slice()):
+// - Registers are int32 halves in an Int32Array; BigInt only for MULH*/64-bit DIV/REM with large operands.
+// - RVC is a 64K-entry expansion table (Compressed.ts); the major opcode switch is dense (opcode >> 2)
+//   so V8 emits a jump table.
+// - Fetch goes through a cached current-page host offset; loads/stores through per-kind fast caches
+//   (virtual page -> host offset of a RAM page) whose tags are page aligned, so a misaligned address
+//   never hits and takes the emulating slow path. The store cache is only filled for pages whose PTE
+//   has D = 1, so the first store to a clean page walks and sets D.
+// - No decoded-instruction cache: decode is a handful of shifts, and self-modifying code, DMA into
+//   code pages and FENCE.I need no invalidation. Caching per physical page is the binary
+//   translator's job (src/dbt), which hooks in through `translator` and `tlbEpoch` below.
+// - Measured with bench/hart-loop.ts (12-instruction ALU/mul/ld/sd loop, CPU time, heavily loaded
+//   2-core machine): 40 MIPS for the first version, ~73 MIPS after the jump-table switch, pc in
+//   locals and the imul-based MUL; a pure addi loop runs at 120-160 MIPS.
 import type { GuestMemory } from "../vmm/GuestMemory.js";
 import type { IoBus } from "../vmm/IoBus.js";
 import type { FpContext } from "./fpu/FpContext.js";
@@ -951,10 +966,10 @@ export class Hart implements FpContext {
   /** MUL: the low 64 bits of a 64x64 product, from 16-bit partial products (exact in doubles). */
   private mul64(rd2: number, alo: number, ahi: number, blo: number, bhi: number): void {
     const a0 = alo & 0xffff, a1 = alo >>> 16, b0 = blo & 0xffff, b1 = blo >>> 16;
-    const mid = a0 * b1 + a1 * b0;
-    const low = a0 * b0 + (mid % 65536) * 65536;
-    const hiPart = a1 * b1 + Math.floor(mid / 65536) + Math.floor(low / TWO32);
-    this.x[rd2] = low | 0;
+    const mid = a0 * b1 + a1 * b0; // < 2^33: exact; `& 0xffff` keeps its low bits (ToInt32 is modular)
+    const low = a0 * b0 + (mid & 0xffff) * 65536; // < 2^33
+    const hiPart = a1 * b1 + Math.floor(mid / 65536) + (low >= TWO32 ? 1 : 0);
+    this.x[rd2] = Math.imul(alo, blo);
     this.x[rd2 + 1] = (hiPart + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
   }
 

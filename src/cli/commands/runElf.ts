@@ -12,6 +12,7 @@ import { Htif } from "../../devices/Htif.js";
 import { GuestMemory } from "../../vmm/GuestMemory.js";
 import { IoBus, type BusDevice } from "../../vmm/IoBus.js";
 import { Hart, ExitReason, PRIV_M, type MachineTimer } from "../../riscv/Hart.js";
+import { ENGINE_USAGE, engineBytes, engineStats, parseEngine, useEngine, type EngineName } from "../../dbt/Engine.js";
 
 const RAM_BASE = 0x8000_0000;
 const CLINT_BASE = 0x0200_0000;
@@ -33,6 +34,7 @@ Options:
   --memory SIZE   RAM size (default 64M; e.g. 16M, 256M)
   --stats         print instructions retired, time and MIPS on stderr
   --trace         print pc and instruction word of every instruction on stderr (slow)
+${ENGINE_USAGE}
 
 Exit status: 0 pass, 1 the program reported a failure, 2 bad arguments or not a usable RV64 ELF,
 3 timeout / instruction limit, 4 the program did something the runner does not support.`;
@@ -89,6 +91,8 @@ export interface BareRunOptions {
   maxInsns?: number;
   timeoutSeconds?: number;
   trace?: boolean;
+  /** CPU engine (default interp). */
+  engine?: EngineName;
   write?(fd: 1 | 2, data: Uint8Array): void;
 }
 
@@ -100,6 +104,8 @@ export interface BareRunResult {
   message: string;
   instret: number;
   seconds: number;
+  /** The engine's --stats lines ('' for the interpreter). */
+  engineStats?: string;
 }
 
 /** Loads and runs a bare-metal ELF. Throws ElfError/ElfLoadError/UsageError for an unusable file. */
@@ -116,7 +122,7 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
     throw new ElfLoadError(name, `is linked at 0x${span.low.toString(16)}, below RAM at 0x80000000 (link it with -Ttext=0x80000000 or a linker script)`);
   }
   size = Math.max(size, Math.ceil((span.high - RAM_BASE) / 4096) * 4096);
-  const memory = new GuestMemory({ base: RAM_BASE, size, shared: false });
+  const memory = new GuestMemory({ base: RAM_BASE, size, shared: false, engineBytes: engineBytes(opts.engine) });
   const loaded = loadElf(elf, memory);
   const bus = new IoBus("mmio");
   const timer = new BareTimer();
@@ -124,6 +130,7 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
   bus.map(CLINT_BASE, CLINT_SIZE, clint);
   const hart = new Hart({ memory, bus, hartId: 0, timer });
   clint.hart = hart;
+  const dbt = useEngine(hart, opts.engine);
   const write = opts.write ?? ((fd: 1 | 2, d: Uint8Array) => (fd === 1 ? process.stdout : process.stderr).write(d));
   const htif = new Htif({ memory, tohost: Number(tohost), fromhost: fromhost === undefined ? undefined : Number(fromhost), write });
   hart.priv = PRIV_M;
@@ -135,7 +142,7 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
   const deadline = performance.now() + (opts.timeoutSeconds ?? 60) * 1000;
   const t0 = performance.now();
   const done = (r: Omit<BareRunResult, "instret" | "seconds">): BareRunResult =>
-    ({ ...r, instret: hart.instret, seconds: (performance.now() - t0) / 1000 });
+    ({ ...r, instret: hart.instret, seconds: (performance.now() - t0) / 1000, engineStats: engineStats(dbt) });
   for (;;) {
     const left = maxInsns - hart.instret;
     if (left <= 0) return done({ status: 3, message: `stopped after --max-insns ${maxInsns} instructions without an HTIF exit (pc 0x${hart.getPc().toString(16)})` });
@@ -191,6 +198,7 @@ export const command: Command = {
       memory: { type: "string" },
       stats: { type: "boolean" },
       trace: { type: "boolean" },
+      engine: { type: "string" },
     });
     if (positionals.length !== 1) throw new UsageError("run-elf: give exactly one PROGRAM.elf (see 'typevisor run-elf --help')");
     const file = positionals[0]!;
@@ -209,7 +217,7 @@ export const command: Command = {
     }
     let r: BareRunResult;
     try {
-      r = runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace });
+      r = runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine: parseEngine("run-elf", values.engine) });
     } catch (e) {
       if (e instanceof ElfError || e instanceof ElfLoadError) throw new UsageError(`run-elf: ${e.message}`);
       throw e;
@@ -218,6 +226,7 @@ export const command: Command = {
     if (values.stats) {
       const mips = r.seconds > 0 ? r.instret / r.seconds / 1e6 : 0;
       process.stderr.write(`run-elf: ${r.instret} instructions in ${r.seconds.toFixed(3)} s (${mips.toFixed(1)} MIPS)\n`);
+      process.stderr.write(r.engineStats ?? "");
     }
     return r.status;
   },

@@ -1,0 +1,37 @@
+// `--engine interp|dbt` for the commands that run a hart (run, exec, run-elf): parsing, the memory
+// the choice needs, and attaching the translator. The commands call these three functions so the
+// flag behaves the same everywhere. The interpreter stays the default until the translator has
+// passed every test with it on (docs/DBT.md).
+import type { Hart } from "../riscv/Hart.js";
+import { UsageError } from "../cli/Command.js";
+import { attachDbt, formatDbtStats, type Dbt } from "./Dbt.js";
+import { DBT_ENGINE_BYTES } from "./EngineArea.js";
+
+export type EngineName = "interp" | "dbt";
+export const DEFAULT_ENGINE: EngineName = "interp";
+export const ENGINE_USAGE = "  --engine E      CPU engine: interp (interpreter, default) or dbt (binary translation to WebAssembly)";
+
+/** Parses the --engine value; `cmd` names the command in the error. */
+export function parseEngine(cmd: string, value: string | undefined): EngineName {
+  if (value === undefined) return DEFAULT_ENGINE;
+  if (value === "interp" || value === "dbt") return value;
+  throw new UsageError(`${cmd}: --engine '${value}' is not an engine; use --engine interp or --engine dbt`);
+}
+
+/** Engine-area bytes to reserve in GuestMemory for this engine (GuestMemoryOptions.engineBytes). */
+export function engineBytes(engine: EngineName | undefined): number {
+  return engine === "dbt" ? DBT_ENGINE_BYTES : 0;
+}
+
+/** Attaches the translator when the engine is dbt; returns it (for --stats) or undefined. */
+export function useEngine(hart: Hart, engine: EngineName | undefined): Dbt | undefined {
+  if (engine !== "dbt") return undefined;
+  // TYPEVISOR_DBT_HOT: dispatches into a page before it is translated (a debugging/testing knob).
+  const hot = Number(process.env["TYPEVISOR_DBT_HOT"] ?? "");
+  return attachDbt(hart, Number.isInteger(hot) && hot > 0 ? { hotThreshold: hot } : {});
+}
+
+/** The --stats lines of the engine ('' for the interpreter). */
+export function engineStats(dbt: Dbt | undefined): string {
+  return dbt === undefined ? "" : formatDbtStats(dbt.stats) + "\n";
+}

@@ -111,6 +111,10 @@ test("hostile: virtio-console buffers outside RAM and short control messages are
   q[1]!.kick();
   q[0]!.add([], [{ addr: RAM_BASE + (4 << 20) - 4, len: 100 }]);
   q[0]!.kick();
+  const open0 = new Uint8Array(8);
+  new DataView(open0.buffer).setUint16(4, VIRTIO_CONSOLE_PORT_OPEN, true);
+  new DataView(open0.buffer).setUint16(6, 1, true);
+  send(r, q[3]!, open0);
   be.input("secret");
   send(r, q[3]!, new Uint8Array(3));
   await r.drv.waitUsed(q[1]!);
@@ -121,4 +125,22 @@ test("hostile: virtio-console buffers outside RAM and short control messages are
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
   assert.ok(r.logs.some((l) => /outside guest RAM/.test(l)));
   assert.ok(r.logs.some((l) => /shorter than 8 bytes/.test(l)));
+});
+
+test("virtio-console: with MULTIPORT, host input waits until the guest opens the port", async () => {
+  const be0 = new MemoryBackend(), be1 = new MemoryBackend();
+  let dev!: VirtioConsole;
+  const r = rig(makeGuest(), (m) => (dev = new VirtioConsole(m, [{ backend: be0 }, { backend: be1 }])));
+  r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
+  const q = r.drv.queues;
+  const bufs = post(r, q[4]!, 2, 64);
+  be1.input("early");
+  assert.deepEqual(await r.drv.waitUsed(q[4]!, 0), [], "not delivered to a closed port");
+  const m = new Uint8Array(8);
+  const v = new DataView(m.buffer);
+  v.setUint32(0, 1, true); v.setUint16(4, VIRTIO_CONSOLE_PORT_OPEN, true); v.setUint16(6, 1, true);
+  send(r, q[3]!, m);
+  const u = await r.drv.waitUsed(q[4]!);
+  assert.equal(dev.isOpen(1), true);
+  assert.equal(Buffer.from(r.mem.read(bufs[u[0]!.id]!, u[0]!.len)).toString(), "early");
 });

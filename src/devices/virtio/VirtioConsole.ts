@@ -141,6 +141,9 @@ export class VirtioConsole implements VirtioDevice {
   private deliver(p: Port): void {
     const ctx = this.ctx;
     if (!ctx || p.input.length === 0) return;
+    // Linux discards data that arrives for a port nobody has open (virtio_console.c in_intr), so
+    // host input waits here, flow-controlled, until the guest opens the port (PORT_OPEN, §5.3.6.2).
+    if (!p.guestOpen) return;
     const q = ctx.queues[this.rxQueue(p.id)];
     if (!q || !q.ready) return;
     let any = false;

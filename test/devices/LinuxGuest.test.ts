@@ -1,0 +1,89 @@
+// The real reference for our devices: Debian's Linux 6.12 drivers (8250, virtio_mmio, virtio_blk,
+// virtio_net, virtio_console with MULTIPORT, virtio_rng) running on Typevisor. One boot checks:
+// ttyS0 is a 16550A; a block written to vda, flushed and re-read after dropping caches has the same
+// checksum, and discard works (fstrim); the guest pings the host through virtio-net on a TAP device
+// (the host kernel answers); a named virtio-console port carries bytes both ways; /dev/hwrng reads.
+// A boot takes minutes of CPU on the interpreter, so this runs only with
+// TYPEVISOR_LINUX_DEVICE_TESTS=1 (and root + /dev/net/tun + python3 for the TAP), else it skips.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { Vm } from "../../src/vmm/Vm.js";
+import { readMachineConfig } from "../../src/cli/commands/run.js";
+import { VirtioBlk } from "../../src/devices/virtio/VirtioBlk.js";
+import { VirtioNet } from "../../src/devices/virtio/VirtioNet.js";
+import { VirtioConsole } from "../../src/devices/virtio/VirtioConsole.js";
+import { openDisk } from "../../src/devices/block/openDisk.js";
+import { TapBackend } from "../../src/devices/net/TapBackend.js";
+import { parseMac } from "../../src/devices/net/NetBackend.js";
+import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
+import { tempDir } from "./helpers.js";
+import type { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import type { VirtioDevice } from "../../src/devices/virtio/VirtioDevice.js";
+
+test("Linux's own drivers work with our UART, virtio-blk, virtio-net (TAP), multiport console and rng", { timeout: 3_600_000 }, async (t) => {
+  if (process.env["TYPEVISOR_LINUX_DEVICE_TESTS"] !== "1") return t.skip("boots Linux (minutes of CPU): set TYPEVISOR_LINUX_DEVICE_TESTS=1 to run");
+  if (process.getuid?.() !== 0 || !existsSync("/dev/net/tun")) return t.skip("needs root and /dev/net/tun for the TAP device");
+  let img: { kernel: string; initrd: string; disk: string };
+  try {
+    const images = await import("../../src/images/index.js");
+    img = await images.ensureImage("debian-riscv64", { quiet: true });
+  } catch (e) {
+    return t.skip(`Debian image not available: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const dir = tempDir(t);
+  const disk = join(dir, "disk.img");
+  copyFileSync(img.disk, disk);
+  let tap: TapBackend;
+  try {
+    tap = await TapBackend.open(`tvlnx${process.pid % 100000}`);
+  } catch (e) {
+    return t.skip(`TAP not usable: ${(e as Error).message}`);
+  }
+  t.after(() => tap.close());
+  execFileSync("ip", ["addr", "add", "10.213.78.1/24", "dev", tap.ifname]);
+  execFileSync("ip", ["link", "set", "dev", tap.ifname, "up"]);
+
+  const cmd = [
+    "dmesg | grep -E 'ttyS0 at|virtio_blk|vda'",
+    "ip link set eth0 up", "ip addr add 10.213.78.2/24 dev eth0",
+    "ping -c 2 -W 10 10.213.78.1 && echo PING-OK",
+    "echo PORTS $(ls /dev/virtio-ports/)",
+    "echo agent-hello > /dev/virtio-ports/org.typevisor.agent",
+    "head -c 6 /dev/virtio-ports/org.typevisor.agent | sed 's/^/FROM-HOST:/'; echo",
+    "dd if=/dev/urandom of=/mnt/blob bs=64k count=16 2>/dev/null", "sync", "A=$(md5sum < /mnt/blob | cut -c1-32)",
+    "echo 3 > /proc/sys/vm/drop_caches", "B=$(md5sum < /mnt/blob | cut -c1-32)", "[ $A = $B ] && echo BLK-OK",
+    "fstrim /mnt && echo TRIM-OK",
+    "echo RNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' ')",
+  ].join("; ");
+  const cfg = readMachineConfig("run", { kernel: img.kernel, initrd: img.initrd, memory: "256M", append: `console=ttyS0 tv.cmd="${cmd}"` }, true);
+  const agent = new MemoryBackend();
+  const blk = await openDisk({ path: disk });
+  const virtio: ((m: GuestMemory) => VirtioDevice)[] = [
+    (m) => new VirtioBlk(m, blk, { serial: "tv-linux-test" }),
+    (m) => new VirtioNet(m, tap, { mac: parseMac("52:54:00:78:00:02") }),
+    (m) => new VirtioConsole(m, [{ backend: new MemoryBackend() }, { backend: agent, name: "org.typevisor.agent" }]),
+  ];
+  cfg.virtioSlots = Array.from({ length: virtio.length + 2 }, (_, i) => i);
+  const console = new MemoryBackend();
+  const vm = new Vm({ config: cfg, virtio, console });
+  // Answer the guest on the agent port once it has written to it.
+  const timer = setInterval(() => { if (agent.text().includes("agent-hello")) { agent.input("hello!"); clearInterval(timer); } }, 200);
+  const exit = await vm.start();
+  clearInterval(timer);
+  await blk.close();
+  const out = console.text();
+  const tailOut = out.slice(-4000);
+  assert.equal(exit.reason, "poweroff", tailOut);
+  assert.match(out, /ttyS0 at MMIO 0x10000000 .* is a 16550A/, tailOut);
+  assert.match(out, /virtio_blk virtio0: \[vda\]/, tailOut);
+  assert.match(out, /PING-OK/, tailOut);
+  assert.match(out, /PORTS .*org\.typevisor\.agent/, tailOut);
+  assert.match(agent.text(), /agent-hello/);
+  assert.match(out, /FROM-HOST:hello!/, tailOut);
+  assert.match(out, /BLK-OK/, tailOut);
+  assert.match(out, /TRIM-OK/, tailOut);
+  assert.match(out, /RNG virtio_rng\.\d [0-9a-f]{32}/, tailOut);
+});

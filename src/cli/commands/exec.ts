@@ -6,6 +6,7 @@ import { GuestMemory } from "../../vmm/GuestMemory.js";
 import { IoBus } from "../../vmm/IoBus.js";
 import { Hart } from "../../riscv/Hart.js";
 import { Kernel } from "../../abi/Kernel.js";
+import { ENGINE_USAGE, engineBytes, parseEngine, useEngine } from "../../dbt/Engine.js";
 
 const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--strace] PROGRAM [ARGS...]
 
@@ -22,6 +23,7 @@ Options:
   --strace         print every system call and its result to stderr, as strace does.
   --memory SIZE    guest memory pool shared by all guest processes (default 2G; untouched memory
                    costs nothing).
+${ENGINE_USAGE}
 
 The exit status is the program's; a program killed by a signal exits with 128+signal and the
 message a shell would print (e.g. "Segmentation fault", status 139).`;
@@ -38,6 +40,7 @@ export const command: Command = {
       if (a === "--") break;
       if (!a.startsWith("--")) break;
       split += a === "--strace" || a === "--inherit-env" || a.includes("=") ? 1 : 2;
+      if (split > argv.length) split = argv.length;
     }
     const ours = argv.slice(0, split);
     let rest = argv.slice(split);
@@ -48,7 +51,9 @@ export const command: Command = {
       strace: { type: "boolean" },
       "inherit-env": { type: "boolean" },
       memory: { type: "string" },
+      engine: { type: "string" },
     }, false);
+    const engine = parseEngine("exec", values.engine);
     if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
     const env: string[] = [];
     const envMap = new Map<string, string>();
@@ -67,8 +72,9 @@ export const command: Command = {
     if (size < 16 << 20 || size > 3 * 1024 ** 3 || size % 4096 !== 0) {
       throw new UsageError("exec: --memory must be between 16M and 3G");
     }
-    const memory = new GuestMemory({ base: 0x8000_0000, size, shared: false });
+    const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: engineBytes(engine) });
     const hart = new Hart({ memory, bus: new IoBus() });
+    useEngine(hart, engine);
     let kernel: Kernel;
     try {
       kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });

@@ -31,8 +31,12 @@ export interface GeneratorOptions {
   classes?: readonly InsnClass[];
 }
 
-export type InsnClass = "int" | "m" | "a" | "fd" | "c" | "zb" | "mem" | "branch";
-export const ALL_CLASSES: readonly InsnClass[] = ["int", "m", "a", "fd", "c", "zb", "mem", "branch"];
+export type InsnClass = "int" | "m" | "a" | "fd" | "c" | "zb" | "mem" | "branch" | "loop";
+export const ALL_CLASSES: readonly InsnClass[] = ["int", "m", "a", "fd", "c", "zb", "mem", "branch", "loop"];
+
+/** The loop counter of a `loop` group (t6); no instruction inside the loop body may write it. */
+const LOOP = 31;
+let inLoop = false;
 
 // --- encoders ----------------------------------------------------------------------------------
 const r = (op: number, f3: number, f7: number, rd: number, rs1: number, rs2: number) =>
@@ -57,7 +61,7 @@ const w2 = (word: number, text: string): Insn => ({ word: word & 0xffff, size: 2
 function xd(rng: Random): number {
   for (;;) {
     const v = rng.int(32);
-    if (v !== 0 && v !== BASE) return v;
+    if (v !== 0 && v !== BASE && !(inLoop && v === LOOP)) return v;
   }
 }
 /** A source register: anything (x0 and BASE included). */
@@ -289,6 +293,33 @@ export function sequence(rng: Random, count: number, opts: GeneratorOptions = {}
       case "fd": out.push(genFp(rng)); break;
       case "c": out.push(genC(rng)); break;
       case "a": out.push(...genAmo(rng)); break;
+      case "loop": {
+        // A counted loop (backward branch) around a few straight-line instructions:
+        //   addi t6, zero, K; body (never writes t6); addi t6, t6, -1; bne t6, zero, body
+        const body = classes.filter((c) => c !== "branch" && c !== "loop");
+        if (body.length === 0) break;
+        const k = rng.range(2, 5);
+        out.push(w4(i(0x13, 0, LOOP, 0, k), `addi t6, zero, ${k}`));
+        inLoop = true;
+        const first = out.length;
+        const m = rng.range(2, 8);
+        for (let j = 0; j < m; j++) {
+          const c = rng.pick(body);
+          if (c === "int") out.push(genIntImm(rng));
+          else if (c === "m") out.push(genRR(R_M)(rng));
+          else if (c === "zb") out.push(genZb(rng));
+          else if (c === "mem") out.push(genMem(rng));
+          else if (c === "fd") out.push(genFp(rng));
+          else if (c === "c") out.push(genC(rng));
+          else out.push(...genAmo(rng));
+        }
+        inLoop = false;
+        out.push(w4(i(0x13, 0, LOOP, LOOP, -1), "addi t6, t6, -1"));
+        let back = 0;
+        for (let j = first; j < out.length; j++) back += out[j]!.size;
+        out.push(w4(b(1, LOOP, 0, -back), `bne t6, zero, . - ${back}`));
+        break;
+      }
       case "branch": {
         const skip = rng.int(4);
         const k = rng.int(8);

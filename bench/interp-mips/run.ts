@@ -3,7 +3,8 @@
 // in-process, ecall write/exit served by this script) in the same run. Prints Typevisor's guest
 // MIPS (instructions retired / seconds), QEMU's wall time for the same program and the ratio.
 //
-//   npx tsc -p . && node dist/bench/interp-mips/run.js [--rounds N] [--repeat K]
+//   npx tsc -p . && node dist/bench/interp-mips/run.js [--rounds N] [--repeat K] [--dbt]
+// --dbt also runs it with the binary translator (src/dbt) attached, when that exists.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +18,7 @@ import { GuestMemory } from "../../src/vmm/GuestMemory.js";
 import { IoBus } from "../../src/vmm/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" }, dbt: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
 const repeat = Math.max(1, Number(values.repeat));
 const src = fileURLToPath(new URL("../../../bench/interp-mips/kernel.c", import.meta.url));
@@ -38,12 +39,24 @@ function runQemu(): { seconds: number; out: string } {
   return { seconds, out: r.stdout };
 }
 
-function runTypevisor(): { seconds: number; out: string; instret: number } {
+type Attach = { bytes: number; attach(h: Hart): void };
+async function loadDbt(): Promise<Attach | string> {
+  try {
+    const mod = (await import(new URL("../../src/dbt/Dbt.js", import.meta.url).href)) as Record<string, unknown>;
+    const attach = mod["attachDbt"], bytes = mod["DBT_ENGINE_BYTES"];
+    if (typeof attach !== "function" || typeof bytes !== "number") return "src/dbt/Dbt.ts lacks attachDbt/DBT_ENGINE_BYTES";
+    return { bytes, attach: (h) => { (attach as (h: Hart) => unknown)(h); } };
+  } catch (e) {
+    return `binary translator not available: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function runTypevisor(dbt?: Attach): { seconds: number; out: string; instret: number } {
   const elf = parseElf(readFileSync(elfPath), elfPath);
   const span = loadSpan(elf, true);
   const base = Math.floor(span.low / 4096) * 4096;
   const size = 16 << 20;
-  const memory = new GuestMemory({ base, size, shared: false });
+  const memory = new GuestMemory({ base, size, shared: dbt !== undefined, engineBytes: dbt?.bytes });
   loadElf(elf, memory, true);
   void PT_LOAD;
   const hart = new Hart({ memory, bus: new IoBus() });
@@ -52,6 +65,7 @@ function runTypevisor(): { seconds: number; out: string; instret: number } {
   hart.exitMask = 0xffff_ffff;
   hart.setPc(elf.entry);
   hart.setX(2, BigInt(base + size - 64)); // sp at the top of RAM, as a Linux stack would be
+  dbt?.attach(hart);
   let out = "";
   const t0 = performance.now();
   for (;;) {
@@ -72,6 +86,15 @@ for (let k = 0; k < repeat; k++) {
   const t = runTypevisor();
   if (!best || t.seconds < best.seconds) best = t;
 }
+let dbtLine = "";
+if (values.dbt) {
+  const d = await loadDbt();
+  if (typeof d === "string") dbtLine = `  typevisor + translator: skipped (${d})`;
+  else {
+    const r = runTypevisor(d);
+    dbtLine = `  typevisor + translator:  ${r.seconds.toFixed(2)} s  ${(r.instret / r.seconds / 1e6).toFixed(1)} MIPS  ratio to qemu ${(r.seconds / q.seconds).toFixed(1)}x  output ${r.out === q.out ? "matches" : "DIFFERS"}`;
+  }
+}
 rmSync(dir, { recursive: true, force: true });
 const t = best!;
 const mips = t.instret / t.seconds / 1e6;
@@ -83,6 +106,7 @@ process.stdout.write([
   `  qemu-riscv64 (JIT):      ${q.seconds.toFixed(2)} s  ${qmips.toFixed(1)} MIPS equivalent (wall time incl. start-up)  output ${JSON.stringify(q.out.trim())}`,
   `  ratio typevisor/qemu time: ${(t.seconds / q.seconds).toFixed(1)}x slower`,
   `  outputs ${same ? "match" : "DIFFER"}`,
+  ...(dbtLine ? [dbtLine] : []),
   "",
 ].join("\n"));
 process.exitCode = same ? 0 : 1;

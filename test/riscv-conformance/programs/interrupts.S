@@ -51,6 +51,22 @@ TV_BEGIN
   TEST_TRAP_AT(17, 3, CAUSE_MACHINE_ECALL, 0, ecall)
   TEST_CASE(18, a0, 0, ld a0, hit1; ld a1, hit7; or a0, a0, a1)        // nothing else went through a vector
   la t0, tv_mtrap; csrw mtvec, t0
+  // priority (3.1.9): MSI before MTI when both are pending; the handler masks each in turn, so
+  // two traps happen and the last one recorded is the timer
+test_21:
+  li TESTNUM, 21
+  call tv_clear_trap
+  li t3, -1; la t4, tv_resume; sd t3, 0(t4)
+  sd zero, 0(s3)                       // mtimecmp = 0: MTIP pending
+  li t0, 1; sw t0, 0(s2)               // MSIP pending
+  li t0, MIP_MSIP | MIP_MTIP; csrs mie, t0
+  csrsi mstatus, MSTATUS_MIE
+  nop; nop; nop
+  csrci mstatus, MSTATUS_MIE
+  li t0, -1; sd t0, 0(s3); sw zero, 0(s2)
+  la t4, tv_resume; sd zero, 0(t4)
+  ld t4, tv_trap_count; li t5, 2; bne t4, t5, tv_fail
+  ld t4, tv_trap_cause; li t5, INTR | 7; bne t4, t5, tv_fail
   // Sstc: S-mode programs stimecmp; STIP delegated to S. QEMU's spike board has no time CSR
   // (its CLINT does not provide rdtime), so neither time nor Sstc exist there: Typevisor only.
 #ifndef ORACLE_QEMU

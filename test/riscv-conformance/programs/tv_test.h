@@ -135,8 +135,8 @@ tv_mtrap:                                                               \
   j 2f;                                                                 \
 1:/* interrupt: disable its source in mie and return where it hit */    \
   li t6, 1; sll t6, t6, t5; csrc mie, t6;                               \
-  li t6, -1; beq t4, t6, 3f; csrw mepc, t4;                             \
-3:sd zero, 40(t3);                                                      \
+  li t6, -1; beq t4, t6, 2f; /* resume -1: stay armed for more */      \
+  csrw mepc, t4; sd zero, 40(t3);                                       \
 2:la t3, tv_save; ld t4, 0(t3); ld t5, 8(t3); ld t6, 16(t3);           \
   csrr t3, mscratch;                                                    \
   mret;                                                                 \
@@ -156,8 +156,8 @@ tv_strap:                                                               \
   bltz t5, 1f;                                                          \
   csrw sepc, t4; sd zero, 40(t3); j 2f;                                 \
 1:li t6, 1; sll t6, t6, t5; csrc sie, t6;                               \
-  li t6, -1; beq t4, t6, 3f; csrw sepc, t4;                             \
-3:sd zero, 40(t3);                                                      \
+  li t6, -1; beq t4, t6, 2f;                                            \
+  csrw sepc, t4; sd zero, 40(t3);                                       \
 2:la t3, tv_save; ld t4, 0(t3); ld t5, 8(t3); ld t6, 16(t3);           \
   csrr t3, sscratch;                                                    \
   sret;                                                                 \
@@ -269,6 +269,7 @@ test_##n:                                                               \
   call tv_clear_trap;                                                   \
   li t3, -1; la t4, tv_resume; sd t3, 0(t4);                            \
   code;                                                                 \
+  la t4, tv_resume; sd zero, 0(t4);                                     \
   la t3, tv_trap_cause;                                                 \
   ld t4, 0(t3); li t5, INTR | (cause); bne t4, t5, tv_fail;             \
   ld t4, 24(t3); li t5, mode; bne t4, t5, tv_fail;                      \

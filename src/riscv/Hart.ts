@@ -175,7 +175,17 @@ export class Hart implements FpContext {
 
   pcLo = 0;
   pcHi = 0;
-  priv = PRIV_M;
+  /** Current privilege level (internal writes go through privLevel and flush the fast caches themselves). */
+  private privLevel = PRIV_M;
+  get priv(): number { return this.privLevel; }
+  /** Setting the privilege from the host drops translations cached for the old one. */
+  set priv(p: number) {
+    if (p !== PRIV_U && p !== PRIV_S && p !== PRIV_M) throw new RangeError(`privilege level ${p} is not U (0), S (1) or M (3)`);
+    if (p !== this.privLevel) {
+      this.privLevel = p;
+      this.flushFast();
+    }
+  }
 
   exitMask = 0;
   exitCause = 0;
@@ -250,7 +260,7 @@ export class Hart implements FpContext {
     this.x.fill(0);
     this.fi.fill(0);
     this.csr.fill(0);
-    this.priv = PRIV_M;
+    this.privLevel = PRIV_M;
     this.mstatus = 0;
     this.mipSw = 0;
     this.mipTimer = 0;
@@ -281,23 +291,23 @@ export class Hart implements FpContext {
 
   readCsr(n: number): bigint {
     const saved = this.priv;
-    this.priv = PRIV_M;
+    this.privLevel = PRIV_M;
     const fs = this.mstatus & C.MS_FS;
     this.mstatus |= C.MS_FS; // so fcsr reads from the host work while FS = Off
     const ok = this.csrRead(n);
     this.mstatus = (this.mstatus & ~C.MS_FS) | fs;
-    this.priv = saved;
+    this.privLevel = saved;
     if (!ok) throw new RangeError(`CSR 0x${n.toString(16)} does not exist on this hart`);
     return (BigInt(this.cHi >>> 0) << 32n) | BigInt(this.cLo >>> 0);
   }
 
   writeCsr(n: number, v: bigint): void {
     const saved = this.priv;
-    this.priv = PRIV_M;
+    this.privLevel = PRIV_M;
     this.stepsBefore = 0;
     this.sliceTraps = 0;
     const ok = this.csrWrite(n, Number(BigInt.asIntN(32, v)), Number(BigInt.asIntN(32, v >> 32n)));
-    this.priv = saved;
+    this.privLevel = saved;
     if (!ok) throw new RangeError(`CSR 0x${n.toString(16)} does not exist on this hart`);
   }
 
@@ -445,7 +455,7 @@ export class Hart implements FpContext {
       csr[2 * C.CSR_STVAL] = tvalLo;
       csr[2 * C.CSR_STVAL + 1] = tvalHi;
       ms = (ms & ~(C.MS_SPIE | C.MS_SIE | C.MS_SPP)) | ((ms & C.MS_SIE) !== 0 ? C.MS_SPIE : 0) | (p === PRIV_S ? C.MS_SPP : 0);
-      this.priv = PRIV_S;
+      this.privLevel = PRIV_S;
       tvec = 2 * C.CSR_STVEC;
     } else {
       csr[2 * C.CSR_MCAUSE] = cause;
@@ -455,7 +465,7 @@ export class Hart implements FpContext {
       csr[2 * C.CSR_MTVAL] = tvalLo;
       csr[2 * C.CSR_MTVAL + 1] = tvalHi;
       ms = (ms & ~(C.MS_MPIE | C.MS_MIE | C.MS_MPP)) | ((ms & C.MS_MIE) !== 0 ? C.MS_MPIE : 0) | (p << C.MS_MPP_SHIFT);
-      this.priv = PRIV_M;
+      this.privLevel = PRIV_M;
       tvec = 2 * C.CSR_MTVEC;
     }
     this.mstatus = ms;
@@ -1261,7 +1271,7 @@ export class Hart implements FpContext {
         let n = (ms & ~(C.MS_MIE | C.MS_MPP)) | C.MS_MPIE | ((ms & C.MS_MPIE) !== 0 ? C.MS_MIE : 0);
         if (mpp !== PRIV_M) n &= ~C.MS_MPRV;
         this.mstatus = n;
-        this.priv = mpp;
+        this.privLevel = mpp;
         this.pcLo = this.csr[2 * C.CSR_MEPC]! & ~1;
         this.pcHi = this.csr[2 * C.CSR_MEPC + 1]!;
         this.resValid = false;
@@ -1273,7 +1283,7 @@ export class Hart implements FpContext {
         this.stats.sret++;
         const spp = (ms & C.MS_SPP) !== 0 ? PRIV_S : PRIV_U;
         this.mstatus = (ms & ~(C.MS_SIE | C.MS_SPP | C.MS_MPRV)) | C.MS_SPIE | ((ms & C.MS_SPIE) !== 0 ? C.MS_SIE : 0);
-        this.priv = spp;
+        this.privLevel = spp;
         this.pcLo = this.csr[2 * C.CSR_SEPC]! & ~1;
         this.pcHi = this.csr[2 * C.CSR_SEPC + 1]!;
         this.resValid = false;

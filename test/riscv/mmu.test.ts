@@ -311,3 +311,20 @@ test("a page-table entry outside RAM is an access fault of the access type", { s
   // the code fetch itself walks the same root: expect an instruction access fault at the first pc
   step(1);
 });
+
+test("changing hart.priv from the host drops translations cached for the old privilege", { skip }, () => {
+  // Physically, RAM_BASE holds "li a0, 1"; under Sv39 the same virtual page maps to code doing "li a0, 2".
+  const m = machine(assemble(`.option norvc\n li a0, 1\n ebreak\n`));
+  m.memory.write(RAM_BASE + 0x3000, assemble(`.option norvc\n li a0, 2\n ebreak\n`));
+  const pt = new PageTables(m, 3);
+  pt.map(BigInt(RAM_BASE), RAM_BASE + 0x3000, V | R | X | A);
+  const hart = m.hart;
+  hart.exitMask = 1 << 3;
+  hart.writeCsr(0x180, pt.satp());
+  assert.equal(hart.run(100), ExitReason.Trap);
+  assert.equal(hart.getX(10), 1n, "M-mode fetches physically");
+  hart.priv = PRIV_S;
+  hart.setPc(BigInt(RAM_BASE));
+  assert.equal(hart.run(100), ExitReason.Trap);
+  assert.equal(hart.getX(10), 2n, "S-mode fetch is translated, not served from the M-mode cache");
+});

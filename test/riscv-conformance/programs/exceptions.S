@@ -41,6 +41,34 @@ test_14:
   ld t4, 0(t3); li t5, CAUSE_FETCH_ACCESS; bne t4, t5, tv_fail
   ld t4, 8(t3); li t5, 0x200; bne t4, t5, tv_fail
   ld t4, 16(t3); li t5, 0x200; bne t4, t5, tv_fail
+  // misaligned load/store: either performed (the value must then be right) or address-misaligned
+  // with mtval = the address (Privileged ISA 3.6.3.3 lets the EEI choose)
+  la s2, mis
+test_22:
+  li TESTNUM, 22
+  call tv_clear_trap
+  la t3, 1f; la t4, tv_resume; sd t3, 0(t4)
+  li a0, 0
+  ld a0, 3(s2)
+1:la t3, tv_resume; sd zero, 0(t3)
+  ld t4, tv_trap_count; bnez t4, 2f
+  li t5, 0x0b0a090807060504; bne a0, t5, tv_fail; j 3f
+2:ld t4, tv_trap_cause; li t5, CAUSE_MISALIGNED_LOAD; bne t4, t5, tv_fail
+  ld t4, tv_trap_tval; addi t5, s2, 3; bne t4, t5, tv_fail
+3:
+test_23:
+  li TESTNUM, 23
+  call tv_clear_trap
+  la t3, 1f; la t4, tv_resume; sd t3, 0(t4)
+  li a0, 0x1122334455667788
+  sd a0, 17(s2)
+1:la t3, tv_resume; sd zero, 0(t3)
+  ld t4, tv_trap_count; bnez t4, 2f
+  lbu t4, 17(s2); li t5, 0x88; bne t4, t5, tv_fail
+  lbu t4, 24(s2); li t5, 0x11; bne t4, t5, tv_fail; j 3f
+2:ld t4, tv_trap_cause; li t5, CAUSE_MISALIGNED_STORE; bne t4, t5, tv_fail
+  ld t4, tv_trap_tval; addi t5, s2, 17; bne t4, t5, tv_fail
+3:
   // ecall from S and U
   ENTER_MODE(PRV_S)
   TEST_TRAP_AT(15, 3, CAUSE_SUPERVISOR_ECALL, 0, ecall)
@@ -53,3 +81,7 @@ test_14:
   // mcause of a trap after RETURN_TO_M is the ecall from U
   TEST_CASE(18, a0, 8, ENTER_MODE(PRV_U); li a7, 0x4d; la t3, 2f; la t4, tv_resume; sd t3, 0(t4); ecall; 2: ld a0, tv_trap_cause)
 TV_END
+  .data
+  .align 4
+mis: .byte 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
+     .skip 32

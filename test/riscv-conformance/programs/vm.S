@@ -43,6 +43,10 @@ TV_BEGIN
   MAP(2, page2, PTE_V | PTE_R | PTE_W)
   MAP(4, page3, PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
   MAP(5, page4, PTE_V | PTE_X | PTE_A)
+  // l1[1]: a 2 MiB megapage at 0x40200000 -> 0x80000000 (aligned), S RW
+  la t1, pt_l1; li t0, ((0x80000000 >> 12) << 10) | PTE_V | PTE_R | PTE_W | PTE_A | PTE_D; sd t0, 8(t1)
+  // root[3]: a misaligned gigapage at 0xC0000000 (PPN[0] != 0): any access is a page fault (4.3.2 step 6)
+  la t1, pt_root; li t0, (((0x80000000 >> 12) + 1) << 10) | PTE_V | PTE_R | PTE_W | PTE_A | PTE_D; sd t0, 24(t1)
   // page contents: markers, and two tiny U-mode snippets in page3
   li t0, 0x1111; sd t0, page0, t1
   li t0, 0x2222; sd t0, page1, t1
@@ -140,6 +144,10 @@ test_17:
   // sfence.vma: remap PAGE_A to page1; after the fence the new translation is used
   TEST_CASE(18, a0, 0x2222, la t1, pt_l0; ld s8, 0(t1); la t0, page1; srli t0, t0, 12; slli t0, t0, 10; ori t0, t0, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D; sd t0, 0(t1); li t2, PAGE_A; sfence.vma t2, zero; ld a0, 0(t2))
   TEST_CASE(19, a0, 0x1111, la t1, pt_l0; sd s8, 0(t1); sfence.vma; li t2, PAGE_A; ld a0, 0(t2))
+  // megapage translation, misaligned superpage fault
+  TEST_CASE(25, a0, 0x1111, la t0, page0; li t1, 0x80000000; sub t0, t0, t1; li t1, 0x40200000; add t0, t0, t1; ld a0, 0(t0))
+  li s9, 0xC0000000
+  TEST_TRAP_AT(26, 3, CAUSE_LOAD_PAGE_FAULT, 0xC0000000 + 0x40, ld a0, 0x40(s9))
   RETURN_TO_M
 
   // page faults delegated to S: the S handler gets scause/sepc/stval

@@ -163,9 +163,11 @@ export class Kernel {
   /** Starts the first process. Errors are thrown as Error with a message for the user. */
   spawn(path: string, argv: string[], env: string[]): Process {
     const enc = (s: string) => Buffer.from(s, "utf8");
+    // Without --root the program starts in the host's working directory, as under qemu-user.
+    const cwd = this.gfs.root === undefined ? process.cwd() : "/";
     let img: LoadedImage;
     try {
-      img = this.loadInto(undefined, path, argv.map(enc), env.map(enc), "/");
+      img = this.loadInto(undefined, path, argv.map(enc), env.map(enc), cwd);
     } catch (e) {
       if (e instanceof SyscallError) {
         const why: Record<number, string> = {
@@ -178,7 +180,6 @@ export class Kernel {
       }
       throw e;
     }
-    const cwd = this.gfs.root === undefined ? process.cwd() : "/";
     const p = this.newProcess(img.space, this.stdioTable());
     p.cwd = cwd;
     this.setImage(p, img);
@@ -514,9 +515,10 @@ export class Kernel {
   // ---- exit ----------------------------------------------------------------------------------
 
   /** Ends p: by exit(code) (signaled = false: sig is the code) or by signal `sig`. */
-  exitProcess(p: Process, sigOrCode: number, signaled: boolean, core = false): void {
+  exitProcess(p: Process, sigOrCode: number, signaled: boolean, _core = false): void {
     if (p.state === ProcState.Zombie) return;
-    if (signaled) p.waitStatus = (sigOrCode & 0x7f) | (core || defaultAction(sigOrCode) === "core" ? 0x80 : 0);
+    // No core files are written (RLIMIT_CORE is 0), so the WCOREDUMP bit (0x80) stays clear, as on Linux.
+    if (signaled) p.waitStatus = sigOrCode & 0x7f;
     else p.waitStatus = (sigOrCode & 0xff) << 8;
     if (p.sleepTimer) clearTimeout(p.sleepTimer);
     p.state = ProcState.Zombie;

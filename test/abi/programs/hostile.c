@@ -6,10 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define T(e) do { errno = 0; long r_ = (long)(e); printf("%-60s -> %ld %s\n", #e, r_, errno ? strerrorname_np(errno) : ""); } while (0)
+
+static void on_segv(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  printf("SIGSEGV handler: sig=%d addr=%p code=%d\n", sig, si->si_addr, si->si_code);
+  _exit(3);
+}
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -52,6 +61,22 @@ int main(void) {
   T(syscall(SYS_write, 1, m + 4090, 10));
   T(mprotect(m, 4096, PROT_READ));
   T(syscall(SYS_read, 0, m, 1));
+  pid_t c = fork();
+  if (c == 0) {
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+    *(volatile int *)0x1234 = 5;
+    _exit(0);
+  }
+  int st;
+  waitpid(c, &st, 0);
+  printf("child with SIGSEGV handler exited=%d code=%d\n", WIFEXITED(st), WEXITSTATUS(st));
+  c = fork();
+  if (c == 0) { *(volatile char *)m = 'B'; _exit(0); }
+  waitpid(c, &st, 0);
+  printf("store to read-only page: signaled=%d sig=%d core=%d\n", WIFSIGNALED(st), WTERMSIG(st), WCOREDUMP(st) != 0);
   printf("survived\n");
   return 0;
 }

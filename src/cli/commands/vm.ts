@@ -1,8 +1,221 @@
-import { notYet } from "./notYet.js";
+// `typevisor vm ...`: the daemon's command-line client.
+import WebSocket from "ws";
+import type { Command } from "../Command.js";
+import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
+import { ClientError, callOk, endpointFrom, type Endpoint } from "../../control/Client.js";
+import type { VmSpec } from "../../control/VmSpec.js";
 
-export const command = notYet(
-  "vm",
-  "manage VMs through the daemon",
-  `Usage: typevisor vm create|ls|start|pause|resume|stop|kill|rm|console|stats|logs`,
-  8,
-);
+const usage = `Usage: typevisor vm <action> [options]
+
+Talks to the daemon ('typevisor serve').
+
+Actions:
+  create [--name N] (--image NAME | --kernel K [--initrd I]) [--append "ARGS"] [--bios FILE]
+         [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--switch NAME [--mac MAC]]
+         [--cpu-quota 0.5] [--start]       define a VM (paths are on the daemon's host)
+  ls                                       list VMs
+  start VM | pause VM | resume VM          change a VM's state (VM = id or name)
+  stop VM [--timeout S] [--no-wait]        ask the guest to power off; stopped after S seconds
+  kill VM                                  end the VM's process at once
+  rm VM [--force]                          delete a VM (--force kills it first)
+  console VM [--read-only]                 attach to the console (Ctrl-] detaches)
+  stats VM                                 statistics (instructions, traps, SBI calls, memory)
+  logs VM                                  recent console output
+
+Connection options:
+  --socket PATH        the daemon's Unix socket (default: $TYPEVISOR_SOCKET or ~/.local/state/typevisor/typevisor.sock)
+  --host HOST:PORT     a daemon on TCP, with --token-file FILE (or $TYPEVISOR_TOKEN_FILE)
+  --json               machine-readable output`;
+
+const options = {
+  socket: { type: "string" },
+  host: { type: "string" },
+  "token-file": { type: "string" },
+  json: { type: "boolean" },
+  name: { type: "string" },
+  image: { type: "string" },
+  kernel: { type: "string" },
+  initrd: { type: "string" },
+  append: { type: "string" },
+  bios: { type: "string" },
+  memory: { type: "string" },
+  cpus: { type: "string" },
+  disk: { type: "string", multiple: true },
+  switch: { type: "string" },
+  mac: { type: "string" },
+  "cpu-quota": { type: "string" },
+  start: { type: "boolean" },
+  timeout: { type: "string" },
+  "no-wait": { type: "boolean" },
+  force: { type: "boolean" },
+  "read-only": { type: "boolean" },
+} as const;
+
+interface VmJson {
+  id: string;
+  name: string;
+  status: string;
+  spec: VmSpec;
+  lastExit: { reason: string; status: number | null; message?: string } | null;
+  stats: { instructions: number; mips: number; rssBytes: number } | null;
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+function abs(p: string | undefined): string | undefined {
+  return p === undefined ? undefined : p.startsWith("/") ? p : `${process.cwd()}/${p}`;
+}
+
+function specFrom(v: Record<string, unknown>): Record<string, unknown> {
+  const s: Record<string, unknown> = {};
+  if (v["name"]) s["name"] = v["name"];
+  if (v["image"]) s["image"] = v["image"];
+  if (v["kernel"]) s["kernel"] = abs(v["kernel"] as string);
+  if (v["initrd"]) s["initrd"] = abs(v["initrd"] as string);
+  if (v["append"] !== undefined) s["append"] = v["append"];
+  if (v["bios"]) s["bios"] = abs(v["bios"] as string);
+  if (v["memory"]) s["memoryMiB"] = Math.floor(parseSize(v["memory"] as string, "--memory") / 2 ** 20);
+  if (v["cpus"]) s["cpus"] = Number(v["cpus"]);
+  if (v["cpu-quota"]) s["cpuQuota"] = Number(v["cpu-quota"]);
+  if (v["switch"]) s["network"] = { switch: v["switch"], ...(v["mac"] ? { mac: v["mac"] } : {}) };
+  const disks = (v["disk"] as string[] | undefined) ?? [];
+  s["disks"] = disks.map((d) => {
+    const [path, ...opts] = d.split(",");
+    const o: Record<string, unknown> = { path: abs(path) };
+    for (const x of opts) {
+      if (x === "ro") o["readOnly"] = true;
+      else if (x === "overlay") o["overlay"] = true;
+      else throw new UsageError(`vm create: --disk option '${x}' is unknown (use ro or overlay)`);
+    }
+    return o;
+  });
+  return s;
+}
+
+async function console_(ep: Endpoint, ref: string, readOnly: boolean): Promise<number> {
+  const path = `/v1/vms/${encodeURIComponent(ref)}/console?mode=${readOnly ? "read" : "write"}`;
+  const url = ep.url ? ep.url.replace(/^http/, "ws") + path : `ws+unix://${ep.socket}:${path}`;
+  const ws = new WebSocket(url, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} });
+  return new Promise<number>((resolve) => {
+    const stdin = process.stdin;
+    const restore = () => {
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+    };
+    ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => {
+        let msg = body;
+        try { msg = (JSON.parse(body) as { error: string }).error; } catch { /* raw */ }
+        process.stderr.write(`typevisor: vm console: ${msg || `HTTP ${res.statusCode}`}\n`);
+        resolve(1);
+      });
+    });
+    ws.on("error", (e) => {
+      process.stderr.write(`typevisor: vm console: ${e.message}\n`);
+      resolve(1);
+    });
+    ws.on("open", () => {
+      process.stderr.write(`[attached to ${ref}${readOnly ? " read-only" : ""}; Ctrl-] detaches]\n`);
+      if (stdin.isTTY) stdin.setRawMode(true);
+      stdin.resume();
+      stdin.on("data", (d: Buffer) => {
+        const i = d.indexOf(0x1d);
+        if (i >= 0) {
+          if (!readOnly && i > 0) ws.send(d.subarray(0, i));
+          ws.close();
+          return;
+        }
+        if (!readOnly) ws.send(d);
+      });
+    });
+    ws.on("message", (d: Buffer) => process.stdout.write(d));
+    ws.on("close", () => {
+      restore();
+      process.stderr.write("\n[detached]\n");
+      resolve(0);
+    });
+  });
+}
+
+export const command: Command = {
+  name: "vm",
+  summary: "manage VMs through the daemon (create, ls, start, stop, console, ...)",
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs("vm", argv, options, true);
+    const [action, ref, ...extra] = positionals;
+    if (!action) throw new UsageError("vm: give an action: create, ls, start, pause, resume, stop, kill, rm, console, stats, logs (see 'typevisor vm --help')");
+    if (extra.length) throw new UsageError(`vm ${action}: unexpected argument '${extra[0]}'`);
+    const ep = endpointFrom({ socket: values.socket, host: values.host, tokenFile: values["token-file"] });
+    const json = !!values.json;
+    const out = (o: unknown, human: () => string) => process.stdout.write(json ? JSON.stringify(o, null, 2) + "\n" : human());
+    const needRef = () => {
+      if (!ref) throw new UsageError(`vm ${action}: name the VM (its id or name)`);
+      return encodeURIComponent(ref);
+    };
+    try {
+      switch (action) {
+        case "create": {
+          if (ref) throw new UsageError(`vm create: unexpected argument '${ref}' (give the name with --name)`);
+          const vm = (await callOk(ep, "POST", `/v1/vms${values.start ? "?start=true" : ""}`, specFrom(values))) as VmJson;
+          out(vm, () => `${vm.id} ${vm.name} ${vm.status}\n`);
+          return 0;
+        }
+        case "ls": {
+          const vms = (await callOk(ep, "GET", "/v1/vms")) as VmJson[];
+          out(vms, () => table([["ID", "NAME", "STATUS", "MEMORY", "CPUS", "INSTRUCTIONS", "LAST EXIT"],
+            ...vms.map((v) => [v.id, v.name, v.status, `${v.spec.memoryMiB}M`, String(v.spec.cpus), v.stats ? String(v.stats.instructions) : "-",
+              v.lastExit ? `${v.lastExit.reason}${v.lastExit.status !== null ? ` (${v.lastExit.status})` : ""}` : "-"])]));
+          return 0;
+        }
+        case "start": case "pause": case "resume": case "kill": {
+          const vm = (await callOk(ep, "POST", `/v1/vms/${needRef()}/${action}`)) as VmJson;
+          out(vm, () => `${vm.name}: ${vm.status}${action === "kill" && vm.lastExit ? ` (${vm.lastExit.reason})` : ""}\n`);
+          return 0;
+        }
+        case "stop": {
+          const r = needRef();
+          const t = values.timeout ? `?timeoutSeconds=${encodeURIComponent(values.timeout)}` : "";
+          let vm = (await callOk(ep, "POST", `/v1/vms/${r}/shutdown${t}`)) as VmJson;
+          if (!values["no-wait"]) {
+            while (vm.status !== "stopped") {
+              await new Promise((res) => setTimeout(res, 300));
+              vm = (await callOk(ep, "GET", `/v1/vms/${r}`)) as VmJson;
+            }
+          }
+          out(vm, () => `${vm.name}: ${vm.status}${vm.lastExit && vm.status === "stopped" ? ` (${vm.lastExit.reason})` : ""}\n`);
+          return 0;
+        }
+        case "rm": {
+          await callOk(ep, "DELETE", `/v1/vms/${needRef()}${values.force ? "?force=true" : ""}`);
+          out({ deleted: ref }, () => `${ref}: deleted\n`);
+          return 0;
+        }
+        case "stats": {
+          const s = await callOk(ep, "GET", `/v1/vms/${needRef()}/stats`);
+          if (s === null) throw new ClientError(409, `VM '${ref}' has not run yet: no statistics`);
+          process.stdout.write(JSON.stringify(s, null, 2) + "\n");
+          return 0;
+        }
+        case "logs": {
+          const text = await callOk(ep, "GET", `/v1/vms/${needRef()}/console`);
+          process.stdout.write(String(text));
+          return 0;
+        }
+        case "console":
+          needRef();
+          return await console_(ep, ref!, !!values["read-only"]);
+        default:
+          throw new UsageError(`vm: unknown action '${action}' (create, ls, start, pause, resume, stop, kill, rm, console, stats, logs)`);
+      }
+    } catch (e) {
+      if (e instanceof ClientError) throw new UsageError(`vm ${action}: ${e.message}`, 1);
+      throw e;
+    }
+  },
+};

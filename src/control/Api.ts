@@ -1,0 +1,290 @@
+// The control plane's REST API over Node's http server: routing, bearer-token checks, schema
+// validation (ajv, with the schemas the OpenAPI document publishes), the console WebSocket,
+// server-sent events and Prometheus metrics.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { timingSafeEqual } from "node:crypto";
+import { WebSocketServer, type WebSocket } from "ws";
+import * as AjvModule from "ajv";
+import { ApiError, type VmEvent, type VmManager } from "./VmManager.js";
+import { openApiDocument } from "./OpenApi.js";
+import { vmSpecSchema, type VmSpec } from "./VmSpec.js";
+import type { VmRecord } from "./Store.js";
+import type { VmProcessStats } from "./VmProtocol.js";
+
+// ajv is CommonJS: under NodeNext its default export is the module object.
+const Ajv = AjvModule.Ajv;
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+const validateSpec = ajv.compile(vmSpecSchema);
+
+const MAX_BODY = 64 * 1024;
+
+function describeAjvError(): string {
+  const e = validateSpec.errors?.[0];
+  if (!e) return "invalid request body";
+  const field = e.instancePath.replace(/^\//, "") || "(body)";
+  const params = e.params as Record<string, unknown>;
+  if (e.keyword === "additionalProperties") return `${field === "(body)" ? "" : field + ": "}unknown field '${String(params["additionalProperty"])}'`;
+  if (e.keyword === "required") return `${field === "(body)" ? "" : field + ": "}missing required field '${String(params["missingProperty"])}'`;
+  return `${field}: ${e.message ?? "is invalid"}`;
+}
+
+export interface ApiOptions {
+  /** Bearer token required on every request (TCP listeners); undefined = none (Unix socket). */
+  token?: string;
+}
+
+function vmJson(rec: VmRecord, stats: VmProcessStats | undefined) {
+  return { id: rec.id, name: rec.spec.name, status: rec.status, spec: rec.spec, lastExit: rec.lastExit, createdAt: rec.createdAt, updatedAt: rec.updatedAt, stats: stats ?? null };
+}
+
+export class ControlApi {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly writers = new Map<string, WebSocket>();
+
+  constructor(private readonly vms: VmManager) {}
+
+  private authorized(req: IncomingMessage, token: string | undefined): boolean {
+    if (token === undefined) return true;
+    const h = req.headers.authorization ?? "";
+    const m = /^Bearer (.+)$/.exec(h);
+    if (!m) return false;
+    const a = Buffer.from(m[1]!);
+    const b = Buffer.from(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /** A request handler for one listener. */
+  handler(opts: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => {
+      if (!this.authorized(req, opts.token)) {
+        // Nothing about any VM leaks to an unauthenticated client: one fixed answer.
+        send(res, 401, { error: "missing or wrong bearer token (Authorization: Bearer <token from --token-file>)" }, { "www-authenticate": "Bearer" });
+        return;
+      }
+      this.route(req, res).catch((e: unknown) => {
+        if (e instanceof ApiError) send(res, e.status, { error: e.message });
+        else {
+          process.stderr.write(`typevisor serve: internal error on ${req.method} ${req.url}: ${(e as Error).stack}\n`);
+          if (!res.headersSent) send(res, 500, { error: `internal error: ${(e as Error).message}` });
+          else res.end();
+        }
+      });
+    };
+  }
+
+  /** The 'upgrade' handler for one listener (console WebSockets). */
+  upgradeHandler(opts: ApiOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+    return (req, socket, head) => {
+      const refuse = (status: number, msg: string) => {
+        socket.end(`HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : status === 404 ? "Not Found" : status === 409 ? "Conflict" : "Bad Request"}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: msg })}`);
+      };
+      if (!this.authorized(req, opts.token)) return refuse(401, "missing or wrong bearer token");
+      const url = new URL(req.url ?? "/", "http://typevisor");
+      const m = /^\/v1\/vms\/([^/]+)\/console$/.exec(url.pathname);
+      if (!m) return refuse(404, `no WebSocket endpoint at ${url.pathname}`);
+      let rec: VmRecord;
+      try {
+        rec = this.vms.get(decodeURIComponent(m[1]!));
+      } catch (e) {
+        return refuse(404, (e as Error).message);
+      }
+      const mode = url.searchParams.get("mode") ?? "read";
+      if (mode !== "read" && mode !== "write") return refuse(400, `mode: must be read or write, not '${mode}'`);
+      if (mode === "write" && this.writers.has(rec.id)) return refuse(409, `VM '${rec.spec.name}' has a console writer already (one writer at a time; attach with mode=read)`);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attachConsole(rec, ws, mode === "write"));
+    };
+  }
+
+  private attachConsole(rec: VmRecord, ws: WebSocket, writer: boolean): void {
+    if (writer) this.writers.set(rec.id, ws);
+    const backlog = this.vms.ring(rec.id).contents();
+    if (backlog.length) ws.send(backlog);
+    const off = this.vms.onConsole(rec.id, (d) => {
+      if (ws.readyState === ws.OPEN) ws.send(d);
+    });
+    ws.on("message", (data, isBinary) => {
+      if (!writer) return; // readers' input is ignored: one writer at a time
+      const bytes = isBinary ? new Uint8Array(data as Buffer) : new TextEncoder().encode(data.toString());
+      try {
+        this.vms.sendInput(rec.id, bytes);
+      } catch {
+        // not running: drop the input
+      }
+    });
+    ws.on("close", () => {
+      off();
+      if (this.writers.get(rec.id) === ws) this.writers.delete(rec.id);
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://typevisor");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const method = req.method ?? "GET";
+    const q = url.searchParams;
+    const notAllowed = (allowed: string) => {
+      throw new ApiError(405, `${method} is not allowed on ${path} (allowed: ${allowed})`);
+    };
+
+    if (path === "/openapi.json") {
+      if (method !== "GET") notAllowed("GET");
+      return send(res, 200, openApiDocument);
+    }
+    if (path === "/metrics") {
+      if (method !== "GET") notAllowed("GET");
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(this.metrics());
+      return;
+    }
+    if (path === "/v1/events") {
+      if (method !== "GET") notAllowed("GET");
+      return this.events(req, res, q.get("vm"));
+    }
+    if (path === "/v1/vms") {
+      if (method === "GET") return send(res, 200, this.vms.list().map((r) => vmJson(r, this.vms.stats(r.id))));
+      if (method === "POST") {
+        const body = await readJson(req);
+        if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ApiError(400, "the body must be a JSON object (a VM spec, see /openapi.json)");
+        const spec = { ...(body as Record<string, unknown>) };
+        if (spec["name"] === undefined) spec["name"] = `vm-${Math.random().toString(36).slice(2, 8)}`;
+        if (!validateSpec(spec)) throw new ApiError(400, describeAjvError());
+        let rec = this.vms.create(spec as unknown as VmSpec);
+        if (boolParam(q, "start")) rec = await this.vms.start(rec.id);
+        return send(res, 201, vmJson(rec, undefined));
+      }
+      notAllowed("GET, POST");
+    }
+    const m = /^\/v1\/vms\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
+    if (m) {
+      const ref = decodeURIComponent(m[1]!);
+      const sub = m[2];
+      if (sub === undefined) {
+        if (method === "GET") {
+          const rec = this.vms.get(ref);
+          return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
+        }
+        if (method === "DELETE") {
+          await this.vms.delete(ref, boolParam(q, "force"));
+          res.writeHead(204).end();
+          return;
+        }
+        notAllowed("GET, DELETE");
+      }
+      if (sub === "stats" || sub === "console") {
+        if (method !== "GET") notAllowed("GET");
+        const rec = this.vms.get(ref);
+        if (sub === "stats") return send(res, 200, this.vms.stats(rec.id) ?? null);
+        res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+        res.end(Buffer.from(this.vms.ring(rec.id).contents()));
+        return;
+      }
+      if (method !== "POST") notAllowed("POST");
+      let rec: VmRecord;
+      switch (sub) {
+        case "start": rec = await this.vms.start(ref); break;
+        case "pause": rec = this.vms.pause(ref); break;
+        case "resume": rec = this.vms.resume(ref); break;
+        case "shutdown": {
+          const t = q.get("timeoutSeconds");
+          let ms: number | undefined;
+          if (t !== null) {
+            const n = Number(t);
+            if (!Number.isInteger(n) || n < 1 || n > 3600) throw new ApiError(400, `timeoutSeconds: must be an integer from 1 to 3600, not '${t}'`);
+            ms = n * 1000;
+          }
+          rec = this.vms.shutdown(ref, ms);
+          break;
+        }
+        case "kill": rec = await this.vms.kill(ref); break;
+        default: throw new ApiError(404, `no action '${sub}' (actions: start, pause, resume, shutdown, kill)`);
+      }
+      return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
+    }
+    throw new ApiError(404, `no endpoint ${path} (see /openapi.json)`);
+  }
+
+  private events(req: IncomingMessage, res: ServerResponse, vmFilter: string | null): void {
+    let filterId: string | undefined;
+    if (vmFilter) filterId = this.vms.get(vmFilter).id;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    res.write(": typevisor events\n\n");
+    const on = (e: VmEvent) => {
+      if (filterId && e.vm !== filterId) return;
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    };
+    this.vms.on("event", on);
+    const ping = setInterval(() => res.write(": ping\n\n"), 15000);
+    req.on("close", () => {
+      clearInterval(ping);
+      this.vms.off("event", on);
+    });
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  metrics(): string {
+    const out: string[] = [];
+    const fam = new Map<string, { help: string; type: string; lines: string[] }>();
+    const put = (name: string, help: string, type: "counter" | "gauge", labels: Record<string, string>, v: number) => {
+      let f = fam.get(name);
+      if (!f) fam.set(name, (f = { help, type, lines: [] }));
+      const l = Object.entries(labels).map(([k, x]) => `${k}="${x.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",");
+      f.lines.push(`${name}{${l}} ${v}`);
+    };
+    for (const r of this.vms.list()) {
+      const base = { vm: r.id, name: r.spec.name };
+      const running = r.status === "running" || r.status === "paused" || r.status === "stopping";
+      put("typevisor_vm_up", "1 if the VM's process runs", "gauge", base, running ? 1 : 0);
+      put("typevisor_vm_memory_bytes", "guest RAM configured", "gauge", base, r.spec.memoryMiB * 2 ** 20);
+      put("typevisor_vm_vcpus", "vCPUs configured", "gauge", base, r.spec.cpus);
+      const s = this.vms.stats(r.id);
+      if (!s) continue;
+      put("typevisor_vm_instructions_total", "guest instructions retired", "counter", base, s.instructions);
+      put("typevisor_vm_rss_bytes", "resident memory of the VM's process", "gauge", base, s.rssBytes);
+      for (const [cause, n] of Object.entries(s.exceptions)) put("typevisor_vm_exceptions_total", "exceptions (traps) taken, by cause", "counter", { ...base, cause }, n);
+      for (const [cause, n] of Object.entries(s.interrupts)) put("typevisor_vm_interrupts_total", "interrupts taken, by cause", "counter", { ...base, cause }, n);
+      for (const [call, n] of Object.entries(s.sbiCalls)) put("typevisor_vm_sbi_calls_total", "SBI hypercalls served, by extension.function", "counter", { ...base, call }, n);
+      for (const [kind, n] of Object.entries(s.exits)) put("typevisor_vm_exits_total", "exits from guest execution to the VMM", "counter", { ...base, kind }, n);
+      for (const [cls, ops] of Object.entries(s.emulated)) {
+        for (const [op, n] of Object.entries(ops)) put("typevisor_vm_emulated_total", "privileged operations emulated, by lecture class", "counter", { ...base, class: cls, op }, n);
+      }
+      put("typevisor_vm_console_tx_bytes_total", "bytes the guest wrote to its console", "counter", base, s.console.txBytes);
+      if (s.net) {
+        put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "tx" }, s.net.txFrames);
+        put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "rx" }, s.net.rxFrames);
+      }
+    }
+    for (const [name, f] of fam) out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.lines);
+    return out.join("\n") + "\n";
+  }
+}
+
+function boolParam(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  if (v === null || v === "false" || v === "0") return false;
+  if (v === "" || v === "true" || v === "1") return true;
+  throw new ApiError(400, `${name}: must be true or false, not '${v}'`);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, null, 2) + "\n";
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const ct = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/.test(ct)) throw new ApiError(400, `the body must be JSON (Content-Type: application/json), not '${ct || "none"}'`);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > MAX_BODY) throw new ApiError(400, `the body is larger than ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch (e) {
+    throw new ApiError(400, `the body is not valid JSON: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,89 @@
+// `typevisor serve`: the control-plane daemon. Listens on a Unix socket (owner-only, mode 0600) and,
+// optionally, on TCP where every request must carry the bearer token.
+import { createServer, type Server } from "node:http";
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import { ControlApi } from "./Api.js";
+import { VmManager, type ImageResolver } from "./VmManager.js";
+
+export interface DaemonOptions {
+  stateDir: string;
+  socket: string;
+  /** host:port for TCP, with token. */
+  listen?: { host: string; port: number; token: string };
+  resolveImage: ImageResolver;
+  shutdownTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class Daemon {
+  readonly vms: VmManager;
+  readonly api: ControlApi;
+  private servers: Server[] = [];
+  tcpPort: number | undefined;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs);
+    this.api = new ControlApi(this.vms);
+  }
+
+  async start(): Promise<void> {
+    const { socket } = this.opts;
+    mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+    if (existsSync(socket)) {
+      if (await socketAlive(socket)) throw new Error(`another daemon is listening on ${socket} (stop it, or give --socket PATH)`);
+      unlinkSync(socket); // stale socket of a daemon that died
+    }
+    const unixServer = createServer(this.api.handler({}));
+    unixServer.on("upgrade", this.api.upgradeHandler({}));
+    // Owner-only from the first moment: create the socket under a restrictive umask, then chmod.
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        unixServer.once("error", reject);
+        unixServer.listen(socket, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    chmodSync(socket, 0o600);
+    this.servers.push(unixServer);
+    this.opts.log?.(`typevisor serve: listening on ${socket}`);
+    const l = this.opts.listen;
+    if (l) {
+      const opts = { token: l.token };
+      const tcp = createServer(this.api.handler(opts));
+      tcp.on("upgrade", this.api.upgradeHandler(opts));
+      await new Promise<void>((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen(l.port, l.host, () => resolve());
+      });
+      const addr = tcp.address();
+      this.tcpPort = typeof addr === "object" && addr ? addr.port : l.port;
+      this.servers.push(tcp);
+      this.opts.log?.(`typevisor serve: listening on http://${l.host}:${this.tcpPort} (bearer token required)`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.servers) {
+      s.closeAllConnections?.();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+    await this.vms.closeAll();
+    try {
+      unlinkSync(this.opts.socket);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once("connect", () => { c.destroy(); resolve(true); });
+    c.once("error", () => resolve(false));
+  });
+}

@@ -1,0 +1,385 @@
+// The daemon's model of its VMs (Xen's Domain 0 role): creates, starts, pauses, resumes, shuts down,
+// kills and deletes them; owns the backends they share (console scrollback, virtual switches); and
+// records every state change in the Store so it survives a daemon restart.
+import { fork, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, statSync, accessSync, constants } from "node:fs";
+import { totalmem } from "node:os";
+import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Store, type VmExitRecord, type VmRecord, type VmStatus } from "./Store.js";
+import type { VmSpec } from "./VmSpec.js";
+import { ConsoleRing } from "./ConsoleRing.js";
+import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js";
+import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
+import { formatMac } from "../devices/net/NetBackend.js";
+
+/** An API-level failure with its HTTP status (400 bad request, 404, 409 conflict, 422 unmeetable). */
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface VmEvent {
+  type: "created" | "state" | "exit" | "panic" | "deleted";
+  vm: string;
+  name: string;
+  status?: VmStatus;
+  exit?: VmExitRecord;
+  at: string;
+}
+
+interface Live {
+  child: ChildProcess;
+  ring: ConsoleRing;
+  stats?: VmProcessStats;
+  port?: SwitchPort;
+  shutdownTimer?: NodeJS.Timeout;
+  /** Why the daemon itself ended it, if it did (kill, shutdown timeout). */
+  endedBy?: string;
+  exited?: Promise<void>;
+}
+
+export interface ImageResolver {
+  (name: string): Promise<{ kernel: string; initrd?: string; disk?: string }>;
+}
+
+const VM_PROCESS = fileURLToPath(new URL("./VmProcess.js", import.meta.url));
+const DEFAULT_APPEND = "console=ttyS0";
+
+export class VmManager extends EventEmitter {
+  readonly store: Store;
+  private readonly live = new Map<string, Live>();
+  /** Scrollback survives the VM process (a stopped VM's last output stays readable). */
+  private readonly rings = new Map<string, ConsoleRing>();
+  private readonly switches = new Map<string, VirtualSwitch>();
+  private readonly consoleListeners = new Map<string, Set<(d: Uint8Array) => void>>();
+
+  constructor(readonly stateDir: string, private readonly resolveImage: ImageResolver, readonly shutdownTimeoutMs = 30_000) {
+    super();
+    mkdirSync(join(stateDir, "vms"), { recursive: true });
+    this.store = new Store(join(stateDir, "typevisor.db"));
+    // VMs that were running when the previous daemon died lost their processes with it.
+    for (const r of this.store.list()) {
+      if (r.status !== "created" && r.status !== "stopped") {
+        this.store.setStatus(r.id, "stopped", { reason: "daemon-restart", status: null, message: "the daemon stopped while the VM was running", at: new Date().toISOString() });
+      }
+    }
+  }
+
+  private emitEvent(e: Omit<VmEvent, "at">): void {
+    this.emit("event", { ...e, at: new Date().toISOString() } satisfies VmEvent);
+  }
+
+  list(): VmRecord[] {
+    return this.store.list();
+  }
+
+  /** Looks a VM up by id or by name. */
+  get(ref: string): VmRecord {
+    const r = this.store.get(ref) ?? this.store.byName(ref);
+    if (!r) throw new ApiError(404, `no VM with id or name '${ref}'`);
+    return r;
+  }
+
+  /** OS process id of a running VM's process (for tests and diagnostics). */
+  pid(id: string): number | undefined {
+    return this.live.get(id)?.child.pid;
+  }
+
+  stats(id: string): VmProcessStats | undefined {
+    return this.live.get(id)?.stats ?? this.lastStats.get(id);
+  }
+  private readonly lastStats = new Map<string, VmProcessStats>();
+
+  ring(id: string): ConsoleRing {
+    let r = this.rings.get(id);
+    if (!r) this.rings.set(id, (r = new ConsoleRing()));
+    return r;
+  }
+
+  onConsole(id: string, fn: (d: Uint8Array) => void): () => void {
+    let s = this.consoleListeners.get(id);
+    if (!s) this.consoleListeners.set(id, (s = new Set()));
+    s.add(fn);
+    return () => s!.delete(fn);
+  }
+
+  sendInput(id: string, data: Uint8Array): void {
+    const l = this.live.get(id);
+    if (!l) throw new ApiError(409, `VM '${id}' is not running: start it before sending console input`);
+    this.toVm(l, { t: "input", data });
+  }
+
+  create(spec: VmSpec): VmRecord {
+    if (spec.image !== undefined && spec.kernel !== undefined) throw new ApiError(400, "give either 'image' or 'kernel', not both");
+    if (spec.image === undefined && spec.kernel === undefined) throw new ApiError(400, "give 'image' (e.g. debian-riscv64) or 'kernel' (a path on the host)");
+    if (spec.image === undefined && spec.initrd === undefined && spec.disks.length === 0) {
+      // Allowed (a kernel can carry its own initramfs), nothing to check.
+    }
+    for (const [field, path] of [["kernel", spec.kernel], ["initrd", spec.initrd], ["bios", spec.bios]] as const) {
+      if (path !== undefined) checkReadable(field, path);
+    }
+    spec.disks.forEach((d, i) => {
+      checkReadable(`disks/${i}/path`, d.path);
+      if (!d.readOnly && !d.overlay) {
+        try {
+          accessSync(d.path, constants.W_OK);
+        } catch {
+          throw new ApiError(400, `disks/${i}/path: '${d.path}' is not writable by the daemon; set readOnly or overlay`);
+        }
+      }
+    });
+    if (spec.memoryMiB * 1024 * 1024 > totalmem()) {
+      throw new ApiError(422, `memoryMiB ${spec.memoryMiB}: the host has only ${Math.floor(totalmem() / 2 ** 20)} MiB of memory`);
+    }
+    if (this.store.byName(spec.name)) throw new ApiError(409, `a VM named '${spec.name}' exists already`);
+    const now = new Date().toISOString();
+    const rec: VmRecord = { id: newId(), spec, status: "created", lastExit: null, createdAt: now, updatedAt: now };
+    this.store.insert(rec);
+    mkdirSync(this.vmDir(rec.id), { recursive: true });
+    this.emitEvent({ type: "created", vm: rec.id, name: spec.name, status: "created" });
+    return rec;
+  }
+
+  vmDir(id: string): string {
+    return join(this.stateDir, "vms", id);
+  }
+
+  private setStatus(rec: VmRecord, status: VmStatus, exit?: VmExitRecord): void {
+    this.store.setStatus(rec.id, status, exit);
+    this.emitEvent({ type: "state", vm: rec.id, name: rec.spec.name, status, ...(exit ? { exit } : {}) });
+  }
+
+  /** Guest memory of VMs that are running now, in bytes. */
+  private committedMemory(): number {
+    let n = 0;
+    for (const id of this.live.keys()) n += (this.store.get(id)?.spec.memoryMiB ?? 0) * 2 ** 20;
+    return n;
+  }
+
+  async start(ref: string): Promise<VmRecord> {
+    const rec = this.get(ref);
+    if (this.live.has(rec.id)) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a created or stopped VM can be started`);
+    const want = rec.spec.memoryMiB * 2 ** 20;
+    // Leave the daemon and the host headroom: guests may commit at most 90% of the host's memory.
+    const room = totalmem() * 0.9 - this.committedMemory();
+    if (want > room) {
+      throw new ApiError(422, `memoryMiB ${rec.spec.memoryMiB}: only ${Math.max(0, Math.floor(room / 2 ** 20))} MiB of host memory is left for guests (running VMs hold ${Math.floor(this.committedMemory() / 2 ** 20)} MiB)`);
+    }
+    const cfg = await this.launchConfig(rec);
+    const ring = this.ring(rec.id);
+    // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it).
+    const child = fork(VM_PROCESS, [], { serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"], execArgv: ["--max-old-space-size=256"] });
+    const live: Live = { child, ring };
+    this.live.set(rec.id, live);
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    if (rec.spec.network) {
+      const sw = this.switchNamed(rec.spec.network.switch);
+      const port = sw.connect();
+      live.port = port;
+      port.attach({ mac: new Uint8Array(6), receive: (frame) => { this.toVm(live, { t: "net", frame: frame.slice() }); return true; } });
+    }
+    let lastError: string | undefined;
+    child.on("message", (raw) => {
+      const m = raw as FromVm;
+      switch (m.t) {
+        case "console":
+          ring.write(m.data);
+          for (const fn of this.consoleListeners.get(rec.id) ?? []) fn(m.data);
+          break;
+        case "stats":
+          live.stats = m.stats;
+          this.lastStats.set(rec.id, m.stats);
+          break;
+        case "net":
+          live.port?.send(m.frame);
+          break;
+        case "error":
+          lastError = m.message;
+          break;
+        case "exit": {
+          const exit: VmExitRecord = { reason: live.endedBy ?? m.reason, status: m.status, at: new Date().toISOString(), ...(m.message ? { message: m.message } : {}) };
+          live.endedBy = "reported";
+          this.finish(rec, live, exit);
+          break;
+        }
+      }
+    });
+    live.exited = new Promise<void>((resolve) => {
+      child.on("exit", (code, signal) => {
+        if (live.endedBy !== "reported") {
+          const reason = live.endedBy ?? (signal === "SIGKILL" ? "killed" : "crashed");
+          const message = lastError ?? (signal ? `the VM process was ended by ${signal}` : `the VM process exited with code ${code}`) + (stderr && reason === "crashed" ? `: ${stderr.trim().split("\n").slice(-3).join(" / ")}` : "");
+          this.finish(rec, live, { reason, status: code, message, at: new Date().toISOString() });
+        }
+        resolve();
+      });
+    });
+    child.on("error", () => {});
+    this.toVm(live, { t: "boot", config: cfg });
+    this.setStatus(rec, "running");
+    return this.get(rec.id);
+  }
+
+  private finish(rec: VmRecord, live: Live, exit: VmExitRecord): void {
+    if (this.live.get(rec.id) !== live) return;
+    clearTimeout(live.shutdownTimer);
+    this.live.delete(rec.id);
+    live.port && void live.port.close();
+    this.setStatus(rec, "stopped", exit);
+    if (exit.reason === "panic") this.emitEvent({ type: "panic", vm: rec.id, name: rec.spec.name, exit });
+    this.emitEvent({ type: "exit", vm: rec.id, name: rec.spec.name, exit });
+  }
+
+  private toVm(live: Live, m: ToVm): void {
+    if (live.child.connected) live.child.send(m);
+  }
+
+  private running(ref: string, what: string): [VmRecord, Live] {
+    const rec = this.get(ref);
+    const live = this.live.get(rec.id);
+    if (!live) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: cannot ${what} a VM that is not running`);
+    return [rec, live];
+  }
+
+  pause(ref: string): VmRecord {
+    const [rec, live] = this.running(ref, "pause");
+    if (rec.status === "paused") throw new ApiError(409, `VM '${rec.spec.name}' is paused already`);
+    this.toVm(live, { t: "pause" });
+    this.setStatus(rec, "paused");
+    return this.get(rec.id);
+  }
+
+  resume(ref: string): VmRecord {
+    const [rec, live] = this.running(ref, "resume");
+    if (rec.status !== "paused") throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a paused VM can be resumed`);
+    this.toVm(live, { t: "resume" });
+    this.setStatus(rec, "running");
+    return this.get(rec.id);
+  }
+
+  /**
+   * Asks the guest to power off (serial SysRq s/u/o: sync, remount read-only, power off through
+   * the SBI system-reset call); if it hasn't within the timeout, stops the machine (disks flushed).
+   */
+  shutdown(ref: string, timeoutMs = this.shutdownTimeoutMs): VmRecord {
+    const [rec, live] = this.running(ref, "shut down");
+    if (rec.status === "paused") this.toVm(live, { t: "resume" });
+    this.toVm(live, { t: "shutdown" });
+    clearTimeout(live.shutdownTimer);
+    live.shutdownTimer = setTimeout(() => {
+      live.endedBy = "shutdown-timeout";
+      this.toVm(live, { t: "stop" });
+      // A VM process that doesn't answer a stop within 5 s is killed.
+      setTimeout(() => live.child.kill("SIGKILL"), 5000).unref();
+    }, timeoutMs);
+    this.setStatus(rec, "stopping");
+    return this.get(rec.id);
+  }
+
+  /** Pulls the plug: SIGKILL to the VM process. Disk writes already issued are in the host's page cache. */
+  async kill(ref: string): Promise<VmRecord> {
+    const [rec, live] = this.running(ref, "kill");
+    live.endedBy = "killed";
+    live.child.kill("SIGKILL");
+    await live.exited;
+    return this.get(rec.id);
+  }
+
+  async delete(ref: string, force: boolean): Promise<void> {
+    const rec = this.get(ref);
+    if (this.live.has(rec.id)) {
+      if (!force) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: stop it first, or delete with force=true`);
+      await this.kill(rec.id);
+    }
+    this.store.delete(rec.id);
+    this.rings.delete(rec.id);
+    this.lastStats.delete(rec.id);
+    rmSync(this.vmDir(rec.id), { recursive: true, force: true });
+    this.emitEvent({ type: "deleted", vm: rec.id, name: rec.spec.name });
+  }
+
+  private switchNamed(name: string): VirtualSwitch {
+    let s = this.switches.get(name);
+    if (!s) this.switches.set(name, (s = new VirtualSwitch()));
+    return s;
+  }
+
+  private async launchConfig(rec: VmRecord): Promise<LaunchConfig> {
+    const s = rec.spec;
+    let kernel = s.kernel;
+    let initrd = s.initrd;
+    const disks: LaunchConfig["disks"] = [];
+    let append = s.append;
+    if (s.image !== undefined) {
+      let img;
+      try {
+        img = await this.resolveImage(s.image);
+      } catch (e) {
+        throw new ApiError(422, `image '${s.image}': ${(e as Error).message}`);
+      }
+      kernel = img.kernel;
+      initrd = img.initrd;
+      append ??= DEFAULT_APPEND;
+      // The image's data disk, through a per-VM overlay: the cached base is shared and never written.
+      if (img.disk) disks.push({ path: img.disk, readOnly: false, overlay: join(this.vmDir(rec.id), "image-disk.overlay") });
+    }
+    s.disks.forEach((d, i) => {
+      disks.push({ path: d.path, readOnly: !!d.readOnly, ...(d.overlay ? { overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : {}) });
+    });
+    if (!kernel) throw new ApiError(422, "the VM has no kernel");
+    return {
+      id: rec.id,
+      kernel,
+      ...(initrd ? { initrd } : {}),
+      append: append ?? DEFAULT_APPEND,
+      ...(s.bios ? { bios: s.bios } : {}),
+      memoryBytes: s.memoryMiB * 2 ** 20,
+      cpus: s.cpus,
+      disks,
+      ...(s.network ? { network: { mac: s.network.mac ?? macFor(rec.id) } } : {}),
+      ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),
+    };
+  }
+
+  /** Stops every VM (daemon shutdown): asks each process to stop and flush, then waits. */
+  async closeAll(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const [, live] of this.live) {
+      live.endedBy = "stopped";
+      this.toVm(live, { t: "stop" });
+      setTimeout(() => live.child.kill("SIGKILL"), 5000).unref();
+      if (live.exited) waits.push(live.exited);
+    }
+    await Promise.all(waits);
+    this.store.close();
+  }
+}
+
+function checkReadable(field: string, path: string): void {
+  if (!isAbsolute(path)) throw new ApiError(400, `${field}: '${path}' must be an absolute path on the daemon's host`);
+  if (!existsSync(path)) throw new ApiError(400, `${field}: '${path}' does not exist`);
+  if (!statSync(path).isFile()) throw new ApiError(400, `${field}: '${path}' is not a regular file`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ApiError(400, `${field}: '${path}' is not readable by the daemon`);
+  }
+}
+
+function newId(): string {
+  return randomBytes(6).toString("hex");
+}
+
+/** A stable locally administered unicast MAC per VM (52:54:00 is QEMU's prefix; we use 52:54:76). */
+function macFor(id: string): string {
+  const b = Buffer.from(id.padEnd(12, "0").slice(0, 6), "hex");
+  return formatMac(Uint8Array.from([0x52, 0x54, 0x76, b[0] ?? 0, b[1] ?? 0, b[2] ?? 0]));
+}

@@ -1,0 +1,195 @@
+// The process that runs one VM for the daemon. Each VM gets its own OS process (not a worker
+// thread): a guest that makes the machine model throw, exhausts memory or is killed with SIGKILL
+// takes down only this process; the daemon and the other VMs keep running, and the daemon sees
+// the exit and records why (docs/ARCHITECTURE.md, "VM isolation").
+import process from "node:process";
+import { readFileSync } from "node:fs";
+import { Vm } from "../vmm/Vm.js";
+import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
+import { VirtioBlk } from "../devices/virtio/VirtioBlk.js";
+import { VirtioNet } from "../devices/virtio/VirtioNet.js";
+import { openDisk } from "../devices/block/openDisk.js";
+import type { BlockBackend } from "../devices/block/BlockBackend.js";
+import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
+import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
+import { parseMac } from "../devices/net/NetBackend.js";
+import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
+
+function send(m: FromVm): void {
+  if (process.connected) process.send!(m);
+}
+
+/** Console output goes to the daemon; input comes from it. */
+class IpcConsole implements CharBackend {
+  sink: CharSink | null = null;
+  txBytes = 0;
+  write(data: Uint8Array): void {
+    this.txBytes += data.length;
+    send({ t: "console", data });
+  }
+  attach(sink: CharSink): void { this.sink = sink; }
+  pause(): void {}
+  resume(): void {}
+  async close(): Promise<void> {}
+}
+
+/** A NIC whose wire is the daemon's virtual switch. */
+class IpcNet implements NetBackend {
+  endpoint: NetEndpoint | null = null;
+  attach(e: NetEndpoint): void { this.endpoint = e; }
+  send(frame: Uint8Array): void { send({ t: "net", frame: frame.slice() }); }
+  async close(): Promise<void> {}
+}
+
+let vm: Vm | undefined;
+const con = new IpcConsole();
+const net = new IpcNet();
+let nic: VirtioNet | undefined;
+const disks: BlockBackend[] = [];
+let statsTimer: NodeJS.Timeout | undefined;
+let quotaTimer: NodeJS.Timeout | undefined;
+let userPaused = false;
+let finished = false;
+
+function stats(): void {
+  if (!vm) return;
+  const c = vm.board.memory.size;
+  send({
+    t: "stats",
+    stats: {
+      ...vm.stats(),
+      rssBytes: process.memoryUsage.rss(),
+      memoryBytes: c,
+      console: { txBytes: con.txBytes },
+      ...(nic ? { net: { txFrames: nic.stats.txFrames, rxFrames: nic.stats.rxFrames, rxDropped: nic.stats.rxDropped } } : {}),
+    },
+  });
+}
+
+async function finish(reason: string, status: number, message?: string): Promise<void> {
+  if (finished) return;
+  finished = true;
+  clearInterval(statsTimer);
+  clearInterval(quotaTimer);
+  stats();
+  // Disks are flushed before the daemon hears of the exit: a completed stop means the data is on disk.
+  for (const d of disks) {
+    try {
+      await d.flush();
+      await d.close();
+    } catch (e) {
+      message = `${message ?? ""} (disk flush failed: ${(e as Error).message})`;
+    }
+  }
+  send({ t: "exit", reason, status, ...(message ? { message } : {}) });
+  process.disconnect?.();
+  setTimeout(() => process.exit(0), 50).unref();
+}
+
+async function boot(cfg: LaunchConfig): Promise<void> {
+  const virtio: ((m: GuestMemory) => VirtioDevice)[] = [];
+  for (const d of cfg.disks) {
+    const b = await openDisk({ path: d.path, readOnly: d.readOnly, overlay: d.overlay });
+    disks.push(b);
+    virtio.push((m) => new VirtioBlk(m, b));
+  }
+  if (cfg.network) {
+    const mac = parseMac(cfg.network.mac);
+    virtio.push((m) => (nic = new VirtioNet(m, net, { mac })));
+  }
+  const kernel = { name: cfg.kernel, bytes: new Uint8Array(readFileSync(cfg.kernel)) };
+  const initrd = cfg.initrd ? { name: cfg.initrd, bytes: new Uint8Array(readFileSync(cfg.initrd)) } : undefined;
+  const bios = cfg.bios ? { name: cfg.bios, bytes: new Uint8Array(readFileSync(cfg.bios)) } : undefined;
+  vm = new Vm({
+    config: {
+      memory: cfg.memoryBytes,
+      cpus: cfg.cpus,
+      kernel,
+      initrd,
+      bios,
+      append: cfg.append,
+      virtioSlots: Array.from({ length: virtio.length + 2 }, (_, i) => i),
+    },
+    virtio,
+    console: con,
+  });
+  statsTimer = setInterval(stats, 1000);
+  if (cfg.cpuQuota !== undefined && cfg.cpuQuota < 1) startQuota(cfg.cpuQuota);
+  const exit = await vm.start();
+  await finish(exit.reason, exit.status, exit.message);
+}
+
+/**
+ * CPU quota as a duty cycle over 100 ms periods: the VM runs for quota x 100 ms, then is paused for
+ * the rest (the run loop yields to the event loop every ~10 ms, which bounds the overshoot).
+ */
+function startQuota(q: number): void {
+  const period = 100;
+  let quotaPaused = false;
+  const tick = () => {
+    if (!vm || userPaused) return;
+    if (quotaPaused) {
+      quotaPaused = false;
+      vm.resume();
+      quotaTimer = setTimeout(tick, period * q);
+    } else {
+      quotaPaused = true;
+      vm.pause();
+      quotaTimer = setTimeout(tick, period * (1 - q));
+    }
+  };
+  quotaTimer = setTimeout(tick, period * q);
+}
+
+const SYSRQ_DELAY_MS = 300;
+
+function sysrq(key: string): void {
+  // The UART's sink carries both the break condition and the key (Linux: a break followed by a
+  // character within 5 s is a magic SysRq, drivers/tty/serial/serial_core.c uart_handle_break).
+  const sink = con.sink;
+  sink?.break?.();
+  setTimeout(() => sink?.input(new TextEncoder().encode(key)), 50);
+}
+
+process.on("message", (raw) => {
+  const m = raw as ToVm;
+  switch (m.t) {
+    case "boot":
+      boot(m.config).catch((e: unknown) => {
+        send({ t: "error", message: (e as Error).message });
+        void finish("error", 1, (e as Error).message);
+      });
+      break;
+    case "pause":
+      userPaused = true;
+      vm?.pause();
+      break;
+    case "resume":
+      userPaused = false;
+      vm?.resume();
+      break;
+    case "shutdown":
+      sysrq("s");
+      setTimeout(() => sysrq("u"), SYSRQ_DELAY_MS);
+      setTimeout(() => sysrq("o"), 2 * SYSRQ_DELAY_MS);
+      break;
+    case "stop":
+      if (vm && vm.state !== "stopped") vm.stop();
+      else void finish("stopped", 0);
+      break;
+    case "input":
+      con.sink?.input(m.data);
+      break;
+    case "net":
+      net.endpoint?.receive(m.frame);
+      break;
+  }
+});
+
+// The daemon went away (even with kill -9): stop the guest, flush the disks, exit.
+process.on("disconnect", () => {
+  if (vm && vm.state !== "stopped") vm.stop();
+  else if (!finished) process.exit(0);
+  setTimeout(() => process.exit(0), 5000).unref();
+});

@@ -1,0 +1,42 @@
+// Messages between the daemon and a VM process (Node IPC with the structured-clone serialization,
+// so console bytes and Ethernet frames travel as Uint8Array without base64).
+import type { VmStats } from "../vmm/Vm.js";
+
+/** Everything a VM process needs to boot, resolved by the daemon (paths are absolute). */
+export interface LaunchConfig {
+  id: string;
+  kernel: string;
+  initrd?: string;
+  append: string;
+  bios?: string;
+  memoryBytes: number;
+  cpus: number;
+  disks: { path: string; readOnly: boolean; overlay?: string }[];
+  network?: { mac: string };
+  cpuQuota?: number;
+}
+
+export type ToVm =
+  | { t: "boot"; config: LaunchConfig }
+  | { t: "pause" }
+  | { t: "resume" }
+  /** Ask the guest to power off: serial break + SysRq s (sync), u (remount read-only), o (power off). */
+  | { t: "shutdown" }
+  /** Stop the machine now (as pulling the plug), flush disks, exit. */
+  | { t: "stop" }
+  | { t: "input"; data: Uint8Array }
+  | { t: "net"; frame: Uint8Array };
+
+export interface VmProcessStats extends VmStats {
+  rssBytes: number;
+  memoryBytes: number;
+  console: { txBytes: number };
+  net?: { txFrames: number; rxFrames: number; rxDropped: number };
+}
+
+export type FromVm =
+  | { t: "console"; data: Uint8Array }
+  | { t: "stats"; stats: VmProcessStats }
+  | { t: "net"; frame: Uint8Array }
+  | { t: "exit"; reason: string; status: number; message?: string }
+  | { t: "error"; message: string };

@@ -1,0 +1,21 @@
+// Builds the control-plane test guest (guest.S) with Debian's RISC-V cross gcc.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const hasCrossGcc = spawnSync("riscv64-linux-gnu-gcc", ["--version"]).status === 0;
+
+/** Path of the built guest as a raw binary (linked at 0x80200000, where the virt board loads a raw kernel). */
+export function buildGuest(): string {
+  const src = fileURLToPath(new URL("../../../test/control/guest.S", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "tv-guest-"));
+  const elf = join(dir, "guest.elf");
+  const out = join(dir, "guest.bin");
+  const r = spawnSync("riscv64-linux-gnu-gcc", ["-nostdlib", "-static", "-march=rv64gc", "-mabi=lp64d", "-Wl,-Ttext=0x80200000", "-o", elf, src], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building the test guest failed: ${r.stderr}`);
+  const o = spawnSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "-j", ".text", elf, out], { encoding: "utf8" });
+  if (o.status !== 0) throw new Error(`objcopy of the test guest failed: ${o.stderr}`);
+  return out;
+}

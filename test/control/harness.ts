@@ -1,0 +1,39 @@
+// Shared setup for the control-plane tests: a daemon in a temporary state directory and helpers
+// to wait for conditions.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Daemon } from "../../src/control/Daemon.js";
+import { call, type Endpoint } from "../../src/control/Client.js";
+
+export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; failImage?: boolean } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
+  const socket = join(dir, "d.sock");
+  const daemon = new Daemon({
+    stateDir: dir,
+    socket,
+    ...(opts.token ? { listen: { host: "127.0.0.1", port: 0, token: opts.token } } : {}),
+    resolveImage: async (name) => {
+      throw new Error(`no image '${name}' in this test`);
+    },
+    ...(opts.shutdownTimeoutMs ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
+  });
+  await daemon.start();
+  const ep: Endpoint = { socket };
+  return { daemon, dir, socket, ep };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function get(ep: Endpoint, path: string): Promise<Record<string, unknown>> {
+  const r = await call(ep, "GET", path);
+  return r.body as Record<string, unknown>;
+}

@@ -70,6 +70,7 @@ export class Kernel {
   private nextPid = 100;
   private idleWake: (() => void) | undefined;
   private readonly reportedUnknown = new Set<number>();
+  private readonly reportedInternal = new Set<number>();
   private current: Process | undefined;
   /** Set by rt_sigreturn and a successful execve: the result must not be written to a0. */
   contextReplaced = false;
@@ -285,7 +286,14 @@ export class Kernel {
         continue;
       }
       if (p.state !== ProcState.Runnable) continue;
-      this.runSlice(p);
+      try {
+        this.runSlice(p);
+      } catch (e) {
+        // An internal error while running p ends p (as a kernel oops ends the faulting task), not Typevisor.
+        this.log(`typevisor: internal error running pid ${p.pid}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+        if (this.onCpu === p) this.onCpu = undefined;
+        if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
+      }
       if (p.state === ProcState.Runnable) this.runQueue.push(p);
       const now = performance.now();
       if (now - lastYield > 25) {
@@ -371,7 +379,15 @@ export class Kernel {
     } catch (e) {
       if (e instanceof SyscallError) ret = -e.errno;
       else if (e instanceof OutOfFramesError) ret = -Errno.ENOMEM;
-      else throw e;
+      else {
+        // A bug on our side must not take Typevisor (and every other guest process) down: the
+        // call fails with EIO and the problem is reported once per system call.
+        if (!this.reportedInternal.has(nr)) {
+          this.reportedInternal.add(nr);
+          this.log(`typevisor: internal error in ${syscallName(nr)}: ${e instanceof Error ? e.stack ?? e.message : String(e)} (returning -EIO; please report)`);
+        }
+        ret = -Errno.EIO;
+      }
     }
     if (ret === BLOCK) {
       p.inSyscall = true;

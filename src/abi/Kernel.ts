@@ -292,7 +292,7 @@ export class Kernel {
         // An internal error while running p ends p (as a kernel oops ends the faulting task), not Typevisor.
         this.log(`typevisor: internal error running pid ${p.pid}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
         if (this.onCpu === p) this.onCpu = undefined;
-        if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
+        this.exitProcess(p, SIGKILL, true);
       }
       if (p.state === ProcState.Runnable) this.runQueue.push(p);
       const now = performance.now();

@@ -66,6 +66,8 @@ export class AptRoot {
       `APT::Architecture "${c.arch}";`,
       `APT::Architectures { "${c.arch}"; };`,
       `Acquire::Languages "none";`,
+      // A mirror mid-sync or a dropped connection should not fail a pull on the first try.
+      `Acquire::Retries "3";`,
       // Our own root: no other apt process uses it, and we hold Typevisor's lock around every run.
       `Debug::NoLocking "true";`,
       // The root lives in the user's cache directory, which the _apt sandbox user usually cannot write.

@@ -46,18 +46,23 @@ for w in $cmdline; do
   esac
 done
 
-# Kernel modules the virt machine needs, in dependency order (from modules.dep at image build time).
-while read -r m; do
-  [ -n "$m" ] || continue
-  if ! insmod "/lib/modules/${o.kernelRelease}/$m" 2>/tmp/insmod.err; then
-    # "File exists" means the module is already loaded (built in or loaded earlier): not an error.
-    grep -q 'exists' /tmp/insmod.err || echo "typevisor-init: insmod $m failed: $(cat /tmp/insmod.err)"
-  fi
-done < /etc/typevisor/modules
+# Kernel modules, in dependency order (from modules.dep at image build time).
+load_modules() {
+  while read -r m; do
+    [ -n "$m" ] || continue
+    if ! insmod "/lib/modules/${o.kernelRelease}/$m" 2>/tmp/insmod.err; then
+      # "File exists" means the module is already loaded (built in or loaded earlier): not an error.
+      grep -q 'exists' /tmp/insmod.err || echo "typevisor-init: insmod $m failed: $(cat /tmp/insmod.err)"
+    fi
+  done < "$1"
+}
+load_modules /etc/typevisor/modules
 
 # The data disk: only wait for /dev/vda when a virtio block device (virtio device ID 2) exists.
 disk=0
 if [ "$tv_nodisk" != 1 ] && grep -qs '^0x0002$' /sys/bus/virtio/devices/*/device; then
+  # ext4 and its dependencies are only worth loading (and signature-checking) when a disk exists.
+  load_modules /etc/typevisor/modules.disk
   i=0
   while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
   if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt; then

@@ -21,6 +21,9 @@ export class AssemblyError extends Error {
   }
 }
 
+/** Bumped whenever the assembled artifacts change for the same packages (2: disk-only modules). */
+export const LINUX_RECIPE_VERSION = 2;
+
 export const KERNEL_FILE = "kernel";
 export const INITRD_FILE = "initrd.cpio";
 export const DISK_FILE = "disk.ext4";
@@ -75,6 +78,8 @@ export interface ModuleSelection {
   readonly load: readonly string[];
   /** Requested names that are built into the kernel. */
   readonly builtin: readonly string[];
+  /** Every built-in module name (modules.builtin). */
+  readonly builtinSet: ReadonlySet<string>;
   /** Uncompressed module bytes by (uncompressed) path. */
   readonly files: ReadonlyMap<string, Buffer>;
 }
@@ -111,7 +116,7 @@ export function selectModules(releaseDir: string, names: readonly string[]): Mod
   }
   const dep = ModulesDep.fromDirectDepends(entries);
   const { load, builtin: skipped } = dep.resolve(names, builtin);
-  return { dep, load, builtin: skipped, files };
+  return { dep, load, builtin: skipped, builtinSet: builtin, files };
 }
 
 export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, progress: Progress): Promise<Manifest> {
@@ -140,7 +145,11 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   if (!kfile) throw new AssemblyError(`${kpkg.name} has no /boot/vmlinux-${release} or /boot/vmlinuz-${release}`);
   checkKernelImage(readFileSync(kfile), spec.arch, kfile);
 
-  const sel = selectModules(join(modBase, release), spec.modules ?? []);
+  const base = spec.modules ?? [];
+  const sel = selectModules(join(modBase, release), [...base, ...(spec.diskModules ?? [])]);
+  // Boot-time modules first; the disk-only ones (whatever the full set adds) are marked for init.
+  const baseLoad = sel.dep.resolve(base, sel.builtinSet).load;
+  const diskLoad = sel.load.filter((p) => !baseLoad.includes(p));
   progress.update(0.3, `${sel.load.length} modules`);
 
   const bbPath = ["usr/bin/busybox", "bin/busybox"].map((p) => join(work, "b", p)).find((p) => existsSync(p));
@@ -166,7 +175,8 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   cpio.file(`${modDir}/modules.dep`, Buffer.from(sel.dep.format()));
   const builtinFile = join(modBase, release, "modules.builtin");
   if (existsSync(builtinFile)) cpio.file(`${modDir}/modules.builtin`, readFileSync(builtinFile));
-  cpio.file("etc/typevisor/modules", Buffer.from(sel.load.map((p) => p + "\n").join("")));
+  cpio.file("etc/typevisor/modules", Buffer.from(baseLoad.map((p) => p + "\n").join("")));
+  cpio.file("etc/typevisor/modules.disk", Buffer.from(diskLoad.map((p) => p + "\n").join("")));
   cpio.file(
     "etc/typevisor/image",
     Buffer.from(`name=${spec.name}\nkernel=${kpkg.name} ${kpkg.version}\nbusybox=${bpkg.name} ${bpkg.version}\n`),
@@ -199,6 +209,7 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
     suite: spec.suite,
     mirror: apt.config.mirror,
     createdAt: new Date().toISOString(),
+    recipeVersion: LINUX_RECIPE_VERSION,
     packages: [meta, kpkg, bpkg].map(toManifestPackage),
     artifacts: {
       kernel: await artifactOf(out, KERNEL_FILE),
@@ -207,7 +218,8 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
     },
     kernelRelease: release,
     cmdline: spec.cmdline ?? "console=ttyS0",
-    modules: sel.load,
+    modules: baseLoad,
+    diskModules: diskLoad,
     applets: applets.length,
   };
 }

@@ -36,12 +36,16 @@ export interface Manifest {
   readonly suite: string;
   readonly mirror: string;
   readonly createdAt: string;
+  /** Version of the recipe that assembled the image: an image from an older recipe is rebuilt by pull. */
+  readonly recipeVersion?: number;
   readonly packages: readonly ManifestPackage[];
   readonly artifacts: Partial<Record<ArtifactRole, Artifact>>;
   /** linux-initramfs: kernel release, default command line, modules loaded at boot (load order). */
   readonly kernelRelease?: string;
   readonly cmdline?: string;
   readonly modules?: readonly string[];
+  /** linux-initramfs: modules loaded only when a virtio disk is attached (load order). */
+  readonly diskModules?: readonly string[];
   readonly applets?: number;
 }
 

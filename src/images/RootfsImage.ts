@@ -11,6 +11,7 @@ import { MANIFEST_FORMAT, sha256, treeListing, type Manifest } from "./Manifest.
 import type { Progress } from "./Progress.js";
 
 export const ROOT_DIR = "root";
+export const ROOTFS_RECIPE_VERSION = 1;
 export const ROOT_LISTING = "root.sha256sums";
 
 export async function assembleRootfs(spec: ImageSpec, apt: AptRoot, out: string, progress: Progress): Promise<Manifest> {
@@ -40,6 +41,7 @@ export async function assembleRootfs(spec: ImageSpec, apt: AptRoot, out: string,
     suite: spec.suite,
     mirror: apt.config.mirror,
     createdAt: new Date().toISOString(),
+    recipeVersion: ROOTFS_RECIPE_VERSION,
     packages: pkgs.map((p) => ({ name: p.name, version: p.version, arch: p.arch, sha256: p.sha256, size: p.size })),
     artifacts: { root: { file: ROOT_LISTING, sha256: sha256(Buffer.from(listing)), size: Buffer.byteLength(listing) } },
   };

@@ -6,10 +6,10 @@ import { AptError, AptRoot, AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./A
 import { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 import { DEFAULT_KEYRING, hostSources, pickDebianMirror } from "./HostSources.js";
 import { ImageCache, LockFile } from "./ImageCache.js";
-import { assembleLinux } from "./LinuxImage.js";
+import { assembleLinux, LINUX_RECIPE_VERSION } from "./LinuxImage.js";
 import { MANIFEST_FILE, verifyImage, type Manifest } from "./Manifest.js";
 import { progressFor, type Progress } from "./Progress.js";
-import { assembleRootfs, ROOT_DIR } from "./RootfsImage.js";
+import { assembleRootfs, ROOT_DIR, ROOTFS_RECIPE_VERSION } from "./RootfsImage.js";
 
 export { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 export { AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./AptRoot.js";
@@ -52,6 +52,11 @@ function spec(name: string): ImageSpec {
   const s = findImage(name);
   if (!s) throw new ImageError(`unknown image '${name}'. Known images: ${CATALOGUE.map((i) => i.name).join(", ")}`);
   return s;
+}
+
+/** An intact image assembled by the current recipe needs no pull. */
+function current(s: ImageSpec, m: Manifest | undefined): m is Manifest {
+  return m !== undefined && m.recipeVersion === (s.recipe === "linux-initramfs" ? LINUX_RECIPE_VERSION : ROOTFS_RECIPE_VERSION);
 }
 
 function pathsOf(cache: ImageCache, name: string, manifest: Manifest): ImagePaths {
@@ -102,7 +107,7 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   const progress = opts.progress ?? progressFor("quiet");
   if (!opts.force) {
     const v = await verifyImage(cache.dirOf(name));
-    if (v.ok && v.manifest) return { ...pathsOf(cache, name, v.manifest), built: false };
+    if (v.ok && current(s, v.manifest)) return { ...pathsOf(cache, name, v.manifest), built: false };
   }
   const lock = new LockFile(cache.lockPath(name));
   mkdirSync(cache.images, { recursive: true });
@@ -112,8 +117,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
     if (!opts.force) {
       // Another process may have completed the pull while we waited for the lock.
       const v = await verifyImage(cache.dirOf(name));
-      if (v.ok && v.manifest) return { ...pathsOf(cache, name, v.manifest), built: false };
-      if (existsSync(cache.dirOf(name))) progress.note(`image ${name} is incomplete or corrupt (${v.problems[0]}): rebuilding`);
+      if (v.ok && current(s, v.manifest)) return { ...pathsOf(cache, name, v.manifest), built: false };
+      if (v.ok) progress.note(`image ${name} was assembled by an older Typevisor: rebuilding`);
+      else if (existsSync(cache.dirOf(name))) progress.note(`image ${name} is incomplete or corrupt (${v.problems[0]}): rebuilding`);
     }
     const apt = aptRootFor(s, cache);
     const aptLock = new LockFile(join(apt.dir, ".lock"));

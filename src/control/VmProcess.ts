@@ -59,6 +59,7 @@ function stats(): void {
     t: "stats",
     stats: {
       ...vm.stats(),
+      pid: process.pid,
       rssBytes: process.memoryUsage.rss(),
       memoryBytes: c,
       console: { txBytes: con.txBytes },

@@ -28,6 +28,8 @@ export type ToVm =
   | { t: "net"; frame: Uint8Array };
 
 export interface VmProcessStats extends VmStats {
+  /** OS process id of the VM's process. */
+  pid: number;
   rssBytes: number;
   memoryBytes: number;
   console: { txBytes: number };

@@ -194,3 +194,18 @@ test("the guest's own poweroff and a shutdown timeout both end as stopped, with 
   assert.match(all, /"status":"stopping"/);
   await call(env.ep, "DELETE", `/v1/vms/${id}`);
 });
+
+test("a CPU quota bounds how much the VM runs", { skip }, async () => {
+  const full = (await call(env.ep, "POST", "/v1/vms?start=true", spec("full"))).body as { id: string };
+  const capped = (await call(env.ep, "POST", "/v1/vms?start=true", spec("capped", { cpuQuota: 0.2 }))).body as { id: string };
+  const insns = async (id: string) => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number } | null)?.instructions ?? 0;
+  await waitFor("both running", async () => (await insns(full.id)) > 0 && (await insns(capped.id)) > 0);
+  const a0 = [await insns(full.id), await insns(capped.id)];
+  await new Promise((r) => setTimeout(r, 4000));
+  const a1 = [await insns(full.id), await insns(capped.id)];
+  const dFull = a1[0]! - a0[0]!;
+  const dCapped = a1[1]! - a0[1]!;
+  assert.ok(dCapped > 0, "the capped VM still runs");
+  assert.ok(dCapped < dFull * 0.6, `capped VM ran ${dCapped} instructions against ${dFull} unlimited`);
+  for (const v of [full, capped]) await call(env.ep, "DELETE", `/v1/vms/${v.id}?force=true`);
+});

@@ -12,8 +12,8 @@
 // NaN operands produce NaN here without flags; executeFp raises NV for signalling NaNs and
 // writes the canonical NaN.
 
-import { NX, OF, RDN, RMM, RNE, RTZ, RUP, UF, fpStatus } from "./FFlags.js";
-import { MAX_FLOAT64, MIN_NORMAL64, isEven64, nextDown64, nextUp64 } from "./FloatBits.js";
+import { NX, OF, RDN, RMM, RNE, RTZ, RUP, UF, fpIo, fpStatus } from "./FFlags.js";
+import { MAX_FLOAT64, MIN_NORMAL64, nextDown64, nextUp64 } from "./FloatBits.js";
 import { BINARY64, exactAdd, exactDiv, exactFma, exactMul, exactSqrt } from "./ExactArithmetic.js";
 
 /** Results at least this large are normal even after directed rounding: no UF to detect. */
@@ -25,15 +25,30 @@ const FAST_MAX_OPERAND = 2 ** 995;
 const FAST_MIN_OPERAND = 2 ** -1022;
 const SPLITTER = 134217729; // 2^27 + 1
 
-/** Exact a*b - p for p = RN(a*b) (Dekker's TwoProduct), valid within the fast bounds. */
-export function productError(a: number, b: number, p: number): number {
+/** Operands of twoProductError: a, b, p = RN(a*b); the error replaces tp[0]. */
+export const tp = new Float64Array(3);
+
+/** tp[0] = a*b - p exactly (Dekker's TwoProduct), valid within the fast bounds. */
+export function twoProductError(): void {
+  const a = tp[0];
+  const b = tp[1];
+  const p = tp[2];
   let t = SPLITTER * a;
   const ah = t - (t - a);
   const al = a - ah;
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  return al * bl - (((p - ah * bh) - al * bh) - ah * bl);
+  tp[0] = al * bl - (((p - ah * bh) - al * bh) - ah * bl);
+}
+
+/** Exact a*b - p for p = RN(a*b) (value form of twoProductError). */
+export function productError(a: number, b: number, p: number): number {
+  tp[0] = a;
+  tp[1] = b;
+  tp[2] = p;
+  twoProductError();
+  return tp[0];
 }
 
 /**
@@ -66,90 +81,133 @@ export function belowHalfMinSubnormal(neg: boolean, minSubnormal: number, rm: nu
   return neg ? -0 : 0;
 }
 
-function inFastRange(x: number): boolean {
-  const ax = Math.abs(x);
-  return ax >= FAST_MIN_OPERAND && ax <= FAST_MAX_OPERAND;
-}
+const io = fpIo;
 
-export function fadd64(a: number, b: number, rm: number): number {
+/** fadd.d: io[0] = io[0] + io[1]. */
+export function fadd64Io(rm: number): void {
+  const a = io[0];
+  const b = io[1];
   const s = a + b;
   const as = Math.abs(s);
   if (as >= FAST_MIN_RESULT && as <= MAX_FLOAT64 && rm !== RMM) {
     const bb = s - a;
     const err = (a - (s - bb)) + (b - bb);
-    if (err === 0) return s;
+    if (err === 0) {
+      io[0] = s;
+      return;
+    }
     // An intermediate of TwoSum can overflow when an operand is within an ulp of MAX.
     if (err - err === 0) {
       fpStatus.flags |= NX;
-      return rm === RNE ? s : directed64(s, err, rm);
+      io[0] = rm === RNE ? s : directed64(s, err, rm);
+      return;
     }
   }
   // A zero sum of finite operands is exact (IEEE 754-2008 §6.3 fixes its sign: -0 in RDN).
-  if (s === 0 && a - a === 0 && b - b === 0) return rm === RDN ? -(-a + -b) : s;
+  if (s === 0 && a - a === 0 && b - b === 0) io[0] = rm === RDN ? -(-a + -b) : s;
   // A subnormal sum is exact (both operands are multiples of 2^-1074 and so is the sum).
-  if (as < MIN_NORMAL64 && as !== 0) return s;
-  return exactAdd(a, b, BINARY64, rm);
+  else if (as < MIN_NORMAL64 && as !== 0) io[0] = s;
+  else io[0] = exactAdd(a, b, BINARY64, rm);
 }
 
-export function fsub64(a: number, b: number, rm: number): number {
-  return fadd64(a, -b, rm);
-}
-
-export function fmul64(a: number, b: number, rm: number): number {
+/** fmul.d: io[0] = io[0] * io[1]. */
+export function fmul64Io(rm: number): void {
+  const a = io[0];
+  const b = io[1];
   const p = a * b;
   const ap = Math.abs(p);
-  if (ap >= FAST_MIN_PRODUCT && ap <= MAX_FLOAT64 && rm !== RMM && inFastRange(a) && inFastRange(b)) {
-    const err = productError(a, b, p);
-    if (err === 0) return p;
+  if (ap >= FAST_MIN_PRODUCT && ap <= MAX_FLOAT64 && rm !== RMM && Math.abs(a) >= FAST_MIN_OPERAND && Math.abs(a) <= FAST_MAX_OPERAND && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND) {
+    tp[0] = a;
+    tp[1] = b;
+    tp[2] = p;
+    twoProductError();
+    const err = tp[0];
+    if (err === 0) {
+      io[0] = p;
+      return;
+    }
     if (err - err === 0) {
       // (A split partial product can overflow when p is within an ulp of MAX.)
       fpStatus.flags |= NX;
-      return rm === RNE ? p : directed64(p, err, rm);
+      io[0] = rm === RNE ? p : directed64(p, err, rm);
+      return;
     }
   }
   // Complete underflow (e.g. 1e-200 * 1e-200) is common enough to avoid BigInt.
-  if (p === 0 && a !== 0 && b !== 0 && rm !== RMM) return belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
-  return exactMul(a, b, BINARY64, rm);
+  if (p === 0 && a !== 0 && b !== 0 && rm !== RMM) io[0] = belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
+  else io[0] = exactMul(a, b, BINARY64, rm);
 }
 
-export function fdiv64(a: number, b: number, rm: number): number {
+/** fdiv.d: io[0] = io[0] / io[1]. */
+export function fdiv64Io(rm: number): void {
+  const a = io[0];
+  const b = io[1];
   const q = a / b;
   const aq = Math.abs(q);
-  if (aq >= FAST_MIN_PRODUCT && aq <= FAST_MAX_OPERAND && rm !== RMM && inFastRange(b) && Math.abs(a) >= FAST_MIN_PRODUCT && Math.abs(a) <= FAST_MAX_OPERAND) {
+  if (aq >= FAST_MIN_PRODUCT && aq <= FAST_MAX_OPERAND && rm !== RMM && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND && Math.abs(a) >= FAST_MIN_PRODUCT && Math.abs(a) <= FAST_MAX_OPERAND) {
     // Remainder a - q*b is exact (IEEE 754 division remainder is representable); its sign
     // times b's sign is the sign of the quotient's error.
     const p = q * b;
-    const rem = (a - p) - productError(q, b, p);
-    if (rem === 0) return q;
+    tp[0] = q;
+    tp[1] = b;
+    tp[2] = p;
+    twoProductError();
+    const rem = (a - p) - tp[0];
+    if (rem === 0) {
+      io[0] = q;
+      return;
+    }
     fpStatus.flags |= NX;
-    return rm === RNE ? q : directed64(q, b > 0 ? rem : -rem, rm);
+    io[0] = rm === RNE ? q : directed64(q, b > 0 ? rem : -rem, rm);
+    return;
   }
-  if (q === 0 && a !== 0 && b - b === 0 && rm !== RMM) return belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
-  return exactDiv(a, b, BINARY64, rm);
+  if (q === 0 && a !== 0 && b - b === 0 && rm !== RMM) io[0] = belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
+  else io[0] = exactDiv(a, b, BINARY64, rm);
 }
 
-export function fsqrt64(a: number, rm: number): number {
+/** fsqrt.d: io[0] = sqrt(io[0]). */
+export function fsqrt64Io(rm: number): void {
+  const a = io[0];
   const r = Math.sqrt(a); // IEEE 754 correctly rounded (RNE)
   if (a >= FAST_MIN_PRODUCT && a <= FAST_MAX_OPERAND && rm !== RMM) {
     const p = r * r;
-    const rem = (a - p) - productError(r, r, p);
-    if (rem === 0) return r;
+    tp[0] = r;
+    tp[1] = r;
+    tp[2] = p;
+    twoProductError();
+    const rem = (a - p) - tp[0];
+    if (rem === 0) {
+      io[0] = r;
+      return;
+    }
     fpStatus.flags |= NX;
-    return rm === RNE ? r : directed64(r, rem, rm);
+    io[0] = rm === RNE ? r : directed64(r, rem, rm);
+    return;
   }
-  return exactSqrt(a, BINARY64, rm);
+  io[0] = exactSqrt(a, BINARY64, rm);
 }
 
+// Round-to-odd needs the significand's last bit; a private view keeps it inline.
+const roBits = new Float64Array(1);
+const roWords = new Int32Array(roBits.buffer);
+
 /**
- * a*b + c rounded once. Boldo & Melquiond, "Emulation of FMA and correctly rounded sums:
- * proved algorithms using rounding to odd" (IEEE TC 2008): with uh+ul = a*b and th+tl =
- * c+uh exactly, RN(th + RO(tl+ul)) = RN(a*b+c), RO being round-to-odd.
+ * fmadd.d: io[0] = io[0]*io[1] + io[2] rounded once. Boldo & Melquiond, "Emulation of FMA
+ * and correctly rounded sums: proved algorithms using rounding to odd" (IEEE TC 2008): with
+ * uh+ul = a*b and th+tl = c+uh exactly, RN(th + RO(tl+ul)) = RN(a*b+c), RO = round-to-odd.
  */
-export function fmadd64(a: number, b: number, c: number, rm: number): number {
+export function fmadd64Io(rm: number): void {
+  const a = io[0];
+  const b = io[1];
+  const c = io[2];
   const uh = a * b;
   const auh = Math.abs(uh);
-  if (auh >= FAST_MIN_PRODUCT && auh <= MAX_FLOAT64 && rm !== RMM && inFastRange(a) && inFastRange(b) && c - c === 0) {
-    const ul = productError(a, b, uh);
+  if (auh >= FAST_MIN_PRODUCT && auh <= MAX_FLOAT64 && rm !== RMM && Math.abs(a) >= FAST_MIN_OPERAND && Math.abs(a) <= FAST_MAX_OPERAND && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND && c - c === 0) {
+    tp[0] = a;
+    tp[1] = b;
+    tp[2] = uh;
+    twoProductError();
+    const ul = tp[0];
     const th = c + uh;
     let bb = th - c;
     const tl = (c - (th - bb)) + (uh - bb);
@@ -158,9 +216,22 @@ export function fmadd64(a: number, b: number, c: number, rm: number): number {
     const ue = (tl - (u - bb)) + (ul - bb);
     let v = u;
     let dv = ue; // sign of (tl + ul) - v
-    if (ue !== 0 && isEven64(u)) {
-      v = ue > 0 ? nextUp64(u) : nextDown64(u);
-      dv = -ue;
+    if (ue !== 0) {
+      roBits[0] = u;
+      const lo = roWords[0];
+      if ((lo & 1) === 0) {
+        // u is even: round to odd = its neighbour on the error's side (u != 0 here, since a
+        // sum that rounds to zero is exact). Step the encoding by one unit, away from or
+        // toward zero.
+        if ((ue > 0) === (u > 0)) {
+          roWords[0] = lo | 1;
+        } else {
+          if (lo === 0) roWords[1] = roWords[1] - 1;
+          roWords[0] = lo - 1;
+        }
+        v = roBits[0];
+        dv = -ue;
+      }
     }
     const r = th + v;
     const ar = Math.abs(r);
@@ -169,12 +240,57 @@ export function fmadd64(a: number, b: number, c: number, rm: number): number {
       const e2 = (th - (r - bb)) + (v - bb);
       // exact - r = e2 + ((tl+ul) - v); when e2 != 0 it dominates the round-to-odd error.
       const err = e2 !== 0 ? e2 : dv;
-      if (err === 0) return r;
+      if (err === 0) {
+        io[0] = r;
+        return;
+      }
       if (err - err === 0) {
         fpStatus.flags |= NX;
-        return rm === RNE ? r : directed64(r, err, rm);
+        io[0] = rm === RNE ? r : directed64(r, err, rm);
+        return;
       }
     }
   }
-  return exactFma(a, b, c, BINARY64, rm);
+  io[0] = exactFma(a, b, c, BINARY64, rm);
+}
+
+// Value forms, for tests and callers off the hot path.
+
+export function fadd64(a: number, b: number, rm: number): number {
+  io[0] = a;
+  io[1] = b;
+  fadd64Io(rm);
+  return io[0];
+}
+
+export function fsub64(a: number, b: number, rm: number): number {
+  return fadd64(a, -b, rm);
+}
+
+export function fmul64(a: number, b: number, rm: number): number {
+  io[0] = a;
+  io[1] = b;
+  fmul64Io(rm);
+  return io[0];
+}
+
+export function fdiv64(a: number, b: number, rm: number): number {
+  io[0] = a;
+  io[1] = b;
+  fdiv64Io(rm);
+  return io[0];
+}
+
+export function fsqrt64(a: number, rm: number): number {
+  io[0] = a;
+  fsqrt64Io(rm);
+  return io[0];
+}
+
+export function fmadd64(a: number, b: number, c: number, rm: number): number {
+  io[0] = a;
+  io[1] = b;
+  io[2] = c;
+  fmadd64Io(rm);
+  return io[0];
 }

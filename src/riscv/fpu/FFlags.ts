@@ -21,3 +21,12 @@ export const DYN = 7;
  * object keeps the hot paths free of allocation and of extra return values.
  */
 export const fpStatus = { flags: 0 };
+
+/**
+ * Operands and result of the arithmetic functions, passed in memory rather than as
+ * arguments: V8 boxes (allocates) a double passed to or returned from a call it does not
+ * inline, and which calls it inlines depends on the caller (ultimately the hart's loop).
+ * Convention: operands in fpIo[0..2], result in fpIo[0]. Exported value-returning wrappers
+ * exist for tests and non-hot callers.
+ */
+export const fpIo = new Float64Array(4);

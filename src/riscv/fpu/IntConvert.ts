@@ -1,10 +1,12 @@
 // Conversions between floating-point and integer registers, Unprivileged ISA 11.7 / 12.5
 // ("Single/Double-Precision Floating-Point Conversion and Move Instructions").
 
-import { NV, NX, RDN, RMM, RNE, RTZ, RUP, fpStatus } from "./FFlags.js";
+import { NV, NX, RDN, RMM, RNE, RTZ, RUP, fpIo, fpStatus } from "./FFlags.js";
 import { BINARY64, exactFromInt } from "./ExactArithmetic.js";
 import { directed64 } from "./Binary64.js";
-import { roundToBinary32 } from "./Binary32.js";
+import { roundToBinary32Io } from "./Binary32.js";
+
+const io = fpIo;
 
 /** Integer kinds, numbered as the rs2 field of fcvt.int.fmt / fcvt.fmt.int encodes them. */
 export const W = 0;
@@ -17,27 +19,38 @@ const TWO31 = 2147483648;
 const TWO63 = 9223372036854775808;
 const TWO64 = 18446744073709551616;
 
-/** v rounded to an integral value in mode rm (IEEE 754-2008 §5.9 roundToIntegral). */
-export function roundToIntegral(v: number, rm: number): number {
-  if (!(Math.abs(v) < 4503599627370496)) return v; // >= 2^52 (or inf/NaN): already integral
+/** io[0] rounded to an integral value in mode rm (IEEE 754-2008 §5.9 roundToIntegral). */
+export function roundToIntegralIo(rm: number): void {
+  const v = io[0];
+  if (!(Math.abs(v) < 4503599627370496)) return; // >= 2^52 (or inf/NaN): already integral
   const t = Math.trunc(v);
   const f = v - t; // exact
-  if (f === 0) return v;
+  if (f === 0) return;
+  let r = t;
   switch (rm) {
     case RTZ:
-      return t;
+      break;
     case RDN:
-      return v < 0 ? t - 1 : t;
+      if (v < 0) r = t - 1;
+      break;
     case RUP:
-      return v > 0 ? t + 1 : t;
+      if (v > 0) r = t + 1;
+      break;
     case RNE: {
       const af = Math.abs(f);
-      if (af > 0.5 || (af === 0.5 && t % 2 !== 0)) return v < 0 ? t - 1 : t + 1;
-      return t;
+      if (af > 0.5 || (af === 0.5 && t % 2 !== 0)) r = v < 0 ? t - 1 : t + 1;
+      break;
     }
     default: // RMM
-      return Math.abs(f) >= 0.5 ? (v < 0 ? t - 1 : t + 1) : t;
+      if (Math.abs(f) >= 0.5) r = v < 0 ? t - 1 : t + 1;
   }
+  io[0] = r;
+}
+
+export function roundToIntegral(v: number, rm: number): number {
+  io[0] = v;
+  roundToIntegralIo(rm);
+  return io[0];
 }
 
 /**
@@ -45,10 +58,12 @@ export function roundToIntegral(v: number, rm: number): number {
  * sign-extended, RV64 11.7). Out-of-range and NaN inputs saturate as Unprivileged ISA Table
  * 11.4 specifies and raise NV only; in-range inexact results raise NX.
  */
-export function fcvtToInt(x: Int32Array, rd: number, v: number, kind: number, rm: number): void {
+export function fcvtToIntIo(x: Int32Array, rd: number, kind: number, rm: number): void {
   let lo: number;
   let hi: number;
-  const r = roundToIntegral(v, rm);
+  const v = io[0];
+  roundToIntegralIo(rm);
+  const r = io[0];
   let inRange: boolean;
   switch (kind) {
     case W:
@@ -100,45 +115,49 @@ export function fcvtToInt(x: Int32Array, rd: number, v: number, kind: number, rm
   }
 }
 
-/** The integer operand of fcvt.{s,d}.{w,wu,l,lu} as hi*2^32 + lo, split into two doubles. */
-function intHigh(lo: number, hi: number, kind: number): number {
-  switch (kind) {
-    case W:
-      return lo < 0 ? -TWO32 : 0;
-    case WU:
-      return 0;
-    case L:
-      return hi * TWO32;
-    default:
-      return (hi >>> 0) * TWO32;
-  }
-}
-
-/** fcvt.d.{w,wu,l,lu}: the int32 pair (lo, hi) rounded to binary64. */
-export function fcvtIntToF64(lo: number, hi: number, kind: number, rm: number): number {
-  const h = intHigh(lo, hi, kind);
+/**
+ * fcvt.d.{w,wu,l,lu}: io[0] = the integer in the int32 pair (lo, hi), rounded to binary64.
+ * The integer is split exactly as h + l (h a multiple of 2^32), added with TwoSum.
+ */
+export function fcvtIntToF64Io(lo: number, hi: number, kind: number, rm: number): void {
+  const h = kind === W ? (lo < 0 ? -TWO32 : 0) : kind === WU ? 0 : kind === L ? hi * TWO32 : (hi >>> 0) * TWO32;
   const l = lo >>> 0;
   const d = h + l; // RN of the exact integer
   const bb = d - h;
   const err = (h - (d - bb)) + (l - bb); // TwoSum: exact
-  if (err === 0) return d;
-  if (rm === RMM) {
+  if (err === 0) {
+    io[0] = d;
+  } else if (rm === RMM) {
     const big = kind === L ? (BigInt(hi) << 32n) | BigInt(l) : (BigInt(hi >>> 0) << 32n) | BigInt(l);
-    return exactFromInt(big, BINARY64, rm);
+    io[0] = exactFromInt(big, BINARY64, rm);
+  } else {
+    fpStatus.flags |= NX;
+    io[0] = rm === RNE ? d : directed64(d, err, rm);
   }
-  fpStatus.flags |= NX;
-  return rm === RNE ? d : directed64(d, err, rm);
 }
 
-/** fcvt.s.{w,wu,l,lu}. */
-export function fcvtIntToF32(lo: number, hi: number, kind: number, rm: number): number {
-  const h = intHigh(lo, hi, kind);
+/** fcvt.s.{w,wu,l,lu}: io[0] = the integer rounded to binary32. */
+export function fcvtIntToF32Io(lo: number, hi: number, kind: number, rm: number): void {
+  const h = kind === W ? (lo < 0 ? -TWO32 : 0) : kind === WU ? 0 : kind === L ? hi * TWO32 : (hi >>> 0) * TWO32;
   const l = lo >>> 0;
   const d = h + l;
   const bb = d - h;
-  const err = (h - (d - bb)) + (l - bb);
-  if (d === 0) return 0;
-  return roundToBinary32(d, err, rm);
+  io[1] = (h - (d - bb)) + (l - bb);
+  io[0] = d;
+  if (d !== 0) roundToBinary32Io(rm);
 }
 
+export function fcvtToInt(x: Int32Array, rd: number, v: number, kind: number, rm: number): void {
+  io[0] = v;
+  fcvtToIntIo(x, rd, kind, rm);
+}
 
+export function fcvtIntToF64(lo: number, hi: number, kind: number, rm: number): number {
+  fcvtIntToF64Io(lo, hi, kind, rm);
+  return io[0];
+}
+
+export function fcvtIntToF32(lo: number, hi: number, kind: number, rm: number): number {
+  fcvtIntToF32Io(lo, hi, kind, rm);
+  return io[0];
+}

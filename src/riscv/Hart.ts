@@ -149,6 +149,29 @@ function orcb32(v: number): number {
   if (v & 0xff000000) r |= 0xff000000;
   return r | 0;
 }
+let UM_HI = 0, UM_LO = 0;
+/** Unsigned 32x32 -> 64-bit product into UM_HI:UM_LO (unsigned numbers), from 16-bit limbs (exact in doubles). */
+function umul32(a: number, b: number): void {
+  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+  const mid = a0 * b1 + a1 * b0; // < 2^33
+  const low = a0 * b0 + (mid & 0xffff) * 65536; // < 2^33
+  UM_LO = low >>> 0;
+  UM_HI = a1 * b1 + Math.floor(mid / 65536) + (low >= 4294967296 ? 1 : 0);
+}
+let MUL_HLO = 0, MUL_HHI = 0;
+/** High 64 bits of the unsigned 64x64-bit product, into MUL_HHI:MUL_HLO (int32 halves). */
+function mulhu64(alo: number, ahi: number, blo: number, bhi: number): void {
+  umul32(alo, blo); const h0 = UM_HI;
+  umul32(alo, bhi); const h1 = UM_HI, l1 = UM_LO;
+  umul32(ahi, blo); const h2 = UM_HI, l2 = UM_LO;
+  umul32(ahi, bhi); const h3 = UM_HI, l3 = UM_LO;
+  const s1 = h0 + l1 + l2; // word 1 of the 128-bit product, < 3 * 2^32
+  const c1 = Math.floor(s1 / 4294967296);
+  const s2 = h1 + h2 + l3 + c1; // word 2
+  const c2 = Math.floor(s2 / 4294967296);
+  MUL_HLO = s2 | 0;
+  MUL_HHI = (h3 + c2) | 0;
+}
 function ltu64(alo: number, ahi: number, blo: number, bhi: number): boolean {
   return ahi !== bhi ? (ahi >>> 0) < (bhi >>> 0) : (alo >>> 0) < (blo >>> 0);
 }
@@ -983,7 +1006,7 @@ export class Hart implements FpContext {
     this.x[rd2 + 1] = (hiPart + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
   }
 
-  /** MULH/MULHSU/MULHU/DIV/DIVU/REM/REMU (M extension, ch. 7): BigInt on the register file view. */
+  /** MULH/MULHSU/MULHU/DIV/DIVU/REM/REMU (M extension, ch. 7); large 64-bit divisions use BigInt. */
   private mulDiv(f3: number, rd2: number, rs1: number, rs2: number, alo: number, ahi: number, blo: number, bhi: number): void {
     const x = this.x;
     // Fast path when both operands are small: signed int32 values (or non-negative ones for the
@@ -993,13 +1016,19 @@ export class Hart implements FpContext {
       x[rd2] = q | 0; x[rd2 + 1] = q < 0 ? -1 : 0;
       return;
     }
+    if (f3 < 4) { // MULH (1), MULHSU (2), MULHU (3): no BigInt (compilers emit MULHU for division by constants)
+      mulhu64(alo, ahi, blo, bhi);
+      let hlo = MUL_HLO, hhi = MUL_HHI;
+      // Signed corrections (two's complement): subtract b if a < 0 (MULH, MULHSU), a if b < 0 (MULH).
+      if (f3 !== 3 && ahi < 0) { const t = (hlo - blo) | 0; hhi = (hhi - bhi - ((hlo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0; hlo = t; }
+      if (f3 === 1 && bhi < 0) { const t = (hlo - alo) | 0; hhi = (hhi - ahi - ((hlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0; hlo = t; }
+      x[rd2] = hlo; x[rd2 + 1] = hhi;
+      return;
+    }
     const xb = this.xb;
     const a = xb[rs1 >>> 1]!, b = xb[rs2 >>> 1]!;
     let r: bigint;
     switch (f3) {
-      case 1: r = (a * b) >> 64n; break;
-      case 2: r = (a * BigInt.asUintN(64, b)) >> 64n; break;
-      case 3: r = (BigInt.asUintN(64, a) * BigInt.asUintN(64, b)) >> 64n; break;
       case 4: r = b === 0n ? -1n : (a === -(1n << 63n) && b === -1n) ? a : a / b; break;
       case 5: r = b === 0n ? -1n : BigInt.asUintN(64, a) / BigInt.asUintN(64, b); break;
       case 6: r = b === 0n ? a : (a === -(1n << 63n) && b === -1n) ? 0n : a % b; break;

@@ -79,3 +79,45 @@ test("division by zero and signed overflow give the results of table 7.1", { ski
   assert.equal(sx(hart.getX(25)), -7n);
   assert.equal(hart.getX(26), 0x7fffffffn);
 });
+
+test("mulh, mulhsu and mulhu agree with 128-bit arithmetic on every pair of edge values", { skip }, () => {
+  const vals = [0n, 1n, 2n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 0x7fffffffffffffffn,
+    0x8000000000000000n, 0xffffffffffffffffn, 0xfffffffffffffffen, 0x123456789abcdef1n, 0xfedcba9876543210n, 0xdeadbeefn];
+  const pairs: [bigint, bigint][] = [];
+  for (const a of vals) for (const b of vals) pairs.push([a, b]);
+  const { hart, memory } = runAsm(`
+    la s0, pairs
+    la s1, out
+    li s2, ${pairs.length}
+1:  ld t0, 0(s0)
+    ld t1, 8(s0)
+    mulh t2, t0, t1
+    mulhsu t3, t0, t1
+    mulhu t4, t0, t1
+    mul t5, t0, t1
+    sd t2, 0(s1)
+    sd t3, 8(s1)
+    sd t4, 16(s1)
+    sd t5, 24(s1)
+    addi s0, s0, 16
+    addi s1, s1, 32
+    addi s2, s2, -1
+    bnez s2, 1b
+    ebreak
+    .align 3
+pairs:
+    ${pairs.map(([a, b]) => `.dword 0x${a.toString(16)}, 0x${b.toString(16)}`).join("\n    ")}
+out:
+    .space ${pairs.length * 32}
+  `);
+  const out = Number(hart.getX(9)) - pairs.length * 32;
+  const s = (v: bigint) => BigInt.asIntN(64, v), u = (v: bigint) => BigInt.asUintN(64, v);
+  pairs.forEach(([a, b], i) => {
+    const at = out + 32 * i;
+    const what = `a=0x${a.toString(16)} b=0x${b.toString(16)}`;
+    assert.equal(memory.readU64(at), u((s(a) * s(b)) >> 64n), `mulh ${what}`);
+    assert.equal(memory.readU64(at + 8), u((s(a) * b) >> 64n), `mulhsu ${what}`);
+    assert.equal(memory.readU64(at + 16), u((a * b) >> 64n), `mulhu ${what}`);
+    assert.equal(memory.readU64(at + 24), u(a * b), `mul ${what}`);
+  });
+});

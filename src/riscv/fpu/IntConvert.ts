@@ -54,7 +54,7 @@ export function roundToIntegral(v: number, rm: number): number {
 }
 
 /**
- * fcvt.{w,wu,l,lu}.{s,d}: write the conversion of v into x[rd] (an int32 pair; 32-bit results
+ * fcvt.{w,wu,l,lu}.{s,d}: write the conversion of io[0] into x[rd] (an int32 pair; 32-bit results
  * sign-extended, RV64 11.7). Out-of-range and NaN inputs saturate as Unprivileged ISA Table
  * 11.4 specifies and raise NV only; in-range inexact results raise NX.
  */

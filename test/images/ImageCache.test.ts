@@ -278,7 +278,7 @@ test("CLI: start refuses a non-riscv64 image and a --cmd with double quotes, bef
   try {
     const env = { ...process.env, TYPEVISOR_CACHE: cache.root, TYPEVISOR_DATA: join(cache.root, "data") };
     const q = spawnSync(process.execPath, [bin, "start", "--cmd", 'echo "hi"'], { encoding: "utf8", env });
-    assert.equal(q.status, 2);
+    assert.equal(q.status, 2, q.stderr);
     assert.match(q.stderr, /--cmd cannot contain double quotes/);
     const dir = fakeImage(cache, "debian-amd64");
     const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Record<string, unknown>;

@@ -184,3 +184,49 @@ fail:
   assert.deepEqual(exit, { reason: "poweroff", status: 0 });
   assert.equal(out, "hart 1 up\n");
 });
+
+test("a device interrupt reaches the hart through the PLIC's S-mode context (UART THRE → source 10 → SEIP)", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const { exit, out } = await boot(`
+  li t0, 0x0c000000
+  li t1, 1
+  sw t1, 40(t0)              # priority[10] = 1
+  li t0, 0x0c002080          # enable bits of context 1 (hart 0, S-mode)
+  li t1, 1 << 10
+  sw t1, 0(t0)
+  li t0, 0x0c201000          # threshold of context 1 = 0
+  sw zero, 0(t0)
+  li t0, 1 << 9
+  csrs sie, t0               # SEIE
+  li t0, 0x10000000
+  li t1, 2
+  sb t1, 1(t0)               # UART IER = THRE interrupt
+wait:
+  wfi
+  csrr t2, sip
+  andi t2, t2, 1 << 9
+  beqz t2, wait
+  li t0, 0x0c201004
+  lw t3, 0(t0)               # claim
+  li t4, 10
+  bne t3, t4, bad
+  li t0, 0x10000000
+  sb zero, 1(t0)             # IER = 0: the UART drops its line
+  li t0, 0x0c201004
+  sw t3, 0(t0)               # complete
+  csrr t2, sip
+  andi t2, t2, 1 << 9
+  bnez t2, bad               # SEIP must be clear again
+  ${PRINT("irq 10\\n")}
+  ${SHUTDOWN}
+bad:
+  li t0, 0x100000
+  li t1, (3 << 16) | 0x3333
+  sw t1, 0(t0)
+1: j 1b
+  ${msg("irq 10\\n")}
+`);
+  assert.deepEqual(exit, { reason: "poweroff", status: 0 });
+  assert.equal(out, "irq 10\n");
+});

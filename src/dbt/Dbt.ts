@@ -63,6 +63,8 @@ export interface DbtStats {
   /** Exits from translated code to the interpreter for one instruction (trap-and-emulate, TLB misses). */
   interpExits: number;
   tlbMirrorFlushes: number;
+  /** Units dropped because they left wasm too often to pay off. */
+  unprofitable: number;
 }
 
 type UnitFn = (block: number, budget: number) => number;
@@ -77,7 +79,17 @@ class PageUnit {
   /** Entry offsets seen (for block discovery); misses since the last translation. */
   readonly entries = new Set<number>();
   misses = 0;
+  /** Entries into the unit and instructions they executed, since the last payoff check. */
+  calls = 0;
+  executed = 0;
 }
+
+/** Entries between two checks of whether a unit pays for its entry/exit cost. */
+const PAYOFF_WINDOW = 512;
+/** Below this many instructions per entry, a page runs in the interpreter instead (see docs/DBT.md). */
+const PAYOFF_MIN = 12;
+/** Dispatches a page that did not pay off waits before it is tried again. */
+const PAYOFF_BACKOFF = 200_000;
 
 const STORE_OPS = new Set([0x23, 0x27, 0x2f, 0x73, 0x0f]);
 
@@ -85,7 +97,7 @@ export class Dbt {
   busy = false;
   readonly stats: DbtStats = {
     pagesTranslated: 0, blocksTranslated: 0, insnsTranslated: 0, modules: 0, wasmBytes: 0, compileMs: 0,
-    cacheHits: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0,
+    cacheHits: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0, unprofitable: 0,
   };
   private readonly h: HartInternals;
   private readonly fastSize: number;
@@ -236,7 +248,8 @@ export class Dbt {
         eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
         const give = remaining < this.slice - sinceCheck ? remaining : this.slice - sinceCheck;
         st.cacheHits++;
-        const kind = unit!.fn!(block, give);
+        const u = unit!;
+        const kind = u.fn!(block, give);
         const left = eng32[e32 + (ENG_BUDGET >>> 2)]!;
         const done = give - left;
         hart.pcLo = eng32[e32 + (ENG_PC >>> 2)]!;
@@ -245,6 +258,13 @@ export class Dbt {
         st.translatedInsns += done;
         remaining -= done;
         sinceCheck += done;
+        u.executed += done;
+        if (++u.calls >= PAYOFF_WINDOW) {
+          // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
+          // in the interpreter than with an exit per few instructions: drop the unit for a while.
+          if (u.executed < PAYOFF_MIN * u.calls) { this.drop(u, host); u.dispatches = -PAYOFF_BACKOFF; st.unprofitable++; }
+          u.calls = 0; u.executed = 0;
+        }
         if (kind === ExitKind.Interp) {
           st.interpExits++;
           const storeLike = this.mayWrite(hart.pcLo, hart.pcHi);
@@ -277,13 +297,19 @@ export class Dbt {
   }
 
   private invalidate(unit: PageUnit, host: number): void {
+    this.drop(unit, host);
+    this.stats.invalidations++;
+  }
+
+  private drop(unit: PageUnit, host: number): void {
+    unit.calls = 0;
+    unit.executed = 0;
     unit.fn = undefined;
     unit.blockAt = undefined;
     unit.snapshot = undefined;
     unit.dispatches = 0;
     unit.misses = 0;
     this.codePage[host >>> 12] = 0;
-    this.stats.invalidations++;
   }
 
   private translate(unit: PageUnit, host: number): void {
@@ -333,7 +359,7 @@ export function formatDbtStats(s: DbtStats): string {
   const pct = total > 0 ? ((100 * s.translatedInsns) / total).toFixed(1) : "0";
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
-    `dbt: cache hits ${s.cacheHits}, invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes}`,
+    `dbt: cache hits ${s.cacheHits}, invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes}, dropped as unprofitable ${s.unprofitable}`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns}, exits to the interpreter (trap-and-emulate, TLB misses) ${s.interpExits}`,
   ].join("\n");
 }

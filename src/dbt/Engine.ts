@@ -28,7 +28,11 @@ export function useEngine(hart: Hart, engine: EngineName | undefined): Dbt | und
   if (engine !== "dbt") return undefined;
   // TYPEVISOR_DBT_HOT: dispatches into a page before it is translated (a debugging/testing knob).
   const hot = Number(process.env["TYPEVISOR_DBT_HOT"] ?? "");
-  return attachDbt(hart, Number.isInteger(hot) && hot > 0 ? { hotThreshold: hot } : {});
+  const dbt = attachDbt(hart, Number.isInteger(hot) && hot > 0 ? { hotThreshold: hot } : {});
+  // TYPEVISOR_DBT_STATS=1: print the translator's statistics on stderr when the process exits (for
+  // commands without a --stats flag of their own, e.g. exec).
+  if (process.env["TYPEVISOR_DBT_STATS"] === "1") process.on("exit", () => process.stderr.write(formatDbtStats(dbt.stats) + "\n"));
+  return dbt;
 }
 
 /** The --stats lines of the engine ('' for the interpreter). */

@@ -56,7 +56,12 @@ export interface TranslatedPage {
 const enum Cls { Plain, Branch, Jal, Jalr, Unsupported }
 
 /** Classifies the expanded instruction: what the translator emits for it. */
+// TYPEVISOR_DBT_DISABLE=0x03,0x23,...: major opcodes the translator leaves to the interpreter (for
+// bisecting a translator bug to one instruction class).
+const disabled = new Set((process.env["TYPEVISOR_DBT_DISABLE"] ?? "").split(",").filter((v) => v !== "").map((v) => Number(v)));
+
 function classify(insn: number): Cls {
+  if (disabled.size > 0 && (disabled.has(insn & 0x7f) || disabled.has((insn & 0x7f) * 8 + ((insn >>> 12) & 7) + 0x1000))) return Cls.Unsupported;
   const f3 = (insn >>> 12) & 7;
   const f7 = insn >>> 25;
   switch (insn & 0x7f) {
@@ -135,7 +140,13 @@ export class PageTranslator {
         const d = this.decode(page, off);
         if (d === undefined) break;
         const cls = classify(d.insn);
-        if (cls === Cls.Unsupported || cls === Cls.Jalr) break;
+        if (cls === Cls.Unsupported) break;
+        if ((cls === Cls.Jalr || cls === Cls.Jal) && ((d.insn >>> 7) & 31) !== 0) {
+          // A call: its return address is where control re-enters this page after the callee's ret.
+          const r = off + d.len;
+          if (r < 4096 && !isStart[r >>> 1]) { isStart[r >>> 1] = 1; work.push(r); }
+        }
+        if (cls === Cls.Jalr) break;
         if (cls === Cls.Branch || cls === Cls.Jal) {
           const t = off + (cls === Cls.Branch ? branchImm(d.insn) : jalImm(d.insn));
           if (t >= 0 && t < 4096 && !isStart[t >>> 1]) { isStart[t >>> 1] = 1; work.push(t); }
@@ -218,8 +229,8 @@ export class PageTranslator {
     }
     let j = 0; // instructions of this block executed so far
     for (const d of list) {
-      if (d.len === -1) { // fall through into the block that starts here
-        c.i32Const(blockAt[d.off >>> 1]!).localSet(L_NEXT).br(dTop);
+      if (d.len === -1) { // fall through into the block that starts here, or into the next page
+        this.goto(c, d.off, blockAt, dTop, dOut);
         return len;
       }
       if (d.len === 0 || classify(d.insn) === Cls.Unsupported) {

@@ -204,3 +204,28 @@ target:
   assert.equal(a.hart.getX(9), 300n + 3000n + 300n + 3000n);
   void RAM_BASE;
 });
+
+test("a block that runs off the end of its page continues on the next page", { skip }, () => {
+  const { a, b } = pair(`
+    li t0, 1000
+    li a0, 0
+    li a1, 0
+    j start
+    .option norvc
+    .balign 4096
+    .skip 4096 - 8, 0x13   # (filler)
+start:
+    addi a0, a0, 1         # last 8 bytes of the page: the block falls through into the next page
+    addi a1, a1, 2
+    addi t0, t0, -1
+    bnez t0, start
+    ebreak
+  `);
+  a.hart.exitMask = b.hart.exitMask = 1 << 3;
+  const r = lockstep(a.hart, b.hart, { chunk: 500 });
+  assert.equal(r.divergence, undefined);
+  assert.equal(r.reason, ExitReason.Trap);
+  assert.equal(a.hart.getX(10), 1000n);
+  assert.equal(a.hart.getX(11), 2000n);
+  assert.ok(a.dbt!.stats.translatedInsns > 500, `translated ${a.dbt!.stats.translatedInsns}`);
+});

@@ -503,7 +503,9 @@ export class Hart implements FpContext {
     this.pcLo = lo;
     this.pcHi = hi;
     this.resValid = false;
-    this.flushFast();
+    // The fast caches are valid for one effective privilege: drop them when it may have changed
+    // (a new mode, or a new MPP while MPRV is set in M-mode).
+    if (this.privLevel !== p || (this.privLevel === PRIV_M && (ms & C.MS_MPRV) !== 0)) this.flushFast();
   }
 
   // ---------------------------------------------------------------- address translation
@@ -1304,7 +1306,7 @@ export class Hart implements FpContext {
         this.pcLo = this.csr[2 * C.CSR_MEPC]! & ~1;
         this.pcHi = this.csr[2 * C.CSR_MEPC + 1]!;
         this.resValid = false;
-        this.flushFast();
+        if (mpp !== PRIV_M || (n & C.MS_MPRV) !== 0) this.flushFast();
         return;
       }
       case 0x10200073: { // SRET (3.3.2, TSR 3.1.6.5)
@@ -1316,7 +1318,7 @@ export class Hart implements FpContext {
         this.pcLo = this.csr[2 * C.CSR_SEPC]! & ~1;
         this.pcHi = this.csr[2 * C.CSR_SEPC + 1]!;
         this.resValid = false;
-        this.flushFast();
+        if (spp !== p) this.flushFast();
         return;
       }
       case 0x10500073: { // WFI (3.3.3)
@@ -1505,7 +1507,9 @@ export class Hart implements FpContext {
   private setMstatus(v: number): void {
     // MPP is WARL: the reserved value 2 keeps the previous mode.
     if (((v >>> C.MS_MPP_SHIFT) & 3) === 2) v = (v & ~C.MS_MPP) | (this.mstatus & C.MS_MPP);
+    const old = this.mstatus;
     this.mstatus = v;
-    this.flushFast(); // MPRV/MPP/SUM/MXR change what the fast translation caches may hold
+    // MPRV/MPP/SUM/MXR change what the fast translation caches may hold; SIE/MIE toggles (frequent) do not.
+    if (((old ^ v) & (C.MS_MPRV | C.MS_MPP | C.MS_SUM | C.MS_MXR)) !== 0) this.flushFast();
   }
 }

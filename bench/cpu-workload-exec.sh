@@ -32,7 +32,7 @@ echo "node $(node --version), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 
 runone() { # name, then the command
   name=$1; shift
-  /usr/bin/time -f "%M %e" -o "$OUT/$name.time" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" || {
+  /usr/bin/time -f "%M %e %U %S" -o "$OUT/$name.time" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" || {
     echo "$name failed:"; cat "$OUT/$name.err"; exit 1; }
   grep BENCH "$OUT/$name.out" | sed "s/^/$name: /"
 }
@@ -56,7 +56,13 @@ for s in gen sha256 sha512 gzip9 gunzip total; do
     r1 = n > 0 ? sprintf("%.1fx", t / n) : "-"; r2 = q > 0 ? sprintf("%.2fx", t / q) : "-";
     printf "%-8s %9.2fs %9.2fs %9.2fs %12s %12s\n", s, n, q, t, r1, r2 }'
 done
+# On a shared machine wall times depend on the load; the CPU time of each run's process tree
+# (user + system, GNU time) is the fairer comparison of the work each engine needed.
 for n in native qemu typevisor; do
   set -- $(cat "$OUT/$n.time")
-  printf "peak RSS %-10s %8d KiB   (wall %ss)\n" "$n" "$1" "$2"
+  eval "cpu_$n=$(awk -v u="$3" -v s="$4" 'BEGIN { printf "%.2f", u + s }')"
+  eval "c=\$cpu_$n"
+  printf "%-10s peak RSS %8d KiB   wall %8.2fs   CPU (user+sys) %8.2fs\n" "$n" "$1" "$2" "$c"
 done
+awk -v n="$cpu_native" -v q="$cpu_qemu" -v t="$cpu_typevisor" 'BEGIN {
+  printf "CPU time ratios: typevisor/native %.1fx, typevisor/qemu %.2fx, qemu/native %.1fx\n", t / n, t / q, q / n }'

@@ -17,9 +17,9 @@ Options:
   --root DIR       make DIR the program's "/" (it cannot reach anything outside DIR); the program
                    interpreter (ld-linux-riscv64-lp64d.so.1) and libraries are looked up there.
                    Without --root the program sees the host's files.
-  --env K=V        set an environment variable (repeatable). The environment starts empty, except
-                   PATH=/usr/local/bin:/usr/bin:/bin, unless --inherit-env is given.
-  --inherit-env    start from the host's environment instead of an empty one.
+  --env K=V        set an environment variable for the program (repeatable). The program gets
+                   Typevisor's own environment plus these, as under qemu-user.
+  --clear-env      start from an empty environment (PATH=/usr/local/bin:/usr/bin:/bin) instead.
   --strace         print every system call and its result to stderr, as strace does.
   --memory SIZE    guest memory pool shared by all guest processes (default 2G; untouched memory
                    costs nothing).
@@ -39,7 +39,7 @@ export const command: Command = {
       const a = argv[split]!;
       if (a === "--") break;
       if (!a.startsWith("--")) break;
-      split += a === "--strace" || a === "--inherit-env" || a.includes("=") ? 1 : 2;
+      split += a === "--strace" || a === "--inherit-env" || a === "--clear-env" || a.includes("=") ? 1 : 2;
       if (split > argv.length) split = argv.length;
     }
     const ours = argv.slice(0, split);
@@ -50,6 +50,7 @@ export const command: Command = {
       env: { type: "string", multiple: true },
       strace: { type: "boolean" },
       "inherit-env": { type: "boolean" },
+      "clear-env": { type: "boolean" },
       memory: { type: "string" },
       engine: { type: "string" },
     }, false);
@@ -57,7 +58,7 @@ export const command: Command = {
     if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
     const env: string[] = [];
     const envMap = new Map<string, string>();
-    if (values["inherit-env"]) {
+    if (!values["clear-env"]) {
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) envMap.set(k, v);
     } else {
       envMap.set("PATH", "/usr/local/bin:/usr/bin:/bin");

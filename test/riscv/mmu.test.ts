@@ -328,3 +328,29 @@ test("changing hart.priv from the host drops translations cached for the old pri
   assert.equal(hart.run(100), ExitReason.Trap);
   assert.equal(hart.getX(10), 2n, "S-mode fetch is translated, not served from the M-mode cache");
 });
+
+test("an M-to-M trap under MPRV changes MPP, and with it the translation of M-mode loads", { skip }, () => {
+  // VA 0x80201000 is physically DATA2 (0x2222); with MPRV and MPP = S it is translated to DATA1 (0x1111).
+  const m = machine(assemble(`
+    .option norvc
+    la t0, handler
+    csrw mtvec, t0
+    li t1, 0x80201000
+    ld a0, 0(t1)          # MPRV, MPP = S: translated
+    ecall                 # M -> M trap: MPP becomes M, so loads are physical again
+handler:
+    ld a1, 0(t1)
+    ebreak
+  `));
+  const pt = new PageTables(m, 3);
+  pt.map(BigInt(RAM_BASE), RAM_BASE, V | R | W | X | A | D, 1); // the code's 2 MiB
+  pt.map(0x80201000n, DATA1, V | R | A);
+  m.memory.writeU64(DATA1, 0x1111n);
+  m.memory.writeU64(DATA2, 0x2222n);
+  m.hart.exitMask = 1 << 3;
+  m.hart.writeCsr(0x180, pt.satp());
+  m.hart.writeCsr(0x300, (1n << 17n) | (1n << 11n)); // MPRV, MPP = S
+  assert.equal(m.hart.run(100), ExitReason.Trap);
+  assert.equal(m.hart.getX(10), 0x1111n);
+  assert.equal(m.hart.getX(11), 0x2222n);
+});

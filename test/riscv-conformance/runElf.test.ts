@@ -56,6 +56,14 @@ test("run-elf: --timeout stops a program that never exits, status 3", (t) => {
   assert.match(r.stderr, /timed out after 0.3 s/);
 });
 
+test("run-elf: wfi with no timer armed stops at once with a clear message, status 3", (t) => {
+  if (!haveCc) return t.skip(`${CC} is not installed`);
+  if (missing) return t.skip(missing);
+  const r = runElf(buildProgram("wfi-hang"), "--timeout", "30");
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /waits in wfi .* nothing can wake it/);
+});
+
 test("run-elf: files that are not RV64 ELF executables get a clear error naming the file, status 2", (t) => {
   if (!haveCc) return t.skip(`${CC} is not installed`);
   const good = readFileSync(buildProgram("pass"));

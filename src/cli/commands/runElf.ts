@@ -168,7 +168,11 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
       // Nothing can wake the hart but the timer: jump virtual time to its next deadline.
       const next = hart.nextTimerDeadline();
       const now = timer.now();
-      if (Number.isFinite(next) && next > now) timer.skipped += next - now;
+      if (!Number.isFinite(next)) {
+        // No timer armed, no devices: nothing can ever raise an interrupt, so this would hang.
+        return done({ status: 3, message: `the program waits in wfi at pc 0x${hart.getPc().toString(16)} with no timer armed: nothing can wake it (stopped after ${hart.instret} instructions)` });
+      }
+      if (next > now) timer.skipped += next - now;
     } else if (reason === ExitReason.Trap) {
       return done({ status: 4, message: `unexpected host exit for exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${hart.getPc().toString(16)}` });
     }

@@ -12,6 +12,7 @@ import { cacheRoot, ImageCache, LockFile } from "../../src/images/ImageCache.js"
 import { MANIFEST_FORMAT, sha256, treeListing, verifyImage, type Manifest } from "../../src/images/Manifest.js";
 import { imagePaths, listImages, pullImage } from "../../src/images/index.js";
 import { LINUX_RECIPE_VERSION } from "../../src/images/LinuxImage.js";
+import { sparseCopy } from "../../src/cli/commands/start.js";
 
 const bin = fileURLToPath(new URL("../../../bin/typevisor.js", import.meta.url));
 
@@ -288,5 +289,22 @@ test("CLI: start refuses a non-riscv64 image and a --cmd with double quotes, bef
     assert.match(a.stderr, /image debian-amd64 is for amd64; Typevisor's engine boots riscv64 guests only/);
   } finally {
     rmSync(cache.root, { recursive: true, force: true });
+  }
+});
+
+test("the per-user data disk copy is byte-identical and sparse", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tv-sparse-"));
+  try {
+    const src = join(dir, "src.img");
+    const b = Buffer.alloc(4 << 20);
+    b.write("superblock", 1024);
+    b.write("tail data", b.length - 100);
+    writeFileSync(src, b);
+    sparseCopy(src, join(dir, "dst.img"));
+    assert.deepEqual(readFileSync(join(dir, "dst.img")), b);
+    const du = spawnSync("du", ["-k", join(dir, "dst.img")], { encoding: "utf8" });
+    if (du.status === 0) assert.ok(Number(du.stdout.split(/\s/)[0]) < 1024, `allocated ${du.stdout.trim()} KiB of a 4 MiB file`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,13 +1,13 @@
-// `typevisor start` (what `npm start` runs): make sure the default image is pulled and intact,
-// then boot it to a shell with `typevisor run`.
+// `typevisor start` (what `npm start` runs): make sure the image is pulled and intact, then boot
+// it to a shell with `typevisor run`.
 //
-// The data disk is booted through a copy-on-write overlay, so the cached base image is never
-// modified (it stays verifiable, and many VMs can share it). The overlay is the user's data and
-// persists across starts in $XDG_DATA_HOME/typevisor/disks/ (default ~/.local/share), named after
-// the base disk's sha256, so a re-pulled image (a new base) starts a fresh overlay instead of
-// pairing old changes with a different filesystem. If another running VM holds that overlay, or
-// with --ephemeral, a throwaway overlay is used and deleted at exit.
-import { mkdirSync, rmSync } from "node:fs";
+// The cached image is never modified (it stays verifiable and shareable). The data disk the user
+// writes to is a per-user copy of the image's disk in $XDG_DATA_HOME/typevisor/disks/NAME.ext4
+// (default ~/.local/share), made (sparsely) on first start and kept across starts and re-pulls: it
+// is an independent ext4 filesystem, so a rebuilt image does not invalidate it. If another running
+// VM holds that copy, or with --ephemeral, the VM instead boots the cached disk through a throwaway
+// copy-on-write overlay, deleted at exit.
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, ftruncateSync, writeSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "../Command.js";
@@ -19,9 +19,9 @@ import { command as run } from "./run.js";
 const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--append "ARGS"] [--memory 512M] [--cpus 1] [--ephemeral] [--quiet]
 
 Boots image NAME (default ${DEFAULT_IMAGE}) to a busybox shell on this terminal, pulling it first
-if it is not in the cache (see 'typevisor image'). The data disk appears as /dev/vda on /mnt; your
-changes go to an overlay in \${XDG_DATA_HOME:-~/.local/share}/typevisor/disks/ and persist across
-starts (the cached image itself is never modified).
+if it is not in the cache (see 'typevisor image'). The data disk appears as /dev/vda on /mnt: it is
+your own copy, \${XDG_DATA_HOME:-~/.local/share}/typevisor/disks/NAME.ext4, made on first start and
+kept across starts (the cached image itself is never modified).
 
 Options:
   --cmd "COMMAND"   run COMMAND in the guest instead of a shell, print its output, power off
@@ -29,7 +29,7 @@ Options:
   --append "ARGS"   extra kernel command-line arguments (e.g. tv.poweroff=1)
   --memory SIZE     guest RAM (default 512M)
   --cpus N          harts (default 1)
-  --ephemeral       use a throwaway overlay: nothing written to the disk is kept
+  --ephemeral       boot the image's disk through a throwaway overlay: nothing written is kept
   --quiet           no pull progress
 
 Without apt or the Debian archive, boot your own kernel and initramfs with 'typevisor run'.`;
@@ -71,32 +71,62 @@ export const command: Command = {
       throw new UsageError(`start: image ${name} is for ${img.manifest.arch}; Typevisor's engine boots riscv64 guests only so far`, 1);
     }
 
-    // Pick the overlay: the persistent one unless another live VM holds it.
+    // The user's own copy of the data disk, unless another live VM holds it.
     const disks = join(dataHome(), "disks");
     mkdirSync(disks, { recursive: true });
-    const diskSha = img.manifest.artifacts.disk?.sha256.slice(0, 12) ?? "disk";
-    const persistent = join(disks, `${name}-${diskSha}.overlay`);
-    const lock = new LockFile(`${persistent}.lock`);
-    let overlay = persistent;
-    let throwaway = false;
-    if (values.ephemeral || !lock.tryAcquire()) {
-      if (!values.ephemeral && !values.quiet) {
-        process.stderr.write(`typevisor: ${persistent} is in use by another VM (pid ${lock.owner()}); this VM's disk changes will not be kept\n`);
+    const copy = join(disks, `${name}.ext4`);
+    const lock = new LockFile(`${copy}.lock`);
+    let diskArg: string;
+    let throwaway: string | undefined;
+    let locked = false;
+    if (!values.ephemeral && lock.tryAcquire()) {
+      locked = true;
+      if (!existsSync(copy)) {
+        sparseCopy(img.disk, `${copy}.tmp`);
+        renameSync(`${copy}.tmp`, copy);
+        if (!values.quiet) process.stderr.write(`typevisor: your data disk is ${copy} (/dev/vda, mounted on /mnt)\n`);
       }
-      overlay = join(tmpdir(), `typevisor-${process.pid}-${name}.overlay`);
-      throwaway = true;
+      diskArg = copy;
+    } else {
+      if (!values.ephemeral && !values.quiet) {
+        process.stderr.write(`typevisor: ${copy} is in use by another VM (pid ${lock.owner()}); this VM's disk changes will not be kept\n`);
+      }
+      throwaway = join(tmpdir(), `typevisor-${process.pid}-${name}.overlay`);
+      diskArg = `${img.disk},overlay=${throwaway}`;
     }
     const append = [img.manifest.cmdline ?? "console=ttyS0", values.cmd !== undefined ? `tv.cmd="${values.cmd}"` : "", values.append ?? ""]
       .filter((s) => s.length > 0)
       .join(" ");
-    const args = ["--arch", "riscv64", "--kernel", img.kernel, "--initrd", img.initrd, "--disk", `${img.disk},overlay=${overlay}`, "--append", append];
+    const args = ["--arch", "riscv64", "--kernel", img.kernel, "--initrd", img.initrd, "--disk", diskArg, "--append", append];
     if (values.memory) args.push("--memory", values.memory);
     if (values.cpus) args.push("--cpus", values.cpus);
     try {
       return await run.run(args);
     } finally {
-      if (throwaway) rmSync(overlay, { force: true });
-      else lock.release();
+      if (throwaway) rmSync(throwaway, { force: true });
+      if (locked) lock.release();
     }
   },
 };
+
+/** Copies a disk image leaving all-zero blocks as holes, so a mostly empty 64 MiB disk costs little. */
+export function sparseCopy(from: string, to: string): void {
+  const src = openSync(from, "r");
+  const dst = openSync(to, "w");
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    let pos = 0;
+    for (;;) {
+      const n = readSync(src, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      let zero = true;
+      for (let i = 0; i < n; i++) if (buf[i] !== 0) { zero = false; break; }
+      if (!zero) writeSync(dst, buf, 0, n, pos);
+      pos += n;
+    }
+    ftruncateSync(dst, pos);
+  } finally {
+    closeSync(src);
+    closeSync(dst);
+  }
+}

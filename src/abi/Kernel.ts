@@ -64,6 +64,17 @@ export class Kernel {
   readonly syscalls: Syscalls;
   readonly stdin: HostInput;
   readonly bootMs = performance.now();
+  /** The terminal settings the guest sees (TCGETS/TCSETS), shared by all processes like one tty. */
+  readonly termios = (() => {
+    const b = new Uint8Array(36);
+    const d = new DataView(b.buffer);
+    d.setUint32(0, 0o002400, true);
+    d.setUint32(4, 0o000005, true);
+    d.setUint32(8, 0o000277, true);
+    d.setUint32(12, 0o105073, true);
+    b.set([3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0], 17);
+    return b;
+  })();
   init: Process | undefined;
   /** The process whose context is on the hart. */
   private onCpu: Process | undefined;
@@ -263,6 +274,8 @@ export class Kernel {
       await this.schedule(init, lastYield);
     } finally {
       for (const u of unhook) u();
+      // Leave the host terminal as we found it, whatever mode the guest put it in.
+      if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
     }
     const st = init.waitStatus;
     for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);

@@ -992,18 +992,21 @@ export class Syscalls {
     switch (req) {
       case TCGETS: {
         // struct termios (asm-generic/termbits.h): c_iflag, c_oflag, c_cflag, c_lflag (u32), c_line,
-        // c_cc[19]. A cooked terminal: ICRNL IXON | OPOST ONLCR | B38400 CS8 CREAD | ISIG ICANON ECHO...
-        const b = new Uint8Array(36);
-        const d = new DataView(b.buffer);
-        d.setUint32(0, 0o002400, true);
-        d.setUint32(4, 0o000005, true);
-        d.setUint32(8, 0o000277, true);
-        d.setUint32(12, 0o105073, true);
-        b.set([3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0], 17);
-        this.p.space.write(arg, b);
+        // c_cc[19]: what the guest last set, initially a cooked terminal (ICRNL IXON | OPOST ONLCR |
+        // B38400 CS8 CREAD | ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN).
+        this.p.space.write(arg, this.k.termios);
         return 0;
       }
-      case TCSETS: case TCSETSW: case TCSETSF: return 0; // accepted; the host terminal keeps its mode
+      case TCSETS: case TCSETSW: case TCSETSF: {
+        const t = this.p.space.read(arg, 36);
+        this.k.termios.set(t);
+        // Apply the one setting that matters to the host terminal: canonical mode with echo, or raw
+        // (ICANON off), so a guest line editor (busybox ash, bash readline) sees keys as typed.
+        const lflag = new DataView(t.buffer).getUint32(12, true);
+        const ICANON = 0o2;
+        if (process.stdin.isTTY) process.stdin.setRawMode((lflag & ICANON) === 0);
+        return 0;
+      }
       case TIOCGWINSZ: {
         const ws = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
         const b = new Uint8Array(8);

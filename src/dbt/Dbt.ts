@@ -82,6 +82,7 @@ class PageUnit {
   /** Entries into the unit and instructions they executed, since the last payoff check. */
   calls = 0;
   executed = 0;
+  interpExits = 0;
 }
 
 /** Entries between two checks of whether a unit pays for its entry/exit cost. */
@@ -262,11 +263,12 @@ export class Dbt {
         if (++u.calls >= PAYOFF_WINDOW) {
           // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
           // in the interpreter than with an exit per few instructions: drop the unit for a while.
-          if (u.executed < PAYOFF_MIN * u.calls) { this.drop(u, host); u.dispatches = -PAYOFF_BACKOFF; st.unprofitable++; }
-          u.calls = 0; u.executed = 0;
+          if (u.interpExits * 2 > u.calls && u.executed < PAYOFF_MIN * u.calls) { this.drop(u, host); u.dispatches = -PAYOFF_BACKOFF; st.unprofitable++; }
+          u.calls = 0; u.executed = 0; u.interpExits = 0;
         }
         if (kind === ExitKind.Interp) {
           st.interpExits++;
+          u.interpExits++;
           const storeLike = this.mayWrite(hart.pcLo, hart.pcHi);
           const r = this.interp(1);
           remaining -= 1;
@@ -304,6 +306,7 @@ export class Dbt {
   private drop(unit: PageUnit, host: number): void {
     unit.calls = 0;
     unit.executed = 0;
+    unit.interpExits = 0;
     unit.fn = undefined;
     unit.blockAt = undefined;
     unit.snapshot = undefined;

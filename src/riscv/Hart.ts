@@ -1027,6 +1027,20 @@ export class Hart implements FpContext {
       x[rd2] = hlo; x[rd2 + 1] = hhi;
       return;
     }
+    // Operands below 2^52 in magnitude: floor(|a| / |b|) of two such doubles is exact (the true
+    // quotient is at least 1/|b| away from the next integer, more than half an ulp), and so is
+    // a - q*b. Covers most kernel divisions without BigInt.
+    const unsigned = (f3 & 1) !== 0;
+    if ((bhi | blo) !== 0 && (unsigned ? (ahi >>> 20) === 0 && (bhi >>> 20) === 0
+      : (ahi >> 20) === (ahi >> 31) && (bhi >> 20) === (bhi >> 31))) {
+      const a = ahi * TWO32 + (alo >>> 0), b = bhi * TWO32 + (blo >>> 0);
+      let q = Math.floor(Math.abs(a) / Math.abs(b));
+      if ((a < 0) !== (b < 0)) q = -q;
+      const r = (f3 & 2) === 0 ? q : a - q * b;
+      x[rd2] = r | 0;
+      x[rd2 + 1] = Math.floor(r / TWO32) | 0;
+      return;
+    }
     const xb = this.xb;
     const a = xb[rs1 >>> 1]!, b = xb[rs2 >>> 1]!;
     let r: bigint;

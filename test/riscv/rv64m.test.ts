@@ -121,3 +121,49 @@ out:
     assert.equal(memory.readU64(at + 24), u(a * b), `mul ${what}`);
   });
 });
+
+test("div, divu, rem and remu agree with BigInt on edge values around 2^31, 2^52 and 2^63", { skip }, () => {
+  const vals = [0n, 1n, 3n, 7n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000001n, 0xfffffffffffffn, 0x10000000000000n,
+    0x1fffffffffffffn, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, 0xfff0000000000001n, 0xffffffff80000000n, 0xfffffffffffffff9n];
+  const pairs: [bigint, bigint][] = [];
+  for (const a of vals) for (const b of vals) pairs.push([a, b]);
+  const { hart, memory } = runAsm(`
+    la s0, pairs
+    la s1, out
+    li s2, ${pairs.length}
+1:  ld t0, 0(s0)
+    ld t1, 8(s0)
+    div t2, t0, t1
+    divu t3, t0, t1
+    rem t4, t0, t1
+    remu t5, t0, t1
+    sd t2, 0(s1)
+    sd t3, 8(s1)
+    sd t4, 16(s1)
+    sd t5, 24(s1)
+    addi s0, s0, 16
+    addi s1, s1, 32
+    addi s2, s2, -1
+    bnez s2, 1b
+    ebreak
+    .align 3
+pairs:
+    ${pairs.map(([a, b]) => `.dword 0x${a.toString(16)}, 0x${b.toString(16)}`).join("\n    ")}
+out:
+    .space ${pairs.length * 32}
+  `);
+  const out = Number(hart.getX(9)) - pairs.length * 32;
+  const s = (v: bigint) => BigInt.asIntN(64, v), u = (v: bigint) => BigInt.asUintN(64, v);
+  const MIN = -(1n << 63n);
+  pairs.forEach(([a, b], i) => {
+    const at = out + 32 * i;
+    const what = `a=0x${a.toString(16)} b=0x${b.toString(16)}`;
+    const sa = s(a), sb = s(b);
+    const div = sb === 0n ? -1n : sa === MIN && sb === -1n ? MIN : sa / sb;
+    const rem = sb === 0n ? sa : sa === MIN && sb === -1n ? 0n : sa % sb;
+    assert.equal(memory.readU64(at), u(div), `div ${what}`);
+    assert.equal(memory.readU64(at + 8), b === 0n ? u(-1n) : a / b, `divu ${what}`);
+    assert.equal(memory.readU64(at + 16), u(rem), `rem ${what}`);
+    assert.equal(memory.readU64(at + 24), b === 0n ? a : a % b, `remu ${what}`);
+  });
+});

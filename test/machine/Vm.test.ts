@@ -230,3 +230,29 @@ bad:
   assert.deepEqual(exit, { reason: "poweroff", status: 0 });
   assert.equal(out, "irq 10\n");
 });
+
+test("pause() freezes the guest (no instructions retire), resume() continues, stop() ends it", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const states: string[] = [];
+  const vm = new Vm({
+    config: { memory: 32 << 20, cpus: 1, kernel: { name: "spin", bytes: assemble("1: addi t0, t0, 1\n j 1b", KERNEL_BASE) }, append: "" },
+    console: new MemoryBackend(),
+    onStateChange: (s) => states.push(s),
+  });
+  const done = vm.start();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(100);
+  vm.pause();
+  await sleep(50);
+  const a = vm.stats().instructions;
+  await sleep(100);
+  assert.equal(vm.stats().instructions, a, "no progress while paused");
+  assert.equal(vm.state, "paused");
+  vm.resume();
+  await sleep(100);
+  assert.ok(vm.stats().instructions > a, "progress after resume");
+  vm.stop();
+  assert.deepEqual(await done, { reason: "stopped", status: 0 });
+  assert.deepEqual(states, ["running", "paused", "running", "stopped"]);
+});

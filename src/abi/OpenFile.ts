@@ -158,6 +158,8 @@ export class HostInput {
   private chunks: Uint8Array[] = [];
   private eof = false;
   private pending = false;
+  /** A host read was ever started (one may still be pending in libuv's thread pool at exit). */
+  started = false;
   readonly wait = new WaitQueue();
   constructor(readonly hostFd: number) {}
   /** Bytes available now, or 0 at EOF, or -1 when the caller must block (a read was started). */
@@ -184,6 +186,7 @@ export class HostInput {
   start(): void {
     if (this.pending) return;
     this.pending = true;
+    this.started = true;
     const buf = Buffer.allocUnsafe(65536);
     fs.read(this.hostFd, buf, 0, buf.length, null, (err, n) => {
       this.pending = false;

@@ -83,6 +83,10 @@ export const command: Command = {
     } catch (e) {
       throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`, 127);
     }
-    return kernel.run();
+    const status = await kernel.run();
+    // A read of the host's stdin may still be waiting in libuv's thread pool (the program ended
+    // without consuming all input); it would keep Typevisor alive until the next line is typed.
+    if (kernel.stdin.started) process.exit(status);
+    return status;
   },
 };

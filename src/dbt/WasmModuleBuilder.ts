@@ -118,6 +118,7 @@ export interface FuncType {
 
 interface FuncImport { module: string; name: string; type: number }
 interface MemImport { module: string; name: string; min: number; max: number; shared: boolean }
+interface TableImport { module: string; name: string; min: number }
 interface FuncDef { type: number; locals: readonly ValType[]; body: ByteWriter; exportName?: string }
 
 /** Builds one module: types, imported functions and memory, defined functions, exports. */
@@ -126,6 +127,7 @@ export class WasmModuleBuilder {
   private typeKeys = new Map<string, number>();
   private funcImports: FuncImport[] = [];
   private memImport: MemImport | undefined;
+  private tableImport: TableImport | undefined;
   private funcs: FuncDef[] = [];
 
   /** Index of a function type, deduplicated. */
@@ -150,6 +152,11 @@ export class WasmModuleBuilder {
   /** Imports memory 0 (minimum/maximum in 64 KiB pages). */
   importMemory(module: string, name: string, min: number, max: number, shared: boolean): void {
     this.memImport = { module, name, min, max, shared };
+  }
+
+  /** Imports table 0, a funcref table of at least `min` entries (spec 5.5.5 importdesc 0x01). */
+  importTable(module: string, name: string, min: number): void {
+    this.tableImport = { module, name, min };
   }
 
   /**
@@ -177,11 +184,13 @@ export class WasmModuleBuilder {
     }
     section(1, ts);
     // Import section (2)
-    const nImports = this.funcImports.length + (this.memImport ? 1 : 0);
+    const nImports = this.funcImports.length + (this.memImport ? 1 : 0) + (this.tableImport ? 1 : 0);
     if (nImports > 0) {
       const is = new ByteWriter();
       is.u32(nImports);
       for (const f of this.funcImports) is.name(f.module).name(f.name).byte(0x00).u32(f.type);
+      const t = this.tableImport;
+      if (t) is.name(t.module).name(t.name).byte(0x01).byte(0x70).byte(0x00).u32(t.min); // funcref, min only
       const m = this.memImport;
       if (m) {
         is.name(m.module).name(m.name).byte(0x02);

@@ -25,7 +25,8 @@ export async function debianRoot(arch: string, packages: readonly string[]): Pro
   if (!mirror) return { skip: "no Debian mirror in the host's apt sources" };
   const keyring = src?.signedBy ?? DEFAULT_KEYRING;
   if (!existsSync(keyring)) return { skip: `archive keyring ${keyring} missing` };
-  const apt = new AptRoot(cache.aptRootDir(arch, "trixie"), { arch, suite: "trixie", components: ["main"], mirror, keyring });
+  // Our own apt root (not the image builder's), so parallel test files never run apt in one root.
+  const apt = new AptRoot(join(cache.root, "abi-test-apt", `${arch}-trixie`), { arch, suite: "trixie", components: ["main"], mirror, keyring });
   try {
     apt.setup();
     await apt.update(quiet);

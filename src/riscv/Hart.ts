@@ -398,6 +398,7 @@ export class Hart implements FpContext {
       const n = remaining < SLICE ? remaining : SLICE;
       this.sliceTraps = 0;
       const steps = this.slice(n);
+      this.x[0] = 0; this.x[1] = 0; // x0 is 0 whenever the host or the translator looks
       this.instret += steps - this.sliceTraps;
       remaining -= steps;
       if (this.exitReason >= 0) return this.exitReason as ExitReason;
@@ -675,9 +676,9 @@ export class Hart implements FpContext {
     this.exitSlice = false;
     let pcLo = this.pcLo, pcHi = this.pcHi;
     let i = 0;
+    x[0] = 0; x[1] = 0; // slow paths may have written x0 before leaving the previous slice
     while (i < n) {
       i++;
-      x[0] = 0; x[1] = 0;
       if ((pcLo & ~0xfff) !== fPageLo || pcHi !== fPageHi) {
         this.pcLo = pcLo; this.pcHi = pcHi; 
         const page = this.fetchPage(pcLo, pcHi);
@@ -990,6 +991,8 @@ export class Hart implements FpContext {
           this.illegal(raw);
           return i;
       }
+      // Instructions write rd unconditionally; x0 is restored after those that named it.
+      if (rd2 === 0) { x[0] = 0; x[1] = 0; }
       pcLo = nLo;
       pcHi = nHi;
     }

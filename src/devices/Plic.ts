@@ -17,7 +17,6 @@
 import type { BusDevice, IrqLine } from "../vmm/IoBus.js";
 
 export const PLIC_SIZE = 0x600000;
-const PRIORITY_BASE = 0x0;
 const PENDING_BASE = 0x1000;
 const ENABLE_BASE = 0x2000;
 const ENABLE_STRIDE = 0x80;

@@ -354,3 +354,18 @@ handler:
   assert.equal(m.hart.getX(10), 0x1111n);
   assert.equal(m.hart.getX(11), 0x2222n);
 });
+
+test("a 32-bit instruction whose second half is on an unmapped page: epc = its start, tval = the second page", { skip }, () => {
+  const m = machine(new Uint8Array(0));
+  const pt = new PageTables(m, 3);
+  pt.map(0x40000000n, RAM_BASE + 0x5000, V | R | X | A); // the next virtual page stays unmapped
+  m.memory.write(RAM_BASE + 0x5ffe, new Uint8Array([0x13, 0x00])); // low half of "addi x0, x0, 0"
+  m.hart.writeCsr(0x180, pt.satp());
+  m.hart.priv = PRIV_S;
+  m.hart.setPc(0x40000ffen);
+  m.hart.exitMask = 1 << 12;
+  assert.equal(m.hart.run(10), ExitReason.Trap);
+  assert.equal(m.hart.exitCause, 12);
+  assert.equal(m.hart.getPc(), 0x40000ffen);
+  assert.equal(m.hart.exitTval, 0x40001000n);
+});

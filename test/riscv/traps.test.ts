@@ -321,3 +321,21 @@ test("a trap storm still returns to the host: the budget counts trapped attempts
   assert.equal(m.hart.instret, 0);
   assert.equal(m.hart.stats.exceptions[1], 1000);
 });
+
+test("in vectored mode exceptions still go to BASE; only interrupts are offset by 4 * cause", { skip }, () => {
+  const m = machine(assemble(`
+    .option norvc
+    la t0, vec
+    ori t0, t0, 1
+    csrw mtvec, t0
+    ecall
+    .align 8
+vec:
+    li a0, 1            # BASE: the exception lands here
+    ebreak
+  `));
+  m.hart.exitMask = 1 << 3;
+  assert.equal(m.hart.run(100), ExitReason.Trap);
+  assert.equal(m.hart.getX(10), 1n);
+  assert.equal(m.hart.readCsr(0x342), 11n);
+});

@@ -21,12 +21,13 @@
 //   hart.run(1), which updates the timer and takes pending interrupts.
 // - Privileged/sensitive instructions (CSR*, ecall, ebreak, xRET, wfi, sfence.vma, fence.i) and
 //   LR/SC/AMOs and F/D are executed by the interpreter (trap-and-emulate): `stats.interpExits`.
+import { setFlagsFromString } from "node:v8";
 import { ExitReason, type Hart } from "../riscv/Hart.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 import { PageTranslator, ExitKind } from "./PageTranslator.js";
 import {
   DBT_ENGINE_BYTES, ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE,
-  TLB_EMPTY, TLB_ENTRIES, TLB_ENTRY_BYTES,
+  TLB_EMPTY, TLB_ENTRIES, TLB_ENTRY_BYTES, ENG_GEN, ENG_JC, JC_ENTRIES,
 } from "./EngineArea.js";
 
 /** The hart's private fast caches, read (never written) by the translator. */
@@ -76,14 +77,33 @@ type EnterFn = (slot: number, block: number, budget: number) => number;
  * JS-to-wasm wrapper; calling one exported trampoline that does a call_indirect through a table
  * keeps the JS call site monomorphic (measured: the generic wrapper was the top profile entry).
  */
-function makeTrampoline(table: WebAssembly.Table): EnterFn {
+function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E: number): EnterFn {
   const b = new WasmModuleBuilder();
   b.importTable("e", "t", 1);
+  const pages = memory.buffer.byteLength / 65536;
+  b.importMemory("e", "m", pages, pages, memory.buffer instanceof SharedArrayBuffer);
   const sig = b.type([ValType.I32, ValType.I32], [ValType.I32]);
   const c = new CodeWriter();
-  c.localGet(1).localGet(2).localGet(0).byte(Op.CallIndirect).u32(sig).byte(0x00);
-  b.addFunction([ValType.I32, ValType.I32, ValType.I32], [ValType.I32], [], c, "enter");
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { t: table } });
+  // params 0 slot, 1 block, 2 budget; locals 3 kind, 4 pc, 5 entry.
+  // Chaining: after a Jump exit with budget left, look the new pc up in the jump cache (filled by the
+  // dispatcher, valid for the current generation) and call that unit directly.
+  c.loop();
+  c.localGet(1).localGet(2).localGet(0).byte(Op.CallIndirect).u32(sig).byte(0x00).localTee(3);
+  c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end(); // kind != Jump
+  c.i32Const(0).mem(Op.I32Load, 2, E + ENG_BUDGET).localTee(2).i32Const(0).op(Op.I32LeS);
+  c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end();
+  c.i32Const(0).mem(Op.I64Load, 3, E + ENG_PC).localTee(4);
+  c.op(Op.I32WrapI64).i32Const(1).op(Op.I32ShrU).i32Const(JC_ENTRIES - 1).op(Op.I32And).i32Const(4).op(Op.I32Shl).localTee(5);
+  c.mem(Op.I64Load, 3, E + ENG_JC).localGet(4).op(Op.I64Ne);
+  c.localGet(5).mem(Op.I32Load, 2, E + ENG_JC + 12).i32Const(0).mem(Op.I32Load, 2, E + ENG_GEN).op(Op.I32Ne).op(Op.I32Or);
+  c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end();
+  c.localGet(5).mem(Op.I32Load, 2, E + ENG_JC + 8).localTee(0).i32Const(16).op(Op.I32ShrU).localSet(1);
+  c.localGet(0).i32Const(0xffff).op(Op.I32And).localSet(0);
+  c.i32Const(0).localGet(4).i64Const(-4096, -1).op(Op.I64And).mem(Op.I64Store, 3, E + ENG_VPAGE);
+  c.br(0).end();
+  c.op(Op.Unreachable);
+  b.addFunction([ValType.I32, ValType.I32, ValType.I32], [ValType.I32], [ValType.I32, ValType.I64, ValType.I32], c, "enter");
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { t: table, m: memory } });
   return inst.exports["enter"] as EnterFn;
 }
 
@@ -139,7 +159,7 @@ export class Dbt {
   private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: 256 });
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
-  private readonly enter = makeTrampoline(this.table);
+  private readonly enter: EnterFn;
 
   constructor(readonly hart: Hart, opts: DbtOptions = {}) {
     const mem = hart.memory;
@@ -159,6 +179,11 @@ export class Dbt {
     this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
     this.codePage = new Uint8Array(mem.size >>> 12);
     this.translator = new PageTranslator(this.ram16, this.h.ctab, mem.engineOffset);
+    // V8's dynamic tier-up recompiles hot translated functions with TurboFan in the background; for
+    // these large br_table functions that cost more CPU than it saved (bench/dbt-exec.sh: sha256sum of
+    // 3 MB, 5.0 s user with tier-up, 2.6 s Liftoff-only). TYPEVISOR_DBT_TURBOFAN=1 keeps V8's default.
+    if (process.env["TYPEVISOR_DBT_TURBOFAN"] !== "1") setFlagsFromString("--liftoff-only");
+    this.enter = makeTrampoline(this.table, mem.wasmMemory, mem.engineOffset);
     this.hot = opts.hotThreshold ?? 8;
     this.slice = opts.slice ?? 4096;
     this.flushMirror();
@@ -172,7 +197,14 @@ export class Dbt {
     this.flushMirror();
   }
 
+  /** Starts a new code-cache generation: translated pages must be re-verified, jump-cache entries die. */
+  private newGen(): void {
+    this.gen++;
+    this.eng32[this.e32 + (ENG_GEN >>> 2)] = this.gen;
+  }
+
   private flushMirror(): void {
+    this.newGen(); // the jump cache maps virtual pcs: drop it with the translations it depends on
     const e = this.eng32, base = this.e32;
     for (let i = 0; i < 2 * TLB_ENTRIES; i++) {
       const w = base + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2);
@@ -216,7 +248,7 @@ export class Dbt {
     const st = this.stats;
     const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi, fb = this.h.fastBase;
     const eng32 = this.eng32, e32 = this.e32;
-    this.gen++; // the host or devices may have written memory since the last run
+    this.newGen(); // the host or devices may have written memory since the last run
     let remaining = budget;
     let sinceCheck = 0;
     try {
@@ -228,7 +260,7 @@ export class Dbt {
           const n = remaining < 16 ? remaining : 1;
           const r = this.interp(n);
           remaining -= n;
-          this.gen++;
+          this.newGen();
           if (r !== ExitReason.Budget) return r;
           continue;
         }
@@ -264,11 +296,13 @@ export class Dbt {
           const r = this.interp(n);
           remaining -= n;
           sinceCheck += n;
-          this.gen++;
+          this.newGen();
           if (r !== ExitReason.Budget) return r;
           continue;
         }
-        // Enter translated code.
+        // Enter translated code, and remember the entry for chaining from other units.
+        const jw = e32 + ((ENG_JC + ((pcLo >>> 1) & (JC_ENTRIES - 1)) * 16) >>> 2);
+        eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.gen;
         if (!this.regsInEngine) { this.engRegs.set(hart.x); this.regsInEngine = true; }
         eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
         eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
@@ -298,7 +332,7 @@ export class Dbt {
           const r = this.interp(1);
           remaining -= 1;
           sinceCheck += 1;
-          if (storeLike) this.gen++;
+          if (storeLike) this.newGen();
           if (hart.tlbEpoch !== this.epoch) this.flushMirror();
           else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
           if (r !== ExitReason.Budget) return r;
@@ -329,6 +363,7 @@ export class Dbt {
   }
 
   private drop(unit: PageUnit, host: number): void {
+    this.newGen();
     unit.calls = 0;
     unit.executed = 0;
     unit.interpExits = 0;
@@ -343,6 +378,7 @@ export class Dbt {
 
   private translate(unit: PageUnit, host: number): void {
     const t0 = performance.now();
+    if (unit.fn !== undefined) this.drop(unit, host); // frees its table slot and kills jump-cache entries to it
     const tp = this.translator.translate(host, unit.entries);
     unit.misses = 0;
     if (tp === undefined) { unit.dispatches = -1_000_000; return; } // nothing translatable: stay interpreted

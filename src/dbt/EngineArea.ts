@@ -13,6 +13,9 @@ export const ENG_ADDR = 272;
 /** Instruction budget left when translated code returned (i32). */
 export const ENG_BUDGET = 280;
 
+/** Current code-cache generation (i32): jump-cache entries of older generations are stale. */
+export const ENG_GEN = 284;
+
 /** Entries per TLB mirror (must equal the hart's fast-cache size: the index function is shared). */
 export const TLB_ENTRIES = 256;
 /** Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 host offset of the page, pad. */
@@ -26,5 +29,13 @@ export const ENG_TLB_STORE = ENG_TLB_LOAD + TLB_ENTRIES * TLB_ENTRY_BYTES;
  */
 export const TLB_EMPTY = 0x800;
 
+/**
+ * Jump cache: virtual pc -> (table slot, block) of translated code, so the trampoline chains from one
+ * unit into the next without returning to JS. Entry (16 bytes): i64 pc (odd = empty), i32 slot |
+ * block << 16, i32 generation. Indexed by (pc >>> 1) & (JC_ENTRIES - 1).
+ */
+export const ENG_JC = 16384;
+export const JC_ENTRIES = 1024;
+
 /** Engine-area bytes the translator needs (pass as GuestMemoryOptions.engineBytes). */
-export const DBT_ENGINE_BYTES = 16384;
+export const DBT_ENGINE_BYTES = ENG_JC + JC_ENTRIES * 16;

@@ -407,6 +407,10 @@ export class Hart implements FpContext {
   }
 
   private updateTimer(): void {
+    if (this.mtimecmpN === Number.POSITIVE_INFINITY && this.stimecmpN === Number.POSITIVE_INFINITY) {
+      this.mipTimer = 0; // no deadline armed: skip reading the clock
+      return;
+    }
     const now = this.timer.now();
     let t = now >= this.mtimecmpN ? 1 << 7 : 0;
     if (this.sstcEnabled() && now >= this.stimecmpN) t |= 1 << 5;

@@ -8,7 +8,8 @@ import { Hart } from "../../riscv/Hart.js";
 import { Kernel } from "../../abi/Kernel.js";
 import { ENGINE_USAGE, engineBytes, parseEngine, useEngine } from "../../dbt/Engine.js";
 
-const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--strace] PROGRAM [ARGS...]
+const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--clear-env] [--strace] [--memory SIZE]
+                      [--engine E] PROGRAM [ARGS...]
 
 Runs a RISC-V 64 Linux ELF program (static or dynamically linked) on this host, like qemu-riscv64:
 the program's system calls are translated to the host's.
@@ -79,8 +80,13 @@ export const command: Command = {
     let kernel: Kernel;
     try {
       kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });
+    } catch (e) {
+      throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
       kernel.spawn(rest[0]!, rest, env);
     } catch (e) {
+      // 127 as a shell reports a command it cannot run.
       throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`, 127);
     }
     const status = await kernel.run();

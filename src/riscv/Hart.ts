@@ -63,6 +63,7 @@ import type { GuestMemory } from "../vmm/GuestMemory.js";
 import type { IoBus } from "../vmm/IoBus.js";
 import type { FpContext } from "./fpu/FpContext.js";
 import { compressedTable } from "./Compressed.js";
+import { executeFp } from "./fpu/index.js";
 import { Mmu, PAGE_FAULT as MMU_PAGE_FAULT, SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV57 } from "./Mmu.js";
 import { Access, Cause, PAGE_FAULT, ACCESS_FAULT } from "./Trap.js";
 import * as C from "./Csr.js";
@@ -106,16 +107,7 @@ export interface HartStats {
   fenceI: number;
 }
 
-type FpExecutor = (ctx: FpContext, insn: number) => boolean;
-let executeFp: FpExecutor | undefined;
-// The FPU (src/riscv/fpu/index.ts) is written separately; until it exists, OP-FP and the fused
-// multiply-add opcodes are illegal instructions.
-try {
-  const mod = (await import(new URL("./fpu/index.js", import.meta.url).href)) as { executeFp?: FpExecutor };
-  executeFp = mod.executeFp;
-} catch (e) {
-  if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
-}
+
 
 class DefaultTimer implements MachineTimer {
   readonly frequency = 10_000_000;
@@ -985,7 +977,7 @@ export class Hart implements FpContext {
           if (!this.fpLoadStore(insn, raw)) return i;
           break;
         case 20 /* 0x53 */: case 16 /* 0x43 */: case 17 /* 0x47 */: case 18 /* 0x4b */: case 19 /* 0x4f */:
-          if ((this.mstatus & C.MS_FS) === 0 || executeFp === undefined || !executeFp(this, insn)) {
+          if ((this.mstatus & C.MS_FS) === 0 || !executeFp(this, insn)) {
             this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i;
           }
           this.mstatus |= C.MS_FS; // FS = Dirty (3.1.6.6)

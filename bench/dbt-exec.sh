@@ -33,7 +33,7 @@ timeit() { # runs "$@" with stdout to /dev/null, prints CPU seconds; fails loudl
   /usr/bin/time -f "%U %S" -o "$W/t" "$@" > "$W/out" 2> "$W/err" || { echo "failed: $*" >&2; cat "$W/err" >&2; exit 1; }
   awk '{printf "%.2f", $1 + $2}' "$W/t"
 }
-TV="node $HERE/dist/src/cli/main.js exec"
+TV="node $HERE/bin/typevisor.js exec"
 echo "CPU seconds (user+sys):"
 printf "%-10s %8s %8s %8s %8s %10s %10s %10s\n" step native qemu interp dbt dbt/interp dbt/qemu dbt/native
 for step in "sha256sum data" "sha512sum data" "gzip -c data" "gzip -d -c data.gz"; do

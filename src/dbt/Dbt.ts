@@ -39,7 +39,7 @@ interface HartInternals {
 }
 
 export interface DbtOptions {
-  /** Dispatches into a page before it is translated (default 8). */
+  /** Dispatches into a page before it is translated (default 32: fewer compiles of lukewarm start-up code). */
   hotThreshold?: number;
   /** Translated instructions between two interrupt/timer checks (default 4096). */
   slice?: number;
@@ -184,7 +184,7 @@ export class Dbt {
     // 3 MB, 5.0 s user with tier-up, 2.6 s Liftoff-only). TYPEVISOR_DBT_TURBOFAN=1 keeps V8's default.
     if (process.env["TYPEVISOR_DBT_TURBOFAN"] !== "1") setFlagsFromString("--liftoff-only");
     this.enter = makeTrampoline(this.table, mem.wasmMemory, mem.engineOffset);
-    this.hot = opts.hotThreshold ?? 8;
+    this.hot = opts.hotThreshold ?? 32;
     this.slice = opts.slice ?? 4096;
     this.flushMirror();
   }

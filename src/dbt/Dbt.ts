@@ -132,6 +132,8 @@ const PAYOFF_MIN = 12;
 /** Dispatches a page that did not pay off waits before it is tried again. */
 const PAYOFF_BACKOFF = 200_000;
 
+const translatedMemories = new WeakSet<object>();
+
 const STORE_OPS = new Set([0x23, 0x27, 0x2f, 0x73, 0x0f]);
 
 export class Dbt {
@@ -167,6 +169,9 @@ export class Dbt {
       throw new Error(`the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area after guest RAM; create the GuestMemory with engineBytes: DBT_ENGINE_BYTES (src/dbt/EngineArea.ts)`);
     }
     if (mem.base % 4096 !== 0) throw new Error("the binary translator needs a page-aligned RAM base");
+    // The engine area holds one hart's registers and TLB mirrors: one translating hart per memory.
+    if (translatedMemories.has(mem)) throw new Error("the binary translator supports one hart per GuestMemory so far; use --engine interp for several harts");
+    translatedMemories.add(mem);
     this.h = hart as unknown as HartInternals;
     this.fastSize = this.h.fastTagLo.length / 3;
     if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);

@@ -82,7 +82,6 @@ export class Kernel {
   private idleWake: (() => void) | undefined;
   private readonly reportedUnknown = new Set<number>();
   private readonly reportedInternal = new Set<number>();
-  private current: Process | undefined;
   /** Set by rt_sigreturn and a successful execve: the result must not be written to a0. */
   contextReplaced = false;
 
@@ -155,7 +154,7 @@ export class Kernel {
   }
 
   /** Loads `path` into a fresh space; throws SyscallError on failure (nothing changed then). */
-  loadInto(p: Process | undefined, path: string, argv: Uint8Array[], envp: Uint8Array[], cwd: string): LoadedImage {
+  loadInto(path: string, argv: Uint8Array[], envp: Uint8Array[], cwd: string): LoadedImage {
     const space = new AddressSpace(this.frames);
     try {
       const img = loadProgram({
@@ -169,7 +168,6 @@ export class Kernel {
       if (e instanceof OutOfFramesError) throw new SyscallError(Errno.ENOMEM);
       throw e;
     }
-    void p;
   }
 
   /** Starts the first process. Errors are thrown as Error with a message for the user. */
@@ -179,7 +177,7 @@ export class Kernel {
     const cwd = this.gfs.root === undefined ? process.cwd() : "/";
     let img: LoadedImage;
     try {
-      img = this.loadInto(undefined, path, argv.map(enc), env.map(enc), cwd);
+      img = this.loadInto(path, argv.map(enc), env.map(enc), cwd);
     } catch (e) {
       if (e instanceof SyscallError) {
         const why: Record<number, string> = {
@@ -319,7 +317,6 @@ export class Kernel {
 
   /** Runs p for one slice, handling its traps, until it blocks, exits or the slice ends. */
   private runSlice(p: Process): void {
-    this.current = p;
     this.switchTo(p);
     if (p.inSyscall) {
       if (this.interruptedBySignal(p)) {
@@ -378,7 +375,6 @@ export class Kernel {
       }
       if (!this.deliverSignals(p)) return;
     }
-    this.current = undefined;
   }
 
   /** Dispatches the system call in p's registers. Returns false if p stopped running (blocked/exited/switched). */

@@ -179,20 +179,18 @@ export function loadProgram(req: LoadRequest, depth = 0): LoadedImage {
   // brk starts right after the program's bss (Linux: mm->brk = mm->start_brk = end of bss).
   space.brkStart = space.brk = pageUp(main.end);
 
-  const sp = buildStack(space, req, main, interpBias, guest);
+  const sp = buildStack(space, req, main, interpBias);
   const execfn = req.path.split("/").pop() ?? req.path;
   return { space, pc, sp, exe: guest, comm: execfn.slice(0, 15) };
 }
 
 /** Writes argv/envp/auxv on a new stack (System V ABI "Process Initialization"). Returns sp. */
-function buildStack(space: AddressSpace, req: LoadRequest, main: Mapped, interpBias: number, guest: string): number {
+function buildStack(space: AddressSpace, req: LoadRequest, main: Mapped, interpBias: number): number {
   space.map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, "[stack]");
   const enc = (s: string) => Buffer.from(s + "\0", "utf8");
-  const strings: Uint8Array[] = [];
   let p = STACK_TOP;
   const push = (b: Uint8Array): number => {
     p -= b.length;
-    strings.push(b);
     space.write(p, b);
     return p;
   };
@@ -211,7 +209,6 @@ function buildStack(space: AddressSpace, req: LoadRequest, main: Mapped, interpB
   space.write(randomAddr, req.random.subarray(0, 16));
   const envAddrs = req.envp.map((e) => push(withNul(e)));
   const argAddrs = req.argv.map((a) => push(withNul(a)));
-  void strings;
 
   const elf = main.elf;
   let phdr = 0;
@@ -243,7 +240,6 @@ function buildStack(space: AddressSpace, req: LoadRequest, main: Mapped, interpB
     [AT_PLATFORM, platformAddr],
     [AT_NULL, 0],
   ];
-  void guest;
   const words = 1 + argAddrs.length + 1 + envAddrs.length + 1 + auxv.length * 2;
   // The psABI requires sp 16-byte aligned at process entry.
   let sp = Math.floor((p - words * 8) / 16) * 16;

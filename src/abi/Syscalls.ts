@@ -11,7 +11,7 @@ import { PAGE_SIZE } from "./FrameAllocator.js";
 import { BLOCK, type Kernel, type SyscallResult } from "./Kernel.js";
 import {
   HostFile, HostInputFile, MAX_FDS, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL,
-  O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC, O_WRONLY, O_RDWR, OpenFile_drop, Pipe, PipeEnd, type OpenFile,
+  O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC, O_WRONLY, O_RDWR, Pipe, PipeEnd, type OpenFile,
 } from "./OpenFile.js";
 import { type Process, ProcState } from "./Process.js";
 import { SIGKILL, SIGPIPE, SIGSTOP, SIG_DFL, UNBLOCKABLE, NSIG, sigBit } from "./Signals.js";
@@ -33,7 +33,8 @@ const FD_CLOEXEC = 1;
 const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
 const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
 
-const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_VFORK = 0x4000;
+// CLONE_FS/FILES/SIGHAND (sharing without CLONE_VM) are treated as copies: fork-like uses only.
+const CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
 const CLONE_THREAD = 0x10000, CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000;
 const CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
 
@@ -156,7 +157,7 @@ export class Syscalls {
       case 114: return this.clockGetres(this.ulong(1));
       case 169: return this.gettimeofday(this.ulong(0));
       case 101: return this.nanosleep(this.ulong(0), this.ulong(1), false);
-      case 115: return this.clockNanosleep(this.int(0), this.int(1), this.ulong(2), this.ulong(3));
+      case 115: return this.clockNanosleep(this.int(0), this.int(1), this.ulong(2));
       case 153: return this.times(this.ulong(0));
       case 102: case 103: return this.itimer(nr);
       // identity
@@ -1069,7 +1070,7 @@ export class Syscalls {
     if (nfds > MAX_FDS) return -Errno.EINVAL;
     const raw = this.p.space.read(fdsPtr, nfds * 8);
     const d = new DataView(raw.buffer);
-    const POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 16, POLLNVAL = 32;
+    const POLLIN = 1, POLLOUT = 4, POLLHUP = 16, POLLNVAL = 32;
     let ready = 0;
     for (let i = 0; i < nfds; i++) {
       const fd = d.getInt32(i * 8, true);
@@ -1084,7 +1085,6 @@ export class Syscalls {
           if (r[2]) rev |= POLLHUP;
         }
       }
-      void POLLERR;
       d.setInt16(i * 8 + 6, rev, true);
       if (rev) ready++;
     }
@@ -1294,13 +1294,12 @@ export class Syscalls {
     return r;
   }
 
-  private clockNanosleep(clock: number, flags: number, req: number, rem: number): SyscallResult {
+  private clockNanosleep(clock: number, flags: number, req: number): SyscallResult {
     const TIMER_ABSTIME = 1;
     if (this.p.sleepUntil >= 0) return this.sleepFor(0);
     let ms = this.readTimespecMs(req);
     if (flags & TIMER_ABSTIME) ms -= Number(this.nowNs(clock) / 1_000_000n);
     return this.sleepFor(Math.max(0, ms));
-    void rem;
   }
 
   private times(buf: number): SyscallResult {
@@ -1507,7 +1506,6 @@ export class Syscalls {
     if (flags & CLONE_THREAD || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
       return -Errno.ENOSYS; // threads are not supported (one hart context per process)
     }
-    void CLONE_FS; void CLONE_FILES; void CLONE_SIGHAND;
     k.syncOut(p);
     // vfork shares memory with the parent in Linux; a copy-on-write copy behaves the same for
     // the legal uses (the child only calls execve or _exit).
@@ -1559,7 +1557,7 @@ export class Syscalls {
     const envp = this.readStringArray(envpPtr);
     // busybox re-executes itself through /proc/self/exe; there is no /proc under --root.
     if (path === "/proc/self/exe" || path === `/proc/${p.pid}/exe`) path = p.exe;
-    const img = k.loadInto(p, path, argv, envp, p.cwd);
+    const img = k.loadInto(path, argv, envp, p.cwd);
     // Point of no return: the old image goes away (flush_old_exec).
     const old = p.space;
     k.setImage(p, img);

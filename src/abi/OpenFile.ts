@@ -85,6 +85,15 @@ export class HostFile extends OpenFile {
   }
 }
 
+/** A read-only file whose contents Typevisor made (the /proc files of ProcFs.ts). */
+export class MemFile extends OpenFile {
+  pos = 0;
+  constructor(flags: number, readonly data: Uint8Array, readonly guestPath: string) {
+    super(flags);
+  }
+  release(): void {}
+}
+
 /** A pipe buffer (pipe(7)): 64 KiB, the Linux default capacity. */
 export class Pipe {
   static readonly CAPACITY = 65536;

@@ -11,7 +11,7 @@ import { PAGE_SIZE } from "./FrameAllocator.js";
 import { BLOCK, type Kernel, type SyscallResult } from "./Kernel.js";
 import {
   HostFile, HostInputFile, MAX_FDS, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL,
-  O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC, O_WRONLY, O_RDWR, Pipe, PipeEnd, type OpenFile,
+  O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC, O_WRONLY, O_RDWR, MemFile, Pipe, PipeEnd, type OpenFile,
 } from "./OpenFile.js";
 import { type Process, ProcState } from "./Process.js";
 import { SIGKILL, SIGPIPE, SIGSTOP, SIG_DFL, UNBLOCKABLE, NSIG, sigBit } from "./Signals.js";
@@ -19,6 +19,7 @@ import {
   S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, packStat, packStatx, statInfoOf, syntheticStat, type StatInfo,
 } from "./Stat.js";
 import { syscallName } from "./SyscallTable.js";
+import { procFile } from "./ProcFs.js";
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -321,6 +322,14 @@ export class Syscalls {
     const r = this.resolveAt(dirfd, path, follow);
     const fd = p.fds.lowestFree();
     if (fd < 0) return -Errno.EMFILE;
+    if (this.k.gfs.root !== undefined && r.guest.startsWith("/proc/")) {
+      // Under --root the host's /proc is out of reach: serve the few files programs read.
+      const text = procFile(this.k, p, r.guest);
+      if (text === undefined) return -Errno.ENOENT;
+      if ((flags & O_ACCMODE) !== 0) return -Errno.EACCES;
+      p.fds.install(fd, new MemFile(flags & ~O_CLOEXEC, enc.encode(text), r.guest), (flags & O_CLOEXEC) !== 0);
+      return fd;
+    }
     let hostFlags = this.hostOpenFlags(flags);
     if (flags & O_PATH) hostFlags = fs.constants.O_RDONLY | (flags & O_NOFOLLOW ? fs.constants.O_NOFOLLOW : 0);
     const hfd = this.host(() => fs.openSync(r.host, hostFlags, mode & ~p.umask & 0o7777));
@@ -367,6 +376,17 @@ export class Syscalls {
       this.p.space.forEachChunk(buf, Math.min(len, pipe.length), true, (off, n) => {
         got += pipe.take(this.bytes, off, n);
       });
+      return got;
+    }
+    if (f instanceof MemFile) {
+      let at = pos >= 0 ? pos : f.pos;
+      let got = 0;
+      this.p.space.forEachChunk(buf, Math.max(0, Math.min(len, f.data.length - at)), true, (off, n) => {
+        this.bytes.set(f.data.subarray(at, at + n), off);
+        at += n;
+        got += n;
+      });
+      if (pos < 0) f.pos = at;
       return got;
     }
     if (f instanceof HostInputFile) {
@@ -578,6 +598,12 @@ export class Syscalls {
   private lseek(fd: number, off: number, whence: number): SyscallResult {
     const f = this.file(fd);
     if (whence < 0 || whence > 4) return -Errno.EINVAL;
+    if (f instanceof MemFile) {
+      const base = whence === 0 ? 0 : whence === 1 ? f.pos : whence === 2 ? f.data.length : -1;
+      if (base < 0 || base + off < 0) return -Errno.EINVAL;
+      f.pos = base + off;
+      return f.pos;
+    }
     if (f instanceof PipeEnd || f instanceof HostInputFile) return -Errno.ESPIPE;
     if (!(f instanceof HostFile)) return -Errno.EINVAL;
     if (f.isDir) {
@@ -611,6 +637,7 @@ export class Syscalls {
       if (dirfd === AT_FDCWD) return statInfoOf(this.host(() => fs.statSync(this.k.gfs.hostOf(p.cwd), { bigint: true })));
       const f = this.file(dirfd);
       if (f instanceof PipeEnd) return syntheticStat(S_IFIFO | 0o600, f.pipe.ino, this.k.uid, this.k.gid);
+      if (f instanceof MemFile) return syntheticStat(S_IFREG | 0o444, 1, this.k.uid, this.k.gid);
       if (f instanceof HostInputFile) return statInfoOf(this.host(() => fs.fstatSync(0, { bigint: true })));
       if (f instanceof HostFile) return statInfoOf(this.host(() => fs.fstatSync(f.hostFd, { bigint: true })));
       fail(Errno.EBADF);

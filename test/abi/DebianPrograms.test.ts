@@ -116,3 +116,10 @@ test("GNU hello and bash from Debian riscv64 run dynamically linked under --root
   assert.equal(b.stderr, "");
   assert.equal(b.status, 5);
 });
+
+test("under --root the guest gets its own /proc/uptime, meminfo, cpuinfo and self/maps", (t) => {
+  if (typeof rv !== "string") return t.skip(rv.skip);
+  const r = texec(["--root", rv, "/bin/busybox", "sh", "-c", "read u _ < /proc/uptime; echo up=$u; grep -c MemTotal /proc/meminfo; grep mmu /proc/cpuinfo; grep -c '\\[stack\\]' /proc/self/maps; cat /proc/nope 2>/dev/null || echo nope-missing"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^up=\d+\.\d\d\n1\nmmu\t\t: sv39\n[1-9]\nnope-missing\n$/);
+});

@@ -36,10 +36,17 @@ const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 
 // Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
 const L_NEXT = 0, L_BUDGET = 1;
-const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38;
+const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39;
+/**
+ * Guest registers in wasm locals (loaded on entry, written back on exit) or in the engine area
+ * (every access a load/store). Locals are what TurboFan likes; V8's Liftoff spills register-allocated
+ * locals at every control-flow merge, which these br_table functions are full of.
+ * TYPEVISOR_DBT_REGS=locals|memory overrides (for measurements).
+ */
+const REGS_IN_LOCALS = (process.env["TYPEVISOR_DBT_REGS"] ?? "memory") === "locals";
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
-LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32);
+LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64);
 const reg = (r: number) => 1 + r;
 
 /** Decoded instruction in the page (compressed ones already expanded). */
@@ -190,7 +197,7 @@ export class PageTranslator {
     const E = this.engineOffset;
     // Prologue: registers the unit reads or writes, and the virtual page.
     for (let r = 1; r < 32; r++) {
-      if (used[r] || written[r]) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
+      if (REGS_IN_LOCALS && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
     }
     c.i32Const(0).mem(Op.I64Load, 3, E + ENG_VPAGE).localSet(L_VPAGE);
     const N = starts.length;
@@ -205,7 +212,7 @@ export class PageTranslator {
     }
     c.end().end();
     // Exit sequence.
-    for (let r = 1; r < 32; r++) if (written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
+    for (let r = 1; r < 32; r++) if (REGS_IN_LOCALS && written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
     c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
     c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
     c.localGet(L_KIND);
@@ -243,14 +250,14 @@ export class PageTranslator {
       switch (insn & 0x7f) {
         case 0x6f: { // JAL
           const t = d.off + jalImm(insn);
-          if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add).localSet(reg(rd)); }
+          if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add); this.setReg(c, rd); }
           this.refund(c, len - j - 1);
           this.goto(c, t, blockAt, dTop, dOut);
           return len;
         }
         case 0x67: { // JALR: target computed before the link is written (rd may equal rs1)
           this.getReg(c, rs1).i64Const(insn >> 20, insn >> 31).op(Op.I64Add).i64Const(-2, -1).op(Op.I64And).localSet(L_PC);
-          if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add).localSet(reg(rd)); }
+          if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add); this.setReg(c, rd); }
           this.refund(c, len - j - 1);
           c.i32Const(ExitKind.Jump).localSet(L_KIND).br(dOut);
           return len;
@@ -311,11 +318,13 @@ export class PageTranslator {
   }
 
   private getReg(c: CodeWriter, r: number): CodeWriter {
-    return r === 0 ? c.i64Const(0, 0) : c.localGet(reg(r));
+    if (r === 0) return c.i64Const(0, 0);
+    return REGS_IN_LOCALS ? c.localGet(reg(r)) : c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r);
   }
   private setReg(c: CodeWriter, r: number): void {
     if (r === 0) c.op(Op.Drop);
-    else c.localSet(reg(r));
+    else if (REGS_IN_LOCALS) c.localSet(reg(r));
+    else c.localSet(L_T2).i32Const(0).localGet(L_T2).mem(Op.I64Store, 3, this.engineOffset + ENG_REGS + 8 * r);
   }
 
   /**
@@ -346,13 +355,13 @@ export class PageTranslator {
       case 0x37: { // LUI
         if (rd === 0) return;
         const v = insn & 0xfffff000;
-        c.i64Const(v, v >> 31).localSet(reg(rd));
+        c.i64Const(v, v >> 31); this.setReg(c, rd);
         return;
       }
       case 0x17: { // AUIPC
         if (rd === 0) return;
         const v = (insn & 0xfffff000) + off; // sign-extended imm (int32) + offset: may exceed 2^31 - 1
-        c.localGet(L_VPAGE).i64Const(v | 0, v < 0 ? -1 : 0).op(Op.I64Add).localSet(reg(rd));
+        c.localGet(L_VPAGE).i64Const(v | 0, v < 0 ? -1 : 0).op(Op.I64Add); this.setReg(c, rd);
         return;
       }
       case 0x0f: return; // FENCE
@@ -370,7 +379,7 @@ export class PageTranslator {
           case 1: c.i64Const(sh, 0).op(Op.I64Shl); break;
           default: c.i64Const(sh, 0).op((insn >>> 26) === 0 ? Op.I64ShrU : Op.I64ShrS); break;
         }
-        c.localSet(reg(rd));
+        this.setReg(c, rd);
         return;
       }
       case 0x1b: { // OP-IMM-32
@@ -380,12 +389,12 @@ export class PageTranslator {
         if (f3 === 0) c.i32Const(imm).op(Op.I32Add);
         else if (f3 === 1) c.i32Const(sh).op(Op.I32Shl);
         else c.i32Const(sh).op(f7 === 0 ? Op.I32ShrU : Op.I32ShrS);
-        c.op(Op.I64ExtendI32S).localSet(reg(rd));
+        c.op(Op.I64ExtendI32S); this.setReg(c, rd);
         return;
       }
       case 0x33: { // OP
         if (rd === 0) return;
-        if (f7 === 1 && f3 >= 4) { this.div64(c, rs1, rs2, f3); c.localSet(reg(rd)); return; }
+        if (f7 === 1 && f3 >= 4) { this.div64(c, rs1, rs2, f3); this.setReg(c, rd); return; }
         this.getReg(c, rs1);
         this.getReg(c, rs2);
         if (f7 === 1) c.op(Op.I64Mul);
@@ -402,18 +411,18 @@ export class PageTranslator {
             default: c.op(Op.I64And); break;
           }
         }
-        c.localSet(reg(rd));
+        this.setReg(c, rd);
         return;
       }
       case 0x3b: { // OP-32
         if (rd === 0) return;
-        if (f7 === 1 && f3 >= 4) { this.div32(c, rs1, rs2, f3); c.op(Op.I64ExtendI32S).localSet(reg(rd)); return; }
+        if (f7 === 1 && f3 >= 4) { this.div32(c, rs1, rs2, f3); c.op(Op.I64ExtendI32S); this.setReg(c, rd); return; }
         this.getReg(c, rs1).op(Op.I32WrapI64);
         this.getReg(c, rs2).op(Op.I32WrapI64);
         if (f7 === 1) c.op(Op.I32Mul);
         else if (f7 === 0x20) c.op(f3 === 0 ? Op.I32Sub : Op.I32ShrS);
         else c.op(f3 === 0 ? Op.I32Add : f3 === 1 ? Op.I32Shl : Op.I32ShrU);
-        c.op(Op.I64ExtendI32S).localSet(reg(rd));
+        c.op(Op.I64ExtendI32S); this.setReg(c, rd);
         return;
       }
     }

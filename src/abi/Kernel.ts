@@ -198,6 +198,15 @@ export class Kernel {
     return p;
   }
 
+  /** Wakes the parent blocked in vfork on p (p called execve or exited). */
+  releaseVforkParent(p: Process): void {
+    const parent = p.vforkParent;
+    if (!parent) return;
+    p.vforkParent = undefined;
+    parent.vforkChild = undefined;
+    parent.wake();
+  }
+
   /** Installs a loaded image as p's program: fresh registers (Linux start_thread). */
   setImage(p: Process, img: LoadedImage): void {
     p.space = img.space;
@@ -418,6 +427,11 @@ export class Kernel {
       return this.deliverSignals(p);
     }
     this.finishSyscall(p, ret);
+    if (p.vforkChild) {
+      // vfork: the parent sleeps until the child has called execve or exited (clone(2) CLONE_VFORK).
+      p.state = ProcState.Blocked;
+      return false;
+    }
     return this.deliverSignals(p);
   }
 
@@ -548,11 +562,12 @@ export class Kernel {
     if (p.sleepTimer) clearTimeout(p.sleepTimer);
     p.state = ProcState.Zombie;
     p.inSyscall = false;
+    this.releaseVforkParent(p);
     const idx = this.runQueue.indexOf(p);
     if (idx >= 0) this.runQueue.splice(idx, 1);
     p.fds.closeAll();
     if (this.onCpu === p) this.onCpu = undefined;
-    p.space.destroy();
+    if (!p.borrowedSpace) p.space.destroy();
     // Orphans are adopted by the first process (our "init"), which reaps them if it waits.
     for (const c of p.children) {
       c.parent = this.init !== p ? this.init : undefined;

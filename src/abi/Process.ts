@@ -44,6 +44,12 @@ export class Process {
   clearChildTid = 0;
   /** The mask rt_sigsuspend replaced, restored when the handler returns. */
   savedMask: bigint | undefined;
+  /** vfork: the child this process waits for (until it calls execve or exits), per clone(2). */
+  vforkChild: Process | undefined;
+  /** vfork: this process runs in its parent's address space (which it must not free). */
+  borrowedSpace = false;
+  /** vfork: the parent waiting for this process. */
+  vforkParent: Process | undefined;
   /** Called to make a blocked process runnable (bound by the kernel). */
   wake: () => void = () => {};
   /** Host-side CPU time accounting (instructions retired) for times()/getrusage. */

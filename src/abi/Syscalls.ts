@@ -1534,9 +1534,12 @@ export class Syscalls {
       return -Errno.ENOSYS; // threads are not supported (one hart context per process)
     }
     k.syncOut(p);
-    // vfork shares memory with the parent in Linux; a copy-on-write copy behaves the same for
-    // the legal uses (the child only calls execve or _exit).
-    const child = k.newProcess(p.space.fork(), p.fds.clone(), p);
+    // vfork (CLONE_VM | CLONE_VFORK) really shares the parent's address space: the parent sleeps
+    // until the child calls execve or exits, so one space is never run by two processes at once.
+    // posix_spawn relies on it (the child reports an exec failure through shared memory).
+    const shareVm = (flags & CLONE_VM) !== 0 && (flags & CLONE_VFORK) !== 0;
+    const child = k.newProcess(shareVm ? p.space : p.space.fork(), p.fds.clone(), p);
+    child.borrowedSpace = shareVm;
     child.cwd = p.cwd;
     child.umask = p.umask;
     child.exe = p.exe;
@@ -1556,6 +1559,10 @@ export class Syscalls {
     if (p.space.tlbStale) {
       k.cpu.flushTlb();
       p.space.tlbStale = false;
+    }
+    if (flags & CLONE_VFORK) {
+      p.vforkChild = child;
+      child.vforkParent = p;
     }
     k.runQueue.push(child);
     return child.pid;
@@ -1588,7 +1595,8 @@ export class Syscalls {
     // Point of no return: the old image goes away (flush_old_exec).
     const old = p.space;
     k.setImage(p, img);
-    old.destroy();
+    if (!p.borrowedSpace) old.destroy();
+    p.borrowedSpace = false;
     p.fds.closeOnExec();
     for (const a of p.actions) {
       if (a.handler !== 1n) a.handler = SIG_DFL; // caught signals are reset; ignored ones stay ignored
@@ -1596,6 +1604,7 @@ export class Syscalls {
       a.mask = 0n;
     }
     p.clearChildTid = 0;
+    k.releaseVforkParent(p);
     k.contextReplaced = true;
     return 0;
   }

@@ -137,3 +137,14 @@ test("SIGINT sent to Typevisor reaches a guest blocked in pause(): default actio
   assert.equal(b.stdout, "ready\ncaught 2\n");
   assert.equal(b.status, 9);
 });
+
+test("vfork and posix_spawn share the parent's memory until exec: spawn failures are reported", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("spawn")!;
+  const r = texec([bin]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    "spawned child via-vfork\nvfork child exit 5\nspawned child via-posix_spawn\nposix_spawn r=0 exit 5\nposix_spawn of missing file r=2\n",
+  );
+});

@@ -6,7 +6,6 @@ import { GuestMemory } from "../../vmm/GuestMemory.js";
 import { IoBus } from "../../vmm/IoBus.js";
 import { Hart } from "../../riscv/Hart.js";
 import { Kernel } from "../../abi/Kernel.js";
-import { ENGINE_USAGE, engineBytes, parseEngine, useEngine } from "../../dbt/Engine.js";
 
 const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--clear-env] [--strace] [--memory SIZE]
                       [--engine E] PROGRAM [ARGS...]
@@ -24,7 +23,7 @@ Options:
   --strace         print every system call and its result to stderr, as strace does.
   --memory SIZE    guest memory pool shared by all guest processes (default 2G; untouched memory
                    costs nothing).
-${ENGINE_USAGE}
+  --engine E       CPU engine: interp (interpreter, default) or dbt (binary translation to WebAssembly)
 
 The exit status is the program's; a program killed by a signal exits with 128+signal and the
 message a shell would print (e.g. "Segmentation fault", status 139).`;
@@ -55,7 +54,12 @@ export const command: Command = {
       memory: { type: "string" },
       engine: { type: "string" },
     }, false);
-    const engine = parseEngine("exec", values.engine);
+    const engine = values.engine ?? "interp";
+    if (engine !== "interp" && engine !== "dbt") {
+      throw new UsageError(`exec: --engine '${engine}' is not an engine; use --engine interp or --engine dbt`);
+    }
+    // The translator is loaded only when asked for, so the interpreter path does not depend on it.
+    const dbt = engine === "dbt" ? await import("../../dbt/Engine.js") : undefined;
     if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
     const env: string[] = [];
     const envMap = new Map<string, string>();
@@ -74,9 +78,9 @@ export const command: Command = {
     if (size < 16 << 20 || size > 3 * 1024 ** 3 || size % 4096 !== 0) {
       throw new UsageError("exec: --memory must be between 16M and 3G");
     }
-    const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: engineBytes(engine) });
+    const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: dbt ? dbt.engineBytes("dbt") : 0 });
     const hart = new Hart({ memory, bus: new IoBus() });
-    useEngine(hart, engine);
+    dbt?.useEngine(hart, "dbt");
     let kernel: Kernel;
     try {
       kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });

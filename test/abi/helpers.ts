@@ -1,7 +1,7 @@
 // Shared helpers for the ABI tests: compiling the C test programs with the riscv64 cross compiler
 // and running them under `typevisor exec` (and under qemu-riscv64, the differential oracle).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,10 @@ export function have(tool: string): boolean {
 }
 
 let buildDir: string | undefined;
+// The compiled programs and scratch directories go when the test file's process ends.
+process.on("exit", () => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
 
 /** Compiles test/abi/programs/NAME.c statically for riscv64; undefined if no cross compiler. */
 export function compile(name: string, extra: string[] = []): string | undefined {

@@ -2,14 +2,20 @@
 // all resolve inside the root, component by component, as Linux's path walk does.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GuestFs } from "../../src/abi/GuestFs.js";
 import { Errno, SyscallError } from "../../src/abi/Errno.js";
 
+const made: string[] = [];
+process.on("exit", () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function makeRoot(): string {
   const root = realpathSync(mkdtempSync(join(tmpdir(), "tv-root-")));
+  made.push(root);
   mkdirSync(join(root, "etc"));
   mkdirSync(join(root, "dir/sub"), { recursive: true });
   writeFileSync(join(root, "etc/passwd"), "guest\n");

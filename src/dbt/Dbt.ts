@@ -255,7 +255,9 @@ export class Dbt {
     const eng32 = this.eng32, e32 = this.e32;
     this.newGen(); // the host or devices may have written memory since the last run
     let remaining = budget;
-    let sinceCheck = 0;
+    // Start with an interrupt check, as the interpreter's run() does: an interrupt pending on entry is
+    // taken before any instruction.
+    let sinceCheck = this.slice;
     try {
       while (remaining > 0) {
         if (hart.tlbEpoch !== this.epoch) this.flushMirror();
@@ -337,7 +339,12 @@ export class Dbt {
           const r = this.interp(1);
           remaining -= 1;
           sinceCheck += 1;
-          if (storeLike) this.newGen();
+          if (storeLike) {
+            this.newGen();
+            // A CSR write, xRET or wfi may have enabled a pending interrupt: check before going on,
+            // as the interpreter does after such instructions.
+            sinceCheck = this.slice;
+          }
           if (hart.tlbEpoch !== this.epoch) this.flushMirror();
           else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
           if (r !== ExitReason.Budget) return r;

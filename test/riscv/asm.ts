@@ -10,6 +10,10 @@ import { Hart, PRIV_M, type MachineTimer } from "../../src/riscv/Hart.js";
 
 export const RAM_BASE = 0x8000_0000;
 
+// TYPEVISOR_TEST_ENGINE=dbt: every machine() gets the binary translator attached (pages translated on
+// first dispatch), so these hart tests also check the translator (test/dbt/hartTests.test.ts runs them so).
+const dbt = process.env["TYPEVISOR_TEST_ENGINE"] === "dbt" ? await import("../../src/dbt/Dbt.js") : undefined;
+
 let available: boolean | undefined;
 /** Why the toolchain can't be used, or undefined if it can. */
 export function toolchainMissing(): string | undefined {
@@ -54,12 +58,13 @@ export interface Machine {
 
 /** RAM at 0x8000_0000 (default 4 MiB) with `code` loaded at its start; hart in M-mode at pc = RAM_BASE. */
 export function machine(code: Uint8Array, ramSize = 4 << 20): Machine {
-  const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared: false });
+  const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared: false, engineBytes: dbt ? dbt.DBT_ENGINE_BYTES : 0 });
   memory.write(RAM_BASE, code);
   const bus = new IoBus("test");
   bus.log = () => {};
   const timer = new ManualTimer();
   const hart = new Hart({ memory, bus, hartId: 0, timer });
+  if (dbt) dbt.attachDbt(hart, { hotThreshold: 1 });
   hart.priv = PRIV_M;
   hart.setPc(BigInt(RAM_BASE));
   return { memory, bus, hart, timer };

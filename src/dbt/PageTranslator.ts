@@ -223,7 +223,7 @@ export class PageTranslator {
 
   /** Emits block k; returns the number of guest instructions in it. */
   private emitBlock(c: CodeWriter, k: number, N: number, list: Insn[], blockAt: Int16Array): number {
-    const dTop = N - 1 - k, dOut = N - k;
+    const dOut = N - k;
     const real = list.filter((d) => d.len > 0 && classify(d.insn) !== Cls.Unsupported);
     // Budget check at the block head: the whole block is charged; exits refund what they skip.
     const len = real.length;
@@ -237,7 +237,7 @@ export class PageTranslator {
     let j = 0; // instructions of this block executed so far
     for (const d of list) {
       if (d.len === -1) { // fall through into the block that starts here, or into the next page
-        this.goto(c, d.off, blockAt, dTop, dOut);
+        this.goto(c, d.off, blockAt, k, N, 0);
         return len;
       }
       if (d.len === 0 || classify(d.insn) === Cls.Unsupported) {
@@ -252,7 +252,7 @@ export class PageTranslator {
           const t = d.off + jalImm(insn);
           if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add); this.setReg(c, rd); }
           this.refund(c, len - j - 1);
-          this.goto(c, t, blockAt, dTop, dOut);
+          this.goto(c, t, blockAt, k, N, 0);
           return len;
         }
         case 0x67: { // JALR: target computed before the link is written (rd may equal rs1)
@@ -268,12 +268,12 @@ export class PageTranslator {
           c.op([Op.I64Eq, Op.I64Ne, 0, 0, Op.I64LtS, Op.I64GeS, Op.I64LtU, Op.I64GeU][f3]!);
           c.if_();
           this.refund(c, len - j - 1);
-          this.goto(c, d.off + branchImm(insn), blockAt, dTop + 1, dOut + 1);
+          this.goto(c, d.off + branchImm(insn), blockAt, k, N, 1);
           c.end();
           j++;
           const f = d.off + d.len;
           this.refund(c, len - j);
-          this.goto(c, f, blockAt, dTop, dOut);
+          this.goto(c, f, blockAt, k, N, 0);
           return len;
         }
         case 0x03: { // LOAD
@@ -309,11 +309,20 @@ export class PageTranslator {
   }
 
   /** Continues at page offset t: a block of this unit if there is one, else leave the unit. */
-  private goto(c: CodeWriter, t: number, blockAt: Int16Array, dTop: number, dOut: number): void {
-    if (t >= 0 && t < 4096 && blockAt[t >>> 1]! >= 0) {
-      c.i32Const(blockAt[t >>> 1]!).localSet(L_NEXT).br(dTop);
+  /**
+   * From block k (of N, `extra` labels deeper), continues at page offset t. Forward targets are a
+   * direct `br` to the end of their block label, which the code of the target block follows (a
+   * fall-through into block k+1 is `br 0`); backward targets go round the loop and its br_table (an
+   * indirect jump, hard to predict: only loops pay it); targets outside the unit leave it.
+   */
+  private goto(c: CodeWriter, t: number, blockAt: Int16Array, k: number, N: number, extra: number): void {
+    const j = t >= 0 && t < 4096 ? blockAt[t >>> 1]! : -1;
+    if (j > k) {
+      c.br(j - k - 1 + extra);
+    } else if (j >= 0) {
+      c.i32Const(j).localSet(L_NEXT).br(N - 1 - k + extra);
     } else {
-      this.exitStatic(c, t, ExitKind.Jump, dOut);
+      this.exitStatic(c, t, ExitKind.Jump, N - k + extra);
     }
   }
 

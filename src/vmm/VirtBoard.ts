@@ -60,6 +60,7 @@ const CSR_MIDELEG = 0x303;
 const CSR_MIE = 0x304;
 const CSR_MIP = 0x344;
 const CSR_MCOUNTEREN = 0x306;
+const CSR_SCOUNTEREN = 0x106;
 const CSR_MENVCFG = 0x30a;
 const CSR_PMPCFG0 = 0x3a0;
 const CSR_PMPADDR0 = 0x3b0;
@@ -336,6 +337,10 @@ export class VirtBoard {
     hart.writeCsr(CSR_MEDELEG, 0xb1ffn);
     hart.writeCsr(CSR_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
     hart.writeCsr(CSR_MCOUNTEREN, 0xffffffffn);
+    // scounteren CY|TM|IR: Linux only programs scounteren from its SBI PMU driver, which our SBI
+    // does not offer, so without this U-mode rdtime (the vDSO's clock_gettime, used e.g. by busybox
+    // ping) would be an illegal instruction and the process would die of SIGILL (Privileged ISA 4.1.5).
+    hart.writeCsr(CSR_SCOUNTEREN, 0x7n);
     hart.writeCsr(CSR_MENVCFG, 1n << 63n);
     hart.writeCsr(CSR_MIE, 0n);
     hart.writeCsr(CSR_PMPADDR0, (1n << 54n) - 1n);

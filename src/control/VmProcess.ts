@@ -115,6 +115,8 @@ async function boot(cfg: LaunchConfig): Promise<void> {
     virtio,
     console: con,
   });
+  // First figures at once (a client may ask right after start), then every second.
+  stats();
   statsTimer = setInterval(stats, 1000);
   if (cfg.cpuQuota !== undefined && cfg.cpuQuota < 1) startQuota(cfg.cpuQuota);
   const exit = await vm.start();

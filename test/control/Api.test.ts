@@ -112,9 +112,10 @@ test("three VMs run at once, each with its own console; one killed with SIGKILL 
     return v["status"] === "stopped" ? v : undefined;
   });
   assert.equal((b["lastExit"] as { reason: string }).reason, "killed");
-  const before = await Promise.all([ids[0]!, ids[2]!].map(async (id) => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number }).instructions));
+  const insns = async (id: string) => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number } | null)?.instructions ?? 0;
+  const before = await Promise.all([ids[0]!, ids[2]!].map(insns));
   await waitFor("the other VMs keep executing", async () => {
-    const now = await Promise.all([ids[0]!, ids[2]!].map(async (id) => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number }).instructions));
+    const now = await Promise.all([ids[0]!, ids[2]!].map(insns));
     return now.every((n, k) => n > before[k]!);
   });
   for (const id of [ids[0]!, ids[2]!]) assert.equal((await get(env.ep, `/v1/vms/${id}`))["status"], "running");

@@ -53,7 +53,7 @@ test("Linux's own drivers work with our UART, virtio-blk, virtio-net (TAP), mult
     "ip link set eth0 up", "ip addr add 10.213.78.2/24 dev eth0",
     // Every step is bounded by `timeout`, so a failing device shows up as a missing marker, not a hang.
     // The host side probes the guest (UDP + ARP, answered by the guest kernel) while it waits here.
-    // (No guest ping: busybox ping reads the time CSR from U-mode, which the hart does not allow yet.)
+    // (The host probes the guest rather than the guest pinging: this checks the TAP path from the host side.)
     "sleep 20", "echo NET-RX $(cat /sys/class/net/eth0/statistics/rx_packets) NET-TX $(cat /sys/class/net/eth0/statistics/tx_packets)",
     // No udev in the initramfs: find the named port through sysfs instead of /dev/virtio-ports/NAME.
     "P=/dev/$(grep -l org.typevisor.agent /sys/class/virtio-ports/*/name | cut -d/ -f5)",

@@ -441,26 +441,16 @@ export class AddressSpace {
 
   /** A NUL-terminated string of at most `max` bytes (ENAMETOOLONG past it, EFAULT if unmapped). */
   readCString(va: number, max = 4096): string {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    let a = va;
-    for (;;) {
-      const off = this.hostOffset(a, false);
-      if (off < 0) throw new SyscallError(Errno.EFAULT);
-      const pageEnd = off + (PAGE_SIZE - (a % PAGE_SIZE));
-      const z = this.bytes.subarray(off, pageEnd).indexOf(0);
-      const end = z >= 0 ? off + z : pageEnd;
-      parts.push(this.bytes.slice(off, end));
-      total += end - off;
-      if (total >= max) throw new SyscallError(Errno.ENAMETOOLONG);
-      if (end < pageEnd) break;
-      a += pageEnd - off;
-    }
-    return Buffer.concat(parts).toString("utf8");
+    return Buffer.from(this.readNulTerminated(va, max, Errno.ENAMETOOLONG)).toString("utf8");
   }
 
   /** Raw bytes of a NUL-terminated string (for argv/envp, which need not be UTF-8). */
   readCBytes(va: number, max = 131072): Uint8Array {
+    return this.readNulTerminated(va, max, Errno.E2BIG);
+  }
+
+  /** Bytes up to the NUL, page by page; `tooLong` once `max` bytes pass without one. */
+  private readNulTerminated(va: number, max: number, tooLong: number): Uint8Array {
     const parts: Uint8Array[] = [];
     let total = 0;
     let a = va;
@@ -472,7 +462,7 @@ export class AddressSpace {
       const end = z >= 0 ? off + z : pageEnd;
       parts.push(this.bytes.slice(off, end));
       total += end - off;
-      if (total >= max) throw new SyscallError(Errno.E2BIG);
+      if (total >= max) throw new SyscallError(tooLong);
       if (end < pageEnd) break;
       a += pageEnd - off;
     }

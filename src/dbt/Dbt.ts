@@ -132,7 +132,6 @@ const PAYOFF_MIN = 12;
 /** Dispatches a page that did not pay off waits before it is tried again. */
 const PAYOFF_BACKOFF = 200_000;
 
-const translatedMemories = new WeakSet<object>();
 
 const STORE_OPS = new Set([0x23, 0x27, 0x2f, 0x73, 0x0f]);
 
@@ -165,30 +164,31 @@ export class Dbt {
 
   constructor(readonly hart: Hart, opts: DbtOptions = {}) {
     const mem = hart.memory;
-    if (mem.engineBytes < DBT_ENGINE_BYTES) {
-      throw new Error(`the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area after guest RAM; create the GuestMemory with engineBytes: DBT_ENGINE_BYTES (src/dbt/EngineArea.ts)`);
-    }
     if (mem.base % 4096 !== 0) throw new Error("the binary translator needs a page-aligned RAM base");
-    // The engine area holds one hart's registers and TLB mirrors: one translating hart per memory.
-    if (translatedMemories.has(mem)) throw new Error("the binary translator supports one hart per GuestMemory so far; use --engine interp for several harts");
-    translatedMemories.add(mem);
+    // Each translating hart has its own DBT_ENGINE_BYTES slot of the engine area (registers, TLB
+    // mirrors, jump cache), indexed by its hart id (a hart re-created on reboot reuses its slot).
+    const slotIndex = hart.hartId;
+    if (mem.engineBytes < (slotIndex + 1) * DBT_ENGINE_BYTES) {
+      throw new Error(`the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area per hart; this GuestMemory has ${mem.engineBytes}, too few for hart ${slotIndex} (create it with engineBytes: engineBytes("dbt", harts) from src/dbt/Engine.ts)`);
+    }
+    const E = mem.engineOffset + slotIndex * DBT_ENGINE_BYTES;
     this.h = hart as unknown as HartInternals;
     this.fastSize = this.h.fastTagLo.length / 3;
     if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
     const buf = mem.buffer;
-    this.engRegs = new Int32Array(buf, mem.engineOffset + ENG_REGS, 64);
-    this.eng32 = new Int32Array(buf, 0, (mem.engineOffset + DBT_ENGINE_BYTES) >>> 2);
-    this.e32 = mem.engineOffset >>> 2;
+    this.engRegs = new Int32Array(buf, E + ENG_REGS, 64);
+    this.eng32 = new Int32Array(buf, 0, (E + DBT_ENGINE_BYTES) >>> 2);
+    this.e32 = E >>> 2;
     this.ram16 = new Uint16Array(buf, 0, mem.size >>> 1);
     this.ram8 = new Uint8Array(buf, 0, mem.size);
     this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
     this.codePage = new Uint8Array(mem.size >>> 12);
-    this.translator = new PageTranslator(this.ram16, this.h.ctab, mem.engineOffset);
+    this.translator = new PageTranslator(this.ram16, this.h.ctab, E);
     // V8's dynamic tier-up recompiles hot translated functions with TurboFan in the background; for
     // these large br_table functions that cost more CPU than it saved (bench/dbt-exec.sh: sha256sum of
     // 3 MB, 5.0 s user with tier-up, 2.6 s Liftoff-only). TYPEVISOR_DBT_TURBOFAN=1 keeps V8's default.
     if (process.env["TYPEVISOR_DBT_TURBOFAN"] !== "1") setFlagsFromString("--liftoff-only");
-    this.enter = makeTrampoline(this.table, mem.wasmMemory, mem.engineOffset);
+    this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 32;
     this.slice = opts.slice ?? 4096;
     this.flushMirror();

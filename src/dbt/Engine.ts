@@ -18,9 +18,12 @@ export function parseEngine(cmd: string, value: string | undefined): EngineName 
   throw new UsageError(`${cmd}: --engine '${value}' is not an engine; use --engine interp or --engine dbt`);
 }
 
-/** Engine-area bytes to reserve in GuestMemory for this engine (GuestMemoryOptions.engineBytes). */
-export function engineBytes(engine: EngineName | undefined): number {
-  return engine === "dbt" ? DBT_ENGINE_BYTES : 0;
+/**
+ * Engine-area bytes to reserve in GuestMemory for this engine and number of harts
+ * (GuestMemoryOptions.engineBytes): the translator keeps one slot per hart.
+ */
+export function engineBytes(engine: EngineName | undefined, harts = 1): number {
+  return engine === "dbt" ? DBT_ENGINE_BYTES * harts : 0;
 }
 
 /** Attaches the translator when the engine is dbt; returns it (for --stats) or undefined. */

@@ -25,6 +25,8 @@ import { loadKernel } from "../boot/LinuxImage.js";
 import { VIRT, virtDeviceTree } from "./VirtDeviceTree.js";
 import { DTB_REGION, planVirtBoot, type NamedBytes, type VirtBootLayout } from "./VirtLayout.js";
 import { HartState, ResetType, Sbi, type SbiPlatform } from "./Sbi.js";
+import { DEFAULT_ENGINE, engineBytes, useEngine, type EngineName } from "../dbt/Engine.js";
+import type { Dbt } from "../dbt/Dbt.js";
 
 /** The machine as configured by the user (the CLI's flags, or the control plane's VM spec). */
 export interface VirtMachineConfig {
@@ -34,6 +36,8 @@ export interface VirtMachineConfig {
   initrd?: NamedBytes;
   bios?: NamedBytes;
   append: string;
+  /** CPU engine of every hart (--engine; default DEFAULT_ENGINE of src/dbt/Engine.ts). */
+  engine?: EngineName;
   /** Number of virtio-mmio slots the board populates (for the DT when no devices are attached yet). */
   virtioSlots?: number[];
 }
@@ -118,6 +122,9 @@ export class VirtBoard {
   readonly layout: VirtBootLayout;
   readonly config: VirtMachineConfig;
   readonly builtinSbi: boolean;
+  readonly engine: EngineName;
+  /** The translator of each hart (index = hart id) with --engine dbt; empty with the interpreter. */
+  readonly translators: Dbt[] = [];
   dtb: Uint8Array = new Uint8Array(0);
   /** Set by poweroff/reboot; the run loop reads it after the hart returns Halt. */
   pendingEvent: BoardEvent | undefined;
@@ -131,7 +138,10 @@ export class VirtBoard {
     this.layout = planVirtBoot(cfg.memory, cfg.kernel, cfg.initrd, cfg.bios);
     this.builtinSbi = !cfg.bios;
     this.timer = opts.timer ?? hostTimer();
-    this.memory = new GuestMemory({ base: VIRT.dram.base, size: cfg.memory });
+    this.engine = cfg.engine ?? DEFAULT_ENGINE;
+    // The translator keeps each hart's registers, TLB mirrors and jump cache in its own slot of the
+    // engine area after RAM (indexed by hart id), so one GuestMemory serves every translating hart.
+    this.memory = new GuestMemory({ base: VIRT.dram.base, size: cfg.memory, engineBytes: engineBytes(this.engine, cfg.cpus) });
 
     // PLIC contexts: 2h = hart h M-mode (MEIP), 2h+1 = S-mode (SEIP).
     const contexts: ((level: boolean) => void)[] = [];
@@ -292,8 +302,13 @@ export class VirtBoard {
 
     this.harts.length = 0;
     this.hartStates.length = 0;
+    this.translators.length = 0;
     for (let h = 0; h < cfg.cpus; h++) {
       const hart = new Hart({ memory: this.memory, bus: this.bus, hartId: h, timer: this.timer });
+      // A re-created hart (reboot) gets a new translator in the engine-area slot of its hart id; the
+      // old one goes with the old hart (RAM was rewritten above, so none of its code is valid anyway).
+      const dbt = useEngine(hart, this.engine);
+      if (dbt) this.translators.push(dbt);
       this.harts.push(hart);
       this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);
     }

@@ -12,6 +12,8 @@ import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
 import { HartState } from "./Sbi.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import type { Hart } from "../riscv/Hart.js";
+import type { DbtStats } from "../dbt/Dbt.js";
+import type { EngineName } from "../dbt/Engine.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
 
@@ -30,6 +32,10 @@ export interface VmStats {
   /** Guest MIPS over the VM's running time. */
   mips: number;
   reboots: number;
+  /** The harts' CPU engine (--engine). */
+  engine: EngineName;
+  /** With --engine dbt: the translators' statistics summed over all harts and boots. */
+  dbt?: DbtStats;
   /** SBI calls served by the built-in firmware, keyed "extension.function". */
   sbiCalls: Record<string, number>;
   /** Exits from guest execution to the VMM, by kind (hypercall, wfi, budget, halt). */
@@ -81,6 +87,18 @@ function emptyTotals(): HartTotals {
   return { exceptions: new Array(32).fill(0), interrupts: new Array(16).fill(0), csrAccesses: 0, mret: 0, sret: 0, sfenceVma: 0, wfi: 0 };
 }
 
+/** dst += src, field by field (every DbtStats field is a count or a sum). */
+function addDbtStats(dst: DbtStats, src: DbtStats): void {
+  for (const k of Object.keys(src) as (keyof DbtStats)[]) dst[k] += src[k];
+}
+
+function emptyDbtStats(): DbtStats {
+  return {
+    pagesTranslated: 0, blocksTranslated: 0, insnsTranslated: 0, modules: 0, wasmBytes: 0, compileMs: 0,
+    cacheHits: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0, unprofitable: 0,
+  };
+}
+
 function addHart(t: HartTotals, h: Hart): void {
   const s = h.stats;
   for (let i = 0; i < 32; i++) t.exceptions[i]! += s.exceptions[i] ?? 0;
@@ -111,6 +129,8 @@ export class Vm {
   private readonly slice: number;
   private instretBase = 0;
   private totalsBase = emptyTotals();
+  /** Translator statistics of the boots before the last reboot. */
+  private dbtBase = emptyDbtStats();
   private reboots = 0;
   private startedAt = 0;
   private runningMs = 0;
@@ -221,12 +241,20 @@ export class Vm {
       arr.forEach((n, i) => { if (n) out[names[i] ?? `cause-${i}`] = n; });
       return out;
     };
+    let dbt: DbtStats | undefined;
+    if (this.board.engine === "dbt") {
+      dbt = emptyDbtStats();
+      addDbtStats(dbt, this.dbtBase);
+      for (const d of this.board.translators) addDbtStats(dbt, d.stats);
+    }
     const ops = { csr: t.csrAccesses, sret: t.sret, mret: t.mret, "sfence.vma": t.sfenceVma, wfi: t.wfi };
     return {
       instructions,
       wallSeconds,
       mips: wallSeconds > 0 ? instructions / wallSeconds / 1e6 : 0,
       reboots: this.reboots,
+      engine: this.board.engine,
+      ...(dbt ? { dbt } : {}),
       sbiCalls: Object.fromEntries(this.board.sbi.calls),
       exits: { ...this.exits },
       exceptions: named(t.exceptions, EXCEPTION_NAMES),
@@ -296,6 +324,7 @@ export class Vm {
             this.instretBase += hart.instret;
             addHart(this.totalsBase, hart);
           }
+          for (const d of board.translators) addDbtStats(this.dbtBase, d.stats);
           this.reboots++;
           board.reset();
           this.idle = board.harts.map(() => false);

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { assemble, toolchainMissing } from "../riscv/asm.js";
 import { Vm, type VmExit } from "../../src/vmm/Vm.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
+import { DEFAULT_ENGINE, type EngineName } from "../../src/dbt/Engine.js";
 
 const KERNEL_BASE = 0x80200000;
 
@@ -30,12 +31,12 @@ const msg = (s: string) => `
 msg: .ascii "${s}"
 `;
 
-async function boot(src: string, opts: { cpus?: number; stopAfterReboot?: boolean } = {}): Promise<{ exit: VmExit; out: string; vm: Vm }> {
+async function boot(src: string, opts: { cpus?: number; stopAfterReboot?: boolean; engine?: EngineName } = {}): Promise<{ exit: VmExit; out: string; vm: Vm }> {
   const kernel = assemble(src, KERNEL_BASE);
   const console = new MemoryBackend();
   let vm: Vm | undefined = undefined;
   vm = new Vm({
-    config: { memory: 32 << 20, cpus: opts.cpus ?? 1, kernel: { name: "test-kernel", bytes: kernel }, append: "tv.test" },
+    config: { memory: 32 << 20, cpus: opts.cpus ?? 1, kernel: { name: "test-kernel", bytes: kernel }, append: "tv.test", engine: opts.engine },
     console,
     onReboot: opts.stopAfterReboot ? () => vm!.stop() : undefined,
   });
@@ -255,4 +256,59 @@ test("pause() freezes the guest (no instructions retire), resume() continues, st
   vm.stop();
   assert.deepEqual(await done, { reason: "stopped", status: 0 });
   assert.deepEqual(states, ["running", "paused", "running", "stopped"]);
+});
+
+test("engine dbt: every hart gets a translator, re-created on reboot, and stats sum them over boots", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  // A hot loop (translated after 32 dispatches), then SBI cold reboot; the VM is stopped once the
+  // board has re-created its harts.
+  const kernel = assemble(`
+  li t0, 200000
+1: addi t0, t0, -1
+  bnez t0, 1b
+  li a7, 0x53525354
+  li a6, 0
+  li a0, 1
+  li a1, 0
+  ecall
+2: j 2b
+`, KERNEL_BASE);
+  let vm: Vm | undefined = undefined;
+  const before: unknown[] = [];
+  vm = new Vm({
+    config: { memory: 32 << 20, cpus: 2, kernel: { name: "test-kernel", bytes: kernel }, append: "", engine: "dbt" },
+    console: new MemoryBackend(),
+    onReboot: () => vm!.stop(),
+  });
+  const board = vm.board;
+  assert.equal(board.memory.engineBytes > 0, true, "the GuestMemory has an engine area");
+  assert.deepEqual(board.translators.map((d) => d.hart), board.harts, "one translator per hart, in hart order");
+  before.push(...board.translators);
+  const timer = setTimeout(() => vm!.stop(), 20_000);
+  const exit = await vm.start();
+  clearTimeout(timer);
+  assert.equal(exit.reason, "stopped");
+  assert.deepEqual(board.translators.map((d) => d.hart), board.harts, "the re-created harts have translators too");
+  for (const d of board.translators) assert.ok(!before.includes(d), "a new translator for each new hart");
+  const s = vm.stats();
+  assert.equal(s.reboots, 1);
+  assert.equal(s.engine, "dbt");
+  assert.ok(s.dbt, "the translators' statistics are in the VM's");
+  // The first boot's translated loop iterations are kept across the reboot.
+  assert.ok(s.dbt.translatedInsns > 300_000, `translated ${s.dbt.translatedInsns} instructions`);
+  assert.ok(s.instructions >= s.dbt.translatedInsns);
+});
+
+test("engine interp: no engine area, no translators, no translator stats; no engine given = DEFAULT_ENGINE", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  assert.equal((await boot(`${SHUTDOWN}`)).vm.board.engine, DEFAULT_ENGINE);
+  const { exit, vm } = await boot(`${SHUTDOWN}`, { engine: "interp" });
+  assert.deepEqual(exit, { reason: "poweroff", status: 0 });
+  assert.equal(vm.board.engine, "interp");
+  assert.equal(vm.board.translators.length, 0);
+  assert.equal(vm.board.memory.engineBytes, 0);
+  assert.equal(vm.stats().engine, "interp");
+  assert.equal(vm.stats().dbt, undefined);
 });

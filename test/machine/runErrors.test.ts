@@ -67,3 +67,9 @@ test("run refuses an initramfs that does not fit and a disk that does not exist"
     assert.match(c.stderr, /--disk option 'bogus' is unknown/);
   });
 });
+
+test("run refuses an unknown --engine, naming the engines there are", () => {
+  const a = run("--engine", "jit", "--kernel", "/nonexistent/vmlinux");
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /--engine 'jit' is not an engine; use --engine interp or --engine dbt/);
+});

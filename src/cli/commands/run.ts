@@ -16,6 +16,8 @@ import type { VirtioDevice } from "../../devices/virtio/VirtioDevice.js";
 import { VirtioBlk } from "../../devices/virtio/VirtioBlk.js";
 import { openDisk } from "../../devices/block/openDisk.js";
 import { TerminalBackend } from "../../devices/chardev/TerminalBackend.js";
+import { DEFAULT_ENGINE, parseEngine } from "../../dbt/Engine.js";
+import { formatDbtStats } from "../../dbt/Dbt.js";
 
 export const MACHINE_FLAGS_USAGE = `Machine flags:
   --arch riscv64           guest architecture (only riscv64 so far)
@@ -28,7 +30,9 @@ export const MACHINE_FLAGS_USAGE = `Machine flags:
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 512M)
   --cpus N                 harts (default 1, at most 8)
   --bios FILE              M-mode firmware (e.g. /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin)
-                           instead of Typevisor's built-in SBI`;
+                           instead of Typevisor's built-in SBI
+  --engine E               CPU engine of every hart: interp (the interpreter) or dbt (hot guest code
+                           translated to WebAssembly); default ${DEFAULT_ENGINE}`;
 
 export const machineOptions = {
   arch: { type: "string" },
@@ -39,6 +43,7 @@ export const machineOptions = {
   memory: { type: "string" },
   cpus: { type: "string" },
   bios: { type: "string" },
+  engine: { type: "string" },
 } as const;
 
 export interface DiskSpec {
@@ -95,6 +100,7 @@ type MachineValues = {
   memory?: string;
   cpus?: string;
   bios?: string;
+  engine?: string;
 };
 
 /** Validates the machine flags and reads the files they name. */
@@ -109,13 +115,14 @@ export function readMachineConfig(cmd: string, v: MachineValues, needKernel: boo
   if (memory > 2048 * 1024 * 1024) throw new UsageError(`${cmd}: --memory ${v.memory}: at most 2G is supported`);
   const cpus = Number(v.cpus ?? "1");
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
+  const engine = parseEngine(cmd, v.engine);
   if (needKernel && !v.kernel) throw new UsageError(`${cmd}: give the kernel to boot with --kernel FILE (see 'typevisor ${cmd} --help')`);
   if (v.initrd && !v.kernel) throw new UsageError(`${cmd}: --initrd needs --kernel too (the initramfs is placed after the kernel)`);
   const kernel = v.kernel ? readInput(cmd, "kernel", v.kernel, "--kernel") : undefined;
   const initrd = v.initrd ? readInput(cmd, "initramfs", v.initrd, "--initrd") : undefined;
   const bios = v.bios ? readInput(cmd, "firmware", v.bios, "--bios") : undefined;
   const disks = (v.disk ?? []).map((d) => parseDiskSpec(cmd, d));
-  const cfg: MachineConfig = { memory, cpus, kernel, initrd, bios, append: v.append ?? "", disks };
+  const cfg: MachineConfig = { memory, cpus, kernel, initrd, bios, append: v.append ?? "", engine, disks };
   cfg.virtioSlots = machineVirtioSlots(cfg);
   if (kernel) {
     try {
@@ -157,11 +164,15 @@ export function formatStats(s: VmStats): string {
   lines.push(`  privileged: ${kv(s.emulated.privileged)}`);
   lines.push(`  control-sensitive: ${kv(s.emulated.controlSensitive)}`);
   lines.push(`  behaviour-sensitive: ${kv(s.emulated.behaviourSensitive)}`);
+  lines.push(`engine: ${s.engine}`);
+  // The translators' counters summed over every hart and boot (per-hart numbers would mostly show
+  // that hart 0 does the work; the sum answers "how much ran as WebAssembly").
+  if (s.dbt) lines.push(formatDbtStats(s.dbt));
   return lines.join("\n") + "\n";
 }
 
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
-                     [--memory 512M] [--cpus 1] [--bios FILE] [--stats]
+                     [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--stats]
 
 Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
 on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
@@ -169,7 +180,8 @@ a guest kernel panic ends it with status 1. By default Typevisor itself is the S
 kernel starts in S-mode; --bios runs a real M-mode firmware such as OpenSBI instead.
 
 ${MACHINE_FLAGS_USAGE}
-  --stats                  print instructions, exits, SBI calls and emulated operations at exit
+  --stats                  print instructions, exits, SBI calls, emulated operations and (dbt)
+                           the translator's statistics at exit
 
 Example:
   typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --append "console=ttyS0" --memory 512M`;

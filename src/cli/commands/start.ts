@@ -15,8 +15,10 @@ import { parseCommandArgs, UsageError } from "../Command.js";
 import { AptUnavailableError, DEFAULT_IMAGE, ensureImage, ImageError } from "../../images/index.js";
 import { LockFile } from "../../images/ImageCache.js";
 import { command as run } from "./run.js";
+import { DEFAULT_ENGINE, parseEngine } from "../../dbt/Engine.js";
 
-const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--append "ARGS"] [--memory 512M] [--cpus 1] [--ephemeral] [--quiet]
+const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--append "ARGS"] [--memory 512M] [--cpus 1] [--engine interp|dbt]
+                       [--ephemeral] [--quiet]
 
 Boots image NAME (default ${DEFAULT_IMAGE}) to a busybox shell on this terminal, pulling it first
 if it is not in the cache (see 'typevisor image'). The data disk appears as /dev/vda on /mnt: it is
@@ -29,6 +31,8 @@ Options:
   --append "ARGS"   extra kernel command-line arguments (e.g. tv.poweroff=1)
   --memory SIZE     guest RAM (default 512M)
   --cpus N          harts (default 1)
+  --engine E        CPU engine: interp (the interpreter) or dbt (binary translation to
+                    WebAssembly); default ${DEFAULT_ENGINE}
   --ephemeral       boot the image's disk through a throwaway overlay: nothing written is kept
   --quiet           no pull progress
 
@@ -51,10 +55,13 @@ export const command: Command = {
       append: { type: "string" },
       memory: { type: "string" },
       cpus: { type: "string" },
+      engine: { type: "string" },
       ephemeral: { type: "boolean", default: false },
       quiet: { type: "boolean", short: "q", default: false },
     });
     if (positionals.length > 1) throw new UsageError("start: give at most one image name");
+    // Checked here, before a possibly long image pull, rather than only by run.
+    const engine = parseEngine("start", values.engine);
     const name = positionals[0] ?? DEFAULT_IMAGE;
     if (values.cmd !== undefined && values.cmd.includes('"')) {
       throw new UsageError("start: --cmd cannot contain double quotes (it is passed as tv.cmd=\"...\" on the kernel command line); use single quotes inside");
@@ -100,6 +107,7 @@ export const command: Command = {
     const args = ["--arch", "riscv64", "--kernel", img.kernel, "--initrd", img.initrd, "--disk", diskArg, "--append", append];
     if (values.memory) args.push("--memory", values.memory);
     if (values.cpus) args.push("--cpus", values.cpus);
+    args.push("--engine", engine);
     try {
       return await run.run(args);
     } finally {

@@ -26,6 +26,8 @@ function describeAjvError(): string {
   const params = e.params as Record<string, unknown>;
   if (e.keyword === "additionalProperties") return `${field === "(body)" ? "" : field + ": "}unknown field '${String(params["additionalProperty"])}'`;
   if (e.keyword === "required") return `${field === "(body)" ? "" : field + ": "}missing required field '${String(params["missingProperty"])}'`;
+  // ajv's enum message ("must be equal to one of the allowed values") does not say which they are.
+  if (e.keyword === "enum" && Array.isArray(params["allowedValues"])) return `${field}: must be one of ${(params["allowedValues"] as unknown[]).join(", ")}`;
   return `${field}: ${e.message ?? "is invalid"}`;
 }
 

@@ -14,6 +14,7 @@ import { ConsoleRing } from "./ConsoleRing.js";
 import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js";
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
 import { formatMac } from "../devices/net/NetBackend.js";
+import { DEFAULT_ENGINE } from "../dbt/Engine.js";
 
 /** An API-level failure with its HTTP status (400 bad request, 404, 409 conflict, 422 unmeetable). */
 export class ApiError extends Error {
@@ -343,6 +344,8 @@ export class VmManager extends EventEmitter {
       ...(s.bios ? { bios: s.bios } : {}),
       memoryBytes: s.memoryMiB * 2 ** 20,
       cpus: s.cpus,
+      // Specs stored before the engine field existed have none: they ran on the default engine.
+      engine: s.engine ?? DEFAULT_ENGINE,
       disks,
       ...(s.network ? { network: { mac: s.network.mac ?? macFor(rec.id) } } : {}),
       ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),

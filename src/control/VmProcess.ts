@@ -110,6 +110,7 @@ async function boot(cfg: LaunchConfig): Promise<void> {
       initrd,
       bios,
       append: cfg.append,
+      engine: cfg.engine,
       virtioSlots: Array.from({ length: virtio.length + 2 }, (_, i) => i),
     },
     virtio,

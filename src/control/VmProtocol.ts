@@ -1,6 +1,7 @@
 // Messages between the daemon and a VM process (Node IPC with the structured-clone serialization,
 // so console bytes and Ethernet frames travel as Uint8Array without base64).
 import type { VmStats } from "../vmm/Vm.js";
+import type { EngineName } from "../dbt/Engine.js";
 
 /** Everything a VM process needs to boot, resolved by the daemon (paths are absolute). */
 export interface LaunchConfig {
@@ -11,6 +12,7 @@ export interface LaunchConfig {
   bios?: string;
   memoryBytes: number;
   cpus: number;
+  engine: EngineName;
   disks: { path: string; readOnly: boolean; overlay?: string }[];
   network?: { mac: string };
   cpuQuota?: number;

@@ -1,5 +1,6 @@
 // The VM definition the control plane stores and the API accepts (POST /v1/vms), as a JSON Schema
 // that both validates requests (ajv) and appears in the OpenAPI document.
+import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";
 
 export interface DiskSpecJson {
   path: string;
@@ -17,7 +18,8 @@ export interface NetworkSpecJson {
 export interface VmSpec {
   name: string;
   arch: "riscv64";
-  engine: "interp";
+  /** CPU engine of the VM's harts: the interpreter or the binary translator (docs/DBT.md). */
+  engine: EngineName;
   /** A catalogue image (typevisor image ls), or kernel/initrd/append. */
   image?: string;
   kernel?: string;
@@ -40,7 +42,12 @@ export const vmSpecSchema = {
   properties: {
     name: { type: "string", pattern: NAME_PATTERN, description: "unique name; generated when absent" },
     arch: { type: "string", enum: ["riscv64"], default: "riscv64" },
-    engine: { type: "string", enum: ["interp"], default: "interp", description: "execution engine" },
+    engine: {
+      type: "string",
+      enum: ["interp", "dbt"],
+      default: DEFAULT_ENGINE,
+      description: "CPU engine: interp (the interpreter) or dbt (hot guest code translated to WebAssembly)",
+    },
     image: { type: "string", minLength: 1, maxLength: 100, description: "catalogue image, e.g. debian-riscv64" },
     kernel: { type: "string", minLength: 1, maxLength: 4096, description: "absolute path of a kernel on the host" },
     initrd: { type: "string", minLength: 1, maxLength: 4096 },

@@ -4,6 +4,7 @@ import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { ClientError, callOk, endpointFrom, type Endpoint } from "../../control/Client.js";
 import type { VmSpec } from "../../control/VmSpec.js";
+import { parseEngine } from "../../dbt/Engine.js";
 
 const usage = `Usage: typevisor vm <action> [options]
 
@@ -12,7 +13,9 @@ Talks to the daemon ('typevisor serve').
 Actions:
   create [--name N] (--image NAME | --kernel K [--initrd I]) [--append "ARGS"] [--bios FILE]
          [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--switch NAME [--mac MAC]]
-         [--cpu-quota 0.5] [--start]       define a VM (paths are on the daemon's host)
+         [--cpu-quota 0.5] [--engine interp|dbt] [--start]
+                                           define a VM (paths are on the daemon's host); --engine:
+                                           interpreter (default) or binary translator
   ls                                       list VMs
   start VM | pause VM | resume VM          change a VM's state (VM = id or name)
   stop VM [--timeout S] [--no-wait]        ask the guest to power off; stopped after S seconds
@@ -40,6 +43,7 @@ const options = {
   bios: { type: "string" },
   memory: { type: "string" },
   cpus: { type: "string" },
+  engine: { type: "string" },
   disk: { type: "string", multiple: true },
   switch: { type: "string" },
   mac: { type: "string" },
@@ -79,6 +83,8 @@ function specFrom(v: Record<string, unknown>): Record<string, unknown> {
   if (v["bios"]) s["bios"] = abs(v["bios"] as string);
   if (v["memory"]) s["memoryMiB"] = Math.floor(parseSize(v["memory"] as string, "--memory") / 2 ** 20);
   if (v["cpus"]) s["cpus"] = Number(v["cpus"]);
+  // Checked here too so the CLI's message names the flag; the daemon's schema checks the API field.
+  if (v["engine"] !== undefined) s["engine"] = parseEngine("vm create", v["engine"] as string);
   if (v["cpu-quota"]) s["cpuQuota"] = Number(v["cpu-quota"]);
   if (v["switch"]) s["network"] = { switch: v["switch"], ...(v["mac"] ? { mac: v["mac"] } : {}) };
   const disks = (v["disk"] as string[] | undefined) ?? [];

@@ -1,7 +1,11 @@
 // Boot time and in-guest CPU work: Typevisor's virt board against qemu-system-riscv64 -M virt (TCG),
 // with the same kernel, initramfs, disk contents and guest memory, in the same run.
 //
-//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 256M] [--skip-workload]
+//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 256M] [--engine interp,dbt] [--skip-workload]
+//
+// --engine: Typevisor's CPU engine(s), comma-separated (default: DEFAULT_ENGINE of src/dbt/Engine.ts);
+// each one is measured in the same run as QEMU, e.g. --engine interp,dbt for interpreter, binary
+// translator and QEMU side by side.
 //
 // For each machine it prints: seconds from process start to the initramfs marker TYPEVISOR-BOOT-OK,
 // to process exit after poweroff (tv.poweroff=1), the process's peak RSS, and for the CPU workload
@@ -14,10 +18,15 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ensureImage } from "../src/images/index.js";
+import { DEFAULT_ENGINE, parseEngine, type EngineName } from "../src/dbt/Engine.js";
 
 const argv = process.argv.slice(2);
 const memory = argv.includes("--memory") ? argv[argv.indexOf("--memory") + 1]! : "256M";
 const skipWorkload = argv.includes("--skip-workload");
+const engineArg = argv.includes("--engine") ? argv[argv.indexOf("--engine") + 1] : undefined;
+const engines: EngineName[] = engineArg === undefined
+  ? [DEFAULT_ENGINE]
+  : [...new Set(engineArg.split(",").map((e) => parseEngine("machine-boot", e)))];
 const WORKLOAD = resolve("../shared/bench/cpu-workload.sh");
 
 interface Result {
@@ -50,8 +59,8 @@ function timed(cmd: string[], marker: string, timeoutS = 3600): Promise<Result> 
   });
 }
 
-function typevisor(kernel: string, initrd: string, append: string, disk?: string): string[] {
-  return [process.execPath, "bin/typevisor.js", "run", "--kernel", kernel, "--initrd", initrd, "--memory", memory,
+function typevisor(engine: EngineName, kernel: string, initrd: string, append: string, disk?: string): string[] {
+  return [process.execPath, "bin/typevisor.js", "run", "--engine", engine, "--kernel", kernel, "--initrd", initrd, "--memory", memory,
     "--append", append, ...(disk ? ["--disk", disk] : [])];
 }
 
@@ -68,14 +77,17 @@ const line = (s: string) => {
   report.push(s);
 };
 
-line(`# boot: Debian ${img.manifest ? "debian-riscv64" : ""} kernel + busybox initramfs, ${memory} RAM, 1 hart, tv.poweroff=1`);
+line(`# boot: Debian ${img.manifest ? "debian-riscv64" : ""} kernel + busybox initramfs, ${memory} RAM, 1 hart, tv.poweroff=1, engines ${engines.join(", ")}`);
 const bootArgs = "console=ttyS0 quiet tv.poweroff=1 tv.nodisk=1";
-const tv = await timed(typevisor(img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK");
+const tvs: [string, Result][] = [];
+for (const e of engines) tvs.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK")]);
 const q = await timed(qemu(img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK");
-for (const [name, r] of [["typevisor", tv], ["qemu-tcg", q]] as const) {
+for (const [name, r] of [...tvs, ["qemu-tcg", q] as const]) {
   line(`${name.padEnd(10)} marker ${r.bootOk.toFixed(1)} s   poweroff ${r.exit.toFixed(1)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
 }
-line(`ratio typevisor/qemu: marker ${(tv.bootOk / q.bootOk).toFixed(2)}x, poweroff ${(tv.exit / q.exit).toFixed(2)}x, RSS ${(tv.maxRssMiB / q.maxRssMiB).toFixed(2)}x`);
+for (const [name, tv] of tvs) {
+  line(`ratio ${name}/qemu: marker ${(tv.bootOk / q.bootOk).toFixed(2)}x, poweroff ${(tv.exit / q.exit).toFixed(2)}x, RSS ${(tv.maxRssMiB / q.maxRssMiB).toFixed(2)}x`);
+}
 
 if (!skipWorkload) {
   if (!existsSync(WORKLOAD)) throw new Error(`${WORKLOAD} is missing`);
@@ -85,15 +97,18 @@ if (!skipWorkload) {
     copyFileSync(img.disk, disk);
     execFileSync("debugfs", ["-w", "-R", `write ${WORKLOAD} cpu-workload.sh`, disk], { stdio: "ignore" });
     const cmd = `console=ttyS0 quiet tv.cmd="sh /mnt/cpu-workload.sh /tmp/w"`;
-    const tvw = await timed(typevisor(img.kernel, img.initrd, cmd, disk), "TYPEVISOR-CMD-BEGIN");
+    const tvws: [string, Result][] = [];
+    for (const e of engines) tvws.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, cmd, disk), "TYPEVISOR-CMD-BEGIN")]);
     const qw = await timed(qemu(img.kernel, img.initrd, cmd, disk), "TYPEVISOR-CMD-BEGIN");
     const bench = (r: Result) => /BENCH gen=.*total=([\d.]+)/.exec(r.out);
-    const a = bench(tvw);
     const b = bench(qw);
     line(`# cpu-workload.sh inside the guest (times from the guest's /proc/uptime)`);
-    line(`typevisor  ${a?.[0] ?? "no BENCH line"}   peak RSS ${tvw.maxRssMiB.toFixed(0)} MiB`);
+    for (const [name, tvw] of tvws) line(`${name.padEnd(10)} ${bench(tvw)?.[0] ?? "no BENCH line"}   peak RSS ${tvw.maxRssMiB.toFixed(0)} MiB`);
     line(`qemu-tcg   ${b?.[0] ?? "no BENCH line"}   peak RSS ${qw.maxRssMiB.toFixed(0)} MiB`);
-    if (a && b) line(`ratio typevisor/qemu total: ${(Number(a[1]) / Number(b[1])).toFixed(2)}x`);
+    for (const [name, tvw] of tvws) {
+      const a = bench(tvw);
+      if (a && b) line(`ratio ${name}/qemu total: ${(Number(a[1]) / Number(b[1])).toFixed(2)}x`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

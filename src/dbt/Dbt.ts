@@ -123,6 +123,8 @@ class PageUnit {
   calls = 0;
   executed = 0;
   interpExits = 0;
+  /** Instructions executed in this unit's translations since the page was first seen (for hotPages). */
+  totalExecuted = 0;
 }
 
 /** Entries between two checks of whether a unit pays for its entry/exit cost. */
@@ -133,7 +135,31 @@ const PAYOFF_MIN = 12;
 const PAYOFF_BACKOFF = 200_000;
 
 
-const STORE_OPS = new Set([0x23, 0x27, 0x2f, 0x73, 0x0f]);
+/** Instructions after which an interrupt may have become enabled (CSR writes, xRET, wfi: SYSTEM). */
+const SYSTEM_OP = 0x73;
+
+/**
+ * The translated pages of one GuestMemory, shared by the translators of all its harts: a store by
+ * any hart's interpreter to a page that some hart translated reaches onCodeWrite (through the harts'
+ * codePages/onCodeWrite hooks) and drops that page's translations in every translator.
+ */
+class CodeRegistry {
+  /** Per host page: how many translators hold a translation of it. */
+  readonly pages: Uint8Array;
+  readonly dbts: Dbt[] = [];
+  constructor(pagesInRam: number) { this.pages = new Uint8Array(pagesInRam); }
+  readonly onCodeWrite = (hostPage: number): void => {
+    for (const d of this.dbts) d.codeWritten(hostPage);
+  };
+  /** A translator made hostPage a code page: no hart may keep it in its store fast cache. */
+  added(hostPage: number): void {
+    if (this.pages[hostPage >>> 12]++ === 0) for (const d of this.dbts) { d.hart.evictStorePage(hostPage); d.evictStoreMirror(hostPage); }
+  }
+  removed(hostPage: number): void {
+    if (this.pages[hostPage >>> 12]! > 0) this.pages[hostPage >>> 12]--;
+  }
+}
+const registries = new WeakMap<object, CodeRegistry>();
 
 export class Dbt {
   busy = false;
@@ -149,7 +175,9 @@ export class Dbt {
   private readonly ram16: Uint16Array;
   private readonly ram8: Uint8Array;
   private readonly units: (PageUnit | undefined)[];
+  /** Pages this translator holds code for (the registry counts over all translators). */
   private readonly codePage: Uint8Array;
+  private readonly registry: CodeRegistry;
   private readonly translator: PageTranslator;
   private readonly hot: number;
   private readonly slice: number;
@@ -183,11 +211,21 @@ export class Dbt {
     this.ram8 = new Uint8Array(buf, 0, mem.size);
     this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
     this.codePage = new Uint8Array(mem.size >>> 12);
+    let reg = registries.get(mem);
+    if (reg === undefined) { reg = new CodeRegistry(mem.size >>> 12); registries.set(mem, reg); }
+    this.registry = reg;
+    // A re-created hart (reboot) replaces its predecessor with the same id.
+    const prev = reg.dbts.findIndex((d) => d.hart.hartId === hart.hartId);
+    if (prev >= 0) { reg.dbts[prev]!.flushAll(); reg.dbts.splice(prev, 1); }
+    reg.dbts.push(this);
+    hart.codePages = reg.pages;
+    hart.onCodeWrite = reg.onCodeWrite;
     this.translator = new PageTranslator(this.ram16, this.h.ctab, E);
-    // V8's dynamic tier-up recompiles hot translated functions with TurboFan in the background; for
-    // these large br_table functions that cost more CPU than it saved (bench/dbt-exec.sh: sha256sum of
-    // 3 MB, 5.0 s user with tier-up, 2.6 s Liftoff-only). TYPEVISOR_DBT_TURBOFAN=1 keeps V8's default.
-    if (process.env["TYPEVISOR_DBT_TURBOFAN"] !== "1") setFlagsFromString("--liftoff-only");
+    // V8's dynamic tier-up recompiles hot translated functions with TurboFan on a background thread.
+    // Measured on an idle 2-core host (docs/DBT.md): sha256sum of 30 MB 2.8 s with tier-up against
+    // 4.6 s Liftoff-only, gzip of 32 MB 17.5 s against 17.7 s. TYPEVISOR_DBT_TURBOFAN=0 forces
+    // Liftoff only (less compile CPU for code that runs briefly).
+    if (process.env["TYPEVISOR_DBT_TURBOFAN"] === "0") setFlagsFromString("--liftoff-only");
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 32;
     this.slice = opts.slice ?? 4096;
@@ -198,8 +236,28 @@ export class Dbt {
   flushAll(): void {
     for (let p = 0; p < this.units.length; p++) { const u = this.units[p]; if (u !== undefined) this.drop(u, p << 12); }
     this.units.fill(undefined);
-    this.codePage.fill(0);
     this.flushMirror();
+  }
+
+  /** The n pages whose translations executed the most instructions: [host page offset, instructions]. */
+  hotPages(n: number): [number, number][] {
+    const all: [number, number][] = [];
+    this.units.forEach((u, p) => { if (u !== undefined && u.totalExecuted > 0) all.push([p << 12, u.totalExecuted]); });
+    return all.sort((a, b) => b[1] - a[1]).slice(0, n);
+  }
+
+  /** Drops store-mirror entries for a host page that became a code page. */
+  evictStoreMirror(hostPage: number): void {
+    for (let i = 0; i < TLB_ENTRIES; i++) {
+      const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
+      if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 2] === hostPage) this.eng32[w] = TLB_EMPTY;
+    }
+  }
+
+  /** The interpreter (of any hart) wrote to host page `hostPage`, which holds translated code somewhere. */
+  codeWritten(hostPage: number): void {
+    const u = this.units[hostPage >>> 12];
+    if (u !== undefined && u.fn !== undefined) this.invalidate(u, hostPage);
   }
 
   /** Starts a new code-cache generation: translated pages must be re-verified, jump-cache entries die. */
@@ -228,7 +286,7 @@ export class Dbt {
       const i = kind * this.fastSize + idx;
       if (tagLo[i] !== page || tagHi[i] !== hi) continue;
       const host = fb[i]!;
-      if (kind === 2 && this.codePage[host >>> 12]) continue; // stores to code pages take the slow path
+      if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
       const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + idx * TLB_ENTRY_BYTES) >>> 2);
       this.eng32[w] = page; this.eng32[w + 1] = hi; this.eng32[w + 2] = host;
     }
@@ -262,14 +320,16 @@ export class Dbt {
       while (remaining > 0) {
         if (hart.tlbEpoch !== this.epoch) this.flushMirror();
         if (sinceCheck >= this.slice || remaining < 16) {
-          // Timer update and interrupt check (hart.run takes pending interrupts before stepping).
+          // Timer update and interrupt check; a pending interrupt is taken by hart.run, which takes
+          // pending interrupts before stepping.
           sinceCheck = 0;
-          const n = remaining < 16 ? remaining : 1;
-          const r = this.interp(n);
-          remaining -= n;
-          this.newGen();
-          if (r !== ExitReason.Budget) return r;
-          continue;
+          if (remaining < 16 || hart.interruptPending()) {
+            const n = remaining < 16 ? remaining : 1;
+            const r = this.interp(n);
+            remaining -= n;
+            if (r !== ExitReason.Budget) return r;
+            continue;
+          }
         }
         if (this.regsInEngine) { /* pc is in the hart */ }
         const pcLo = hart.pcLo, pcHi = hart.pcHi;
@@ -303,7 +363,6 @@ export class Dbt {
           const r = this.interp(n);
           remaining -= n;
           sinceCheck += n;
-          this.newGen();
           if (r !== ExitReason.Budget) return r;
           continue;
         }
@@ -313,6 +372,9 @@ export class Dbt {
         if (!this.regsInEngine) { this.engRegs.set(hart.x); this.regsInEngine = true; }
         eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
         eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
+        // The pc a unit reports when it returns at once for want of budget (PageTranslator).
+        eng32[e32 + (ENG_PC >>> 2)] = pcLo;
+        eng32[e32 + (ENG_PC >>> 2) + 1] = pcHi;
         const give = remaining < this.slice - sinceCheck ? remaining : this.slice - sinceCheck;
         st.cacheHits++;
         const u = unit!;
@@ -326,6 +388,7 @@ export class Dbt {
         remaining -= done;
         sinceCheck += done;
         u.executed += done;
+        u.totalExecuted += done;
         if (++u.calls >= PAYOFF_WINDOW) {
           // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
           // in the interpreter than with an exit per few instructions: drop the unit for a while.
@@ -335,21 +398,29 @@ export class Dbt {
         if (kind === ExitKind.Interp) {
           st.interpExits++;
           u.interpExits++;
-          const storeLike = this.mayWrite(hart.pcLo, hart.pcHi);
+          // A CSR write, xRET or wfi may enable a pending interrupt: check right after it, as the
+          // interpreter does after such instructions. (Stores to code pages need nothing here: the
+          // interpreter reports them through onCodeWrite.)
+          const system = this.isSystem(hart.pcLo, hart.pcHi);
           const r = this.interp(1);
           remaining -= 1;
           sinceCheck += 1;
-          if (storeLike) {
-            this.newGen();
-            // A CSR write, xRET or wfi may have enabled a pending interrupt: check before going on,
-            // as the interpreter does after such instructions.
-            sinceCheck = this.slice;
-          }
+          if (system) sinceCheck = this.slice;
           if (hart.tlbEpoch !== this.epoch) this.flushMirror();
           else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
           if (r !== ExitReason.Budget) return r;
-        } else if (kind === ExitKind.Budget && done === 0) {
-          sinceCheck = this.slice; // block longer than the budget left: let the interpreter step
+        } else if (kind === ExitKind.Budget && give === remaining) {
+          // The caller's budget is nearly used up and smaller than the longest forward path of the
+          // unit at pc (which therefore declines to run, see PageTranslator): the interpreter, which
+          // stops exactly, executes the rest, at most a burst at a time (this also guarantees progress).
+          const n = remaining < 64 ? remaining : 64;
+          const r = this.interp(n);
+          remaining -= n;
+          sinceCheck += n;
+          if (r !== ExitReason.Budget) return r;
+        } else if (kind === ExitKind.Budget) {
+          // The interrupt-check slice ran out: check now, and start a full slice.
+          sinceCheck = this.slice;
         }
       }
       return ExitReason.Budget;
@@ -358,15 +429,15 @@ export class Dbt {
     }
   }
 
-  /** Whether the instruction at pc may write memory or change what code means (store, AMO, FP store, SYSTEM, FENCE.I). */
-  private mayWrite(pcLo: number, pcHi: number): boolean {
+  /** Whether the instruction at pc is a SYSTEM instruction (CSR access, xRET, wfi, ecall...). */
+  private isSystem(pcLo: number, pcHi: number): boolean {
     const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
     const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi;
     if (tagLo[fi] !== (pcLo & ~0xfff) || tagHi[fi] !== pcHi) return true;
     const off = this.h.fastBase[fi]! + (pcLo & 0xfff);
     const h = this.ram16[off >>> 1]!;
     const insn = (h & 3) === 3 ? h : this.h.ctab[h]!;
-    return STORE_OPS.has(insn & 0x7f);
+    return (insn & 0x7f) === SYSTEM_OP;
   }
 
   private invalidate(unit: PageUnit, host: number): void {
@@ -385,7 +456,7 @@ export class Dbt {
     unit.snapshot = undefined;
     unit.dispatches = 0;
     unit.misses = 0;
-    this.codePage[host >>> 12] = 0;
+    if (this.codePage[host >>> 12]) { this.codePage[host >>> 12] = 0; this.registry.removed(host); }
   }
 
   private translate(unit: PageUnit, host: number): void {
@@ -414,11 +485,9 @@ export class Dbt {
     unit.verifiedGen = this.gen;
     if (!this.codePage[host >>> 12]) {
       this.codePage[host >>> 12] = 1;
-      // The page may be in the store mirror already: drop it so stores to it reach the interpreter.
-      for (let i = 0; i < TLB_ENTRIES; i++) {
-        const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
-        if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 2] === host) this.eng32[w] = TLB_EMPTY;
-      }
+      // Every hart's store fast cache and every translator's store mirror drop the page, so stores
+      // to it reach the interpreter's slow path (and onCodeWrite).
+      this.registry.added(host);
     }
     const st = this.stats;
     st.pagesTranslated++;

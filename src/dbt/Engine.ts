@@ -2,6 +2,7 @@
 // the choice needs, and attaching the translator. The commands call these three functions so the
 // flag behaves the same everywhere. The interpreter stays the default until the translator has
 // passed every test with it on (docs/DBT.md).
+import { writeFileSync } from "node:fs";
 import type { Hart } from "../riscv/Hart.js";
 import { UsageError } from "../cli/Command.js";
 import { attachDbt, formatDbtStats, type Dbt } from "./Dbt.js";
@@ -34,7 +35,13 @@ export function useEngine(hart: Hart, engine: EngineName | undefined): Dbt | und
   const dbt = attachDbt(hart, Number.isInteger(hot) && hot > 0 ? { hotThreshold: hot } : {});
   // TYPEVISOR_DBT_STATS=1: print the translator's statistics on stderr when the process exits (for
   // commands without a --stats flag of their own, e.g. exec).
-  if (process.env["TYPEVISOR_DBT_STATS"] === "1") process.on("exit", () => process.stderr.write(formatDbtStats(dbt.stats) + "\n"));
+  if (process.env["TYPEVISOR_DBT_STATS"] === "1") {
+    process.on("exit", () => {
+      const hot = dbt.hotPages(5).map(([p, n]) => `0x${(p + hart.memory.base).toString(16)} ${n}`).join(", ");
+      if (process.env["TYPEVISOR_DBT_DUMP"]) { const [p] = dbt.hotPages(1)[0] ?? [0]; writeFileSync(process.env["TYPEVISOR_DBT_DUMP"], hart.memory.slice(p + hart.memory.base, 4096, false) ?? new Uint8Array(0)); }
+      process.stderr.write(formatDbtStats(dbt.stats) + `\ndbt: hottest pages (guest-physical, instructions): ${hot}\n`);
+    });
+  }
   return dbt;
 }
 

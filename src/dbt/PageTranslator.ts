@@ -194,13 +194,35 @@ export class PageTranslator {
       }
       bodies.push(list);
     }
+    // Budget accounting without a check per block (see docs/DBT.md "Budget"): every block subtracts
+    // its length; only the function entry and the back edges (the only way to run longer than one
+    // pass over the page) compare the budget with maxPath, the most instructions any path of forward
+    // edges can execute from there. So the budget never goes below zero and instret stays exact.
+    const N = starts.length;
+    const lens = bodies.map((list) => list.filter((d) => d.len > 0 && classify(d.insn) !== Cls.Unsupported).length);
+    const longest = new Int32Array(N);
+    for (let k = N - 1; k >= 0; k--) {
+      let best = 0;
+      for (const t of forwardTargets(bodies[k]!)) {
+        const j = t >= 0 && t < 4096 ? blockAt[t >>> 1]! : -1;
+        if (j > k && longest[j]! > best) best = longest[j]!;
+      }
+      longest[k] = lens[k]! + best;
+    }
+    let maxPath = 1;
+    for (let k = 0; k < N; k++) if (longest[k]! > maxPath) maxPath = longest[k]!;
+    this.maxPath = maxPath;
     const E = this.engineOffset;
+    // Entry: with less budget than the longest forward path, return at once (ENG_PC already holds
+    // the entry pc: the dispatcher or the exit that chained here wrote it).
+    c.localGet(L_BUDGET).i32Const(maxPath).op(Op.I32LtS).if_();
+    c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET).i32Const(ExitKind.Budget).op(Op.Return);
+    c.end();
     // Prologue: registers the unit reads or writes, and the virtual page.
     for (let r = 1; r < 32; r++) {
       if (REGS_IN_LOCALS && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
     }
     c.i32Const(0).mem(Op.I64Load, 3, E + ENG_VPAGE).localSet(L_VPAGE);
-    const N = starts.length;
     c.block().loop();
     for (let k = 0; k < N; k++) c.block();
     c.localGet(L_NEXT).byte(Op.BrTable).u32(N);
@@ -223,27 +245,30 @@ export class PageTranslator {
 
   /** Emits block k; returns the number of guest instructions in it. */
   private emitBlock(c: CodeWriter, k: number, N: number, list: Insn[], blockAt: Int16Array): number {
-    const dOut = N - k;
+    // A block that branches back to its own start (the tightest loops: string compares, copies,
+    // hash chains) is wrapped in its own wasm `loop`, so its back edge is a direct `br` instead of
+    // a round trip through the function's br_table dispatch (an indirect jump).
+    const startOff0 = list[0]!.off;
+    this.inLoop = list.some((d) => d.len > 0 && ((d.insn & 0x7f) === 0x63 && d.off + branchImm(d.insn) === startOff0 || (d.insn & 0x7f) === 0x6f && d.off + jalImm(d.insn) === startOff0));
+    const dOut = N - k + (this.inLoop ? 1 : 0);
+    if (this.inLoop) c.loop();
+    this.startBlockCache();
     const real = list.filter((d) => d.len > 0 && classify(d.insn) !== Cls.Unsupported);
     // Budget check at the block head: the whole block is charged; exits refund what they skip.
     const len = real.length;
     const startOff = list[0]!.off;
-    if (len > 0) {
-      c.localGet(L_BUDGET).i32Const(len).op(Op.I32Sub).localTee(L_BUDGET).i32Const(0).op(Op.I32LtS).if_();
-      c.localGet(L_BUDGET).i32Const(len).op(Op.I32Add).localSet(L_BUDGET);
-      this.exitStatic(c, startOff, ExitKind.Budget, dOut + 1);
-      c.end();
-    }
+    if (len > 0) c.localGet(L_BUDGET).i32Const(len).op(Op.I32Sub).localSet(L_BUDGET);
+    void startOff;
     let j = 0; // instructions of this block executed so far
     for (const d of list) {
       if (d.len === -1) { // fall through into the block that starts here, or into the next page
         this.goto(c, d.off, blockAt, k, N, 0);
-        return len;
+        return this.endBlock(c, len);
       }
       if (d.len === 0 || classify(d.insn) === Cls.Unsupported) {
         this.refund(c, len - j);
         this.exitStatic(c, d.off, ExitKind.Interp, dOut);
-        return len;
+        return this.endBlock(c, len);
       }
       const insn = d.insn;
       const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31, f3 = (insn >>> 12) & 7;
@@ -253,14 +278,14 @@ export class PageTranslator {
           if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add); this.setReg(c, rd); }
           this.refund(c, len - j - 1);
           this.goto(c, t, blockAt, k, N, 0);
-          return len;
+          return this.endBlock(c, len);
         }
         case 0x67: { // JALR: target computed before the link is written (rd may equal rs1)
           this.getReg(c, rs1).i64Const(insn >> 20, insn >> 31).op(Op.I64Add).i64Const(-2, -1).op(Op.I64And).localSet(L_PC);
           if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add); this.setReg(c, rd); }
           this.refund(c, len - j - 1);
           c.i32Const(ExitKind.Jump).localSet(L_KIND).br(dOut);
-          return len;
+          return this.endBlock(c, len);
         }
         case 0x63: { // BRANCH
           this.getReg(c, rs1);
@@ -274,7 +299,7 @@ export class PageTranslator {
           const f = d.off + d.len;
           this.refund(c, len - j);
           this.goto(c, f, blockAt, k, N, 0);
-          return len;
+          return this.endBlock(c, len);
         }
         case 0x03: { // LOAD
           this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3 & 3, d.off, len - j, dOut);
@@ -295,6 +320,11 @@ export class PageTranslator {
       }
       j++;
     }
+    return this.endBlock(c, len);
+  }
+
+  private endBlock(c: CodeWriter, len: number): number {
+    if (this.inLoop) { c.end(); this.inLoop = false; }
     return len;
   }
 
@@ -315,8 +345,21 @@ export class PageTranslator {
    * fall-through into block k+1 is `br 0`); backward targets go round the loop and its br_table (an
    * indirect jump, hard to predict: only loops pay it); targets outside the unit leave it.
    */
+  private inLoop = false;
+  private maxPath = 1;
   private goto(c: CodeWriter, t: number, blockAt: Int16Array, k: number, N: number, extra: number): void {
     const j = t >= 0 && t < 4096 ? blockAt[t >>> 1]! : -1;
+    if (j >= 0 && j <= k) {
+      // A back edge: continue only with budget for another full forward pass; else leave before the
+      // target block (nothing of it charged yet).
+      c.localGet(L_BUDGET).i32Const(this.maxPath).op(Op.I32LtS).if_();
+      this.exitStatic(c, t, ExitKind.Budget, N - k + extra + 1 + (this.inLoop ? 1 : 0));
+      c.end();
+    }
+    if (this.inLoop) {
+      if (j === k) { c.br(extra); return; } // back to the head of this block's own loop
+      extra++;
+    }
     if (j > k) {
       c.br(j - k - 1 + extra);
     } else if (j >= 0) {
@@ -326,14 +369,30 @@ export class PageTranslator {
     }
   }
 
+  /**
+   * Registers in the engine area, cached in locals within one basic block (memory mode): the first
+   * read of a register in a block loads it into its local, later reads use the local; writes go to
+   * the local and through to memory at once, so every exit (precise exceptions included) finds the
+   * register file in memory exact and needs no write-back code. Dependency chains then run through
+   * machine registers instead of store-to-load forwarding. A block head is a merge point: the cache
+   * is reset there (startBlockCache).
+   */
+  private readonly cached = new Uint8Array(32);
+  private startBlockCache(): void { this.cached.fill(0); }
+
   private getReg(c: CodeWriter, r: number): CodeWriter {
     if (r === 0) return c.i64Const(0, 0);
-    return REGS_IN_LOCALS ? c.localGet(reg(r)) : c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r);
+    if (REGS_IN_LOCALS || this.cached[r]) return c.localGet(reg(r));
+    this.cached[r] = 1;
+    return c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r).localTee(reg(r));
   }
   private setReg(c: CodeWriter, r: number): void {
     if (r === 0) c.op(Op.Drop);
     else if (REGS_IN_LOCALS) c.localSet(reg(r));
-    else c.localSet(L_T2).i32Const(0).localGet(L_T2).mem(Op.I64Store, 3, this.engineOffset + ENG_REGS + 8 * r);
+    else {
+      this.cached[r] = 1;
+      c.localSet(reg(r)).i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, this.engineOffset + ENG_REGS + 8 * r);
+    }
   }
 
   /**
@@ -471,6 +530,18 @@ export class PageTranslator {
       c.localGet(L_T).op(Op.I32WrapI64).localGet(L_A).op(Op.I32WrapI64).byte(f3 === 5 ? I32_DIV_U : I32_REM_U);
     }
     c.end();
+  }
+}
+
+/** Page offsets a block's code continues at inside the page (branch/jump targets, fall-throughs). */
+function forwardTargets(list: Insn[]): number[] {
+  const last = list[list.length - 1]!;
+  if (last.len === -1) return [last.off];
+  if (last.len === 0) return [];
+  switch (last.insn & 0x7f) {
+    case 0x63: return [last.off + branchImm(last.insn), last.off + last.len];
+    case 0x6f: return [last.off + jalImm(last.insn)];
+    default: return [];
   }
 }
 

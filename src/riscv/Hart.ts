@@ -374,6 +374,29 @@ export class Hart implements FpContext {
   translator: { readonly busy: boolean; run(budget: number): ExitReason } | undefined = undefined;
   /** Incremented whenever the fast translation caches are flushed (read by the translator). */
   tlbEpoch = 0;
+  /**
+   * Self-modifying-code hook of the translator: host pages (offset >>> 12) holding translated code
+   * are non-zero here. They never enter the store fast cache, so every store the interpreter makes
+   * to them takes the slow path, which reports it through onCodeWrite(page offset) after writing.
+   */
+  codePages: Uint8Array | undefined = undefined;
+  onCodeWrite: ((hostPage: number) => void) | undefined = undefined;
+
+  /** Drops store fast-cache entries for a host page that just became a code page. */
+  evictStorePage(hostPage: number): void {
+    for (let i = 2 * FAST_SIZE; i < 3 * FAST_SIZE; i++) if (this.fastBase[i] === hostPage) this.fastTagLo[i] = 1;
+  }
+
+  /** Updates the timer and tells whether an enabled interrupt is pending (a run() would take it). */
+  interruptPending(): boolean {
+    this.updateTimer();
+    return this.pendingInterrupts() !== 0;
+  }
+
+  private codeWritten(off: number): void {
+    const cp = this.codePages;
+    if (cp !== undefined && cp[off >>> 12] !== 0) this.onCodeWrite!(off - (off & 0xfff));
+  }
 
   run(budget: number): ExitReason {
     const tr = this.translator;
@@ -525,6 +548,7 @@ export class Hart implements FpContext {
   /** Remembers a RAM translation in the fast cache for `access` (page-aligned host offset). */
   private fillFast(access: Access, lo: number, hi: number, hostPage: number): void {
     if (hostPage > 0x7fff_f000) return; // keep the cache in int32 range
+    if (access === Access.Store && this.codePages !== undefined && this.codePages[hostPage >>> 12] !== 0) return;
     const i = access * FAST_SIZE + ((lo >>> 12) & (FAST_SIZE - 1));
     this.fastTagLo[i] = lo & ~0xfff;
     this.fastTagHi[i] = hi;
@@ -629,6 +653,7 @@ export class Hart implements FpContext {
       case 4: this.ram32[off >>> 2] = vlo; break;
       default: this.ram32[off >>> 2] = vlo; this.ram32[(off >>> 2) + 1] = vhi; break;
     }
+    if (this.codePages !== undefined) this.codeWritten(off);
     return true;
   }
 
@@ -651,7 +676,7 @@ export class Hart implements FpContext {
       const byte = (k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4))) & 0xff;
       const pa = this.misPa[k]!;
       const off = pa - this.memBase;
-      if (off >= 0 && off < this.memSize) this.ram8[off] = byte;
+      if (off >= 0 && off < this.memSize) { this.ram8[off] = byte; if (this.codePages !== undefined) this.codeWritten(off); }
       else { this.bus.store(pa, 1, byte, 0); this.exitSlice = true; }
     }
     return true;
@@ -1201,6 +1226,7 @@ export class Hart implements FpContext {
       if (ok) {
         ram[w] = blo;
         if (size === 8) ram[w + 1] = bhi;
+        if (this.codePages !== undefined) this.codeWritten(off);
       }
       x[rd2] = ok ? 0 : 1; x[rd2 + 1] = 0;
       return true;
@@ -1225,6 +1251,7 @@ export class Hart implements FpContext {
     }
     ram[w] = nlo;
     if (size === 8) ram[w + 1] = nhi;
+    if (this.codePages !== undefined) this.codeWritten(off);
     x[rd2] = olo; x[rd2 + 1] = ohi;
     return true;
   }

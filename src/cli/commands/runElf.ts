@@ -6,19 +6,25 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
-import { parseElf, ElfError, EM_RISCV } from "../../boot/Elf.js";
+import { parseElf, ElfError, EM_RISCV, type ElfFile } from "../../boot/Elf.js";
 import { loadElf, loadSpan, ElfLoadError } from "../../boot/ElfLoader.js";
 import { Htif } from "../../devices/Htif.js";
 import { GuestMemory } from "../../vmm/GuestMemory.js";
 import { IoBus, type BusDevice } from "../../vmm/IoBus.js";
 import { Hart, ExitReason, PRIV_M, type MachineTimer } from "../../riscv/Hart.js";
 import { ENGINE_USAGE, engineBytes, engineStats, parseEngine, useEngine, type EngineName } from "../../dbt/Engine.js";
+import { attachDbt } from "../../dbt/Dbt.js";
+import { DBT_ENGINE_BYTES } from "../../dbt/EngineArea.js";
+import { lockstep, compareHarts, type ChunkVerdict } from "../../dbt/Lockstep.js";
 
 const RAM_BASE = 0x8000_0000;
 const CLINT_BASE = 0x0200_0000;
 const CLINT_SIZE = 0x10000;
 /** Instructions per run() slice between two tohost polls. */
 const SLICE = 1 << 14;
+/** --lockstep without a value: instructions per comparison. */
+const LOCKSTEP_CHUNK = 1000;
+const LOCKSTEP_CHUNK_MAX = 10_000_000;
 
 const usage = `Usage: typevisor run-elf PROGRAM.elf [options]
 
@@ -35,12 +41,23 @@ Options:
   --stats         print instructions retired, time and MIPS on stderr
   --trace         print pc and instruction word of every instruction on stderr (slow)
 ${ENGINE_USAGE}
+  --lockstep[=CHUNK]  run the program on two machines, one translating (dbt, pages translated
+                  after 2 dispatches) and one interpreting, comparing pc, registers and instret
+                  every CHUNK instructions (1..${LOCKSTEP_CHUNK_MAX}, default ${LOCKSTEP_CHUNK}) and RAM at the end;
+                  prints the first divergence and exits 1, or 'lockstep: N instructions, no
+                  divergence' and the program's own status. Time is counted in instructions.
+  --lockstep-ram  with --lockstep: compare RAM after every chunk too (slow on large --memory)
 
 Exit status: 0 pass, 1 the program reported a failure, 2 bad arguments or not a usable RV64 ELF,
 3 timeout / instruction limit, 4 the program did something the runner does not support.`;
 
+/** A machine timer whose clock the runner can move forward past a wfi (`skipped`). */
+interface SkippingTimer extends MachineTimer {
+  skipped: number;
+}
+
 /** Virtual time: wall clock plus whatever was skipped while the hart waited in wfi. */
-class BareTimer implements MachineTimer {
+class BareTimer implements SkippingTimer {
   readonly frequency = 10_000_000;
   private readonly t0 = performance.now();
   skipped = 0;
@@ -49,11 +66,30 @@ class BareTimer implements MachineTimer {
   }
 }
 
+/**
+ * Lockstep time: one tick per instruction, frozen during a chunk and set by the runner before each
+ * (`tick(instret)`). The wall clock would differ between the two machines, and instret read in the
+ * middle of a run() is stale by a different amount on each engine; a clock that only moves at
+ * chunk boundaries gives both harts the same mtime and makes timer interrupts pending at a run()
+ * entry, where both engines take them.
+ */
+class ChunkTimer implements SkippingTimer {
+  readonly frequency = 10_000_000;
+  skipped = 0;
+  private value = 0;
+  now(): number {
+    return this.value;
+  }
+  tick(instret: number): void {
+    this.value = instret + this.skipped;
+  }
+}
+
 /** SiFive CLINT register layout: msip at 0x0, mtimecmp at 0x4000, mtime at 0xbff8 (hart 0 only). */
 class BareClint implements BusDevice {
   readonly name = "clint";
   hart: Hart | undefined;
-  constructor(private readonly timer: BareTimer) {}
+  constructor(private readonly timer: MachineTimer) {}
   read64(off: number): bigint {
     if (off === 0xbff8) return BigInt(this.timer.now());
     if (off === 0x4000) return this.hart?.mtimecmp ?? 0n;
@@ -108,40 +144,96 @@ export interface BareRunResult {
   engineStats?: string;
 }
 
-/** Loads and runs a bare-metal ELF. Throws ElfError/ElfLoadError/UsageError for an unusable file. */
-export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions = {}): BareRunResult {
+interface BareMachine {
+  memory: GuestMemory;
+  bus: IoBus;
+  hart: Hart;
+  htif: Htif;
+}
+
+/** The ELF parsed and checked for what run-elf needs (HTIF symbols, RAM at 0x80000000). */
+function parseBareElf(bytes: Uint8Array, name: string): ElfFile {
   const elf = parseElf(bytes, name, { machine: EM_RISCV });
-  const tohost = elf.symbol("tohost");
-  if (tohost === undefined) {
+  if (elf.symbol("tohost") === undefined) {
     throw new UsageError(`run-elf: ${name} has no 'tohost' symbol: a bare-metal program must define tohost/fromhost (HTIF) to report its result`);
   }
-  const fromhost = elf.symbol("fromhost");
   const span = loadSpan(elf);
-  let size = opts.memory ?? 64 << 20;
   if (span.low < RAM_BASE) {
     throw new ElfLoadError(name, `is linked at 0x${span.low.toString(16)}, below RAM at 0x80000000 (link it with -Ttext=0x80000000 or a linker script)`);
   }
-  size = Math.max(size, Math.ceil((span.high - RAM_BASE) / 4096) * 4096);
-  const memory = new GuestMemory({ base: RAM_BASE, size, shared: false, engineBytes: engineBytes(opts.engine) });
+  return elf;
+}
+
+/** One machine (RAM, CLINT, HTIF) with the ELF loaded and the hart at e_entry in M-mode. */
+function bareMachine(elf: ElfFile, memorySize: number | undefined, engineArea: number, timer: MachineTimer,
+  write: (fd: 1 | 2, data: Uint8Array) => void): BareMachine {
+  const span = loadSpan(elf);
+  const size = Math.max(memorySize ?? 64 << 20, Math.ceil((span.high - RAM_BASE) / 4096) * 4096);
+  const memory = new GuestMemory({ base: RAM_BASE, size, shared: false, engineBytes: engineArea });
   const loaded = loadElf(elf, memory);
   const bus = new IoBus("mmio");
-  const timer = new BareTimer();
   const clint = new BareClint(timer);
   bus.map(CLINT_BASE, CLINT_SIZE, clint);
   const hart = new Hart({ memory, bus, hartId: 0, timer });
   clint.hart = hart;
-  const dbt = useEngine(hart, opts.engine);
-  const write = opts.write ?? ((fd: 1 | 2, d: Uint8Array) => (fd === 1 ? process.stdout : process.stderr).write(d));
-  const htif = new Htif({ memory, tohost: Number(tohost), fromhost: fromhost === undefined ? undefined : Number(fromhost), write });
+  const fromhost = elf.symbol("fromhost");
+  const htif = new Htif({ memory, tohost: Number(elf.symbol("tohost")), fromhost: fromhost === undefined ? undefined : Number(fromhost), write });
   hart.priv = PRIV_M;
   hart.setPc(loaded.entry);
   hart.setX(10, 0n); // a0 = hart id, a1 = no device tree (the conventions of a firmware hand-off)
   hart.setX(11, 0n);
+  return { memory, bus, hart, htif };
+}
+
+function defaultWrite(fd: 1 | 2, d: Uint8Array): void {
+  (fd === 1 ? process.stdout : process.stderr).write(d);
+}
+
+/** The run's result for an HTIF exit code. */
+function exitStatus(code: number): { status: 0 | 1; code: number; message: string } {
+  return code === 0
+    ? { status: 0, code: 0, message: "PASS" }
+    : { status: 1, code, message: `FAIL: test ${code} failed (tohost = ${code} << 1 | 1)` };
+}
+
+type BareEnd = Omit<BareRunResult, "instret" | "seconds">;
+
+/**
+ * The host's part after a run() slice: a pending HTIF command, a wfi (jump the timer to its next
+ * deadline) or an exception handed to the host. Returns how the run ends, or undefined to go on.
+ */
+function serviceHost(m: BareMachine, timer: SkippingTimer, reason: ExitReason): BareEnd | undefined {
+  const { hart } = m;
+  const ev = m.htif.poll();
+  if (ev.kind === "exit") return exitStatus(ev.code);
+  if (ev.kind === "error") return { status: 4, message: ev.message };
+  if (reason === ExitReason.Wfi) {
+    // Nothing can wake the hart but the timer: jump virtual time to its next deadline.
+    const next = hart.nextTimerDeadline();
+    const now = timer.now();
+    if (!Number.isFinite(next)) {
+      // No timer armed, no devices: nothing can ever raise an interrupt, so this would hang.
+      return { status: 3, message: `the program waits in wfi at pc 0x${hart.getPc().toString(16)} with no timer armed: nothing can wake it (stopped after ${hart.instret} instructions)` };
+    }
+    if (next > now) timer.skipped += next - now;
+  } else if (reason === ExitReason.Trap) {
+    return { status: 4, message: `unexpected host exit for exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${hart.getPc().toString(16)}` };
+  }
+  return undefined;
+}
+
+/** Loads and runs a bare-metal ELF. Throws ElfError/ElfLoadError/UsageError for an unusable file. */
+export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions = {}): BareRunResult {
+  const elf = parseBareElf(bytes, name);
+  const timer = new BareTimer();
+  const m = bareMachine(elf, opts.memory, engineBytes(opts.engine), timer, opts.write ?? defaultWrite);
+  const { memory, hart } = m;
+  const dbt = useEngine(hart, opts.engine);
 
   const maxInsns = opts.maxInsns ?? Number.POSITIVE_INFINITY;
   const deadline = performance.now() + (opts.timeoutSeconds ?? 60) * 1000;
   const t0 = performance.now();
-  const done = (r: Omit<BareRunResult, "instret" | "seconds">): BareRunResult =>
+  const done = (r: BareEnd): BareRunResult =>
     ({ ...r, instret: hart.instret, seconds: (performance.now() - t0) / 1000, engineStats: engineStats(dbt) });
   for (;;) {
     const left = maxInsns - hart.instret;
@@ -157,29 +249,93 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
     } else {
       reason = hart.run(Math.min(SLICE, left));
     }
-    const ev = htif.poll();
-    if (ev.kind === "exit") {
-      return ev.code === 0
-        ? done({ status: 0, code: 0, message: "PASS" })
-        : done({ status: 1, code: ev.code, message: `FAIL: test ${ev.code} failed (tohost = ${ev.code} << 1 | 1)` });
-    }
-    if (ev.kind === "error") return done({ status: 4, message: ev.message });
-    if (reason === ExitReason.Wfi) {
-      // Nothing can wake the hart but the timer: jump virtual time to its next deadline.
-      const next = hart.nextTimerDeadline();
-      const now = timer.now();
-      if (!Number.isFinite(next)) {
-        // No timer armed, no devices: nothing can ever raise an interrupt, so this would hang.
-        return done({ status: 3, message: `the program waits in wfi at pc 0x${hart.getPc().toString(16)} with no timer armed: nothing can wake it (stopped after ${hart.instret} instructions)` });
-      }
-      if (next > now) timer.skipped += next - now;
-    } else if (reason === ExitReason.Trap) {
-      return done({ status: 4, message: `unexpected host exit for exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${hart.getPc().toString(16)}` });
-    }
+    const end = serviceHost(m, timer, reason);
+    if (end !== undefined) return done(end);
     if (performance.now() > deadline) {
-      return done({ status: 3, message: `timed out after ${opts.timeoutSeconds ?? 60} s without an HTIF exit (pc 0x${hart.getPc().toString(16)}, ${hart.instret} instructions)` });
+      return done(timedOut(hart, opts.timeoutSeconds));
     }
   }
+}
+
+function timedOut(hart: Hart, seconds: number | undefined): BareEnd {
+  return { status: 3, message: `timed out after ${seconds ?? 60} s without an HTIF exit (pc 0x${hart.getPc().toString(16)}, ${hart.instret} instructions)` };
+}
+
+export interface LockstepRunOptions extends Omit<BareRunOptions, "engine" | "trace"> {
+  /** Instructions between two comparisons (default 1000). */
+  chunk?: number;
+  /** Compare RAM after every chunk, not only at the end. */
+  compareRamEveryChunk?: boolean;
+}
+
+export interface LockstepRunResult extends BareRunResult {
+  /** The first difference between the translating and the interpreting machine, if any. */
+  divergence: string | undefined;
+}
+
+interface Output {
+  fd: 1 | 2;
+  data: Uint8Array;
+}
+
+/** Describes how two machines' console output of one chunk differs, or undefined if it does not. */
+function outputDiffers(a: Output[], b: Output[]): string | undefined {
+  const text = (o: Output[]) => JSON.stringify(o.map((x) => `${x.fd}:${Buffer.from(x.data).toString("latin1")}`));
+  const ta = text(a), tb = text(b);
+  return ta === tb ? undefined : `console output differs: dbt ${ta} interp ${tb}`;
+}
+
+/**
+ * `run-elf --lockstep`: the program on two machines, one with the translator attached (pages
+ * translated after 2 dispatches unless TYPEVISOR_DBT_HOT says otherwise, so that little runs
+ * interpreted), one interpreting, compared after every chunk (Lockstep.ts) and RAM at the end. The
+ * host (HTIF, wfi, time) serves both identically between chunks; their console output is printed
+ * once, when both machines produced the same.
+ */
+export function runBareElfLockstep(bytes: Uint8Array, name: string, opts: LockstepRunOptions = {}): LockstepRunResult {
+  const elf = parseBareElf(bytes, name);
+  const write = opts.write ?? defaultWrite;
+  const outA: Output[] = [], outB: Output[] = [];
+  // HTIF reuses its putchar buffer: keep a copy.
+  const collect = (into: Output[]) => (fd: 1 | 2, d: Uint8Array) => { into.push({ fd, data: d.slice() }); };
+  const ta = new ChunkTimer(), tb = new ChunkTimer();
+  const a = bareMachine(elf, opts.memory, DBT_ENGINE_BYTES, ta, collect(outA));
+  const b = bareMachine(elf, opts.memory, 0, tb, collect(outB));
+  b.bus.log = () => {}; // the translating machine already reports each stray MMIO access once
+  const hot = Number(process.env["TYPEVISOR_DBT_HOT"] ?? "");
+  const dbt = attachDbt(a.hart, { hotThreshold: Number.isInteger(hot) && hot > 0 ? hot : 2 });
+  const deadline = performance.now() + (opts.timeoutSeconds ?? 60) * 1000;
+  const t0 = performance.now();
+  let end: BareEnd | undefined;
+  const r = lockstep(a.hart, b.hart, {
+    chunk: opts.chunk ?? LOCKSTEP_CHUNK,
+    maxInsns: opts.maxInsns ?? Number.POSITIVE_INFINITY,
+    compareRam: opts.compareRamEveryChunk,
+    onChunk: (reason): ChunkVerdict => {
+      ta.tick(a.hart.instret);
+      tb.tick(b.hart.instret);
+      const ea = serviceHost(a, ta, reason), eb = serviceHost(b, tb, reason);
+      ta.tick(a.hart.instret);
+      tb.tick(b.hart.instret);
+      const out = outputDiffers(outA, outB);
+      if (out !== undefined) return { divergence: out };
+      for (const o of outB) write(o.fd, o.data);
+      outA.length = outB.length = 0;
+      if (ea?.message !== eb?.message) return { divergence: `the host saw different things: dbt '${ea?.message ?? "nothing"}' interp '${eb?.message ?? "nothing"}'` };
+      end = ea ?? (performance.now() > deadline ? timedOut(b.hart, opts.timeoutSeconds) : undefined);
+      return end === undefined ? "continue" : "stop";
+    },
+    onExit: () => true, // onChunk served every exit (HTIF, wfi, host traps) and decides when to stop
+  });
+  let divergence = r.divergence;
+  if (divergence === undefined) {
+    const ram = compareHarts(a.hart, b.hart, true);
+    if (ram !== undefined) divergence = `at the end (${r.insns} instructions): ${ram}`;
+  }
+  end ??= { status: 3, message: `stopped after --max-insns ${opts.maxInsns} instructions without an HTIF exit (pc 0x${b.hart.getPc().toString(16)})` };
+  const result = { instret: b.hart.instret, seconds: (performance.now() - t0) / 1000, engineStats: engineStats(dbt) };
+  if (divergence !== undefined) return { ...result, status: 1, message: `lockstep: divergence ${divergence}`, divergence };
+  return { ...result, ...end, message: `${end.message}\nlockstep: ${r.insns} instructions, no divergence`, divergence };
 }
 
 function positiveNumber(text: string | undefined, flag: string, integer: boolean): number | undefined {
@@ -191,18 +347,38 @@ function positiveNumber(text: string | undefined, flag: string, integer: boolean
   return n;
 }
 
+/** The CHUNK of --lockstep[=CHUNK]. */
+function lockstepChunk(text: string | undefined): number {
+  if (text === undefined) return LOCKSTEP_CHUNK;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isInteger(n) || n < 1 || n > LOCKSTEP_CHUNK_MAX) {
+    throw new UsageError(`run-elf: --lockstep=${text}: CHUNK must be a whole number of instructions from 1 to ${LOCKSTEP_CHUNK_MAX} (e.g. --lockstep=${LOCKSTEP_CHUNK})`);
+  }
+  return n;
+}
+
 export const command: Command = {
   name: "run-elf",
   summary: "run a bare-metal RV64 ELF (HTIF tohost/fromhost) in M-mode",
   usage,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs("run-elf", argv, {
+    // --lockstep takes an optional value, which parseArgs cannot express: split --lockstep=CHUNK off
+    // before parsing ('--lockstep 500' stays a flag and a positional, as a bare flag must).
+    let chunkText: string | undefined;
+    const args = argv.map((a) => {
+      if (!a.startsWith("--lockstep=")) return a;
+      chunkText = a.slice("--lockstep=".length);
+      return "--lockstep";
+    });
+    const { values, positionals } = parseCommandArgs("run-elf", args, {
       "max-insns": { type: "string" },
       timeout: { type: "string" },
       memory: { type: "string" },
       stats: { type: "boolean" },
       trace: { type: "boolean" },
       engine: { type: "string" },
+      lockstep: { type: "boolean" },
+      "lockstep-ram": { type: "boolean" },
     });
     if (positionals.length !== 1) throw new UsageError("run-elf: give exactly one PROGRAM.elf (see 'typevisor run-elf --help')");
     const file = positionals[0]!;
@@ -212,6 +388,13 @@ export const command: Command = {
     if (memory !== undefined && (memory < 4096 || memory % 4096 !== 0 || memory > 2 ** 31)) {
       throw new UsageError(`run-elf: --memory ${values.memory} must be a multiple of 4K between 4K and 2G`);
     }
+    const chunk = values.lockstep ? lockstepChunk(chunkText) : undefined;
+    if (values["lockstep-ram"] && !values.lockstep) throw new UsageError("run-elf: --lockstep-ram only applies to a lockstep run; add --lockstep");
+    if (values.lockstep && values.engine !== undefined) {
+      throw new UsageError("run-elf: --lockstep runs both engines (dbt against interp); drop --engine");
+    }
+    if (values.lockstep && values.trace) throw new UsageError("run-elf: --trace and --lockstep cannot be combined; trace the interpreter alone (drop --lockstep)");
+    const engine = parseEngine("run-elf", values.engine);
     let bytes: Uint8Array;
     try {
       bytes = readFileSync(file);
@@ -221,7 +404,9 @@ export const command: Command = {
     }
     let r: BareRunResult;
     try {
-      r = runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine: parseEngine("run-elf", values.engine) });
+      r = chunk !== undefined
+        ? runBareElfLockstep(bytes, file, { maxInsns, timeoutSeconds, memory, chunk, compareRamEveryChunk: values["lockstep-ram"] })
+        : runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine });
     } catch (e) {
       if (e instanceof ElfError || e instanceof ElfLoadError) throw new UsageError(`run-elf: ${e.message}`);
       throw e;

@@ -66,7 +66,15 @@ export interface DbtStats {
   tlbMirrorFlushes: number;
   /** Units dropped because they left wasm too often to pay off. */
   unprofitable: number;
+  /** interpExits by the major opcode of the instruction (loads/stores: TLB-mirror misses, MMIO). */
+  exitsByOpcode: number[];
 }
+
+const OPCODE_NAMES: Record<number, string> = {
+  0x03: "load (TLB miss/MMIO)", 0x23: "store (TLB miss/MMIO/code page)", 0x2f: "AMO/LR/SC", 0x73: "SYSTEM (CSR, xRET, ecall, wfi, sfence)",
+  0x07: "FP load", 0x27: "FP store", 0x53: "FP op", 0x43: "FMADD", 0x47: "FMSUB", 0x4b: "FNMSUB", 0x4f: "FNMADD",
+  0x0f: "FENCE.I", 0x33: "OP (MULH, Zb*)", 0x3b: "OP-32 (Zb*)", 0x13: "OP-IMM (Zb*)", 0x1b: "OP-IMM-32 (Zb*)", 0x67: "JALR", 0x63: "BRANCH",
+};
 
 type UnitFn = (block: number, budget: number) => number;
 /** The trampoline: call_indirect into the unit in table slot `slot` (see makeTrampoline). */
@@ -161,12 +169,26 @@ class CodeRegistry {
 }
 const registries = new WeakMap<object, CodeRegistry>();
 
-export class Dbt {
-  busy = false;
-  readonly stats: DbtStats = {
+/** Statistics with every count zero. */
+export function emptyDbtStats(): DbtStats {
+  return {
     pagesTranslated: 0, blocksTranslated: 0, insnsTranslated: 0, modules: 0, wasmBytes: 0, compileMs: 0,
     cacheHits: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0, unprofitable: 0,
+    exitsByOpcode: new Array<number>(128).fill(0),
   };
+}
+
+/** dst += src, field by field (to sum the translators of several harts or boots). */
+export function addDbtStats(dst: DbtStats, src: DbtStats): void {
+  for (const k of Object.keys(src) as (keyof DbtStats)[]) {
+    if (k === "exitsByOpcode") src.exitsByOpcode.forEach((n, i) => { dst.exitsByOpcode[i]! += n; });
+    else dst[k] += src[k];
+  }
+}
+
+export class Dbt {
+  busy = false;
+  readonly stats: DbtStats = emptyDbtStats();
   private readonly h: HartInternals;
   private readonly fastSize: number;
   private readonly engRegs: Int32Array;
@@ -401,7 +423,9 @@ export class Dbt {
           // A CSR write, xRET or wfi may enable a pending interrupt: check right after it, as the
           // interpreter does after such instructions. (Stores to code pages need nothing here: the
           // interpreter reports them through onCodeWrite.)
-          const system = this.isSystem(hart.pcLo, hart.pcHi);
+          const op = this.opcodeAt(hart.pcLo, hart.pcHi);
+          st.exitsByOpcode[op & 0x7f]++;
+          const system = op === SYSTEM_OP || op < 0;
           const r = this.interp(1);
           remaining -= 1;
           sinceCheck += 1;
@@ -429,15 +453,15 @@ export class Dbt {
     }
   }
 
-  /** Whether the instruction at pc is a SYSTEM instruction (CSR access, xRET, wfi, ecall...). */
-  private isSystem(pcLo: number, pcHi: number): boolean {
+  /** Major opcode of the (expanded) instruction at pc, or -1 if its page is not in the fetch cache. */
+  private opcodeAt(pcLo: number, pcHi: number): number {
     const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
     const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi;
-    if (tagLo[fi] !== (pcLo & ~0xfff) || tagHi[fi] !== pcHi) return true;
+    if (tagLo[fi] !== (pcLo & ~0xfff) || tagHi[fi] !== pcHi) return -1;
     const off = this.h.fastBase[fi]! + (pcLo & 0xfff);
     const h = this.ram16[off >>> 1]!;
     const insn = (h & 3) === 3 ? h : this.h.ctab[h]!;
-    return (insn & 0x7f) === SYSTEM_OP;
+    return insn & 0x7f;
   }
 
   private invalidate(unit: PageUnit, host: number): void {
@@ -514,6 +538,9 @@ export function formatDbtStats(s: DbtStats): string {
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: cache hits ${s.cacheHits}, invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes}, dropped as unprofitable ${s.unprofitable}`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns}, exits to the interpreter (trap-and-emulate, TLB misses) ${s.interpExits}`,
+    ...(s.interpExits > 0 ? [`dbt: exits by instruction: ${s.exitsByOpcode
+      .map((n, op) => [op, n] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 6)
+      .map(([op, n]) => `${OPCODE_NAMES[op] ?? `opcode 0x${op.toString(16)}`} ${n}`).join(", ")}`] : []),
   ].join("\n");
 }
 

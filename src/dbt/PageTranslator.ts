@@ -36,7 +36,7 @@ const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 
 // Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
 const L_NEXT = 0, L_BUDGET = 1;
-const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39;
+const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41;
 /**
  * Guest registers in wasm locals (loaded on entry, written back on exit) or in the engine area
  * (every access a load/store). Locals are what TurboFan likes; V8's Liftoff spills register-allocated
@@ -46,7 +46,7 @@ const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 =
 const REGS_IN_LOCALS = (process.env["TYPEVISOR_DBT_REGS"] ?? "memory") === "locals";
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
-LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64);
+LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64);
 const reg = (r: number) => 1 + r;
 
 /** Decoded instruction in the page (compressed ones already expanded). */
@@ -78,27 +78,55 @@ function classify(insn: number): Cls {
     case 0x63: return f3 === 2 || f3 === 3 ? Cls.Unsupported : Cls.Branch;
     case 0x03: return f3 === 7 ? Cls.Unsupported : Cls.Plain;
     case 0x23: return f3 > 3 ? Cls.Unsupported : Cls.Plain;
-    case 0x13:
-      if (f3 === 1) return (insn >>> 26) === 0 ? Cls.Plain : Cls.Unsupported;
-      if (f3 === 5) return (insn >>> 26) === 0 || (insn >>> 26) === 0x10 ? Cls.Plain : Cls.Unsupported;
-      return Cls.Plain;
-    case 0x1b:
-      if (f3 === 0) return Cls.Plain;
-      if (f3 === 1) return f7 === 0 ? Cls.Plain : Cls.Unsupported;
-      if (f3 === 5) return f7 === 0 || f7 === 0x20 ? Cls.Plain : Cls.Unsupported;
-      return Cls.Unsupported;
-    case 0x33:
-      if (f7 === 0) return Cls.Plain;
-      if (f7 === 0x20) return f3 === 0 || f3 === 5 ? Cls.Plain : Cls.Unsupported;
-      if (f7 === 1) return f3 === 0 || f3 >= 4 ? Cls.Plain : Cls.Unsupported; // MULH* go to the interpreter
-      return Cls.Unsupported;
-    case 0x3b:
-      if (f7 === 0) return f3 === 0 || f3 === 1 || f3 === 5 ? Cls.Plain : Cls.Unsupported;
-      if (f7 === 0x20) return f3 === 0 || f3 === 5 ? Cls.Plain : Cls.Unsupported;
-      if (f7 === 1) return f3 === 0 || f3 >= 4 ? Cls.Plain : Cls.Unsupported;
-      return Cls.Unsupported;
+    case 0x13: case 0x1b: case 0x33: case 0x3b:
+      return bitmanipOrBase(insn) ? Cls.Plain : Cls.Unsupported;
     case 0x0f: return f3 === 0 ? Cls.Plain : Cls.Unsupported; // FENCE is a no-op on one hart; FENCE.I is not
+    case 0x2f: { // AMOs (A 8.4); LR/SC keep their reservation in the interpreter
+      const f5 = insn >>> 27;
+      return (f3 === 2 || f3 === 3) && (f5 === 0 || f5 === 1 || f5 === 4 || f5 === 8 || f5 === 12 || f5 >= 16 && (f5 & 3) === 0) ? Cls.Plain : Cls.Unsupported;
+    }
     default: return Cls.Unsupported;
+  }
+}
+
+/**
+ * Whether an OP/OP-32/OP-IMM/OP-IMM-32 instruction is one the translator emits: RV64I, M (MULH*
+ * included), Zba, Zbb and Zbs (Bitmanip 1.0.0), exactly the set the interpreter executes.
+ */
+function bitmanipOrBase(insn: number): boolean {
+  const f3 = (insn >>> 12) & 7, f7 = insn >>> 25, f6 = insn >>> 26, imm12 = insn >>> 20, rs2 = (insn >>> 20) & 31;
+  switch (insn & 0x7f) {
+    case 0x13:
+      if (f3 === 1) return f6 === 0 || f6 === 0x12 || f6 === 0x0a || f6 === 0x1a || imm12 === 0x600 || imm12 === 0x601 || imm12 === 0x602 || imm12 === 0x604 || imm12 === 0x605;
+      if (f3 === 5) return f6 === 0 || f6 === 0x10 || f6 === 0x12 || f6 === 0x18 || imm12 === 0x287 || imm12 === 0x6b8;
+      return true;
+    case 0x1b:
+      if (f3 === 0) return true;
+      if (f3 === 1) return f7 === 0 || f6 === 0x02 || (f7 === 0x30 && rs2 <= 2);
+      if (f3 === 5) return f7 === 0 || f7 === 0x20 || f7 === 0x30;
+      return false;
+    case 0x33:
+      switch (f7) {
+        case 0x00: case 0x01: return true;
+        case 0x20: return f3 === 0 || f3 === 5 || f3 === 4 || f3 === 6 || f3 === 7;
+        case 0x10: return f3 === 2 || f3 === 4 || f3 === 6;
+        case 0x05: return f3 >= 4;
+        case 0x30: return f3 === 1 || f3 === 5;
+        case 0x24: return f3 === 1 || f3 === 5;
+        case 0x34: case 0x14: return f3 === 1;
+        default: return false;
+      }
+    case 0x3b:
+      switch (f7) {
+        case 0x00: return f3 === 0 || f3 === 1 || f3 === 5;
+        case 0x20: return f3 === 0 || f3 === 5;
+        case 0x01: return f3 === 0 || f3 >= 4;
+        case 0x10: return f3 === 2 || f3 === 4 || f3 === 6;
+        case 0x04: return f3 === 0 || (f3 === 4 && rs2 === 0);
+        case 0x30: return f3 === 1 || f3 === 5;
+        default: return false;
+      }
+    default: return false;
   }
 }
 
@@ -315,6 +343,9 @@ export class PageTranslator {
           c.mem([Op.I64Store8, Op.I64Store16, Op.I64Store32, Op.I64Store][f3]!, 0, 0);
           break;
         }
+        case 0x2f:
+          this.emitAmo(c, insn, rd, rs1, rs2, f3, d.off, len - j, dOut);
+          break;
         default:
           this.emitAlu(c, insn, d.off, rd, rs1, rs2, f3);
       }
@@ -415,6 +446,36 @@ export class PageTranslator {
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).op(Op.I32Add);
   }
 
+  /**
+   * AMO{SWAP,ADD,XOR,AND,OR,MIN,MAX,MINU,MAXU}.{W,D} (Unprivileged ISA 8.4): read-modify-write of an
+   * aligned word through the STORE mirror (an AMO needs write permission and faults as a store/AMO,
+   * Privileged ISA 4.3.1; a misaligned address misses the mirror and the interpreter raises the
+   * misaligned exception). Translated code runs one hart at a time, so plain wasm loads and stores are
+   * atomic with respect to the other harts; aq/rl order nothing further here. rd gets the old value
+   * (sign-extended for .W), computed after rs2 is read, since rd may equal rs2.
+   */
+  private emitAmo(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
+    const f5 = insn >>> 27;
+    const w = f3 === 2;
+    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut);
+    c.localTee(L_H).mem(w ? Op.I64Load32S : Op.I64Load, w ? 2 : 3, 0).localSet(L_O);
+    c.localGet(L_H); // address for the store
+    const old = () => (w ? c.localGet(L_O).op(Op.I32WrapI64) : c.localGet(L_O));
+    const src = () => (w ? this.getReg(c, rs2).op(Op.I32WrapI64) : this.getReg(c, rs2));
+    if (f5 === 1) src();
+    else if (f5 < 16) {
+      old(); src();
+      c.op(w ? [Op.I32Add, 0, 0, 0, Op.I32Xor, 0, 0, 0, Op.I32Or, 0, 0, 0, Op.I32And][f5]! : [Op.I64Add, 0, 0, 0, Op.I64Xor, 0, 0, 0, Op.I64Or, 0, 0, 0, Op.I64And][f5]!);
+    } else {
+      // MIN/MAX/MINU/MAXU: select(old, src, old <cmp> src)
+      old(); src(); old(); src();
+      const cmp = w ? [Op.I32LtS, Op.I32GtS, Op.I32LtU, Op.I32GtU] : [Op.I64LtS, Op.I64GtS, Op.I64LtU, Op.I64GtU];
+      c.op(cmp[(f5 - 16) >>> 2]!).op(Op.Select);
+    }
+    c.mem(w ? Op.I32Store : Op.I64Store, w ? 2 : 3, 0);
+    if (rd !== 0) { c.localGet(L_O); this.setReg(c, rd); }
+  }
+
   /** Integer computational instructions (RV64I 2.4/5.2, M 7.1/7.2 without MULH*). */
   private emitAlu(c: CodeWriter, insn: number, off: number, rd: number, rs1: number, rs2: number, f3: number): void {
     const f7 = insn >>> 25;
@@ -436,6 +497,7 @@ export class PageTranslator {
       case 0x13: { // OP-IMM
         if (rd === 0) return;
         const sh = (insn >>> 20) & 63;
+        if ((f3 === 1 || f3 === 5) && (insn >>> 26) !== 0 && (insn >>> 26) !== 0x10) { this.bitImm(c, insn, rs1, sh); this.setReg(c, rd); return; }
         this.getReg(c, rs1);
         switch (f3) {
           case 0: c.i64Const(imm, imm >> 31).op(Op.I64Add); break;
@@ -452,8 +514,17 @@ export class PageTranslator {
       }
       case 0x1b: { // OP-IMM-32
         if (rd === 0) return;
+        if (f3 === 1 && (insn >>> 26) === 0x02) { // SLLI.UW (Zba)
+          this.getReg(c, rs1).i64Const(-1, 0).op(Op.I64And).i64Const((insn >>> 20) & 63, 0).op(Op.I64Shl); this.setReg(c, rd);
+          return;
+        }
         this.getReg(c, rs1).op(Op.I32WrapI64);
         const sh = (insn >>> 20) & 31;
+        if (f3 !== 0 && f7 === 0x30) { // CLZW/CTZW/CPOPW, RORIW (Zbb); for ADDIW (f3 = 0) these bits are the immediate
+          if (f3 === 1) c.op([Op.I32Clz, Op.I32Ctz, Op.I32Popcnt][sh]!); else c.i32Const(sh).op(Op.I32Rotr);
+          c.op(Op.I64ExtendI32S); this.setReg(c, rd);
+          return;
+        }
         if (f3 === 0) c.i32Const(imm).op(Op.I32Add);
         else if (f3 === 1) c.i32Const(sh).op(Op.I32Shl);
         else c.i32Const(sh).op(f7 === 0 ? Op.I32ShrU : Op.I32ShrS);
@@ -463,6 +534,8 @@ export class PageTranslator {
       case 0x33: { // OP
         if (rd === 0) return;
         if (f7 === 1 && f3 >= 4) { this.div64(c, rs1, rs2, f3); this.setReg(c, rd); return; }
+        if (f7 === 1 && f3 !== 0) { this.mulh(c, rs1, rs2, f3); this.setReg(c, rd); return; }
+        if (f7 !== 0 && f7 !== 1 && !(f7 === 0x20 && (f3 === 0 || f3 === 5))) { this.bitOp(c, f7, f3, rs1, rs2); this.setReg(c, rd); return; }
         this.getReg(c, rs1);
         this.getReg(c, rs2);
         if (f7 === 1) c.op(Op.I64Mul);
@@ -485,6 +558,19 @@ export class PageTranslator {
       case 0x3b: { // OP-32
         if (rd === 0) return;
         if (f7 === 1 && f3 >= 4) { this.div32(c, rs1, rs2, f3); c.op(Op.I64ExtendI32S); this.setReg(c, rd); return; }
+        if (f7 === 0x10 || f7 === 0x04) { // SHxADD.UW, ADD.UW (Zba), ZEXT.H (Zbb)
+          this.getReg(c, rs1);
+          if (f7 === 0x04 && f3 === 4) { c.i64Const(0xffff, 0).op(Op.I64And); this.setReg(c, rd); return; }
+          c.i64Const(-1, 0).op(Op.I64And);
+          if (f7 === 0x10) c.i64Const(f3 >>> 1, 0).op(Op.I64Shl);
+          this.getReg(c, rs2).op(Op.I64Add); this.setReg(c, rd);
+          return;
+        }
+        if (f7 === 0x30) { // ROLW/RORW (Zbb)
+          this.getReg(c, rs1).op(Op.I32WrapI64);
+          this.getReg(c, rs2).op(Op.I32WrapI64).op(f3 === 1 ? Op.I32Rotl : Op.I32Rotr).op(Op.I64ExtendI32S); this.setReg(c, rd);
+          return;
+        }
         this.getReg(c, rs1).op(Op.I32WrapI64);
         this.getReg(c, rs2).op(Op.I32WrapI64);
         if (f7 === 1) c.op(Op.I32Mul);
@@ -494,6 +580,86 @@ export class PageTranslator {
         return;
       }
     }
+  }
+
+  /** 64-bit constant helper (lo, hi halves as int32). */
+  private k64(c: CodeWriter, lo: number, hi: number): CodeWriter { return c.i64Const(lo | 0, hi | 0); }
+
+  /**
+   * MULH/MULHSU/MULHU (M 7.1): the high 64 bits of the 128-bit product, from four 32x32->64 partial
+   * products (wasm has no widening multiply); the signed forms correct the unsigned high part:
+   * mulh(a,b) = mulhu(a,b) - (a<0 ? b : 0) - (b<0 ? a : 0), mulhsu drops the second term.
+   */
+  private mulh(c: CodeWriter, rs1: number, rs2: number, f3: number): void {
+    this.getReg(c, rs1).localSet(L_T);
+    this.getReg(c, rs2).localSet(L_A);
+    const lo = (l: number) => { c.localGet(l); this.k64(c, -1, 0).op(Op.I64And); };
+    const hi = (l: number) => { c.localGet(l).i64Const(32, 0).op(Op.I64ShrU); };
+    // L_O = mid = (aL*bL >>> 32) + lo32(aL*bH) + lo32(aH*bL)
+    lo(L_T); lo(L_A); c.op(Op.I64Mul).i64Const(32, 0).op(Op.I64ShrU);
+    lo(L_T); hi(L_A); c.op(Op.I64Mul).localTee(L_T2); this.k64(c, -1, 0).op(Op.I64And).op(Op.I64Add);
+    hi(L_T); lo(L_A); c.op(Op.I64Mul).localTee(L_PC); this.k64(c, -1, 0).op(Op.I64And).op(Op.I64Add).localSet(L_O);
+    // high = aH*bH + (aL*bH >>> 32) + (aH*bL >>> 32) + (mid >>> 32)
+    hi(L_T); hi(L_A); c.op(Op.I64Mul);
+    c.localGet(L_T2).i64Const(32, 0).op(Op.I64ShrU).op(Op.I64Add);
+    c.localGet(L_PC).i64Const(32, 0).op(Op.I64ShrU).op(Op.I64Add);
+    c.localGet(L_O).i64Const(32, 0).op(Op.I64ShrU).op(Op.I64Add);
+    if (f3 === 1 || f3 === 2) { // - (a < 0 ? b : 0)
+      c.localGet(L_A).localGet(L_T).i64Const(63, 0).op(Op.I64ShrS).op(Op.I64And).op(Op.I64Sub);
+    }
+    if (f3 === 1) { // - (b < 0 ? a : 0)
+      c.localGet(L_T).localGet(L_A).i64Const(63, 0).op(Op.I64ShrS).op(Op.I64And).op(Op.I64Sub);
+    }
+  }
+
+  /** Zba/Zbb/Zbs register-register forms of OP (Bitmanip 1.0.0 chapter 2). Leaves the i64 result. */
+  private bitOp(c: CodeWriter, f7: number, f3: number, rs1: number, rs2: number): void {
+    const a = () => this.getReg(c, rs1), b = () => this.getReg(c, rs2);
+    switch (f7) {
+      case 0x10: a(); c.i64Const(f3 >>> 1, 0).op(Op.I64Shl); b(); c.op(Op.I64Add); return; // SH1ADD/SH2ADD/SH3ADD
+      case 0x20: // ANDN, ORN, XNOR
+        if (f3 === 4) { a(); b(); c.op(Op.I64Xor).i64Const(-1, -1).op(Op.I64Xor); return; }
+        a(); b(); c.i64Const(-1, -1).op(Op.I64Xor).op(f3 === 7 ? Op.I64And : Op.I64Or); return;
+      case 0x05: // MIN, MINU, MAX, MAXU: select(a, b, a <cmp> b)
+        a(); b(); a(); b(); c.op([Op.I64LtS, Op.I64LtU, Op.I64GtS, Op.I64GtU][f3 - 4]!).op(Op.Select); return;
+      case 0x30: a(); b(); c.op(f3 === 1 ? Op.I64Rotl : Op.I64Rotr); return; // ROL, ROR (shift amount mod 64, as wasm)
+      case 0x24:
+        if (f3 === 5) { a(); b(); c.op(Op.I64ShrU).i64Const(1, 0).op(Op.I64And); return; } // BEXT
+        a(); c.i64Const(1, 0); b(); c.op(Op.I64Shl).i64Const(-1, -1).op(Op.I64Xor).op(Op.I64And); return; // BCLR
+      case 0x34: a(); c.i64Const(1, 0); b(); c.op(Op.I64Shl).op(Op.I64Xor); return; // BINV
+      default: a(); c.i64Const(1, 0); b(); c.op(Op.I64Shl).op(Op.I64Or); return; // BSET (0x14)
+    }
+  }
+
+  /** Zbb/Zbs immediate forms of OP-IMM (shift-amount field sh): leaves the i64 result. */
+  private bitImm(c: CodeWriter, insn: number, rs1: number, sh: number): void {
+    const f3 = (insn >>> 12) & 7, f6 = insn >>> 26, imm12 = insn >>> 20;
+    this.getReg(c, rs1);
+    const bit = () => this.k64(c, sh >= 32 ? 0 : 1 << sh, sh >= 32 ? 1 << (sh - 32) : 0);
+    if (f3 === 1) {
+      switch (f6) {
+        case 0x12: bit(); c.i64Const(-1, -1).op(Op.I64Xor).op(Op.I64And); return; // BCLRI
+        case 0x0a: bit(); c.op(Op.I64Or); return; // BSETI
+        case 0x1a: bit(); c.op(Op.I64Xor); return; // BINVI
+      }
+      c.op([Op.I64Clz, Op.I64Ctz, Op.I64Popcnt, 0, Op.I64Extend8S, Op.I64Extend16S][imm12 - 0x600]!); // CLZ CTZ CPOP SEXT.B SEXT.H
+      return;
+    }
+    if (f6 === 0x12) { c.i64Const(sh, 0).op(Op.I64ShrU).i64Const(1, 0).op(Op.I64And); return; } // BEXTI
+    if (f6 === 0x18) { c.i64Const(sh, 0).op(Op.I64Rotr); return; } // RORI
+    if (imm12 === 0x287) { // ORC.B: per byte, 0xff if the byte is non-zero else 0
+      c.localTee(L_T);
+      this.k64(c, 0x7f7f7f7f, 0x7f7f7f7f).op(Op.I64And);
+      this.k64(c, 0x7f7f7f7f, 0x7f7f7f7f).op(Op.I64Add).localGet(L_T).op(Op.I64Or); // high bit set iff byte != 0
+      this.k64(c, 0x80808080, 0x80808080).op(Op.I64And).i64Const(7, 0).op(Op.I64ShrU).i64Const(0xff, 0).op(Op.I64Mul);
+      return;
+    }
+    // REV8: byte swap in three stages (swap bytes, halfwords, words)
+    c.localTee(L_T).i64Const(8, 0).op(Op.I64ShrU); this.k64(c, 0x00ff00ff, 0x00ff00ff).op(Op.I64And);
+    c.localGet(L_T); this.k64(c, 0x00ff00ff, 0x00ff00ff).op(Op.I64And).i64Const(8, 0).op(Op.I64Shl).op(Op.I64Or);
+    c.localTee(L_T).i64Const(16, 0).op(Op.I64ShrU); this.k64(c, 0x0000ffff, 0x0000ffff).op(Op.I64And);
+    c.localGet(L_T); this.k64(c, 0x0000ffff, 0x0000ffff).op(Op.I64And).i64Const(16, 0).op(Op.I64Shl).op(Op.I64Or);
+    c.i64Const(32, 0).op(Op.I64Rotl);
   }
 
   /**
@@ -551,7 +717,7 @@ function markRegs(insn: number, used: Uint8Array, written: Uint8Array): void {
   const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
   const hasRd = op !== 0x63 && op !== 0x23 && op !== 0x0f;
   const hasRs1 = op !== 0x37 && op !== 0x17 && op !== 0x6f && op !== 0x0f;
-  const hasRs2 = op === 0x63 || op === 0x23 || op === 0x33 || op === 0x3b;
+  const hasRs2 = op === 0x63 || op === 0x23 || op === 0x33 || op === 0x3b || op === 0x2f;
   if (hasRd) written[rd] = 1;
   if (hasRs1) used[rs1] = 1;
   if (hasRs2) used[rs2] = 1;

@@ -1210,6 +1210,9 @@ export class Hart implements FpContext {
       this.raise(isLr ? Cause.LoadAccessFault : Cause.StoreAccessFault, alo, ahi);
       return false;
     }
+    // Remember the translation like a store does, so the binary translator's store mirror (which
+    // copies this cache) lets the next AMO to the page run in translated code.
+    if (!isLr) this.fillFast(Access.Store, alo, ahi, off - (off & 0xfff));
     const w = off >>> 2;
     const ram = this.ram32;
     const olo = ram[w]!, ohi = size === 8 ? ram[w + 1]! : olo >> 31;

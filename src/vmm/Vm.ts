@@ -12,7 +12,7 @@ import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
 import { HartState } from "./Sbi.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import type { Hart } from "../riscv/Hart.js";
-import type { DbtStats } from "../dbt/Dbt.js";
+import { addDbtStats, emptyDbtStats, type DbtStats } from "../dbt/Dbt.js";
 import type { EngineName } from "../dbt/Engine.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
@@ -87,17 +87,6 @@ function emptyTotals(): HartTotals {
   return { exceptions: new Array(32).fill(0), interrupts: new Array(16).fill(0), csrAccesses: 0, mret: 0, sret: 0, sfenceVma: 0, wfi: 0 };
 }
 
-/** dst += src, field by field (every DbtStats field is a count or a sum). */
-function addDbtStats(dst: DbtStats, src: DbtStats): void {
-  for (const k of Object.keys(src) as (keyof DbtStats)[]) dst[k] += src[k];
-}
-
-function emptyDbtStats(): DbtStats {
-  return {
-    pagesTranslated: 0, blocksTranslated: 0, insnsTranslated: 0, modules: 0, wasmBytes: 0, compileMs: 0,
-    cacheHits: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0, unprofitable: 0,
-  };
-}
 
 function addHart(t: HartTotals, h: Hart): void {
   const s = h.stats;

@@ -43,6 +43,8 @@ export interface DbtOptions {
   hotThreshold?: number;
   /** Translated instructions between two interrupt/timer checks (default 4096). */
   slice?: number;
+  /** Let V8 recompile hot translated code with TurboFan (default false: Liftoff only; see the constructor). */
+  tierUp?: boolean;
 }
 
 export interface DbtStats {
@@ -244,10 +246,21 @@ export class Dbt {
     hart.onCodeWrite = reg.onCodeWrite;
     this.translator = new PageTranslator(this.ram16, this.h.ctab, E);
     // V8's dynamic tier-up recompiles hot translated functions with TurboFan on a background thread.
-    // Measured on an idle 2-core host (docs/DBT.md): sha256sum of 30 MB 2.8 s with tier-up against
-    // 4.6 s Liftoff-only, gzip of 32 MB 17.5 s against 17.7 s. TYPEVISOR_DBT_TURBOFAN=0 forces
-    // Liftoff only (less compile CPU for code that runs briefly).
-    if (process.env["TYPEVISOR_DBT_TURBOFAN"] === "0") setFlagsFromString("--liftoff-only");
+    // Measured on an idle 2-core host (docs/DBT.md): it pays for long-running user programs
+    // (sha256sum of 30 MB under exec: 2.8 s against 4.6 s Liftoff-only; gzip of 32 MB: even) and
+    // costs a Linux boot dearly (36 s against 23 s: the boot runs 2 million translated instructions a
+    // few times each, and TurboFan compiles of these large functions fill the second core).
+    // So tier-up is an option (exec turns it on), and with it the tiering budget is raised from V8's
+    // 1.8 MB so only really hot functions are recompiled. The flags are per process.
+    // TYPEVISOR_DBT_TURBOFAN=0|1 overrides the option; TYPEVISOR_DBT_TIERING_BUDGET sets the budget.
+    const env = process.env["TYPEVISOR_DBT_TURBOFAN"];
+    const tierUp = env === "1" ? true : env === "0" ? false : (opts.tierUp ?? false);
+    if (!tierUp) setFlagsFromString("--liftoff-only");
+    else {
+      setFlagsFromString("--no-liftoff-only");
+      const tb = process.env["TYPEVISOR_DBT_TIERING_BUDGET"];
+      setFlagsFromString(`--wasm-tiering-budget=${tb !== undefined && /^[0-9]+$/.test(tb) ? tb : "20000000"}`);
+    }
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 32;
     this.slice = opts.slice ?? 4096;

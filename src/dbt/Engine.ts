@@ -9,8 +9,8 @@ import { attachDbt, formatDbtStats, type Dbt } from "./Dbt.js";
 import { DBT_ENGINE_BYTES } from "./EngineArea.js";
 
 export type EngineName = "interp" | "dbt";
-export const DEFAULT_ENGINE: EngineName = "interp";
-export const ENGINE_USAGE = "  --engine E      CPU engine: interp (interpreter, default) or dbt (binary translation to WebAssembly)";
+export const DEFAULT_ENGINE: EngineName = "dbt";
+export const ENGINE_USAGE = "  --engine E      CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter)";
 
 /** Parses the --engine value; `cmd` names the command in the error. */
 export function parseEngine(cmd: string, value: string | undefined): EngineName {
@@ -28,11 +28,11 @@ export function engineBytes(engine: EngineName | undefined, harts = 1): number {
 }
 
 /** Attaches the translator when the engine is dbt; returns it (for --stats) or undefined. */
-export function useEngine(hart: Hart, engine: EngineName | undefined): Dbt | undefined {
+export function useEngine(hart: Hart, engine: EngineName | undefined, opts: { tierUp?: boolean } = {}): Dbt | undefined {
   if (engine !== "dbt") return undefined;
   // TYPEVISOR_DBT_HOT: dispatches into a page before it is translated (a debugging/testing knob).
   const hot = Number(process.env["TYPEVISOR_DBT_HOT"] ?? "");
-  const dbt = attachDbt(hart, Number.isInteger(hot) && hot > 0 ? { hotThreshold: hot } : {});
+  const dbt = attachDbt(hart, Number.isInteger(hot) && hot > 0 ? { hotThreshold: hot, ...opts } : { ...opts });
   // TYPEVISOR_DBT_STATS=1: print the translator's statistics on stderr when the process exits (for
   // commands without a --stats flag of their own, e.g. exec).
   if (process.env["TYPEVISOR_DBT_STATS"] === "1") {

@@ -1,5 +1,6 @@
 // The control plane's HTTP API: every endpoint with valid and invalid requests, VMs running apart
 // from each other and from the daemon, consoles over WebSocket, events and metrics.
+import { DEFAULT_ENGINE } from "../../src/dbt/Engine.js";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
@@ -140,8 +141,11 @@ test("a VM created with engine dbt runs on the binary translator and its stats s
     return s?.dbt && s.dbt.pagesTranslated > 0 ? s : undefined;
   });
   assert.equal(stats.engine, "dbt");
-  // The default engine is the interpreter, and its stats carry no translator section.
-  const d = await call(env.ep, "POST", "/v1/vms?start=true", spec("t-default"));
+  // A spec without an engine gets DEFAULT_ENGINE; an interpreter VM's stats carry no translator section.
+  const dflt = await call(env.ep, "POST", "/v1/vms", spec("t-default"));
+  assert.equal((dflt.body as { spec: { engine: string } }).spec.engine, DEFAULT_ENGINE);
+  assert.equal((await call(env.ep, "DELETE", `/v1/vms/${(dflt.body as { id: string }).id}?force=true`)).status, 204);
+  const d = await call(env.ep, "POST", "/v1/vms?start=true", spec("t-interp", { engine: "interp" }));
   const did = (d.body as { id: string; spec: { engine: string } }).id;
   assert.equal((d.body as { spec: { engine: string } }).spec.engine, "interp");
   const ds = await waitFor("interpreter statistics", async () => {

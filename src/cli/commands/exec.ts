@@ -1,6 +1,7 @@
 // `typevisor exec`: runs a RISC-V 64 Linux program directly on the host, its system calls served by
 // the user-mode ABI layer (src/abi/Kernel.ts) on one hart in U-mode. See docs/EXEC.md.
 import type { Command } from "../Command.js";
+import { parseEngine } from "../../dbt/Engine.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { GuestMemory } from "../../vmm/GuestMemory.js";
 import { IoBus } from "../../vmm/IoBus.js";
@@ -23,7 +24,7 @@ Options:
   --strace         print every system call and its result to stderr, as strace does.
   --memory SIZE    guest memory pool shared by all guest processes (default 2G; untouched memory
                    costs nothing).
-  --engine E       CPU engine: interp (interpreter, default) or dbt (binary translation to WebAssembly)
+  --engine E       CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter)
 
 The exit status is the program's; a program killed by a signal exits with 128+signal and the
 message a shell would print (e.g. "Segmentation fault", status 139).`;
@@ -54,11 +55,7 @@ export const command: Command = {
       memory: { type: "string" },
       engine: { type: "string" },
     }, false);
-    const engine = values.engine ?? "interp";
-    if (engine !== "interp" && engine !== "dbt") {
-      throw new UsageError(`exec: --engine '${engine}' is not an engine; use --engine interp or --engine dbt`);
-    }
-    // The translator is loaded only when asked for, so the interpreter path does not depend on it.
+    const engine = parseEngine("exec", values.engine);
     const dbt = engine === "dbt" ? await import("../../dbt/Engine.js") : undefined;
     if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
     const env: string[] = [];
@@ -80,7 +77,8 @@ export const command: Command = {
     }
     const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: dbt ? dbt.engineBytes("dbt") : 0 });
     const hart = new Hart({ memory, bus: new IoBus() });
-    dbt?.useEngine(hart, "dbt");
+    // Long-running user programs gain from V8's TurboFan tier-up (src/dbt/Dbt.ts, docs/DBT.md).
+    dbt?.useEngine(hart, "dbt", { tierUp: true });
     let kernel: Kernel;
     try {
       kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });

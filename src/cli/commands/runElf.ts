@@ -127,7 +127,7 @@ export interface BareRunOptions {
   maxInsns?: number;
   timeoutSeconds?: number;
   trace?: boolean;
-  /** CPU engine (default interp). */
+  /** CPU engine (default interp here; the CLI passes DEFAULT_ENGINE). */
   engine?: EngineName;
   write?(fd: 1 | 2, data: Uint8Array): void;
 }

@@ -15,7 +15,7 @@ Actions:
          [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--switch NAME [--mac MAC]]
          [--cpu-quota 0.5] [--engine interp|dbt] [--start]
                                            define a VM (paths are on the daemon's host); --engine:
-                                           interpreter (default) or binary translator
+                                           binary translator (default) or interpreter
   ls                                       list VMs
   start VM | pause VM | resume VM          change a VM's state (VM = id or name)
   stop VM [--timeout S] [--no-wait]        ask the guest to power off; stopped after S seconds

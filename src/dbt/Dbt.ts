@@ -26,12 +26,13 @@ import { ExitReason, type Hart } from "../riscv/Hart.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 import { PageTranslator, ExitKind } from "./PageTranslator.js";
 import {
-  DBT_ENGINE_BYTES, ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE,
+  DBT_ENGINE_BYTES, ENG_FPOK, ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE,
   TLB_EMPTY, TLB_ENTRIES, TLB_ENTRY_BYTES, ENG_GEN, ENG_JC, JC_ENTRIES,
 } from "./EngineArea.js";
 
 /** The hart's private fast caches, read (never written) by the translator. */
 interface HartInternals {
+  mstatus: number;
   fastTagLo: Int32Array;
   fastTagHi: Int32Array;
   fastBase: Int32Array;
@@ -145,6 +146,9 @@ const PAYOFF_MIN = 12;
 const PAYOFF_BACKOFF = 200_000;
 
 
+/** mstatus.FS (Privileged ISA 3.1.6.6); Dirty = both bits. */
+const MS_FS = 3 << 13;
+
 /** Instructions after which an interrupt may have become enabled (CSR writes, xRET, wfi: SYSTEM). */
 const SYSTEM_OP = 0x73;
 
@@ -193,7 +197,6 @@ export class Dbt {
   readonly stats: DbtStats = emptyDbtStats();
   private readonly h: HartInternals;
   private readonly fastSize: number;
-  private readonly engRegs: Int32Array;
   private readonly eng32: Int32Array;
   private readonly e32: number; // engine offset / 4
   private readonly ram16: Uint16Array;
@@ -208,7 +211,6 @@ export class Dbt {
   private epoch = -1;
   /** Bumped whenever memory may have been written by something other than translated code. */
   private gen = 1;
-  private regsInEngine = false;
   private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: 256 });
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
@@ -228,7 +230,8 @@ export class Dbt {
     this.fastSize = this.h.fastTagLo.length / 3;
     if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
     const buf = mem.buffer;
-    this.engRegs = new Int32Array(buf, E + ENG_REGS, 64);
+    // The hart's register file moves into this slot: translated code and the interpreter share it.
+    hart.relocateState(buf, E + ENG_REGS);
     this.eng32 = new Int32Array(buf, 0, (E + DBT_ENGINE_BYTES) >>> 2);
     this.e32 = E >>> 2;
     this.ram16 = new Uint16Array(buf, 0, mem.size >>> 1);
@@ -329,7 +332,6 @@ export class Dbt {
 
   /** Runs the interpreter for n steps with the registers in the hart. */
   private interp(n: number): ExitReason {
-    if (this.regsInEngine) { this.hart.x.set(this.engRegs); this.regsInEngine = false; }
     this.busy = true;
     let r: ExitReason;
     try {
@@ -351,119 +353,114 @@ export class Dbt {
     // Start with an interrupt check, as the interpreter's run() does: an interrupt pending on entry is
     // taken before any instruction.
     let sinceCheck = this.slice;
-    try {
-      while (remaining > 0) {
-        if (hart.tlbEpoch !== this.epoch) this.flushMirror();
-        if (sinceCheck >= this.slice || remaining < 16) {
-          // Timer update and interrupt check; a pending interrupt is taken by hart.run, which takes
-          // pending interrupts before stepping.
-          sinceCheck = 0;
-          if (remaining < 16 || hart.interruptPending()) {
-            const n = remaining < 16 ? remaining : 1;
-            const r = this.interp(n);
-            remaining -= n;
-            if (r !== ExitReason.Budget) return r;
-            continue;
-          }
-        }
-        if (this.regsInEngine) { /* pc is in the hart */ }
-        const pcLo = hart.pcLo, pcHi = hart.pcHi;
-        const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
-        let unit: PageUnit | undefined;
-        let host = -1;
-        if (tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi) {
-          host = fb[fi]!;
-          unit = this.units[host >>> 12];
-          if (unit === undefined) { unit = new PageUnit(); this.units[host >>> 12] = unit; }
-        }
-        const off = pcLo & 0xfff;
-        let block = -1;
-        if (unit !== undefined) {
-          if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
-            if (unit.snapshot!.compare(this.ram8, host, host + 4096) !== 0) this.invalidate(unit, host);
-            else unit.verifiedGen = this.gen;
-          }
-          if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
-          if (block < 0) {
-            unit.entries.add(off);
-            if (++unit.dispatches >= this.hot && (unit.fn === undefined || ++unit.misses >= 4)) {
-              this.translate(unit, host);
-              if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
-            }
-          }
-        }
-        if (block < 0) {
-          // Cold code, or a fetch the hart has not translated yet: a short interpreter burst.
-          const n = remaining < 64 ? remaining : 64;
+    while (remaining > 0) {
+      if (hart.tlbEpoch !== this.epoch) this.flushMirror();
+      if (sinceCheck >= this.slice || remaining < 16) {
+        // Timer update and interrupt check; a pending interrupt is taken by hart.run, which takes
+        // pending interrupts before stepping.
+        sinceCheck = 0;
+        if (remaining < 16 || hart.interruptPending()) {
+          const n = remaining < 16 ? remaining : 1;
           const r = this.interp(n);
           remaining -= n;
-          sinceCheck += n;
           if (r !== ExitReason.Budget) return r;
           continue;
         }
-        // Enter translated code, and remember the entry for chaining from other units.
-        const jw = e32 + ((ENG_JC + ((pcLo >>> 1) & (JC_ENTRIES - 1)) * 16) >>> 2);
-        eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.gen;
-        if (!this.regsInEngine) { this.engRegs.set(hart.x); this.regsInEngine = true; }
-        eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
-        eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
-        // The pc a unit reports when it returns at once for want of budget (PageTranslator).
-        eng32[e32 + (ENG_PC >>> 2)] = pcLo;
-        eng32[e32 + (ENG_PC >>> 2) + 1] = pcHi;
-        const give = remaining < this.slice - sinceCheck ? remaining : this.slice - sinceCheck;
-        st.cacheHits++;
-        const u = unit!;
-        const kind = this.enter(u.slot, block, give);
-        const left = eng32[e32 + (ENG_BUDGET >>> 2)]!;
-        const done = give - left;
-        hart.pcLo = eng32[e32 + (ENG_PC >>> 2)]!;
-        hart.pcHi = eng32[e32 + (ENG_PC >>> 2) + 1]!;
-        hart.instret += done;
-        st.translatedInsns += done;
-        remaining -= done;
-        sinceCheck += done;
-        u.executed += done;
-        u.totalExecuted += done;
-        if (++u.calls >= PAYOFF_WINDOW) {
-          // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
-          // in the interpreter than with an exit per few instructions: drop the unit for a while.
-          if (u.interpExits * 2 > u.calls && u.executed < PAYOFF_MIN * u.calls) { this.drop(u, host); u.dispatches = -PAYOFF_BACKOFF; st.unprofitable++; }
-          u.calls = 0; u.executed = 0; u.interpExits = 0;
+      }
+      const pcLo = hart.pcLo, pcHi = hart.pcHi;
+      const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+      let unit: PageUnit | undefined;
+      let host = -1;
+      if (tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi) {
+        host = fb[fi]!;
+        unit = this.units[host >>> 12];
+        if (unit === undefined) { unit = new PageUnit(); this.units[host >>> 12] = unit; }
+      }
+      const off = pcLo & 0xfff;
+      let block = -1;
+      if (unit !== undefined) {
+        if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
+          if (unit.snapshot!.compare(this.ram8, host, host + 4096) !== 0) this.invalidate(unit, host);
+          else unit.verifiedGen = this.gen;
         }
-        if (kind === ExitKind.Interp) {
-          st.interpExits++;
-          u.interpExits++;
-          // A CSR write, xRET or wfi may enable a pending interrupt: check right after it, as the
-          // interpreter does after such instructions. (Stores to code pages need nothing here: the
-          // interpreter reports them through onCodeWrite.)
-          const op = this.opcodeAt(hart.pcLo, hart.pcHi);
-          st.exitsByOpcode[op & 0x7f]++;
-          const system = op === SYSTEM_OP || op < 0;
-          const r = this.interp(1);
-          remaining -= 1;
-          sinceCheck += 1;
-          if (system) sinceCheck = this.slice;
-          if (hart.tlbEpoch !== this.epoch) this.flushMirror();
-          else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
-          if (r !== ExitReason.Budget) return r;
-        } else if (kind === ExitKind.Budget && give === remaining) {
-          // The caller's budget is nearly used up and smaller than the longest forward path of the
-          // unit at pc (which therefore declines to run, see PageTranslator): the interpreter, which
-          // stops exactly, executes the rest, at most a burst at a time (this also guarantees progress).
-          const n = remaining < 64 ? remaining : 64;
-          const r = this.interp(n);
-          remaining -= n;
-          sinceCheck += n;
-          if (r !== ExitReason.Budget) return r;
-        } else if (kind === ExitKind.Budget) {
-          // The interrupt-check slice ran out: check now, and start a full slice.
-          sinceCheck = this.slice;
+        if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
+        if (block < 0) {
+          unit.entries.add(off);
+          if (++unit.dispatches >= this.hot && (unit.fn === undefined || ++unit.misses >= 4)) {
+            this.translate(unit, host);
+            if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
+          }
         }
       }
-      return ExitReason.Budget;
-    } finally {
-      if (this.regsInEngine) { hart.x.set(this.engRegs); this.regsInEngine = false; }
+      if (block < 0) {
+        // Cold code, or a fetch the hart has not translated yet: a short interpreter burst.
+        const n = remaining < 64 ? remaining : 64;
+        const r = this.interp(n);
+        remaining -= n;
+        sinceCheck += n;
+        if (r !== ExitReason.Budget) return r;
+        continue;
+      }
+      // Enter translated code, and remember the entry for chaining from other units.
+      const jw = e32 + ((ENG_JC + ((pcLo >>> 1) & (JC_ENTRIES - 1)) * 16) >>> 2);
+      eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.gen;
+      eng32[e32 + (ENG_FPOK >>> 2)] = (this.h.mstatus & MS_FS) === MS_FS ? 1 : 0;
+      eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
+      eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
+      // The pc a unit reports when it returns at once for want of budget (PageTranslator).
+      eng32[e32 + (ENG_PC >>> 2)] = pcLo;
+      eng32[e32 + (ENG_PC >>> 2) + 1] = pcHi;
+      const give = remaining < this.slice - sinceCheck ? remaining : this.slice - sinceCheck;
+      st.cacheHits++;
+      const u = unit!;
+      const kind = this.enter(u.slot, block, give);
+      const left = eng32[e32 + (ENG_BUDGET >>> 2)]!;
+      const done = give - left;
+      hart.pcLo = eng32[e32 + (ENG_PC >>> 2)]!;
+      hart.pcHi = eng32[e32 + (ENG_PC >>> 2) + 1]!;
+      hart.instret += done;
+      st.translatedInsns += done;
+      remaining -= done;
+      sinceCheck += done;
+      u.executed += done;
+      u.totalExecuted += done;
+      if (++u.calls >= PAYOFF_WINDOW) {
+        // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
+        // in the interpreter than with an exit per few instructions: drop the unit for a while.
+        if (u.interpExits * 2 > u.calls && u.executed < PAYOFF_MIN * u.calls) { this.drop(u, host); u.dispatches = -PAYOFF_BACKOFF; st.unprofitable++; }
+        u.calls = 0; u.executed = 0; u.interpExits = 0;
+      }
+      if (kind === ExitKind.Interp) {
+        st.interpExits++;
+        u.interpExits++;
+        // A CSR write, xRET or wfi may enable a pending interrupt: check right after it, as the
+        // interpreter does after such instructions. (Stores to code pages need nothing here: the
+        // interpreter reports them through onCodeWrite.)
+        const op = this.opcodeAt(hart.pcLo, hart.pcHi);
+        st.exitsByOpcode[op & 0x7f]++;
+        const system = op === SYSTEM_OP || op < 0;
+        const r = this.interp(1);
+        remaining -= 1;
+        sinceCheck += 1;
+        if (system) sinceCheck = this.slice;
+        if (hart.tlbEpoch !== this.epoch) this.flushMirror();
+        else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
+        if (r !== ExitReason.Budget) return r;
+      } else if (kind === ExitKind.Budget && give === remaining) {
+        // The caller's budget is nearly used up and smaller than the longest forward path of the
+        // unit at pc (which therefore declines to run, see PageTranslator): the interpreter, which
+        // stops exactly, executes the rest, at most a burst at a time (this also guarantees progress).
+        const n = remaining < 64 ? remaining : 64;
+        const r = this.interp(n);
+        remaining -= n;
+        sinceCheck += n;
+        if (r !== ExitReason.Budget) return r;
+      } else if (kind === ExitKind.Budget) {
+        // The interrupt-check slice ran out: check now, and start a full slice.
+        sinceCheck = this.slice;
+      }
     }
+    return ExitReason.Budget;
   }
 
   /** Major opcode of the (expanded) instruction at pc, or -1 if its page is not in the fetch cache. */

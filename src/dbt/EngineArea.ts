@@ -2,26 +2,36 @@
 // the same WebAssembly.Memory), so translated code reaches it with plain loads and stores.
 // All offsets are relative to memory.engineOffset.
 
-/** x0..x31 as little-endian int64 (same layout as the hart's register file, so one memcpy moves it). */
+/**
+ * The hart's own register state lives here (Hart.relocateState): x0..x31 as little-endian int64,
+ * then f0..f31 (the layout of Hart.state), so translated code and the interpreter share one copy.
+ */
 export const ENG_REGS = 0;
+export const ENG_FREGS = 256;
 /** Virtual pc where translated code stopped (i64). */
-export const ENG_PC = 256;
+export const ENG_PC = 512;
 /** Virtual address of the page the called unit was entered at (i64, written by the dispatcher). */
-export const ENG_VPAGE = 264;
+export const ENG_VPAGE = 520;
 /** Virtual address of the load/store that missed the TLB mirror (i64). */
-export const ENG_ADDR = 272;
+export const ENG_ADDR = 528;
 /** Instruction budget left when translated code returned (i32). */
-export const ENG_BUDGET = 280;
+export const ENG_BUDGET = 536;
 
 /** Current code-cache generation (i32): jump-cache entries of older generations are stale. */
-export const ENG_GEN = 284;
+export const ENG_GEN = 540;
+/**
+ * 1 when mstatus.FS is Dirty, so translated FP loads/stores may run (they would otherwise trap
+ * when FS is Off, or have to set FS to Dirty: Privileged ISA 3.1.6.6); written by the dispatcher
+ * before every entry (FS only changes in the interpreter).
+ */
+export const ENG_FPOK = 544;
 
 /** Entries per TLB mirror (must equal the hart's fast-cache size: the index function is shared). */
 export const TLB_ENTRIES = 256;
 /** Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 host offset of the page, pad. */
 export const TLB_ENTRY_BYTES = 16;
 /** Load-translation mirror, then store-translation mirror. */
-export const ENG_TLB_LOAD = 512;
+export const ENG_TLB_LOAD = 1024;
 export const ENG_TLB_STORE = ENG_TLB_LOAD + TLB_ENTRIES * TLB_ENTRY_BYTES;
 /**
  * Tag of an empty entry: bit 11 set, which no compared value has (the compare keeps only the page

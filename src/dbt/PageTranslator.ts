@@ -18,7 +18,7 @@
 // virtual pc: AUIPC, JAL/JALR links and exit pcs are computed from the virtual page address the
 // dispatcher stores at ENG_VPAGE on entry.
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
-import { ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
+import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
 export const enum ExitKind {
@@ -81,6 +81,7 @@ function classify(insn: number): Cls {
     case 0x13: case 0x1b: case 0x33: case 0x3b:
       return bitmanipOrBase(insn) ? Cls.Plain : Cls.Unsupported;
     case 0x0f: return f3 === 0 ? Cls.Plain : Cls.Unsupported; // FENCE is a no-op on one hart; FENCE.I is not
+    case 0x07: case 0x27: return f3 === 2 || f3 === 3 ? Cls.Plain : Cls.Unsupported; // FLW/FLD/FSW/FSD
     case 0x2f: { // AMOs (A 8.4); LR/SC keep their reservation in the interpreter
       const f5 = insn >>> 27;
       return (f3 === 2 || f3 === 3) && (f5 === 0 || f5 === 1 || f5 === 4 || f5 === 8 || f5 === 12 || f5 >= 16 && (f5 & 3) === 0) ? Cls.Plain : Cls.Unsupported;
@@ -346,6 +347,9 @@ export class PageTranslator {
         case 0x2f:
           this.emitAmo(c, insn, rd, rs1, rs2, f3, d.off, len - j, dOut);
           break;
+        case 0x07: case 0x27:
+          this.emitFpMem(c, insn, rd, rs1, rs2, f3, d.off, len - j, dOut);
+          break;
         default:
           this.emitAlu(c, insn, d.off, rd, rs1, rs2, f3);
       }
@@ -474,6 +478,32 @@ export class PageTranslator {
     }
     c.mem(w ? Op.I32Store : Op.I64Store, w ? 2 : 3, 0);
     if (rd !== 0) { c.localGet(L_O); this.setReg(c, rd); }
+  }
+
+  /**
+   * FLW/FLD/FSW/FSD (Unprivileged ISA 11.5, 12.3): plain bit moves between memory and the f register
+   * file in the engine area, FLW NaN-boxing its value (12.2). They run only while mstatus.FS is Dirty
+   * (ENG_FPOK, set by the dispatcher): otherwise they must trap (FS = Off) or set FS to Dirty, which
+   * the interpreter does (Privileged ISA 3.1.6.6), so the code leaves before the instruction.
+   */
+  private emitFpMem(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
+    const E = this.engineOffset;
+    const store = (insn & 0x7f) === 0x27;
+    c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FPOK).op(Op.I32Eqz).if_();
+    this.refund(c, refund);
+    this.exitStatic(c, off, ExitKind.Interp, dOut + 1);
+    c.end();
+    if (store) {
+      const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
+      this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, off, refund, dOut);
+      if (f3 === 2) c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FREGS + 8 * rs2).mem(Op.I32Store, 2, 0);
+      else c.i32Const(0).mem(Op.I64Load, 3, E + ENG_FREGS + 8 * rs2).mem(Op.I64Store, 3, 0);
+      return;
+    }
+    this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3, off, refund, dOut);
+    if (f3 === 2) c.mem(Op.I64Load32U, 2, 0).i64Const(0, -1).op(Op.I64Or); // NaN-box: upper 32 bits all ones
+    else c.mem(Op.I64Load, 3, 0);
+    c.localSet(L_O).i32Const(0).localGet(L_O).mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
   }
 
   /** Integer computational instructions (RV64I 2.4/5.2, M 7.1/7.2 without MULH*). */
@@ -715,7 +745,7 @@ function forwardTargets(list: Insn[]): number[] {
 function markRegs(insn: number, used: Uint8Array, written: Uint8Array): void {
   const op = insn & 0x7f;
   const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
-  const hasRd = op !== 0x63 && op !== 0x23 && op !== 0x0f;
+  const hasRd = op !== 0x63 && op !== 0x23 && op !== 0x0f && op !== 0x07 && op !== 0x27; // FP loads write an f register
   const hasRs1 = op !== 0x37 && op !== 0x17 && op !== 0x6f && op !== 0x0f;
   const hasRs2 = op === 0x63 || op === 0x23 || op === 0x33 || op === 0x3b || op === 0x2f;
   if (hasRd) written[rd] = 1;

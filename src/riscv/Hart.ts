@@ -178,13 +178,32 @@ export class Hart implements FpContext {
   readonly timer: MachineTimer;
   readonly mmu: Mmu;
 
-  /** HartState: x registers then f registers (layout in the header comment). */
-  readonly state = new ArrayBuffer(512);
-  readonly x = new Int32Array(this.state, 0, 64);
-  readonly xb = new BigInt64Array(this.state, 0, 32);
-  readonly fi = new Int32Array(this.state, 256, 64);
-  readonly f = new Float64Array(this.state, 256, 32);
-  private readonly fb = new BigInt64Array(this.state, 256, 32);
+  /**
+   * HartState: x registers then f registers (layout in the header comment). Its own buffer, until
+   * relocateState() moves it (the binary translator keeps it in the WebAssembly memory).
+   */
+  state: ArrayBufferLike = new ArrayBuffer(512);
+  x = new Int32Array(this.state, 0, 64);
+  xb = new BigInt64Array(this.state, 0, 32);
+  fi = new Int32Array(this.state, 256, 64);
+  f = new Float64Array(this.state, 256, 32);
+  private fb = new BigInt64Array(this.state, 256, 32);
+
+  /**
+   * Moves the register state (512 bytes: x0..x31, f0..f31 as little-endian 64-bit values) to
+   * `buffer` at `byteOffset`, keeping its values. The binary translator puts it in its engine area so
+   * translated code and the interpreter share one register file with no copies at each transition.
+   */
+  relocateState(buffer: ArrayBufferLike, byteOffset: number): void {
+    const bytes = new Uint8Array(buffer, byteOffset, 512);
+    bytes.set(new Uint8Array(this.state, this.x.byteOffset, 512));
+    this.state = buffer;
+    this.x = new Int32Array(buffer, byteOffset, 64);
+    this.xb = new BigInt64Array(buffer, byteOffset, 32);
+    this.fi = new Int32Array(buffer, byteOffset + 256, 64);
+    this.f = new Float64Array(buffer, byteOffset + 256, 32);
+    this.fb = new BigInt64Array(buffer, byteOffset + 256, 32);
+  }
   frm = 0;
   fflags = 0;
 

@@ -338,3 +338,35 @@ buf: .dword 0, 0
   assert.equal(r.reason, ExitReason.Trap);
   assert.equal(a.hart.exitCause, 6);
 });
+
+test("translated FP loads/stores move bits exactly (FLW NaN-boxes) and trap like the interpreter once FS is Off", { skip }, () => {
+  const { a, b } = pair(`
+    li t0, 1 << 13
+    csrs mstatus, t0          # FS = Initial: the first FP write makes it Dirty
+    la s0, buf
+    li s1, 200
+1:  fld f1, 0(s0)
+    fsd f1, 8(s0)
+    flw f2, 16(s0)
+    fsw f2, 28(s0)
+    fmv.x.d a0, f2            # NaN-boxed single: upper 32 bits all ones
+    add a1, a1, a0
+    ld t1, 0(s0)
+    addi t1, t1, 3
+    sd t1, 0(s0)
+    addi s1, s1, -1
+    bnez s1, 1b
+    li t0, 3 << 13
+    csrc mstatus, t0          # FS = Off: FP loads are illegal instructions now
+    fld f3, 0(s0)
+    ebreak
+    .balign 4096
+buf: .dword 0x3ff0000000000001, 0, 0x12345678c0490fdb, 0
+  `);
+  a.hart.exitMask = b.hart.exitMask = (1 << 3) | (1 << 2);
+  const r = lockstep(a.hart, b.hart, { chunk: 501, compareRam: true });
+  assert.equal(r.divergence, undefined);
+  assert.equal(r.reason, ExitReason.Trap);
+  assert.equal(a.hart.exitCause, 2, "fld with FS = Off is an illegal instruction");
+  assert.ok(a.dbt!.stats.exitsByOpcode[0x07]! + a.dbt!.stats.exitsByOpcode[0x27]! < 10, `FP loads/stores left translated code ${a.dbt!.stats.exitsByOpcode[0x07]! + a.dbt!.stats.exitsByOpcode[0x27]!} times`);
+});

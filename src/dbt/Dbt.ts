@@ -404,7 +404,8 @@ export class Dbt {
       // Enter translated code, and remember the entry for chaining from other units.
       const jw = e32 + ((ENG_JC + ((pcLo >>> 1) & (JC_ENTRIES - 1)) * 16) >>> 2);
       eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.gen;
-      eng32[e32 + (ENG_FPOK >>> 2)] = (this.h.mstatus & MS_FS) === MS_FS ? 1 : 0;
+      // FS Dirty, and a valid dynamic rounding mode (else FP instructions with rm = DYN are illegal).
+      eng32[e32 + (ENG_FPOK >>> 2)] = (this.h.mstatus & MS_FS) === MS_FS && hart.frm <= 4 ? 1 : 0;
       eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
       eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
       // The pc a unit reports when it returns at once for want of budget (PageTranslator).

@@ -20,9 +20,10 @@ export const ENG_BUDGET = 536;
 /** Current code-cache generation (i32): jump-cache entries of older generations are stale. */
 export const ENG_GEN = 540;
 /**
- * 1 when mstatus.FS is Dirty, so translated FP loads/stores may run (they would otherwise trap
- * when FS is Off, or have to set FS to Dirty: Privileged ISA 3.1.6.6); written by the dispatcher
- * before every entry (FS only changes in the interpreter).
+ * 1 when mstatus.FS is Dirty and frm holds a valid rounding mode, so translated FP instructions may
+ * run (they would otherwise trap when FS is Off or rm = DYN with an invalid frm, or have to set FS
+ * to Dirty: Privileged ISA 3.1.6.6, Unprivileged 11.2); written by the dispatcher before every entry
+ * (FS and frm only change in the interpreter).
  */
 export const ENG_FPOK = 544;
 

@@ -36,7 +36,7 @@ const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 
 // Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
 const L_NEXT = 0, L_BUDGET = 1;
-const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41;
+const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41, L_FA = 42, L_FB = 43;
 /**
  * Guest registers in wasm locals (loaded on entry, written back on exit) or in the engine area
  * (every access a load/store). Locals are what TurboFan likes; V8's Liftoff spills register-allocated
@@ -46,7 +46,7 @@ const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 =
 const REGS_IN_LOCALS = (process.env["TYPEVISOR_DBT_REGS"] ?? "memory") === "locals";
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
-LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64);
+LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64);
 const reg = (r: number) => 1 + r;
 
 /** Decoded instruction in the page (compressed ones already expanded). */
@@ -82,6 +82,7 @@ function classify(insn: number): Cls {
       return bitmanipOrBase(insn) ? Cls.Plain : Cls.Unsupported;
     case 0x0f: return f3 === 0 ? Cls.Plain : Cls.Unsupported; // FENCE is a no-op on one hart; FENCE.I is not
     case 0x07: case 0x27: return f3 === 2 || f3 === 3 ? Cls.Plain : Cls.Unsupported; // FLW/FLD/FSW/FSD
+    case 0x53: return fpTranslatable(insn) ? Cls.Plain : Cls.Unsupported;
     case 0x2f: { // AMOs (A 8.4); LR/SC keep their reservation in the interpreter
       const f5 = insn >>> 27;
       return (f3 === 2 || f3 === 3) && (f5 === 0 || f5 === 1 || f5 === 4 || f5 === 8 || f5 === 12 || f5 >= 16 && (f5 & 3) === 0) ? Cls.Plain : Cls.Unsupported;
@@ -127,6 +128,22 @@ function bitmanipOrBase(insn: number): boolean {
         case 0x30: return f3 === 1 || f3 === 5;
         default: return false;
       }
+    default: return false;
+  }
+}
+
+/**
+ * The double-precision OP-FP instructions the translator emits (the rest, and every arithmetic op
+ * whose flags need softfloat, stay in the interpreter): sign injection and FMV.X.D/FMV.D.X (bit
+ * moves, no flags), FEQ/FLT/FLE.D (exact when no operand is NaN), FCVT.L.D/FCVT.D.L (exact
+ * conversions only; inexact or invalid ones leave for the interpreter, which sets the flags).
+ */
+function fpTranslatable(insn: number): boolean {
+  const f7 = insn >>> 25, f3 = (insn >>> 12) & 7, rs2 = (insn >>> 20) & 31;
+  switch (f7) {
+    case 0x11: case 0x51: return f3 <= 2;
+    case 0x71: case 0x79: return f3 === 0 && rs2 === 0;
+    case 0x61: case 0x69: return rs2 === 2 && f3 !== 5 && f3 !== 6;
     default: return false;
   }
 }
@@ -350,6 +367,9 @@ export class PageTranslator {
         case 0x07: case 0x27:
           this.emitFpMem(c, insn, rd, rs1, rs2, f3, d.off, len - j, dOut);
           break;
+        case 0x53:
+          this.emitFpOp(c, insn, rd, rs1, rs2, f3, d.off, len - j, dOut);
+          break;
         default:
           this.emitAlu(c, insn, d.off, rd, rs1, rs2, f3);
       }
@@ -480,6 +500,67 @@ export class PageTranslator {
     if (rd !== 0) { c.localGet(L_O); this.setReg(c, rd); }
   }
 
+  /** Leaves for the interpreter at this instruction unless FP instructions may run here (ENG_FPOK). */
+  private fpGuard(c: CodeWriter, off: number, refund: number, dOut: number): void {
+    c.i32Const(0).mem(Op.I32Load, 2, this.engineOffset + ENG_FPOK).op(Op.I32Eqz).if_();
+    this.refund(c, refund);
+    this.exitStatic(c, off, ExitKind.Interp, dOut + 1);
+    c.end();
+  }
+
+  private fget(c: CodeWriter, r: number): CodeWriter {
+    return c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_FREGS + 8 * r);
+  }
+
+  /**
+   * The OP-FP subset of fpTranslatable (Unprivileged ISA 12.6-12.7). Exactness is checked in wasm:
+   * a NaN operand of a compare, or a conversion that does not round-trip, leaves before the
+   * instruction, and the interpreter computes the result and the flags.
+   */
+  private emitFpOp(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
+    const E = this.engineOffset;
+    const f7 = insn >>> 25;
+    this.fpGuard(c, off, refund, dOut);
+    const exitIf = () => { c.if_(); this.refund(c, refund); this.exitStatic(c, off, ExitKind.Interp, dOut + 1); c.end(); };
+    const F64_REINTERPRET_I64 = 0xbf, F64_EQ = 0x61, F64_NE = 0x62, F64_LT = 0x63, F64_LE = 0x65, F64_CONVERT_I64_S = 0xb9, I64_REINTERPRET_F64 = 0xbd;
+    switch (f7) {
+      case 0x11: { // FSGNJ.D / FSGNJN.D / FSGNJX.D: magnitude of rs1, sign from rs2 (bit operations, 12.6)
+        c.i32Const(0);
+        this.fget(c, rs1); this.k64(c, -1, 0x7fffffff).op(Op.I64And);
+        if (f3 === 2) { this.fget(c, rs1); this.fget(c, rs2).op(Op.I64Xor); } else { this.fget(c, rs2); if (f3 === 1) c.i64Const(-1, -1).op(Op.I64Xor); }
+        this.k64(c, 0, 0x80000000 | 0).op(Op.I64And).op(Op.I64Or);
+        c.mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
+        return;
+      }
+      case 0x71: this.fget(c, rs1); this.setReg(c, rd); return; // FMV.X.D
+      case 0x79: c.i32Const(0); this.getReg(c, rs1); c.mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd); return; // FMV.D.X
+      case 0x51: { // FLE.D / FLT.D / FEQ.D: NaN operands (which set NV) go to the interpreter
+        this.fget(c, rs1).byte(F64_REINTERPRET_I64).localTee(L_FA).localGet(L_FA).byte(F64_NE);
+        this.fget(c, rs2).byte(F64_REINTERPRET_I64).localTee(L_FB).localGet(L_FB).byte(F64_NE).op(Op.I32Or);
+        exitIf();
+        c.localGet(L_FA).localGet(L_FB).byte([F64_LE, F64_LT, F64_EQ][f3]!).op(Op.I64ExtendI32U);
+        this.setReg(c, rd);
+        return;
+      }
+      case 0x61: { // FCVT.L.D: exact only if the value is an integer in range (then no rounding, no flags)
+        this.fget(c, rs1).byte(F64_REINTERPRET_I64).localTee(L_FA).byte(0xfc).u32(6).localTee(L_A); // i64.trunc_sat_f64_s
+        c.byte(F64_CONVERT_I64_S).localGet(L_FA).byte(F64_NE);
+        c.localGet(L_A).i64Const(-1, 0x7fffffff).op(Op.I64Eq).op(Op.I32Or); // +2^63 saturates to INT64_MAX
+        exitIf();
+        c.localGet(L_A); this.setReg(c, rd);
+        return;
+      }
+      default: { // 0x69 FCVT.D.L: exact only if the double converts back to the same integer (and is not 2^63)
+        this.getReg(c, rs1).localTee(L_A).byte(F64_CONVERT_I64_S).byte(I64_REINTERPRET_F64).localTee(L_O);
+        c.byte(F64_REINTERPRET_I64).byte(0xfc).u32(6).localGet(L_A).op(Op.I64Ne);
+        c.localGet(L_O).i64Const(0, 0x43e00000).op(Op.I64Eq).op(Op.I32Or); // 2^63: rounded up from near INT64_MAX
+        exitIf();
+        c.i32Const(0).localGet(L_O).mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
+        return;
+      }
+    }
+  }
+
   /**
    * FLW/FLD/FSW/FSD (Unprivileged ISA 11.5, 12.3): plain bit moves between memory and the f register
    * file in the engine area, FLW NaN-boxing its value (12.2). They run only while mstatus.FS is Dirty
@@ -489,10 +570,7 @@ export class PageTranslator {
   private emitFpMem(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
     const E = this.engineOffset;
     const store = (insn & 0x7f) === 0x27;
-    c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FPOK).op(Op.I32Eqz).if_();
-    this.refund(c, refund);
-    this.exitStatic(c, off, ExitKind.Interp, dOut + 1);
-    c.end();
+    this.fpGuard(c, off, refund, dOut);
     if (store) {
       const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
       this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, off, refund, dOut);

@@ -125,9 +125,10 @@ export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}):
   engine.prepare?.(hart);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (let guard = 0; guard < 1000; guard++) {
+  // 1000 budget exits of 1e6 instructions each; system calls (one write per sequence and pass) do not count.
+  for (let guard = 0; guard < 1000;) {
     const reason = hart.run(1_000_000);
-    if (reason !== ExitReason.Trap) continue;
+    if (reason !== ExitReason.Trap) { guard++; continue; }
     const pc = hart.getPc();
     if (hart.exitCause !== 11) {
       return { out: concat(chunks, total), error: `Typevisor raised exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${pc.toString(16)}` };

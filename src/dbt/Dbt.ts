@@ -288,7 +288,7 @@ export class Dbt {
   evictStoreMirror(hostPage: number): void {
     for (let i = 0; i < TLB_ENTRIES; i++) {
       const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
-      if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 2] === hostPage) this.eng32[w] = TLB_EMPTY;
+      if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 3] === hostPage) this.eng32[w] = TLB_EMPTY;
     }
   }
 
@@ -326,7 +326,8 @@ export class Dbt {
       const host = fb[i]!;
       if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
       const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + idx * TLB_ENTRY_BYTES) >>> 2);
-      this.eng32[w] = page; this.eng32[w + 1] = hi; this.eng32[w + 2] = host;
+      // addend: host offset = low 32 bits of the virtual address + addend (mod 2^32), one add in wasm
+      this.eng32[w] = page; this.eng32[w + 1] = hi; this.eng32[w + 2] = (host - page) | 0; this.eng32[w + 3] = host;
     }
   }
 

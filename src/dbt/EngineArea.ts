@@ -29,7 +29,10 @@ export const ENG_FPOK = 544;
 
 /** Entries per TLB mirror (must equal the hart's fast-cache size: the index function is shared). */
 export const TLB_ENTRIES = 256;
-/** Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 host offset of the page, pad. */
+/**
+ * Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 addend (host page offset minus
+ * the low 32 bits of the virtual page: host = (u32)vaddr + addend), i32 host page offset (for eviction).
+ */
 export const TLB_ENTRY_BYTES = 16;
 /** Load-translation mirror, then store-translation mirror. */
 export const ENG_TLB_LOAD = 1024;

@@ -467,7 +467,7 @@ export class PageTranslator {
     this.refund(c, refund);
     this.exitStatic(c, off, ExitKind.Interp, dOut + 1);
     c.end();
-    c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).op(Op.I32Add);
+    c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
   }
 
   /**

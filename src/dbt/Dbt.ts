@@ -202,8 +202,6 @@ export class Dbt {
   private readonly ram16: Uint16Array;
   private readonly ram8: Uint8Array;
   private readonly units: (PageUnit | undefined)[];
-  /** Pages this translator holds code for (the registry counts over all translators). */
-  private readonly codePage: Uint8Array;
   private readonly registry: CodeRegistry;
   private readonly translator: PageTranslator;
   private readonly hot: number;
@@ -237,7 +235,6 @@ export class Dbt {
     this.ram16 = new Uint16Array(buf, 0, mem.size >>> 1);
     this.ram8 = new Uint8Array(buf, 0, mem.size);
     this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
-    this.codePage = new Uint8Array(mem.size >>> 12);
     let reg = registries.get(mem);
     if (reg === undefined) { reg = new CodeRegistry(mem.size >>> 12); registries.set(mem, reg); }
     this.registry = reg;
@@ -482,6 +479,7 @@ export class Dbt {
   }
 
   private drop(unit: PageUnit, host: number): void {
+    if (unit.fn !== undefined) this.registry.removed(host);
     this.newGen();
     unit.calls = 0;
     unit.executed = 0;
@@ -492,7 +490,6 @@ export class Dbt {
     unit.snapshot = undefined;
     unit.dispatches = 0;
     unit.misses = 0;
-    if (this.codePage[host >>> 12]) { this.codePage[host >>> 12] = 0; this.registry.removed(host); }
   }
 
   private translate(unit: PageUnit, host: number): void {
@@ -519,12 +516,10 @@ export class Dbt {
     unit.blockAt = tp.blockAt;
     unit.snapshot = Buffer.from(this.ram8.subarray(host, host + 4096));
     unit.verifiedGen = this.gen;
-    if (!this.codePage[host >>> 12]) {
-      this.codePage[host >>> 12] = 1;
-      // Every hart's store fast cache and every translator's store mirror drop the page, so stores
-      // to it reach the interpreter's slow path (and onCodeWrite).
-      this.registry.added(host);
-    }
+    // Every hart's store fast cache and every translator's store mirror drop the page, so stores to
+    // it reach the interpreter's slow path (and onCodeWrite). (Any earlier translation of the page
+    // was dropped above, which removed it from the registry.)
+    this.registry.added(host);
     const st = this.stats;
     st.pagesTranslated++;
     st.blocksTranslated += tp.blocks;

@@ -276,7 +276,7 @@ export class PageTranslator {
     c.u32(N + 1); // default: $out (never taken: the dispatcher passes a valid index)
     for (let k = 0; k < N; k++) {
       c.end();
-      insns += this.emitBlock(c, k, N, bodies[k]!, blockAt);
+      insns += this.emitBlock(c, k, N, bodies[k]!, blockAt, lens[k]!);
     }
     c.end().end();
     // Exit sequence.
@@ -290,21 +290,18 @@ export class PageTranslator {
   static readonly locals: readonly ValType[] = LOCALS;
 
   /** Emits block k; returns the number of guest instructions in it. */
-  private emitBlock(c: CodeWriter, k: number, N: number, list: Insn[], blockAt: Int16Array): number {
+  private emitBlock(c: CodeWriter, k: number, N: number, list: Insn[], blockAt: Int16Array, len: number): number {
     // A block that branches back to its own start (the tightest loops: string compares, copies,
     // hash chains) is wrapped in its own wasm `loop`, so its back edge is a direct `br` instead of
     // a round trip through the function's br_table dispatch (an indirect jump).
-    const startOff0 = list[0]!.off;
-    this.inLoop = list.some((d) => d.len > 0 && ((d.insn & 0x7f) === 0x63 && d.off + branchImm(d.insn) === startOff0 || (d.insn & 0x7f) === 0x6f && d.off + jalImm(d.insn) === startOff0));
+    const startOff = list[0]!.off;
+    this.inLoop = list.some((d) => d.len > 0 && ((d.insn & 0x7f) === 0x63 && d.off + branchImm(d.insn) === startOff || (d.insn & 0x7f) === 0x6f && d.off + jalImm(d.insn) === startOff));
     const dOut = N - k + (this.inLoop ? 1 : 0);
     if (this.inLoop) c.loop();
     this.startBlockCache();
-    const real = list.filter((d) => d.len > 0 && classify(d.insn) !== Cls.Unsupported);
-    // Budget check at the block head: the whole block is charged; exits refund what they skip.
-    const len = real.length;
-    const startOff = list[0]!.off;
+    // The whole block (len translated instructions) is charged at its head; exits refund what they
+    // skip. The budget is compared only at unit entry and back edges (see translate).
     if (len > 0) c.localGet(L_BUDGET).i32Const(len).op(Op.I32Sub).localSet(L_BUDGET);
-    void startOff;
     let j = 0; // instructions of this block executed so far
     for (const d of list) {
       if (d.len === -1) { // fall through into the block that starts here, or into the next page

@@ -1,7 +1,7 @@
 // `typevisor exec`: runs a RISC-V 64 Linux program directly on the host, its system calls served by
 // the user-mode ABI layer (src/abi/Kernel.ts) on one hart in U-mode. See docs/EXEC.md.
 import type { Command } from "../Command.js";
-import { parseEngine } from "../../dbt/Engine.js";
+import { engineBytes, parseEngine, useEngine } from "../../dbt/Engine.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { GuestMemory } from "../../vmm/GuestMemory.js";
 import { IoBus } from "../../vmm/IoBus.js";
@@ -56,7 +56,6 @@ export const command: Command = {
       engine: { type: "string" },
     }, false);
     const engine = parseEngine("exec", values.engine);
-    const dbt = engine === "dbt" ? await import("../../dbt/Engine.js") : undefined;
     if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
     const env: string[] = [];
     const envMap = new Map<string, string>();
@@ -79,10 +78,10 @@ export const command: Command = {
     if (size < 16 << 20 || size > 3 * 1024 ** 3 || size % 4096 !== 0) {
       throw new UsageError("exec: --memory must be between 16M and 3G");
     }
-    const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: dbt ? dbt.engineBytes("dbt") : 0 });
+    const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: engineBytes(engine) });
     const hart = new Hart({ memory, bus: new IoBus() });
     // Long-running user programs gain from V8's TurboFan tier-up (src/dbt/Dbt.ts, docs/DBT.md).
-    dbt?.useEngine(hart, "dbt", { tierUp: true });
+    useEngine(hart, engine, { tierUp: true });
     let kernel: Kernel;
     try {
       kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });

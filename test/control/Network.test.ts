@@ -27,6 +27,10 @@ test("two VMs on one virtual switch ping each other through the daemon", { timeo
       append: `${base} tv.cmd="ip addr add 169.254.7.1/24 dev eth0; ip link set eth0 up; echo SERVER-UP; sleep 3600"`,
     });
     assert.equal(a.status, 201, a.text);
+    // Start the client once the server's address is up: two guests booting at once on two host cores
+    // finish in either order, and a client that pings first sees only losses.
+    await waitFor("the server to bring eth0 up", async () =>
+      /^SERVER-UP\r?$/m.test((await call(ep, "GET", "/v1/vms/server/console")).text) ? true : undefined, 1_100_000);
     const b = await call(ep, "POST", "/v1/vms?start=true", {
       name: "client", image: "debian-riscv64", memoryMiB: 128, network: { switch: "lan", mac: "52:54:76:00:00:02" },
       append: `${base} tv.cmd="ip addr add 169.254.7.2/24 dev eth0; ip link set eth0 up; sleep 1; ping -c 3 -W 10 169.254.7.1"`,

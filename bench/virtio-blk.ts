@@ -11,7 +11,7 @@
 import { open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GuestMemory } from "../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../src/memory/GuestMemory.js";
 import { VirtioMmio } from "../src/devices/virtio/VirtioMmio.js";
 import { VirtioBlk, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from "../src/devices/virtio/VirtioBlk.js";
 import { RawImage } from "../src/devices/block/RawImage.js";

@@ -14,8 +14,8 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { parseElf, PT_LOAD } from "../../src/boot/Elf.js";
 import { loadElf, loadSpan } from "../../src/boot/ElfLoader.js";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
-import { IoBus } from "../../src/vmm/IoBus.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
+import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" }, dbt: { type: "boolean", default: false } } });

@@ -2,7 +2,7 @@
 // Guest "physical" memory is one GuestMemory (a WebAssembly.Memory): pages never touched cost the
 // host no RAM, so the pool can be large. Frames are reference counted because fork shares them
 // copy-on-write between address spaces (a frame is freed when its last mapping goes).
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;

@@ -28,7 +28,7 @@ import {
   CAUSE_LOAD_ACCESS, CAUSE_LOAD_MISALIGNED, CAUSE_LOAD_PAGE, CAUSE_STORE_ACCESS, CAUSE_STORE_MISALIGNED,
   CAUSE_STORE_PAGE, CSR_FCSR, CSR_MSTATUS, CSR_SATP, EXIT_TRAP, type UserCpu,
 } from "./UserCpu.js";
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 import { PAGE_SIZE } from "./FrameAllocator.js";
 import { PROT_EXEC, PROT_READ } from "./AddressSpace.js";
 

@@ -4,7 +4,7 @@
 // physical address p_paddr is used; callers that load at virtual addresses (user-mode ABI) can ask
 // for p_vaddr instead.
 import { PT_LOAD, type ElfFile } from "./Elf.js";
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 
 export interface LoadedElf {
   /** Entry point (e_entry). */

@@ -18,7 +18,7 @@
 import { gunzipSync } from "node:zlib";
 import { parseElf } from "./Elf.js";
 import { loadElf, loadSpan } from "./ElfLoader.js";
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 
 export const RISCV_IMAGE_MAGIC2 = 0x05435352; // "RSC\x05" read as a little-endian u32
 const ARM64_IMAGE_MAGIC = 0x644d5241; // "ARM\x64" at offset 56 of an arm64 Image

@@ -5,7 +5,7 @@
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { Vm } from "../vmm/Vm.js";
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
 import { VirtioBlk } from "../devices/virtio/VirtioBlk.js";
 import { VirtioNet } from "../devices/virtio/VirtioNet.js";

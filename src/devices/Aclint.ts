@@ -8,7 +8,7 @@
 //
 // The comparison itself happens in the hart (it reads the board's MachineTimer); this device only
 // gives M-mode software (e.g. OpenSBI) MMIO access to the values.
-import type { BusDevice } from "../vmm/IoBus.js";
+import type { BusDevice } from "../memory/IoBus.js";
 import type { MachineTimer } from "../riscv/Hart.js";
 
 export const CLINT_SIZE = 0x10000;

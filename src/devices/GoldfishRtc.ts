@@ -12,7 +12,8 @@
 //
 // Setting the time (writing TIME_LOW/HIGH) keeps an offset from the host clock, so the guest can
 // set its clock without changing the host's.
-import type { BusDevice, IrqLine } from "../vmm/IoBus.js";
+import type { BusDevice } from "../memory/IoBus.js";
+import type { IrqLine } from "../memory/IrqLine.js";
 
 export const GOLDFISH_RTC_SIZE = 0x1000;
 

@@ -15,7 +15,7 @@
 //
 // The engine polls rather than trapping stores: the target always waits for fromhost (or spins
 // forever after an exit), so seeing the command a few thousand instructions late is harmless.
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 
 export const SYS_WRITE = 64;
 export const SYS_EXIT = 93;

@@ -14,7 +14,8 @@
 // Gateways are level-triggered (spec §9 "interrupt gateways"): a source whose line is high becomes
 // pending unless it is already claimed; completing a source whose line is still high makes it
 // pending again, so a device that keeps its line up is not lost.
-import type { BusDevice, IrqLine } from "../vmm/IoBus.js";
+import type { BusDevice } from "../memory/IoBus.js";
+import type { IrqLine } from "../memory/IrqLine.js";
 
 export const PLIC_SIZE = 0x600000;
 const PENDING_BASE = 0x1000;

@@ -5,7 +5,7 @@
 //   write32(0, 0x5555)              power off, success
 //   write32(0, (code << 16) | 0x3333)  power off, failure with exit code `code`
 //   write32(0, 0x7777)              reset (reboot)
-import type { BusDevice } from "../vmm/IoBus.js";
+import type { BusDevice } from "../memory/IoBus.js";
 
 export const SYSCON_SIZE = 0x1000;
 export const SYSCON_PASS = 0x5555;

@@ -11,7 +11,8 @@
 // Interrupt priorities (datasheet table IV): line status > received data / character timeout >
 // THR empty > modem status.
 
-import type { BusDevice, IrqLine } from "../vmm/IoBus.js";
+import type { BusDevice } from "../memory/IoBus.js";
+import type { IrqLine } from "../memory/IrqLine.js";
 import { type CharBackend, InputQueue } from "./chardev/CharBackend.js";
 
 const IER_ERBFI = 0x01, IER_ETBEI = 0x02, IER_ELSI = 0x04, IER_EDSSI = 0x08;

@@ -59,8 +59,8 @@
 // - Measured with bench/hart-loop.ts (12-instruction ALU/mul/ld/sd loop, CPU time, heavily loaded
 //   2-core machine): 40 MIPS for the first version, ~73 MIPS after the jump-table switch, pc in
 //   locals and the imul-based MUL; a pure addi loop runs at 120-160 MIPS.
-import type { GuestMemory } from "../vmm/GuestMemory.js";
-import type { IoBus } from "../vmm/IoBus.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
+import type { IoBus } from "../memory/IoBus.js";
 import type { FpContext } from "./fpu/FpContext.js";
 import { compressedTable } from "./Compressed.js";
 import { executeFp } from "./fpu/index.js";

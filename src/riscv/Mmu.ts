@@ -14,7 +14,7 @@
 //   (4.2.1 allows both; re-walking avoids spurious faults).
 // - PMP: the pmpcfg/pmpaddr CSRs exist as storage but are not enforced (every access is allowed), and
 //   PMAs are: RAM (GuestMemory) is cacheable memory; everything else is I/O on the IoBus.
-import type { GuestMemory } from "../vmm/GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 import { Access } from "./Trap.js";
 
 export const SATP_MODE_BARE = 0, SATP_MODE_SV39 = 8, SATP_MODE_SV48 = 9, SATP_MODE_SV57 = 10;

@@ -10,7 +10,7 @@
 //
 // The VMM side of each call (console, timer, IPIs, TLB flushes, hart start/stop, reset) is behind
 // the SbiPlatform interface so this file has no dependency on the hart engine or the devices.
-import type { GuestMemory } from "./GuestMemory.js";
+import type { GuestMemory } from "../memory/GuestMemory.js";
 
 export const SBI_SUCCESS = 0n;
 export const SBI_ERR_FAILED = -1n;

@@ -9,8 +9,9 @@
 //    a0 = hartid, a1 = DTB, a2 = &fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), and the
 //    kernel's ecalls go to the firmware like on hardware.
 import { Hart, PRIV_M, PRIV_S, type MachineTimer } from "../riscv/Hart.js";
-import { GuestMemory } from "./GuestMemory.js";
-import { IoBus, type IrqLine } from "./IoBus.js";
+import { GuestMemory } from "../memory/GuestMemory.js";
+import { IoBus } from "../memory/IoBus.js";
+import type { IrqLine } from "../memory/IrqLine.js";
 import { Uart16550 } from "../devices/Uart16550.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import { Plic } from "../devices/Plic.js";

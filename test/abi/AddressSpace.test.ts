@@ -2,7 +2,7 @@
 // munmap/mprotect/mremap/brk, and kernel access to user memory with EFAULT on bad addresses.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { FrameAllocator, PAGE_SIZE } from "../../src/abi/FrameAllocator.js";
 import { AddressSpace, PROT_NONE, PROT_READ, PROT_WRITE } from "../../src/abi/AddressSpace.js";
 import { Errno, SyscallError } from "../../src/abi/Errno.js";

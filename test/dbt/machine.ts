@@ -1,7 +1,7 @@
 // Test helper: two identical machines (RAM with the translator's engine area) running the same
 // assembled program, one with the binary translator attached.
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
-import { IoBus } from "../../src/vmm/IoBus.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
+import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, PRIV_M } from "../../src/riscv/Hart.js";
 import { attachDbt, DBT_ENGINE_BYTES, type Dbt, type DbtOptions } from "../../src/dbt/Dbt.js";
 import { ManualTimer, RAM_BASE, assemble } from "../riscv/asm.js";

@@ -22,7 +22,7 @@ import { TapBackend } from "../../src/devices/net/TapBackend.js";
 import { parseMac } from "../../src/devices/net/NetBackend.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
 import { tempDir } from "./helpers.js";
-import type { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import type { GuestMemory } from "../../src/memory/GuestMemory.js";
 import type { VirtioDevice } from "../../src/devices/virtio/VirtioDevice.js";
 
 test("Linux's own drivers work with our UART, virtio-blk, virtio-net (TAP), multiport console and rng", { timeout: 3_600_000 }, async (t) => {

@@ -5,8 +5,8 @@
 // and interrupt handling through InterruptStatus/InterruptACK. Used by the device tests and benches.
 // (Not a test file itself: it only exports helpers.)
 
-import type { GuestMemory } from "../../src/vmm/GuestMemory.js";
-import type { IrqLine } from "../../src/vmm/IoBus.js";
+import type { GuestMemory } from "../../src/memory/GuestMemory.js";
+import type { IrqLine } from "../../src/memory/IrqLine.js";
 import { REG, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, type VirtioMmio } from "../../src/devices/virtio/VirtioMmio.js";
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, bit } from "../../src/devices/virtio/VirtioDevice.js";
 

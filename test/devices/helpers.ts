@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { VirtioMmio } from "../../src/devices/virtio/VirtioMmio.js";
 import type { VirtioDevice } from "../../src/devices/virtio/VirtioDevice.js";
 import { TestIrq, VirtioDriver } from "./VirtioDriver.js";

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { Random } from "./Random.js";
 import { ALL_CLASSES, SCRATCH_BYTES, randomF, randomX, sequence, type InsnClass, type Insn } from "./Generator.js";
 import { buildProgram, CODE_VADDR, DATA_VADDR, F_OFF, FCSR_OFF, RECORD_BYTES, X_OFF, type InitialState, type BuiltProgram } from "./TestProgram.js";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
-import { IoBus } from "../../src/vmm/IoBus.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
+import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
 
 export interface BatchOptions {

@@ -4,7 +4,7 @@ import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { cacheRoot } from "../../src/images/ImageCache.js";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { identifyKernel, loadKernel, parseRiscvImageHeader, planKernel, KernelImageError } from "../../src/boot/LinuxImage.js";
 import { planVirtBoot } from "../../src/vmm/VirtLayout.js";
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState, Sbi, type SbiPlatform } from "../../src/vmm/Sbi.js";
 
 function fakeMachine(harts = 2) {

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseElf } from "../../src/boot/Elf.js";
 import { loadElf, loadSpan, ElfLoadError } from "../../src/boot/ElfLoader.js";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { buildProgram, CODE_VADDR, DATA_VADDR } from "../differential/TestProgram.js";
 import { SCRATCH_BYTES } from "../differential/Generator.js";
 

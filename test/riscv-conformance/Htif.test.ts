@@ -3,7 +3,7 @@
 // never an exception in the host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { Htif, SYS_EXIT, SYS_WRITE } from "../../src/devices/Htif.js";
 
 const BASE = 0x8000_0000;

@@ -6,8 +6,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
-import { IoBus } from "../../src/vmm/IoBus.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
+import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart } from "../../src/riscv/Hart.js";
 
 /** The programs/ folder in the source tree (the .S files are not copied to dist/). */

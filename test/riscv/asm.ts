@@ -4,8 +4,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GuestMemory } from "../../src/vmm/GuestMemory.js";
-import { IoBus } from "../../src/vmm/IoBus.js";
+import { GuestMemory } from "../../src/memory/GuestMemory.js";
+import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, PRIV_M, type MachineTimer } from "../../src/riscv/Hart.js";
 
 export const RAM_BASE = 0x8000_0000;

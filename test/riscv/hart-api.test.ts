@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assemble, machine, toolchainMissing } from "./asm.js";
 import { ExitReason, PRIV_S } from "../../src/riscv/Hart.js";
-import type { BusDevice } from "../../src/vmm/IoBus.js";
+import type { BusDevice } from "../../src/memory/IoBus.js";
 
 const skip = toolchainMissing();
 

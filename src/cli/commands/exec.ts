@@ -3,8 +3,8 @@
 import type { Command } from "../Command.js";
 import { engineBytes, parseEngine, useEngine } from "../../dbt/Engine.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
-import { GuestMemory } from "../../vmm/GuestMemory.js";
-import { IoBus } from "../../vmm/IoBus.js";
+import { GuestMemory } from "../../memory/GuestMemory.js";
+import { IoBus } from "../../memory/IoBus.js";
 import { Hart } from "../../riscv/Hart.js";
 import { Kernel } from "../../abi/Kernel.js";
 

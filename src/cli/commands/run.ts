@@ -11,7 +11,7 @@ import { Vm, type VmStats } from "../../vmm/Vm.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
 import { ElfLoadError } from "../../boot/ElfLoader.js";
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import type { VirtioDevice } from "../../devices/virtio/VirtioDevice.js";
 import { VirtioBlk } from "../../devices/virtio/VirtioBlk.js";
 import { openDisk } from "../../devices/block/openDisk.js";

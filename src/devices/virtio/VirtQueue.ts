@@ -13,7 +13,7 @@
 // Walking is bounded by the queue size (or indirect table length), so a hostile chain cannot hang us,
 // and the hot path reuses preallocated DescChain objects instead of allocating per request.
 
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 
 const VIRTQ_DESC_F_NEXT = 1;
 const VIRTQ_DESC_F_WRITE = 2;

@@ -4,7 +4,7 @@
 // guest RAM, and the request completes (used ring + interrupt) from the I/O callback, so a vCPU never
 // waits for the disk. A completed FLUSH means every earlier completed write has been fsync'ed.
 
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import type { BlockBackend } from "../block/BlockBackend.js";
 import { DescChain, POP_OK, type VirtQueue } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_BLOCK, bit, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";

@@ -5,7 +5,7 @@
 // CONSOLE_PORT / PORT_NAME / PORT_OPEN. Host input waits in a flow-controlled queue until the guest
 // posts receive buffers.
 
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { type CharBackend, InputQueue } from "../chardev/CharBackend.js";
 import { DescChain, POP_OK, type VirtQueue } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_CONSOLE, bit, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";

@@ -4,7 +4,7 @@
 // space and what a request means (virtio 1.2 §5). A device type never sees the bus or the engine, so
 // the same model serves the RISC-V interpreter now and a KVM engine later.
 
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import type { VirtQueue } from "./VirtQueue.js";
 
 /** Device IDs, virtio 1.2 §5 (table in §5 "Device Types"). */

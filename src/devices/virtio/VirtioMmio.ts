@@ -5,8 +5,9 @@
 // (§2.5.1), queue setup (§4.2.3.2), interrupt status/ack (§4.2.2) and reset (§2.4). The device type
 // behind it (VirtioDevice) sees only its queues and memory.
 
-import type { BusDevice, IrqLine } from "../../vmm/IoBus.js";
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { BusDevice } from "../../memory/IoBus.js";
+import type { IrqLine } from "../../memory/IrqLine.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { VirtQueue } from "./VirtQueue.js";
 import {
   type VirtioContext, type VirtioDevice,

@@ -3,7 +3,7 @@
 // for the guest wait in a bounded queue until it posts receive buffers; beyond that they are dropped,
 // as a real NIC drops when its ring is full.
 
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { ETH_MAX_FRAME, ETH_MIN_FRAME, type NetBackend, type NetEndpoint } from "../net/NetBackend.js";
 import { DescChain, POP_OK } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_NET, bit, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";

@@ -5,7 +5,7 @@
 // timer rather than being refused.
 
 import { randomFillSync } from "node:crypto";
-import type { GuestMemory } from "../../vmm/GuestMemory.js";
+import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { DescChain, POP_OK } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_RNG, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";
 

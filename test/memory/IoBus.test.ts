@@ -2,7 +2,7 @@
 // fault result plus a (rate-limited) log line instead of an exception.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { IoBus, type BusDevice } from "../../src/vmm/IoBus.js";
+import { IoBus, type BusDevice } from "../../src/memory/IoBus.js";
 
 class Recorder implements BusDevice {
   readonly log: string[] = [];

@@ -1,5 +1,5 @@
 // Guest-physical RAM: one contiguous region backed by a shared WebAssembly.Memory, so that
-// vCPU worker threads, device models and (later) translated WebAssembly code all see the same bytes.
+// device models and translated WebAssembly code see the same bytes (and vCPU worker threads will, issue "Multi-core").
 // Device DMA goes through offsetOf(), which never returns an offset outside RAM.
 //
 // Layout of the backing buffer: [ RAM (size bytes) | engine area (engineBytes) ].

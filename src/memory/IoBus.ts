@@ -108,8 +108,3 @@ export class IoBus {
     return false;
   }
 }
-
-/** An interrupt wire from a device to an interrupt controller (level-triggered). */
-export interface IrqLine {
-  set(level: boolean): void;
-}

@@ -1,7 +1,7 @@
 // GuestMemory never hands out an offset outside RAM, and tracks pages the device side wrote.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory, GuestMemoryError } from "../../src/vmm/GuestMemory.js";
+import { GuestMemory, GuestMemoryError } from "../../src/memory/GuestMemory.js";
 
 test("offsetOf rejects every range that leaves RAM", () => {
   const m = new GuestMemory({ base: 0x8000_0000, size: 1 << 20 });

@@ -36,6 +36,38 @@ export interface ApiOptions {
   token?: string;
 }
 
+/**
+ * The request target as a URL. Only origin-form targets (RFC 9112 §3.2.1: "/path?query") are
+ * served; the fixed base keeps a target such as "//[x" from being read as an authority (which
+ * makes the URL parser throw).
+ */
+export function parseTarget(raw: string | undefined): URL {
+  const t = raw ?? "/";
+  if (!t.startsWith("/")) throw new ApiError(400, `the request target must be a path starting with '/', not '${t.slice(0, 100)}'`);
+  try {
+    return new URL(`http://typevisor${t}`);
+  } catch {
+    throw new ApiError(400, `the request target '${t.slice(0, 100)}' is not a valid URL path`);
+  }
+}
+
+/** A percent-decoded path segment; a malformed escape (RFC 3986 §2.1) is the client's error. */
+export function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError(400, `'${s.slice(0, 100)}' has a malformed percent-escape (RFC 3986 §2.1)`);
+  }
+}
+
+/** What a handler answers for an exception: ApiErrors are the client's, everything else ours. */
+function classify(e: unknown): { status: number; message: string; internal: boolean } {
+  if (e instanceof ApiError) return { status: e.status, message: e.message, internal: false };
+  return { status: 500, message: `internal error: ${(e as Error)?.message ?? String(e)}`, internal: true };
+}
+
+const REASONS: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error" };
+
 function vmJson(rec: VmRecord, stats: VmProcessStats | undefined) {
   return { id: rec.id, name: rec.spec.name, status: rec.status, spec: rec.spec, lastExit: rec.lastExit, createdAt: rec.createdAt, updatedAt: rec.updatedAt, stats: stats ?? null };
 }
@@ -44,7 +76,16 @@ export class ControlApi {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly writers = new Map<string, WebSocket>();
 
-  constructor(private readonly vms: VmManager) {}
+  /** log: one line per failed request (a stack only for the daemon's own errors). */
+  constructor(private readonly vms: VmManager, private readonly log: (line: string) => void = (l) => process.stderr.write(l + "\n")) {}
+
+  private logFailure(method: string | undefined, url: string | undefined, e: unknown): { status: number; message: string } {
+    const c = classify(e);
+    const what = `${method ?? "?"} ${JSON.stringify((url ?? "").slice(0, 200))}`;
+    if (c.internal) this.log(`typevisor serve: internal error on ${what}: ${(e as Error)?.stack ?? String(e)}`);
+    else this.log(`typevisor serve: ${c.status} ${what}: ${c.message}`);
+    return c;
+  }
 
   private authorized(req: IncomingMessage, token: string | undefined): boolean {
     if (token === undefined) return true;
@@ -56,45 +97,58 @@ export class ControlApi {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** A request handler for one listener. */
+  /** A request handler for one listener. No exception leaves it: every failure is a JSON answer. */
   handler(opts: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
     return (req, res) => {
-      if (!this.authorized(req, opts.token)) {
-        // Nothing about any VM leaks to an unauthenticated client: one fixed answer.
-        send(res, 401, { error: "missing or wrong bearer token (Authorization: Bearer <token from --token-file>)" }, { "www-authenticate": "Bearer" });
-        return;
-      }
-      this.route(req, res).catch((e: unknown) => {
-        if (e instanceof ApiError) send(res, e.status, { error: e.message });
-        else {
-          process.stderr.write(`typevisor serve: internal error on ${req.method} ${req.url}: ${(e as Error).stack}\n`);
-          if (!res.headersSent) send(res, 500, { error: `internal error: ${(e as Error).message}` });
-          else res.end();
+      req.on("error", () => {});
+      res.on("error", () => {});
+      const fail = (e: unknown) => {
+        const c = this.logFailure(req.method, req.url, e);
+        if (!res.headersSent) send(res, c.status, { error: c.message });
+        else res.end();
+      };
+      try {
+        if (!this.authorized(req, opts.token)) {
+          // Nothing about any VM leaks to an unauthenticated client: one fixed answer.
+          send(res, 401, { error: "missing or wrong bearer token (Authorization: Bearer <token from --token-file>)" }, { "www-authenticate": "Bearer" });
+          return;
         }
-      });
+        this.route(req, res).catch(fail);
+      } catch (e) {
+        fail(e);
+      }
     };
   }
 
-  /** The 'upgrade' handler for one listener (console WebSockets). */
+  /** The 'upgrade' handler for one listener (console WebSockets). No exception leaves it. */
   upgradeHandler(opts: ApiOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
     return (req, socket, head) => {
+      socket.on("error", () => {});
       const refuse = (status: number, msg: string) => {
-        socket.end(`HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : status === 404 ? "Not Found" : status === 409 ? "Conflict" : "Bad Request"}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: msg })}`);
+        const body = JSON.stringify({ error: msg });
+        socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       };
-      if (!this.authorized(req, opts.token)) return refuse(401, "missing or wrong bearer token");
-      const url = new URL(req.url ?? "/", "http://typevisor");
-      const m = /^\/v1\/vms\/([^/]+)\/console$/.exec(url.pathname);
-      if (!m) return refuse(404, `no WebSocket endpoint at ${url.pathname}`);
-      let rec: VmRecord;
       try {
-        rec = this.vms.get(decodeURIComponent(m[1]!));
+        if (!this.authorized(req, opts.token)) return refuse(401, "missing or wrong bearer token");
+        const url = parseTarget(req.url);
+        const m = /^\/v1\/vms\/([^/]+)\/console$/.exec(url.pathname);
+        if (!m) throw new ApiError(404, `no WebSocket endpoint at ${url.pathname}`);
+        const rec = this.vms.get(decodeSegment(m[1]!));
+        const mode = url.searchParams.get("mode") ?? "read";
+        if (mode !== "read" && mode !== "write") throw new ApiError(400, `mode: must be read or write, not '${mode}'`);
+        if (mode === "write" && this.writers.has(rec.id)) throw new ApiError(409, `VM '${rec.spec.name}' has a console writer already (one writer at a time; attach with mode=read)`);
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          try {
+            this.attachConsole(rec, ws, mode === "write");
+          } catch (e) {
+            this.logFailure(req.method, req.url, e);
+            ws.terminate();
+          }
+        });
       } catch (e) {
-        return refuse(404, (e as Error).message);
+        const c = this.logFailure(req.method, req.url, e);
+        refuse(c.status, c.message);
       }
-      const mode = url.searchParams.get("mode") ?? "read";
-      if (mode !== "read" && mode !== "write") return refuse(400, `mode: must be read or write, not '${mode}'`);
-      if (mode === "write" && this.writers.has(rec.id)) return refuse(409, `VM '${rec.spec.name}' has a console writer already (one writer at a time; attach with mode=read)`);
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.attachConsole(rec, ws, mode === "write"));
     };
   }
 
@@ -105,6 +159,7 @@ export class ControlApi {
     const off = this.vms.onConsole(rec.id, (d) => {
       if (ws.readyState === ws.OPEN) ws.send(d);
     });
+    ws.on("error", () => {});
     ws.on("message", (data, isBinary) => {
       if (!writer) return; // readers' input is ignored: one writer at a time
       const bytes = isBinary ? new Uint8Array(data as Buffer) : new TextEncoder().encode(data.toString());
@@ -121,7 +176,7 @@ export class ControlApi {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://typevisor");
+    const url = parseTarget(req.url);
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     const q = url.searchParams;
@@ -159,7 +214,7 @@ export class ControlApi {
     }
     const m = /^\/v1\/vms\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
     if (m) {
-      const ref = decodeURIComponent(m[1]!);
+      const ref = decodeSegment(m[1]!);
       const sub = m[2];
       if (sub === undefined) {
         if (method === "GET") {
@@ -213,6 +268,7 @@ export class ControlApi {
     res.write(": typevisor events\n\n");
     const on = (e: VmEvent) => {
       if (filterId && e.vm !== filterId) return;
+      if (!res.writable) return;
       res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
     };
     this.vms.on("event", on);
@@ -270,7 +326,7 @@ function boolParam(q: URLSearchParams, name: string): boolean {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body, null, 2) + "\n";
-  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers });
   res.end(text);
 }
 

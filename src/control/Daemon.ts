@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
-import { ControlApi } from "./Api.js";
+import { ControlApi, type ApiOptions } from "./Api.js";
 import { VmManager, type ImageResolver } from "./VmManager.js";
 
 export interface DaemonOptions {
@@ -25,7 +25,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs);
-    this.api = new ControlApi(this.vms);
+    this.api = new ControlApi(this.vms, opts.log);
   }
 
   async start(): Promise<void> {
@@ -35,8 +35,7 @@ export class Daemon {
       if (await socketAlive(socket)) throw new Error(`another daemon is listening on ${socket} (stop it, or give --socket PATH)`);
       unlinkSync(socket); // stale socket of a daemon that died
     }
-    const unixServer = createServer(this.api.handler({}));
-    unixServer.on("upgrade", this.api.upgradeHandler({}));
+    const unixServer = this.server({});
     // Owner-only from the first moment: create the socket under a restrictive umask, then chmod.
     const oldMask = process.umask(0o177);
     try {
@@ -53,8 +52,7 @@ export class Daemon {
     const l = this.opts.listen;
     if (l) {
       const opts = { token: l.token };
-      const tcp = createServer(this.api.handler(opts));
-      tcp.on("upgrade", this.api.upgradeHandler(opts));
+      const tcp = this.server(opts);
       await new Promise<void>((resolve, reject) => {
         tcp.once("error", reject);
         tcp.listen(l.port, l.host, () => resolve());
@@ -64,6 +62,18 @@ export class Daemon {
       this.servers.push(tcp);
       this.opts.log?.(`typevisor serve: listening on http://${l.host}:${this.tcpPort} (bearer token required)`);
     }
+  }
+
+  /** An HTTP server for one listener; requests Node's parser rejects get a JSON 400 too. */
+  private server(opts: ApiOptions): Server {
+    const s = createServer(this.api.handler(opts));
+    s.on("upgrade", this.api.upgradeHandler(opts));
+    s.on("clientError", (_e, socket) => {
+      const body = JSON.stringify({ error: "malformed HTTP request" });
+      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      else socket.destroy();
+    });
+    return s;
   }
 
   async stop(): Promise<void> {

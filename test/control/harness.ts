@@ -9,7 +9,10 @@ import { call, type Endpoint } from "../../src/control/Client.js";
 export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; failImage?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
   const socket = join(dir, "d.sock");
+  /** The daemon's log lines (one per failed request). */
+  const logs: string[] = [];
   const daemon = new Daemon({
+    log: (l) => logs.push(l),
     stateDir: dir,
     socket,
     ...(opts.token ? { listen: { host: "127.0.0.1", port: 0, token: opts.token } } : {}),
@@ -20,7 +23,7 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
   });
   await daemon.start();
   const ep: Endpoint = { socket };
-  return { daemon, dir, socket, ep };
+  return { daemon, dir, socket, ep, logs };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {

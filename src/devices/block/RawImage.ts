@@ -3,6 +3,7 @@
 
 import { open, type FileHandle } from "node:fs/promises";
 import { type BlockBackend, BlockBackendError, ZERO_CHUNK } from "./BlockBackend.js";
+import { readvAll, writevAll } from "./FileIo.js";
 
 export class RawImage implements BlockBackend {
   private constructor(private readonly fh: FileHandle, readonly size: number, readonly readOnly: boolean, readonly description: string) {}
@@ -31,49 +32,13 @@ export class RawImage implements BlockBackend {
     return new RawImage(fh, size, readOnly, `${path}${readOnly ? " (read-only)" : ""}`);
   }
 
-  async read(bufs: readonly Uint8Array[], pos: number): Promise<void> {
-    let total = 0;
-    for (const b of bufs) total += b.length;
-    // One buffer (the common case: Linux's pages are often contiguous) goes through plain pread.
-    const { bytesRead } = bufs.length === 1 ? await this.fh.read(bufs[0]!, 0, total, pos) : await this.fh.readv(bufs as Uint8Array[], pos);
-    if (bytesRead < total) await this.readRest(bufs, pos, bytesRead);
-  }
-
-  /** Short read (file shrank under us, or a signal): retry from where it stopped; zero-fill past EOF. */
-  private async readRest(bufs: readonly Uint8Array[], pos: number, done: number): Promise<void> {
-    let skip = done;
-    for (const b of bufs) {
-      if (skip >= b.length) { skip -= b.length; continue; }
-      let off = skip;
-      skip = 0;
-      while (off < b.length) {
-        const { bytesRead } = await this.fh.read(b, off, b.length - off, pos + done);
-        if (bytesRead === 0) { b.fill(0, off); done += b.length - off; break; }
-        off += bytesRead;
-        done += bytesRead;
-      }
-    }
+  read(bufs: readonly Uint8Array[], pos: number): Promise<void> {
+    return readvAll(this.fh, bufs, pos);
   }
 
   async write(bufs: readonly Uint8Array[], pos: number): Promise<void> {
     if (this.readOnly) throw new BlockBackendError(`${this.description} is read-only`);
-    let total = 0;
-    for (const b of bufs) total += b.length;
-    const { bytesWritten } = bufs.length === 1 ? await this.fh.write(bufs[0]!, 0, total, pos) : await this.fh.writev(bufs as Uint8Array[], pos);
-    if (bytesWritten < total) {
-      let skip = bytesWritten;
-      let at = pos + bytesWritten;
-      for (const b of bufs) {
-        if (skip >= b.length) { skip -= b.length; continue; }
-        let off = skip;
-        skip = 0;
-        while (off < b.length) {
-          const { bytesWritten: n } = await this.fh.write(b, off, b.length - off, at);
-          off += n;
-          at += n;
-        }
-      }
-    }
+    await writevAll(this.fh, bufs, pos);
   }
 
   async flush(): Promise<void> {

@@ -293,6 +293,16 @@ export class VirtQueue {
     return POP_BROKEN;
   }
 
+  /**
+   * Gives back the chain pop() just returned, so the next pop() returns it again: a device that
+   * cannot take more work now leaves requests in the ring (backpressure) instead of buffering them.
+   */
+  unpop(): void {
+    if (!this.ready || this.broken) return;
+    this.lastAvail = (this.lastAvail - 1) & 0xffff;
+    if (this.eventIdx) this.writeAvailEvent();
+  }
+
   private writeAvailEvent(): void {
     // avail_event lives after the used ring (§2.7.8): "notify me when you pass this index".
     const o = this.usedOff + 4 + 8 * this.size;

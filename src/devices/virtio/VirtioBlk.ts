@@ -31,6 +31,13 @@ const SECTOR = 512;
 const QUEUE_SIZE = 256;
 /** Largest data transfer accepted in one request; Linux stays far below (max_sectors_kb). */
 const MAX_REQUEST_BYTES = 64 << 20;
+/**
+ * Bound on the data bytes of requests in flight on one disk (issue 12: a guest queueing 32 x 64 MiB
+ * writes made the host hold 2 GB). Requests beyond it stay in the available ring, not popped, until
+ * earlier ones complete; the driver sees a slower disk, never an error. One request of up to
+ * MAX_REQUEST_BYTES is always admitted when nothing is in flight, so no request can starve.
+ */
+export const MAX_INFLIGHT_BYTES = 64 << 20;
 const MAX_DISCARD_SECTORS = 0x3fffff;
 const DISCARD_ALIGN_SECTORS = 8;
 
@@ -47,6 +54,8 @@ class Request {
   status = -1;
   written = 0;
   isWrite = false;
+  /** Data bytes this request counts against MAX_INFLIGHT_BYTES while in flight. */
+  cost = 0;
 }
 
 export class VirtioBlk implements VirtioDevice {
@@ -63,8 +72,12 @@ export class VirtioBlk implements VirtioDevice {
   private readonly inflight = new InFlight();
   private readonly writes = new InFlight();
   private logCount = 0;
+  /** Data bytes of requests in flight (see MAX_INFLIGHT_BYTES). */
+  private inflightBytes = 0;
+  /** A request was left in the ring because of the bound: pop again when bytes complete. */
+  private throttled = false;
   /** Counters for tests and `vm info`. */
-  readonly stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0 };
+  readonly stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, peakInflightBytes: 0, throttled: 0 };
 
   constructor(private readonly memory: GuestMemory, readonly backend: BlockBackend, opts: VirtioBlkOptions = {}) {
     let f = bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_FLUSH);
@@ -101,6 +114,7 @@ export class VirtioBlk implements VirtioDevice {
 
   reset(): void {
     this.ctx = null;
+    this.throttled = false;
   }
 
   idle(): Promise<void> {
@@ -115,6 +129,19 @@ export class VirtioBlk implements VirtioDevice {
       const req = this.free.pop() ?? new Request();
       const r = q.pop(req.chain);
       if (r !== POP_OK) { this.free.push(req); break; }
+      const ch = req.chain;
+      // Chains that will fail at once (bad buffers, longer than any request) hold no host I/O.
+      // The 16-byte header and the status byte (§5.2.6) are not data.
+      const bytes = ch.readableBytes + ch.writableBytes - 17;
+      const cost = ch.error !== "" || bytes <= 0 || bytes > MAX_REQUEST_BYTES ? 0 : bytes;
+      if (cost > 0 && this.inflightBytes > 0 && this.inflightBytes + cost > MAX_INFLIGHT_BYTES) {
+        q.unpop();
+        this.free.push(req);
+        this.throttled = true;
+        this.stats.throttled++;
+        break;
+      }
+      req.cost = cost;
       req.generation = q.generation;
       this.stats.requests++;
       this.start(ctx, q, req);
@@ -208,6 +235,8 @@ export class VirtioBlk implements VirtioDevice {
       return;
     }
     this.inflight.begin();
+    this.inflightBytes += req.cost;
+    if (this.inflightBytes > this.stats.peakInflightBytes) this.stats.peakInflightBytes = this.inflightBytes;
     // One reaction per request (no .then().finally() chain): completions are the hot path.
     op.then(
       () => { req.status = VIRTIO_BLK_S_OK; this.finish(ctx, q, req, statusAddr); },
@@ -221,6 +250,8 @@ export class VirtioBlk implements VirtioDevice {
 
   private finish(ctx: VirtioContext, q: VirtQueue, req: Request, statusAddr: number): void {
     if (req.isWrite) { req.isWrite = false; this.writes.end(); }
+    this.inflightBytes -= req.cost;
+    req.cost = 0;
     try {
       // A reset (or a new driver) while the I/O ran: the ring is no longer this request's.
       if (this.ctx === ctx && q.generation === req.generation) this.complete(ctx, q, req, statusAddr);
@@ -230,6 +261,11 @@ export class VirtioBlk implements VirtioDevice {
       ctx.needsReset(`internal error completing a request: ${(e as Error).message}`);
     } finally {
       this.inflight.end();
+    }
+    // Requests left in the ring by the in-flight bound go now that bytes have completed.
+    if (this.throttled && this.ctx !== null) {
+      this.throttled = false;
+      this.queueNotify(0);
     }
   }
 

@@ -11,12 +11,15 @@
 // Without --root the guest sees the host's files directly, like qemu-user.
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
-import { Errno, fail } from "./Errno.js";
+import { Errno, errnoOf, fail } from "./Errno.js";
 
 /** Linux's MAXSYMLINKS (fs/namei.c): more links than this in one resolution is ELOOP. */
 const MAX_SYMLINKS = 40;
 /** PATH_MAX (include/uapi/linux/limits.h). */
 export const PATH_MAX = 4096;
+
+/** O_PATH (include/uapi/asm-generic/fcntl.h): Node's fs.constants lacks it. */
+const O_PATH = 0o10000000;
 
 export interface Resolved {
   /** The path to hand to Node's fs. */
@@ -29,11 +32,19 @@ export class GuestFs {
   /** Absolute host path of the guest's "/", or undefined when the guest sees the host's files. */
   readonly root: string | undefined;
 
+  /**
+   * Flags to add to a host open(2) of a resolved path: under --root every guest symlink has been
+   * followed by resolve(), so the host must follow none (one appearing since is a host race).
+   */
+  readonly hostNoFollow: number;
+
   constructor(root?: string) {
     if (root === undefined) {
       this.root = undefined;
+      this.hostNoFollow = 0;
       return;
     }
+    this.hostNoFollow = fs.constants.O_NOFOLLOW;
     let real: string;
     try {
       real = fs.realpathSync(root);
@@ -51,6 +62,22 @@ export class GuestFs {
   }
 
   /**
+   * Calls fn with a host path for the object a resolved path names that the host cannot re-walk:
+   * under --root, /proc/self/fd/N of an O_PATH|O_NOFOLLOW descriptor of it. Calls that follow a
+   * final symlink on the host (chmod, truncate, access, utimes, statfs) then act on the inode
+   * resolve() vetted, not on a symlink someone put there since. Host errors propagate as thrown.
+   */
+  pinned<T>(host: string, fn: (hostPath: string) => T): T {
+    if (this.root === undefined) return fn(host);
+    const fd = fs.openSync(host, O_PATH | fs.constants.O_NOFOLLOW);
+    try {
+      return fn(`/proc/self/fd/${fd}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
    * Resolves a guest path relative to the guest directory `base` (a canonical guest path).
    * followLast: follow a symlink in the final component (open, stat) or not (lstat, unlink, readlink).
    * Errors: ENOENT for "", ENAMETOOLONG, ELOOP.
@@ -65,9 +92,16 @@ export class GuestFs {
       return { host, guest: g };
     }
     const trailingSlash = path.endsWith("/");
-    // Components still to walk, in order (a stack reversed so pop() gives the next one).
+    // Components still to walk, in order (a stack reversed so pop() gives the next one). A relative
+    // path walks its base again from the root: the base is only the text of where the working
+    // directory (or a dirfd) was, and the guest may since have replaced a directory on it by a
+    // symlink; trusting that text would hand the host a path through an unvetted link.
     const todo = path.split("/").filter((c) => c.length > 0).reverse();
-    const done: string[] = path.startsWith("/") ? [] : base.split("/").filter((c) => c.length > 0);
+    if (!path.startsWith("/")) {
+      const b = base.split("/").filter((c) => c.length > 0);
+      for (let i = b.length - 1; i >= 0; i--) todo.push(b[i]!);
+    }
+    const done: string[] = [];
     let links = 0;
     while (todo.length > 0) {
       const c = todo.pop()!;
@@ -78,29 +112,32 @@ export class GuestFs {
       }
       if (c.length > 255) fail(Errno.ENAMETOOLONG);
       done.push(c);
+      // Every component but the last must be a directory that exists ("." and ".." count as
+      // components after it: "file/.." is ENOTDIR, "missing/.." is ENOENT), as Linux's
+      // link_path_walk requires; a trailing slash makes the last one a directory too.
       const isLast = todo.length === 0;
       if (isLast && !followLast && !trailingSlash) break;
       const host = this.root + "/" + done.join("/");
       let st: fs.Stats;
       try {
         st = fs.lstatSync(host);
-      } catch {
-        // A missing component: the host call made with this path reports ENOENT/ENOTDIR itself.
-        // Stop resolving and keep the rest lexical but clamped, so it still cannot leave the root.
-        while (todo.length > 0) {
-          const r = todo.pop()!;
-          if (r === "..") done.pop();
-          else if (r !== ".") done.push(r);
-        }
-        break;
+      } catch (e) {
+        // A missing last component is what creat/mkdir/rename targets look like: the host call
+        // made with this path reports it. A missing directory in the middle ends the walk here;
+        // walking on by text ("/x/../l" when /x is missing) could lead anywhere.
+        if (isLast) break;
+        fail(errnoOf(e));
       }
-      if (!st.isSymbolicLink()) continue;
-      if (++links > MAX_SYMLINKS) fail(Errno.ELOOP);
-      const target = fs.readlinkSync(host);
-      done.pop();
-      if (target.startsWith("/")) done.length = 0; // absolute link: restart at the guest's root
-      const parts = target.split("/").filter((p) => p.length > 0);
-      for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]!);
+      if (st.isSymbolicLink()) {
+        if (++links > MAX_SYMLINKS) fail(Errno.ELOOP);
+        const target = fs.readlinkSync(host);
+        done.pop();
+        if (target.startsWith("/")) done.length = 0; // absolute link: restart at the guest's root
+        const parts = target.split("/").filter((p) => p.length > 0);
+        for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]!);
+        continue;
+      }
+      if ((!isLast || trailingSlash) && !st.isDirectory()) fail(Errno.ENOTDIR);
     }
     const guest = "/" + done.join("/");
     let host = this.hostOf(guest);

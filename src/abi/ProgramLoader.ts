@@ -62,20 +62,25 @@ function fileProt(flags: number): number {
 
 function readExecutable(gfs: GuestFs, cwd: string, path: string): { bytes: Uint8Array; guest: string } {
   const r = gfs.resolve(cwd, path, true);
-  let st: fs.Stats;
+  // One descriptor for the checks and the read, opened without following a host symlink under
+  // --root (resolve() followed the guest's): what is checked is what runs.
+  let fd: number;
   try {
-    st = fs.statSync(r.host);
+    fd = fs.openSync(r.host, fs.constants.O_RDONLY | gfs.hostNoFollow);
   } catch (e) {
     throw new SyscallError(errnoOf(e));
   }
-  if (st.isDirectory()) throw new SyscallError(Errno.EACCES);
-  if (!st.isFile()) throw new SyscallError(Errno.EACCES);
-  // Execute permission for someone (we run as the host user, who may be root: any x bit).
-  if ((st.mode & 0o111) === 0) throw new SyscallError(Errno.EACCES);
   try {
-    return { bytes: fs.readFileSync(r.host), guest: r.guest };
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw new SyscallError(Errno.EACCES);
+    if (!st.isFile()) throw new SyscallError(Errno.EACCES);
+    // Execute permission for someone (we run as the host user, who may be root: any x bit).
+    if ((st.mode & 0o111) === 0) throw new SyscallError(Errno.EACCES);
+    return { bytes: fs.readFileSync(fd), guest: r.guest };
   } catch (e) {
     throw new SyscallError(errnoOf(e));
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

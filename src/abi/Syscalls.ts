@@ -4,6 +4,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import { posix } from "node:path";
 import * as tty from "node:tty";
 import { MMAP_BASE, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE, pageUp } from "./AddressSpace.js";
 import { Errno, SyscallError, errnoName, errnoOf, fail } from "./Errno.js";
@@ -318,20 +319,25 @@ export class Syscalls {
   private openat(dirfd: number, path: string, flags: number, mode: number): SyscallResult {
     const p = this.p;
     if (path === "/proc/self/exe" || path === `/proc/${p.pid}/exe`) path = p.exe;
-    const follow = (flags & O_NOFOLLOW) === 0 || (flags & O_PATH) !== 0 && false;
-    const r = this.resolveAt(dirfd, path, follow);
+    // O_CREAT|O_EXCL does not follow a final symlink either: it fails with EEXIST (open(2)).
+    const follow = (flags & O_NOFOLLOW) === 0 && (flags & (O_CREAT | O_EXCL)) !== (O_CREAT | O_EXCL);
     const fd = p.fds.lowestFree();
     if (fd < 0) return -Errno.EMFILE;
-    if (this.k.gfs.root !== undefined && r.guest.startsWith("/proc/")) {
-      // Under --root the host's /proc is out of reach: serve the few files programs read.
-      const text = procFile(this.k, p, r.guest);
-      if (text === undefined) return -Errno.ENOENT;
-      if ((flags & O_ACCMODE) !== 0) return -Errno.EACCES;
-      p.fds.install(fd, new MemFile(flags & ~O_CLOEXEC, enc.encode(text), r.guest), (flags & O_CLOEXEC) !== 0);
-      return fd;
+    if (this.k.gfs.root !== undefined) {
+      // Under --root the host's /proc is out of reach: serve the few files programs read. The
+      // name is only compared, never handed to the host, so its lexical form is enough.
+      const guest = posix.resolve(this.dirOf(dirfd, path), path);
+      if (guest.startsWith("/proc/")) {
+        const text = procFile(this.k, p, guest);
+        if (text === undefined) return -Errno.ENOENT;
+        if ((flags & O_ACCMODE) !== 0) return -Errno.EACCES;
+        p.fds.install(fd, new MemFile(flags & ~O_CLOEXEC, enc.encode(text), guest), (flags & O_CLOEXEC) !== 0);
+        return fd;
+      }
     }
-    let hostFlags = this.hostOpenFlags(flags);
-    if (flags & O_PATH) hostFlags = fs.constants.O_RDONLY | (flags & O_NOFOLLOW ? fs.constants.O_NOFOLLOW : 0);
+    const r = this.resolveAt(dirfd, path, follow);
+    let hostFlags = this.hostOpenFlags(flags) | this.k.gfs.hostNoFollow;
+    if (flags & O_PATH) hostFlags = fs.constants.O_RDONLY | (flags & O_NOFOLLOW ? fs.constants.O_NOFOLLOW : 0) | this.k.gfs.hostNoFollow;
     const hfd = this.host(() => fs.openSync(r.host, hostFlags, mode & ~p.umask & 0o7777));
     let st: fs.Stats;
     try {
@@ -634,17 +640,19 @@ export class Syscalls {
     const p = this.p;
     if (path === "" ) {
       if ((flags & AT_EMPTY_PATH) === 0) fail(Errno.ENOENT);
-      if (dirfd === AT_FDCWD) return statInfoOf(this.host(() => fs.statSync(this.k.gfs.hostOf(p.cwd), { bigint: true })));
+      if (dirfd === AT_FDCWD) path = ".";
       const f = this.file(dirfd);
       if (f instanceof PipeEnd) return syntheticStat(S_IFIFO | 0o600, f.pipe.ino, this.k.uid, this.k.gid);
       if (f instanceof MemFile) return syntheticStat(S_IFREG | 0o444, 1, this.k.uid, this.k.gid);
       if (f instanceof HostInputFile) return statInfoOf(this.host(() => fs.fstatSync(0, { bigint: true })));
       if (f instanceof HostFile) return statInfoOf(this.host(() => fs.fstatSync(f.hostFd, { bigint: true })));
-      fail(Errno.EBADF);
+      else fail(Errno.EBADF);
     }
     const follow = (flags & AT_SYMLINK_NOFOLLOW) === 0;
     const r = this.resolveAt(dirfd, path, follow);
-    return statInfoOf(this.host(() => (follow ? fs.statSync(r.host, { bigint: true }) : fs.lstatSync(r.host, { bigint: true }))));
+    // Under --root resolve() has followed every symlink already: the host must not follow another.
+    const hostFollow = follow && this.k.gfs.root === undefined;
+    return statInfoOf(this.host(() => (hostFollow ? fs.statSync(r.host, { bigint: true }) : fs.lstatSync(r.host, { bigint: true }))));
   }
 
   private fstatat(dirfd: number, path: string, buf: number, flags: number): SyscallResult {
@@ -664,7 +672,12 @@ export class Syscalls {
     if (!(f instanceof HostFile)) return -Errno.ENOTDIR;
     if (!f.isDir) return -Errno.ENOTDIR;
     if (!f.dirents) {
-      const names = this.host(() => fs.readdirSync(f.hostPath));
+      // Through the descriptor, not its path: the directory may have been renamed, or replaced by a
+      // symlink, since it was opened. A removed directory has no entries left (ENOENT, as Linux's
+      // IS_DEADDIR check in iterate_dir).
+      const dir = `/proc/self/fd/${f.hostFd}`;
+      if (this.host(() => fs.fstatSync(f.hostFd)).nlink === 0) return -Errno.ENOENT;
+      const names = this.host(() => fs.readdirSync(dir));
       const typeOf = (m: number) => {
         switch (m & S_IFMT) {
           case S_IFDIR: return DT_DIR;
@@ -680,7 +693,7 @@ export class Syscalls {
       const list: { name: string; type: number; ino: bigint }[] = [];
       for (const name of [".", "..", ...names]) {
         try {
-          const st = fs.lstatSync(f.hostPath + "/" + name, { bigint: true });
+          const st = fs.lstatSync(dir + "/" + name, { bigint: true });
           list.push({ name, type: typeOf(Number(st.mode)), ino: st.ino });
         } catch {
           // Vanished between readdir and lstat: skip it, as a later readdir would.
@@ -760,7 +773,7 @@ export class Syscalls {
     if (flags & ~RENAME_NOREPLACE) return -Errno.EINVAL;
     const a = this.resolveAt(olddir, oldpath, false);
     const b = this.resolveAt(newdir, newpath, false);
-    if (flags & RENAME_NOREPLACE && fs.existsSync(b.host)) return -Errno.EEXIST;
+    if (flags & RENAME_NOREPLACE && fs.lstatSync(b.host, { throwIfNoEntry: false }) !== undefined) return -Errno.EEXIST;
     this.host(() => fs.renameSync(a.host, b.host));
     return 0;
   }
@@ -789,7 +802,7 @@ export class Syscalls {
   private faccessat(dirfd: number, path: string, mode: number, flags: number): SyscallResult {
     if (mode & ~7) return -Errno.EINVAL;
     const r = this.resolveAt(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) === 0);
-    this.host(() => fs.accessSync(r.host, mode));
+    this.host(() => this.k.gfs.pinned(r.host, (h) => fs.accessSync(h, mode)));
     return 0;
   }
 
@@ -803,7 +816,7 @@ export class Syscalls {
   private fchmodat(dirfd: number, path: string, mode: number, flags: number): SyscallResult {
     if (flags & AT_SYMLINK_NOFOLLOW) return -Errno.EOPNOTSUPP;
     const r = this.resolveAt(dirfd, path, true);
-    this.host(() => fs.chmodSync(r.host, mode & 0o7777));
+    this.host(() => this.k.gfs.pinned(r.host, (h) => fs.chmodSync(h, mode & 0o7777)));
     return 0;
   }
 
@@ -814,7 +827,7 @@ export class Syscalls {
     const st = this.host(() => fs.lstatSync(r.host));
     const u = uid === -1 ? st.uid : uid;
     const g = gid === -1 ? st.gid : gid;
-    this.host(() => (follow ? fs.chownSync(r.host, u, g) : fs.lchownSync(r.host, u, g)));
+    this.host(() => (follow ? this.k.gfs.pinned(r.host, (h) => fs.chownSync(h, u, g)) : fs.lchownSync(r.host, u, g)));
     return 0;
   }
 
@@ -857,7 +870,7 @@ export class Syscalls {
     }
     this.host(() => {
       if (target.fd !== undefined) fs.futimesSync(target.fd, at, mt);
-      else if (target.follow) fs.utimesSync(target.path!, at, mt);
+      else if (target.follow) this.k.gfs.pinned(target.path!, (h) => fs.utimesSync(h, at, mt));
       else fs.lutimesSync(target.path!, at, mt);
     });
     return 0;
@@ -866,7 +879,7 @@ export class Syscalls {
   private truncate(path: string, len: number): SyscallResult {
     if (len < 0) return -Errno.EINVAL;
     const r = this.resolveAt(AT_FDCWD, path, true);
-    this.host(() => fs.truncateSync(r.host, len));
+    this.host(() => this.k.gfs.pinned(r.host, (h) => fs.truncateSync(h, len)));
     return 0;
   }
 
@@ -885,8 +898,7 @@ export class Syscalls {
     return 0;
   }
 
-  private statfsOf(host: string, buf: number): SyscallResult {
-    const s = this.host(() => fs.statfsSync(host, { bigint: true }));
+  private packStatfs(s: fs.BigIntStatsFs, buf: number): SyscallResult {
     // struct statfs (asm-generic/statfs.h, 64-bit): type, bsize, blocks, bfree, bavail, files,
     // ffree, fsid[2] (int), namelen, frsize, flags, spare[4] = 120 bytes.
     const b = new Uint8Array(120);
@@ -905,13 +917,15 @@ export class Syscalls {
   }
 
   private statfs(path: string, buf: number): SyscallResult {
-    return this.statfsOf(this.resolveAt(AT_FDCWD, path, true).host, buf);
+    const host = this.resolveAt(AT_FDCWD, path, true).host;
+    return this.packStatfs(this.host(() => this.k.gfs.pinned(host, (h) => fs.statfsSync(h, { bigint: true }))), buf);
   }
 
   private fstatfs(fd: number, buf: number): SyscallResult {
     const f = this.file(fd);
     if (!(f instanceof HostFile)) return -Errno.EINVAL;
-    return this.statfsOf(f.hostPath, buf);
+    const s = this.host(() => fs.statfsSync(`/proc/self/fd/${f.hostFd}`, { bigint: true }));
+    return this.packStatfs(s, buf);
   }
 
   private getcwd(buf: number, size: number): SyscallResult {
@@ -923,9 +937,9 @@ export class Syscalls {
 
   private chdir(path: string): SyscallResult {
     const r = this.resolveAt(AT_FDCWD, path, true);
-    const st = this.host(() => fs.statSync(r.host));
+    const st = this.host(() => this.k.gfs.pinned(r.host, (h) => fs.statSync(h)));
     if (!st.isDirectory()) return -Errno.ENOTDIR;
-    this.host(() => fs.accessSync(r.host, fs.constants.X_OK));
+    this.host(() => this.k.gfs.pinned(r.host, (h) => fs.accessSync(h, fs.constants.X_OK)));
     this.p.cwd = r.guest;
     return 0;
   }

@@ -4,7 +4,7 @@
 // Packages come from a private apt root (test/abi/DebianPackages.ts); without network the tests skip.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { debianRoot } from "./DebianPackages.js";
 import { run, scratch, texec } from "./helpers.js";
@@ -104,6 +104,44 @@ test("--root cannot be escaped by absolute or relative symlinks, '..' or writes 
   // The link's target is looked up inside the root, where its directory does not exist: ENOENT.
   assert.match(r.stdout, /wrote=[1-9]/);
   assert.equal(readFileSync(join(outside, "secret"), "utf8"), "host secret\n", "the host file is untouched");
+});
+
+test("issue 12's --root escapes (a missing directory, then '..', then a link out) fail with ENOENT, as under chroot", (t) => {
+  if (typeof rv !== "string") return t.skip(rv.skip);
+  if (typeof x86 !== "string") return t.skip(x86.skip);
+  if (process.getuid?.() !== 0) return t.skip("chroot(8), the oracle, needs root");
+  // Applets by their full name: amd64 busybox under chroot has no /proc/self/exe to re-execute.
+  const script = [
+    "exec 2>&1",
+    "/bin/busybox cat /x/../l/secret; echo cat=$?",
+    "echo p > /x/../l/pwned; echo redirect=$?",
+    "/bin/busybox mv /inside /x/../l/; echo mv=$?",
+    "/bin/busybox ln -s /etc /x/../l/sym; echo ln=$?",
+    "/x/../l/hostprog; echo exec=$?",
+    "/bin/busybox ls /x/../l; echo ls=$?",
+    "cd /x/../l; echo cd=$?",
+  ].join("\n");
+  const outputs: string[] = [];
+  for (const [name, bb] of [["tv", rv], ["chroot", x86]] as const) {
+    const root = scratch(`issue12-${name}-root`);
+    const outside = scratch(`issue12-${name}-outside`);
+    mkdirSync(join(root, "bin"));
+    copyFileSync(join(bb, "bin/busybox"), join(root, "bin/busybox"));
+    chmodSync(join(root, "bin/busybox"), 0o755);
+    writeFileSync(join(root, "inside"), "in\n");
+    symlinkSync(outside, join(root, "l"));
+    writeFileSync(join(outside, "secret"), "host secret\n");
+    writeFileSync(join(outside, "hostprog"), "#!/bin/busybox sh\necho ESCAPED\n", { mode: 0o755 });
+    const args = ["/bin/busybox", "sh", "-c", script];
+    const r = name === "tv" ? texec(["--root", root, ...args]) : run("chroot", [root, ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    outputs.push(r.stdout);
+    assert.deepEqual(readdirSync(outside).sort(), ["hostprog", "secret"], `${name}: nothing was created outside`);
+    assert.equal(readFileSync(join(outside, "secret"), "utf8"), "host secret\n");
+  }
+  assert.equal(outputs[0], outputs[1]);
+  assert.match(outputs[0]!, /cat=1/);
+  assert.doesNotMatch(outputs[0]!, /ESCAPED|host secret/);
 });
 
 test("GNU hello and bash from Debian riscv64 run dynamically linked under --root", (t) => {

@@ -57,11 +57,27 @@ test("relative symlinks and '..' cannot climb above the root", () => {
   assert.equal(g.resolve("/", "/chain2/passwd").host, join(root, "etc/passwd"));
 });
 
-test("a missing component still resolves lexically inside the root", () => {
+test("a missing or non-directory component ends the walk: ENOENT / ENOTDIR, never a lexical guess", () => {
   const root = makeRoot();
   const g = new GuestFs(root);
-  assert.equal(g.resolve("/", "/nope/../../../../etc/x").host, join(root, "etc/x"));
-  assert.equal(g.resolve("/", "nope/a/b").guest, "/nope/a/b");
+  symlinkSync("/nonexistent-outside-dir", join(root, "out"));
+  assert.equal(errnoOf(() => g.resolve("/", "/nope/../../../../etc/x")), Errno.ENOENT);
+  assert.equal(errnoOf(() => g.resolve("/", "nope/a/b")), Errno.ENOENT);
+  assert.equal(errnoOf(() => g.resolve("/", "/etc/passwd/../passwd")), Errno.ENOTDIR);
+  assert.equal(errnoOf(() => g.resolve("/", "/etc/passwd/")), Errno.ENOTDIR);
+  assert.equal(errnoOf(() => g.resolve("/", "/out/x")), Errno.ENOENT);
+  // A missing last component is a name to create: it resolves.
+  assert.equal(g.resolve("/", "/etc/newfile").host, join(root, "etc/newfile"));
+  assert.equal(g.resolve("/", "/etc/newdir/", false).host, join(root, "etc/newdir") + "/");
+});
+
+test("a relative path walks its base again: a base directory replaced by a symlink is followed inside the root", () => {
+  const root = makeRoot();
+  const g = new GuestFs(root);
+  rmSync(join(root, "dir"), { recursive: true });
+  symlinkSync("/etc", join(root, "dir"));
+  assert.equal(g.resolve("/dir", "passwd").host, join(root, "etc/passwd"));
+  assert.equal(errnoOf(() => g.resolve("/dir/sub", "x")), Errno.ENOENT);
 });
 
 test("symlink loops give ELOOP and empty or overlong paths give ENOENT / ENAMETOOLONG", () => {

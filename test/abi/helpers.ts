@@ -33,6 +33,17 @@ export function compile(name: string, extra: string[] = []): string | undefined 
   return out;
 }
 
+/** Compiles test/abi/programs/NAME.c statically for the host (the real kernel as an oracle). */
+export function compileHost(name: string): string | undefined {
+  if (!have("gcc")) return undefined;
+  buildDir ??= mkdtempSync(join(tmpdir(), "tv-abi-"));
+  const out = join(buildDir, name + "-host");
+  if (existsSync(out)) return out;
+  const r = spawnSync("gcc", ["-O1", "-static", "-o", out, join(programsDir, name + ".c")], { encoding: "utf8" });
+  if (r.status !== 0) return undefined; // no static libc for the host: the caller skips
+  return out;
+}
+
 export function scratch(name: string): string {
   buildDir ??= mkdtempSync(join(tmpdir(), "tv-abi-"));
   const d = join(buildDir, name);

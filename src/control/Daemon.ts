@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { dirname } from "node:path";
 import { ControlApi, type ApiOptions } from "./Api.js";
 import { VmManager, type ImageResolver } from "./VmManager.js";
+import { HostPaths } from "./HostPaths.js";
 
 export interface DaemonOptions {
   stateDir: string;
@@ -13,6 +14,10 @@ export interface DaemonOptions {
   /** host:port for TCP, with token. */
   listen?: { host: string; port: number; token: string };
   resolveImage: ImageResolver;
+  /** Directories (besides the state directory) whose files VM specs may name: 'serve --allow-dir'. */
+  allowDirs?: string[];
+  /** The image cache: specs may name its files read-only (a disk there needs readOnly or overlay). */
+  imageDir?: string;
   shutdownTimeoutMs?: number;
   log?: (line: string) => void;
 }
@@ -24,7 +29,12 @@ export class Daemon {
   tcpPort: number | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
-    this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs);
+    const paths = new HostPaths([
+      { dir: opts.stateDir, writable: true },
+      ...(opts.imageDir ? [{ dir: opts.imageDir, writable: false }] : []),
+      ...(opts.allowDirs ?? []).map((dir) => ({ dir, writable: true })),
+    ]);
+    this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs, paths);
     this.api = new ControlApi(this.vms, opts.log);
   }
 

@@ -4,9 +4,9 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, statSync, accessSync, constants } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { totalmem } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Store, type VmExitRecord, type VmRecord, type VmStatus } from "./Store.js";
 import type { VmSpec } from "./VmSpec.js";
@@ -15,14 +15,10 @@ import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
 import { formatMac } from "../devices/net/NetBackend.js";
 import { DEFAULT_ENGINE } from "../dbt/Engine.js";
+import { ApiError } from "./ApiError.js";
+import { HostPaths } from "./HostPaths.js";
 
-/** An API-level failure with its HTTP status (400 bad request, 404, 409 conflict, 422 unmeetable). */
-export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
+export { ApiError };
 
 export interface VmEvent {
   type: "created" | "state" | "exit" | "panic" | "deleted";
@@ -59,7 +55,13 @@ export class VmManager extends EventEmitter {
   private readonly switches = new Map<string, VirtualSwitch>();
   private readonly consoleListeners = new Map<string, Set<(d: Uint8Array) => void>>();
 
-  constructor(readonly stateDir: string, private readonly resolveImage: ImageResolver, readonly shutdownTimeoutMs = 30_000) {
+  /** paths: the host directories specs may name files in (default: the state directory only). */
+  constructor(
+    readonly stateDir: string,
+    private readonly resolveImage: ImageResolver,
+    readonly shutdownTimeoutMs = 30_000,
+    readonly paths = new HostPaths([{ dir: stateDir, writable: true }]),
+  ) {
     super();
     mkdirSync(join(stateDir, "vms"), { recursive: true });
     this.store = new Store(join(stateDir, "typevisor.db"));
@@ -121,19 +123,7 @@ export class VmManager extends EventEmitter {
     if (spec.image === undefined && spec.initrd === undefined && spec.disks.length === 0) {
       // Allowed (a kernel can carry its own initramfs), nothing to check.
     }
-    for (const [field, path] of [["kernel", spec.kernel], ["initrd", spec.initrd], ["bios", spec.bios]] as const) {
-      if (path !== undefined) checkReadable(field, path);
-    }
-    spec.disks.forEach((d, i) => {
-      checkReadable(`disks/${i}/path`, d.path);
-      if (!d.readOnly && !d.overlay) {
-        try {
-          accessSync(d.path, constants.W_OK);
-        } catch {
-          throw new ApiError(400, `disks/${i}/path: '${d.path}' is not writable by the daemon; set readOnly or overlay`);
-        }
-      }
-    });
+    this.checkPaths(spec);
     if (spec.memoryMiB * 1024 * 1024 > totalmem()) {
       throw new ApiError(422, `memoryMiB ${spec.memoryMiB}: the host has only ${Math.floor(totalmem() / 2 ** 20)} MiB of memory`);
     }
@@ -144,6 +134,16 @@ export class VmManager extends EventEmitter {
     mkdirSync(this.vmDir(rec.id), { recursive: true });
     this.emitEvent({ type: "created", vm: rec.id, name: spec.name, status: "created" });
     return rec;
+  }
+
+  /** Every host path of the spec, resolved (symlinks followed) and confined; see HostPaths. */
+  private checkPaths(spec: VmSpec): { kernel?: string; initrd?: string; bios?: string; disks: string[] } {
+    const one = (field: string, p: string | undefined) => (p === undefined ? undefined : this.paths.resolve(field, p, false));
+    const kernel = one("kernel", spec.kernel);
+    const initrd = one("initrd", spec.initrd);
+    const bios = one("bios", spec.bios);
+    const disks = spec.disks.map((d, i) => this.paths.resolve(`disks/${i}/path`, d.path, !d.readOnly && !d.overlay));
+    return { ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}), ...(bios ? { bios } : {}), disks };
   }
 
   vmDir(id: string): string {
@@ -315,8 +315,10 @@ export class VmManager extends EventEmitter {
 
   private async launchConfig(rec: VmRecord): Promise<LaunchConfig> {
     const s = rec.spec;
-    let kernel = s.kernel;
-    let initrd = s.initrd;
+    // Checked again at start: a file may have become a symlink to elsewhere since create.
+    const real = this.checkPaths(s);
+    let kernel = real.kernel;
+    let initrd = real.initrd;
     const disks: LaunchConfig["disks"] = [];
     let append = s.append;
     if (s.image !== undefined) {
@@ -333,7 +335,7 @@ export class VmManager extends EventEmitter {
       if (img.disk) disks.push({ path: img.disk, readOnly: false, overlay: join(this.vmDir(rec.id), "image-disk.overlay") });
     }
     s.disks.forEach((d, i) => {
-      disks.push({ path: d.path, readOnly: !!d.readOnly, ...(d.overlay ? { overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : {}) });
+      disks.push({ path: real.disks[i]!, readOnly: !!d.readOnly, ...(d.overlay ? { overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : {}) });
     });
     if (!kernel) throw new ApiError(422, "the VM has no kernel");
     return {
@@ -341,7 +343,7 @@ export class VmManager extends EventEmitter {
       kernel,
       ...(initrd ? { initrd } : {}),
       append: append ?? DEFAULT_APPEND,
-      ...(s.bios ? { bios: s.bios } : {}),
+      ...(real.bios ? { bios: real.bios } : {}),
       memoryBytes: s.memoryMiB * 2 ** 20,
       cpus: s.cpus,
       // Specs stored before the engine field existed have none: they ran on the default engine.
@@ -363,17 +365,6 @@ export class VmManager extends EventEmitter {
     }
     await Promise.all(waits);
     this.store.close();
-  }
-}
-
-function checkReadable(field: string, path: string): void {
-  if (!isAbsolute(path)) throw new ApiError(400, `${field}: '${path}' must be an absolute path on the daemon's host`);
-  if (!existsSync(path)) throw new ApiError(400, `${field}: '${path}' does not exist`);
-  if (!statSync(path).isFile()) throw new ApiError(400, `${field}: '${path}' is not a regular file`);
-  try {
-    accessSync(path, constants.R_OK);
-  } catch {
-    throw new ApiError(400, `${field}: '${path}' is not readable by the daemon`);
   }
 }
 

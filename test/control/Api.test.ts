@@ -4,6 +4,7 @@ import { DEFAULT_ENGINE } from "../../src/dbt/Engine.js";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import WebSocket from "ws";
 import { call } from "../../src/control/Client.js";
 import { buildGuest, hasCrossGcc } from "./guest.js";
@@ -16,7 +17,7 @@ const skip = hasCrossGcc ? false : "riscv64-linux-gnu-gcc is not installed (apt-
 before(async () => {
   if (skip) return;
   guest = buildGuest();
-  env = await startDaemon({ shutdownTimeoutMs: 60_000 });
+  env = await startDaemon({ shutdownTimeoutMs: 60_000, allowDirs: [dirname(guest)] });
 });
 after(async () => {
   await env?.daemon.stop();
@@ -42,10 +43,10 @@ test("malformed create requests get 400 naming the field and the reason", { skip
     [{ ...spec("x3"), cpus: 0 }, /cpus: must be >= 1/],
     [{ name: "x4", memoryMiB: 64 }, /give 'image'.*or 'kernel'/],
     [{ ...spec("x5"), image: "debian-riscv64" }, /either 'image' or 'kernel', not both/],
-    [{ ...spec("x6"), kernel: "/nonexistent/kernel" }, /kernel: '\/nonexistent\/kernel' does not exist/],
+    [{ ...spec("x6"), kernel: `${dirname(guest)}/nonexistent` }, /kernel: '.*\/nonexistent' does not exist/],
     [{ ...spec("x7"), kernel: "relative/kernel" }, /kernel: .* must be an absolute path/],
     [{ ...spec("bad name!") }, /name: must match pattern/],
-    [{ ...spec("x8"), disks: [{ path: "/nonexistent.img" }] }, /disks\/0\/path: .* does not exist/],
+    [{ ...spec("x8"), disks: [{ path: `${dirname(guest)}/nonexistent.img` }] }, /disks\/0\/path: .* does not exist/],
     [{ ...spec("x9"), engine: "jit" }, /engine: must be one of interp, dbt/],
     [[1, 2], /must be a JSON object/],
   ];

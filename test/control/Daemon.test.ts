@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { call } from "../../src/control/Client.js";
 import { buildGuest, hasCrossGcc } from "./guest.js";
@@ -16,7 +16,7 @@ const skip = hasCrossGcc ? false : "riscv64-linux-gnu-gcc is not installed (apt-
 
 test("on TCP, requests without the bearer token or with a wrong one get 401 and learn nothing", async () => {
   const token = "0123456789abcdef0123456789abcdef";
-  const env = await startDaemon({ token });
+  const env = await startDaemon({ token, allowDirs: [dirname(bin)] });
   try {
     const url = `http://127.0.0.1:${env.daemon.tcpPort}`;
     await call(env.ep, "POST", "/v1/vms", { name: "secret-vm", kernel: bin, memoryMiB: 64 });
@@ -50,15 +50,15 @@ function spawnSyncText(args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 20_000 });
 }
 
-function serve(dir: string): ChildProcess {
-  return spawn(process.execPath, [bin, "serve", "--state-dir", dir], { stdio: ["ignore", "ignore", "pipe"] });
+function serve(dir: string, allow: string): ChildProcess {
+  return spawn(process.execPath, [bin, "serve", "--state-dir", dir, "--allow-dir", allow], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
 test("VM definitions and last states survive kill -9 of the daemon; the VM's process does not outlive it", { skip }, async () => {
   const guest = buildGuest();
   const dir = mkdtempSync(join(tmpdir(), "tv-restart-"));
   const ep = { socket: join(dir, "typevisor.sock") };
-  let d = serve(dir);
+  let d = serve(dir, dirname(guest));
   try {
     await waitFor("daemon socket", () => existsSync(ep.socket), 20_000);
     await waitFor("daemon answers", async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200, 20_000);
@@ -80,7 +80,7 @@ test("VM definitions and last states survive kill -9 of the daemon; the VM's pro
       }
     };
     await waitFor("the orphaned VM process to stop", () => !alive(), 20_000);
-    d = serve(dir);
+    d = serve(dir, dirname(guest));
     await waitFor("daemon answers again", async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200, 20_000);
     const list = (await call(ep, "GET", "/v1/vms")).body as { name: string; status: string; spec: { memoryMiB: number }; lastExit: { reason: string } | null }[];
     const byName = Object.fromEntries(list.map((v) => [v.name, v]));

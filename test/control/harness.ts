@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Daemon } from "../../src/control/Daemon.js";
 import { call, type Endpoint } from "../../src/control/Client.js";
 
-export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; failImage?: boolean } = {}) {
+export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; allowDirs?: string[]; imageDir?: string } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
   const socket = join(dir, "d.sock");
   /** The daemon's log lines (one per failed request). */
@@ -20,6 +20,8 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
       throw new Error(`no image '${name}' in this test`);
     },
     ...(opts.shutdownTimeoutMs ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
+    ...(opts.allowDirs ? { allowDirs: opts.allowDirs } : {}),
+    ...(opts.imageDir ? { imageDir: opts.imageDir } : {}),
   });
   await daemon.start();
   const ep: Endpoint = { socket };

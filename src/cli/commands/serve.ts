@@ -5,8 +5,10 @@ import { UsageError, parseCommandArgs } from "../Command.js";
 import { Daemon } from "../../control/Daemon.js";
 import { defaultSocket, stateDir } from "../../control/Paths.js";
 import { ensureImage } from "../../images/index.js";
+import { ImageCache } from "../../images/ImageCache.js";
+import { resolve } from "node:path";
 
-const usage = `Usage: typevisor serve [--socket PATH] [--state-dir DIR] [--listen HOST:PORT --token-file FILE]
+const usage = `Usage: typevisor serve [--socket PATH] [--state-dir DIR] [--allow-dir DIR]... [--listen HOST:PORT --token-file FILE]
 
 Runs the control-plane daemon (the Domain 0 role): an HTTP API that creates, starts, pauses,
 resumes, shuts down, kills and deletes VMs, each in its own process. VM definitions and their last
@@ -17,6 +19,10 @@ Options:
                       (default: $TYPEVISOR_SOCKET or <state-dir>/typevisor.sock)
   --state-dir DIR     database, per-VM overlays (default: $TYPEVISOR_STATE, $XDG_STATE_HOME/typevisor
                       or ~/.local/state/typevisor)
+  --allow-dir DIR     a host directory whose files VM specs may name as kernel, initrd, bios or
+                      disk (repeatable). Without it, specs may name only files in the state
+                      directory and (read-only) in the image cache: any other path is refused
+                      with 403, so an API caller cannot reach the daemon user's files
   --listen HOST:PORT  also listen on TCP; every request must then carry
                       'Authorization: Bearer <token>' with the token from --token-file
   --token-file FILE   file holding the bearer token (at least 16 characters; keep it mode 0600)
@@ -36,7 +42,19 @@ export const command: Command = {
       listen: { type: "string" },
       "token-file": { type: "string" },
       "shutdown-timeout": { type: "string" },
+      "allow-dir": { type: "string", multiple: true },
     }, false);
+    const allowDirs = (values["allow-dir"] ?? []).map((d) => {
+      const abs = resolve(d);
+      let ok = false;
+      try {
+        ok = statSync(abs).isDirectory();
+      } catch {
+        // reported below
+      }
+      if (!ok) throw new UsageError(`serve: --allow-dir '${d}' is not an existing directory`);
+      return abs;
+    });
     if (values["state-dir"]) process.env["TYPEVISOR_STATE"] = values["state-dir"];
     let listen: { host: string; port: number; token: string } | undefined;
     if (values.listen) {
@@ -64,6 +82,8 @@ export const command: Command = {
       socket: values.socket ?? defaultSocket(),
       ...(listen ? { listen } : {}),
       resolveImage: (name) => ensureImage(name, { quiet: true }),
+      allowDirs,
+      imageDir: new ImageCache().images,
       ...(timeoutMs ? { shutdownTimeoutMs: timeoutMs } : {}),
       log: (l) => process.stderr.write(l + "\n"),
     });

@@ -14,7 +14,8 @@ Actions:
   create [--name N] (--image NAME | --kernel K [--initrd I]) [--append "ARGS"] [--bios FILE]
          [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--switch NAME [--mac MAC]]
          [--cpu-quota 0.5] [--engine interp|dbt] [--start]
-                                           define a VM (paths are on the daemon's host); --engine:
+                                           define a VM (paths are on the daemon's host, in
+                                           its state directory or a 'serve --allow-dir'); --engine:
                                            binary translator (default) or interpreter
   ls                                       list VMs
   start VM | pause VM | resume VM          change a VM's state (VM = id or name)

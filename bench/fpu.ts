@@ -90,7 +90,7 @@ function timeExecuteFp(words: Uint32Array, n: number): number {
   return cpuSeconds(() => {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < len; j++) {
-        if (!executeFp(ctx, words[j])) throw new Error(`illegal 0x${words[j].toString(16)}`);
+        if (!executeFp(ctx, words[j]!)) throw new Error(`illegal 0x${words[j]!.toString(16)}`);
       }
     }
   });
@@ -137,7 +137,7 @@ try {
     const n = Math.max(100_000, Math.floor(iters / 2));
     timeExecuteFp(one, 50_000);
     const t = timeExecuteFp(one, n);
-    console.log(`  ${fpBody[j].padEnd(28)} ${((t / n) * 1e9).toFixed(1)} ns`);
+    console.log(`  ${fpBody[j]!.padEnd(28)} ${((t / n) * 1e9).toFixed(1)} ns`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

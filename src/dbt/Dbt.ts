@@ -167,10 +167,10 @@ class CodeRegistry {
   };
   /** A translator made hostPage a code page: no hart may keep it in its store fast cache. */
   added(hostPage: number): void {
-    if (this.pages[hostPage >>> 12]++ === 0) for (const d of this.dbts) { d.hart.evictStorePage(hostPage); d.evictStoreMirror(hostPage); }
+    if (this.pages[hostPage >>> 12]!++ === 0) for (const d of this.dbts) { d.hart.evictStorePage(hostPage); d.evictStoreMirror(hostPage); }
   }
   removed(hostPage: number): void {
-    if (this.pages[hostPage >>> 12]! > 0) this.pages[hostPage >>> 12]--;
+    if (this.pages[hostPage >>> 12]! > 0) this.pages[hostPage >>> 12]!--;
   }
 }
 const registries = new WeakMap<object, CodeRegistry>();
@@ -436,7 +436,7 @@ export class Dbt {
         // interpreter does after such instructions. (Stores to code pages need nothing here: the
         // interpreter reports them through onCodeWrite.)
         const op = this.opcodeAt(hart.pcLo, hart.pcHi);
-        st.exitsByOpcode[op & 0x7f]++;
+        st.exitsByOpcode[op & 0x7f]!++;
         const system = op === SYSTEM_OP || op < 0;
         const r = this.interp(1);
         remaining -= 1;

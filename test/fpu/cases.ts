@@ -37,7 +37,7 @@ export class Rng {
     return this.u32() / 4294967296 < p;
   }
   pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
+    return xs[this.int(xs.length)]!;
   }
   u64(): bigint {
     return (BigInt(this.u32()) << 32n) | BigInt(this.u32());
@@ -177,7 +177,7 @@ export function generateCases(seed: number, count: number): Case[] {
   const cases: Case[] = [];
   for (let i = 0; i < count; i++) {
     const variant = rng.int(VARIANTS.length);
-    const op = VARIANTS[variant].op;
+    const op = VARIANTS[variant]!.op;
     const frm = rng.int(5);
     const is32 = op.fmt === "s";
     const f = () => (is32 ? boxed32(rng, gen32(rng)) : gen64(rng));

@@ -95,7 +95,7 @@ function fromInt(fmt: number, kind: number, v: bigint, rm: number): [number, num
   const ctx = newCtx();
   setX(ctx, 1, v);
   exec(ctx, opFp(FCVT_FI, fmt, 5, 1, kind, rm));
-  return [fmt === D ? ctx.f[5] : getS(ctx, 5), ctx.fflags];
+  return [fmt === D ? ctx.f[5]! : getS(ctx, 5), ctx.fflags];
 }
 
 test("fcvt from integer: exact small values, ties and every rounding mode for wide values", () => {

@@ -29,7 +29,7 @@ function runOurs(word: number, c: Case): Outcome {
   set(x, 10, c.a);
   const ctx = { x, fi, f, frm: c.frm, fflags: 0 };
   if (!executeFp(ctx, word)) throw new Error(`executeFp rejected 0x${word.toString(16)}`);
-  const get = (arr: Int32Array, r: number) => (BigInt(arr[2 * r + 1] >>> 0) << 32n) | BigInt(arr[2 * r] >>> 0);
+  const get = (arr: Int32Array, r: number) => (BigInt(arr[2 * r + 1]! >>> 0) << 32n) | BigInt(arr[2 * r]! >>> 0);
   return { fa0: get(fi, 10), a0: get(x, 10), fflags: ctx.fflags };
 }
 
@@ -45,10 +45,10 @@ test(`executeFp matches qemu-riscv64 bit for bit on ${COUNT} seeded cases (seed 
   const failures: string[] = [];
   const perOp = new Map<string, number>();
   for (let i = 0; i < cases.length; i++) {
-    const c = cases[i];
-    const v = VARIANTS[c.variant];
-    const got = runOurs(oracle.words[c.variant], c);
-    const exp = expected[i];
+    const c = cases[i]!;
+    const v = VARIANTS[c.variant]!;
+    const got = runOurs(oracle.words[c.variant]!, c);
+    const exp = expected[i]!;
     if (got.fa0 !== exp.fa0 || got.a0 !== exp.a0 || got.fflags !== exp.fflags) {
       const name = `${v.op.mnemonic}${v.rm ? "," + v.rm : ""}`;
       perOp.set(name, (perOp.get(name) ?? 0) + 1);

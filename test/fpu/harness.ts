@@ -40,7 +40,7 @@ export function setDBits(ctx: Ctx, r: number, bits: bigint): void {
   ctx.fi[2 * r + 1] = Number((bits >> 32n) & 0xffffffffn) | 0;
 }
 export function getDBits(ctx: Ctx, r: number): bigint {
-  return (BigInt(ctx.fi[2 * r + 1] >>> 0) << 32n) | BigInt(ctx.fi[2 * r] >>> 0);
+  return (BigInt(ctx.fi[2 * r + 1]! >>> 0) << 32n) | BigInt(ctx.fi[2 * r]! >>> 0);
 }
 /** A NaN-boxed binary32 value. */
 export function setS(ctx: Ctx, r: number, v: number): void {
@@ -53,8 +53,8 @@ export function setSBits(ctx: Ctx, r: number, bits: number): void {
 }
 /** The binary32 bits of f[r]; asserts the register is NaN-boxed. */
 export function getSBits(ctx: Ctx, r: number): number {
-  if (ctx.fi[2 * r + 1] !== -1) throw new Error(`f${r} is not NaN-boxed: upper word 0x${(ctx.fi[2 * r + 1] >>> 0).toString(16)}`);
-  return ctx.fi[2 * r] >>> 0;
+  if (ctx.fi[2 * r + 1] !== -1) throw new Error(`f${r} is not NaN-boxed: upper word 0x${(ctx.fi[2 * r + 1]! >>> 0).toString(16)}`);
+  return ctx.fi[2 * r]! >>> 0;
 }
 export function getS(ctx: Ctx, r: number): number {
   dv.setUint32(0, getSBits(ctx, r), true);
@@ -66,7 +66,7 @@ export function setX(ctx: Ctx, r: number, v: bigint): void {
   ctx.x[2 * r + 1] = Number(u >> 32n) | 0;
 }
 export function getX(ctx: Ctx, r: number): bigint {
-  return BigInt.asIntN(64, (BigInt(ctx.x[2 * r + 1] >>> 0) << 32n) | BigInt(ctx.x[2 * r] >>> 0));
+  return BigInt.asIntN(64, (BigInt(ctx.x[2 * r + 1]! >>> 0) << 32n) | BigInt(ctx.x[2 * r]! >>> 0));
 }
 
 export function exec(ctx: Ctx, insn: number): void {
@@ -79,7 +79,7 @@ export function d2(funct5: number, a: number, b: number, rm: number): [number, n
   setD(ctx, 11, a);
   setD(ctx, 12, b);
   exec(ctx, opFp(funct5, D, 10, 11, funct5 === FSQRT ? 0 : 12, rm));
-  return [ctx.f[10], ctx.fflags];
+  return [ctx.f[10]!, ctx.fflags];
 }
 
 export function s2(funct5: number, a: number, b: number, rm: number): [number, number] {
@@ -96,7 +96,7 @@ export function dFma(opcode: number, a: number, b: number, c: number, rm: number
   setD(ctx, 12, b);
   setD(ctx, 13, c);
   exec(ctx, r4(opcode, D, 10, 11, 12, 13, rm));
-  return [ctx.f[10], ctx.fflags];
+  return [ctx.f[10]!, ctx.fflags];
 }
 
 export function sFma(opcode: number, a: number, b: number, c: number, rm: number): [number, number] {

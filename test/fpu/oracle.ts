@@ -186,7 +186,7 @@ export function buildOracle(): Oracle {
       const sym = (name: string) => {
         const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, "m").exec(nm);
         if (!m) throw new Error(`symbol ${name} missing from oracle program`);
-        return parseInt(m[1], 16);
+        return parseInt(m[1]!, 16);
       };
       const textBin = join(tmp, "text.bin");
       execFileSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "--only-section=.text", tmpExe, textBin]);

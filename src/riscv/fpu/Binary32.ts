@@ -28,8 +28,8 @@ const FAST_MIN = 2 ** -125;
  * from a call that is not inlined are boxed, i.e. allocated, on every instruction.
  */
 export function roundToBinary32Io(rm: number): void {
-  const x = io[0];
-  const err = io[1];
+  const x = io[0]!;
+  const err = io[1]!;
   if (rm === RNE) {
     const ax = Math.abs(x);
     if (ax >= FAST_MIN && ax < MAX_FLOAT32) {
@@ -44,7 +44,7 @@ export function roundToBinary32Io(rm: number): void {
       }
       fpStatus.flags |= NX;
       f64View[0] = x;
-      if ((f64Words[0] & 0x1fffffff) !== 0x10000000) {
+      if ((f64Words[0]! & 0x1fffffff) !== 0x10000000) {
         io[0] = s;
         return;
       }
@@ -129,8 +129,8 @@ function roundToBinary32Slow(x: number, err: number, rm: number): number {
 
 /** fadd.s: io[0] = io[0] + io[1] (binary32 values). */
 export function fadd32Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   const d = a + b;
   if (d - d !== 0) {
     if (d !== d && a === a && b === b) fpStatus.flags |= NV; // inf - inf
@@ -149,8 +149,8 @@ export function fadd32Io(rm: number): void {
 
 /** fmul.s: io[0] = io[0] * io[1]. */
 export function fmul32Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   const d = a * b; // exact in binary64
   if (d - d !== 0) {
     if (d !== d && a === a && b === b) fpStatus.flags |= NV; // inf * 0
@@ -165,8 +165,8 @@ export function fmul32Io(rm: number): void {
 
 /** fdiv.s: io[0] = io[0] / io[1]. */
 export function fdiv32Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   const d = a / b;
   if (d - d !== 0) {
     if (d !== d) {
@@ -191,7 +191,7 @@ export function fdiv32Io(rm: number): void {
 
 /** fsqrt.s: io[0] = sqrt(io[0]). */
 export function fsqrt32Io(rm: number): void {
-  const a = io[0];
+  const a = io[0]!;
   if (a < 0) {
     fpStatus.flags |= NV;
     io[0] = NaN;
@@ -211,9 +211,9 @@ export function fsqrt32Io(rm: number): void {
 
 /** fmadd.s: io[0] = io[0]*io[1] + io[2], rounded once. */
 export function fmadd32Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
-  const c = io[2];
+  const a = io[0]!;
+  const b = io[1]!;
+  const c = io[2]!;
   const p = a * b; // exact in binary64
   if (p !== p) {
     if (a === a && b === b) fpStatus.flags |= NV; // inf * 0, even when c is a quiet NaN

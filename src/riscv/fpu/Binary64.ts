@@ -30,9 +30,9 @@ export const tp = new Float64Array(3);
 
 /** tp[0] = a*b - p exactly (Dekker's TwoProduct), valid within the fast bounds. */
 export function twoProductError(): void {
-  const a = tp[0];
-  const b = tp[1];
-  const p = tp[2];
+  const a = tp[0]!;
+  const b = tp[1]!;
+  const p = tp[2]!;
   let t = SPLITTER * a;
   const ah = t - (t - a);
   const al = a - ah;
@@ -85,8 +85,8 @@ const io = fpIo;
 
 /** fadd.d: io[0] = io[0] + io[1]. */
 export function fadd64Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   const s = a + b;
   const as = Math.abs(s);
   if (as >= FAST_MIN_RESULT && as <= MAX_FLOAT64 && rm !== RMM) {
@@ -112,8 +112,8 @@ export function fadd64Io(rm: number): void {
 
 /** fmul.d: io[0] = io[0] * io[1]. */
 export function fmul64Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   const p = a * b;
   const ap = Math.abs(p);
   if (ap >= FAST_MIN_PRODUCT && ap <= MAX_FLOAT64 && rm !== RMM && Math.abs(a) >= FAST_MIN_OPERAND && Math.abs(a) <= FAST_MAX_OPERAND && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND) {
@@ -121,7 +121,7 @@ export function fmul64Io(rm: number): void {
     tp[1] = b;
     tp[2] = p;
     twoProductError();
-    const err = tp[0];
+    const err = tp[0]!;
     if (err === 0) {
       io[0] = p;
       return;
@@ -140,8 +140,8 @@ export function fmul64Io(rm: number): void {
 
 /** fdiv.d: io[0] = io[0] / io[1]. */
 export function fdiv64Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   const q = a / b;
   const aq = Math.abs(q);
   if (aq >= FAST_MIN_PRODUCT && aq <= FAST_MAX_OPERAND && rm !== RMM && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND && Math.abs(a) >= FAST_MIN_PRODUCT && Math.abs(a) <= FAST_MAX_OPERAND) {
@@ -167,7 +167,7 @@ export function fdiv64Io(rm: number): void {
 
 /** fsqrt.d: io[0] = sqrt(io[0]). */
 export function fsqrt64Io(rm: number): void {
-  const a = io[0];
+  const a = io[0]!;
   const r = Math.sqrt(a); // IEEE 754 correctly rounded (RNE)
   if (a >= FAST_MIN_PRODUCT && a <= FAST_MAX_OPERAND && rm !== RMM) {
     const p = r * r;
@@ -197,9 +197,9 @@ const roWords = new Int32Array(roBits.buffer);
  * uh+ul = a*b and th+tl = c+uh exactly, RN(th + RO(tl+ul)) = RN(a*b+c), RO = round-to-odd.
  */
 export function fmadd64Io(rm: number): void {
-  const a = io[0];
-  const b = io[1];
-  const c = io[2];
+  const a = io[0]!;
+  const b = io[1]!;
+  const c = io[2]!;
   const uh = a * b;
   const auh = Math.abs(uh);
   if (auh >= FAST_MIN_PRODUCT && auh <= MAX_FLOAT64 && rm !== RMM && Math.abs(a) >= FAST_MIN_OPERAND && Math.abs(a) <= FAST_MAX_OPERAND && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND && c - c === 0) {
@@ -207,7 +207,7 @@ export function fmadd64Io(rm: number): void {
     tp[1] = b;
     tp[2] = uh;
     twoProductError();
-    const ul = tp[0];
+    const ul = tp[0]!;
     const th = c + uh;
     let bb = th - c;
     const tl = (c - (th - bb)) + (uh - bb);
@@ -218,7 +218,7 @@ export function fmadd64Io(rm: number): void {
     let dv = ue; // sign of (tl + ul) - v
     if (ue !== 0) {
       roBits[0] = u;
-      const lo = roWords[0];
+      const lo = roWords[0]!;
       if ((lo & 1) === 0) {
         // u is even: round to odd = its neighbour on the error's side (u != 0 here, since a
         // sum that rounds to zero is exact). Step the encoding by one unit, away from or
@@ -226,7 +226,7 @@ export function fmadd64Io(rm: number): void {
         if ((ue > 0) === (u > 0)) {
           roWords[0] = lo | 1;
         } else {
-          if (lo === 0) roWords[1] = roWords[1] - 1;
+          if (lo === 0) roWords[1] = roWords[1]! - 1;
           roWords[0] = lo - 1;
         }
         v = roBits[0];

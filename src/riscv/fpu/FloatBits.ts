@@ -22,29 +22,29 @@ export const MIN_NORMAL64 = 2.2250738585072014e-308; // 2^-1022
 
 export function bitsToF32(bits: number): number {
   i32[0] = bits;
-  return f32[0];
+  return f32[0]!;
 }
 
 /** The binary32 encoding of v, which must be a value representable in binary32 (or NaN). */
 export function f32ToBits(v: number): number {
   f32[0] = v;
-  return i32[0];
+  return i32[0]!;
 }
 
 export function f64Hi(v: number): number {
   f64[0] = v;
-  return i32[1];
+  return i32[1]!;
 }
 
 export function f64Lo(v: number): number {
   f64[0] = v;
-  return i32[0];
+  return i32[0]!;
 }
 
 export function wordsToF64(lo: number, hi: number): number {
   i32[0] = lo;
   i32[1] = hi;
-  return f64[0];
+  return f64[0]!;
 }
 
 /** 2^n for any integer n in [-1074, 1023], built from the encoding so it is exact. */
@@ -58,8 +58,8 @@ export function pow2(n: number): number {
 export function nextUp64(x: number): number {
   if (x === 0) return Number.MIN_VALUE;
   f64[0] = x;
-  let lo = i32[0];
-  let hi = i32[1];
+  let lo = i32[0]!;
+  let hi = i32[1]!;
   if (x > 0) {
     lo = (lo + 1) | 0;
     if (lo === 0) hi = (hi + 1) | 0;
@@ -80,7 +80,7 @@ export function nextDown64(x: number): number {
 export function nextUp32(x: number): number {
   if (x === 0) return 1.401298464324817e-45; // 2^-149
   f32[0] = x;
-  i32[0] = x > 0 ? i32[0] + 1 : i32[0] - 1;
+  i32[0] = x > 0 ? i32[0]! + 1 : i32[0]! - 1;
   return f32[0];
 }
 
@@ -91,12 +91,12 @@ export function nextDown32(x: number): number {
 /** True when the least significant bit of x's binary64 significand is 0. */
 export function isEven64(x: number): boolean {
   f64[0] = x;
-  return (i32[0] & 1) === 0;
+  return (i32[0]! & 1) === 0;
 }
 
 export function isEven32(x: number): boolean {
   f32[0] = x;
-  return (i32[0] & 1) === 0;
+  return (i32[0]! & 1) === 0;
 }
 
 /** Signalling NaN tests on raw encodings (quiet bit = MSB of the fraction, IEEE 754-2008 §6.2.1). */

@@ -21,7 +21,7 @@ const TWO64 = 18446744073709551616;
 
 /** io[0] rounded to an integral value in mode rm (IEEE 754-2008 §5.9 roundToIntegral). */
 export function roundToIntegralIo(rm: number): void {
-  const v = io[0];
+  const v = io[0]!;
   if (!(Math.abs(v) < 4503599627370496)) return; // >= 2^52 (or inf/NaN): already integral
   const t = Math.trunc(v);
   const f = v - t; // exact
@@ -63,7 +63,7 @@ export function fcvtToIntIo(x: Int32Array, rd: number, kind: number, rm: number)
   let hi: number;
   const v = io[0];
   roundToIntegralIo(rm);
-  const r = io[0];
+  const r = io[0]!;
   let inRange: boolean;
   switch (kind) {
     case W:
@@ -154,10 +154,10 @@ export function fcvtToInt(x: Int32Array, rd: number, v: number, kind: number, rm
 
 export function fcvtIntToF64(lo: number, hi: number, kind: number, rm: number): number {
   fcvtIntToF64Io(lo, hi, kind, rm);
-  return io[0];
+  return io[0]!;
 }
 
 export function fcvtIntToF32(lo: number, hi: number, kind: number, rm: number): number {
   fcvtIntToF32Io(lo, hi, kind, rm);
-  return io[0];
+  return io[0]!;
 }

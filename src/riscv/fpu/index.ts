@@ -49,7 +49,7 @@ function rmOf(ctx: FpContext, insn: number): number {
  * ones) reads as the canonical NaN (Unprivileged ISA 12.2 "NaN Boxing of Narrower Values").
  */
 function readS32Bits(fi: Int32Array, r: number): number {
-  return fi[2 * r + 1] === -1 ? fi[2 * r] : CANONICAL_NAN32;
+  return fi[2 * r + 1] === -1 ? fi[2 * r]! : CANONICAL_NAN32;
 }
 
 // binary32 <-> number conversion through a private view, written out in loadS/storeS so
@@ -60,27 +60,27 @@ const s32Bits = new Int32Array(s32.buffer);
 /** io[slot] = the binary32 value in f[r] (NaN when not NaN-boxed). */
 function loadS(fi: Int32Array, r: number, slot: number): void {
   if (fi[2 * r + 1] === -1) {
-    s32Bits[0] = fi[2 * r];
-    io[slot] = s32[0];
+    s32Bits[0] = fi[2 * r]!;
+    io[slot] = s32[0]!;
   } else {
     io[slot] = NaN;
   }
 }
 
 function isSNaNS(fi: Int32Array, r: number): boolean {
-  return fi[2 * r + 1] === -1 && isSNaN32Bits(fi[2 * r]);
+  return fi[2 * r + 1] === -1 && isSNaN32Bits(fi[2 * r]!);
 }
 
 function isSNaND(fi: Int32Array, r: number): boolean {
-  return isSNaN64Words(fi[2 * r], fi[2 * r + 1]);
+  return isSNaN64Words(fi[2 * r]!, fi[2 * r + 1]!);
 }
 
 /** f[rd] = io[0] as binary32, NaN-boxed; NaN results are the canonical NaN (ISA 11.3). */
 function storeS(fi: Int32Array, rd: number): void {
-  const v = io[0];
+  const v = io[0]!;
   if (v === v) {
     s32[0] = v; // exact: v is a binary32 value
-    fi[2 * rd] = s32Bits[0];
+    fi[2 * rd] = s32Bits[0]!;
   } else {
     fi[2 * rd] = CANONICAL_NAN32;
   }
@@ -89,7 +89,7 @@ function storeS(fi: Int32Array, rd: number): void {
 
 /** f[rd] = io[0]; NaN results are the canonical NaN. */
 function storeD(ctx: FpContext, rd: number): void {
-  const v = io[0];
+  const v = io[0]!;
   if (v === v) {
     ctx.f[rd] = v;
   } else {
@@ -128,7 +128,7 @@ function addS(ctx: FpContext, insn: number, negB: boolean): boolean {
   const rs2 = rs2Of(insn);
   loadS(fi, rs1, 0);
   loadS(fi, rs2, 1);
-  if (negB) io[1] = -io[1];
+  if (negB) io[1] = -io[1]!;
   fadd32Io(rm);
   if (io[0] !== io[0]) signalS(fi, rs1, rs2);
   storeS(fi, rdOf(insn));
@@ -141,8 +141,8 @@ function addD(ctx: FpContext, insn: number, negB: boolean): boolean {
   const f = ctx.f;
   const rs1 = rs1Of(insn);
   const rs2 = rs2Of(insn);
-  io[0] = f[rs1];
-  io[1] = negB ? -f[rs2] : f[rs2];
+  io[0] = f[rs1]!;
+  io[1] = negB ? -f[rs2]! : f[rs2]!;
   fadd64Io(rm);
   if (io[0] !== io[0]) signalD(ctx.fi, rs1, rs2);
   storeD(ctx, rdOf(insn));
@@ -176,8 +176,8 @@ function mulDivD(ctx: FpContext, insn: number, div: boolean): boolean {
   const f = ctx.f;
   const rs1 = rs1Of(insn);
   const rs2 = rs2Of(insn);
-  io[0] = f[rs1];
-  io[1] = f[rs2];
+  io[0] = f[rs1]!;
+  io[1] = f[rs2]!;
   if (div) fdiv64Io(rm);
   else fmul64Io(rm);
   if (io[0] !== io[0]) signalD(ctx.fi, rs1, rs2);
@@ -206,7 +206,7 @@ const fsqrtD: Handler = (ctx, insn) => {
   const rm = rmOf(ctx, insn);
   if (rm < 0 || rs2Of(insn) !== 0) return false;
   const rs1 = rs1Of(insn);
-  io[0] = ctx.f[rs1];
+  io[0] = ctx.f[rs1]!;
   fsqrt64Io(rm);
   if (io[0] !== io[0]) signalD(ctx.fi, rs1, rs1);
   storeD(ctx, rdOf(insn));
@@ -226,8 +226,8 @@ function fmaS(ctx: FpContext, insn: number, negProd: boolean, negAdd: boolean): 
   loadS(fi, rs1, 0);
   loadS(fi, rs2, 1);
   loadS(fi, rs3, 2);
-  if (negProd) io[0] = -io[0];
-  if (negAdd) io[2] = -io[2];
+  if (negProd) io[0] = -io[0]!;
+  if (negAdd) io[2] = -io[2]!;
   fmadd32Io(rm);
   if (io[0] !== io[0] && (isSNaNS(fi, rs1) || isSNaNS(fi, rs2) || isSNaNS(fi, rs3))) fpStatus.flags |= NV;
   storeS(fi, rdOf(insn));
@@ -242,9 +242,9 @@ function fmaD(ctx: FpContext, insn: number, negProd: boolean, negAdd: boolean): 
   const rs1 = rs1Of(insn);
   const rs2 = rs2Of(insn);
   const rs3 = insn >>> 27;
-  io[0] = negProd ? -f[rs1] : f[rs1];
-  io[1] = f[rs2];
-  io[2] = negAdd ? -f[rs3] : f[rs3];
+  io[0] = negProd ? -f[rs1]! : f[rs1]!;
+  io[1] = f[rs2]!;
+  io[2] = negAdd ? -f[rs3]! : f[rs3]!;
   fmadd64Io(rm);
   if (io[0] !== io[0] && (isSNaND(fi, rs1) || isSNaND(fi, rs2) || isSNaND(fi, rs3))) fpStatus.flags |= NV;
   storeD(ctx, rdOf(insn));
@@ -275,8 +275,8 @@ const fsgnjD: Handler = (ctx, insn) => {
   const fi = ctx.fi;
   const rd = rdOf(insn);
   const rs1 = rs1Of(insn);
-  const lo = fi[2 * rs1];
-  fi[2 * rd + 1] = signInject(fi[2 * rs1 + 1], fi[2 * rs2Of(insn) + 1], funct3);
+  const lo = fi[2 * rs1]!;
+  fi[2 * rd + 1] = signInject(fi[2 * rs1 + 1]!, fi[2 * rs2Of(insn) + 1]!, funct3);
   fi[2 * rd] = lo;
   return true;
 };
@@ -287,8 +287,8 @@ const fsgnjD: Handler = (ctx, insn) => {
  * NaN (the caller raises NV for sNaN).
  */
 function minMaxIo(max: boolean): void {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   if (a !== a) io[0] = b;
   else if (b !== b) io[0] = a;
   else if (a === b) io[0] = (1 / a < 0) === max ? b : a; // signed zeros: min prefers -0
@@ -314,8 +314,8 @@ const fminmaxD: Handler = (ctx, insn) => {
   if (funct3 > 1) return false;
   const rs1 = rs1Of(insn);
   const rs2 = rs2Of(insn);
-  const a = ctx.f[rs1];
-  const b = ctx.f[rs2];
+  const a = ctx.f[rs1]!;
+  const b = ctx.f[rs2]!;
   if (a !== a || b !== b) signalD(ctx.fi, rs1, rs2);
   io[0] = a;
   io[1] = b;
@@ -326,8 +326,8 @@ const fminmaxD: Handler = (ctx, insn) => {
 
 /** feq (quiet: NV only for sNaN) / flt, fle (signalling: NV for any NaN) on io[0], io[1]. ISA 11.8. */
 function compareIo(funct3: number, anySNaN: boolean): number {
-  const a = io[0];
-  const b = io[1];
+  const a = io[0]!;
+  const b = io[1]!;
   if (a !== a || b !== b) {
     if (funct3 !== 2 || anySNaN) fpStatus.flags |= NV;
     return 0;
@@ -355,8 +355,8 @@ const fcmpD: Handler = (ctx, insn) => {
   const fi = ctx.fi;
   const rs1 = rs1Of(insn);
   const rs2 = rs2Of(insn);
-  io[0] = ctx.f[rs1];
-  io[1] = ctx.f[rs2];
+  io[0] = ctx.f[rs1]!;
+  io[1] = ctx.f[rs2]!;
   writeX(ctx.x, rdOf(insn), compareIo(funct3, isSNaND(fi, rs1) || isSNaND(fi, rs2)), 0);
   return true;
 };
@@ -382,7 +382,7 @@ const fmvxClassS: Handler = (ctx, insn) => {
   const rs1 = rs1Of(insn);
   if (funct3 === 0) {
     // fmv.x.w copies the raw low 32 bits, sign-extended, NaN-boxed or not (ISA 11.7).
-    writeX(ctx.x, rdOf(insn), fi[2 * rs1], fi[2 * rs1] >> 31);
+    writeX(ctx.x, rdOf(insn), fi[2 * rs1]!, fi[2 * rs1]! >> 31);
   } else {
     const b = readS32Bits(fi, rs1);
     const c = classify(b < 0, (b >>> 23) & 0xff, 0xff, (b & 0x7fffff) === 0, (b & 0x400000) !== 0);
@@ -397,8 +397,8 @@ const fmvxClassD: Handler = (ctx, insn) => {
   if (rs2Of(insn) !== 0 || funct3 > 1) return false;
   const fi = ctx.fi;
   const rs1 = rs1Of(insn);
-  const lo = fi[2 * rs1];
-  const hi = fi[2 * rs1 + 1];
+  const lo = fi[2 * rs1]!;
+  const hi = fi[2 * rs1 + 1]!;
   if (funct3 === 0) {
     writeX(ctx.x, rdOf(insn), lo, hi);
   } else {
@@ -412,7 +412,7 @@ const fmvxClassD: Handler = (ctx, insn) => {
 const fmvwx: Handler = (ctx, insn) => {
   if (rs2Of(insn) !== 0 || ((insn >>> 12) & 7) !== 0) return false;
   const rd = rdOf(insn);
-  ctx.fi[2 * rd] = ctx.x[2 * rs1Of(insn)];
+  ctx.fi[2 * rd] = ctx.x[2 * rs1Of(insn)]!;
   ctx.fi[2 * rd + 1] = -1;
   return true;
 };
@@ -421,8 +421,8 @@ const fmvdx: Handler = (ctx, insn) => {
   if (rs2Of(insn) !== 0 || ((insn >>> 12) & 7) !== 0) return false;
   const rd = rdOf(insn);
   const rs1 = rs1Of(insn);
-  ctx.fi[2 * rd] = ctx.x[2 * rs1];
-  ctx.fi[2 * rd + 1] = ctx.x[2 * rs1 + 1];
+  ctx.fi[2 * rd] = ctx.x[2 * rs1]!;
+  ctx.fi[2 * rd + 1] = ctx.x[2 * rs1 + 1]!;
   return true;
 };
 
@@ -433,7 +433,7 @@ const fcvtSD: Handler = (ctx, insn) => {
   const rm = rmOf(ctx, insn);
   if (rm < 0 || rs2Of(insn) !== 1) return false;
   const rs1 = rs1Of(insn);
-  const a = ctx.f[rs1];
+  const a = ctx.f[rs1]!;
   io[0] = a;
   if (a !== a) {
     if (isSNaND(ctx.fi, rs1)) fpStatus.flags |= NV;
@@ -469,7 +469,7 @@ const fcvtIntD: Handler = (ctx, insn) => {
   const rm = rmOf(ctx, insn);
   const kind = rs2Of(insn);
   if (rm < 0 || kind > 3) return false;
-  io[0] = ctx.f[rs1Of(insn)];
+  io[0] = ctx.f[rs1Of(insn)]!;
   fcvtToIntIo(ctx.x, rdOf(insn), kind, rm);
   return true;
 };
@@ -480,7 +480,7 @@ const fcvtSInt: Handler = (ctx, insn) => {
   const kind = rs2Of(insn);
   if (rm < 0 || kind > 3) return false;
   const rs1 = rs1Of(insn);
-  fcvtIntToF32Io(ctx.x[2 * rs1], ctx.x[2 * rs1 + 1], kind, rm);
+  fcvtIntToF32Io(ctx.x[2 * rs1]!, ctx.x[2 * rs1 + 1]!, kind, rm);
   storeS(ctx.fi, rdOf(insn));
   return true;
 };
@@ -490,7 +490,7 @@ const fcvtDInt: Handler = (ctx, insn) => {
   const kind = rs2Of(insn);
   if (rm < 0 || kind > 3) return false;
   const rs1 = rs1Of(insn);
-  fcvtIntToF64Io(ctx.x[2 * rs1], ctx.x[2 * rs1 + 1], kind, rm);
+  fcvtIntToF64Io(ctx.x[2 * rs1]!, ctx.x[2 * rs1 + 1]!, kind, rm);
   storeD(ctx, rdOf(insn));
   return true;
 };
@@ -535,8 +535,8 @@ export function executeFp(ctx: FpContext, insn: number): boolean {
   if (fmt > 1) return false;
   const opcode = insn & 0x7f;
   let handler: Handler;
-  if (opcode === 0x53) handler = OP_FP[((insn >>> 27) << 1) | fmt];
-  else if ((opcode & 0x73) === 0x43) handler = FUSED[(((opcode >>> 2) & 3) << 1) | fmt];
+  if (opcode === 0x53) handler = OP_FP[((insn >>> 27) << 1) | fmt]!;
+  else if ((opcode & 0x73) === 0x43) handler = FUSED[(((opcode >>> 2) & 3) << 1) | fmt]!;
   else return false;
   fpStatus.flags = 0;
   if (!handler(ctx, insn)) return false;

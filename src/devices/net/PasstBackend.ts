@@ -8,7 +8,7 @@
 // one client (-1, so it exits when we close the socket) and speaks QEMU's stream format on it
 // (FrameStream.ts). Port forwards are passt's -t/-u options.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NetBackend, NetEndpoint } from "./NetBackend.js";
@@ -38,6 +38,9 @@ export function passtForwardSpec(f: PasstForward): string {
 
 export class PasstMissingError extends Error {}
 
+/** The unprivileged user passt runs as when started by root (Debian's nobody/nogroup). */
+const NOBODY = 65534;
+
 export class PasstBackend implements NetBackend {
   private endpoint: NetEndpoint | null = null;
   private closed = false;
@@ -65,6 +68,12 @@ export class PasstBackend implements NetBackend {
     // -f foreground, -e log to stderr (not only syslog), -1 one client then exit, -m 1500: the MTU
     // the virtio-net device offers (no offloads), so DHCP does not hand out passt's default 65520.
     const args = ["-f", "-e", "-q", "-1", "-s", sock, "-m", "1500"];
+    if (process.getuid?.() === 0) {
+      // passt refuses to keep root: it becomes nobody *before* binding its socket, so the private
+      // directory must belong to that user (root still connects; other users still cannot).
+      args.push("--runas", `${NOBODY}:${NOBODY}`);
+      chownSync(dir, NOBODY, NOBODY);
+    }
     for (const f of opts.hostfwd ?? []) args.push(f.proto === "tcp" ? "-t" : "-u", passtForwardSpec(f));
     const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";

@@ -6,14 +6,16 @@ import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { totalmem } from "node:os";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Store, type VmExitRecord, type VmRecord, type VmStatus } from "./Store.js";
-import type { VmSpec } from "./VmSpec.js";
+import type { NicSpecJson, VmSpec } from "./VmSpec.js";
 import { ConsoleRing } from "./ConsoleRing.js";
 import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js";
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
-import { formatMac } from "../devices/net/NetBackend.js";
+import { formatMac, stableMac } from "../devices/net/NetBackend.js";
+import type { NicSpec } from "../vmm/MachineSpec.js";
 import { DEFAULT_ENGINE } from "../dbt/Engine.js";
 import { ApiError } from "./ApiError.js";
 import { HostPaths } from "./HostPaths.js";
@@ -33,7 +35,8 @@ interface Live {
   child: ChildProcess;
   ring: ConsoleRing;
   stats?: VmProcessStats;
-  port?: SwitchPort;
+  /** The daemon's switch port of each switch NIC, by NIC index. */
+  ports: Map<number, SwitchPort>;
   shutdownTimer?: NodeJS.Timeout;
   /** Why the daemon itself ended it, if it did (kill, shutdown timeout). */
   endedBy?: string;
@@ -175,18 +178,18 @@ export class VmManager extends EventEmitter {
     const ring = this.ring(rec.id);
     // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it).
     const child = fork(VM_PROCESS, [], { serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"], execArgv: ["--max-old-space-size=256"] });
-    const live: Live = { child, ring };
+    const live: Live = { child, ring, ports: new Map() };
     this.live.set(rec.id, live);
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
-    if (rec.spec.network) {
-      const sw = this.switchNamed(rec.spec.network.switch);
-      const port = sw.connect();
-      live.port = port;
-      port.attach({ mac: new Uint8Array(6), receive: (frame) => { this.toVm(live, { t: "net", frame: frame.slice() }); return true; } });
-    }
+    cfg.nics.forEach((nic, index) => {
+      if (nic.kind !== "switch") return;
+      const port = this.switchNamed(nic.name).connect();
+      live.ports.set(index, port);
+      port.attach({ mac: new Uint8Array(6), receive: (frame) => { this.toVm(live, { t: "net", nic: index, frame: frame.slice() }); return true; } });
+    });
     let lastError: string | undefined;
     child.on("message", (raw) => {
       const m = raw as FromVm;
@@ -200,7 +203,7 @@ export class VmManager extends EventEmitter {
           this.lastStats.set(rec.id, m.stats);
           break;
         case "net":
-          live.port?.send(m.frame);
+          live.ports.get(m.nic)?.send(m.frame);
           break;
         case "error":
           lastError = m.message;
@@ -233,7 +236,7 @@ export class VmManager extends EventEmitter {
     if (this.live.get(rec.id) !== live) return;
     clearTimeout(live.shutdownTimer);
     this.live.delete(rec.id);
-    live.port && void live.port.close();
+    for (const p of live.ports.values()) void p.close();
     this.setStatus(rec, "stopped", exit);
     if (exit.reason === "panic") this.emitEvent({ type: "panic", vm: rec.id, name: rec.spec.name, exit });
     this.emitEvent({ type: "exit", vm: rec.id, name: rec.spec.name, exit });
@@ -349,7 +352,7 @@ export class VmManager extends EventEmitter {
       // Specs stored before the engine field existed have none: they ran on the default engine.
       engine: s.engine ?? DEFAULT_ENGINE,
       disks,
-      ...(s.network ? { network: { mac: s.network.mac ?? macFor(rec.id) } } : {}),
+      nics: launchNics(rec),
       ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),
     };
   }
@@ -373,6 +376,24 @@ function newId(): string {
 }
 
 /** A stable locally administered unicast MAC per VM (52:54:00 is QEMU's prefix; we use 52:54:76). */
+/** The spec's NICs as the machine builder's NicSpecs, with MACs derived from the VM's id. */
+function launchNics(rec: VmRecord): NicSpec[] {
+  const s = rec.spec;
+  const list: NicSpecJson[] = [...(s.nics ?? []), ...(s.network ? [{ mode: "switch" as const, switch: s.network.switch, mac: s.network.mac }] : [])];
+  return list.map((n, i) => {
+    // NIC 0 keeps the MAC VMs had before there were several NICs.
+    const mac = (n.mac ?? (i === 0 ? macFor(rec.id) : stableMac(`${rec.id}/${i}`))).toLowerCase();
+    if (n.mode === "switch") return { kind: "switch", mac, name: n.switch };
+    if (n.mode === "tap") return { kind: "tap", mac, ifname: n.tap };
+    const hostfwd = (n.hostfwd ?? []).map((f) => {
+      const hostAddr = f.hostAddr ?? "127.0.0.1";
+      if (isIP(hostAddr) === 0) throw new ApiError(422, `nics[${i}].hostfwd: '${hostAddr}' is not an IP address`);
+      return { proto: f.proto, hostAddr, hostPort: f.hostPort, guestPort: f.guestPort };
+    });
+    return { kind: "user", mac, hostfwd };
+  });
+}
+
 function macFor(id: string): string {
   const b = Buffer.from(id.padEnd(12, "0").slice(0, 6), "hex");
   return formatMac(Uint8Array.from([0x52, 0x54, 0x76, b[0] ?? 0, b[1] ?? 0, b[2] ?? 0]));

@@ -4,16 +4,10 @@
 // the exit and records why (docs/ARCHITECTURE.md, "VM isolation").
 import process from "node:process";
 import { readFileSync } from "node:fs";
-import { Vm } from "../vmm/Vm.js";
-import type { GuestMemory } from "../memory/GuestMemory.js";
-import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
-import { VirtioBlk } from "../devices/virtio/VirtioBlk.js";
-import { VirtioNet } from "../devices/virtio/VirtioNet.js";
-import { openDisk } from "../devices/block/openDisk.js";
-import type { BlockBackend } from "../devices/block/BlockBackend.js";
+import type { Vm } from "../vmm/Vm.js";
+import { buildVirtMachine, type VirtMachine } from "../vmm/MachineBuilder.js";
 import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
 import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
-import { parseMac } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
 
 function send(m: FromVm): void {
@@ -34,19 +28,19 @@ class IpcConsole implements CharBackend {
   async close(): Promise<void> {}
 }
 
-/** A NIC whose wire is the daemon's virtual switch. */
+/** A NIC whose wire is one of the daemon's virtual switches (frames tagged with the NIC's index). */
 class IpcNet implements NetBackend {
   endpoint: NetEndpoint | null = null;
+  constructor(private readonly nic: number) {}
   attach(e: NetEndpoint): void { this.endpoint = e; }
-  send(frame: Uint8Array): void { send({ t: "net", frame: frame.slice() }); }
+  send(frame: Uint8Array): void { send({ t: "net", nic: this.nic, frame: frame.slice() }); }
   async close(): Promise<void> {}
 }
 
 let vm: Vm | undefined;
+let machine: VirtMachine | undefined;
 const con = new IpcConsole();
-const net = new IpcNet();
-let nic: VirtioNet | undefined;
-const disks: BlockBackend[] = [];
+const switchNics = new Map<number, IpcNet>();
 let statsTimer: NodeJS.Timeout | undefined;
 let quotaTimer: NodeJS.Timeout | undefined;
 let userPaused = false;
@@ -63,9 +57,22 @@ function stats(): void {
       rssBytes: process.memoryUsage.rss(),
       memoryBytes: c,
       console: { txBytes: con.txBytes },
-      ...(nic ? { net: { txFrames: nic.stats.txFrames, rxFrames: nic.stats.rxFrames, rxDropped: nic.stats.rxDropped } } : {}),
+      ...netStats(),
     },
   });
+}
+
+/** The NICs' counters summed (the daemon's stats have one `net` record per VM). */
+function netStats(): { net?: { txFrames: number; rxFrames: number; rxDropped: number } } {
+  const nics = machine?.nics ?? [];
+  if (nics.length === 0) return {};
+  const net = { txFrames: 0, rxFrames: 0, rxDropped: 0 };
+  for (const n of nics) {
+    net.txFrames += n.stats.txFrames;
+    net.rxFrames += n.stats.rxFrames;
+    net.rxDropped += n.stats.rxDropped;
+  }
+  return { net };
 }
 
 async function finish(reason: string, status: number, message?: string): Promise<void> {
@@ -75,13 +82,10 @@ async function finish(reason: string, status: number, message?: string): Promise
   clearInterval(quotaTimer);
   stats();
   // Disks are flushed before the daemon hears of the exit: a completed stop means the data is on disk.
-  for (const d of disks) {
-    try {
-      await d.flush();
-      await d.close();
-    } catch (e) {
-      message = `${message ?? ""} (disk flush failed: ${(e as Error).message})`;
-    }
+  try {
+    await machine?.close();
+  } catch (e) {
+    message = `${message ?? ""} (${(e as Error).message})`;
   }
   send({ t: "exit", reason, status, ...(message ? { message } : {}) });
   process.disconnect?.();
@@ -89,33 +93,30 @@ async function finish(reason: string, status: number, message?: string): Promise
 }
 
 async function boot(cfg: LaunchConfig): Promise<void> {
-  const virtio: ((m: GuestMemory) => VirtioDevice)[] = [];
-  for (const d of cfg.disks) {
-    const b = await openDisk({ path: d.path, readOnly: d.readOnly, overlay: d.overlay });
-    disks.push(b);
-    virtio.push((m) => new VirtioBlk(m, b));
-  }
-  if (cfg.network) {
-    const mac = parseMac(cfg.network.mac);
-    virtio.push((m) => (nic = new VirtioNet(m, net, { mac })));
-  }
-  const kernel = { name: cfg.kernel, bytes: new Uint8Array(readFileSync(cfg.kernel)) };
-  const initrd = cfg.initrd ? { name: cfg.initrd, bytes: new Uint8Array(readFileSync(cfg.initrd)) } : undefined;
-  const bios = cfg.bios ? { name: cfg.bios, bytes: new Uint8Array(readFileSync(cfg.bios)) } : undefined;
-  vm = new Vm({
-    config: {
+  const file = (path: string) => ({ name: path, bytes: new Uint8Array(readFileSync(path)) });
+  machine = await buildVirtMachine(
+    {
       memory: cfg.memoryBytes,
       cpus: cfg.cpus,
-      kernel,
-      initrd,
-      bios,
+      kernel: file(cfg.kernel),
+      initrd: cfg.initrd !== undefined ? file(cfg.initrd) : undefined,
+      bios: cfg.bios !== undefined ? file(cfg.bios) : undefined,
       append: cfg.append,
       engine: cfg.engine,
-      virtioSlots: Array.from({ length: virtio.length + 2 }, (_, i) => i),
+      disks: cfg.disks,
+      nics: cfg.nics,
     },
-    virtio,
-    console: con,
-  });
+    {
+      console: con,
+      // The daemon owns the switches: this process only carries the NIC's frames to and from it.
+      openSwitch: async (_name, nic) => {
+        const n = new IpcNet(nic);
+        switchNics.set(nic, n);
+        return n;
+      },
+    },
+  );
+  vm = machine.vm;
   // First figures at once (a client may ask right after start), then every second.
   stats();
   statsTimer = setInterval(stats, 1000);
@@ -186,7 +187,7 @@ process.on("message", (raw) => {
       con.sink?.input(m.data);
       break;
     case "net":
-      net.endpoint?.receive(m.frame);
+      switchNics.get(m.nic)?.endpoint?.receive(m.frame);
       break;
   }
 });

@@ -2,6 +2,7 @@
 // so console bytes and Ethernet frames travel as Uint8Array without base64).
 import type { VmStats } from "../vmm/Vm.js";
 import type { EngineName } from "../dbt/Engine.js";
+import type { DiskSpec, NicSpec } from "../vmm/MachineSpec.js";
 
 /** Everything a VM process needs to boot, resolved by the daemon (paths are absolute). */
 export interface LaunchConfig {
@@ -13,8 +14,9 @@ export interface LaunchConfig {
   memoryBytes: number;
   cpus: number;
   engine: EngineName;
-  disks: { path: string; readOnly: boolean; overlay?: string }[];
-  network?: { mac: string };
+  disks: DiskSpec[];
+  /** NICs in order (eth0, ...); switch NICs' frames travel as "net" messages tagged with the index. */
+  nics: NicSpec[];
   cpuQuota?: number;
 }
 
@@ -27,7 +29,7 @@ export type ToVm =
   /** Stop the machine now (as pulling the plug), flush disks, exit. */
   | { t: "stop" }
   | { t: "input"; data: Uint8Array }
-  | { t: "net"; frame: Uint8Array };
+  | { t: "net"; nic: number; frame: Uint8Array };
 
 export interface VmProcessStats extends VmStats {
   /** OS process id of the VM's process. */
@@ -41,6 +43,6 @@ export interface VmProcessStats extends VmStats {
 export type FromVm =
   | { t: "console"; data: Uint8Array }
   | { t: "stats"; stats: VmProcessStats }
-  | { t: "net"; frame: Uint8Array }
+  | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "exit"; reason: string; status: number; message?: string }
   | { t: "error"; message: string };

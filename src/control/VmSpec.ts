@@ -15,6 +15,21 @@ export interface NetworkSpecJson {
   mac?: string;
 }
 
+/** A host port forwarded to the guest's NIC (user mode). */
+export interface HostForwardJson {
+  proto: "tcp" | "udp";
+  /** Host address to listen on (default 127.0.0.1). */
+  hostAddr?: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+/** One NIC (eth0, eth1, ... in order) and its backend (docs/NETWORKING.md). */
+export type NicSpecJson =
+  | { mode: "user"; mac?: string; hostfwd?: HostForwardJson[] }
+  | { mode: "switch"; switch: string; mac?: string }
+  | { mode: "tap"; tap: string; mac?: string };
+
 export interface VmSpec {
   name: string;
   arch: "riscv64";
@@ -29,12 +44,16 @@ export interface VmSpec {
   memoryMiB: number;
   cpus: number;
   disks: DiskSpecJson[];
+  /** The VM's NICs; `network` is the older one-NIC-on-a-switch form of the same thing. */
+  nics?: NicSpecJson[];
   network?: NetworkSpecJson;
   /** Fraction of one host core the VM may use (0.05 .. 1); absent = unlimited. */
   cpuQuota?: number;
 }
 
 export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$";
+
+const MAC_SCHEMA = { type: "string", pattern: "^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$", description: "unicast MAC; default derived from the VM's id" } as const;
 
 export const vmSpecSchema = {
   type: "object",
@@ -70,13 +89,58 @@ export const vmSpecSchema = {
         },
       },
     },
+    nics: {
+      type: "array",
+      maxItems: 6,
+      description: "NICs in order (eth0, eth1, ...): user = NAT through passt with optional port forwards, switch = a named virtual switch of this daemon, tap = a host TAP interface (the daemon needs CAP_NET_ADMIN)",
+      items: {
+        oneOf: [
+          {
+            type: "object",
+            additionalProperties: false,
+            required: ["mode"],
+            properties: {
+              mode: { const: "user" },
+              mac: MAC_SCHEMA,
+              hostfwd: {
+                type: "array",
+                maxItems: 32,
+                items: {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["proto", "hostPort", "guestPort"],
+                  properties: {
+                    proto: { type: "string", enum: ["tcp", "udp"] },
+                    hostAddr: { type: "string", minLength: 2, maxLength: 45, pattern: "^[0-9a-fA-F.:]+$", default: "127.0.0.1", description: "IPv4 or IPv6 address to listen on" },
+                    hostPort: { type: "integer", minimum: 1, maximum: 65535 },
+                    guestPort: { type: "integer", minimum: 1, maximum: 65535 },
+                  },
+                },
+              },
+            },
+          },
+          {
+            type: "object",
+            additionalProperties: false,
+            required: ["mode", "switch"],
+            properties: { mode: { const: "switch" }, switch: { type: "string", pattern: NAME_PATTERN }, mac: MAC_SCHEMA },
+          },
+          {
+            type: "object",
+            additionalProperties: false,
+            required: ["mode", "tap"],
+            properties: { mode: { const: "tap" }, tap: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" }, mac: MAC_SCHEMA },
+          },
+        ],
+      },
+    },
     network: {
       type: "object",
       additionalProperties: false,
       required: ["switch"],
       properties: {
         switch: { type: "string", pattern: NAME_PATTERN },
-        mac: { type: "string", pattern: "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$" },
+        mac: MAC_SCHEMA,
       },
     },
     cpuQuota: { type: "number", minimum: 0.05, maximum: 1 },

@@ -39,9 +39,10 @@ export interface VirtMachineConfig {
   append: string;
   /** CPU engine of every hart (--engine; default DEFAULT_ENGINE of src/dbt/Engine.ts). */
   engine?: EngineName;
-  /** Number of virtio-mmio slots the board populates (for the DT when no devices are attached yet). */
-  virtioSlots?: number[];
 }
+
+/** Every virtio-mmio slot is mapped and described, populated or not (as QEMU's virt board does). */
+const ALL_VIRTIO_SLOTS = Array.from({ length: VIRT.virtio.slots }, (_, i) => i);
 
 /** The DTB `run` would build for this configuration (used by `typevisor dtb`). */
 export function buildVirtDtb(cfg: VirtMachineConfig, rngSeed?: Uint8Array): Uint8Array {
@@ -53,7 +54,7 @@ export function buildVirtDtb(cfg: VirtMachineConfig, rngSeed?: Uint8Array): Uint
     cpus: cfg.cpus,
     bootargs: cfg.append,
     initrd,
-    virtioSlots: cfg.virtioSlots,
+    virtioSlots: ALL_VIRTIO_SLOTS,
     rngSeed,
   }).toDtb();
 }
@@ -84,7 +85,7 @@ export type BoardEvent = { kind: "poweroff"; code: number } | { kind: "reboot" }
 
 export interface VirtBoardOptions {
   config: VirtMachineConfig;
-  /** Device factories for virtio-mmio slots 0.. in order (block disks first, then console, rng...). */
+  /** Device factories for virtio-mmio slots 0.. in order (the machine builder's order: disks, NICs). */
   virtio?: ((memory: GuestMemory) => VirtioDevice)[];
   /**
    * The console: the 16550 UART's backend, also used for the SBI debug console's output (earlycon=sbi).
@@ -189,13 +190,16 @@ export class VirtBoard {
     if (opts.hvc !== false) makers.push((m) => new VirtioConsole(m, [{ backend: hvcOut }]));
     if (opts.rng !== false) makers.push((m) => new VirtioRng(m));
     if (makers.length > VIRT.virtio.slots) {
-      throw new Error(`${makers.length} virtio devices requested but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (give fewer --disk)`);
+      throw new Error(`${makers.length} virtio devices requested but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (give fewer --disk/--net)`);
     }
-    makers.forEach((make, slot) => {
-      const t = new VirtioMmio(this.memory, this.wakingLine(VIRT.virtio.firstIrq + slot), make(this.memory));
+    // All eight slots are mapped; the ones without a device read DeviceID 0, which drivers skip
+    // (virtio 1.2 §4.2.3.1.1), so the device tree never depends on how many devices there are.
+    for (const slot of ALL_VIRTIO_SLOTS) {
+      const make = makers[slot];
+      const t = new VirtioMmio(this.memory, this.wakingLine(VIRT.virtio.firstIrq + slot), make ? make(this.memory) : null);
       this.virtio.push(t);
       this.bus.map(VIRT.virtio.base + slot * VIRT.virtio.stride, VIRT.virtio.size, t);
-    });
+    }
 
     const board = this;
     const platform: SbiPlatform = {
@@ -296,7 +300,7 @@ export class VirtBoard {
       cpus: cfg.cpus,
       bootargs: cfg.append,
       initrd: L.initrd,
-      virtioSlots: this.virtio.map((_, i) => i),
+      virtioSlots: ALL_VIRTIO_SLOTS,
     }).toDtb();
     if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
     this.memory.write(L.dtbAddr, this.dtb);

@@ -13,7 +13,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import { Vm } from "../../src/vmm/Vm.js";
-import { readMachineConfig } from "../../src/cli/commands/run.js";
+import { readMachineSpec } from "../../src/cli/commands/run.js";
 import { VirtioBlk } from "../../src/devices/virtio/VirtioBlk.js";
 import { VirtioNet } from "../../src/devices/virtio/VirtioNet.js";
 import { VirtioConsole } from "../../src/devices/virtio/VirtioConsole.js";
@@ -65,7 +65,7 @@ test("Linux's own drivers work with our UART, virtio-blk, virtio-net (TAP), mult
     "timeout 120 fstrim /mnt && echo TRIM-OK",
     "echo RNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' ')",
 ].join("; ");
-  const cfg = readMachineConfig("run", { kernel: img.kernel, initrd: img.initrd, memory: "256M", append: `console=ttyS0 tv.cmd="${cmd}"` }, true);
+  const cfg = readMachineSpec("run", { kernel: img.kernel, initrd: img.initrd, memory: "256M", append: `console=ttyS0 tv.cmd="${cmd}"` }, true);
   const agent = new MemoryBackend();
   const blk = await openDisk({ path: disk });
   const virtio: ((m: GuestMemory) => VirtioDevice)[] = [
@@ -73,7 +73,6 @@ test("Linux's own drivers work with our UART, virtio-blk, virtio-net (TAP), mult
     (m) => new VirtioNet(m, tap, { mac: parseMac("52:54:00:78:00:02") }),
     (m) => new VirtioConsole(m, [{ backend: new MemoryBackend() }, { backend: agent, name: "org.typevisor.agent" }]),
   ];
-  cfg.virtioSlots = Array.from({ length: virtio.length + 2 }, (_, i) => i);
   const console = new MemoryBackend();
   // TYPEVISOR_TEST_CONSOLE_LOG=FILE mirrors the guest console to FILE while it runs (diagnosis).
   const mirror = process.env["TYPEVISOR_TEST_CONSOLE_LOG"];

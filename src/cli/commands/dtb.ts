@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs } from "../Command.js";
-import { MACHINE_FLAGS_USAGE, machineOptions, readMachineConfig } from "./run.js";
+import { MACHINE_FLAGS_USAGE, machineOptions, readMachineSpec } from "./run.js";
 import { buildVirtDtb } from "../../vmm/VirtBoard.js";
 
 const usage = `Usage: typevisor dtb [machine flags] -o FILE
@@ -25,7 +25,7 @@ export const command: Command = {
       output: { type: "string", short: "o" },
     }, false);
     if (!values.output) throw new UsageError("dtb: give the output file with -o FILE (see 'typevisor dtb --help')");
-    const cfg = readMachineConfig("dtb", values, false);
+    const cfg = readMachineSpec("dtb", values, false);
     const dtb = buildVirtDtb(cfg);
     try {
       writeFileSync(values.output, dtb);

@@ -1,38 +1,43 @@
 // `typevisor run`: boots a virtual machine on the RISC-V virt board with the serial console on the
 // terminal. Also exports the machine flags and their validation, which `typevisor dtb` shares so
 // that both describe the same machine.
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import type { NamedBytes } from "../../vmm/VirtLayout.js";
 import { planVirtBoot } from "../../vmm/VirtLayout.js";
-import type { VirtMachineConfig } from "../../vmm/VirtBoard.js";
-import { Vm, type VmStats } from "../../vmm/Vm.js";
+import type { VmStats } from "../../vmm/Vm.js";
+import { virtioSlotProblem, type DiskSpec, type MachineSpec } from "../../vmm/MachineSpec.js";
+import { buildVirtMachine, MachineBuildError, type VirtMachine } from "../../vmm/MachineBuilder.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
 import { ElfLoadError } from "../../boot/ElfLoader.js";
-import type { GuestMemory } from "../../memory/GuestMemory.js";
-import type { VirtioDevice } from "../../devices/virtio/VirtioDevice.js";
-import { VirtioBlk } from "../../devices/virtio/VirtioBlk.js";
-import { openDisk } from "../../devices/block/openDisk.js";
 import { TerminalBackend } from "../../devices/chardev/TerminalBackend.js";
+import { SocketSwitchPort } from "../../devices/net/SocketSwitch.js";
 import { DEFAULT_ENGINE, parseEngine } from "../../dbt/Engine.js";
 import { formatDbtStats } from "../../dbt/Dbt.js";
+import { NET_FLAG_USAGE, parseNetFlags } from "../NetOption.js";
+
+/** The kernel command line without --append: the UART console, and SBI early output at once. */
+export const DEFAULT_APPEND = "console=ttyS0 earlycon=sbi";
 
 export const MACHINE_FLAGS_USAGE = `Machine flags:
   --arch riscv64           guest architecture (only riscv64 so far)
   --kernel FILE            Linux Image (e.g. Debian's /boot/vmlinux-*-riscv64), ELF or raw binary
   --initrd FILE            initramfs (cpio, optionally compressed)
-  --append "ARGS"          kernel command line (default: none; the console is the DT's stdout-path, ttyS0)
+  --append "ARGS"          kernel command line (default: "${DEFAULT_APPEND}")
   --disk FILE[,ro][,overlay[=OVL]]
                            a virtio-blk disk (repeatable): raw image; ro = read-only; overlay = writes
                            go to OVL (default FILE.overlay), the base stays untouched
-  --memory SIZE            guest RAM, e.g. 512M, 1G (default 512M)
+  --memory SIZE            guest RAM, e.g. 512M, 1G (default 512M, at most 2G)
   --cpus N                 harts (default 1, at most 8)
   --bios FILE              M-mode firmware (e.g. /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin)
                            instead of Typevisor's built-in SBI
   --engine E               CPU engine of every hart: interp (the interpreter) or dbt (hot guest code
-                           translated to WebAssembly); default ${DEFAULT_ENGINE}`;
+                           translated to WebAssembly); default ${DEFAULT_ENGINE}
+${NET_FLAG_USAGE}`;
 
 export const machineOptions = {
   arch: { type: "string" },
@@ -44,17 +49,8 @@ export const machineOptions = {
   cpus: { type: "string" },
   bios: { type: "string" },
   engine: { type: "string" },
+  net: { type: "string", multiple: true },
 } as const;
-
-export interface DiskSpec {
-  path: string;
-  readOnly: boolean;
-  overlay?: string;
-}
-
-export interface MachineConfig extends VirtMachineConfig {
-  disks: DiskSpec[];
-}
 
 function readInput(cmd: string, what: string, path: string, flag: string): NamedBytes {
   let bytes: Uint8Array;
@@ -101,10 +97,18 @@ type MachineValues = {
   cpus?: string;
   bios?: string;
   engine?: string;
+  net?: string[];
 };
 
-/** Validates the machine flags and reads the files they name. */
-export function readMachineConfig(cmd: string, v: MachineValues, needKernel: boolean): MachineConfig {
+export interface MachineFlagDefaults {
+  /** What no --net means (start: ["user"]; run: [] = no NIC). */
+  net?: readonly string[];
+  /** Seeds the derived MAC addresses (default: the first disk, else the kernel file). */
+  vmName?: string;
+}
+
+/** Validates the machine flags, reads the files they name and returns the machine to build. */
+export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boolean, defaults: MachineFlagDefaults = {}): MachineSpec {
   if (v.arch !== undefined && v.arch !== "riscv64") {
     throw new UsageError(`${cmd}: --arch ${v.arch} is not supported; Typevisor emulates riscv64 machines (use --arch riscv64)`);
   }
@@ -122,8 +126,11 @@ export function readMachineConfig(cmd: string, v: MachineValues, needKernel: boo
   const initrd = v.initrd ? readInput(cmd, "initramfs", v.initrd, "--initrd") : undefined;
   const bios = v.bios ? readInput(cmd, "firmware", v.bios, "--bios") : undefined;
   const disks = (v.disk ?? []).map((d) => parseDiskSpec(cmd, d));
-  const cfg: MachineConfig = { memory, cpus, kernel, initrd, bios, append: v.append ?? "", engine, disks };
-  cfg.virtioSlots = machineVirtioSlots(cfg);
+  const vmName = defaults.vmName ?? v.disk?.[0]?.split(",")[0] ?? v.kernel ?? "typevisor";
+  const nics = parseNetFlags(cmd, v.net, defaults.net ?? [], vmName);
+  const cfg: MachineSpec = { memory, cpus, kernel, initrd, bios, append: v.append ?? DEFAULT_APPEND, engine, disks, nics };
+  const problem = virtioSlotProblem(cfg);
+  if (problem) throw new UsageError(`${cmd}: ${problem}`);
   if (kernel) {
     try {
       planVirtBoot(memory, kernel, initrd, bios);
@@ -134,14 +141,8 @@ export function readMachineConfig(cmd: string, v: MachineValues, needKernel: boo
   return cfg;
 }
 
-/** Slot order: disks first (so the first --disk is /dev/vda), then the console (hvc0) and the RNG. */
-function machineVirtioSlots(cfg: MachineConfig): number[] {
-  if (cfg.disks.length > 6) throw new UsageError(`at most 6 --disk are supported (the virt board has 8 virtio slots; 2 hold hvc0 and the RNG)`);
-  return Array.from({ length: cfg.disks.length + 2 }, (_, i) => i);
-}
-
 function asUsageError(cmd: string, e: unknown): unknown {
-  if (e instanceof KernelImageError || e instanceof ElfError || e instanceof ElfLoadError) {
+  if (e instanceof KernelImageError || e instanceof ElfError || e instanceof ElfLoadError || e instanceof MachineBuildError) {
     return new UsageError(`${cmd}: ${e.message}`);
   }
   return e;
@@ -171,8 +172,33 @@ export function formatStats(s: VmStats): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * Where `run` processes meet to share a virtual switch: a private directory per user (the
+ * runtime directory when there is one), holding one socket per switch name.
+ */
+function switchDirectory(): string {
+  const runtime = process.env["XDG_RUNTIME_DIR"];
+  const base = runtime && runtime.startsWith("/") ? join(runtime, "typevisor") : join(tmpdir(), `typevisor-${process.getuid?.() ?? "user"}`);
+  const dir = join(base, "switches");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** Builds the machine for `run`/`start` with the terminal as console; errors become usage errors. */
+export async function buildCliMachine(cmd: string, spec: MachineSpec, terminal: TerminalBackend): Promise<VirtMachine> {
+  try {
+    return await buildVirtMachine(spec, {
+      console: terminal,
+      openSwitch: (name) => SocketSwitchPort.open(join(switchDirectory(), `${name}.sock`)),
+    });
+  } catch (e) {
+    await terminal.close();
+    throw asUsageError(cmd, e);
+  }
+}
+
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
-                     [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--stats]
+                     [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--net ...]... [--stats]
 
 Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
 on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
@@ -184,7 +210,7 @@ ${MACHINE_FLAGS_USAGE}
                            the translator's statistics at exit
 
 Example:
-  typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --append "console=ttyS0" --memory 512M`;
+  typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --memory 512M --net user,hostfwd=tcp::8080-:80`;
 
 export const command: Command = {
   name: "run",
@@ -192,28 +218,15 @@ export const command: Command = {
   usage,
   async run(argv) {
     const { values } = parseCommandArgs("run", argv, { ...machineOptions, stats: { type: "boolean" } }, false);
-    const cfg = readMachineConfig("run", values, true);
-    const virtio: ((memory: GuestMemory) => VirtioDevice)[] = [];
-    for (const d of cfg.disks) {
-      try {
-        const backend = await openDisk({ path: d.path, readOnly: d.readOnly, overlay: d.overlay });
-        virtio.push((memory) => new VirtioBlk(memory, backend));
-      } catch (e) {
-        throw new UsageError(`run: cannot open disk '${d.path}': ${(e as Error).message}`);
-      }
-    }
-    let vm: Vm | undefined;
-    const terminal = new TerminalBackend({ onQuit: () => vm?.stop() });
-    try {
-      vm = new Vm({ config: cfg, virtio, console: terminal });
-    } catch (e) {
-      await terminal.close();
-      throw asUsageError("run", e);
-    }
-    const onSignal = () => vm?.stop();
+    const spec = readMachineSpec("run", values, true);
+    let machine: VirtMachine | undefined;
+    const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });
+    machine = await buildCliMachine("run", spec, terminal);
+    const vm = machine.vm;
+    const onSignal = () => vm.stop();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const exit = await vm.start();
+    const exit = await machine.run();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     vm.board.uart.flushTx();

@@ -1,0 +1,165 @@
+// The machine builder: the one place that turns a MachineSpec into a running virt board with its
+// disks, NICs and their host backends opened (Firecracker's builder.rs plays this role there). The
+// CLI (`run`, `start`) and the control plane's VM process only translate their input into a
+// MachineSpec and call buildVirtMachine(); nothing else wires devices.
+import type { GuestMemory } from "../memory/GuestMemory.js";
+import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
+import { VirtioBlk } from "../devices/virtio/VirtioBlk.js";
+import { VirtioNet } from "../devices/virtio/VirtioNet.js";
+import { openDisk } from "../devices/block/openDisk.js";
+import type { BlockBackend } from "../devices/block/BlockBackend.js";
+import type { CharBackend } from "../devices/chardev/CharBackend.js";
+import type { NetBackend } from "../devices/net/NetBackend.js";
+import { parseMac } from "../devices/net/NetBackend.js";
+import { TapBackend } from "../devices/net/TapBackend.js";
+import { PasstBackend } from "../devices/net/PasstBackend.js";
+import { Vm, type VmExit, type VmOptions } from "./Vm.js";
+import { virtioSlotProblem, type MachineSpec, type NicSpec } from "./MachineSpec.js";
+
+/** Something the machine could not be built from, naming the device and what to do. */
+export class MachineBuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MachineBuildError";
+  }
+}
+
+/** What the embedder provides: the console and the switches it owns. */
+export interface MachineHost {
+  /** The 16550 UART's backend (also hvc0's output and the SBI console). */
+  console: CharBackend;
+  /**
+   * The wire to switch `name` for one NIC. The embedder owns switches: `run` shares them between
+   * processes through a socket, the daemon carries frames between its VM processes.
+   */
+  openSwitch?: (name: string, nic: number) => Promise<NetBackend>;
+  /** The passt binary (default "passt" on PATH). */
+  passt?: string;
+  onStateChange?: VmOptions["onStateChange"];
+  onReboot?: VmOptions["onReboot"];
+}
+
+export interface VirtMachine {
+  readonly vm: Vm;
+  readonly disks: readonly BlockBackend[];
+  readonly nics: readonly VirtioNet[];
+  readonly netBackends: readonly NetBackend[];
+  /** Starts the VM and resolves when it exits, with the host backends closed and disks flushed. */
+  run(): Promise<VmExit>;
+  /** Flushes and closes the disks, ends the NICs' backends (passt, TAP helper, switch ports). */
+  close(): Promise<void>;
+}
+
+/** Opens the host side of one NIC. */
+async function openNic(nic: NicSpec, index: number, host: MachineHost): Promise<NetBackend> {
+  switch (nic.kind) {
+    case "user":
+      return PasstBackend.start({ hostfwd: nic.hostfwd, passt: host.passt });
+    case "tap":
+      return TapBackend.open(nic.ifname);
+    case "switch":
+      if (!host.openSwitch) throw new Error(`switch '${nic.name}': this front end has no virtual switches`);
+      return host.openSwitch(nic.name, index);
+  }
+}
+
+function nicLabel(nic: NicSpec): string {
+  return nic.kind === "user" ? "user" : nic.kind === "tap" ? `tap:${nic.ifname}` : `switch:${nic.name}`;
+}
+
+/**
+ * Builds the machine: opens every disk and NIC backend (closing them again if anything fails), then
+ * the board with its virtio slots in a fixed order: disks (vda, vdb, ...), NICs (eth0, eth1, ...),
+ * hvc0, the RNG. Slots left over stay mapped and empty (device ID 0), as on QEMU's virt board.
+ */
+export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Promise<VirtMachine> {
+  const problem = virtioSlotProblem(spec);
+  if (problem) throw new MachineBuildError(problem);
+  const macs = spec.nics.map((n) => {
+    try {
+      return parseMac(n.mac);
+    } catch (e) {
+      throw new MachineBuildError(`NIC ${nicLabel(n)}: ${(e as Error).message}`);
+    }
+  });
+  const disks: BlockBackend[] = [];
+  const netBackends: NetBackend[] = [];
+  const closeAll = async () => {
+    const errors: string[] = [];
+    for (const d of disks.splice(0)) {
+      try {
+        await d.flush();
+        await d.close();
+      } catch (e) {
+        errors.push(`disk ${d.description}: ${(e as Error).message}`);
+      }
+    }
+    for (const b of netBackends.splice(0)) await b.close().catch(() => {});
+    if (errors.length > 0) throw new MachineBuildError(`flushing disks failed: ${errors.join("; ")}`);
+  };
+  const virtio: ((m: GuestMemory) => VirtioDevice)[] = [];
+  const nics: VirtioNet[] = [];
+  try {
+    for (const d of spec.disks) {
+      let b: BlockBackend;
+      try {
+        b = await openDisk({ path: d.path, readOnly: d.readOnly, overlay: d.overlay });
+      } catch (e) {
+        throw new MachineBuildError(`cannot open disk '${d.path}': ${(e as Error).message}`);
+      }
+      disks.push(b);
+      virtio.push((m) => new VirtioBlk(m, b));
+    }
+    for (const [i, n] of spec.nics.entries()) {
+      let b: NetBackend;
+      try {
+        b = await openNic(n, i, host);
+      } catch (e) {
+        throw new MachineBuildError(`NIC ${i} (--net ${nicLabel(n)}): ${(e as Error).message}`);
+      }
+      netBackends.push(b);
+      const mac = macs[i]!;
+      virtio.push((m) => {
+        const dev = new VirtioNet(m, b, { mac });
+        nics.push(dev);
+        return dev;
+      });
+    }
+  } catch (e) {
+    await closeAll().catch(() => {});
+    throw e;
+  }
+  let vm: Vm;
+  try {
+    vm = new Vm({
+      config: spec,
+      virtio,
+      console: host.console,
+      hvc: spec.hvc !== false,
+      rng: spec.rng !== false,
+      onStateChange: host.onStateChange,
+      onReboot: host.onReboot,
+    });
+  } catch (e) {
+    await closeAll().catch(() => {});
+    throw e;
+  }
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= closeAll());
+  return {
+    vm,
+    disks,
+    nics,
+    netBackends,
+    close,
+    async run() {
+      const exit = await vm.start();
+      try {
+        await close();
+      } catch (e) {
+        return { ...exit, message: `${exit.message ? exit.message + " " : ""}(${(e as Error).message})` };
+      }
+      return exit;
+    },
+  };
+}

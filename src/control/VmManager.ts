@@ -57,6 +57,8 @@ export class VmManager extends EventEmitter {
   private readonly rings = new Map<string, ConsoleRing>();
   private readonly switches = new Map<string, VirtualSwitch>();
   private readonly consoleListeners = new Map<string, Set<(d: Uint8Array) => void>>();
+  /** VMs with a lifecycle operation under way (start, kill, delete): one at a time per VM. */
+  private readonly busy = new Map<string, string>();
 
   /** paths: the host directories specs may name files in (default: the state directory only). */
   constructor(
@@ -165,8 +167,28 @@ export class VmManager extends EventEmitter {
     return n;
   }
 
-  async start(ref: string): Promise<VmRecord> {
+  /**
+   * Runs one lifecycle operation on a VM while refusing others (409): without it, three
+   * concurrent starts each passed the "not running" check during the asynchronous image lookup
+   * and started three VM processes on one overlay (issue 12, item 4).
+   */
+  private async exclusive<T>(ref: string, what: string, fn: (rec: VmRecord) => Promise<T>): Promise<T> {
     const rec = this.get(ref);
+    const other = this.busy.get(rec.id);
+    if (other) throw new ApiError(409, `VM '${rec.spec.name}' is busy: a ${other} is under way; try ${what} again when it has finished`);
+    this.busy.set(rec.id, what);
+    try {
+      return await fn(rec);
+    } finally {
+      this.busy.delete(rec.id);
+    }
+  }
+
+  start(ref: string): Promise<VmRecord> {
+    return this.exclusive(ref, "start", (rec) => this.startNow(rec));
+  }
+
+  private async startNow(rec: VmRecord): Promise<VmRecord> {
     if (this.live.has(rec.id)) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a created or stopped VM can be started`);
     const want = rec.spec.memoryMiB * 2 ** 20;
     // Leave the daemon and the host headroom: guests may commit at most 90% of the host's memory.
@@ -289,7 +311,11 @@ export class VmManager extends EventEmitter {
   }
 
   /** Pulls the plug: SIGKILL to the VM process. Disk writes already issued are in the host's page cache. */
-  async kill(ref: string): Promise<VmRecord> {
+  kill(ref: string): Promise<VmRecord> {
+    return this.exclusive(ref, "kill", () => this.killNow(ref));
+  }
+
+  private async killNow(ref: string): Promise<VmRecord> {
     const [rec, live] = this.running(ref, "kill");
     live.endedBy = "killed";
     live.child.kill("SIGKILL");
@@ -297,11 +323,14 @@ export class VmManager extends EventEmitter {
     return this.get(rec.id);
   }
 
-  async delete(ref: string, force: boolean): Promise<void> {
-    const rec = this.get(ref);
+  delete(ref: string, force: boolean): Promise<void> {
+    return this.exclusive(ref, "delete", (rec) => this.deleteNow(rec, force));
+  }
+
+  private async deleteNow(rec: VmRecord, force: boolean): Promise<void> {
     if (this.live.has(rec.id)) {
       if (!force) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: stop it first, or delete with force=true`);
-      await this.kill(rec.id);
+      await this.killNow(rec.id);
     }
     this.store.delete(rec.id);
     this.rings.delete(rec.id);

@@ -4,9 +4,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Daemon } from "../../src/control/Daemon.js";
+import type { ImageResolver } from "../../src/control/VmManager.js";
 import { call, type Endpoint } from "../../src/control/Client.js";
 
-export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; allowDirs?: string[]; imageDir?: string } = {}) {
+export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; allowDirs?: string[]; imageDir?: string; resolveImage?: ImageResolver } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
   const socket = join(dir, "d.sock");
   /** The daemon's log lines (one per failed request). */
@@ -16,9 +17,9 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
     stateDir: dir,
     socket,
     ...(opts.token ? { listen: { host: "127.0.0.1", port: 0, token: opts.token } } : {}),
-    resolveImage: async (name) => {
+    resolveImage: opts.resolveImage ?? (async (name) => {
       throw new Error(`no image '${name}' in this test`);
-    },
+    }),
     ...(opts.shutdownTimeoutMs ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
     ...(opts.allowDirs ? { allowDirs: opts.allowDirs } : {}),
     ...(opts.imageDir ? { imageDir: opts.imageDir } : {}),

@@ -18,7 +18,8 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ensureImage } from "../src/images/index.js";
-import { DEFAULT_ENGINE, parseEngine, type EngineName } from "../src/dbt/Engine.js";
+import { DEFAULT_ENGINE, type EngineName } from "../src/dbt/Engine.js";
+import { parseEngine } from "../src/cli/EngineSetup.js";
 
 const argv = process.argv.slice(2);
 const memory = argv.includes("--memory") ? argv[argv.indexOf("--memory") + 1]! : "256M";

@@ -45,6 +45,9 @@ async function loadDbt(): Promise<Attach | string> {
     const mod = (await import(new URL("../../src/dbt/Dbt.js", import.meta.url).href)) as Record<string, unknown>;
     const attach = mod["attachDbt"], bytes = mod["DBT_ENGINE_BYTES"];
     if (typeof attach !== "function" || typeof bytes !== "number") return "src/dbt/Dbt.ts lacks attachDbt/DBT_ENGINE_BYTES";
+    // As typevisor's VMs and run-elf run it: Liftoff only (src/dbt/WasmTiering.ts).
+    const tiering = (await import(new URL("../../src/dbt/WasmTiering.js", import.meta.url).href)) as { setWasmTiering(t: { tierUp: boolean }): void };
+    tiering.setWasmTiering({ tierUp: false });
     return { bytes, attach: (h) => { (attach as (h: Hart) => unknown)(h); } };
   } catch (e) {
     return `binary translator not available: ${e instanceof Error ? e.message : String(e)}`;

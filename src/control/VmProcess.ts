@@ -9,6 +9,11 @@ import { buildVirtMachine, type VirtMachine } from "../vmm/MachineBuilder.js";
 import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
 import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
+import { setWasmTiering } from "../dbt/WasmTiering.js";
+
+// A process entry point: a boot is mostly run-once code, so the translated code stays in Liftoff
+// (src/dbt/WasmTiering.ts).
+setWasmTiering({ tierUp: false });
 
 function send(m: FromVm): void {
   if (process.connected) process.send!(m);

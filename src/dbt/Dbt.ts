@@ -21,8 +21,8 @@
 //   hart.run(1), which updates the timer and takes pending interrupts.
 // - Privileged/sensitive instructions (CSR*, ecall, ebreak, xRET, wfi, sfence.vma, fence.i) and
 //   LR/SC/AMOs and F/D are executed by the interpreter (trap-and-emulate): `stats.interpExits`.
-import { setFlagsFromString } from "node:v8";
 import { ExitReason, type Hart } from "../riscv/Hart.js";
+import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 import { PageTranslator, ExitKind } from "./PageTranslator.js";
 import {
@@ -30,22 +30,15 @@ import {
   TLB_EMPTY, TLB_ENTRIES, TLB_ENTRY_BYTES, ENG_GEN, ENG_JC, JC_ENTRIES,
 } from "./EngineArea.js";
 
-/** The hart's private fast caches, read (never written) by the translator. */
-interface HartInternals {
-  mstatus: number;
-  fastTagLo: Int32Array;
-  fastTagHi: Int32Array;
-  fastBase: Int32Array;
-  ctab: Int32Array;
-}
-
 export interface DbtOptions {
   /** Dispatches into a page before it is translated (default 32: fewer compiles of lukewarm start-up code). */
   hotThreshold?: number;
   /** Translated instructions between two interrupt/timer checks (default 4096). */
   slice?: number;
-  /** Let V8 recompile hot translated code with TurboFan (default false: Liftoff only; see the constructor). */
-  tierUp?: boolean;
+  /** Guest registers in wasm locals across a whole unit instead of the engine area (PageTranslatorOptions). */
+  regsInLocals?: boolean;
+  /** Major opcodes (or 0x1000 + opcode * 8 + funct3) left to the interpreter, for bisecting a translator bug. */
+  disabledOpcodes?: ReadonlySet<number>;
 }
 
 export interface DbtStats {
@@ -163,7 +156,7 @@ class CodeRegistry {
   readonly dbts: Dbt[] = [];
   constructor(pagesInRam: number) { this.pages = new Uint8Array(pagesInRam); }
   readonly onCodeWrite = (hostPage: number): void => {
-    for (const d of this.dbts) d.codeWritten(hostPage);
+    for (const d of this.dbts) d.dropCodePage(hostPage);
   };
   /** A translator made hostPage a code page: no hart may keep it in its store fast cache. */
   added(hostPage: number): void {
@@ -192,10 +185,11 @@ export function addDbtStats(dst: DbtStats, src: DbtStats): void {
   }
 }
 
-export class Dbt {
+export class Dbt implements HartEngine {
   busy = false;
   readonly stats: DbtStats = emptyDbtStats();
-  private readonly h: HartInternals;
+  /** The hart's fast caches (read-only), from attachEngine. */
+  private readonly h: HartEngineView;
   private readonly fastSize: number;
   private readonly eng32: Int32Array;
   private readonly e32: number; // engine offset / 4
@@ -224,9 +218,6 @@ export class Dbt {
       throw new Error(`the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area per hart; this GuestMemory has ${mem.engineBytes}, too few for hart ${slotIndex} (create it with engineBytes: engineBytes("dbt", harts) from src/dbt/Engine.ts)`);
     }
     const E = mem.engineOffset + slotIndex * DBT_ENGINE_BYTES;
-    this.h = hart as unknown as HartInternals;
-    this.fastSize = this.h.fastTagLo.length / 3;
-    if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
     const buf = mem.buffer;
     // The hart's register file moves into this slot: translated code and the interpreter share it.
     hart.relocateState(buf, E + ENG_REGS);
@@ -242,25 +233,11 @@ export class Dbt {
     const prev = reg.dbts.findIndex((d) => d.hart.hartId === hart.hartId);
     if (prev >= 0) { reg.dbts[prev]!.flushAll(); reg.dbts.splice(prev, 1); }
     reg.dbts.push(this);
-    hart.codePages = reg.pages;
-    hart.onCodeWrite = reg.onCodeWrite;
-    this.translator = new PageTranslator(this.ram16, this.h.ctab, E);
-    // V8's dynamic tier-up recompiles hot translated functions with TurboFan on a background thread.
-    // Measured on an idle 2-core host (docs/DBT.md): it pays for long-running user programs
-    // (sha256sum of 30 MB under exec: 2.8 s against 4.6 s Liftoff-only; gzip of 32 MB: even) and
-    // costs a Linux boot dearly (36 s against 23 s: the boot runs 2 million translated instructions a
-    // few times each, and TurboFan compiles of these large functions fill the second core).
-    // So tier-up is an option (exec turns it on), and with it the tiering budget is raised from V8's
-    // 1.8 MB so only really hot functions are recompiled. The flags are per process.
-    // TYPEVISOR_DBT_TURBOFAN=0|1 overrides the option; TYPEVISOR_DBT_TIERING_BUDGET sets the budget.
-    const env = process.env["TYPEVISOR_DBT_TURBOFAN"];
-    const tierUp = env === "1" ? true : env === "0" ? false : (opts.tierUp ?? false);
-    if (!tierUp) setFlagsFromString("--liftoff-only");
-    else {
-      setFlagsFromString("--no-liftoff-only");
-      const tb = process.env["TYPEVISOR_DBT_TIERING_BUDGET"];
-      setFlagsFromString(`--wasm-tiering-budget=${tb !== undefined && /^[0-9]+$/.test(tb) ? tb : "20000000"}`);
-    }
+    this.codePages = reg.pages;
+    this.h = hart.attachEngine(this);
+    this.fastSize = this.h.fastSize;
+    if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
+    this.translator = new PageTranslator(this.ram16, this.h.ctab, E, { regsInLocals: opts.regsInLocals, disabled: opts.disabledOpcodes });
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 32;
     this.slice = opts.slice ?? 4096;
@@ -289,8 +266,16 @@ export class Dbt {
     }
   }
 
-  /** The interpreter (of any hart) wrote to host page `hostPage`, which holds translated code somewhere. */
+  /** HartEngine: per host page, how many translators hold a translation of it (shared by all harts' translators). */
+  readonly codePages: Uint8Array;
+
+  /** HartEngine: this hart's interpreter wrote to a code page: every translator of the memory drops it. */
   codeWritten(hostPage: number): void {
+    this.registry.onCodeWrite(hostPage);
+  }
+
+  /** The interpreter (of any hart) wrote to host page `hostPage`, which holds translated code somewhere. */
+  dropCodePage(hostPage: number): void {
     const u = this.units[hostPage >>> 12];
     if (u !== undefined && u.fn !== undefined) this.invalidate(u, hostPage);
   }
@@ -308,7 +293,7 @@ export class Dbt {
       const w = base + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2);
       e[w] = TLB_EMPTY; e[w + 1] = 0;
     }
-    this.epoch = this.hart.tlbEpoch;
+    this.epoch = this.h.tlbEpoch;
     this.stats.tlbMirrorFlushes++;
   }
 
@@ -352,7 +337,7 @@ export class Dbt {
     // taken before any instruction.
     let sinceCheck = this.slice;
     while (remaining > 0) {
-      if (hart.tlbEpoch !== this.epoch) this.flushMirror();
+      if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
       if (sinceCheck >= this.slice || remaining < 16) {
         // Timer update and interrupt check; a pending interrupt is taken by hart.run, which takes
         // pending interrupts before stepping.
@@ -442,7 +427,7 @@ export class Dbt {
         remaining -= 1;
         sinceCheck += 1;
         if (system) sinceCheck = this.slice;
-        if (hart.tlbEpoch !== this.epoch) this.flushMirror();
+        if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
         else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
         if (r !== ExitReason.Budget) return r;
       } else if (kind === ExitKind.Budget && give === remaining) {
@@ -532,9 +517,7 @@ export class Dbt {
 
 /** Attaches a translator to the hart: hart.run() then executes hot code as WebAssembly. */
 export function attachDbt(hart: Hart, opts?: DbtOptions): Dbt {
-  const d = new Dbt(hart, opts);
-  hart.translator = d;
-  return d;
+  return new Dbt(hart, opts);
 }
 
 /** Formats the translator's statistics for `--stats`. */

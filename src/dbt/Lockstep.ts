@@ -81,8 +81,8 @@ export function compareHarts(a: Hart, b: Hart, withRam: boolean): string | undef
  * Both must start from the same state.
  */
 export function lockstep(dbt: Hart, interp: Hart, opts: LockstepOptions = {}): LockstepResult {
-  if (dbt.translator === undefined) throw new Error("lockstep: the first hart has no translator attached (attachDbt)");
-  if (interp.translator !== undefined) throw new Error("lockstep: the second hart must interpret (no translator)");
+  if (!dbt.engineAttached) throw new Error("lockstep: the first hart has no translator attached (attachDbt)");
+  if (interp.engineAttached) throw new Error("lockstep: the second hart must interpret (no translator)");
   const chunk = opts.chunk ?? 1000;
   if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`lockstep: chunk ${chunk} must be a positive integer number of instructions`);
   const max = opts.maxInsns ?? 10_000_000;

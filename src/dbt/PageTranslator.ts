@@ -17,6 +17,8 @@
 // Because one physical page may be mapped at several virtual addresses, the code never embeds the
 // virtual pc: AUIPC, JAL/JALR links and exit pcs are computed from the virtual page address the
 // dispatcher stores at ENG_VPAGE on entry.
+import { lookupOpcode } from "../riscv/Opcodes.js";
+import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
@@ -37,20 +39,28 @@ const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 // Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
 const L_NEXT = 0, L_BUDGET = 1;
 const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41, L_FA = 42, L_FB = 43;
-/**
- * Guest registers in wasm locals (loaded on entry, written back on exit) or in the engine area
- * (every access a load/store). Locals are what TurboFan likes; V8's Liftoff spills register-allocated
- * locals at every control-flow merge, which these br_table functions are full of.
- * TYPEVISOR_DBT_REGS=locals|memory overrides (for measurements).
- */
-const REGS_IN_LOCALS = (process.env["TYPEVISOR_DBT_REGS"] ?? "memory") === "locals";
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
 LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64);
 const reg = (r: number) => 1 + r;
 
-/** Decoded instruction in the page (compressed ones already expanded). */
-interface Insn { off: number; insn: number; len: number }
+/**
+ * Decoded instruction in the page (compressed ones already expanded), with its class. len 0: not
+ * decodable here (exit to the interpreter); len -1: marker for a fall-through into the next block.
+ */
+interface Insn { off: number; insn: number; len: number; cls: Cls }
+
+export interface PageTranslatorOptions {
+  /**
+   * Guest registers in wasm locals for the whole function (loaded on entry, written back on exit)
+   * instead of the engine area with a per-block cache (default false). Locals are what TurboFan
+   * likes; V8's Liftoff spills register-allocated locals at every control-flow merge, which these
+   * br_table functions are full of (docs/DBT.md, "Registers in the engine area").
+   */
+  regsInLocals?: boolean;
+  /** Major opcodes (or 0x1000 + opcode * 8 + funct3) to leave to the interpreter (bisecting). */
+  disabled?: ReadonlySet<number>;
+}
 
 export interface TranslatedPage {
   body: CodeWriter;
@@ -62,89 +72,20 @@ export interface TranslatedPage {
 
 const enum Cls { Plain, Branch, Jal, Jalr, Unsupported }
 
-/** Classifies the expanded instruction: what the translator emits for it. */
-// TYPEVISOR_DBT_DISABLE=0x03,0x23,...: major opcodes the translator leaves to the interpreter (for
-// bisecting a translator bug to one instruction class).
-const disabled = new Set((process.env["TYPEVISOR_DBT_DISABLE"] ?? "").split(",").filter((v) => v !== "").map((v) => Number(v)));
-
-function classify(insn: number): Cls {
+/**
+ * What the translator emits for an (expanded) instruction, from the hart's opcode table
+ * (src/riscv/Opcodes.ts: the rows marked translated); `disabled` holds major opcodes (and
+ * 0x1000 + opcode * 8 + funct3) left to the interpreter on request, for bisecting a translator bug.
+ */
+function classify(insn: number, disabled: ReadonlySet<number>): Cls {
+  const o = lookupOpcode(insn);
+  if (o === undefined || !o.translated) return Cls.Unsupported;
   if (disabled.size > 0 && (disabled.has(insn & 0x7f) || disabled.has((insn & 0x7f) * 8 + ((insn >>> 12) & 7) + 0x1000))) return Cls.Unsupported;
-  const f3 = (insn >>> 12) & 7;
-  const f7 = insn >>> 25;
   switch (insn & 0x7f) {
-    case 0x37: case 0x17: return Cls.Plain;
+    case 0x63: return Cls.Branch;
     case 0x6f: return Cls.Jal;
-    case 0x67: return f3 === 0 ? Cls.Jalr : Cls.Unsupported;
-    case 0x63: return f3 === 2 || f3 === 3 ? Cls.Unsupported : Cls.Branch;
-    case 0x03: return f3 === 7 ? Cls.Unsupported : Cls.Plain;
-    case 0x23: return f3 > 3 ? Cls.Unsupported : Cls.Plain;
-    case 0x13: case 0x1b: case 0x33: case 0x3b:
-      return bitmanipOrBase(insn) ? Cls.Plain : Cls.Unsupported;
-    case 0x0f: return f3 === 0 ? Cls.Plain : Cls.Unsupported; // FENCE is a no-op on one hart; FENCE.I is not
-    case 0x07: case 0x27: return f3 === 2 || f3 === 3 ? Cls.Plain : Cls.Unsupported; // FLW/FLD/FSW/FSD
-    case 0x53: return fpTranslatable(insn) ? Cls.Plain : Cls.Unsupported;
-    case 0x2f: { // AMOs (A 8.4); LR/SC keep their reservation in the interpreter
-      const f5 = insn >>> 27;
-      return (f3 === 2 || f3 === 3) && (f5 === 0 || f5 === 1 || f5 === 4 || f5 === 8 || f5 === 12 || f5 >= 16 && (f5 & 3) === 0) ? Cls.Plain : Cls.Unsupported;
-    }
-    default: return Cls.Unsupported;
-  }
-}
-
-/**
- * Whether an OP/OP-32/OP-IMM/OP-IMM-32 instruction is one the translator emits: RV64I, M (MULH*
- * included), Zba, Zbb and Zbs (Bitmanip 1.0.0), exactly the set the interpreter executes.
- */
-function bitmanipOrBase(insn: number): boolean {
-  const f3 = (insn >>> 12) & 7, f7 = insn >>> 25, f6 = insn >>> 26, imm12 = insn >>> 20, rs2 = (insn >>> 20) & 31;
-  switch (insn & 0x7f) {
-    case 0x13:
-      if (f3 === 1) return f6 === 0 || f6 === 0x12 || f6 === 0x0a || f6 === 0x1a || imm12 === 0x600 || imm12 === 0x601 || imm12 === 0x602 || imm12 === 0x604 || imm12 === 0x605;
-      if (f3 === 5) return f6 === 0 || f6 === 0x10 || f6 === 0x12 || f6 === 0x18 || imm12 === 0x287 || imm12 === 0x6b8;
-      return true;
-    case 0x1b:
-      if (f3 === 0) return true;
-      if (f3 === 1) return f7 === 0 || f6 === 0x02 || (f7 === 0x30 && rs2 <= 2);
-      if (f3 === 5) return f7 === 0 || f7 === 0x20 || f7 === 0x30;
-      return false;
-    case 0x33:
-      switch (f7) {
-        case 0x00: case 0x01: return true;
-        case 0x20: return f3 === 0 || f3 === 5 || f3 === 4 || f3 === 6 || f3 === 7;
-        case 0x10: return f3 === 2 || f3 === 4 || f3 === 6;
-        case 0x05: return f3 >= 4;
-        case 0x30: return f3 === 1 || f3 === 5;
-        case 0x24: return f3 === 1 || f3 === 5;
-        case 0x34: case 0x14: return f3 === 1;
-        default: return false;
-      }
-    case 0x3b:
-      switch (f7) {
-        case 0x00: return f3 === 0 || f3 === 1 || f3 === 5;
-        case 0x20: return f3 === 0 || f3 === 5;
-        case 0x01: return f3 === 0 || f3 >= 4;
-        case 0x10: return f3 === 2 || f3 === 4 || f3 === 6;
-        case 0x04: return f3 === 0 || (f3 === 4 && rs2 === 0);
-        case 0x30: return f3 === 1 || f3 === 5;
-        default: return false;
-      }
-    default: return false;
-  }
-}
-
-/**
- * The double-precision OP-FP instructions the translator emits (the rest, and every arithmetic op
- * whose flags need softfloat, stay in the interpreter): sign injection and FMV.X.D/FMV.D.X (bit
- * moves, no flags), FEQ/FLT/FLE.D (exact when no operand is NaN), FCVT.L.D/FCVT.D.L (exact
- * conversions only; inexact or invalid ones leave for the interpreter, which sets the flags).
- */
-function fpTranslatable(insn: number): boolean {
-  const f7 = insn >>> 25, f3 = (insn >>> 12) & 7, rs2 = (insn >>> 20) & 31;
-  switch (f7) {
-    case 0x11: case 0x51: return f3 <= 2;
-    case 0x71: case 0x79: return f3 === 0 && rs2 === 0;
-    case 0x61: case 0x69: return rs2 === 2 && f3 !== 5 && f3 !== 6;
-    default: return false;
+    case 0x67: return Cls.Jalr;
+    default: return Cls.Plain;
   }
 }
 
@@ -160,7 +101,13 @@ function jalImm(insn: number): number {
  * index), `ctab` the hart's compressed-expansion table.
  */
 export class PageTranslator {
-  constructor(private readonly ram16: Uint16Array, private readonly ctab: Int32Array, private readonly engineOffset: number) {}
+  private readonly regsInLocals: boolean;
+  private readonly disabled: ReadonlySet<number>;
+
+  constructor(private readonly ram16: Uint16Array, private readonly ctab: ReadonlyInt32Array, private readonly engineOffset: number, opts: PageTranslatorOptions = {}) {
+    this.regsInLocals = opts.regsInLocals ?? false;
+    this.disabled = opts.disabled ?? new Set();
+  }
 
   /** Decodes the instruction at page offset `off`, or undefined if it cannot be translated in-page. */
   private decode(page: number, off: number): Insn | undefined {
@@ -168,11 +115,12 @@ export class PageTranslator {
     const h = this.ram16[(page + off) >>> 1]!;
     if ((h & 3) === 3) {
       if (off === 4094) return undefined; // crosses into the next page: the interpreter fetches it
-      return { off, insn: (h | (this.ram16[((page + off) >>> 1) + 1]! << 16)) | 0, len: 4 };
+      const insn = (h | (this.ram16[((page + off) >>> 1) + 1]! << 16)) | 0;
+      return { off, insn, len: 4, cls: classify(insn, this.disabled) };
     }
     const insn = this.ctab[h]!;
     if (insn === 0) return undefined;
-    return { off, insn, len: 2 };
+    return { off, insn, len: 2, cls: classify(insn, this.disabled) };
   }
 
   /**
@@ -192,7 +140,7 @@ export class PageTranslator {
         seen[off >>> 1] = 1;
         const d = this.decode(page, off);
         if (d === undefined) break;
-        const cls = classify(d.insn);
+        const cls = d.cls;
         if (cls === Cls.Unsupported) break;
         if ((cls === Cls.Jalr || cls === Cls.Jal) && ((d.insn >>> 7) & 31) !== 0) {
           // A call: its return address is where control re-enters this page after the callee's ret.
@@ -230,13 +178,13 @@ export class PageTranslator {
       let off = s;
       for (;;) {
         const d = this.decode(page, off);
-        if (d === undefined) { list.push({ off, insn: 0, len: 0 }); break; }
+        if (d === undefined) { list.push({ off, insn: 0, len: 0, cls: Cls.Unsupported }); break; }
         list.push(d);
-        const cls = classify(d.insn);
+        const cls = d.cls;
         if (cls !== Cls.Unsupported) markRegs(d.insn, used, written);
         if (cls !== Cls.Plain) break;
         off += d.len;
-        if (off >= 4096 || isStart[off >>> 1]) { list.push({ off, insn: 0, len: -1 }); break; } // fall through
+        if (off >= 4096 || isStart[off >>> 1]) { list.push({ off, insn: 0, len: -1, cls: Cls.Unsupported }); break; } // fall through
       }
       bodies.push(list);
     }
@@ -245,7 +193,7 @@ export class PageTranslator {
     // pass over the page) compare the budget with maxPath, the most instructions any path of forward
     // edges can execute from there. So the budget never goes below zero and instret stays exact.
     const N = starts.length;
-    const lens = bodies.map((list) => list.filter((d) => d.len > 0 && classify(d.insn) !== Cls.Unsupported).length);
+    const lens = bodies.map((list) => list.filter((d) => d.len > 0 && d.cls !== Cls.Unsupported).length);
     const longest = new Int32Array(N);
     for (let k = N - 1; k >= 0; k--) {
       let best = 0;
@@ -266,7 +214,7 @@ export class PageTranslator {
     c.end();
     // Prologue: registers the unit reads or writes, and the virtual page.
     for (let r = 1; r < 32; r++) {
-      if (REGS_IN_LOCALS && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
+      if (this.regsInLocals && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
     }
     c.i32Const(0).mem(Op.I64Load, 3, E + ENG_VPAGE).localSet(L_VPAGE);
     c.block().loop();
@@ -280,7 +228,7 @@ export class PageTranslator {
     }
     c.end().end();
     // Exit sequence.
-    for (let r = 1; r < 32; r++) if (REGS_IN_LOCALS && written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
+    for (let r = 1; r < 32; r++) if (this.regsInLocals && written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
     c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
     c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
     c.localGet(L_KIND);
@@ -308,7 +256,7 @@ export class PageTranslator {
         this.goto(c, d.off, blockAt, k, N, 0);
         return this.endBlock(c, len);
       }
-      if (d.len === 0 || classify(d.insn) === Cls.Unsupported) {
+      if (d.len === 0 || d.cls === Cls.Unsupported) {
         this.refund(c, len - j);
         this.exitStatic(c, d.off, ExitKind.Interp, dOut);
         return this.endBlock(c, len);
@@ -434,13 +382,13 @@ export class PageTranslator {
 
   private getReg(c: CodeWriter, r: number): CodeWriter {
     if (r === 0) return c.i64Const(0, 0);
-    if (REGS_IN_LOCALS || this.cached[r]) return c.localGet(reg(r));
+    if (this.regsInLocals || this.cached[r]) return c.localGet(reg(r));
     this.cached[r] = 1;
     return c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r).localTee(reg(r));
   }
   private setReg(c: CodeWriter, r: number): void {
     if (r === 0) c.op(Op.Drop);
-    else if (REGS_IN_LOCALS) c.localSet(reg(r));
+    else if (this.regsInLocals) c.localSet(reg(r));
     else {
       this.cached[r] = 1;
       c.localSet(reg(r)).i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, this.engineOffset + ENG_REGS + 8 * r);
@@ -510,7 +458,7 @@ export class PageTranslator {
   }
 
   /**
-   * The OP-FP subset of fpTranslatable (Unprivileged ISA 12.6-12.7). Exactness is checked in wasm:
+   * The OP-FP rows the opcode table marks translated (Unprivileged ISA 12.6-12.7). Exactness is checked in wasm:
    * a NaN operand of a compare, or a conversion that does not round-trip, leaves before the
    * instruction, and the interpreter computes the result and the flags.
    */
@@ -816,16 +764,13 @@ function forwardTargets(list: Insn[]): number[] {
   }
 }
 
-/** Marks the registers a translated instruction reads and writes. */
+/** Marks the integer registers a translated instruction reads and writes (from the opcode table). */
 function markRegs(insn: number, used: Uint8Array, written: Uint8Array): void {
-  const op = insn & 0x7f;
-  const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
-  const hasRd = op !== 0x63 && op !== 0x23 && op !== 0x0f && op !== 0x07 && op !== 0x27; // FP loads write an f register
-  const hasRs1 = op !== 0x37 && op !== 0x17 && op !== 0x6f && op !== 0x0f;
-  const hasRs2 = op === 0x63 || op === 0x23 || op === 0x33 || op === 0x3b || op === 0x2f;
-  if (hasRd) written[rd] = 1;
-  if (hasRs1) used[rs1] = 1;
-  if (hasRs2) used[rs2] = 1;
+  const o = lookupOpcode(insn);
+  if (o === undefined) return;
+  if (o.rd === "x") written[(insn >>> 7) & 31] = 1;
+  if (o.rs1 === "x") used[(insn >>> 15) & 31] = 1;
+  if (o.rs2 === "x") used[(insn >>> 20) & 31] = 1;
   written[0] = 0;
   used[0] = 0;
 }

@@ -55,13 +55,14 @@
 //   has D = 1, so the first store to a clean page walks and sets D.
 // - No decoded-instruction cache: decode is a handful of shifts, and self-modifying code, DMA into
 //   code pages and FENCE.I need no invalidation. Caching per physical page is the binary
-//   translator's job (src/dbt), which hooks in through `translator` and `tlbEpoch` below.
+//   translator's job (src/dbt), which attaches through attachEngine() (the contract: HartEngine.ts).
 // - Measured with bench/hart-loop.ts (12-instruction ALU/mul/ld/sd loop, CPU time, heavily loaded
 //   2-core machine): 40 MIPS for the first version, ~73 MIPS after the jump-table switch, pc in
 //   locals and the imul-based MUL; a pure addi loop runs at 120-160 MIPS.
 import type { GuestMemory } from "../memory/GuestMemory.js";
 import type { IoBus } from "../memory/IoBus.js";
 import type { FpContext } from "./fpu/FpContext.js";
+import type { HartEngine, HartEngineView } from "./HartEngine.js";
 import { compressedTable } from "./Compressed.js";
 import { executeFp } from "./fpu/index.js";
 import { Mmu, PAGE_FAULT as MMU_PAGE_FAULT, SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV57 } from "./Mmu.js";
@@ -380,26 +381,44 @@ export class Hart implements FpContext {
 
   private flushFast(): void {
     this.fastTagLo.fill(1);
-    this.tlbEpoch++; // tells the binary translator its copy of these caches is stale
+    this.fastEpoch++; // tells an attached engine its copy of these caches is stale
   }
 
   // ---------------------------------------------------------------- run loop
 
+  /** The attached CPU engine (HartEngine.ts), or undefined: the interpreter runs everything. */
+  private engine: HartEngine | undefined = undefined;
+  /** Incremented whenever the fast translation caches are flushed (HartEngineView.tlbEpoch). */
+  private fastEpoch = 0;
+  /** The engine's code pages (HartEngine.codePages), kept here for the store slow paths. */
+  private codePages: Uint8Array | undefined = undefined;
+
   /**
-   * Binary-translator hook (src/dbt/Dbt.ts): while a translator is attached and not itself calling
-   * back into the interpreter (busy), run() hands the whole run to it. The translator executes hot
-   * code as WebAssembly and calls run() (with busy set) for everything else.
+   * Attaches a CPU engine (the binary translator): from now on run() hands every run to it while it
+   * is not busy. Returns the read-only view of the fast caches the engine mirrors. One engine per
+   * hart; a new hart (reboot) gets a new engine.
    */
-  translator: { readonly busy: boolean; run(budget: number): ExitReason } | undefined = undefined;
-  /** Incremented whenever the fast translation caches are flushed (read by the translator). */
-  tlbEpoch = 0;
-  /**
-   * Self-modifying-code hook of the translator: host pages (offset >>> 12) holding translated code
-   * are non-zero here. They never enter the store fast cache, so every store the interpreter makes
-   * to them takes the slow path, which reports it through onCodeWrite(page offset) after writing.
-   */
-  codePages: Uint8Array | undefined = undefined;
-  onCodeWrite: ((hostPage: number) => void) | undefined = undefined;
+  attachEngine(engine: HartEngine): HartEngineView {
+    if (this.engine !== undefined) throw new Error(`hart ${this.hartId} already has a CPU engine attached`);
+    this.engine = engine;
+    this.codePages = engine.codePages;
+    const hart = this; // the view's getters read live hart state
+    return {
+      fastSize: FAST_SIZE,
+      fastTagLo: this.fastTagLo,
+      fastTagHi: this.fastTagHi,
+      fastBase: this.fastBase,
+      ctab: this.ctab,
+      get tlbEpoch(): number { return hart.fastEpoch; },
+      get mstatus(): number { return hart.mstatus; },
+    };
+  }
+
+  /** Incremented whenever the fast translation caches are flushed. */
+  get tlbEpoch(): number { return this.fastEpoch; }
+
+  /** Whether a CPU engine is attached (attachEngine). */
+  get engineAttached(): boolean { return this.engine !== undefined; }
 
   /** Drops store fast-cache entries for a host page that just became a code page. */
   evictStorePage(hostPage: number): void {
@@ -414,12 +433,12 @@ export class Hart implements FpContext {
 
   private codeWritten(off: number): void {
     const cp = this.codePages;
-    if (cp !== undefined && cp[off >>> 12] !== 0) this.onCodeWrite!(off - (off & 0xfff));
+    if (cp !== undefined && cp[off >>> 12] !== 0) this.engine!.codeWritten(off - (off & 0xfff));
   }
 
   run(budget: number): ExitReason {
-    const tr = this.translator;
-    if (tr !== undefined && !tr.busy) return tr.run(budget);
+    const eng = this.engine;
+    if (eng !== undefined && !eng.busy) return eng.run(budget);
     this.exitReason = -1;
     let remaining = budget;
     while (remaining > 0) {

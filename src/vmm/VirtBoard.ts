@@ -27,6 +27,7 @@ import { VIRT, virtDeviceTree } from "./VirtDeviceTree.js";
 import { DTB_REGION, planVirtBoot, type NamedBytes, type VirtBootLayout } from "./VirtLayout.js";
 import { HartState, ResetType, Sbi, type SbiPlatform } from "./Sbi.js";
 import { DEFAULT_ENGINE, engineBytes, useEngine, type EngineName } from "../dbt/Engine.js";
+import type { DbtOptions } from "../dbt/Dbt.js";
 import type { Dbt } from "../dbt/Dbt.js";
 
 /** The machine as configured by the user (the CLI's flags, or the control plane's VM spec). */
@@ -39,6 +40,8 @@ export interface VirtMachineConfig {
   append: string;
   /** CPU engine of every hart (--engine; default DEFAULT_ENGINE of src/dbt/Engine.ts). */
   engine?: EngineName;
+  /** Options of the translator (--engine dbt): hot threshold, debugging knobs (src/dbt/Dbt.ts). */
+  engineOptions?: DbtOptions;
 }
 
 /** Every virtio-mmio slot is mapped and described, populated or not (as QEMU's virt board does). */
@@ -125,6 +128,7 @@ export class VirtBoard {
   readonly config: VirtMachineConfig;
   readonly builtinSbi: boolean;
   readonly engine: EngineName;
+  private readonly engineOptions: DbtOptions;
   /** The translator of each hart (index = hart id) with --engine dbt; empty with the interpreter. */
   readonly translators: Dbt[] = [];
   dtb: Uint8Array = new Uint8Array(0);
@@ -141,6 +145,7 @@ export class VirtBoard {
     this.builtinSbi = !cfg.bios;
     this.timer = opts.timer ?? hostTimer();
     this.engine = cfg.engine ?? DEFAULT_ENGINE;
+    this.engineOptions = cfg.engineOptions ?? {};
     // The translator keeps each hart's registers, TLB mirrors and jump cache in its own slot of the
     // engine area after RAM (indexed by hart id), so one GuestMemory serves every translating hart.
     this.memory = new GuestMemory({ base: VIRT.dram.base, size: cfg.memory, engineBytes: engineBytes(this.engine, cfg.cpus) });
@@ -312,7 +317,7 @@ export class VirtBoard {
       const hart = new Hart({ memory: this.memory, bus: this.bus, hartId: h, timer: this.timer });
       // A re-created hart (reboot) gets a new translator in the engine-area slot of its hart id; the
       // old one goes with the old hart (RAM was rewritten above, so none of its code is valid anyway).
-      const dbt = useEngine(hart, this.engine);
+      const dbt = useEngine(hart, this.engine, this.engineOptions);
       if (dbt) this.translators.push(dbt);
       this.harts.push(hart);
       this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);

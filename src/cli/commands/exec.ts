@@ -1,7 +1,8 @@
 // `typevisor exec`: runs a RISC-V 64 Linux program directly on the host, its system calls served by
 // the user-mode ABI layer (src/abi/Kernel.ts) on one hart in U-mode. See docs/EXEC.md.
 import type { Command } from "../Command.js";
-import { engineBytes, parseEngine, useEngine } from "../../dbt/Engine.js";
+import { engineBytes, useEngine } from "../../dbt/Engine.js";
+import { engineOptionsFromEnv, parseEngine, reportEngineStatsAtExit, setEngineTiering } from "../EngineSetup.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { GuestMemory } from "../../memory/GuestMemory.js";
 import { IoBus } from "../../memory/IoBus.js";
@@ -80,8 +81,9 @@ export const command: Command = {
     }
     const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: engineBytes(engine) });
     const hart = new Hart({ memory, bus: new IoBus() });
-    // Long-running user programs gain from V8's TurboFan tier-up (src/dbt/Dbt.ts, docs/DBT.md).
-    useEngine(hart, engine, { tierUp: true });
+    // Long-running user programs gain from V8's TurboFan tier-up (src/dbt/WasmTiering.ts, docs/DBT.md).
+    setEngineTiering(true);
+    reportEngineStatsAtExit(hart, useEngine(hart, engine, engineOptionsFromEnv()));
     let kernel: Kernel;
     try {
       kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });

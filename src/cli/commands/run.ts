@@ -16,7 +16,8 @@ import { ElfError } from "../../boot/Elf.js";
 import { ElfLoadError } from "../../boot/ElfLoader.js";
 import { TerminalBackend } from "../../devices/chardev/TerminalBackend.js";
 import { SocketSwitchPort } from "../../devices/net/SocketSwitch.js";
-import { DEFAULT_ENGINE, parseEngine } from "../../dbt/Engine.js";
+import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
+import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSetup.js";
 import { formatDbtStats } from "../../dbt/Dbt.js";
 import { NET_FLAG_USAGE, parseNetFlags } from "../NetOption.js";
 
@@ -128,7 +129,7 @@ export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boole
   const disks = (v.disk ?? []).map((d) => parseDiskSpec(cmd, d));
   const vmName = defaults.vmName ?? v.disk?.[0]?.split(",")[0] ?? v.kernel ?? "typevisor";
   const nics = parseNetFlags(cmd, v.net, defaults.net ?? [], vmName);
-  const cfg: MachineSpec = { memory, cpus, kernel, initrd, bios, append: v.append ?? DEFAULT_APPEND, engine, disks, nics };
+  const cfg: MachineSpec = { memory, cpus, kernel, initrd, bios, append: v.append ?? DEFAULT_APPEND, engine, engineOptions: engineOptionsFromEnv(), disks, nics };
   const problem = virtioSlotProblem(cfg);
   if (problem) throw new UsageError(`${cmd}: ${problem}`);
   if (kernel) {
@@ -219,6 +220,7 @@ export const command: Command = {
   async run(argv) {
     const { values } = parseCommandArgs("run", argv, { ...machineOptions, stats: { type: "boolean" } }, false);
     const spec = readMachineSpec("run", values, true);
+    setEngineTiering(false); // a boot is mostly run-once code: Liftoff only (src/dbt/WasmTiering.ts)
     let machine: VirtMachine | undefined;
     const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });
     machine = await buildCliMachine("run", spec, terminal);

@@ -12,8 +12,9 @@ import { Htif } from "../../devices/Htif.js";
 import { GuestMemory } from "../../memory/GuestMemory.js";
 import { IoBus, type BusDevice } from "../../memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M, type MachineTimer } from "../../riscv/Hart.js";
-import { ENGINE_USAGE, engineBytes, engineStats, parseEngine, useEngine, type EngineName } from "../../dbt/Engine.js";
-import { attachDbt } from "../../dbt/Dbt.js";
+import { ENGINE_USAGE, engineBytes, engineStats, useEngine, type EngineName } from "../../dbt/Engine.js";
+import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSetup.js";
+import { attachDbt, type DbtOptions } from "../../dbt/Dbt.js";
 import { DBT_ENGINE_BYTES } from "../../dbt/EngineArea.js";
 import { lockstep, compareHarts, type ChunkVerdict } from "../../dbt/Lockstep.js";
 
@@ -129,6 +130,8 @@ export interface BareRunOptions {
   trace?: boolean;
   /** CPU engine (default interp here; the CLI passes DEFAULT_ENGINE). */
   engine?: EngineName;
+  /** Translator options (the command passes the TYPEVISOR_DBT_* knobs of its environment). */
+  engineOptions?: DbtOptions;
   write?(fd: 1 | 2, data: Uint8Array): void;
 }
 
@@ -228,7 +231,7 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
   const timer = new BareTimer();
   const m = bareMachine(elf, opts.memory, engineBytes(opts.engine), timer, opts.write ?? defaultWrite);
   const { memory, hart } = m;
-  const dbt = useEngine(hart, opts.engine);
+  const dbt = useEngine(hart, opts.engine, opts.engineOptions);
 
   const maxInsns = opts.maxInsns ?? Number.POSITIVE_INFINITY;
   const deadline = performance.now() + (opts.timeoutSeconds ?? 60) * 1000;
@@ -302,8 +305,7 @@ export function runBareElfLockstep(bytes: Uint8Array, name: string, opts: Lockst
   const a = bareMachine(elf, opts.memory, DBT_ENGINE_BYTES, ta, collect(outA));
   const b = bareMachine(elf, opts.memory, 0, tb, collect(outB));
   b.bus.log = () => {}; // the translating machine already reports each stray MMIO access once
-  const hot = Number(process.env["TYPEVISOR_DBT_HOT"] ?? "");
-  const dbt = attachDbt(a.hart, { hotThreshold: Number.isInteger(hot) && hot > 0 ? hot : 2 });
+  const dbt = attachDbt(a.hart, { hotThreshold: 2, ...opts.engineOptions });
   const deadline = performance.now() + (opts.timeoutSeconds ?? 60) * 1000;
   const t0 = performance.now();
   let end: BareEnd | undefined;
@@ -395,6 +397,8 @@ export const command: Command = {
     }
     if (values.lockstep && values.trace) throw new UsageError("run-elf: --trace and --lockstep cannot be combined; trace the interpreter alone (drop --lockstep)");
     const engine = parseEngine("run-elf", values.engine);
+    const engineOptions = engineOptionsFromEnv();
+    setEngineTiering(false);
     let bytes: Uint8Array;
     try {
       bytes = readFileSync(file);
@@ -405,8 +409,8 @@ export const command: Command = {
     let r: BareRunResult;
     try {
       r = chunk !== undefined
-        ? runBareElfLockstep(bytes, file, { maxInsns, timeoutSeconds, memory, chunk, compareRamEveryChunk: values["lockstep-ram"] })
-        : runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine });
+        ? runBareElfLockstep(bytes, file, { maxInsns, timeoutSeconds, memory, chunk, compareRamEveryChunk: values["lockstep-ram"], engineOptions })
+        : runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine, engineOptions });
     } catch (e) {
       if (e instanceof ElfError || e instanceof ElfLoadError) throw new UsageError(`run-elf: ${e.message}`);
       throw e;

@@ -15,7 +15,8 @@ import { parseCommandArgs, UsageError } from "../Command.js";
 import { AptUnavailableError, DEFAULT_IMAGE, ensureImage, ImageError } from "../../images/index.js";
 import { LockFile } from "../../images/ImageCache.js";
 import { command as run } from "./run.js";
-import { DEFAULT_ENGINE, parseEngine } from "../../dbt/Engine.js";
+import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
+import { parseEngine } from "../EngineSetup.js";
 
 const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--append "ARGS"] [--memory 512M] [--cpus 1] [--engine interp|dbt]
                        [--ephemeral] [--quiet]

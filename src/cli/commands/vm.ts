@@ -4,7 +4,7 @@ import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { ClientError, callOk, endpointFrom, type Endpoint } from "../../control/Client.js";
 import type { VmSpec } from "../../control/VmSpec.js";
-import { parseEngine } from "../../dbt/Engine.js";
+import { parseEngine } from "../EngineSetup.js";
 
 const usage = `Usage: typevisor vm <action> [options]
 

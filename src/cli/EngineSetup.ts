@@ -1,0 +1,64 @@
+// The CPU engine as the command line sets it up: the --engine flag, the TYPEVISOR_DBT_* debugging
+// knobs of the environment (docs/DBT.md "Tests"), V8's wasm tiering for the process, and the
+// translator's statistics at exit. The commands call these so the flag and the knobs behave the same
+// everywhere; the library (src/dbt) takes all of it as constructor options.
+import { writeFileSync } from "node:fs";
+import type { Hart } from "../riscv/Hart.js";
+import { formatDbtStats, type Dbt, type DbtOptions } from "../dbt/Dbt.js";
+import { DEFAULT_ENGINE, isEngineName, type EngineName } from "../dbt/Engine.js";
+import { setWasmTiering } from "../dbt/WasmTiering.js";
+import { UsageError } from "./Command.js";
+
+/** Parses the --engine value; `cmd` names the command in the error. */
+export function parseEngine(cmd: string, value: string | undefined): EngineName {
+  if (value === undefined) return DEFAULT_ENGINE;
+  if (isEngineName(value)) return value;
+  throw new UsageError(`${cmd}: --engine '${value}' is not an engine; use --engine interp or --engine dbt`);
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function positiveInt(v: string | undefined): number | undefined {
+  const n = Number(v ?? "");
+  return v !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Translator options from the environment: TYPEVISOR_DBT_HOT=N (dispatches into a page before it is
+ * translated), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
+ * TYPEVISOR_DBT_DISABLE=0x03,0x23,... (major opcodes left to the interpreter, for bisecting).
+ */
+export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
+  const o: DbtOptions = {};
+  const hot = positiveInt(env["TYPEVISOR_DBT_HOT"]);
+  if (hot !== undefined) o.hotThreshold = hot;
+  if (env["TYPEVISOR_DBT_REGS"] === "locals") o.regsInLocals = true;
+  const dis = (env["TYPEVISOR_DBT_DISABLE"] ?? "").split(",").filter((v) => v !== "").map((v) => Number(v));
+  if (dis.length > 0) o.disabledOpcodes = new Set(dis);
+  return o;
+}
+
+/**
+ * Sets V8's wasm tiering for this process: `tierUp` is the command's default (exec: true, VMs:
+ * false); TYPEVISOR_DBT_TURBOFAN=0|1 overrides it, TYPEVISOR_DBT_TIERING_BUDGET sets the budget.
+ */
+export function setEngineTiering(tierUp: boolean, env: Env = process.env): void {
+  const t = env["TYPEVISOR_DBT_TURBOFAN"];
+  setWasmTiering({ tierUp: t === "1" ? true : t === "0" ? false : tierUp, tieringBudget: positiveInt(env["TYPEVISOR_DBT_TIERING_BUDGET"]) });
+}
+
+/**
+ * TYPEVISOR_DBT_STATS=1: print the translator's statistics on stderr when the process exits (for
+ * commands without a --stats flag of their own, e.g. exec); TYPEVISOR_DBT_DUMP=FILE also writes the
+ * hottest page's bytes there (for `objdump -b binary -m riscv:rv64 -D`).
+ */
+export function reportEngineStatsAtExit(hart: Hart, dbt: Dbt | undefined, env: Env = process.env): void {
+  if (dbt === undefined || env["TYPEVISOR_DBT_STATS"] !== "1") return;
+  const dump = env["TYPEVISOR_DBT_DUMP"];
+  process.on("exit", () => {
+    const base = hart.memory.base;
+    const hot = dbt.hotPages(5).map(([p, n]) => `0x${(p + base).toString(16)} ${n}`).join(", ");
+    if (dump) { const [p] = dbt.hotPages(1)[0] ?? [0]; writeFileSync(dump, hart.memory.slice(p + base, 4096, false) ?? new Uint8Array(0)); }
+    process.stderr.write(formatDbtStats(dbt.stats) + `\ndbt: hottest pages (guest-physical, instructions): ${hot}\n`);
+  });
+}

@@ -311,6 +311,8 @@ export class AddressSpace {
     const newTop = pageUp(want);
     if (newTop > oldTop) {
       if (!this.isFree(oldTop, newTop) || newTop > MMAP_BASE) return this.brk;
+      // As mmap: growth that all of memory could never back fails (Linux's overcommit guess).
+      if ((newTop - oldTop) / PAGE_SIZE > this.frames.total) return this.brk;
       const heap = this.vmas.find((x) => x.name === "[heap]");
       if (heap && heap.end === oldTop) heap.end = newTop;
       else this.map(oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, "[heap]");
@@ -471,9 +473,24 @@ export class AddressSpace {
 
   // ---- fork / exit ---------------------------------------------------------------------------
 
-  /** A copy-on-write duplicate (fork): every present frame is shared and write-protected in both. */
+  /**
+   * A copy-on-write duplicate (fork): every present frame is shared and write-protected in both.
+   * Throws OutOfFramesError, with nothing leaked, when the child's page tables do not fit.
+   */
   fork(): AddressSpace {
     const child = new AddressSpace(this.frames);
+    try {
+      this.shareInto(child);
+    } catch (e) {
+      child.destroy(); // drops exactly the references shareInto installed
+      throw e;
+    } finally {
+      this.tlbStale = true; // our PTEs lost W, even on failure (the next store just re-gains it)
+    }
+    return child;
+  }
+
+  private shareInto(child: AddressSpace): void {
     child.vmas = this.vmas.map((v) => ({ ...v }));
     child.brkStart = this.brkStart;
     child.brk = this.brk;
@@ -490,17 +507,16 @@ export class AddressSpace {
           const off = t2 + k * 8;
           const pte = this.dv.getUint32(off, true);
           if ((pte & PTE_OWNS) === 0) continue;
+          // The child's page table first: if it cannot be allocated, no reference was taken.
+          const coff = child.leaf(i * 262144 + j * 512 + k, true);
           const f = this.frameAt(pte);
           this.frames.incRef(f);
           const shared = (pte & ~PTE_W) >>> 0;
           this.dv.setUint32(off, shared, true);
-          const coff = child.leaf(i * 262144 + j * 512 + k, true);
           this.dv.setUint32(coff, shared, true);
         }
       }
     }
-    this.tlbStale = true;
-    return child;
   }
 
   /** Frees every frame and page table (exit, execve). */

@@ -134,6 +134,8 @@ export class GuestFs {
         done.pop();
         if (target.startsWith("/")) done.length = 0; // absolute link: restart at the guest's root
         const parts = target.split("/").filter((p) => p.length > 0);
+        // A target ending in "/" must name a directory: a "." after it makes the walk check that.
+        if (target.endsWith("/") && parts.length > 0) todo.push(".");
         for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]!);
         continue;
       }

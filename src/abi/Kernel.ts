@@ -42,12 +42,19 @@ export interface KernelOptions {
   cpu: UserCpu;
   root?: string;
   strace?: boolean;
+  /**
+   * Most guest processes at once, zombies included (RLIMIT_NPROC: fork and clone fail with EAGAIN
+   * beyond it). Default DEFAULT_MAX_PROCS.
+   */
+  maxProcs?: number;
   /** Where --strace and kernel messages go (default: host stderr). */
   log?: (line: string) => void;
 }
 
 /** Returned by a system call handler that must sleep; the call is retried after wake(). */
 export const BLOCK = Symbol("block");
+/** The default process limit: a fork bomb stops there with EAGAIN, long before the pool runs out. */
+export const DEFAULT_MAX_PROCS = 4096;
 export type SyscallResult = number | bigint | typeof BLOCK;
 
 export class Kernel {
@@ -56,6 +63,7 @@ export class Kernel {
   readonly frames: FrameAllocator;
   readonly gfs: GuestFs;
   readonly strace: boolean;
+  readonly maxProcs: number;
   readonly log: (line: string) => void;
   readonly procs = new Map<number, Process>();
   readonly runQueue: Process[] = [];
@@ -91,6 +99,7 @@ export class Kernel {
     this.frames = new FrameAllocator(opts.memory);
     this.gfs = new GuestFs(opts.root);
     this.strace = opts.strace ?? false;
+    this.maxProcs = opts.maxProcs ?? DEFAULT_MAX_PROCS;
     this.log = opts.log ?? ((l) => process.stderr.write(l + "\n"));
     this.syscalls = new Syscalls(this);
     this.stdin = new HostInput(0);
@@ -309,10 +318,13 @@ export class Kernel {
       try {
         this.runSlice(p);
       } catch (e) {
-        // An internal error while running p ends p (as a kernel oops ends the faulting task), not Typevisor.
-        this.log(`typevisor: internal error running pid ${p.pid}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-        if (this.onCpu === p) this.onCpu = undefined;
-        this.exitProcess(p, SIGKILL, true);
+        if (e instanceof OutOfFramesError) this.oomKill(p, e);
+        else {
+          // An internal error while running p ends p (as a kernel oops ends the faulting task), not Typevisor.
+          this.log(`typevisor: internal error running pid ${p.pid}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+          if (this.onCpu === p) this.onCpu = undefined;
+          this.exitProcess(p, SIGKILL, true);
+        }
       }
       if (p.state === ProcState.Runnable) this.runQueue.push(p);
       const now = performance.now();
@@ -360,7 +372,8 @@ export class Kernel {
           ok = p.space.handleFault(va, kind);
         } catch (e) {
           if (!(e instanceof OutOfFramesError)) throw e;
-          this.log(`typevisor: ${e.message}`);
+          this.oomKill(p, e);
+          return;
         }
         if (ok) {
           if (p.space.tlbStale) {
@@ -552,6 +565,16 @@ export class Kernel {
   }
 
   // ---- exit ----------------------------------------------------------------------------------
+
+  /**
+   * A page p needs cannot get a frame: p dies of SIGKILL, as Linux's OOM killer ends a task
+   * (mm/oom_kill.c), and the kernel says so on stderr. Only p ends; its frames return to the pool.
+   */
+  oomKill(p: Process, e: OutOfFramesError): void {
+    this.log(`typevisor: out of memory: killed process ${p.pid} (${p.comm}): ${e.message}`);
+    if (this.onCpu === p) this.onCpu = undefined;
+    this.exitProcess(p, SIGKILL, true);
+  }
 
   /** Ends p: by exit(code) (signaled = false: sig is the code) or by signal `sig`. */
   exitProcess(p: Process, sigOrCode: number, signaled: boolean, _core = false): void {

@@ -1205,6 +1205,9 @@ export class Syscalls {
     if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== 3) return -Errno.EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -Errno.EINVAL;
     const size = pageUp(len);
+    // Linux's overcommit heuristic (OVERCOMMIT_GUESS, mm/util.c __vm_enough_memory): a private
+    // writable mapping larger than all of memory can never be backed, so it fails now with ENOMEM.
+    if (type === MAP_PRIVATE && prot & PROT_WRITE && size / PAGE_SIZE > this.k.frames.total) return -Errno.ENOMEM;
     let data: Uint8Array | undefined;
     let name = "";
     if ((flags & MAP_ANONYMOUS) === 0) {
@@ -1410,6 +1413,7 @@ export class Syscalls {
       if (res === 3) cur = 8n << 20n; // RLIMIT_STACK
       if (res === 7) { cur = BigInt(MAX_FDS); max = BigInt(MAX_FDS); } // RLIMIT_NOFILE
       if (res === 4) cur = max = 0n; // RLIMIT_CORE
+      if (res === 6) cur = max = BigInt(this.k.maxProcs); // RLIMIT_NPROC (--max-procs)
       const b = new Uint8Array(16);
       const d = new DataView(b.buffer);
       d.setBigUint64(0, cur, true);
@@ -1547,6 +1551,8 @@ export class Syscalls {
     if (flags & CLONE_THREAD || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
       return -Errno.ENOSYS; // threads are not supported (one hart context per process)
     }
+    // RLIMIT_NPROC (fork(2): EAGAIN). Zombies count until they are reaped, as on Linux.
+    if (k.procs.size >= k.maxProcs) return -Errno.EAGAIN;
     k.syncOut(p);
     // vfork (CLONE_VM | CLONE_VFORK) really shares the parent's address space: the parent sleeps
     // until the child calls execve or exits, so one space is never run by two processes at once.

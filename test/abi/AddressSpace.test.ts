@@ -149,3 +149,26 @@ test("an exhausted frame pool is an error naming the fix, not a crash", () => {
   space.map(0x10000, 128 * PAGE_SIZE, PROT_READ | PROT_WRITE, "big");
   assert.throws(() => space.write(0x10000, new Uint8Array(128 * PAGE_SIZE)), /out of guest memory.*--memory/);
 });
+
+test("a fork that runs out of frames for its page tables fails cleanly: nothing leaked, the parent intact", () => {
+  const { frames, space } = setup(64 * PAGE_SIZE);
+  // Pages in three distant 1 GiB regions: the child needs 2 page-table frames for each.
+  for (const va of [0x10000, 0x4000_0000, 0x8000_0000]) {
+    space.map(va, PAGE_SIZE, PROT_READ | PROT_WRITE, "r");
+    space.write(va, new Uint8Array([7]));
+  }
+  const before = frames.inUse;
+  // Leave room for the child's root table and a little more, not for all its tables.
+  const hog: number[] = [];
+  while (frames.inUse < 64 - 3) hog.push(frames.alloc());
+  const held = frames.inUse;
+  assert.throws(() => space.fork(), /out of guest memory/);
+  assert.equal(frames.inUse, held, "every frame the failed fork took is back");
+  for (const f of hog) frames.decRef(f);
+  assert.equal(frames.inUse, before);
+  // The parent still reads and writes its pages (the write re-gains W without a copy).
+  space.write(0x4000_0000, new Uint8Array([9]));
+  assert.equal(space.read(0x4000_0000, 1)[0], 9);
+  assert.equal(space.read(0x10000, 1)[0], 7);
+  assert.equal(frames.inUse, before, "no copy: the frames are not shared any more");
+});

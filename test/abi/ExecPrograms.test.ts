@@ -148,3 +148,48 @@ test("vfork and posix_spawn share the parent's memory until exec: spawn failures
     "spawned child via-vfork\nvfork child exit 5\nspawned child via-posix_spawn\nposix_spawn r=0 exit 5\nposix_spawn of missing file r=2\n",
   );
 });
+
+test("a fork bomb stops at the process limit with EAGAIN, not a crash (--max-procs, RLIMIT_NPROC)", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("forkbomb")!;
+  const r = texec(["--max-procs", "64", bin], undefined, 60_000);
+  assert.match(r.stdout, /^fork failed after \d+: EAGAIN \(RLIMIT_NPROC 64\)\n$/);
+  assert.equal(r.stderr, "");
+  assert.equal(r.status, 0);
+  // The default limit ends it too, long before the memory pool runs out.
+  const d = texec([bin], undefined, 60_000);
+  assert.match(d.stdout, /^fork failed after \d+: EAGAIN \(RLIMIT_NPROC 4096\)\n$/);
+  assert.equal(d.stderr, "");
+  assert.equal(d.status, 0);
+});
+
+test("a fork bomb in too little memory: processes that cannot get a page are OOM-killed, never a SIGSEGV or a crash", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("forkbomb")!;
+  const r = texec(["--memory", "16M", bin], undefined, 60_000);
+  assert.match(r.stderr, /typevisor: out of memory: killed process \d+ \(forkbomb\): .*16 MiB/);
+  assert.doesNotMatch(r.stderr, /Segmentation fault|internal error/);
+  // The first process either saw fork fail (ENOMEM/EAGAIN) or was itself killed (SIGKILL: 137).
+  assert.ok(r.status === 0 || r.status === 137, `status ${r.status}`);
+  if (r.status === 0) assert.match(r.stdout, /fork failed after \d+: (ENOMEM|EAGAIN)/);
+});
+
+test("memory exhaustion: mmap and brk beyond all memory get ENOMEM, a child that touches too much is OOM-killed alone", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("oom")!;
+  const r = texec(["--memory", "64M", bin, "16"], undefined, 60_000);
+  assert.equal(
+    r.stdout,
+    [
+      "mmap 64 GiB: ENOMEM",
+      "sbrk 64 GiB: ENOMEM",
+      "brk unchanged: 1",
+      "untouched 16 MiB mappings: 64",
+      "child: killed by signal 9",
+      "parent touched 16 MiB after the child died: 2",
+      "",
+    ].join("\n"),
+  );
+  assert.match(r.stderr, /^typevisor: out of memory: killed process \d+ \(oom\): out of guest memory: all 16384 frames \(64 MiB\) are in use \(raise --memory\)\n$/);
+  assert.equal(r.status, 0);
+});

@@ -7,10 +7,10 @@ import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { GuestMemory } from "../../memory/GuestMemory.js";
 import { IoBus } from "../../memory/IoBus.js";
 import { Hart } from "../../riscv/Hart.js";
-import { Kernel } from "../../abi/Kernel.js";
+import { DEFAULT_MAX_PROCS, Kernel } from "../../abi/Kernel.js";
 
 const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--clear-env] [--strace] [--memory SIZE]
-                      [--engine E] PROGRAM [ARGS...]
+                      [--max-procs N] [--engine E] PROGRAM [ARGS...]
 
 Runs a RISC-V 64 Linux ELF program (static or dynamically linked) on this host, like qemu-riscv64:
 the program's system calls are translated to the host's.
@@ -24,7 +24,10 @@ Options:
   --clear-env      start from an empty environment (PATH=/usr/local/bin:/usr/bin:/bin) instead.
   --strace         print every system call and its result to stderr, as strace does.
   --memory SIZE    guest memory pool shared by all guest processes (default 2047M; untouched memory
-                   costs nothing).
+                   costs nothing). A process whose page cannot get memory is killed (SIGKILL,
+                   as by Linux's OOM killer) with a message; the others go on.
+  --max-procs N    most guest processes at once (RLIMIT_NPROC; default ${DEFAULT_MAX_PROCS}): fork and
+                   clone fail with EAGAIN beyond it, so a fork bomb stops there.
   --engine E       CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter)
 
 The exit status is the program's; a program killed by a signal exits with 128+signal and the
@@ -54,6 +57,7 @@ export const command: Command = {
       "inherit-env": { type: "boolean" },
       "clear-env": { type: "boolean" },
       memory: { type: "string" },
+      "max-procs": { type: "string" },
       engine: { type: "string" },
     }, false);
     const engine = parseEngine("exec", values.engine);
@@ -79,6 +83,13 @@ export const command: Command = {
     if (size < 16 << 20 || size > 3 * 1024 ** 3 || size % 4096 !== 0) {
       throw new UsageError("exec: --memory must be between 16M and 3G");
     }
+    let maxProcs = DEFAULT_MAX_PROCS;
+    if (values["max-procs"] !== undefined) {
+      maxProcs = Number(values["max-procs"]);
+      if (!/^\d+$/.test(values["max-procs"]) || maxProcs < 1 || maxProcs > 1_000_000) {
+        throw new UsageError(`exec: --max-procs '${values["max-procs"]}' must be a whole number from 1 to 1000000`);
+      }
+    }
     const memory = new GuestMemory({ base: 0x8000_0000, size, engineBytes: engineBytes(engine) });
     const hart = new Hart({ memory, bus: new IoBus() });
     // Long-running user programs gain from V8's TurboFan tier-up (src/dbt/WasmTiering.ts, docs/DBT.md).
@@ -86,7 +97,7 @@ export const command: Command = {
     reportEngineStatsAtExit(hart, useEngine(hart, engine, engineOptionsFromEnv()));
     let kernel: Kernel;
     try {
-      kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false });
+      kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false, maxProcs });
     } catch (e) {
       throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`);
     }

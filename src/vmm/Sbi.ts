@@ -111,6 +111,8 @@ const NAMES: Record<number, { name: string; fns: string[] }> = {
 const SPEC_VERSION = (2n << 24n) | 0n;
 /** Implementation id: not one of the registered ids (§4.2 lists 0..10); "Typevisor" chooses 0x7476 ("tv"). */
 export const TYPEVISOR_SBI_IMPL_ID = 0x7476n;
+/** Most bytes one DBCN console_write/console_read moves (§12.1 lets an implementation do less). */
+export const DBCN_MAX_BYTES = 4096;
 
 export class Sbi {
   /** Calls served, keyed "extension.function" (e.g. "time.set_timer"); the control plane reads this. */
@@ -119,8 +121,9 @@ export class Sbi {
   constructor(private readonly platform: SbiPlatform) {}
 
   private count(eid: number, fid: number): void {
+    // Keys come from a fixed set: a guest probing random EIDs/FIDs must not grow this map without bound.
     const e = NAMES[eid];
-    const key = e ? `${e.name}.${e.fns[eid <= 8 ? eid : fid] || `fid${fid}`}` : `eid0x${eid.toString(16)}.fid${fid}`;
+    const key = e ? `${e.name}.${e.fns[eid <= 8 ? eid : fid] || "unknown"}` : "unknown";
     this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
   }
 
@@ -241,7 +244,8 @@ export class Sbi {
         if (fid === 0) {
           const type = Number(BigInt.asUintN(32, a0));
           const reason = Number(BigInt.asUintN(32, a1));
-          if (type > 2) return [SBI_ERR_INVALID_PARAM, 0n];
+          // §10.1: reset types above 2 and reasons above 1 are reserved or platform-specific (none here).
+          if (type > 2 || reason > 1) return [SBI_ERR_INVALID_PARAM, 0n];
           p.systemReset(type as ResetType, reason);
           return [SBI_SUCCESS, 0n];
         }
@@ -284,7 +288,14 @@ export class Sbi {
     return [SBI_ERR_NOT_SUPPORTED, 0n];
   }
 
-  /** Debug console (§12): physical addresses (base_lo, base_hi) of a buffer in guest RAM. */
+  /**
+   * Debug console (§12). (num_bytes, base_addr_lo, base_addr_hi) name a buffer by physical address;
+   * base_addr_hi holds the address bits above XLEN, so on RV64 it must be 0. The whole buffer must
+   * lie in guest RAM (§3.2 shared memory requirements), else SBI_ERR_INVALID_PARAM. Both calls are
+   * non-blocking and may transfer fewer bytes than asked (§12.1, §12.2): each call moves at most
+   * DBCN_MAX_BYTES and returns the count, so a guest looping on a huge write cannot make the host
+   * copy megabytes per call (issue 12); Linux's callers loop on the returned count.
+   */
   private dbcn(fid: number, a0: bigint, a1: bigint, a2: bigint): [bigint, bigint] {
     const p = this.platform;
     if (fid === 2) {
@@ -292,18 +303,21 @@ export class Sbi {
       return [SBI_SUCCESS, 0n];
     }
     if (fid !== 0 && fid !== 1) return [SBI_ERR_NOT_SUPPORTED, 0n];
-    const addr = a1 | (a2 << 64n);
-    const len = Number(BigInt.asUintN(64, a0) > 0x100000n ? 0x100000n : a0);
-    if (addr > BigInt(Number.MAX_SAFE_INTEGER) || !p.memory.contains(Number(addr), len)) {
+    const mem = p.memory;
+    const numBytes = BigInt.asUintN(64, a0);
+    const base = BigInt.asUintN(64, a1);
+    if (BigInt.asUintN(64, a2) !== 0n || numBytes > BigInt(mem.size) || base < BigInt(mem.base) || base + numBytes > BigInt(mem.end)) {
       return [SBI_ERR_INVALID_PARAM, 0n];
     }
-    const gpa = Number(addr);
+    const gpa = Number(base);
+    const len = Math.min(Number(numBytes), DBCN_MAX_BYTES);
+    if (len === 0) return [SBI_SUCCESS, 0n];
     if (fid === 0) {
-      p.consoleWrite(p.memory.read(gpa, len));
+      p.consoleWrite(mem.read(gpa, len));
       return [SBI_SUCCESS, BigInt(len)];
     }
     const got = p.consoleRead(len);
-    if (got.length) p.memory.write(gpa, got);
-    return [SBI_SUCCESS, BigInt(got.length)];
+    if (got.length) mem.write(gpa, got.subarray(0, len));
+    return [SBI_SUCCESS, BigInt(Math.min(got.length, len))];
   }
 }

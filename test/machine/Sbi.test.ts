@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
-import { EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState, Sbi, type SbiPlatform } from "../../src/vmm/Sbi.js";
+import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState, Sbi, type SbiPlatform } from "../../src/vmm/Sbi.js";
 
 function fakeMachine(harts = 2) {
   const log: string[] = [];
@@ -99,4 +99,40 @@ test("SBI legacy console_putchar/getchar return in a0 only, and calls are counte
   call(EID_TIME, 0, 2n);
   assert.equal(sbi.calls.get("time.set_timer"), 2);
   assert.equal(sbi.calls.get("legacy.console_getchar"), 3);
+});
+
+test("SBI DBCN console_write moves at most DBCN_MAX_BYTES per call and returns the count; hostile ranges are INVALID_PARAM", () => {
+  const { call, out, memory } = fakeMachine();
+  const base = 0x80000000n;
+  memory.write(0x80000000, new Uint8Array(1 << 20).fill(0x61));
+  // A 1 MiB write (issue 12: a guest looping on this grew the host by 70 MB/s) writes a bounded part.
+  assert.deepEqual(call(EID_DBCN, 0, 1n << 20n, base, 0n), { err: 0n, value: BigInt(DBCN_MAX_BYTES) });
+  assert.equal(out.length, DBCN_MAX_BYTES);
+  assert.deepEqual(call(EID_DBCN, 0, 0n, base, 0n), { err: 0n, value: 0n }, "zero bytes: success, nothing written");
+  const bad: [bigint, bigint, bigint, string][] = [
+    [16n, base + (1n << 20n) - 8n, 0n, "buffer runs past the end of RAM"],
+    [(1n << 64n) - 1n, base, 0n, "num_bytes larger than RAM"],
+    [1n << 21n, base, 0n, "first bytes in RAM, the rest not"],
+    [16n, (1n << 64n) - 8n, 0n, "address range wraps around 2^64"],
+    [16n, base, 1n, "base_addr_hi non-zero on RV64"],
+    [16n, base - 8n, 0n, "starts below RAM"],
+  ];
+  for (const [n, lo, hi, why] of bad) {
+    assert.deepEqual(call(EID_DBCN, 0, n, lo, hi), { err: -3n, value: 0n }, `write: ${why}`);
+    assert.deepEqual(call(EID_DBCN, 1, n, lo, hi), { err: -3n, value: 0n }, `read: ${why}`);
+  }
+  assert.equal(out.length, DBCN_MAX_BYTES, "nothing written by the refused calls");
+});
+
+test("SBI SRST: reserved reset reasons are INVALID_PARAM; unknown EIDs/FIDs are counted under fixed keys", () => {
+  const { sbi, call, log } = fakeMachine();
+  assert.equal(call(EID_SRST, 0, 0n, 2n).err, -3n);
+  assert.equal(call(EID_SRST, 0, 0n, 0xe0000000n).err, -3n);
+  assert.equal(call(EID_SRST, 0, 0n, 1n).err, 0n, "system failure is a defined reason");
+  assert.deepEqual(log, ["reset 0 1"]);
+  for (let i = 0; i < 1000; i++) call(0x1000 + i, i);
+  for (let i = 0; i < 1000; i++) call(EID_BASE, 100 + i);
+  assert.ok(sbi.calls.size < 10, `call counters hold ${sbi.calls.size} keys`);
+  assert.equal(sbi.calls.get("unknown"), 1000);
+  assert.equal(sbi.calls.get("base.unknown"), 1000);
 });

@@ -149,7 +149,7 @@ export function parseElf(bytes: Uint8Array, name: string, expect: ElfExpectation
         align: num(u64(o + 48), "segment alignment"),
       };
       if (ph.type === PT_LOAD || ph.type === PT_INTERP) {
-        if (!inFile(ph.offset, ph.filesz)) fail(`segment ${i} (offset 0x${ph.offset.toString(16)}, ${ph.filesz} bytes) lies outside the file (truncated?)`);
+        if (!inFile(ph.offset, ph.filesz)) fail(`segment ${i} (offset 0x${ph.offset.toString(16)}, ${ph.filesz} bytes) lies outside the ${bytes.length}-byte file: the file is truncated or corrupt; fetch it again`);
         if (ph.filesz > ph.memsz) fail(`segment ${i} has a file size larger than its memory size`);
       }
       programHeaders.push(ph);

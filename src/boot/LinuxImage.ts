@@ -88,13 +88,45 @@ export function parseRiscvImageHeader(bytes: Uint8Array, name: string): RiscvIma
   if (size < bytes.length) {
     throw new KernelImageError(name, `image_size 0x${size.toString(16)} is smaller than the file (${bytes.length} bytes): corrupt header`);
   }
+  const efiStub = bytes[0] === 0x4d && bytes[1] === 0x5a;
+  if (efiStub) checkPeFileSize(bytes, dv, name);
   return {
     textOffset: Number(textOffset),
     imageSize: size,
     flags,
     version: dv.getUint32(32, true),
-    efiStub: bytes[0] === 0x4d && bytes[1] === 0x5a,
+    efiStub,
   };
+}
+
+/** What to tell a user whose kernel file is cut short. */
+const TRUNCATED_FIX = "the file is truncated (an interrupted download or copy): fetch it again, e.g. `typevisor image pull --force` for a cached image";
+
+/**
+ * A truncated kernel with an intact header would be loaded and hang silently (issue 12). The RISC-V
+ * Image header has no file-size field (image_size includes .bss, which is not in the file), but an
+ * EFI-stub Image is also a PE/COFF file (boot-image-header.rst: res3 at offset 60 is the PE header
+ * offset) whose section table gives each section's file extent (PE format, "Section Table":
+ * PointerToRawData + SizeOfRawData). Every section's raw data must be in the file.
+ */
+function checkPeFileSize(bytes: Uint8Array, dv: DataView, name: string): void {
+  const pe = dv.getUint32(60, true);
+  if (pe === 0 || pe + 24 > bytes.length || dv.getUint32(pe, true) !== 0x00004550) {
+    throw new KernelImageError(name, `has an EFI stub ("MZ") but no PE header at offset 0x${pe.toString(16)}: ${bytes.length < 4096 ? TRUNCATED_FIX : "corrupt header"}`);
+  }
+  const sections = dv.getUint16(pe + 6, true);
+  const table = pe + 24 + dv.getUint16(pe + 20, true);
+  if (table + 40 * sections > bytes.length) {
+    throw new KernelImageError(name, `is ${bytes.length} bytes, too short for its PE section table (${table + 40 * sections} bytes): ${TRUNCATED_FIX}`);
+  }
+  let need = 0;
+  for (let i = 0; i < sections; i++) {
+    const o = table + 40 * i;
+    need = Math.max(need, dv.getUint32(o + 20, true) + dv.getUint32(o + 16, true));
+  }
+  if (need > bytes.length) {
+    throw new KernelImageError(name, `is ${bytes.length} bytes but its PE/COFF section table says the kernel file is ${need} bytes: ${TRUNCATED_FIX}`);
+  }
 }
 
 /** A kernel read and understood, not yet placed in RAM. */

@@ -37,6 +37,9 @@ export function planVirtBoot(memory: number, kernel: NamedBytes, initrd?: NamedB
   if (bios) {
     bplan = planKernel(bios.bytes, bios.name, base, 0);
     if (bplan.format === "image") throw new KernelImageError(bios.name, "is a Linux Image, not firmware: pass it with --kernel");
+    if (bplan.start < base || bplan.end > ramEnd) {
+      throw new KernelImageError(bios.name, `firmware of ${Math.ceil((bplan.end - bplan.start) / MiB)} MiB at 0x${bplan.start.toString(16)} does not fit in the ${Math.round(memory / MiB)} MiB of guest RAM at 0x${base.toString(16)}: check the file (OpenSBI's fw_dynamic.bin is under 1 MiB) or give more memory`);
+    }
     if (bplan.end > kplan.start && bplan.start < kplan.end) {
       throw new KernelImageError(bios.name, `firmware 0x${bplan.start.toString(16)}..0x${bplan.end.toString(16)} overlaps the kernel at 0x${kplan.start.toString(16)}`);
     }

@@ -9,18 +9,35 @@ import { identifyKernel, loadKernel, parseRiscvImageHeader, planKernel, KernelIm
 import { planVirtBoot } from "../../src/vmm/VirtLayout.js";
 
 /** A synthetic RISC-V Image: header per boot-image-header.rst, then a body. */
-function fakeImage(opts: { textOffset?: number; imageSize?: number; length?: number; efi?: boolean } = {}): Uint8Array {
+function fakeImage(opts: { textOffset?: number; imageSize?: number; length?: number; efi?: boolean; fileSize?: number } = {}): Uint8Array {
   const len = opts.length ?? 8192;
   const b = new Uint8Array(len);
   const dv = new DataView(b.buffer);
-  if (opts.efi) { b[0] = 0x4d; b[1] = 0x5a; }
+  if (opts.efi) peHeader(b, opts.fileSize ?? len);
   dv.setBigUint64(8, BigInt(opts.textOffset ?? 0x200000), true);
   dv.setBigUint64(16, BigInt(opts.imageSize ?? 0x10000), true);
   dv.setUint32(32, 2, true);
   b.set(Buffer.from("RISCV\0\0\0"), 48);
   b.set(Buffer.from("RSC\x05", "latin1"), 56);
-  for (let i = 64; i < len; i++) b[i] = i & 0xff;
+  if (!opts.efi) for (let i = 64; i < len; i++) b[i] = i & 0xff;
   return b;
+}
+
+/**
+ * The EFI stub's PE/COFF headers (PE format: "MZ", e_lfanew at 0x3c = 0x40, "PE\0\0", COFF header
+ * with one section, a 0xf0-byte optional header) with one section whose raw data ends at `fileSize`.
+ */
+function peHeader(b: Uint8Array, fileSize: number): void {
+  const dv = new DataView(b.buffer);
+  b[0] = 0x4d; b[1] = 0x5a;
+  dv.setUint32(0x3c, 0x40, true);
+  dv.setUint32(0x40, 0x00004550, true);
+  dv.setUint16(0x40 + 6, 1, true); // NumberOfSections
+  dv.setUint16(0x40 + 20, 0xf0, true); // SizeOfOptionalHeader
+  const sec = 0x40 + 24 + 0xf0;
+  b.set(Buffer.from(".text"), sec);
+  dv.setUint32(sec + 16, fileSize - 0x1000, true); // SizeOfRawData
+  dv.setUint32(sec + 20, 0x1000, true); // PointerToRawData
 }
 
 test("Image header: text_offset and image_size are honoured, the .bss part is zeroed", () => {
@@ -101,4 +118,25 @@ test("Debian's riscv64 kernel is an EFI-stub Image with text_offset 2 MiB and an
   assert.ok(h.imageSize > bytes.length, "image_size includes .bss beyond the file");
   const plan = planKernel(bytes, path, 0x80000000);
   assert.equal(plan.entry, 0x80200000);
+});
+
+test("a truncated EFI-stub Image (valid header, short file) is refused naming the file, both sizes and the fix", () => {
+  const whole = fakeImage({ efi: true, length: 0x3000, imageSize: 0x6000 });
+  assert.equal(parseRiscvImageHeader(whole, "k").efiStub, true);
+  const cut = whole.subarray(0, 0x2400);
+  assert.throws(() => planKernel(cut, "vmlinux-cut", 0x80000000), /vmlinux-cut: is 9216 bytes but its PE\/COFF section table says the kernel file is 12288 bytes: the file is truncated .*image pull --force/);
+  assert.throws(() => planKernel(whole.subarray(0, 0x100), "tiny", 0x80000000), /tiny: is 256 bytes, too short for its PE section table.*truncated/);
+});
+
+test("Debian's kernel cut short is refused before it could run and hang", (t) => {
+  const path = debianKernel();
+  if (!path) return t.skip("Debian kernel not available (set TYPEVISOR_TEST_KERNEL or pull the debian-riscv64 image)");
+  const bytes = new Uint8Array(readFileSync(path));
+  const cut = bytes.subarray(0, bytes.length - 4096);
+  assert.throws(() => planKernel(cut, path, 0x80000000), (e: Error) => e instanceof KernelImageError && e.message.includes(`is ${cut.length} bytes but its PE/COFF section table says the kernel file is ${bytes.length} bytes`));
+});
+
+test("firmware (--bios) larger than RAM is refused as not fitting, not as overlapping the kernel", () => {
+  const kernel = { name: "vmlinux", bytes: fakeImage() };
+  assert.throws(() => planVirtBoot(32 << 20, kernel, undefined, { name: "fw.bin", bytes: new Uint8Array(40 << 20) }), /fw\.bin: .*40 MiB.*does not fit in the 32 MiB of guest RAM/);
 });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function run(...args: string[]) {
-  return spawnSync(process.execPath, ["bin/typevisor.js", "run", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return spawnSync(process.execPath, ["bin/typevisor.js", "run", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
 }
 
 function withDir(f: (dir: string) => void) {
@@ -72,4 +72,24 @@ test("run refuses an unknown --engine, naming the engines there are", () => {
   const a = run("--engine", "jit", "--kernel", "/nonexistent/vmlinux");
   assert.equal(a.status, 2);
   assert.match(a.stderr, /--engine 'jit' is not an engine; use --engine interp or --engine dbt/);
+});
+
+test("run refuses a truncated kernel (valid Image header, EFI stub, file cut short) instead of hanging", () => {
+  withDir((dir) => {
+    const k = Buffer.alloc(0x3000);
+    k.write("MZ", 0, "latin1");
+    k.writeUInt32LE(0x40, 0x3c);
+    k.writeUInt32LE(0x00004550, 0x40); // "PE\0\0"
+    k.writeUInt16LE(1, 0x40 + 6); // one section
+    k.writeUInt16LE(0xf0, 0x40 + 20);
+    k.writeUInt32LE(0x2000, 0x40 + 24 + 0xf0 + 16); // SizeOfRawData
+    k.writeUInt32LE(0x1000, 0x40 + 24 + 0xf0 + 20); // PointerToRawData: the file is 0x3000 bytes
+    k.writeBigUInt64LE(0x200000n, 8);
+    k.writeBigUInt64LE(0x10000n, 16);
+    k.write("RSC\x05", 56, "latin1");
+    writeFileSync(join(dir, "vmlinux"), k.subarray(0, 0x2800));
+    const a = run("--kernel", join(dir, "vmlinux"));
+    assert.equal(a.status, 2);
+    assert.match(a.stderr, /vmlinux: is 10240 bytes but its PE\/COFF section table says the kernel file is 12288 bytes: the file is truncated/);
+  });
 });

@@ -203,6 +203,8 @@ export class Dbt implements HartEngine {
   private epoch = -1;
   /** Bumped whenever memory may have been written by something other than translated code. */
   private gen = 1;
+  /** Generation of the jump cache (ENG_GEN): bumped with gen, and on every TLB-mirror flush. */
+  private jcGen = 1;
   private readonly table = new WebAssembly.Table({ element: "anyfunc", initial: 256 });
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
@@ -283,11 +285,23 @@ export class Dbt implements HartEngine {
   /** Starts a new code-cache generation: translated pages must be re-verified, jump-cache entries die. */
   private newGen(): void {
     this.gen++;
-    this.eng32[this.e32 + (ENG_GEN >>> 2)] = this.gen;
+    this.newJumpGen();
+  }
+
+  /**
+   * Empties the jump cache (its entries map virtual pcs to units: a TLB flush or a dropped unit ends
+   * them) without making translated pages re-verify their bytes, which only a possible memory write
+   * by something other than translated code requires (newGen). A Linux boot flushes the TLB ~125 k
+   * times, mostly by sfence.vma; re-verifying every page entered after each flush cost a memcmp per
+   * page.
+   */
+  private newJumpGen(): void {
+    this.jcGen++;
+    this.eng32[this.e32 + (ENG_GEN >>> 2)] = this.jcGen;
   }
 
   private flushMirror(): void {
-    this.newGen(); // the jump cache maps virtual pcs: drop it with the translations it depends on
+    this.newJumpGen(); // the jump cache maps virtual pcs
     const e = this.eng32, base = this.e32;
     for (let i = 0; i < 2 * TLB_ENTRIES; i++) {
       const w = base + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2);
@@ -386,7 +400,7 @@ export class Dbt implements HartEngine {
       }
       // Enter translated code, and remember the entry for chaining from other units.
       const jw = e32 + ((ENG_JC + ((pcLo >>> 1) & (JC_ENTRIES - 1)) * 16) >>> 2);
-      eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.gen;
+      eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.jcGen;
       // FS Dirty, and a valid dynamic rounding mode (else FP instructions with rm = DYN are illegal).
       eng32[e32 + (ENG_FPOK >>> 2)] = (this.h.mstatus & MS_FS) === MS_FS && hart.frm <= 4 ? 1 : 0;
       eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;

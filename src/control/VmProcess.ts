@@ -16,6 +16,9 @@ import { setWasmTiering } from "../dbt/WasmTiering.js";
 // (src/dbt/WasmTiering.ts).
 setWasmTiering({ tierUp: false });
 
+// Files this process creates (copy-on-write overlays) are the daemon user's alone.
+process.umask(0o077);
+
 function send(m: FromVm): void {
   if (process.connected) process.send!(m);
 }

@@ -19,6 +19,11 @@ const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
 const validateSpec = ajv.compile(vmSpecSchema);
 
 const MAX_BODY = 64 * 1024;
+/** Most console bytes queued for one WebSocket client, and how long it may stay stalled. */
+export const CLIENT_BUFFER = 1024 * 1024;
+export const CLIENT_STALL_MS = 10_000;
+/** Most bytes queued for one server-sent-events client before it is disconnected. */
+const EVENTS_BUFFER = 1024 * 1024;
 
 function describeAjvError(): string {
   const e = validateSpec.errors?.[0];
@@ -76,6 +81,8 @@ function vmJson(rec: VmRecord, stats: VmProcessStats | undefined) {
 export class ControlApi {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly writers = new Map<string, WebSocket>();
+  /** Console bytes dropped for WebSocket clients that read too slowly, by VM id. */
+  private readonly clientDropped = new Map<string, number>();
 
   /** log: one line per failed request (a stack only for the daemon's own errors). */
   constructor(private readonly vms: VmManager, private readonly log: (line: string) => void = (l) => process.stderr.write(l + "\n")) {}
@@ -157,8 +164,27 @@ export class ControlApi {
     if (writer) this.writers.set(rec.id, ws);
     const backlog = this.vms.ring(rec.id).contents();
     if (backlog.length) ws.send(backlog);
+    // A client that stops reading must not grow the daemon (issue 12, item 5): past
+    // CLIENT_BUFFER bytes queued for it, new output is dropped for this client and counted, and a
+    // client that stays stalled for CLIENT_STALL_MS is disconnected (it can reattach and read the
+    // scrollback). Output already queued cannot be taken back, hence newest-dropped here.
+    let stalledSince = 0;
+    let dropped = 0;
     const off = this.vms.onConsole(rec.id, (d) => {
-      if (ws.readyState === ws.OPEN) ws.send(d);
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount + d.length > CLIENT_BUFFER) {
+        dropped += d.length;
+        this.clientDropped.set(rec.id, (this.clientDropped.get(rec.id) ?? 0) + d.length);
+        const now = Date.now();
+        if (stalledSince === 0) stalledSince = now;
+        else if (now - stalledSince > CLIENT_STALL_MS) {
+          this.log(`typevisor serve: console client of VM '${rec.spec.name}' stalled for ${CLIENT_STALL_MS / 1000} s (${dropped} bytes dropped): disconnected`);
+          ws.terminate();
+        }
+        return;
+      }
+      stalledSince = 0;
+      ws.send(d);
     });
     ws.on("error", () => {});
     ws.on("message", (data, isBinary) => {
@@ -270,6 +296,11 @@ export class ControlApi {
     const on = (e: VmEvent) => {
       if (filterId && e.vm !== filterId) return;
       if (!res.writable) return;
+      // A client that does not read its events is disconnected rather than buffered without bound.
+      if (res.writableLength > EVENTS_BUFFER) {
+        res.destroy();
+        return;
+      }
       res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
     };
     this.vms.on("event", on);
@@ -296,6 +327,7 @@ export class ControlApi {
       put("typevisor_vm_up", "1 if the VM's process runs", "gauge", base, running ? 1 : 0);
       put("typevisor_vm_memory_bytes", "guest RAM configured", "gauge", base, r.spec.memoryMiB * 2 ** 20);
       put("typevisor_vm_vcpus", "vCPUs configured", "gauge", base, r.spec.cpus);
+      put("typevisor_console_client_dropped_bytes_total", "console output dropped for WebSocket clients that read too slowly", "counter", base, this.clientDropped.get(r.id) ?? 0);
       const s = this.vms.stats(r.id);
       if (!s) continue;
       put("typevisor_vm_instructions_total", "guest instructions retired", "counter", base, s.instructions);
@@ -308,6 +340,7 @@ export class ControlApi {
         for (const [op, n] of Object.entries(ops)) put("typevisor_vm_emulated_total", "privileged operations emulated, by lecture class", "counter", { ...base, class: cls, op }, n);
       }
       put("typevisor_vm_console_tx_bytes_total", "bytes the guest wrote to its console", "counter", base, s.console.txBytes);
+      put("typevisor_vm_console_dropped_bytes_total", "console output the VM process dropped (oldest first) because the channel to the daemon was full", "counter", base, s.console.droppedBytes ?? 0);
       if (s.net) {
         put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "tx" }, s.net.txFrames);
         put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "rx" }, s.net.rxFrames);

@@ -1,7 +1,7 @@
 // `typevisor serve`: the control-plane daemon. Listens on a Unix socket (owner-only, mode 0600) and,
 // optionally, on TCP where every request must carry the bearer token.
 import { createServer, type Server } from "node:http";
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { ControlApi, type ApiOptions } from "./Api.js";
@@ -41,10 +41,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { socket } = this.opts;
     mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
-    if (existsSync(socket)) {
-      if (await socketAlive(socket)) throw new Error(`another daemon is listening on ${socket} (stop it, or give --socket PATH)`);
-      unlinkSync(socket); // stale socket of a daemon that died
-    }
+    await clearStaleSocket(socket);
     const unixServer = this.server({});
     // Owner-only from the first moment: create the socket under a restrictive umask, then chmod.
     const oldMask = process.umask(0o177);
@@ -98,6 +95,22 @@ export class Daemon {
       // already gone
     }
   }
+}
+
+/**
+ * Removes a stale socket left by a daemon that died, and nothing else: a regular file, a directory
+ * or a live socket (another daemon answering) at the path is refused, never deleted.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket (${st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "a regular file"}): refusing to replace it; remove it yourself or give another --socket PATH`);
+  if (await socketAlive(path)) throw new Error(`another daemon is listening on ${path} (stop it, or give another --socket PATH)`);
+  unlinkSync(path);
 }
 
 function socketAlive(path: string): Promise<boolean> {

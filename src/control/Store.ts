@@ -2,6 +2,8 @@
 // states survive a daemon restart, including kill -9 (SQLite's journal makes each write atomic; WAL
 // mode with synchronous=FULL makes a committed write durable).
 import Database from "better-sqlite3";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import { FILE_MODE } from "./StateDir.js";
 import type { VmSpec } from "./VmSpec.js";
 
 export type VmStatus = "created" | "starting" | "running" | "paused" | "stopping" | "stopped";
@@ -38,8 +40,12 @@ export class Store {
   private db: Database.Database;
 
   constructor(path: string) {
+    // Owner-only before SQLite opens it (SQLite gives its -wal and -shm files the database's mode).
+    closeSync(openSync(path, "a", FILE_MODE));
+    chmodSync(path, FILE_MODE);
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
+    for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, FILE_MODE);
     this.db.pragma("synchronous = FULL");
     this.db.exec(`CREATE TABLE IF NOT EXISTS vms (
       id TEXT PRIMARY KEY,

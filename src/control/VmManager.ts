@@ -4,7 +4,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
+import { privateDir, tightenTree } from "./StateDir.js";
 import { totalmem } from "node:os";
 import { isIP } from "node:net";
 import { join } from "node:path";
@@ -68,7 +69,9 @@ export class VmManager extends EventEmitter {
     readonly paths = new HostPaths([{ dir: stateDir, writable: true }]),
   ) {
     super();
-    mkdirSync(join(stateDir, "vms"), { recursive: true });
+    privateDir(stateDir);
+    privateDir(join(stateDir, "vms"));
+    tightenTree(stateDir);
     this.store = new Store(join(stateDir, "typevisor.db"));
     // VMs that were running when the previous daemon died lost their processes with it.
     for (const r of this.store.list()) {
@@ -136,7 +139,7 @@ export class VmManager extends EventEmitter {
     const now = new Date().toISOString();
     const rec: VmRecord = { id: newId(), spec, status: "created", lastExit: null, createdAt: now, updatedAt: now };
     this.store.insert(rec);
-    mkdirSync(this.vmDir(rec.id), { recursive: true });
+    privateDir(this.vmDir(rec.id));
     this.emitEvent({ type: "created", vm: rec.id, name: spec.name, status: "created" });
     return rec;
   }

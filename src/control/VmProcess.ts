@@ -9,23 +9,28 @@ import { buildVirtMachine, type VirtMachine } from "../vmm/MachineBuilder.js";
 import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
 import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
+import { ConsoleOutbox } from "./ConsoleOutbox.js";
 import { setWasmTiering } from "../dbt/WasmTiering.js";
 
 // A process entry point: a boot is mostly run-once code, so the translated code stays in Liftoff
 // (src/dbt/WasmTiering.ts).
 setWasmTiering({ tierUp: false });
 
+// Files this process creates (copy-on-write overlays) are the daemon user's alone.
+process.umask(0o077);
+
 function send(m: FromVm): void {
   if (process.connected) process.send!(m);
 }
 
-/** Console output goes to the daemon; input comes from it. */
+/** Console output goes to the daemon, through a bounded outbox; input comes from it. */
 class IpcConsole implements CharBackend {
   sink: CharSink | null = null;
   txBytes = 0;
+  readonly outbox = new ConsoleOutbox();
   write(data: Uint8Array): void {
     this.txBytes += data.length;
-    send({ t: "console", data });
+    this.outbox.push(data);
   }
   attach(sink: CharSink): void { this.sink = sink; }
   pause(): void {}
@@ -45,6 +50,11 @@ class IpcNet implements NetBackend {
 let vm: Vm | undefined;
 let machine: VirtMachine | undefined;
 const con = new IpcConsole();
+con.outbox.connect((data, done) => {
+  if (!process.connected) return false;
+  process.send!({ t: "console", data } satisfies FromVm, undefined, undefined, () => done());
+  return true;
+});
 const switchNics = new Map<number, IpcNet>();
 let statsTimer: NodeJS.Timeout | undefined;
 let quotaTimer: NodeJS.Timeout | undefined;
@@ -61,7 +71,7 @@ function stats(): void {
       pid: process.pid,
       rssBytes: process.memoryUsage.rss(),
       memoryBytes: c,
-      console: { txBytes: con.txBytes },
+      console: { txBytes: con.txBytes, droppedBytes: con.outbox.droppedBytes },
       ...netStats(),
     },
   });

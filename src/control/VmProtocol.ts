@@ -36,7 +36,8 @@ export interface VmProcessStats extends VmStats {
   pid: number;
   rssBytes: number;
   memoryBytes: number;
-  console: { txBytes: number };
+  /** droppedBytes: output dropped (oldest first) because the channel to the daemon was full. */
+  console: { txBytes: number; droppedBytes: number };
   net?: { txFrames: number; rxFrames: number; rxDropped: number };
 }
 

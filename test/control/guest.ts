@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 export const hasCrossGcc = spawnSync("riscv64-linux-gnu-gcc", ["--version"]).status === 0;
 
 /** Path of the built guest as a raw binary (linked at 0x80200000, where the virt board loads a raw kernel). */
-export function buildGuest(): string {
-  const src = fileURLToPath(new URL("../../../test/control/guest.S", import.meta.url));
+export function buildGuest(source = "guest.S"): string {
+  const src = fileURLToPath(new URL(`../../../test/control/${source}`, import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "tv-guest-"));
   const elf = join(dir, "guest.elf");
   const out = join(dir, "guest.bin");

@@ -15,9 +15,10 @@ resumes, shuts down, kills and deletes VMs, each in its own process. VM definiti
 states are kept in SQLite in the state directory and survive a daemon restart.
 
 Options:
-  --socket PATH       Unix socket to listen on (owner-only, mode 0600)
+  --socket PATH       Unix socket to listen on (owner-only, mode 0600); only a stale socket at
+                      PATH is replaced: a file, a directory or a live daemon's socket is refused
                       (default: $TYPEVISOR_SOCKET or <state-dir>/typevisor.sock)
-  --state-dir DIR     database, per-VM overlays (default: $TYPEVISOR_STATE, $XDG_STATE_HOME/typevisor
+  --state-dir DIR     database, per-VM overlays; made owner-only, 0700/0600 (default: $TYPEVISOR_STATE, $XDG_STATE_HOME/typevisor
                       or ~/.local/state/typevisor)
   --allow-dir DIR     a host directory whose files VM specs may name as kernel, initrd, bios or
                       disk (repeatable). Without it, specs may name only files in the state

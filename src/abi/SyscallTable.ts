@@ -316,6 +316,8 @@ export const SYSCALL_NAMES: readonly (string | undefined)[] = (() => {
     [448, "process_mrelease"],
     [449, "futex_waitv"],
     [450, "set_mempolicy_home_node"],
+    [451, "cachestat"],
+    [452, "fchmodat2"],
   ];
   for (const [n, name] of entries) t[n] = name;
   return t;

@@ -1,0 +1,149 @@
+// Process system calls: clone (fork and vfork), execve, wait4, exit, futex and the thread-area
+// calls a single-threaded libc makes.
+import { Errno, fail } from "../Errno.js";
+import { BLOCK, type SyscallResult } from "../Kernel.js";
+import { type Process, ProcState } from "../Process.js";
+import { SIG_DFL } from "../Signals.js";
+import { type SyscallContext, type SyscallHandlers } from "./SyscallContext.js";
+
+// CLONE_FS/FILES/SIGHAND (sharing without CLONE_VM) are treated as copies: fork-like uses only.
+const CLONE_VM = 0x100;
+const CLONE_VFORK = 0x4000;
+const CLONE_THREAD = 0x10000;
+const CLONE_SETTLS = 0x80000;
+const CLONE_PARENT_SETTID = 0x100000;
+const CLONE_CHILD_CLEARTID = 0x200000;
+const CLONE_CHILD_SETTID = 0x1000000;
+const WNOHANG = 1;
+
+/** The process system calls by name (dispatched by Syscalls.ts). */
+export const processCalls: SyscallHandlers = {
+  clone: (sys) => clone(sys, sys.ulong(0), sys.ulong(1), sys.ulong(2), sys.ulong(3), sys.ulong(4)),
+  execve: (sys) => execve(sys, sys.path(0), sys.ulong(1), sys.ulong(2)),
+  wait4: (sys) => wait4(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3)),
+  exit: (sys) => { sys.k.exitProcess(sys.p, sys.int(0), false); return 0; },
+  exit_group: (sys) => { sys.k.exitProcess(sys.p, sys.int(0), false); return 0; },
+  set_tid_address: (sys) => { sys.p.clearChildTid = sys.ulong(0); return sys.p.pid; },
+  set_robust_list: () => 0,
+  futex: (sys) => futex(sys, sys.ulong(0), sys.int(1), sys.uint(2)),
+  rseq: () => -Errno.ENOSYS, // glibc copes without it
+  riscv_hwprobe: () => -Errno.ENOSYS, // glibc falls back to AT_HWCAP
+  riscv_flush_icache: (sys) => { sys.k.cpu.flushTlb(); return 0; },
+  clone3: () => -Errno.ENOSYS, // glibc falls back to clone
+};
+
+export function clone(sys: SyscallContext, flags: number, stack: number, ptid: number, tls: number, ctid: number): SyscallResult {
+  const k = sys.k;
+  const p = sys.p;
+  if (flags & CLONE_THREAD || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
+    return -Errno.ENOSYS; // threads are not supported (one hart context per process)
+  }
+  // RLIMIT_NPROC (fork(2): EAGAIN). Zombies count until they are reaped, as on Linux.
+  if (k.procs.size >= k.maxProcs) return -Errno.EAGAIN;
+  k.syncOut(p);
+  // vfork (CLONE_VM | CLONE_VFORK) really shares the parent's address space: the parent sleeps
+  // until the child calls execve or exits, so one space is never run by two processes at once.
+  // posix_spawn relies on it (the child reports an exec failure through shared memory).
+  const shareVm = (flags & CLONE_VM) !== 0 && (flags & CLONE_VFORK) !== 0;
+  const child = k.newProcess(shareVm ? p.space : p.space.fork(), p.fds.clone(), p);
+  child.borrowedSpace = shareVm;
+  child.cwd = p.cwd;
+  child.umask = p.umask;
+  child.exe = p.exe;
+  child.comm = p.comm;
+  child.x.set(p.x);
+  child.f.set(p.f);
+  child.fcsr = p.fcsr;
+  child.pc = p.pc + 4n;
+  child.x[10] = 0n;
+  if (stack) child.x[2] = BigInt(stack);
+  if (flags & CLONE_SETTLS) child.x[4] = BigInt(tls);
+  for (let i = 0; i < p.actions.length; i++) child.actions[i] = { ...p.actions[i]! };
+  child.sigmask = p.sigmask;
+  if (flags & CLONE_PARENT_SETTID && ptid) p.space.writeU32(ptid, child.pid);
+  if (flags & CLONE_CHILD_SETTID && ctid) child.space.writeU32(ctid, child.pid);
+  if (flags & CLONE_CHILD_CLEARTID) child.clearChildTid = ctid;
+  if (p.space.tlbStale) {
+    k.cpu.flushTlb();
+    p.space.tlbStale = false;
+  }
+  if (flags & CLONE_VFORK) {
+    p.vforkChild = child;
+    child.vforkParent = p;
+  }
+  k.runQueue.push(child);
+  return child.pid;
+}
+
+export function readStringArray(sys: SyscallContext, ptr: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  if (ptr === 0) return out;
+  let total = 0;
+  for (let i = 0; ; i++) {
+    if (i > 65536) fail(Errno.E2BIG);
+    const s = Number(sys.p.space.readU64(ptr + i * 8));
+    if (s === 0) break;
+    const b = sys.p.space.readCBytes(s);
+    total += b.length + 1;
+    if (total > 2 << 20) fail(Errno.E2BIG);
+    out.push(b);
+  }
+  return out;
+}
+
+export function execve(sys: SyscallContext, path: string, argvPtr: number, envpPtr: number): SyscallResult {
+  const k = sys.k;
+  const p = sys.p;
+  const argv = readStringArray(sys, argvPtr);
+  const envp = readStringArray(sys, envpPtr);
+  // busybox re-executes itself through /proc/self/exe; there is no /proc under --root.
+  if (path === "/proc/self/exe" || path === `/proc/${p.pid}/exe`) path = p.exe;
+  const img = k.loadInto(path, argv, envp, p.cwd);
+  // Point of no return: the old image goes away (flush_old_exec).
+  const old = p.space;
+  k.setImage(p, img);
+  if (!p.borrowedSpace) old.destroy();
+  p.borrowedSpace = false;
+  p.fds.closeOnExec();
+  for (const a of p.actions) {
+    if (a.handler !== 1n) a.handler = SIG_DFL; // caught signals are reset; ignored ones stay ignored
+    a.flags = 0n;
+    a.mask = 0n;
+  }
+  p.clearChildTid = 0;
+  k.releaseVforkParent(p);
+  k.contextReplaced = true;
+  return 0;
+}
+
+export function wait4(sys: SyscallContext, pid: number, statusPtr: number, options: number, rusage: number): SyscallResult {
+  const p = sys.p;
+  const match = (c: Process) => pid === -1 || (pid > 0 ? c.pid === pid : pid === 0 ? c.pgid === p.pgid : c.pgid === -pid);
+  let any = false;
+  for (const c of p.children) {
+    if (!match(c)) continue;
+    any = true;
+    if (c.state !== ProcState.Zombie) continue;
+    if (statusPtr) p.space.writeU32(statusPtr, c.waitStatus);
+    if (rusage) p.space.write(rusage, new Uint8Array(144));
+    p.children.delete(c);
+    sys.k.procs.delete(c.pid);
+    return c.pid;
+  }
+  if (!any) return -Errno.ECHILD;
+  if (options & WNOHANG) return 0;
+  p.childWait.add(p.wake);
+  return BLOCK;
+}
+
+export function futex(sys: SyscallContext, uaddr: number, op: number, val: number): SyscallResult {
+  const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
+  const cmd = op & 127;
+  if (cmd === FUTEX_WAKE || cmd === FUTEX_WAKE_BITSET) return 0; // nobody else shares this memory
+  if (cmd === FUTEX_WAIT || cmd === FUTEX_WAIT_BITSET) {
+    if (sys.p.space.readU32(uaddr) !== (val | 0)) return -Errno.EAGAIN;
+    // Single-threaded: nobody could ever wake this waiter. Linux would hang; report a deadlock.
+    return -Errno.EDEADLK;
+  }
+  return -Errno.ENOSYS;
+}

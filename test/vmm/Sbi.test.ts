@@ -1,39 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory } from "../../src/memory/GuestMemory.js";
-import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState, Sbi, type SbiPlatform } from "../../src/vmm/Sbi.js";
-
-function fakeMachine(harts = 2) {
-  const log: string[] = [];
-  const out: number[] = [];
-  const input = [0x41, 0x42];
-  const states = Array.from({ length: harts }, (_, i) => (i === 0 ? HartState.Started : HartState.Stopped));
-  const memory = new GuestMemory({ base: 0x80000000, size: 1 << 20, shared: false });
-  const platform: SbiPlatform = {
-    memory, hartCount: harts, mvendorid: 0n, marchid: 0n, mimpid: 0n,
-    consoleWrite: (b) => out.push(...b),
-    consoleRead: (max) => Uint8Array.from(input.splice(0, max)),
-    setTimer: (h, v) => log.push(`timer ${h} ${v}`),
-    sendIpi: (h) => log.push(`ipi ${h}`),
-    clearIpi: (h) => log.push(`clear ${h}`),
-    remoteFence: (h, k) => log.push(`fence ${h} ${k}`),
-    hartState: (h) => states[h]!,
-    hartStart: (h, s, o) => { states[h] = HartState.Started; log.push(`start ${h} 0x${s.toString(16)} ${o}`); },
-    hartStop: (h) => { states[h] = HartState.Stopped; log.push(`stop ${h}`); },
-    hartSuspend: (h, t) => log.push(`suspend ${h} ${t}`),
-    systemReset: (t, r) => log.push(`reset ${t} ${r}`),
-  };
-  const sbi = new Sbi(platform);
-  const x = new BigUint64Array(32);
-  const regs = { getX: (i: number) => x[i]!, setX: (i: number, v: bigint) => { x[i] = v; } };
-  const call = (eid: number, fid: number, ...args: bigint[]) => {
-    x[17] = BigInt(eid); x[16] = BigInt(fid);
-    args.forEach((a, i) => (x[10 + i] = BigInt.asUintN(64, a)));
-    sbi.handle(0, regs);
-    return { err: BigInt.asIntN(64, x[10]!), value: x[11]! };
-  };
-  return { sbi, call, log, out, memory, x };
-}
+import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState } from "../../src/vmm/Sbi.js";
+import { fakeMachine } from "./sbiHarness.js";
 
 test("SBI base: spec version 2.0, probe finds the implemented extensions and not others", () => {
   const { call } = fakeMachine();

@@ -8,7 +8,11 @@
 // no symlink components we have not already vetted, except the last one when the caller asked for
 // lstat/readlink/unlink semantics ("nofollow"), which operate on the link itself.
 //
-// Without --root the guest sees the host's files directly, like qemu-user.
+// Without --root the guest sees the host's files directly, like qemu-user. With a sysroot
+// (`exec -L DIR`, qemu-user's -L / QEMU_LD_PREFIX, util/path.c) an absolute path is looked up in
+// DIR first and on the host if DIR does not have it: the program's interpreter, libraries and /etc
+// files come from DIR, everything else (the program, the working directory) is the host's. A
+// sysroot is a convenience, not a boundary: --root is the boundary.
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import { Errno, errnoOf, fail } from "./Errno.js";
@@ -37,13 +41,27 @@ export class GuestFs {
    * followed by resolve(), so the host must follow none (one appearing since is a host race).
    */
   readonly hostNoFollow: number;
+  /** `exec -L DIR`: absolute paths are tried under this host directory first (no --root then). */
+  readonly sysroot: string | undefined;
 
-  constructor(root?: string) {
+  constructor(root?: string, sysroot?: string) {
+    this.sysroot = undefined;
     if (root === undefined) {
       this.root = undefined;
       this.hostNoFollow = 0;
+      if (sysroot !== undefined) {
+        let real: string;
+        try {
+          real = fs.realpathSync(sysroot);
+        } catch {
+          throw new Error(`-L ${sysroot}: no such directory (give a sysroot such as /usr/riscv64-linux-gnu)`);
+        }
+        if (!fs.statSync(real).isDirectory()) throw new Error(`-L ${sysroot}: not a directory`);
+        this.sysroot = real === "/" ? undefined : real;
+      }
       return;
     }
+    if (sysroot !== undefined) throw new Error("--root and -L cannot be combined: --root already decides where every path is looked up");
     this.hostNoFollow = fs.constants.O_NOFOLLOW;
     let real: string;
     try {
@@ -53,6 +71,13 @@ export class GuestFs {
     }
     if (!fs.statSync(real).isDirectory()) throw new Error(`--root ${root}: not a directory`);
     this.root = real;
+  }
+
+  /** The host paths an absolute guest path is looked up at, in order (for error messages). */
+  searchedFor(guestAbsolute: string): string[] {
+    if (this.root !== undefined) return [this.hostOf(nodePath.posix.normalize(guestAbsolute))];
+    if (this.sysroot !== undefined) return [this.sysroot + nodePath.posix.normalize(guestAbsolute), guestAbsolute];
+    return [guestAbsolute];
   }
 
   /** Host path of a canonical guest path (no symlink checks: use resolve for guest input). */
@@ -87,8 +112,13 @@ export class GuestFs {
     if (path.length >= PATH_MAX) fail(Errno.ENAMETOOLONG);
     if (this.root === undefined) {
       const g = nodePath.posix.resolve(base, path);
+      let h = g;
+      if (this.sysroot !== undefined && path.startsWith("/") && g !== "/") {
+        const inSysroot = this.sysroot + g;
+        if (fs.lstatSync(inSysroot, { throwIfNoEntry: false }) !== undefined) h = inSysroot;
+      }
       // Keep a trailing slash: it means "must be a directory" to the host kernel too.
-      const host = path.endsWith("/") && g !== "/" ? g + "/" : g;
+      const host = path.endsWith("/") && g !== "/" ? h + "/" : h;
       return { host, guest: g };
     }
     const trailingSlash = path.endsWith("/");

@@ -15,7 +15,7 @@ import { FrameAllocator, OutOfFramesError } from "./FrameAllocator.js";
 import { GuestFs } from "./GuestFs.js";
 import { FdTable, HostFile, HostInput, HostInputFile, O_RDONLY, O_WRONLY, type OpenFile } from "./OpenFile.js";
 import { Process, ProcState } from "./Process.js";
-import { loadProgram, type LoadedImage } from "./ProgramLoader.js";
+import { MissingInterpreterError, loadProgram, type LoadedImage } from "./ProgramLoader.js";
 import {
   FRAME_SIZE, SA_NODEFER, SA_RESETHAND, SIG_DFL, SIG_IGN, SIGBUS, SIGCHLD, SIGILL, SIGKILL, SIGSEGV,
   SIGTRAP, SIGINFO_SIZE, UNBLOCKABLE, defaultAction, readSigFrame, sigBit, signalMessage, writeSigFrame,
@@ -41,6 +41,8 @@ export interface KernelOptions {
   memory: GuestMemory;
   cpu: UserCpu;
   root?: string;
+  /** `exec -L DIR`: absolute paths are looked up in DIR first (GuestFs). */
+  sysroot?: string;
   strace?: boolean;
   /**
    * Most guest processes at once, zombies included (RLIMIT_NPROC: fork and clone fail with EAGAIN
@@ -97,7 +99,7 @@ export class Kernel {
     this.memory = opts.memory;
     this.cpu = opts.cpu;
     this.frames = new FrameAllocator(opts.memory);
-    this.gfs = new GuestFs(opts.root);
+    this.gfs = new GuestFs(opts.root, opts.sysroot);
     this.strace = opts.strace ?? false;
     this.maxProcs = opts.maxProcs ?? DEFAULT_MAX_PROCS;
     this.log = opts.log ?? ((l) => process.stderr.write(l + "\n"));
@@ -188,6 +190,13 @@ export class Kernel {
     try {
       img = this.loadInto(path, argv.map(enc), env.map(enc), cwd);
     } catch (e) {
+      if (e instanceof MissingInterpreterError) {
+        const where = this.gfs.searchedFor(e.interpreter).join(" and ");
+        const fix = this.gfs.root !== undefined
+          ? "it must be inside --root"
+          : "give the directory that holds it with -L DIR (e.g. -L /usr/riscv64-linux-gnu from gcc-riscv64-linux-gnu's libc6-riscv64-cross) or use --root";
+        throw new Error(`${path}: its program interpreter ${e.interpreter} was not found (looked for ${where}); ${fix}`);
+      }
       if (e instanceof SyscallError) {
         const why: Record<number, string> = {
           [Errno.ENOENT]: "no such file (inside --root, if given)",
@@ -583,6 +592,7 @@ export class Kernel {
     if (signaled) p.waitStatus = sigOrCode & 0x7f;
     else p.waitStatus = (sigOrCode & 0xff) << 8;
     if (p.sleepTimer) clearTimeout(p.sleepTimer);
+    for (const t of p.itimers) if (t.timer) clearTimeout(t.timer);
     p.state = ProcState.Zombie;
     p.inSyscall = false;
     this.releaseVforkParent(p);

@@ -33,6 +33,16 @@ export class Process {
   /** Deadline (ms, performance.now) of a nanosleep in progress, so the retry knows when it is done. */
   sleepUntil = -1;
   sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The interval timers of setitimer(2), by `which` (ITIMER_REAL, VIRTUAL, PROF): the next expiry
+   * (performance.now() ms, 0 = disarmed) and the period. Only ITIMER_REAL has a host timer that
+   * sends SIGALRM; fork does not inherit them, execve keeps them (setitimer(2)).
+   */
+  readonly itimers = [
+    { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
+    { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
+    { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
+  ];
   /** Wait status (wait(2) encoding) once a zombie. */
   waitStatus = 0;
   readonly children = new Set<Process>();

@@ -60,6 +60,14 @@ function fileProt(flags: number): number {
   return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) | (flags & PF_X ? PROT_EXEC : 0);
 }
 
+/** A dynamically linked program whose PT_INTERP file does not exist (execve: ENOENT, as Linux). */
+export class MissingInterpreterError extends SyscallError {
+  constructor(readonly interpreter: string) {
+    super(Errno.ENOENT, `program interpreter ${interpreter} not found`);
+    this.name = "MissingInterpreterError";
+  }
+}
+
 function readExecutable(gfs: GuestFs, cwd: string, path: string): { bytes: Uint8Array; guest: string } {
   const r = gfs.resolve(cwd, path, true);
   // One descriptor for the checks and the read, opened without following a host symlink under
@@ -170,7 +178,13 @@ export function loadProgram(req: LoadRequest, depth = 0): LoadedImage {
   let interpBias = 0;
   let pc = Number(elf.entry) + bias;
   if (elf.interpreter !== undefined) {
-    const ib = readExecutable(gfs, "/", elf.interpreter);
+    let ib: { bytes: Uint8Array; guest: string };
+    try {
+      ib = readExecutable(gfs, "/", elf.interpreter);
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === Errno.ENOENT) throw new MissingInterpreterError(elf.interpreter);
+      throw e;
+    }
     const ielf = parseOrEnoexec(ib.bytes, ib.guest);
     if (ielf.interpreter !== undefined) throw new SyscallError(Errno.ELIBBAD);
     const is = loadSpan(ielf);

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile, have, run, scratch, texec } from "./helpers.js";
 
@@ -192,4 +192,53 @@ test("memory exhaustion: mmap and brk beyond all memory get ENOMEM, a child that
   );
   assert.match(r.stderr, /^typevisor: out of memory: killed process \d+ \(oom\): out of guest memory: all 16384 frames \(64 MiB\) are in use \(raise --memory\)\n$/);
   assert.equal(r.status, 0);
+});
+
+test("close_range, copy_file_range, waitid, epoll and SIGALRM from setitimer/alarm match qemu-riscv64", (t) => {
+  if (noGcc || noQemu) return t.skip(noGcc ?? noQemu);
+  const bin = compile("newcalls")!;
+  const q = run("qemu-riscv64", [bin, scratch("newcalls-qemu")]);
+  const r = texec([bin, scratch("newcalls-tv")], undefined, 60_000);
+  assert.equal(q.status, 0, q.stderr);
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout, q.stdout);
+  assert.match(r.stdout, /3 alarms while computing\n/);
+  assert.match(r.stdout, /epoll_wait blocking: 1 \[0x1111 0x1\]/);
+  assert.equal(r.status, 0);
+});
+
+const sysroot = "/usr/riscv64-linux-gnu";
+const noSysroot = !existsSync(join(sysroot, "lib/ld-linux-riscv64-lp64d.so.1")) ? `${sysroot} has no riscv64 libc (apt-get install gcc-riscv64-linux-gnu)` : undefined;
+
+test("exec -L DIR (--sysroot) runs a dynamically linked program as qemu-riscv64 -L does: interpreter and libc from DIR, files and cwd the user's", (t) => {
+  if (noGcc || noQemu || noSysroot) return t.skip(noGcc ?? noQemu ?? noSysroot);
+  const bin = compile("sysroot", ["-O1"])!;
+  const cwd = scratch("sysroot-cwd");
+  writeFileSync(join(cwd, "input.txt"), "user file\n");
+  const q = run("qemu-riscv64", ["-L", sysroot, bin], undefined, 60_000, cwd);
+  assert.equal(q.status, 3, q.stderr);
+  for (const args of [["-L", sysroot], ["--sysroot", sysroot], [`--sysroot=${sysroot}`]]) {
+    const r = texec([...args, bin], undefined, 60_000, cwd);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, q.stdout);
+    assert.equal(r.status, 3);
+  }
+  assert.match(q.stdout, /read user file/);
+});
+
+test("a dynamic program without its interpreter gets an error naming the interpreter and where it was looked for", (t) => {
+  if (noGcc) return t.skip(noGcc);
+  const bin = compile("sysroot", ["-O1"])!;
+  const empty = scratch("no-sysroot");
+  const r = texec(["-L", empty, bin]);
+  assert.equal(r.status, 127);
+  assert.match(r.stderr, new RegExp(`its program interpreter /lib/ld-linux-riscv64-lp64d.so.1 was not found \\(looked for ${empty}/lib/ld-linux-riscv64-lp64d.so.1 and /lib/ld-linux-riscv64-lp64d.so.1\\); give the directory that holds it with -L DIR`));
+  const root = scratch("root-without-ld");
+  copyFileSync(bin, join(root, "prog"));
+  const rr = texec(["--root", root, "/prog"]);
+  assert.equal(rr.status, 127);
+  assert.match(rr.stderr, new RegExp(`looked for ${root}/lib/ld-linux-riscv64-lp64d.so.1\\); it must be inside --root`));
+  const both = texec(["--root", root, "-L", empty, "/prog"]);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--root and -L cannot be combined/);
 });

@@ -58,8 +58,8 @@ export interface Run {
 }
 
 /** Runs `typevisor exec ARGS` (in a child Node process) with optional stdin. */
-export function texec(args: string[], input?: string | Buffer, timeoutMs = 120_000): Run {
-  const r = spawnSync(process.execPath, [runner, ...args], { input: input ?? "", timeout: timeoutMs, maxBuffer: 256 << 20 });
+export function texec(args: string[], input?: string | Buffer, timeoutMs = 120_000, cwd?: string): Run {
+  const r = spawnSync(process.execPath, [runner, ...args], { input: input ?? "", timeout: timeoutMs, maxBuffer: 256 << 20, cwd });
   return { status: r.status, stdout: r.stdout.toString("latin1"), stderr: r.stderr.toString("latin1") };
 }
 

@@ -5,6 +5,7 @@ import * as tty from "node:tty";
 import { Errno } from "../Errno.js";
 import { BLOCK, type SyscallResult } from "../Kernel.js";
 import { HostFile, HostInputFile, MAX_FDS, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_WRONLY, Pipe, PipeEnd, type OpenFile } from "../OpenFile.js";
+import { EpollFile } from "../Epoll.js";
 import { readTimespecMs, sleepFor } from "./TimeCalls.js";
 import { type SyscallContext, type SyscallHandlers } from "./SyscallContext.js";
 
@@ -20,6 +21,7 @@ const F_DUPFD_CLOEXEC = 1030;
 const F_GETPIPE_SZ = 1032;
 const F_SETPIPE_SZ = 1031;
 const FD_CLOEXEC = 1;
+const CLOSE_RANGE_UNSHARE = 2, CLOSE_RANGE_CLOEXEC = 4;
 // ioctl requests (asm-generic/ioctls.h).
 const TCGETS = 0x5401;
 const TCSETS = 0x5402;
@@ -39,6 +41,11 @@ const FIONCLEX = 0x5450;
 export const descriptorCalls: SyscallHandlers = {
   dup: (sys) => dup(sys, sys.int(0)),
   dup3: (sys) => dup3(sys, sys.int(0), sys.int(1), sys.int(2)),
+  close_range: (sys) => closeRange(sys, sys.uint(0), sys.uint(1), sys.uint(2)),
+  epoll_create1: (sys) => epollCreate(sys, sys.int(0)),
+  epoll_ctl: (sys) => epollCtl(sys, sys.int(0), sys.int(1), sys.int(2), sys.ulong(3)),
+  epoll_pwait: (sys) => epollWait(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.int(3) < 0 ? -1 : sys.int(3)),
+  epoll_pwait2: (sys) => epollWait(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3) ? readTimespecMs(sys, sys.ulong(3)) : -1),
   fcntl: (sys) => fcntl(sys, sys.int(0), sys.int(1), sys.ulong(2)),
   ioctl: (sys) => ioctl(sys, sys.int(0), sys.uint(1), sys.ulong(2)),
   pipe2: (sys) => pipe2(sys, sys.ulong(0), sys.int(1)),
@@ -53,6 +60,23 @@ export function dup(sys: SyscallContext, fd: number): SyscallResult {
   f.refs++;
   sys.p.fds.install(n, f, false);
   return n;
+}
+
+/**
+ * close_range(2): closes (or, with CLOSE_RANGE_CLOEXEC, marks close-on-exec) every open descriptor
+ * in [first, last]. CLOSE_RANGE_UNSHARE changes nothing here: descriptor tables are never shared.
+ */
+export function closeRange(sys: SyscallContext, first: number, last: number, flags: number): SyscallResult {
+  if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) || first > last) return -Errno.EINVAL;
+  const fds = sys.p.fds;
+  const end = Math.min(last, fds.entries.length - 1);
+  for (let fd = first; fd <= end; fd++) {
+    const e = fds.entries[fd];
+    if (!e) continue;
+    if (flags & CLOSE_RANGE_CLOEXEC) e.cloexec = true;
+    else fds.close(fd);
+  }
+  return 0;
 }
 
 export function dup3(sys: SyscallContext, oldfd: number, newfd: number, flags: number): SyscallResult {
@@ -187,8 +211,12 @@ export function pipe2(sys: SyscallContext, fdsPtr: number, flags: number): Sysca
 /** Readiness of fd for poll: [readable, writable, hup]; undefined for a bad descriptor. */
 export function readiness(sys: SyscallContext, fd: number): [boolean, boolean, boolean] | undefined {
   const e = sys.p.fds.get(fd);
-  if (!e) return undefined;
-  const f = e.file;
+  return e ? fileReadiness(e.file) : undefined;
+}
+
+/** [readable, writable, hung up] now, without blocking. Regular files are always ready (poll(2)). */
+export function fileReadiness(f: OpenFile): [boolean, boolean, boolean] {
+  if (f instanceof EpollFile) return [epollReady(f, 0, undefined) > 0, false, false];
   if (f instanceof PipeEnd) {
     if (f.isWrite) return [false, f.pipe.readers > 0 && f.pipe.length < Pipe.CAPACITY, f.pipe.readers === 0];
     return [f.pipe.length > 0, false, f.pipe.writers === 0];
@@ -285,4 +313,100 @@ export function pselect6(sys: SyscallContext): SyscallResult {
   if (sys.p.sleepTimer) clearTimeout(sys.p.sleepTimer);
   for (let k = 0; k < 3; k++) if (sets[k]) sys.p.space.write(sets[k]!, outSets[k]!);
   return ready;
+}
+
+// ---- epoll (epoll(7)) --------------------------------------------------------------------------
+
+const EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLRDHUP = 0x2000;
+const EPOLLONESHOT = 1 << 30;
+const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
+/** struct epoll_event on riscv64: u32 events, 4 bytes of padding, u64 data (not packed: that is x86-64 only). */
+const EPOLL_EVENT_SIZE = 16;
+
+export function epollCreate(sys: SyscallContext, flags: number): SyscallResult {
+  if (flags & ~O_CLOEXEC) return -Errno.EINVAL;
+  const fd = sys.p.fds.lowestFree();
+  if (fd < 0) return -Errno.EMFILE;
+  sys.p.fds.install(fd, new EpollFile(0), (flags & O_CLOEXEC) !== 0);
+  return fd;
+}
+
+export function epollCtl(sys: SyscallContext, epfd: number, op: number, fd: number, evPtr: number): SyscallResult {
+  const ep = sys.file(epfd);
+  const f = sys.file(fd);
+  if (!(ep instanceof EpollFile) || fd === epfd) return -Errno.EINVAL;
+  // Regular files and directories are always ready, so Linux refuses to watch them.
+  if (f instanceof HostFile && (f.seekable || f.isDir)) return -Errno.EPERM;
+  const cur = ep.interests.get(fd);
+  if (cur && cur.file.refs === 0) ep.interests.delete(fd);
+  const have = ep.interests.get(fd);
+  if (op === EPOLL_CTL_DEL) {
+    if (!have) return -Errno.ENOENT;
+    ep.interests.delete(fd);
+    return 0;
+  }
+  if (op !== EPOLL_CTL_ADD && op !== EPOLL_CTL_MOD) return -Errno.EINVAL;
+  const d = new DataView(sys.p.space.read(evPtr, EPOLL_EVENT_SIZE).buffer);
+  const events = d.getUint32(0, true);
+  const data = d.getBigUint64(8, true);
+  if (op === EPOLL_CTL_ADD) {
+    if (have) return -Errno.EEXIST;
+    ep.interests.set(fd, { fd, file: f, events, data });
+  } else {
+    if (!have) return -Errno.ENOENT;
+    have.events = events;
+    have.data = data;
+  }
+  return 0;
+}
+
+/**
+ * Ready entries of ep, at most max, written as struct epoll_event to `out` (if given); returns
+ * their number. Level-triggered; EPOLLET is treated as level-triggered too (a program written for
+ * edge triggering reads until EAGAIN, so it only sees extra wake-ups); EPOLLONESHOT entries are
+ * disarmed once reported, until EPOLL_CTL_MOD.
+ */
+function epollReady(ep: EpollFile, max: number, out: DataView | undefined): number {
+  let n = 0;
+  for (const it of ep.interests.values()) {
+    if (it.file.refs === 0) {
+      ep.interests.delete(it.fd);
+      continue;
+    }
+    const [r, w, hup] = fileReadiness(it.file);
+    let rev = 0;
+    if (r && it.events & EPOLLIN) rev |= EPOLLIN;
+    if (w && it.events & EPOLLOUT) rev |= EPOLLOUT;
+    if (hup) rev |= it.file instanceof PipeEnd && it.file.isWrite ? EPOLLERR : EPOLLHUP | (it.events & EPOLLRDHUP);
+    if (rev === 0 || (it.events & ~(EPOLLONESHOT | (1 << 31))) === 0) continue;
+    if (!out) return 1;
+    out.setUint32(n * EPOLL_EVENT_SIZE, rev, true);
+    out.setBigUint64(n * EPOLL_EVENT_SIZE + 8, it.data, true);
+    if (it.events & EPOLLONESHOT) it.events &= EPOLLONESHOT | (1 << 31);
+    if (++n === max) break;
+  }
+  return n;
+}
+
+export function epollWait(sys: SyscallContext, epfd: number, evPtr: number, max: number, timeoutMs: number): SyscallResult {
+  const ep = sys.file(epfd);
+  if (!(ep instanceof EpollFile) || max <= 0 || max > 0x7fff_ffff / EPOLL_EVENT_SIZE) return -Errno.EINVAL;
+  sys.p.space.check(evPtr, max * EPOLL_EVENT_SIZE, true);
+  const p = sys.p;
+  const out = new DataView(new ArrayBuffer(Math.min(max, ep.interests.size) * EPOLL_EVENT_SIZE));
+  const n = epollReady(ep, max, out);
+  if (n > 0) {
+    p.sleepUntil = -1;
+    if (p.sleepTimer) clearTimeout(p.sleepTimer);
+    p.space.write(evPtr, new Uint8Array(out.buffer, 0, n * EPOLL_EVENT_SIZE));
+    return n;
+  }
+  if (timeoutMs >= 0 && sleepFor(sys, p.sleepUntil >= 0 ? 0 : timeoutMs) !== BLOCK) return 0;
+  // Sleep until one of the watched pipes or the host's stdin changes (or the timeout, or a signal).
+  for (const it of ep.interests.values()) {
+    const f = it.file;
+    if (f instanceof PipeEnd) (f.isWrite ? f.pipe.writeWait : f.pipe.readWait).add(p.wake);
+    if (f instanceof HostInputFile) f.input.wait.add(p.wake);
+  }
+  return BLOCK;
 }

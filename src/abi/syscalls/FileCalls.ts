@@ -41,6 +41,7 @@ export const fileCalls: SyscallHandlers = {
   preadv: (sys) => readv(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.posArg(3)),
   pwritev: (sys) => writev(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.posArg(3)),
   sendfile: (sys) => sendfile(sys, sys.int(0), sys.int(1), sys.ulong(2), sys.ulong(3)),
+  copy_file_range: (sys) => copyFileRange(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3), sys.ulong(4), sys.uint(5)),
   lseek: (sys) => lseek(sys, sys.int(0), sys.long(1), sys.int(2)),
   newfstatat: (sys) => fstatat(sys, sys.int(0), sys.path(1), sys.ulong(2), sys.int(3)),
   fstat: (sys) => fstatat(sys, sys.int(0), "", sys.ulong(1), AT_EMPTY_PATH),
@@ -362,6 +363,37 @@ export function sendfile(sys: SyscallContext, outFd: number, inFd: number, offPt
   if (offPtr) sys.p.space.writeU64(offPtr, BigInt(pos));
   else inF.pos = pos;
   return written;
+}
+
+/**
+ * copy_file_range(2) between regular files: from *offIn (or the input's file offset) to *offOut
+ * (or the output's), up to len bytes or the end of the input. A given offset pointer is updated
+ * and the file offset left alone, as on Linux. At most 1 MiB per call: a short count is allowed.
+ */
+export function copyFileRange(sys: SyscallContext, inFd: number, offIn: number, outFd: number, offOut: number, len: number, flags: number): SyscallResult {
+  if (flags !== 0) return -Errno.EINVAL;
+  const inF = sys.file(inFd);
+  const outF = sys.file(outFd);
+  if (!inF.readable || !outF.writable || outF.flags & O_APPEND) return -Errno.EBADF;
+  if (!(inF instanceof HostFile) || !(outF instanceof HostFile) || inF.isDir || outF.isDir) return -Errno.EINVAL;
+  if (!inF.seekable || !outF.seekable) return -Errno.EINVAL;
+  const space = sys.p.space;
+  let at = offIn ? Number(space.readU64(offIn)) : inF.pos;
+  let to = offOut ? Number(space.readU64(offOut)) : outF.pos;
+  if (at < 0 || to < 0) return -Errno.EINVAL;
+  const count = Math.min(len, 1 << 20);
+  if (count === 0) return 0;
+  const buf = Buffer.allocUnsafe(count);
+  const n = sys.host(() => fs.readSync(inF.hostFd, buf, 0, count, at));
+  let done = 0;
+  while (done < n) done += sys.host(() => fs.writeSync(outF.hostFd, buf, done, n - done, to + done));
+  at += done;
+  to += done;
+  if (offIn) space.writeU64(offIn, BigInt(at));
+  else inF.pos = at;
+  if (offOut) space.writeU64(offOut, BigInt(to));
+  else outF.pos = to;
+  return done;
 }
 
 export function writeBytesPartial(sys: SyscallContext, f: PipeEnd, data: Uint8Array): SyscallResult {

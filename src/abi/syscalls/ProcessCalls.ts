@@ -3,7 +3,7 @@
 import { Errno, fail } from "../Errno.js";
 import { BLOCK, type SyscallResult } from "../Kernel.js";
 import { type Process, ProcState } from "../Process.js";
-import { SIG_DFL } from "../Signals.js";
+import { SIGCHLD, SIG_DFL } from "../Signals.js";
 import { type SyscallContext, type SyscallHandlers } from "./SyscallContext.js";
 
 // CLONE_FS/FILES/SIGHAND (sharing without CLONE_VM) are treated as copies: fork-like uses only.
@@ -21,6 +21,7 @@ export const processCalls: SyscallHandlers = {
   clone: (sys) => clone(sys, sys.ulong(0), sys.ulong(1), sys.ulong(2), sys.ulong(3), sys.ulong(4)),
   execve: (sys) => execve(sys, sys.path(0), sys.ulong(1), sys.ulong(2)),
   wait4: (sys) => wait4(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3)),
+  waitid: (sys) => waitid(sys, sys.int(0), sys.int(1), sys.ulong(2), sys.int(3), sys.ulong(4)),
   exit: (sys) => { sys.k.exitProcess(sys.p, sys.int(0), false); return 0; },
   exit_group: (sys) => { sys.k.exitProcess(sys.p, sys.int(0), false); return 0; },
   set_tid_address: (sys) => { sys.p.clearChildTid = sys.ulong(0); return sys.p.pid; },
@@ -116,24 +117,82 @@ export function execve(sys: SyscallContext, path: string, argvPtr: number, envpP
   return 0;
 }
 
-export function wait4(sys: SyscallContext, pid: number, statusPtr: number, options: number, rusage: number): SyscallResult {
-  const p = sys.p;
-  const match = (c: Process) => pid === -1 || (pid > 0 ? c.pid === pid : pid === 0 ? c.pgid === p.pgid : c.pgid === -pid);
+/**
+ * The first of p's children that `match` accepts and that has exited; "none" if no child matches
+ * at all (ECHILD), "running" if some match but none has exited yet.
+ */
+function exitedChild(p: Process, match: (c: Process) => boolean): Process | "none" | "running" {
   let any = false;
   for (const c of p.children) {
     if (!match(c)) continue;
     any = true;
-    if (c.state !== ProcState.Zombie) continue;
-    if (statusPtr) p.space.writeU32(statusPtr, c.waitStatus);
-    if (rusage) p.space.write(rusage, new Uint8Array(144));
-    p.children.delete(c);
-    sys.k.procs.delete(c.pid);
-    return c.pid;
+    if (c.state === ProcState.Zombie) return c;
   }
-  if (!any) return -Errno.ECHILD;
-  if (options & WNOHANG) return 0;
-  p.childWait.add(p.wake);
-  return BLOCK;
+  return any ? "running" : "none";
+}
+
+/** Releases an exited child once its parent has collected its status. */
+function reap(sys: SyscallContext, c: Process): void {
+  sys.p.children.delete(c);
+  sys.k.procs.delete(c.pid);
+}
+
+export function wait4(sys: SyscallContext, pid: number, statusPtr: number, options: number, rusage: number): SyscallResult {
+  const p = sys.p;
+  const c = exitedChild(p, (c) => pid === -1 || (pid > 0 ? c.pid === pid : pid === 0 ? c.pgid === p.pgid : c.pgid === -pid));
+  if (c === "none") return -Errno.ECHILD;
+  if (c === "running") {
+    if (options & WNOHANG) return 0;
+    p.childWait.add(p.wake);
+    return BLOCK;
+  }
+  if (statusPtr) p.space.writeU32(statusPtr, c.waitStatus);
+  if (rusage) p.space.write(rusage, new Uint8Array(144));
+  reap(sys, c);
+  return c.pid;
+}
+
+/**
+ * waitid(2): idtype P_ALL, P_PID or P_PGID; WEXITED must be asked for (stops and continues are
+ * not modelled, so WSTOPPED/WCONTINUED alone never match); WNOWAIT leaves the child waitable.
+ * The result is a siginfo_t for SIGCHLD (si_pid, si_uid, si_status and CLD_EXITED/CLD_KILLED in
+ * si_code); with WNOHANG and no exited child it is all zeros, as Linux writes it.
+ */
+export function waitid(sys: SyscallContext, idtype: number, id: number, infop: number, options: number, rusage: number): SyscallResult {
+  const P_ALL = 0, P_PID = 1, P_PGID = 2;
+  const WSTOPPED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x0100_0000;
+  const CLD_EXITED = 1, CLD_KILLED = 2;
+  if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | 0xe000_0000)) return -Errno.EINVAL;
+  if ((options & (WEXITED | WSTOPPED | WCONTINUED)) === 0) return -Errno.EINVAL;
+  if (idtype !== P_ALL && idtype !== P_PID && idtype !== P_PGID) return -Errno.EINVAL;
+  if (idtype !== P_ALL && id <= 0) return -Errno.EINVAL;
+  const p = sys.p;
+  const matching = (c: Process) => idtype === P_ALL || (idtype === P_PID ? c.pid === id : c.pgid === id);
+  const c = exitedChild(p, matching);
+  if (c === "none") return -Errno.ECHILD;
+  if (c === "running" || (options & WEXITED) === 0) {
+    if (options & WNOHANG) {
+      if (infop) p.space.write(infop, new Uint8Array(128));
+      return 0;
+    }
+    p.childWait.add(p.wake);
+    return BLOCK;
+  }
+  if (infop) {
+    const b = new Uint8Array(128);
+    const d = new DataView(b.buffer);
+    const st = c.waitStatus;
+    const killed = (st & 0x7f) !== 0;
+    d.setInt32(0, SIGCHLD, true);
+    d.setInt32(8, killed ? CLD_KILLED : CLD_EXITED, true);
+    d.setInt32(16, c.pid, true);
+    d.setUint32(20, sys.k.uid, true);
+    d.setInt32(24, killed ? st & 0x7f : (st >> 8) & 0xff, true);
+    p.space.write(infop, b);
+  }
+  if (rusage) p.space.write(rusage, new Uint8Array(144));
+  if ((options & WNOWAIT) === 0) reap(sys, c);
+  return 0;
 }
 
 export function futex(sys: SyscallContext, uaddr: number, op: number, val: number): SyscallResult {

@@ -2,7 +2,12 @@
 // times(2) and the interval timers.
 import { Errno, fail } from "../Errno.js";
 import { BLOCK, type SyscallResult } from "../Kernel.js";
+import { SIGALRM } from "../Signals.js";
+import { sysno } from "../SyscallTable.js";
 import { type SyscallContext, type SyscallHandlers } from "./SyscallContext.js";
+
+const ITIMER_REAL = 0;
+const NR_GETITIMER = sysno("getitimer");
 
 /** The time system calls by name (dispatched by Syscalls.ts). */
 export const timeCalls: SyscallHandlers = {
@@ -112,6 +117,69 @@ export function times(sys: SyscallContext, buf: number): SyscallResult {
   return Math.floor(performance.now() / 10);
 }
 
-export function itimer(sys: SyscallContext, _nr: number): SyscallResult {
-  return 0; // timers that never fire: enough for programs that only arm/disarm them
+/** struct itimerval (two struct timeval of 64-bit sec, usec) from guest memory, in ms. */
+function readItimerval(sys: SyscallContext, ptr: number): { interval: number; value: number } {
+  const d = new DataView(sys.p.space.read(ptr, 32).buffer);
+  const tv = (o: number) => {
+    const sec = d.getBigInt64(o, true);
+    const usec = d.getBigInt64(o + 8, true);
+    if (sec < 0n || usec < 0n || usec > 999_999n) fail(Errno.EINVAL);
+    return Number(sec) * 1000 + Number(usec) / 1000;
+  };
+  return { interval: tv(0), value: tv(16) };
+}
+
+/** The current setting of timer `which` as struct itimerval: the time left, rounded up to 1 us. */
+function writeItimerval(sys: SyscallContext, ptr: number, which: number): void {
+  const t = sys.p.itimers[which]!;
+  const left = t.due > 0 ? Math.max(1, Math.ceil((t.due - performance.now()) * 1000)) : 0;
+  const iv = Math.round(t.interval * 1000);
+  const b = new Uint8Array(32);
+  const d = new DataView(b.buffer);
+  d.setBigInt64(0, BigInt(Math.floor(iv / 1e6)), true);
+  d.setBigInt64(8, BigInt(iv % 1e6), true);
+  d.setBigInt64(16, BigInt(Math.floor(left / 1e6)), true);
+  d.setBigInt64(24, BigInt(left % 1e6), true);
+  sys.p.space.write(ptr, b);
+}
+
+/**
+ * getitimer(2) / setitimer(2). ITIMER_REAL counts wall-clock time and sends SIGALRM when it
+ * expires, while the process computes or sleeps (a blocked call returns EINTR, or restarts per
+ * SA_RESTART); glibc's alarm() is built on it. ITIMER_VIRTUAL and ITIMER_PROF keep their settings
+ * but never fire (no per-process CPU clock here).
+ */
+export function itimer(sys: SyscallContext, nr: number): SyscallResult {
+  const which = sys.int(0);
+  if (which < 0 || which > 2) return -Errno.EINVAL;
+  if (nr === NR_GETITIMER) {
+    writeItimerval(sys, sys.ulong(1), which);
+    return 0;
+  }
+  const newPtr = sys.ulong(1);
+  const oldPtr = sys.ulong(2);
+  const set = newPtr ? readItimerval(sys, newPtr) : { interval: 0, value: 0 };
+  if (oldPtr) writeItimerval(sys, oldPtr, which);
+  const p = sys.p;
+  const t = p.itimers[which]!;
+  if (t.timer) clearTimeout(t.timer);
+  t.timer = undefined;
+  t.interval = set.interval;
+  t.due = set.value > 0 ? performance.now() + set.value : 0;
+  if (which !== ITIMER_REAL || t.due === 0) return 0;
+  const k = sys.k;
+  const fire = () => {
+    t.timer = undefined;
+    k.sendSignal(p, SIGALRM);
+    if (t.interval > 0) {
+      // Periodic: the next expiry one period later; expiries missed meanwhile are not queued
+      // (one SIGALRM pending at most, as Linux's it_overrun only counts them).
+      const now = performance.now();
+      t.due += t.interval;
+      if (t.due <= now) t.due = now + t.interval;
+      t.timer = setTimeout(fire, t.due - now);
+    } else t.due = 0;
+  };
+  t.timer = setTimeout(fire, set.value);
+  return 0;
 }

@@ -9,7 +9,7 @@ import { IoBus } from "../../memory/IoBus.js";
 import { Hart } from "../../riscv/Hart.js";
 import { DEFAULT_MAX_PROCS, Kernel } from "../../abi/Kernel.js";
 
-const usage = `Usage: typevisor exec [--root DIR] [--env K=V]... [--clear-env] [--strace] [--memory SIZE]
+const usage = `Usage: typevisor exec [--root DIR | -L DIR] [--env K=V]... [--clear-env] [--strace] [--memory SIZE]
                       [--max-procs N] [--engine E] PROGRAM [ARGS...]
 
 Runs a RISC-V 64 Linux ELF program (static or dynamically linked) on this host, like qemu-riscv64:
@@ -19,6 +19,12 @@ Options:
   --root DIR       make DIR the program's "/" (it cannot reach anything outside DIR); the program
                    interpreter (ld-linux-riscv64-lp64d.so.1) and libraries are looked up there.
                    Without --root the program sees the host's files.
+  -L, --sysroot DIR
+                   as qemu-riscv64 -L: absolute paths the program opens (its interpreter
+                   /lib/ld-linux-riscv64-lp64d.so.1, libraries, /etc files) are looked up in DIR
+                   first, then on the host; the program and the working directory are the host's.
+                   Example: -L /usr/riscv64-linux-gnu for programs built with riscv64-linux-gnu-gcc.
+                   Not a boundary (use --root for that); cannot be combined with --root.
   --env K=V        set an environment variable for the program (repeatable). The program gets
                    Typevisor's own environment plus these, as under qemu-user.
   --clear-env      start from an empty environment (PATH=/usr/local/bin:/usr/bin:/bin) instead.
@@ -43,7 +49,7 @@ export const command: Command = {
     while (split < argv.length) {
       const a = argv[split]!;
       if (a === "--") break;
-      if (!a.startsWith("--")) break;
+      if (!a.startsWith("--") && a !== "-L") break;
       split += a === "--strace" || a === "--inherit-env" || a === "--clear-env" || a.includes("=") ? 1 : 2;
       if (split > argv.length) split = argv.length;
     }
@@ -52,6 +58,7 @@ export const command: Command = {
     if (rest[0] === "--") rest = rest.slice(1);
     const { values } = parseCommandArgs("exec", ours, {
       root: { type: "string" },
+      sysroot: { type: "string", short: "L" },
       env: { type: "string", multiple: true },
       strace: { type: "boolean" },
       "inherit-env": { type: "boolean" },
@@ -97,7 +104,7 @@ export const command: Command = {
     reportEngineStatsAtExit(hart, useEngine(hart, engine, engineOptionsFromEnv()));
     let kernel: Kernel;
     try {
-      kernel = new Kernel({ memory, cpu: hart, root: values.root, strace: values.strace ?? false, maxProcs });
+      kernel = new Kernel({ memory, cpu: hart, root: values.root, sysroot: values.sysroot, strace: values.strace ?? false, maxProcs });
     } catch (e) {
       throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`);
     }

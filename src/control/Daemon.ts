@@ -42,6 +42,8 @@ export class Daemon {
     const { socket } = this.opts;
     mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
     await clearStaleSocket(socket);
+    // VMs a previous daemon left running (it died, even with kill -9) are re-adopted.
+    await this.vms.adopt();
     const unixServer = this.server({});
     // Owner-only from the first moment: create the socket under a restrictive umask, then chmod.
     const oldMask = process.umask(0o177);

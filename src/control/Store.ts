@@ -10,7 +10,7 @@ export type VmStatus = "created" | "starting" | "running" | "paused" | "stopping
 
 export interface VmExitRecord {
   /** poweroff, panic, killed (SIGKILL / kill request), crashed (the VM process died), stopped,
-   *  shutdown-timeout, error, daemon-restart (the daemon went away while the VM ran). */
+   *  shutdown-timeout, error, daemon-restart (its process was gone when a restarted daemon looked). */
   reason: string;
   status: number | null;
   message?: string;

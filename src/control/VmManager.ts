@@ -1,10 +1,13 @@
 // The daemon's model of its VMs (Xen's Domain 0 role): creates, starts, pauses, resumes, shuts down,
 // kills and deletes them; owns the backends they share (console scrollback, virtual switches); and
-// records every state change in the Store so it survives a daemon restart.
-import { fork, type ChildProcess } from "node:child_process";
+// records every state change in the Store so it survives a daemon restart. VM processes outlive
+// the daemon: each owns a control socket (vms/ID/vm.sock) that a restarted daemon reconnects to
+// (adopt()), reconciling the Store with the processes it finds.
+import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connectChannel, type VmChannel } from "./VmChannel.js";
 import { privateDir, tightenTree } from "./StateDir.js";
 import { totalmem } from "node:os";
 import { isIP } from "node:net";
@@ -33,7 +36,9 @@ export interface VmEvent {
 }
 
 interface Live {
-  child: ChildProcess;
+  pid: number;
+  /** The VM process's control socket connection (absent while connecting). */
+  channel?: VmChannel<FromVm, ToVm>;
   ring: ConsoleRing;
   stats?: VmProcessStats;
   /** The daemon's switch port of each switch NIC, by NIC index. */
@@ -41,7 +46,10 @@ interface Live {
   shutdownTimer?: NodeJS.Timeout;
   /** Why the daemon itself ended it, if it did (kill, shutdown timeout). */
   endedBy?: string;
-  exited?: Promise<void>;
+  /** Resolves once the VM process is gone and its exit is recorded. */
+  exited: Promise<void>;
+  gone: () => void;
+  lastError?: string;
 }
 
 export interface ImageResolver {
@@ -73,12 +81,6 @@ export class VmManager extends EventEmitter {
     privateDir(join(stateDir, "vms"));
     tightenTree(stateDir);
     this.store = new Store(join(stateDir, "typevisor.db"));
-    // VMs that were running when the previous daemon died lost their processes with it.
-    for (const r of this.store.list()) {
-      if (r.status !== "created" && r.status !== "stopped") {
-        this.store.setStatus(r.id, "stopped", { reason: "daemon-restart", status: null, message: "the daemon stopped while the VM was running", at: new Date().toISOString() });
-      }
-    }
   }
 
   private emitEvent(e: Omit<VmEvent, "at">): void {
@@ -98,7 +100,7 @@ export class VmManager extends EventEmitter {
 
   /** OS process id of a running VM's process (for tests and diagnostics). */
   pid(id: string): number | undefined {
-    return this.live.get(id)?.child.pid;
+    return this.live.get(id)?.pid;
   }
 
   stats(id: string): VmProcessStats | undefined {
@@ -200,24 +202,63 @@ export class VmManager extends EventEmitter {
       throw new ApiError(422, `memoryMiB ${rec.spec.memoryMiB}: only ${Math.max(0, Math.floor(room / 2 ** 20))} MiB of host memory is left for guests (running VMs hold ${Math.floor(this.committedMemory() / 2 ** 20)} MiB)`);
     }
     const cfg = await this.launchConfig(rec);
-    const ring = this.ring(rec.id);
+    const dir = this.vmDir(rec.id);
+    privateDir(dir);
+    for (const f of ["vm.sock", "exit.json"]) rmSync(join(dir, f), { force: true });
+    // The launch configuration stays beside the socket: a restarted daemon re-adopting the VM
+    // reconnects its switch NICs from it.
+    writeFileSync(join(dir, "launch.json"), JSON.stringify(cfg), { mode: 0o600 });
+    // Detached (its own session, no controlling terminal) and with no IPC channel: the VM process
+    // survives the daemon. Its stderr goes to a file the daemon reads when it crashes.
+    const err = openSync(join(dir, "stderr.log"), "w", 0o600);
     // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it).
-    const child = fork(VM_PROCESS, [], { serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"], execArgv: ["--max-old-space-size=256"] });
-    const live: Live = { child, ring, ports: new Map() };
+    const child = spawn(process.execPath, ["--max-old-space-size=256", VM_PROCESS, join(dir, "vm.sock")], { detached: true, stdio: ["ignore", "ignore", err] });
+    closeSync(err);
+    child.unref();
+    child.on("error", () => {});
+    const live = this.newLive(rec, child.pid ?? -1);
+    writeFileSync(join(dir, "pid"), String(live.pid), { mode: 0o600 });
+    child.on("exit", (code, signal) => this.gone(rec, live, code, signal));
+    let ch: VmChannel<FromVm, ToVm> | undefined;
+    for (const t0 = Date.now(); !ch && Date.now() - t0 < 20_000 && child.exitCode === null && child.signalCode === null; ) {
+      ch = await connectChannel<FromVm, ToVm>(join(dir, "vm.sock")).catch(() => undefined);
+      if (!ch) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!ch) {
+      // It died or hangs before listening: end it; 'exit' records why.
+      try {
+        process.kill(live.pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+      await live.exited;
+      return this.get(rec.id);
+    }
+    this.attach(rec, live, ch, cfg);
+    this.toVm(live, { t: "boot", config: cfg });
+    this.setStatus(rec, "running");
+    return this.get(rec.id);
+  }
+
+  private newLive(rec: VmRecord, pid: number): Live {
+    let gone = () => {};
+    const exited = new Promise<void>((r) => (gone = r));
+    const live: Live = { pid, ring: this.ring(rec.id), ports: new Map(), exited, gone };
     this.live.set(rec.id, live);
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
+    return live;
+  }
+
+  /** Wires a VM process's channel: console, stats, frames, exit; its switch NICs to the switches. */
+  private attach(rec: VmRecord, live: Live, ch: VmChannel<FromVm, ToVm>, cfg: LaunchConfig): void {
+    live.channel = ch;
+    const ring = live.ring;
     cfg.nics.forEach((nic, index) => {
       if (nic.kind !== "switch") return;
       const port = this.switchNamed(nic.name).connect();
       live.ports.set(index, port);
       port.attach({ mac: new Uint8Array(6), receive: (frame) => { this.toVm(live, { t: "net", nic: index, frame: frame.slice() }); return true; } });
     });
-    let lastError: string | undefined;
-    child.on("message", (raw) => {
-      const m = raw as FromVm;
+    ch.on("message", (m) => {
       switch (m.t) {
         case "console":
           ring.write(m.data);
@@ -231,7 +272,7 @@ export class VmManager extends EventEmitter {
           live.ports.get(m.nic)?.send(m.frame);
           break;
         case "error":
-          lastError = m.message;
+          live.lastError = m.message;
           break;
         case "exit": {
           const exit: VmExitRecord = { reason: live.endedBy ?? m.reason, status: m.status, at: new Date().toISOString(), ...(m.message ? { message: m.message } : {}) };
@@ -239,22 +280,77 @@ export class VmManager extends EventEmitter {
           this.finish(rec, live, exit);
           break;
         }
+        case "hello":
+          break;
       }
     });
-    live.exited = new Promise<void>((resolve) => {
-      child.on("exit", (code, signal) => {
-        if (live.endedBy !== "reported") {
-          const reason = live.endedBy ?? (signal === "SIGKILL" ? "killed" : "crashed");
-          const message = lastError ?? (signal ? `the VM process was ended by ${signal}` : `the VM process exited with code ${code}`) + (stderr && reason === "crashed" ? `: ${stderr.trim().split("\n").slice(-3).join(" / ")}` : "");
-          this.finish(rec, live, { reason, status: code, message, at: new Date().toISOString() });
+    ch.on("close", () => {
+      // The VM process closes its socket only when it exits. A process that is not this daemon's
+      // child (re-adopted) is watched by its pid until it is gone.
+      const watch = setInterval(() => {
+        if (!pidAlive(live.pid)) {
+          clearInterval(watch);
+          this.gone(rec, live, null, null);
         }
-        resolve();
-      });
+      }, 100);
     });
-    child.on("error", () => {});
-    this.toVm(live, { t: "boot", config: cfg });
-    this.setStatus(rec, "running");
-    return this.get(rec.id);
+  }
+
+  /** The VM process is gone: records why (its report, exit.json, or how it ended). */
+  private gone(rec: VmRecord, live: Live, code: number | null, signal: NodeJS.Signals | null): void {
+    if (live.endedBy !== "reported") {
+      const reported = readExitFile(this.vmDir(rec.id));
+      if (reported && !live.endedBy) {
+        this.finish(rec, live, { reason: reported.reason, status: reported.status, at: new Date().toISOString(), ...(reported.message ? { message: reported.message } : {}) });
+      } else {
+        const reason = live.endedBy ?? (signal === "SIGKILL" ? "killed" : "crashed");
+        const stderr = tail(join(this.vmDir(rec.id), "stderr.log"));
+        const how = signal ? `the VM process was ended by ${signal}` : code !== null ? `the VM process exited with code ${code}` : "the VM process ended";
+        const message = live.lastError ?? how + (stderr && reason === "crashed" ? `: ${stderr}` : "");
+        this.finish(rec, live, { reason, status: code, message, at: new Date().toISOString() });
+      }
+    }
+    live.gone();
+  }
+
+  /**
+   * Re-adopts the VMs a previous daemon left running (called once at start): reconnects to each
+   * VM process's socket; a VM whose process is gone is recorded stopped (with the exit record the
+   * process left, if any); a process without a record, or one that does not answer, is ended.
+   */
+  async adopt(): Promise<void> {
+    for (const rec of this.store.list()) {
+      if (rec.status === "created" || rec.status === "stopped") continue;
+      const dir = this.vmDir(rec.id);
+      const ch = await connectChannel<FromVm, ToVm>(join(dir, "vm.sock"), 1000).catch(() => undefined);
+      const hello = ch && (await firstMessage(ch, 2000));
+      let cfg: LaunchConfig | undefined;
+      try {
+        cfg = JSON.parse(readFileSync(join(dir, "launch.json"), "utf8")) as LaunchConfig;
+      } catch {
+        // no configuration: cannot re-adopt
+      }
+      if (ch && hello?.t === "hello" && cfg) {
+        const live = this.newLive(rec, hello.pid);
+        this.attach(rec, live, ch, cfg);
+        // A stop requested from the previous daemon gets the timeout again.
+        if (rec.status === "stopping") this.shutdown(rec.id);
+        continue;
+      }
+      ch?.close();
+      killVmProcess(dir);
+      const left = readExitFile(dir);
+      this.store.setStatus(rec.id, "stopped", left
+        ? { reason: left.reason, status: left.status, at: new Date().toISOString(), message: `${left.message ? left.message + "; " : ""}ended while no daemon was attached` }
+        : { reason: "daemon-restart", status: null, message: "the VM process was gone when the daemon started again", at: new Date().toISOString() });
+    }
+    // Directories of VMs that have no record (deleted while their process hung): end and remove.
+    const known = new Set(this.store.list().map((r) => r.id));
+    for (const id of readdirSync(join(this.stateDir, "vms"))) {
+      if (known.has(id)) continue;
+      killVmProcess(join(this.stateDir, "vms", id));
+      rmSync(join(this.stateDir, "vms", id), { recursive: true, force: true });
+    }
   }
 
   private finish(rec: VmRecord, live: Live, exit: VmExitRecord): void {
@@ -268,7 +364,7 @@ export class VmManager extends EventEmitter {
   }
 
   private toVm(live: Live, m: ToVm): void {
-    if (live.child.connected) live.child.send(m);
+    live.channel?.send(m);
   }
 
   private running(ref: string, what: string): [VmRecord, Live] {
@@ -307,7 +403,7 @@ export class VmManager extends EventEmitter {
       live.endedBy = "shutdown-timeout";
       this.toVm(live, { t: "stop" });
       // A VM process that doesn't answer a stop within 5 s is killed.
-      setTimeout(() => live.child.kill("SIGKILL"), 5000).unref();
+      setTimeout(() => killPid(live.pid), 5000).unref();
     }, timeoutMs);
     this.setStatus(rec, "stopping");
     return this.get(rec.id);
@@ -321,7 +417,7 @@ export class VmManager extends EventEmitter {
   private async killNow(ref: string): Promise<VmRecord> {
     const [rec, live] = this.running(ref, "kill");
     live.endedBy = "killed";
-    live.child.kill("SIGKILL");
+    killPid(live.pid);
     await live.exited;
     return this.get(rec.id);
   }
@@ -395,12 +491,70 @@ export class VmManager extends EventEmitter {
     for (const [, live] of this.live) {
       live.endedBy = "stopped";
       this.toVm(live, { t: "stop" });
-      setTimeout(() => live.child.kill("SIGKILL"), 5000).unref();
-      if (live.exited) waits.push(live.exited);
+      setTimeout(() => killPid(live.pid), 5000).unref();
+      waits.push(live.exited);
     }
     await Promise.all(waits);
     this.store.close();
   }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // gone already
+  }
+}
+
+/** Ends the VM process recorded in dir (pid file), if that pid still runs a VM process. */
+function killVmProcess(dir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dir, "pid"), "utf8"));
+    // The pid may have been reused by an unrelated process since: check it is this VM's.
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(join(dir, "vm.sock"))) return;
+  } catch {
+    return;
+  }
+  killPid(pid);
+}
+
+function readExitFile(dir: string): { reason: string; status: number; message?: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, "exit.json"), "utf8")) as { reason: string; status: number; message?: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last lines of a VM process's stderr log, on one line. */
+function tail(path: string): string {
+  if (!existsSync(path)) return "";
+  try {
+    return readFileSync(path, "utf8").slice(-4000).trim().split("\n").slice(-3).join(" / ");
+  } catch {
+    return "";
+  }
+}
+
+function firstMessage(ch: VmChannel<FromVm, ToVm>, timeoutMs: number): Promise<FromVm | undefined> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(undefined), timeoutMs);
+    ch.once("message", (m) => {
+      clearTimeout(t);
+      resolve(m);
+    });
+  });
 }
 
 function newId(): string {

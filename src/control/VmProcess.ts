@@ -2,8 +2,16 @@
 // thread): a guest that makes the machine model throw, exhausts memory or is killed with SIGKILL
 // takes down only this process; the daemon and the other VMs keep running, and the daemon sees
 // the exit and records why (docs/ARCHITECTURE.md, "VM isolation").
+//
+// Usage: node VmProcess.js SOCKET. The process owns its control socket (the containerd-shim
+// model): the daemon connects to it, and when the daemon dies (even kill -9) the VM keeps running,
+// its console output waiting in the bounded outbox, until a restarted daemon reconnects. The exit
+// record is also written next to the socket (exit.json) for a daemon that was not connected.
 import process from "node:process";
-import { readFileSync } from "node:fs";
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { dirname, join } from "node:path";
+import { VmChannel } from "./VmChannel.js";
 import type { Vm } from "../vmm/Vm.js";
 import { buildVirtMachine, type VirtMachine } from "../vmm/MachineBuilder.js";
 import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
@@ -19,8 +27,16 @@ setWasmTiering({ tierUp: false });
 // Files this process creates (copy-on-write overlays) are the daemon user's alone.
 process.umask(0o077);
 
+const socketPath = process.argv[2];
+if (!socketPath) {
+  process.stderr.write("usage: VmProcess.js SOCKET (started by the daemon)\n");
+  process.exit(2);
+}
+/** The daemon's connection, while one is attached. */
+let channel: VmChannel<ToVm, FromVm> | undefined;
+
 function send(m: FromVm): void {
-  if (process.connected) process.send!(m);
+  channel?.send(m);
 }
 
 /** Console output goes to the daemon, through a bounded outbox; input comes from it. */
@@ -50,11 +66,6 @@ class IpcNet implements NetBackend {
 let vm: Vm | undefined;
 let machine: VirtMachine | undefined;
 const con = new IpcConsole();
-con.outbox.connect((data, done) => {
-  if (!process.connected) return false;
-  process.send!({ t: "console", data } satisfies FromVm, undefined, undefined, () => done());
-  return true;
-});
 const switchNics = new Map<number, IpcNet>();
 let statsTimer: NodeJS.Timeout | undefined;
 let quotaTimer: NodeJS.Timeout | undefined;
@@ -102,9 +113,21 @@ async function finish(reason: string, status: number, message?: string): Promise
   } catch (e) {
     message = `${message ?? ""} (${(e as Error).message})`;
   }
-  send({ t: "exit", reason, status, ...(message ? { message } : {}) });
-  process.disconnect?.();
-  setTimeout(() => process.exit(0), 50).unref();
+  const exit: FromVm = { t: "exit", reason, status, ...(message ? { message } : {}) };
+  // For a daemon that is not attached now: it reads the record when it reconnects and finds no socket.
+  try {
+    writeFileSync(join(dirname(socketPath!), "exit.json"), JSON.stringify(exit));
+  } catch {
+    // the state directory is gone (the VM was deleted)
+  }
+  server.close();
+  try {
+    unlinkSync(socketPath!);
+  } catch {
+    // already gone
+  }
+  if (channel) channel.send(exit, () => channel?.close());
+  setTimeout(() => process.exit(0), 200).unref();
 }
 
 async function boot(cfg: LaunchConfig): Promise<void> {
@@ -172,10 +195,14 @@ function sysrq(key: string): void {
   setTimeout(() => sink?.input(new TextEncoder().encode(key)), 50);
 }
 
-process.on("message", (raw) => {
-  const m = raw as ToVm;
+let booted = false;
+
+function handle(m: ToVm): void {
   switch (m.t) {
     case "boot":
+      // A reconnecting daemon does not boot again.
+      if (booted) break;
+      booted = true;
       boot(m.config).catch((e: unknown) => {
         send({ t: "error", message: (e as Error).message });
         void finish("error", 1, (e as Error).message);
@@ -205,11 +232,35 @@ process.on("message", (raw) => {
       switchNics.get(m.nic)?.endpoint?.receive(m.frame);
       break;
   }
-});
+}
 
-// The daemon went away (even with kill -9): stop the guest, flush the disks, exit.
-process.on("disconnect", () => {
-  if (vm && vm.state !== "stopped") vm.stop();
-  else if (!finished) process.exit(0);
-  setTimeout(() => process.exit(0), 5000).unref();
+/** One daemon at a time: a new connection (a restarted daemon) replaces the old one. */
+function attach(s: Socket): void {
+  channel?.close();
+  const ch = new VmChannel<ToVm, FromVm>(s);
+  channel = ch;
+  ch.on("message", handle);
+  ch.on("close", () => {
+    if (channel !== ch) return;
+    // The daemon went away (even with kill -9): the VM keeps running; console output waits in
+    // the bounded outbox (oldest dropped) for the next daemon.
+    channel = undefined;
+    con.outbox.connect(undefined);
+  });
+  ch.send({ t: "hello", pid: process.pid, booted, paused: userPaused });
+  con.outbox.connect((data, done) => ch.send({ t: "console", data }, done));
+  stats();
+}
+
+const server = createServer(attach);
+server.on("error", (e) => {
+  process.stderr.write(`VmProcess: cannot listen on ${socketPath}: ${e.message}\n`);
+  process.exit(1);
 });
+// Owner-only: the socket carries console input and power control.
+server.listen(socketPath);
+// A daemon that never connects (it died while starting this VM) leaves nothing behind.
+const orphanTimer = setTimeout(() => {
+  if (!booted) process.exit(1);
+}, 30_000);
+server.once("connection", () => clearTimeout(orphanTimer));

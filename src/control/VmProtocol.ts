@@ -1,5 +1,6 @@
-// Messages between the daemon and a VM process (Node IPC with the structured-clone serialization,
-// so console bytes and Ethernet frames travel as Uint8Array without base64).
+// Messages between the daemon and a VM process, over the VM process's control socket
+// (src/control/VmChannel.ts: structured-clone records, so console bytes and Ethernet frames travel
+// as Uint8Array without base64).
 import type { VmStats } from "../vmm/Vm.js";
 import type { EngineName } from "../dbt/Engine.js";
 import type { DiskSpec, NicSpec } from "../vmm/MachineSpec.js";
@@ -42,6 +43,8 @@ export interface VmProcessStats extends VmStats {
 }
 
 export type FromVm =
+  /** First message on every connection: lets a restarted daemon re-adopt the VM. */
+  | { t: "hello"; pid: number; booted: boolean; paused: boolean }
   | { t: "console"; data: Uint8Array }
   | { t: "stats"; stats: VmProcessStats }
   | { t: "net"; nic: number; frame: Uint8Array }

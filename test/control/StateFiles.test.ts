@@ -21,16 +21,17 @@ test("state directory 0700, database and overlays 0600; an older daemon's wider 
   const guest = buildGuest();
   const dir = join(mkdtempSync(join(tmpdir(), "tv-perm-")), "state");
   // What an older daemon left: everything readable by others.
-  mkdirSync(join(dir, "vms", "old"), { recursive: true, mode: 0o755 });
+  mkdirSync(join(dir, "vms"), { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
-  writeFileSync(join(dir, "vms", "old", "disk0.overlay"), "x", { mode: 0o644 });
+  chmodSync(join(dir, "vms"), 0o755);
+  writeFileSync(join(dir, "typevisor.db"), "", { mode: 0o644 });
+  writeFileSync(join(dir, "notes.txt"), "x", { mode: 0o644 });
   const d = new Daemon({ stateDir: dir, socket: join(dir, "d.sock"), resolveImage: noImages, allowDirs: [dirname(guest)], log: () => {} });
   await d.start();
   try {
     assert.equal(mode(dir), 0o700);
     assert.equal(mode(join(dir, "vms")), 0o700);
-    assert.equal(mode(join(dir, "vms", "old")), 0o700);
-    assert.equal(mode(join(dir, "vms", "old", "disk0.overlay")), 0o600);
+    assert.equal(mode(join(dir, "notes.txt")), 0o600);
     for (const f of ["typevisor.db", "typevisor.db-wal", "typevisor.db-shm"]) assert.equal(mode(join(dir, f)), 0o600, f);
     writeFileSync(join(dirname(guest), "base.img"), Buffer.alloc(64 * 1024));
     const ep = { socket: join(dir, "d.sock") };

@@ -12,7 +12,8 @@ const usage = `Usage: typevisor serve [--socket PATH] [--state-dir DIR] [--allow
 
 Runs the control-plane daemon (the Domain 0 role): an HTTP API that creates, starts, pauses,
 resumes, shuts down, kills and deletes VMs, each in its own process. VM definitions and their last
-states are kept in SQLite in the state directory and survive a daemon restart.
+states are kept in SQLite in the state directory. VMs keep running if the daemon dies (even kill -9)
+and are re-adopted when it starts again; SIGINT/SIGTERM stops them (disks flushed).
 
 Options:
   --socket PATH       Unix socket to listen on (owner-only, mode 0600); only a stale socket at

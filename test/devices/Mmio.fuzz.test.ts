@@ -202,7 +202,8 @@ async function virtioFuzz(name: string, make: Make, queues: number, runs: number
         bytes.fill(0);
         const irq = new TestIrq();
         const mmio = new VirtioMmio(mem, irq, make(mem));
-        mmio.log = () => {};
+        let logLines = 0;
+        mmio.log = () => { logLines++; };
         const drv = init && mmio.device ? new VirtioDriver(mem, mmio, irq) : undefined;
         drv?.init(0n, queues, { queueSize: 8 });
         for (const op of ops) {
@@ -227,6 +228,7 @@ async function virtioFuzz(name: string, make: Make, queues: number, runs: number
         assert.doesNotMatch(mmio.lastError, /internal error/, `${name}: a device-model exception`);
         if (mmio.status & STATUS_DEVICE_NEEDS_RESET) assert.notEqual(mmio.lastError, "", "DEVICE_NEEDS_RESET comes with a reason");
         assert.ok(sentinelIntact(mem), `${name}: nothing written outside guest RAM`);
+        assert.ok(logLines <= 100, `${name}: ${logLines} log lines from one guest (rate limits)`);
         mmio.reset();
         await mmio.idle();
       },

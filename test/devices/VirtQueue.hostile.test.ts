@@ -226,3 +226,18 @@ test("status: after the driver sets FAILED, notifications are ignored until rese
   r.drv.setReg(REG.Status, 0);
   assert.equal(r.drv.status, 0, "reset clears FAILED");
 });
+
+test("hostile: a guest that breaks and resets the device in a loop gets a bounded number of log lines", async (t) => {
+  const r = await setup(t);
+  for (let i = 0; i < 1000; i++) {
+    r.drv.setReg(REG.Status, 0);
+    r.drv.setReg(REG.Status, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    r.drv.setReg(REG.QueueSel, 0);
+    r.drv.setReg(REG.QueueDescLow, 0x1000); // outside RAM: DEVICE_NEEDS_RESET every round
+    r.drv.setReg(REG.QueueReady, 1);
+    assert.ok(r.mmio.status & STATUS_DEVICE_NEEDS_RESET);
+  }
+  assert.match(r.mmio.lastError, /outside guest RAM/, "the reason is still recorded");
+  assert.ok(r.logs.length <= 25, `${r.logs.length} log lines`);
+  assert.ok(r.logs.some((l) => /not logged/.test(l)), "says that further errors are not logged");
+});

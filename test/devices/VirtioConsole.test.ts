@@ -2,7 +2,7 @@
 // ports, emergency write, and hostile buffers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { VirtioConsole, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_DEVICE_READY, VIRTIO_CONSOLE_DEVICE_ADD, VIRTIO_CONSOLE_PORT_READY, VIRTIO_CONSOLE_CONSOLE_PORT, VIRTIO_CONSOLE_PORT_OPEN, VIRTIO_CONSOLE_PORT_NAME } from "../../src/devices/virtio/VirtioConsole.js";
+import { MAX_CONTROL_BACKLOG, VirtioConsole, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_DEVICE_READY, VIRTIO_CONSOLE_DEVICE_ADD, VIRTIO_CONSOLE_PORT_READY, VIRTIO_CONSOLE_CONSOLE_PORT, VIRTIO_CONSOLE_PORT_OPEN, VIRTIO_CONSOLE_PORT_NAME } from "../../src/devices/virtio/VirtioConsole.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
 import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.js";
 import { bit } from "../../src/devices/virtio/VirtioDevice.js";
@@ -143,4 +143,24 @@ test("virtio-console: with MULTIPORT, host input waits until the guest opens the
   const u = await r.drv.waitUsed(q[4]!);
   assert.equal(dev.isOpen(1), true);
   assert.equal(Buffer.from(r.mem.read(bufs[u[0]!.id]!, u[0]!.len)).toString(), "early");
+});
+
+test("hostile: control messages from a guest that never reads the answers queue a bounded number of replies", async () => {
+  let dev!: VirtioConsole;
+  const r = rig(makeGuest(), (m) => (dev = new VirtioConsole(m, [{ backend: new MemoryBackend() }, { backend: new MemoryBackend(), name: "p1" }])));
+  r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
+  const ctrlTx = r.drv.queues[3]!;
+  const msg = r.drv.alloc.alloc(8);
+  r.mem.writeU32(msg, 0);
+  r.mem.writeU16(msg + 4, VIRTIO_CONSOLE_DEVICE_READY);
+  r.mem.writeU16(msg + 6, 1);
+  // 5,000 DEVICE_READY messages, each asking for one DEVICE_ADD per port, and no control-rx buffers.
+  for (let sent = 0; sent < 5000;) {
+    while (ctrlTx.free > 0 && sent < 5000) { ctrlTx.add([{ addr: msg, len: 8 }], []); sent++; }
+    ctrlTx.kick();
+    await r.drv.waitUsed(ctrlTx, 0);
+  }
+  assert.ok(dev.pendingControlMessages <= MAX_CONTROL_BACKLOG, `${dev.pendingControlMessages} control replies queued`);
+  assert.ok(r.logs.some((l) => /control replies dropped/.test(l)), "the drop is logged");
+  assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
 });

@@ -27,6 +27,12 @@ export const VIRTIO_CONSOLE_PORT_NAME = 7;
 const QUEUE_SIZE = 128;
 /** Largest single guest write we pass on (Linux sends at most a page per buffer). */
 const MAX_TX = 1 << 20;
+/**
+ * Control replies waiting for the guest's control-receive buffers. Linux's handshake needs a few per
+ * port; a guest that keeps sending DEVICE_READY without reading the answers must not grow the host
+ * without bound (issue 12), so replies beyond this are dropped and counted.
+ */
+export const MAX_CONTROL_BACKLOG = 256;
 
 export interface ConsolePortOptions {
   backend: CharBackend;
@@ -57,6 +63,8 @@ export class VirtioConsole implements VirtioDevice {
   private readonly msgView = new DataView(this.msg.buffer);
   private readonly txBuf = new Uint8Array(MAX_TX);
   private logCount = 0;
+  /** Control replies dropped because the guest left MAX_CONTROL_BACKLOG unread. */
+  private controlDropped = 0;
   private readonly none = new InFlight();
   /** struct virtio_console_config {u16 cols; u16 rows; u32 max_nr_ports; u32 emerg_wr;}, §5.3.4. */
   private readonly config = new DataView(new ArrayBuffer(12));
@@ -97,6 +105,7 @@ export class VirtioConsole implements VirtioDevice {
   reset(): void {
     this.ctx = null;
     this.ctrlOut.length = 0;
+    this.controlDropped = 0;
     for (const p of this.ports) p.guestOpen = false;
   }
 
@@ -171,8 +180,15 @@ export class VirtioConsole implements VirtioDevice {
     v.setUint16(4, event, true);
     v.setUint16(6, value, true);
     if (extra) m.set(extra, 8);
+    if (this.ctrlOut.length >= MAX_CONTROL_BACKLOG) {
+      if (this.controlDropped++ === 0) this.warn(`guest does not read control messages: control replies dropped beyond ${MAX_CONTROL_BACKLOG}`);
+      return;
+    }
     this.ctrlOut.push(m);
   }
+
+  /** Control replies queued for the guest (tests, `vm info`). */
+  get pendingControlMessages(): number { return this.ctrlOut.length; }
 
   private flushControl(ctx: VirtioContext): void {
     const q = ctx.queues[2]!;

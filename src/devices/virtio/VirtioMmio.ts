@@ -58,6 +58,7 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   private queueSel = 0;
   private readonly offered: bigint;
   private logCount = 0;
+  private resetLogs = 0;
   log: (line: string) => void = (line) => process.stderr.write(line + "\n");
 
   /**
@@ -236,7 +237,11 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   needsReset(reason: string): void {
     if (this.status & STATUS_DEVICE_NEEDS_RESET) return;
     this.lastError = reason;
-    this.log(`${this.name}: guest error, device needs reset: ${reason}`);
+    // Rate-limited like warn(): a guest looping on reset + break must not flood the host's log.
+    if (this.resetLogs < 20) {
+      this.resetLogs++;
+      this.log(`${this.name}: guest error, device needs reset: ${reason}${this.resetLogs === 20 ? " (further guest errors of this device not logged)" : ""}`);
+    }
     // §2.1.1 / §4.2.3.3: set DEVICE_NEEDS_RESET and send a configuration change notification.
     this.status |= STATUS_DEVICE_NEEDS_RESET;
     for (const q of this.queues) q.ready = false;

@@ -9,10 +9,16 @@ import { deserialize, serialize } from "node:v8";
 
 /** Largest message accepted: a console chunk or a frame is far smaller; stats are a few KiB. */
 const MAX_MESSAGE = 4 * 1024 * 1024;
+/** Most bytes queued on the socket for a peer that does not read, past which droppable messages
+ *  (Ethernet frames, console input, stats) are dropped: a hung daemon or VM process cannot make the
+ *  other side buffer without bound. */
+export const MAX_BACKLOG = 1024 * 1024;
 
 export class VmChannel<In, Out> extends EventEmitter<{ message: [In]; close: [] }> {
   private buf: Buffer = Buffer.alloc(0);
   private closed = false;
+  /** Droppable messages dropped because the peer did not read (see MAX_BACKLOG). */
+  dropped = 0;
 
   constructor(readonly socket: Socket) {
     super();
@@ -59,6 +65,15 @@ export class VmChannel<In, Out> extends EventEmitter<{ message: [In]; close: [] 
     this.socket.write(head);
     this.socket.write(body, done ? () => done() : undefined);
     return true;
+  }
+
+  /** Sends unless the peer has MAX_BACKLOG bytes unread; then drops the message and counts it. */
+  sendDroppable(m: Out): boolean {
+    if (this.socket.writableLength > MAX_BACKLOG) {
+      this.dropped++;
+      return false;
+    }
+    return this.send(m);
   }
 
   close(): void {

@@ -364,7 +364,10 @@ export class VmManager extends EventEmitter {
   }
 
   private toVm(live: Live, m: ToVm): void {
-    live.channel?.send(m);
+    // Frames and keystrokes for a VM process that does not read are dropped (as a NIC or a UART
+    // with a full FIFO would), never queued without bound; control messages always go.
+    if (m.t === "net" || m.t === "input") live.channel?.sendDroppable(m);
+    else live.channel?.send(m);
   }
 
   private running(ref: string, what: string): [VmRecord, Live] {

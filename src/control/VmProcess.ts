@@ -36,7 +36,9 @@ if (!socketPath) {
 let channel: VmChannel<ToVm, FromVm> | undefined;
 
 function send(m: FromVm): void {
-  channel?.send(m);
+  // Frames and statistics for a daemon that does not read are dropped, never queued without bound.
+  if (m.t === "net" || m.t === "stats") channel?.sendDroppable(m);
+  else channel?.send(m);
 }
 
 /** Console output goes to the daemon, through a bounded outbox; input comes from it. */

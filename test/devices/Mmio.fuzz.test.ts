@@ -21,7 +21,7 @@ import { GoldfishRtc } from "../../src/devices/GoldfishRtc.js";
 import { Syscon, SYSCON_FAIL, SYSCON_PASS, SYSCON_RESET } from "../../src/devices/Syscon.js";
 import { Uart16550 } from "../../src/devices/Uart16550.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
-import { REG, STATUS_DEVICE_NEEDS_RESET, VirtioMmio } from "../../src/devices/virtio/VirtioMmio.js";
+import { INT_CONFIG_CHANGE, REG, STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER_OK, VirtioMmio } from "../../src/devices/virtio/VirtioMmio.js";
 import type { VirtioDevice } from "../../src/devices/virtio/VirtioDevice.js";
 import { VirtioBlk } from "../../src/devices/virtio/VirtioBlk.js";
 import { VirtioConsole } from "../../src/devices/virtio/VirtioConsole.js";
@@ -207,9 +207,19 @@ async function virtioFuzz(name: string, make: Make, queues: number, runs: number
         const drv = init && mmio.device ? new VirtioDriver(mem, mmio, irq) : undefined;
         drv?.init(0n, queues, { queueSize: 8 });
         for (const op of ops) {
+          const wasBroken = (mmio.status & STATUS_DEVICE_NEEDS_RESET) !== 0;
+          step(op);
+          // §2.1.2: after setting DEVICE_NEEDS_RESET with DRIVER_OK set, the device MUST send a
+          // configuration change notification.
+          if (!wasBroken && mmio.status & STATUS_DEVICE_NEEDS_RESET && mmio.status & STATUS_DRIVER_OK) {
+            assert.ok(mmio.interruptStatus & INT_CONFIG_CHANGE && irq.level, `${name}: DEVICE_NEEDS_RESET without a configuration change interrupt`);
+          }
+          assert.doesNotMatch(mmio.lastError, /internal error/, `${name}: a device-model exception`);
+        }
+        function step(op: (typeof ops)[number]): void {
           if ("seed" in op) {
             const q = drv?.queues[op.q];
-            if (!q) continue;
+            if (!q) return;
             for (const b of [...op.out, ...op.inb]) {
               const o = b.addr - mem.base;
               for (let i = 0; i < Math.min(b.len, 64) && o + i >= 0 && o + i < mem.size; i++) bytes[o + i] = (op.seed >>> (8 * (i & 3))) & 0xff;
@@ -217,12 +227,11 @@ async function virtioFuzz(name: string, make: Make, queues: number, runs: number
             // The test driver refuses when its ring is full; a guest that scribbled on it may be confused too.
             try { q.add(op.out, op.inb, op.indirect); q.kick(); } catch { /* ring full */ }
             try { while (q.getUsed()); } catch { /* scribbled ring */ }
-            continue;
+            return;
           }
-          if ("at" in op) { bytes[op.at] = op.v & 0xff; bytes[op.at + 1] = op.v >> 8; continue; }
-          if ("notify" in op) { mmio.write(REG.QueueNotify, 4, op.notify); continue; }
+          if ("at" in op) { bytes[op.at] = op.v & 0xff; bytes[op.at + 1] = op.v >> 8; return; }
+          if ("notify" in op) { mmio.write(REG.QueueNotify, 4, op.notify); return; }
           drive(mmio, 0x1000, [op]);
-          assert.doesNotMatch(mmio.lastError, /internal error/, `${name}: a device-model exception`);
         }
         await mmio.idle();
         assert.doesNotMatch(mmio.lastError, /internal error/, `${name}: a device-model exception`);

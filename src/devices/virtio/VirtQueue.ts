@@ -6,7 +6,7 @@
 // walked. Two classes of guest error:
 //  - ring corruption (head or next index past the table, a loop, nested indirect tables, more
 //    buffers "available" than the queue holds): the queue is broken; pop() returns BROKEN with the
-//    reason in `broken` and the transport sets DEVICE_NEEDS_RESET (§2.1.1);
+//    reason in `broken` and the transport sets DEVICE_NEEDS_RESET (§2.1.2);
 //  - a bad request (buffer outside RAM, device-writable before device-readable buffers, absurd
 //    lengths): pop() still returns the chain, with `chain.error` set, so the device can fail just
 //    that request with an error status and hand the buffers back.

@@ -31,7 +31,7 @@ export interface VirtioContext {
   notifyUsed(queue: VirtQueue): void;
   /** Configuration change notification (§2.5.1, §4.2.2 InterruptStatus bit 1). */
   configChanged(): void;
-  /** The device hit a guest error it cannot report per request: set DEVICE_NEEDS_RESET (§2.1.1). */
+  /** The device hit a guest error it cannot report per request: set DEVICE_NEEDS_RESET (§2.1.2). */
   needsReset(reason: string): void;
   log(line: string): void;
 }

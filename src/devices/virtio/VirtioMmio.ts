@@ -145,7 +145,7 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   private setStatus(v: number): void {
     if (v === 0) { this.reset(); return; }
     const old = this.status;
-    // §2.1.2: the driver MUST NOT clear a status bit; treat it as a driver bug and keep the old bits.
+    // §2.1.1: the driver MUST NOT clear a status bit; treat it as a driver bug and keep the old bits.
     if ((old & ~v & ~STATUS_DEVICE_NEEDS_RESET) !== 0) this.warn(`driver tried to clear status bits 0x${(old & ~v).toString(16)}; write 0 to reset`, 0);
     let next = old | (v & ~STATUS_DEVICE_NEEDS_RESET);
     if (v & STATUS_FEATURES_OK && !(old & STATUS_FEATURES_OK)) {
@@ -210,7 +210,7 @@ export class VirtioMmio implements BusDevice, VirtioContext {
     try {
       this.device!.queueNotify(index);
     } catch (e) {
-      // A device bug must not take the VMM down with it: park the device instead (§2.1.1).
+      // A device bug must not take the VMM down with it: park the device instead (§2.1.2).
       this.needsReset(`internal error while processing queue ${index}: ${(e as Error).message}`);
       return;
     }
@@ -242,7 +242,7 @@ export class VirtioMmio implements BusDevice, VirtioContext {
       this.resetLogs++;
       this.log(`${this.name}: guest error, device needs reset: ${reason}${this.resetLogs === 20 ? " (further guest errors of this device not logged)" : ""}`);
     }
-    // §2.1.1 / §4.2.3.3: set DEVICE_NEEDS_RESET and send a configuration change notification.
+    // §2.1.2 / §4.2.3.3: set DEVICE_NEEDS_RESET and send a configuration change notification.
     this.status |= STATUS_DEVICE_NEEDS_RESET;
     for (const q of this.queues) q.ready = false;
     this.configGeneration = (this.configGeneration + 1) >>> 0;

@@ -41,10 +41,10 @@ export function parseCommandArgs<O extends Options>(
 
 /** Parses a size such as 512M, 1G, 65536 or 64K into bytes. */
 export function parseSize(text: string, what: string): number {
-  const m = /^(\d+)([KMGkmg]i?[Bb]?)?$/.exec(text.trim());
+  const m = /^(\d+)([KMGTkmgt]i?[Bb]?)?$/.exec(text.trim());
   if (!m) throw new UsageError(`${what}: '${text}' is not a size (examples: 512M, 1G, 65536)`);
   const n = Number(m[1]);
   const unit = (m[2] ?? "").charAt(0).toUpperCase();
-  const mult = unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1;
+  const mult = unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : unit === "T" ? 1024 ** 4 : 1;
   return n * mult;
 }

@@ -26,6 +26,8 @@ export interface ImageSpec {
   readonly modules?: readonly string[];
   /** linux-initramfs: modules (plus dependencies) loaded only when a virtio disk is present. */
   readonly diskModules?: readonly string[];
+  /** linux-initramfs: modules (plus dependencies) loaded only when a virtio NIC is present. */
+  readonly netModules?: readonly string[];
   /** linux-initramfs: size of the ext4 data disk, in MiB. */
   readonly diskMiB?: number;
   /** Kernel command line that boots this image on Typevisor's machine. */
@@ -42,6 +44,8 @@ const VIRT_MODULES = ["virtio_mmio", "virtio_blk", "virtio_net", "virtio_console
 // costly on an emulated CPU. crc32c_generic is listed because ext4 and jbd2 declare
 // `softdep pre: crypto-crc32c` (modules.softdep), which modules.dep does not cover.
 const DISK_MODULES = ["crc32c_generic", "ext4"] as const;
+// Packet sockets for busybox udhcpc (it sends and receives DHCP as raw frames), when a NIC exists.
+const NET_MODULES = ["af_packet"] as const;
 
 export const CATALOGUE: readonly ImageSpec[] = [
   {
@@ -55,6 +59,7 @@ export const CATALOGUE: readonly ImageSpec[] = [
     busyboxPackage: "busybox-static",
     modules: VIRT_MODULES,
     diskModules: DISK_MODULES,
+    netModules: NET_MODULES,
     diskMiB: 64,
     cmdline: "console=ttyS0 earlycon=sbi",
   },

@@ -1,6 +1,15 @@
 // The /init of Typevisor's initramfs: a busybox sh script. The kernel runs /init as PID 1 out of
 // the unpacked initramfs (Documentation/filesystems/ramfs-rootfs-initramfs.rst), so it must never
-// exit: every path ends in `poweroff -f`.
+// exit: every path ends in `poweroff -f` or `reboot -f`.
+//
+// As PID 1 it also does what busybox `poweroff`/`reboot`/`halt` (without -f) expect of init: they
+// signal PID 1 (SIGUSR2 = power off, SIGTERM = reboot, SIGUSR1 = halt; busybox init/halt.c), and
+// the trap handlers end the processes, sync, unmount the disk and power off or reboot. The shell and
+// tv.cmd run in the background with `wait`, because a shell runs traps only between commands and
+// `wait` is the one command a trapped signal interrupts (POSIX 2.11, "Signals and Error Handling").
+//
+// With a virtio NIC present it loads packet sockets, brings every ethN up with DHCP (busybox udhcpc,
+// our own script below: /etc/resolv.conf, address, route) and prints the address it got.
 //
 // It prints marker lines that tests and benchmarks wait for:
 //   TYPEVISOR-BOOT-OK               userspace is up, modules loaded, disk mounted (if any)
@@ -9,6 +18,8 @@
 //   tv.cmd="COMMAND"  run COMMAND with sh -c instead of an interactive shell, then power off
 //   tv.poweroff=1     power off right after TYPEVISOR-BOOT-OK (boot-time measurements)
 //   tv.nodisk=1       do not mount /dev/vda even if present
+//   tv.nonet=1        do not configure NICs by DHCP
+//   tv.rows=R tv.cols=C  the host terminal's size, set on the console (`stty rows R cols C`)
 
 export interface InitOptions {
   /** Kernel release (the directory under /lib/modules). */
@@ -38,11 +49,14 @@ cmdline=$(cat /proc/cmdline)
 # tv.cmd="..." (quoted, may contain spaces) or tv.cmd=word
 tv_cmd=$(echo " $cmdline" | sed -n 's/.* tv\\.cmd="\\([^"]*\\)".*/\\1/p')
 if [ -z "$tv_cmd" ]; then tv_cmd=$(echo " $cmdline" | sed -n 's/.* tv\\.cmd=\\([^" ][^ ]*\\).*/\\1/p'); fi
-tv_poweroff=0; tv_nodisk=0
+tv_poweroff=0; tv_nodisk=0; tv_nonet=0; tv_rows=; tv_cols=
 for w in $cmdline; do
   case "$w" in
     tv.poweroff=1) tv_poweroff=1 ;;
     tv.nodisk=1) tv_nodisk=1 ;;
+    tv.nonet=1) tv_nonet=1 ;;
+    tv.rows=*) tv_rows=\${w#tv.rows=} ;;
+    tv.cols=*) tv_cols=\${w#tv.cols=} ;;
   esac
 done
 
@@ -73,29 +87,100 @@ if [ "$tv_nodisk" != 1 ] && grep -qs '^0x0002$' /sys/bus/virtio/devices/*/device
   fi
 fi
 
-shutdown() {
+# Networking: every ethN by DHCP when a virtio NIC (virtio device ID 1) exists.
+if [ "$tv_nonet" != 1 ] && grep -qs '^0x0001$' /sys/bus/virtio/devices/*/device; then
+  load_modules /etc/typevisor/modules.net
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+  for n in /sys/class/net/eth*; do
+    [ -e "$n" ] || continue
+    n=\${n##*/}
+    ip link set "$n" up
+    # Three discovers a second apart: passt answers at once; a switch without a DHCP server costs 3 s.
+    udhcpc -i "$n" -s /etc/typevisor/udhcpc.script -n -q -f -t 3 -T 1 >/tmp/udhcpc.log 2>&1 ||
+      echo "typevisor-init: no DHCP answer on $n (configure it with ip addr/ip route)"
+  done
+fi
+
+if [ -n "$tv_rows" ] && [ -n "$tv_cols" ]; then stty -F /dev/console rows "$tv_rows" cols "$tv_cols" 2>/dev/null; fi
+
+# Power off / reboot: the end of every path, and what busybox poweroff/reboot/halt ask for.
+child=
+finish() {
+  trap '' USR1 USR2 TERM
+  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+  kill -TERM -1 2>/dev/null; sleep 0.1; kill -KILL -1 2>/dev/null
   sync
   [ $disk = 1 ] && umount /mnt 2>/dev/null
-  poweroff -f
+  if [ "$1" = reboot ]; then reboot -f; else poweroff -f; fi
+  while :; do sleep 60; done
+}
+trap 'finish poweroff' USR1 USR2
+trap 'finish reboot' TERM
+
+# Runs "$@" in the background and waits for it: traps run while it is running.
+run_waiting() {
+  "$@" </dev/console >/dev/console 2>&1 &
+  child=$!
+  while :; do
+    wait "$child"
+    rc=$?
+    kill -0 "$child" 2>/dev/null || break
+  done
+  child=
+  return $rc
 }
 
 echo "TYPEVISOR-BOOT-OK image=${o.imageName} kernel=$(uname -r)"
-if [ "$tv_poweroff" = 1 ]; then shutdown; fi
+if [ "$tv_poweroff" = 1 ]; then finish poweroff; fi
 
 if [ -n "$tv_cmd" ]; then
   echo "TYPEVISOR-CMD-BEGIN"
-  sh -c "$tv_cmd"
-  echo "TYPEVISOR-CMD-END rc=$?"
-  shutdown
+  run_waiting sh -c "$tv_cmd"
+  echo "TYPEVISOR-CMD-END rc=$rc"
+  finish poweroff
 fi
 
 echo
-echo "Typevisor guest: Debian busybox shell. /mnt holds the data disk (if any). 'poweroff -f' or Ctrl-D stops the VM."
+echo "Typevisor guest: Debian busybox shell. /mnt holds the data disk (if any). 'poweroff' or Ctrl-D stops the VM, 'reboot' restarts it."
 # setsid + cttyhack give the shell a controlling terminal on the console, so job control works.
-setsid cttyhack sh -l
-shutdown
+run_waiting setsid cttyhack sh -l
+finish poweroff
 `;
 }
+
+/**
+ * busybox udhcpc's event script (udhcpc runs it with $1 = deconfig/bound/renew/leasefail/nak and the
+ * lease in the environment: ip, mask (prefix length), router, dns, domain, mtu; busybox
+ * networking/udhcp/dhcpc.c). Debian ships its default script in the udhcpc package, not in
+ * busybox-static, so the image has its own.
+ */
+export const UDHCPC_SCRIPT = `#!/bin/sh
+# Typevisor's udhcpc script: address, default route and /etc/resolv.conf from the DHCP lease.
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/\${mask:-24}" dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu" 2>/dev/null
+    if [ -n "$router" ]; then
+      while ip route del default dev "$interface" 2>/dev/null; do :; done
+      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    fi
+    if [ -n "$dns" ]; then
+      : > /etc/resolv.conf.new
+      [ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf.new
+      for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf.new; done
+      mv /etc/resolv.conf.new /etc/resolv.conf
+    fi
+    echo "typevisor-init: $interface $ip/\${mask:-24} gateway \${router:-none} dns \${dns:-none}"
+    ;;
+esac
+exit 0
+`;
 
 export const PROFILE = `export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PS1='typevisor:\\w# '

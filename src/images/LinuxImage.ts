@@ -8,7 +8,7 @@ import { AptRoot, dependencyNames, type PackageRecord } from "./AptRoot.js";
 import { busyboxApplets } from "./Busybox.js";
 import type { ImageSpec } from "./Catalogue.js";
 import { CpioWriter } from "./Cpio.js";
-import { initScript, PROFILE } from "./Init.js";
+import { initScript, PROFILE, UDHCPC_SCRIPT } from "./Init.js";
 import { decompressModule, moduleNameOf, readModInfo } from "./KernelModule.js";
 import { artifactOf, MANIFEST_FORMAT, type Manifest, type ManifestPackage } from "./Manifest.js";
 import { ModulesDep, parseModulesBuiltin } from "./ModulesDep.js";
@@ -21,8 +21,11 @@ export class AssemblyError extends Error {
   }
 }
 
-/** Bumped whenever the assembled artifacts change for the same packages (2: disk-only modules). */
-export const LINUX_RECIPE_VERSION = 2;
+/**
+ * Bumped whenever the assembled artifacts change for the same packages (2: disk-only modules;
+ * 3: NIC-only modules, DHCP at boot, poweroff/reboot by signal to init, terminal size).
+ */
+export const LINUX_RECIPE_VERSION = 3;
 
 export const KERNEL_FILE = "kernel";
 export const INITRD_FILE = "initrd.cpio";
@@ -146,10 +149,11 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   checkKernelImage(readFileSync(kfile), spec.arch, kfile);
 
   const base = spec.modules ?? [];
-  const sel = selectModules(join(modBase, release), [...base, ...(spec.diskModules ?? [])]);
-  // Boot-time modules first; the disk-only ones (whatever the full set adds) are marked for init.
+  const sel = selectModules(join(modBase, release), [...base, ...(spec.diskModules ?? []), ...(spec.netModules ?? [])]);
+  // Boot-time modules first; the disk-only and NIC-only ones (what each set adds) are marked for init.
   const baseLoad = sel.dep.resolve(base, sel.builtinSet).load;
-  const diskLoad = sel.load.filter((p) => !baseLoad.includes(p));
+  const diskLoad = sel.dep.resolve([...base, ...(spec.diskModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
+  const netLoad = sel.dep.resolve([...base, ...(spec.netModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
   progress.update(0.3, `${sel.load.length} modules`);
 
   const bbPath = ["usr/bin/busybox", "bin/busybox"].map((p) => join(work, "b", p)).find((p) => existsSync(p));
@@ -177,6 +181,8 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   if (existsSync(builtinFile)) cpio.file(`${modDir}/modules.builtin`, readFileSync(builtinFile));
   cpio.file("etc/typevisor/modules", Buffer.from(baseLoad.map((p) => p + "\n").join("")));
   cpio.file("etc/typevisor/modules.disk", Buffer.from(diskLoad.map((p) => p + "\n").join("")));
+  cpio.file("etc/typevisor/modules.net", Buffer.from(netLoad.map((p) => p + "\n").join("")));
+  cpio.file("etc/typevisor/udhcpc.script", Buffer.from(UDHCPC_SCRIPT), 0o755);
   cpio.file(
     "etc/typevisor/image",
     Buffer.from(`name=${spec.name}\nkernel=${kpkg.name} ${kpkg.version}\nbusybox=${bpkg.name} ${bpkg.version}\n`),
@@ -220,6 +226,7 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
     cmdline: spec.cmdline ?? "console=ttyS0",
     modules: baseLoad,
     diskModules: diskLoad,
+    netModules: netLoad,
     applets: applets.length,
   };
 }

@@ -46,6 +46,8 @@ export interface Manifest {
   readonly modules?: readonly string[];
   /** linux-initramfs: modules loaded only when a virtio disk is attached (load order). */
   readonly diskModules?: readonly string[];
+  /** linux-initramfs: modules loaded only when a virtio NIC is attached (load order). */
+  readonly netModules?: readonly string[];
   readonly applets?: number;
 }
 

@@ -8,13 +8,14 @@ import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import type { NamedBytes } from "../../vmm/VirtLayout.js";
 import { planVirtBoot } from "../../vmm/VirtLayout.js";
-import type { VmStats } from "../../vmm/Vm.js";
+import type { Vm, VmExit, VmStats } from "../../vmm/Vm.js";
 import { virtioSlotProblem, type DiskSpec, type MachineSpec } from "../../vmm/MachineSpec.js";
 import { buildVirtMachine, MachineBuildError, type VirtMachine } from "../../vmm/MachineBuilder.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
 import { ElfLoadError } from "../../boot/ElfLoader.js";
 import { TerminalBackend } from "../../devices/chardev/TerminalBackend.js";
+import type { CharBackend } from "../../devices/chardev/CharBackend.js";
 import { SocketSwitchPort } from "../../devices/net/SocketSwitch.js";
 import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
 import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSetup.js";
@@ -117,7 +118,7 @@ export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boole
   if (memory < 16 * 1024 * 1024 || memory % 4096 !== 0) {
     throw new UsageError(`${cmd}: --memory ${v.memory}: give at least 16M, in whole 4 KiB pages`);
   }
-  if (memory > 2048 * 1024 * 1024) throw new UsageError(`${cmd}: --memory ${v.memory}: at most 2G is supported`);
+  if (memory > 2048 * 1024 * 1024) throw new UsageError(`${cmd}: --memory ${v.memory}: at most 2G of guest RAM is supported (guest RAM is one WebAssembly memory of at most 4 GiB, which also holds the engine's state)`);
   const cpus = Number(v.cpus ?? "1");
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
   const engine = parseEngine(cmd, v.engine);
@@ -185,17 +186,33 @@ function switchDirectory(): string {
   return dir;
 }
 
-/** Builds the machine for `run`/`start` with the terminal as console; errors become usage errors. */
-export async function buildCliMachine(cmd: string, spec: MachineSpec, terminal: TerminalBackend): Promise<VirtMachine> {
+/**
+ * Boots `spec` with the terminal as console (through `wrap`, e.g. start's --cmd output filter) until
+ * the guest stops, Ctrl-A x or SIGINT/SIGTERM; build errors become usage errors.
+ */
+export async function runOnTerminal(cmd: string, spec: MachineSpec, wrap?: (terminal: CharBackend) => CharBackend): Promise<{ exit: VmExit; vm: Vm }> {
+  setEngineTiering(false); // a boot is mostly run-once code: Liftoff only (src/dbt/WasmTiering.ts)
+  let machine: VirtMachine | undefined;
+  const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });
   try {
-    return await buildVirtMachine(spec, {
-      console: terminal,
+    machine = await buildVirtMachine(spec, {
+      console: wrap ? wrap(terminal) : terminal,
       openSwitch: (name) => SocketSwitchPort.open(join(switchDirectory(), `${name}.sock`)),
     });
   } catch (e) {
     await terminal.close();
     throw asUsageError(cmd, e);
   }
+  const vm = machine.vm;
+  const onSignal = () => vm.stop();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const exit = await machine.run();
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  vm.board.uart.flushTx();
+  await terminal.close();
+  return { exit, vm };
 }
 
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
@@ -220,19 +237,7 @@ export const command: Command = {
   async run(argv) {
     const { values } = parseCommandArgs("run", argv, { ...machineOptions, stats: { type: "boolean" } }, false);
     const spec = readMachineSpec("run", values, true);
-    setEngineTiering(false); // a boot is mostly run-once code: Liftoff only (src/dbt/WasmTiering.ts)
-    let machine: VirtMachine | undefined;
-    const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });
-    machine = await buildCliMachine("run", spec, terminal);
-    const vm = machine.vm;
-    const onSignal = () => vm.stop();
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    const exit = await machine.run();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    vm.board.uart.flushTx();
-    await terminal.close();
+    const { exit, vm } = await runOnTerminal("run", spec);
     if (values.stats) process.stderr.write(formatStats(vm.stats()));
     if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
     return exit.status;

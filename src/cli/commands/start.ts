@@ -13,29 +13,39 @@ import { join } from "node:path";
 import type { Command } from "../Command.js";
 import { parseCommandArgs, UsageError } from "../Command.js";
 import { AptUnavailableError, DEFAULT_IMAGE, ensureImage, ImageError } from "../../images/index.js";
+import { findImage } from "../../images/Catalogue.js";
 import { LockFile } from "../../images/ImageCache.js";
-import { command as run } from "./run.js";
+import { readMachineSpec, runOnTerminal } from "./run.js";
+import { CmdOutputFilter } from "../CmdOutput.js";
 import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
-import { parseEngine } from "../EngineSetup.js";
 
-const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--append "ARGS"] [--memory 512M] [--cpus 1] [--engine interp|dbt]
-                       [--ephemeral] [--quiet]
+const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--net ...]... [--append "ARGS"] [--memory 512M]
+                       [--cpus 1] [--engine interp|dbt] [--ephemeral] [--verbose] [--quiet]
 
 Boots image NAME (default ${DEFAULT_IMAGE}) to a busybox shell on this terminal, pulling it first
 if it is not in the cache (see 'typevisor image'). The data disk appears as /dev/vda on /mnt: it is
 your own copy, \${XDG_DATA_HOME:-~/.local/share}/typevisor/disks/NAME.ext4, made on first start and
-kept across starts (the cached image itself is never modified).
+kept across starts (the cached image itself is never modified). The guest gets a NIC with user-mode
+networking (passt) and configures it by DHCP; 'poweroff' ends the VM, 'reboot' restarts it.
 
 Options:
-  --cmd "COMMAND"   run COMMAND in the guest instead of a shell, print its output, power off
-                    (kernel parameter tv.cmd; output is framed by TYPEVISOR-CMD-BEGIN/END lines)
+  --cmd "COMMAND"   run COMMAND in the guest instead of a shell, print its output, power off; the
+                    exit status is COMMAND's (kernel parameter tv.cmd)
+  --net SPEC        the guest's NICs (repeatable; default: --net user): user[,hostfwd=...],
+                    switch:NAME, tap:IFNAME or none (see 'typevisor run --help')
   --append "ARGS"   extra kernel command-line arguments (e.g. tv.poweroff=1)
   --memory SIZE     guest RAM (default 512M)
   --cpus N          harts (default 1)
   --engine E        CPU engine: interp (the interpreter) or dbt (binary translation to
                     WebAssembly); default ${DEFAULT_ENGINE}
   --ephemeral       boot the image's disk through a throwaway overlay: nothing written is kept
+  --verbose         with --cmd: also show the kernel's and init's messages (and the frame lines)
   --quiet           no pull progress
+
+Examples:
+  typevisor start
+  typevisor start --cmd 'wget -qO- http://10.0.2.2:8000/' --net user
+  typevisor start --net user,hostfwd=tcp::8080-:80
 
 Without apt or the Debian archive, boot your own kernel and initramfs with 'typevisor run'.`;
 
@@ -57,16 +67,27 @@ export const command: Command = {
       memory: { type: "string" },
       cpus: { type: "string" },
       engine: { type: "string" },
+      net: { type: "string", multiple: true },
       ephemeral: { type: "boolean", default: false },
+      verbose: { type: "boolean", short: "v", default: false },
       quiet: { type: "boolean", short: "q", default: false },
     });
     if (positionals.length > 1) throw new UsageError("start: give at most one image name");
-    // Checked here, before a possibly long image pull, rather than only by run.
-    const engine = parseEngine("start", values.engine);
     const name = positionals[0] ?? DEFAULT_IMAGE;
+    // Everything that can be checked without the image is checked before a possibly long pull.
+    const known = findImage(name);
+    if (known && known.arch !== "riscv64") {
+      throw new UsageError(`start: image ${name} is for ${known.arch}; Typevisor's engine boots riscv64 guests only so far (try ${DEFAULT_IMAGE})`, 1);
+    }
+    if (known && known.recipe !== "linux-initramfs") {
+      throw new UsageError(`start: image ${name} is a root tree for 'typevisor exec --root', not a bootable image (try ${DEFAULT_IMAGE})`, 1);
+    }
     if (values.cmd !== undefined && values.cmd.includes('"')) {
       throw new UsageError("start: --cmd cannot contain double quotes (it is passed as tv.cmd=\"...\" on the kernel command line); use single quotes inside");
     }
+    const machineFlags = { memory: values.memory, cpus: values.cpus, engine: values.engine, net: values.net };
+    // A dry run of the flags (no kernel yet): bad --memory/--net/--engine fail here, not after the pull.
+    readMachineSpec("start", machineFlags, false, { net: ["user"], vmName: name });
     let img;
     try {
       img = await ensureImage(name, { quiet: values.quiet });
@@ -74,7 +95,6 @@ export const command: Command = {
       if (e instanceof AptUnavailableError || e instanceof ImageError) throw new UsageError(`start: ${e.message}`, 1);
       throw e;
     }
-
     if (img.manifest.arch !== "riscv64") {
       throw new UsageError(`start: image ${name} is for ${img.manifest.arch}; Typevisor's engine boots riscv64 guests only so far`, 1);
     }
@@ -102,15 +122,27 @@ export const command: Command = {
       throwaway = join(tmpdir(), `typevisor-${process.pid}-${name}.overlay`);
       diskArg = `${img.disk},overlay=${throwaway}`;
     }
-    const append = [img.manifest.cmdline ?? "console=ttyS0", values.cmd !== undefined ? `tv.cmd="${values.cmd}"` : "", values.append ?? ""]
-      .filter((s) => s.length > 0)
-      .join(" ");
-    const args = ["--arch", "riscv64", "--kernel", img.kernel, "--initrd", img.initrd, "--disk", diskArg, "--append", append];
-    if (values.memory) args.push("--memory", values.memory);
-    if (values.cpus) args.push("--cpus", values.cpus);
-    args.push("--engine", engine);
+    const filtered = values.cmd !== undefined && !values.verbose;
+    const size = process.stdout.isTTY && !filtered ? `tv.rows=${process.stdout.rows} tv.cols=${process.stdout.columns}` : "";
+    const append = [
+      img.manifest.cmdline ?? "console=ttyS0",
+      // Only the command's output is shown: keep the kernel's messages from interleaving with it.
+      filtered ? "quiet" : "",
+      size,
+      values.cmd !== undefined ? `tv.cmd="${values.cmd}"` : "",
+      values.append ?? "",
+    ].filter((s) => s.length > 0).join(" ");
     try {
-      return await run.run(args);
+      const spec = readMachineSpec("start", { ...machineFlags, kernel: img.kernel, initrd: img.initrd, disk: [diskArg], append }, true, { net: ["user"], vmName: name });
+      let filter: CmdOutputFilter | undefined;
+      const { exit } = await runOnTerminal("start", spec, filtered ? (t) => (filter = new CmdOutputFilter(t)) : undefined);
+      if (filter && filter.status !== undefined && exit.reason === "poweroff") return filter.status;
+      if (filter && exit.reason !== "stopped") {
+        // The command never ran to its end: show what the guest said, so the failure is visible.
+        process.stderr.write(`typevisor: the guest ended before the command finished; its console said:\n${filter.bootLog().slice(-4000)}\n`);
+      }
+      if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
+      return filter ? (exit.status === 0 ? 1 : exit.status) : exit.status;
     } finally {
       if (throwaway) rmSync(throwaway, { force: true });
       if (locked) lock.release();

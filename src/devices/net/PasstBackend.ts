@@ -86,7 +86,9 @@ export class PasstBackend implements NetBackend {
       child.once("error", (e: NodeJS.ErrnoException) => {
         resolve(e.code === "ENOENT" ? "MISSING" : e.message);
       });
-      child.once("exit", (code, signal) => resolve(signal ? `passt was ended by ${signal}` : `passt exited with status ${code}`));
+      child.once("exit", (code, signal) =>
+        // passt 2023 reports a failed bind only by exiting 0 as soon as its (never-bound) socket "closes".
+        resolve(signal ? `passt was ended by ${signal}` : code === 0 ? `passt exited before accepting a connection on ${sock} (can the user passt runs as reach that directory?)` : `passt exited with status ${code}`));
     });
     const fail = async (why: string): Promise<never> => {
       child.kill("SIGKILL");

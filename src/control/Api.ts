@@ -69,7 +69,7 @@ export function decodeSegment(s: string): string {
 /** What a handler answers for an exception: ApiErrors are the client's, everything else ours. */
 function classify(e: unknown): { status: number; message: string; internal: boolean } {
   if (e instanceof ApiError) return { status: e.status, message: e.message, internal: false };
-  return { status: 500, message: `internal error: ${(e as Error)?.message ?? String(e)}`, internal: true };
+  return { status: 500, message: `internal error: ${e instanceof Error ? e.message : String(e)}`, internal: true };
 }
 
 const REASONS: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error" };
@@ -90,7 +90,7 @@ export class ControlApi {
   private logFailure(method: string | undefined, url: string | undefined, e: unknown): { status: number; message: string } {
     const c = classify(e);
     const what = `${method ?? "?"} ${JSON.stringify((url ?? "").slice(0, 200))}`;
-    if (c.internal) this.log(`typevisor serve: internal error on ${what}: ${(e as Error)?.stack ?? String(e)}`);
+    if (c.internal) this.log(`typevisor serve: internal error on ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     else this.log(`typevisor serve: ${c.status} ${what}: ${c.message}`);
     return c;
   }
@@ -340,7 +340,7 @@ export class ControlApi {
         for (const [op, n] of Object.entries(ops)) put("typevisor_vm_emulated_total", "privileged operations emulated, by lecture class", "counter", { ...base, class: cls, op }, n);
       }
       put("typevisor_vm_console_tx_bytes_total", "bytes the guest wrote to its console", "counter", base, s.console.txBytes);
-      put("typevisor_vm_console_dropped_bytes_total", "console output the VM process dropped (oldest first) because the channel to the daemon was full", "counter", base, s.console.droppedBytes ?? 0);
+      put("typevisor_vm_console_dropped_bytes_total", "console output the VM process dropped (oldest first) because the channel to the daemon was full", "counter", base, s.console.droppedBytes);
       if (s.net) {
         put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "tx" }, s.net.txFrames);
         put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "rx" }, s.net.rxFrames);

@@ -16,6 +16,8 @@ export interface DaemonOptions {
   resolveImage: ImageResolver;
   /** Directories (besides the state directory) whose files VM specs may name: 'serve --allow-dir'. */
   allowDirs?: string[];
+  /** false: VM processes end with the daemon's process instead of waiting to be re-adopted. */
+  vmsOutliveDaemon?: boolean;
   /** The image cache: specs may name its files read-only (a disk there needs readOnly or overlay). */
   imageDir?: string;
   shutdownTimeoutMs?: number;
@@ -34,7 +36,7 @@ export class Daemon {
       ...(opts.imageDir ? [{ dir: opts.imageDir, writable: false }] : []),
       ...(opts.allowDirs ?? []).map((dir) => ({ dir, writable: true })),
     ]);
-    this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs, paths);
+    this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs, paths, opts.vmsOutliveDaemon ?? true);
     this.api = new ControlApi(this.vms, opts.log);
   }
 
@@ -87,7 +89,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     for (const s of this.servers) {
-      s.closeAllConnections?.();
+      s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
     await this.vms.closeAll();

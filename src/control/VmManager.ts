@@ -20,7 +20,7 @@ import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
 import { formatMac, stableMac } from "../devices/net/NetBackend.js";
 import type { NicSpec } from "../vmm/MachineSpec.js";
-import { DEFAULT_ENGINE } from "../dbt/Engine.js";
+import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";
 import { ApiError } from "./ApiError.js";
 import { HostPaths } from "./HostPaths.js";
 
@@ -75,6 +75,8 @@ export class VmManager extends EventEmitter {
     private readonly resolveImage: ImageResolver,
     readonly shutdownTimeoutMs = 30_000,
     readonly paths = new HostPaths([{ dir: stateDir, writable: true }]),
+    /** false: VM processes end when the daemon's process does (tests, embedders). */
+    readonly vmsOutliveDaemon = true,
   ) {
     super();
     privateDir(stateDir);
@@ -212,7 +214,7 @@ export class VmManager extends EventEmitter {
     // survives the daemon. Its stderr goes to a file the daemon reads when it crashes.
     const err = openSync(join(dir, "stderr.log"), "w", 0o600);
     // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it).
-    const child = spawn(process.execPath, ["--max-old-space-size=256", VM_PROCESS, join(dir, "vm.sock")], { detached: true, stdio: ["ignore", "ignore", err] });
+    const child = spawn(process.execPath, ["--max-old-space-size=256", VM_PROCESS, join(dir, "vm.sock"), ...(this.vmsOutliveDaemon ? [] : ["--exit-with-parent"])], { detached: true, stdio: ["ignore", "ignore", err] });
     closeSync(err);
     child.unref();
     child.on("error", () => {});
@@ -481,7 +483,7 @@ export class VmManager extends EventEmitter {
       memoryBytes: s.memoryMiB * 2 ** 20,
       cpus: s.cpus,
       // Specs stored before the engine field existed have none: they ran on the default engine.
-      engine: s.engine ?? DEFAULT_ENGINE,
+      engine: (s.engine as EngineName | undefined) ?? DEFAULT_ENGINE,
       disks,
       nics: launchNics(rec),
       ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),

@@ -254,6 +254,17 @@ function attach(s: Socket): void {
   stats();
 }
 
+// --exit-with-parent (tests, embedders): no re-adoption; when the daemon's process is gone (this
+// process is re-parented), stop the guest, flush its disks and exit.
+if (process.argv.includes("--exit-with-parent")) {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid === parent) return;
+    if (vm && vm.state !== "stopped") vm.stop();
+    else void finish("stopped", 0);
+  }, 500).unref();
+}
+
 const server = createServer(attach);
 server.on("error", (e) => {
   process.stderr.write(`VmProcess: cannot listen on ${socketPath}: ${e.message}\n`);

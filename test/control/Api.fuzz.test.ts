@@ -24,7 +24,7 @@ before(async () => {
   env = await startDaemon({ allowDirs: [files] });
 });
 after(async () => {
-  await env?.daemon.stop();
+  await env.daemon.stop();
 });
 
 interface Answer { status: number; headers: Record<string, string>; body: string }

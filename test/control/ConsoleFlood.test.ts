@@ -24,7 +24,7 @@ before(async () => {
   env = await startDaemon({ allowDirs: [dirname(guest)] });
 });
 after(async () => {
-  await env?.daemon.stop();
+  if (!skip) await env.daemon.stop();
 });
 
 function rssOf(pid: number): number {

@@ -20,7 +20,7 @@ before(async () => {
   env = await startDaemon({ allowDirs: [allowed], imageDir: images });
 });
 after(async () => {
-  await env?.daemon.stop();
+  await env.daemon.stop();
 });
 
 const create = (name: string, extra: Record<string, unknown>) => call(env.ep, "POST", "/v1/vms", { name, memoryMiB: 64, kernel: join(allowed, "file.img"), ...extra });

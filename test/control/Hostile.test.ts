@@ -11,7 +11,7 @@ before(async () => {
   env = await startDaemon();
 });
 after(async () => {
-  await env?.daemon.stop();
+  await env.daemon.stop();
 });
 
 /** Sends raw bytes on the Unix socket; resolves with everything the daemon answered. */

@@ -4,6 +4,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { call } from "../../src/control/Client.js";
 import { buildGuest, hasCrossGcc } from "./guest.js";
 import { startDaemon, waitFor } from "./harness.js";
@@ -24,7 +26,7 @@ before(async () => {
   env = await startDaemon({ allowDirs: [dirname(guest)], resolveImage });
 });
 after(async () => {
-  await env?.daemon.stop();
+  if (!skip) await env.daemon.stop();
 });
 
 /** Pids of this process's children that run a VM. */
@@ -59,4 +61,26 @@ test("three concurrent starts: one 200, two 409, one VM process; kill and delete
   }
   await waitFor("no VM process left", () => vmProcesses().length === 0, 10_000);
   if ((await call(env.ep, "GET", "/v1/vms/race")).status === 200) assert.equal((await call(env.ep, "DELETE", "/v1/vms/race?force=true")).status, 204);
+});
+
+test("with vmsOutliveDaemon false, VM processes end when the daemon's process is killed", { skip }, async () => {
+  const harness = fileURLToPath(new URL("./harness.js", import.meta.url));
+  const script = `const { startDaemon } = await import(${JSON.stringify(harness)});
+    const env = await startDaemon({ allowDirs: [${JSON.stringify(dirname(guest))}] });
+    const vm = env.daemon.vms.create({ name: "v", kernel: ${JSON.stringify(guest)}, memoryMiB: 64, cpus: 1, arch: "riscv64", engine: "interp", disks: [] });
+    await env.daemon.vms.start(vm.id);
+    console.log(env.daemon.vms.pid(vm.id));`;
+  const d = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const pid = Number(await new Promise<string>((r) => d.stdout.once("data", (b: Buffer) => r(b.toString()))));
+  assert.ok(pid > 0);
+  process.kill(pid, 0);
+  d.kill("SIGKILL");
+  await waitFor("the VM process ends", () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 10_000);
 });

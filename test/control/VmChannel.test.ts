@@ -12,11 +12,11 @@ type Msg = { t: string; data?: Uint8Array; n?: number };
 
 async function pair(): Promise<{ a: VmChannel<Msg, Msg>; peer: Socket; close: () => void }> {
   const path = join(mkdtempSync(join(tmpdir(), "tv-chan-")), "s");
-  let peer!: Socket;
-  const server = createServer((s) => (peer = s));
+  const server = createServer();
+  const accepted = new Promise<Socket>((r) => server.once("connection", r));
   await new Promise<void>((r) => server.listen(path, () => r()));
   const a = await connectChannel<Msg, Msg>(path);
-  while (!peer) await new Promise((r) => setTimeout(r, 5));
+  const peer = await accepted;
   return { a, peer, close: () => { a.close(); peer.destroy(); server.close(); } };
 }
 

@@ -14,6 +14,8 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
   const logs: string[] = [];
   const daemon = new Daemon({
     log: (l) => logs.push(l),
+    // A test process that dies (a timeout) must not leave VM processes behind.
+    vmsOutliveDaemon: false,
     stateDir: dir,
     socket,
     ...(opts.token ? { listen: { host: "127.0.0.1", port: 0, token: opts.token } } : {}),

@@ -142,7 +142,7 @@ export class Kernel {
   newProcess(space: AddressSpace, fds: FdTable, parent?: Process): Process {
     const p = new Process(this.allocPid(), space, fds, parent);
     p.wake = () => {
-      if (p.state !== ProcState.Blocked) return;
+      if (p.state !== ProcState.Blocked || p.threadExited) return;
       p.state = ProcState.Runnable;
       this.runQueue.push(p);
       const w = this.idleWake;
@@ -152,6 +152,84 @@ export class Kernel {
     this.procs.set(p.pid, p);
     parent?.children.add(p);
     return p;
+  }
+
+  /**
+   * A new thread in p's group (clone with CLONE_VM|CLONE_THREAD...): the same address space,
+   * descriptor table, signal dispositions, children and timers (the same objects); its own tid.
+   */
+  newThread(p: Process): Process {
+    const leader = p.leader;
+    const t = this.newProcess(p.space, p.fds, undefined);
+    t.parent = leader.parent;
+    t.pgid = leader.pgid;
+    t.sid = leader.sid;
+    t.tgid = leader.tgid;
+    t.threads = p.threads;
+    t.threads.add(t);
+    t.borrowedSpace = true; // the group's space goes with the process, not with a thread
+    t.children = leader.children;
+    t.childWait = leader.childWait;
+    t.actions = leader.actions;
+    t.itimers = leader.itimers;
+    t.cwd = p.cwd;
+    t.umask = p.umask;
+    t.exe = p.exe;
+    t.comm = p.comm;
+    return t;
+  }
+
+  // ---- futexes (futex(2)) --------------------------------------------------------------------
+
+  /** Threads blocked in FUTEX_WAIT, per address space and user address. */
+  private readonly futexQueues = new WeakMap<AddressSpace, Map<number, Set<Process>>>();
+
+  futexQueue(space: AddressSpace, uaddr: number, create: boolean): Set<Process> | undefined {
+    let m = this.futexQueues.get(space);
+    if (!m) {
+      if (!create) return undefined;
+      m = new Map();
+      this.futexQueues.set(space, m);
+    }
+    let q = m.get(uaddr);
+    if (!q && create) {
+      q = new Set();
+      m.set(uaddr, q);
+    }
+    return q;
+  }
+
+  /**
+   * Wakes up to n threads waiting on uaddr whose bitset meets `bitset`; returns how many. With
+   * `requeueTo`, up to `requeue` more waiters move to that address instead (FUTEX_CMP_REQUEUE).
+   */
+  futexWake(space: AddressSpace, uaddr: number, n: number, bitset: number, requeueTo?: number, requeue = 0): number {
+    const q = this.futexQueue(space, uaddr, false);
+    if (!q) return 0;
+    let woken = 0;
+    let moved = 0;
+    for (const t of q) {
+      const w = t.futexWait;
+      // A waiter that left (signal, timeout, exit) is no longer counted.
+      if (!w || w.uaddr !== uaddr || t.state !== ProcState.Blocked || !t.inSyscall) {
+        q.delete(t);
+        continue;
+      }
+      if ((w.bitset & bitset) === 0) continue;
+      if (woken < n) {
+        q.delete(t);
+        w.woken = true;
+        t.wake();
+        woken++;
+      } else if (requeueTo !== undefined && moved < requeue) {
+        q.delete(t);
+        t.futexWait = { uaddr: requeueTo, bitset: w.bitset, woken: false };
+        this.futexQueue(space, requeueTo, true)!.add(t);
+        moved++;
+      } else break;
+    }
+    if (q.size === 0) this.futexQueues.get(space)?.delete(uaddr);
+    return woken + moved;
   }
 
   /** The sigreturn trampoline: `li a7, 139 (rt_sigreturn); ecall`, mapped read+exec in every space. */
@@ -352,6 +430,7 @@ export class Kernel {
       if (this.interruptedBySignal(p)) {
         p.inSyscall = false;
         p.sleepUntil = -1;
+        p.futexWait = undefined;
         this.finishSyscall(p, -Errno.EINTR);
       } else {
         p.inSyscall = false;
@@ -585,9 +664,78 @@ export class Kernel {
     this.exitProcess(p, SIGKILL, true);
   }
 
+  /**
+   * Ends one thread (exit(2)): its clear_child_tid word is zeroed and woken (pthread_join waits
+   * on it, per set_tid_address(2)). The last thread to go ends the process with its code.
+   */
+  exitThread(p: Process, code: number): void {
+    if (p.state === ProcState.Zombie || p.threadExited) return;
+    const live = [...p.threads].filter((t) => !t.threadExited && t.state !== ProcState.Zombie);
+    if (live.length <= 1) {
+      this.exitProcess(p, code, false);
+      return;
+    }
+    this.clearChildTid(p);
+    if (p.pid === p.tgid) {
+      // The leader stays (it is the process its parent waits for), parked until the last thread.
+      p.threadExited = true;
+      p.state = ProcState.Blocked;
+      p.inSyscall = false;
+      const idx = this.runQueue.indexOf(p);
+      if (idx >= 0) this.runQueue.splice(idx, 1);
+      if (this.onCpu === p) this.onCpu = undefined;
+      return;
+    }
+    this.removeThread(p);
+  }
+
+  private clearChildTid(p: Process): void {
+    const a = p.clearChildTid;
+    p.clearChildTid = 0;
+    if (a === 0) return;
+    try {
+      p.space.writeU32(a, 0);
+      this.futexWake(p.space, a, 1, -1);
+    } catch {
+      // An unmapped clear_child_tid address is ignored, as Linux ignores the fault.
+    }
+  }
+
+  /** execve in a multi-threaded process: every other thread ends first (de_thread). */
+  endOtherThreads(p: Process): void {
+    for (const t of [...p.threads]) if (t !== p) this.removeThread(t);
+  }
+
+  /** Takes a non-leader thread out of its group and the scheduler (nothing shared is freed). */
+  private removeThread(t: Process): void {
+    if (t.pid === t.tgid) {
+      // The leader object carries the process (its parent waits for it): park it instead.
+      t.threadExited = true;
+      t.state = ProcState.Blocked;
+    }
+    if (t.sleepTimer) clearTimeout(t.sleepTimer);
+    t.state = ProcState.Zombie;
+    t.inSyscall = false;
+    t.futexWait = undefined;
+    const idx = this.runQueue.indexOf(t);
+    if (idx >= 0) this.runQueue.splice(idx, 1);
+    if (this.onCpu === t) this.onCpu = undefined;
+    t.threads.delete(t);
+    this.procs.delete(t.pid);
+  }
+
   /** Ends p: by exit(code) (signaled = false: sig is the code) or by signal `sig`. */
   exitProcess(p: Process, sigOrCode: number, signaled: boolean, _core = false): void {
     if (p.state === ProcState.Zombie) return;
+    if (p.threads.size > 1 || p.pid !== p.tgid) {
+      // exit_group, a fatal signal or the end of exec: every thread goes, then the process (the
+      // leader) ends with this status.
+      const leader = p.leader;
+      for (const t of [...p.threads]) if (t !== leader) this.removeThread(t);
+      leader.threadExited = false;
+      if (leader.state === ProcState.Zombie) return;
+      p = leader;
+    }
     // No core files are written (RLIMIT_CORE is 0), so the WCOREDUMP bit (0x80) stays clear, as on Linux.
     if (signaled) p.waitStatus = sigOrCode & 0x7f;
     else p.waitStatus = (sigOrCode & 0xff) << 8;

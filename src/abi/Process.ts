@@ -11,8 +11,29 @@ export const enum ProcState {
   Zombie = 2,
 }
 
+/** A thread blocked in FUTEX_WAIT: which word, which bitset, and whether a FUTEX_WAKE chose it. */
+export interface FutexWait {
+  readonly uaddr: number;
+  readonly bitset: number;
+  woken: boolean;
+}
+
+/**
+ * A schedulable task: a process, or one thread of a multi-threaded process (clone(2) with
+ * CLONE_THREAD). Threads of one group share the address space, descriptor table, signal
+ * dispositions, children and interval timers by reference (the same objects), and have their own
+ * tid (pid), registers, signal mask and pending signals.
+ */
 export class Process {
+  /** The thread id (for a single-threaded process, its pid). */
   readonly pid: number;
+  /** The process id: the pid of the thread group's leader (getpid(2)). */
+  tgid: number;
+  /** Every live thread of the group, the leader included (one Set shared by all of them). */
+  threads: Set<Process>;
+  /** The leader called exit(2) while other threads ran: it waits, parked, for the last of them. */
+  threadExited = false;
+  futexWait: FutexWait | undefined;
   parent: Process | undefined;
   pgid: number;
   sid: number;
@@ -38,17 +59,17 @@ export class Process {
    * (performance.now() ms, 0 = disarmed) and the period. Only ITIMER_REAL has a host timer that
    * sends SIGALRM; fork does not inherit them, execve keeps them (setitimer(2)).
    */
-  readonly itimers = [
+  itimers = [
     { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
     { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
     { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
   ];
   /** Wait status (wait(2) encoding) once a zombie. */
   waitStatus = 0;
-  readonly children = new Set<Process>();
+  children = new Set<Process>();
   /** Woken when a child changes state (wait4). */
-  readonly childWait = new WaitQueue();
-  readonly actions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: SIG_DFL, flags: 0n, mask: 0n }));
+  childWait = new WaitQueue();
+  actions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: SIG_DFL, flags: 0n, mask: 0n }));
   sigmask = 0n;
   pending = 0n;
   clearChildTid = 0;
@@ -73,5 +94,14 @@ export class Process {
     this.parent = parent;
     this.pgid = parent?.pgid ?? pid;
     this.sid = parent?.sid ?? pid;
+    this.tgid = pid;
+    this.threads = new Set([this]);
+  }
+
+  /** The thread group's leader (whose pid is the process id). */
+  get leader(): Process {
+    if (this.tgid === this.pid) return this;
+    for (const t of this.threads) if (t.pid === this.tgid) return t;
+    return this; // the leader is always in the set while the group lives
   }
 }

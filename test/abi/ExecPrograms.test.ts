@@ -242,3 +242,21 @@ test("a dynamic program without its interpreter gets an error naming the interpr
   assert.equal(both.status, 2);
   assert.match(both.stderr, /--root and -L cannot be combined/);
 });
+
+test("8 POSIX threads (mutex, condvar, barrier, TLS, timed wait, pthread_kill, join) match qemu-riscv64; a crash in a thread ends the process", (t) => {
+  if (noGcc || noQemu) return t.skip(noGcc ?? noQemu);
+  const bin = compile("threads", ["-O1", "-static", "-pthread"])!;
+  const q = run("qemu-riscv64", [bin]);
+  assert.equal(q.status, 7, q.stderr);
+  for (const engine of ["dbt", "interp"]) {
+    const r = texec(["--engine", engine, bin], undefined, 60_000);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, q.stdout);
+    assert.equal(r.status, 7);
+  }
+  assert.match(q.stdout, /sum=720000 \(expected 720000\)\ntls per thread ok=1, main tls=100\nbarrier serial threads=1\nturn order: 0 1 2 3 4 5 6 7\n/);
+  const c = texec([bin, "crash"], undefined, 60_000);
+  assert.equal(c.status, 139);
+  assert.match(c.stderr, /Segmentation fault/);
+  assert.equal(c.stdout, "");
+});

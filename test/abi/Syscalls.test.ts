@@ -199,7 +199,7 @@ test("signals: rt_sigaction refuses SIGKILL, rt_sigprocmask round-trips and neve
   assert.equal(call("kill", 4242, 0), -Errno.ESRCH);
 });
 
-test("processes: fork copies, the process limit is EAGAIN, wait4 without children ECHILD, threads ENOSYS", () => {
+test("processes: fork, the process limit is EAGAIN, wait4 without children ECHILD, CLONE_THREAD needs CLONE_SIGHAND", () => {
   const { call, k } = rig({ maxProcs: 2 });
   const SIGCHLD = 17;
   const child = call("clone", SIGCHLD, 0, 0, 0, 0);
@@ -211,7 +211,35 @@ test("processes: fork copies, the process limit is EAGAIN, wait4 without childre
   k.exitProcess(k.procs.get(child)!, 3, false);
   assert.equal(call("wait4", -1, BUF, 0, 0), child);
   assert.equal(k.procs.size, 1, "reaped: the slot is free again");
-  assert.equal(call("clone", 0x100 | 0x10000 | 0x800 | SIGCHLD, 0, 0, 0, 0), -Errno.ENOSYS, "CLONE_VM|CLONE_THREAD");
+  assert.equal(call("clone", 0x100 | 0x10000, 0, 0, 0, 0), -Errno.EINVAL, "CLONE_THREAD without CLONE_SIGHAND");
+  assert.equal(call("clone", 0x100, 0, 0, 0, 0), -Errno.EINVAL, "CLONE_VM alone (no vfork, no thread group)");
+});
+
+test("threads: clone(CLONE_THREAD) shares the process, tgkill targets one thread, futex wake/requeue", () => {
+  const { call, k, p } = rig();
+  const THREAD = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x80000 | 0x100000 | 0x200000;
+  const tid = call("clone", THREAD, BUF + 0x4000, BUF, 0x1234, BUF + 8);
+  assert.ok(tid > p.pid);
+  const t = k.procs.get(tid)!;
+  assert.equal(t.tgid, p.pid, "same process id");
+  assert.equal(t.space, p.space);
+  assert.equal(t.fds, p.fds);
+  assert.equal(t.actions, p.actions);
+  assert.equal(t.x[4], 0x1234n, "tp from CLONE_SETTLS");
+  assert.equal(p.space.readU32(BUF), tid, "CLONE_PARENT_SETTID");
+  assert.equal(call("tgkill", p.pid, tid, 10), 0);
+  assert.equal(t.pending, 1n << 9n, "SIGUSR1 pending on the thread only");
+  assert.equal(p.pending, 0n);
+  assert.equal(call("tgkill", 4242, tid, 10), -Errno.ESRCH, "wrong thread group");
+  // futex: nobody waits yet; a wait with a changed value is EAGAIN; the only thread cannot wait alone.
+  p.space.write(BUF + 64, new Uint8Array([1, 0, 0, 0]));
+  assert.equal(call("futex", BUF + 64, 129, 5), 0, "FUTEX_WAKE_PRIVATE with no waiter");
+  assert.equal(call("futex", BUF + 64, 128, 2, 0), -Errno.EAGAIN, "value changed");
+  assert.equal(call("futex", BUF + 66, 128, 1, 0), -Errno.EINVAL, "misaligned");
+  k.exitThread(t, 0);
+  assert.equal(p.space.readU32(BUF + 8), 0, "CLONE_CHILD_CLEARTID zeroed at exit");
+  assert.equal(k.procs.has(tid), false);
+  assert.equal(call("futex", BUF + 64, 128, 1, 0), -Errno.EDEADLK, "a lone thread waiting forever");
 });
 
 test("a scripted program runs through the scheduler: results land in a0, exit_group ends it with its status", async () => {

@@ -13,9 +13,9 @@ const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 
 /** The identity system calls by name (dispatched by Syscalls.ts). */
 export const identityCalls: SyscallHandlers = {
-  getpid: (sys) => sys.p.pid,
-  getppid: (sys) => sys.p.parent?.pid ?? 1,
-  gettid: (sys) => sys.p.pid, // one thread per process
+  getpid: (sys) => sys.p.tgid,
+  getppid: (sys) => sys.p.parent?.tgid ?? 1,
+  gettid: (sys) => sys.p.pid,
   getuid: (sys) => sys.k.uid,
   geteuid: (sys) => sys.k.uid,
   getgid: (sys) => sys.k.gid,

@@ -14,8 +14,8 @@ export const signalCalls: SyscallHandlers = {
   rt_sigsuspend: (sys) => rtSigsuspend(sys, sys.ulong(0)),
   rt_sigreturn: (sys) => { sys.k.sigreturn(sys.p); return 0; },
   kill: (sys) => kill(sys, sys.int(0), sys.int(1)),
-  tkill: (sys) => kill(sys, sys.int(0), sys.int(1)),
-  tgkill: (sys) => kill(sys, sys.int(1), sys.int(2)),
+  tkill: (sys) => tgkill(sys, -1, sys.int(0), sys.int(1)),
+  tgkill: (sys) => tgkill(sys, sys.int(0), sys.int(1), sys.int(2)),
   sigaltstack: () => 0, // accepted; handlers run on the current stack
 };
 
@@ -76,14 +76,39 @@ export function rtSigsuspend(sys: SyscallContext, maskPtr: number): SyscallResul
   return BLOCK;
 }
 
+/**
+ * kill(2): a process-directed signal. Each matching process (thread group) gets it once, on a
+ * thread that does not block it if there is one (signal(7)), preferring the leader.
+ */
 export function kill(sys: SyscallContext, pid: number, sig: number): SyscallResult {
   if (sig < 0 || sig > NSIG) return -Errno.EINVAL;
-  const targets: Process[] = [];
+  const groups = new Set<Process>();
+  const me = sys.p.leader;
   for (const q of sys.k.procs.values()) {
     if (q.state === ProcState.Zombie) continue;
-    if (pid > 0 ? q.pid === pid : pid === 0 ? q.pgid === sys.p.pgid : pid === -1 ? q !== sys.p : q.pgid === -pid) targets.push(q);
+    const l = q.leader;
+    if (pid > 0 ? q.pid === pid : pid === 0 ? l.pgid === me.pgid : pid === -1 ? l !== me : l.pgid === -pid) groups.add(l);
   }
-  if (targets.length === 0) return -Errno.ESRCH;
-  for (const q of targets) sys.k.sendSignal(q, sig);
+  if (groups.size === 0) return -Errno.ESRCH;
+  for (const l of groups) {
+    let to = l;
+    if (l.threadExited || (l.sigmask & sigBit(sig)) !== 0n) {
+      for (const t of l.threads) {
+        if (t.threadExited || t.state === ProcState.Zombie) continue;
+        to = t;
+        if ((t.sigmask & sigBit(sig)) === 0n) break;
+      }
+    }
+    sys.k.sendSignal(to, sig);
+  }
+  return 0;
+}
+
+/** tgkill(2) (tgid -1: tkill): a signal for one thread. */
+export function tgkill(sys: SyscallContext, tgid: number, tid: number, sig: number): SyscallResult {
+  if (sig < 0 || sig > NSIG || tid <= 0 || (tgid !== -1 && tgid <= 0)) return -Errno.EINVAL;
+  const t = sys.k.procs.get(tid);
+  if (!t || t.state === ProcState.Zombie || t.threadExited || (tgid !== -1 && t.tgid !== tgid)) return -Errno.ESRCH;
+  sys.k.sendSignal(t, sig);
   return 0;
 }

@@ -97,7 +97,8 @@ if [ "$tv_nonet" != 1 ] && grep -qs '^0x0001$' /sys/bus/virtio/devices/*/device;
     n=\${n##*/}
     ip link set "$n" up
     # Three discovers a second apart: passt answers at once; a switch without a DHCP server costs 3 s.
-    udhcpc -i "$n" -s /etc/typevisor/udhcpc.script -n -q -f -t 3 -T 1 >/tmp/udhcpc.log 2>&1 ||
+    # udhcpc's own chatter goes to a log; our script's line with the address goes to the console.
+    udhcpc -i "$n" -s /etc/typevisor/udhcpc.script -n -q -f -t 3 -T 1 2>/tmp/udhcpc.log ||
       echo "typevisor-init: no DHCP answer on $n (configure it with ip addr/ip route)"
   done
 fi

@@ -23,9 +23,10 @@ export class AssemblyError extends Error {
 
 /**
  * Bumped whenever the assembled artifacts change for the same packages (2: disk-only modules;
- * 3: NIC-only modules, DHCP at boot, poweroff/reboot by signal to init, terminal size).
+ * 3: NIC-only modules, DHCP at boot, poweroff/reboot by signal to init, terminal size; 4: the
+ * DHCP address line on the console).
  */
-export const LINUX_RECIPE_VERSION = 3;
+export const LINUX_RECIPE_VERSION = 4;
 
 export const KERNEL_FILE = "kernel";
 export const INITRD_FILE = "initrd.cpio";

@@ -19,6 +19,9 @@ export class VmChannel<In, Out> extends EventEmitter<{ message: [In]; close: [] 
   private closed = false;
   /** Droppable messages dropped because the peer did not read (see MAX_BACKLOG). */
   dropped = 0;
+  /** Messages received before start(): none is lost while the owner is still setting up. */
+  private held: In[] | undefined = [];
+  private waiter: ((m: In) => void) | undefined;
 
   constructor(readonly socket: Socket) {
     super();
@@ -48,8 +51,40 @@ export class VmChannel<In, Out> extends EventEmitter<{ message: [In]; close: [] 
         this.socket.destroy();
         return;
       }
-      this.emit("message", m);
+      this.deliver(m);
     }
+  }
+
+  private deliver(m: In): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(m);
+    } else if (this.held) this.held.push(m);
+    else this.emit("message", m);
+  }
+
+  /** The next message received (while held, before start()), or undefined after timeoutMs. */
+  next(timeoutMs: number): Promise<In | undefined> {
+    const m = this.held?.shift();
+    if (m !== undefined) return Promise.resolve(m);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiter = (x) => {
+        clearTimeout(t);
+        resolve(x);
+      };
+    });
+  }
+
+  /** Starts emitting 'message', first the messages held so far. */
+  start(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const m of held) this.emit("message", m);
   }
 
   get open(): boolean {

@@ -286,6 +286,7 @@ export class VmManager extends EventEmitter {
           break;
       }
     });
+    ch.start();
     ch.on("close", () => {
       // The VM process closes its socket only when it exits. A process that is not this daemon's
       // child (re-adopted) is watched by its pid until it is gone.
@@ -325,7 +326,7 @@ export class VmManager extends EventEmitter {
       if (rec.status === "created" || rec.status === "stopped") continue;
       const dir = this.vmDir(rec.id);
       const ch = await connectChannel<FromVm, ToVm>(join(dir, "vm.sock"), 1000).catch(() => undefined);
-      const hello = ch && (await firstMessage(ch, 2000));
+      const hello = ch && (await ch.next(2000));
       let cfg: LaunchConfig | undefined;
       try {
         cfg = JSON.parse(readFileSync(join(dir, "launch.json"), "utf8")) as LaunchConfig;
@@ -550,16 +551,6 @@ function tail(path: string): string {
   } catch {
     return "";
   }
-}
-
-function firstMessage(ch: VmChannel<FromVm, ToVm>, timeoutMs: number): Promise<FromVm | undefined> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(undefined), timeoutMs);
-    ch.once("message", (m) => {
-      clearTimeout(t);
-      resolve(m);
-    });
-  });
 }
 
 function newId(): string {

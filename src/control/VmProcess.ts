@@ -242,6 +242,7 @@ function attach(s: Socket): void {
   const ch = new VmChannel<ToVm, FromVm>(s);
   channel = ch;
   ch.on("message", handle);
+  ch.start();
   ch.on("close", () => {
     if (channel !== ch) return;
     // The daemon went away (even with kill -9): the VM keeps running; console output waits in

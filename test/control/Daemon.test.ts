@@ -117,6 +117,9 @@ test("VMs survive kill -9 of the daemon: re-adopted as running, consoles reattac
     assert.deepEqual(Object.fromEntries(list.map((v) => [v.name, v.status])), { keep: "created", a: "running", b: "running" });
     // The consoles reattach: output produced while no daemon was attached, then new output.
     await waitFor("console of b after the restart", async () => lastWritten((await call(ep, "GET", "/v1/vms/b/console")).text) > before + 20);
+    // What b printed while no daemon was attached was kept (bounded) and arrives first.
+    const firstAfter = Math.min(...[...(await call(ep, "GET", "/v1/vms/b/console")).text.matchAll(/W(\d+)\n/g)].map((m) => Number(m[1])));
+    assert.ok(firstAfter <= before + 10, `the reattached console starts at W${firstAfter}, the old daemon saw up to W${before}`);
     const ws = new WebSocket(`ws+unix://${ep.socket}:/v1/vms/a/console`);
     const got: Buffer[] = [];
     ws.on("message", (m: Buffer) => got.push(m));

@@ -24,8 +24,14 @@ test("messages with byte arrays arrive intact and in order, split anywhere", asy
   const { a, peer, close } = await pair();
   const b = new VmChannel<Msg, Msg>(peer);
   const got: Msg[] = [];
-  b.on("message", (m) => got.push(m));
   for (let n = 0; n < 200; n++) a.send({ t: "console", n, data: Uint8Array.from({ length: n * 37 }, (_, i) => (i * n) & 255) });
+  // Messages that arrive before the owner starts the channel are held, not lost.
+  const first = await b.next(2000);
+  assert.equal(first?.n, 0);
+  await new Promise((r) => setTimeout(r, 50));
+  got.push(first!);
+  b.on("message", (m) => got.push(m));
+  b.start();
   while (got.length < 200) await new Promise((r) => setTimeout(r, 5));
   got.forEach((m, n) => {
     assert.equal(m.n, n);

@@ -128,7 +128,7 @@ export class Kernel {
       }
       if (!st) continue;
       if (fd === 0 && !st.isFile()) file = new HostInputFile(O_RDONLY, this.stdin);
-      else file = new HostFile(modes[fd]!, fd, `/dev/fd/${fd}`, `/dev/fd/${fd}`, false, false, true);
+      else file = new HostFile(modes[fd]!, fd, `/dev/fd/${fd}`, false, false, true);
       t.install(fd, file, false);
     }
     return t;

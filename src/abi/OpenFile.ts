@@ -64,9 +64,12 @@ export class HostFile extends OpenFile {
   constructor(
     flags: number,
     readonly hostFd: number,
-    /** Canonical guest path (for fchdir and /proc/self/fd). */
+    /**
+     * Canonical guest path (for fchdir, *at() and /proc/self/fd). There is deliberately no host
+     * path: host work on an open file goes through its descriptor (/proc/self/fd/N), because the
+     * path may have been renamed or replaced by a symlink since it was opened.
+     */
     readonly guestPath: string,
-    readonly hostPath: string,
     readonly isDir: boolean,
     /** Regular files (and block devices) are seekable: positional I/O. Ttys, fifos: stream I/O. */
     readonly seekable: boolean,

@@ -127,7 +127,7 @@ export function openat(sys: SyscallContext, dirfd: number, path: string, flags: 
     fs.closeSync(hfd);
     return -Errno.EISDIR;
   }
-  const file = new HostFile(flags & ~O_CLOEXEC, hfd, r.guest, r.host, st.isDirectory(), st.isFile() || st.isBlockDevice());
+  const file = new HostFile(flags & ~O_CLOEXEC, hfd, r.guest, st.isDirectory(), st.isFile() || st.isBlockDevice());
   if (st.isFile() && flags & O_APPEND) file.pos = st.size;
   p.fds.install(fd, file, (flags & O_CLOEXEC) !== 0);
   return fd;

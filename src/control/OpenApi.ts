@@ -23,7 +23,7 @@ const vm = {
 
 const idParam = [{ name: "id", in: "path", required: true, description: "VM id or name", schema: { type: "string" } }];
 const errs = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [String(c), { description: { 400: "invalid request", 401: "missing or wrong bearer token", 404: "no such VM", 409: "illegal in the VM's state", 422: "the host cannot meet the request" }[c] ?? "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }]));
+  Object.fromEntries(codes.map((c) => [String(c), { description: { 400: "invalid request", 401: "missing or wrong bearer token", 403: "a host path outside the directories the daemon may use (typevisor serve --allow-dir)", 404: "no such VM", 409: "illegal in the VM's state", 422: "the host cannot meet the request" }[c] ?? "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }]));
 const vmResponse = { description: "the VM", content: { "application/json": { schema: { $ref: "#/components/schemas/Vm" } } } };
 const action = (summary: string, extra: number[] = []) => ({
   post: { summary, parameters: idParam, responses: { "200": vmResponse, ...errs(401, 404, 409, ...extra) } },
@@ -45,7 +45,7 @@ export const openApiDocument = {
         summary: "create a VM (add ?start=true to start it too)",
         parameters: [{ name: "start", in: "query", schema: { type: "boolean" } }],
         requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/VmSpec" } } } },
-        responses: { "201": vmResponse, ...errs(400, 401, 409, 422) },
+        responses: { "201": vmResponse, ...errs(400, 401, 403, 409, 422) },
       },
     },
     "/v1/vms/{id}": {
@@ -56,7 +56,7 @@ export const openApiDocument = {
         responses: { "204": { description: "deleted" }, ...errs(401, 404, 409) },
       },
     },
-    "/v1/vms/{id}/start": action("start a created or stopped VM", [422]),
+    "/v1/vms/{id}/start": action("start a created or stopped VM (its host paths are checked again: 403)", [403, 422]),
     "/v1/vms/{id}/pause": action("pause a running VM"),
     "/v1/vms/{id}/resume": action("resume a paused VM"),
     "/v1/vms/{id}/shutdown": {

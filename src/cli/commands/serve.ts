@@ -19,8 +19,9 @@ Options:
   --socket PATH       Unix socket to listen on (owner-only, mode 0600); only a stale socket at
                       PATH is replaced: a file, a directory or a live daemon's socket is refused
                       (default: $TYPEVISOR_SOCKET or <state-dir>/typevisor.sock)
-  --state-dir DIR     database, per-VM overlays; made owner-only, 0700/0600 (default: $TYPEVISOR_STATE, $XDG_STATE_HOME/typevisor
-                      or ~/.local/state/typevisor)
+  --state-dir DIR     database, per-VM overlays and control sockets, owner-only (0700/0600)
+                      (default: $TYPEVISOR_STATE, $XDG_STATE_HOME/typevisor or
+                      ~/.local/state/typevisor)
   --allow-dir DIR     a host directory whose files VM specs may name as kernel, initrd, bios or
                       disk (repeatable). Without it, specs may name only files in the state
                       directory and (read-only) in the image cache: any other path is refused

@@ -172,6 +172,7 @@ export class Kernel {
     t.childWait = leader.childWait;
     t.actions = leader.actions;
     t.itimers = leader.itimers;
+    t.groupPending = leader.groupPending;
     t.cwd = p.cwd;
     t.umask = p.umask;
     t.exe = p.exe;
@@ -565,6 +566,33 @@ export class Kernel {
     if (p.state === ProcState.Blocked && (sigBit(sig) & ~p.sigmask) !== 0n) this.cancelSleep(p);
   }
 
+  /**
+   * A process-directed signal (kill(2), a timer): taken by a thread of p's group that does not
+   * block it, the leader first; if all block it, it waits in the group's pending set.
+   */
+  sendGroupSignal(p: Process, sig: number): void {
+    const leader = p.leader;
+    if (leader.state === ProcState.Zombie || sig === 0) return;
+    const bit = sigBit(sig);
+    let to: Process | undefined;
+    if (!leader.threadExited && (leader.sigmask & bit) === 0n) to = leader;
+    else {
+      for (const t of leader.threads) {
+        if (!t.threadExited && t.state !== ProcState.Zombie && (t.sigmask & bit) === 0n) {
+          to = t;
+          break;
+        }
+      }
+    }
+    if (to || sig === SIGKILL) {
+      this.sendSignal(to ?? leader, sig);
+      return;
+    }
+    const act = leader.actions[sig]!;
+    if (act.handler === SIG_IGN || (act.handler === SIG_DFL && defaultAction(sig) === "ign")) return;
+    leader.groupPending.bits |= bit;
+  }
+
   private cancelSleep(p: Process): void {
     if (p.sleepTimer) clearTimeout(p.sleepTimer);
     p.sleepTimer = undefined;
@@ -587,17 +615,19 @@ export class Kernel {
   }
 
   private interruptedBySignal(p: Process): boolean {
-    return (p.pending & ~p.sigmask & ~UNBLOCKABLE) !== 0n || (p.pending & UNBLOCKABLE) !== 0n;
+    const pending = p.pending | p.groupPending.bits;
+    return (pending & ~p.sigmask & ~UNBLOCKABLE) !== 0n || (pending & UNBLOCKABLE) !== 0n;
   }
 
   /** Delivers pending unblocked signals to p. Returns false if p died. */
   deliverSignals(p: Process): boolean {
     while (p.state !== ProcState.Zombie) {
-      const ready = p.pending & (~p.sigmask | UNBLOCKABLE);
+      const ready = (p.pending | p.groupPending.bits) & (~p.sigmask | UNBLOCKABLE);
       if (ready === 0n) return true;
       let sig = 1;
       while ((ready & sigBit(sig)) === 0n) sig++;
-      p.pending &= ~sigBit(sig);
+      if (p.pending & sigBit(sig)) p.pending &= ~sigBit(sig);
+      else p.groupPending.bits &= ~sigBit(sig);
       const act = p.actions[sig]!;
       if (sig === SIGKILL || act.handler === SIG_DFL) {
         const a = sig === SIGKILL ? "term" : defaultAction(sig);

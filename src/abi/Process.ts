@@ -71,7 +71,13 @@ export class Process {
   childWait = new WaitQueue();
   actions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: SIG_DFL, flags: 0n, mask: 0n }));
   sigmask = 0n;
+  /** Signals sent to this thread (tgkill, faults), not yet delivered. */
   pending = 0n;
+  /**
+   * Process-directed signals that every thread blocked when they came (signal(7)): the first
+   * thread to unblock one takes it. Shared by the whole group (the same object).
+   */
+  groupPending = { bits: 0n };
   clearChildTid = 0;
   /** The mask rt_sigsuspend replaced, restored when the handler returns. */
   savedMask: bigint | undefined;

@@ -40,6 +40,7 @@ export function rtSigaction(sys: SyscallContext, sig: number, act: number, oldac
     a.mask = d.getBigUint64(16, true) & ~UNBLOCKABLE;
     if (a.handler === 1n || (a.handler === SIG_DFL && (sig === 17 || sig === 23 || sig === 28))) {
       sys.p.pending &= ~sigBit(sig); // ignoring a pending signal discards it
+      sys.p.groupPending.bits &= ~sigBit(sig);
     }
   }
   return 0;
@@ -61,7 +62,7 @@ export function rtSigprocmask(sys: SyscallContext, how: number, set: number, old
 }
 
 export function rtSigpending(sys: SyscallContext, set: number): SyscallResult {
-  sys.p.space.writeU64(set, sys.p.pending & sys.p.sigmask);
+  sys.p.space.writeU64(set, (sys.p.pending | sys.p.groupPending.bits) & sys.p.sigmask);
   return 0;
 }
 
@@ -72,7 +73,7 @@ export function rtSigsuspend(sys: SyscallContext, maskPtr: number): SyscallResul
     p.sigmask = p.space.readU64(maskPtr) & ~UNBLOCKABLE;
   }
   // Returns -EINTR once a signal is delivered (the kernel's retry path turns BLOCK into EINTR).
-  if ((p.pending & ~p.sigmask) !== 0n) return -Errno.EINTR;
+  if (((p.pending | p.groupPending.bits) & ~p.sigmask) !== 0n) return -Errno.EINTR;
   return BLOCK;
 }
 
@@ -90,17 +91,7 @@ export function kill(sys: SyscallContext, pid: number, sig: number): SyscallResu
     if (pid > 0 ? q.pid === pid : pid === 0 ? l.pgid === me.pgid : pid === -1 ? l !== me : l.pgid === -pid) groups.add(l);
   }
   if (groups.size === 0) return -Errno.ESRCH;
-  for (const l of groups) {
-    let to = l;
-    if (l.threadExited || (l.sigmask & sigBit(sig)) !== 0n) {
-      for (const t of l.threads) {
-        if (t.threadExited || t.state === ProcState.Zombie) continue;
-        to = t;
-        if ((t.sigmask & sigBit(sig)) === 0n) break;
-      }
-    }
-    sys.k.sendSignal(to, sig);
-  }
+  for (const l of groups) sys.k.sendGroupSignal(l, sig);
   return 0;
 }
 

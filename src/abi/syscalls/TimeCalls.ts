@@ -170,7 +170,7 @@ export function itimer(sys: SyscallContext, nr: number): SyscallResult {
   const k = sys.k;
   const fire = () => {
     t.timer = undefined;
-    k.sendSignal(p, SIGALRM);
+    k.sendGroupSignal(p, SIGALRM);
     if (t.interval > 0) {
       // Periodic: the next expiry one period later; expiries missed meanwhile are not queued
       // (one SIGALRM pending at most, as Linux's it_overrun only counts them).

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define N 8
@@ -48,6 +49,20 @@ static void *worker(void *arg) {
   pthread_mutex_unlock(&lock);
   return (void *)(mine * 10 + (serial == PTHREAD_BARRIER_SERIAL_THREAD ? 1 : 0));
 }
+
+static pid_t forked;
+static void *forker(void *arg) {
+  forked = fork();
+  if (forked == 0) _exit(getppid() == (pid_t)(long)arg ? 9 : 1);
+  return NULL;
+}
+static void *sleeper(void *arg) {
+  (void)arg;
+  usleep(30000);
+  return NULL;
+}
+static volatile sig_atomic_t got_usr2;
+static void on_usr2(int sig) { (void)sig; got_usr2++; }
 
 static void *crasher(void *arg) {
   (void)arg;
@@ -94,6 +109,26 @@ int main(int argc, char **argv) {
   int tr = pthread_cond_timedwait(&turn_cv, &lock, &ts);
   pthread_mutex_unlock(&lock);
   printf("cond_timedwait: %s\n", tr == ETIMEDOUT ? "ETIMEDOUT" : "woken");
+  // A child forked by a thread belongs to the process: main reaps it, and its parent is our pid.
+  pthread_t f;
+  pthread_create(&f, NULL, forker, (void *)(long)getpid());
+  pthread_join(f, NULL);
+  int st;
+  printf("main reaped a thread's child: %d, status %d\n", waitpid(forked, &st, 0) == forked, WEXITSTATUS(st));
+  // A process-directed signal that every thread blocks waits until one unblocks it.
+  signal(SIGUSR2, on_usr2);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  pthread_t sl;
+  pthread_create(&sl, NULL, sleeper, NULL); // inherits the mask
+  kill(getpid(), SIGUSR2);
+  usleep(5000);
+  printf("blocked in every thread: got=%d\n", (int)got_usr2);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  printf("unblocked in main: got=%d\n", (int)got_usr2);
+  pthread_join(sl, NULL);
   signal(SIGUSR1, on_usr1);
   pthread_kill(pthread_self(), SIGUSR1);
   printf("pthread_kill self: got=%d\n", (int)got_usr1);

@@ -85,7 +85,12 @@ export class ControlApi {
   private readonly clientDropped = new Map<string, number>();
 
   /** log: one line per failed request (a stack only for the daemon's own errors). */
-  constructor(private readonly vms: VmManager, private readonly log: (line: string) => void = (l) => process.stderr.write(l + "\n")) {}
+  /** consoleStallMs: how long a console client may stay stalled (CLIENT_STALL_MS by default). */
+  constructor(
+    private readonly vms: VmManager,
+    private readonly log: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+    private readonly consoleStallMs = CLIENT_STALL_MS,
+  ) {}
 
   private logFailure(method: string | undefined, url: string | undefined, e: unknown): { status: number; message: string } {
     const c = classify(e);
@@ -177,8 +182,8 @@ export class ControlApi {
         this.clientDropped.set(rec.id, (this.clientDropped.get(rec.id) ?? 0) + d.length);
         const now = Date.now();
         if (stalledSince === 0) stalledSince = now;
-        else if (now - stalledSince > CLIENT_STALL_MS) {
-          this.log(`typevisor serve: console client of VM '${rec.spec.name}' stalled for ${CLIENT_STALL_MS / 1000} s (${dropped} bytes dropped): disconnected`);
+        else if (now - stalledSince > this.consoleStallMs) {
+          this.log(`typevisor serve: console client of VM '${rec.spec.name}' stalled for ${this.consoleStallMs / 1000} s (${dropped} bytes dropped): disconnected`);
           ws.terminate();
         }
         return;

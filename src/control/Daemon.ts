@@ -16,6 +16,8 @@ export interface DaemonOptions {
   resolveImage: ImageResolver;
   /** Directories (besides the state directory) whose files VM specs may name: 'serve --allow-dir'. */
   allowDirs?: string[];
+  /** How long a console WebSocket client may stay stalled before it is disconnected (ms). */
+  consoleStallMs?: number;
   /** false: VM processes end with the daemon's process instead of waiting to be re-adopted. */
   vmsOutliveDaemon?: boolean;
   /** The image cache: specs may name its files read-only (a disk there needs readOnly or overlay). */
@@ -37,7 +39,7 @@ export class Daemon {
       ...(opts.allowDirs ?? []).map((dir) => ({ dir, writable: true })),
     ]);
     this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs, paths, opts.vmsOutliveDaemon ?? true);
-    this.api = new ControlApi(this.vms, opts.log);
+    this.api = new ControlApi(this.vms, opts.log, opts.consoleStallMs);
   }
 
   async start(): Promise<void> {

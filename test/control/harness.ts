@@ -7,7 +7,7 @@ import { Daemon } from "../../src/control/Daemon.js";
 import type { ImageResolver } from "../../src/control/VmManager.js";
 import { call, type Endpoint } from "../../src/control/Client.js";
 
-export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; allowDirs?: string[]; imageDir?: string; resolveImage?: ImageResolver } = {}) {
+export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; allowDirs?: string[]; imageDir?: string; resolveImage?: ImageResolver; consoleStallMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
   const socket = join(dir, "d.sock");
   /** The daemon's log lines (one per failed request). */
@@ -25,6 +25,7 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
     ...(opts.shutdownTimeoutMs ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
     ...(opts.allowDirs ? { allowDirs: opts.allowDirs } : {}),
     ...(opts.imageDir ? { imageDir: opts.imageDir } : {}),
+    ...(opts.consoleStallMs ? { consoleStallMs: opts.consoleStallMs } : {}),
   });
   await daemon.start();
   const ep: Endpoint = { socket };

@@ -1,7 +1,7 @@
 // Boot time and in-guest CPU work: Typevisor's virt board against qemu-system-riscv64 -M virt (TCG),
 // with the same kernel, initramfs, disk contents and guest memory, in the same run.
 //
-//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 256M] [--engine interp,dbt] [--skip-workload]
+//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 256M] [--engine interp,dbt] [--skip-workload] [--workload PATH]
 //
 // --engine: Typevisor's CPU engine(s), comma-separated (default: DEFAULT_ENGINE of src/dbt/Engine.ts);
 // each one is measured in the same run as QEMU, e.g. --engine interp,dbt for interpreter, binary
@@ -28,7 +28,9 @@ const engineArg = argv.includes("--engine") ? argv[argv.indexOf("--engine") + 1]
 const engines: EngineName[] = engineArg === undefined
   ? [DEFAULT_ENGINE]
   : [...new Set(engineArg.split(",").map((e) => parseEngine("machine-boot", e)))];
-const WORKLOAD = resolve("../shared/bench/cpu-workload.sh");
+// --workload PATH: the workload script (default ../shared/bench/cpu-workload.sh from the current
+// directory, i.e. the repository checkout beside the shared folder).
+const WORKLOAD = resolve(argv.includes("--workload") ? argv[argv.indexOf("--workload") + 1]! : "../shared/bench/cpu-workload.sh");
 
 interface Result {
   bootOk: number;

@@ -27,6 +27,9 @@ export const ENG_GEN = 540;
  */
 export const ENG_FPOK = 544;
 
+/** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
+export const ENG_CALLS = 548;
+
 /** Entries per TLB mirror (must equal the hart's fast-cache size: the index function is shared). */
 export const TLB_ENTRIES = 256;
 /**

@@ -26,6 +26,13 @@ export const ENG_GEN = 540;
  * (FS and frm only change in the interpreter).
  */
 export const ENG_FPOK = 544;
+/** ENG_FPOK bits: FP instructions may run; the dynamic rounding mode (frm) is round-to-nearest-even. */
+export const FPOK_FP = 1, FPOK_RNE = 2;
+/**
+ * Exception flags raised by translated code (i32, fflags bits: NX = 1), merged into the hart's
+ * fflags by the dispatcher whenever translated code returns.
+ */
+export const ENG_FFLAGS = 552;
 
 /** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
 export const ENG_CALLS = 548;

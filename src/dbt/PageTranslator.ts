@@ -20,6 +20,7 @@
 import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
+import { ENG_FFLAGS, FPOK_RNE } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -39,9 +40,10 @@ const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 // Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
 const L_NEXT = 0, L_BUDGET = 1;
 const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41, L_FA = 42, L_FB = 43;
+const L_FR = 44, L_F1 = 45, L_F2 = 46, L_F3 = 47, L_F4 = 48;
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
-LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64);
+LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64);
 const reg = (r: number) => 1 + r;
 
 /**
@@ -80,6 +82,7 @@ const enum Cls { Plain, Branch, Jal, Jalr, Unsupported }
 function classify(insn: number, disabled: ReadonlySet<number>): Cls {
   const o = lookupOpcode(insn);
   if (o === undefined || !o.translated) return Cls.Unsupported;
+  if (o.rneOnly && ((insn >>> 12) & 7) !== 0 && ((insn >>> 12) & 7) !== 7) return Cls.Unsupported;
   if (disabled.size > 0 && (disabled.has(insn & 0x7f) || disabled.has((insn & 0x7f) * 8 + ((insn >>> 12) & 7) + 0x1000))) return Cls.Unsupported;
   switch (insn & 0x7f) {
     case 0x63: return Cls.Branch;
@@ -468,6 +471,7 @@ export class PageTranslator {
     this.fpGuard(c, off, refund, dOut);
     const exitIf = () => { c.if_(); this.refund(c, refund); this.exitStatic(c, off, ExitKind.Interp, dOut + 1); c.end(); };
     const F64_REINTERPRET_I64 = 0xbf, F64_EQ = 0x61, F64_NE = 0x62, F64_LT = 0x63, F64_LE = 0x65, F64_CONVERT_I64_S = 0xb9, I64_REINTERPRET_F64 = 0xbd;
+    if (f7 === 0x01 || f7 === 0x05 || f7 === 0x09 || f7 === 0x0d) { this.emitFpArith(c, f7, rd, rs1, rs2, f3, exitIf); return; }
     switch (f7) {
       case 0x11: { // FSGNJ.D / FSGNJN.D / FSGNJX.D: magnitude of rs1, sign from rs2 (bit operations, 12.6)
         c.i32Const(0);
@@ -504,6 +508,82 @@ export class PageTranslator {
         return;
       }
     }
+  }
+
+  /**
+   * FADD/FSUB/FMUL/FDIV.D rounding to nearest-even (Unprivileged ISA 12.4; IEEE 754 4.3.1, 7.6): the
+   * host's f64 arithmetic rounds the same way, so the result is exact as computed; the only flag left
+   * to compute is NX, from an error-free transformation (Knuth's TwoSum for +/-, Dekker's
+   * TwoProduct for * and for the check q * b == a of /). Everything that could raise another flag
+   * leaves before the instruction for the interpreter's softfloat: a NaN or infinite result or
+   * operand (NV, and NaN canonicalisation), division by zero (DZ), and operands of * and / outside
+   * [2^-480, 2^480] (zero allowed), which keeps results away from overflow and underflow (OF, UF) and
+   * the error terms representable. Sums need no such bound: a subnormal sum is exact.
+   */
+  private emitFpArith(c: CodeWriter, f7: number, rd: number, rs1: number, rs2: number, f3: number, exitIf: () => void): void {
+    const E = this.engineOffset;
+    const F64_ABS = 0x99, F64_NEG = 0x9a, F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_DIV = 0xa3;
+    const F64_EQ = 0x61, F64_NE = 0x62, F64_LT = 0x63, F64_LE = 0x65, F64_GE = 0x66, F64_REINTERPRET_I64 = 0xbf, I64_REINTERPRET_F64 = 0xbd;
+    if (f3 === 7) { // dynamic rounding mode: only while frm is RNE
+      c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FPOK).i32Const(FPOK_RNE).op(Op.I32And).op(Op.I32Eqz);
+      exitIf();
+    }
+    this.fget(c, rs1).byte(F64_REINTERPRET_I64).localSet(L_FA);
+    this.fget(c, rs2).byte(F64_REINTERPRET_I64).localSet(L_FB);
+    /** Leaves an i32: |x| in [2^-480, 2^480] (false for NaN and infinities). */
+    const inRange = (l: number) => {
+      c.localGet(l).byte(F64_ABS).f64Const(2 ** -480).byte(F64_GE);
+      c.localGet(l).byte(F64_ABS).f64Const(2 ** 480).byte(F64_LE).op(Op.I32And);
+    };
+    /** Dekker's split of local l into (hi, lo) locals: hi = c - (c - x), lo = x - hi, c = (2^27 + 1) x. */
+    const split = (l: number, hi: number, lo: number) => {
+      c.f64Const(134217729).localGet(l).byte(F64_MUL).localTee(hi);
+      c.localGet(hi).localGet(l).byte(F64_SUB).byte(F64_SUB).localSet(hi);
+      c.localGet(l).localGet(hi).byte(F64_SUB).localSet(lo);
+    };
+    /** Leaves the f64 error a * b - p of p = a * b rounded (locals a, b, p; uses L_F1..L_F4). */
+    const productError = (a: number, b: number, p: number) => {
+      split(a, L_F1, L_F2);
+      split(b, L_F3, L_F4);
+      c.localGet(L_F1).localGet(L_F3).byte(F64_MUL).localGet(p).byte(F64_SUB);
+      c.localGet(L_F1).localGet(L_F4).byte(F64_MUL).byte(F64_ADD);
+      c.localGet(L_F2).localGet(L_F3).byte(F64_MUL).byte(F64_ADD);
+      c.localGet(L_F2).localGet(L_F4).byte(F64_MUL).byte(F64_ADD);
+    };
+    const nx = () => { // fflags.NX |= (i32 on the stack)
+      c.localSet(L_E).i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_FFLAGS).localGet(L_E).op(Op.I32Or).mem(Op.I32Store, 2, E + ENG_FFLAGS);
+    };
+    if (f7 === 0x01 || f7 === 0x05) {
+      if (f7 === 0x05) c.localGet(L_FB).byte(F64_NEG).localSet(L_FB); // a - b = a + (-b), exactly
+      c.localGet(L_FA).localGet(L_FB).byte(F64_ADD).localTee(L_FR).byte(F64_ABS).f64Const(Infinity).byte(F64_LT).op(Op.I32Eqz);
+      exitIf();
+      // TwoSum: bb = r - a; err = (a - (r - bb)) + (b - bb)
+      c.localGet(L_FR).localGet(L_FA).byte(F64_SUB).localSet(L_F1);
+      c.localGet(L_FA).localGet(L_FR).localGet(L_F1).byte(F64_SUB).byte(F64_SUB);
+      c.localGet(L_FB).localGet(L_F1).byte(F64_SUB).byte(F64_ADD).f64Const(0).byte(F64_NE);
+      nx();
+    } else if (f7 === 0x09) {
+      // operands in range, or zero with the other in range (0 * inf is NaN: NV, for the interpreter)
+      c.localGet(L_FA).f64Const(0).byte(F64_EQ); inRange(L_FA); c.op(Op.I32Or);
+      c.localGet(L_FB).f64Const(0).byte(F64_EQ); inRange(L_FB); c.op(Op.I32Or).op(Op.I32And).op(Op.I32Eqz);
+      exitIf();
+      c.localGet(L_FA).localGet(L_FB).byte(F64_MUL).localSet(L_FR);
+      productError(L_FA, L_FB, L_FR); c.f64Const(0).byte(F64_NE);
+      nx();
+    } else {
+      // a zero or in range, b in range (b = 0 is DZ or NV: the interpreter's)
+      c.localGet(L_FA).f64Const(0).byte(F64_EQ); inRange(L_FA); c.op(Op.I32Or);
+      inRange(L_FB); c.op(Op.I32And).op(Op.I32Eqz);
+      exitIf();
+      // q = a / b is exact iff q * b == a exactly: with p = q * b rounded and e its error, the
+      // quotient is inexact iff p != a or e != 0.
+      c.localGet(L_FA).localGet(L_FB).byte(F64_DIV).localSet(L_FR);
+      c.localGet(L_FR).localGet(L_FB).byte(F64_MUL).localTee(L_F1).localGet(L_FA).byte(F64_NE).localSet(L_E);
+      c.localGet(L_F1).localSet(L_FA); // p (a is no longer needed)
+      productError(L_FR, L_FB, L_FA); c.f64Const(0).byte(F64_NE).localGet(L_E).op(Op.I32Or);
+      nx();
+    }
+    c.i32Const(0).localGet(L_FR).byte(I64_REINTERPRET_F64).mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
   }
 
   /**

@@ -266,6 +266,13 @@ export class CodeWriter extends ByteWriter {
   localTee(i: number): this { return this.byte(Op.LocalTee).u32(i); }
   i32Const(v: number): this { return this.byte(Op.I32Const).s32(v); }
   i64Const(lo: number, hi: number): this { return this.byte(Op.I64Const).s64Pair(lo, hi); }
+  /** f64.const (0x44, 8 bytes little-endian IEEE 754). */
+  f64Const(v: number): this {
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    this.byte(0x44);
+    for (const x of b) this.byte(x);
+    return this;
+  }
   /** A memory access with its alignment hint (log2) and constant offset (spec 5.4.6 memarg). */
   mem(o: Op, alignLog2: number, offset: number): this { return this.byte(o).u32(alignLog2).u32(offset); }
   block(type: number = BLOCK_VOID): this { return this.byte(Op.Block).byte(type); }

@@ -411,6 +411,7 @@ export class Hart implements FpContext {
       ctab: this.ctab,
       get tlbEpoch(): number { return hart.fastEpoch; },
       get mstatus(): number { return hart.mstatus; },
+      probeFetch: () => hart.probeFetch(),
     };
   }
 
@@ -591,6 +592,29 @@ export class Hart implements FpContext {
     this.fastTagLo[i] = lo & ~0xfff;
     this.fastTagHi[i] = hi;
     this.fastBase[i] = hostPage;
+  }
+
+  /**
+   * Fills the fetch cache for pc's page without raising anything (HartEngineView.probeFetch): the
+   * host page offset, or -1 if fetching there would fault (then the interpreter's next step raises it).
+   * The walk may set the PTE's A bit, as the fetch that follows would (Privileged ISA 4.3.1 allows
+   * A to be set by speculative accesses too).
+   */
+  private probeFetch(): number {
+    const lo = this.pcLo, hi = this.pcHi;
+    let pa: number;
+    const satpHi = this.csr[2 * C.CSR_SATP + 1]!;
+    if (this.priv === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) pa = (hi >>> 0) * TWO32 + (lo >>> 0);
+    else {
+      const ms = this.mstatus;
+      pa = this.mmu.translate(lo, hi, Access.Fetch, this.priv, (ms & C.MS_SUM) !== 0, (ms & C.MS_MXR) !== 0, this.csr[2 * C.CSR_SATP]!, satpHi);
+      if (pa < 0) return -1;
+    }
+    const off = pa - this.memBase;
+    if (off < 0 || off >= this.memSize) return -1;
+    const page = off - (off & 0xfff);
+    this.fillFast(Access.Fetch, lo, hi, page);
+    return page;
   }
 
   /** Host offset of the RAM page holding pc, or -1 after raising a fetch fault. */

@@ -49,4 +49,9 @@ export interface HartEngineView {
   readonly tlbEpoch: number;
   /** mstatus, low word. */
   readonly mstatus: number;
+  /**
+   * Fills the fetch cache for the page of pc (after a flush emptied it) without executing or raising
+   * anything; returns the page's host offset, or -1 when a fetch there would fault.
+   */
+  probeFetch(): number;
 }

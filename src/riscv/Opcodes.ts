@@ -33,11 +33,13 @@ export interface Opcode {
   readonly rm: boolean;
   /** The binary translator emits WebAssembly for it (else it exits to the interpreter). */
   readonly translated: boolean;
+  /** Translated only when rounding to nearest, ties to even (rm = 0, or rm = 7 with frm = 0). */
+  readonly rneOnly: boolean;
 }
 
 /**
  * One row: the pattern lists bits 31..0 ('0', '1', '.' for an operand or immediate bit; spaces only
- * for reading); `regs` is rd rs1 rs2 rs3 as four RegFile letters; flags: 'T' translated, 'R' rm.
+ * for reading); `regs` is rd rs1 rs2 rs3 as four RegFile letters; flags: 'T' translated, 'R' rm, 'N' translated for round-to-nearest-even only.
  */
 function row(name: string, pattern: string, regs: string, flags = ""): Opcode {
   const bits = pattern.replace(/ /g, "");
@@ -48,7 +50,7 @@ function row(name: string, pattern: string, regs: string, flags = ""): Opcode {
     if (c !== ".") { mask |= 1 << i; if (c === "1") match |= 1 << i; }
   }
   const f = (k: number): RegFile => regs[k] as RegFile;
-  return { name, mask, match, rd: f(0), rs1: f(1), rs2: f(2), rs3: f(3), rm: flags.includes("R"), translated: flags.includes("T") };
+  return { name, mask, match, rd: f(0), rs1: f(1), rs2: f(2), rs3: f(3), rm: flags.includes("R"), translated: flags.includes("T"), rneOnly: flags.includes("N") };
 }
 
 /** funct3 as three bits. */
@@ -115,15 +117,16 @@ const rows: Opcode[] = [
   row("fsd", "................. 011 ..... 0100111", "-xf-", "T"),
   // F and D computation (11.6-11.7, 12.4-12.5), fmt S = 00, D = 01 in bits 26:25. Translated: the
   // double-precision forms whose result needs no rounding (bit moves, compares and exact
-  // conversions, with an exactness check in the generated code); arithmetic keeps softfloat's flags
-  // in the interpreter.
+  // conversions, with an exactness check in the generated code) and FADD/FSUB/FMUL/FDIV.D when
+  // rounding to nearest-even (native f64 arithmetic, the inexact flag from an error-free
+  // transformation, everything that could raise another flag left to the interpreter's softfloat).
   ...([["s", "0"], ["d", "1"]] as const).flatMap(([s, fmt]) => {
     const d = s === "d";
     return [
-      row(`fadd.${s}`, `000000${fmt} ..... ..... ... ..... 1010011`, "fff-", "R"),
-      row(`fsub.${s}`, `000010${fmt} ..... ..... ... ..... 1010011`, "fff-", "R"),
-      row(`fmul.${s}`, `000100${fmt} ..... ..... ... ..... 1010011`, "fff-", "R"),
-      row(`fdiv.${s}`, `000110${fmt} ..... ..... ... ..... 1010011`, "fff-", "R"),
+      row(`fadd.${s}`, `000000${fmt} ..... ..... ... ..... 1010011`, "fff-", d ? "RTN" : "R"),
+      row(`fsub.${s}`, `000010${fmt} ..... ..... ... ..... 1010011`, "fff-", d ? "RTN" : "R"),
+      row(`fmul.${s}`, `000100${fmt} ..... ..... ... ..... 1010011`, "fff-", d ? "RTN" : "R"),
+      row(`fdiv.${s}`, `000110${fmt} ..... ..... ... ..... 1010011`, "fff-", d ? "RTN" : "R"),
       row(`fsqrt.${s}`, `010110${fmt} 00000 ..... ... ..... 1010011`, "ff--", "R"),
       row(`fsgnj.${s}`, `001000${fmt} ..... ..... 000 ..... 1010011`, "fff-", d ? "T" : ""),
       row(`fsgnjn.${s}`, `001000${fmt} ..... ..... 001 ..... 1010011`, "fff-", d ? "T" : ""),

@@ -336,6 +336,8 @@ export class Kernel {
     c.writeCsr(CSR_SATP, p.space.satp());
     c.priv = 0;
     c.flushTlb();
+    // Another task's SC must not succeed on this one's LR (a slice can end between LR and SC).
+    c.clearReservation();
     p.space.tlbStale = false;
   }
 

@@ -16,6 +16,8 @@ export interface UserCpu {
   exitTval: bigint | number;
   run(n: number): number;
   flushTlb(): void;
+  /** Drops any LR reservation (on a context switch: threads share memory, Unprivileged ISA 8.2). */
+  clearReservation(): void;
 }
 
 // CSR numbers (Privileged ISA 2.2 table 2.2-2.5).

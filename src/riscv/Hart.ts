@@ -363,6 +363,14 @@ export class Hart implements FpContext {
     this.flushFast();
   }
 
+  /**
+   * Drops this hart's LR reservation whatever it covers: a supervisor switching the hart to another
+   * task (typevisor exec's threads) must not let that task's SC pair with this task's LR.
+   */
+  clearReservation(): void {
+    this.resValid = false;
+  }
+
   /** Breaks this hart's LR reservation if it covers physical address `pa` (another hart stored there). */
   breakReservation(pa: number): void {
     if (this.resValid && Math.floor(pa / 8) === Math.floor(this.resAddr / 8)) this.resValid = false;

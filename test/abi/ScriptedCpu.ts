@@ -48,6 +48,11 @@ export class ScriptedCpu implements UserCpu {
     this.csrs.set(n, v);
   }
   flushTlb(): void {}
+  /** How many times the kernel dropped the LR reservation (it must at every task switch). */
+  reservationClears = 0;
+  clearReservation(): void {
+    this.reservationClears++;
+  }
 
   /** Sets a7 and a0..a5 as the riscv64 syscall ABI does for `name(args...)`. */
   load(name: string, args: (number | bigint)[]): void {

@@ -249,3 +249,18 @@ test("a scripted program runs through the scheduler: results land in a0, exit_gr
   assert.equal(await k.run(), 3);
   assert.deepEqual(cpu.results, [BigInt(p.pid), 1n, BigInt(-Errno.EBADF)]);
 });
+
+test("switching between threads drops the hart's LR reservation (an SC must not pair with another thread's LR)", async () => {
+  const { k, cpu, p } = rig();
+  k.runQueue.push(p);
+  const THREAD = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000;
+  cpu.script.push({ name: "clone", args: [THREAD, BUF + 0x4000, 0, 0, 0] });
+  // Enough calls for both tasks to get slices (a slice ends after about 20 traps here).
+  for (let i = 0; i < 100; i++) cpu.script.push({ name: "gettid", args: [] });
+  cpu.script.push({ name: "exit_group", args: [0] });
+  const before = cpu.reservationClears;
+  assert.equal(await k.run(), 0);
+  const tids = new Set(cpu.results.slice(1).map(Number).filter((v) => v > 0));
+  assert.equal(tids.size, 2, "both threads ran");
+  assert.ok(cpu.reservationClears - before >= 2, `${cpu.reservationClears - before} clears`);
+});

@@ -28,6 +28,8 @@ export interface ImageSpec {
   readonly diskModules?: readonly string[];
   /** linux-initramfs: modules (plus dependencies) loaded only when a virtio NIC is present. */
   readonly netModules?: readonly string[];
+  /** linux-initramfs: modules (plus dependencies) loaded only when a virtio-9p share is present. */
+  readonly shareModules?: readonly string[];
   /** linux-initramfs: size of the ext4 data disk, in MiB. */
   readonly diskMiB?: number;
   /** Kernel command line that boots this image on Typevisor's machine. */
@@ -46,6 +48,8 @@ const VIRT_MODULES = ["virtio_mmio", "virtio_blk", "virtio_net", "virtio_console
 const DISK_MODULES = ["crc32c_generic", "ext4"] as const;
 // Packet sockets for busybox udhcpc (it sends and receives DHCP as raw frames), when a NIC exists.
 const NET_MODULES = ["af_packet"] as const;
+// virtio-9p host folders (typevisor --share): the 9p file system and its virtio transport.
+const SHARE_MODULES = ["9p", "9pnet_virtio"] as const;
 
 export const CATALOGUE: readonly ImageSpec[] = [
   {
@@ -60,6 +64,7 @@ export const CATALOGUE: readonly ImageSpec[] = [
     modules: VIRT_MODULES,
     diskModules: DISK_MODULES,
     netModules: NET_MODULES,
+    shareModules: SHARE_MODULES,
     diskMiB: 64,
     cmdline: "console=ttyS0 earlycon=sbi",
   },

@@ -17,7 +17,7 @@
 // and reads options from the kernel command line (/proc/cmdline keeps the quotes verbatim):
 //   tv.cmd="COMMAND"  run COMMAND with sh -c instead of an interactive shell, then power off
 //   tv.poweroff=1     power off right after TYPEVISOR-BOOT-OK (boot-time measurements)
-//   tv.nodisk=1       do not mount /dev/vda even if present
+//   tv.nodisk=1       do not mount /dev/vda even if present (virtio-9p shares are mounted on /mnt/TAG)
 //   tv.nonet=1        do not configure NICs by DHCP
 //   tv.rows=R tv.cols=C  the host terminal's size, set on the console (`stty rows R cols C`)
 
@@ -103,6 +103,18 @@ if [ "$tv_nonet" != 1 ] && grep -qs '^0x0001$' /sys/bus/virtio/devices/*/device;
   done
 fi
 
+# Host folders (virtio-9p, device ID 9): each on /mnt/TAG, TAG being the share's mount tag.
+if grep -qs '^0x0009$' /sys/bus/virtio/devices/*/device; then
+  load_modules /etc/typevisor/modules.share
+  for t in /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag; do
+    [ -e "$t" ] || continue
+    tag=$(tr -d '\\000' < "$t")
+    mkdir -p "/mnt/$tag" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 "$tag" "/mnt/$tag" &&
+      echo "typevisor-init: host folder $tag mounted on /mnt/$tag" ||
+      echo "typevisor-init: host folder $tag could not be mounted"
+  done
+fi
+
 if [ -n "$tv_rows" ] && [ -n "$tv_cols" ]; then stty -F /dev/console rows "$tv_rows" cols "$tv_cols" 2>/dev/null; fi
 
 # Power off / reboot: the end of every path, and what busybox poweroff/reboot/halt ask for.
@@ -112,6 +124,7 @@ finish() {
   [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
   kill -TERM -1 2>/dev/null; sleep 0.1; kill -KILL -1 2>/dev/null
   sync
+  for m in /mnt/*; do umount "$m" 2>/dev/null; done
   [ $disk = 1 ] && umount /mnt 2>/dev/null
   if [ "$1" = reboot ]; then reboot -f; else poweroff -f; fi
   while :; do sleep 60; done

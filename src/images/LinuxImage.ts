@@ -24,9 +24,9 @@ export class AssemblyError extends Error {
 /**
  * Bumped whenever the assembled artifacts change for the same packages (2: disk-only modules;
  * 3: NIC-only modules, DHCP at boot, poweroff/reboot by signal to init, terminal size; 4: the
- * DHCP address line on the console).
+ * DHCP address line on the console; 5: virtio-9p shares mounted on /mnt/TAG).
  */
-export const LINUX_RECIPE_VERSION = 4;
+export const LINUX_RECIPE_VERSION = 5;
 
 export const KERNEL_FILE = "kernel";
 export const INITRD_FILE = "initrd.cpio";
@@ -150,11 +150,12 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   checkKernelImage(readFileSync(kfile), spec.arch, kfile);
 
   const base = spec.modules ?? [];
-  const sel = selectModules(join(modBase, release), [...base, ...(spec.diskModules ?? []), ...(spec.netModules ?? [])]);
+  const sel = selectModules(join(modBase, release), [...base, ...(spec.diskModules ?? []), ...(spec.netModules ?? []), ...(spec.shareModules ?? [])]);
   // Boot-time modules first; the disk-only and NIC-only ones (what each set adds) are marked for init.
   const baseLoad = sel.dep.resolve(base, sel.builtinSet).load;
   const diskLoad = sel.dep.resolve([...base, ...(spec.diskModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
   const netLoad = sel.dep.resolve([...base, ...(spec.netModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
+  const shareLoad = sel.dep.resolve([...base, ...(spec.shareModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
   progress.update(0.3, `${sel.load.length} modules`);
 
   const bbPath = ["usr/bin/busybox", "bin/busybox"].map((p) => join(work, "b", p)).find((p) => existsSync(p));
@@ -183,6 +184,7 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   cpio.file("etc/typevisor/modules", Buffer.from(baseLoad.map((p) => p + "\n").join("")));
   cpio.file("etc/typevisor/modules.disk", Buffer.from(diskLoad.map((p) => p + "\n").join("")));
   cpio.file("etc/typevisor/modules.net", Buffer.from(netLoad.map((p) => p + "\n").join("")));
+  cpio.file("etc/typevisor/modules.share", Buffer.from(shareLoad.map((p) => p + "\n").join("")));
   cpio.file("etc/typevisor/udhcpc.script", Buffer.from(UDHCPC_SCRIPT), 0o755);
   cpio.file(
     "etc/typevisor/image",
@@ -228,6 +230,7 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
     modules: baseLoad,
     diskModules: diskLoad,
     netModules: netLoad,
+    shareModules: shareLoad,
     applets: applets.length,
   };
 }

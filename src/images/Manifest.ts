@@ -48,6 +48,8 @@ export interface Manifest {
   readonly diskModules?: readonly string[];
   /** linux-initramfs: modules loaded only when a virtio NIC is attached (load order). */
   readonly netModules?: readonly string[];
+  /** linux-initramfs: modules loaded only when a virtio-9p share is attached (load order). */
+  readonly shareModules?: readonly string[];
   readonly applets?: number;
 }
 

@@ -13,6 +13,9 @@ import type { NetBackend } from "../devices/net/NetBackend.js";
 import { parseMac } from "../devices/net/NetBackend.js";
 import { TapBackend } from "../devices/net/TapBackend.js";
 import { PasstBackend } from "../devices/net/PasstBackend.js";
+import { Virtio9p } from "../devices/virtio/Virtio9p.js";
+import { P9Server } from "../devices/fs/P9Server.js";
+import { statSync } from "node:fs";
 import { Vm, type VmExit, type VmOptions } from "./Vm.js";
 import { virtioSlotProblem, type MachineSpec, type NicSpec } from "./MachineSpec.js";
 
@@ -70,7 +73,7 @@ function nicLabel(nic: NicSpec): string {
 /**
  * Builds the machine: opens every disk and NIC backend (closing them again if anything fails), then
  * the board with its virtio slots in a fixed order: disks (vda, vdb, ...), NICs (eth0, eth1, ...),
- * hvc0, the RNG. Slots left over stay mapped and empty (device ID 0), as on QEMU's virt board.
+ * 9p shares, hvc0, the RNG. Slots left over stay mapped and empty (device ID 0), as on QEMU's virt board.
  */
 export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Promise<VirtMachine> {
   const problem = virtioSlotProblem(spec);
@@ -124,6 +127,16 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
         nics.push(dev);
         return dev;
       });
+    }
+    for (const sh of spec.shares ?? []) {
+      let server: P9Server;
+      try {
+        if (!statSync(sh.path).isDirectory()) throw new Error("not a directory");
+        server = new P9Server(sh.path, { readOnly: sh.readOnly });
+      } catch (e) {
+        throw new MachineBuildError(`share '${sh.path}': ${(e as Error).message} (give an existing directory)`);
+      }
+      virtio.push((m) => new Virtio9p(m, server, sh.tag));
     }
   } catch (e) {
     await closeAll().catch(() => {});

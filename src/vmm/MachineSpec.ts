@@ -31,10 +31,19 @@ export type NicSpec =
   /** A Linux TAP interface (needs root or CAP_NET_ADMIN). */
   | { kind: "tap"; mac: string; ifname: string };
 
+/** A host directory exported to the guest over virtio-9p, mounted by its tag. */
+export interface ShareSpec {
+  path: string;
+  tag: string;
+  readOnly: boolean;
+}
+
 export interface MachineSpec extends VirtMachineConfig {
   /** virtio-blk disks in slot order: the first is /dev/vda. */
   disks: DiskSpec[];
   nics: NicSpec[];
+  /** virtio-9p shares (after the NICs). */
+  shares?: ShareSpec[];
   /** A virtio-rng (default true). */
   rng?: boolean;
   /** A virtio-console hvc0 on the same console as the UART (default true). */
@@ -47,9 +56,10 @@ export function builtinVirtioDevices(spec: Pick<MachineSpec, "rng" | "hvc">): nu
 }
 
 /** Null when the spec's devices fit the board's virtio-mmio slots, else what is wrong. */
-export function virtioSlotProblem(spec: Pick<MachineSpec, "disks" | "nics" | "rng" | "hvc">): string | null {
+export function virtioSlotProblem(spec: Pick<MachineSpec, "disks" | "nics" | "shares" | "rng" | "hvc">): string | null {
   const builtin = builtinVirtioDevices(spec);
-  const n = spec.disks.length + spec.nics.length + builtin;
+  const shares = spec.shares?.length ?? 0;
+  const n = spec.disks.length + spec.nics.length + shares + builtin;
   if (n <= VIRT.virtio.slots) return null;
-  return `${spec.disks.length} disk(s) and ${spec.nics.length} NIC(s) need ${n} virtio devices with the console and RNG, but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (${builtin} taken by hvc0 and the RNG): give at most ${VIRT.virtio.slots - builtin} disks and NICs in total`;
+  return `${spec.disks.length} disk(s), ${spec.nics.length} NIC(s) and ${shares} share(s) need ${n} virtio devices with the console and RNG, but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (${builtin} taken by hvc0 and the RNG): give at most ${VIRT.virtio.slots - builtin} disks, NICs and shares in total`;
 }

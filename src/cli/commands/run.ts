@@ -3,13 +3,14 @@
 // that both describe the same machine.
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve as resolvePath } from "node:path";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import type { NamedBytes } from "../../vmm/VirtLayout.js";
 import { planVirtBoot } from "../../vmm/VirtLayout.js";
 import type { Vm, VmExit, VmStats } from "../../vmm/Vm.js";
-import { virtioSlotProblem, type DiskSpec, type MachineSpec } from "../../vmm/MachineSpec.js";
+import { virtioSlotProblem, type DiskSpec, type MachineSpec, type ShareSpec } from "../../vmm/MachineSpec.js";
+import { MAX_9P_TAG } from "../../devices/virtio/Virtio9p.js";
 import { buildVirtMachine, MachineBuildError, type VirtMachine } from "../../vmm/MachineBuilder.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
@@ -39,7 +40,10 @@ export const MACHINE_FLAGS_USAGE = `Machine flags:
                            instead of Typevisor's built-in SBI
   --engine E               CPU engine of every hart: interp (the interpreter) or dbt (hot guest code
                            translated to WebAssembly); default ${DEFAULT_ENGINE}
-${NET_FLAG_USAGE}`;
+${NET_FLAG_USAGE}
+  --share DIR[:TAG][,ro]   share host directory DIR with the guest over virtio-9p (repeatable); the
+                           guest mounts it with mount -t 9p -o trans=virtio TAG /mnt/TAG (the
+                           images' init does); TAG defaults to DIR's name; ro = read-only`;
 
 export const machineOptions = {
   arch: { type: "string" },
@@ -52,6 +56,7 @@ export const machineOptions = {
   bios: { type: "string" },
   engine: { type: "string" },
   net: { type: "string", multiple: true },
+  share: { type: "string", multiple: true },
 } as const;
 
 function readInput(cmd: string, what: string, path: string, flag: string): NamedBytes {
@@ -89,6 +94,36 @@ export function parseDiskSpec(cmd: string, spec: string): DiskSpec {
   return d;
 }
 
+/** --share DIR[:TAG][,ro]: the tag defaults to DIR's last component (letters, digits, _ . -). */
+export function parseShares(cmd: string, specs: readonly string[]): ShareSpec[] {
+  const tags = new Set<string>();
+  return specs.map((spec) => {
+    const [head = "", ...opts] = spec.split(",");
+    let readOnly = false;
+    for (const o of opts) {
+      if (o === "ro") readOnly = true;
+      else throw new UsageError(`${cmd}: --share ${spec}: unknown option '${o}' (form: --share DIR[:TAG][,ro])`);
+    }
+    const colon = head.lastIndexOf(":");
+    const path = colon > 0 ? head.slice(0, colon) : head;
+    const tag = colon > 0 ? head.slice(colon + 1) : basename(resolvePath(path)).replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, MAX_9P_TAG);
+    if (!path) throw new UsageError(`${cmd}: --share ${spec}: give a directory (form: --share DIR[:TAG][,ro])`);
+    if (!/^[A-Za-z0-9_.-]{1,31}$/.test(tag) || tag === "." || tag === "..") {
+      throw new UsageError(`${cmd}: --share ${spec}: tag '${tag}' must be 1-31 letters, digits, '_', '.' or '-' (form: --share DIR[:TAG][,ro])`);
+    }
+    if (tags.has(tag)) throw new UsageError(`${cmd}: --share ${spec}: tag '${tag}' is used by another --share; give each its own (DIR:TAG)`);
+    tags.add(tag);
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new UsageError(`${cmd}: --share ${spec}: '${path}' does not exist; give an existing directory`);
+    }
+    if (!st.isDirectory()) throw new UsageError(`${cmd}: --share ${spec}: '${path}' is not a directory`);
+    return { path: resolvePath(path), tag, readOnly };
+  });
+}
+
 type MachineValues = {
   arch?: string;
   kernel?: string;
@@ -100,6 +135,7 @@ type MachineValues = {
   bios?: string;
   engine?: string;
   net?: string[];
+  share?: string[];
 };
 
 export interface MachineFlagDefaults {
@@ -130,7 +166,8 @@ export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boole
   const disks = (v.disk ?? []).map((d) => parseDiskSpec(cmd, d));
   const vmName = defaults.vmName ?? v.disk?.[0]?.split(",")[0] ?? v.kernel ?? "typevisor";
   const nics = parseNetFlags(cmd, v.net, defaults.net ?? [], vmName);
-  const cfg: MachineSpec = { memory, cpus, kernel, initrd, bios, append: v.append ?? DEFAULT_APPEND, engine, engineOptions: engineOptionsFromEnv(), disks, nics };
+  const shares = parseShares(cmd, v.share ?? []);
+  const cfg: MachineSpec = { memory, cpus, kernel, initrd, bios, append: v.append ?? DEFAULT_APPEND, engine, engineOptions: engineOptionsFromEnv(), disks, nics, shares };
   const problem = virtioSlotProblem(cfg);
   if (problem) throw new UsageError(`${cmd}: ${problem}`);
   if (kernel) {

@@ -19,7 +19,7 @@ import { readMachineSpec, runOnTerminal } from "./run.js";
 import { CmdOutputFilter } from "../CmdOutput.js";
 import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
 
-const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--net ...]... [--append "ARGS"] [--memory 512M]
+const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--net ...]... [--share DIR]... [--append "ARGS"] [--memory 512M]
                        [--cpus 1] [--engine interp|dbt] [--ephemeral] [--verbose] [--quiet]
 
 Boots image NAME (default ${DEFAULT_IMAGE}) to a busybox shell on this terminal, pulling it first
@@ -33,6 +33,9 @@ Options:
                     exit status is COMMAND's (kernel parameter tv.cmd)
   --net SPEC        the guest's NICs (repeatable; default: --net user): user[,hostfwd=...],
                     switch:NAME, tap:IFNAME or none (see 'typevisor run --help')
+  --share DIR[:TAG][,ro]
+                    share host directory DIR over virtio-9p, mounted on /mnt/TAG in the guest
+                    (repeatable; TAG defaults to DIR's name; ro = read-only)
   --append "ARGS"   extra kernel command-line arguments (e.g. tv.poweroff=1)
   --memory SIZE     guest RAM (default 512M)
   --cpus N          harts (default 1)
@@ -68,6 +71,7 @@ export const command: Command = {
       cpus: { type: "string" },
       engine: { type: "string" },
       net: { type: "string", multiple: true },
+      share: { type: "string", multiple: true },
       ephemeral: { type: "boolean", default: false },
       verbose: { type: "boolean", short: "v", default: false },
       quiet: { type: "boolean", short: "q", default: false },
@@ -85,7 +89,7 @@ export const command: Command = {
     if (values.cmd !== undefined && values.cmd.includes('"')) {
       throw new UsageError("start: --cmd cannot contain double quotes (it is passed as tv.cmd=\"...\" on the kernel command line); use single quotes inside");
     }
-    const machineFlags = { memory: values.memory, cpus: values.cpus, engine: values.engine, net: values.net };
+    const machineFlags = { memory: values.memory, cpus: values.cpus, engine: values.engine, net: values.net, share: values.share };
     // A dry run of the flags (no kernel yet): bad --memory/--net/--engine fail here, not after the pull.
     readMachineSpec("start", machineFlags, false, { net: ["user"], vmName: name });
     let img;

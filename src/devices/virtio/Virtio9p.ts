@@ -1,0 +1,73 @@
+// virtio-9p: a host directory shared with the guest (virtio 1.2 §5.? "9P transport", Linux
+// net/9p/trans_virtio.c). One request queue; each chain carries a 9P T-message in its readable
+// buffers and room for the R-message in its writable ones. The configuration space is the mount
+// tag (struct virtio_9p_config: tag_len u16, tag[tag_len]) the guest names in
+// `mount -t 9p -o trans=virtio TAG DIR`. The file server is src/devices/fs/P9Server.ts.
+import type { GuestMemory } from "../../memory/GuestMemory.js";
+import { DescChain, POP_OK } from "./VirtQueue.js";
+import { InFlight, bit, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";
+import type { P9Server } from "../fs/P9Server.js";
+
+export const VIRTIO_ID_9P = 9;
+/** VIRTIO_9P_MOUNT_TAG: the configuration space holds the mount tag. */
+const VIRTIO_9P_MOUNT_TAG = 0;
+/** Longest tag Linux accepts is limited by the config field; keep tags short and simple. */
+export const MAX_9P_TAG = 31;
+
+export class Virtio9p implements VirtioDevice {
+  readonly deviceId = VIRTIO_ID_9P;
+  readonly name = "virtio-9p";
+  readonly features = bit(VIRTIO_9P_MOUNT_TAG);
+  readonly queueMaxSizes = [128];
+  private ctx: VirtioContext | null = null;
+  private readonly chain = new DescChain(16);
+  private readonly config: Uint8Array;
+  private readonly none = new InFlight();
+
+  constructor(private readonly memory: GuestMemory, private readonly server: P9Server, tag: string) {
+    const t = Buffer.from(tag, "utf8");
+    if (t.length === 0 || t.length > MAX_9P_TAG) throw new RangeError(`9p mount tag '${tag}' must be 1-${MAX_9P_TAG} bytes`);
+    this.config = new Uint8Array(2 + t.length);
+    new DataView(this.config.buffer).setUint16(0, t.length, true);
+    this.config.set(t, 2);
+  }
+
+  configRead(offset: number, size: 1 | 2 | 4): number {
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | (this.config[offset + i] ?? 0);
+    return v >>> 0;
+  }
+
+  configWrite(): void {}
+  activate(ctx: VirtioContext): void { this.ctx = ctx; }
+  reset(): void {
+    this.ctx = null;
+    this.server.reset();
+  }
+  idle(): Promise<void> { return this.none.idle(); }
+
+  queueNotify(): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    const q = ctx.queues[0]!;
+    const ch = this.chain;
+    let any = false;
+    while (q.pending() > 0 && q.pop(ch) === POP_OK) {
+      any = true;
+      let written = 0;
+      if (ch.error) {
+        ctx.log(`${this.name}: request dropped: ${ch.error}`);
+      } else if (ch.readableBytes < 7 || ch.readableBytes > this.server.maxMessage) {
+        ctx.log(`${this.name}: request of ${ch.readableBytes} bytes dropped (not 7..${this.server.maxMessage})`);
+      } else {
+        const req = new Uint8Array(ch.readableBytes);
+        ch.readInto(this.memory, 0, req, 0, req.length);
+        const rep = this.server.handle(req);
+        if (rep.length <= ch.writableBytes) written = ch.writeFrom(this.memory, 0, rep, 0, rep.length);
+        else ctx.log(`${this.name}: reply of ${rep.length} bytes does not fit the ${ch.writableBytes}-byte buffer`);
+      }
+      q.pushUsed(ch.head, written);
+    }
+    if (any) ctx.notifyUsed(q);
+  }
+}

@@ -41,6 +41,12 @@ test("start refuses a non-riscv64 image and bad machine flags before pulling any
   assert.match(r.stderr, /not a bootable image/);
 });
 
+test("start without passt boots offline and says how to get networking", () => {
+  const a = offline(["start", "--quiet"]); // no passt (and no apt) on this PATH
+  assert.match(a.stderr, /passt is not installed, so the guest has no network this time \(apt-get install passt/);
+  assert.match(a.stderr, /apt-get/, "then the image pull fails for want of apt, as before");
+});
+
 test("run without --append gives the kernel console=ttyS0 earlycon=sbi (output from the first instruction)", () => {
   const dir = mkdtempSync(join(tmpdir(), "tv-dtb-"));
   try {

@@ -10,6 +10,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, ftruncateSync, writeSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import type { Command } from "../Command.js";
 import { parseCommandArgs, UsageError } from "../Command.js";
 import { AptUnavailableError, DEFAULT_IMAGE, ensureImage, ImageError } from "../../images/index.js";
@@ -91,7 +92,13 @@ export const command: Command = {
     }
     const machineFlags = { memory: values.memory, cpus: values.cpus, engine: values.engine, net: values.net, share: values.share };
     // A dry run of the flags (no kernel yet): bad --memory/--net/--engine fail here, not after the pull.
-    readMachineSpec("start", machineFlags, false, { net: ["user"], vmName: name });
+    // The default NIC needs passt; without it the first start still boots, offline, and says why.
+    let defaultNet = ["user"];
+    if (values.net === undefined && spawnSync("passt", ["--version"], { stdio: "ignore" }).error) {
+      process.stderr.write("typevisor: passt is not installed, so the guest has no network this time (apt-get install passt; --net none hides this note)\n");
+      defaultNet = ["none"];
+    }
+    readMachineSpec("start", machineFlags, false, { net: defaultNet, vmName: name });
     let img;
     try {
       img = await ensureImage(name, { quiet: values.quiet });
@@ -137,7 +144,7 @@ export const command: Command = {
       values.append ?? "",
     ].filter((s) => s.length > 0).join(" ");
     try {
-      const spec = readMachineSpec("start", { ...machineFlags, kernel: img.kernel, initrd: img.initrd, disk: [diskArg], append }, true, { net: ["user"], vmName: name });
+      const spec = readMachineSpec("start", { ...machineFlags, kernel: img.kernel, initrd: img.initrd, disk: [diskArg], append }, true, { net: defaultNet, vmName: name });
       let filter: CmdOutputFilter | undefined;
       const { exit } = await runOnTerminal("start", spec, filtered ? (t) => (filter = new CmdOutputFilter(t)) : undefined);
       if (filter && filter.status !== undefined && exit.reason === "poweroff") return filter.status;

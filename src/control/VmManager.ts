@@ -566,7 +566,6 @@ function launchNics(rec: VmRecord): NicSpec[] {
     // NIC 0 keeps the MAC VMs had before there were several NICs.
     const mac = (n.mac ?? (i === 0 ? macFor(rec.id) : stableMac(`${rec.id}/${i}`))).toLowerCase();
     if (n.mode === "switch") return { kind: "switch", mac, name: n.switch };
-    if (n.mode === "tap") return { kind: "tap", mac, ifname: n.tap };
     const hostfwd = (n.hostfwd ?? []).map((f) => {
       const hostAddr = f.hostAddr ?? "127.0.0.1";
       if (isIP(hostAddr) === 0) throw new ApiError(422, `nics[${i}].hostfwd: '${hostAddr}' is not an IP address`);

@@ -24,11 +24,14 @@ export interface HostForwardJson {
   guestPort: number;
 }
 
-/** One NIC (eth0, eth1, ... in order) and its backend (docs/NETWORKING.md). */
+/**
+ * One NIC (eth0, eth1, ... in order) and its backend (docs/NETWORKING.md). An API caller gets no
+ * TAP NICs (they attach host interfaces, the operator's business: `typevisor run --net tap:...`) and
+ * port forwards on loopback addresses and unprivileged ports only.
+ */
 export type NicSpecJson =
   | { mode: "user"; mac?: string; hostfwd?: HostForwardJson[] }
-  | { mode: "switch"; switch: string; mac?: string }
-  | { mode: "tap"; tap: string; mac?: string };
+  | { mode: "switch"; switch: string; mac?: string };
 
 export interface VmSpec {
   name: string;
@@ -92,7 +95,7 @@ export const vmSpecSchema = {
     nics: {
       type: "array",
       maxItems: 6,
-      description: "NICs in order (eth0, eth1, ...): user = NAT through passt with optional port forwards, switch = a named virtual switch of this daemon, tap = a host TAP interface (the daemon needs CAP_NET_ADMIN)",
+      description: "NICs in order (eth0, eth1, ...): user = NAT through passt with optional port forwards (on the daemon host's loopback, ports >= 1024), switch = a named virtual switch of this daemon",
       items: {
         oneOf: [
           {
@@ -111,8 +114,8 @@ export const vmSpecSchema = {
                   required: ["proto", "hostPort", "guestPort"],
                   properties: {
                     proto: { type: "string", enum: ["tcp", "udp"] },
-                    hostAddr: { type: "string", minLength: 2, maxLength: 45, pattern: "^[0-9a-fA-F.:]+$", default: "127.0.0.1", description: "IPv4 or IPv6 address to listen on" },
-                    hostPort: { type: "integer", minimum: 1, maximum: 65535 },
+                    hostAddr: { type: "string", pattern: "^(127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|::1)$", default: "127.0.0.1", description: "loopback address of the daemon's host to listen on" },
+                    hostPort: { type: "integer", minimum: 1024, maximum: 65535 },
                     guestPort: { type: "integer", minimum: 1, maximum: 65535 },
                   },
                 },
@@ -124,12 +127,6 @@ export const vmSpecSchema = {
             additionalProperties: false,
             required: ["mode", "switch"],
             properties: { mode: { const: "switch" }, switch: { type: "string", pattern: NAME_PATTERN }, mac: MAC_SCHEMA },
-          },
-          {
-            type: "object",
-            additionalProperties: false,
-            required: ["mode", "tap"],
-            properties: { mode: { const: "tap" }, tap: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" }, mac: MAC_SCHEMA },
           },
         ],
       },

@@ -23,11 +23,10 @@ import {
 } from "./Signals.js";
 import { Syscalls } from "./Syscalls.js";
 import { syscallName } from "./SyscallTable.js";
-import {
-  CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, CAUSE_INSN_ACCESS, CAUSE_INSN_MISALIGNED, CAUSE_INSN_PAGE,
-  CAUSE_LOAD_ACCESS, CAUSE_LOAD_MISALIGNED, CAUSE_LOAD_PAGE, CAUSE_STORE_ACCESS, CAUSE_STORE_MISALIGNED,
-  CAUSE_STORE_PAGE, CSR_FCSR, CSR_MSTATUS, CSR_SATP, EXIT_TRAP, type UserCpu,
-} from "./UserCpu.js";
+import type { UserCpu } from "./UserCpu.js";
+import { CSR_FCSR, CSR_MSTATUS, CSR_SATP, MS_FS } from "../riscv/Csr.js";
+import { Cause } from "../riscv/Trap.js";
+import { ExitReason } from "../riscv/ExitReason.js";
 import type { GuestMemory } from "../memory/GuestMemory.js";
 import { PAGE_SIZE } from "./FrameAllocator.js";
 import { PROT_EXEC, PROT_READ } from "./AddressSpace.js";
@@ -109,7 +108,7 @@ export class Kernel {
     // (mstatus.FS = Dirty, Privileged ISA 3.1.6.6) so F/D instructions do not trap.
     this.cpu.exitMask = 0xffff_ffff;
     this.cpu.priv = 0;
-    this.cpu.writeCsr(CSR_MSTATUS, this.cpu.readCsr(CSR_MSTATUS) | (3n << 13n));
+    this.cpu.writeCsr(CSR_MSTATUS, this.cpu.readCsr(CSR_MSTATUS) | BigInt(MS_FS));
   }
 
   // ---- process creation ----------------------------------------------------------------------
@@ -447,17 +446,17 @@ export class Kernel {
       const before = budget;
       const r = cpu.run(budget);
       budget = 0; // Budget exit: slice over. Trap exits refine below.
-      if (r !== EXIT_TRAP) {
+      if (r !== ExitReason.Trap) {
         p.insns += before;
         break;
       }
       budget = before >> 1; // approximate: we do not know exactly how many retired before the trap
       const cause = cpu.exitCause;
-      if (cause === CAUSE_ECALL_U) {
+      if (cause === Cause.EcallU) {
         if (!this.doSyscall(p)) return;
-      } else if (cause === CAUSE_LOAD_PAGE || cause === CAUSE_STORE_PAGE || cause === CAUSE_INSN_PAGE) {
+      } else if (cause === Cause.LoadPageFault || cause === Cause.StorePageFault || cause === Cause.InsnPageFault) {
         const va = Number(BigInt.asUintN(64, BigInt(cpu.exitTval)));
-        const kind = cause === CAUSE_STORE_PAGE ? 1 : cause === CAUSE_INSN_PAGE ? 2 : 0;
+        const kind = cause === Cause.StorePageFault ? 1 : cause === Cause.InsnPageFault ? 2 : 0;
         let ok = false;
         try {
           ok = p.space.handleFault(va, kind);
@@ -475,13 +474,13 @@ export class Kernel {
         }
         // SEGV_MAPERR (1) when nothing is mapped there, SEGV_ACCERR (2) when the mapping forbids it.
         this.forceSignal(p, SIGSEGV, { signo: SIGSEGV, code: p.space.findVma(va) ? 2 : 1, addr: va });
-      } else if (cause === CAUSE_ILLEGAL) {
+      } else if (cause === Cause.IllegalInsn) {
         this.forceSignal(p, SIGILL, { signo: SIGILL, code: 1, addr: Number(cpu.getPc()) });
-      } else if (cause === CAUSE_BREAKPOINT) {
+      } else if (cause === Cause.Breakpoint) {
         this.forceSignal(p, SIGTRAP, { signo: SIGTRAP, code: 1, addr: Number(cpu.getPc()) });
-      } else if (cause === CAUSE_LOAD_MISALIGNED || cause === CAUSE_STORE_MISALIGNED || cause === CAUSE_INSN_MISALIGNED) {
+      } else if (cause === Cause.LoadMisaligned || cause === Cause.StoreMisaligned || cause === Cause.InsnMisaligned) {
         this.forceSignal(p, SIGBUS, { signo: SIGBUS, code: 1, addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))) });
-      } else if (cause === CAUSE_LOAD_ACCESS || cause === CAUSE_STORE_ACCESS || cause === CAUSE_INSN_ACCESS) {
+      } else if (cause === Cause.LoadAccessFault || cause === Cause.StoreAccessFault || cause === Cause.InsnAccessFault) {
         this.forceSignal(p, SIGSEGV, { signo: SIGSEGV, code: 2, addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))) });
       } else {
         this.forceSignal(p, SIGILL, { signo: SIGILL, code: 0, addr: Number(cpu.getPc()) });

@@ -1,5 +1,6 @@
-// Guest-physical RAM: one contiguous region backed by a shared WebAssembly.Memory, so that
-// device models and translated WebAssembly code see the same bytes (and vCPU worker threads will, issue "Multi-core").
+// Guest-physical RAM: one contiguous region backed by a WebAssembly.Memory, so that device models
+// and translated WebAssembly code see the same bytes. It is shared (SharedArrayBuffer) so that harts
+// could later run in worker threads; today every hart runs on the VMM's one thread.
 // Device DMA goes through offsetOf(), which never returns an offset outside RAM.
 //
 // Layout of the backing buffer: [ RAM (size bytes) | engine area (engineBytes) ].

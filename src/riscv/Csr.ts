@@ -1,5 +1,8 @@
 // CSR addresses (Privileged ISA 20211203, 2.2 tables 2.2-2.5) and the mstatus bit layout (3.1.6).
+// The one definition of CSR numbers: the hart, the board, the ABI kernel and tests import them here.
 // The top bits of a CSR number encode access: [11:10] = 3 read-only, [9:8] = lowest privilege (2.1).
+
+import { Irq } from "./Trap.js";
 
 export const CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003;
 export const CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02, CSR_HPMCOUNTER3 = 0xc03, CSR_HPMCOUNTER31 = 0xc1f;
@@ -34,11 +37,11 @@ export const MISA_HI = 0x80000000 | 0;
 /** medeleg: every exception except ecall from M (bit 11, read-only 0 per 3.1.8) and the reserved ones. */
 export const MEDELEG_MASK = 0xb3ff;
 /** mideleg: the S-level interrupts SSIP, STIP, SEIP (3.1.8). */
-export const MIDELEG_MASK = (1 << 1) | (1 << 5) | (1 << 9);
+export const MIDELEG_MASK = (1 << Irq.SSI) | (1 << Irq.STI) | (1 << Irq.SEI);
 /** mie: SSIE MSIE STIE MTIE SEIE MEIE. */
-export const MIE_MASK = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 7) | (1 << 9) | (1 << 11);
+export const MIE_MASK = (1 << Irq.SSI) | (1 << Irq.MSI) | (1 << Irq.STI) | (1 << Irq.MTI) | (1 << Irq.SEI) | (1 << Irq.MEI);
 /** Bits of mip that M-mode software may write (3.1.9): SSIP, STIP, SEIP. MTIP/MSIP/MEIP come from devices. */
-export const MIP_WMASK = (1 << 1) | (1 << 5) | (1 << 9);
+export const MIP_WMASK = (1 << Irq.SSI) | (1 << Irq.STI) | (1 << Irq.SEI);
 
 /** menvcfg.STCE (Sstc) is bit 63; FIOM bit 0 (3.1.18). */
 export const MENVCFG_STCE_HI = 1 << 31;

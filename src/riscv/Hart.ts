@@ -66,19 +66,15 @@ import type { HartEngine, HartEngineView } from "./HartEngine.js";
 import { compressedTable } from "./Compressed.js";
 import { executeFp } from "./fpu/index.js";
 import { Mmu, PAGE_FAULT as MMU_PAGE_FAULT, SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV57 } from "./Mmu.js";
-import { Access, Cause, PAGE_FAULT, ACCESS_FAULT } from "./Trap.js";
+import { Access, Cause, Irq, PAGE_FAULT, ACCESS_FAULT } from "./Trap.js";
+import { ExitReason } from "./ExitReason.js";
 import * as C from "./Csr.js";
 
 export const PRIV_U = 0;
 export const PRIV_S = 1;
 export const PRIV_M = 3;
 
-export const enum ExitReason {
-  Budget = 0,
-  Trap = 1,
-  Wfi = 2,
-  Halt = 3,
-}
+export { ExitReason } from "./ExitReason.js";
 
 /** The machine timer as the board provides it (ACLINT MTIMER, Privileged ISA 3.2.1). */
 export interface MachineTimer {
@@ -474,14 +470,14 @@ export class Hart implements FpContext {
       return;
     }
     const now = this.timer.now();
-    let t = now >= this.mtimecmpN ? 1 << 7 : 0;
-    if (this.sstcEnabled() && now >= this.stimecmpN) t |= 1 << 5;
+    let t = now >= this.mtimecmpN ? 1 << Irq.MTI : 0;
+    if (this.sstcEnabled() && now >= this.stimecmpN) t |= 1 << Irq.STI;
     this.mipTimer = t;
   }
 
   private mipValue(): number {
     // With Sstc enabled, STIP reflects stimecmp only (Sstc 1.0 §2.1); otherwise it is software's bit.
-    const sw = this.sstcEnabled() ? this.mipSw & ~(1 << 5) : this.mipSw;
+    const sw = this.sstcEnabled() ? this.mipSw & ~(1 << Irq.STI) : this.mipSw;
     return sw | this.mipExt | this.mipTimer;
   }
 
@@ -1565,7 +1561,7 @@ export class Hart implements FpContext {
       }
       case C.CSR_MIP: this.mipSw = (this.mipSw & ~C.MIP_WMASK) | (lo & C.MIP_WMASK); return true;
       case C.CSR_SIP: { // only SSIP is writable through sip (4.1.3), and only when delegated
-        const m = csr[2 * C.CSR_MIDELEG]! & (1 << 1);
+        const m = csr[2 * C.CSR_MIDELEG]! & (1 << Irq.SSI);
         this.mipSw = (this.mipSw & ~m) | (lo & m);
         return true;
       }

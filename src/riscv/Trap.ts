@@ -17,7 +17,7 @@ export const enum Cause {
   StorePageFault = 15,
 }
 
-/** Interrupt numbers = bit positions in mip/mie (Privileged ISA 3.1.9). */
+/** Interrupt numbers = bit positions in mip/mie/mideleg (Privileged ISA 3.1.9): use `1 << Irq.X`, not literals. */
 export const enum Irq {
   SSI = 1,
   MSI = 3,
@@ -36,4 +36,3 @@ export const enum Access {
 
 export const PAGE_FAULT: readonly number[] = [Cause.InsnPageFault, Cause.LoadPageFault, Cause.StorePageFault];
 export const ACCESS_FAULT: readonly number[] = [Cause.InsnAccessFault, Cause.LoadAccessFault, Cause.StoreAccessFault];
-export const MISALIGNED: readonly number[] = [Cause.InsnMisaligned, Cause.LoadMisaligned, Cause.StoreMisaligned];

@@ -9,6 +9,11 @@
 //    a0 = hartid, a1 = DTB, a2 = &fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), and the
 //    kernel's ecalls go to the firmware like on hardware.
 import { Hart, PRIV_M, PRIV_S, type MachineTimer } from "../riscv/Hart.js";
+import {
+  CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MENVCFG, CSR_MIDELEG, CSR_MIE, CSR_MIP, CSR_MSTATUS, CSR_PMPADDR0, CSR_PMPCFG0,
+  CSR_SATP, CSR_SCOUNTEREN, CSR_STIMECMP, MIDELEG_MASK, MS_FS_SHIFT,
+} from "../riscv/Csr.js";
+import { Cause, Irq } from "../riscv/Trap.js";
 import { GuestMemory } from "../memory/GuestMemory.js";
 import { IoBus } from "../memory/IoBus.js";
 import type { IrqLine } from "../memory/IrqLine.js";
@@ -61,27 +66,6 @@ export function buildVirtDtb(cfg: VirtMachineConfig, rngSeed?: Uint8Array): Uint
     rngSeed,
   }).toDtb();
 }
-
-// CSR numbers (Privileged ISA tables 2.2-2.5).
-const CSR_MSTATUS = 0x300;
-const CSR_MEDELEG = 0x302;
-const CSR_MIDELEG = 0x303;
-const CSR_MIE = 0x304;
-const CSR_MIP = 0x344;
-const CSR_MCOUNTEREN = 0x306;
-const CSR_SCOUNTEREN = 0x106;
-const CSR_MENVCFG = 0x30a;
-const CSR_PMPCFG0 = 0x3a0;
-const CSR_PMPADDR0 = 0x3b0;
-const CSR_STIMECMP = 0x14d;
-const CSR_SATP = 0x180;
-
-// mip bits (Privileged ISA 3.1.9).
-export const IRQ_SSI = 1;
-export const IRQ_MSI = 3;
-export const IRQ_STI = 5;
-export const IRQ_SEI = 9;
-export const IRQ_MEI = 11;
 
 /** Why the machine stopped running. */
 export type BoardEvent = { kind: "poweroff"; code: number } | { kind: "reboot" };
@@ -155,14 +139,14 @@ export class VirtBoard {
     // PLIC contexts: 2h = hart h M-mode (MEIP), 2h+1 = S-mode (SEIP).
     const contexts: ((level: boolean) => void)[] = [];
     for (let h = 0; h < cfg.cpus; h++) {
-      contexts.push((l) => this.irq(h, IRQ_MEI, l));
-      contexts.push((l) => this.irq(h, IRQ_SEI, l));
+      contexts.push((l) => this.irq(h, Irq.MEI, l));
+      contexts.push((l) => this.irq(h, Irq.SEI, l));
     }
     this.plic = new Plic(VIRT.plic.ndev, contexts);
     this.clint = new Aclint(
       this.timer,
       Array.from({ length: cfg.cpus }, (_, h) => ({
-        setMsip: (l: boolean) => this.irq(h, IRQ_MSI, l),
+        setMsip: (l: boolean) => this.irq(h, Irq.MSI, l),
         getMtimecmp: () => this.harts[h]!.mtimecmp,
         setMtimecmp: (v: bigint) => {
           this.harts[h]!.mtimecmp = v;
@@ -280,8 +264,8 @@ export class VirtBoard {
   setSsip(h: number, level: boolean): void {
     const hart = this.harts[h];
     if (!hart) return;
-    const mip = hart.readCsr(CSR_MIP) & ~(1n << BigInt(IRQ_SEI));
-    hart.writeCsr(CSR_MIP, level ? mip | (1n << BigInt(IRQ_SSI)) : mip & ~(1n << BigInt(IRQ_SSI)));
+    const mip = hart.readCsr(CSR_MIP) & ~(1n << BigInt(Irq.SEI));
+    hart.writeCsr(CSR_MIP, level ? mip | (1n << BigInt(Irq.SSI)) : mip & ~(1n << BigInt(Irq.SSI)));
     if (level) this.wake();
   }
 
@@ -364,7 +348,7 @@ export class VirtBoard {
   startHartS(h: number, start: bigint, opaque: bigint): void {
     const hart = this.harts[h]!;
     hart.writeCsr(CSR_MEDELEG, 0xb1ffn);
-    hart.writeCsr(CSR_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
+    hart.writeCsr(CSR_MIDELEG, BigInt(MIDELEG_MASK));
     hart.writeCsr(CSR_MCOUNTEREN, 0xffffffffn);
     // scounteren CY|TM|IR: Linux only programs scounteren from its SBI PMU driver, which our SBI
     // does not offer, so without this U-mode rdtime (the vDSO's clock_gettime, used e.g. by busybox
@@ -377,8 +361,8 @@ export class VirtBoard {
     hart.writeCsr(CSR_SATP, 0n);
     hart.writeCsr(CSR_STIMECMP, 0xffffffffffffffffn);
     // mstatus: FS = Initial (Privileged ISA 3.1.6.6) so the kernel may save/restore FP state.
-    hart.writeCsr(CSR_MSTATUS, 1n << 13n);
-    hart.exitMask = 1 << 9;
+    hart.writeCsr(CSR_MSTATUS, 1n << BigInt(MS_FS_SHIFT));
+    hart.exitMask = 1 << Cause.EcallS;
     hart.priv = PRIV_S;
     hart.setPc(start);
     hart.setX(10, BigInt(h));

@@ -6,12 +6,16 @@
 // and the Devicetree Specification v0.4 (memory §3.4, chosen §3.6, cpus §3.7).
 import { randomBytes } from "node:crypto";
 import { Fdt, fdtValue, type FdtNode } from "../boot/Fdt.js";
+import { CLINT_SIZE } from "../devices/Aclint.js";
+import { GOLDFISH_RTC_SIZE } from "../devices/GoldfishRtc.js";
+import { PLIC_SIZE } from "../devices/Plic.js";
+import { SYSCON_SIZE } from "../devices/Syscon.js";
 
 export const VIRT = {
-  syscon: { base: 0x100000, size: 0x1000 },
-  rtc: { base: 0x101000, size: 0x1000, irq: 11 },
-  clint: { base: 0x2000000, size: 0x10000 },
-  plic: { base: 0xc000000, size: 0x600000, ndev: 95 },
+  syscon: { base: 0x100000, size: SYSCON_SIZE },
+  rtc: { base: 0x101000, size: GOLDFISH_RTC_SIZE, irq: 11 },
+  clint: { base: 0x2000000, size: CLINT_SIZE },
+  plic: { base: 0xc000000, size: PLIC_SIZE, ndev: 95 },
   uart0: { base: 0x10000000, size: 0x100, irq: 10, clock: 3686400 },
   virtio: { base: 0x10001000, stride: 0x1000, size: 0x1000, firstIrq: 1, slots: 8 },
   dram: { base: 0x80000000 },

@@ -1,13 +1,14 @@
 // A virtual machine: one VirtBoard plus the run loop that drives its harts, serves the built-in
 // SBI's hypercalls, idles harts that wait for interrupts, and turns the guest's poweroff / reboot /
-// panic into a VM exit. The CLI's `run` uses it, and the control plane will (start/pause/resume/stop,
-// stats(), event callbacks).
+// panic into a VM exit. The machine builder (MachineBuilder.ts) creates it for the CLI's `run` and
+// `start` and for the control plane's VM processes, which use stats() and the event callbacks.
 //
 // The loop is single-threaded and cooperative: it runs each hart for a slice of instructions, then
 // yields to Node's event loop often enough (every ~10 ms of wall time) that terminal input, disk I/O
 // completions and timers are served while the guest is busy.
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { ExitReason } from "../riscv/Hart.js";
+import { ExitReason } from "../riscv/ExitReason.js";
+import { Cause } from "../riscv/Trap.js";
 import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
 import { HartState } from "./Sbi.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
@@ -275,7 +276,7 @@ export class Vm {
           const hart = harts[h]!;
           const r = hart.run(this.slice);
           if (r === ExitReason.Trap) {
-            if (hart.exitCause === 9 && board.builtinSbi) {
+            if (hart.exitCause === Cause.EcallS && board.builtinSbi) {
               this.exits.hypercall!++;
               board.sbi.handle(h, hart);
               if (board.hartStates[h] === HartState.Started) hart.setPc(hart.getPc() + 4n);

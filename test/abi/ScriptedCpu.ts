@@ -1,7 +1,9 @@
 // A scripted CPU for unit tests of the ABI kernel (src/abi/UserCpu.ts is the whole surface the kernel
 // needs from a hart). Registers are plain arrays; run() plays a script of system calls, each as an
 // `ecall` exit (cause 8) with a7 and a0..a5 set, and records what the kernel left in a0.
-import { CAUSE_ECALL_U, EXIT_TRAP, type UserCpu } from "../../src/abi/UserCpu.js";
+import type { UserCpu } from "../../src/abi/UserCpu.js";
+import { Cause } from "../../src/riscv/Trap.js";
+import { ExitReason } from "../../src/riscv/ExitReason.js";
 import { sysno } from "../../src/abi/SyscallTable.js";
 
 export interface ScriptedCall {
@@ -72,8 +74,8 @@ export class ScriptedCpu implements UserCpu {
     if (!next) throw new Error("script exhausted without exit");
     this.load(next.name, next.args);
     this.pending = true;
-    this.exitCause = CAUSE_ECALL_U;
+    this.exitCause = Cause.EcallU;
     this.exitTval = 0;
-    return EXIT_TRAP;
+    return ExitReason.Trap;
   }
 }

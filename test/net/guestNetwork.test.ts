@@ -9,7 +9,7 @@ import { connect, createServer, type AddressInfo } from "node:net";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { debianImage } from "../machine/bootHelper.js";
+import { debianImage } from "../vmm/bootHelper.js";
 
 interface Child {
   stdout: string;

@@ -9,6 +9,7 @@ import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { parseElf, ElfError, EM_RISCV, type ElfFile } from "../../boot/Elf.js";
 import { loadElf, loadSpan, ElfLoadError } from "../../boot/ElfLoader.js";
 import { Htif } from "../../devices/Htif.js";
+import { CLINT_SIZE } from "../../devices/Aclint.js";
 import { GuestMemory } from "../../memory/GuestMemory.js";
 import { IoBus, type BusDevice } from "../../memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M, type MachineTimer } from "../../riscv/Hart.js";
@@ -20,7 +21,6 @@ import { lockstep, compareHarts, type ChunkVerdict } from "../../dbt/Lockstep.js
 
 const RAM_BASE = 0x8000_0000;
 const CLINT_BASE = 0x0200_0000;
-const CLINT_SIZE = 0x10000;
 /** Instructions per run() slice between two tohost polls. */
 const SLICE = 1 << 14;
 /** --lockstep without a value: instructions per comparison. */

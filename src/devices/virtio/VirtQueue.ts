@@ -189,7 +189,7 @@ export class VirtQueue {
     if (d < 0 || a < 0 || u < 0) return `queue ${this.index}: ring at desc=0x${this.descAddr.toString(16)} avail=0x${this.availAddr.toString(16)} used=0x${this.usedAddr.toString(16)} is outside guest RAM`;
     this.mem = mem;
     // Atomics on a 16-bit view give the ring indices the ordering virtio's memory barriers ask for
-    // (§2.7.13.3.1) when the vCPU runs in another worker thread.
+    // (§2.7.13.3.1) should a vCPU ever run in another worker thread (today all run on one thread).
     this.u16 = new Uint16Array(mem.buffer, 0, mem.size >>> 1);
     this.descOff = d;
     this.availOff = a;

@@ -68,11 +68,10 @@ import { executeFp } from "./fpu/index.js";
 import { Mmu, PAGE_FAULT as MMU_PAGE_FAULT, SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV57 } from "./Mmu.js";
 import { Access, Cause, Irq, PAGE_FAULT, ACCESS_FAULT } from "./Trap.js";
 import { ExitReason } from "./ExitReason.js";
+import { PRIV_M, PRIV_S, PRIV_U } from "./Privilege.js";
 import * as C from "./Csr.js";
 
-export const PRIV_U = 0;
-export const PRIV_S = 1;
-export const PRIV_M = 3;
+export { PRIV_U, PRIV_S, PRIV_M } from "./Privilege.js";
 
 export { ExitReason } from "./ExitReason.js";
 

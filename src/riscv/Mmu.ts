@@ -16,11 +16,10 @@
 //   PMAs are: RAM (GuestMemory) is cacheable memory; everything else is I/O on the IoBus.
 import type { GuestMemory } from "../memory/GuestMemory.js";
 import { Access } from "./Trap.js";
+import { PRIV_S, PRIV_U } from "./Privilege.js";
 
 export const SATP_MODE_BARE = 0, SATP_MODE_SV39 = 8, SATP_MODE_SV48 = 9, SATP_MODE_SV57 = 10;
 
-// Privilege levels (same values as Hart.ts exports; repeated to avoid an import cycle).
-const PRIV_U = 0, PRIV_S = 1;
 const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_G = 32, PTE_A = 64, PTE_D = 128;
 
 /** translate() results below zero. */

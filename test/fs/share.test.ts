@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { P9Server } from "../../src/devices/fs/P9Server.js";
-import { debianImage } from "../machine/bootHelper.js";
+import { debianImage } from "../vmm/bootHelper.js";
 
 const ENOENT = 2;
 const ENOTDIR = 20;

@@ -74,7 +74,8 @@ function readExecutable(gfs: GuestFs, cwd: string, path: string): { bytes: Uint8
   // --root (resolve() followed the guest's): what is checked is what runs.
   let fd: number;
   try {
-    fd = fs.openSync(r.host, fs.constants.O_RDONLY | gfs.hostNoFollow);
+    // O_NONBLOCK: a FIFO must not block the open (it is refused below, as execve refuses it).
+    fd = fs.openSync(r.host, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | gfs.hostNoFollow);
   } catch (e) {
     throw new SyscallError(errnoOf(e));
   }

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { compile, compileHost, have, run, scratch, texec } from "./helpers.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -22,6 +23,8 @@ function makeTree(name: string, bin: string): { root: string; outside: string } 
   writeFileSync(join(root, "inside"), "in");
   copyFileSync(bin, join(root, "prog"));
   symlinkSync("/x/../l/created", join(root, "dang"));
+  const mk = spawnSync("mkfifo", ["-m", "755", join(root, "fifo")]);
+  assert.equal(mk.status, 0, "mkfifo");
   return { root, outside };
 }
 
@@ -46,6 +49,7 @@ test("exec --root: paths with a missing component and '..', planted symlinks and
   assert.doesNotMatch(got.stdout, /ESCAPED|TOP SECRET/);
   assert.match(got.stdout, /^open \/x\/\.\.\/l\/secret: ENOENT$/m);
   assert.match(got.stdout, /^child exit 1$/m);
+  assert.match(got.stdout, /^execv \/fifo: EACCES$/m);
   outsideUntouched(o.outside);
   outsideUntouched(g.outside);
 });

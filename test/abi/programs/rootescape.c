@@ -124,5 +124,9 @@ int main(int argc, char **argv) {
   int ws;
   waitpid(c, &ws, 0);
   printf("child exit %d\n", WEXITSTATUS(ws));
+  // A FIFO is not a program: execve refuses it without blocking on the open.
+  char *f[] = {"/fifo", NULL};
+  execv(f[0], f);
+  printf("execv /fifo: %s\n", en(errno));
   return 0;
 }

@@ -36,7 +36,7 @@ export class Daemon {
     const paths = new HostPaths([
       { dir: opts.stateDir, writable: true },
       ...(opts.imageDir ? [{ dir: opts.imageDir, writable: false }] : []),
-      ...(opts.allowDirs ?? []).map((dir) => ({ dir, writable: true })),
+      ...(opts.allowDirs ?? []).map((dir) => ({ dir, writable: true, shareable: true })),
     ]);
     this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs, paths, opts.vmsOutliveDaemon ?? true);
     this.api = new ControlApi(this.vms, opts.log, opts.consoleStallMs);

@@ -13,6 +13,8 @@ export interface AllowedDir {
   dir: string;
   /** May a VM write files under it (a disk without readOnly or overlay)? */
   writable: boolean;
+  /** May a VM share it (virtio-9p)? Only the operator's --allow-dir directories. */
+  shareable?: boolean;
 }
 
 function inside(root: string, p: string): boolean {
@@ -33,7 +35,7 @@ export class HostPaths {
       } catch {
         // a directory that does not exist yet contains nothing
       }
-      return real === lexical ? [{ dir: real, writable: d.writable }] : [{ dir: lexical, writable: d.writable }, { dir: real, writable: d.writable }];
+      return real === lexical ? [{ ...d, dir: real }] : [{ ...d, dir: lexical }, { ...d, dir: real }];
     });
   }
 
@@ -53,6 +55,32 @@ export class HostPaths {
    * of their existence.
    */
   resolve(field: string, path: string, write: boolean): string {
+    const real = this.realInside(field, path, write);
+    if (!statSync(real).isFile()) throw new ApiError(400, `${field}: '${path}' is not a regular file`);
+    this.access(field, path, real, write);
+    return real;
+  }
+
+  /**
+   * The real path of a directory a spec shares with its guest (virtio-9p), checked as resolve()
+   * checks files, and more: only an operator's --allow-dir directory (or one under it) may be
+   * shared, and never one containing the daemon's own directories: a guest given the state
+   * directory would read and write the daemon's database and the other VMs' disks.
+   */
+  resolveDir(field: string, path: string, write: boolean): string {
+    const real = this.realInside(field, path, write);
+    if (!statSync(real).isDirectory()) throw new ApiError(400, `${field}: '${path}' is not a directory`);
+    const own = this.roots.filter((r) => !r.shareable);
+    if (!this.roots.some((r) => r.shareable && inside(r.dir, real)) || own.some((r) => inside(r.dir, real))) {
+      this.refuse(field, path, "is not under a directory the operator allowed with --allow-dir");
+    }
+    const holds = own.find((r) => inside(real, r.dir));
+    if (holds) throw new ApiError(403, `${field}: '${path}' contains the daemon's own directory '${holds.dir}'; share a directory beside it`);
+    this.access(field, path, real, write);
+    return real;
+  }
+
+  private realInside(field: string, path: string, write: boolean): string {
     if (!isAbsolute(path)) throw new ApiError(400, `${field}: '${path}' must be an absolute path on the daemon's host`);
     if (path.includes("\0")) throw new ApiError(400, `${field}: the path contains a NUL byte`);
     const lexical = normalize(path);
@@ -66,12 +94,14 @@ export class HostPaths {
     const root = this.roots.find((r) => inside(r.dir, real) && (r.writable || !write)) ?? this.roots.find((r) => inside(r.dir, real));
     if (!root) this.refuse(field, path, `resolves (through a symlink) to '${real}', outside the directories the daemon may use`);
     if (write && !root.writable) this.refuse(field, path, `is in a read-only directory of the daemon (set readOnly or overlay)`);
-    if (!statSync(real).isFile()) throw new ApiError(400, `${field}: '${path}' is not a regular file`);
+    return real;
+  }
+
+  private access(field: string, path: string, real: string, write: boolean): void {
     try {
       accessSync(real, write ? constants.R_OK | constants.W_OK : constants.R_OK);
     } catch {
       throw new ApiError(400, `${field}: '${path}' is not ${write ? "writable" : "readable"} by the daemon${write ? "; set readOnly or overlay" : ""}`);
     }
-    return real;
   }
 }

@@ -19,7 +19,7 @@ import { ConsoleRing } from "./ConsoleRing.js";
 import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js";
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
 import { formatMac, stableMac } from "../devices/net/NetBackend.js";
-import type { NicSpec } from "../vmm/MachineSpec.js";
+import { defaultShareTag, type NicSpec, type ShareSpec } from "../vmm/MachineSpec.js";
 import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";
 import { ApiError } from "./ApiError.js";
 import { HostPaths } from "./HostPaths.js";
@@ -149,13 +149,21 @@ export class VmManager extends EventEmitter {
   }
 
   /** Every host path of the spec, resolved (symlinks followed) and confined; see HostPaths. */
-  private checkPaths(spec: VmSpec): { kernel?: string; initrd?: string; bios?: string; disks: string[] } {
+  private checkPaths(spec: VmSpec): { kernel?: string; initrd?: string; bios?: string; disks: string[]; shares: ShareSpec[] } {
     const one = (field: string, p: string | undefined) => (p === undefined ? undefined : this.paths.resolve(field, p, false));
     const kernel = one("kernel", spec.kernel);
     const initrd = one("initrd", spec.initrd);
     const bios = one("bios", spec.bios);
     const disks = spec.disks.map((d, i) => this.paths.resolve(`disks/${i}/path`, d.path, !d.readOnly && !d.overlay));
-    return { ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}), ...(bios ? { bios } : {}), disks };
+    const tags = new Set<string>();
+    const shares = (spec.shares ?? []).map((sh, i): ShareSpec => {
+      const path = this.paths.resolveDir(`shares/${i}/path`, sh.path, !sh.readOnly);
+      const tag = sh.tag ?? defaultShareTag(path);
+      if (tags.has(tag)) throw new ApiError(422, `shares/${i}/tag: '${tag}' is used by another share; give each its own tag`);
+      tags.add(tag);
+      return { path, tag, readOnly: !!sh.readOnly };
+    });
+    return { ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}), ...(bios ? { bios } : {}), disks, shares };
   }
 
   vmDir(id: string): string {
@@ -487,6 +495,7 @@ export class VmManager extends EventEmitter {
       engine: (s.engine as EngineName | undefined) ?? DEFAULT_ENGINE,
       disks,
       nics: launchNics(rec),
+      shares: real.shares,
       ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),
     };
   }

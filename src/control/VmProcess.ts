@@ -145,6 +145,7 @@ async function boot(cfg: LaunchConfig): Promise<void> {
       engine: cfg.engine,
       disks: cfg.disks,
       nics: cfg.nics,
+      shares: cfg.shares ?? [],
     },
     {
       console: con,

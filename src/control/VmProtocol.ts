@@ -3,7 +3,7 @@
 // as Uint8Array without base64).
 import type { VmStats } from "../vmm/Vm.js";
 import type { EngineName } from "../dbt/Engine.js";
-import type { DiskSpec, NicSpec } from "../vmm/MachineSpec.js";
+import type { DiskSpec, NicSpec, ShareSpec } from "../vmm/MachineSpec.js";
 
 /** Everything a VM process needs to boot, resolved by the daemon (paths are absolute). */
 export interface LaunchConfig {
@@ -18,6 +18,8 @@ export interface LaunchConfig {
   disks: DiskSpec[];
   /** NICs in order (eth0, ...); switch NICs' frames travel as "net" messages tagged with the index. */
   nics: NicSpec[];
+  /** Host folders (virtio-9p), paths resolved and checked by the daemon. */
+  shares?: ShareSpec[];
   cpuQuota?: number;
 }
 

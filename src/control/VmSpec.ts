@@ -1,6 +1,7 @@
 // The VM definition the control plane stores and the API accepts (POST /v1/vms), as a JSON Schema
 // that both validates requests (ajv) and appears in the OpenAPI document.
 import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";
+import { SHARE_TAG_PATTERN } from "../vmm/MachineSpec.js";
 
 export interface DiskSpecJson {
   path: string;
@@ -22,6 +23,14 @@ export interface HostForwardJson {
   hostAddr?: string;
   hostPort: number;
   guestPort: number;
+}
+
+/** A host directory shared with the guest over virtio-9p, mounted on /mnt/TAG by the images' init. */
+export interface ShareSpecJson {
+  path: string;
+  /** Mount tag; default the directory's name. */
+  tag?: string;
+  readOnly?: boolean;
 }
 
 /**
@@ -50,6 +59,8 @@ export interface VmSpec {
   /** The VM's NICs; `network` is the older one-NIC-on-a-switch form of the same thing. */
   nics?: NicSpecJson[];
   network?: NetworkSpecJson;
+  /** Host folders (virtio-9p): directories under the operator's --allow-dir directories only. */
+  shares?: ShareSpecJson[];
   /** Fraction of one host core the VM may use (0.05 .. 1); absent = unlimited. */
   cpuQuota?: number;
 }
@@ -138,6 +149,21 @@ export const vmSpecSchema = {
       properties: {
         switch: { type: "string", pattern: NAME_PATTERN },
         mac: MAC_SCHEMA,
+      },
+    },
+    shares: {
+      type: "array",
+      maxItems: 6,
+      description: "host folders shared over virtio-9p (docs/MACHINE.md): each directory must be under a 'serve --allow-dir' directory; the images' init mounts it on /mnt/TAG",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["path"],
+        properties: {
+          path: { type: "string", minLength: 1, maxLength: 4096, description: "absolute path of a directory on the daemon's host" },
+          tag: { type: "string", pattern: SHARE_TAG_PATTERN, description: "mount tag (1-31 letters, digits, '_', '.', '-'); default the directory's name" },
+          readOnly: { type: "boolean", default: false, description: "every change from the guest fails with EROFS" },
+        },
       },
     },
     cpuQuota: { type: "number", minimum: 0.05, maximum: 1 },

@@ -38,6 +38,16 @@ export interface ShareSpec {
   readOnly: boolean;
 }
 
+/** Mount tags: 1-31 letters, digits, '_', '.' or '-', not "." or ".." (the init mounts on /mnt/TAG). */
+export const SHARE_TAG_PATTERN = "^(?!\\.\\.?$)[A-Za-z0-9_.-]{1,31}$";
+
+/** The tag of a share given without one: its directory's name, made a valid tag. */
+export function defaultShareTag(absolutePath: string): string {
+  const name = absolutePath.split("/").filter((c) => c.length > 0).pop() ?? "root";
+  const tag = name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 31);
+  return new RegExp(SHARE_TAG_PATTERN).test(tag) ? tag : "share";
+}
+
 export interface MachineSpec extends VirtMachineConfig {
   /** virtio-blk disks in slot order: the first is /dev/vda. */
   disks: DiskSpec[];

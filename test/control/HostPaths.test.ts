@@ -4,11 +4,13 @@
 // again at start.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { call } from "../../src/control/Client.js";
 import { startDaemon } from "./harness.js";
+import { HostPaths } from "../../src/control/HostPaths.js";
+import type { ApiError } from "../../src/control/ApiError.js";
 
 let env: Awaited<ReturnType<typeof startDaemon>>;
 const allowed = mkdtempSync(join(tmpdir(), "tv-allowed-"));
@@ -85,4 +87,47 @@ test("a file swapped for a symlink between create and start is refused at start,
   assert.equal(v.status, "created");
   assert.equal(env.daemon.vms.pid(v.id), undefined);
   assert.equal((await call(env.ep, "DELETE", "/v1/vms/swap")).status, 204);
+});
+
+test("shares: only directories under --allow-dir, never the daemon's own; tags checked; a swap at start is refused", async () => {
+  mkdirSync(join(allowed, "proj"));
+  mkdirSync(join(images, "cache"));
+  const share = (name: string, shares: unknown) => create(name, { shares });
+  const cases: [unknown, number, RegExp][] = [
+    [[{ path: outside }], 403, /shares\/0\/path: .* is outside the directories/],
+    [[{ path: env.dir }], 403, /not under a directory the operator allowed with --allow-dir/],
+    [[{ path: join(images, "cache"), readOnly: true }], 403, /not under a directory the operator allowed/],
+    [[{ path: join(allowed, "file.img") }], 400, /is not a directory/],
+    [[{ path: join(allowed, "outdir") }], 403, /resolves \(through a symlink\) to/],
+    [[{ path: join(allowed, "proj"), tag: ".." }], 400, /tag/],
+    [[{ path: join(allowed, "proj") }, { path: allowed, tag: "proj" }], 422, /'proj' is used by another share/],
+  ];
+  for (const [shares, status, re] of cases) {
+    const r = await share("sh", shares);
+    assert.equal(r.status, status, `${JSON.stringify(shares)}: ${r.text}`);
+    assert.match((r.body as { error: string }).error, re);
+  }
+  const ok = await share("sh", [{ path: join(allowed, "proj") }, { path: allowed, tag: "all", readOnly: true }]);
+  assert.equal(ok.status, 201, ok.text);
+  assert.deepEqual((ok.body as { spec: { shares: unknown } }).spec.shares, [{ path: join(allowed, "proj"), readOnly: false }, { path: allowed, tag: "all", readOnly: true }]);
+  // The directory becomes a symlink to elsewhere before start: refused, no VM process.
+  rmSync(join(allowed, "proj"), { recursive: true });
+  symlinkSync(outside, join(allowed, "proj"));
+  const s = await call(env.ep, "POST", "/v1/vms/sh/start");
+  assert.equal(s.status, 403, s.text);
+  assert.equal((await call(env.ep, "DELETE", "/v1/vms/sh")).status, 204);
+});
+
+test("shares: a directory holding the daemon's state directory is refused", () => {
+  const parent = mkdtempSync(join(tmpdir(), "tv-parent-"));
+  try {
+    mkdirSync(join(parent, "state"));
+    const paths = new HostPaths([{ dir: join(parent, "state"), writable: true }, { dir: parent, writable: true, shareable: true }]);
+    assert.throws(() => paths.resolveDir("shares/0/path", parent, true), (e: ApiError) => e.status === 403 && /contains the daemon's own directory/.test(e.message));
+    assert.throws(() => paths.resolveDir("shares/0/path", join(parent, "state"), true), (e: ApiError) => e.status === 403);
+    mkdirSync(join(parent, "work"));
+    assert.equal(paths.resolveDir("shares/0/path", join(parent, "work"), true), join(realpathSync(parent), "work"));
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
 });

@@ -4,10 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { P9Server } from "../../src/devices/fs/P9Server.js";
+import fc from "fast-check";
 import { debianImage } from "../vmm/bootHelper.js";
 
 const ENOENT = 2;
@@ -15,6 +17,10 @@ const ENOTDIR = 20;
 const EINVAL = 22;
 const EROFS = 30;
 const ELOOP = 40;
+const EBADF = 9;
+const ENXIO = 6;
+const ENFILE = 23;
+const AT_REMOVEDIR = 0x200;
 
 /** Builds a T-message: size[4] type[1] tag[2] then the fields (numbers as u32 unless [n, width]). */
 function msg(type: number, ...fields: (number | string | [number | bigint, 1 | 2 | 4 | 8] | Buffer)[]): Buffer {
@@ -122,7 +128,130 @@ test("9p: a read-only share refuses every change with EROFS", () => {
     assert.equal(call(s, msg(12, 1, 0)).type, 13, "reading is fine");
     assert.equal(call(s, msg(72, 0, "d", 0o755, 0)).errno, EROFS);
     assert.equal(call(s, msg(76, 0, "hello.txt", 0)).errno, EROFS);
+    assert.equal(call(s, msg(14, 0, "n", 0o1 | 0o100, 0o644, 0)).errno, EROFS);
+    assert.equal(call(s, msg(16, 0, "l", "x", 0)).errno, EROFS);
+    assert.equal(call(s, msg(74, 0, "hello.txt", 0, "y")).errno, EROFS);
+    assert.equal(call(s, msg(26, 1, 8, 0, 0, 0, [0n, 8], [0n, 8], [0n, 8], [0n, 8], [0n, 8])).errno, EROFS, "truncate");
+    assert.equal(call(s, msg(118, 1, [0n, 8], 1, Buffer.from("x"))).errno, EROFS);
     assert.equal(readFileSync(join(share, "hello.txt"), "utf8"), "hello");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("9p: mkdir, symlink, readlink, getattr, rename and unlink act on the share's own files", () => {
+  const { dir, share, s } = setup();
+  try {
+    assert.equal(call(s, msg(72, 0, "d", 0o755, 0)).type, 73); // Tmkdir
+    assert.ok(lstatSync(join(share, "d")).isDirectory());
+    assert.equal(call(s, msg(16, 0, "l", "/etc/shadow", 0)).type, 17); // Tsymlink: stored as text
+    assert.equal(readlinkSync(join(share, "l")), "/etc/shadow");
+    assert.equal(walk(s, 0, 1, "l").type, 111);
+    assert.equal(call(s, msg(22, 1)).body.subarray(2).toString(), "/etc/shadow"); // Treadlink
+    assert.equal(walk(s, 0, 2, "hello.txt").type, 111);
+    const a = call(s, msg(24, 2, [0x7ffn, 8])); // Tgetattr: valid[8] qid[13] mode[4] uid gid nlink[8] rdev[8] size[8]
+    assert.equal(a.type, 25);
+    assert.equal(a.body.readUInt32LE(21) & 0o170000, 0o100000, "a regular file");
+    assert.equal(a.body.readBigUInt64LE(49), 5n, "its size");
+    assert.equal(call(s, msg(74, 0, "hello.txt", 0, "moved.txt")).type, 75); // Trenameat
+    assert.ok(existsSync(join(share, "moved.txt")) && !existsSync(join(share, "hello.txt")));
+    assert.equal(call(s, msg(76, 0, "moved.txt", 0)).type, 77); // Tunlinkat
+    assert.equal(call(s, msg(76, 0, "d", AT_REMOVEDIR)).type, 77);
+    assert.ok(!existsSync(join(share, "moved.txt")) && !existsSync(join(share, "d")));
+    // "." and ".." never name an entry to create, rename or remove: the share's own directory stays.
+    assert.equal(walk(s, 0, 3, "sub").type, 111);
+    assert.equal(call(s, msg(76, 3, "..", AT_REMOVEDIR)).errno, EINVAL);
+    assert.equal(call(s, msg(76, 0, "..", AT_REMOVEDIR)).errno, EINVAL);
+    assert.equal(call(s, msg(74, 3, "..", 0, "x")).errno, EINVAL);
+    assert.equal(call(s, msg(72, 0, ".", 0o755, 0)).errno, EINVAL);
+    assert.ok(existsSync(join(share, "sub")) && existsSync(join(dir, "secret")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("9p: a directory swapped for a symlink under an open fid, or a missing component, cannot lead out", () => {
+  const { dir, share, s } = setup();
+  try {
+    assert.equal(walk(s, 0, 1, "sub").type, 111);
+    // The guest moves the directory its fid names away and puts an absolute symlink to the host's
+    // parent directory in its place: the fid's path is re-resolved inside the share, where the
+    // link's target does not exist.
+    assert.equal(call(s, msg(74, 0, "sub", 0, "sub2")).type, 75);
+    assert.equal(call(s, msg(16, 0, "sub", dir, 0)).type, 17);
+    assert.equal(call(s, msg(14, 1, "pwn", 0o1 | 0o100, 0o644, 0)).errno, ENOENT);
+    assert.ok(!existsSync(join(dir, "pwn")), "nothing was created outside the share");
+    // A relative link climbing out stops at the share's root: "../../../secret" is the share's /secret.
+    assert.equal(call(s, msg(16, 0, "up", "../../../secret", 0)).type, 17);
+    assert.equal(walk(s, 0, 2, "up").type, 111);
+    assert.equal(call(s, msg(12, 2, 0)).errno, ELOOP, "a link is never opened as its target");
+    // Missing components: the first one is an error, a later one ends the walk there.
+    assert.equal(walk(s, 0, 3, "missing", "..", "..", "secret").errno, ENOENT);
+    assert.equal(walk(s, 0, 4, "sub2", "missing", "..").body.readUInt16LE(0), 1);
+    assert.equal(call(s, msg(24, 4, [0x7ffn, 8])).errno, EBADF);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("9p: bounded: msize is capped, fids are limited, special files are not opened", () => {
+  const { dir, share, s } = setup();
+  try {
+    const v = call(s, msg(100, 1 << 30, "9P2000.L"));
+    assert.equal(v.body.readUInt32LE(0), 512 * 1024, "msize capped at 512 KiB");
+    assert.equal(call(s, msg(100, 100, "9P2000.L")).errno, EINVAL, "an msize below 4096 is refused");
+    assert.equal(call(s, msg(104, 0, 0xffffffff, "root", "", 0)).type, 105);
+    let n = 1;
+    while (walk(s, 0, n).type === 111) n++;
+    assert.equal(n, 4096, "4096 fids, then no more");
+    assert.equal(walk(s, 0, n).errno, ENFILE);
+    assert.equal(call(s, msg(120, 5)).type, 121, "a clunk frees one");
+    assert.equal(walk(s, 0, 5).type, 111);
+    if (spawnSync("mkfifo", [join(share, "fifo")]).status === 0) {
+      assert.equal(call(s, msg(120, 6)).type, 121);
+      assert.equal(walk(s, 0, 6, "fifo").type, 111);
+      assert.equal(call(s, msg(12, 6, 0)).errno, ENXIO, "opening a FIFO would block the machine");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("9p: hostile messages (truncated, wrong sizes, unknown types, bad fids, random bytes) get Rlerror, never an exception", () => {
+  const { dir, share, s } = setup();
+  try {
+    assert.equal(call(s, Buffer.from([3, 0, 0, 0, 110, 1, 0])).errno, EINVAL, "size field below the header");
+    const w = walk(s, 0, 1, "hello.txt");
+    assert.equal(w.type, 111);
+    const long = msg(110, 0, 2, [1, 2], "hello.txt");
+    long.writeUInt32LE(long.length + 10);
+    assert.equal(call(s, long).errno, EINVAL, "size field beyond the buffer");
+    assert.equal(call(s, msg(110, 0, 2, [3, 2], "sub")).errno, EINVAL, "fields beyond the message");
+    assert.equal(call(s, msg(12, 1, 2)).type, 13);
+    assert.equal(call(s, msg(118, 1, [0n, 8], 100, Buffer.from("x"))).errno, EINVAL, "a write's count beyond its data");
+    assert.equal(call(s, msg(200, 1)).errno, 95, "unknown type: EOPNOTSUPP");
+    assert.equal(call(s, msg(116, 77, [0n, 8], 10)).errno, EBADF);
+    assert.equal(call(s, msg(30, 0, 9, "user.x")).errno, 95, "xattrs: EOPNOTSUPP");
+    assert.equal(call(s, msg(108, [1, 2])).type, 109, "Tflush");
+    // Mutated valid messages and random bytes, fixed seed: every answer is an R-message carrying
+    // the request's tag. A read-only server on the same share, so no mutation can chmod or remove
+    // the test's own files.
+    const ro = new P9Server(share, { readOnly: true });
+    ro.handle(msg(100, 65536, "9P2000.L"));
+    ro.handle(msg(104, 0, 0xffffffff, "root", "", 0));
+    ro.handle(msg(110, 0, 1, [1, 2], "hello.txt"));
+    const seeds = [msg(110, 0, 3, [1, 2], "sub"), msg(12, 1, 0), msg(116, 1, [0n, 8], 64), msg(40, 0, [0n, 8], 512), msg(24, 0, [0x7ffn, 8]), msg(72, 0, "z", 0o755, 0)];
+    fc.assert(
+      fc.property(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(64), fc.nat(255)), { maxLength: 6 }), fc.uint8Array({ maxLength: 64 }), (k, edits, tail) => {
+        const m = Buffer.concat([seeds[k]!, tail]);
+        for (const [at, v] of edits) if (at < m.length && at !== 5 && at !== 6) m[at] = v;
+        const r = ro.handle(m);
+        assert.ok(r.length >= 7 && r.readUInt32LE(0) === r.length);
+        assert.equal(r.readUInt16LE(5), 1);
+        assert.ok(r.readUInt8(4) % 2 === 1);
+      }),
+      { seed: 9, numRuns: 1500 },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,14 +3,13 @@
 // that both describe the same machine.
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join, resolve as resolvePath } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import type { NamedBytes } from "../../vmm/VirtLayout.js";
 import { planVirtBoot } from "../../vmm/VirtLayout.js";
 import type { Vm, VmExit, VmStats } from "../../vmm/Vm.js";
-import { virtioSlotProblem, type DiskSpec, type MachineSpec, type ShareSpec } from "../../vmm/MachineSpec.js";
-import { MAX_9P_TAG } from "../../devices/virtio/Virtio9p.js";
+import { SHARE_TAG_PATTERN, defaultShareTag, virtioSlotProblem, type DiskSpec, type MachineSpec, type ShareSpec } from "../../vmm/MachineSpec.js";
 import { buildVirtMachine, MachineBuildError, type VirtMachine } from "../../vmm/MachineBuilder.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
@@ -106,9 +105,9 @@ export function parseShares(cmd: string, specs: readonly string[]): ShareSpec[] 
     }
     const colon = head.lastIndexOf(":");
     const path = colon > 0 ? head.slice(0, colon) : head;
-    const tag = colon > 0 ? head.slice(colon + 1) : basename(resolvePath(path)).replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, MAX_9P_TAG);
+    const tag = colon > 0 ? head.slice(colon + 1) : defaultShareTag(resolvePath(path));
     if (!path) throw new UsageError(`${cmd}: --share ${spec}: give a directory (form: --share DIR[:TAG][,ro])`);
-    if (!/^[A-Za-z0-9_.-]{1,31}$/.test(tag) || tag === "." || tag === "..") {
+    if (!new RegExp(SHARE_TAG_PATTERN).test(tag)) {
       throw new UsageError(`${cmd}: --share ${spec}: tag '${tag}' must be 1-31 letters, digits, '_', '.' or '-' (form: --share DIR[:TAG][,ro])`);
     }
     if (tags.has(tag)) throw new UsageError(`${cmd}: --share ${spec}: tag '${tag}' is used by another --share; give each its own (DIR:TAG)`);

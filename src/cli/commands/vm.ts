@@ -13,10 +13,12 @@ Talks to the daemon ('typevisor serve').
 Actions:
   create [--name N] (--image NAME | --kernel K [--initrd I]) [--append "ARGS"] [--bios FILE]
          [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--switch NAME [--mac MAC]]
-         [--cpu-quota 0.5] [--engine interp|dbt] [--start]
+         [--cpu-quota 0.5] [--engine interp|dbt] [--share DIR[:TAG][,ro]]... [--start]
                                            define a VM (paths are on the daemon's host, in
                                            its state directory or a 'serve --allow-dir'); --engine:
-                                           binary translator (default) or interpreter
+                                           binary translator (default) or interpreter; --share:
+                                           a host folder under a 'serve --allow-dir', mounted on
+                                           /mnt/TAG in the guest (TAG default DIR's name)
   ls                                       list VMs
   start VM | pause VM | resume VM          change a VM's state (VM = id or name)
   stop VM [--timeout S] [--no-wait]        ask the guest to power off; stopped after S seconds
@@ -46,6 +48,7 @@ const options = {
   cpus: { type: "string" },
   engine: { type: "string" },
   disk: { type: "string", multiple: true },
+  share: { type: "string", multiple: true },
   switch: { type: "string" },
   mac: { type: "string" },
   "cpu-quota": { type: "string" },
@@ -96,6 +99,19 @@ function specFrom(v: Record<string, unknown>): Record<string, unknown> {
       if (x === "ro") o["readOnly"] = true;
       else if (x === "overlay") o["overlay"] = true;
       else throw new UsageError(`vm create: --disk option '${x}' is unknown (use ro or overlay)`);
+    }
+    return o;
+  });
+  const shares = (v["share"] as string[] | undefined) ?? [];
+  // DIR[:TAG][,ro], as on `run`; the daemon checks the directory (on its host) and the tag.
+  if (shares.length > 0) s["shares"] = shares.map((d) => {
+    const [head = "", ...opts] = d.split(",");
+    const colon = head.lastIndexOf(":");
+    const o: Record<string, unknown> = { path: abs(colon > 0 ? head.slice(0, colon) : head) };
+    if (colon > 0) o["tag"] = head.slice(colon + 1);
+    for (const x of opts) {
+      if (x === "ro") o["readOnly"] = true;
+      else throw new UsageError(`vm create: --share option '${x}' is unknown (form: --share DIR[:TAG][,ro])`);
     }
     return o;
   });

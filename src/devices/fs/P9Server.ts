@@ -28,6 +28,8 @@ const QT_SYMLINK = 0x02;
 /** Header: size[4] type[1] tag[2]. Reads and writes carry at most msize minus their headers. */
 const IOHDRSZ = 24;
 const MAX_MSIZE = 512 * 1024;
+/** Smallest msize accepted: room for a walk of 16 names and a readdir entry (Linux asks for >= 4096). */
+const MIN_MSIZE = 4096;
 /** At most this many fids per guest (each may hold a host descriptor). */
 const MAX_FIDS = 4096;
 const AT_REMOVEDIR = 0x200;
@@ -54,15 +56,19 @@ interface Fid {
   entries?: string[];
 }
 
+/** Reads a T-message's fields; running past its end is EINVAL (a hostile or truncated message). */
 class Reader {
   off = 7;
   constructor(private readonly b: Buffer) {}
-  u8(): number { const v = this.b.readUInt8(this.off); this.off += 1; return v; }
-  u16(): number { const v = this.b.readUInt16LE(this.off); this.off += 2; return v; }
-  u32(): number { const v = this.b.readUInt32LE(this.off); this.off += 4; return v; }
-  u64(): number { const v = Number(this.b.readBigUInt64LE(this.off)); this.off += 8; return v; }
-  str(): string { const n = this.u16(); const s = this.b.toString("utf8", this.off, this.off + n); this.off += n; return s; }
-  bytes(n: number): Buffer { const s = this.b.subarray(this.off, this.off + n); this.off += n; return s; }
+  private need(n: number): void {
+    if (this.off + n > this.b.length) throw new SyscallError(Errno.EINVAL);
+  }
+  u8(): number { this.need(1); const v = this.b.readUInt8(this.off); this.off += 1; return v; }
+  u16(): number { this.need(2); const v = this.b.readUInt16LE(this.off); this.off += 2; return v; }
+  u32(): number { this.need(4); const v = this.b.readUInt32LE(this.off); this.off += 4; return v; }
+  u64(): number { this.need(8); const v = Number(this.b.readBigUInt64LE(this.off)); this.off += 8; return v; }
+  str(): string { const n = this.u16(); this.need(n); const s = this.b.toString("utf8", this.off, this.off + n); this.off += n; return s; }
+  bytes(n: number): Buffer { this.need(n); const s = this.b.subarray(this.off, this.off + n); this.off += n; return s; }
 }
 
 class Writer {
@@ -78,6 +84,8 @@ class Writer {
   u64(v: number | bigint): this { this.room(8); this.b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.off); this.off += 8; return this; }
   str(s: string): this { const n = Buffer.byteLength(s); this.u16(n); this.room(n); this.b.write(s, this.off); this.off += n; return this; }
   bytes(d: Uint8Array): this { this.room(d.length); this.b.set(d, this.off); this.off += d.length; return this; }
+  /** n bytes of the message to fill in place (a read's data, without a copy). */
+  reserve(n: number): Buffer { this.room(n); const s = this.b.subarray(this.off, this.off + n); return s; }
   qid(st: fs.BigIntStats): this {
     const type = st.isDirectory() ? QT_DIR : st.isSymbolicLink() ? QT_SYMLINK : 0;
     return this.u8(type).u32(Number(st.mtimeNs & 0xffffffffn)).u64(st.ino);
@@ -115,17 +123,26 @@ export class P9Server {
 
   /** Serves one T-message; returns the R-message (Rlerror on any failure). */
   handle(req: Uint8Array): Buffer {
-    const b = Buffer.from(req.buffer, req.byteOffset, req.byteLength);
-    if (b.length < 7) return new Writer(16).u32(Errno.EINVAL).finish(T.lerror + 1, 0xffff);
+    const all = Buffer.from(req.buffer, req.byteOffset, req.byteLength);
+    if (all.length < 7) return P9Server.error(0xffff, Errno.EINVAL);
+    const tag = all.readUInt16LE(5);
+    // size[4] counts the whole message; it may be shorter than the buffer it came in, never longer.
+    const size = all.readUInt32LE(0);
+    if (size < 7 || size > all.length || size > this.msize) return P9Server.error(tag, Errno.EINVAL);
+    const b = all.subarray(0, size);
     const type = b.readUInt8(4);
-    const tag = b.readUInt16LE(5);
     try {
       const w = this.dispatch(type, new Reader(b));
       return w.finish(type + 1, tag);
     } catch (e) {
       const errno = e instanceof SyscallError ? e.errno : errnoOfHost(e);
-      return new Writer(16).u32(errno).finish(T.lerror + 1, tag);
+      return P9Server.error(tag, errno);
     }
+  }
+
+  /** An Rlerror (9P2000.L's only error reply: a Linux errno). */
+  static error(tag: number, errno: number): Buffer {
+    return new Writer(11).u32(errno).finish(T.lerror + 1, tag);
   }
 
   private fid(n: number): Fid {
@@ -146,7 +163,9 @@ export class P9Server {
 
   /** The canonical path of `name` in directory `dir` (one component, never a link followed). */
   private child(dir: string, name: string): string {
-    if (name.length === 0 || name.includes("/") || name.includes("\0")) throw new SyscallError(Errno.EINVAL);
+    // "." and ".." never name a new or removed entry (Linux's VFS does not send them): refusing them
+    // keeps unlinkat(root, "..") from removing the share's own directory on the host.
+    if (name.length === 0 || name === "." || name === ".." || name.includes("/") || name.includes("\0")) throw new SyscallError(Errno.EINVAL);
     return this.fsys.resolve(dir, name, false).guest;
   }
 
@@ -175,7 +194,9 @@ export class P9Server {
       case T.version: {
         const msize = r.u32();
         const version = r.str();
-        this.msize = Math.max(4096, Math.min(msize, MAX_MSIZE));
+        // The server's msize may only lower the client's (intro(5), version).
+        if (msize < MIN_MSIZE) throw new SyscallError(Errno.EINVAL);
+        this.msize = Math.min(msize, MAX_MSIZE);
         for (const f of this.fids.values()) if (f.fd !== undefined) fs.closeSync(f.fd);
         this.fids.clear();
         return this.reply().u32(this.msize).str(version === "9P2000.L" ? "9P2000.L" : "unknown");
@@ -195,11 +216,14 @@ export class P9Server {
         const newfid = r.u32();
         const n = r.u16();
         if (n > 16) throw new SyscallError(Errno.EINVAL);
+        // All names first: a message too short for them is EINVAL, not a partial walk.
+        const names: string[] = [];
+        for (let i = 0; i < n; i++) names.push(r.str());
         const w = this.reply().u16(0);
         let path = fid.path;
         let count = 0;
         for (let i = 0; i < n; i++) {
-          const name = r.str();
+          const name = names[i]!;
           let next: string;
           let st: fs.BigIntStats;
           try {
@@ -275,6 +299,9 @@ export class P9Server {
         if (f.fd !== undefined || f.entries) throw new SyscallError(Errno.EBADF);
         const st = this.lstat(f.path);
         if (st.isSymbolicLink()) throw new SyscallError(Errno.ELOOP);
+        // FIFOs, sockets and device nodes are not opened: the server is synchronous and a FIFO's
+        // open or read would block the whole machine; a host device is not the guest's.
+        if (!st.isDirectory() && !st.isFile()) throw new SyscallError(Errno.ENXIO);
         if (st.isDirectory()) {
           f.entries = [".", "..", ...fs.readdirSync(this.host(f.path))];
         } else {
@@ -303,9 +330,12 @@ export class P9Server {
         const offset = r.u64();
         const count = Math.min(r.u32(), this.msize - IOHDRSZ);
         if (f.fd === undefined) throw new SyscallError(Errno.EBADF);
-        const buf = Buffer.alloc(count);
-        const n = fs.readSync(f.fd, buf, 0, count, offset);
-        return new Writer(11 + n).u32(n).bytes(buf.subarray(0, n));
+        const w = new Writer(11 + count).u32(0);
+        const n = fs.readSync(f.fd, w.reserve(count), 0, count, offset);
+        w.off -= 4;
+        w.u32(n);
+        w.off += n;
+        return w;
       }
       case T.write: {
         this.writable();
@@ -313,7 +343,7 @@ export class P9Server {
         const offset = r.u64();
         const count = r.u32();
         if (f.fd === undefined) throw new SyscallError(Errno.EBADF);
-        const n = fs.writeSync(f.fd, r.bytes(count), 0, count, offset);
+        const n = fs.writeSync(f.fd, r.bytes(count), 0, count, offset); // bytes() checks count against the message
         return this.reply().u32(n);
       }
       case T.readdir: {

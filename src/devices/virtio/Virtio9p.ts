@@ -1,12 +1,14 @@
-// virtio-9p: a host directory shared with the guest (virtio 1.2 §5.? "9P transport", Linux
-// net/9p/trans_virtio.c). One request queue; each chain carries a 9P T-message in its readable
+// virtio-9p: a host directory shared with the guest. Virtio 1.2 §5 lists device ID 9, "9P
+// transport", without a section of its own: the layout is Linux's include/uapi/linux/virtio_9p.h
+// and net/9p/trans_virtio.c. One request queue; each chain carries a 9P T-message in its readable
 // buffers and room for the R-message in its writable ones. The configuration space is the mount
 // tag (struct virtio_9p_config: tag_len u16, tag[tag_len]) the guest names in
 // `mount -t 9p -o trans=virtio TAG DIR`. The file server is src/devices/fs/P9Server.ts.
 import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { DescChain, POP_OK } from "./VirtQueue.js";
 import { InFlight, bit, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";
-import type { P9Server } from "../fs/P9Server.js";
+import { P9Server } from "../fs/P9Server.js";
+import { Errno } from "../../abi/Errno.js";
 
 export const VIRTIO_ID_9P = 9;
 /** VIRTIO_9P_MOUNT_TAG: the configuration space holds the mount tag. */
@@ -23,6 +25,8 @@ export class Virtio9p implements VirtioDevice {
   private readonly chain = new DescChain(16);
   private readonly config: Uint8Array;
   private readonly none = new InFlight();
+  private request = new Uint8Array(0);
+  private readonly header = new Uint8Array(7);
 
   constructor(private readonly memory: GuestMemory, private readonly server: P9Server, tag: string) {
     const t = Buffer.from(tag, "utf8");
@@ -57,14 +61,29 @@ export class Virtio9p implements VirtioDevice {
       let written = 0;
       if (ch.error) {
         ctx.log(`${this.name}: request dropped: ${ch.error}`);
-      } else if (ch.readableBytes < 7 || ch.readableBytes > this.server.maxMessage) {
-        ctx.log(`${this.name}: request of ${ch.readableBytes} bytes dropped (not 7..${this.server.maxMessage})`);
       } else {
-        const req = new Uint8Array(ch.readableBytes);
-        ch.readInto(this.memory, 0, req, 0, req.length);
-        const rep = this.server.handle(req);
+        const n = ch.readableBytes;
+        let rep: Buffer;
+        if (n < 7 || n > this.server.maxMessage) {
+          // Still answered (Rlerror EMSGSIZE, with the request's tag when there is one): a chain used
+          // without a reply would leave the guest's request waiting forever.
+          ctx.log(`${this.name}: request of ${n} bytes refused (not 7..${this.server.maxMessage})`);
+          const head = this.header;
+          head.fill(0);
+          ch.readInto(this.memory, 0, head, 0, Math.min(n, 7));
+          rep = P9Server.error(n >= 7 ? head[5]! | (head[6]! << 8) : 0xffff, Errno.EMSGSIZE);
+        } else {
+          // One buffer the size of the negotiated msize, reused: no allocation per request.
+          if (this.request.length < n) this.request = new Uint8Array(this.server.maxMessage);
+          const req = this.request.subarray(0, n);
+          ch.readInto(this.memory, 0, req, 0, n);
+          rep = this.server.handle(req);
+        }
+        if (rep.length > ch.writableBytes) {
+          ctx.log(`${this.name}: reply of ${rep.length} bytes does not fit the ${ch.writableBytes}-byte buffer`);
+          rep = P9Server.error(rep.readUInt16LE(5), Errno.EMSGSIZE);
+        }
         if (rep.length <= ch.writableBytes) written = ch.writeFrom(this.memory, 0, rep, 0, rep.length);
-        else ctx.log(`${this.name}: reply of ${rep.length} bytes does not fit the ${ch.writableBytes}-byte buffer`);
       }
       q.pushUsed(ch.head, written);
     }

@@ -9,6 +9,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { P9Server } from "../../src/devices/fs/P9Server.js";
+import { msg } from "./p9Message.js";
 import fc from "fast-check";
 import { debianImage } from "../vmm/bootHelper.js";
 
@@ -21,34 +22,6 @@ const EBADF = 9;
 const ENXIO = 6;
 const ENFILE = 23;
 const AT_REMOVEDIR = 0x200;
-
-/** Builds a T-message: size[4] type[1] tag[2] then the fields (numbers as u32 unless [n, width]). */
-function msg(type: number, ...fields: (number | string | [number | bigint, 1 | 2 | 4 | 8] | Buffer)[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const f of fields) {
-    if (typeof f === "string") {
-      const s = Buffer.from(f);
-      const b = Buffer.alloc(2);
-      b.writeUInt16LE(s.length);
-      parts.push(b, s);
-    } else if (Buffer.isBuffer(f)) parts.push(f);
-    else {
-      const [v, w] = typeof f === "number" ? [f, 4 as const] : f;
-      const b = Buffer.alloc(w);
-      if (w === 1) b.writeUInt8(Number(v));
-      else if (w === 2) b.writeUInt16LE(Number(v));
-      else if (w === 4) b.writeUInt32LE(Number(v));
-      else b.writeBigUInt64LE(BigInt(v));
-      parts.push(b);
-    }
-  }
-  const body = Buffer.concat(parts);
-  const h = Buffer.alloc(7);
-  h.writeUInt32LE(7 + body.length);
-  h.writeUInt8(type, 4);
-  h.writeUInt16LE(1, 5);
-  return Buffer.concat([h, body]);
-}
 
 function call(s: P9Server, m: Buffer): { type: number; body: Buffer; errno?: number } {
   const r = s.handle(m);
@@ -153,6 +126,8 @@ test("9p: mkdir, symlink, readlink, getattr, rename and unlink act on the share'
     assert.equal(a.type, 25);
     assert.equal(a.body.readUInt32LE(21) & 0o170000, 0o100000, "a regular file");
     assert.equal(a.body.readBigUInt64LE(49), 5n, "its size");
+    assert.equal(a.body.readUInt32LE(25), process.getuid?.(), "the host's uid, as it is");
+    assert.equal(a.body.readUInt32LE(29), process.getgid?.(), "the host's gid");
     assert.equal(call(s, msg(74, 0, "hello.txt", 0, "moved.txt")).type, 75); // Trenameat
     assert.ok(existsSync(join(share, "moved.txt")) && !existsSync(join(share, "hello.txt")));
     assert.equal(call(s, msg(76, 0, "moved.txt", 0)).type, 77); // Tunlinkat
@@ -261,12 +236,17 @@ test("--share: a Debian guest reads and writes a host folder on /mnt/TAG and can
   const img = await debianImage();
   if (typeof img === "string") return t.skip(img);
   const { dir, share } = setup();
+  // Links the host would follow out of the share, absolute and relative, to the host file beside
+  // it: the guest resolves each in its own namespace, where that file does not exist.
+  symlinkSync(join(dir, "secret"), join(share, "abs"));
+  symlinkSync("../secret", join(share, "rel"));
   try {
     const cmd = [
       "cat /mnt/hs/hello.txt; echo",
       "echo from-guest > /mnt/hs/sub/g.txt",
       "ls /mnt/hs/out/ | grep -c secret",
       "cat /mnt/hs/../hs/../secret 2>&1 | head -1",
+      "cat /mnt/hs/abs /mnt/hs/rel 2>&1 | head -2",
       "echo ESCAPE-CHECKED",
     ].join("; ");
     const child = spawn(process.execPath, ["bin/typevisor.js", "run", "--kernel", img.kernel, "--initrd", img.initrd, "--memory", "192M",

@@ -6,8 +6,8 @@
 // same resolver as `typevisor exec --root` (src/abi/GuestFs.ts): ".." stops at the share's root, a
 // walk never follows a symlink (the guest kernel reads links with Treadlink and resolves them in its
 // own namespace), files are opened with O_NOFOLLOW, and names containing "/" are refused. Read-only
-// shares refuse every modifying message with EROFS. Host uid/gid are shown as they are except that
-// the files of the user running Typevisor appear as root's (uid/gid 0), the guest's only user.
+// shares refuse every modifying message with EROFS. Host uid/gid are shown as they are: files the
+// guest creates belong to the user running Typevisor, and a guest user with that uid owns them.
 //
 // The server is synchronous (fs.*Sync): a request is served inside the queue notification. That
 // keeps the device simple; large transfers block the run loop for their duration.
@@ -177,14 +177,6 @@ export class P9Server {
     return fs.lstatSync(this.host(path), { bigint: true });
   }
 
-  private uid(u: bigint): number {
-    return Number(u) === this.ownUid ? 0 : Number(u);
-  }
-
-  private gid(g: bigint): number {
-    return Number(g) === this.ownGid ? 0 : Number(g);
-  }
-
   private reply(): Writer {
     return new Writer(64);
   }
@@ -256,8 +248,8 @@ export class P9Server {
           .u64(0x7ff) // P9_GETATTR_BASIC
           .qid(st)
           .u32(Number(st.mode))
-          .u32(this.uid(st.uid))
-          .u32(this.gid(st.gid))
+          .u32(Number(st.uid))
+          .u32(Number(st.gid))
           .u64(st.nlink).u64(st.rdev).u64(st.size).u64(st.blksize).u64(st.blocks)
           .u64(st.atimeNs / 1_000_000_000n).u64(st.atimeNs % 1_000_000_000n)
           .u64(st.mtimeNs / 1_000_000_000n).u64(st.mtimeNs % 1_000_000_000n)

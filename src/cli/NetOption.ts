@@ -48,9 +48,10 @@ export function parseHostForward(cmd: string, spec: string, value: string): Host
 
 /**
  * Translates the --net flags into NICs. `defaults` is what no --net means (start: one user NIC,
- * run: none); `vmName` seeds the derived MACs.
+ * run: none); `vmName` seeds the derived MACs (undefined: MACs not given stay "", for the daemon
+ * to derive).
  */
-export function parseNetFlags(cmd: string, flags: readonly string[] | undefined, defaults: readonly string[], vmName: string): NicSpec[] {
+export function parseNetFlags(cmd: string, flags: readonly string[] | undefined, defaults: readonly string[], vmName: string | undefined): NicSpec[] {
   const list = flags && flags.length > 0 ? flags : defaults;
   if (list.includes("none")) {
     if (list.length > 1) throw new UsageError(`${cmd}: --net none cannot be combined with other --net flags`);
@@ -77,8 +78,8 @@ export function parseNetFlags(cmd: string, flags: readonly string[] | undefined,
         throw bad(cmd, spec, `unknown option '${o}'`);
       }
     }
-    mac ??= stableMac(`${vmName}/${index}`);
-    if (macs.has(mac)) throw bad(cmd, spec, `MAC ${mac} is used by another --net of this VM`);
+    mac ??= vmName === undefined ? "" : stableMac(`${vmName}/${index}`);
+    if (mac && macs.has(mac)) throw bad(cmd, spec, `MAC ${mac} is used by another --net of this VM`);
     macs.add(mac);
     if (head === "user") return { kind: "user", mac, hostfwd };
     const colon = head.indexOf(":");

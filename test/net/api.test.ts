@@ -3,6 +3,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
 import { call } from "../../src/control/Client.js";
 import { buildGuest, hasCrossGcc } from "../control/guest.js";
 import { startDaemon } from "../control/harness.js";
@@ -40,4 +43,16 @@ test("nics: TAP NICs, forwards on non-loopback addresses or privileged ports are
   assert.equal(r.status, 201, r.text);
   const v = (await call(env.ep, "GET", "/v1/vms/good")).body as { spec: { nics: unknown[] } };
   assert.deepEqual(v.spec.nics, good, "stored as given (hostAddr defaults to 127.0.0.1 at start)");
+});
+
+test("vm create --net translates QEMU-style flags into the spec's nics", { skip }, async () => {
+  const bin = fileURLToPath(new URL("../../../bin/typevisor.js", import.meta.url));
+  // Asynchronously: the daemon answering the CLI runs in this very process.
+  await promisify(execFile)(process.execPath, [bin, "vm", "create", "--socket", env.socket, "--name", "cli", "--kernel", guest, "--memory", "64M",
+    "--net", "user,hostfwd=tcp::18081-:80", "--net", "switch:lan,mac=52:54:00:00:00:07"]);
+  const v = await call(env.ep, "GET", "/v1/vms/cli");
+  assert.deepEqual((v.body as { spec: { nics: unknown } }).spec.nics, [
+    { mode: "user", hostfwd: [{ proto: "tcp", hostAddr: "127.0.0.1", hostPort: 18081, guestPort: 80 }] },
+    { mode: "switch", switch: "lan", mac: "52:54:00:00:00:07" },
+  ]);
 });

@@ -2,6 +2,7 @@
 import WebSocket from "ws";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
+import { parseNetFlags } from "../NetOption.js";
 import { ClientError, callOk, endpointFrom, type Endpoint } from "../../control/Client.js";
 import type { VmSpec } from "../../control/VmSpec.js";
 import { parseEngine } from "../EngineSetup.js";
@@ -12,13 +13,15 @@ Talks to the daemon ('typevisor serve').
 
 Actions:
   create [--name N] (--image NAME | --kernel K [--initrd I]) [--append "ARGS"] [--bios FILE]
-         [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--switch NAME [--mac MAC]]
+         [--memory 256M] [--cpus 1] [--disk FILE[,ro][,overlay]]... [--net SPEC]... [--switch NAME [--mac MAC]]
          [--cpu-quota 0.5] [--engine interp|dbt] [--share DIR[:TAG][,ro]]... [--start]
                                            define a VM (paths are on the daemon's host, in
                                            its state directory or a 'serve --allow-dir'); --engine:
                                            binary translator (default) or interpreter; --share:
                                            a host folder under a 'serve --allow-dir', mounted on
-                                           /mnt/TAG in the guest (TAG default DIR's name)
+                                           /mnt/TAG in the guest (TAG default DIR's name); --net:
+                                           user[,hostfwd=tcp::HOSTPORT-:GUESTPORT] or switch:NAME
+                                           (as 'typevisor run --help'; no tap through the daemon)
   ls                                       list VMs
   start VM | pause VM | resume VM          change a VM's state (VM = id or name)
   stop VM [--timeout S] [--no-wait]        ask the guest to power off; stopped after S seconds
@@ -49,6 +52,7 @@ const options = {
   engine: { type: "string" },
   disk: { type: "string", multiple: true },
   share: { type: "string", multiple: true },
+  net: { type: "string", multiple: true },
   switch: { type: "string" },
   mac: { type: "string" },
   "cpu-quota": { type: "string" },
@@ -91,6 +95,15 @@ function specFrom(v: Record<string, unknown>): Record<string, unknown> {
   if (v["engine"] !== undefined) s["engine"] = parseEngine("vm create", v["engine"] as string);
   if (v["cpu-quota"]) s["cpuQuota"] = Number(v["cpu-quota"]);
   if (v["switch"]) s["network"] = { switch: v["switch"], ...(v["mac"] ? { mac: v["mac"] } : {}) };
+  const nets = v["net"] as string[] | undefined;
+  if (nets) {
+    s["nics"] = parseNetFlags("vm create", nets, [], undefined).map((n) => {
+      const mac = n.mac ? { mac: n.mac } : {};
+      if (n.kind === "user") return { mode: "user", ...mac, ...(n.hostfwd.length > 0 ? { hostfwd: n.hostfwd } : {}) };
+      if (n.kind === "switch") return { mode: "switch", switch: n.name, ...mac };
+      throw new UsageError("vm create: --net tap is not available through the daemon (it attaches a host interface); use 'typevisor run --net tap:IFNAME'");
+    });
+  }
   const disks = (v["disk"] as string[] | undefined) ?? [];
   s["disks"] = disks.map((d) => {
     const [path, ...opts] = d.split(",");

@@ -6,12 +6,12 @@
 // claim never returns a source it does not have; the ACLINT only stores MSIP bit 0; syscon acts only
 // on its three commands at offset 0; the UART's IRQ line matches its interrupt identification;
 // virtio-mmio with each device type behind it (empty slot, blk, console, multiport console, rng,
-// net) never parks itself with an "internal error" (a device-model bug), and random ring memory
+// net, 9p) never parks itself with an "internal error" (a device-model bug), and random ring memory
 // written by a driver that did initialise the device (the hostile case) only fails requests or sets
 // DEVICE_NEEDS_RESET (virtio 1.2 §2.1.2).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { IoBus, type AccessSize, type BusDevice } from "../../src/memory/IoBus.js";
@@ -29,6 +29,8 @@ import { VirtioRng } from "../../src/devices/virtio/VirtioRng.js";
 import { VirtioNet } from "../../src/devices/virtio/VirtioNet.js";
 import { VirtualSwitch } from "../../src/devices/net/VirtualSwitch.js";
 import { RawImage } from "../../src/devices/block/RawImage.js";
+import { Virtio9p } from "../../src/devices/virtio/Virtio9p.js";
+import { P9Server } from "../../src/devices/fs/P9Server.js";
 import type { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { makeGuest, sentinelIntact, tempDir, RAM_BASE } from "./helpers.js";
 import { TestIrq, VirtioDriver } from "./VirtioDriver.js";
@@ -259,5 +261,9 @@ test("fuzz: virtio-mmio transport registers and rings, with each device type beh
   await virtioFuzz("virtio-console multiport", (m) => new VirtioConsole(m, [{ backend: new MemoryBackend() }, { backend: new MemoryBackend(), name: "p1" }]), 6, 250);
   await virtioFuzz("virtio-rng", (m) => new VirtioRng(m), 1, 250);
   await virtioFuzz("virtio-net", (m) => new VirtioNet(m, sw.connect(), { mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 1) }), 2, 250);
+  const share = join(dir, "share");
+  mkdirSync(share);
+  writeFileSync(join(share, "f"), "data");
+  await virtioFuzz("virtio-9p", (m) => new Virtio9p(m, new P9Server(share), "share"), 1, 250);
 });
 

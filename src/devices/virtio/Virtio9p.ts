@@ -27,6 +27,7 @@ export class Virtio9p implements VirtioDevice {
   private readonly none = new InFlight();
   private request = new Uint8Array(0);
   private readonly header = new Uint8Array(7);
+  private logCount = 0;
 
   constructor(private readonly memory: GuestMemory, private readonly server: P9Server, tag: string) {
     const t = Buffer.from(tag, "utf8");
@@ -60,14 +61,14 @@ export class Virtio9p implements VirtioDevice {
       any = true;
       let written = 0;
       if (ch.error) {
-        ctx.log(`${this.name}: request dropped: ${ch.error}`);
+        this.warn(ctx, `request dropped: ${ch.error}`);
       } else {
         const n = ch.readableBytes;
         let rep: Buffer;
         if (n < 7 || n > this.server.maxMessage) {
           // Still answered (Rlerror EMSGSIZE, with the request's tag when there is one): a chain used
           // without a reply would leave the guest's request waiting forever.
-          ctx.log(`${this.name}: request of ${n} bytes refused (not 7..${this.server.maxMessage})`);
+          this.warn(ctx, `request of ${n} bytes refused (not 7..${this.server.maxMessage})`);
           const head = this.header;
           head.fill(0);
           ch.readInto(this.memory, 0, head, 0, Math.min(n, 7));
@@ -80,7 +81,7 @@ export class Virtio9p implements VirtioDevice {
           rep = this.server.handle(req);
         }
         if (rep.length > ch.writableBytes) {
-          ctx.log(`${this.name}: reply of ${rep.length} bytes does not fit the ${ch.writableBytes}-byte buffer`);
+          this.warn(ctx, `reply of ${rep.length} bytes does not fit the ${ch.writableBytes}-byte buffer`);
           rep = P9Server.error(rep.readUInt16LE(5), Errno.EMSGSIZE);
         }
         if (rep.length <= ch.writableBytes) written = ch.writeFrom(this.memory, 0, rep, 0, rep.length);
@@ -88,5 +89,12 @@ export class Virtio9p implements VirtioDevice {
       q.pushUsed(ch.head, written);
     }
     if (any) ctx.notifyUsed(q);
+  }
+
+  /** Rate-limited: a guest sending malformed requests in a loop must not flood the host's log (issue 12). */
+  private warn(ctx: VirtioContext, line: string): void {
+    if (this.logCount >= 50) return;
+    this.logCount++;
+    ctx.log(`${this.name}: ${line}${this.logCount === 50 ? " (further request errors not logged)" : ""}`);
   }
 }

@@ -17,6 +17,7 @@ import { loadElf, loadSpan } from "../../src/boot/ElfLoader.js";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
+import { CSR_MSTATUS, MS_FS_SHIFT } from "../../src/riscv/Csr.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" }, dbt: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
@@ -64,7 +65,7 @@ function runTypevisor(dbt?: Attach): { seconds: number; out: string; instret: nu
   void PT_LOAD;
   const hart = new Hart({ memory, bus: new IoBus() });
   hart.priv = PRIV_M;
-  hart.writeCsr(0x300, 1n << 13n); // FS = Initial
+  hart.writeCsr(CSR_MSTATUS, 1n << BigInt(MS_FS_SHIFT)); // FS = Initial
   hart.exitMask = 0xffff_ffff;
   hart.setPc(elf.entry);
   hart.setX(2, BigInt(base + size - 64)); // sp at the top of RAM, as a Linux stack would be

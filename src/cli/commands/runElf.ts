@@ -9,9 +9,10 @@ import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { parseElf, ElfError, EM_RISCV, type ElfFile } from "../../boot/Elf.js";
 import { loadElf, loadSpan, ElfLoadError } from "../../boot/ElfLoader.js";
 import { Htif } from "../../devices/Htif.js";
-import { CLINT_SIZE } from "../../devices/Aclint.js";
+import { Aclint, CLINT_SIZE } from "../../devices/Aclint.js";
+import { Irq } from "../../riscv/Trap.js";
 import { GuestMemory } from "../../memory/GuestMemory.js";
-import { IoBus, type BusDevice } from "../../memory/IoBus.js";
+import { IoBus } from "../../memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M, type MachineTimer } from "../../riscv/Hart.js";
 import { ENGINE_USAGE, engineBytes, engineStats, useEngine, type EngineName } from "../../dbt/Engine.js";
 import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSetup.js";
@@ -86,43 +87,6 @@ class ChunkTimer implements SkippingTimer {
   }
 }
 
-/** SiFive CLINT register layout: msip at 0x0, mtimecmp at 0x4000, mtime at 0xbff8 (hart 0 only). */
-class BareClint implements BusDevice {
-  readonly name = "clint";
-  hart: Hart | undefined;
-  constructor(private readonly timer: MachineTimer) {}
-  read64(off: number): bigint {
-    if (off === 0xbff8) return BigInt(this.timer.now());
-    if (off === 0x4000) return this.hart?.mtimecmp ?? 0n;
-    return BigInt(this.read(off, 4));
-  }
-  write64(off: number, v: bigint): void {
-    if (off === 0x4000 && this.hart) this.hart.mtimecmp = v;
-    else this.write(off, 4, Number(v & 0xffff_ffffn));
-  }
-  private msip = 0;
-  read(off: number, size: 1 | 2 | 4): number {
-    if (off === 0) return this.msip;
-    if (off === 0xbff8 || off === 0xbffc || off === 0x4000 || off === 0x4004) {
-      const v = off >= 0xbff8 ? this.read64(0xbff8) : this.read64(0x4000);
-      const w = off & 4 ? Number(v >> 32n) : Number(v & 0xffff_ffffn);
-      return size === 4 ? w >>> 0 : w & (size === 2 ? 0xffff : 0xff);
-    }
-    return 0;
-  }
-  write(off: number, _size: 1 | 2 | 4, value: number): void {
-    if (off === 0) {
-      this.msip = value & 1;
-      this.hart?.setInterruptPending(3, this.msip === 1); // MSIP, Privileged ISA 3.1.9
-    } else if ((off === 0x4000 || off === 0x4004) && this.hart) {
-      const old = this.hart.mtimecmp;
-      this.hart.mtimecmp = off === 0x4000
-        ? (old & 0xffff_ffff_0000_0000n) | BigInt(value >>> 0)
-        : (old & 0xffff_ffffn) | (BigInt(value >>> 0) << 32n);
-    }
-  }
-}
-
 export interface BareRunOptions {
   memory?: number;
   maxInsns?: number;
@@ -175,10 +139,15 @@ function bareMachine(elf: ElfFile, memorySize: number | undefined, engineArea: n
   const memory = new GuestMemory({ base: RAM_BASE, size, shared: false, engineBytes: engineArea });
   const loaded = loadElf(elf, memory);
   const bus = new IoBus("mmio");
-  const clint = new BareClint(timer);
+  let hart: Hart | undefined;
+  // The board's ACLINT model with one hart: MSIP, MTIMECMP, MTIME (Privileged ISA 3.2.1).
+  const clint = new Aclint(timer, [{
+    setMsip: (level) => hart?.setInterruptPending(Irq.MSI, level),
+    getMtimecmp: () => hart?.mtimecmp ?? 0n,
+    setMtimecmp: (v) => { if (hart) hart.mtimecmp = v; },
+  }]);
   bus.map(CLINT_BASE, CLINT_SIZE, clint);
-  const hart = new Hart({ memory, bus, hartId: 0, timer });
-  clint.hart = hart;
+  hart = new Hart({ memory, bus, hartId: 0, timer });
   const fromhost = elf.symbol("fromhost");
   const htif = new Htif({ memory, tohost: Number(elf.symbol("tohost")), fromhost: fromhost === undefined ? undefined : Number(fromhost), write });
   hart.priv = PRIV_M;

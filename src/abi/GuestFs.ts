@@ -103,6 +103,32 @@ export class GuestFs {
   }
 
   /**
+   * Calls fn with a host path for the canonical guest path `guest` (one resolve() gave) that no
+   * symlink can redirect, not even one put on it since by another process (another VM sharing the
+   * directory over 9p, say): under --root each directory on the way is opened with
+   * O_PATH|O_NOFOLLOW|O_DIRECTORY from the one before, starting at the root, and fn gets
+   * /proc/self/fd/N/NAME of the last. A component that has become a symlink fails (ENOTDIR), it is
+   * never followed. The final component is fn's: use calls that do not follow it, or pinned().
+   */
+  beneath<T>(guest: string, fn: (hostPath: string) => T): T {
+    if (this.root === undefined) return fn(guest);
+    const parts = guest.split("/").filter((c) => c.length > 0);
+    const last = parts.pop();
+    if (last === undefined) return fn(this.root);
+    let fd = fs.openSync(this.root, O_PATH | fs.constants.O_DIRECTORY);
+    try {
+      for (const c of parts) {
+        const next = fs.openSync(`/proc/self/fd/${fd}/${c}`, O_PATH | fs.constants.O_NOFOLLOW | fs.constants.O_DIRECTORY);
+        fs.closeSync(fd);
+        fd = next;
+      }
+      return fn(`/proc/self/fd/${fd}/${last}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
    * Resolves a guest path relative to the guest directory `base` (a canonical guest path).
    * followLast: follow a symlink in the final component (open, stat) or not (lstat, unlink, readlink).
    * Errors: ENOENT for "", ENAMETOOLONG, ELOOP.

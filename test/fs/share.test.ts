@@ -5,10 +5,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { lstatSync, renameSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { P9Server } from "../../src/devices/fs/P9Server.js";
+import { GuestFs } from "../../src/abi/GuestFs.js";
 import { msg } from "./p9Message.js";
 import fc from "fast-check";
 import { debianImage } from "../vmm/bootHelper.js";
@@ -164,6 +165,32 @@ test("9p: a directory swapped for a symlink under an open fid, or a missing comp
     assert.equal(walk(s, 0, 3, "missing", "..", "..", "secret").errno, ENOENT);
     assert.equal(walk(s, 0, 4, "sub2", "missing", "..").body.readUInt16LE(0), 1);
     assert.equal(call(s, msg(24, 4, [0x7ffn, 8])).errno, EBADF);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("9p: host access never follows a symlink on the way, so one swapped in by another VM sharing the folder is refused", () => {
+  const { dir, share, s } = setup();
+  try {
+    writeFileSync(join(share, "sub", "f"), "inside");
+    writeFileSync(join(dir, "f"), "outside");
+    assert.equal(walk(s, 0, 1, "sub", "f").type, 111);
+    // What a second VM on the same folder can do between this server's check and its open: put a
+    // link where a directory was. Even a link that stays inside the share is not followed.
+    renameSync(join(share, "sub"), join(share, "sub.old"));
+    symlinkSync("sub.old", join(share, "sub"));
+    assert.equal(call(s, msg(12, 1, 0)).errno, ENOTDIR);
+    assert.equal(call(s, msg(24, 1, [0x7ffn, 8])).errno, ENOTDIR);
+    // The primitive itself (GuestFs.beneath): a link to the share's parent on the host is refused,
+    // where a plain join of the share and the path would read the file beside the share.
+    rmSync(join(share, "sub"));
+    symlinkSync(dir, join(share, "sub"));
+    const g = new GuestFs(share);
+    assert.throws(() => g.beneath("/sub/f", (h) => readFileSync(h, "utf8")), { code: "ENOTDIR" });
+    assert.equal(readFileSync(join(share, "sub", "f"), "utf8"), "outside", "(the host itself would follow it)");
+    assert.equal(g.beneath("/sub.old/f", (h) => readFileSync(h, "utf8")), "inside");
+    assert.equal(g.beneath("/", (h) => lstatSync(h).isDirectory()), true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,8 +5,10 @@
 // Confinement: every fid is a canonical path inside the share, and every host path comes from the
 // same resolver as `typevisor exec --root` (src/abi/GuestFs.ts): ".." stops at the share's root, a
 // walk never follows a symlink (the guest kernel reads links with Treadlink and resolves them in its
-// own namespace), files are opened with O_NOFOLLOW, and names containing "/" are refused. Read-only
-// shares refuse every modifying message with EROFS. Host uid/gid are shown as they are: files the
+// own namespace), files are opened with O_NOFOLLOW, and names containing "/" are refused. Every
+// host call goes through GuestFs.beneath, which reaches the path by O_PATH|O_NOFOLLOW descriptors,
+// so a link swapped in between a check and the call (another VM on the same folder) is not
+// followed. Read-only shares refuse every modifying message with EROFS. Host uid/gid are shown as they are: files the
 // guest creates belong to the user running Typevisor, and a guest user with that uid owns them.
 //
 // The server is synchronous (fs.*Sync): a request is served inside the queue notification. That
@@ -157,9 +159,14 @@ export class P9Server {
     this.fids.set(n, f);
   }
 
-  private host(path: string): string {
-    return this.fsys.resolve("/", path, false).host;
+  /**
+   * Runs fn on the host path of a canonical share path, walked without following any symlink on
+   * the host, even one another VM sharing the directory swapped in since the path was resolved.
+   */
+  private at<T>(path: string, fn: (host: string) => T): T {
+    return this.fsys.beneath(path, fn);
   }
+
 
   /** The canonical path of `name` in directory `dir` (one component, never a link followed). */
   private child(dir: string, name: string): string {
@@ -174,7 +181,7 @@ export class P9Server {
   }
 
   private lstat(path: string): fs.BigIntStats {
-    return fs.lstatSync(this.host(path), { bigint: true });
+    return this.at(path, (h) => fs.lstatSync(h, { bigint: true }));
   }
 
   private reply(): Writer {
@@ -266,23 +273,26 @@ export class P9Server {
         const size = r.u64();
         const atime = r.u64() + r.u64() / 1e9;
         const mtime = r.u64() + r.u64() / 1e9;
-        const h = this.host(f.path);
         if (this.lstat(f.path).isSymbolicLink()) throw new SyscallError(Errno.ELOOP);
-        if (valid & ATTR_MODE) fs.chmodSync(h, mode & 0o7777);
-        if (valid & (ATTR_UID | ATTR_GID)) {
-          // Root in the guest is this user on the host: ownership changes to it are no-ops.
-          const u = valid & ATTR_UID ? (uid === 0 ? this.ownUid : uid) : -1;
-          const g = valid & ATTR_GID ? (gid === 0 ? this.ownGid : gid) : -1;
-          if (u !== -1 || g !== -1) fs.lchownSync(h, u, g);
-        }
-        if (valid & ATTR_SIZE) fs.truncateSync(h, size);
-        if (valid & (ATTR_ATIME | ATTR_MTIME)) {
-          const st = this.lstat(f.path);
-          const now = Date.now() / 1000;
-          const a = valid & ATTR_ATIME ? (valid & ATTR_ATIME_SET ? atime : now) : Number(st.atimeMs) / 1000;
-          const m = valid & ATTR_MTIME ? (valid & ATTR_MTIME_SET ? mtime : now) : Number(st.mtimeMs) / 1000;
-          fs.lutimesSync(h, a, m);
-        }
+        this.at(f.path, (h) => {
+          // chmod and truncate follow a final symlink: they act through an O_PATH|O_NOFOLLOW pin of
+          // the object just checked (a link swapped in since is then what they reach: refused).
+          if (valid & ATTR_MODE) this.fsys.pinned(h, (p) => fs.chmodSync(p, mode & 0o7777));
+          if (valid & (ATTR_UID | ATTR_GID)) {
+            // Root in the guest is this user on the host: ownership changes to it are no-ops.
+            const u = valid & ATTR_UID ? (uid === 0 ? this.ownUid : uid) : -1;
+            const g = valid & ATTR_GID ? (gid === 0 ? this.ownGid : gid) : -1;
+            if (u !== -1 || g !== -1) fs.lchownSync(h, u, g);
+          }
+          if (valid & ATTR_SIZE) this.fsys.pinned(h, (p) => fs.truncateSync(p, size));
+          if (valid & (ATTR_ATIME | ATTR_MTIME)) {
+            const st = fs.lstatSync(h, { bigint: true });
+            const now = Date.now() / 1000;
+            const a = valid & ATTR_ATIME ? (valid & ATTR_ATIME_SET ? atime : now) : Number(st.atimeMs) / 1000;
+            const m = valid & ATTR_MTIME ? (valid & ATTR_MTIME_SET ? mtime : now) : Number(st.mtimeMs) / 1000;
+            fs.lutimesSync(h, a, m);
+          }
+        });
         return this.reply();
       }
       case T.lopen: {
@@ -295,11 +305,12 @@ export class P9Server {
         // open or read would block the whole machine; a host device is not the guest's.
         if (!st.isDirectory() && !st.isFile()) throw new SyscallError(Errno.ENXIO);
         if (st.isDirectory()) {
-          f.entries = [".", "..", ...fs.readdirSync(this.host(f.path))];
+            // Listed through an O_PATH|O_NOFOLLOW pin: a symlink swapped in since the lstat is not listed.
+          f.entries = [".", "..", ...this.at(f.path, (h) => this.fsys.pinned(h, (p) => fs.readdirSync(p)))];
         } else {
           const acc = flags & L_O_ACCMODE;
           if (acc !== 0 || flags & (L_O_TRUNC | L_O_APPEND)) this.writable();
-          f.fd = fs.openSync(this.host(f.path), hostFlags(flags) | fs.constants.O_NOFOLLOW);
+          f.fd = this.at(f.path, (h) => fs.openSync(h, hostFlags(flags) | fs.constants.O_NOFOLLOW));
         }
         return this.reply().qid(st).u32(this.msize - IOHDRSZ);
       }
@@ -311,7 +322,7 @@ export class P9Server {
         const mode = r.u32();
         if (f.fd !== undefined || f.entries) throw new SyscallError(Errno.EBADF);
         const path = this.child(f.path, name);
-        const fd = fs.openSync(this.host(path), hostFlags(flags) | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode & 0o7777);
+        const fd = this.at(path, (h) => fs.openSync(h, hostFlags(flags) | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode & 0o7777));
         // Tlcreate turns the directory fid into the new file's open fid.
         f.path = path;
         f.fd = fd;
@@ -378,8 +389,8 @@ export class P9Server {
         this.fids.delete(n);
         this.writable();
         if (f.path === "/") throw new SyscallError(Errno.EBUSY);
-        if (this.lstat(f.path).isDirectory()) fs.rmdirSync(this.host(f.path));
-        else fs.unlinkSync(this.host(f.path));
+        const dir = this.lstat(f.path).isDirectory();
+        this.at(f.path, (h) => (dir ? fs.rmdirSync(h) : fs.unlinkSync(h)));
         return this.reply();
       }
       case T.statfs: {
@@ -397,7 +408,7 @@ export class P9Server {
         const d = this.fid(r.u32());
         const path = this.child(d.path, r.str());
         const mode = r.u32();
-        fs.mkdirSync(this.host(path), mode & 0o7777);
+        this.at(path, (h) => fs.mkdirSync(h, mode & 0o7777));
         return this.reply().qid(this.lstat(path));
       }
       case T.symlink: {
@@ -406,12 +417,12 @@ export class P9Server {
         const path = this.child(d.path, r.str());
         const target = r.str();
         // The target is stored as text: the guest resolves it in its own namespace, the host never follows it.
-        fs.symlinkSync(target, this.host(path));
+        this.at(path, (h) => fs.symlinkSync(target, h));
         return this.reply().qid(this.lstat(path));
       }
       case T.readlink: {
         const f = this.fid(r.u32());
-        return this.reply().str(fs.readlinkSync(this.host(f.path)));
+        return this.reply().str(this.at(f.path, (h) => fs.readlinkSync(h)));
       }
       case T.link: {
         this.writable();
@@ -419,7 +430,7 @@ export class P9Server {
         const f = this.fid(r.u32());
         const path = this.child(d.path, r.str());
         if (this.lstat(f.path).isDirectory()) throw new SyscallError(Errno.EPERM);
-        fs.linkSync(this.host(f.path), this.host(path));
+        this.at(f.path, (from) => this.at(path, (to) => fs.linkSync(from, to)));
         return this.reply();
       }
       case T.rename: {
@@ -428,7 +439,7 @@ export class P9Server {
         const d = this.fid(r.u32());
         const path = this.child(d.path, r.str());
         if (f.path === "/") throw new SyscallError(Errno.EBUSY);
-        fs.renameSync(this.host(f.path), this.host(path));
+        this.at(f.path, (old) => this.at(path, (to) => fs.renameSync(old, to)));
         f.path = path;
         return this.reply();
       }
@@ -438,7 +449,7 @@ export class P9Server {
         const from = this.child(od.path, r.str());
         const nd = this.fid(r.u32());
         const to = this.child(nd.path, r.str());
-        fs.renameSync(this.host(from), this.host(to));
+        this.at(from, (a) => this.at(to, (b) => fs.renameSync(a, b)));
         return this.reply();
       }
       case T.unlinkat: {
@@ -446,8 +457,7 @@ export class P9Server {
         const d = this.fid(r.u32());
         const path = this.child(d.path, r.str());
         const flags = r.u32();
-        if (flags & AT_REMOVEDIR) fs.rmdirSync(this.host(path));
-        else fs.unlinkSync(this.host(path));
+        this.at(path, (h) => (flags & AT_REMOVEDIR ? fs.rmdirSync(h) : fs.unlinkSync(h)));
         return this.reply();
       }
       case T.lock:

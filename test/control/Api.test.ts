@@ -136,7 +136,7 @@ test("a VM created with engine dbt runs on the binary translator and its stats s
   ws.send("hello-dbt");
   await waitFor("echo", async () => (await consoleText(id)).includes("hello-dbt"));
   ws.close();
-  // The guest's UART polling loop is dispatched often enough to be translated (32 dispatches).
+  // The guest's UART polling loop is dispatched often enough to be translated (Dbt hotThreshold).
   const stats = await waitFor("translator statistics", async () => {
     const s = (await get(env.ep, `/v1/vms/${id}/stats`)) as { engine?: string; dbt?: { pagesTranslated: number } } | null;
     return s?.dbt && s.dbt.pagesTranslated > 0 ? s : undefined;

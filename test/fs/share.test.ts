@@ -58,8 +58,17 @@ test("9p: walk, open, read and write inside the share; readdir lists it", () => 
     assert.equal(walk(s, 0, 3).type, 111); // clone the root
     assert.equal(call(s, msg(12, 3, 0)).type, 13);
     const d = call(s, msg(40, 3, [0n, 8], 8192));
-    const names = d.body.toString("latin1");
-    for (const n of ["hello.txt", "sub", "out"]) assert.ok(names.includes(n), n);
+    // Rreaddir: count[4] then qid[13] offset[8] type[1] name[s] per entry.
+    const types = new Map<string, number>();
+    let lastOffset = 0n;
+    for (let o = 4; o < 4 + d.body.readUInt32LE(0);) {
+      const len = d.body.readUInt16LE(o + 22);
+      types.set(d.body.toString("utf8", o + 24, o + 24 + len), d.body.readUInt8(o + 21));
+      lastOffset = d.body.readBigUInt64LE(o + 13);
+      o += 24 + len;
+    }
+    assert.deepEqual([...types].sort(), [[".", 4], ["..", 4], ["hello.txt", 8], ["out", 10], ["sub", 4]], "names with their d_type (DT_DIR, DT_REG, DT_LNK)");
+    assert.equal(call(s, msg(40, 3, [lastOffset, 8], 8192)).body.readUInt32LE(0), 0, "nothing after the last entry's offset");
     assert.equal(call(s, msg(14, 3, "x", 0, 0o644, 0)).errno, 9, "lcreate on an open fid is refused (EBADF)");
     assert.equal(walk(s, 0, 4, "sub").type, 111);
     assert.equal(call(s, msg(14, 4, "new.txt", 0o1 | 0o100, 0o644, 0)).type, 15);
@@ -272,6 +281,7 @@ test("--share: a Debian guest reads and writes a host folder on /mnt/TAG and can
       "cat /mnt/hs/hello.txt; echo",
       "echo from-guest > /mnt/hs/sub/g.txt",
       "ls /mnt/hs/out/ | grep -c secret",
+      "ls -a /mnt/hs | grep -cx -e hello.txt -e sub -e abs -e rel -e '[.][.]'",
       "cat /mnt/hs/../hs/../secret 2>&1 | head -1",
       "cat /mnt/hs/abs /mnt/hs/rel 2>&1 | head -2",
       "echo ESCAPE-CHECKED",
@@ -291,6 +301,7 @@ test("--share: a Debian guest reads and writes a host folder on /mnt/TAG and can
     // The host symlink "out" points at the share's parent on the host, but the guest resolves it in
     // its own namespace: no "secret" there. ".." of the mount point is the guest's /mnt.
     assert.match(out, /^0\r?$/m, out.slice(-3000));
+    assert.match(out, /^5\r?$/m, "the share's listing (Treaddir) has its entries");
     assert.doesNotMatch(out, /outside/, "the file outside the share was never read");
     assert.match(out, /ESCAPE-CHECKED/);
   } finally {

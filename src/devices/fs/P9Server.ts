@@ -354,21 +354,28 @@ export class P9Server {
         const offset = r.u64();
         const count = Math.min(r.u32(), this.msize - IOHDRSZ);
         if (!f.entries) throw new SyscallError(Errno.EBADF);
+        const entries = f.entries;
         const w = new Writer(11 + count).u32(0);
         let used = 0;
-        for (let i = offset; i < f.entries.length; i++) {
-          const name = f.entries[i]!;
-          let st: fs.BigIntStats;
-          try {
-            st = this.lstat(name === "." || name === ".." ? this.fsys.resolve(f.path, name, false).guest : this.child(f.path, name));
-          } catch {
-            continue; // removed since the listing
+        // The entries are host names of one directory: each is looked up from a pin of that
+        // directory (one walk per batch, not one per entry; a link swapped in for it lists nothing).
+        this.at(f.path, (h) => this.fsys.pinned(h, (dir) => {
+          for (let i = offset; i < entries.length; i++) {
+            const name = entries[i]!;
+            let st: fs.BigIntStats;
+            try {
+              if (name === ".") st = this.lstat(f.path);
+              else if (name === "..") st = this.lstat(this.fsys.resolve(f.path, "..", false).guest);
+              else st = fs.lstatSync(`${dir}/${name}`, { bigint: true });
+            } catch {
+              continue; // removed since the listing
+            }
+            const size = 13 + 8 + 1 + 2 + Buffer.byteLength(name);
+            if (used + size > count) break;
+            w.qid(st).u64(i + 1).u8(direntType(st)).str(name);
+            used += size;
           }
-          const size = 13 + 8 + 1 + 2 + Buffer.byteLength(name);
-          if (used + size > count) break;
-          w.qid(st).u64(i + 1).u8(direntType(st)).str(name);
-          used += size;
-        }
+        }));
         const end = w.off;
         w.off = 7;
         w.u32(used);

@@ -218,6 +218,16 @@ test("9p: bounded: msize is capped, fids are limited, special files are not open
     assert.equal(walk(s, 0, n).errno, ENFILE);
     assert.equal(call(s, msg(120, 5)).type, 121, "a clunk frees one");
     assert.equal(walk(s, 0, 5).type, 111);
+    // Directory listings held for open fids are bounded all together (here 8 names: one listing of
+    // the 5-entry root fits, a second does not until the first is clunked).
+    const small = new P9Server(share, { maxListed: 8 });
+    small.handle(msg(100, 65536, "9P2000.L"));
+    small.handle(msg(104, 0, 0xffffffff, "root", "", 0));
+    for (const fid of [1, 2]) assert.equal(walk(small, 0, fid).type, 111);
+    assert.equal(call(small, msg(12, 1, 0)).type, 13);
+    assert.equal(call(small, msg(12, 2, 0)).errno, ENFILE);
+    assert.equal(call(small, msg(120, 1)).type, 121);
+    assert.equal(call(small, msg(12, 2, 0)).type, 13);
     if (spawnSync("mkfifo", [join(share, "fifo")]).status === 0) {
       assert.equal(call(s, msg(120, 6)).type, 121);
       assert.equal(walk(s, 0, 6, "fifo").type, 111);

@@ -34,6 +34,11 @@ const MAX_MSIZE = 512 * 1024;
 const MIN_MSIZE = 4096;
 /** At most this many fids per guest (each may hold a host descriptor). */
 const MAX_FIDS = 4096;
+/**
+ * Names held for open directories, all fids together: a listing is read at Tlopen, so without a
+ * bound a guest opening one huge directory on every fid would hold millions of names in the host.
+ */
+const MAX_LISTED = 1 << 20;
 const AT_REMOVEDIR = 0x200;
 // Linux open flags (asm-generic/fcntl.h) in Tlopen/Tlcreate, mapped to the host's.
 const L_O_ACCMODE = 3;
@@ -102,6 +107,8 @@ class Writer {
 
 export interface P9ServerOptions {
   readOnly?: boolean;
+  /** Directory entries held for open directory fids, all together (default MAX_LISTED). */
+  maxListed?: number;
 }
 
 export class P9Server {
@@ -111,11 +118,22 @@ export class P9Server {
   readonly readOnly: boolean;
   private readonly ownUid = process.getuid?.() ?? -1;
   private readonly ownGid = process.getgid?.() ?? -1;
+  private readonly maxListed: number;
+  /** Entries held by open directory fids now (bounded by maxListed). */
+  private listed = 0;
 
   /** @param root the host directory to export (must exist) */
   constructor(readonly root: string, opts: P9ServerOptions = {}) {
     this.fsys = new GuestFs(root);
     this.readOnly = opts.readOnly ?? false;
+    this.maxListed = opts.maxListed ?? MAX_LISTED;
+  }
+
+  /** Forgets fid n: closes its descriptor, releases its listing. */
+  private drop(n: number, f: Fid): void {
+    if (f.fd !== undefined) fs.closeSync(f.fd);
+    if (f.entries) this.listed -= f.entries.length;
+    this.fids.delete(n);
   }
 
   /** The largest message this server accepts (negotiated by Tversion). */
@@ -196,8 +214,7 @@ export class P9Server {
         // The server's msize may only lower the client's (intro(5), version).
         if (msize < MIN_MSIZE) throw new SyscallError(Errno.EINVAL);
         this.msize = Math.min(msize, MAX_MSIZE);
-        for (const f of this.fids.values()) if (f.fd !== undefined) fs.closeSync(f.fd);
-        this.fids.clear();
+        this.reset();
         return this.reply().u32(this.msize).str(version === "9P2000.L" ? "9P2000.L" : "unknown");
       }
       case T.auth:
@@ -306,7 +323,10 @@ export class P9Server {
         if (!st.isDirectory() && !st.isFile()) throw new SyscallError(Errno.ENXIO);
         if (st.isDirectory()) {
             // Listed through an O_PATH|O_NOFOLLOW pin: a symlink swapped in since the lstat is not listed.
-          f.entries = [".", "..", ...this.at(f.path, (h) => this.fsys.pinned(h, (p) => fs.readdirSync(p)))];
+          const names = this.at(f.path, (h) => this.fsys.pinned(h, (p) => fs.readdirSync(p)));
+          if (this.listed + names.length + 2 > this.maxListed) throw new SyscallError(Errno.ENFILE);
+          f.entries = [".", "..", ...names];
+          this.listed += f.entries.length;
         } else {
           const acc = flags & L_O_ACCMODE;
           if (acc !== 0 || flags & (L_O_TRUNC | L_O_APPEND)) this.writable();
@@ -384,16 +404,13 @@ export class P9Server {
       }
       case T.clunk: {
         const n = r.u32();
-        const f = this.fid(n);
-        if (f.fd !== undefined) fs.closeSync(f.fd);
-        this.fids.delete(n);
+        this.drop(n, this.fid(n));
         return this.reply();
       }
       case T.remove: {
         const n = r.u32();
         const f = this.fid(n);
-        if (f.fd !== undefined) fs.closeSync(f.fd);
-        this.fids.delete(n);
+        this.drop(n, f);
         this.writable();
         if (f.path === "/") throw new SyscallError(Errno.EBUSY);
         const dir = this.lstat(f.path).isDirectory();
@@ -490,8 +507,7 @@ export class P9Server {
 
   /** Closes every open host descriptor (device reset or VM end). */
   reset(): void {
-    for (const f of this.fids.values()) if (f.fd !== undefined) fs.closeSync(f.fd);
-    this.fids.clear();
+    for (const [n, f] of this.fids) this.drop(n, f);
   }
 }
 

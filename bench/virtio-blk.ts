@@ -16,6 +16,7 @@ import { VirtioMmio } from "../src/devices/virtio/VirtioMmio.js";
 import { VirtioBlk, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from "../src/devices/virtio/VirtioBlk.js";
 import { RawImage } from "../src/devices/block/RawImage.js";
 import { TestIrq, VirtioDriver, type DriverQueue } from "../test/devices/VirtioDriver.js";
+import { gpa } from "../src/memory/Address.js";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,8 +55,8 @@ async function viaDevice(img: string, name: string, type: number, len: number, p
   let issued = 0, done = 0;
   const submit = (s: number) => {
     const sl = slots[s]!;
-    mem.writeU32(sl.hdr, type);
-    mem.writeU64(sl.hdr + 8, BigInt(pat(issued++) / 512));
+    mem.writeU32(gpa(sl.hdr), type);
+    mem.writeU64(gpa(sl.hdr + 8), BigInt(pat(issued++) / 512));
     const head = type === VIRTIO_BLK_T_IN
       ? q.add([{ addr: sl.hdr, len: 16 }], [{ addr: sl.data, len }, { addr: sl.status, len: 1 }])
       : q.add([{ addr: sl.hdr, len: 16 }, { addr: sl.data, len }], [{ addr: sl.status, len: 1 }]);
@@ -72,7 +73,7 @@ async function viaDevice(img: string, name: string, type: number, len: number, p
       let u;
       let resubmitted = false;
       while ((u = q.getUsed())) {
-        if (mem.readU8(slots[bySlotHead.get(u.id)!]!.status) !== 0) throw new Error("I/O error in benchmark");
+        if (mem.readU8(gpa(slots[bySlotHead.get(u.id)!]!.status)) !== 0) throw new Error("I/O error in benchmark");
         done++;
         const s = bySlotHead.get(u.id)!;
         bySlotHead.delete(u.id);

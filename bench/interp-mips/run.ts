@@ -18,6 +18,7 @@ import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
 import { CSR_MSTATUS, MS_FS_SHIFT } from "../../src/riscv/Csr.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" }, dbt: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
@@ -78,7 +79,7 @@ function runTypevisor(dbt?: Attach): { seconds: number; out: string; instret: nu
     if (hart.exitCause !== 11) throw new Error(`Typevisor: exception ${hart.exitCause} at 0x${hart.getPc().toString(16)}`);
     const nr = Number(hart.getX(17));
     if (nr === 93) break;
-    if (nr === 64) out += Buffer.from(memory.read(Number(hart.getX(11)), Number(hart.getX(12)))).toString("latin1");
+    if (nr === 64) out += Buffer.from(memory.read(gpa(Number(hart.getX(11))), Number(hart.getX(12)))).toString("latin1");
     hart.setPc(hart.getPc() + 4n);
   }
   return { seconds: (performance.now() - t0) / 1000, out, instret: hart.instret };

@@ -5,6 +5,7 @@
 // for p_vaddr instead.
 import { PT_LOAD, type ElfFile } from "./Elf.js";
 import type { GuestMemory } from "../memory/GuestMemory.js";
+import { gpa } from "../memory/Address.js";
 
 export interface LoadedElf {
   /** Entry point (e_entry). */
@@ -45,7 +46,7 @@ export function loadElf(elf: ElfFile, memory: GuestMemory, useVaddr = false): Lo
   elf.programHeaders.forEach((ph, i) => {
     if (ph.type !== PT_LOAD || ph.memsz === 0) return;
     const addr = Number(useVaddr ? ph.vaddr : ph.paddr);
-    if (!memory.contains(addr, ph.memsz)) {
+    if (!memory.contains(gpa(addr), ph.memsz)) {
       throw new ElfLoadError(
         elf.name,
         `segment ${i} at 0x${addr.toString(16)}..0x${(addr + ph.memsz).toString(16)} lies outside guest RAM ` +
@@ -53,9 +54,9 @@ export function loadElf(elf: ElfFile, memory: GuestMemory, useVaddr = false): Lo
           `0x${memory.base.toString(16)}, or give more memory)`,
       );
     }
-    memory.write(addr, elf.segmentData(ph));
+    memory.write(gpa(addr), elf.segmentData(ph));
     if (ph.memsz > ph.filesz) {
-      const off = memory.offsetOf(addr + ph.filesz, ph.memsz - ph.filesz);
+      const off = memory.offsetOf(gpa(addr + ph.filesz), ph.memsz - ph.filesz);
       memory.bytes.fill(0, off, off + ph.memsz - ph.filesz);
     }
   });

@@ -19,6 +19,7 @@ import { gunzipSync } from "node:zlib";
 import { parseElf } from "./Elf.js";
 import { loadElf, loadSpan } from "./ElfLoader.js";
 import type { GuestMemory } from "../memory/GuestMemory.js";
+import { gpa } from "../memory/Address.js";
 
 export const RISCV_IMAGE_MAGIC2 = 0x05435352; // "RSC\x05" read as a little-endian u32
 const ARM64_IMAGE_MAGIC = 0x644d5241; // "ARM\x64" at offset 56 of an arm64 Image
@@ -174,7 +175,7 @@ export function planKernel(input: Uint8Array, name: string, ramBase: number, raw
 
 /** Copies a planned kernel into RAM (the .bss part of an Image is zeroed, as a boot loader must). */
 export function loadKernel(plan: KernelPlan, memory: GuestMemory): void {
-  if (!memory.contains(plan.start, plan.end - plan.start)) {
+  if (!memory.contains(gpa(plan.start), plan.end - plan.start)) {
     throw new KernelImageError(
       plan.name,
       `needs RAM 0x${plan.start.toString(16)}..0x${plan.end.toString(16)} but the guest has ` +
@@ -185,7 +186,7 @@ export function loadKernel(plan: KernelPlan, memory: GuestMemory): void {
     loadElf(parseElf(plan.bytes, plan.name), memory);
     return;
   }
-  memory.write(plan.start, plan.bytes);
-  const off = memory.offsetOf(plan.start + plan.bytes.length, plan.end - plan.start - plan.bytes.length);
+  memory.write(gpa(plan.start), plan.bytes);
+  const off = memory.offsetOf(gpa(plan.start + plan.bytes.length), plan.end - plan.start - plan.bytes.length);
   memory.bytes.fill(0, off, off + (plan.end - plan.start - plan.bytes.length));
 }

@@ -8,6 +8,7 @@ import { formatDbtStats, type Dbt, type DbtOptions } from "../dbt/Dbt.js";
 import { DEFAULT_ENGINE, isEngineName, type EngineName } from "../dbt/Engine.js";
 import { setWasmTiering } from "../dbt/WasmTiering.js";
 import { UsageError } from "./Command.js";
+import { gpa } from "../memory/Address.js";
 
 /** Parses the --engine value; `cmd` names the command in the error. */
 export function parseEngine(cmd: string, value: string | undefined): EngineName {
@@ -58,7 +59,7 @@ export function reportEngineStatsAtExit(hart: Hart, dbt: Dbt | undefined, env: E
   process.on("exit", () => {
     const base = hart.memory.base;
     const hot = dbt.hotPages(5).map(([p, n]) => `0x${(p + base).toString(16)} ${n}`).join(", ");
-    if (dump) { const [p] = dbt.hotPages(1)[0] ?? [0]; writeFileSync(dump, hart.memory.slice(p + base, 4096, false) ?? new Uint8Array(0)); }
+    if (dump) { const [p] = dbt.hotPages(1)[0] ?? [0]; writeFileSync(dump, hart.memory.slice(gpa(p + base), 4096, false) ?? new Uint8Array(0)); }
     process.stderr.write(formatDbtStats(dbt.stats) + `\ndbt: hottest pages (guest-physical, instructions): ${hot}\n`);
   });
 }

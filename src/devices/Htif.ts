@@ -16,6 +16,7 @@
 // The engine polls rather than trapping stores: the target always waits for fromhost (or spins
 // forever after an exit), so seeing the command a few thousand instructions late is harmless.
 import type { GuestMemory } from "../memory/GuestMemory.js";
+import { gpa } from "../memory/Address.js";
 
 export const SYS_WRITE = 64;
 export const SYS_EXIT = 93;
@@ -48,19 +49,19 @@ export class Htif {
     this.tohost = opts.tohost;
     this.fromhost = opts.fromhost;
     this.out = opts.write;
-    if (!this.memory.contains(opts.tohost, 8)) {
+    if (!this.memory.contains(gpa(opts.tohost), 8)) {
       throw new RangeError(`tohost at 0x${opts.tohost.toString(16)} is outside guest RAM`);
     }
-    if (opts.fromhost !== undefined && !this.memory.contains(opts.fromhost, 8)) {
+    if (opts.fromhost !== undefined && !this.memory.contains(gpa(opts.fromhost), 8)) {
       throw new RangeError(`fromhost at 0x${opts.fromhost.toString(16)} is outside guest RAM`);
     }
   }
 
   /** Handles a pending tohost command, if any. Cheap when tohost is zero (one 64-bit read). */
   poll(): HtifEvent {
-    const cmd = this.memory.readU64(this.tohost);
+    const cmd = this.memory.readU64(gpa(this.tohost));
     if (cmd === 0n) return NONE;
-    this.memory.writeU64(this.tohost, 0n);
+    this.memory.writeU64(gpa(this.tohost), 0n);
     const device = Number(cmd >> 56n);
     const command = Number((cmd >> 48n) & 0xffn);
     const payload = cmd & 0xffff_ffff_ffffn;
@@ -83,18 +84,18 @@ export class Htif {
   }
 
   private ack(value: bigint): void {
-    if (this.fromhost !== undefined) this.memory.writeU64(this.fromhost, value);
+    if (this.fromhost !== undefined) this.memory.writeU64(gpa(this.fromhost), value);
   }
 
   private syscall(block: number): HtifEvent {
     const m = this.memory;
-    if (!m.contains(block, 64)) {
+    if (!m.contains(gpa(block), 64)) {
       return { kind: "error", message: `HTIF syscall block at 0x${block.toString(16)} is outside guest RAM` };
     }
-    const which = Number(m.readU64(block));
-    const a0 = m.readU64(block + 8);
-    const a1 = m.readU64(block + 16);
-    const a2 = m.readU64(block + 24);
+    const which = Number(m.readU64(gpa(block)));
+    const a0 = m.readU64(gpa(block + 8));
+    const a1 = m.readU64(gpa(block + 16));
+    const a2 = m.readU64(gpa(block + 24));
     let ret: bigint;
     switch (which) {
       case SYS_EXIT:
@@ -104,9 +105,9 @@ export class Htif {
         const addr = Number(a1);
         const len = Number(a2 > 0x1000_0000n ? 0x1000_0000n : a2);
         if (fd !== 1 && fd !== 2) ret = -9n; // EBADF
-        else if (!m.contains(addr, len)) ret = -14n; // EFAULT
+        else if (!m.contains(gpa(addr), len)) ret = -14n; // EFAULT
         else {
-          this.out(fd, m.read(addr, len));
+          this.out(fd, m.read(gpa(addr), len));
           ret = BigInt(len);
         }
         break;
@@ -114,7 +115,7 @@ export class Htif {
       default:
         return { kind: "error", message: `HTIF syscall ${which} is not supported (only write=64 and exit=93)` };
     }
-    m.writeU64(block, BigInt.asUintN(64, ret));
+    m.writeU64(gpa(block), BigInt.asUintN(64, ret));
     this.ack(1n);
     return NONE;
   }

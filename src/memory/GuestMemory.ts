@@ -7,6 +7,8 @@
 // RAM starts at offset 0, so host offset = gpa - base. The engine area holds per-hart state and
 // TLBs where generated code can reach them (see docs/ARCHITECTURE.md).
 
+import { type Gpa, type HostOffset, hostOffset } from "./Address.js";
+
 const PAGE = 65536; // WebAssembly page size
 export const GUEST_PAGE_SHIFT = 12;
 
@@ -60,7 +62,7 @@ export class GuestMemory {
   }
 
   /** True if [gpa, gpa+len) lies entirely inside RAM. */
-  contains(gpa: number, len: number): boolean {
+  contains(gpa: Gpa, len: number): boolean {
     return len >= 0 && gpa >= this.base && gpa + len <= this.end && gpa + len >= gpa;
   }
 
@@ -68,20 +70,20 @@ export class GuestMemory {
    * Host offset of guest-physical range [gpa, gpa+len), or -1 if any byte of it is outside RAM.
    * Every device DMA access must go through this (or the checked helpers below).
    */
-  offsetOf(gpa: number, len: number): number {
+  offsetOf(gpa: Gpa, len: number): HostOffset | -1 {
     if (!(len >= 0) || !(gpa >= this.base) || gpa + len > this.end) return -1;
-    return gpa - this.base;
+    return hostOffset(gpa - this.base);
   }
 
   /** A view of guest RAM for DMA, or undefined if the range leaves RAM. Marks it dirty if `write`. */
-  slice(gpa: number, len: number, write: boolean): Uint8Array | undefined {
+  slice(gpa: Gpa, len: number, write: boolean): Uint8Array | undefined {
     const off = this.offsetOf(gpa, len);
     if (off < 0) return undefined;
     if (write) this.markDirty(gpa, len);
     return this.bytes.subarray(off, off + len);
   }
 
-  markDirty(gpa: number, len: number): void {
+  markDirty(gpa: Gpa, len: number): void {
     if (len <= 0) return;
     const first = (gpa - this.base) >>> GUEST_PAGE_SHIFT;
     const last = (gpa - this.base + len - 1) >>> GUEST_PAGE_SHIFT;
@@ -107,29 +109,29 @@ export class GuestMemory {
   // Checked little-endian accessors for device models (RISC-V and x86 are little-endian).
   // They throw GuestMemoryError when the guest hands a device an address outside RAM; device code
   // catches it and fails the request (virtio: error status / DEVICE_NEEDS_RESET), never the VMM.
-  readU8(gpa: number): number { return this.view.getUint8(this.checked(gpa, 1)); }
-  readU16(gpa: number): number { return this.view.getUint16(this.checked(gpa, 2), true); }
-  readU32(gpa: number): number { return this.view.getUint32(this.checked(gpa, 4), true); }
-  readU64(gpa: number): bigint { return this.view.getBigUint64(this.checked(gpa, 8), true); }
-  writeU8(gpa: number, v: number): void { this.view.setUint8(this.checked(gpa, 1, true), v); }
-  writeU16(gpa: number, v: number): void { this.view.setUint16(this.checked(gpa, 2, true), v, true); }
-  writeU32(gpa: number, v: number): void { this.view.setUint32(this.checked(gpa, 4, true), v, true); }
-  writeU64(gpa: number, v: bigint): void { this.view.setBigUint64(this.checked(gpa, 8, true), v, true); }
+  readU8(gpa: Gpa): number { return this.view.getUint8(this.checked(gpa, 1)); }
+  readU16(gpa: Gpa): number { return this.view.getUint16(this.checked(gpa, 2), true); }
+  readU32(gpa: Gpa): number { return this.view.getUint32(this.checked(gpa, 4), true); }
+  readU64(gpa: Gpa): bigint { return this.view.getBigUint64(this.checked(gpa, 8), true); }
+  writeU8(gpa: Gpa, v: number): void { this.view.setUint8(this.checked(gpa, 1, true), v); }
+  writeU16(gpa: Gpa, v: number): void { this.view.setUint16(this.checked(gpa, 2, true), v, true); }
+  writeU32(gpa: Gpa, v: number): void { this.view.setUint32(this.checked(gpa, 4, true), v, true); }
+  writeU64(gpa: Gpa, v: bigint): void { this.view.setBigUint64(this.checked(gpa, 8, true), v, true); }
 
   /** Copies host bytes into guest RAM (loaders, DMA). */
-  write(gpa: number, data: Uint8Array): void {
+  write(gpa: Gpa, data: Uint8Array): void {
     this.bytes.set(data, this.checked(gpa, data.length, true));
   }
 
   /** Copies guest RAM out into a new host buffer. */
-  read(gpa: number, len: number): Uint8Array {
+  read(gpa: Gpa, len: number): Uint8Array {
     const off = this.checked(gpa, len);
     return this.bytes.slice(off, off + len);
   }
 
-  private checked(gpa: number, len: number, write = false): number {
+  private checked(gpa: Gpa, len: number, write = false): HostOffset {
     const off = this.offsetOf(gpa, len);
-    if (off < 0) throw new GuestMemoryError(gpa, len);
+    if (off === -1) throw new GuestMemoryError(gpa, len);
     if (write) this.markDirty(gpa, len);
     return off;
   }

@@ -11,6 +11,7 @@
 // The VMM side of each call (console, timer, IPIs, TLB flushes, hart start/stop, reset) is behind
 // the SbiPlatform interface so this file has no dependency on the hart engine or the devices.
 import type { GuestMemory } from "../memory/GuestMemory.js";
+import { gpa as asGpa } from "../memory/Address.js";
 
 export const SBI_SUCCESS = 0n;
 export const SBI_ERR_FAILED = -1n;
@@ -264,7 +265,7 @@ export class Sbi {
         const target = Number(a0);
         const st = p.hartState(target);
         if (st !== HartState.Stopped) return [SBI_ERR_ALREADY_AVAILABLE, 0n];
-        if (!p.memory.contains(Number(a1), 4)) return [SBI_ERR_INVALID_ADDRESS, 0n];
+        if (!p.memory.contains(asGpa(Number(a1)), 4)) return [SBI_ERR_INVALID_ADDRESS, 0n];
         p.hartStart(target, a1, a2);
         return [SBI_SUCCESS, 0n];
       }
@@ -313,11 +314,11 @@ export class Sbi {
     const len = Math.min(Number(numBytes), DBCN_MAX_BYTES);
     if (len === 0) return [SBI_SUCCESS, 0n];
     if (fid === 0) {
-      p.consoleWrite(mem.read(gpa, len));
+      p.consoleWrite(mem.read(asGpa(gpa), len));
       return [SBI_SUCCESS, BigInt(len)];
     }
     const got = p.consoleRead(len);
-    if (got.length) mem.write(gpa, got.subarray(0, len));
+    if (got.length) mem.write(asGpa(gpa), got.subarray(0, len));
     return [SBI_SUCCESS, BigInt(Math.min(got.length, len))];
   }
 }

@@ -34,6 +34,7 @@ import { HartState, ResetType, Sbi, type SbiPlatform } from "./Sbi.js";
 import { DEFAULT_ENGINE, engineBytes, useEngine, type EngineName } from "../dbt/Engine.js";
 import type { DbtOptions } from "../dbt/Dbt.js";
 import type { Dbt } from "../dbt/Dbt.js";
+import { gpa } from "../memory/Address.js";
 
 /** The machine as configured by the user (the CLI's flags, or the control plane's VM spec). */
 export interface VirtMachineConfig {
@@ -287,7 +288,7 @@ export class VirtBoard {
     for (const t of this.virtio) t.reset();
     loadKernel(L.kernel, this.memory);
     if (L.bios) loadKernel(L.bios, this.memory);
-    if (L.initrd && cfg.initrd) this.memory.write(L.initrd.start, cfg.initrd.bytes);
+    if (L.initrd && cfg.initrd) this.memory.write(gpa(L.initrd.start), cfg.initrd.bytes);
     this.dtb = virtDeviceTree({
       memory: cfg.memory,
       cpus: cfg.cpus,
@@ -296,7 +297,7 @@ export class VirtBoard {
       virtioSlots: ALL_VIRTIO_SLOTS,
     }).toDtb();
     if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
-    this.memory.write(L.dtbAddr, this.dtb);
+    this.memory.write(gpa(L.dtbAddr), this.dtb);
 
     this.harts.length = 0;
     this.hartStates.length = 0;
@@ -316,12 +317,12 @@ export class VirtBoard {
       // fw_dynamic_info (OpenSBI include/sbi/fw_dynamic.h, version 2): magic "OSBI", version,
       // next_addr, next_mode (1 = S), options, boot_hart.
       const info = L.fwInfoAddr;
-      this.memory.writeU64(info, 0x4942534fn);
-      this.memory.writeU64(info + 8, 2n);
-      this.memory.writeU64(info + 16, BigInt(L.kernel.entry));
-      this.memory.writeU64(info + 24, 1n);
-      this.memory.writeU64(info + 32, 0n);
-      this.memory.writeU64(info + 40, 0n);
+      this.memory.writeU64(gpa(info), 0x4942534fn);
+      this.memory.writeU64(gpa(info + 8), 2n);
+      this.memory.writeU64(gpa(info + 16), BigInt(L.kernel.entry));
+      this.memory.writeU64(gpa(info + 24), 1n);
+      this.memory.writeU64(gpa(info + 32), 0n);
+      this.memory.writeU64(gpa(info + 40), 0n);
       // Every hart enters the firmware (it picks a boot hart by itself); fw_jump also reads a0/a1.
       for (let h = 0; h < cfg.cpus; h++) {
         const hart = this.harts[h]!;

@@ -6,6 +6,7 @@ import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { FrameAllocator, PAGE_SIZE } from "../../src/abi/FrameAllocator.js";
 import { AddressSpace, PROT_NONE, PROT_READ, PROT_WRITE } from "../../src/abi/AddressSpace.js";
 import { Errno, SyscallError } from "../../src/abi/Errno.js";
+import { gpa } from "../../src/memory/Address.js";
 
 function setup(size = 8 << 20) {
   const memory = new GuestMemory({ base: 0x8000_0000, size, shared: false });
@@ -18,7 +19,7 @@ function walk(memory: GuestMemory, satp: bigint, va: number): number {
   let table = Number(satp & ((1n << 44n) - 1n)) * PAGE_SIZE;
   const vpn = Math.floor(va / PAGE_SIZE);
   for (const shift of [18, 9, 0]) {
-    const pte = memory.readU32(table + ((vpn >>> shift) & 511) * 8);
+    const pte = memory.readU32(gpa(table + ((vpn >>> shift) & 511) * 8));
     if ((pte & 1) === 0) return 0;
     if (pte & 0xe) return pte; // leaf
     table = (pte >>> 10) * PAGE_SIZE;

@@ -7,6 +7,7 @@ import { cacheRoot } from "../../src/images/ImageCache.js";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { identifyKernel, loadKernel, parseRiscvImageHeader, planKernel, KernelImageError } from "../../src/boot/LinuxImage.js";
 import { planVirtBoot } from "../../src/vmm/VirtLayout.js";
+import { gpa } from "../../src/memory/Address.js";
 
 /** A synthetic RISC-V Image: header per boot-image-header.rst, then a body. */
 function fakeImage(opts: { textOffset?: number; imageSize?: number; length?: number; efi?: boolean; fileSize?: number } = {}): Uint8Array {
@@ -51,9 +52,9 @@ test("Image header: text_offset and image_size are honoured, the .bss part is ze
   const plan = planKernel(img, "k", 0x80000000);
   assert.deepEqual([plan.start, plan.end, plan.entry], [0x80400000, 0x80406000, 0x80400000]);
   loadKernel(plan, mem);
-  assert.deepEqual(mem.read(0x80400000, 0x3000), img);
-  assert.ok(mem.read(0x80403000, 0x3000).every((x) => x === 0), ".bss zeroed");
-  assert.equal(mem.readU8(0x80406000), 0xee, "nothing written past image_size");
+  assert.deepEqual(mem.read(gpa(0x80400000), 0x3000), img);
+  assert.ok(mem.read(gpa(0x80403000), 0x3000).every((x) => x === 0), ".bss zeroed");
+  assert.equal(mem.readU8(gpa(0x80406000)), 0xee, "nothing written past image_size");
 });
 
 test("a gzip-compressed Image is decompressed; raw binaries load at the 2 MiB offset", () => {

@@ -17,6 +17,7 @@ import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
 import { attachDbt, DBT_ENGINE_BYTES, type Dbt } from "../../src/dbt/Dbt.js";
 import { lockstep, compareHarts, type LockstepOptions } from "../../src/dbt/Lockstep.js";
 import { CC, haveTool } from "../riscv-conformance/toolchain.js";
+import { gpa } from "../../src/memory/Address.js";
 
 // ~28 million instructions (about 280,000 per round): long enough that the hot loops run translated
 // for most of it, short enough for two harts in well under a minute on a loaded 2-core host.
@@ -71,7 +72,7 @@ function serveEcall(m: Machine): boolean {
   const nr = Number(h.getX(17));
   if (nr === SYS_EXIT) return false;
   if (nr === SYS_WRITE) {
-    m.out.push(Buffer.from(m.memory.read(Number(h.getX(11)), Number(h.getX(12)))).toString("latin1"));
+    m.out.push(Buffer.from(m.memory.read(gpa(Number(h.getX(11))), Number(h.getX(12)))).toString("latin1"));
     h.setX(10, h.getX(12));
   } else {
     h.setX(10, -38n); // ENOSYS
@@ -151,7 +152,7 @@ test("lockstep with compareRam reports the first RAM byte that differs", { skip:
     maxInsns: SHORT,
     compareRam: true,
     onChunk: () => {
-      if (++chunks === 20) a.memory.write(addr, Uint8Array.of(0x5a));
+      if (++chunks === 20) a.memory.write(gpa(addr), Uint8Array.of(0x5a));
       return "continue";
     },
   });

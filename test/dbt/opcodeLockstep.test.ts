@@ -10,6 +10,7 @@ import { lockstep } from "../../src/dbt/Lockstep.js";
 import { formatDbtStats } from "../../src/dbt/Dbt.js";
 import { RAM_BASE } from "../riscv/asm.js";
 import { dbtMachine, pair } from "./machine.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const MSTATUS = 0x300, FS_DIRTY = 3n << 13n;
 const BASE = 6; // the base register of loads, stores and AMOs: points into a data page
@@ -95,7 +96,7 @@ test(`every translated opcode row (${rows.length}) matches the interpreter on ra
     for (let r = 0; r < 32; r++) { const v = r < 16 ? ordinaryF() : fValue(); a.hart.setF(r, v); b.hart.setF(r, v); }
     const data = new Uint8Array(8192);
     for (let i = 0; i < data.length; i++) data[i] = rnd() & 0xff;
-    a.memory.write(DATA - 4096, data); b.memory.write(DATA - 4096, data);
+    a.memory.write(gpa(DATA - 4096), data); b.memory.write(gpa(DATA - 4096), data);
     a.hart.run(1); b.hart.run(1);
     const r = lockstep(a.hart, b.hart, { chunk: 100_000, maxInsns: 100_000, compareRam: true });
     if (r.divergence !== undefined) failures.push(`${o.name}: ${r.divergence}`);

@@ -12,6 +12,7 @@ import type { BlockBackend } from "../../src/devices/block/BlockBackend.js";
 import { CowOverlay } from "../../src/devices/block/CowOverlay.js";
 import { MAX_INFLIGHT_BYTES, VirtioBlk, VIRTIO_BLK_S_OK, VIRTIO_BLK_T_OUT } from "../../src/devices/virtio/VirtioBlk.js";
 import { makeGuest, rig, tempDir } from "./helpers.js";
+import { gpa } from "../../src/memory/Address.js";
 
 /** A backend whose writes complete only when the test says so. */
 class HeldBackend implements BlockBackend {
@@ -48,10 +49,10 @@ test("virtio-blk: in-flight bytes per disk are bounded; the rest wait in the rin
   const status: number[] = [];
   for (let i = 0; i < N; i++) {
     const hdr = r.drv.alloc.alloc(16);
-    mem.writeU32(hdr, VIRTIO_BLK_T_OUT);
-    mem.writeU64(hdr + 8, BigInt((i * LEN) / 512));
+    mem.writeU32(gpa(hdr), VIRTIO_BLK_T_OUT);
+    mem.writeU64(gpa(hdr + 8), BigInt((i * LEN) / 512));
     const s = r.drv.alloc.alloc(1, 1);
-    mem.writeU8(s, 0xff);
+    mem.writeU8(gpa(s), 0xff);
     status.push(s);
     q.add([{ addr: hdr, len: 16 }, { addr: buf, len: LEN }], [{ addr: s, len: 1 }]);
   }
@@ -67,7 +68,7 @@ test("virtio-blk: in-flight bytes per disk are bounded; the rest wait in the rin
   assert.equal(done, N);
   const used = await r.drv.waitUsed(q, N);
   assert.equal(used.length, N, "every request completed");
-  for (const s of status) assert.equal(mem.readU8(s), VIRTIO_BLK_S_OK);
+  for (const s of status) assert.equal(mem.readU8(gpa(s)), VIRTIO_BLK_S_OK);
   assert.ok(be.peak <= MAX_INFLIGHT_BYTES);
   assert.ok(blk.stats.peakInflightBytes <= MAX_INFLIGHT_BYTES && blk.stats.throttled > 0);
 });

@@ -10,6 +10,7 @@ import { VirtioNet, VIRTIO_NET_F_MAC, VIRTIO_NET_HDR_LEN } from "../../src/devic
 import { parseMac } from "../../src/devices/net/NetBackend.js";
 import { bit } from "../../src/devices/virtio/VirtioDevice.js";
 import { makeGuest, rig } from "./helpers.js";
+import { gpa } from "../../src/memory/Address.js";
 
 function why(): string {
   if (process.getuid?.() !== 0) return "TAP needs root";
@@ -46,7 +47,7 @@ test("virtio-net on a TAP device: the host kernel answers the guest's ARP reques
   e.fill(0xff, 0, 6); e.set(mac, 6); e[12] = 0x08; e[13] = 0x06;
   e.set([0, 1, 8, 0, 6, 4, 0, 1], 14); e.set(mac, 22); e.set([10, 213, 77, 2], 28); e.set([10, 213, 77, 1], 38);
   const tb = r.drv.alloc.alloc(f.length);
-  r.mem.write(tb, f);
+  r.mem.write(gpa(tb), f);
   txq.add([{ addr: tb, len: f.length }], []);
   txq.kick();
   let reply: Uint8Array | null = null;
@@ -55,7 +56,7 @@ test("virtio-net on a TAP device: the host kernel answers the guest's ARP reques
     r.drv.handleInterrupt();
     let u;
     while ((u = rxq.getUsed())) {
-      const fr = r.mem.read(bufs[u.id]! + VIRTIO_NET_HDR_LEN, u.len - VIRTIO_NET_HDR_LEN);
+      const fr = r.mem.read(gpa(bufs[u.id]! + VIRTIO_NET_HDR_LEN), u.len - VIRTIO_NET_HDR_LEN);
       if (fr[12] === 0x08 && fr[13] === 0x06 && fr[21] === 2) reply = fr;
     }
   }

@@ -10,6 +10,7 @@ import { RawImage } from "../../src/devices/block/RawImage.js";
 import { REG, STATUS_DEVICE_NEEDS_RESET, STATUS_FEATURES_OK, STATUS_ACKNOWLEDGE, STATUS_DRIVER } from "../../src/devices/virtio/VirtioMmio.js";
 import { makeGuest, rig, sentinelIntact, tempDir, RAM_BASE, type Rig } from "./helpers.js";
 import { blkRequest } from "./blkRequest.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const RAM = 4 << 20;
 
@@ -26,8 +27,8 @@ async function setup(t: { after(fn: () => void): void }, opts: { indirect?: bool
 
 function hdr(r: Rig, type: number, sector: bigint): number {
   const h = r.drv.alloc.alloc(16);
-  r.mem.writeU32(h, type);
-  r.mem.writeU64(h + 8, sector);
+  r.mem.writeU32(gpa(h), type);
+  r.mem.writeU64(gpa(h + 8), sector);
   return h;
 }
 
@@ -73,7 +74,7 @@ test("hostile: head or next index past the descriptor table sets DEVICE_NEEDS_RE
 test("hostile: avail.idx jumping more than the queue size sets DEVICE_NEEDS_RESET", async (t) => {
   const r = await setup(t);
   const q = r.drv.queues[0]!;
-  r.mem.writeU16(q.avail + 2, 500);
+  r.mem.writeU16(gpa(q.avail + 2), 500);
   r.drv.setReg(REG.QueueNotify, 0);
   assertNeedsReset(r, /500 buffers available/);
 });
@@ -87,7 +88,7 @@ test("hostile: a data buffer outside guest RAM fails the request with IOERR and 
   q.kick();
   const used = await r.drv.waitUsed(q);
   assert.equal(used.length, 1);
-  assert.equal(r.mem.readU8(status), VIRTIO_BLK_S_IOERR);
+  assert.equal(r.mem.readU8(gpa(status)), VIRTIO_BLK_S_IOERR);
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0, "only the request failed");
   assert.ok(r.logs.some((l) => /outside guest RAM/.test(l)));
   assert.ok(sentinelIntact(r.mem));
@@ -95,7 +96,7 @@ test("hostile: a data buffer outside guest RAM fails the request with IOERR and 
   q.add([{ addr: hdr(r, VIRTIO_BLK_T_IN, 0n), len: 16 }], [{ addr: 2 ** 52 + RAM_BASE, len: 512 }, { addr: status, len: 1 }]);
   q.kick();
   await r.drv.waitUsed(q);
-  assert.equal(r.mem.readU8(status), VIRTIO_BLK_S_IOERR);
+  assert.equal(r.mem.readU8(gpa(status)), VIRTIO_BLK_S_IOERR);
   assert.ok(sentinelIntact(r.mem));
 });
 
@@ -111,7 +112,7 @@ test("hostile: a device-writable buffer before a device-readable one fails the r
   q.pushRawHead(0);
   r.drv.setReg(REG.QueueNotify, 0);
   await r.mmio.idle();
-  assert.equal(r.mem.readU8(status), VIRTIO_BLK_S_IOERR);
+  assert.equal(r.mem.readU8(gpa(status)), VIRTIO_BLK_S_IOERR);
   assert.ok(r.logs.some((l) => /device-readable buffer after a device-writable/.test(l)));
 });
 
@@ -130,7 +131,7 @@ test("hostile: bad indirect tables (nested, absurd length, outside RAM, not nego
   const cases: [string, (r: Rig) => void, RegExp][] = [
     ["nested", (r) => {
       const tbl = r.drv.alloc.alloc(32);
-      r.mem.writeU64(tbl, BigInt(tbl)); r.mem.writeU32(tbl + 8, 32); r.mem.writeU16(tbl + 12, 4);
+      r.mem.writeU64(gpa(tbl), BigInt(tbl)); r.mem.writeU32(gpa(tbl + 8), 32); r.mem.writeU16(gpa(tbl + 12), 4);
       r.drv.queues[0]!.setDesc(0, tbl, 32, 4, 0);
     }, /inside an indirect table/],
     ["absurd length", (r) => r.drv.queues[0]!.setDesc(0, RAM_BASE, 0x100000, 4, 0), /absurdly long/],
@@ -217,12 +218,12 @@ test("status: after the driver sets FAILED, notifications are ignored until rese
   r.drv.setReg(REG.Status, r.drv.status | 128);
   const h = hdr(r, VIRTIO_BLK_T_IN, 0n);
   const st = r.drv.alloc.alloc(1, 1);
-  r.mem.writeU8(st, 0xff);
+  r.mem.writeU8(gpa(st), 0xff);
   q.add([{ addr: h, len: 16 }], [{ addr: r.drv.alloc.alloc(512), len: 512 }, { addr: st, len: 1 }]);
   r.drv.setReg(REG.QueueNotify, 0);
   await r.mmio.idle();
-  assert.equal(r.mem.readU8(st), 0xff, "request not processed");
-  assert.equal(r.mem.readU16(q.used + 2), 0);
+  assert.equal(r.mem.readU8(gpa(st)), 0xff, "request not processed");
+  assert.equal(r.mem.readU16(gpa(q.used + 2)), 0);
   r.drv.setReg(REG.Status, 0);
   assert.equal(r.drv.status, 0, "reset clears FAILED");
 });

@@ -11,6 +11,7 @@ import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.j
 import { makeGuest, rig, sentinelIntact, tempDir, type Rig } from "./helpers.js";
 import type { DriverQueue } from "./VirtioDriver.js";
 import { msg } from "../fs/p9Message.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const EMSGSIZE = 90;
 
@@ -26,7 +27,7 @@ function setup(t: { after(fn: () => void): void }): Rig & { q: DriverQueue; shar
 /** Puts `req` in guest memory (in `split` pieces), offers `replyLen` bytes for the reply; returns it. */
 async function exchange(r: Rig & { q: DriverQueue }, req: Buffer, replyLen: number, split = 1): Promise<Buffer> {
   const a = r.drv.alloc.alloc(req.length);
-  r.mem.write(a, req);
+  r.mem.write(gpa(a), req);
   const piece = Math.ceil(req.length / split);
   const out = [];
   for (let o = 0; o < req.length; o += piece) out.push({ addr: a + o, len: Math.min(piece, req.length - o) });
@@ -36,7 +37,7 @@ async function exchange(r: Rig & { q: DriverQueue }, req: Buffer, replyLen: numb
   r.q.kick();
   const [u] = await r.drv.waitUsed(r.q, 1);
   assert.ok(u);
-  return Buffer.from(r.mem.read(b, u.len));
+  return Buffer.from(r.mem.read(gpa(b), u.len));
 }
 
 test("virtio-9p: device ID 9, the mount tag in configuration space, requests and replies over split buffers", async (t) => {

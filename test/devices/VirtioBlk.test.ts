@@ -13,6 +13,7 @@ import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.j
 import { bit } from "../../src/devices/virtio/VirtioDevice.js";
 import { makeGuest, rig, sentinelIntact, tempDir, type Rig } from "./helpers.js";
 import { blkRequest } from "./blkRequest.js";
+import { gpa } from "../../src/memory/Address.js";
 
 async function blkRig(t: { after(fn: () => void): void }, backend: BlockBackend, serial?: string): Promise<Rig & { blk: VirtioBlk }> {
   const mem = makeGuest();
@@ -75,8 +76,8 @@ test("virtio-blk: many requests in flight at once all complete, with event-index
   const bufs: number[] = [];
   for (let i = 0; i < 32; i++) {
     const hdr = r.drv.alloc.alloc(16);
-    r.mem.writeU32(hdr, VIRTIO_BLK_T_IN);
-    r.mem.writeU64(hdr + 8, BigInt(i * 8));
+    r.mem.writeU32(gpa(hdr), VIRTIO_BLK_T_IN);
+    r.mem.writeU64(gpa(hdr + 8), BigInt(i * 8));
     const buf = r.drv.alloc.alloc(4097, 512);
     bufs.push(buf);
     q.add([{ addr: hdr, len: 16 }], [{ addr: buf, len: 4096 }, { addr: buf + 4096, len: 1 }]);
@@ -85,8 +86,8 @@ test("virtio-blk: many requests in flight at once all complete, with event-index
   const used = await r.drv.waitUsed(q, 32);
   assert.equal(used.length, 32);
   for (let i = 0; i < 32; i++) {
-    assert.equal(r.mem.readU8(bufs[i]! + 4096), VIRTIO_BLK_S_OK);
-    assert.deepEqual(Buffer.from(r.mem.read(bufs[i]!, 4096)), content.subarray(i * 4096, i * 4096 + 4096));
+    assert.equal(r.mem.readU8(gpa(bufs[i]! + 4096)), VIRTIO_BLK_S_OK);
+    assert.deepEqual(Buffer.from(r.mem.read(gpa(bufs[i]!), 4096)), content.subarray(i * 4096, i * 4096 + 4096));
   }
 });
 
@@ -174,13 +175,13 @@ test("virtio-blk: a reset while I/O is in flight drops the completion instead of
   r.drv.init(0n, 1);
   const q = r.drv.queues[0]!;
   const hdr = r.drv.alloc.alloc(16);
-  r.mem.writeU32(hdr, VIRTIO_BLK_T_IN);
+  r.mem.writeU32(gpa(hdr), VIRTIO_BLK_T_IN);
   const buf = r.drv.alloc.alloc(4097, 512);
   q.add([{ addr: hdr, len: 16 }], [{ addr: buf, len: 4097 }]);
   q.kick();
   r.drv.setReg(0x70, 0); // reset with the read still in flight
   await r.mmio.idle();
-  assert.equal(r.mem.readU16(q.used + 2), 0, "no used entry after reset");
+  assert.equal(r.mem.readU16(gpa(q.used + 2)), 0, "no used entry after reset");
   assert.equal(r.irq.level, false);
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
 });

@@ -8,6 +8,7 @@ import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.j
 import { bit } from "../../src/devices/virtio/VirtioDevice.js";
 import { makeGuest, rig, sentinelIntact, RAM_BASE, type Rig } from "./helpers.js";
 import type { DriverQueue } from "./VirtioDriver.js";
+import { gpa } from "../../src/memory/Address.js";
 
 function post(r: Rig, q: DriverQueue, n: number, size: number): number[] {
   const bufs: number[] = [];
@@ -22,7 +23,7 @@ function post(r: Rig, q: DriverQueue, n: number, size: number): number[] {
 
 function send(r: Rig, q: DriverQueue, data: Uint8Array): void {
   const b = r.drv.alloc.alloc(data.length);
-  r.mem.write(b, data);
+  r.mem.write(gpa(b), data);
   q.add([{ addr: b, len: data.length }], []);
   q.kick();
 }
@@ -37,7 +38,7 @@ test("virtio-console: hvc0 bytes flow both ways", async () => {
   be.input("root\n");
   const u = await r.drv.waitUsed(rx);
   assert.equal(u[0]!.len, 5);
-  assert.equal(Buffer.from(r.mem.read(bufs[0]!, 5)).toString(), "root\n");
+  assert.equal(Buffer.from(r.mem.read(gpa(bufs[0]!), 5)).toString(), "root\n");
   send(r, tx, new TextEncoder().encode("login: "));
   await r.drv.waitUsed(tx);
   assert.equal(be.text(), "login: ");
@@ -59,7 +60,7 @@ test("virtio-console: MULTIPORT handshake, console port, named port data both wa
     const used = await r.drv.waitUsed(q[2]!, 0);
     const out = used.map((u) => {
       const a = ctrlBufs[u.id]!;
-      return { id: r.mem.readU32(a), event: r.mem.readU16(a + 4), value: r.mem.readU16(a + 6), extra: Buffer.from(r.mem.read(a + 8, u.len - 8)).toString() };
+      return { id: r.mem.readU32(gpa(a)), event: r.mem.readU16(gpa(a + 4)), value: r.mem.readU16(gpa(a + 6)), extra: Buffer.from(r.mem.read(gpa(a + 8), u.len - 8)).toString() };
     });
     return out;
   };
@@ -87,7 +88,7 @@ test("virtio-console: MULTIPORT handshake, console port, named port data both wa
   const p1 = post(r, q[4]!, 2, 64);
   be1.input("ping");
   const u = await r.drv.waitUsed(q[4]!);
-  assert.equal(Buffer.from(r.mem.read(p1[u[0]!.id]!, u[0]!.len)).toString(), "ping");
+  assert.equal(Buffer.from(r.mem.read(gpa(p1[u[0]!.id]!), u[0]!.len)).toString(), "ping");
   send(r, q[5]!, new TextEncoder().encode("pong"));
   send(r, q[1]!, new TextEncoder().encode("console"));
   await r.drv.waitUsed(q[5]!);
@@ -142,7 +143,7 @@ test("virtio-console: with MULTIPORT, host input waits until the guest opens the
   send(r, q[3]!, m);
   const u = await r.drv.waitUsed(q[4]!);
   assert.equal(dev.isOpen(1), true);
-  assert.equal(Buffer.from(r.mem.read(bufs[u[0]!.id]!, u[0]!.len)).toString(), "early");
+  assert.equal(Buffer.from(r.mem.read(gpa(bufs[u[0]!.id]!), u[0]!.len)).toString(), "early");
 });
 
 test("hostile: control messages from a guest that never reads the answers queue a bounded number of replies", async () => {
@@ -151,9 +152,9 @@ test("hostile: control messages from a guest that never reads the answers queue 
   r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
   const ctrlTx = r.drv.queues[3]!;
   const msg = r.drv.alloc.alloc(8);
-  r.mem.writeU32(msg, 0);
-  r.mem.writeU16(msg + 4, VIRTIO_CONSOLE_DEVICE_READY);
-  r.mem.writeU16(msg + 6, 1);
+  r.mem.writeU32(gpa(msg), 0);
+  r.mem.writeU16(gpa(msg + 4), VIRTIO_CONSOLE_DEVICE_READY);
+  r.mem.writeU16(gpa(msg + 6), 1);
   // 5,000 DEVICE_READY messages, each asking for one DEVICE_ADD per port, and no control-rx buffers.
   for (let sent = 0; sent < 5000;) {
     while (ctrlTx.free > 0 && sent < 5000) { ctrlTx.add([{ addr: msg, len: 8 }], []); sent++; }

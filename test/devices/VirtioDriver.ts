@@ -9,6 +9,7 @@ import type { GuestMemory } from "../../src/memory/GuestMemory.js";
 import type { IrqLine } from "../../src/memory/IrqLine.js";
 import { REG, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, type VirtioMmio } from "../../src/devices/virtio/VirtioMmio.js";
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, bit } from "../../src/devices/virtio/VirtioDevice.js";
+import { gpa } from "../../src/memory/Address.js";
 
 export class TestIrq implements IrqLine {
   level = false;
@@ -52,7 +53,7 @@ export class DriverQueue {
     this.avail = alloc.alloc(6 + 2 * size, 2);
     this.used = alloc.alloc(6 + 8 * size, 4);
     m.bytes.fill(0, this.desc - m.base, this.used + 6 + 8 * size - m.base);
-    for (let i = 0; i < size; i++) m.writeU16(this.desc + 16 * i + 14, i + 1);
+    for (let i = 0; i < size; i++) m.writeU16(gpa(this.desc + 16 * i + 14), i + 1);
     this.numFree = size;
     this.chainLen = new Array<number>(size).fill(0);
   }
@@ -62,11 +63,11 @@ export class DriverQueue {
   private writeDesc(table: number, i: number, b: Buf, flags: number, next: number): void {
     const m = this.dev.mem;
     const o = table + 16 * i;
-    m.writeU32(o, b.addr % 0x1_0000_0000);
-    m.writeU32(o + 4, Math.floor(b.addr / 0x1_0000_0000));
-    m.writeU32(o + 8, b.len);
-    m.writeU16(o + 12, flags);
-    m.writeU16(o + 14, next);
+    m.writeU32(gpa(o), b.addr % 0x1_0000_0000);
+    m.writeU32(gpa(o + 4), Math.floor(b.addr / 0x1_0000_0000));
+    m.writeU32(gpa(o + 8), b.len);
+    m.writeU16(gpa(o + 12), flags);
+    m.writeU16(gpa(o + 14), next);
   }
 
   /**
@@ -82,7 +83,7 @@ export class DriverQueue {
       const table = this.dev.alloc.alloc(16 * all.length, 16);
       all.forEach((e, i) => this.writeDesc(table, i, e.b, (e.w ? 2 : 0) | (i + 1 < all.length ? 1 : 0), i + 1 < all.length ? i + 1 : 0));
       head = this.freeHead;
-      this.freeHead = m.readU16(this.desc + 16 * head + 14);
+      this.freeHead = m.readU16(gpa(this.desc + 16 * head + 14));
       this.writeDesc(this.desc, head, { addr: table, len: 16 * all.length }, 4, this.freeHead);
       this.numFree--;
       this.chainLen[head] = 1;
@@ -92,7 +93,7 @@ export class DriverQueue {
       head = this.freeHead;
       let i = head;
       all.forEach((e, k) => {
-        const nxt = m.readU16(this.desc + 16 * i + 14);
+        const nxt = m.readU16(gpa(this.desc + 16 * i + 14));
         const last = k === all.length - 1;
         this.writeDesc(this.desc, i, e.b, (e.w ? 2 : 0) | (last ? 0 : 1), nxt);
         if (!last) i = nxt;
@@ -102,18 +103,18 @@ export class DriverQueue {
       this.chainLen[head] = all.length;
     }
     // Publish: ring slot first, then idx (virtio_ring does a write barrier between them).
-    m.writeU16(this.avail + 4 + 2 * (this.availIdx % this.size), head);
+    m.writeU16(gpa(this.avail + 4 + 2 * (this.availIdx % this.size)), head);
     this.availIdx = (this.availIdx + 1) & 0xffff;
-    m.writeU16(this.avail + 2, this.availIdx);
+    m.writeU16(gpa(this.avail + 2), this.availIdx);
     return head;
   }
 
   /** Low-level: put an arbitrary head index in the available ring (hostile tests). */
   pushRawHead(head: number): void {
     const m = this.dev.mem;
-    m.writeU16(this.avail + 4 + 2 * (this.availIdx % this.size), head);
+    m.writeU16(gpa(this.avail + 4 + 2 * (this.availIdx % this.size)), head);
     this.availIdx = (this.availIdx + 1) & 0xffff;
-    m.writeU16(this.avail + 2, this.availIdx);
+    m.writeU16(gpa(this.avail + 2), this.availIdx);
   }
 
   /** Low-level: write descriptor `i` directly (hostile tests). */
@@ -125,14 +126,14 @@ export class DriverQueue {
   kick(): boolean {
     const m = this.dev.mem;
     if (this.dev.eventIdx) {
-      const availEvent = m.readU16(this.used + 4 + 8 * this.size);
+      const availEvent = m.readU16(gpa(this.used + 4 + 8 * this.size));
       // vring_need_event(avail_event, new, old) with old = new - 1 would miss batches; Linux tracks
       // the idx at the previous kick. We kick whenever the device's event is within what we added.
       const newIdx = this.availIdx;
       const old = this.kickedIdx;
       this.kickedIdx = newIdx;
       if (((newIdx - availEvent - 1) & 0xffff) >= ((newIdx - old) & 0xffff)) return false;
-    } else if (m.readU16(this.used) & 1) {
+    } else if (m.readU16(gpa(this.used)) & 1) {
       return false;
     }
     this.dev.mmio.write(REG.QueueNotify, 4, this.index);
@@ -143,18 +144,18 @@ export class DriverQueue {
   /** virtqueue_get_buf: next used element, or null. Frees its descriptors. */
   getUsed(): { id: number; len: number } | null {
     const m = this.dev.mem;
-    const usedIdx = m.readU16(this.used + 2);
+    const usedIdx = m.readU16(gpa(this.used + 2));
     if (usedIdx === this.lastUsed) return null;
     const slot = this.used + 4 + 8 * (this.lastUsed % this.size);
-    const id = m.readU32(slot);
-    const len = m.readU32(slot + 4);
+    const id = m.readU32(gpa(slot));
+    const len = m.readU32(gpa(slot + 4));
     this.lastUsed = (this.lastUsed + 1) & 0xffff;
-    if (this.dev.eventIdx) m.writeU16(this.avail + 4 + 2 * this.size, this.lastUsed); // used_event
+    if (this.dev.eventIdx) m.writeU16(gpa(this.avail + 4 + 2 * this.size), this.lastUsed); // used_event
     // Return descriptors to the free list.
     let n = this.chainLen[id] ?? 0;
     let i = id;
-    while (--n > 0) i = m.readU16(this.desc + 16 * i + 14);
-    m.writeU16(this.desc + 16 * i + 14, this.freeHead);
+    while (--n > 0) i = m.readU16(gpa(this.desc + 16 * i + 14));
+    m.writeU16(gpa(this.desc + 16 * i + 14), this.freeHead);
     this.freeHead = id;
     this.numFree += this.chainLen[id] ?? 0;
     this.chainLen[id] = 0;

@@ -9,6 +9,7 @@ import type { NetBackend } from "../../src/devices/net/NetBackend.js";
 import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.js";
 import { bit } from "../../src/devices/virtio/VirtioDevice.js";
 import { makeGuest, rig, sentinelIntact, RAM_BASE, type Rig } from "./helpers.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const MAC_A = parseMac("52:54:00:00:00:0a");
 const MAC_B = parseMac("52:54:00:00:00:0b");
@@ -37,8 +38,8 @@ function frame(dst: Uint8Array, src: Uint8Array, payload: string): Uint8Array {
 
 function transmit(r: Rig, f: Uint8Array, hdr = new Uint8Array(VIRTIO_NET_HDR_LEN)): void {
   const b = r.drv.alloc.alloc(hdr.length + f.length);
-  r.mem.write(b, hdr);
-  r.mem.write(b + hdr.length, f);
+  r.mem.write(gpa(b), hdr);
+  r.mem.write(gpa(b + hdr.length), f);
   r.drv.queues[1]!.add([{ addr: b, len: hdr.length + f.length }], []);
   r.drv.queues[1]!.kick();
 }
@@ -47,8 +48,8 @@ async function receiveOne(r: Rig & { rxBufs: number[] }): Promise<Uint8Array | n
   const u = await r.drv.waitUsed(r.drv.queues[0]!, 0);
   if (u.length === 0) return null;
   const a = r.rxBufs[u[0]!.id]!;
-  assert.equal(r.mem.readU16(a + 10), 1, "num_buffers = 1");
-  return r.mem.read(a + VIRTIO_NET_HDR_LEN, u[0]!.len - VIRTIO_NET_HDR_LEN);
+  assert.equal(r.mem.readU16(gpa(a + 10)), 1, "num_buffers = 1");
+  return r.mem.read(gpa(a + VIRTIO_NET_HDR_LEN), u[0]!.len - VIRTIO_NET_HDR_LEN);
 }
 
 test("virtio-net: two VMs on a virtual switch exchange broadcast and unicast frames", async () => {
@@ -84,7 +85,7 @@ test("virtio-net: frames arriving before receive buffers are queued, then delive
   r.drv.queues[0]!.kick();
   const u = await r.drv.waitUsed(r.drv.queues[0]!);
   assert.equal(u[0]!.len, VIRTIO_NET_HDR_LEN + 60);
-  assert.equal(Buffer.from(r.mem.read(buf + VIRTIO_NET_HDR_LEN + 14, 5)).toString(), "early");
+  assert.equal(Buffer.from(r.mem.read(gpa(buf + VIRTIO_NET_HDR_LEN + 14), 5)).toString(), "early");
 });
 
 test("hostile: virtio-net drops runt, giant, offload-flagged and out-of-RAM frames; small rx buffers", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { VirtioRng } from "../../src/devices/virtio/VirtioRng.js";
 import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.js";
 import { makeGuest, rig, sentinelIntact, RAM_BASE } from "./helpers.js";
+import { gpa } from "../../src/memory/Address.js";
 
 test("virtio-rng: fills device-writable buffers with fresh random bytes", async () => {
   const r = rig(makeGuest(), (m) => new VirtioRng(m));
@@ -16,7 +17,7 @@ test("virtio-rng: fills device-writable buffers with fresh random bytes", async 
   q.kick();
   const used = await r.drv.waitUsed(q, 2);
   assert.deepEqual(used.map((u) => u.len), [64, 64]);
-  const x = Buffer.from(r.mem.read(a, 64)), y = Buffer.from(r.mem.read(b, 64));
+  const x = Buffer.from(r.mem.read(gpa(a), 64)), y = Buffer.from(r.mem.read(gpa(b), 64));
   assert.notDeepEqual(x, y);
   assert.ok(!x.every((v) => v === 0) && !y.every((v) => v === 0));
   assert.equal(r.irq.raised >= 1, true);
@@ -53,7 +54,7 @@ test("hostile: virtio-rng buffers outside RAM or device-readable are not written
   q.kick();
   const used = await r.drv.waitUsed(q, 2);
   assert.deepEqual(used.map((x) => x.len), [0, 0]);
-  assert.ok(r.mem.read(a, 64).every((v) => v === 0), "a device-readable buffer is never written");
+  assert.ok(r.mem.read(gpa(a), 64).every((v) => v === 0), "a device-readable buffer is never written");
   assert.ok(sentinelIntact(r.mem));
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
   assert.ok(r.logs.some((l) => /outside guest RAM/.test(l)));

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { openDisk } from "../../src/devices/block/openDisk.js";
 import { VirtioBlk, VIRTIO_BLK_T_OUT } from "../../src/devices/virtio/VirtioBlk.js";
 import { makeGuest, rig } from "./helpers.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const REQUESTS = 32;
 const LEN = 64 << 20;
@@ -30,8 +31,8 @@ try {
   const t0 = Date.now();
   for (let i = 0; i < REQUESTS; i++) {
     const hdr = r.drv.alloc.alloc(16);
-    mem.writeU32(hdr, VIRTIO_BLK_T_OUT);
-    mem.writeU64(hdr + 8, BigInt((i * LEN) / 512));
+    mem.writeU32(gpa(hdr), VIRTIO_BLK_T_OUT);
+    mem.writeU64(gpa(hdr + 8), BigInt((i * LEN) / 512));
     const status = r.drv.alloc.alloc(1, 1);
     q.add([{ addr: hdr, len: 16 }, { addr: buf, len: LEN }], [{ addr: status, len: 1 }]);
   }

@@ -11,6 +11,7 @@ import { buildProgram, CODE_VADDR, DATA_VADDR, F_OFF, FCSR_OFF, RECORD_BYTES, X_
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
+import { gpa } from "../../src/memory/Address.js";
 
 export interface BatchOptions {
   seed: number;
@@ -115,7 +116,7 @@ export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}):
     const off = Number(dv.getBigUint64(o + 8, true));
     const vaddr = Number(dv.getBigUint64(o + 16, true));
     const size = Number(dv.getBigUint64(o + 32, true));
-    memory.write(vaddr, program.elf.subarray(off, off + size));
+    memory.write(gpa(vaddr), program.elf.subarray(off, off + size));
   }
   const hart = new Hart({ memory, bus: new IoBus() });
   hart.priv = PRIV_M;
@@ -136,7 +137,7 @@ export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}):
     const nr = Number(hart.getX(17));
     if (nr === 93) return { out: concat(chunks, total) };
     if (nr !== 64) return { out: concat(chunks, total), error: `unexpected system call ${nr} at pc 0x${pc.toString(16)}` };
-    const data = memory.read(Number(hart.getX(11)), Number(hart.getX(12)));
+    const data = memory.read(gpa(Number(hart.getX(11))), Number(hart.getX(12)));
     chunks.push(data);
     total += data.length;
     hart.setX(10, BigInt(data.length));

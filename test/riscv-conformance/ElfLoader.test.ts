@@ -8,6 +8,7 @@ import { loadElf, loadSpan, ElfLoadError } from "../../src/boot/ElfLoader.js";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { buildProgram, CODE_VADDR, DATA_VADDR } from "../differential/TestProgram.js";
 import { SCRATCH_BYTES } from "../differential/Generator.js";
+import { gpa } from "../../src/memory/Address.js";
 
 function sampleElf() {
   const init = { x: Array(32).fill(0x1234n), f: Array(32).fill(0n), fcsr: 0, scratch: new Uint8Array(SCRATCH_BYTES).fill(0xab) };
@@ -28,10 +29,10 @@ test("loadElf copies every PT_LOAD segment to its address and zero-fills the res
   m.bytes.fill(0xee);
   const loaded = loadElf(elf, m);
   assert.equal(loaded.entry, BigInt(CODE_VADDR));
-  assert.equal(m.readU32(p.sequenceStart[0]!), 0x00000013);
-  assert.equal(m.readU8(DATA_VADDR), 0xab);
-  assert.ok(m.read(DATA_VADDR + filesz, 4096).every((b) => b === 0), ".bss is zero");
-  assert.equal(m.readU8(span.high), 0xee); // nothing written past the last segment
+  assert.equal(m.readU32(gpa(p.sequenceStart[0]!)), 0x00000013);
+  assert.equal(m.readU8(gpa(DATA_VADDR)), 0xab);
+  assert.ok(m.read(gpa(DATA_VADDR + filesz), 4096).every((b) => b === 0), ".bss is zero");
+  assert.equal(m.readU8(gpa(span.high)), 0xee); // nothing written past the last segment
 });
 
 test("loadElf rejects a segment outside RAM with a message naming it and the RAM window", () => {

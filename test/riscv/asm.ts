@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, PRIV_M, type MachineTimer } from "../../src/riscv/Hart.js";
+import { gpa } from "../../src/memory/Address.js";
 
 export const RAM_BASE = 0x8000_0000;
 
@@ -59,7 +60,7 @@ export interface Machine {
 /** RAM at 0x8000_0000 (default 4 MiB) with `code` loaded at its start; hart in M-mode at pc = RAM_BASE. */
 export function machine(code: Uint8Array, ramSize = 4 << 20): Machine {
   const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared: false, engineBytes: dbt ? dbt.DBT_ENGINE_BYTES : 0 });
-  memory.write(RAM_BASE, code);
+  memory.write(gpa(RAM_BASE), code);
   const bus = new IoBus("test");
   bus.log = () => {};
   const timer = new ManualTimer();

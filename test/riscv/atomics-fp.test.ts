@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runAsm, machine, assemble, toolchainMissing } from "./asm.js";
 import { ExitReason } from "../../src/riscv/Hart.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
 
@@ -79,19 +80,19 @@ data:
   const base = Number(hart.getX(8));
   assert.equal(hart.getX(10), 7n);
   assert.equal(hart.getX(11), 0xfffffffffffffffen);
-  assert.equal(memory.readU64(base), 0xfffffffffffffffcn);
+  assert.equal(memory.readU64(gpa(base)), 0xfffffffffffffffcn);
   assert.equal(hart.getX(12), 0xfffffffff0f0f0f0n);
-  assert.equal(memory.readU32(base + 8), 0x0);
+  assert.equal(memory.readU32(gpa(base + 8)), 0x0);
   assert.equal(hart.getX(13), 0xffffffff80000000n);
-  assert.equal(memory.readU32(base + 12), 0x8000000f);
-  assert.equal(memory.readU64(base + 16), 0xf0n);
+  assert.equal(memory.readU32(gpa(base + 12)), 0x8000000f);
+  assert.equal(memory.readU64(gpa(base + 16)), 0xf0n);
   assert.equal(hart.getX(15), 5n);
-  assert.equal(memory.readU32(base + 24), 0xffffffff, "min(5, -1) = -1");
-  assert.equal(memory.readU32(base + 28), 0xffffffff, "max(-5, -1) = -1");
-  assert.equal(memory.readU64(base + 32), 3n, "minu(3, 2^64-1) = 3");
-  assert.equal(memory.readU64(base + 40), 0xffffffffffffffffn);
-  assert.equal(memory.readU32(base + 48), 0x80000000);
-  assert.equal(memory.readU32(base + 52), 0xffffffff);
+  assert.equal(memory.readU32(gpa(base + 24)), 0xffffffff, "min(5, -1) = -1");
+  assert.equal(memory.readU32(gpa(base + 28)), 0xffffffff, "max(-5, -1) = -1");
+  assert.equal(memory.readU64(gpa(base + 32)), 3n, "minu(3, 2^64-1) = 3");
+  assert.equal(memory.readU64(gpa(base + 40)), 0xffffffffffffffffn);
+  assert.equal(memory.readU32(gpa(base + 48)), 0x80000000);
+  assert.equal(memory.readU32(gpa(base + 52)), 0xffffffff);
   assert.equal(hart.getX(19), 0xffffffff80000000n);
 });
 
@@ -116,8 +117,8 @@ data: .word 0x3f800000, 0
   const base = Number(m.hart.getX(8));
   assert.equal(m.hart.getF(10), 0xffffffff3f800000n);
   assert.equal(m.hart.getF(11), 0x400921fb54442d18n);
-  assert.equal(m.memory.readU64(base + 16), 0x54442d18n, "fsw writes only the low 32 bits");
-  assert.equal(m.memory.readU64(base + 24), 0xffffffff3f800000n);
+  assert.equal(m.memory.readU64(gpa(base + 16)), 0x54442d18n, "fsw writes only the low 32 bits");
+  assert.equal(m.memory.readU64(gpa(base + 24)), 0xffffffff3f800000n);
   assert.equal(m.hart.getF(12), 0x400921fb54442d18n);
   assert.equal((m.hart.readCsr(0x300) >> 13n) & 3n, 3n, "FS = Dirty");
   assert.equal(m.hart.readCsr(0x300) >> 63n, 1n, "SD");
@@ -129,7 +130,7 @@ test("FP loads, stores and OP-FP are illegal while FS = Off", { skip }, () => {
     m.hart.exitMask = 1 << 2;
     assert.equal(m.hart.run(10), ExitReason.Trap, insn);
     assert.equal(m.hart.exitCause, 2, insn);
-    const w = m.memory.readU32(0x80000000);
+    const w = m.memory.readU32(gpa(0x80000000));
     assert.equal(m.hart.exitTval, BigInt((w & 3) === 3 ? w : w & 0xffff), insn);
   }
 });

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assemble, machine, runAsm, toolchainMissing, type Machine } from "./asm.js";
 import { ExitReason, PRIV_M, PRIV_S, PRIV_U } from "../../src/riscv/Hart.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
 
@@ -29,7 +30,7 @@ test("CSR privilege and read-only checks", { skip }, () => {
   assert.equal(tryInsn("csrr a0, 0x7ff", PRIV_M).cause, 2, "unimplemented CSR");
   assert.equal(tryInsn("csrr a0, pmpcfg1", PRIV_M).cause, 2, "odd pmpcfg does not exist on RV64");
   const { m } = tryInsn("csrw 0x5ff, a0", PRIV_M);
-  assert.equal(m.hart.exitTval, BigInt(m.memory.readU32(0x80000000)), "tval = the CSR instruction");
+  assert.equal(m.hart.exitTval, BigInt(m.memory.readU32(gpa(0x80000000))), "tval = the CSR instruction");
 });
 
 test("counter enables gate cycle/time/instret below M", { skip }, () => {

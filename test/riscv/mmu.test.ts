@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assemble, machine, toolchainMissing, RAM_BASE, type Machine } from "./asm.js";
 import { ExitReason, PRIV_M, PRIV_S, PRIV_U } from "../../src/riscv/Hart.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
 const V = 1, R = 2, W = 4, X = 8, U = 16, G = 32, A = 64, D = 128;
@@ -19,7 +20,7 @@ class PageTables {
   alloc(): number {
     const p = this.next;
     this.next += 4096;
-    this.m.memory.write(p, new Uint8Array(4096));
+    this.m.memory.write(gpa(p), new Uint8Array(4096));
     return p;
   }
   /** Maps va to pa with a leaf at `level` (0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB); returns the PTE address. */
@@ -27,15 +28,15 @@ class PageTables {
     let table = this.root;
     for (let i = this.levels - 1; i > level; i--) {
       const a = table + Number((va >> BigInt(12 + 9 * i)) & 511n) * 8;
-      let pte = this.m.memory.readU64(a);
+      let pte = this.m.memory.readU64(gpa(a));
       if ((pte & 1n) === 0n) {
         pte = (BigInt(this.alloc() / 4096) << 10n) | 1n;
-        this.m.memory.writeU64(a, pte);
+        this.m.memory.writeU64(gpa(a), pte);
       }
       table = Number(pte >> 10n) * 4096;
     }
     const a = table + Number((va >> BigInt(12 + 9 * level)) & 511n) * 8;
-    this.m.memory.writeU64(a, (BigInt(Math.floor(pa / 4096)) << 10n) | BigInt(flags));
+    this.m.memory.writeU64(gpa(a), (BigInt(Math.floor(pa / 4096)) << 10n) | BigInt(flags));
     return a;
   }
   satp(asid = 0): bigint {
@@ -54,8 +55,8 @@ function vmMachine(src: string, levels = 3, priv = PRIV_S) {
   const m = machine(assemble(`.option norvc\n${src}\n`));
   const pt = new PageTables(m, levels);
   pt.map(BigInt(RAM_BASE), RAM_BASE, V | R | W | X | G | A | D, 2);
-  m.memory.writeU64(DATA1, 0x1111n);
-  m.memory.writeU64(DATA2, 0x2222n);
+  m.memory.writeU64(gpa(DATA1), 0x1111n);
+  m.memory.writeU64(gpa(DATA2), 0x2222n);
   m.hart.exitMask = 0xffff_ffff;
   m.hart.priv = priv;
   const step = (expectCause = 3): void => {
@@ -78,14 +79,14 @@ test("Sv39 4 KiB pages: loads and stores translate and set A, and D only on stor
   `);
   const p1 = pt.map(0x40001000n, DATA1, V | R | W);
   const p2 = pt.map(0x40002000n, DATA1 - 4096, V | R | W);
-  m.memory.writeU64(DATA1 - 4096 + 8, 0x3333n);
+  m.memory.writeU64(gpa(DATA1 - 4096 + 8), 0x3333n);
   hart.writeCsr(0x180, pt.satp());
   step();
   assert.equal(hart.getX(10), 0x1111n);
   assert.equal(hart.getX(11), 0x3333n);
-  assert.equal(m.memory.readU64(DATA1 - 4096), 0x77n);
-  assert.equal(m.memory.readU64(p1) & BigInt(A | D), BigInt(A), "load sets A only");
-  assert.equal(m.memory.readU64(p2) & BigInt(A | D), BigInt(A | D), "store sets A and D");
+  assert.equal(m.memory.readU64(gpa(DATA1 - 4096)), 0x77n);
+  assert.equal(m.memory.readU64(gpa(p1)) & BigInt(A | D), BigInt(A), "load sets A only");
+  assert.equal(m.memory.readU64(gpa(p2)) & BigInt(A | D), BigInt(A | D), "store sets A and D");
 });
 
 test("Sv39 megapages and gigapages; a misaligned superpage is a page fault", { skip }, () => {
@@ -101,7 +102,7 @@ test("Sv39 megapages and gigapages; a misaligned superpage is a page fault", { s
   pt.map(0x40200000n, RAM_BASE, V | R | A, 1); // 2 MiB at RAM_BASE: 0x40212008 -> RAM_BASE + 0x12008
   pt.map(0x100000000n, RAM_BASE - 0x40000000 + 0x40000000, V | R | A, 2); // 1 GiB gigapage at PA 0x80000000
   pt.map(0x60000000n, RAM_BASE + 0x1000, V | R | A, 1); // megapage whose PPN is not 2 MiB aligned
-  m.memory.writeU64(RAM_BASE + 0x12008, 0xabcdn);
+  m.memory.writeU64(gpa(RAM_BASE + 0x12008), 0xabcdn);
   hart.writeCsr(0x180, pt.satp());
   step();
   assert.equal(hart.getX(10), 0xabcdn);
@@ -184,7 +185,7 @@ test("MPRV makes M-mode loads and stores use MPP's translation", { skip }, () =>
   step();
   assert.equal(hart.getX(10), 0x2222n);
   step();
-  assert.equal(m.memory.readU64(DATA2), 9n);
+  assert.equal(m.memory.readU64(gpa(DATA2)), 9n);
   // Without MPRV the same address is physical and outside RAM.
   hart.writeCsr(0x300, 0n);
   hart.setPc(BigInt(RAM_BASE) + 4n);
@@ -205,7 +206,7 @@ test("SFENCE.VMA with rs1 = rs2 = x0 makes a changed PTE visible (the TLB caches
   const pte = pt.map(0x40001000n, DATA1, V | R | A);
   hart.writeCsr(0x180, pt.satp(1));
   step();
-  m.memory.writeU64(pte, (BigInt(DATA2 / 4096) << 10n) | BigInt(V | R | A));
+  m.memory.writeU64(gpa(pte), (BigInt(DATA2 / 4096) << 10n) | BigInt(V | R | A));
   step();
   assert.equal(hart.getX(11), 0x1111n, "stale translation still cached before the fence");
   step();
@@ -242,15 +243,15 @@ test("address- and ASID-specific SFENCE.VMA flush that address, and keep global 
   hart.setPc(hart.getPc() - 4n);
   const resume = hart.getPc();
   hart.setPc(BigInt(RAM_BASE) + 0x200n); // an ld a5, 0(s2) stub placed below
-  m.memory.writeU32(RAM_BASE + 0x200, 0x00093783); // ld a5, 0(s2)
-  m.memory.writeU32(RAM_BASE + 0x204, 0x00100073); // ebreak
+  m.memory.writeU32(gpa(RAM_BASE + 0x200), 0x00093783); // ld a5, 0(s2)
+  m.memory.writeU32(gpa(RAM_BASE + 0x204), 0x00100073); // ebreak
   step();
   assert.equal(hart.getX(15), 0x1111n);
   hart.setPc(resume + 4n);
   const to2 = (BigInt(DATA2 / 4096) << 10n) | BigInt(V | R | A);
-  m.memory.writeU64(pA, to2);
-  m.memory.writeU64(pB, to2);
-  m.memory.writeU64(pG, to2 | BigInt(G));
+  m.memory.writeU64(gpa(pA), to2);
+  m.memory.writeU64(gpa(pB), to2);
+  m.memory.writeU64(gpa(pG), to2 | BigInt(G));
   step();
   assert.equal(hart.getX(12), 0x2222n, "address+ASID fence flushed that page");
   assert.equal(hart.getX(13), 0x1111n, "...and only that page");
@@ -272,12 +273,12 @@ test("an address-specific SFENCE.VMA flushes a whole superpage, and ASIDs keep t
     ebreak
   `);
   const pte = pt.map(0x40200000n, RAM_BASE, V | R | A, 1);
-  m.memory.writeU64(RAM_BASE + 0x12008, 0xaan);
-  m.memory.writeU64(RAM_BASE + 0x200000 + 0x12008, 0xbbn);
+  m.memory.writeU64(gpa(RAM_BASE + 0x12008), 0xaan);
+  m.memory.writeU64(gpa(RAM_BASE + 0x200000 + 0x12008), 0xbbn);
   hart.writeCsr(0x180, pt.satp(3));
   step();
   assert.equal(hart.getX(10), 0xaan);
-  m.memory.writeU64(pte, (BigInt((RAM_BASE + 0x200000) / 4096) << 10n) | BigInt(V | R | A));
+  m.memory.writeU64(gpa(pte), (BigInt((RAM_BASE + 0x200000) / 4096) << 10n) | BigInt(V | R | A));
   step();
   assert.equal(hart.getX(11), 0xbbn);
 
@@ -315,7 +316,7 @@ test("a page-table entry outside RAM is an access fault of the access type", { s
 test("changing hart.priv from the host drops translations cached for the old privilege", { skip }, () => {
   // Physically, RAM_BASE holds "li a0, 1"; under Sv39 the same virtual page maps to code doing "li a0, 2".
   const m = machine(assemble(`.option norvc\n li a0, 1\n ebreak\n`));
-  m.memory.write(RAM_BASE + 0x3000, assemble(`.option norvc\n li a0, 2\n ebreak\n`));
+  m.memory.write(gpa(RAM_BASE + 0x3000), assemble(`.option norvc\n li a0, 2\n ebreak\n`));
   const pt = new PageTables(m, 3);
   pt.map(BigInt(RAM_BASE), RAM_BASE + 0x3000, V | R | X | A);
   const hart = m.hart;
@@ -345,8 +346,8 @@ handler:
   const pt = new PageTables(m, 3);
   pt.map(BigInt(RAM_BASE), RAM_BASE, V | R | W | X | A | D, 1); // the code's 2 MiB
   pt.map(0x80201000n, DATA1, V | R | A);
-  m.memory.writeU64(DATA1, 0x1111n);
-  m.memory.writeU64(DATA2, 0x2222n);
+  m.memory.writeU64(gpa(DATA1), 0x1111n);
+  m.memory.writeU64(gpa(DATA2), 0x2222n);
   m.hart.exitMask = 1 << 3;
   m.hart.writeCsr(0x180, pt.satp());
   m.hart.writeCsr(0x300, (1n << 17n) | (1n << 11n)); // MPRV, MPP = S
@@ -359,7 +360,7 @@ test("a 32-bit instruction whose second half is on an unmapped page: epc = its s
   const m = machine(new Uint8Array(0));
   const pt = new PageTables(m, 3);
   pt.map(0x40000000n, RAM_BASE + 0x5000, V | R | X | A); // the next virtual page stays unmapped
-  m.memory.write(RAM_BASE + 0x5ffe, new Uint8Array([0x13, 0x00])); // low half of "addi x0, x0, 0"
+  m.memory.write(gpa(RAM_BASE + 0x5ffe), new Uint8Array([0x13, 0x00])); // low half of "addi x0, x0, 0"
   m.hart.writeCsr(0x180, pt.satp());
   m.hart.priv = PRIV_S;
   m.hart.setPc(0x40000ffen);

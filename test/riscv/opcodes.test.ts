@@ -11,6 +11,7 @@ import { ExitReason, Hart, PRIV_M } from "../../src/riscv/Hart.js";
 import { OPCODES, lookupOpcode } from "../../src/riscv/Opcodes.js";
 import { Cause } from "../../src/riscv/Trap.js";
 import { ManualTimer, RAM_BASE } from "./asm.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const MSTATUS = 0x300, FS_DIRTY = 3n << 13n;
 const RD = 5, RS1 = 6;
@@ -26,7 +27,7 @@ function hart(): Hart {
 
 /** Whether the interpreter raises illegal instruction for `insn` (M-mode, FS dirty, frm = RNE). */
 function illegal(h: Hart, insn: number): boolean {
-  h.memory.writeU32(RAM_BASE, insn >>> 0);
+  h.memory.writeU32(gpa(RAM_BASE), insn >>> 0);
   h.priv = PRIV_M;
   h.writeCsr(MSTATUS, FS_DIRTY);
   h.frm = 0;

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runAsm, toolchainMissing, sx } from "./asm.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
 
@@ -115,10 +116,10 @@ out:
   pairs.forEach(([a, b], i) => {
     const at = out + 32 * i;
     const what = `a=0x${a.toString(16)} b=0x${b.toString(16)}`;
-    assert.equal(memory.readU64(at), u((s(a) * s(b)) >> 64n), `mulh ${what}`);
-    assert.equal(memory.readU64(at + 8), u((s(a) * b) >> 64n), `mulhsu ${what}`);
-    assert.equal(memory.readU64(at + 16), u((a * b) >> 64n), `mulhu ${what}`);
-    assert.equal(memory.readU64(at + 24), u(a * b), `mul ${what}`);
+    assert.equal(memory.readU64(gpa(at)), u((s(a) * s(b)) >> 64n), `mulh ${what}`);
+    assert.equal(memory.readU64(gpa(at + 8)), u((s(a) * b) >> 64n), `mulhsu ${what}`);
+    assert.equal(memory.readU64(gpa(at + 16)), u((a * b) >> 64n), `mulhu ${what}`);
+    assert.equal(memory.readU64(gpa(at + 24)), u(a * b), `mul ${what}`);
   });
 });
 
@@ -161,9 +162,9 @@ out:
     const sa = s(a), sb = s(b);
     const div = sb === 0n ? -1n : sa === MIN && sb === -1n ? MIN : sa / sb;
     const rem = sb === 0n ? sa : sa === MIN && sb === -1n ? 0n : sa % sb;
-    assert.equal(memory.readU64(at), u(div), `div ${what}`);
-    assert.equal(memory.readU64(at + 8), b === 0n ? u(-1n) : a / b, `divu ${what}`);
-    assert.equal(memory.readU64(at + 16), u(rem), `rem ${what}`);
-    assert.equal(memory.readU64(at + 24), b === 0n ? a : a % b, `remu ${what}`);
+    assert.equal(memory.readU64(gpa(at)), u(div), `div ${what}`);
+    assert.equal(memory.readU64(gpa(at + 8)), b === 0n ? u(-1n) : a / b, `divu ${what}`);
+    assert.equal(memory.readU64(gpa(at + 16)), u(rem), `rem ${what}`);
+    assert.equal(memory.readU64(gpa(at + 24)), b === 0n ? a : a % b, `remu ${what}`);
   });
 });

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assemble, machine, toolchainMissing, RAM_BASE, type Machine } from "./asm.js";
 import { ExitReason, PRIV_M, PRIV_S, PRIV_U } from "../../src/riscv/Hart.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
 const B = BigInt(RAM_BASE);
@@ -20,7 +21,7 @@ function firstTrap(src: string, priv = PRIV_M, setup?: (m: Machine) => void): Ma
 
 /** Address of label `name` in `src` assembled at RAM_BASE: found through `la` in a copy of the program. */
 function word(m: Machine, addr: bigint): number {
-  return m.memory.readU32(Number(addr));
+  return m.memory.readU32(gpa(Number(addr)));
 }
 
 test("each synchronous exception reports its cause, epc and tval", { skip }, () => {
@@ -71,7 +72,7 @@ test("each synchronous exception reports its cause, epc and tval", { skip }, () 
 
 test("a 32-bit instruction straddling the end of RAM faults with tval = the address of its second half", () => {
   const m = machine(new Uint8Array(0), 8192);
-  m.memory.write(RAM_BASE + 8192 - 2, new Uint8Array([0x13, 0x00])); // low half of a 32-bit addi
+  m.memory.write(gpa(RAM_BASE + 8192 - 2), new Uint8Array([0x13, 0x00])); // low half of a 32-bit addi
   m.hart.setPc(BigInt(RAM_BASE + 8192 - 2));
   m.hart.exitMask = 1 << 1;
   assert.equal(m.hart.run(5), ExitReason.Trap);
@@ -94,8 +95,8 @@ test("misaligned loads and stores are emulated, also across a page boundary", { 
   assert.equal(m.hart.getX(10), 0x1122334455667788n);
   assert.equal(m.hart.getX(11), 0x44556677n);
   assert.equal(m.hart.getX(12), 0x5566n);
-  assert.equal(m.memory.readU8(0x80001ffd), 0x88);
-  assert.equal(m.memory.readU8(0x80002004), 0x11);
+  assert.equal(m.memory.readU8(gpa(0x80001ffd)), 0x88);
+  assert.equal(m.memory.readU8(gpa(0x80002004)), 0x11);
 });
 
 test("trap entry to M writes mepc/mcause/mtval and stacks MIE/MPP; mret restores them", { skip }, () => {
@@ -164,7 +165,7 @@ mhandler:
   assert.equal((m.hart.getX(22) >> 11n) & 3n, 1n, "MPP = S");
   assert.equal(m.hart.priv, PRIV_M);
   const userPc = m.hart.getX(19);
-  assert.equal(m.memory.readU32(Number(userPc)), 0x00000073, "sepc points at the U-mode ecall");
+  assert.equal(m.memory.readU32(gpa(Number(userPc))), 0x00000073, "sepc points at the U-mode ecall");
 });
 
 test("mret/sret are illegal below their level, sret is illegal under TSR, wfi under TW and in U-mode", { skip }, () => {

@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME } from "../../src/vmm/Sbi.js";
 import { fakeMachine, SBI_RAM_BASE, SBI_RAM_SIZE } from "./sbiHarness.js";
 import { fuzzParams } from "../devices/fuzzConfig.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const HARTS = 3;
 const KNOWN = [EID_BASE, EID_TIME, EID_IPI, EID_RFENCE, EID_HSM, EID_SRST, EID_DBCN];
@@ -53,7 +54,7 @@ test("fuzz: SBI calls with hostile arguments get the spec's error codes and neve
         for (const l of m.log) {
           const [what, h, a, b] = l.split(" ");
           if (what !== "reset") assert.ok(Number(h) < HARTS, `platform asked about hart ${h} (${l})`);
-          if (what === "start") assert.ok(m.memory.contains(Number(a), 4), `hart started at 0x${a} outside RAM`);
+          if (what === "start") assert.ok(m.memory.contains(gpa(Number(a)), 4), `hart started at 0x${a} outside RAM`);
           if (what === "reset") assert.ok(Number(h) <= 2 && Number(a) <= 1, `reset type ${h} reason ${a}`);
           void b;
         }

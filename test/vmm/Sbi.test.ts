@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState } from "../../src/vmm/Sbi.js";
 import { fakeMachine } from "./sbiHarness.js";
+import { gpa } from "../../src/memory/Address.js";
 
 test("SBI base: spec version 2.0, probe finds the implemented extensions and not others", () => {
   const { call } = fakeMachine();
@@ -43,13 +44,13 @@ test("SBI SRST shutdown and reboot reach the machine; bad types are rejected", (
 
 test("SBI DBCN writes and reads guest buffers by physical address; out-of-RAM is an invalid param", () => {
   const { call, out, memory } = fakeMachine();
-  memory.write(0x80001000, Buffer.from("hello"));
+  memory.write(gpa(0x80001000), Buffer.from("hello"));
   assert.deepEqual(call(EID_DBCN, 0, 5n, 0x80001000n, 0n), { err: 0n, value: 5n });
   assert.equal(Buffer.from(out).toString(), "hello");
   call(EID_DBCN, 2, 0x21n);
   assert.equal(Buffer.from(out).toString(), "hello!");
   assert.deepEqual(call(EID_DBCN, 1, 8n, 0x80002000n, 0n), { err: 0n, value: 2n });
-  assert.equal(Buffer.from(memory.read(0x80002000, 2)).toString(), "AB");
+  assert.equal(Buffer.from(memory.read(gpa(0x80002000), 2)).toString(), "AB");
   assert.equal(call(EID_DBCN, 0, 5n, 0x1000n, 0n).err, -3n);
   assert.equal(call(EID_DBCN, 0, 5n, 0x80001000n, 1n).err, -3n, "base_hi non-zero: above 2^64");
 });
@@ -72,7 +73,7 @@ test("SBI legacy console_putchar/getchar return in a0 only, and calls are counte
 test("SBI DBCN console_write moves at most DBCN_MAX_BYTES per call and returns the count; hostile ranges are INVALID_PARAM", () => {
   const { call, out, memory } = fakeMachine();
   const base = 0x80000000n;
-  memory.write(0x80000000, new Uint8Array(1 << 20).fill(0x61));
+  memory.write(gpa(0x80000000), new Uint8Array(1 << 20).fill(0x61));
   // A 1 MiB write (issue 12: a guest looping on this grew the host by 70 MB/s) writes a bounded part.
   assert.deepEqual(call(EID_DBCN, 0, 1n << 20n, base, 0n), { err: 0n, value: BigInt(DBCN_MAX_BYTES) });
   assert.equal(out.length, DBCN_MAX_BYTES);

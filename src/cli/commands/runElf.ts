@@ -19,6 +19,7 @@ import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSe
 import { attachDbt, type DbtOptions } from "../../dbt/Dbt.js";
 import { DBT_ENGINE_BYTES } from "../../dbt/EngineArea.js";
 import { lockstep, compareHarts, type ChunkVerdict } from "../../dbt/Lockstep.js";
+import { gpa } from "../../memory/Address.js";
 
 const RAM_BASE = 0x8000_0000;
 const CLINT_BASE = 0x0200_0000;
@@ -214,7 +215,7 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
     if (opts.trace) {
       const pc = hart.getPc();
       const p = Number(pc);
-      const word = memory.contains(p, 4) ? memory.readU32(p) : undefined;
+      const word = memory.contains(gpa(p), 4) ? memory.readU32(gpa(p)) : undefined;
       const low = word === undefined ? "????????" : (word & 3) === 3 ? word.toString(16).padStart(8, "0") : (word & 0xffff).toString(16).padStart(4, "0");
       process.stderr.write(`${hart.instret} ${pc.toString(16).padStart(16, "0")} ${low}\n`);
       reason = hart.run(1);

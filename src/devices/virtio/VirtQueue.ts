@@ -14,6 +14,7 @@
 // and the hot path reuses preallocated DescChain objects instead of allocating per request.
 
 import type { GuestMemory } from "../../memory/GuestMemory.js";
+import { gpa as asGpa } from "../../memory/Address.js";
 
 const VIRTQ_DESC_F_NEXT = 1;
 const VIRTQ_DESC_F_WRITE = 2;
@@ -91,7 +92,7 @@ export class DescChain {
       const l = this.len[i]!;
       if (skip >= l) { skip -= l; continue; }
       const n = Math.min(l - skip, len - done);
-      const off = mem.offsetOf(this.addr[i]! + skip, n);
+      const off = mem.offsetOf(asGpa(this.addr[i]! + skip), n);
       if (off < 0) return done;
       dst.set(mem.bytes.subarray(off, off + n), dstOff + done);
       done += n;
@@ -109,10 +110,10 @@ export class DescChain {
       if (skip >= l) { skip -= l; continue; }
       const n = Math.min(l - skip, len - done);
       const gpa = this.addr[i]! + skip;
-      const off = mem.offsetOf(gpa, n);
+      const off = mem.offsetOf(asGpa(gpa), n);
       if (off < 0) return done;
       mem.bytes.set(src.subarray(srcOff + done, srcOff + done + n), off);
-      mem.markDirty(gpa, n);
+      mem.markDirty(asGpa(gpa), n);
       done += n;
       skip = 0;
     }
@@ -125,7 +126,7 @@ export class DescChain {
       const l = this.len[i]!;
       if (l === 0) continue;
       const gpa = this.addr[i]! + l - 1;
-      return mem.contains(gpa, 1) ? gpa : -1;
+      return mem.contains(asGpa(gpa), 1) ? gpa : -1;
     }
     return -1;
   }
@@ -183,9 +184,9 @@ export class VirtQueue {
     const n = this.size;
     if (n === 0 || n > this.maxSize || (n & (n - 1)) !== 0) return `queue ${this.index}: size ${n} is not a power of two ≤ ${this.maxSize}`;
     if (this.descAddr % 16 || this.availAddr % 2 || this.usedAddr % 4) return `queue ${this.index}: misaligned ring addresses`;
-    const d = mem.offsetOf(this.descAddr, 16 * n);
-    const a = mem.offsetOf(this.availAddr, 6 + 2 * n);
-    const u = mem.offsetOf(this.usedAddr, 6 + 8 * n);
+    const d = mem.offsetOf(asGpa(this.descAddr), 16 * n);
+    const a = mem.offsetOf(asGpa(this.availAddr), 6 + 2 * n);
+    const u = mem.offsetOf(asGpa(this.usedAddr), 6 + 8 * n);
     if (d < 0 || a < 0 || u < 0) return `queue ${this.index}: ring at desc=0x${this.descAddr.toString(16)} avail=0x${this.availAddr.toString(16)} used=0x${this.usedAddr.toString(16)} is outside guest RAM`;
     this.mem = mem;
     // Atomics on a 16-bit view give the ring indices the ordering virtio's memory barriers ask for
@@ -261,7 +262,7 @@ export class VirtQueue {
     if (tableLen === 0 || tableLen % 16 !== 0) return this.fail(`indirect table length ${tableLen} is not a non-zero multiple of 16`);
     const entries = tableLen / 16;
     if (entries > MAX_CHAIN_SEGMENTS) return this.fail(`indirect table of ${entries} descriptors is absurdly long`);
-    const base = mem.offsetOf(tableAddr, tableLen);
+    const base = mem.offsetOf(asGpa(tableAddr), tableLen);
     if (base < 0) return this.fail(`indirect table at 0x${tableAddr.toString(16)}+${tableLen} is outside guest RAM`);
     const view = mem.view;
     let i = 0;
@@ -282,7 +283,7 @@ export class VirtQueue {
   }
 
   private addBuffer(chain: DescChain, addr: number, len: number, writable: boolean): void {
-    if (chain.error === "" && !this.mem!.contains(addr, len)) {
+    if (chain.error === "" && !this.mem!.contains(asGpa(addr), len)) {
       chain.error = `buffer 0x${addr.toString(16)}+${len} is outside guest RAM`;
     }
     chain.push(addr, len, writable);
@@ -318,7 +319,7 @@ export class VirtQueue {
     mem.view.setUint32(slot + 4, written, true);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     Atomics.store(this.u16!, (this.usedOff + 2) >>> 1, this.usedIdx);
-    mem.markDirty(this.usedAddr, 6 + 8 * this.size);
+    mem.markDirty(asGpa(this.usedAddr), 6 + 8 * this.size);
   }
 
   /** Whether the driver wants a used-buffer notification now (§2.7.7.2, §2.7.10). */

@@ -8,6 +8,7 @@ import type { GuestMemory } from "../../memory/GuestMemory.js";
 import type { BlockBackend } from "../block/BlockBackend.js";
 import { DescChain, POP_OK, type VirtQueue } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_BLOCK, bit, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";
+import { gpa } from "../../memory/Address.js";
 
 // Feature bits, §5.2.3.
 export const VIRTIO_BLK_F_SEG_MAX = 2;
@@ -291,8 +292,8 @@ export class VirtioBlk implements VirtioDevice {
       if (skip >= l) { skip -= l; continue; }
       a += skip; l -= skip; skip = 0;
       const n = Math.min(l, len);
-      const off = mem.offsetOf(a, n); // checked in pop(); never negative here
-      if (writable) mem.markDirty(a, n);
+      const off = mem.offsetOf(gpa(a), n); // checked in pop(); never negative here
+      if (writable) mem.markDirty(gpa(a), n);
       // Merge physically contiguous buffers: Linux's are often adjacent pages, and one view is cheaper.
       if (off === lastEnd && vec.length > 0) {
         const prev = vec[vec.length - 1]!;
@@ -306,7 +307,7 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   private complete(ctx: VirtioContext, q: VirtQueue, req: Request, statusAddr: number): void {
-    if (statusAddr >= 0) ctx.memory.writeU8(statusAddr, req.status);
+    if (statusAddr >= 0) ctx.memory.writeU8(gpa(statusAddr), req.status);
     // used.len counts bytes written into device-writable buffers, including the status byte (§2.7.8).
     q.pushUsed(req.chain.head, statusAddr >= 0 ? req.written + 1 : 0);
     this.release(req);

@@ -8,6 +8,7 @@ import { randomFillSync } from "node:crypto";
 import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { DescChain, POP_OK } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_RNG, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";
+import { gpa } from "../../memory/Address.js";
 
 export interface VirtioRngOptions {
   /** Sustained rate in bytes per second (default 1 MiB/s). */
@@ -79,9 +80,9 @@ export class VirtioRng implements VirtioDevice {
       } else {
         for (let i = ch.firstWritable; i < ch.count && budget > 0; i++) {
           const n = Math.min(ch.len[i]!, budget);
-          const off = mem.offsetOf(ch.addr[i]!, n);
+          const off = mem.offsetOf(gpa(ch.addr[i]!), n);
           randomFillSync(mem.bytes, off, n);
-          mem.markDirty(ch.addr[i]!, n);
+          mem.markDirty(gpa(ch.addr[i]!), n);
           written += n;
           budget -= n;
         }

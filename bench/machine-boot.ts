@@ -80,7 +80,7 @@ const line = (s: string) => {
   report.push(s);
 };
 
-line(`# boot: Debian ${img.manifest ? "debian-riscv64" : ""} kernel + busybox initramfs, ${memory} RAM, 1 hart, tv.poweroff=1, engines ${engines.join(", ")}`);
+line(`# boot: Debian debian-riscv64 kernel + busybox initramfs, ${memory} RAM, 1 hart, tv.poweroff=1, engines ${engines.join(", ")}`);
 const bootArgs = "console=ttyS0 quiet tv.poweroff=1 tv.nodisk=1";
 const tvs: [string, Result][] = [];
 for (const e of engines) tvs.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK")]);

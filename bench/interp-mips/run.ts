@@ -29,7 +29,7 @@ const elfPath = join(dir, "kernel");
 const cc = spawnSync("riscv64-linux-gnu-gcc", ["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin",
   "-march=rv64gc", "-mabi=lp64d", `-DROUNDS=${rounds}`, "-o", elfPath, src], { encoding: "utf8" });
 if (cc.status !== 0) {
-  process.stderr.write(`interp-mips: cannot build kernel.c (need gcc-riscv64-linux-gnu): ${cc.stderr ?? cc.error}\n`);
+  process.stderr.write(`interp-mips: cannot build kernel.c (need gcc-riscv64-linux-gnu): ${cc.error ? String(cc.error) : cc.stderr}\n`);
   process.exit(2);
 }
 
@@ -37,7 +37,7 @@ function runQemu(): { seconds: number; out: string } {
   const t0 = performance.now();
   const r = spawnSync("qemu-riscv64", [elfPath], { encoding: "utf8" });
   const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`qemu-riscv64 failed: ${r.stderr ?? r.error}`);
+  if (r.status !== 0) throw new Error(`qemu-riscv64 failed: ${r.error ? String(r.error) : r.stderr}`);
   return { seconds, out: r.stdout };
 }
 

@@ -11,7 +11,7 @@
 // of updating them; pre-setting means it never has to). Software bit 8 (RSW, ignored by hardware)
 // marks "this PTE owns a frame", so a PROT_NONE page keeps its contents while V=0.
 import { Errno, SyscallError } from "./Errno.js";
-import { FrameAllocator, PAGE_SIZE } from "./FrameAllocator.js";
+import { type FrameAllocator, PAGE_SIZE } from "./FrameAllocator.js";
 
 export const PROT_NONE = 0;
 export const PROT_READ = 1;

@@ -169,7 +169,7 @@ export function errnoOf(e: unknown): number {
 }
 
 const byNumber: string[] = [];
-for (const [k, v] of Object.entries(Errno)) byNumber[v] ??= k;
+for (const [k, v] of Object.entries(Errno)) if (!(v in byNumber)) byNumber[v] = k;
 
 /** "ENOENT" for 2, as strace prints it. */
 export function errnoName(n: number): string {

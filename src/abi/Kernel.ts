@@ -415,6 +415,7 @@ export class Kernel {
           this.exitProcess(p, SIGKILL, true);
         }
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- exitProcess() above may have changed p.state; TypeScript keeps the narrowing (microsoft/TypeScript#9998)
       if (p.state === ProcState.Runnable) this.runQueue.push(p);
       const now = performance.now();
       if (now - lastYield > 25) {
@@ -520,6 +521,7 @@ export class Kernel {
       return false;
     }
     if (this.strace && nr !== 139) this.syscalls.traceReturn(p, nr, ret);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the system call just dispatched; TypeScript does not see writes in callees (microsoft/TypeScript#9998)
     if (this.contextReplaced) {
       // rt_sigreturn and a successful execve set the whole context themselves.
       this.contextReplaced = false;

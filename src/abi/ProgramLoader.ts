@@ -6,7 +6,7 @@
 // "#!" scripts are handed to their interpreter, as binfmt_script does.
 import * as fs from "node:fs";
 import { ET_DYN, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, parseElf, type ElfFile } from "../boot/Elf.js";
-import { AddressSpace, ET_DYN_BASE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from "./AddressSpace.js";
+import { type AddressSpace, ET_DYN_BASE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from "./AddressSpace.js";
 import { Errno, SyscallError, errnoOf } from "./Errno.js";
 import { PAGE_SIZE } from "./FrameAllocator.js";
 import type { GuestFs } from "./GuestFs.js";

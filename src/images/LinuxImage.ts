@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AptRoot, dependencyNames, type PackageRecord } from "./AptRoot.js";
+import { type AptRoot, dependencyNames, type PackageRecord } from "./AptRoot.js";
 import { busyboxApplets } from "./Busybox.js";
 import type { ImageSpec } from "./Catalogue.js";
 import { CpioWriter } from "./Cpio.js";

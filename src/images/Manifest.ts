@@ -104,6 +104,7 @@ export async function verifyImage(dir: string): Promise<Verification> {
   }
   const problems: string[] = [];
   for (const [role, art] of Object.entries(manifest.artifacts)) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a Partial record: a role may be absent
     if (!art) continue;
     const p = join(dir, art.file);
     if (!existsSync(p)) {

@@ -872,6 +872,7 @@ export class Hart implements FpContext {
               case 3: x[rd2] = v; x[rd2 + 1] = this.vHi; break;
               default: x[rd2] = v; x[rd2 + 1] = 0; break;
             }
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the CSR write just made (microsoft/TypeScript#9998)
             if (this.exitSlice) { this.pcLo = nLo; this.pcHi = nHi; return i; }
           }
           break;
@@ -895,6 +896,7 @@ export class Hart implements FpContext {
           } else {
             this.pcLo = pcLo; this.pcHi = pcHi; 
             if (!this.writeMem(alo, ahi, size, x[rs2]!, x[rs2 + 1]!)) return i;
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the CSR write just made (microsoft/TypeScript#9998)
             if (this.exitSlice) { this.pcLo = nLo; this.pcHi = nHi; return i; }
           }
           break;
@@ -1056,6 +1058,7 @@ export class Hart implements FpContext {
           // CSR accesses that cannot change interrupt or translation state continue the slice;
           // everything else (xRET, ecall, sfence, wfi, sensitive CSR writes, traps) ends it.
           this.exitSlice = false;
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by system() (microsoft/TypeScript#9998)
           if (!this.system(insn, raw, nLo, nHi) || this.exitSlice) return i;
           break;
         case 11 /* 0x2f */: // AMO

@@ -70,7 +70,7 @@ test("Debian's riscv64 busybox gives the same results as its amd64 build (applet
 
 /** typevisor exec with its working directory set (without --root the guest starts in the host cwd). */
 function spawnIn(cwd: string, args: string[]) {
-  return run(process.execPath, [join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "runExec.js"), ...args], "", 300_000, cwd);
+  return run(process.execPath, [join(new URL(".", import.meta.url).pathname, "runExec.js"), ...args], "", 300_000, cwd);
 }
 
 test("--root cannot be escaped by absolute or relative symlinks, '..' or writes through links", (t) => {

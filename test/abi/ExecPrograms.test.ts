@@ -112,7 +112,7 @@ test("--strace prints each system call with its arguments and result", (t) => {
 });
 
 async function interrupt(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname ?? "", "runExec.js"), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(new URL(".", import.meta.url).pathname, "runExec.js"), ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { debianRoot } from "../abi/DebianPackages.js";
 
 const rv = await debianRoot("riscv64", ["busybox-static"]);
-const runExec = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "abi", "runExec.js");
+const runExec = join(new URL(".", import.meta.url).pathname, "..", "abi", "runExec.js");
 
 const SCRIPT = [
   "awk 'BEGIN{x=7; for (i = 0; i < 3000; i++) { x = (x * 16807) % 2147483647; print x, x / 3.5, i % 17 } }' > /tmp/d",

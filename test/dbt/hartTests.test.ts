@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const dir = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "riscv");
+const dir = join(new URL(".", import.meta.url).pathname, "..", "riscv");
 
 test("every hart test passes with the binary translator attached", () => {
   const env: Record<string, string | undefined> = { ...process.env, TYPEVISOR_TEST_ENGINE: "dbt" };

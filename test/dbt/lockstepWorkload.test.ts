@@ -38,7 +38,7 @@ function kernelElf(): string {
   const out = join(mkdtempSync(join(tmpdir(), "tv-lockstep-")), "kernel");
   const cc = spawnSync(CC, ["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin",
     "-march=rv64gc", "-mabi=lp64d", `-DROUNDS=${ROUNDS}`, "-o", out, src], { encoding: "utf8" });
-  if (cc.status !== 0) throw new Error(`building kernel.c failed:\n${cc.stderr ?? String(cc.error)}`);
+  if (cc.status !== 0) throw new Error(`building kernel.c failed:\n${cc.error ? String(cc.error) : cc.stderr}`);
   built = out;
   return out;
 }

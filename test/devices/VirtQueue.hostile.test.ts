@@ -19,6 +19,7 @@ async function setup(t: { after(fn: () => void): void }, opts: { indirect?: bool
   const img = join(dir, "d.img");
   writeFileSync(img, Buffer.alloc(1 << 16, 0x5a));
   const be = await RawImage.open(img, false);
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- node:test awaits a hook's promise
   t.after(() => be.close());
   const r = rig(makeGuest(RAM), (m) => new VirtioBlk(m, be));
   r.drv.init(0n, 1, { indirect: opts.indirect ?? true, queueSize: 16 });

@@ -15,7 +15,7 @@ import { makeGuest, rig, sentinelIntact, tempDir, type Rig } from "./helpers.js"
 import { blkRequest } from "./blkRequest.js";
 import { gpa } from "../../src/memory/Address.js";
 
-async function blkRig(t: { after(fn: () => void): void }, backend: BlockBackend, serial?: string): Promise<Rig & { blk: VirtioBlk }> {
+async function blkRig(t: { after(fn: () => unknown): void }, backend: BlockBackend, serial?: string): Promise<Rig & { blk: VirtioBlk }> {
   const mem = makeGuest();
   let blk!: VirtioBlk;
   const r = rig(mem, (m) => (blk = new VirtioBlk(m, backend, { serial })));

@@ -63,7 +63,7 @@ export function runQemu(program: BuiltProgram): RunOutput {
   const path = join(workDir, "batch.elf");
   writeFileSync(path, program.elf, { mode: 0o755 });
   const r = spawnSync("qemu-riscv64", ["-cpu", "rv64,zba=true,zbb=true,zbs=true", path], { maxBuffer: 1 << 28, timeout: 60_000 });
-  const out = new Uint8Array(r.stdout ?? new Uint8Array(0));
+  const out = new Uint8Array(r.error ? new Uint8Array(0) : r.stdout);
   if (r.error) return { out, error: `qemu-riscv64 failed to run: ${r.error.message}` };
   if (r.status !== 0) return { out, error: `qemu-riscv64 exited with ${r.signal ?? r.status}: ${r.stderr.toString().trim()}` };
   return { out };

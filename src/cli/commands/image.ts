@@ -75,7 +75,7 @@ async function run(argv: string[]): Promise<number> {
         const w = Math.max(...images.map((i) => i.name.length));
         for (const i of images) {
           const m = i.manifest;
-          const size = m && m.recipe !== "rootfs" ? formatBytes(Object.values(m.artifacts).reduce((s, a) => s + (a?.size ?? 0), 0)) + "  " : "";
+          const size = m && m.recipe !== "rootfs" ? formatBytes(Object.values(m.artifacts).reduce((s, a) => s + a.size, 0)) + "  " : "";
           const pk = !m ? "" : m.recipe === "rootfs" ? `${m.packages.length} packages` : m.packages.slice(1).map((p) => `${p.name} ${p.version}`).join(", ");
           out(`${i.name.padEnd(w)}  ${i.state.padEnd(7)}  ${i.state === "ready" ? `${size}${pk}` : i.state === "damaged" ? (i.problems?.[0] ?? "") : i.description}`);
         }

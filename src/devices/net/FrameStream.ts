@@ -38,7 +38,7 @@ export class FrameStream {
     onEnd: (reason: string) => void,
     private readonly maxQueuedBytes = 1 << 20,
   ) {
-    socket.setNoDelay?.(true);
+    socket.setNoDelay(true);
     socket.on("data", (d: Buffer) => this.onData(d));
     let ended = false;
     const end = (reason: string) => {

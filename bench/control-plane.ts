@@ -15,24 +15,41 @@ import { Daemon } from "../src/control/Daemon.js";
 import { call } from "../src/control/Client.js";
 import { ensureImage } from "../src/images/index.js";
 
-const { values } = parseArgs({ options: { vms: { type: "string", default: "4" }, memory: { type: "string", default: "128" } } });
+const { values } = parseArgs({
+  options: { vms: { type: "string", default: "4" }, memory: { type: "string", default: "128" } },
+});
 const n = Number(values.vms);
 const memoryMiB = Number(values.memory);
 
 await ensureImage("debian-riscv64", { quiet: true });
 const dir = mkdtempSync(join(tmpdir(), "tv-bench-cp-"));
-const daemon = new Daemon({ stateDir: dir, socket: join(dir, "d.sock"), resolveImage: (name) => ensureImage(name, { quiet: true }) });
+const daemon = new Daemon({
+  stateDir: dir,
+  socket: join(dir, "d.sock"),
+  resolveImage: (name) => ensureImage(name, { quiet: true }),
+});
 await daemon.start();
 const ep = { socket: join(dir, "d.sock") };
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
-interface Row { name: string; createMs: number; startMs: number; bootS: number; rss?: number }
+interface Row {
+  name: string;
+  createMs: number;
+  startMs: number;
+  bootS: number;
+  rss?: number;
+}
 const rows: Row[] = [];
 try {
   for (let i = 0; i < n; i++) {
     const name = `idle${i}`;
     const t0 = performance.now();
-    const c = await call(ep, "POST", "/v1/vms", { name, image: "debian-riscv64", memoryMiB, append: "console=ttyS0 quiet" });
+    const c = await call(ep, "POST", "/v1/vms", {
+      name,
+      image: "debian-riscv64",
+      memoryMiB,
+      append: "console=ttyS0 quiet",
+    });
     if (c.status !== 201) throw new Error(`create: ${c.text}`);
     const t1 = performance.now();
     const s = await call(ep, "POST", `/v1/vms/${name}/start`);
@@ -42,7 +59,8 @@ try {
       const text = (await call(ep, "GET", `/v1/vms/${name}/console`)).text;
       if (text.includes("TYPEVISOR-BOOT-OK")) break;
       const v = (await call(ep, "GET", `/v1/vms/${name}`)).body as { status: string; lastExit?: unknown };
-      if (v.status === "stopped") throw new Error(`${name} stopped during boot: ${JSON.stringify(v.lastExit)}\n${text.slice(-2000)}`);
+      if (v.status === "stopped")
+        throw new Error(`${name} stopped during boot: ${JSON.stringify(v.lastExit)}\n${text.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     rows.push({ name, createMs: t1 - t0, startMs: t2 - t1, bootS: (performance.now() - t2) / 1000 });
@@ -58,8 +76,13 @@ try {
   const daemonRss = process.memoryUsage.rss();
   console.log(`| VM | create (API) ms | start (API) ms | start to shell s | VM process RSS MiB |`);
   console.log(`|---|---|---|---|---|`);
-  for (const r of rows) console.log(`| ${r.name} | ${r.createMs.toFixed(1)} | ${r.startMs.toFixed(1)} | ${r.bootS.toFixed(1)} | ${mib(r.rss!)} |`);
-  console.log(`\n${n} idle VMs of ${memoryMiB} MiB at a shell: VM processes ${mib(total)} MiB in all (${mib(total / n)} MiB each), daemon ${mib(daemonRss)} MiB`);
+  for (const r of rows)
+    console.log(
+      `| ${r.name} | ${r.createMs.toFixed(1)} | ${r.startMs.toFixed(1)} | ${r.bootS.toFixed(1)} | ${mib(r.rss!)} |`,
+    );
+  console.log(
+    `\n${n} idle VMs of ${memoryMiB} MiB at a shell: VM processes ${mib(total)} MiB in all (${mib(total / n)} MiB each), daemon ${mib(daemonRss)} MiB`,
+  );
 } finally {
   await daemon.stop();
 }

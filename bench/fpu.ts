@@ -45,7 +45,13 @@ function assembleWords(dir: string): { words: Uint32Array; exe: string } {
   writeFileSync(join(dir, "f.S"), src);
   execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc", "-o", join(dir, "f.o"), join(dir, "f.S")]);
   execFileSync("riscv64-linux-gnu-ld", ["-static", "-o", join(dir, "f"), join(dir, "f.o")]);
-  execFileSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "--only-section=.text", join(dir, "f"), join(dir, "f.bin")]);
+  execFileSync("riscv64-linux-gnu-objcopy", [
+    "-O",
+    "binary",
+    "--only-section=.text",
+    join(dir, "f"),
+    join(dir, "f.bin"),
+  ]);
   const text = readFileSync(join(dir, "f.bin"));
   // Find the body: the encoding of the first instruction, fmadd.d f1,f1,f2,f3,dyn.
   const first = ((3 << 27) | (1 << 25) | (2 << 20) | (1 << 15) | (7 << 12) | (1 << 7) | 0x43) >>> 0;
@@ -110,7 +116,9 @@ function timeHart(): [number, number] {
 
 /** qemu-riscv64's CPU time for the program, measured by bash's time (child rusage). */
 function timeQemu(exe: string): number {
-  const out = execFileSync("bash", ["-c", `TIMEFORMAT=%U+%S; { time qemu-riscv64 ${exe}; } 2>&1`]).toString().trim();
+  const out = execFileSync("bash", ["-c", `TIMEFORMAT=%U+%S; { time qemu-riscv64 ${exe}; } 2>&1`])
+    .toString()
+    .trim();
   const [u, sy] = out.split("+").map(Number);
   return (u ?? 0) + (sy ?? 0);
 }
@@ -128,8 +136,12 @@ try {
   const hartM = hartN / hartSecs / 1e6;
   const qM = nAll / qSecs / 1e6;
   console.log(`typevisor executeFp only: ${nFp} FP instructions in ${fpSecs.toFixed(3)} s CPU = ${fpM.toFixed(1)} M/s`);
-  console.log(`typevisor hart:           ${hartN} instructions in ${hartSecs.toFixed(3)} s CPU = ${hartM.toFixed(1)} MIPS`);
-  console.log(`qemu-riscv64:             ${nAll} instructions in ${qSecs.toFixed(3)} s CPU = ${qM.toFixed(1)} MIPS (includes process start)`);
+  console.log(
+    `typevisor hart:           ${hartN} instructions in ${hartSecs.toFixed(3)} s CPU = ${hartM.toFixed(1)} MIPS`,
+  );
+  console.log(
+    `qemu-riscv64:             ${nAll} instructions in ${qSecs.toFixed(3)} s CPU = ${qM.toFixed(1)} MIPS (includes process start)`,
+  );
   console.log(`ratio hart/qemu: ${(hartM / qM).toFixed(3)}   ratio executeFp/qemu: ${(fpM / qM).toFixed(3)}`);
   console.log("executeFp per instruction (each alone, on its own register state):");
   for (let j = 0; j < words.length; j++) {

@@ -41,23 +41,32 @@ const secs = (cu.user + cu.system) / 1e6;
 if (r !== 1) throw new Error(`unexpected exit ${r}`);
 const n = m.hart.instret;
 const tvMips = n / secs / 1e6;
-console.log(`typevisor hart: ${n} instructions in ${secs.toFixed(3)} s CPU (${wall.toFixed(3)} s wall) = ${tvMips.toFixed(1)} MIPS (checksum ${m.hart.getX(9).toString(16)})`);
+console.log(
+  `typevisor hart: ${n} instructions in ${secs.toFixed(3)} s CPU (${wall.toFixed(3)} s wall) = ${tvMips.toFixed(1)} MIPS (checksum ${m.hart.getX(9).toString(16)})`,
+);
 
 // The same loop as a Linux user program under qemu-riscv64.
 const dir = mkdtempSync(join(tmpdir(), "tv-bench-"));
 try {
-  writeFileSync(join(dir, "b.S"), `.globl _start\n_start:\n${body}\n li a7, 93\n li a0, 0\n ecall\n.data\n.align 3\nbuf: .dword 0\n`);
+  writeFileSync(
+    join(dir, "b.S"),
+    `.globl _start\n_start:\n${body}\n li a7, 93\n li a0, 0\n ecall\n.data\n.align 3\nbuf: .dword 0\n`,
+  );
   execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc", "-o", join(dir, "b.o"), join(dir, "b.S")]);
   execFileSync("riscv64-linux-gnu-ld", ["-static", "-o", join(dir, "b"), join(dir, "b.o")]);
   // qemu's CPU time, as the child's rusage (includes its start-up).
   const before = process.resourceUsage();
   execFileSync("qemu-riscv64", [join(dir, "b")]);
   void before;
-  const out = execFileSync("bash", ["-c", `TIMEFORMAT=%U+%S; { time qemu-riscv64 ${join(dir, "b")}; } 2>&1`]).toString().trim();
+  const out = execFileSync("bash", ["-c", `TIMEFORMAT=%U+%S; { time qemu-riscv64 ${join(dir, "b")}; } 2>&1`])
+    .toString()
+    .trim();
   const [u, sy] = out.split("+").map(Number);
   const qs = (u ?? 0) + (sy ?? 0);
   const qMips = (iters * PER_ITER) / qs / 1e6;
-  console.log(`qemu-riscv64:   ${iters * PER_ITER} instructions in ${qs.toFixed(3)} s = ${qMips.toFixed(1)} MIPS CPU time (includes process start)`);
+  console.log(
+    `qemu-riscv64:   ${iters * PER_ITER} instructions in ${qs.toFixed(3)} s = ${qMips.toFixed(1)} MIPS CPU time (includes process start)`,
+  );
   console.log(`ratio typevisor/qemu: ${(tvMips / qMips).toFixed(3)}`);
 } catch (e) {
   console.log(`qemu-riscv64 comparison skipped: ${(e as Error).message.split("\n")[0]}`);

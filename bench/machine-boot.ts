@@ -25,12 +25,15 @@ const argv = process.argv.slice(2);
 const memory = argv.includes("--memory") ? argv[argv.indexOf("--memory") + 1]! : "256M";
 const skipWorkload = argv.includes("--skip-workload");
 const engineArg = argv.includes("--engine") ? argv[argv.indexOf("--engine") + 1] : undefined;
-const engines: EngineName[] = engineArg === undefined
-  ? [DEFAULT_ENGINE]
-  : [...new Set(engineArg.split(",").map((e) => parseEngine("machine-boot", e)))];
+const engines: EngineName[] =
+  engineArg === undefined
+    ? [DEFAULT_ENGINE]
+    : [...new Set(engineArg.split(",").map((e) => parseEngine("machine-boot", e)))];
 // --workload PATH: the workload script (default ../shared/bench/cpu-workload.sh from the current
 // directory, i.e. the repository checkout beside the shared folder).
-const WORKLOAD = resolve(argv.includes("--workload") ? argv[argv.indexOf("--workload") + 1]! : "../shared/bench/cpu-workload.sh");
+const WORKLOAD = resolve(
+  argv.includes("--workload") ? argv[argv.indexOf("--workload") + 1]! : "../shared/bench/cpu-workload.sh",
+);
 
 interface Result {
   bootOk: number;
@@ -63,14 +66,44 @@ function timed(cmd: string[], marker: string, timeoutS = 3600): Promise<Result> 
 }
 
 function typevisor(engine: EngineName, kernel: string, initrd: string, append: string, disk?: string): string[] {
-  return [process.execPath, "bin/typevisor.js", "run", "--engine", engine, "--kernel", kernel, "--initrd", initrd, "--memory", memory,
-    "--append", append, ...(disk ? ["--disk", disk] : [])];
+  return [
+    process.execPath,
+    "bin/typevisor.js",
+    "run",
+    "--engine",
+    engine,
+    "--kernel",
+    kernel,
+    "--initrd",
+    initrd,
+    "--memory",
+    memory,
+    "--append",
+    append,
+    ...(disk ? ["--disk", disk] : []),
+  ];
 }
 
 function qemu(kernel: string, initrd: string, append: string, disk?: string): string[] {
-  return ["qemu-system-riscv64", "-M", "virt", "-m", memory, "-smp", "1", "-nographic", "-bios", "default",
-    "-kernel", kernel, "-initrd", initrd, "-append", append,
-    ...(disk ? ["-drive", `file=${disk},if=none,format=raw,id=hd0`, "-device", "virtio-blk-device,drive=hd0"] : [])];
+  return [
+    "qemu-system-riscv64",
+    "-M",
+    "virt",
+    "-m",
+    memory,
+    "-smp",
+    "1",
+    "-nographic",
+    "-bios",
+    "default",
+    "-kernel",
+    kernel,
+    "-initrd",
+    initrd,
+    "-append",
+    append,
+    ...(disk ? ["-drive", `file=${disk},if=none,format=raw,id=hd0`, "-device", "virtio-blk-device,drive=hd0"] : []),
+  ];
 }
 
 const img = await ensureImage("debian-riscv64", { quiet: true });
@@ -80,16 +113,23 @@ const line = (s: string) => {
   report.push(s);
 };
 
-line(`# boot: Debian debian-riscv64 kernel + busybox initramfs, ${memory} RAM, 1 hart, tv.poweroff=1, engines ${engines.join(", ")}`);
+line(
+  `# boot: Debian debian-riscv64 kernel + busybox initramfs, ${memory} RAM, 1 hart, tv.poweroff=1, engines ${engines.join(", ")}`,
+);
 const bootArgs = "console=ttyS0 quiet tv.poweroff=1 tv.nodisk=1";
 const tvs: [string, Result][] = [];
-for (const e of engines) tvs.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK")]);
+for (const e of engines)
+  tvs.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK")]);
 const q = await timed(qemu(img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK");
 for (const [name, r] of [...tvs, ["qemu-tcg", q] as const]) {
-  line(`${name.padEnd(10)} marker ${r.bootOk.toFixed(1)} s   poweroff ${r.exit.toFixed(1)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+  line(
+    `${name.padEnd(10)} marker ${r.bootOk.toFixed(1)} s   poweroff ${r.exit.toFixed(1)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+  );
 }
 for (const [name, tv] of tvs) {
-  line(`ratio ${name}/qemu: marker ${(tv.bootOk / q.bootOk).toFixed(2)}x, poweroff ${(tv.exit / q.exit).toFixed(2)}x, RSS ${(tv.maxRssMiB / q.maxRssMiB).toFixed(2)}x`);
+  line(
+    `ratio ${name}/qemu: marker ${(tv.bootOk / q.bootOk).toFixed(2)}x, poweroff ${(tv.exit / q.exit).toFixed(2)}x, RSS ${(tv.maxRssMiB / q.maxRssMiB).toFixed(2)}x`,
+  );
 }
 
 if (!skipWorkload) {
@@ -101,12 +141,14 @@ if (!skipWorkload) {
     execFileSync("debugfs", ["-w", "-R", `write ${WORKLOAD} cpu-workload.sh`, disk], { stdio: "ignore" });
     const cmd = `console=ttyS0 quiet tv.cmd="sh /mnt/cpu-workload.sh /tmp/w"`;
     const tvws: [string, Result][] = [];
-    for (const e of engines) tvws.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, cmd, disk), "TYPEVISOR-CMD-BEGIN")]);
+    for (const e of engines)
+      tvws.push([`tv-${e}`, await timed(typevisor(e, img.kernel, img.initrd, cmd, disk), "TYPEVISOR-CMD-BEGIN")]);
     const qw = await timed(qemu(img.kernel, img.initrd, cmd, disk), "TYPEVISOR-CMD-BEGIN");
     const bench = (r: Result) => /BENCH gen=.*total=([\d.]+)/.exec(r.out);
     const b = bench(qw);
     line(`# cpu-workload.sh inside the guest (times from the guest's /proc/uptime)`);
-    for (const [name, tvw] of tvws) line(`${name.padEnd(10)} ${bench(tvw)?.[0] ?? "no BENCH line"}   peak RSS ${tvw.maxRssMiB.toFixed(0)} MiB`);
+    for (const [name, tvw] of tvws)
+      line(`${name.padEnd(10)} ${bench(tvw)?.[0] ?? "no BENCH line"}   peak RSS ${tvw.maxRssMiB.toFixed(0)} MiB`);
     line(`qemu-tcg   ${b?.[0] ?? "no BENCH line"}   peak RSS ${qw.maxRssMiB.toFixed(0)} MiB`);
     for (const [name, tvw] of tvws) {
       const a = bench(tvw);

@@ -73,19 +73,71 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const img = await ensureImage("debian-riscv64", { quiet: true });
 const append = (port: number) => `console=ttyS0 quiet tv.nodisk=1 tv.cmd="${guestCmd(port)}"`;
 const machines: [string, (port: number) => string[]][] = [
-  [`typevisor (${engine}) + passt`, (port) => [process.execPath, "bin/typevisor.js", "run", "--kernel", img.kernel, "--initrd", img.initrd, "--memory", "256M", "--engine", engine, "--net", "user", "--append", append(port)]],
-  ["qemu-system-riscv64 + slirp", (port) => ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic", "-bios", "default", "-kernel", img.kernel, "-initrd", img.initrd,
-    "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0", "-append", append(port)]],
+  [
+    `typevisor (${engine}) + passt`,
+    (port) => [
+      process.execPath,
+      "bin/typevisor.js",
+      "run",
+      "--kernel",
+      img.kernel,
+      "--initrd",
+      img.initrd,
+      "--memory",
+      "256M",
+      "--engine",
+      engine,
+      "--net",
+      "user",
+      "--append",
+      append(port),
+    ],
+  ],
+  [
+    "qemu-system-riscv64 + slirp",
+    (port) => [
+      "qemu-system-riscv64",
+      "-M",
+      "virt",
+      "-m",
+      "256M",
+      "-nographic",
+      "-bios",
+      "default",
+      "-kernel",
+      img.kernel,
+      "-initrd",
+      img.initrd,
+      "-netdev",
+      "user,id=n0",
+      "-device",
+      "virtio-net-device,netdev=n0",
+      "-append",
+      append(port),
+    ],
+  ],
 ];
 const results = new Map<string, number[]>();
-console.log(`guest -> host TCP, ${mib} MiB per run, ${runs} run(s) each; host: ${cpus().length} cores, load average before ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+console.log(
+  `guest -> host TCP, ${mib} MiB per run, ${runs} run(s) each; host: ${cpus().length} cores, load average before ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}`,
+);
 for (let r = 0; r < runs; r++) {
   for (const [name, cmd] of machines) {
     const s = await measure(name, cmd);
     (results.get(name) ?? results.set(name, []).get(name)!).push(mbps(s));
-    console.log(`run ${r + 1} ${name}: ${mbps(s).toFixed(2)} MB/s (${(s.bytes / 2 ** 20).toFixed(1)} MiB in ${s.seconds.toFixed(2)} s)`);
+    console.log(
+      `run ${r + 1} ${name}: ${mbps(s).toFixed(2)} MB/s (${(s.bytes / 2 ** 20).toFixed(1)} MiB in ${s.seconds.toFixed(2)} s)`,
+    );
   }
 }
 const [tv, qemu] = machines.map(([n]) => median(results.get(n)!));
-console.log(`median: typevisor ${tv!.toFixed(2)} MB/s, qemu ${qemu!.toFixed(2)} MB/s, ratio typevisor/qemu ${(tv! / qemu!).toFixed(2)}`);
-console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+console.log(
+  `median: typevisor ${tv!.toFixed(2)} MB/s, qemu ${qemu!.toFixed(2)} MB/s, ratio typevisor/qemu ${(tv! / qemu!).toFixed(2)}`,
+);
+console.log(
+  `load average after: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}`,
+);

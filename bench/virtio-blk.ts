@@ -31,11 +31,19 @@ const SECONDS = arg("seconds", 1);
 const QD = arg("qd", 32);
 const ROUNDS = arg("rounds", 3);
 
-interface Result { name: string; reqs: number; bytes: number; secs: number }
+interface Result {
+  name: string;
+  reqs: number;
+  bytes: number;
+  secs: number;
+}
 
 function report(dev: Result, plain: Result): void {
-  const f = (r: Result) => `${(r.reqs / r.secs).toFixed(0).padStart(8)} req/s ${(r.bytes / r.secs / 1e6).toFixed(1).padStart(8)} MB/s`;
-  console.log(`${dev.name.padEnd(22)} device: ${f(dev)} | plain node: ${f(plain)} | ratio ${(dev.reqs / dev.secs / (plain.reqs / plain.secs)).toFixed(2)}`);
+  const f = (r: Result) =>
+    `${(r.reqs / r.secs).toFixed(0).padStart(8)} req/s ${(r.bytes / r.secs / 1e6).toFixed(1).padStart(8)} MB/s`;
+  console.log(
+    `${dev.name.padEnd(22)} device: ${f(dev)} | plain node: ${f(plain)} | ratio ${(dev.reqs / dev.secs / (plain.reqs / plain.secs)).toFixed(2)}`,
+  );
 }
 
 /** Offsets for request i of a pattern. */
@@ -50,16 +58,34 @@ async function viaDevice(img: string, name: string, type: number, len: number, p
   drv.init(0n, 1);
   const q: DriverQueue = drv.queues[0]!;
   // One header/data/status triple per slot, reused like a driver's preallocated requests.
-  const slots = Array.from({ length: QD }, () => ({ hdr: drv.alloc.alloc(16), data: drv.alloc.alloc(len, 4096), status: drv.alloc.alloc(1, 1) }));
+  const slots = Array.from({ length: QD }, () => ({
+    hdr: drv.alloc.alloc(16),
+    data: drv.alloc.alloc(len, 4096),
+    status: drv.alloc.alloc(1, 1),
+  }));
   const bySlotHead = new Map<number, number>();
-  let issued = 0, done = 0;
+  let issued = 0,
+    done = 0;
   const submit = (s: number) => {
     const sl = slots[s]!;
     mem.writeU32(gpa(sl.hdr), type);
     mem.writeU64(gpa(sl.hdr + 8), BigInt(pat(issued++) / 512));
-    const head = type === VIRTIO_BLK_T_IN
-      ? q.add([{ addr: sl.hdr, len: 16 }], [{ addr: sl.data, len }, { addr: sl.status, len: 1 }])
-      : q.add([{ addr: sl.hdr, len: 16 }, { addr: sl.data, len }], [{ addr: sl.status, len: 1 }]);
+    const head =
+      type === VIRTIO_BLK_T_IN
+        ? q.add(
+            [{ addr: sl.hdr, len: 16 }],
+            [
+              { addr: sl.data, len },
+              { addr: sl.status, len: 1 },
+            ],
+          )
+        : q.add(
+            [
+              { addr: sl.hdr, len: 16 },
+              { addr: sl.data, len },
+            ],
+            [{ addr: sl.status, len: 1 }],
+          );
     bySlotHead.set(head, s);
   };
   for (let s = 0; s < QD; s++) submit(s);
@@ -77,12 +103,17 @@ async function viaDevice(img: string, name: string, type: number, len: number, p
         done++;
         const s = bySlotHead.get(u.id)!;
         bySlotHead.delete(u.id);
-        if (performance.now() < end) { submit(s); resubmitted = true; }
+        if (performance.now() < end) {
+          submit(s);
+          resubmitted = true;
+        }
       }
       if (resubmitted) q.kick();
       if (bySlotHead.size === 0) resolve();
     };
-    irq.set = (level: boolean) => { if (level) queueMicrotask(onIrq); };
+    irq.set = (level: boolean) => {
+      if (level) queueMicrotask(onIrq);
+    };
   });
   const secs = (performance.now() - t0) / 1000;
   await backend.close();
@@ -92,17 +123,20 @@ async function viaDevice(img: string, name: string, type: number, len: number, p
 async function plainNode(img: string, name: string, write: boolean, len: number, pat: Pattern): Promise<Result> {
   const fh = await open(img, "r+");
   const bufs = Array.from({ length: QD }, () => new Uint8Array(len));
-  let issued = 0, done = 0;
+  let issued = 0,
+    done = 0;
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
-  await Promise.all(bufs.map(async (b) => {
-    while (performance.now() < end) {
-      const pos = pat(issued++);
-      if (write) await fh.write(b, 0, len, pos);
-      else await fh.read(b, 0, len, pos);
-      done++;
-    }
-  }));
+  await Promise.all(
+    bufs.map(async (b) => {
+      while (performance.now() < end) {
+        const pos = pat(issued++);
+        if (write) await fh.write(b, 0, len, pos);
+        else await fh.read(b, 0, len, pos);
+        done++;
+      }
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   await fh.close();
   return { name, reqs: done, bytes: done * len, secs };
@@ -116,9 +150,14 @@ async function main(): Promise<void> {
   await fh.close();
   try {
     let seed = 12345;
-    const rand4k: Pattern = () => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed % (SIZE / 4096)) * 4096; };
+    const rand4k: Pattern = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed % (SIZE / 4096)) * 4096;
+    };
     const seq1m: Pattern = (i) => (i * (1 << 20)) % SIZE;
-    console.log(`virtio-blk bench: ${SIZE >> 20} MiB file in ${tmpdir()}, queue depth ${QD}, best of ${ROUNDS} alternating ${SECONDS} s runs, node ${process.version}`);
+    console.log(
+      `virtio-blk bench: ${SIZE >> 20} MiB file in ${tmpdir()}, queue depth ${QD}, best of ${ROUNDS} alternating ${SECONDS} s runs, node ${process.version}`,
+    );
     // The machine may be shared: alternate device and plain runs and keep the best of each.
     const best = async (f: () => Promise<Result>): Promise<Result> => f();
     for (const [name, type, len, pat] of [
@@ -126,7 +165,8 @@ async function main(): Promise<void> {
       ["1 MiB sequential read", VIRTIO_BLK_T_IN, 1 << 20, seq1m],
       ["1 MiB sequential write", VIRTIO_BLK_T_OUT, 1 << 20, seq1m],
     ] as const) {
-      let d: Result | null = null, p: Result | null = null;
+      let d: Result | null = null,
+        p: Result | null = null;
       for (let round = 0; round < ROUNDS; round++) {
         const dr = await best(() => viaDevice(img, name, type, len, pat));
         const pr = await best(() => plainNode(img, name, type === VIRTIO_BLK_T_OUT, len, pat));
@@ -140,4 +180,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -28,9 +28,19 @@ try {
 }
 const sources = Math.max(newest(join(root, "src")), statSync(join(root, "tsconfig.json")).mtimeMs);
 if (sources > builtAt) {
-  process.stderr.write(builtAt === 0 ? "typevisor: building (first start)...\n" : "typevisor: sources changed since the last build: rebuilding...\n");
-  const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.json")], { stdio: "inherit" });
+  process.stderr.write(
+    builtAt === 0
+      ? "typevisor: building (first start)...\n"
+      : "typevisor: sources changed since the last build: rebuilding...\n",
+  );
+  const tsc = spawnSync(
+    process.execPath,
+    [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.json")],
+    { stdio: "inherit" },
+  );
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 }
-const r = spawnSync(process.execPath, [join(root, "bin/typevisor.js"), "start", ...process.argv.slice(2)], { stdio: "inherit" });
+const r = spawnSync(process.execPath, [join(root, "bin/typevisor.js"), "start", ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
 process.exit(r.status ?? 1);

@@ -20,16 +20,39 @@ import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
 import { CSR_MSTATUS, MS_FS_SHIFT } from "../../src/riscv/Csr.js";
 import { gpa } from "../../src/memory/Address.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "1500" }, repeat: { type: "string", default: "1" }, dbt: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "1500" },
+    repeat: { type: "string", default: "1" },
+    dbt: { type: "boolean", default: false },
+  },
+});
 const rounds = Number(values.rounds);
 const repeat = Math.max(1, Number(values.repeat));
 const src = fileURLToPath(new URL("../../../bench/interp-mips/kernel.c", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tv-bench-"));
 const elfPath = join(dir, "kernel");
-const cc = spawnSync("riscv64-linux-gnu-gcc", ["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin",
-  "-march=rv64gc", "-mabi=lp64d", `-DROUNDS=${rounds}`, "-o", elfPath, src], { encoding: "utf8" });
+const cc = spawnSync(
+  "riscv64-linux-gnu-gcc",
+  [
+    "-O2",
+    "-static",
+    "-nostdlib",
+    "-fno-stack-protector",
+    "-fno-builtin",
+    "-march=rv64gc",
+    "-mabi=lp64d",
+    `-DROUNDS=${rounds}`,
+    "-o",
+    elfPath,
+    src,
+  ],
+  { encoding: "utf8" },
+);
 if (cc.status !== 0) {
-  process.stderr.write(`interp-mips: cannot build kernel.c (need gcc-riscv64-linux-gnu): ${cc.error ? String(cc.error) : cc.stderr}\n`);
+  process.stderr.write(
+    `interp-mips: cannot build kernel.c (need gcc-riscv64-linux-gnu): ${cc.error ? String(cc.error) : cc.stderr}\n`,
+  );
   process.exit(2);
 }
 
@@ -45,12 +68,21 @@ type Attach = { bytes: number; attach(h: Hart): void };
 async function loadDbt(): Promise<Attach | string> {
   try {
     const mod = (await import(new URL("../../src/dbt/Dbt.js", import.meta.url).href)) as Record<string, unknown>;
-    const attach = mod["attachDbt"], bytes = mod["DBT_ENGINE_BYTES"];
-    if (typeof attach !== "function" || typeof bytes !== "number") return "src/dbt/Dbt.ts lacks attachDbt/DBT_ENGINE_BYTES";
+    const attach = mod["attachDbt"],
+      bytes = mod["DBT_ENGINE_BYTES"];
+    if (typeof attach !== "function" || typeof bytes !== "number")
+      return "src/dbt/Dbt.ts lacks attachDbt/DBT_ENGINE_BYTES";
     // As typevisor's VMs and run-elf run it: Liftoff only (src/dbt/WasmTiering.ts).
-    const tiering = (await import(new URL("../../src/dbt/WasmTiering.js", import.meta.url).href)) as { setWasmTiering(t: { tierUp: boolean }): void };
+    const tiering = (await import(new URL("../../src/dbt/WasmTiering.js", import.meta.url).href)) as {
+      setWasmTiering(t: { tierUp: boolean }): void;
+    };
     tiering.setWasmTiering({ tierUp: false });
-    return { bytes, attach: (h) => { (attach as (h: Hart) => unknown)(h); } };
+    return {
+      bytes,
+      attach: (h) => {
+        (attach as (h: Hart) => unknown)(h);
+      },
+    };
   } catch (e) {
     return `binary translator not available: ${e instanceof Error ? e.message : String(e)}`;
   }
@@ -76,10 +108,12 @@ function runTypevisor(dbt?: Attach): { seconds: number; out: string; instret: nu
   for (;;) {
     const reason = hart.run(10_000_000);
     if (reason !== ExitReason.Trap) continue;
-    if (hart.exitCause !== 11) throw new Error(`Typevisor: exception ${hart.exitCause} at 0x${hart.getPc().toString(16)}`);
+    if (hart.exitCause !== 11)
+      throw new Error(`Typevisor: exception ${hart.exitCause} at 0x${hart.getPc().toString(16)}`);
     const nr = Number(hart.getX(17));
     if (nr === 93) break;
-    if (nr === 64) out += Buffer.from(memory.read(gpa(Number(hart.getX(11))), Number(hart.getX(12)))).toString("latin1");
+    if (nr === 64)
+      out += Buffer.from(memory.read(gpa(Number(hart.getX(11))), Number(hart.getX(12)))).toString("latin1");
     hart.setPc(hart.getPc() + 4n);
   }
   return { seconds: (performance.now() - t0) / 1000, out, instret: hart.instret };
@@ -105,13 +139,15 @@ const t = best!;
 const mips = t.instret / t.seconds / 1e6;
 const qmips = t.instret / q.seconds / 1e6;
 const same = t.out === q.out;
-process.stdout.write([
-  `interp-mips: kernel.c, ${rounds} rounds, ${t.instret} instructions retired`,
-  `  typevisor (interpreter): ${t.seconds.toFixed(2)} s  ${mips.toFixed(1)} MIPS  output ${JSON.stringify(t.out.trim())}`,
-  `  qemu-riscv64 (JIT):      ${q.seconds.toFixed(2)} s  ${qmips.toFixed(1)} MIPS equivalent (wall time incl. start-up)  output ${JSON.stringify(q.out.trim())}`,
-  `  ratio typevisor/qemu time: ${(t.seconds / q.seconds).toFixed(1)}x slower`,
-  `  outputs ${same ? "match" : "DIFFER"}`,
-  ...(dbtLine ? [dbtLine] : []),
-  "",
-].join("\n"));
+process.stdout.write(
+  [
+    `interp-mips: kernel.c, ${rounds} rounds, ${t.instret} instructions retired`,
+    `  typevisor (interpreter): ${t.seconds.toFixed(2)} s  ${mips.toFixed(1)} MIPS  output ${JSON.stringify(t.out.trim())}`,
+    `  qemu-riscv64 (JIT):      ${q.seconds.toFixed(2)} s  ${qmips.toFixed(1)} MIPS equivalent (wall time incl. start-up)  output ${JSON.stringify(q.out.trim())}`,
+    `  ratio typevisor/qemu time: ${(t.seconds / q.seconds).toFixed(1)}x slower`,
+    `  outputs ${same ? "match" : "DIFFER"}`,
+    ...(dbtLine ? [dbtLine] : []),
+    "",
+  ].join("\n"),
+);
 process.exitCode = same ? 0 : 1;

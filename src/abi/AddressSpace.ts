@@ -36,7 +36,7 @@ export const STACK_SIZE = 8 << 20;
 /** Top of the mmap area: below the stack and a gap, as Linux's mmap_base() (mm/util.c). */
 export const MMAP_BASE = STACK_TOP - STACK_SIZE - (128 << 20);
 /** ELF_ET_DYN_BASE for riscv64: 2/3 of TASK_SIZE, where a PIE main program is placed. */
-export const ET_DYN_BASE = Math.floor((TASK_SIZE / 3) * 2 / PAGE_SIZE) * PAGE_SIZE;
+export const ET_DYN_BASE = Math.floor(((TASK_SIZE / 3) * 2) / PAGE_SIZE) * PAGE_SIZE;
 /** mmap never hands out addresses below this (vm.mmap_min_addr). */
 export const MMAP_MIN = 0x10000;
 

@@ -142,7 +142,10 @@ export type ErrnoName = keyof typeof Errno;
 
 /** A system call failure carrying a Linux errno; handlers throw it, the dispatcher returns -errno. */
 export class SyscallError extends Error {
-  constructor(readonly errno: number, message?: string) {
+  constructor(
+    readonly errno: number,
+    message?: string,
+  ) {
     super(message ?? `errno ${errno}`);
     this.name = "SyscallError";
   }

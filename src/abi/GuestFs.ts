@@ -61,7 +61,8 @@ export class GuestFs {
       }
       return;
     }
-    if (sysroot !== undefined) throw new Error("--root and -L cannot be combined: --root already decides where every path is looked up");
+    if (sysroot !== undefined)
+      throw new Error("--root and -L cannot be combined: --root already decides where every path is looked up");
     this.hostNoFollow = fs.constants.O_NOFOLLOW;
     let real: string;
     try {
@@ -118,7 +119,10 @@ export class GuestFs {
     let fd = fs.openSync(this.root, O_PATH | fs.constants.O_DIRECTORY);
     try {
       for (const c of parts) {
-        const next = fs.openSync(`/proc/self/fd/${fd}/${c}`, O_PATH | fs.constants.O_NOFOLLOW | fs.constants.O_DIRECTORY);
+        const next = fs.openSync(
+          `/proc/self/fd/${fd}/${c}`,
+          O_PATH | fs.constants.O_NOFOLLOW | fs.constants.O_DIRECTORY,
+        );
         fs.closeSync(fd);
         fd = next;
       }
@@ -152,7 +156,10 @@ export class GuestFs {
     // path walks its base again from the root: the base is only the text of where the working
     // directory (or a dirfd) was, and the guest may since have replaced a directory on it by a
     // symlink; trusting that text would hand the host a path through an unvetted link.
-    const todo = path.split("/").filter((c) => c.length > 0).reverse();
+    const todo = path
+      .split("/")
+      .filter((c) => c.length > 0)
+      .reverse();
     if (!path.startsWith("/")) {
       const b = base.split("/").filter((c) => c.length > 0);
       for (let i = b.length - 1; i >= 0; i--) todo.push(b[i]!);

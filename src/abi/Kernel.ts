@@ -17,8 +17,24 @@ import { FdTable, HostFile, HostInput, HostInputFile, O_RDONLY, O_WRONLY, type O
 import { Process, ProcState } from "./Process.js";
 import { MissingInterpreterError, loadProgram, type LoadedImage } from "./ProgramLoader.js";
 import {
-  FRAME_SIZE, SA_NODEFER, SA_RESETHAND, SIG_DFL, SIG_IGN, SIGBUS, SIGCHLD, SIGILL, SIGKILL, SIGSEGV,
-  SIGTRAP, SIGINFO_SIZE, UNBLOCKABLE, defaultAction, readSigFrame, sigBit, signalMessage, writeSigFrame,
+  FRAME_SIZE,
+  SA_NODEFER,
+  SA_RESETHAND,
+  SIG_DFL,
+  SIG_IGN,
+  SIGBUS,
+  SIGCHLD,
+  SIGILL,
+  SIGKILL,
+  SIGSEGV,
+  SIGTRAP,
+  SIGINFO_SIZE,
+  UNBLOCKABLE,
+  defaultAction,
+  readSigFrame,
+  sigBit,
+  signalMessage,
+  writeSigFrame,
   type SigInfo,
 } from "./Signals.js";
 import { Syscalls } from "./Syscalls.js";
@@ -247,8 +263,14 @@ export class Kernel {
     const space = new AddressSpace(this.frames);
     try {
       const img = loadProgram({
-        gfs: this.gfs, cwd, path, argv, envp, random: crypto.randomBytes(16),
-        identity: { uid: this.uid, gid: this.gid }, space,
+        gfs: this.gfs,
+        cwd,
+        path,
+        argv,
+        envp,
+        random: crypto.randomBytes(16),
+        identity: { uid: this.uid, gid: this.gid },
+        space,
       });
       this.mapTrampoline(space);
       return img;
@@ -270,10 +292,13 @@ export class Kernel {
     } catch (e) {
       if (e instanceof MissingInterpreterError) {
         const where = this.gfs.searchedFor(e.interpreter).join(" and ");
-        const fix = this.gfs.root !== undefined
-          ? "it must be inside --root"
-          : "give the directory that holds it with -L DIR (e.g. -L /usr/riscv64-linux-gnu from gcc-riscv64-linux-gnu's libc6-riscv64-cross) or use --root";
-        throw new Error(`${path}: its program interpreter ${e.interpreter} was not found (looked for ${where}); ${fix}`);
+        const fix =
+          this.gfs.root !== undefined
+            ? "it must be inside --root"
+            : "give the directory that holds it with -L DIR (e.g. -L /usr/riscv64-linux-gnu from gcc-riscv64-linux-gnu's libc6-riscv64-cross) or use --root";
+        throw new Error(
+          `${path}: its program interpreter ${e.interpreter} was not found (looked for ${where}); ${fix}`,
+        );
       }
       if (e instanceof SyscallError) {
         const why: Record<number, string> = {
@@ -369,7 +394,8 @@ export class Kernel {
     // as the terminal driver would send them to the foreground job.
     const forward = (name: NodeJS.Signals, sig: number) => {
       const h = () => {
-        for (const q of this.procs.values()) if (q.state !== ProcState.Zombie && q.pgid === init.pgid) this.sendSignal(q, sig);
+        for (const q of this.procs.values())
+          if (q.state !== ProcState.Zombie && q.pgid === init.pgid) this.sendSignal(q, sig);
       };
       process.on(name, h);
       return () => process.off(name, h);
@@ -410,7 +436,9 @@ export class Kernel {
         if (e instanceof OutOfFramesError) this.oomKill(p, e);
         else {
           // An internal error while running p ends p (as a kernel oops ends the faulting task), not Typevisor.
-          this.log(`typevisor: internal error running pid ${p.pid}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+          this.log(
+            `typevisor: internal error running pid ${p.pid}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+          );
           if (this.onCpu === p) this.onCpu = undefined;
           this.exitProcess(p, SIGKILL, true);
         }
@@ -481,8 +509,16 @@ export class Kernel {
         this.forceSignal(p, SIGTRAP, { signo: SIGTRAP, code: 1, addr: Number(cpu.getPc()) });
       } else if (cause === Cause.LoadMisaligned || cause === Cause.StoreMisaligned || cause === Cause.InsnMisaligned) {
         this.forceSignal(p, SIGBUS, { signo: SIGBUS, code: 1, addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))) });
-      } else if (cause === Cause.LoadAccessFault || cause === Cause.StoreAccessFault || cause === Cause.InsnAccessFault) {
-        this.forceSignal(p, SIGSEGV, { signo: SIGSEGV, code: 2, addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))) });
+      } else if (
+        cause === Cause.LoadAccessFault ||
+        cause === Cause.StoreAccessFault ||
+        cause === Cause.InsnAccessFault
+      ) {
+        this.forceSignal(p, SIGSEGV, {
+          signo: SIGSEGV,
+          code: 2,
+          addr: Number(BigInt.asUintN(64, BigInt(cpu.exitTval))),
+        });
       } else {
         this.forceSignal(p, SIGILL, { signo: SIGILL, code: 0, addr: Number(cpu.getPc()) });
       }
@@ -506,7 +542,9 @@ export class Kernel {
         // call fails with EIO and the problem is reported once per system call.
         if (!this.reportedInternal.has(nr)) {
           this.reportedInternal.add(nr);
-          this.log(`typevisor: internal error in ${syscallName(nr)}: ${e instanceof Error ? e.stack ?? e.message : String(e)} (returning -EIO; please report)`);
+          this.log(
+            `typevisor: internal error in ${syscallName(nr)}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)} (returning -EIO; please report)`,
+          );
         }
         ret = -Errno.EIO;
       }

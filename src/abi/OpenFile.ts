@@ -91,7 +91,11 @@ export class HostFile extends OpenFile {
 /** A read-only file whose contents Typevisor made (the /proc files of ProcFs.ts). */
 export class MemFile extends OpenFile {
   pos = 0;
-  constructor(flags: number, readonly data: Uint8Array, readonly guestPath: string) {
+  constructor(
+    flags: number,
+    readonly data: Uint8Array,
+    readonly guestPath: string,
+  ) {
     super(flags);
   }
   release(): void {}
@@ -146,7 +150,11 @@ export class Pipe {
 }
 
 export class PipeEnd extends OpenFile {
-  constructor(flags: number, readonly pipe: Pipe, readonly isWrite: boolean) {
+  constructor(
+    flags: number,
+    readonly pipe: Pipe,
+    readonly isWrite: boolean,
+  ) {
     super(flags);
     if (isWrite) pipe.writers++;
     else pipe.readers++;
@@ -216,7 +224,10 @@ export class HostInput {
 }
 
 export class HostInputFile extends OpenFile {
-  constructor(flags: number, readonly input: HostInput) {
+  constructor(
+    flags: number,
+    readonly input: HostInput,
+  ) {
     super(flags);
   }
   release(): void {}

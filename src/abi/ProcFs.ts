@@ -13,12 +13,18 @@ export function procFile(k: Kernel, p: Process, guestPath: string): string | und
     if (!target) return undefined;
     switch (m[2]) {
       case "maps":
-        return target.space.vmas
-          .map((v) => {
-            const perms = (v.prot & PROT_READ ? "r" : "-") + (v.prot & PROT_WRITE ? "w" : "-") + (v.prot & PROT_EXEC ? "x" : "-") + "p";
-            return `${v.start.toString(16).padStart(8, "0")}-${v.end.toString(16).padStart(8, "0")} ${perms} 00000000 00:00 0 ${v.name ? " ".repeat(10) + v.name : ""}`.trimEnd();
-          })
-          .join("\n") + "\n";
+        return (
+          target.space.vmas
+            .map((v) => {
+              const perms =
+                (v.prot & PROT_READ ? "r" : "-") +
+                (v.prot & PROT_WRITE ? "w" : "-") +
+                (v.prot & PROT_EXEC ? "x" : "-") +
+                "p";
+              return `${v.start.toString(16).padStart(8, "0")}-${v.end.toString(16).padStart(8, "0")} ${perms} 00000000 00:00 0 ${v.name ? " ".repeat(10) + v.name : ""}`.trimEnd();
+            })
+            .join("\n") + "\n"
+        );
       case "comm":
         return target.comm + "\n";
       case "status":

@@ -6,7 +6,17 @@
 // "#!" scripts are handed to their interpreter, as binfmt_script does.
 import * as fs from "node:fs";
 import { ET_DYN, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, parseElf, type ElfFile } from "../boot/Elf.js";
-import { type AddressSpace, ET_DYN_BASE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP, pageDown, pageUp } from "./AddressSpace.js";
+import {
+  type AddressSpace,
+  ET_DYN_BASE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  STACK_SIZE,
+  STACK_TOP,
+  pageDown,
+  pageUp,
+} from "./AddressSpace.js";
 import { Errno, SyscallError, errnoOf } from "./Errno.js";
 import { PAGE_SIZE } from "./FrameAllocator.js";
 import type { GuestFs } from "./GuestFs.js";
@@ -236,7 +246,9 @@ function buildStack(space: AddressSpace, req: LoadRequest, main: Mapped, interpB
   if (phdrSeg) phdr = Number(phdrSeg.vaddr) + main.bias;
   else {
     // No PT_PHDR: the header table sits in the PT_LOAD that maps file offset e_phoff.
-    const seg = elf.programHeaders.find((ph) => ph.type === PT_LOAD && ph.offset <= elf.phoff && elf.phoff < ph.offset + ph.filesz);
+    const seg = elf.programHeaders.find(
+      (ph) => ph.type === PT_LOAD && ph.offset <= elf.phoff && elf.phoff < ph.offset + ph.filesz,
+    );
     if (seg) phdr = Number(seg.vaddr) + main.bias + (elf.phoff - seg.offset);
   }
   const auxv: [number, number][] = [

@@ -3,11 +3,37 @@
 // (arch/riscv/kernel/signal.c: struct rt_sigframe { siginfo_t info; struct ucontext uc; }).
 import type { AddressSpace } from "./AddressSpace.js";
 
-export const SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGBUS = 7,
-  SIGFPE = 8, SIGKILL = 9, SIGUSR1 = 10, SIGSEGV = 11, SIGUSR2 = 12, SIGPIPE = 13, SIGALRM = 14,
-  SIGTERM = 15, SIGSTKFLT = 16, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21,
-  SIGTTOU = 22, SIGURG = 23, SIGXCPU = 24, SIGXFSZ = 25, SIGVTALRM = 26, SIGPROF = 27, SIGWINCH = 28,
-  SIGIO = 29, SIGPWR = 30, SIGSYS = 31;
+export const SIGHUP = 1,
+  SIGINT = 2,
+  SIGQUIT = 3,
+  SIGILL = 4,
+  SIGTRAP = 5,
+  SIGABRT = 6,
+  SIGBUS = 7,
+  SIGFPE = 8,
+  SIGKILL = 9,
+  SIGUSR1 = 10,
+  SIGSEGV = 11,
+  SIGUSR2 = 12,
+  SIGPIPE = 13,
+  SIGALRM = 14,
+  SIGTERM = 15,
+  SIGSTKFLT = 16,
+  SIGCHLD = 17,
+  SIGCONT = 18,
+  SIGSTOP = 19,
+  SIGTSTP = 20,
+  SIGTTIN = 21,
+  SIGTTOU = 22,
+  SIGURG = 23,
+  SIGXCPU = 24,
+  SIGXFSZ = 25,
+  SIGVTALRM = 26,
+  SIGPROF = 27,
+  SIGWINCH = 28,
+  SIGIO = 29,
+  SIGPWR = 30,
+  SIGSYS = 31;
 export const NSIG = 64;
 
 export const SIG_DFL = 0n;
@@ -33,14 +59,27 @@ export type DefaultAction = "term" | "core" | "ign" | "stop" | "cont";
 /** signal(7), "Standard signals", the Action column. */
 export function defaultAction(sig: number): DefaultAction {
   switch (sig) {
-    case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS: case SIGFPE: case SIGSEGV:
-    case SIGXCPU: case SIGXFSZ: case SIGSYS:
+    case SIGQUIT:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGSEGV:
+    case SIGXCPU:
+    case SIGXFSZ:
+    case SIGSYS:
       return "core";
-    case SIGCHLD: case SIGURG: case SIGWINCH:
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH:
       return "ign";
     case SIGCONT:
       return "cont";
-    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
       return "stop";
     default:
       return "term";
@@ -50,12 +89,24 @@ export function defaultAction(sig: number): DefaultAction {
 /** What a shell prints for a process killed by `sig` (glibc's strsignal / bash's messages). */
 export function signalMessage(sig: number): string {
   const m: Record<number, string> = {
-    [SIGHUP]: "Hangup", [SIGINT]: "Interrupt", [SIGQUIT]: "Quit", [SIGILL]: "Illegal instruction",
-    [SIGTRAP]: "Trace/breakpoint trap", [SIGABRT]: "Aborted", [SIGBUS]: "Bus error",
-    [SIGFPE]: "Floating point exception", [SIGKILL]: "Killed", [SIGUSR1]: "User defined signal 1",
-    [SIGSEGV]: "Segmentation fault", [SIGUSR2]: "User defined signal 2", [SIGPIPE]: "Broken pipe",
-    [SIGALRM]: "Alarm clock", [SIGTERM]: "Terminated", [SIGXCPU]: "CPU time limit exceeded",
-    [SIGXFSZ]: "File size limit exceeded", [SIGSYS]: "Bad system call",
+    [SIGHUP]: "Hangup",
+    [SIGINT]: "Interrupt",
+    [SIGQUIT]: "Quit",
+    [SIGILL]: "Illegal instruction",
+    [SIGTRAP]: "Trace/breakpoint trap",
+    [SIGABRT]: "Aborted",
+    [SIGBUS]: "Bus error",
+    [SIGFPE]: "Floating point exception",
+    [SIGKILL]: "Killed",
+    [SIGUSR1]: "User defined signal 1",
+    [SIGSEGV]: "Segmentation fault",
+    [SIGUSR2]: "User defined signal 2",
+    [SIGPIPE]: "Broken pipe",
+    [SIGALRM]: "Alarm clock",
+    [SIGTERM]: "Terminated",
+    [SIGXCPU]: "CPU time limit exceeded",
+    [SIGXFSZ]: "File size limit exceeded",
+    [SIGSYS]: "Bad system call",
   };
   return m[sig] ?? `Signal ${sig}`;
 }

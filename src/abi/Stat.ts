@@ -54,8 +54,20 @@ export function statInfoOf(s: fs.BigIntStats): StatInfo {
 export function syntheticStat(mode: number, ino: number, uid: number, gid: number): StatInfo {
   const now = BigInt(Date.now()) * 1_000_000n;
   return {
-    dev: 12n, ino: BigInt(ino), mode, nlink: 1, uid, gid, rdev: 0n, size: 0n, blksize: 4096, blocks: 0n,
-    atimeNs: now, mtimeNs: now, ctimeNs: now, birthtimeNs: now,
+    dev: 12n,
+    ino: BigInt(ino),
+    mode,
+    nlink: 1,
+    uid,
+    gid,
+    rdev: 0n,
+    size: 0n,
+    blksize: 4096,
+    blocks: 0n,
+    atimeNs: now,
+    mtimeNs: now,
+    ctimeNs: now,
+    birthtimeNs: now,
   };
 }
 

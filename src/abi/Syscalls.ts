@@ -20,7 +20,14 @@ import { processCalls } from "./syscalls/ProcessCalls.js";
 import { socketCalls } from "./syscalls/SocketCalls.js";
 
 const AREAS: readonly SyscallHandlers[] = [
-  fileCalls, descriptorCalls, memoryCalls, timeCalls, identityCalls, signalCalls, processCalls, socketCalls,
+  fileCalls,
+  descriptorCalls,
+  memoryCalls,
+  timeCalls,
+  identityCalls,
+  signalCalls,
+  processCalls,
+  socketCalls,
 ];
 
 /** HANDLERS[nr]: the handler of system call nr (undefined: ENOSYS). Built once at load. */
@@ -68,8 +75,24 @@ export class Syscalls {
 
   private formatArgs(nr: number): string {
     const strArgs: Record<number, number[]> = {
-      56: [1], 79: [1], 291: [1], 34: [1], 33: [1], 35: [1], 36: [0, 2], 37: [1, 3], 276: [1, 3],
-      78: [1], 48: [1], 439: [1], 53: [1], 54: [1], 45: [0], 43: [0], 49: [0], 221: [0],
+      56: [1],
+      79: [1],
+      291: [1],
+      34: [1],
+      33: [1],
+      35: [1],
+      36: [0, 2],
+      37: [1, 3],
+      276: [1, 3],
+      78: [1],
+      48: [1],
+      439: [1],
+      53: [1],
+      54: [1],
+      45: [0],
+      43: [0],
+      49: [0],
+      221: [0],
     };
     const c = this.ctx;
     const s = strArgs[nr] ?? [];

@@ -83,7 +83,10 @@ export interface ElfFile {
 }
 
 export class ElfError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = "ElfError";
   }
@@ -117,7 +120,13 @@ export function parseElf(bytes: Uint8Array, name: string, expect: ElfExpectation
   const machine = u16(18);
   const wanted = expect.machine ?? EM_RISCV;
   if (machine !== wanted) {
-    const names: Record<number, string> = { [EM_RISCV]: "RISC-V", [EM_X86_64]: "x86-64", 183: "AArch64", 40: "ARM", 3: "i386" };
+    const names: Record<number, string> = {
+      [EM_RISCV]: "RISC-V",
+      [EM_X86_64]: "x86-64",
+      183: "AArch64",
+      40: "ARM",
+      3: "i386",
+    };
     fail(`ELF machine is ${names[machine] ?? machine}, expected ${names[wanted] ?? wanted}`);
   }
   if (type !== ET_EXEC && type !== ET_DYN) fail(`ELF type ${type} is not an executable (ET_EXEC or ET_DYN)`);
@@ -149,7 +158,10 @@ export function parseElf(bytes: Uint8Array, name: string, expect: ElfExpectation
         align: num(u64(o + 48), "segment alignment"),
       };
       if (ph.type === PT_LOAD || ph.type === PT_INTERP) {
-        if (!inFile(ph.offset, ph.filesz)) fail(`segment ${i} (offset 0x${ph.offset.toString(16)}, ${ph.filesz} bytes) lies outside the ${bytes.length}-byte file: the file is truncated or corrupt; fetch it again`);
+        if (!inFile(ph.offset, ph.filesz))
+          fail(
+            `segment ${i} (offset 0x${ph.offset.toString(16)}, ${ph.filesz} bytes) lies outside the ${bytes.length}-byte file: the file is truncated or corrupt; fetch it again`,
+          );
         if (ph.filesz > ph.memsz) fail(`segment ${i} has a file size larger than its memory size`);
       }
       programHeaders.push(ph);
@@ -178,7 +190,10 @@ export function parseElf(bytes: Uint8Array, name: string, expect: ElfExpectation
     const strtab = shstrndx < raw.length ? raw[shstrndx] : undefined;
     for (let i = 0; i < raw.length; i++) {
       const s = raw[i]!;
-      const nm = strtab && inFile(strtab.offset, strtab.size) ? cString(bytes, strtab.offset + nameOffs[i]!, strtab.offset + strtab.size) : "";
+      const nm =
+        strtab && inFile(strtab.offset, strtab.size)
+          ? cString(bytes, strtab.offset + nameOffs[i]!, strtab.offset + strtab.size)
+          : "";
       sections.push({ name: nm, ...s });
     }
   }

@@ -16,7 +16,10 @@ export interface LoadedElf {
 }
 
 export class ElfLoadError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = "ElfLoadError";
   }

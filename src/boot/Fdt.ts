@@ -58,7 +58,8 @@ export class FdtNode {
   constructor(readonly name: string) {}
 
   prop(name: string, value: FdtValue): this {
-    if (this.props.some((p) => p.name === name)) throw new Error(`FDT node '${this.name}' already has property '${name}'`);
+    if (this.props.some((p) => p.name === name))
+      throw new Error(`FDT node '${this.name}' already has property '${name}'`);
     this.props.push({ name, value });
     return this;
   }
@@ -73,7 +74,8 @@ export class FdtNode {
   }
   /** Adds and returns a child node (spec 2.2.1: node-name@unit-address). */
   node(name: string): FdtNode {
-    if (this.children.some((c) => c.name === name)) throw new Error(`FDT node '${this.name}' already has child '${name}'`);
+    if (this.children.some((c) => c.name === name))
+      throw new Error(`FDT node '${this.name}' already has child '${name}'`);
     const child = new FdtNode(name);
     this.children.push(child);
     return child;

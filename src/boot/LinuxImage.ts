@@ -26,7 +26,10 @@ const ARM64_IMAGE_MAGIC = 0x644d5241; // "ARM\x64" at offset 56 of an arm64 Imag
 export const IMAGE_HEADER_SIZE = 64;
 
 export class KernelImageError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = "KernelImageError";
   }
@@ -45,22 +48,39 @@ export type KernelFormat = "image" | "elf" | "raw";
 
 /** Recognizes the kernel format, rejecting images for other architectures with a clear message. */
 export function identifyKernel(bytes: Uint8Array, name: string): KernelFormat {
-  if (bytes.length === 0) throw new KernelImageError(name, "is empty (give the path of a kernel Image, e.g. /boot/vmlinux-*-riscv64)");
-  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) return "elf";
+  if (bytes.length === 0)
+    throw new KernelImageError(name, "is empty (give the path of a kernel Image, e.g. /boot/vmlinux-*-riscv64)");
+  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46)
+    return "elf";
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return "image"; // gzip: checked after gunzip
   if (bytes.length >= IMAGE_HEADER_SIZE) {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic2 = dv.getUint32(56, true);
     if (magic2 === RISCV_IMAGE_MAGIC2) return "image";
     if (magic2 === ARM64_IMAGE_MAGIC) {
-      throw new KernelImageError(name, "is an arm64 (AArch64) Linux Image; Typevisor's virt board needs a riscv64 kernel (Debian: linux-image-riscv64)");
+      throw new KernelImageError(
+        name,
+        "is an arm64 (AArch64) Linux Image; Typevisor's virt board needs a riscv64 kernel (Debian: linux-image-riscv64)",
+      );
     }
   }
-  if (bytes.length >= 0x206 && bytes[0x202] === 0x48 && bytes[0x203] === 0x64 && bytes[0x204] === 0x72 && bytes[0x205] === 0x53) {
-    throw new KernelImageError(name, "is an x86 bzImage; Typevisor's virt board needs a riscv64 kernel (Debian: linux-image-riscv64)");
+  if (
+    bytes.length >= 0x206 &&
+    bytes[0x202] === 0x48 &&
+    bytes[0x203] === 0x64 &&
+    bytes[0x204] === 0x72 &&
+    bytes[0x205] === 0x53
+  ) {
+    throw new KernelImageError(
+      name,
+      "is an x86 bzImage; Typevisor's virt board needs a riscv64 kernel (Debian: linux-image-riscv64)",
+    );
   }
   if (bytes.length >= 2 && bytes[0] === 0x4d && bytes[1] === 0x5a) {
-    throw new KernelImageError(name, "is a PE/COFF (EFI) executable without a RISC-V Linux Image header; use the kernel's Image (or vmlinux ELF)");
+    throw new KernelImageError(
+      name,
+      "is a PE/COFF (EFI) executable without a RISC-V Linux Image header; use the kernel's Image (or vmlinux ELF)",
+    );
   }
   return "raw";
 }
@@ -68,16 +88,23 @@ export function identifyKernel(bytes: Uint8Array, name: string): KernelFormat {
 /** Parses and validates the Image header. */
 export function parseRiscvImageHeader(bytes: Uint8Array, name: string): RiscvImageHeader {
   if (bytes.length < IMAGE_HEADER_SIZE) {
-    throw new KernelImageError(name, `is ${bytes.length} bytes, shorter than the 64-byte RISC-V Image header (truncated file?)`);
+    throw new KernelImageError(
+      name,
+      `is ${bytes.length} bytes, shorter than the 64-byte RISC-V Image header (truncated file?)`,
+    );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(56, true) !== RISCV_IMAGE_MAGIC2) {
-    throw new KernelImageError(name, "has no RISC-V Image magic \"RSC\\x05\" at offset 56: not a RISC-V Linux Image");
+    throw new KernelImageError(name, 'has no RISC-V Image magic "RSC\\x05" at offset 56: not a RISC-V Linux Image');
   }
   const textOffset = dv.getBigUint64(8, true);
   const imageSize = dv.getBigUint64(16, true);
   const flags = dv.getBigUint64(24, true);
-  if ((flags & 1n) !== 0n) throw new KernelImageError(name, "is a big-endian Image (header flags bit 0); RISC-V guests here are little-endian");
+  if ((flags & 1n) !== 0n)
+    throw new KernelImageError(
+      name,
+      "is a big-endian Image (header flags bit 0); RISC-V guests here are little-endian",
+    );
   if (textOffset > 0x40000000n || textOffset % 4096n !== 0n) {
     throw new KernelImageError(name, `has an implausible text_offset 0x${textOffset.toString(16)} (corrupt header?)`);
   }
@@ -87,7 +114,10 @@ export function parseRiscvImageHeader(bytes: Uint8Array, name: string): RiscvIma
   // image_size 0 means "unknown" in old headers (boot-image-header.rst); the file size is the best bound.
   const size = imageSize === 0n ? bytes.length : Number(imageSize);
   if (size < bytes.length) {
-    throw new KernelImageError(name, `image_size 0x${size.toString(16)} is smaller than the file (${bytes.length} bytes): corrupt header`);
+    throw new KernelImageError(
+      name,
+      `image_size 0x${size.toString(16)} is smaller than the file (${bytes.length} bytes): corrupt header`,
+    );
   }
   const efiStub = bytes[0] === 0x4d && bytes[1] === 0x5a;
   if (efiStub) checkPeFileSize(bytes, dv, name);
@@ -101,7 +131,8 @@ export function parseRiscvImageHeader(bytes: Uint8Array, name: string): RiscvIma
 }
 
 /** What to tell a user whose kernel file is cut short. */
-const TRUNCATED_FIX = "the file is truncated (an interrupted download or copy): fetch it again, e.g. `typevisor image pull --force` for a cached image";
+const TRUNCATED_FIX =
+  "the file is truncated (an interrupted download or copy): fetch it again, e.g. `typevisor image pull --force` for a cached image";
 
 /**
  * A truncated kernel with an intact header would be loaded and hang silently (issue 12). The RISC-V
@@ -113,12 +144,18 @@ const TRUNCATED_FIX = "the file is truncated (an interrupted download or copy): 
 function checkPeFileSize(bytes: Uint8Array, dv: DataView, name: string): void {
   const pe = dv.getUint32(60, true);
   if (pe === 0 || pe + 24 > bytes.length || dv.getUint32(pe, true) !== 0x00004550) {
-    throw new KernelImageError(name, `has an EFI stub ("MZ") but no PE header at offset 0x${pe.toString(16)}: ${bytes.length < 4096 ? TRUNCATED_FIX : "corrupt header"}`);
+    throw new KernelImageError(
+      name,
+      `has an EFI stub ("MZ") but no PE header at offset 0x${pe.toString(16)}: ${bytes.length < 4096 ? TRUNCATED_FIX : "corrupt header"}`,
+    );
   }
   const sections = dv.getUint16(pe + 6, true);
   const table = pe + 24 + dv.getUint16(pe + 20, true);
   if (table + 40 * sections > bytes.length) {
-    throw new KernelImageError(name, `is ${bytes.length} bytes, too short for its PE section table (${table + 40 * sections} bytes): ${TRUNCATED_FIX}`);
+    throw new KernelImageError(
+      name,
+      `is ${bytes.length} bytes, too short for its PE section table (${table + 40 * sections} bytes): ${TRUNCATED_FIX}`,
+    );
   }
   let need = 0;
   for (let i = 0; i < sections; i++) {
@@ -126,7 +163,10 @@ function checkPeFileSize(bytes: Uint8Array, dv: DataView, name: string): void {
     need = Math.max(need, dv.getUint32(o + 20, true) + dv.getUint32(o + 16, true));
   }
   if (need > bytes.length) {
-    throw new KernelImageError(name, `is ${bytes.length} bytes but its PE/COFF section table says the kernel file is ${need} bytes: ${TRUNCATED_FIX}`);
+    throw new KernelImageError(
+      name,
+      `is ${bytes.length} bytes but its PE/COFF section table says the kernel file is ${need} bytes: ${TRUNCATED_FIX}`,
+    );
   }
 }
 
@@ -158,7 +198,10 @@ export function planKernel(input: Uint8Array, name: string, ramBase: number, raw
     try {
       bytes = new Uint8Array(gunzipSync(bytes));
     } catch (e) {
-      throw new KernelImageError(name, `is gzip-compressed but does not decompress (${(e as Error).message}); is the file complete?`);
+      throw new KernelImageError(
+        name,
+        `is gzip-compressed but does not decompress (${(e as Error).message}); is the file complete?`,
+      );
     }
     if (identifyKernel(bytes, name) !== "image") {
       throw new KernelImageError(name, "is gzip-compressed but is not a RISC-V Linux Image inside");

@@ -32,7 +32,8 @@ export class CmdOutputFilter implements CharBackend {
     if (text.length === 0) return;
     // A partial line: pass it through at once (prompts, progress) unless it may become a marker.
     if (this.state === "cmd" && !END.startsWith(text) && !text.startsWith(END)) this.emit(text);
-    else if (text.length > TAIL_BYTES) this.onLine(text); // no marker is that long: bounded memory
+    else if (text.length > TAIL_BYTES)
+      this.onLine(text); // no marker is that long: bounded memory
     else this.line = text;
   }
 

@@ -13,7 +13,10 @@ export interface Command {
 
 /** A user error: printed as `typevisor: message` without a stack trace, exit status 2 by default. */
 export class UsageError extends Error {
-  constructor(message: string, readonly status = 2) {
+  constructor(
+    message: string,
+    readonly status = 2,
+  ) {
     super(message);
     this.name = "UsageError";
   }

@@ -34,7 +34,10 @@ export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   const hot = positiveInt(env["TYPEVISOR_DBT_HOT"]);
   if (hot !== undefined) o.hotThreshold = hot;
   if (env["TYPEVISOR_DBT_REGS"] === "locals") o.regsInLocals = true;
-  const dis = (env["TYPEVISOR_DBT_DISABLE"] ?? "").split(",").filter((v) => v !== "").map((v) => Number(v));
+  const dis = (env["TYPEVISOR_DBT_DISABLE"] ?? "")
+    .split(",")
+    .filter((v) => v !== "")
+    .map((v) => Number(v));
   if (dis.length > 0) o.disabledOpcodes = new Set(dis);
   return o;
 }
@@ -45,7 +48,10 @@ export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
  */
 export function setEngineTiering(tierUp: boolean, env: Env = process.env): void {
   const t = env["TYPEVISOR_DBT_TURBOFAN"];
-  setWasmTiering({ tierUp: t === "1" ? true : t === "0" ? false : tierUp, tieringBudget: positiveInt(env["TYPEVISOR_DBT_TIERING_BUDGET"]) });
+  setWasmTiering({
+    tierUp: t === "1" ? true : t === "0" ? false : tierUp,
+    tieringBudget: positiveInt(env["TYPEVISOR_DBT_TIERING_BUDGET"]),
+  });
 }
 
 /**
@@ -58,8 +64,14 @@ export function reportEngineStatsAtExit(hart: Hart, dbt: Dbt | undefined, env: E
   const dump = env["TYPEVISOR_DBT_DUMP"];
   process.on("exit", () => {
     const base = hart.memory.base;
-    const hot = dbt.hotPages(5).map(([p, n]) => `0x${(p + base).toString(16)} ${n}`).join(", ");
-    if (dump) { const [p] = dbt.hotPages(1)[0] ?? [0]; writeFileSync(dump, hart.memory.slice(gpa(p + base), 4096, false) ?? new Uint8Array(0)); }
+    const hot = dbt
+      .hotPages(5)
+      .map(([p, n]) => `0x${(p + base).toString(16)} ${n}`)
+      .join(", ");
+    if (dump) {
+      const [p] = dbt.hotPages(1)[0] ?? [0];
+      writeFileSync(dump, hart.memory.slice(gpa(p + base), 4096, false) ?? new Uint8Array(0));
+    }
     process.stderr.write(formatDbtStats(dbt.stats) + `\ndbt: hottest pages (guest-physical, instructions): ${hot}\n`);
   });
 }

@@ -42,8 +42,14 @@ export function parseHostForward(cmd: string, spec: string, value: string): Host
   if (!m) throw bad(cmd, spec, `hostfwd=${value} is not PROTO:[ADDR]:HOSTPORT-:GUESTPORT, e.g. hostfwd=tcp::2222-:22`);
   const hostAddr = (m[2] ?? "").replace(/^\[|\]$/g, "") || "127.0.0.1";
   if (isIP(hostAddr) === 0) throw bad(cmd, spec, `hostfwd address '${hostAddr}' is not an IP address`);
-  if (m[4]) throw bad(cmd, spec, `hostfwd to guest address ${m[4]}: leave it out (the guest has one address, given by DHCP)`);
-  return { proto: m[1] as "tcp" | "udp", hostAddr, hostPort: port(cmd, spec, m[3]!, "host port"), guestPort: port(cmd, spec, m[5]!, "guest port") };
+  if (m[4])
+    throw bad(cmd, spec, `hostfwd to guest address ${m[4]}: leave it out (the guest has one address, given by DHCP)`);
+  return {
+    proto: m[1] as "tcp" | "udp",
+    hostAddr,
+    hostPort: port(cmd, spec, m[3]!, "host port"),
+    guestPort: port(cmd, spec, m[5]!, "guest port"),
+  };
 }
 
 /**
@@ -51,7 +57,12 @@ export function parseHostForward(cmd: string, spec: string, value: string): Host
  * run: none); `vmName` seeds the derived MACs (undefined: MACs not given stay "", for the daemon
  * to derive).
  */
-export function parseNetFlags(cmd: string, flags: readonly string[] | undefined, defaults: readonly string[], vmName: string | undefined): NicSpec[] {
+export function parseNetFlags(
+  cmd: string,
+  flags: readonly string[] | undefined,
+  defaults: readonly string[],
+  vmName: string | undefined,
+): NicSpec[] {
   const list = flags && flags.length > 0 ? flags : defaults;
   if (list.includes("none")) {
     if (list.length > 1) throw new UsageError(`${cmd}: --net none cannot be combined with other --net flags`);
@@ -69,7 +80,8 @@ export function parseNetFlags(cmd: string, flags: readonly string[] | undefined,
         } catch (e) {
           throw bad(cmd, spec, (e as Error).message);
         }
-        if (parseInt(o.slice(4, 6), 16) & 1) throw bad(cmd, spec, `mac ${o.slice(4)} is a multicast address (the first byte must be even)`);
+        if (parseInt(o.slice(4, 6), 16) & 1)
+          throw bad(cmd, spec, `mac ${o.slice(4)} is a multicast address (the first byte must be even)`);
         mac = o.slice(4).toLowerCase();
       } else if (o.startsWith("hostfwd=")) {
         if (head !== "user") throw bad(cmd, spec, "hostfwd= only applies to --net user");
@@ -86,11 +98,13 @@ export function parseNetFlags(cmd: string, flags: readonly string[] | undefined,
     const kind = colon < 0 ? head : head.slice(0, colon);
     const arg = colon < 0 ? "" : head.slice(colon + 1);
     if (kind === "switch") {
-      if (!NAME_RE.test(arg)) throw bad(cmd, spec, `switch name '${arg}' must be 1-63 letters, digits, '_', '.' or '-'`);
+      if (!NAME_RE.test(arg))
+        throw bad(cmd, spec, `switch name '${arg}' must be 1-63 letters, digits, '_', '.' or '-'`);
       return { kind: "switch", mac, name: arg };
     }
     if (kind === "tap") {
-      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(arg)) throw bad(cmd, spec, `interface name '${arg}' must be 1-15 letters, digits, '_', '.' or '-'`);
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(arg))
+        throw bad(cmd, spec, `interface name '${arg}' must be 1-15 letters, digits, '_', '.' or '-'`);
       return { kind: "tap", mac, ifname: arg };
     }
     throw bad(cmd, spec, `'${head}' is not a network backend`);

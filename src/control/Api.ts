@@ -30,10 +30,13 @@ function describeAjvError(): string {
   if (!e) return "invalid request body";
   const field = e.instancePath.replace(/^\//, "") || "(body)";
   const params = e.params as Record<string, unknown>;
-  if (e.keyword === "additionalProperties") return `${field === "(body)" ? "" : field + ": "}unknown field '${String(params["additionalProperty"])}'`;
-  if (e.keyword === "required") return `${field === "(body)" ? "" : field + ": "}missing required field '${String(params["missingProperty"])}'`;
+  if (e.keyword === "additionalProperties")
+    return `${field === "(body)" ? "" : field + ": "}unknown field '${String(params["additionalProperty"])}'`;
+  if (e.keyword === "required")
+    return `${field === "(body)" ? "" : field + ": "}missing required field '${String(params["missingProperty"])}'`;
   // ajv's enum message ("must be equal to one of the allowed values") does not say which they are.
-  if (e.keyword === "enum" && Array.isArray(params["allowedValues"])) return `${field}: must be one of ${(params["allowedValues"] as unknown[]).join(", ")}`;
+  if (e.keyword === "enum" && Array.isArray(params["allowedValues"]))
+    return `${field}: must be one of ${(params["allowedValues"] as unknown[]).join(", ")}`;
   return `${field}: ${e.message ?? "is invalid"}`;
 }
 
@@ -49,7 +52,8 @@ export interface ApiOptions {
  */
 export function parseTarget(raw: string | undefined): URL {
   const t = raw ?? "/";
-  if (!t.startsWith("/")) throw new ApiError(400, `the request target must be a path starting with '/', not '${t.slice(0, 100)}'`);
+  if (!t.startsWith("/"))
+    throw new ApiError(400, `the request target must be a path starting with '/', not '${t.slice(0, 100)}'`);
   try {
     return new URL(`http://typevisor${t}`);
   } catch {
@@ -72,10 +76,27 @@ function classify(e: unknown): { status: number; message: string; internal: bool
   return { status: 500, message: `internal error: ${e instanceof Error ? e.message : String(e)}`, internal: true };
 }
 
-const REASONS: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error" };
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  500: "Internal Server Error",
+};
 
 function vmJson(rec: VmRecord, stats: VmProcessStats | undefined) {
-  return { id: rec.id, name: rec.spec.name, status: rec.status, spec: rec.spec, lastExit: rec.lastExit, createdAt: rec.createdAt, updatedAt: rec.updatedAt, stats: stats ?? null };
+  return {
+    id: rec.id,
+    name: rec.spec.name,
+    status: rec.status,
+    spec: rec.spec,
+    lastExit: rec.lastExit,
+    createdAt: rec.createdAt,
+    updatedAt: rec.updatedAt,
+    stats: stats ?? null,
+  };
 }
 
 export class ControlApi {
@@ -92,10 +113,17 @@ export class ControlApi {
     private readonly consoleStallMs = CLIENT_STALL_MS,
   ) {}
 
-  private logFailure(method: string | undefined, url: string | undefined, e: unknown): { status: number; message: string } {
+  private logFailure(
+    method: string | undefined,
+    url: string | undefined,
+    e: unknown,
+  ): { status: number; message: string } {
     const c = classify(e);
     const what = `${method ?? "?"} ${JSON.stringify((url ?? "").slice(0, 200))}`;
-    if (c.internal) this.log(`typevisor serve: internal error on ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    if (c.internal)
+      this.log(
+        `typevisor serve: internal error on ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
     else this.log(`typevisor serve: ${c.status} ${what}: ${c.message}`);
     return c;
   }
@@ -123,7 +151,12 @@ export class ControlApi {
       try {
         if (!this.authorized(req, opts.token)) {
           // Nothing about any VM leaks to an unauthenticated client: one fixed answer.
-          send(res, 401, { error: "missing or wrong bearer token (Authorization: Bearer <token from --token-file>)" }, { "www-authenticate": "Bearer" });
+          send(
+            res,
+            401,
+            { error: "missing or wrong bearer token (Authorization: Bearer <token from --token-file>)" },
+            { "www-authenticate": "Bearer" },
+          );
           return;
         }
         this.route(req, res).catch(fail);
@@ -139,7 +172,9 @@ export class ControlApi {
       socket.on("error", () => {});
       const refuse = (status: number, msg: string) => {
         const body = JSON.stringify({ error: msg });
-        socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
       };
       try {
         if (!this.authorized(req, opts.token)) return refuse(401, "missing or wrong bearer token");
@@ -149,7 +184,11 @@ export class ControlApi {
         const rec = this.vms.get(decodeSegment(m[1]!));
         const mode = url.searchParams.get("mode") ?? "read";
         if (mode !== "read" && mode !== "write") throw new ApiError(400, `mode: must be read or write, not '${mode}'`);
-        if (mode === "write" && this.writers.has(rec.id)) throw new ApiError(409, `VM '${rec.spec.name}' has a console writer already (one writer at a time; attach with mode=read)`);
+        if (mode === "write" && this.writers.has(rec.id))
+          throw new ApiError(
+            409,
+            `VM '${rec.spec.name}' has a console writer already (one writer at a time; attach with mode=read)`,
+          );
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           try {
             this.attachConsole(rec, ws, mode === "write");
@@ -183,7 +222,9 @@ export class ControlApi {
         const now = Date.now();
         if (stalledSince === 0) stalledSince = now;
         else if (now - stalledSince > this.consoleStallMs) {
-          this.log(`typevisor serve: console client of VM '${rec.spec.name}' stalled for ${this.consoleStallMs / 1000} s (${dropped} bytes dropped): disconnected`);
+          this.log(
+            `typevisor serve: console client of VM '${rec.spec.name}' stalled for ${this.consoleStallMs / 1000} s (${dropped} bytes dropped): disconnected`,
+          );
           ws.terminate();
         }
         return;
@@ -231,10 +272,16 @@ export class ControlApi {
       return this.events(req, res, q.get("vm"));
     }
     if (path === "/v1/vms") {
-      if (method === "GET") return send(res, 200, this.vms.list().map((r) => vmJson(r, this.vms.stats(r.id))));
+      if (method === "GET")
+        return send(
+          res,
+          200,
+          this.vms.list().map((r) => vmJson(r, this.vms.stats(r.id))),
+        );
       if (method === "POST") {
         const body = await readJson(req);
-        if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ApiError(400, "the body must be a JSON object (a VM spec, see /openapi.json)");
+        if (body === null || typeof body !== "object" || Array.isArray(body))
+          throw new ApiError(400, "the body must be a JSON object (a VM spec, see /openapi.json)");
         const spec = { ...(body as Record<string, unknown>) };
         if (spec["name"] === undefined) spec["name"] = `vm-${Math.random().toString(36).slice(2, 8)}`;
         if (!validateSpec(spec)) throw new ApiError(400, describeAjvError());
@@ -271,22 +318,32 @@ export class ControlApi {
       if (method !== "POST") notAllowed("POST");
       let rec: VmRecord;
       switch (sub) {
-        case "start": rec = await this.vms.start(ref); break;
-        case "pause": rec = this.vms.pause(ref); break;
-        case "resume": rec = this.vms.resume(ref); break;
+        case "start":
+          rec = await this.vms.start(ref);
+          break;
+        case "pause":
+          rec = this.vms.pause(ref);
+          break;
+        case "resume":
+          rec = this.vms.resume(ref);
+          break;
         case "shutdown": {
           const t = q.get("timeoutSeconds");
           let ms: number | undefined;
           if (t !== null) {
             const n = Number(t);
-            if (!Number.isInteger(n) || n < 1 || n > 3600) throw new ApiError(400, `timeoutSeconds: must be an integer from 1 to 3600, not '${t}'`);
+            if (!Number.isInteger(n) || n < 1 || n > 3600)
+              throw new ApiError(400, `timeoutSeconds: must be an integer from 1 to 3600, not '${t}'`);
             ms = n * 1000;
           }
           rec = this.vms.shutdown(ref, ms);
           break;
         }
-        case "kill": rec = await this.vms.kill(ref); break;
-        default: throw new ApiError(404, `no action '${sub}' (actions: start, pause, resume, shutdown, kill)`);
+        case "kill":
+          rec = await this.vms.kill(ref);
+          break;
+        default:
+          throw new ApiError(404, `no action '${sub}' (actions: start, pause, resume, shutdown, kill)`);
       }
       return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
     }
@@ -323,7 +380,9 @@ export class ControlApi {
     const put = (name: string, help: string, type: "counter" | "gauge", labels: Record<string, string>, v: number) => {
       let f = fam.get(name);
       if (!f) fam.set(name, (f = { help, type, lines: [] }));
-      const l = Object.entries(labels).map(([k, x]) => `${k}="${x.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",");
+      const l = Object.entries(labels)
+        .map(([k, x]) => `${k}="${x.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
+        .join(",");
       f.lines.push(`${name}{${l}} ${v}`);
     };
     for (const r of this.vms.list()) {
@@ -332,20 +391,55 @@ export class ControlApi {
       put("typevisor_vm_up", "1 if the VM's process runs", "gauge", base, running ? 1 : 0);
       put("typevisor_vm_memory_bytes", "guest RAM configured", "gauge", base, r.spec.memoryMiB * 2 ** 20);
       put("typevisor_vm_vcpus", "vCPUs configured", "gauge", base, r.spec.cpus);
-      put("typevisor_console_client_dropped_bytes_total", "console output dropped for WebSocket clients that read too slowly", "counter", base, this.clientDropped.get(r.id) ?? 0);
+      put(
+        "typevisor_console_client_dropped_bytes_total",
+        "console output dropped for WebSocket clients that read too slowly",
+        "counter",
+        base,
+        this.clientDropped.get(r.id) ?? 0,
+      );
       const s = this.vms.stats(r.id);
       if (!s) continue;
       put("typevisor_vm_instructions_total", "guest instructions retired", "counter", base, s.instructions);
       put("typevisor_vm_rss_bytes", "resident memory of the VM's process", "gauge", base, s.rssBytes);
-      for (const [cause, n] of Object.entries(s.exceptions)) put("typevisor_vm_exceptions_total", "exceptions (traps) taken, by cause", "counter", { ...base, cause }, n);
-      for (const [cause, n] of Object.entries(s.interrupts)) put("typevisor_vm_interrupts_total", "interrupts taken, by cause", "counter", { ...base, cause }, n);
-      for (const [call, n] of Object.entries(s.sbiCalls)) put("typevisor_vm_sbi_calls_total", "SBI hypercalls served, by extension.function", "counter", { ...base, call }, n);
-      for (const [kind, n] of Object.entries(s.exits)) put("typevisor_vm_exits_total", "exits from guest execution to the VMM", "counter", { ...base, kind }, n);
+      for (const [cause, n] of Object.entries(s.exceptions))
+        put("typevisor_vm_exceptions_total", "exceptions (traps) taken, by cause", "counter", { ...base, cause }, n);
+      for (const [cause, n] of Object.entries(s.interrupts))
+        put("typevisor_vm_interrupts_total", "interrupts taken, by cause", "counter", { ...base, cause }, n);
+      for (const [call, n] of Object.entries(s.sbiCalls))
+        put(
+          "typevisor_vm_sbi_calls_total",
+          "SBI hypercalls served, by extension.function",
+          "counter",
+          { ...base, call },
+          n,
+        );
+      for (const [kind, n] of Object.entries(s.exits))
+        put("typevisor_vm_exits_total", "exits from guest execution to the VMM", "counter", { ...base, kind }, n);
       for (const [cls, ops] of Object.entries(s.emulated)) {
-        for (const [op, n] of Object.entries(ops)) put("typevisor_vm_emulated_total", "privileged operations emulated, by lecture class", "counter", { ...base, class: cls, op }, n);
+        for (const [op, n] of Object.entries(ops))
+          put(
+            "typevisor_vm_emulated_total",
+            "privileged operations emulated, by lecture class",
+            "counter",
+            { ...base, class: cls, op },
+            n,
+          );
       }
-      put("typevisor_vm_console_tx_bytes_total", "bytes the guest wrote to its console", "counter", base, s.console.txBytes);
-      put("typevisor_vm_console_dropped_bytes_total", "console output the VM process dropped (oldest first) because the channel to the daemon was full", "counter", base, s.console.droppedBytes);
+      put(
+        "typevisor_vm_console_tx_bytes_total",
+        "bytes the guest wrote to its console",
+        "counter",
+        base,
+        s.console.txBytes,
+      );
+      put(
+        "typevisor_vm_console_dropped_bytes_total",
+        "console output the VM process dropped (oldest first) because the channel to the daemon was full",
+        "counter",
+        base,
+        s.console.droppedBytes,
+      );
       if (s.net) {
         put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "tx" }, s.net.txFrames);
         put("typevisor_vm_net_frames_total", "virtio-net frames", "counter", { ...base, dir: "rx" }, s.net.rxFrames);
@@ -365,13 +459,18 @@ function boolParam(q: URLSearchParams, name: string): boolean {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body, null, 2) + "\n";
-  res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const ct = req.headers["content-type"] ?? "";
-  if (!/^application\/json\b/.test(ct)) throw new ApiError(400, `the body must be JSON (Content-Type: application/json), not '${ct || "none"}'`);
+  if (!/^application\/json\b/.test(ct))
+    throw new ApiError(400, `the body must be JSON (Content-Type: application/json), not '${ct || "none"}'`);
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req) {

@@ -11,7 +11,10 @@ export interface Endpoint {
 }
 
 export class ClientError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = "ClientError";
   }
@@ -26,7 +29,12 @@ export function endpointFrom(opts: { socket?: string; host?: string; tokenFile?:
   return { socket: opts.socket ?? defaultSocket() };
 }
 
-export async function call(ep: Endpoint, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }> {
+export async function call(
+  ep: Endpoint,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown; text: string }> {
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers: Record<string, string> = {};
   if (data) headers["content-type"] = "application/json";
@@ -34,7 +42,9 @@ export async function call(ep: Endpoint, method: string, path: string, body?: un
   return new Promise((resolve, reject) => {
     const target = ep.url ? new URL(path, ep.url) : undefined;
     const req = request(
-      target ? { method, hostname: target.hostname, port: target.port, path: target.pathname + target.search, headers } : { method, socketPath: ep.socket, path, headers },
+      target
+        ? { method, hostname: target.hostname, port: target.port, path: target.pathname + target.search, headers }
+        : { method, socketPath: ep.socket, path, headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -42,7 +52,11 @@ export async function call(ep: Endpoint, method: string, path: string, body?: un
           const text = Buffer.concat(chunks).toString("utf8");
           let parsed: unknown = text;
           if ((res.headers["content-type"] ?? "").startsWith("application/json")) {
-            try { parsed = JSON.parse(text); } catch { /* keep text */ }
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              /* keep text */
+            }
           }
           resolve({ status: res.statusCode ?? 0, body: parsed, text });
         });
@@ -50,7 +64,9 @@ export async function call(ep: Endpoint, method: string, path: string, body?: un
     );
     req.on("error", (e: NodeJS.ErrnoException) => {
       if (ep.socket && (e.code === "ENOENT" || e.code === "ECONNREFUSED")) {
-        reject(new ClientError(0, `no daemon at ${ep.socket}: start one with 'typevisor serve' (or give --socket PATH)`));
+        reject(
+          new ClientError(0, `no daemon at ${ep.socket}: start one with 'typevisor serve' (or give --socket PATH)`),
+        );
       } else reject(new ClientError(0, `cannot reach the daemon at ${ep.url ?? ep.socket}: ${e.message}`));
     });
     if (data) req.write(data);
@@ -62,7 +78,10 @@ export async function call(ep: Endpoint, method: string, path: string, body?: un
 export async function callOk(ep: Endpoint, method: string, path: string, body?: unknown): Promise<unknown> {
   const r = await call(ep, method, path, body);
   if (r.status < 200 || r.status > 299) {
-    const msg = typeof r.body === "object" && r.body && "error" in r.body ? String((r.body as { error: unknown }).error) : r.text.trim();
+    const msg =
+      typeof r.body === "object" && r.body && "error" in r.body
+        ? String((r.body as { error: unknown }).error)
+        : r.text.trim();
     throw new ClientError(r.status, msg || `HTTP ${r.status}`);
   }
   return r.body;

@@ -23,7 +23,11 @@ export class ConsoleOutbox {
    * capacity: most bytes waiting here; window: most bytes handed to the channel and not yet
    * written by it. Memory held for console output is at most capacity + window.
    */
-  constructor(readonly capacity = 256 * 1024, readonly window = 256 * 1024, readonly chunkSize = 64 * 1024) {}
+  constructor(
+    readonly capacity = 256 * 1024,
+    readonly window = 256 * 1024,
+    readonly chunkSize = 64 * 1024,
+  ) {}
 
   /** Connects a channel (or none: output waits, bounded, and the oldest is dropped). */
   connect(sender: ChunkSender | undefined): void {

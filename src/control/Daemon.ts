@@ -38,7 +38,13 @@ export class Daemon {
       ...(opts.imageDir ? [{ dir: opts.imageDir, writable: false }] : []),
       ...(opts.allowDirs ?? []).map((dir) => ({ dir, writable: true, shareable: true })),
     ]);
-    this.vms = new VmManager(opts.stateDir, opts.resolveImage, opts.shutdownTimeoutMs, paths, opts.vmsOutliveDaemon ?? true);
+    this.vms = new VmManager(
+      opts.stateDir,
+      opts.resolveImage,
+      opts.shutdownTimeoutMs,
+      paths,
+      opts.vmsOutliveDaemon ?? true,
+    );
     this.api = new ControlApi(this.vms, opts.log, opts.consoleStallMs);
   }
 
@@ -83,7 +89,10 @@ export class Daemon {
     s.on("upgrade", this.api.upgradeHandler(opts));
     s.on("clientError", (_e, socket) => {
       const body = JSON.stringify({ error: "malformed HTTP request" });
-      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      if (socket.writable)
+        socket.end(
+          `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        );
       else socket.destroy();
     });
     return s;
@@ -114,15 +123,22 @@ async function clearStaleSocket(path: string): Promise<void> {
   } catch {
     return; // nothing there
   }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket (${st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "a regular file"}): refusing to replace it; remove it yourself or give another --socket PATH`);
-  if (await socketAlive(path)) throw new Error(`another daemon is listening on ${path} (stop it, or give another --socket PATH)`);
+  if (!st.isSocket())
+    throw new Error(
+      `${path} exists and is not a socket (${st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "a regular file"}): refusing to replace it; remove it yourself or give another --socket PATH`,
+    );
+  if (await socketAlive(path))
+    throw new Error(`another daemon is listening on ${path} (stop it, or give another --socket PATH)`);
   unlinkSync(path);
 }
 
 function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = connect(path);
-    c.once("connect", () => { c.destroy(); resolve(true); });
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
     c.once("error", () => resolve(false));
   });
 }

@@ -35,7 +35,12 @@ export class HostPaths {
       } catch {
         // a directory that does not exist yet contains nothing
       }
-      return real === lexical ? [{ ...d, dir: real }] : [{ ...d, dir: lexical }, { ...d, dir: real }];
+      return real === lexical
+        ? [{ ...d, dir: real }]
+        : [
+            { ...d, dir: lexical },
+            { ...d, dir: real },
+          ];
     });
   }
 
@@ -45,7 +50,10 @@ export class HostPaths {
   }
 
   private refuse(field: string, path: string, why: string): never {
-    throw new ApiError(403, `${field}: '${path}' ${why}; VMs may use files under ${this.describe()} only (the operator can allow a directory with 'typevisor serve --allow-dir DIR')`);
+    throw new ApiError(
+      403,
+      `${field}: '${path}' ${why}; VMs may use files under ${this.describe()} only (the operator can allow a directory with 'typevisor serve --allow-dir DIR')`,
+    );
   }
 
   /**
@@ -75,7 +83,11 @@ export class HostPaths {
       this.refuse(field, path, "is not under a directory the operator allowed with --allow-dir");
     }
     const holds = own.find((r) => inside(real, r.dir));
-    if (holds) throw new ApiError(403, `${field}: '${path}' contains the daemon's own directory '${holds.dir}'; share a directory beside it`);
+    if (holds)
+      throw new ApiError(
+        403,
+        `${field}: '${path}' contains the daemon's own directory '${holds.dir}'; share a directory beside it`,
+      );
     this.access(field, path, real, write);
     return real;
   }
@@ -84,16 +96,21 @@ export class HostPaths {
     if (!isAbsolute(path)) throw new ApiError(400, `${field}: '${path}' must be an absolute path on the daemon's host`);
     if (path.includes("\0")) throw new ApiError(400, `${field}: the path contains a NUL byte`);
     const lexical = normalize(path);
-    if (!this.roots.some((r) => inside(r.dir, lexical))) this.refuse(field, path, "is outside the directories the daemon may use");
+    if (!this.roots.some((r) => inside(r.dir, lexical)))
+      this.refuse(field, path, "is outside the directories the daemon may use");
     let real: string;
     try {
       real = realpathSync(lexical);
     } catch {
       throw new ApiError(400, `${field}: '${path}' does not exist`);
     }
-    const root = this.roots.find((r) => inside(r.dir, real) && (r.writable || !write)) ?? this.roots.find((r) => inside(r.dir, real));
-    if (!root) this.refuse(field, path, `resolves (through a symlink) to '${real}', outside the directories the daemon may use`);
-    if (write && !root.writable) this.refuse(field, path, `is in a read-only directory of the daemon (set readOnly or overlay)`);
+    const root =
+      this.roots.find((r) => inside(r.dir, real) && (r.writable || !write)) ??
+      this.roots.find((r) => inside(r.dir, real));
+    if (!root)
+      this.refuse(field, path, `resolves (through a symlink) to '${real}', outside the directories the daemon may use`);
+    if (write && !root.writable)
+      this.refuse(field, path, `is in a read-only directory of the daemon (set readOnly or overlay)`);
     return real;
   }
 
@@ -101,7 +118,10 @@ export class HostPaths {
     try {
       accessSync(real, write ? constants.R_OK | constants.W_OK : constants.R_OK);
     } catch {
-      throw new ApiError(400, `${field}: '${path}' is not ${write ? "writable" : "readable"} by the daemon${write ? "; set readOnly or overlay" : ""}`);
+      throw new ApiError(
+        400,
+        `${field}: '${path}' is not ${write ? "writable" : "readable"} by the daemon${write ? "; set readOnly or overlay" : ""}`,
+      );
     }
   }
 }

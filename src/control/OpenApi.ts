@@ -5,7 +5,12 @@ import { vmSpecSchema } from "./VmSpec.js";
 const error = { type: "object", properties: { error: { type: "string" } }, required: ["error"] } as const;
 const exitRecord = {
   type: ["object", "null"],
-  properties: { reason: { type: "string" }, status: { type: ["integer", "null"] }, message: { type: "string" }, at: { type: "string" } },
+  properties: {
+    reason: { type: "string" },
+    status: { type: ["integer", "null"] },
+    message: { type: "string" },
+    at: { type: "string" },
+  },
 } as const;
 const vm = {
   type: "object",
@@ -23,33 +28,78 @@ const vm = {
 
 const idParam = [{ name: "id", in: "path", required: true, description: "VM id or name", schema: { type: "string" } }];
 const errs = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [String(c), { description: { 400: "invalid request", 401: "missing or wrong bearer token", 403: "a host path outside the directories the daemon may use (typevisor serve --allow-dir)", 404: "no such VM", 409: "illegal in the VM's state", 422: "the host cannot meet the request" }[c] ?? "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }]));
-const vmResponse = { description: "the VM", content: { "application/json": { schema: { $ref: "#/components/schemas/Vm" } } } };
+  Object.fromEntries(
+    codes.map((c) => [
+      String(c),
+      {
+        description:
+          {
+            400: "invalid request",
+            401: "missing or wrong bearer token",
+            403: "a host path outside the directories the daemon may use (typevisor serve --allow-dir)",
+            404: "no such VM",
+            409: "illegal in the VM's state",
+            422: "the host cannot meet the request",
+          }[c] ?? "error",
+        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      },
+    ]),
+  );
+const vmResponse = {
+  description: "the VM",
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Vm" } } },
+};
 const action = (summary: string, extra: number[] = []) => ({
   post: { summary, parameters: idParam, responses: { "200": vmResponse, ...errs(401, 404, 409, ...extra) } },
 });
 
 export const openApiDocument = {
   openapi: "3.1.0",
-  info: { title: "Typevisor control plane", version: "1.0.0", description: "Creates, runs, pauses and destroys isolated VMs (the Domain 0 role)." },
+  info: {
+    title: "Typevisor control plane",
+    version: "1.0.0",
+    description: "Creates, runs, pauses and destroys isolated VMs (the Domain 0 role).",
+  },
   components: {
-    securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "required on TCP listeners (--listen); the Unix socket is owner-only" } },
+    securitySchemes: {
+      bearer: {
+        type: "http",
+        scheme: "bearer",
+        description: "required on TCP listeners (--listen); the Unix socket is owner-only",
+      },
+    },
     schemas: { VmSpec: vmSpecSchema, Vm: vm, Error: error },
   },
   security: [{ bearer: [] }],
   paths: {
     "/openapi.json": { get: { summary: "this document", responses: { "200": { description: "OpenAPI document" } } } },
     "/v1/vms": {
-      get: { summary: "list VMs", responses: { "200": { description: "VMs", content: { "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/Vm" } } } } }, ...errs(401) } },
+      get: {
+        summary: "list VMs",
+        responses: {
+          "200": {
+            description: "VMs",
+            content: { "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/Vm" } } } },
+          },
+          ...errs(401),
+        },
+      },
       post: {
         summary: "create a VM (add ?start=true to start it too)",
         parameters: [{ name: "start", in: "query", schema: { type: "boolean" } }],
-        requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/VmSpec" } } } },
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/VmSpec" } } },
+        },
         responses: { "201": vmResponse, ...errs(400, 401, 403, 409, 422) },
       },
     },
     "/v1/vms/{id}": {
-      get: { summary: "a VM: state, config, statistics", parameters: idParam, responses: { "200": vmResponse, ...errs(401, 404) } },
+      get: {
+        summary: "a VM: state, config, statistics",
+        parameters: idParam,
+        responses: { "200": vmResponse, ...errs(401, 404) },
+      },
       delete: {
         summary: "delete a VM (force=true kills it first if it runs)",
         parameters: [...idParam, { name: "force", in: "query", schema: { type: "boolean" } }],
@@ -62,22 +112,45 @@ export const openApiDocument = {
     "/v1/vms/{id}/shutdown": {
       post: {
         summary: "ask the guest to power off; stop it after timeoutSeconds (default 30)",
-        parameters: [...idParam, { name: "timeoutSeconds", in: "query", schema: { type: "integer", minimum: 1, maximum: 3600 } }],
+        parameters: [
+          ...idParam,
+          { name: "timeoutSeconds", in: "query", schema: { type: "integer", minimum: 1, maximum: 3600 } },
+        ],
         responses: { "200": vmResponse, ...errs(400, 401, 404, 409) },
       },
     },
     "/v1/vms/{id}/kill": action("end the VM's process at once (SIGKILL)"),
-    "/v1/vms/{id}/stats": { get: { summary: "statistics", parameters: idParam, responses: { "200": { description: "instructions, traps, SBI calls, device I/O, memory" }, ...errs(401, 404) } } },
+    "/v1/vms/{id}/stats": {
+      get: {
+        summary: "statistics",
+        parameters: idParam,
+        responses: { "200": { description: "instructions, traps, SBI calls, device I/O, memory" }, ...errs(401, 404) },
+      },
+    },
     "/v1/vms/{id}/console": {
       get: {
-        summary: "the console as a WebSocket (binary frames both ways; many readers, one writer: ?mode=write takes the writer role). Without an Upgrade header: the recent output as text",
+        summary:
+          "the console as a WebSocket (binary frames both ways; many readers, one writer: ?mode=write takes the writer role). Without an Upgrade header: the recent output as text",
         parameters: [...idParam, { name: "mode", in: "query", schema: { type: "string", enum: ["read", "write"] } }],
-        responses: { "101": { description: "WebSocket" }, "200": { description: "recent console output (text/plain)" }, ...errs(401, 404, 409) },
+        responses: {
+          "101": { description: "WebSocket" },
+          "200": { description: "recent console output (text/plain)" },
+          ...errs(401, 404, 409),
+        },
       },
     },
     "/v1/events": {
-      get: { summary: "server-sent events: created, state, exit, panic, deleted (?vm=ID filters)", parameters: [{ name: "vm", in: "query", schema: { type: "string" } }], responses: { "200": { description: "text/event-stream" }, ...errs(401) } },
+      get: {
+        summary: "server-sent events: created, state, exit, panic, deleted (?vm=ID filters)",
+        parameters: [{ name: "vm", in: "query", schema: { type: "string" } }],
+        responses: { "200": { description: "text/event-stream" }, ...errs(401) },
+      },
     },
-    "/metrics": { get: { summary: "Prometheus text format, every VM", responses: { "200": { description: "text/plain; version=0.0.4" }, ...errs(401) } } },
+    "/metrics": {
+      get: {
+        summary: "Prometheus text format, every VM",
+        responses: { "200": { description: "text/plain; version=0.0.4" }, ...errs(401) },
+      },
+    },
   },
 } as const;

@@ -85,14 +85,26 @@ export class Store {
 
   insert(rec: VmRecord): void {
     this.db
-      .prepare("INSERT INTO vms (id, name, spec, status, last_exit, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(rec.id, rec.spec.name, JSON.stringify(rec.spec), rec.status, rec.lastExit ? JSON.stringify(rec.lastExit) : null, rec.createdAt, rec.updatedAt);
+      .prepare(
+        "INSERT INTO vms (id, name, spec, status, last_exit, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        rec.id,
+        rec.spec.name,
+        JSON.stringify(rec.spec),
+        rec.status,
+        rec.lastExit ? JSON.stringify(rec.lastExit) : null,
+        rec.createdAt,
+        rec.updatedAt,
+      );
   }
 
   setStatus(id: string, status: VmStatus, lastExit?: VmExitRecord): void {
     const now = new Date().toISOString();
     if (lastExit) {
-      this.db.prepare("UPDATE vms SET status = ?, last_exit = ?, updated_at = ? WHERE id = ?").run(status, JSON.stringify(lastExit), now, id);
+      this.db
+        .prepare("UPDATE vms SET status = ?, last_exit = ?, updated_at = ? WHERE id = ?")
+        .run(status, JSON.stringify(lastExit), now, id);
     } else {
       this.db.prepare("UPDATE vms SET status = ?, updated_at = ? WHERE id = ?").run(status, now, id);
     }

@@ -130,14 +130,19 @@ export class VmManager extends EventEmitter {
   }
 
   create(spec: VmSpec): VmRecord {
-    if (spec.image !== undefined && spec.kernel !== undefined) throw new ApiError(400, "give either 'image' or 'kernel', not both");
-    if (spec.image === undefined && spec.kernel === undefined) throw new ApiError(400, "give 'image' (e.g. debian-riscv64) or 'kernel' (a path on the host)");
+    if (spec.image !== undefined && spec.kernel !== undefined)
+      throw new ApiError(400, "give either 'image' or 'kernel', not both");
+    if (spec.image === undefined && spec.kernel === undefined)
+      throw new ApiError(400, "give 'image' (e.g. debian-riscv64) or 'kernel' (a path on the host)");
     if (spec.image === undefined && spec.initrd === undefined && spec.disks.length === 0) {
       // Allowed (a kernel can carry its own initramfs), nothing to check.
     }
     this.checkPaths(spec);
     if (spec.memoryMiB * 1024 * 1024 > totalmem()) {
-      throw new ApiError(422, `memoryMiB ${spec.memoryMiB}: the host has only ${Math.floor(totalmem() / 2 ** 20)} MiB of memory`);
+      throw new ApiError(
+        422,
+        `memoryMiB ${spec.memoryMiB}: the host has only ${Math.floor(totalmem() / 2 ** 20)} MiB of memory`,
+      );
     }
     if (this.store.byName(spec.name)) throw new ApiError(409, `a VM named '${spec.name}' exists already`);
     const now = new Date().toISOString();
@@ -149,8 +154,15 @@ export class VmManager extends EventEmitter {
   }
 
   /** Every host path of the spec, resolved (symlinks followed) and confined; see HostPaths. */
-  private checkPaths(spec: VmSpec): { kernel?: string; initrd?: string; bios?: string; disks: string[]; shares: ShareSpec[] } {
-    const one = (field: string, p: string | undefined) => (p === undefined ? undefined : this.paths.resolve(field, p, false));
+  private checkPaths(spec: VmSpec): {
+    kernel?: string;
+    initrd?: string;
+    bios?: string;
+    disks: string[];
+    shares: ShareSpec[];
+  } {
+    const one = (field: string, p: string | undefined) =>
+      p === undefined ? undefined : this.paths.resolve(field, p, false);
     const kernel = one("kernel", spec.kernel);
     const initrd = one("initrd", spec.initrd);
     const bios = one("bios", spec.bios);
@@ -159,7 +171,8 @@ export class VmManager extends EventEmitter {
     const shares = (spec.shares ?? []).map((sh, i): ShareSpec => {
       const path = this.paths.resolveDir(`shares/${i}/path`, sh.path, !sh.readOnly);
       const tag = sh.tag ?? defaultShareTag(path);
-      if (tags.has(tag)) throw new ApiError(422, `shares/${i}/tag: '${tag}' is used by another share; give each its own tag`);
+      if (tags.has(tag))
+        throw new ApiError(422, `shares/${i}/tag: '${tag}' is used by another share; give each its own tag`);
       tags.add(tag);
       return { path, tag, readOnly: !!sh.readOnly };
     });
@@ -190,7 +203,11 @@ export class VmManager extends EventEmitter {
   private async exclusive<T>(ref: string, what: string, fn: (rec: VmRecord) => Promise<T>): Promise<T> {
     const rec = this.get(ref);
     const other = this.busy.get(rec.id);
-    if (other) throw new ApiError(409, `VM '${rec.spec.name}' is busy: a ${other} is under way; try ${what} again when it has finished`);
+    if (other)
+      throw new ApiError(
+        409,
+        `VM '${rec.spec.name}' is busy: a ${other} is under way; try ${what} again when it has finished`,
+      );
     this.busy.set(rec.id, what);
     try {
       return await fn(rec);
@@ -204,12 +221,16 @@ export class VmManager extends EventEmitter {
   }
 
   private async startNow(rec: VmRecord): Promise<VmRecord> {
-    if (this.live.has(rec.id)) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a created or stopped VM can be started`);
+    if (this.live.has(rec.id))
+      throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a created or stopped VM can be started`);
     const want = rec.spec.memoryMiB * 2 ** 20;
     // Leave the daemon and the host headroom: guests may commit at most 90% of the host's memory.
     const room = totalmem() * 0.9 - this.committedMemory();
     if (want > room) {
-      throw new ApiError(422, `memoryMiB ${rec.spec.memoryMiB}: only ${Math.max(0, Math.floor(room / 2 ** 20))} MiB of host memory is left for guests (running VMs hold ${Math.floor(this.committedMemory() / 2 ** 20)} MiB)`);
+      throw new ApiError(
+        422,
+        `memoryMiB ${rec.spec.memoryMiB}: only ${Math.max(0, Math.floor(room / 2 ** 20))} MiB of host memory is left for guests (running VMs hold ${Math.floor(this.committedMemory() / 2 ** 20)} MiB)`,
+      );
     }
     const cfg = await this.launchConfig(rec);
     const dir = this.vmDir(rec.id);
@@ -222,7 +243,16 @@ export class VmManager extends EventEmitter {
     // survives the daemon. Its stderr goes to a file the daemon reads when it crashes.
     const err = openSync(join(dir, "stderr.log"), "w", 0o600);
     // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it).
-    const child = spawn(process.execPath, ["--max-old-space-size=256", VM_PROCESS, join(dir, "vm.sock"), ...(this.vmsOutliveDaemon ? [] : ["--exit-with-parent"])], { detached: true, stdio: ["ignore", "ignore", err] });
+    const child = spawn(
+      process.execPath,
+      [
+        "--max-old-space-size=256",
+        VM_PROCESS,
+        join(dir, "vm.sock"),
+        ...(this.vmsOutliveDaemon ? [] : ["--exit-with-parent"]),
+      ],
+      { detached: true, stdio: ["ignore", "ignore", err] },
+    );
     closeSync(err);
     child.unref();
     child.on("error", () => {});
@@ -230,7 +260,10 @@ export class VmManager extends EventEmitter {
     writeFileSync(join(dir, "pid"), String(live.pid), { mode: 0o600 });
     child.on("exit", (code, signal) => this.gone(rec, live, code, signal));
     let ch: VmChannel<FromVm, ToVm> | undefined;
-    for (const t0 = Date.now(); !ch && Date.now() - t0 < 20_000 && child.exitCode === null && child.signalCode === null; ) {
+    for (
+      const t0 = Date.now();
+      !ch && Date.now() - t0 < 20_000 && child.exitCode === null && child.signalCode === null;
+    ) {
       ch = await connectChannel<FromVm, ToVm>(join(dir, "vm.sock")).catch(() => undefined);
       if (!ch) await new Promise((r) => setTimeout(r, 20));
     }
@@ -266,7 +299,13 @@ export class VmManager extends EventEmitter {
       if (nic.kind !== "switch") return;
       const port = this.switchNamed(nic.name).connect();
       live.ports.set(index, port);
-      port.attach({ mac: new Uint8Array(6), receive: (frame) => { this.toVm(live, { t: "net", nic: index, frame: frame.slice() }); return true; } });
+      port.attach({
+        mac: new Uint8Array(6),
+        receive: (frame) => {
+          this.toVm(live, { t: "net", nic: index, frame: frame.slice() });
+          return true;
+        },
+      });
     });
     ch.on("message", (m) => {
       switch (m.t) {
@@ -285,7 +324,12 @@ export class VmManager extends EventEmitter {
           live.lastError = m.message;
           break;
         case "exit": {
-          const exit: VmExitRecord = { reason: live.endedBy ?? m.reason, status: m.status, at: new Date().toISOString(), ...(m.message ? { message: m.message } : {}) };
+          const exit: VmExitRecord = {
+            reason: live.endedBy ?? m.reason,
+            status: m.status,
+            at: new Date().toISOString(),
+            ...(m.message ? { message: m.message } : {}),
+          };
           live.endedBy = "reported";
           this.finish(rec, live, exit);
           break;
@@ -312,11 +356,20 @@ export class VmManager extends EventEmitter {
     if (live.endedBy !== "reported") {
       const reported = readExitFile(this.vmDir(rec.id));
       if (reported && !live.endedBy) {
-        this.finish(rec, live, { reason: reported.reason, status: reported.status, at: new Date().toISOString(), ...(reported.message ? { message: reported.message } : {}) });
+        this.finish(rec, live, {
+          reason: reported.reason,
+          status: reported.status,
+          at: new Date().toISOString(),
+          ...(reported.message ? { message: reported.message } : {}),
+        });
       } else {
         const reason = live.endedBy ?? (signal === "SIGKILL" ? "killed" : "crashed");
         const stderr = tail(join(this.vmDir(rec.id), "stderr.log"));
-        const how = signal ? `the VM process was ended by ${signal}` : code !== null ? `the VM process exited with code ${code}` : "the VM process ended";
+        const how = signal
+          ? `the VM process was ended by ${signal}`
+          : code !== null
+            ? `the VM process exited with code ${code}`
+            : "the VM process ended";
         const message = live.lastError ?? how + (stderr && reason === "crashed" ? `: ${stderr}` : "");
         this.finish(rec, live, { reason, status: code, message, at: new Date().toISOString() });
       }
@@ -351,9 +404,23 @@ export class VmManager extends EventEmitter {
       ch?.close();
       killVmProcess(dir);
       const left = readExitFile(dir);
-      this.store.setStatus(rec.id, "stopped", left
-        ? { reason: left.reason, status: left.status, at: new Date().toISOString(), message: `${left.message ? left.message + "; " : ""}ended while no daemon was attached` }
-        : { reason: "daemon-restart", status: null, message: "the VM process was gone when the daemon started again", at: new Date().toISOString() });
+      this.store.setStatus(
+        rec.id,
+        "stopped",
+        left
+          ? {
+              reason: left.reason,
+              status: left.status,
+              at: new Date().toISOString(),
+              message: `${left.message ? left.message + "; " : ""}ended while no daemon was attached`,
+            }
+          : {
+              reason: "daemon-restart",
+              status: null,
+              message: "the VM process was gone when the daemon started again",
+              at: new Date().toISOString(),
+            },
+      );
     }
     // Directories of VMs that have no record (deleted while their process hung): end and remove.
     const known = new Set(this.store.list().map((r) => r.id));
@@ -384,7 +451,8 @@ export class VmManager extends EventEmitter {
   private running(ref: string, what: string): [VmRecord, Live] {
     const rec = this.get(ref);
     const live = this.live.get(rec.id);
-    if (!live) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: cannot ${what} a VM that is not running`);
+    if (!live)
+      throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: cannot ${what} a VM that is not running`);
     return [rec, live];
   }
 
@@ -398,7 +466,8 @@ export class VmManager extends EventEmitter {
 
   resume(ref: string): VmRecord {
     const [rec, live] = this.running(ref, "resume");
-    if (rec.status !== "paused") throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a paused VM can be resumed`);
+    if (rec.status !== "paused")
+      throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a paused VM can be resumed`);
     this.toVm(live, { t: "resume" });
     this.setStatus(rec, "running");
     return this.get(rec.id);
@@ -442,7 +511,8 @@ export class VmManager extends EventEmitter {
 
   private async deleteNow(rec: VmRecord, force: boolean): Promise<void> {
     if (this.live.has(rec.id)) {
-      if (!force) throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: stop it first, or delete with force=true`);
+      if (!force)
+        throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: stop it first, or delete with force=true`);
       await this.killNow(rec.id);
     }
     this.store.delete(rec.id);
@@ -477,10 +547,15 @@ export class VmManager extends EventEmitter {
       initrd = img.initrd;
       append ??= DEFAULT_APPEND;
       // The image's data disk, through a per-VM overlay: the cached base is shared and never written.
-      if (img.disk) disks.push({ path: img.disk, readOnly: false, overlay: join(this.vmDir(rec.id), "image-disk.overlay") });
+      if (img.disk)
+        disks.push({ path: img.disk, readOnly: false, overlay: join(this.vmDir(rec.id), "image-disk.overlay") });
     }
     s.disks.forEach((d, i) => {
-      disks.push({ path: real.disks[i]!, readOnly: !!d.readOnly, ...(d.overlay ? { overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : {}) });
+      disks.push({
+        path: real.disks[i]!,
+        readOnly: !!d.readOnly,
+        ...(d.overlay ? { overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : {}),
+      });
     });
     if (!kernel) throw new ApiError(422, "the VM has no kernel");
     return {
@@ -546,7 +621,11 @@ function killVmProcess(dir: string): void {
 
 function readExitFile(dir: string): { reason: string; status: number; message?: string } | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, "exit.json"), "utf8")) as { reason: string; status: number; message?: string };
+    return JSON.parse(readFileSync(join(dir, "exit.json"), "utf8")) as {
+      reason: string;
+      status: number;
+      message?: string;
+    };
   } catch {
     return undefined;
   }
@@ -570,7 +649,10 @@ function newId(): string {
 /** The spec's NICs as the machine builder's NicSpecs, with MACs derived from the VM's id. */
 function launchNics(rec: VmRecord): NicSpec[] {
   const s = rec.spec;
-  const list: NicSpecJson[] = [...(s.nics ?? []), ...(s.network ? [{ mode: "switch" as const, switch: s.network.switch, mac: s.network.mac }] : [])];
+  const list: NicSpecJson[] = [
+    ...(s.nics ?? []),
+    ...(s.network ? [{ mode: "switch" as const, switch: s.network.switch, mac: s.network.mac }] : []),
+  ];
   return list.map((n, i) => {
     // NIC 0 keeps the MAC VMs had before there were several NICs.
     const mac = (n.mac ?? (i === 0 ? macFor(rec.id) : stableMac(`${rec.id}/${i}`))).toLowerCase();

@@ -50,7 +50,9 @@ class IpcConsole implements CharBackend {
     this.txBytes += data.length;
     this.outbox.push(data);
   }
-  attach(sink: CharSink): void { this.sink = sink; }
+  attach(sink: CharSink): void {
+    this.sink = sink;
+  }
   pause(): void {}
   resume(): void {}
   async close(): Promise<void> {}
@@ -60,8 +62,12 @@ class IpcConsole implements CharBackend {
 class IpcNet implements NetBackend {
   endpoint: NetEndpoint | null = null;
   constructor(private readonly nic: number) {}
-  attach(e: NetEndpoint): void { this.endpoint = e; }
-  send(frame: Uint8Array): void { send({ t: "net", nic: this.nic, frame: frame.slice() }); }
+  attach(e: NetEndpoint): void {
+    this.endpoint = e;
+  }
+  send(frame: Uint8Array): void {
+    send({ t: "net", nic: this.nic, frame: frame.slice() });
+  }
   async close(): Promise<void> {}
 }
 

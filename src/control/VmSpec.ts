@@ -39,8 +39,7 @@ export interface ShareSpecJson {
  * port forwards on loopback addresses and unprivileged ports only.
  */
 export type NicSpecJson =
-  | { mode: "user"; mac?: string; hostfwd?: HostForwardJson[] }
-  | { mode: "switch"; switch: string; mac?: string };
+  { mode: "user"; mac?: string; hostfwd?: HostForwardJson[] } | { mode: "switch"; switch: string; mac?: string };
 
 export interface VmSpec {
   name: string;
@@ -67,7 +66,11 @@ export interface VmSpec {
 
 export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$";
 
-const MAC_SCHEMA = { type: "string", pattern: "^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$", description: "unicast MAC; default derived from the VM's id" } as const;
+const MAC_SCHEMA = {
+  type: "string",
+  pattern: "^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$",
+  description: "unicast MAC; default derived from the VM's id",
+} as const;
 
 export const vmSpecSchema = {
   type: "object",
@@ -106,7 +109,8 @@ export const vmSpecSchema = {
     nics: {
       type: "array",
       maxItems: 6,
-      description: "NICs in order (eth0, eth1, ...): user = NAT through passt with optional port forwards (on the daemon host's loopback, ports >= 1024), switch = a named virtual switch of this daemon",
+      description:
+        "NICs in order (eth0, eth1, ...): user = NAT through passt with optional port forwards (on the daemon host's loopback, ports >= 1024), switch = a named virtual switch of this daemon",
       items: {
         oneOf: [
           {
@@ -125,7 +129,12 @@ export const vmSpecSchema = {
                   required: ["proto", "hostPort", "guestPort"],
                   properties: {
                     proto: { type: "string", enum: ["tcp", "udp"] },
-                    hostAddr: { type: "string", pattern: "^(127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|::1)$", default: "127.0.0.1", description: "loopback address of the daemon's host to listen on" },
+                    hostAddr: {
+                      type: "string",
+                      pattern: "^(127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|::1)$",
+                      default: "127.0.0.1",
+                      description: "loopback address of the daemon's host to listen on",
+                    },
                     hostPort: { type: "integer", minimum: 1024, maximum: 65535 },
                     guestPort: { type: "integer", minimum: 1, maximum: 65535 },
                   },
@@ -137,7 +146,11 @@ export const vmSpecSchema = {
             type: "object",
             additionalProperties: false,
             required: ["mode", "switch"],
-            properties: { mode: { const: "switch" }, switch: { type: "string", pattern: NAME_PATTERN }, mac: MAC_SCHEMA },
+            properties: {
+              mode: { const: "switch" },
+              switch: { type: "string", pattern: NAME_PATTERN },
+              mac: MAC_SCHEMA,
+            },
           },
         ],
       },
@@ -154,14 +167,24 @@ export const vmSpecSchema = {
     shares: {
       type: "array",
       maxItems: 6,
-      description: "host folders shared over virtio-9p (docs/MACHINE.md): each directory must be under a 'serve --allow-dir' directory; the images' init mounts it on /mnt/TAG",
+      description:
+        "host folders shared over virtio-9p (docs/MACHINE.md): each directory must be under a 'serve --allow-dir' directory; the images' init mounts it on /mnt/TAG",
       items: {
         type: "object",
         additionalProperties: false,
         required: ["path"],
         properties: {
-          path: { type: "string", minLength: 1, maxLength: 4096, description: "absolute path of a directory on the daemon's host" },
-          tag: { type: "string", pattern: SHARE_TAG_PATTERN, description: "mount tag (1-31 letters, digits, '_', '.', '-'); default the directory's name" },
+          path: {
+            type: "string",
+            minLength: 1,
+            maxLength: 4096,
+            description: "absolute path of a directory on the daemon's host",
+          },
+          tag: {
+            type: "string",
+            pattern: SHARE_TAG_PATTERN,
+            description: "mount tag (1-31 letters, digits, '_', '.', '-'); default the directory's name",
+          },
           readOnly: { type: "boolean", default: false, description: "every change from the guest fails with EROFS" },
         },
       },

@@ -26,8 +26,25 @@ import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 import { PageTranslator, ExitKind } from "./PageTranslator.js";
 import {
-  DBT_ENGINE_BYTES, ENG_FPOK, ENG_ADDR, ENG_BUDGET, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE,
-  TLB_EMPTY, TLB_ENTRIES, TLB_ENTRY_BYTES, ENG_GEN, ENG_JC, JC_ENTRIES, ENG_CALLS, ENG_FFLAGS, FPOK_FP, FPOK_RNE,
+  DBT_ENGINE_BYTES,
+  ENG_FPOK,
+  ENG_ADDR,
+  ENG_BUDGET,
+  ENG_PC,
+  ENG_REGS,
+  ENG_TLB_LOAD,
+  ENG_TLB_STORE,
+  ENG_VPAGE,
+  TLB_EMPTY,
+  TLB_ENTRIES,
+  TLB_ENTRY_BYTES,
+  ENG_GEN,
+  ENG_JC,
+  JC_ENTRIES,
+  ENG_CALLS,
+  ENG_FFLAGS,
+  FPOK_FP,
+  FPOK_RNE,
 } from "./EngineArea.js";
 
 export interface DbtOptions {
@@ -79,7 +96,8 @@ export interface DbtStats {
 /** Why instructions ran in the interpreter (DbtStats.interpByReason). */
 const enum InterpReason {
   /** The timer/interrupt check, or the last few instructions of a caller's budget. */
-  Check, Tail,
+  Check,
+  Tail,
   /** The pc's page is not in the hart's fetch cache yet (the interpreter fetches and fills it). */
   NoFetch,
   /** The page is not translated yet (fewer than hotThreshold dispatches). */
@@ -91,12 +109,35 @@ const enum InterpReason {
   /** One instruction after an exit of translated code (trap-and-emulate, TLB-mirror miss). */
   Exit,
 }
-const INTERP_REASONS = ["interrupt check", "budget tail", "page not in fetch cache", "cold page", "entry not a block", "page dropped/untranslatable", "exit (one instruction)"];
+const INTERP_REASONS = [
+  "interrupt check",
+  "budget tail",
+  "page not in fetch cache",
+  "cold page",
+  "entry not a block",
+  "page dropped/untranslatable",
+  "exit (one instruction)",
+];
 
 const OPCODE_NAMES: Record<number, string> = {
-  0x03: "load (TLB miss/MMIO)", 0x23: "store (TLB miss/MMIO/code page)", 0x2f: "AMO/LR/SC", 0x73: "SYSTEM (CSR, xRET, ecall, wfi, sfence)",
-  0x07: "FP load", 0x27: "FP store", 0x53: "FP op", 0x43: "FMADD", 0x47: "FMSUB", 0x4b: "FNMSUB", 0x4f: "FNMADD",
-  0x0f: "FENCE.I", 0x33: "OP (MULH, Zb*)", 0x3b: "OP-32 (Zb*)", 0x13: "OP-IMM (Zb*)", 0x1b: "OP-IMM-32 (Zb*)", 0x67: "JALR", 0x63: "BRANCH",
+  0x03: "load (TLB miss/MMIO)",
+  0x23: "store (TLB miss/MMIO/code page)",
+  0x2f: "AMO/LR/SC",
+  0x73: "SYSTEM (CSR, xRET, ecall, wfi, sfence)",
+  0x07: "FP load",
+  0x27: "FP store",
+  0x53: "FP op",
+  0x43: "FMADD",
+  0x47: "FMSUB",
+  0x4b: "FNMSUB",
+  0x4f: "FNMADD",
+  0x0f: "FENCE.I",
+  0x33: "OP (MULH, Zb*)",
+  0x3b: "OP-32 (Zb*)",
+  0x13: "OP-IMM (Zb*)",
+  0x1b: "OP-IMM-32 (Zb*)",
+  0x67: "JALR",
+  0x63: "BRANCH",
 };
 
 type UnitFn = (block: number, budget: number) => number;
@@ -119,22 +160,62 @@ function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E:
   // Chaining: after a Jump exit with budget left, look the new pc up in the jump cache (filled by the
   // dispatcher, valid for the current generation) and call that unit directly.
   c.loop();
-  c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_CALLS).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_CALLS);
+  c.i32Const(0)
+    .i32Const(0)
+    .mem(Op.I32Load, 2, E + ENG_CALLS)
+    .i32Const(1)
+    .op(Op.I32Add)
+    .mem(Op.I32Store, 2, E + ENG_CALLS);
   c.localGet(1).localGet(2).localGet(0).byte(Op.CallIndirect).u32(sig).byte(0x00).localTee(3);
   c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end(); // kind != Jump
-  c.i32Const(0).mem(Op.I32Load, 2, E + ENG_BUDGET).localTee(2).i32Const(0).op(Op.I32LeS);
+  c.i32Const(0)
+    .mem(Op.I32Load, 2, E + ENG_BUDGET)
+    .localTee(2)
+    .i32Const(0)
+    .op(Op.I32LeS);
   c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end();
-  c.i32Const(0).mem(Op.I64Load, 3, E + ENG_PC).localTee(4);
-  c.op(Op.I32WrapI64).i32Const(1).op(Op.I32ShrU).i32Const(JC_ENTRIES - 1).op(Op.I32And).i32Const(4).op(Op.I32Shl).localTee(5);
-  c.mem(Op.I64Load, 3, E + ENG_JC).localGet(4).op(Op.I64Ne);
-  c.localGet(5).mem(Op.I32Load, 2, E + ENG_JC + 12).i32Const(0).mem(Op.I32Load, 2, E + ENG_GEN).op(Op.I32Ne).op(Op.I32Or);
+  c.i32Const(0)
+    .mem(Op.I64Load, 3, E + ENG_PC)
+    .localTee(4);
+  c.op(Op.I32WrapI64)
+    .i32Const(1)
+    .op(Op.I32ShrU)
+    .i32Const(JC_ENTRIES - 1)
+    .op(Op.I32And)
+    .i32Const(4)
+    .op(Op.I32Shl)
+    .localTee(5);
+  c.mem(Op.I64Load, 3, E + ENG_JC)
+    .localGet(4)
+    .op(Op.I64Ne);
+  c.localGet(5)
+    .mem(Op.I32Load, 2, E + ENG_JC + 12)
+    .i32Const(0)
+    .mem(Op.I32Load, 2, E + ENG_GEN)
+    .op(Op.I32Ne)
+    .op(Op.I32Or);
   c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end();
-  c.localGet(5).mem(Op.I32Load, 2, E + ENG_JC + 8).localTee(0).i32Const(16).op(Op.I32ShrU).localSet(1);
+  c.localGet(5)
+    .mem(Op.I32Load, 2, E + ENG_JC + 8)
+    .localTee(0)
+    .i32Const(16)
+    .op(Op.I32ShrU)
+    .localSet(1);
   c.localGet(0).i32Const(0xffff).op(Op.I32And).localSet(0);
-  c.i32Const(0).localGet(4).i64Const(-4096, -1).op(Op.I64And).mem(Op.I64Store, 3, E + ENG_VPAGE);
+  c.i32Const(0)
+    .localGet(4)
+    .i64Const(-4096, -1)
+    .op(Op.I64And)
+    .mem(Op.I64Store, 3, E + ENG_VPAGE);
   c.br(0).end();
   c.op(Op.Unreachable);
-  b.addFunction([ValType.I32, ValType.I32, ValType.I32], [ValType.I32], [ValType.I32, ValType.I64, ValType.I32], c, "enter");
+  b.addFunction(
+    [ValType.I32, ValType.I32, ValType.I32],
+    [ValType.I32],
+    [ValType.I32, ValType.I64, ValType.I32],
+    c,
+    "enter",
+  );
   const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { t: table, m: memory } });
   return inst.exports["enter"] as EnterFn;
 }
@@ -166,7 +247,6 @@ const PAYOFF_MIN = 12;
 /** Dispatches a page that did not pay off waits before it is tried again. */
 const PAYOFF_BACKOFF = 200_000;
 
-
 /** mstatus.FS (Privileged ISA 3.1.6.6); Dirty = both bits. */
 const MS_FS = 3 << 13;
 
@@ -182,13 +262,19 @@ class CodeRegistry {
   /** Per host page: how many translators hold a translation of it. */
   readonly pages: Uint8Array;
   readonly dbts: Dbt[] = [];
-  constructor(pagesInRam: number) { this.pages = new Uint8Array(pagesInRam); }
+  constructor(pagesInRam: number) {
+    this.pages = new Uint8Array(pagesInRam);
+  }
   readonly onCodeWrite = (hostPage: number): void => {
     for (const d of this.dbts) d.dropCodePage(hostPage);
   };
   /** A translator made hostPage a code page: no hart may keep it in its store fast cache. */
   added(hostPage: number): void {
-    if (this.pages[hostPage >>> 12]!++ === 0) for (const d of this.dbts) { d.hart.evictStorePage(hostPage); d.evictStoreMirror(hostPage); }
+    if (this.pages[hostPage >>> 12]!++ === 0)
+      for (const d of this.dbts) {
+        d.hart.evictStorePage(hostPage);
+        d.evictStoreMirror(hostPage);
+      }
   }
   removed(hostPage: number): void {
     if (this.pages[hostPage >>> 12]! > 0) this.pages[hostPage >>> 12]!--;
@@ -199,8 +285,20 @@ const registries = new WeakMap<object, CodeRegistry>();
 /** Statistics with every count zero. */
 export function emptyDbtStats(): DbtStats {
   return {
-    pagesTranslated: 0, blocksTranslated: 0, insnsTranslated: 0, modules: 0, wasmBytes: 0, compileMs: 0,
-    cacheHits: 0, unitCalls: 0, invalidations: 0, translatedInsns: 0, interpInsns: 0, interpExits: 0, tlbMirrorFlushes: 0, unprofitable: 0,
+    pagesTranslated: 0,
+    blocksTranslated: 0,
+    insnsTranslated: 0,
+    modules: 0,
+    wasmBytes: 0,
+    compileMs: 0,
+    cacheHits: 0,
+    unitCalls: 0,
+    invalidations: 0,
+    translatedInsns: 0,
+    interpInsns: 0,
+    interpExits: 0,
+    tlbMirrorFlushes: 0,
+    unprofitable: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
     interpByReason: new Array<number>(INTERP_REASONS.length).fill(0),
   };
@@ -211,7 +309,10 @@ export function addDbtStats(dst: DbtStats, src: DbtStats): void {
   for (const k of Object.keys(src) as (keyof DbtStats)[]) {
     const v = src[k];
     if (typeof v === "number") (dst[k] as number) += v;
-    else v.forEach((n, i) => { (dst[k] as number[])[i]! += n; });
+    else
+      v.forEach((n, i) => {
+        (dst[k] as number[])[i]! += n;
+      });
   }
 }
 
@@ -239,14 +340,19 @@ export class Dbt implements HartEngine {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private readonly enter: EnterFn;
-  constructor(readonly hart: Hart, opts: DbtOptions = {}) {
+  constructor(
+    readonly hart: Hart,
+    opts: DbtOptions = {},
+  ) {
     const mem = hart.memory;
     if (mem.base % 4096 !== 0) throw new Error("the binary translator needs a page-aligned RAM base");
     // Each translating hart has its own DBT_ENGINE_BYTES slot of the engine area (registers, TLB
     // mirrors, jump cache), indexed by its hart id (a hart re-created on reboot reuses its slot).
     const slotIndex = hart.hartId;
     if (mem.engineBytes < (slotIndex + 1) * DBT_ENGINE_BYTES) {
-      throw new Error(`the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area per hart; this GuestMemory has ${mem.engineBytes}, too few for hart ${slotIndex} (create it with engineBytes: engineBytes("dbt", harts) from src/dbt/Engine.ts)`);
+      throw new Error(
+        `the binary translator needs ${DBT_ENGINE_BYTES} bytes of engine area per hart; this GuestMemory has ${mem.engineBytes}, too few for hart ${slotIndex} (create it with engineBytes: engineBytes("dbt", harts) from src/dbt/Engine.ts)`,
+      );
     }
     const E = mem.engineOffset + slotIndex * DBT_ENGINE_BYTES;
     const buf = mem.buffer;
@@ -258,17 +364,27 @@ export class Dbt implements HartEngine {
     this.ram8 = new Uint8Array(buf, 0, mem.size);
     this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
     let reg = registries.get(mem);
-    if (reg === undefined) { reg = new CodeRegistry(mem.size >>> 12); registries.set(mem, reg); }
+    if (reg === undefined) {
+      reg = new CodeRegistry(mem.size >>> 12);
+      registries.set(mem, reg);
+    }
     this.registry = reg;
     // A re-created hart (reboot) replaces its predecessor with the same id.
     const prev = reg.dbts.findIndex((d) => d.hart.hartId === hart.hartId);
-    if (prev >= 0) { reg.dbts[prev]!.flushAll(); reg.dbts.splice(prev, 1); }
+    if (prev >= 0) {
+      reg.dbts[prev]!.flushAll();
+      reg.dbts.splice(prev, 1);
+    }
     reg.dbts.push(this);
     this.codePages = reg.pages;
     this.h = hart.attachEngine(this);
     this.fastSize = this.h.fastSize;
-    if (this.fastSize !== TLB_ENTRIES) throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
-    this.translator = new PageTranslator(this.ram16, this.h.ctab, E, { regsInLocals: opts.regsInLocals, disabled: opts.disabledOpcodes });
+    if (this.fastSize !== TLB_ENTRIES)
+      throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
+    this.translator = new PageTranslator(this.ram16, this.h.ctab, E, {
+      regsInLocals: opts.regsInLocals,
+      disabled: opts.disabledOpcodes,
+    });
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 512;
     this.slice = opts.slice ?? 4096;
@@ -277,7 +393,10 @@ export class Dbt implements HartEngine {
 
   /** Drops every translation (e.g. after the host rewrote guest code wholesale). */
   flushAll(): void {
-    for (let p = 0; p < this.units.length; p++) { const u = this.units[p]; if (u !== undefined) this.drop(u, p << 12); }
+    for (let p = 0; p < this.units.length; p++) {
+      const u = this.units[p];
+      if (u !== undefined) this.drop(u, p << 12);
+    }
     this.units.fill(undefined);
     this.flushMirror();
   }
@@ -285,7 +404,9 @@ export class Dbt implements HartEngine {
   /** The n pages whose translations executed the most instructions: [host page offset, instructions]. */
   hotPages(n: number): [number, number][] {
     const all: [number, number][] = [];
-    this.units.forEach((u, p) => { if (u !== undefined && u.totalExecuted > 0) all.push([p << 12, u.totalExecuted]); });
+    this.units.forEach((u, p) => {
+      if (u !== undefined && u.totalExecuted > 0) all.push([p << 12, u.totalExecuted]);
+    });
     return all.sort((a, b) => b[1] - a[1]).slice(0, n);
   }
 
@@ -331,10 +452,12 @@ export class Dbt implements HartEngine {
 
   private flushMirror(): void {
     this.newJumpGen(); // the jump cache maps virtual pcs
-    const e = this.eng32, base = this.e32;
+    const e = this.eng32,
+      base = this.e32;
     for (let i = 0; i < 2 * TLB_ENTRIES; i++) {
       const w = base + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2);
-      e[w] = TLB_EMPTY; e[w + 1] = 0;
+      e[w] = TLB_EMPTY;
+      e[w + 1] = 0;
     }
     this.epoch = this.h.tlbEpoch;
     this.stats.tlbMirrorFlushes++;
@@ -343,7 +466,9 @@ export class Dbt implements HartEngine {
   /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors. */
   private fillMirror(lo: number, hi: number): void {
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
-    const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi, fb = this.h.fastBase;
+    const tagLo = this.h.fastTagLo,
+      tagHi = this.h.fastTagHi,
+      fb = this.h.fastBase;
     const page = lo & ~0xfff;
     for (let kind = 1; kind <= 2; kind++) {
       const i = kind * this.fastSize + idx;
@@ -352,7 +477,10 @@ export class Dbt implements HartEngine {
       if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
       const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + idx * TLB_ENTRY_BYTES) >>> 2);
       // addend: host offset = low 32 bits of the virtual address + addend (mod 2^32), one add in wasm
-      this.eng32[w] = page; this.eng32[w + 1] = hi; this.eng32[w + 2] = (host - page) | 0; this.eng32[w + 3] = host;
+      this.eng32[w] = page;
+      this.eng32[w + 1] = hi;
+      this.eng32[w + 2] = (host - page) | 0;
+      this.eng32[w + 3] = host;
     }
   }
 
@@ -373,8 +501,11 @@ export class Dbt implements HartEngine {
   run(budget: number): ExitReason {
     const hart = this.hart;
     const st = this.stats;
-    const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi, fb = this.h.fastBase;
-    const eng32 = this.eng32, e32 = this.e32;
+    const tagLo = this.h.fastTagLo,
+      tagHi = this.h.fastTagHi,
+      fb = this.h.fastBase;
+    const eng32 = this.eng32,
+      e32 = this.e32;
     this.newGen(); // the host or devices may have written memory since the last run
     let remaining = budget;
     // Start with an interrupt check, as the interpreter's run() does: an interrupt pending on entry is
@@ -394,17 +525,24 @@ export class Dbt implements HartEngine {
           continue;
         }
       }
-      const pcLo = hart.pcLo, pcHi = hart.pcHi;
+      const pcLo = hart.pcLo,
+        pcHi = hart.pcHi;
       const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
       let unit: PageUnit | undefined;
       let host = -1;
       // A page missing from the fetch cache (every TLB flush empties it: ~125 k times per Linux boot)
       // is looked up without executing: a 64-instruction interpreter burst to fill it interpreted
       // 112 M instructions of the in-guest workload.
-      if ((tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi) || (this.h.probeFetch() >= 0 && tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi)) {
+      if (
+        (tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi) ||
+        (this.h.probeFetch() >= 0 && tagLo[fi] === (pcLo & ~0xfff) && tagHi[fi] === pcHi)
+      ) {
         host = fb[fi]!;
         unit = this.units[host >>> 12];
-        if (unit === undefined) { unit = new PageUnit(); this.units[host >>> 12] = unit; }
+        if (unit === undefined) {
+          unit = new PageUnit();
+          this.units[host >>> 12] = unit;
+        }
       }
       const off = pcLo & 0xfff;
       let block = -1;
@@ -427,8 +565,16 @@ export class Dbt implements HartEngine {
         // interpreter burst. (A burst of 1 for the latter interpreted 28 M fewer instructions of a
         // boot but made 8% more pages hot enough to translate: no gain measured.)
         const n = remaining < 64 ? remaining : 64;
-        const r = this.interp(n, unit === undefined ? InterpReason.NoFetch : unit.dispatches < 0 ? InterpReason.Dropped
-          : unit.fn === undefined ? InterpReason.Cold : InterpReason.NotBlock);
+        const r = this.interp(
+          n,
+          unit === undefined
+            ? InterpReason.NoFetch
+            : unit.dispatches < 0
+              ? InterpReason.Dropped
+              : unit.fn === undefined
+                ? InterpReason.Cold
+                : InterpReason.NotBlock,
+        );
         remaining -= n;
         sinceCheck += n;
         if (r !== ExitReason.Budget) return r;
@@ -436,9 +582,13 @@ export class Dbt implements HartEngine {
       }
       // Enter translated code, and remember the entry for chaining from other units.
       const jw = e32 + ((ENG_JC + ((pcLo >>> 1) & (JC_ENTRIES - 1)) * 16) >>> 2);
-      eng32[jw] = pcLo; eng32[jw + 1] = pcHi; eng32[jw + 2] = unit!.slot | (block << 16); eng32[jw + 3] = this.jcGen;
+      eng32[jw] = pcLo;
+      eng32[jw + 1] = pcHi;
+      eng32[jw + 2] = unit!.slot | (block << 16);
+      eng32[jw + 3] = this.jcGen;
       // FS Dirty, and a valid dynamic rounding mode (else FP instructions with rm = DYN are illegal).
-      eng32[e32 + (ENG_FPOK >>> 2)] = (this.h.mstatus & MS_FS) === MS_FS && hart.frm <= 4 ? FPOK_FP | (hart.frm === 0 ? FPOK_RNE : 0) : 0;
+      eng32[e32 + (ENG_FPOK >>> 2)] =
+        (this.h.mstatus & MS_FS) === MS_FS && hart.frm <= 4 ? FPOK_FP | (hart.frm === 0 ? FPOK_RNE : 0) : 0;
       eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
       eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
       // The pc a unit reports when it returns at once for want of budget (PageTranslator).
@@ -450,7 +600,10 @@ export class Dbt implements HartEngine {
       const kind = this.enter(u.slot, block, give);
       st.unitCalls += eng32[e32 + (ENG_CALLS >>> 2)]!;
       const ff = eng32[e32 + (ENG_FFLAGS >>> 2)]!;
-      if (ff !== 0) { hart.fflags |= ff; eng32[e32 + (ENG_FFLAGS >>> 2)] = 0; } // flags raised by translated FP arithmetic
+      if (ff !== 0) {
+        hart.fflags |= ff;
+        eng32[e32 + (ENG_FFLAGS >>> 2)] = 0;
+      } // flags raised by translated FP arithmetic
       eng32[e32 + (ENG_CALLS >>> 2)] = 0;
       const left = eng32[e32 + (ENG_BUDGET >>> 2)]!;
       const done = give - left;
@@ -465,8 +618,14 @@ export class Dbt implements HartEngine {
       if (++u.calls >= PAYOFF_WINDOW) {
         // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
         // in the interpreter than with an exit per few instructions: drop the unit for a while.
-        if (u.interpExits * 2 > u.calls && u.executed < PAYOFF_MIN * u.calls) { this.drop(u, host); u.dispatches = -PAYOFF_BACKOFF; st.unprofitable++; }
-        u.calls = 0; u.executed = 0; u.interpExits = 0;
+        if (u.interpExits * 2 > u.calls && u.executed < PAYOFF_MIN * u.calls) {
+          this.drop(u, host);
+          u.dispatches = -PAYOFF_BACKOFF;
+          st.unprofitable++;
+        }
+        u.calls = 0;
+        u.executed = 0;
+        u.interpExits = 0;
       }
       if (kind === ExitKind.Interp) {
         st.interpExits++;
@@ -504,7 +663,8 @@ export class Dbt implements HartEngine {
   /** Major opcode of the (expanded) instruction at pc, or -1 if its page is not in the fetch cache. */
   private opcodeAt(pcLo: number, pcHi: number): number {
     const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
-    const tagLo = this.h.fastTagLo, tagHi = this.h.fastTagHi;
+    const tagLo = this.h.fastTagLo,
+      tagHi = this.h.fastTagHi;
     if (tagLo[fi] !== (pcLo & ~0xfff) || tagHi[fi] !== pcHi) return -1;
     const off = this.h.fastBase[fi]! + (pcLo & 0xfff);
     const h = this.ram16[off >>> 1]!;
@@ -524,7 +684,11 @@ export class Dbt implements HartEngine {
     unit.executed = 0;
     unit.interpExits = 0;
     unit.fn = undefined;
-    if (unit.slot >= 0) { this.table.set(unit.slot, null); this.freeSlots.push(unit.slot); unit.slot = -1; }
+    if (unit.slot >= 0) {
+      this.table.set(unit.slot, null);
+      this.freeSlots.push(unit.slot);
+      unit.slot = -1;
+    }
     unit.blockAt = undefined;
     unit.snapshot = undefined;
     unit.dispatches = 0;
@@ -536,7 +700,10 @@ export class Dbt implements HartEngine {
     if (unit.fn !== undefined) this.drop(unit, host); // frees its table slot and kills jump-cache entries to it
     const tp = this.translator.translate(host, unit.entries);
     unit.misses = 0;
-    if (tp === undefined) { unit.dispatches = -1_000_000; return; } // nothing translatable: stay interpreted
+    if (tp === undefined) {
+      unit.dispatches = -1_000_000;
+      return;
+    } // nothing translatable: stay interpreted
     const b = new WasmModuleBuilder();
     const mem = this.hart.memory;
     const pages = mem.wasmMemory.buffer.byteLength / 65536;
@@ -582,11 +749,23 @@ export function formatDbtStats(s: DbtStats): string {
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes}, dropped as unprofitable ${s.unprofitable}`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns}, exits to the interpreter (trap-and-emulate, TLB misses) ${s.interpExits}`,
-    `dbt: interpreted by reason: ${s.interpByReason.map((n, i) => [i, n] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
-      .map(([i, n]) => `${INTERP_REASONS[i]} ${n}`).join(", ")}`,
-    ...(s.interpExits > 0 ? [`dbt: exits by instruction: ${s.exitsByOpcode
-      .map((n, op) => [op, n] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 6)
-      .map(([op, n]) => `${OPCODE_NAMES[op] ?? `opcode 0x${op.toString(16)}`} ${n}`).join(", ")}`] : []),
+    `dbt: interpreted by reason: ${s.interpByReason
+      .map((n, i) => [i, n] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([i, n]) => `${INTERP_REASONS[i]} ${n}`)
+      .join(", ")}`,
+    ...(s.interpExits > 0
+      ? [
+          `dbt: exits by instruction: ${s.exitsByOpcode
+            .map((n, op) => [op, n] as const)
+            .filter(([, n]) => n > 0)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 6)
+            .map(([op, n]) => `${OPCODE_NAMES[op] ?? `opcode 0x${op.toString(16)}`} ${n}`)
+            .join(", ")}`,
+        ]
+      : []),
   ].join("\n");
 }
 

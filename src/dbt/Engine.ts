@@ -7,7 +7,8 @@ import { DBT_ENGINE_BYTES } from "./EngineArea.js";
 
 export type EngineName = "interp" | "dbt";
 export const DEFAULT_ENGINE: EngineName = "dbt";
-export const ENGINE_USAGE = "  --engine E      CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter)";
+export const ENGINE_USAGE =
+  "  --engine E      CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter)";
 
 export function isEngineName(value: string): value is EngineName {
   return value === "interp" || value === "dbt";

@@ -27,7 +27,8 @@ export const ENG_GEN = 540;
  */
 export const ENG_FPOK = 544;
 /** ENG_FPOK bits: FP instructions may run; the dynamic rounding mode (frm) is round-to-nearest-even. */
-export const FPOK_FP = 1, FPOK_RNE = 2;
+export const FPOK_FP = 1,
+  FPOK_RNE = 2;
 /**
  * Exception flags raised by translated code (i32, fflags bits: NX = 1), merged into the hart's
  * fflags by the dispatcher whenever translated code returns.

@@ -45,7 +45,8 @@ function hex(v: bigint | number): string {
 
 /** The first RAM byte at which the two harts' memories differ, described; undefined if equal. */
 export function compareRam(a: Hart, b: Hart): string | undefined {
-  const ra = a.memory.bytes, rb = b.memory.bytes;
+  const ra = a.memory.bytes,
+    rb = b.memory.bytes;
   if (ra.length !== rb.length) return `RAM sizes differ: dbt ${ra.length} interp ${rb.length} bytes`;
   if (Buffer.compare(ra, rb) === 0) return undefined;
   // Compare 4 KiB pages with memcmp first: a byte loop over 64 MiB in JS would take a second.
@@ -84,7 +85,8 @@ export function lockstep(dbt: Hart, interp: Hart, opts: LockstepOptions = {}): L
   if (!dbt.engineAttached) throw new Error("lockstep: the first hart has no translator attached (attachDbt)");
   if (interp.engineAttached) throw new Error("lockstep: the second hart must interpret (no translator)");
   const chunk = opts.chunk ?? 1000;
-  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`lockstep: chunk ${chunk} must be a positive integer number of instructions`);
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new RangeError(`lockstep: chunk ${chunk} must be a positive integer number of instructions`);
   const max = opts.maxInsns ?? 10_000_000;
   const withRam = opts.compareRam ?? false;
   const start = interp.instret;
@@ -109,7 +111,8 @@ export function lockstep(dbt: Hart, interp: Hart, opts: LockstepOptions = {}): L
       return { divergence: state ? `${head}: ${state}` : head, insns, reason: ra };
     }
     const verdict = opts.onChunk ? opts.onChunk(ra, dbt, interp) : "continue";
-    if (typeof verdict === "object") return { divergence: `${where}: ${verdict.divergence}`, insns: interp.instret - start, reason: ra };
+    if (typeof verdict === "object")
+      return { divergence: `${where}: ${verdict.divergence}`, insns: interp.instret - start, reason: ra };
     if (verdict === "stop") return { divergence: undefined, insns: interp.instret - start, reason: ra };
     if (ra !== ExitReason.Budget) {
       const go = opts.onExit ? opts.onExit(ra, dbt, interp) : false;

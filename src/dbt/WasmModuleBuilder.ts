@@ -116,10 +116,29 @@ export interface FuncType {
   results: readonly ValType[];
 }
 
-interface FuncImport { module: string; name: string; type: number }
-interface MemImport { module: string; name: string; min: number; max: number; shared: boolean }
-interface TableImport { module: string; name: string; min: number }
-interface FuncDef { type: number; locals: readonly ValType[]; body: ByteWriter; exportName?: string }
+interface FuncImport {
+  module: string;
+  name: string;
+  type: number;
+}
+interface MemImport {
+  module: string;
+  name: string;
+  min: number;
+  max: number;
+  shared: boolean;
+}
+interface TableImport {
+  module: string;
+  name: string;
+  min: number;
+}
+interface FuncDef {
+  type: number;
+  locals: readonly ValType[];
+  body: ByteWriter;
+  exportName?: string;
+}
 
 /** Builds one module: types, imported functions and memory, defined functions, exports. */
 export class WasmModuleBuilder {
@@ -163,7 +182,13 @@ export class WasmModuleBuilder {
    * Defines a function; `body` holds its instructions without the final `end` (added here).
    * Returns the function index.
    */
-  addFunction(params: readonly ValType[], results: readonly ValType[], locals: readonly ValType[], body: ByteWriter, exportName?: string): number {
+  addFunction(
+    params: readonly ValType[],
+    results: readonly ValType[],
+    locals: readonly ValType[],
+    body: ByteWriter,
+    exportName?: string,
+  ): number {
     const def: FuncDef = { type: this.type(params, results), locals, body };
     if (exportName !== undefined) def.exportName = exportName;
     this.funcs.push(def);
@@ -194,7 +219,9 @@ export class WasmModuleBuilder {
       const m = this.memImport;
       if (m) {
         is.name(m.module).name(m.name).byte(0x02);
-        is.byte(m.shared ? 0x03 : 0x01).u32(m.min).u32(m.max); // limits with max (0x03 = shared, threads proposal)
+        is.byte(m.shared ? 0x03 : 0x01)
+          .u32(m.min)
+          .u32(m.max); // limits with max (0x03 = shared, threads proposal)
       }
       section(2, is);
     }
@@ -204,7 +231,9 @@ export class WasmModuleBuilder {
     for (const f of this.funcs) fs.u32(f.type);
     section(3, fs);
     // Export section (7)
-    const exported = this.funcs.map((f, i) => ({ f, idx: this.funcImports.length + i })).filter((e) => e.f.exportName !== undefined);
+    const exported = this.funcs
+      .map((f, i) => ({ f, idx: this.funcImports.length + i }))
+      .filter((e) => e.f.exportName !== undefined);
     const es = new ByteWriter();
     es.u32(exported.length);
     for (const e of exported) es.name(e.f.exportName!).byte(0x00).u32(e.idx);
@@ -234,38 +263,139 @@ export class WasmModuleBuilder {
 
 /** Opcodes used by the translator (spec 5.4). */
 export const enum Op {
-  Unreachable = 0x00, Nop = 0x01, Block = 0x02, Loop = 0x03, If = 0x04, Else = 0x05, End = 0x0b,
-  Br = 0x0c, BrIf = 0x0d, BrTable = 0x0e, Return = 0x0f, Call = 0x10, CallIndirect = 0x11,
-  Drop = 0x1a, Select = 0x1b,
-  LocalGet = 0x20, LocalSet = 0x21, LocalTee = 0x22, GlobalGet = 0x23, GlobalSet = 0x24,
-  I32Load = 0x28, I64Load = 0x29, F32Load = 0x2a, F64Load = 0x2b,
-  I32Load8S = 0x2c, I32Load8U = 0x2d, I32Load16S = 0x2e, I32Load16U = 0x2f,
-  I64Load8S = 0x30, I64Load8U = 0x31, I64Load16S = 0x32, I64Load16U = 0x33, I64Load32S = 0x34, I64Load32U = 0x35,
-  I32Store = 0x36, I64Store = 0x37, F32Store = 0x38, F64Store = 0x39,
-  I32Store8 = 0x3a, I32Store16 = 0x3b, I64Store8 = 0x3c, I64Store16 = 0x3d, I64Store32 = 0x3e,
-  I32Const = 0x41, I64Const = 0x42,
-  I32Eqz = 0x45, I32Eq = 0x46, I32Ne = 0x47, I32LtS = 0x48, I32LtU = 0x49, I32GtS = 0x4a, I32GtU = 0x4b,
-  I32LeS = 0x4c, I32LeU = 0x4d, I32GeS = 0x4e, I32GeU = 0x4f,
-  I64Eqz = 0x50, I64Eq = 0x51, I64Ne = 0x52, I64LtS = 0x53, I64LtU = 0x54, I64GtS = 0x55, I64GtU = 0x56,
-  I64LeS = 0x57, I64LeU = 0x58, I64GeS = 0x59, I64GeU = 0x5a,
-  I32Clz = 0x67, I32Ctz = 0x68, I32Popcnt = 0x69, I32Add = 0x6a, I32Sub = 0x6b, I32Mul = 0x6c,
-  I32DivS = 0x6d, I32DivU = 0x6e, I32RemS = 0x6f, I32RemU = 0x70, I32And = 0x71, I32Or = 0x72, I32Xor = 0x73,
-  I32Shl = 0x74, I32ShrS = 0x75, I32ShrU = 0x76, I32Rotl = 0x77, I32Rotr = 0x78,
-  I64Clz = 0x79, I64Ctz = 0x7a, I64Popcnt = 0x7b, I64Add = 0x7c, I64Sub = 0x7d, I64Mul = 0x7e,
-  I64DivS = 0x7f, I64DivU = 0x80, I64RemS = 0x81, I64RemU = 0x82, I64And = 0x83, I64Or = 0x84, I64Xor = 0x85,
-  I64Shl = 0x86, I64ShrS = 0x87, I64ShrU = 0x88, I64Rotl = 0x89, I64Rotr = 0x8a,
-  I32WrapI64 = 0xa7, I64ExtendI32S = 0xac, I64ExtendI32U = 0xad,
-  I32Extend8S = 0xc0, I32Extend16S = 0xc1, I64Extend8S = 0xc2, I64Extend16S = 0xc3, I64Extend32S = 0xc4,
+  Unreachable = 0x00,
+  Nop = 0x01,
+  Block = 0x02,
+  Loop = 0x03,
+  If = 0x04,
+  Else = 0x05,
+  End = 0x0b,
+  Br = 0x0c,
+  BrIf = 0x0d,
+  BrTable = 0x0e,
+  Return = 0x0f,
+  Call = 0x10,
+  CallIndirect = 0x11,
+  Drop = 0x1a,
+  Select = 0x1b,
+  LocalGet = 0x20,
+  LocalSet = 0x21,
+  LocalTee = 0x22,
+  GlobalGet = 0x23,
+  GlobalSet = 0x24,
+  I32Load = 0x28,
+  I64Load = 0x29,
+  F32Load = 0x2a,
+  F64Load = 0x2b,
+  I32Load8S = 0x2c,
+  I32Load8U = 0x2d,
+  I32Load16S = 0x2e,
+  I32Load16U = 0x2f,
+  I64Load8S = 0x30,
+  I64Load8U = 0x31,
+  I64Load16S = 0x32,
+  I64Load16U = 0x33,
+  I64Load32S = 0x34,
+  I64Load32U = 0x35,
+  I32Store = 0x36,
+  I64Store = 0x37,
+  F32Store = 0x38,
+  F64Store = 0x39,
+  I32Store8 = 0x3a,
+  I32Store16 = 0x3b,
+  I64Store8 = 0x3c,
+  I64Store16 = 0x3d,
+  I64Store32 = 0x3e,
+  I32Const = 0x41,
+  I64Const = 0x42,
+  I32Eqz = 0x45,
+  I32Eq = 0x46,
+  I32Ne = 0x47,
+  I32LtS = 0x48,
+  I32LtU = 0x49,
+  I32GtS = 0x4a,
+  I32GtU = 0x4b,
+  I32LeS = 0x4c,
+  I32LeU = 0x4d,
+  I32GeS = 0x4e,
+  I32GeU = 0x4f,
+  I64Eqz = 0x50,
+  I64Eq = 0x51,
+  I64Ne = 0x52,
+  I64LtS = 0x53,
+  I64LtU = 0x54,
+  I64GtS = 0x55,
+  I64GtU = 0x56,
+  I64LeS = 0x57,
+  I64LeU = 0x58,
+  I64GeS = 0x59,
+  I64GeU = 0x5a,
+  I32Clz = 0x67,
+  I32Ctz = 0x68,
+  I32Popcnt = 0x69,
+  I32Add = 0x6a,
+  I32Sub = 0x6b,
+  I32Mul = 0x6c,
+  I32DivS = 0x6d,
+  I32DivU = 0x6e,
+  I32RemS = 0x6f,
+  I32RemU = 0x70,
+  I32And = 0x71,
+  I32Or = 0x72,
+  I32Xor = 0x73,
+  I32Shl = 0x74,
+  I32ShrS = 0x75,
+  I32ShrU = 0x76,
+  I32Rotl = 0x77,
+  I32Rotr = 0x78,
+  I64Clz = 0x79,
+  I64Ctz = 0x7a,
+  I64Popcnt = 0x7b,
+  I64Add = 0x7c,
+  I64Sub = 0x7d,
+  I64Mul = 0x7e,
+  I64DivS = 0x7f,
+  I64DivU = 0x80,
+  I64RemS = 0x81,
+  I64RemU = 0x82,
+  I64And = 0x83,
+  I64Or = 0x84,
+  I64Xor = 0x85,
+  I64Shl = 0x86,
+  I64ShrS = 0x87,
+  I64ShrU = 0x88,
+  I64Rotl = 0x89,
+  I64Rotr = 0x8a,
+  I32WrapI64 = 0xa7,
+  I64ExtendI32S = 0xac,
+  I64ExtendI32U = 0xad,
+  I32Extend8S = 0xc0,
+  I32Extend16S = 0xc1,
+  I64Extend8S = 0xc2,
+  I64Extend16S = 0xc3,
+  I64Extend32S = 0xc4,
 }
 
 /** A function body under construction: thin helpers over ByteWriter for common instruction shapes. */
 export class CodeWriter extends ByteWriter {
-  op(o: Op): this { return this.byte(o); }
-  localGet(i: number): this { return this.byte(Op.LocalGet).u32(i); }
-  localSet(i: number): this { return this.byte(Op.LocalSet).u32(i); }
-  localTee(i: number): this { return this.byte(Op.LocalTee).u32(i); }
-  i32Const(v: number): this { return this.byte(Op.I32Const).s32(v); }
-  i64Const(lo: number, hi: number): this { return this.byte(Op.I64Const).s64Pair(lo, hi); }
+  op(o: Op): this {
+    return this.byte(o);
+  }
+  localGet(i: number): this {
+    return this.byte(Op.LocalGet).u32(i);
+  }
+  localSet(i: number): this {
+    return this.byte(Op.LocalSet).u32(i);
+  }
+  localTee(i: number): this {
+    return this.byte(Op.LocalTee).u32(i);
+  }
+  i32Const(v: number): this {
+    return this.byte(Op.I32Const).s32(v);
+  }
+  i64Const(lo: number, hi: number): this {
+    return this.byte(Op.I64Const).s64Pair(lo, hi);
+  }
   /** f64.const (0x44, 8 bytes little-endian IEEE 754). */
   f64Const(v: number): this {
     const b = new Uint8Array(new Float64Array([v]).buffer);
@@ -274,12 +404,28 @@ export class CodeWriter extends ByteWriter {
     return this;
   }
   /** A memory access with its alignment hint (log2) and constant offset (spec 5.4.6 memarg). */
-  mem(o: Op, alignLog2: number, offset: number): this { return this.byte(o).u32(alignLog2).u32(offset); }
-  block(type: number = BLOCK_VOID): this { return this.byte(Op.Block).byte(type); }
-  loop(type: number = BLOCK_VOID): this { return this.byte(Op.Loop).byte(type); }
-  if_(type: number = BLOCK_VOID): this { return this.byte(Op.If).byte(type); }
-  end(): this { return this.byte(Op.End); }
-  br(depth: number): this { return this.byte(Op.Br).u32(depth); }
-  brIf(depth: number): this { return this.byte(Op.BrIf).u32(depth); }
-  call(func: number): this { return this.byte(Op.Call).u32(func); }
+  mem(o: Op, alignLog2: number, offset: number): this {
+    return this.byte(o).u32(alignLog2).u32(offset);
+  }
+  block(type: number = BLOCK_VOID): this {
+    return this.byte(Op.Block).byte(type);
+  }
+  loop(type: number = BLOCK_VOID): this {
+    return this.byte(Op.Loop).byte(type);
+  }
+  if_(type: number = BLOCK_VOID): this {
+    return this.byte(Op.If).byte(type);
+  }
+  end(): this {
+    return this.byte(Op.End);
+  }
+  br(depth: number): this {
+    return this.byte(Op.Br).u32(depth);
+  }
+  brIf(depth: number): this {
+    return this.byte(Op.BrIf).u32(depth);
+  }
+  call(func: number): this {
+    return this.byte(Op.Call).u32(func);
+  }
 }

@@ -19,7 +19,10 @@ export interface WasmTiering {
 
 /** Sets V8's wasm tiering flags for this process (before the first translation is compiled). */
 export function setWasmTiering(t: WasmTiering): void {
-  if (!t.tierUp) { setFlagsFromString("--liftoff-only"); return; }
+  if (!t.tierUp) {
+    setFlagsFromString("--liftoff-only");
+    return;
+  }
   setFlagsFromString("--no-liftoff-only");
   setFlagsFromString(`--wasm-tiering-budget=${t.tieringBudget ?? 20_000_000}`);
 }

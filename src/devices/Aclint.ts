@@ -27,7 +27,10 @@ export class Aclint implements BusDevice {
   readonly name = "clint";
   private readonly msip: Uint8Array;
 
-  constructor(private readonly timer: MachineTimer, private readonly harts: AclintHartPort[]) {
+  constructor(
+    private readonly timer: MachineTimer,
+    private readonly harts: AclintHartPort[],
+  ) {
     this.msip = new Uint8Array(harts.length);
   }
 

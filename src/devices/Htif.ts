@@ -80,7 +80,10 @@ export class Htif {
       this.ack(1n << 56n);
       return NONE;
     }
-    return { kind: "error", message: `unknown HTIF command 0x${cmd.toString(16)} (device ${device}, command ${command})` };
+    return {
+      kind: "error",
+      message: `unknown HTIF command 0x${cmd.toString(16)} (device ${device}, command ${command})`,
+    };
   }
 
   private ack(value: bigint): void {
@@ -104,8 +107,10 @@ export class Htif {
         const fd = Number(a0);
         const addr = Number(a1);
         const len = Number(a2 > 0x1000_0000n ? 0x1000_0000n : a2);
-        if (fd !== 1 && fd !== 2) ret = -9n; // EBADF
-        else if (!m.contains(gpa(addr), len)) ret = -14n; // EFAULT
+        if (fd !== 1 && fd !== 2)
+          ret = -9n; // EBADF
+        else if (!m.contains(gpa(addr), len))
+          ret = -14n; // EFAULT
         else {
           this.out(fd, m.read(gpa(addr), len));
           ret = BigInt(len);

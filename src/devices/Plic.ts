@@ -41,7 +41,10 @@ export class Plic implements BusDevice {
    * @param ndev highest source number (riscv,ndev), at most 1023.
    * @param contexts one output per context; called when that context's interrupt line changes.
    */
-  constructor(ndev: number, private readonly contexts: ((level: boolean) => void)[]) {
+  constructor(
+    ndev: number,
+    private readonly contexts: ((level: boolean) => void)[],
+  ) {
     if (ndev < 1 || ndev > 1023) throw new RangeError(`PLIC: ndev ${ndev} must be 1..1023`);
     this.sources = ndev + 1;
     this.words = Math.ceil(this.sources / 32);

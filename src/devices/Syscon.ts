@@ -33,7 +33,7 @@ export class Syscon implements BusDevice {
         this.actions.powerOff(0);
         break;
       case SYSCON_FAIL:
-        this.actions.powerOff((value >>> 16) || 1);
+        this.actions.powerOff(value >>> 16 || 1);
         break;
       case SYSCON_RESET:
         this.actions.reset();

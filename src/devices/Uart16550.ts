@@ -15,15 +15,41 @@ import type { BusDevice } from "../memory/IoBus.js";
 import type { IrqLine } from "../memory/IrqLine.js";
 import { type CharBackend, InputQueue } from "./chardev/CharBackend.js";
 
-const IER_ERBFI = 0x01, IER_ETBEI = 0x02, IER_ELSI = 0x04, IER_EDSSI = 0x08;
-const IIR_NONE = 0x01, IIR_MSI = 0x00, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_RLSI = 0x06, IIR_CTI = 0x0c;
-const FCR_ENABLE = 0x01, FCR_CLEAR_RX = 0x02;
+const IER_ERBFI = 0x01,
+  IER_ETBEI = 0x02,
+  IER_ELSI = 0x04,
+  IER_EDSSI = 0x08;
+const IIR_NONE = 0x01,
+  IIR_MSI = 0x00,
+  IIR_THRI = 0x02,
+  IIR_RDI = 0x04,
+  IIR_RLSI = 0x06,
+  IIR_CTI = 0x0c;
+const FCR_ENABLE = 0x01,
+  FCR_CLEAR_RX = 0x02;
 const LCR_DLAB = 0x80;
-const MCR_DTR = 0x01, MCR_RTS = 0x02, MCR_OUT1 = 0x04, MCR_OUT2 = 0x08, MCR_LOOP = 0x10;
-export const LSR_DR = 0x01, LSR_OE = 0x02, LSR_PE = 0x04, LSR_FE = 0x08, LSR_BI = 0x10, LSR_THRE = 0x20, LSR_TEMT = 0x40, LSR_RXFE = 0x80;
+const MCR_DTR = 0x01,
+  MCR_RTS = 0x02,
+  MCR_OUT1 = 0x04,
+  MCR_OUT2 = 0x08,
+  MCR_LOOP = 0x10;
+export const LSR_DR = 0x01,
+  LSR_OE = 0x02,
+  LSR_PE = 0x04,
+  LSR_FE = 0x08,
+  LSR_BI = 0x10,
+  LSR_THRE = 0x20,
+  LSR_TEMT = 0x40,
+  LSR_RXFE = 0x80;
 const LSR_ERRORS = LSR_OE | LSR_PE | LSR_FE | LSR_BI;
-const MSR_DCTS = 0x01, MSR_DDSR = 0x02, MSR_TERI = 0x04, MSR_DDCD = 0x08;
-const MSR_CTS = 0x10, MSR_DSR = 0x20, MSR_RI = 0x40, MSR_DCD = 0x80;
+const MSR_DCTS = 0x01,
+  MSR_DDSR = 0x02,
+  MSR_TERI = 0x04,
+  MSR_DDCD = 0x08;
+const MSR_CTS = 0x10,
+  MSR_DSR = 0x20,
+  MSR_RI = 0x40,
+  MSR_DCD = 0x80;
 const FIFO_SIZE = 16;
 const TRIGGER = [1, 4, 8, 14];
 const TX_BATCH = 4096;
@@ -54,10 +80,16 @@ export class Uart16550 implements BusDevice {
   txBytes = 0;
   rxBytes = 0;
 
-  constructor(private readonly irq: IrqLine, private readonly backend: CharBackend) {
+  constructor(
+    private readonly irq: IrqLine,
+    private readonly backend: CharBackend,
+  ) {
     this.input = new InputQueue(backend);
     backend.attach({
-      input: (d) => { this.input.push(d); this.fillFifo(); },
+      input: (d) => {
+        this.input.push(d);
+        this.fillFifo();
+      },
       break: () => this.receiveBreak(),
     });
   }
@@ -65,15 +97,24 @@ export class Uart16550 implements BusDevice {
   read(offset: number, _size: 1 | 2 | 4): number {
     const dlab = (this.lcr & LCR_DLAB) !== 0;
     switch (offset) {
-      case 0: return dlab ? this.dll : this.readRbr();
-      case 1: return dlab ? this.dlm : this.ier;
-      case 2: return this.readIir();
-      case 3: return this.lcr;
-      case 4: return this.mcr;
-      case 5: return this.readLsr();
-      case 6: return this.readMsr();
-      case 7: return this.scr;
-      default: return 0;
+      case 0:
+        return dlab ? this.dll : this.readRbr();
+      case 1:
+        return dlab ? this.dlm : this.ier;
+      case 2:
+        return this.readIir();
+      case 3:
+        return this.lcr;
+      case 4:
+        return this.mcr;
+      case 5:
+        return this.readLsr();
+      case 6:
+        return this.readMsr();
+      case 7:
+        return this.scr;
+      default:
+        return 0;
     }
   }
 
@@ -86,7 +127,10 @@ export class Uart16550 implements BusDevice {
         else this.writeThr(value);
         break;
       case 1:
-        if (dlab) { this.dlm = value; break; }
+        if (dlab) {
+          this.dlm = value;
+          break;
+        }
         {
           const old = this.ier;
           this.ier = value & 0x0f;
@@ -95,12 +139,23 @@ export class Uart16550 implements BusDevice {
           if (this.ier & IER_ETBEI && !(old & IER_ETBEI)) this.thrIpending = true;
         }
         break;
-      case 2: this.writeFcr(value); break;
-      case 3: this.lcr = value; break;
-      case 4: this.writeMcr(value & 0x1f); break;
-      case 5: case 6: break; // LSR/MSR are read-only (writes are factory test only)
-      case 7: this.scr = value; break;
-      default: return;
+      case 2:
+        this.writeFcr(value);
+        break;
+      case 3:
+        this.lcr = value;
+        break;
+      case 4:
+        this.writeMcr(value & 0x1f);
+        break;
+      case 5:
+      case 6:
+        break; // LSR/MSR are read-only (writes are factory test only)
+      case 7:
+        this.scr = value;
+        break;
+      default:
+        return;
     }
     this.update();
   }
@@ -120,7 +175,10 @@ export class Uart16550 implements BusDevice {
   private readIir(): number {
     const id = this.pendingId();
     // Reading IIR while THRE is the reported source clears it (datasheet table IV).
-    if (id === IIR_THRI) { this.thrIpending = false; this.update(); }
+    if (id === IIR_THRI) {
+      this.thrIpending = false;
+      this.update();
+    }
     return id | (this.fcr & FCR_ENABLE ? 0xc0 : 0);
   }
 
@@ -171,7 +229,10 @@ export class Uart16550 implements BusDevice {
       // Changing FIFO mode resets both FIFOs (datasheet §8.5).
       this.rxHead = this.rxCount = 0;
     }
-    if (v & FCR_CLEAR_RX) { this.rxHead = this.rxCount = 0; this.lsrErrors &= ~LSR_OE; }
+    if (v & FCR_CLEAR_RX) {
+      this.rxHead = this.rxCount = 0;
+      this.lsrErrors &= ~LSR_OE;
+    }
     // Bits 1-2 self-clear; bit 3 (DMA mode) and 6-7 (trigger) are kept. Bit 5 (64-byte FIFO) is a 16750 feature: ignored.
     this.fcr = v & 0xc9;
     this.fillFifo();
@@ -182,7 +243,11 @@ export class Uart16550 implements BusDevice {
     this.mcr = v;
     if (v & MCR_LOOP) {
       // In loopback, modem inputs follow the outputs: CTS=RTS, DSR=DTR, RI=OUT1, DCD=OUT2.
-      const lines = (v & MCR_RTS ? MSR_CTS : 0) | (v & MCR_DTR ? MSR_DSR : 0) | (v & MCR_OUT1 ? MSR_RI : 0) | (v & MCR_OUT2 ? MSR_DCD : 0);
+      const lines =
+        (v & MCR_RTS ? MSR_CTS : 0) |
+        (v & MCR_DTR ? MSR_DSR : 0) |
+        (v & MCR_OUT1 ? MSR_RI : 0) |
+        (v & MCR_OUT2 ? MSR_DCD : 0);
       this.setModemLines(lines);
     } else if (old & MCR_LOOP) {
       this.setModemLines(MSR_CTS | MSR_DSR | MSR_DCD);

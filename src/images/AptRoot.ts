@@ -7,7 +7,16 @@
 // apt.conf.d is therefore not read either).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { formatBytes, type Progress } from "./Progress.js";
 
@@ -47,13 +56,26 @@ const LISTS_MAX_AGE_MS = 6 * 3600 * 1000;
 export class AptRoot {
   readonly debs: string;
 
-  constructor(readonly dir: string, readonly config: AptRootConfig) {
+  constructor(
+    readonly dir: string,
+    readonly config: AptRootConfig,
+  ) {
     this.debs = join(dir, "debs");
   }
 
   /** Writes the root's configuration and directories (idempotent). */
   setup(): void {
-    for (const d of ["etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "etc/apt/trusted.gpg.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt", "debs"]) {
+    for (const d of [
+      "etc/apt/apt.conf.d",
+      "etc/apt/preferences.d",
+      "etc/apt/sources.list.d",
+      "etc/apt/trusted.gpg.d",
+      "var/lib/apt/lists/partial",
+      "var/cache/apt/archives/partial",
+      "var/lib/dpkg",
+      "var/log/apt",
+      "debs",
+    ]) {
       mkdirSync(join(this.dir, d), { recursive: true });
     }
     const status = join(this.dir, "var/lib/dpkg/status");
@@ -98,10 +120,12 @@ export class AptRoot {
     const out = await this.apt("apt-cache", ["show", "--no-all-versions", name], this.dir);
     const rec = parseControl(out);
     const get = (k: string) => rec.get(k.toLowerCase());
-    if (get("package") === undefined) throw new AptError(`package '${name}' not found in ${this.config.suite}/${this.config.arch}`);
+    if (get("package") === undefined)
+      throw new AptError(`package '${name}' not found in ${this.config.suite}/${this.config.arch}`);
     const sha = get("sha256");
     const filename = get("filename");
-    if (!sha || !filename) throw new AptError(`package '${name}' has no SHA256/Filename in the index (not downloadable?)`);
+    if (!sha || !filename)
+      throw new AptError(`package '${name}' has no SHA256/Filename in the index (not downloadable?)`);
     return {
       name: get("package")!,
       version: get("version")!,
@@ -127,11 +151,13 @@ export class AptRoot {
     await this.apt("apt-get", ["download", `${pkg.name}=${pkg.version}`], this.debs, progress, pkg.size);
     if (!existsSync(path)) throw new AptError(`apt-get download ${pkg.name} reported success but ${path} is missing`);
     const got = await sha256File(path);
-    if (got !== pkg.sha256) throw new AptError(`${path}: sha256 ${got} does not match the archive index (${pkg.sha256})`);
+    if (got !== pkg.sha256)
+      throw new AptError(`${path}: sha256 ${got} does not match the archive index (${pkg.sha256})`);
     progress.end(formatBytes(pkg.size));
     // Older versions of the same package are superseded: keep one .deb per package in the cache.
     for (const f of readdirSync(this.debs)) {
-      if (f.startsWith(`${pkg.name}_`) && f.endsWith(".deb") && join(this.debs, f) !== path) rmSync(join(this.debs, f), { force: true });
+      if (f.startsWith(`${pkg.name}_`) && f.endsWith(".deb") && join(this.debs, f) !== path)
+        rmSync(join(this.debs, f), { force: true });
     }
     return path;
   }
@@ -170,14 +196,24 @@ export class AptRoot {
       child.on("error", (e: NodeJS.ErrnoException) => {
         reject(
           e.code === "ENOENT"
-            ? new AptUnavailableError(`'${tool}' is not installed: Typevisor assembles images from Debian packages with apt, which needs a Debian or Ubuntu host.\n${BOOT_WITHOUT_IMAGES}`)
+            ? new AptUnavailableError(
+                `'${tool}' is not installed: Typevisor assembles images from Debian packages with apt, which needs a Debian or Ubuntu host.\n${BOOT_WITHOUT_IMAGES}`,
+              )
             : e,
         );
       });
       child.on("close", (code) => {
         if (code === 0) return resolve(out);
-        const msg = (err || out).split("\n").filter((l) => /^(E|W|Err):|^E: /.test(l) || l.includes("NO_PUBKEY") || l.includes("Could not")).slice(0, 6).join("\n  ");
-        reject(new AptError(`${tool} ${args.join(" ")} failed (exit ${code}) in Typevisor's private apt root ${this.dir}:\n  ${msg || (err || out).trim().split("\n").slice(-4).join("\n  ")}`));
+        const msg = (err || out)
+          .split("\n")
+          .filter((l) => /^(E|W|Err):|^E: /.test(l) || l.includes("NO_PUBKEY") || l.includes("Could not"))
+          .slice(0, 6)
+          .join("\n  ");
+        reject(
+          new AptError(
+            `${tool} ${args.join(" ")} failed (exit ${code}) in Typevisor's private apt root ${this.dir}:\n  ${msg || (err || out).trim().split("\n").slice(-4).join("\n  ")}`,
+          ),
+        );
       });
     });
   }
@@ -216,7 +252,14 @@ export function parseControl(text: string): Map<string, string> {
 export function dependencyNames(field: string): string[] {
   return field
     .split(",")
-    .map((alt) => alt.split("|")[0]!.trim().replace(/\s*\(.*$/, "").replace(/:.*$/, "").replace(/\s*\[.*$/, ""))
+    .map((alt) =>
+      alt
+        .split("|")[0]!
+        .trim()
+        .replace(/\s*\(.*$/, "")
+        .replace(/:.*$/, "")
+        .replace(/\s*\[.*$/, ""),
+    )
     .filter((n) => n.length > 0);
 }
 

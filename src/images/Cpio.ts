@@ -50,7 +50,8 @@ export class CpioWriter {
     const p = normalize(path);
     const existing = this.byPath.get(p);
     if (existing) {
-      if ((existing.mode & 0o170000) !== S_IFDIR) throw new CpioError(`cpio: '${p}' already exists and is not a directory`);
+      if ((existing.mode & 0o170000) !== S_IFDIR)
+        throw new CpioError(`cpio: '${p}' already exists and is not a directory`);
       return;
     }
     this.parents(p);
@@ -113,7 +114,8 @@ export class CpioWriter {
     if (parent !== undefined && !this.byPath.has(parent)) this.directory(parent);
     else if (parent !== undefined) {
       const e = this.byPath.get(parent);
-      if (e && (e.mode & 0o170000) !== S_IFDIR) throw new CpioError(`cpio: '${parent}' is not a directory, cannot hold '${p}'`);
+      if (e && (e.mode & 0o170000) !== S_IFDIR)
+        throw new CpioError(`cpio: '${parent}' is not a directory, cannot hold '${p}'`);
     }
   }
 
@@ -140,7 +142,8 @@ function parentOf(p: string): string | undefined {
 }
 
 function hex8(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new CpioError(`cpio: field value ${n} does not fit 8 hex digits`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new CpioError(`cpio: field value ${n} does not fit 8 hex digits`);
   return n.toString(16).padStart(8, "0");
 }
 
@@ -177,5 +180,11 @@ function record(
     hex8(0); // check: only used by the 070702 "crc" variant
   const head = Buffer.from(header, "ascii");
   // The name is padded so that header+name ends on a 4-byte boundary; the data likewise.
-  return [head, nameBytes, pad4(head.length + nameBytes.length), Buffer.from(data.buffer, data.byteOffset, data.byteLength), pad4(data.length)];
+  return [
+    head,
+    nameBytes,
+    pad4(head.length + nameBytes.length),
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    pad4(data.length),
+  ];
 }

@@ -62,7 +62,13 @@ export function parseOneLine(text: string, origin: string): AptSource[] {
     if (!m) continue;
     const opts = m[1] ?? "";
     const signed = /(?:^|\s)signed-by=(\S+)/.exec(opts)?.[1];
-    out.push({ uri: m[2]!, suites: [m[3]!], components: (m[4] ?? "").split(/\s+/).filter((w) => w), signedBy: signed, origin });
+    out.push({
+      uri: m[2]!,
+      suites: [m[3]!],
+      components: (m[4] ?? "").split(/\s+/).filter((w) => w),
+      signedBy: signed,
+      origin,
+    });
   }
   return out;
 }
@@ -89,6 +95,8 @@ export function hostSources(etc = "/etc/apt"): AptSource[] {
  * (e.g. Ubuntu, whose archive does not carry Debian's riscv64 suites).
  */
 export function pickDebianMirror(sources: readonly AptSource[]): AptSource | undefined {
-  const archive = sources.filter((s) => !/security/.test(s.uri) && !s.suites.every((x) => /-(security|updates|backports)$/.test(x)));
+  const archive = sources.filter(
+    (s) => !/security/.test(s.uri) && !s.suites.every((x) => /-(security|updates|backports)$/.test(x)),
+  );
   return archive.find((s) => /debian/i.test(s.uri) && !/ubuntu/i.test(s.uri));
 }

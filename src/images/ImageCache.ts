@@ -9,7 +9,19 @@
 // A pull builds in a temporary directory next to the image, writes the manifest last and renames
 // the directory into place, so readers see either the old complete image or the new one. A VM that
 // has the old files open keeps reading them (the inodes live until closed).
-import { closeSync, existsSync, statSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  statSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -150,7 +162,8 @@ export class LockFile {
         onWait(this.owner());
         told = true;
       }
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for the lock ${this.path} (held by pid ${this.owner()})`);
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`timed out waiting for the lock ${this.path} (held by pid ${this.owner()})`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }

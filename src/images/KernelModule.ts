@@ -34,7 +34,10 @@ export function decompressModule(path: string, bytes: Uint8Array): Buffer {
     try {
       return execFileSync(tool, ["-dc"], { input: bytes, maxBuffer: 1 << 30, stdio: ["pipe", "pipe", "pipe"] });
     } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? `'${tool}' is not installed (apt-get install ${pkg})` : String((e as Error).message).split("\n")[0];
+      const why =
+        (e as NodeJS.ErrnoException).code === "ENOENT"
+          ? `'${tool}' is not installed (apt-get install ${pkg})`
+          : String((e as Error).message).split("\n")[0];
       throw new ModuleError(`cannot decompress kernel module ${path}: ${why}`);
     }
   };
@@ -50,7 +53,8 @@ export function readModInfo(elf: Uint8Array, path: string): ModInfo {
   const fail = (why: string): never => {
     throw new ModuleError(`${path}: ${why}`);
   };
-  if (elf.length < 64 || elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46) fail("not an ELF file");
+  if (elf.length < 64 || elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46)
+    fail("not an ELF file");
   if (elf[4] !== 2 || elf[5] !== 1) fail("not an ELF64 little-endian object");
   const dv = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
   if (dv.getUint16(16, true) !== 1) fail("not a relocatable object (ET_REL), so not a kernel module");
@@ -58,10 +62,15 @@ export function readModInfo(elf: Uint8Array, path: string): ModInfo {
   const shentsize = dv.getUint16(0x3a, true);
   const shnum = dv.getUint16(0x3c, true);
   const shstrndx = dv.getUint16(0x3e, true);
-  if (shentsize < 64 || shoff + shnum * shentsize > elf.length || shstrndx >= shnum) fail("section header table is truncated or corrupt");
+  if (shentsize < 64 || shoff + shnum * shentsize > elf.length || shstrndx >= shnum)
+    fail("section header table is truncated or corrupt");
   const sh = (i: number) => {
     const o = shoff + i * shentsize;
-    return { name: dv.getUint32(o, true), offset: Number(dv.getBigUint64(o + 0x18, true)), size: Number(dv.getBigUint64(o + 0x20, true)) };
+    return {
+      name: dv.getUint32(o, true),
+      offset: Number(dv.getBigUint64(o + 0x18, true)),
+      size: Number(dv.getBigUint64(o + 0x20, true)),
+    };
   };
   const strtab = sh(shstrndx);
   if (strtab.offset + strtab.size > elf.length) fail("section name table lies outside the file");
@@ -84,7 +93,10 @@ export function readModInfo(elf: Uint8Array, path: string): ModInfo {
     const dep = get("depends") ?? "";
     return {
       name: (get("name") ?? moduleNameOf(path)).replace(/-/g, "_"),
-      depends: dep.split(",").map((d) => d.trim().replace(/-/g, "_")).filter((d) => d.length > 0),
+      depends: dep
+        .split(",")
+        .map((d) => d.trim().replace(/-/g, "_"))
+        .filter((d) => d.length > 0),
       vermagic: get("vermagic"),
       fields,
     };

@@ -2,7 +2,16 @@
 // busybox-static, with Typevisor's own initramfs (cpio newc writer, /init, module selection) and
 // an ext4 data disk made by mke2fs -d.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { type AptRoot, dependencyNames, type PackageRecord } from "./AptRoot.js";
 import { busyboxApplets } from "./Busybox.js";
@@ -33,7 +42,12 @@ export const INITRD_FILE = "initrd.cpio";
 export const DISK_FILE = "disk.ext4";
 
 /** Runs a host tool, turning "not installed" into an error naming the Debian package to install. */
-export function hostTool(tool: string, args: string[], pkg: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Buffer {
+export function hostTool(
+  tool: string,
+  args: string[],
+  pkg: string,
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Buffer {
   try {
     return execFileSync(tool, args, { ...opts, maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
@@ -58,10 +72,12 @@ export function checkKernelImage(bytes: Uint8Array, arch: string, path: string):
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (arch === "riscv64") {
     // Documentation/arch/riscv/boot-image-header.rst: magic2 "RSC\x05" at offset 56 (0x38).
-    if (b.length < 64 || b.toString("latin1", 56, 60) !== "RSC\x05") throw new AssemblyError(`${path} is not a RISC-V Linux Image (no "RSC\\x05" magic at 0x38)`);
+    if (b.length < 64 || b.toString("latin1", 56, 60) !== "RSC\x05")
+      throw new AssemblyError(`${path} is not a RISC-V Linux Image (no "RSC\\x05" magic at 0x38)`);
   } else if (arch === "amd64") {
     // Documentation/arch/x86/boot.rst: "HdrS" at 0x202.
-    if (b.length < 0x206 || b.toString("latin1", 0x202, 0x206) !== "HdrS") throw new AssemblyError(`${path} is not an x86 bzImage (no "HdrS" at 0x202)`);
+    if (b.length < 0x206 || b.toString("latin1", 0x202, 0x206) !== "HdrS")
+      throw new AssemblyError(`${path} is not an x86 bzImage (no "HdrS" at 0x202)`);
   }
 }
 
@@ -124,10 +140,14 @@ export function selectModules(releaseDir: string, names: readonly string[]): Mod
 }
 
 export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, progress: Progress): Promise<Manifest> {
-  if (!spec.kernelPackage || !spec.busyboxPackage) throw new AssemblyError(`image ${spec.name}: catalogue entry lacks kernelPackage/busyboxPackage`);
+  if (!spec.kernelPackage || !spec.busyboxPackage)
+    throw new AssemblyError(`image ${spec.name}: catalogue entry lacks kernelPackage/busyboxPackage`);
   const meta = await apt.show(spec.kernelPackage);
   const kname = dependencyNames(meta.depends).find((n) => n.startsWith("linux-image-"));
-  if (!kname) throw new AssemblyError(`${meta.name} ${meta.version} depends on no linux-image-* package (Depends: ${meta.depends})`);
+  if (!kname)
+    throw new AssemblyError(
+      `${meta.name} ${meta.version} depends on no linux-image-* package (Depends: ${meta.depends})`,
+    );
   const kpkg = await apt.show(kname);
   const bpkg = await apt.show(spec.busyboxPackage);
   const kdeb = await apt.download(kpkg, progress);
@@ -143,19 +163,33 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   const modBase = [join(work, "k/usr/lib/modules"), join(work, "k/lib/modules")].find((d) => existsSync(d));
   if (!modBase) throw new AssemblyError(`${kpkg.name} contains no /lib/modules tree`);
   const releases = readdirSync(modBase);
-  if (releases.length !== 1) throw new AssemblyError(`${kpkg.name}: expected one kernel release under lib/modules, found ${releases.join(", ") || "none"}`);
+  if (releases.length !== 1)
+    throw new AssemblyError(
+      `${kpkg.name}: expected one kernel release under lib/modules, found ${releases.join(", ") || "none"}`,
+    );
   const release = releases[0]!;
   const kfile = ["vmlinux", "vmlinuz"].map((n) => join(work, "k/boot", `${n}-${release}`)).find((p) => existsSync(p));
   if (!kfile) throw new AssemblyError(`${kpkg.name} has no /boot/vmlinux-${release} or /boot/vmlinuz-${release}`);
   checkKernelImage(readFileSync(kfile), spec.arch, kfile);
 
   const base = spec.modules ?? [];
-  const sel = selectModules(join(modBase, release), [...base, ...(spec.diskModules ?? []), ...(spec.netModules ?? []), ...(spec.shareModules ?? [])]);
+  const sel = selectModules(join(modBase, release), [
+    ...base,
+    ...(spec.diskModules ?? []),
+    ...(spec.netModules ?? []),
+    ...(spec.shareModules ?? []),
+  ]);
   // Boot-time modules first; the disk-only and NIC-only ones (what each set adds) are marked for init.
   const baseLoad = sel.dep.resolve(base, sel.builtinSet).load;
-  const diskLoad = sel.dep.resolve([...base, ...(spec.diskModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
-  const netLoad = sel.dep.resolve([...base, ...(spec.netModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
-  const shareLoad = sel.dep.resolve([...base, ...(spec.shareModules ?? [])], sel.builtinSet).load.filter((p) => !baseLoad.includes(p));
+  const diskLoad = sel.dep
+    .resolve([...base, ...(spec.diskModules ?? [])], sel.builtinSet)
+    .load.filter((p) => !baseLoad.includes(p));
+  const netLoad = sel.dep
+    .resolve([...base, ...(spec.netModules ?? [])], sel.builtinSet)
+    .load.filter((p) => !baseLoad.includes(p));
+  const shareLoad = sel.dep
+    .resolve([...base, ...(spec.shareModules ?? [])], sel.builtinSet)
+    .load.filter((p) => !baseLoad.includes(p));
   progress.update(0.3, `${sel.load.length} modules`);
 
   const bbPath = ["usr/bin/busybox", "bin/busybox"].map((p) => join(work, "b", p)).find((p) => existsSync(p));
@@ -206,7 +240,23 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
     join(diskRoot, "README"),
     `Typevisor data disk of image ${spec.name}, mounted on /mnt by the guest's init.\n`,
   );
-  hostTool("mke2fs", ["-q", "-t", "ext4", "-L", "typevisor-data", "-E", "root_owner=0:0", "-d", diskRoot, join(out, DISK_FILE), `${spec.diskMiB ?? 64}M`], "e2fsprogs");
+  hostTool(
+    "mke2fs",
+    [
+      "-q",
+      "-t",
+      "ext4",
+      "-L",
+      "typevisor-data",
+      "-E",
+      "root_owner=0:0",
+      "-d",
+      diskRoot,
+      join(out, DISK_FILE),
+      `${spec.diskMiB ?? 64}M`,
+    ],
+    "e2fsprogs",
+  );
   progress.end();
 
   rmSync(work, { recursive: true, force: true });

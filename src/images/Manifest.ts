@@ -72,7 +72,8 @@ export function readManifest(dir: string): Manifest {
   }
   if (typeof m !== "object" || m === null) throw new ManifestError(`${path}: not a JSON object`);
   const o = m as Record<string, unknown>;
-  if (o["format"] !== MANIFEST_FORMAT) throw new ManifestError(`${path}: format ${JSON.stringify(o["format"])} is not ${MANIFEST_FORMAT}`);
+  if (o["format"] !== MANIFEST_FORMAT)
+    throw new ManifestError(`${path}: format ${JSON.stringify(o["format"])} is not ${MANIFEST_FORMAT}`);
   for (const k of ["name", "recipe", "arch", "suite", "createdAt"]) {
     if (typeof o[k] !== "string") throw new ManifestError(`${path}: field '${k}' is missing`);
   }
@@ -81,7 +82,13 @@ export function readManifest(dir: string): Manifest {
   if (typeof arts !== "object" || arts === null) throw new ManifestError(`${path}: field 'artifacts' is missing`);
   for (const [role, a] of Object.entries(arts as Record<string, unknown>)) {
     const art = a as Record<string, unknown> | null;
-    if (!art || typeof art["file"] !== "string" || typeof art["sha256"] !== "string" || typeof art["size"] !== "number" || /[/\\]|^\.\.?$/.test(art["file"])) {
+    if (
+      !art ||
+      typeof art["file"] !== "string" ||
+      typeof art["sha256"] !== "string" ||
+      typeof art["size"] !== "number" ||
+      /[/\\]|^\.\.?$/.test(art["file"])
+    ) {
       throw new ManifestError(`${path}: artifact '${role}' is malformed`);
     }
   }
@@ -117,11 +124,13 @@ export async function verifyImage(dir: string): Promise<Verification> {
       continue;
     }
     const sha = await sha256File(p);
-    if (sha !== art.sha256) problems.push(`${role} ${p} has sha256 ${sha}, the manifest says ${art.sha256} (corrupted)`);
+    if (sha !== art.sha256)
+      problems.push(`${role} ${p} has sha256 ${sha}, the manifest says ${art.sha256} (corrupted)`);
     else if (role === "root") {
       // A tree artifact: the listing is intact, now check the tree still matches it.
       const tree = join(dir, "root");
-      if (!existsSync(tree) || treeListing(tree) !== readFileSync(p, "utf8")) problems.push(`root tree ${tree} no longer matches ${p} (modified or corrupted)`);
+      if (!existsSync(tree) || treeListing(tree) !== readFileSync(p, "utf8"))
+        problems.push(`root tree ${tree} no longer matches ${p} (modified or corrupted)`);
     }
   }
   return { ok: problems.length === 0, manifest, problems };

@@ -28,9 +28,14 @@ export class ModulesDep {
       const line = raw.trim();
       if (line.length === 0 || line.startsWith("#")) continue;
       const colon = line.indexOf(":");
-      if (colon <= 0) throw new ModulesDepError(`${source}:${lineNo}: expected 'module.ko: deps...', got '${line.slice(0, 80)}'`);
+      if (colon <= 0)
+        throw new ModulesDepError(`${source}:${lineNo}: expected 'module.ko: deps...', got '${line.slice(0, 80)}'`);
       const path = line.slice(0, colon).trim();
-      const deps = line.slice(colon + 1).trim().split(/\s+/).filter((d) => d.length > 0);
+      const deps = line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter((d) => d.length > 0);
       md.add(path, deps);
     }
     return md;
@@ -53,10 +58,14 @@ export class ModulesDep {
     const skipped: string[] = [];
     const visit = (path: string, chain: readonly string[]): void => {
       if (done.has(path)) return;
-      if (visiting.has(path)) throw new ModulesDepError(`modules.dep has a dependency cycle: ${[...chain, path].join(" -> ")}`);
+      if (visiting.has(path))
+        throw new ModulesDepError(`modules.dep has a dependency cycle: ${[...chain, path].join(" -> ")}`);
       visiting.add(path);
       const deps = this.deps.get(path);
-      if (deps === undefined) throw new ModulesDepError(`modules.dep lists '${chain[chain.length - 1] ?? "?"}' as needing '${path}', which has no line of its own`);
+      if (deps === undefined)
+        throw new ModulesDepError(
+          `modules.dep lists '${chain[chain.length - 1] ?? "?"}' as needing '${path}', which has no line of its own`,
+        );
       // Listed deps are loaded last-to-first (modprobe's order); recursing also covers tables that
       // list only direct dependencies.
       for (let i = deps.length - 1; i >= 0; i--) visit(deps[i]!, [...chain, path]);
@@ -69,7 +78,10 @@ export class ModulesDep {
       const path = this.byName.get(name);
       if (path !== undefined) visit(path, []);
       else if (builtin.has(name)) skipped.push(name);
-      else throw new ModulesDepError(`kernel module '${raw}' is neither in modules.dep nor built into the kernel (modules.builtin)`);
+      else
+        throw new ModulesDepError(
+          `kernel module '${raw}' is neither in modules.dep nor built into the kernel (modules.builtin)`,
+        );
     }
     return { load, builtin: skipped };
   }
@@ -93,7 +105,8 @@ export class ModulesDep {
         m.path,
         m.depends.map((d) => {
           const p = pathOf.get(d);
-          if (p === undefined) throw new ModulesDepError(`${m.path} depends on '${d}', which is not among the modules given`);
+          if (p === undefined)
+            throw new ModulesDepError(`${m.path} depends on '${d}', which is not among the modules given`);
           return p;
         }),
       );

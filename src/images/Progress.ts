@@ -18,7 +18,11 @@ export interface Sink {
   write(text: string): unknown;
 }
 
-export function progressFor(mode: ProgressMode, out: Sink = process.stderr, columns = process.stderr.isTTY ? process.stderr.columns : 80): Progress {
+export function progressFor(
+  mode: ProgressMode,
+  out: Sink = process.stderr,
+  columns = process.stderr.isTTY ? process.stderr.columns : 80,
+): Progress {
   let step = "";
   let lastQuarter = -1;
   let lastDraw = 0;

@@ -14,7 +14,12 @@ export const ROOT_DIR = "root";
 export const ROOTFS_RECIPE_VERSION = 1;
 export const ROOT_LISTING = "root.sha256sums";
 
-export async function assembleRootfs(spec: ImageSpec, apt: AptRoot, out: string, progress: Progress): Promise<Manifest> {
+export async function assembleRootfs(
+  spec: ImageSpec,
+  apt: AptRoot,
+  out: string,
+  progress: Progress,
+): Promise<Manifest> {
   const wanted = spec.rootPackages ?? [];
   if (wanted.length === 0) throw new AssemblyError(`image ${spec.name}: catalogue entry lists no rootPackages`);
   const sim = await apt.run(["install", "-s", "--no-install-recommends", "-q", ...wanted]);
@@ -46,4 +51,3 @@ export async function assembleRootfs(spec: ImageSpec, apt: AptRoot, out: string,
     artifacts: { root: { file: ROOT_LISTING, sha256: sha256(Buffer.from(listing)), size: Buffer.byteLength(listing) } },
   };
 }
-

@@ -47,7 +47,6 @@ export interface PullResult extends ImagePaths {
   readonly built: boolean;
 }
 
-
 function spec(name: string): ImageSpec {
   const s = findImage(name);
   if (!s) throw new ImageError(`unknown image '${name}'. Known images: ${CATALOGUE.map((i) => i.name).join(", ")}`);
@@ -56,7 +55,10 @@ function spec(name: string): ImageSpec {
 
 /** An intact image assembled by the current recipe needs no pull. */
 function current(s: ImageSpec, m: Manifest | undefined): m is Manifest {
-  return m !== undefined && m.recipeVersion === (s.recipe === "linux-initramfs" ? LINUX_RECIPE_VERSION : ROOTFS_RECIPE_VERSION);
+  return (
+    m !== undefined &&
+    m.recipeVersion === (s.recipe === "linux-initramfs" ? LINUX_RECIPE_VERSION : ROOTFS_RECIPE_VERSION)
+  );
 }
 
 function pathsOf(cache: ImageCache, name: string, manifest: Manifest): ImagePaths {
@@ -79,7 +81,9 @@ export function aptRootFor(s: ImageSpec, cache: ImageCache): AptRoot {
   let keyring = process.env["TYPEVISOR_APT_KEYRING"];
   if (!mirror) {
     if (!existsSync("/etc/apt")) {
-      throw new AptUnavailableError(`this host has no apt (/etc/apt is missing): Typevisor assembles images from Debian packages with apt, so it needs a Debian or Ubuntu host.\n${BOOT_WITHOUT_IMAGES}`);
+      throw new AptUnavailableError(
+        `this host has no apt (/etc/apt is missing): Typevisor assembles images from Debian packages with apt, so it needs a Debian or Ubuntu host.\n${BOOT_WITHOUT_IMAGES}`,
+      );
     }
     const src = pickDebianMirror(hostSources());
     if (!src) {
@@ -92,9 +96,17 @@ export function aptRootFor(s: ImageSpec, cache: ImageCache): AptRoot {
   }
   keyring ??= DEFAULT_KEYRING;
   if (!existsSync(keyring)) {
-    throw new AptUnavailableError(`the archive keyring ${keyring} is missing: apt-get install debian-archive-keyring (apt must check the packages' signatures).\n${BOOT_WITHOUT_IMAGES}`);
+    throw new AptUnavailableError(
+      `the archive keyring ${keyring} is missing: apt-get install debian-archive-keyring (apt must check the packages' signatures).\n${BOOT_WITHOUT_IMAGES}`,
+    );
   }
-  return new AptRoot(cache.aptRootDir(s.arch, s.suite), { arch: s.arch, suite: s.suite, components: s.components, mirror, keyring });
+  return new AptRoot(cache.aptRootDir(s.arch, s.suite), {
+    arch: s.arch,
+    suite: s.suite,
+    components: s.components,
+    mirror,
+    keyring,
+  });
 }
 
 /**
@@ -111,7 +123,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   }
   const lock = new LockFile(cache.lockPath(name));
   mkdirSync(cache.images, { recursive: true });
-  await lock.acquire((owner) => progress.note(`waiting for another pull of ${name} (pid ${owner ?? "?"}) to finish...`));
+  await lock.acquire((owner) =>
+    progress.note(`waiting for another pull of ${name} (pid ${owner ?? "?"}) to finish...`),
+  );
   try {
     cache.cleanStale(name);
     if (!opts.force) {
@@ -119,7 +133,8 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
       const v = await verifyImage(cache.dirOf(name));
       if (v.ok && current(s, v.manifest)) return { ...pathsOf(cache, name, v.manifest), built: false };
       if (v.ok) progress.note(`image ${name} was assembled by an older Typevisor: rebuilding`);
-      else if (existsSync(cache.dirOf(name))) progress.note(`image ${name} is incomplete or corrupt (${v.problems[0]}): rebuilding`);
+      else if (existsSync(cache.dirOf(name)))
+        progress.note(`image ${name} is incomplete or corrupt (${v.problems[0]}): rebuilding`);
     }
     const apt = aptRootFor(s, cache);
     const aptLock = new LockFile(join(apt.dir, ".lock"));
@@ -127,7 +142,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
     let manifest: Manifest;
     try {
       apt.setup();
-      await aptLock.acquire((owner) => progress.note(`waiting for another pull using ${apt.dir} (pid ${owner ?? "?"})...`));
+      await aptLock.acquire((owner) =>
+        progress.note(`waiting for another pull using ${apt.dir} (pid ${owner ?? "?"})...`),
+      );
       try {
         try {
           await apt.update(progress);
@@ -137,7 +154,10 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
             `could not fetch the ${s.suite}/${s.arch} package lists from ${apt.config.mirror} (is the Debian archive reachable?).\n${e.message}\n${BOOT_WITHOUT_IMAGES}`,
           );
         }
-        manifest = s.recipe === "linux-initramfs" ? await assembleLinux(s, apt, tmp, progress) : await assembleRootfs(s, apt, tmp, progress);
+        manifest =
+          s.recipe === "linux-initramfs"
+            ? await assembleLinux(s, apt, tmp, progress)
+            : await assembleRootfs(s, apt, tmp, progress);
       } finally {
         aptLock.release();
       }
@@ -160,8 +180,11 @@ export async function imagePaths(name: string, cache = new ImageCache()): Promis
   spec(name);
   const v = await verifyImage(cache.dirOf(name));
   if (!v.ok || !v.manifest) {
-    if (!existsSync(cache.dirOf(name))) throw new ImageError(`image ${name} is not pulled yet: run 'typevisor image pull ${name}'`);
-    throw new ImageError(`image ${name} is damaged (${v.problems.join("; ")}): run 'typevisor image pull ${name}' to rebuild it`);
+    if (!existsSync(cache.dirOf(name)))
+      throw new ImageError(`image ${name} is not pulled yet: run 'typevisor image pull ${name}'`);
+    throw new ImageError(
+      `image ${name} is damaged (${v.problems.join("; ")}): run 'typevisor image pull ${name}' to rebuild it`,
+    );
   }
   return pathsOf(cache, name, v.manifest);
 }
@@ -187,7 +210,11 @@ export async function listImages(cache = new ImageCache()): Promise<ListedImage[
       continue;
     }
     const v = await verifyImage(dir);
-    out.push(v.ok ? { name, description, state: "ready", dir, manifest: v.manifest } : { name, description, state: "damaged", dir, problems: v.problems });
+    out.push(
+      v.ok
+        ? { name, description, state: "ready", dir, manifest: v.manifest }
+        : { name, description, state: "damaged", dir, problems: v.problems },
+    );
   }
   return out;
 }
@@ -203,6 +230,7 @@ export async function ensureImage(
 ): Promise<{ kernel: string; initrd: string; disk: string; manifest: Manifest }> {
   const progress = progressFor(opts.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain");
   const r = await pullImage(name, { progress, cache: opts.cache });
-  if (!r.kernel || !r.initrd || !r.disk) throw new ImageError(`image ${name} is not a bootable image (it has no kernel/initrd/disk)`);
+  if (!r.kernel || !r.initrd || !r.disk)
+    throw new ImageError(`image ${name} is not a bootable image (it has no kernel/initrd/disk)`);
   return { kernel: r.kernel, initrd: r.initrd, disk: r.disk, manifest: r.manifest };
 }

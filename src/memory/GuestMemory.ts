@@ -48,7 +48,8 @@ export class GuestMemory {
     const engineBytes = opts.engineBytes ?? 0;
     const total = size + engineBytes;
     const pages = Math.ceil(total / PAGE);
-    if (pages > 65536) throw new RangeError(`RAM size ${size} bytes is more than the 4 GiB one WebAssembly memory can hold`);
+    if (pages > 65536)
+      throw new RangeError(`RAM size ${size} bytes is more than the 4 GiB one WebAssembly memory can hold`);
     this.base = base;
     this.size = size;
     this.end = base + size;
@@ -109,14 +110,30 @@ export class GuestMemory {
   // Checked little-endian accessors for device models (RISC-V and x86 are little-endian).
   // They throw GuestMemoryError when the guest hands a device an address outside RAM; device code
   // catches it and fails the request (virtio: error status / DEVICE_NEEDS_RESET), never the VMM.
-  readU8(gpa: Gpa): number { return this.view.getUint8(this.checked(gpa, 1)); }
-  readU16(gpa: Gpa): number { return this.view.getUint16(this.checked(gpa, 2), true); }
-  readU32(gpa: Gpa): number { return this.view.getUint32(this.checked(gpa, 4), true); }
-  readU64(gpa: Gpa): bigint { return this.view.getBigUint64(this.checked(gpa, 8), true); }
-  writeU8(gpa: Gpa, v: number): void { this.view.setUint8(this.checked(gpa, 1, true), v); }
-  writeU16(gpa: Gpa, v: number): void { this.view.setUint16(this.checked(gpa, 2, true), v, true); }
-  writeU32(gpa: Gpa, v: number): void { this.view.setUint32(this.checked(gpa, 4, true), v, true); }
-  writeU64(gpa: Gpa, v: bigint): void { this.view.setBigUint64(this.checked(gpa, 8, true), v, true); }
+  readU8(gpa: Gpa): number {
+    return this.view.getUint8(this.checked(gpa, 1));
+  }
+  readU16(gpa: Gpa): number {
+    return this.view.getUint16(this.checked(gpa, 2), true);
+  }
+  readU32(gpa: Gpa): number {
+    return this.view.getUint32(this.checked(gpa, 4), true);
+  }
+  readU64(gpa: Gpa): bigint {
+    return this.view.getBigUint64(this.checked(gpa, 8), true);
+  }
+  writeU8(gpa: Gpa, v: number): void {
+    this.view.setUint8(this.checked(gpa, 1, true), v);
+  }
+  writeU16(gpa: Gpa, v: number): void {
+    this.view.setUint16(this.checked(gpa, 2, true), v, true);
+  }
+  writeU32(gpa: Gpa, v: number): void {
+    this.view.setUint32(this.checked(gpa, 4, true), v, true);
+  }
+  writeU64(gpa: Gpa, v: bigint): void {
+    this.view.setBigUint64(this.checked(gpa, 8, true), v, true);
+  }
 
   /** Copies host bytes into guest RAM (loaders, DMA). */
   write(gpa: Gpa, data: Uint8Array): void {
@@ -138,7 +155,10 @@ export class GuestMemory {
 }
 
 export class GuestMemoryError extends Error {
-  constructor(readonly gpa: number, readonly len: number) {
+  constructor(
+    readonly gpa: number,
+    readonly len: number,
+  ) {
     super(`guest-physical range 0x${gpa.toString(16)}+${len} is outside guest RAM`);
     this.name = "GuestMemoryError";
   }

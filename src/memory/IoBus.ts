@@ -36,7 +36,9 @@ export class IoBus {
     const end = base + size;
     for (const r of this.regions) {
       if (base < r.end && r.base < end) {
-        throw new Error(`${this.label}: ${dev.name} at 0x${base.toString(16)} overlaps ${r.dev.name} at 0x${r.base.toString(16)}`);
+        throw new Error(
+          `${this.label}: ${dev.name} at 0x${base.toString(16)} overlaps ${r.dev.name} at 0x${r.base.toString(16)}`,
+        );
       }
     }
     this.regions.push({ base, end, dev });
@@ -102,8 +104,10 @@ export class IoBus {
   private fault(kind: string, addr: number, size: number): false {
     if (this.faultLogs < 20) {
       this.faultLogs++;
-      this.log(`${this.label}: ${kind} of ${size} byte(s) at unmapped address 0x${addr.toString(16)}` +
-        (this.faultLogs === 20 ? " (further unmapped accesses not logged)" : ""));
+      this.log(
+        `${this.label}: ${kind} of ${size} byte(s) at unmapped address 0x${addr.toString(16)}` +
+          (this.faultLogs === 20 ? " (further unmapped accesses not logged)" : ""),
+      );
     }
     return false;
   }

@@ -11,21 +11,37 @@
 // are legal and expand to their natural (no-op) 32-bit form.
 
 function encI(op: number, rd: number, f3: number, rs1: number, imm: number): number {
-  return (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) | 0;
+  return ((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op | 0;
 }
 function encS(op: number, f3: number, rs1: number, rs2: number, imm: number): number {
-  return ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op) | 0;
+  return (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op | 0;
 }
 function encR(op: number, f7: number, rd: number, f3: number, rs1: number, rs2: number): number {
-  return ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) | 0;
+  return (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op | 0;
 }
 function encB(f3: number, rs1: number, rs2: number, imm: number): number {
-  return ((((imm >> 12) & 1) << 31) | (((imm >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) |
-    (((imm >> 1) & 0xf) << 8) | (((imm >> 11) & 1) << 7) | 0x63) | 0;
+  return (
+    (((imm >> 12) & 1) << 31) |
+    (((imm >> 5) & 0x3f) << 25) |
+    (rs2 << 20) |
+    (rs1 << 15) |
+    (f3 << 12) |
+    (((imm >> 1) & 0xf) << 8) |
+    (((imm >> 11) & 1) << 7) |
+    0x63 |
+    0
+  );
 }
 function encJ(rd: number, imm: number): number {
-  return ((((imm >> 20) & 1) << 31) | (((imm >> 1) & 0x3ff) << 21) | (((imm >> 11) & 1) << 20) |
-    (((imm >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) | 0;
+  return (
+    (((imm >> 20) & 1) << 31) |
+    (((imm >> 1) & 0x3ff) << 21) |
+    (((imm >> 11) & 1) << 20) |
+    (((imm >> 12) & 0xff) << 12) |
+    (rd << 7) |
+    0x6f |
+    0
+  );
 }
 
 const bit = (h: number, n: number): number => (h >>> n) & 1;
@@ -33,8 +49,16 @@ const bits = (h: number, hi: number, lo: number): number => (h >>> lo) & ((1 << 
 /** Sign-extends the low `n` bits of v. */
 const sext = (v: number, n: number): number => (v << (32 - n)) >> (32 - n);
 
-const OP_IMM = 0x13, OP_IMM_32 = 0x1b, OP = 0x33, OP_32 = 0x3b, LOAD = 0x03, STORE = 0x23;
-const LOAD_FP = 0x07, STORE_FP = 0x27, JALR = 0x67, LUI = 0x37;
+const OP_IMM = 0x13,
+  OP_IMM_32 = 0x1b,
+  OP = 0x33,
+  OP_32 = 0x3b,
+  LOAD = 0x03,
+  STORE = 0x23;
+const LOAD_FP = 0x07,
+  STORE_FP = 0x27,
+  JALR = 0x67,
+  LUI = 0x37;
 
 /** Returns the 32-bit instruction `h` abbreviates, or 0 if `h` is reserved/illegal in RV64C. */
 export function expandCompressed(h: number): number {
@@ -47,32 +71,47 @@ export function expandCompressed(h: number): number {
   const imm6 = sext((bit(h, 12) << 5) | bits(h, 6, 2), 6);
   if (op === 0) {
     switch (f3) {
-      case 0: { // C.ADDI4SPN; nzuimm = 0 (including the all-zero word) is reserved
+      case 0: {
+        // C.ADDI4SPN; nzuimm = 0 (including the all-zero word) is reserved
         const imm = (bits(h, 12, 11) << 4) | (bits(h, 10, 7) << 6) | (bit(h, 6) << 2) | (bit(h, 5) << 3);
         return imm === 0 ? 0 : encI(OP_IMM, rdp, 0, 2, imm);
       }
-      case 1: return encI(LOAD_FP, rdp, 3, rs1p, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.FLD
-      case 2: return encI(LOAD, rdp, 2, rs1p, (bits(h, 12, 10) << 3) | (bit(h, 6) << 2) | (bit(h, 5) << 6)); // C.LW
-      case 3: return encI(LOAD, rdp, 3, rs1p, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.LD
-      case 4: return 0; // reserved
-      case 5: return encS(STORE_FP, 3, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.FSD
-      case 6: return encS(STORE, 2, rs1p, rdp, (bits(h, 12, 10) << 3) | (bit(h, 6) << 2) | (bit(h, 5) << 6)); // C.SW
-      default: return encS(STORE, 3, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.SD
+      case 1:
+        return encI(LOAD_FP, rdp, 3, rs1p, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.FLD
+      case 2:
+        return encI(LOAD, rdp, 2, rs1p, (bits(h, 12, 10) << 3) | (bit(h, 6) << 2) | (bit(h, 5) << 6)); // C.LW
+      case 3:
+        return encI(LOAD, rdp, 3, rs1p, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.LD
+      case 4:
+        return 0; // reserved
+      case 5:
+        return encS(STORE_FP, 3, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.FSD
+      case 6:
+        return encS(STORE, 2, rs1p, rdp, (bits(h, 12, 10) << 3) | (bit(h, 6) << 2) | (bit(h, 5) << 6)); // C.SW
+      default:
+        return encS(STORE, 3, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6)); // C.SD
     }
   }
   if (op === 1) {
     switch (f3) {
-      case 0: return encI(OP_IMM, rd, 0, rd, imm6); // C.ADDI / C.NOP (HINTs included)
-      case 1: return rd === 0 ? 0 : encI(OP_IMM_32, rd, 0, rd, imm6); // C.ADDIW; rd = 0 reserved
-      case 2: return encI(OP_IMM, rd, 0, 0, imm6); // C.LI
+      case 0:
+        return encI(OP_IMM, rd, 0, rd, imm6); // C.ADDI / C.NOP (HINTs included)
+      case 1:
+        return rd === 0 ? 0 : encI(OP_IMM_32, rd, 0, rd, imm6); // C.ADDIW; rd = 0 reserved
+      case 2:
+        return encI(OP_IMM, rd, 0, 0, imm6); // C.LI
       case 3: {
-        if (rd === 2) { // C.ADDI16SP
-          const imm = sext((bit(h, 12) << 9) | (bit(h, 6) << 4) | (bit(h, 5) << 6) | (bits(h, 4, 3) << 7) | (bit(h, 2) << 5), 10);
+        if (rd === 2) {
+          // C.ADDI16SP
+          const imm = sext(
+            (bit(h, 12) << 9) | (bit(h, 6) << 4) | (bit(h, 5) << 6) | (bits(h, 4, 3) << 7) | (bit(h, 2) << 5),
+            10,
+          );
           return imm === 0 ? 0 : encI(OP_IMM, 2, 0, 2, imm);
         }
         // C.LUI; nzimm = 0 reserved
         if (imm6 === 0) return 0;
-        return ((imm6 << 12) | (rd << 7) | LUI) | 0;
+        return (imm6 << 12) | (rd << 7) | LUI | 0;
       }
       case 4: {
         const sub = bits(h, 11, 10);
@@ -83,33 +122,55 @@ export function expandCompressed(h: number): number {
         const f2 = bits(h, 6, 5);
         if (bit(h, 12) === 0) {
           switch (f2) {
-            case 0: return encR(OP, 0x20, rs1p, 0, rs1p, rdp); // C.SUB
-            case 1: return encR(OP, 0, rs1p, 4, rs1p, rdp); // C.XOR
-            case 2: return encR(OP, 0, rs1p, 6, rs1p, rdp); // C.OR
-            default: return encR(OP, 0, rs1p, 7, rs1p, rdp); // C.AND
+            case 0:
+              return encR(OP, 0x20, rs1p, 0, rs1p, rdp); // C.SUB
+            case 1:
+              return encR(OP, 0, rs1p, 4, rs1p, rdp); // C.XOR
+            case 2:
+              return encR(OP, 0, rs1p, 6, rs1p, rdp); // C.OR
+            default:
+              return encR(OP, 0, rs1p, 7, rs1p, rdp); // C.AND
           }
         }
         if (f2 === 0) return encR(OP_32, 0x20, rs1p, 0, rs1p, rdp); // C.SUBW
         if (f2 === 1) return encR(OP_32, 0, rs1p, 0, rs1p, rdp); // C.ADDW
         return 0; // reserved
       }
-      case 5: { // C.J
-        const imm = sext((bit(h, 12) << 11) | (bit(h, 11) << 4) | (bits(h, 10, 9) << 8) | (bit(h, 8) << 10) |
-          (bit(h, 7) << 6) | (bit(h, 6) << 7) | (bits(h, 5, 3) << 1) | (bit(h, 2) << 5), 12);
+      case 5: {
+        // C.J
+        const imm = sext(
+          (bit(h, 12) << 11) |
+            (bit(h, 11) << 4) |
+            (bits(h, 10, 9) << 8) |
+            (bit(h, 8) << 10) |
+            (bit(h, 7) << 6) |
+            (bit(h, 6) << 7) |
+            (bits(h, 5, 3) << 1) |
+            (bit(h, 2) << 5),
+          12,
+        );
         return encJ(0, imm);
       }
-      default: { // C.BEQZ / C.BNEZ
-        const imm = sext((bit(h, 12) << 8) | (bits(h, 11, 10) << 3) | (bits(h, 6, 5) << 6) | (bits(h, 4, 3) << 1) | (bit(h, 2) << 5), 9);
+      default: {
+        // C.BEQZ / C.BNEZ
+        const imm = sext(
+          (bit(h, 12) << 8) | (bits(h, 11, 10) << 3) | (bits(h, 6, 5) << 6) | (bits(h, 4, 3) << 1) | (bit(h, 2) << 5),
+          9,
+        );
         return encB(f3 === 6 ? 0 : 1, rs1p, 0, imm);
       }
     }
   }
   if (op === 2) {
     switch (f3) {
-      case 0: return encI(OP_IMM, rd, 1, rd, (bit(h, 12) << 5) | rs2); // C.SLLI
-      case 1: return encI(LOAD_FP, rd, 3, 2, (bit(h, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6)); // C.FLDSP
-      case 2: return rd === 0 ? 0 : encI(LOAD, rd, 2, 2, (bit(h, 12) << 5) | (bits(h, 6, 4) << 2) | (bits(h, 3, 2) << 6)); // C.LWSP
-      case 3: return rd === 0 ? 0 : encI(LOAD, rd, 3, 2, (bit(h, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6)); // C.LDSP
+      case 0:
+        return encI(OP_IMM, rd, 1, rd, (bit(h, 12) << 5) | rs2); // C.SLLI
+      case 1:
+        return encI(LOAD_FP, rd, 3, 2, (bit(h, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6)); // C.FLDSP
+      case 2:
+        return rd === 0 ? 0 : encI(LOAD, rd, 2, 2, (bit(h, 12) << 5) | (bits(h, 6, 4) << 2) | (bits(h, 3, 2) << 6)); // C.LWSP
+      case 3:
+        return rd === 0 ? 0 : encI(LOAD, rd, 3, 2, (bit(h, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6)); // C.LDSP
       case 4: {
         if (bit(h, 12) === 0) {
           if (rs2 === 0) return rd === 0 ? 0 : encI(JALR, 0, 0, rd, 0); // C.JR; rs1 = 0 reserved
@@ -121,9 +182,12 @@ export function expandCompressed(h: number): number {
         }
         return encR(OP, 0, rd, 0, rd, rs2); // C.ADD
       }
-      case 5: return encS(STORE_FP, 3, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6)); // C.FSDSP
-      case 6: return encS(STORE, 2, 2, rs2, (bits(h, 12, 9) << 2) | (bits(h, 8, 7) << 6)); // C.SWSP
-      default: return encS(STORE, 3, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6)); // C.SDSP
+      case 5:
+        return encS(STORE_FP, 3, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6)); // C.FSDSP
+      case 6:
+        return encS(STORE, 2, 2, rs2, (bits(h, 12, 9) << 2) | (bits(h, 8, 7) << 6)); // C.SWSP
+      default:
+        return encS(STORE, 3, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6)); // C.SDSP
     }
   }
   return 0; // quadrant 3 is not a 16-bit instruction

@@ -4,28 +4,78 @@
 
 import { Irq } from "./Trap.js";
 
-export const CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003;
-export const CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02, CSR_HPMCOUNTER3 = 0xc03, CSR_HPMCOUNTER31 = 0xc1f;
-export const CSR_SSTATUS = 0x100, CSR_SIE = 0x104, CSR_STVEC = 0x105, CSR_SCOUNTEREN = 0x106, CSR_SENVCFG = 0x10a;
-export const CSR_SSCRATCH = 0x140, CSR_SEPC = 0x141, CSR_SCAUSE = 0x142, CSR_STVAL = 0x143, CSR_SIP = 0x144;
-export const CSR_STIMECMP = 0x14d, CSR_SATP = 0x180;
-export const CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13, CSR_MHARTID = 0xf14, CSR_MCONFIGPTR = 0xf15;
-export const CSR_MSTATUS = 0x300, CSR_MISA = 0x301, CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303, CSR_MIE = 0x304;
-export const CSR_MTVEC = 0x305, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a, CSR_MCOUNTINHIBIT = 0x320;
-export const CSR_MHPMEVENT3 = 0x323, CSR_MHPMEVENT31 = 0x33f;
-export const CSR_MSCRATCH = 0x340, CSR_MEPC = 0x341, CSR_MCAUSE = 0x342, CSR_MTVAL = 0x343, CSR_MIP = 0x344;
-export const CSR_PMPCFG0 = 0x3a0, CSR_PMPCFG15 = 0x3af, CSR_PMPADDR0 = 0x3b0, CSR_PMPADDR63 = 0x3ef;
+export const CSR_FFLAGS = 0x001,
+  CSR_FRM = 0x002,
+  CSR_FCSR = 0x003;
+export const CSR_CYCLE = 0xc00,
+  CSR_TIME = 0xc01,
+  CSR_INSTRET = 0xc02,
+  CSR_HPMCOUNTER3 = 0xc03,
+  CSR_HPMCOUNTER31 = 0xc1f;
+export const CSR_SSTATUS = 0x100,
+  CSR_SIE = 0x104,
+  CSR_STVEC = 0x105,
+  CSR_SCOUNTEREN = 0x106,
+  CSR_SENVCFG = 0x10a;
+export const CSR_SSCRATCH = 0x140,
+  CSR_SEPC = 0x141,
+  CSR_SCAUSE = 0x142,
+  CSR_STVAL = 0x143,
+  CSR_SIP = 0x144;
+export const CSR_STIMECMP = 0x14d,
+  CSR_SATP = 0x180;
+export const CSR_MVENDORID = 0xf11,
+  CSR_MARCHID = 0xf12,
+  CSR_MIMPID = 0xf13,
+  CSR_MHARTID = 0xf14,
+  CSR_MCONFIGPTR = 0xf15;
+export const CSR_MSTATUS = 0x300,
+  CSR_MISA = 0x301,
+  CSR_MEDELEG = 0x302,
+  CSR_MIDELEG = 0x303,
+  CSR_MIE = 0x304;
+export const CSR_MTVEC = 0x305,
+  CSR_MCOUNTEREN = 0x306,
+  CSR_MENVCFG = 0x30a,
+  CSR_MCOUNTINHIBIT = 0x320;
+export const CSR_MHPMEVENT3 = 0x323,
+  CSR_MHPMEVENT31 = 0x33f;
+export const CSR_MSCRATCH = 0x340,
+  CSR_MEPC = 0x341,
+  CSR_MCAUSE = 0x342,
+  CSR_MTVAL = 0x343,
+  CSR_MIP = 0x344;
+export const CSR_PMPCFG0 = 0x3a0,
+  CSR_PMPCFG15 = 0x3af,
+  CSR_PMPADDR0 = 0x3b0,
+  CSR_PMPADDR63 = 0x3ef;
 export const CSR_MSECCFG = 0x747;
-export const CSR_MCYCLE = 0xb00, CSR_MINSTRET = 0xb02, CSR_MHPMCOUNTER3 = 0xb03, CSR_MHPMCOUNTER31 = 0xb1f;
+export const CSR_MCYCLE = 0xb00,
+  CSR_MINSTRET = 0xb02,
+  CSR_MHPMCOUNTER3 = 0xb03,
+  CSR_MHPMCOUNTER31 = 0xb1f;
 
 // mstatus, low 32 bits (3.1.6). The high half is UXL=2, SXL=2 (read-only: XLEN fixed at 64) and SD.
-export const MS_SIE = 1 << 1, MS_MIE = 1 << 3, MS_SPIE = 1 << 5, MS_MPIE = 1 << 7, MS_SPP = 1 << 8;
-export const MS_MPP_SHIFT = 11, MS_MPP = 3 << 11, MS_FS_SHIFT = 13, MS_FS = 3 << 13;
-export const MS_MPRV = 1 << 17, MS_SUM = 1 << 18, MS_MXR = 1 << 19, MS_TVM = 1 << 20, MS_TW = 1 << 21, MS_TSR = 1 << 22;
+export const MS_SIE = 1 << 1,
+  MS_MIE = 1 << 3,
+  MS_SPIE = 1 << 5,
+  MS_MPIE = 1 << 7,
+  MS_SPP = 1 << 8;
+export const MS_MPP_SHIFT = 11,
+  MS_MPP = 3 << 11,
+  MS_FS_SHIFT = 13,
+  MS_FS = 3 << 13;
+export const MS_MPRV = 1 << 17,
+  MS_SUM = 1 << 18,
+  MS_MXR = 1 << 19,
+  MS_TVM = 1 << 20,
+  MS_TW = 1 << 21,
+  MS_TSR = 1 << 22;
 /** UXL = SXL = 2 (64-bit), bits 32-35. */
 export const MSTATUS_HI = 0xa;
 /** Writable low bits of mstatus (no V extension, no big-endian: VS, XS, UBE/SBE/MBE are read-only 0). */
-export const MSTATUS_WMASK = MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_FS | MS_MPRV | MS_SUM | MS_MXR | MS_TVM | MS_TW | MS_TSR;
+export const MSTATUS_WMASK =
+  MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_FS | MS_MPRV | MS_SUM | MS_MXR | MS_TVM | MS_TW | MS_TSR;
 /** sstatus is a view of mstatus (4.1.1): SIE SPIE UBE SPP VS FS XS SUM MXR (+ UXL, SD in the high half). */
 export const SSTATUS_MASK = MS_SIE | MS_SPIE | (1 << 6) | MS_SPP | (3 << 9) | MS_FS | (3 << 15) | MS_SUM | MS_MXR;
 export const SSTATUS_WMASK = MS_SIE | MS_SPIE | MS_SPP | MS_FS | MS_SUM | MS_MXR;
@@ -39,7 +89,8 @@ export const MEDELEG_MASK = 0xb3ff;
 /** mideleg: the S-level interrupts SSIP, STIP, SEIP (3.1.8). */
 export const MIDELEG_MASK = (1 << Irq.SSI) | (1 << Irq.STI) | (1 << Irq.SEI);
 /** mie: SSIE MSIE STIE MTIE SEIE MEIE. */
-export const MIE_MASK = (1 << Irq.SSI) | (1 << Irq.MSI) | (1 << Irq.STI) | (1 << Irq.MTI) | (1 << Irq.SEI) | (1 << Irq.MEI);
+export const MIE_MASK =
+  (1 << Irq.SSI) | (1 << Irq.MSI) | (1 << Irq.STI) | (1 << Irq.MTI) | (1 << Irq.SEI) | (1 << Irq.MEI);
 /** Bits of mip that M-mode software may write (3.1.9): SSIP, STIP, SEIP. MTIP/MSIP/MEIP come from devices. */
 export const MIP_WMASK = (1 << Irq.SSI) | (1 << Irq.STI) | (1 << Irq.SEI);
 

@@ -18,9 +18,19 @@ import type { GuestMemory } from "../memory/GuestMemory.js";
 import { Access } from "./Trap.js";
 import { PRIV_S, PRIV_U } from "./Privilege.js";
 
-export const SATP_MODE_BARE = 0, SATP_MODE_SV39 = 8, SATP_MODE_SV48 = 9, SATP_MODE_SV57 = 10;
+export const SATP_MODE_BARE = 0,
+  SATP_MODE_SV39 = 8,
+  SATP_MODE_SV48 = 9,
+  SATP_MODE_SV57 = 10;
 
-const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_G = 32, PTE_A = 64, PTE_D = 128;
+const PTE_V = 1,
+  PTE_R = 2,
+  PTE_W = 4,
+  PTE_X = 8,
+  PTE_U = 16,
+  PTE_G = 32,
+  PTE_A = 64,
+  PTE_D = 128;
 
 /** translate() results below zero. */
 export const PAGE_FAULT = -1;
@@ -54,7 +64,16 @@ export class Mmu {
    * mstatus SUM/MXR bits, under satp (satpHi:satpLo). Returns the physical address, or PAGE_FAULT /
    * ACCESS_FAULT (a PTE outside RAM, 4.3.2 step 2). The caller handles Bare mode and M-mode.
    */
-  translate(vlo: number, vhi: number, access: Access, priv: number, sum: boolean, mxr: boolean, satpLo: number, satpHi: number): number {
+  translate(
+    vlo: number,
+    vhi: number,
+    access: Access,
+    priv: number,
+    sum: boolean,
+    mxr: boolean,
+    satpLo: number,
+    satpHi: number,
+  ): number {
     const mode = satpHi >>> 28;
     const levels = mode === SATP_MODE_SV39 ? 3 : mode === SATP_MODE_SV48 ? 4 : 5;
     // 4.3.2/4.4/4.5: bits above the top VPN must all equal its highest bit.
@@ -64,7 +83,11 @@ export class Mmu {
     const curAsid = (satpHi >>> 12) & 0xffff;
     const idx = (vlo >>> 12) & (TLB_SIZE - 1);
     const pageLo = vlo & ~0xfff;
-    if (this.tagLo[idx] === pageLo && this.tagHi[idx] === vhi && ((this.flags[idx]! & PTE_G) !== 0 || this.asid[idx] === curAsid)) {
+    if (
+      this.tagLo[idx] === pageLo &&
+      this.tagHi[idx] === vhi &&
+      ((this.flags[idx]! & PTE_G) !== 0 || this.asid[idx] === curAsid)
+    ) {
       const f = this.flags[idx]!;
       if (permitted(f, access, priv, sum, mxr) && (access !== Access.Store || (f & PTE_D) !== 0)) {
         return this.ppage[idx]! + (vlo & 0xfff);
@@ -73,8 +96,19 @@ export class Mmu {
     return this.walk(vlo, vhi, access, priv, sum, mxr, satpLo, satpHi, levels, curAsid, idx);
   }
 
-  private walk(vlo: number, vhi: number, access: Access, priv: number, sum: boolean, mxr: boolean,
-    satpLo: number, satpHi: number, levels: number, curAsid: number, idx: number): number {
+  private walk(
+    vlo: number,
+    vhi: number,
+    access: Access,
+    priv: number,
+    sum: boolean,
+    mxr: boolean,
+    satpLo: number,
+    satpHi: number,
+    levels: number,
+    curAsid: number,
+    idx: number,
+  ): number {
     this.walks++;
     const mem = this.memory;
     const vpnAll = (vlo >>> 12) + (vhi & 0x1ffffff) * TWO20;
@@ -88,9 +122,10 @@ export class Mmu {
       let lo = this.ram[w]!;
       const hi = this.ram[w + 1]!;
       // Step 3: invalid, W without R, or reserved bits 63:54 set (no Svpbmt/Svnapot here).
-      if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0) || (hi >>> 22) !== 0) return PAGE_FAULT;
+      if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0) || hi >>> 22 !== 0) return PAGE_FAULT;
       const ppn = (lo >>> 10) + (hi & 0x3fffff) * 4194304;
-      if ((lo & (PTE_R | PTE_X)) === 0) { // pointer to the next level
+      if ((lo & (PTE_R | PTE_X)) === 0) {
+        // pointer to the next level
         if (i === 0) return PAGE_FAULT;
         a = ppn * 4096;
         continue;
@@ -131,14 +166,22 @@ export class Mmu {
     // Integer compares only: a Linux boot issues ~110 k address-specific fences, and a scan with
     // float divisions per entry made them a quarter of the boot's time. An entry of leaf level L
     // covers the address when both agree above bit 12 + 9L (4 KiB, 2 MiB, 1 GiB, 512 GiB, 256 TiB).
-    const tagLo = this.tagLo, tagHi = this.tagHi, level = this.level, flags = this.flags, asids = this.asid;
+    const tagLo = this.tagLo,
+      tagHi = this.tagHi,
+      level = this.level,
+      flags = this.flags,
+      asids = this.asid;
     for (let i = 0; i < TLB_SIZE; i++) {
       const tl = tagLo[i]!;
       if (tl === 1) continue;
       if (hasAsid && ((flags[i]! & PTE_G) !== 0 || asids[i] !== asid)) continue;
       if (hasAddr) {
-        const l = level[i]!, th = tagHi[i]!;
-        const same = l <= 2 ? th === vhi && (tl >>> (12 + 9 * l)) === (vlo >>> (12 + 9 * l)) : (th >> (9 * l - 20)) === (vhi >> (9 * l - 20));
+        const l = level[i]!,
+          th = tagHi[i]!;
+        const same =
+          l <= 2
+            ? th === vhi && tl >>> (12 + 9 * l) === vlo >>> (12 + 9 * l)
+            : th >> (9 * l - 20) === vhi >> (9 * l - 20);
         if (!same) continue;
       }
       tagLo[i] = 1;

@@ -43,14 +43,30 @@ export interface Opcode {
  */
 function row(name: string, pattern: string, regs: string, flags = ""): Opcode {
   const bits = pattern.replace(/ /g, "");
-  if (bits.length !== 32 || !/^[01.]+$/.test(bits)) throw new Error(`opcode table: bad pattern for ${name}: ${pattern}`);
-  let mask = 0, match = 0;
+  if (bits.length !== 32 || !/^[01.]+$/.test(bits))
+    throw new Error(`opcode table: bad pattern for ${name}: ${pattern}`);
+  let mask = 0,
+    match = 0;
   for (let i = 0; i < 32; i++) {
     const c = bits[31 - i];
-    if (c !== ".") { mask |= 1 << i; if (c === "1") match |= 1 << i; }
+    if (c !== ".") {
+      mask |= 1 << i;
+      if (c === "1") match |= 1 << i;
+    }
   }
   const f = (k: number): RegFile => regs[k] as RegFile;
-  return { name, mask, match, rd: f(0), rs1: f(1), rs2: f(2), rs3: f(3), rm: flags.includes("R"), translated: flags.includes("T"), rneOnly: flags.includes("N") };
+  return {
+    name,
+    mask,
+    match,
+    rd: f(0),
+    rs1: f(1),
+    rs2: f(2),
+    rs3: f(3),
+    rm: flags.includes("R"),
+    translated: flags.includes("T"),
+    rneOnly: flags.includes("N"),
+  };
 }
 
 /** funct3 as three bits. */
@@ -62,10 +78,16 @@ const rows: Opcode[] = [
   row("auipc", "......................... 0010111", "x---", "T"),
   row("jal", "......................... 1101111", "x---", "T"),
   row("jalr", "................. 000 ..... 1100111", "xx--", "T"),
-  ...(["beq", "bne", "", "", "blt", "bge", "bltu", "bgeu"].flatMap((n, f3) => n === "" ? [] : [row(n, `................. ${b3(f3)} ..... 1100011`, "-xx-", "T")])),
-  ...(["lb", "lh", "lw", "ld", "lbu", "lhu", "lwu"].map((n, f3) => row(n, `................. ${b3(f3)} ..... 0000011`, "xx--", "T"))),
-  ...(["sb", "sh", "sw", "sd"].map((n, f3) => row(n, `................. ${b3(f3)} ..... 0100011`, "-xx-", "T"))),
-  ...(["addi", "", "slti", "sltiu", "xori", "", "ori", "andi"].flatMap((n, f3) => n === "" ? [] : [row(n, `................. ${b3(f3)} ..... 0010011`, "xx--", "T")])),
+  ...["beq", "bne", "", "", "blt", "bge", "bltu", "bgeu"].flatMap((n, f3) =>
+    n === "" ? [] : [row(n, `................. ${b3(f3)} ..... 1100011`, "-xx-", "T")],
+  ),
+  ...["lb", "lh", "lw", "ld", "lbu", "lhu", "lwu"].map((n, f3) =>
+    row(n, `................. ${b3(f3)} ..... 0000011`, "xx--", "T"),
+  ),
+  ...["sb", "sh", "sw", "sd"].map((n, f3) => row(n, `................. ${b3(f3)} ..... 0100011`, "-xx-", "T")),
+  ...["addi", "", "slti", "sltiu", "xori", "", "ori", "andi"].flatMap((n, f3) =>
+    n === "" ? [] : [row(n, `................. ${b3(f3)} ..... 0010011`, "xx--", "T")],
+  ),
   row("slli", "000000 ...... ..... 001 ..... 0010011", "xx--", "T"),
   row("srli", "000000 ...... ..... 101 ..... 0010011", "xx--", "T"),
   row("srai", "010000 ...... ..... 101 ..... 0010011", "xx--", "T"),
@@ -73,7 +95,9 @@ const rows: Opcode[] = [
   row("slliw", "0000000 ..... ..... 001 ..... 0011011", "xx--", "T"),
   row("srliw", "0000000 ..... ..... 101 ..... 0011011", "xx--", "T"),
   row("sraiw", "0100000 ..... ..... 101 ..... 0011011", "xx--", "T"),
-  ...(["add", "sll", "slt", "sltu", "xor", "srl", "or", "and"].map((n, f3) => row(n, `0000000 ..... ..... ${b3(f3)} ..... 0110011`, "xxx-", "T"))),
+  ...["add", "sll", "slt", "sltu", "xor", "srl", "or", "and"].map((n, f3) =>
+    row(n, `0000000 ..... ..... ${b3(f3)} ..... 0110011`, "xxx-", "T"),
+  ),
   row("sub", "0100000 ..... ..... 000 ..... 0110011", "xxx-", "T"),
   row("sra", "0100000 ..... ..... 101 ..... 0110011", "xxx-", "T"),
   row("addw", "0000000 ..... ..... 000 ..... 0111011", "xxx-", "T"),
@@ -99,16 +123,35 @@ const rows: Opcode[] = [
   row("csrrsi", "................. 110 ..... 1110011", "x---"),
   row("csrrci", "................. 111 ..... 1110011", "x---"),
   // M (Unprivileged 7)
-  ...(["mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu"].map((n, f3) => row(n, `0000001 ..... ..... ${b3(f3)} ..... 0110011`, "xxx-", "T"))),
-  ...(["mulw", "", "", "", "divw", "divuw", "remw", "remuw"].flatMap((n, f3) => n === "" ? [] : [row(n, `0000001 ..... ..... ${b3(f3)} ..... 0111011`, "xxx-", "T")])),
+  ...["mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu"].map((n, f3) =>
+    row(n, `0000001 ..... ..... ${b3(f3)} ..... 0110011`, "xxx-", "T"),
+  ),
+  ...["mulw", "", "", "", "divw", "divuw", "remw", "remuw"].flatMap((n, f3) =>
+    n === "" ? [] : [row(n, `0000001 ..... ..... ${b3(f3)} ..... 0111011`, "xxx-", "T")],
+  ),
   // A (Unprivileged 8): AMOs are translated (through the store mirror); LR/SC keep their reservation
   // in the interpreter.
-  ...([["w", "010"], ["d", "011"]] as const).flatMap(([s, f3]) => [
+  ...(
+    [
+      ["w", "010"],
+      ["d", "011"],
+    ] as const
+  ).flatMap(([s, f3]) => [
     row(`lr.${s}`, `00010 .. 00000 ..... ${f3} ..... 0101111`, "xx--"),
     row(`sc.${s}`, `00011 .. ..... ..... ${f3} ..... 0101111`, "xxx-"),
-    ...([["amoswap", "00001"], ["amoadd", "00000"], ["amoxor", "00100"], ["amoand", "01100"], ["amoor", "01000"],
-      ["amomin", "10000"], ["amomax", "10100"], ["amominu", "11000"], ["amomaxu", "11100"]] as const)
-      .map(([n, f5]) => row(`${n}.${s}`, `${f5} .. ..... ..... ${f3} ..... 0101111`, "xxx-", "T")),
+    ...(
+      [
+        ["amoswap", "00001"],
+        ["amoadd", "00000"],
+        ["amoxor", "00100"],
+        ["amoand", "01100"],
+        ["amoor", "01000"],
+        ["amomin", "10000"],
+        ["amomax", "10100"],
+        ["amominu", "11000"],
+        ["amomaxu", "11100"],
+      ] as const
+    ).map(([n, f5]) => row(`${n}.${s}`, `${f5} .. ..... ..... ${f3} ..... 0101111`, "xxx-", "T")),
   ]),
   // F and D loads/stores (11.5, 12.3): bit moves, translated.
   row("flw", "................. 010 ..... 0000111", "fx--", "T"),
@@ -120,7 +163,12 @@ const rows: Opcode[] = [
   // conversions, with an exactness check in the generated code) and FADD/FSUB/FMUL/FDIV.D when
   // rounding to nearest-even (native f64 arithmetic, the inexact flag from an error-free
   // transformation, everything that could raise another flag left to the interpreter's softfloat).
-  ...([["s", "0"], ["d", "1"]] as const).flatMap(([s, fmt]) => {
+  ...(
+    [
+      ["s", "0"],
+      ["d", "1"],
+    ] as const
+  ).flatMap(([s, fmt]) => {
     const d = s === "d";
     return [
       row(`fadd.${s}`, `000000${fmt} ..... ..... ... ..... 1010011`, "fff-", d ? "RTN" : "R"),
@@ -133,14 +181,29 @@ const rows: Opcode[] = [
       row(`fsgnjx.${s}`, `001000${fmt} ..... ..... 010 ..... 1010011`, "fff-", d ? "T" : ""),
       row(`fmin.${s}`, `001010${fmt} ..... ..... 000 ..... 1010011`, "fff-"),
       row(`fmax.${s}`, `001010${fmt} ..... ..... 001 ..... 1010011`, "fff-"),
-      row(d ? "fcvt.d.s" : "fcvt.s.d", d ? "0100001 00000 ..... ... ..... 1010011" : "0100000 00001 ..... ... ..... 1010011", "ff--", "R"),
+      row(
+        d ? "fcvt.d.s" : "fcvt.s.d",
+        d ? "0100001 00000 ..... ... ..... 1010011" : "0100000 00001 ..... ... ..... 1010011",
+        "ff--",
+        "R",
+      ),
       row(`fle.${s}`, `101000${fmt} ..... ..... 000 ..... 1010011`, "xff-", d ? "T" : ""),
       row(`flt.${s}`, `101000${fmt} ..... ..... 001 ..... 1010011`, "xff-", d ? "T" : ""),
       row(`feq.${s}`, `101000${fmt} ..... ..... 010 ..... 1010011`, "xff-", d ? "T" : ""),
-      ...(["w", "wu", "l", "lu"].flatMap((t, k) => [
-        row(`fcvt.${t}.${s}`, `110000${fmt} ${b3(k).padStart(5, "0")} ..... ... ..... 1010011`, "xf--", d && t === "l" ? "RT" : "R"),
-        row(`fcvt.${s}.${t}`, `110100${fmt} ${b3(k).padStart(5, "0")} ..... ... ..... 1010011`, "fx--", d && t === "l" ? "RT" : "R"),
-      ])),
+      ...["w", "wu", "l", "lu"].flatMap((t, k) => [
+        row(
+          `fcvt.${t}.${s}`,
+          `110000${fmt} ${b3(k).padStart(5, "0")} ..... ... ..... 1010011`,
+          "xf--",
+          d && t === "l" ? "RT" : "R",
+        ),
+        row(
+          `fcvt.${s}.${t}`,
+          `110100${fmt} ${b3(k).padStart(5, "0")} ..... ... ..... 1010011`,
+          "fx--",
+          d && t === "l" ? "RT" : "R",
+        ),
+      ]),
       row(d ? "fmv.x.d" : "fmv.x.w", `111000${fmt} 00000 ..... 000 ..... 1010011`, "xf--", d ? "T" : ""),
       row(`fclass.${s}`, `111000${fmt} 00000 ..... 001 ..... 1010011`, "xf--"),
       row(d ? "fmv.d.x" : "fmv.w.x", `111100${fmt} 00000 ..... 000 ..... 1010011`, "fx--", d ? "T" : ""),
@@ -152,20 +215,22 @@ const rows: Opcode[] = [
   }),
   // Zba
   row("add.uw", "0000100 ..... ..... 000 ..... 0111011", "xxx-", "T"),
-  ...(["sh1add", "sh2add", "sh3add"].flatMap((n, k) => [
+  ...["sh1add", "sh2add", "sh3add"].flatMap((n, k) => [
     row(n, `0010000 ..... ..... ${b3(2 * k + 2)} ..... 0110011`, "xxx-", "T"),
     row(`${n}.uw`, `0010000 ..... ..... ${b3(2 * k + 2)} ..... 0111011`, "xxx-", "T"),
-  ])),
+  ]),
   row("slli.uw", "000010 ...... ..... 001 ..... 0011011", "xx--", "T"),
   // Zbb
   row("andn", "0100000 ..... ..... 111 ..... 0110011", "xxx-", "T"),
   row("orn", "0100000 ..... ..... 110 ..... 0110011", "xxx-", "T"),
   row("xnor", "0100000 ..... ..... 100 ..... 0110011", "xxx-", "T"),
-  ...(["clz", "ctz", "cpop"].flatMap((n, k) => [
+  ...["clz", "ctz", "cpop"].flatMap((n, k) => [
     row(n, `0110000 000${k >> 1}${k & 1} ..... 001 ..... 0010011`, "xx--", "T"),
     row(`${n}w`, `0110000 000${k >> 1}${k & 1} ..... 001 ..... 0011011`, "xx--", "T"),
-  ])),
-  ...(["min", "minu", "max", "maxu"].map((n, k) => row(n, `0000101 ..... ..... ${b3(4 + k)} ..... 0110011`, "xxx-", "T"))),
+  ]),
+  ...["min", "minu", "max", "maxu"].map((n, k) =>
+    row(n, `0000101 ..... ..... ${b3(4 + k)} ..... 0110011`, "xxx-", "T"),
+  ),
   row("sext.b", "0110000 00100 ..... 001 ..... 0010011", "xx--", "T"),
   row("sext.h", "0110000 00101 ..... 001 ..... 0010011", "xx--", "T"),
   row("zext.h", "0000100 00000 ..... 100 ..... 0111011", "xx--", "T"),
@@ -198,10 +263,13 @@ for (const o of rows) {
   byMajor[o.match & 0x7f]!.push(o);
 }
 for (const list of byMajor) {
-  for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) {
-    const a = list[i]!, b = list[j]!, common = a.mask & b.mask;
-    if ((a.match & common) === (b.match & common)) throw new Error(`opcode table: ${a.name} and ${b.name} overlap`);
-  }
+  for (let i = 0; i < list.length; i++)
+    for (let j = i + 1; j < list.length; j++) {
+      const a = list[i]!,
+        b = list[j]!,
+        common = a.mask & b.mask;
+      if ((a.match & common) === (b.match & common)) throw new Error(`opcode table: ${a.name} and ${b.name} overlap`);
+    }
 }
 
 /**
@@ -213,7 +281,10 @@ export function lookupOpcode(insn: number): Opcode | undefined {
   for (let i = 0; i < list.length; i++) {
     const o = list[i]!;
     if ((insn & o.mask) === o.match) {
-      if (o.rm) { const rm = (insn >>> 12) & 7; if (rm === 5 || rm === 6) return undefined; }
+      if (o.rm) {
+        const rm = (insn >>> 12) & 7;
+        if (rm === 5 || rm === 6) return undefined;
+      }
       return o;
     }
   }

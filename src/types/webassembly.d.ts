@@ -2,7 +2,11 @@
 // bring the whole browser). Only what Typevisor uses: memories for guest RAM, and modules/instances
 // for translated code.
 declare namespace WebAssembly {
-  interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+    shared?: boolean;
+  }
   class Memory {
     constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer;
@@ -20,12 +24,19 @@ declare namespace WebAssembly {
     constructor(module: Module, imports?: Imports);
     readonly exports: Exports;
   }
-  interface GlobalDescriptor { value: "i32" | "i64" | "f32" | "f64"; mutable?: boolean }
+  interface GlobalDescriptor {
+    value: "i32" | "i64" | "f32" | "f64";
+    mutable?: boolean;
+  }
   class Global {
     constructor(descriptor: GlobalDescriptor, value?: number | bigint);
     value: number | bigint;
   }
-  interface TableDescriptor { element: "anyfunc" | "externref"; initial: number; maximum?: number }
+  interface TableDescriptor {
+    element: "anyfunc" | "externref";
+    initial: number;
+    maximum?: number;
+  }
   class Table {
     constructor(descriptor: TableDescriptor);
     readonly length: number;

@@ -43,7 +43,11 @@ export const SHARE_TAG_PATTERN = "^(?!\\.\\.?$)[A-Za-z0-9_.-]{1,31}$";
 
 /** The tag of a share given without one: its directory's name, made a valid tag. */
 export function defaultShareTag(absolutePath: string): string {
-  const name = absolutePath.split("/").filter((c) => c.length > 0).pop() ?? "root";
+  const name =
+    absolutePath
+      .split("/")
+      .filter((c) => c.length > 0)
+      .pop() ?? "root";
   const tag = name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 31);
   return new RegExp(SHARE_TAG_PATTERN).test(tag) ? tag : "share";
 }

@@ -94,14 +94,29 @@ const NAMES: Record<number, { name: string; fns: string[] }> = {
   0x08: { name: "legacy", fns: ["", "", "", "", "", "", "", "", "shutdown"] },
   [EID_BASE]: {
     name: "base",
-    fns: ["get_spec_version", "get_impl_id", "get_impl_version", "probe_extension", "get_mvendorid", "get_marchid", "get_mimpid"],
+    fns: [
+      "get_spec_version",
+      "get_impl_id",
+      "get_impl_version",
+      "probe_extension",
+      "get_mvendorid",
+      "get_marchid",
+      "get_mimpid",
+    ],
   },
   [EID_TIME]: { name: "time", fns: ["set_timer"] },
   [EID_IPI]: { name: "ipi", fns: ["send_ipi"] },
   [EID_RFENCE]: {
     name: "rfence",
-    fns: ["remote_fence_i", "remote_sfence_vma", "remote_sfence_vma_asid", "remote_hfence_gvma_vmid",
-      "remote_hfence_gvma", "remote_hfence_vvma_asid", "remote_hfence_vvma"],
+    fns: [
+      "remote_fence_i",
+      "remote_sfence_vma",
+      "remote_sfence_vma_asid",
+      "remote_hfence_gvma_vmid",
+      "remote_hfence_gvma",
+      "remote_hfence_vvma_asid",
+      "remote_hfence_vvma",
+    ],
   },
   [EID_HSM]: { name: "hsm", fns: ["hart_start", "hart_stop", "hart_get_status", "hart_suspend"] },
   [EID_SRST]: { name: "srst", fns: ["system_reset"] },
@@ -146,8 +161,15 @@ export class Sbi {
   private supported(eid: bigint): boolean {
     if (eid >= 0n && eid <= 8n) return true;
     const n = Number(eid);
-    return n === EID_BASE || n === EID_TIME || n === EID_IPI || n === EID_RFENCE || n === EID_HSM ||
-      n === EID_SRST || n === EID_DBCN;
+    return (
+      n === EID_BASE ||
+      n === EID_TIME ||
+      n === EID_IPI ||
+      n === EID_RFENCE ||
+      n === EID_HSM ||
+      n === EID_SRST ||
+      n === EID_DBCN
+    );
   }
 
   /** The harts selected by (hart_mask, hart_mask_base) (§3.1); base = -1 means all harts. */
@@ -208,13 +230,20 @@ export class Sbi {
     switch (eid) {
       case EID_BASE:
         switch (fid) {
-          case 0: return [SBI_SUCCESS, SPEC_VERSION];
-          case 1: return [SBI_SUCCESS, TYPEVISOR_SBI_IMPL_ID];
-          case 2: return [SBI_SUCCESS, 1n];
-          case 3: return [SBI_SUCCESS, this.supported(a0) ? 1n : 0n];
-          case 4: return [SBI_SUCCESS, p.mvendorid];
-          case 5: return [SBI_SUCCESS, p.marchid];
-          case 6: return [SBI_SUCCESS, p.mimpid];
+          case 0:
+            return [SBI_SUCCESS, SPEC_VERSION];
+          case 1:
+            return [SBI_SUCCESS, TYPEVISOR_SBI_IMPL_ID];
+          case 2:
+            return [SBI_SUCCESS, 1n];
+          case 3:
+            return [SBI_SUCCESS, this.supported(a0) ? 1n : 0n];
+          case 4:
+            return [SBI_SUCCESS, p.mvendorid];
+          case 5:
+            return [SBI_SUCCESS, p.marchid];
+          case 6:
+            return [SBI_SUCCESS, p.mimpid];
         }
         break;
       case EID_TIME:
@@ -307,7 +336,12 @@ export class Sbi {
     const mem = p.memory;
     const numBytes = BigInt.asUintN(64, a0);
     const base = BigInt.asUintN(64, a1);
-    if (BigInt.asUintN(64, a2) !== 0n || numBytes > BigInt(mem.size) || base < BigInt(mem.base) || base + numBytes > BigInt(mem.end)) {
+    if (
+      BigInt.asUintN(64, a2) !== 0n ||
+      numBytes > BigInt(mem.size) ||
+      base < BigInt(mem.base) ||
+      base + numBytes > BigInt(mem.end)
+    ) {
       return [SBI_ERR_INVALID_PARAM, 0n];
     }
     const gpa = Number(base);

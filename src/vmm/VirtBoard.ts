@@ -10,8 +10,20 @@
 //    kernel's ecalls go to the firmware like on hardware.
 import { Hart, PRIV_M, PRIV_S, type MachineTimer } from "../riscv/Hart.js";
 import {
-  CSR_MCOUNTEREN, CSR_MEDELEG, CSR_MENVCFG, CSR_MIDELEG, CSR_MIE, CSR_MIP, CSR_MSTATUS, CSR_PMPADDR0, CSR_PMPCFG0,
-  CSR_SATP, CSR_SCOUNTEREN, CSR_STIMECMP, MIDELEG_MASK, MS_FS_SHIFT,
+  CSR_MCOUNTEREN,
+  CSR_MEDELEG,
+  CSR_MENVCFG,
+  CSR_MIDELEG,
+  CSR_MIE,
+  CSR_MIP,
+  CSR_MSTATUS,
+  CSR_PMPADDR0,
+  CSR_PMPCFG0,
+  CSR_SATP,
+  CSR_SCOUNTEREN,
+  CSR_STIMECMP,
+  MIDELEG_MASK,
+  MS_FS_SHIFT,
 } from "../riscv/Csr.js";
 import { Cause, Irq } from "../riscv/Trap.js";
 import { GuestMemory } from "../memory/GuestMemory.js";
@@ -135,7 +147,11 @@ export class VirtBoard {
     this.engineOptions = cfg.engineOptions ?? {};
     // The translator keeps each hart's registers, TLB mirrors and jump cache in its own slot of the
     // engine area after RAM (indexed by hart id), so one GuestMemory serves every translating hart.
-    this.memory = new GuestMemory({ base: VIRT.dram.base, size: cfg.memory, engineBytes: engineBytes(this.engine, cfg.cpus) });
+    this.memory = new GuestMemory({
+      base: VIRT.dram.base,
+      size: cfg.memory,
+      engineBytes: engineBytes(this.engine, cfg.cpus),
+    });
 
     // PLIC contexts: 2h = hart h M-mode (MEIP), 2h+1 = S-mode (SEIP).
     const contexts: ((level: boolean) => void)[] = [];
@@ -182,13 +198,19 @@ export class VirtBoard {
     if (opts.hvc !== false) makers.push((m) => new VirtioConsole(m, [{ backend: hvcOut }]));
     if (opts.rng !== false) makers.push((m) => new VirtioRng(m));
     if (makers.length > VIRT.virtio.slots) {
-      throw new Error(`${makers.length} virtio devices requested but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (give fewer --disk/--net)`);
+      throw new Error(
+        `${makers.length} virtio devices requested but the virt board has ${VIRT.virtio.slots} virtio-mmio slots (give fewer --disk/--net)`,
+      );
     }
     // All eight slots are mapped; the ones without a device read DeviceID 0, which drivers skip
     // (virtio 1.2 §4.2.3.1.1), so the device tree never depends on how many devices there are.
     for (const slot of ALL_VIRTIO_SLOTS) {
       const make = makers[slot];
-      const t = new VirtioMmio(this.memory, this.wakingLine(VIRT.virtio.firstIrq + slot), make ? make(this.memory) : null);
+      const t = new VirtioMmio(
+        this.memory,
+        this.wakingLine(VIRT.virtio.firstIrq + slot),
+        make ? make(this.memory) : null,
+      );
       this.virtio.push(t);
       this.bus.map(VIRT.virtio.base + slot * VIRT.virtio.stride, VIRT.virtio.size, t);
     }
@@ -232,7 +254,9 @@ export class VirtBoard {
         // Retentive suspend behaves as wfi: the run loop idles the hart until an interrupt.
       },
       systemReset(type: ResetType, reason: number) {
-        board.event(type === ResetType.Shutdown ? { kind: "poweroff", code: reason === 0 ? 0 : 1 } : { kind: "reboot" });
+        board.event(
+          type === ResetType.Shutdown ? { kind: "poweroff", code: reason === 0 ? 0 : 1 } : { kind: "reboot" },
+        );
       },
     };
     this.sbi = new Sbi(platform);

@@ -25,7 +25,20 @@ export const VIRT = {
 
 /** The extensions the Typevisor hart implements (src/riscv), as the DT advertises them. */
 export const VIRT_ISA_EXTENSIONS = [
-  "i", "m", "a", "f", "d", "c", "zicntr", "zicsr", "zifencei", "zihpm", "zba", "zbb", "zbs", "sstc",
+  "i",
+  "m",
+  "a",
+  "f",
+  "d",
+  "c",
+  "zicntr",
+  "zicsr",
+  "zifencei",
+  "zihpm",
+  "zba",
+  "zbb",
+  "zbs",
+  "sstc",
 ] as const;
 
 export interface VirtDtConfig {
@@ -92,7 +105,11 @@ export function virtDeviceTree(cfg: VirtDtConfig): Fdt {
     cpu.string("mmu-type", "riscv,sv39");
     const intc = cpu.node("interrupt-controller");
     intcs.push(fdt.phandle(intc));
-    intc.cells("#interrupt-cells", 1).cells("#address-cells", 0).flag("interrupt-controller").string("compatible", "riscv,cpu-intc");
+    intc
+      .cells("#interrupt-cells", 1)
+      .cells("#address-cells", 0)
+      .flag("interrupt-controller")
+      .string("compatible", "riscv,cpu-intc");
   }
   const map = cpus.node("cpu-map").node("cluster0");
   cpuPhandles.forEach((p, h) => map.node(`core${h}`).cells("cpu", p));
@@ -131,8 +148,18 @@ export function virtDeviceTree(cfg: VirtDtConfig): Fdt {
   test.string("compatible", "sifive,test1", "sifive,test0", "syscon");
   reg(test, VIRT.syscon.base, VIRT.syscon.size);
   // poweroff/reboot have no registers of their own, so they live outside the simple-bus (as on QEMU).
-  root.node("poweroff").string("compatible", "syscon-poweroff").cells("regmap", testPh).cells("offset", 0).cells("value", 0x5555);
-  root.node("reboot").string("compatible", "syscon-reboot").cells("regmap", testPh).cells("offset", 0).cells("value", 0x7777);
+  root
+    .node("poweroff")
+    .string("compatible", "syscon-poweroff")
+    .cells("regmap", testPh)
+    .cells("offset", 0)
+    .cells("value", 0x5555);
+  root
+    .node("reboot")
+    .string("compatible", "syscon-reboot")
+    .cells("regmap", testPh)
+    .cells("offset", 0)
+    .cells("value", 0x7777);
 
   for (const slot of [...(cfg.virtioSlots ?? [])].sort((a, b) => a - b)) {
     if (!Number.isInteger(slot) || slot < 0 || slot >= VIRT.virtio.slots) {

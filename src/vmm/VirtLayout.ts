@@ -29,19 +29,31 @@ export interface VirtBootLayout {
   fwInfoAddr: number;
 }
 
-export function planVirtBoot(memory: number, kernel: NamedBytes, initrd?: NamedBytes, bios?: NamedBytes): VirtBootLayout {
+export function planVirtBoot(
+  memory: number,
+  kernel: NamedBytes,
+  initrd?: NamedBytes,
+  bios?: NamedBytes,
+): VirtBootLayout {
   const base = VIRT.dram.base;
   const ramEnd = base + memory;
   const kplan = planKernel(kernel.bytes, kernel.name, base);
   let bplan: KernelPlan | undefined;
   if (bios) {
     bplan = planKernel(bios.bytes, bios.name, base, 0);
-    if (bplan.format === "image") throw new KernelImageError(bios.name, "is a Linux Image, not firmware: pass it with --kernel");
+    if (bplan.format === "image")
+      throw new KernelImageError(bios.name, "is a Linux Image, not firmware: pass it with --kernel");
     if (bplan.start < base || bplan.end > ramEnd) {
-      throw new KernelImageError(bios.name, `firmware of ${Math.ceil((bplan.end - bplan.start) / MiB)} MiB at 0x${bplan.start.toString(16)} does not fit in the ${Math.round(memory / MiB)} MiB of guest RAM at 0x${base.toString(16)}: check the file (OpenSBI's fw_dynamic.bin is under 1 MiB) or give more memory`);
+      throw new KernelImageError(
+        bios.name,
+        `firmware of ${Math.ceil((bplan.end - bplan.start) / MiB)} MiB at 0x${bplan.start.toString(16)} does not fit in the ${Math.round(memory / MiB)} MiB of guest RAM at 0x${base.toString(16)}: check the file (OpenSBI's fw_dynamic.bin is under 1 MiB) or give more memory`,
+      );
     }
     if (bplan.end > kplan.start && bplan.start < kplan.end) {
-      throw new KernelImageError(bios.name, `firmware 0x${bplan.start.toString(16)}..0x${bplan.end.toString(16)} overlaps the kernel at 0x${kplan.start.toString(16)}`);
+      throw new KernelImageError(
+        bios.name,
+        `firmware 0x${bplan.start.toString(16)}..0x${bplan.end.toString(16)} overlaps the kernel at 0x${kplan.start.toString(16)}`,
+      );
     }
   }
   // The DTB goes 2 MiB below the top of RAM (QEMU aligns it down to 2 MiB too), so the kernel's
@@ -58,7 +70,8 @@ export function planVirtBoot(memory: number, kernel: NamedBytes, initrd?: NamedB
   if (initrd) {
     const start = Math.floor((fwInfoAddr - initrd.bytes.length) / 4096) * 4096;
     // Leave the kernel room to grow its early allocations after image_size (page tables, etc.).
-    if (start < kplan.end + 2 * MiB) throw need(`the initramfs ${initrd.name} (${Math.ceil(initrd.bytes.length / MiB)} MiB)`);
+    if (start < kplan.end + 2 * MiB)
+      throw need(`the initramfs ${initrd.name} (${Math.ceil(initrd.bytes.length / MiB)} MiB)`);
     initrdRange = { start, end: start + initrd.bytes.length };
   }
   return { kernel: kplan, bios: bplan, initrd: initrdRange, dtbAddr, fwInfoAddr };

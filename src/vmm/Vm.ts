@@ -64,14 +64,36 @@ export interface VmStats {
 }
 
 const EXCEPTION_NAMES = [
-  "instruction-misaligned", "instruction-access-fault", "illegal-instruction", "breakpoint",
-  "load-misaligned", "load-access-fault", "store-misaligned", "store-access-fault",
-  "ecall-from-U", "ecall-from-S", "ecall-from-VS", "ecall-from-M",
-  "instruction-page-fault", "load-page-fault", "cause-14", "store-page-fault",
+  "instruction-misaligned",
+  "instruction-access-fault",
+  "illegal-instruction",
+  "breakpoint",
+  "load-misaligned",
+  "load-access-fault",
+  "store-misaligned",
+  "store-access-fault",
+  "ecall-from-U",
+  "ecall-from-S",
+  "ecall-from-VS",
+  "ecall-from-M",
+  "instruction-page-fault",
+  "load-page-fault",
+  "cause-14",
+  "store-page-fault",
 ];
 const INTERRUPT_NAMES = [
-  "irq-0", "supervisor-software", "irq-2", "machine-software", "irq-4", "supervisor-timer", "irq-6",
-  "machine-timer", "irq-8", "supervisor-external", "irq-10", "machine-external",
+  "irq-0",
+  "supervisor-software",
+  "irq-2",
+  "machine-software",
+  "irq-4",
+  "supervisor-timer",
+  "irq-6",
+  "machine-timer",
+  "irq-8",
+  "supervisor-external",
+  "irq-10",
+  "machine-external",
 ];
 
 interface HartTotals {
@@ -85,9 +107,16 @@ interface HartTotals {
 }
 
 function emptyTotals(): HartTotals {
-  return { exceptions: new Array(32).fill(0), interrupts: new Array(16).fill(0), csrAccesses: 0, mret: 0, sret: 0, sfenceVma: 0, wfi: 0 };
+  return {
+    exceptions: new Array(32).fill(0),
+    interrupts: new Array(16).fill(0),
+    csrAccesses: 0,
+    mret: 0,
+    sret: 0,
+    sfenceVma: 0,
+    wfi: 0,
+  };
 }
-
 
 function addHart(t: HartTotals, h: Hart): void {
   const s = h.stats;
@@ -224,11 +253,17 @@ export class Vm {
     const base = this.totalsBase;
     for (let i = 0; i < 32; i++) t.exceptions[i] = base.exceptions[i]!;
     for (let i = 0; i < 16; i++) t.interrupts[i] = base.interrupts[i]!;
-    t.csrAccesses = base.csrAccesses; t.mret = base.mret; t.sret = base.sret; t.sfenceVma = base.sfenceVma; t.wfi = base.wfi;
+    t.csrAccesses = base.csrAccesses;
+    t.mret = base.mret;
+    t.sret = base.sret;
+    t.sfenceVma = base.sfenceVma;
+    t.wfi = base.wfi;
     for (const h of harts) addHart(t, h);
     const named = (arr: number[], names: string[]) => {
       const out: Record<string, number> = {};
-      arr.forEach((n, i) => { if (n) out[names[i] ?? `cause-${i}`] = n; });
+      arr.forEach((n, i) => {
+        if (n) out[names[i] ?? `cause-${i}`] = n;
+      });
       return out;
     };
     let dbt: DbtStats | undefined;
@@ -301,7 +336,11 @@ export class Vm {
           }
         }
         if (this.panicSeen) {
-          this.exitInfo = { reason: "panic", status: 1, message: "the guest kernel panicked (see the console output above)" };
+          this.exitInfo = {
+            reason: "panic",
+            status: 1,
+            message: "the guest kernel panicked (see the console output above)",
+          };
           break;
         }
         const ev = board.pendingEvent;

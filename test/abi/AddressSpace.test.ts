@@ -48,7 +48,7 @@ test("anonymous pages are mapped on first touch, zero-filled, with U/R/W/A/D set
   assert.equal(space.residentPages(), 1);
   assert.deepEqual([...space.read(0x11000, 8)], [0, 0, 0, 0, 0, 0, 0, 0]);
   assert.ok(frames.inUse >= 4, "root + two intermediate tables + one page");
-  assert.equal((satpMode(space.satp())), 8n);
+  assert.equal(satpMode(space.satp()), 8n);
 });
 
 function satpMode(s: bigint) {
@@ -97,14 +97,29 @@ test("munmap frees pages and splits mappings; mprotect needs the whole range map
   assert.equal(space.residentPages(), 4);
   space.unmap(0x11000, PAGE_SIZE);
   assert.equal(space.residentPages(), 3);
-  assert.deepEqual(space.vmas.map((v) => [v.start, v.end]), [[0x10000, 0x11000], [0x12000, 0x14000]]);
-  assert.equal(errno(() => space.read(0x11000, 1)), Errno.EFAULT);
-  assert.equal(errno(() => space.protect(0x10000, 3 * PAGE_SIZE, PROT_READ)), Errno.ENOMEM);
+  assert.deepEqual(
+    space.vmas.map((v) => [v.start, v.end]),
+    [
+      [0x10000, 0x11000],
+      [0x12000, 0x14000],
+    ],
+  );
+  assert.equal(
+    errno(() => space.read(0x11000, 1)),
+    Errno.EFAULT,
+  );
+  assert.equal(
+    errno(() => space.protect(0x10000, 3 * PAGE_SIZE, PROT_READ)),
+    Errno.ENOMEM,
+  );
   space.protect(0x12000, PAGE_SIZE, PROT_NONE);
   assert.equal(space.handleFault(0x12000, 0), false);
   space.protect(0x12000, PAGE_SIZE, PROT_READ);
   assert.equal(space.read(0x12000, 1)[0], 7, "PROT_NONE kept the contents");
-  assert.equal(errno(() => space.write(0x12000, new Uint8Array(1))), Errno.EFAULT);
+  assert.equal(
+    errno(() => space.write(0x12000, new Uint8Array(1))),
+    Errno.EFAULT,
+  );
 });
 
 test("mremap grows in place when free and moves the pages (with their contents) when not", () => {
@@ -113,7 +128,10 @@ test("mremap grows in place when free and moves the pages (with their contents) 
   space.write(0x10000, new Uint8Array([1, 2, 3]));
   assert.equal(space.remap(0x10000, PAGE_SIZE, 2 * PAGE_SIZE, false), 0x10000);
   space.map(0x12000, PAGE_SIZE, PROT_READ, "blocker");
-  assert.equal(errno(() => space.remap(0x10000, 2 * PAGE_SIZE, 3 * PAGE_SIZE, false)), Errno.ENOMEM);
+  assert.equal(
+    errno(() => space.remap(0x10000, 2 * PAGE_SIZE, 3 * PAGE_SIZE, false)),
+    Errno.ENOMEM,
+  );
   const moved = space.remap(0x10000, 2 * PAGE_SIZE, 3 * PAGE_SIZE, true);
   assert.notEqual(moved, 0x10000);
   assert.deepEqual([...space.read(moved, 3)], [1, 2, 3]);
@@ -128,7 +146,10 @@ test("brk grows and shrinks the heap and refuses to run into another mapping", (
   space.map(0x110000, PAGE_SIZE, PROT_READ, "other");
   assert.equal(space.setBrk(0x120000), 0x100000 + 10000, "blocked: the old break is returned");
   assert.equal(space.setBrk(0x100000), 0x100000);
-  assert.equal(errno(() => space.read(0x100000 + 9000, 1)), Errno.EFAULT);
+  assert.equal(
+    errno(() => space.read(0x100000 + 9000, 1)),
+    Errno.EFAULT,
+  );
   assert.equal(space.setBrk(0x1000), 0x100000, "below the start: unchanged");
 });
 
@@ -138,11 +159,23 @@ test("kernel reads of user strings stop at NUL across pages and fail cleanly on 
   const s = "x".repeat(100) + "\0";
   space.write(0x11000 - 50, new TextEncoder().encode(s));
   assert.equal(space.readCString(0x11000 - 50), "x".repeat(100));
-  assert.equal(errno(() => space.readCString(0x9000)), Errno.EFAULT);
+  assert.equal(
+    errno(() => space.readCString(0x9000)),
+    Errno.EFAULT,
+  );
   space.write(0x10000, new Uint8Array(2 * PAGE_SIZE).fill(65));
-  assert.equal(errno(() => space.readCString(0x10000)), Errno.ENAMETOOLONG);
-  assert.equal(errno(() => space.read(0x40_0000_0000 - 4, 8)), Errno.EFAULT);
-  assert.equal(errno(() => space.read(0x10000, -1)), Errno.EFAULT);
+  assert.equal(
+    errno(() => space.readCString(0x10000)),
+    Errno.ENAMETOOLONG,
+  );
+  assert.equal(
+    errno(() => space.read(0x40_0000_0000 - 4, 8)),
+    Errno.EFAULT,
+  );
+  assert.equal(
+    errno(() => space.read(0x10000, -1)),
+    Errno.EFAULT,
+  );
 });
 
 test("an exhausted frame pool is an error naming the fix, not a crash", () => {

@@ -17,7 +17,10 @@ const quiet = { begin() {}, update() {}, end() {}, note() {} };
  */
 export async function debianRoot(arch: string, packages: readonly string[]): Promise<string | { skip: string }> {
   const cache = new ImageCache();
-  const key = createHash("sha256").update(arch + ":" + packages.join(",")).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(arch + ":" + packages.join(","))
+    .digest("hex")
+    .slice(0, 16);
   const dir = join(cache.root, "abi-test-roots", `${arch}-${key}`);
   if (existsSync(join(dir, ".complete"))) return dir;
   const src = pickDebianMirror(hostSources());
@@ -26,7 +29,13 @@ export async function debianRoot(arch: string, packages: readonly string[]): Pro
   const keyring = src?.signedBy ?? DEFAULT_KEYRING;
   if (!existsSync(keyring)) return { skip: `archive keyring ${keyring} missing` };
   // Our own apt root (not the image builder's), so parallel test files never run apt in one root.
-  const apt = new AptRoot(join(cache.root, "abi-test-apt", `${arch}-trixie`), { arch, suite: "trixie", components: ["main"], mirror, keyring });
+  const apt = new AptRoot(join(cache.root, "abi-test-apt", `${arch}-trixie`), {
+    arch,
+    suite: "trixie",
+    components: ["main"],
+    mirror,
+    keyring,
+  });
   try {
     apt.setup();
     await apt.update(quiet);
@@ -45,6 +54,8 @@ export async function debianRoot(arch: string, packages: readonly string[]): Pro
     renameSync(tmp, dir);
     return dir;
   } catch (e) {
-    return { skip: `could not fetch ${packages.join(", ")} for ${arch} from ${mirror}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
+    return {
+      skip: `could not fetch ${packages.join(", ")} for ${arch} from ${mirror}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+    };
   }
 }

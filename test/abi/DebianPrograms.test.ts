@@ -50,23 +50,31 @@ const SCRIPT = [
   "yes hello | head -3",
 ].join("\n");
 
-test("Debian's riscv64 busybox gives the same results as its amd64 build (applets, pipelines, fork/wait)", { timeout: 600_000 }, (t) => {
-  if (typeof rv !== "string") return t.skip(rv.skip);
-  if (typeof x86 !== "string") return t.skip(x86.skip);
-  const a = scratch("bb-native");
-  const b = scratch("bb-exec");
-  makeData(a);
-  makeData(b);
-  const native = run(join(x86, "bin/busybox"), ["sh", "-c", SCRIPT], "", 120_000, a);
-  assert.equal(native.status, 0, native.stderr);
-  const r = spawnIn(b, [join(rv, "bin/busybox"), "sh", "-c", SCRIPT]);
-  assert.equal(r.stderr, "");
-  assert.equal(r.stdout, native.stdout);
-  assert.equal(r.status, 0);
-  assert.match(r.stdout, /roundtrip-ok/);
-  assert.match(r.stdout, /waited=0/);
-  assert.equal(readFileSync(join(b, "blob.gz")).equals(readFileSync(join(a, "blob.gz"))), true, "identical gzip output");
-});
+test(
+  "Debian's riscv64 busybox gives the same results as its amd64 build (applets, pipelines, fork/wait)",
+  { timeout: 600_000 },
+  (t) => {
+    if (typeof rv !== "string") return t.skip(rv.skip);
+    if (typeof x86 !== "string") return t.skip(x86.skip);
+    const a = scratch("bb-native");
+    const b = scratch("bb-exec");
+    makeData(a);
+    makeData(b);
+    const native = run(join(x86, "bin/busybox"), ["sh", "-c", SCRIPT], "", 120_000, a);
+    assert.equal(native.status, 0, native.stderr);
+    const r = spawnIn(b, [join(rv, "bin/busybox"), "sh", "-c", SCRIPT]);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, native.stdout);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /roundtrip-ok/);
+    assert.match(r.stdout, /waited=0/);
+    assert.equal(
+      readFileSync(join(b, "blob.gz")).equals(readFileSync(join(a, "blob.gz"))),
+      true,
+      "identical gzip output",
+    );
+  },
+);
 
 /** typevisor exec with its working directory set (without --root the guest starts in the host cwd). */
 function spawnIn(cwd: string, args: string[]) {
@@ -122,7 +130,10 @@ test("issue 12's --root escapes (a missing directory, then '..', then a link out
     "cd /x/../l; echo cd=$?",
   ].join("\n");
   const outputs: string[] = [];
-  for (const [name, bb] of [["tv", rv], ["chroot", x86]] as const) {
+  for (const [name, bb] of [
+    ["tv", rv],
+    ["chroot", x86],
+  ] as const) {
     const root = scratch(`issue12-${name}-root`);
     const outside = scratch(`issue12-${name}-outside`);
     mkdirSync(join(root, "bin"));
@@ -149,7 +160,13 @@ test("GNU hello and bash from Debian riscv64 run dynamically linked under --root
   const h = texec(["--root", dyn, "/usr/bin/hello"]);
   assert.equal(h.stdout, "Hello, world!\n", h.stderr);
   assert.equal(h.status, 0, h.stderr);
-  const b = texec(["--root", dyn, "/bin/bash", "-c", "echo $((6*7)); declare -A m=([k]=v); echo ${m[k]}; f() { return 3; }; f; echo $?; echo ${BASH_VERSINFO[0]}; exit 5"]);
+  const b = texec([
+    "--root",
+    dyn,
+    "/bin/bash",
+    "-c",
+    "echo $((6*7)); declare -A m=([k]=v); echo ${m[k]}; f() { return 3; }; f; echo $?; echo ${BASH_VERSINFO[0]}; exit 5",
+  ]);
   assert.equal(b.stdout, "42\nv\n3\n5\n");
   assert.equal(b.stderr, "");
   assert.equal(b.status, 5);
@@ -157,7 +174,14 @@ test("GNU hello and bash from Debian riscv64 run dynamically linked under --root
 
 test("under --root the guest gets its own /proc/uptime, meminfo, cpuinfo and self/maps", (t) => {
   if (typeof rv !== "string") return t.skip(rv.skip);
-  const r = texec(["--root", rv, "/bin/busybox", "sh", "-c", "read u _ < /proc/uptime; echo up=$u; grep -c MemTotal /proc/meminfo; grep mmu /proc/cpuinfo; grep -c '\\[stack\\]' /proc/self/maps; cat /proc/nope 2>/dev/null || echo nope-missing"]);
+  const r = texec([
+    "--root",
+    rv,
+    "/bin/busybox",
+    "sh",
+    "-c",
+    "read u _ < /proc/uptime; echo up=$u; grep -c MemTotal /proc/meminfo; grep mmu /proc/cpuinfo; grep -c '\\[stack\\]' /proc/self/maps; cat /proc/nope 2>/dev/null || echo nope-missing",
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^up=\d+\.\d\d\n1\nmmu\t\t: sv39\n[1-9]\nnope-missing\n$/);
 });

@@ -7,7 +7,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { compile, have, run, scratch, texec } from "./helpers.js";
 
-const noGcc = !have("riscv64-linux-gnu-gcc") ? "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)" : undefined;
+const noGcc = !have("riscv64-linux-gnu-gcc")
+  ? "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)"
+  : undefined;
 const noQemu = !have("qemu-riscv64") ? "qemu-riscv64 is not installed (apt-get install qemu-user)" : undefined;
 
 test("file and directory system calls give the same results as under qemu-riscv64", (t) => {
@@ -112,7 +114,9 @@ test("--strace prints each system call with its arguments and result", (t) => {
 });
 
 async function interrupt(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(new URL(".", import.meta.url).pathname, "runExec.js"), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(new URL(".", import.meta.url).pathname, "runExec.js"), ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -190,7 +194,10 @@ test("memory exhaustion: mmap and brk beyond all memory get ENOMEM, a child that
       "",
     ].join("\n"),
   );
-  assert.match(r.stderr, /^typevisor: out of memory: killed process \d+ \(oom\): out of guest memory: all 16384 frames \(64 MiB\) are in use \(raise --memory\)\n$/);
+  assert.match(
+    r.stderr,
+    /^typevisor: out of memory: killed process \d+ \(oom\): out of guest memory: all 16384 frames \(64 MiB\) are in use \(raise --memory\)\n$/,
+  );
   assert.equal(r.status, 0);
 });
 
@@ -208,7 +215,9 @@ test("close_range, copy_file_range, waitid, epoll and SIGALRM from setitimer/ala
 });
 
 const sysroot = "/usr/riscv64-linux-gnu";
-const noSysroot = !existsSync(join(sysroot, "lib/ld-linux-riscv64-lp64d.so.1")) ? `${sysroot} has no riscv64 libc (apt-get install gcc-riscv64-linux-gnu)` : undefined;
+const noSysroot = !existsSync(join(sysroot, "lib/ld-linux-riscv64-lp64d.so.1"))
+  ? `${sysroot} has no riscv64 libc (apt-get install gcc-riscv64-linux-gnu)`
+  : undefined;
 
 test("exec -L DIR (--sysroot) runs a dynamically linked program as qemu-riscv64 -L does: interpreter and libc from DIR, files and cwd the user's", (t) => {
   if (noGcc || noQemu || noSysroot) return t.skip(noGcc ?? noQemu ?? noSysroot);
@@ -232,12 +241,20 @@ test("a dynamic program without its interpreter gets an error naming the interpr
   const empty = scratch("no-sysroot");
   const r = texec(["-L", empty, bin]);
   assert.equal(r.status, 127);
-  assert.match(r.stderr, new RegExp(`its program interpreter /lib/ld-linux-riscv64-lp64d.so.1 was not found \\(looked for ${empty}/lib/ld-linux-riscv64-lp64d.so.1 and /lib/ld-linux-riscv64-lp64d.so.1\\); give the directory that holds it with -L DIR`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `its program interpreter /lib/ld-linux-riscv64-lp64d.so.1 was not found \\(looked for ${empty}/lib/ld-linux-riscv64-lp64d.so.1 and /lib/ld-linux-riscv64-lp64d.so.1\\); give the directory that holds it with -L DIR`,
+    ),
+  );
   const root = scratch("root-without-ld");
   copyFileSync(bin, join(root, "prog"));
   const rr = texec(["--root", root, "/prog"]);
   assert.equal(rr.status, 127);
-  assert.match(rr.stderr, new RegExp(`looked for ${root}/lib/ld-linux-riscv64-lp64d.so.1\\); it must be inside --root`));
+  assert.match(
+    rr.stderr,
+    new RegExp(`looked for ${root}/lib/ld-linux-riscv64-lp64d.so.1\\); it must be inside --root`),
+  );
   const both = texec(["--root", root, "-L", empty, "/prog"]);
   assert.equal(both.status, 2);
   assert.match(both.stderr, /--root and -L cannot be combined/);
@@ -254,7 +271,10 @@ test("8 POSIX threads (mutex, condvar, barrier, TLS, timed wait, pthread_kill, j
     assert.equal(r.stdout, q.stdout);
     assert.equal(r.status, 7);
   }
-  assert.match(q.stdout, /sum=720000 \(expected 720000\)\ntls per thread ok=1, main tls=100\nbarrier serial threads=1\nturn order: 0 1 2 3 4 5 6 7\n/);
+  assert.match(
+    q.stdout,
+    /sum=720000 \(expected 720000\)\ntls per thread ok=1, main tls=100\nbarrier serial threads=1\nturn order: 0 1 2 3 4 5 6 7\n/,
+  );
   const c = texec([bin, "crash"], undefined, 60_000);
   assert.equal(c.status, 139);
   assert.match(c.stderr, /Segmentation fault/);

@@ -61,11 +61,26 @@ test("a missing or non-directory component ends the walk: ENOENT / ENOTDIR, neve
   const root = makeRoot();
   const g = new GuestFs(root);
   symlinkSync("/nonexistent-outside-dir", join(root, "out"));
-  assert.equal(errnoOf(() => g.resolve("/", "/nope/../../../../etc/x")), Errno.ENOENT);
-  assert.equal(errnoOf(() => g.resolve("/", "nope/a/b")), Errno.ENOENT);
-  assert.equal(errnoOf(() => g.resolve("/", "/etc/passwd/../passwd")), Errno.ENOTDIR);
-  assert.equal(errnoOf(() => g.resolve("/", "/etc/passwd/")), Errno.ENOTDIR);
-  assert.equal(errnoOf(() => g.resolve("/", "/out/x")), Errno.ENOENT);
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/nope/../../../../etc/x")),
+    Errno.ENOENT,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "nope/a/b")),
+    Errno.ENOENT,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/etc/passwd/../passwd")),
+    Errno.ENOTDIR,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/etc/passwd/")),
+    Errno.ENOTDIR,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/out/x")),
+    Errno.ENOENT,
+  );
   // A missing last component is a name to create: it resolves.
   assert.equal(g.resolve("/", "/etc/newfile").host, join(root, "etc/newfile"));
   assert.equal(g.resolve("/", "/etc/newdir/", false).host, join(root, "etc/newdir") + "/");
@@ -77,15 +92,30 @@ test("a relative path walks its base again: a base directory replaced by a symli
   rmSync(join(root, "dir"), { recursive: true });
   symlinkSync("/etc", join(root, "dir"));
   assert.equal(g.resolve("/dir", "passwd").host, join(root, "etc/passwd"));
-  assert.equal(errnoOf(() => g.resolve("/dir/sub", "x")), Errno.ENOENT);
+  assert.equal(
+    errnoOf(() => g.resolve("/dir/sub", "x")),
+    Errno.ENOENT,
+  );
 });
 
 test("symlink loops give ELOOP and empty or overlong paths give ENOENT / ENAMETOOLONG", () => {
   const g = new GuestFs(makeRoot());
-  assert.equal(errnoOf(() => g.resolve("/", "/loop1")), Errno.ELOOP);
-  assert.equal(errnoOf(() => g.resolve("/", "")), Errno.ENOENT);
-  assert.equal(errnoOf(() => g.resolve("/", "/" + "a".repeat(5000))), Errno.ENAMETOOLONG);
-  assert.equal(errnoOf(() => g.resolve("/", "/" + "a".repeat(300))), Errno.ENAMETOOLONG);
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/loop1")),
+    Errno.ELOOP,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "")),
+    Errno.ENOENT,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/" + "a".repeat(5000))),
+    Errno.ENAMETOOLONG,
+  );
+  assert.equal(
+    errnoOf(() => g.resolve("/", "/" + "a".repeat(300))),
+    Errno.ENAMETOOLONG,
+  );
 });
 
 test("nofollow leaves the final symlink itself (lstat, readlink, unlink) but follows earlier ones", () => {

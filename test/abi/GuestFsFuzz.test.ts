@@ -11,7 +11,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -121,8 +131,12 @@ function ours(g: GuestFs, root: string, base: string, path: string, follow: bool
   }
 }
 
-const noChroot = process.getuid?.() !== 0 ? "chroot(8), the oracle, needs root"
-  : !existsSync(BUSYBOX) ? `${BUSYBOX} is missing (apt-get install busybox-static)` : undefined;
+const noChroot =
+  process.getuid?.() !== 0
+    ? "chroot(8), the oracle, needs root"
+    : !existsSync(BUSYBOX)
+      ? `${BUSYBOX} is missing (apt-get install busybox-static)`
+      : undefined;
 
 test(`GuestFs resolves random paths in random trees as the kernel does under chroot (${RUNS} trees, seed ${SEED})`, (t) => {
   if (noChroot) return t.skip(noChroot);
@@ -142,7 +156,11 @@ test(`GuestFs resolves random paths in random trees as the kernel does under chr
           const base = dirs[q.base % dirs.length]!;
           const p = pathText(q.path);
           const got = [ours(g, root, base, p, false), ours(g, root, base, p, true)];
-          assert.deepEqual(got, [want[2 * i], want[2 * i + 1]], `path ${JSON.stringify(p)} from ${base} (nofollow, follow)`);
+          assert.deepEqual(
+            got,
+            [want[2 * i], want[2 * i + 1]],
+            `path ${JSON.stringify(p)} from ${base} (nofollow, follow)`,
+          );
           queries++;
         });
       } finally {

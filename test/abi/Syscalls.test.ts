@@ -75,7 +75,8 @@ test("dispatch: every handler is a named riscv64 call; an unknown number is ENOS
 
 test("files: openat/write/lseek/pread64/fstat/close on a host file, ENOENT and EFAULT", () => {
   const { call, str, p } = rig();
-  const O_RDWR = 2, O_CREAT = 0o100;
+  const O_RDWR = 2,
+    O_CREAT = 0o100;
   const fd = call("openat", -100, str("f.txt"), O_RDWR | O_CREAT, 0o644);
   assert.equal(fd, 0, "lowest free descriptor");
   p.space.write(BUF, Buffer.from("hello world"));
@@ -108,7 +109,11 @@ test("files: mkdirat, getdents64, renameat2 NOREPLACE, unlinkat, getcwd, chdir",
   const bytes = p.space.read(BUF, n);
   for (let o = 0; o < n;) {
     const reclen = bytes[o + 16]! | (bytes[o + 17]! << 8);
-    names.push(Buffer.from(bytes.subarray(o + 19, o + reclen)).toString().replace(/\0+$/, ""));
+    names.push(
+      Buffer.from(bytes.subarray(o + 19, o + reclen))
+        .toString()
+        .replace(/\0+$/, ""),
+    );
     o += reclen;
   }
   assert.deepEqual(names.sort(), [".", "..", "g2"]);
@@ -143,7 +148,8 @@ test("descriptors: pipe2, dup3, fcntl descriptor flags, ioctl on a non-terminal"
 
 test("memory: mmap anonymous, misaligned munmap, overcommit guess, brk", () => {
   const { call, p, k } = rig();
-  const PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
+  const PROT_RW = 3,
+    MAP_PRIVATE_ANON = 0x22;
   const a = call("mmap", 0, 10000, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
   assert.ok(a > 0 && a % 4096 === 0);
   p.space.write(a + 9999, new Uint8Array([5]));
@@ -151,11 +157,18 @@ test("memory: mmap anonymous, misaligned munmap, overcommit guess, brk", () => {
   assert.equal(call("munmap", a, 12288), 0);
   assert.equal(call("mmap", 0, 4096, 0x10, MAP_PRIVATE_ANON, -1, 0), -Errno.EINVAL, "unknown PROT bit");
   assert.equal(call("mmap", 0, (k.frames.total + 1) * 4096, PROT_RW, MAP_PRIVATE_ANON, -1, 0), -Errno.ENOMEM);
-  assert.ok(call("mmap", 0, (k.frames.total + 1) * 4096, 1, MAP_PRIVATE_ANON, -1, 0) > 0, "read-only reservations are not committed");
+  assert.ok(
+    call("mmap", 0, (k.frames.total + 1) * 4096, 1, MAP_PRIVATE_ANON, -1, 0) > 0,
+    "read-only reservations are not committed",
+  );
   p.space.brkStart = p.space.brk = 0x40_0000;
   assert.equal(call("brk", 0), 0x40_0000);
   assert.equal(call("brk", 0x40_8000), 0x40_8000);
-  assert.equal(call("brk", 0x40_0000 + (k.frames.total + 64) * 4096), 0x40_8000, "brk beyond all memory fails: old break");
+  assert.equal(
+    call("brk", 0x40_0000 + (k.frames.total + 64) * 4096),
+    0x40_8000,
+    "brk beyond all memory fails: old break",
+  );
 });
 
 test("time: clock_gettime and gettimeofday agree with the host; clock_getres; a bad pointer is EFAULT", () => {
@@ -245,7 +258,12 @@ test("threads: clone(CLONE_THREAD) shares the process, tgkill targets one thread
 test("a scripted program runs through the scheduler: results land in a0, exit_group ends it with its status", async () => {
   const { k, cpu, p } = rig();
   k.runQueue.push(p);
-  cpu.script.push({ name: "getpid", args: [] }, { name: "getppid", args: [] }, { name: "close", args: [55] }, { name: "exit_group", args: [3] });
+  cpu.script.push(
+    { name: "getpid", args: [] },
+    { name: "getppid", args: [] },
+    { name: "close", args: [55] },
+    { name: "exit_group", args: [3] },
+  );
   assert.equal(await k.run(), 3);
   assert.deepEqual(cpu.results, [BigInt(p.pid), 1n, BigInt(-Errno.EBADF)]);
 });
@@ -260,7 +278,12 @@ test("switching between threads drops the hart's LR reservation (an SC must not 
   cpu.script.push({ name: "exit_group", args: [0] });
   const before = cpu.reservationClears;
   assert.equal(await k.run(), 0);
-  const tids = new Set(cpu.results.slice(1).map(Number).filter((v) => v > 0));
+  const tids = new Set(
+    cpu.results
+      .slice(1)
+      .map(Number)
+      .filter((v) => v > 0),
+  );
   assert.equal(tids.size, 2, "both threads ran");
   assert.ok(cpu.reservationClears - before >= 2, `${cpu.reservationClears - before} clears`);
 });

@@ -8,12 +8,38 @@ import { packStat, packStatx, STAT_SIZE, STATX_SIZE, type StatInfo } from "../..
 
 test("system call numbers are the asm-generic ones riscv64 uses", () => {
   const expected: [string, number][] = [
-    ["getcwd", 17], ["dup3", 24], ["fcntl", 25], ["ioctl", 29], ["openat", 56], ["close", 57], ["pipe2", 59],
-    ["getdents64", 61], ["lseek", 62], ["read", 63], ["write", 64], ["newfstatat", 79], ["fstat", 80],
-    ["exit_group", 94], ["futex", 98], ["clock_gettime", 113], ["rt_sigreturn", 139], ["uname", 160],
-    ["brk", 214], ["munmap", 215], ["clone", 220], ["execve", 221], ["mmap", 222], ["wait4", 260],
-    ["prlimit64", 261], ["renameat2", 276], ["getrandom", 278], ["statx", 291], ["riscv_hwprobe", 258],
-    ["riscv_flush_icache", 259], ["clone3", 435], ["faccessat2", 439],
+    ["getcwd", 17],
+    ["dup3", 24],
+    ["fcntl", 25],
+    ["ioctl", 29],
+    ["openat", 56],
+    ["close", 57],
+    ["pipe2", 59],
+    ["getdents64", 61],
+    ["lseek", 62],
+    ["read", 63],
+    ["write", 64],
+    ["newfstatat", 79],
+    ["fstat", 80],
+    ["exit_group", 94],
+    ["futex", 98],
+    ["clock_gettime", 113],
+    ["rt_sigreturn", 139],
+    ["uname", 160],
+    ["brk", 214],
+    ["munmap", 215],
+    ["clone", 220],
+    ["execve", 221],
+    ["mmap", 222],
+    ["wait4", 260],
+    ["prlimit64", 261],
+    ["renameat2", 276],
+    ["getrandom", 278],
+    ["statx", 291],
+    ["riscv_hwprobe", 258],
+    ["riscv_flush_icache", 259],
+    ["clone3", 435],
+    ["faccessat2", 439],
   ];
   for (const [name, n] of expected) assert.equal(sysno(name), n, name);
   assert.equal(SYSCALL_NAMES[1079], undefined, "no old-style open/stat numbers on riscv64");
@@ -29,9 +55,18 @@ test("Node's host errors map to Linux errno values by name", () => {
     }
     return 0;
   };
-  assert.equal(err(() => fs.readFileSync("/nonexistent/file")), Errno.ENOENT);
-  assert.equal(err(() => fs.readdirSync("/etc/passwd")), Errno.ENOTDIR);
-  assert.equal(err(() => fs.mkdirSync("/")), Errno.EEXIST);
+  assert.equal(
+    err(() => fs.readFileSync("/nonexistent/file")),
+    Errno.ENOENT,
+  );
+  assert.equal(
+    err(() => fs.readdirSync("/etc/passwd")),
+    Errno.ENOTDIR,
+  );
+  assert.equal(
+    err(() => fs.mkdirSync("/")),
+    Errno.EEXIST,
+  );
   assert.equal(errnoOf(new Error("something odd")), Errno.EIO);
   assert.equal(Errno.ENOENT, 2);
   assert.equal(Errno.EAGAIN, 11);
@@ -41,9 +76,20 @@ test("Node's host errors map to Linux errno values by name", () => {
 });
 
 const sample: StatInfo = {
-  dev: 0x803n, ino: 123456789n, mode: 0o100644, nlink: 2, uid: 1000, gid: 100, rdev: 0n, size: 5000n,
-  blksize: 4096, blocks: 16n, atimeNs: 1_700_000_000_123_456_789n, mtimeNs: 1_600_000_000_000_000_001n,
-  ctimeNs: 1_500_000_000_999_999_999n, birthtimeNs: 1_400_000_000_000_000_000n,
+  dev: 0x803n,
+  ino: 123456789n,
+  mode: 0o100644,
+  nlink: 2,
+  uid: 1000,
+  gid: 100,
+  rdev: 0n,
+  size: 5000n,
+  blksize: 4096,
+  blocks: 16n,
+  atimeNs: 1_700_000_000_123_456_789n,
+  mtimeNs: 1_600_000_000_000_000_001n,
+  ctimeNs: 1_500_000_000_999_999_999n,
+  birthtimeNs: 1_400_000_000_000_000_000n,
 };
 
 test("struct stat is the 128-byte asm-generic layout", () => {

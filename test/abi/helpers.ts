@@ -28,7 +28,11 @@ export function compile(name: string, extra: string[] = []): string | undefined 
   buildDir ??= mkdtempSync(join(tmpdir(), "tv-abi-"));
   const out = join(buildDir, name + (extra.includes("-static") || extra.length === 0 ? "" : "-dyn"));
   if (existsSync(out)) return out;
-  const r = spawnSync("riscv64-linux-gnu-gcc", ["-O1", ...(extra.length ? extra : ["-static"]), "-o", out, join(programsDir, name + ".c")], { encoding: "utf8" });
+  const r = spawnSync(
+    "riscv64-linux-gnu-gcc",
+    ["-O1", ...(extra.length ? extra : ["-static"]), "-o", out, join(programsDir, name + ".c")],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`compiling ${name}.c failed:\n${r.stderr}`);
   return out;
 }
@@ -59,7 +63,12 @@ export interface Run {
 
 /** Runs `typevisor exec ARGS` (in a child Node process) with optional stdin. */
 export function texec(args: string[], input?: string | Buffer, timeoutMs = 120_000, cwd?: string): Run {
-  const r = spawnSync(process.execPath, [runner, ...args], { input: input ?? "", timeout: timeoutMs, maxBuffer: 256 << 20, cwd });
+  const r = spawnSync(process.execPath, [runner, ...args], {
+    input: input ?? "",
+    timeout: timeoutMs,
+    maxBuffer: 256 << 20,
+    cwd,
+  });
   return { status: r.status, stdout: r.stdout.toString("latin1"), stderr: r.stderr.toString("latin1") };
 }
 

@@ -13,7 +13,14 @@ test("parses a static RISC-V executable: entry, PT_LOAD segments and symbols", (
   if (!hasCc) return t.skip("riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)");
   const dir = mkdtempSync(join(tmpdir(), "tv-elf-"));
   writeFileSync(join(dir, "p.S"), ".globl _start\n_start: j _start\n.data\n.globl tohost\ntohost: .dword 0\n");
-  const r = spawnSync("riscv64-linux-gnu-gcc", ["-nostdlib", "-static", "-Wl,-Ttext=0x80000000", "-o", join(dir, "p"), join(dir, "p.S")]);
+  const r = spawnSync("riscv64-linux-gnu-gcc", [
+    "-nostdlib",
+    "-static",
+    "-Wl,-Ttext=0x80000000",
+    "-o",
+    join(dir, "p"),
+    join(dir, "p.S"),
+  ]);
   assert.equal(r.status, 0, String(r.stderr));
   const elf = parseElf(readFileSync(join(dir, "p")), "p");
   assert.equal(elf.type, ET_EXEC);
@@ -25,7 +32,10 @@ test("parses a static RISC-V executable: entry, PT_LOAD segments and symbols", (
 });
 
 test("refuses non-ELF, 32-bit, wrong-machine and truncated files with clear errors", () => {
-  assert.throws(() => parseElf(new TextEncoder().encode("#!/bin/sh\necho hi\n"), "script.sh"), /script\.sh: not an ELF file/);
+  assert.throws(
+    () => parseElf(new TextEncoder().encode("#!/bin/sh\necho hi\n"), "script.sh"),
+    /script\.sh: not an ELF file/,
+  );
   const hdr = new Uint8Array(64);
   hdr.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]);
   assert.throws(() => parseElf(hdr, "a32"), /not ELFCLASS64/);
@@ -38,6 +48,9 @@ test("refuses non-ELF, 32-bit, wrong-machine and truncated files with clear erro
   dv.setBigUint64(32, 64n, true); // phoff
   dv.setUint16(54, 56, true);
   dv.setUint16(56, 3, true); // three headers that are not in the file
-  assert.throws(() => parseElf(hdr, "trunc"), (e: unknown) => e instanceof ElfError && /outside the file/.test(e.message));
+  assert.throws(
+    () => parseElf(hdr, "trunc"),
+    (e: unknown) => e instanceof ElfError && /outside the file/.test(e.message),
+  );
   assert.throws(() => parseElf(hdr.subarray(0, 20), "short"), /truncated ELF header/);
 });

@@ -87,8 +87,14 @@ test("virt device tree passes dtc without warnings and describes memory, cpus, c
   // Two harts: PLIC contexts M and S for each (4 entries of <phandle irq>).
   const ie = /plic@c000000 \{[^}]*interrupts-extended = <([^>]*)>;/.exec(dts);
   assert.ok(ie);
-  const cells = ie[1]!.trim().split(/\s+/).map((x) => Number(x));
-  assert.deepEqual(cells.filter((_, i) => i % 2 === 1), [11, 9, 11, 9]);
+  const cells = ie[1]!
+    .trim()
+    .split(/\s+/)
+    .map((x) => Number(x));
+  assert.deepEqual(
+    cells.filter((_, i) => i % 2 === 1),
+    [11, 9, 11, 9],
+  );
 });
 
 test("typevisor dtb -o FILE writes a DTB that dtc accepts, with the command line and memory given", (t) => {
@@ -96,7 +102,18 @@ test("typevisor dtb -o FILE writes a DTB that dtc accepts, with the command line
   const dir = mkdtempSync(join(tmpdir(), "tv-dtb-"));
   try {
     const out = join(dir, "virt.dtb");
-    execFileSync(process.execPath, ["bin/typevisor.js", "dtb", "--memory", "128M", "--cpus", "1", "--append", "root=/dev/vda", "-o", out]);
+    execFileSync(process.execPath, [
+      "bin/typevisor.js",
+      "dtb",
+      "--memory",
+      "128M",
+      "--cpus",
+      "1",
+      "--append",
+      "root=/dev/vda",
+      "-o",
+      out,
+    ]);
     const { dts, stderr } = dtcDecompile(new Uint8Array(readFileSync(out)));
     assert.equal(stderr.trim(), "");
     assert.match(dts, /bootargs = "root=\/dev\/vda";/);

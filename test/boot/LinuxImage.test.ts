@@ -5,12 +5,20 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { cacheRoot } from "../../src/images/ImageCache.js";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
-import { identifyKernel, loadKernel, parseRiscvImageHeader, planKernel, KernelImageError } from "../../src/boot/LinuxImage.js";
+import {
+  identifyKernel,
+  loadKernel,
+  parseRiscvImageHeader,
+  planKernel,
+  KernelImageError,
+} from "../../src/boot/LinuxImage.js";
 import { planVirtBoot } from "../../src/vmm/VirtLayout.js";
 import { gpa } from "../../src/memory/Address.js";
 
 /** A synthetic RISC-V Image: header per boot-image-header.rst, then a body. */
-function fakeImage(opts: { textOffset?: number; imageSize?: number; length?: number; efi?: boolean; fileSize?: number } = {}): Uint8Array {
+function fakeImage(
+  opts: { textOffset?: number; imageSize?: number; length?: number; efi?: boolean; fileSize?: number } = {},
+): Uint8Array {
   const len = opts.length ?? 8192;
   const b = new Uint8Array(len);
   const dv = new DataView(b.buffer);
@@ -30,7 +38,8 @@ function fakeImage(opts: { textOffset?: number; imageSize?: number; length?: num
  */
 function peHeader(b: Uint8Array, fileSize: number): void {
   const dv = new DataView(b.buffer);
-  b[0] = 0x4d; b[1] = 0x5a;
+  b[0] = 0x4d;
+  b[1] = 0x5a;
   dv.setUint32(0x3c, 0x40, true);
   dv.setUint32(0x40, 0x00004550, true);
   dv.setUint16(0x40 + 6, 1, true); // NumberOfSections
@@ -53,7 +62,10 @@ test("Image header: text_offset and image_size are honoured, the .bss part is ze
   assert.deepEqual([plan.start, plan.end, plan.entry], [0x80400000, 0x80406000, 0x80400000]);
   loadKernel(plan, mem);
   assert.deepEqual(mem.read(gpa(0x80400000), 0x3000), img);
-  assert.ok(mem.read(gpa(0x80403000), 0x3000).every((x) => x === 0), ".bss zeroed");
+  assert.ok(
+    mem.read(gpa(0x80403000), 0x3000).every((x) => x === 0),
+    ".bss zeroed",
+  );
   assert.equal(mem.readU8(gpa(0x80406000)), 0xee, "nothing written past image_size");
 });
 
@@ -77,18 +89,30 @@ test("kernels for other architectures and corrupt headers get an error naming th
   elfArm.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
   new DataView(elfArm.buffer).setUint16(16, 2, true);
   new DataView(elfArm.buffer).setUint16(18, 183, true);
-  assert.throws(() => planKernel(elfArm, "vmlinux-arm64", 0x80000000), /vmlinux-arm64: ELF machine is AArch64, expected RISC-V/);
+  assert.throws(
+    () => planKernel(elfArm, "vmlinux-arm64", 0x80000000),
+    /vmlinux-arm64: ELF machine is AArch64, expected RISC-V/,
+  );
   assert.throws(() => identifyKernel(new Uint8Array(0), "empty"), /empty: is empty/);
   assert.throws(() => parseRiscvImageHeader(fakeImage().subarray(0, 40), "short"), /short: .*shorter than the 64-byte/);
   assert.throws(() => parseRiscvImageHeader(fakeImage({ textOffset: 0x123 }), "bad"), /implausible text_offset/);
-  assert.throws(() => parseRiscvImageHeader(fakeImage({ imageSize: 0x100, length: 0x2000 }), "small"), /smaller than the file/);
-  assert.throws(() => planKernel(new Uint8Array(gzipSync(Buffer.from("not a kernel"))), "junk.gz", 0x80000000), /not a RISC-V Linux Image inside/);
+  assert.throws(
+    () => parseRiscvImageHeader(fakeImage({ imageSize: 0x100, length: 0x2000 }), "small"),
+    /smaller than the file/,
+  );
+  assert.throws(
+    () => planKernel(new Uint8Array(gzipSync(Buffer.from("not a kernel"))), "junk.gz", 0x80000000),
+    /not a RISC-V Linux Image inside/,
+  );
 });
 
 test("too little memory for kernel + initramfs is an error that names the file and suggests --memory", () => {
   const kernel = { name: "vmlinux", bytes: fakeImage({ imageSize: 30 << 20, length: 4096 }) };
   const initrd = { name: "initrd.img", bytes: new Uint8Array(28 << 20) };
-  assert.throws(() => planVirtBoot(32 << 20, kernel), (e: Error) => e instanceof KernelImageError && /vmlinux.*--memory/.test(e.message));
+  assert.throws(
+    () => planVirtBoot(32 << 20, kernel),
+    (e: Error) => e instanceof KernelImageError && /vmlinux.*--memory/.test(e.message),
+  );
   assert.throws(() => planVirtBoot(64 << 20, kernel, initrd), /initramfs initrd.img .*--memory/);
   const ok = planVirtBoot(128 << 20, kernel, initrd);
   assert.equal(ok.kernel.start, 0x80200000);
@@ -125,8 +149,14 @@ test("a truncated EFI-stub Image (valid header, short file) is refused naming th
   const whole = fakeImage({ efi: true, length: 0x3000, imageSize: 0x6000 });
   assert.equal(parseRiscvImageHeader(whole, "k").efiStub, true);
   const cut = whole.subarray(0, 0x2400);
-  assert.throws(() => planKernel(cut, "vmlinux-cut", 0x80000000), /vmlinux-cut: is 9216 bytes but its PE\/COFF section table says the kernel file is 12288 bytes: the file is truncated .*image pull --force/);
-  assert.throws(() => planKernel(whole.subarray(0, 0x100), "tiny", 0x80000000), /tiny: is 256 bytes, too short for its PE section table.*truncated/);
+  assert.throws(
+    () => planKernel(cut, "vmlinux-cut", 0x80000000),
+    /vmlinux-cut: is 9216 bytes but its PE\/COFF section table says the kernel file is 12288 bytes: the file is truncated .*image pull --force/,
+  );
+  assert.throws(
+    () => planKernel(whole.subarray(0, 0x100), "tiny", 0x80000000),
+    /tiny: is 256 bytes, too short for its PE section table.*truncated/,
+  );
 });
 
 test("Debian's kernel cut short is refused before it could run and hang", (t) => {
@@ -134,10 +164,20 @@ test("Debian's kernel cut short is refused before it could run and hang", (t) =>
   if (!path) return t.skip("Debian kernel not available (set TYPEVISOR_TEST_KERNEL or pull the debian-riscv64 image)");
   const bytes = new Uint8Array(readFileSync(path));
   const cut = bytes.subarray(0, bytes.length - 4096);
-  assert.throws(() => planKernel(cut, path, 0x80000000), (e: Error) => e instanceof KernelImageError && e.message.includes(`is ${cut.length} bytes but its PE/COFF section table says the kernel file is ${bytes.length} bytes`));
+  assert.throws(
+    () => planKernel(cut, path, 0x80000000),
+    (e: Error) =>
+      e instanceof KernelImageError &&
+      e.message.includes(
+        `is ${cut.length} bytes but its PE/COFF section table says the kernel file is ${bytes.length} bytes`,
+      ),
+  );
 });
 
 test("firmware (--bios) larger than RAM is refused as not fitting, not as overlapping the kernel", () => {
   const kernel = { name: "vmlinux", bytes: fakeImage() };
-  assert.throws(() => planVirtBoot(32 << 20, kernel, undefined, { name: "fw.bin", bytes: new Uint8Array(40 << 20) }), /fw\.bin: .*40 MiB.*does not fit in the 32 MiB of guest RAM/);
+  assert.throws(
+    () => planVirtBoot(32 << 20, kernel, undefined, { name: "fw.bin", bytes: new Uint8Array(40 << 20) }),
+    /fw\.bin: .*40 MiB.*does not fit in the 32 MiB of guest RAM/,
+  );
 });

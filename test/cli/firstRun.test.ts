@@ -73,7 +73,8 @@ class Sink implements CharBackend {
 test("start --cmd's filter passes only the command's output, in pieces as they come, and takes its status", () => {
   const sink = new Sink();
   const f = new CmdOutputFilter(sink);
-  const console = "[    1.0] Linux version 6.12\r\nTYPEVISOR-BOOT-OK image=x\r\nTYPEVISOR-CMD-BEGIN\r\nline one\r\nprompt> partial\r\nTYPEVISOR-CMD-END rc=42\r\n[    9.9] reboot: Power down\r\n";
+  const console =
+    "[    1.0] Linux version 6.12\r\nTYPEVISOR-BOOT-OK image=x\r\nTYPEVISOR-CMD-BEGIN\r\nline one\r\nprompt> partial\r\nTYPEVISOR-CMD-END rc=42\r\n[    9.9] reboot: Power down\r\n";
   // Byte by byte: markers split across writes must still be recognised and never leak.
   for (const ch of console) f.write(Buffer.from(ch, "latin1"));
   assert.equal(sink.out, "line one\r\nprompt> partial\r\n");

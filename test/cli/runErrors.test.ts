@@ -7,7 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function run(...args: string[]) {
-  return spawnSync(process.execPath, ["bin/typevisor.js", "run", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
+  return spawnSync(process.execPath, ["bin/typevisor.js", "run", ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 30_000,
+  });
 }
 
 function withDir(f: (dir: string) => void) {
@@ -45,7 +49,10 @@ test("run refuses an arm64 kernel, a wrong --arch and a too-small --memory with 
     const a = run("--kernel", join(dir, "Image-arm64"));
     assert.equal(a.status, 2);
     assert.match(a.stderr, /Image-arm64: is an arm64 .*riscv64 kernel/);
-    assert.match(run("--arch", "x86_64", "--kernel", join(dir, "Image-arm64")).stderr, /--arch x86_64 is not supported/);
+    assert.match(
+      run("--arch", "x86_64", "--kernel", join(dir, "Image-arm64")).stderr,
+      /--arch x86_64 is not supported/,
+    );
     writeFileSync(join(dir, "big"), image(60 << 20));
     const c = run("--kernel", join(dir, "big"), "--memory", "32M");
     assert.equal(c.status, 2);
@@ -90,6 +97,9 @@ test("run refuses a truncated kernel (valid Image header, EFI stub, file cut sho
     writeFileSync(join(dir, "vmlinux"), k.subarray(0, 0x2800));
     const a = run("--kernel", join(dir, "vmlinux"));
     assert.equal(a.status, 2);
-    assert.match(a.stderr, /vmlinux: is 10240 bytes but its PE\/COFF section table says the kernel file is 12288 bytes: the file is truncated/);
+    assert.match(
+      a.stderr,
+      /vmlinux: is 10240 bytes but its PE\/COFF section table says the kernel file is 12288 bytes: the file is truncated/,
+    );
   });
 });

@@ -31,7 +31,18 @@ test("the Unix socket is owner-only and /openapi.json describes every endpoint",
   const doc = await get(env.ep, "/openapi.json");
   assert.equal(doc["openapi"], "3.1.0");
   const paths = Object.keys(doc["paths"] as object);
-  for (const p of ["/v1/vms", "/v1/vms/{id}", "/v1/vms/{id}/start", "/v1/vms/{id}/pause", "/v1/vms/{id}/resume", "/v1/vms/{id}/shutdown", "/v1/vms/{id}/kill", "/v1/vms/{id}/console", "/v1/events", "/metrics"]) {
+  for (const p of [
+    "/v1/vms",
+    "/v1/vms/{id}",
+    "/v1/vms/{id}/start",
+    "/v1/vms/{id}/pause",
+    "/v1/vms/{id}/resume",
+    "/v1/vms/{id}/shutdown",
+    "/v1/vms/{id}/kill",
+    "/v1/vms/{id}/console",
+    "/v1/events",
+    "/metrics",
+  ]) {
     assert.ok(paths.includes(p), `${p} is documented`);
   }
 });
@@ -57,12 +68,18 @@ test("malformed create requests get 400 naming the field and the reason", { skip
   }
   const notJson = await new Promise<number>((resolve) => {
     void import("node:http").then(({ request }) => {
-      const req = request({ socketPath: env.socket, method: "POST", path: "/v1/vms", headers: { "content-type": "application/json" } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      const req = request(
+        { socketPath: env.socket, method: "POST", path: "/v1/vms", headers: { "content-type": "application/json" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.end("{not json");
     });
   });
   assert.equal(notJson, 400);
-  assert.equal((await get(env.ep, "/v1/vms") as unknown as unknown[]).length, 0, "nothing was created");
+  assert.equal(((await get(env.ep, "/v1/vms")) as unknown as unknown[]).length, 0, "nothing was created");
 });
 
 test("unknown VMs get 404, illegal state changes 409, unmeetable requests 422", { skip }, async () => {
@@ -85,45 +102,52 @@ test("unknown VMs get 404, illegal state changes 409, unmeetable requests 422", 
   assert.equal((await call(env.ep, "GET", "/v1/vms/idle")).status, 404);
 });
 
-test("three VMs run at once, each with its own console; one killed with SIGKILL leaves the others running", { skip }, async () => {
-  const ids: string[] = [];
-  for (const n of ["a", "b", "c"]) {
-    const r = await call(env.ep, "POST", "/v1/vms?start=true", spec(n));
-    assert.equal(r.status, 201, r.text);
-    assert.equal((r.body as { status: string }).status, "running");
-    ids.push((r.body as { id: string }).id);
-  }
-  for (const id of ids) await waitFor(`console of ${id}`, async () => (await consoleText(id)).includes("TV-GUEST-READY"));
-  // Console input reaches the right guest: each echoes its own text.
-  for (const [i, id] of ids.entries()) {
-    const ws = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console?mode=write`);
-    await new Promise((r) => ws.once("open", r));
-    ws.send(`hello-${i}`);
-    await waitFor(`echo in ${id}`, async () => (await consoleText(id)).includes(`hello-${i}`));
-    ws.close();
-  }
-  for (const [i, id] of ids.entries()) {
-    const text = await consoleText(id);
-    for (let j = 0; j < 3; j++) if (j !== i) assert.ok(!text.includes(`hello-${j}`), `console of VM ${i} has no input of VM ${j}`);
-  }
-  // SIGKILL the second VM's process from outside.
-  const pid = env.daemon.vms.pid(ids[1]!);
-  assert.ok(pid);
-  process.kill(pid, "SIGKILL");
-  const b = await waitFor("VM b stopped", async () => {
-    const v = await get(env.ep, `/v1/vms/${ids[1]}`);
-    return v["status"] === "stopped" ? v : undefined;
-  });
-  assert.equal((b["lastExit"] as { reason: string }).reason, "killed");
-  const insns = async (id: string) => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number } | null)?.instructions ?? 0;
-  const before = await Promise.all([ids[0]!, ids[2]!].map(insns));
-  await waitFor("the other VMs keep executing", async () => {
-    const now = await Promise.all([ids[0]!, ids[2]!].map(insns));
-    return now.every((n, k) => n > before[k]!);
-  });
-  for (const id of [ids[0]!, ids[2]!]) assert.equal((await get(env.ep, `/v1/vms/${id}`))["status"], "running");
-  for (const id of ids) await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`);
-});
+test(
+  "three VMs run at once, each with its own console; one killed with SIGKILL leaves the others running",
+  { skip },
+  async () => {
+    const ids: string[] = [];
+    for (const n of ["a", "b", "c"]) {
+      const r = await call(env.ep, "POST", "/v1/vms?start=true", spec(n));
+      assert.equal(r.status, 201, r.text);
+      assert.equal((r.body as { status: string }).status, "running");
+      ids.push((r.body as { id: string }).id);
+    }
+    for (const id of ids)
+      await waitFor(`console of ${id}`, async () => (await consoleText(id)).includes("TV-GUEST-READY"));
+    // Console input reaches the right guest: each echoes its own text.
+    for (const [i, id] of ids.entries()) {
+      const ws = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console?mode=write`);
+      await new Promise((r) => ws.once("open", r));
+      ws.send(`hello-${i}`);
+      await waitFor(`echo in ${id}`, async () => (await consoleText(id)).includes(`hello-${i}`));
+      ws.close();
+    }
+    for (const [i, id] of ids.entries()) {
+      const text = await consoleText(id);
+      for (let j = 0; j < 3; j++)
+        if (j !== i) assert.ok(!text.includes(`hello-${j}`), `console of VM ${i} has no input of VM ${j}`);
+    }
+    // SIGKILL the second VM's process from outside.
+    const pid = env.daemon.vms.pid(ids[1]!);
+    assert.ok(pid);
+    process.kill(pid, "SIGKILL");
+    const b = await waitFor("VM b stopped", async () => {
+      const v = await get(env.ep, `/v1/vms/${ids[1]}`);
+      return v["status"] === "stopped" ? v : undefined;
+    });
+    assert.equal((b["lastExit"] as { reason: string }).reason, "killed");
+    const insns = async (id: string) =>
+      ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number } | null)?.instructions ?? 0;
+    const before = await Promise.all([ids[0]!, ids[2]!].map(insns));
+    await waitFor("the other VMs keep executing", async () => {
+      const now = await Promise.all([ids[0]!, ids[2]!].map(insns));
+      return now.every((n, k) => n > before[k]!);
+    });
+    for (const id of [ids[0]!, ids[2]!]) assert.equal((await get(env.ep, `/v1/vms/${id}`))["status"], "running");
+    for (const id of ids) await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`);
+  },
+);
 
 test("a VM created with engine dbt runs on the binary translator and its stats say so", { skip }, async () => {
   const r = await call(env.ep, "POST", "/v1/vms?start=true", spec("t", { engine: "dbt" }));
@@ -138,7 +162,10 @@ test("a VM created with engine dbt runs on the binary translator and its stats s
   ws.close();
   // The guest's UART polling loop is dispatched often enough to be translated (Dbt hotThreshold).
   const stats = await waitFor("translator statistics", async () => {
-    const s = (await get(env.ep, `/v1/vms/${id}/stats`)) as { engine?: string; dbt?: { pagesTranslated: number } } | null;
+    const s = (await get(env.ep, `/v1/vms/${id}/stats`)) as {
+      engine?: string;
+      dbt?: { pagesTranslated: number };
+    } | null;
     return s?.dbt && s.dbt.pagesTranslated > 0 ? s : undefined;
   });
   assert.equal(stats.engine, "dbt");
@@ -170,7 +197,10 @@ test("pause stops the guest's progress and resume continues it; metrics count it
   const b = ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number }).instructions;
   assert.equal(b, a, "no instructions retire while paused");
   assert.equal((await call(env.ep, "POST", `/v1/vms/${id}/resume`)).status, 200);
-  await waitFor("progress after resume", async () => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number }).instructions > b);
+  await waitFor(
+    "progress after resume",
+    async () => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number }).instructions > b,
+  );
   const metrics = (await call(env.ep, "GET", "/metrics")).text;
   assert.match(metrics, new RegExp(`typevisor_vm_instructions_total\\{vm="${id}",name="p"\\} [1-9]\\d*`));
   assert.match(metrics, /# TYPE typevisor_vm_up gauge/);
@@ -179,63 +209,77 @@ test("pause stops the guest's progress and resume continues it; metrics count it
   assert.equal((await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`)).status, 204);
 });
 
-test("the guest's own poweroff and a shutdown timeout both end as stopped, with reasons, as server-sent events", { skip }, async () => {
-  const events: string[] = [];
-  const ctl = new AbortController();
-  const http = await import("node:http");
-  http.get({ socketPath: env.socket, path: "/v1/events", signal: ctl.signal }, (res) => {
-    res.setEncoding("utf8");
-    res.on("data", (d: string) => events.push(d));
-    res.on("error", () => {});
-  }).on("error", () => {});
-  const r = await call(env.ep, "POST", "/v1/vms?start=true", spec("off"));
-  const id = (r.body as { id: string }).id;
-  await waitFor("ready", async () => (await consoleText(id)).includes("TV-GUEST-READY"));
-  // A second writer is refused while one is attached; readers are fine.
-  const w = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console?mode=write`);
-  await new Promise((res) => w.once("open", res));
-  const w2 = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console?mode=write`);
-  const status = await new Promise<number>((res) => w2.once("unexpected-response", (_q, s) => res(s.statusCode ?? 0)));
-  assert.equal(status, 409);
-  const reader = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console`);
-  const seen: Buffer[] = [];
-  reader.on("message", (d: Buffer) => seen.push(d));
-  await new Promise((res) => reader.once("open", res));
-  reader.send("ignored"); // a reader's input is not delivered
-  w.send("p"); // the guest powers itself off
-  const v = await waitFor("poweroff", async () => {
-    const x = await get(env.ep, `/v1/vms/${id}`);
-    return x["status"] === "stopped" ? x : undefined;
-  });
-  assert.deepEqual({ reason: (v["lastExit"] as { reason: string }).reason, status: (v["lastExit"] as { status: number }).status }, { reason: "poweroff", status: 0 });
-  assert.match(Buffer.concat(seen).toString(), /TV-GUEST-READY/, "a late reader sees recent output");
-  assert.ok(!(await consoleText(id)).includes("ignored"));
-  w.close();
-  reader.close();
+test(
+  "the guest's own poweroff and a shutdown timeout both end as stopped, with reasons, as server-sent events",
+  { skip },
+  async () => {
+    const events: string[] = [];
+    const ctl = new AbortController();
+    const http = await import("node:http");
+    http
+      .get({ socketPath: env.socket, path: "/v1/events", signal: ctl.signal }, (res) => {
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => events.push(d));
+        res.on("error", () => {});
+      })
+      .on("error", () => {});
+    const r = await call(env.ep, "POST", "/v1/vms?start=true", spec("off"));
+    const id = (r.body as { id: string }).id;
+    await waitFor("ready", async () => (await consoleText(id)).includes("TV-GUEST-READY"));
+    // A second writer is refused while one is attached; readers are fine.
+    const w = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console?mode=write`);
+    await new Promise((res) => w.once("open", res));
+    const w2 = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console?mode=write`);
+    const status = await new Promise<number>((res) =>
+      w2.once("unexpected-response", (_q, s) => res(s.statusCode ?? 0)),
+    );
+    assert.equal(status, 409);
+    const reader = new WebSocket(`ws+unix://${env.socket}:/v1/vms/${id}/console`);
+    const seen: Buffer[] = [];
+    reader.on("message", (d: Buffer) => seen.push(d));
+    await new Promise((res) => reader.once("open", res));
+    reader.send("ignored"); // a reader's input is not delivered
+    w.send("p"); // the guest powers itself off
+    const v = await waitFor("poweroff", async () => {
+      const x = await get(env.ep, `/v1/vms/${id}`);
+      return x["status"] === "stopped" ? x : undefined;
+    });
+    assert.deepEqual(
+      { reason: (v["lastExit"] as { reason: string }).reason, status: (v["lastExit"] as { status: number }).status },
+      { reason: "poweroff", status: 0 },
+    );
+    assert.match(Buffer.concat(seen).toString(), /TV-GUEST-READY/, "a late reader sees recent output");
+    assert.ok(!(await consoleText(id)).includes("ignored"));
+    w.close();
+    reader.close();
 
-  // This guest ignores the SysRq power-off request: the daemon stops it after the timeout.
-  assert.equal((await call(env.ep, "POST", `/v1/vms/${id}/start`)).status, 200);
-  assert.equal((await call(env.ep, "POST", `/v1/vms/${id}/shutdown?timeoutSeconds=abc`)).status, 400);
-  const s = await call(env.ep, "POST", `/v1/vms/${id}/shutdown?timeoutSeconds=1`);
-  assert.equal((s.body as { status: string }).status, "stopping");
-  const v2 = await waitFor("shutdown timeout", async () => {
-    const x = await get(env.ep, `/v1/vms/${id}`);
-    return x["status"] === "stopped" ? x : undefined;
-  });
-  assert.equal((v2["lastExit"] as { reason: string }).reason, "shutdown-timeout");
-  await waitFor("events", () => events.join("").includes('"reason":"shutdown-timeout"'), 5000);
-  ctl.abort();
-  const all = events.join("");
-  assert.match(all, /event: created\ndata: \{"type":"created","vm":"[0-9a-f]+","name":"off"/);
-  assert.match(all, /event: exit\ndata: .*"reason":"poweroff","status":0/);
-  assert.match(all, /"status":"stopping"/);
-  await call(env.ep, "DELETE", `/v1/vms/${id}`);
-});
+    // This guest ignores the SysRq power-off request: the daemon stops it after the timeout.
+    assert.equal((await call(env.ep, "POST", `/v1/vms/${id}/start`)).status, 200);
+    assert.equal((await call(env.ep, "POST", `/v1/vms/${id}/shutdown?timeoutSeconds=abc`)).status, 400);
+    const s = await call(env.ep, "POST", `/v1/vms/${id}/shutdown?timeoutSeconds=1`);
+    assert.equal((s.body as { status: string }).status, "stopping");
+    const v2 = await waitFor("shutdown timeout", async () => {
+      const x = await get(env.ep, `/v1/vms/${id}`);
+      return x["status"] === "stopped" ? x : undefined;
+    });
+    assert.equal((v2["lastExit"] as { reason: string }).reason, "shutdown-timeout");
+    await waitFor("events", () => events.join("").includes('"reason":"shutdown-timeout"'), 5000);
+    ctl.abort();
+    const all = events.join("");
+    assert.match(all, /event: created\ndata: \{"type":"created","vm":"[0-9a-f]+","name":"off"/);
+    assert.match(all, /event: exit\ndata: .*"reason":"poweroff","status":0/);
+    assert.match(all, /"status":"stopping"/);
+    await call(env.ep, "DELETE", `/v1/vms/${id}`);
+  },
+);
 
 test("a CPU quota bounds how much the VM runs", { skip }, async () => {
   const full = (await call(env.ep, "POST", "/v1/vms?start=true", spec("full"))).body as { id: string };
-  const capped = (await call(env.ep, "POST", "/v1/vms?start=true", spec("capped", { cpuQuota: 0.2 }))).body as { id: string };
-  const insns = async (id: string) => ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number } | null)?.instructions ?? 0;
+  const capped = (await call(env.ep, "POST", "/v1/vms?start=true", spec("capped", { cpuQuota: 0.2 }))).body as {
+    id: string;
+  };
+  const insns = async (id: string) =>
+    ((await get(env.ep, `/v1/vms/${id}`))["stats"] as { instructions: number } | null)?.instructions ?? 0;
   await waitFor("both running", async () => (await insns(full.id)) > 0 && (await insns(capped.id)) > 0);
   const a0 = [await insns(full.id), await insns(capped.id)];
   await new Promise((r) => setTimeout(r, 4000));

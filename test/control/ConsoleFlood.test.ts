@@ -45,7 +45,9 @@ async function measure(vmPid: number, seconds: number, tick: () => void = () => 
     peak.vm = Math.max(peak.vm, rssOf(vmPid));
   }
   const mb = (n: number) => (n / MiB).toFixed(0);
-  process.stderr.write(`# ${seconds} s: daemon RSS ${mb(start.daemon)} -> peak ${mb(peak.daemon)} MiB, VM process RSS ${mb(start.vm)} -> peak ${mb(peak.vm)} MiB\n`);
+  process.stderr.write(
+    `# ${seconds} s: daemon RSS ${mb(start.daemon)} -> peak ${mb(peak.daemon)} MiB, VM process RSS ${mb(start.vm)} -> peak ${mb(peak.vm)} MiB\n`,
+  );
   return { start, peak };
 }
 
@@ -63,40 +65,59 @@ const metric = async (name: string, id: string) => {
   return Number(m?.[1] ?? -1);
 };
 
-test("a DBCN console_write flood keeps the VM process and the daemon bounded, and counts what it drops", { skip, timeout: (SECONDS + 60) * 1000 }, async () => {
-  const { id, pid } = await startFlood("dbcn");
-  const { start, peak } = await measure(pid, SECONDS);
-  assert.ok(peak.vm - start.vm < 64 * MiB, `VM process grew by ${(peak.vm - start.vm) / MiB} MiB`);
-  assert.ok(peak.daemon - start.daemon < 64 * MiB, `daemon grew by ${(peak.daemon - start.daemon) / MiB} MiB`);
-  await waitFor("dropped output counted", async () => (await metric("typevisor_vm_console_dropped_bytes_total", id)) > 0, 5000);
-  assert.equal((await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`)).status, 204);
-});
+test(
+  "a DBCN console_write flood keeps the VM process and the daemon bounded, and counts what it drops",
+  { skip, timeout: (SECONDS + 60) * 1000 },
+  async () => {
+    const { id, pid } = await startFlood("dbcn");
+    const { start, peak } = await measure(pid, SECONDS);
+    assert.ok(peak.vm - start.vm < 64 * MiB, `VM process grew by ${(peak.vm - start.vm) / MiB} MiB`);
+    assert.ok(peak.daemon - start.daemon < 64 * MiB, `daemon grew by ${(peak.daemon - start.daemon) / MiB} MiB`);
+    await waitFor(
+      "dropped output counted",
+      async () => (await metric("typevisor_vm_console_dropped_bytes_total", id)) > 0,
+      5000,
+    );
+    assert.equal((await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`)).status, 204);
+  },
+);
 
 /** A console WebSocket client that completes the upgrade and then never reads. */
 function stalledReader(id: string): Socket {
   const s = connect(env.socket);
   s.on("error", () => {});
   s.pause();
-  s.write(`GET /v1/vms/${id}/console HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  s.write(
+    `GET /v1/vms/${id}/console HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+  );
   return s;
 }
 
-test("a console reader that stops reading does not grow the daemon; its dropped output is counted", { skip, timeout: (SECONDS + 60) * 1000 }, async () => {
-  const { id, pid } = await startFlood("stalled");
-  // A hostile client reconnects every 2 s (it is disconnected after 1 s of stalling).
-  let reader = stalledReader(id);
-  let opened = Date.now();
-  const { start, peak } = await measure(pid, SECONDS, () => {
-    if (Date.now() - opened > 2000) {
-      reader.destroy();
-      reader = stalledReader(id);
-      opened = Date.now();
-    }
-  });
-  reader.destroy();
-  assert.ok(peak.daemon - start.daemon < 64 * MiB, `daemon grew by ${(peak.daemon - start.daemon) / MiB} MiB`);
-  assert.ok(peak.vm - start.vm < 64 * MiB, `VM process grew by ${(peak.vm - start.vm) / MiB} MiB`);
-  assert.ok((await metric("typevisor_console_client_dropped_bytes_total", id)) > 0, "dropped output is counted");
-  assert.ok(env.logs.some((l) => /console client of VM 'stalled' stalled for 1 s \(\d+ bytes dropped\): disconnected/.test(l)), "the stalled client was disconnected");
-  assert.equal((await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`)).status, 204);
-});
+test(
+  "a console reader that stops reading does not grow the daemon; its dropped output is counted",
+  { skip, timeout: (SECONDS + 60) * 1000 },
+  async () => {
+    const { id, pid } = await startFlood("stalled");
+    // A hostile client reconnects every 2 s (it is disconnected after 1 s of stalling).
+    let reader = stalledReader(id);
+    let opened = Date.now();
+    const { start, peak } = await measure(pid, SECONDS, () => {
+      if (Date.now() - opened > 2000) {
+        reader.destroy();
+        reader = stalledReader(id);
+        opened = Date.now();
+      }
+    });
+    reader.destroy();
+    assert.ok(peak.daemon - start.daemon < 64 * MiB, `daemon grew by ${(peak.daemon - start.daemon) / MiB} MiB`);
+    assert.ok(peak.vm - start.vm < 64 * MiB, `VM process grew by ${(peak.vm - start.vm) / MiB} MiB`);
+    assert.ok((await metric("typevisor_console_client_dropped_bytes_total", id)) > 0, "dropped output is counted");
+    assert.ok(
+      env.logs.some((l) =>
+        /console client of VM 'stalled' stalled for 1 s \(\d+ bytes dropped\): disconnected/.test(l),
+      ),
+      "the stalled client was disconnected",
+    );
+    assert.equal((await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`)).status, 204);
+  },
+);

@@ -12,7 +12,11 @@ test("with no channel, the newest `capacity` bytes wait and the rest is counted 
   assert.equal(o.waiting, 1000);
   assert.equal(o.droppedBytes, 50 * 70 + 5000 - 1000);
   const got: number[] = [];
-  o.connect((d, done) => { got.push(...d); done(); return true; });
+  o.connect((d, done) => {
+    got.push(...d);
+    done();
+    return true;
+  });
   assert.deepEqual(got, [...bytes(3500 + 4000, 1000)], "the newest bytes, in order");
 });
 
@@ -26,7 +30,10 @@ test("a slow channel holds at most `window` bytes in flight; output is delivered
     got.push(...d);
     inFlight += d.length;
     peak = Math.max(peak, inFlight);
-    pending.push(() => { inFlight -= d.length; done(); });
+    pending.push(() => {
+      inFlight -= d.length;
+      done();
+    });
     return true;
   });
   let sent = 0;
@@ -52,6 +59,10 @@ test("a channel that went away: the chunk in it is counted dropped, later output
   o.push(bytes(80, 40));
   assert.equal(o.waiting, 40);
   const got: number[] = [];
-  o.connect((d, done) => { got.push(...d); done(); return true; });
+  o.connect((d, done) => {
+    got.push(...d);
+    done();
+    return true;
+  });
   assert.deepEqual(got, [...bytes(80, 40)]);
 });

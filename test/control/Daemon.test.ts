@@ -54,7 +54,9 @@ function spawnSyncText(args: string[]) {
 }
 
 function serve(dir: string, allow: string): ChildProcess {
-  return spawn(process.execPath, [bin, "serve", "--state-dir", dir, "--allow-dir", allow], { stdio: ["ignore", "ignore", "pipe"] });
+  return spawn(process.execPath, [bin, "serve", "--state-dir", dir, "--allow-dir", allow], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
 }
 
 const pidAlive = (pid: number) => {
@@ -87,90 +89,141 @@ function checkDisk(path: string, last: number): void {
   }
 }
 
-test("VMs survive kill -9 of the daemon: re-adopted as running, consoles reattach, disks consistent after a clean stop", { skip }, async () => {
-  const guest = buildCGuest("disk.c");
-  const gdir = dirname(guest);
-  const dir = mkdtempSync(join(tmpdir(), "tv-restart-"));
-  const ep = { socket: join(dir, "typevisor.sock") };
-  const up = async (what: string) => waitFor(what, async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200, 20_000);
-  let d = serve(dir, gdir);
-  try {
-    await up("daemon answers");
-    assert.equal((await call(ep, "POST", "/v1/vms", { name: "keep", kernel: guest, memoryMiB: 64, cpus: 1 })).status, 201);
-    const pids: Record<string, number> = {};
-    for (const n of ["a", "b"]) {
-      writeFileSync(join(gdir, `${n}.img`), Buffer.alloc(64 * 512));
-      const r = await call(ep, "POST", "/v1/vms?start=true", { name: n, kernel: guest, memoryMiB: 64, disks: [{ path: join(gdir, `${n}.img`) }] });
-      assert.equal(r.status, 201, r.text);
-      await waitFor(`${n} writes`, async () => lastWritten((await call(ep, "GET", `/v1/vms/${n}/console`)).text) >= 20);
-      pids[n] = await waitFor(`${n} pid`, async () => ((await call(ep, "GET", `/v1/vms/${n}`)).body as { stats: { pid: number } | null }).stats?.pid);
-    }
-    const before = lastWritten((await call(ep, "GET", "/v1/vms/b/console")).text);
-    d.kill("SIGKILL");
-    await new Promise((r) => d.once("exit", r));
-    // No daemon: the VMs keep running (and writing).
-    await new Promise((r) => setTimeout(r, 1000));
-    for (const n of ["a", "b"]) assert.ok(pidAlive(pids[n]!), `VM ${n}'s process outlives the daemon`);
-    d = serve(dir, gdir);
-    await up("daemon answers again");
-    const list = (await call(ep, "GET", "/v1/vms")).body as { name: string; status: string }[];
-    assert.deepEqual(Object.fromEntries(list.map((v) => [v.name, v.status])), { keep: "created", a: "running", b: "running" });
-    // The consoles reattach: output produced while no daemon was attached, then new output.
-    await waitFor("console of b after the restart", async () => lastWritten((await call(ep, "GET", "/v1/vms/b/console")).text) > before + 20);
-    // What b printed while no daemon was attached was kept (bounded) and arrives first.
-    const firstAfter = Math.min(...[...(await call(ep, "GET", "/v1/vms/b/console")).text.matchAll(/W(\d+)\n/g)].map((m) => Number(m[1])));
-    assert.ok(firstAfter <= before + 10, `the reattached console starts at W${firstAfter}, the old daemon saw up to W${before}`);
-    const ws = new WebSocket(`ws+unix://${ep.socket}:/v1/vms/a/console`);
-    const got: Buffer[] = [];
-    ws.on("message", (m: Buffer) => got.push(m));
-    await waitFor("console of a over WebSocket", () => /W\d+\n/.test(Buffer.concat(got).toString()), 20_000);
-    ws.close();
-    // A clean stop (this guest ignores the power-off request: stopped after the timeout, disks flushed).
-    for (const n of ["a", "b"]) assert.equal((await call(ep, "POST", `/v1/vms/${n}/shutdown?timeoutSeconds=1`)).status, 200);
-    for (const n of ["a", "b"]) {
-      const v = await waitFor(`${n} stopped`, async () => {
-        const x = (await call(ep, "GET", `/v1/vms/${n}`)).body as { status: string; lastExit: { reason: string } };
-        return x.status === "stopped" ? x : undefined;
+test(
+  "VMs survive kill -9 of the daemon: re-adopted as running, consoles reattach, disks consistent after a clean stop",
+  { skip },
+  async () => {
+    const guest = buildCGuest("disk.c");
+    const gdir = dirname(guest);
+    const dir = mkdtempSync(join(tmpdir(), "tv-restart-"));
+    const ep = { socket: join(dir, "typevisor.sock") };
+    const up = async (what: string) =>
+      waitFor(what, async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200, 20_000);
+    let d = serve(dir, gdir);
+    try {
+      await up("daemon answers");
+      assert.equal(
+        (await call(ep, "POST", "/v1/vms", { name: "keep", kernel: guest, memoryMiB: 64, cpus: 1 })).status,
+        201,
+      );
+      const pids: Record<string, number> = {};
+      for (const n of ["a", "b"]) {
+        writeFileSync(join(gdir, `${n}.img`), Buffer.alloc(64 * 512));
+        const r = await call(ep, "POST", "/v1/vms?start=true", {
+          name: n,
+          kernel: guest,
+          memoryMiB: 64,
+          disks: [{ path: join(gdir, `${n}.img`) }],
+        });
+        assert.equal(r.status, 201, r.text);
+        await waitFor(
+          `${n} writes`,
+          async () => lastWritten((await call(ep, "GET", `/v1/vms/${n}/console`)).text) >= 20,
+        );
+        pids[n] = await waitFor(
+          `${n} pid`,
+          async () => ((await call(ep, "GET", `/v1/vms/${n}`)).body as { stats: { pid: number } | null }).stats?.pid,
+        );
+      }
+      const before = lastWritten((await call(ep, "GET", "/v1/vms/b/console")).text);
+      d.kill("SIGKILL");
+      await new Promise((r) => d.once("exit", r));
+      // No daemon: the VMs keep running (and writing).
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const n of ["a", "b"]) assert.ok(pidAlive(pids[n]!), `VM ${n}'s process outlives the daemon`);
+      d = serve(dir, gdir);
+      await up("daemon answers again");
+      const list = (await call(ep, "GET", "/v1/vms")).body as { name: string; status: string }[];
+      assert.deepEqual(Object.fromEntries(list.map((v) => [v.name, v.status])), {
+        keep: "created",
+        a: "running",
+        b: "running",
       });
-      assert.equal(v.lastExit.reason, "shutdown-timeout");
-      await waitFor(`${n}'s process ends`, () => !pidAlive(pids[n]!), 10_000);
-      checkDisk(join(gdir, `${n}.img`), lastWritten((await call(ep, "GET", `/v1/vms/${n}/console`)).text));
+      // The consoles reattach: output produced while no daemon was attached, then new output.
+      await waitFor(
+        "console of b after the restart",
+        async () => lastWritten((await call(ep, "GET", "/v1/vms/b/console")).text) > before + 20,
+      );
+      // What b printed while no daemon was attached was kept (bounded) and arrives first.
+      const firstAfter = Math.min(
+        ...[...(await call(ep, "GET", "/v1/vms/b/console")).text.matchAll(/W(\d+)\n/g)].map((m) => Number(m[1])),
+      );
+      assert.ok(
+        firstAfter <= before + 10,
+        `the reattached console starts at W${firstAfter}, the old daemon saw up to W${before}`,
+      );
+      const ws = new WebSocket(`ws+unix://${ep.socket}:/v1/vms/a/console`);
+      const got: Buffer[] = [];
+      ws.on("message", (m: Buffer) => got.push(m));
+      await waitFor("console of a over WebSocket", () => /W\d+\n/.test(Buffer.concat(got).toString()), 20_000);
+      ws.close();
+      // A clean stop (this guest ignores the power-off request: stopped after the timeout, disks flushed).
+      for (const n of ["a", "b"])
+        assert.equal((await call(ep, "POST", `/v1/vms/${n}/shutdown?timeoutSeconds=1`)).status, 200);
+      for (const n of ["a", "b"]) {
+        const v = await waitFor(`${n} stopped`, async () => {
+          const x = (await call(ep, "GET", `/v1/vms/${n}`)).body as { status: string; lastExit: { reason: string } };
+          return x.status === "stopped" ? x : undefined;
+        });
+        assert.equal(v.lastExit.reason, "shutdown-timeout");
+        await waitFor(`${n}'s process ends`, () => !pidAlive(pids[n]!), 10_000);
+        checkDisk(join(gdir, `${n}.img`), lastWritten((await call(ep, "GET", `/v1/vms/${n}/console`)).text));
+      }
+    } finally {
+      d.kill("SIGTERM");
+      await new Promise((r) => d.once("exit", r));
     }
-  } finally {
-    d.kill("SIGTERM");
-    await new Promise((r) => d.once("exit", r));
-  }
-});
+  },
+);
 
-test("a VM that powers off while no daemon is attached is recorded stopped with its own exit, and starts again", { skip }, async () => {
-  const guest = buildGuest();
-  const dir = mkdtempSync(join(tmpdir(), "tv-restart-"));
-  const ep = { socket: join(dir, "typevisor.sock") };
-  let d = serve(dir, dirname(guest));
-  try {
-    await waitFor("daemon answers", async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200, 20_000);
-    const r = await call(ep, "POST", "/v1/vms?start=true", { name: "off", kernel: guest, memoryMiB: 64 });
-    assert.equal(r.status, 201, r.text);
-    await waitFor("ready", async () => (await call(ep, "GET", "/v1/vms/off/console")).text.includes("TV-GUEST-READY"));
-    const pid = await waitFor("pid", async () => ((await call(ep, "GET", "/v1/vms/off")).body as { stats: { pid: number } | null }).stats?.pid);
-    const id = ((await call(ep, "GET", "/v1/vms/off")).body as { id: string }).id;
-    d.kill("SIGKILL");
-    await new Promise((res) => d.once("exit", res));
-    // No daemon: talk to the VM process's own socket, as a daemon would, and make the guest power off.
-    const ch = await connectChannel<FromVm, ToVm>(join(dir, "vms", id, "vm.sock"));
-    ch.send({ t: "input", data: new TextEncoder().encode("p") });
-    await waitFor("the VM process ends", () => !pidAlive(pid), 20_000);
-    d = serve(dir, dirname(guest));
-    await waitFor("daemon answers again", async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200, 20_000);
-    const v = (await call(ep, "GET", "/v1/vms/off")).body as { status: string; lastExit: { reason: string } };
-    assert.equal(v.status, "stopped");
-    assert.equal(v.lastExit.reason, "poweroff");
-    // It can be started again under the new daemon.
-    assert.equal((await call(ep, "POST", "/v1/vms/off/start")).status, 200);
-    await waitFor("guest output after restart", async () => (await call(ep, "GET", "/v1/vms/off/console")).text.includes("TV-GUEST-READY"));
-    assert.equal((await call(ep, "POST", "/v1/vms/off/kill")).status, 200);
-  } finally {
-    d.kill("SIGTERM");
-    await new Promise((res) => d.once("exit", res));
-  }
-});
+test(
+  "a VM that powers off while no daemon is attached is recorded stopped with its own exit, and starts again",
+  { skip },
+  async () => {
+    const guest = buildGuest();
+    const dir = mkdtempSync(join(tmpdir(), "tv-restart-"));
+    const ep = { socket: join(dir, "typevisor.sock") };
+    let d = serve(dir, dirname(guest));
+    try {
+      await waitFor(
+        "daemon answers",
+        async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200,
+        20_000,
+      );
+      const r = await call(ep, "POST", "/v1/vms?start=true", { name: "off", kernel: guest, memoryMiB: 64 });
+      assert.equal(r.status, 201, r.text);
+      await waitFor("ready", async () =>
+        (await call(ep, "GET", "/v1/vms/off/console")).text.includes("TV-GUEST-READY"),
+      );
+      const pid = await waitFor(
+        "pid",
+        async () => ((await call(ep, "GET", "/v1/vms/off")).body as { stats: { pid: number } | null }).stats?.pid,
+      );
+      const id = ((await call(ep, "GET", "/v1/vms/off")).body as { id: string }).id;
+      d.kill("SIGKILL");
+      await new Promise((res) => d.once("exit", res));
+      // No daemon: talk to the VM process's own socket, as a daemon would, and make the guest power off.
+      const ch = await connectChannel<FromVm, ToVm>(join(dir, "vms", id, "vm.sock"));
+      ch.send({ t: "input", data: new TextEncoder().encode("p") });
+      await waitFor("the VM process ends", () => !pidAlive(pid), 20_000);
+      d = serve(dir, dirname(guest));
+      await waitFor(
+        "daemon answers again",
+        async () => (await call(ep, "GET", "/v1/vms").catch(() => ({ status: 0 }))).status === 200,
+        20_000,
+      );
+      const v = (await call(ep, "GET", "/v1/vms/off")).body as { status: string; lastExit: { reason: string } };
+      assert.equal(v.status, "stopped");
+      assert.equal(v.lastExit.reason, "poweroff");
+      // It can be started again under the new daemon.
+      assert.equal((await call(ep, "POST", "/v1/vms/off/start")).status, 200);
+      await waitFor("guest output after restart", async () =>
+        (await call(ep, "GET", "/v1/vms/off/console")).text.includes("TV-GUEST-READY"),
+      );
+      assert.equal((await call(ep, "POST", "/v1/vms/off/kill")).status, 200);
+    } finally {
+      d.kill("SIGTERM");
+      await new Promise((res) => d.once("exit", res));
+    }
+  },
+);

@@ -25,7 +25,8 @@ after(async () => {
   await env.daemon.stop();
 });
 
-const create = (name: string, extra: Record<string, unknown>) => call(env.ep, "POST", "/v1/vms", { name, memoryMiB: 64, kernel: join(allowed, "file.img"), ...extra });
+const create = (name: string, extra: Record<string, unknown>) =>
+  call(env.ep, "POST", "/v1/vms", { name, memoryMiB: 64, kernel: join(allowed, "file.img"), ...extra });
 
 test("host paths outside the allowed directories get 403 naming the path and --allow-dir", async () => {
   const cases: [Record<string, unknown>, string][] = [
@@ -63,13 +64,18 @@ test("the image cache is read-only for specs; the state directory and --allow-di
   const ro = await create("ro", { disks: [{ path: join(images, "file.img") }] });
   assert.equal(ro.status, 403);
   assert.match((ro.body as { error: string }).error, /read-only directory of the daemon \(set readOnly or overlay\)/);
-  for (const [name, d] of [["img-ro", { path: join(images, "file.img"), readOnly: true }], ["img-ov", { path: join(images, "file.img"), overlay: true }], ["allowed-rw", { path: join(allowed, "file.img") }]] as const) {
+  for (const [name, d] of [
+    ["img-ro", { path: join(images, "file.img"), readOnly: true }],
+    ["img-ov", { path: join(images, "file.img"), overlay: true }],
+    ["allowed-rw", { path: join(allowed, "file.img") }],
+  ] as const) {
     const r = await create(name, { disks: [d] });
     assert.equal(r.status, 201, r.text);
   }
   writeFileSync(join(env.dir, "vol.img"), Buffer.alloc(4096));
   assert.equal((await create("state-rw", { disks: [{ path: join(env.dir, "vol.img") }] })).status, 201);
-  for (const n of ["img-ro", "img-ov", "allowed-rw", "state-rw"]) assert.equal((await call(env.ep, "DELETE", `/v1/vms/${n}`)).status, 204);
+  for (const n of ["img-ro", "img-ov", "allowed-rw", "state-rw"])
+    assert.equal((await call(env.ep, "DELETE", `/v1/vms/${n}`)).status, 204);
 });
 
 test("a file swapped for a symlink between create and start is refused at start, and no VM process starts", async () => {
@@ -109,7 +115,10 @@ test("shares: only directories under --allow-dir, never the daemon's own; tags c
   }
   const ok = await share("sh", [{ path: join(allowed, "proj") }, { path: allowed, tag: "all", readOnly: true }]);
   assert.equal(ok.status, 201, ok.text);
-  assert.deepEqual((ok.body as { spec: { shares: unknown } }).spec.shares, [{ path: join(allowed, "proj"), readOnly: false }, { path: allowed, tag: "all", readOnly: true }]);
+  assert.deepEqual((ok.body as { spec: { shares: unknown } }).spec.shares, [
+    { path: join(allowed, "proj"), readOnly: false },
+    { path: allowed, tag: "all", readOnly: true },
+  ]);
   // The directory becomes a symlink to elsewhere before start: refused, no VM process.
   rmSync(join(allowed, "proj"), { recursive: true });
   symlinkSync(outside, join(allowed, "proj"));
@@ -122,9 +131,18 @@ test("shares: a directory holding the daemon's state directory is refused", () =
   const parent = mkdtempSync(join(tmpdir(), "tv-parent-"));
   try {
     mkdirSync(join(parent, "state"));
-    const paths = new HostPaths([{ dir: join(parent, "state"), writable: true }, { dir: parent, writable: true, shareable: true }]);
-    assert.throws(() => paths.resolveDir("shares/0/path", parent, true), (e: ApiError) => e.status === 403 && /contains the daemon's own directory/.test(e.message));
-    assert.throws(() => paths.resolveDir("shares/0/path", join(parent, "state"), true), (e: ApiError) => e.status === 403);
+    const paths = new HostPaths([
+      { dir: join(parent, "state"), writable: true },
+      { dir: parent, writable: true, shareable: true },
+    ]);
+    assert.throws(
+      () => paths.resolveDir("shares/0/path", parent, true),
+      (e: ApiError) => e.status === 403 && /contains the daemon's own directory/.test(e.message),
+    );
+    assert.throws(
+      () => paths.resolveDir("shares/0/path", join(parent, "state"), true),
+      (e: ApiError) => e.status === 403,
+    );
     mkdirSync(join(parent, "work"));
     assert.equal(paths.resolveDir("shares/0/path", join(parent, "work"), true), join(realpathSync(parent), "work"));
   } finally {

@@ -23,12 +23,16 @@ export function raw(socket: string, request: string): Promise<string> {
     c.on("end", () => resolve(Buffer.concat(chunks).toString("latin1")));
     c.on("error", reject);
     // Answers that keep the connection alive are complete once the body has arrived.
-    c.setTimeout(2000, () => { c.destroy(); resolve(Buffer.concat(chunks).toString("latin1")); });
+    c.setTimeout(2000, () => {
+      c.destroy();
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    });
     c.write(request);
   });
 }
 
-const upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+const upgrade =
+  "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 
 function statusAndBody(answer: string): { status: number; body: unknown } {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(answer);
@@ -59,7 +63,9 @@ test("malformed targets and percent-escapes get 4xx JSON, on HTTP and on upgrade
   ];
   for (const [method, target, plain, upg] of cases) {
     for (const hdrs of ["", upgrade]) {
-      const a = statusAndBody(await raw(env.socket, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${hdrs}\r\n`));
+      const a = statusAndBody(
+        await raw(env.socket, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${hdrs}\r\n`),
+      );
       assert.equal(a.status, hdrs ? upg : plain, `${method} ${target} ${hdrs ? "(upgrade)" : ""}`);
       assert.equal(typeof (a.body as { error: string }).error, "string");
     }

@@ -37,7 +37,8 @@ export function vmProcesses(): number[] {
     try {
       const stat = readFileSync(`/proc/${e}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${e}/cmdline`, "utf8").includes("VmProcess.js")) out.push(Number(e));
+      if (ppid === process.pid && readFileSync(`/proc/${e}/cmdline`, "utf8").includes("VmProcess.js"))
+        out.push(Number(e));
     } catch {
       // the process ended while we looked
     }
@@ -46,13 +47,21 @@ export function vmProcesses(): number[] {
 }
 
 test("three concurrent starts: one 200, two 409, one VM process; kill and delete leave none", { skip }, async () => {
-  assert.equal((await call(env.ep, "POST", "/v1/vms", { name: "race", image: "slow-image", memoryMiB: 64 })).status, 201);
+  assert.equal(
+    (await call(env.ep, "POST", "/v1/vms", { name: "race", image: "slow-image", memoryMiB: 64 })).status,
+    201,
+  );
   const starts = await Promise.all([1, 2, 3].map(() => call(env.ep, "POST", "/v1/vms/race/start")));
   assert.deepEqual(starts.map((r) => r.status).sort(), [200, 409, 409], starts.map((r) => r.text).join("\n"));
-  for (const r of starts.filter((x) => x.status === 409)) assert.match((r.body as { error: string }).error, /busy: a start is under way|is running/);
+  for (const r of starts.filter((x) => x.status === 409))
+    assert.match((r.body as { error: string }).error, /busy: a start is under way|is running/);
   assert.equal(vmProcesses().length, 1);
   // Racing kill, delete and start: whatever wins, no VM process is left without a running record.
-  const rs = await Promise.all([call(env.ep, "POST", "/v1/vms/race/kill"), call(env.ep, "DELETE", "/v1/vms/race?force=true"), call(env.ep, "POST", "/v1/vms/race/start")]);
+  const rs = await Promise.all([
+    call(env.ep, "POST", "/v1/vms/race/kill"),
+    call(env.ep, "DELETE", "/v1/vms/race?force=true"),
+    call(env.ep, "POST", "/v1/vms/race/start"),
+  ]);
   for (const r of rs) assert.ok([200, 204, 409].includes(r.status), r.text);
   const v = await call(env.ep, "GET", "/v1/vms/race");
   if (v.status === 200 && (v.body as { status: string }).status === "running") {
@@ -60,7 +69,8 @@ test("three concurrent starts: one 200, two 409, one VM process; kill and delete
     assert.equal((await call(env.ep, "DELETE", "/v1/vms/race?force=true")).status, 204);
   }
   await waitFor("no VM process left", () => vmProcesses().length === 0, 10_000);
-  if ((await call(env.ep, "GET", "/v1/vms/race")).status === 200) assert.equal((await call(env.ep, "DELETE", "/v1/vms/race?force=true")).status, 204);
+  if ((await call(env.ep, "GET", "/v1/vms/race")).status === 200)
+    assert.equal((await call(env.ep, "DELETE", "/v1/vms/race?force=true")).status, 204);
 });
 
 test("with vmsOutliveDaemon false, VM processes end when the daemon's process is killed", { skip }, async () => {
@@ -75,12 +85,16 @@ test("with vmsOutliveDaemon false, VM processes end when the daemon's process is
   assert.ok(pid > 0);
   process.kill(pid, 0);
   d.kill("SIGKILL");
-  await waitFor("the VM process ends", () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 10_000);
+  await waitFor(
+    "the VM process ends",
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    10_000,
+  );
 });

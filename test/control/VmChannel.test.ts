@@ -17,14 +17,23 @@ async function pair(): Promise<{ a: VmChannel<Msg, Msg>; peer: Socket; close: ()
   await new Promise<void>((r) => server.listen(path, () => r()));
   const a = await connectChannel<Msg, Msg>(path);
   const peer = await accepted;
-  return { a, peer, close: () => { a.close(); peer.destroy(); server.close(); } };
+  return {
+    a,
+    peer,
+    close: () => {
+      a.close();
+      peer.destroy();
+      server.close();
+    },
+  };
 }
 
 test("messages with byte arrays arrive intact and in order, split anywhere", async () => {
   const { a, peer, close } = await pair();
   const b = new VmChannel<Msg, Msg>(peer);
   const got: Msg[] = [];
-  for (let n = 0; n < 200; n++) a.send({ t: "console", n, data: Uint8Array.from({ length: n * 37 }, (_, i) => (i * n) & 255) });
+  for (let n = 0; n < 200; n++)
+    a.send({ t: "console", n, data: Uint8Array.from({ length: n * 37 }, (_, i) => (i * n) & 255) });
   // Messages that arrive before the owner starts the channel are held, not lost.
   const first = await b.next(2000);
   assert.equal(first?.n, 0);
@@ -36,7 +45,10 @@ test("messages with byte arrays arrive intact and in order, split anywhere", asy
   got.forEach((m, n) => {
     assert.equal(m.n, n);
     assert.ok(m.data instanceof Uint8Array);
-    assert.deepEqual([...m.data!], Array.from({ length: n * 37 }, (_, i) => (i * n) & 255));
+    assert.deepEqual(
+      [...m.data!],
+      Array.from({ length: n * 37 }, (_, i) => (i * n) & 255),
+    );
   });
   close();
 });

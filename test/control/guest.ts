@@ -13,7 +13,11 @@ export function buildGuest(source = "guest.S"): string {
   const dir = mkdtempSync(join(tmpdir(), "tv-guest-"));
   const elf = join(dir, "guest.elf");
   const out = join(dir, "guest.bin");
-  const r = spawnSync("riscv64-linux-gnu-gcc", ["-nostdlib", "-static", "-march=rv64gc", "-mabi=lp64d", "-Wl,-Ttext=0x80200000", "-o", elf, src], { encoding: "utf8" });
+  const r = spawnSync(
+    "riscv64-linux-gnu-gcc",
+    ["-nostdlib", "-static", "-march=rv64gc", "-mabi=lp64d", "-Wl,-Ttext=0x80200000", "-o", elf, src],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`building the test guest failed: ${r.stderr}`);
   const o = spawnSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "-j", ".text", elf, out], { encoding: "utf8" });
   if (o.status !== 0) throw new Error(`objcopy of the test guest failed: ${o.stderr}`);
@@ -27,9 +31,35 @@ export function buildCGuest(source: string): string {
   const elf = join(dir, "guest.elf");
   const out = join(dir, "guest.bin");
   // --no-relax: nothing sets gp, so no gp-relative accesses.
-  const r = spawnSync("riscv64-linux-gnu-gcc", ["-nostdlib", "-static", "-ffreestanding", "-fno-pie", "-no-pie", "-O2", "-fno-toplevel-reorder", "-fno-reorder-functions", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-Wl,--no-relax", "-Wl,-Ttext=0x80200000", "-Wl,-e,_start", "-o", elf, src], { encoding: "utf8" });
+  const r = spawnSync(
+    "riscv64-linux-gnu-gcc",
+    [
+      "-nostdlib",
+      "-static",
+      "-ffreestanding",
+      "-fno-pie",
+      "-no-pie",
+      "-O2",
+      "-fno-toplevel-reorder",
+      "-fno-reorder-functions",
+      "-march=rv64gc",
+      "-mabi=lp64d",
+      "-mcmodel=medany",
+      "-Wl,--no-relax",
+      "-Wl,-Ttext=0x80200000",
+      "-Wl,-e,_start",
+      "-o",
+      elf,
+      src,
+    ],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`building the test guest ${source} failed: ${r.stderr}`);
-  const o = spawnSync("riscv64-linux-gnu-objcopy", ["-O", "binary", "-j", ".text", "-j", ".rodata", "-j", ".data", "-j", ".sdata", elf, out], { encoding: "utf8" });
+  const o = spawnSync(
+    "riscv64-linux-gnu-objcopy",
+    ["-O", "binary", "-j", ".text", "-j", ".rodata", "-j", ".data", "-j", ".sdata", elf, out],
+    { encoding: "utf8" },
+  );
   if (o.status !== 0) throw new Error(`objcopy of ${source} failed: ${o.stderr}`);
   return out;
 }

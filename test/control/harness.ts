@@ -7,7 +7,16 @@ import { Daemon } from "../../src/control/Daemon.js";
 import type { ImageResolver } from "../../src/control/VmManager.js";
 import { call, type Endpoint } from "../../src/control/Client.js";
 
-export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: number; allowDirs?: string[]; imageDir?: string; resolveImage?: ImageResolver; consoleStallMs?: number } = {}) {
+export async function startDaemon(
+  opts: {
+    token?: string;
+    shutdownTimeoutMs?: number;
+    allowDirs?: string[];
+    imageDir?: string;
+    resolveImage?: ImageResolver;
+    consoleStallMs?: number;
+  } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
   const socket = join(dir, "d.sock");
   /** The daemon's log lines (one per failed request). */
@@ -19,9 +28,11 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
     stateDir: dir,
     socket,
     ...(opts.token ? { listen: { host: "127.0.0.1", port: 0, token: opts.token } } : {}),
-    resolveImage: opts.resolveImage ?? (async (name) => {
-      throw new Error(`no image '${name}' in this test`);
-    }),
+    resolveImage:
+      opts.resolveImage ??
+      (async (name) => {
+        throw new Error(`no image '${name}' in this test`);
+      }),
     ...(opts.shutdownTimeoutMs ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
     ...(opts.allowDirs ? { allowDirs: opts.allowDirs } : {}),
     ...(opts.imageDir ? { imageDir: opts.imageDir } : {}),
@@ -32,7 +43,11 @@ export async function startDaemon(opts: { token?: string; shutdownTimeoutMs?: nu
   return { daemon, dir, socket, ep, logs };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await fn();

@@ -87,7 +87,10 @@ test("an integer kernel gives the interpreter's registers and memory when transl
   assert.equal(r.divergence, undefined);
   assert.equal(r.reason, ExitReason.Trap);
   assert.equal(a.hart.exitCause, 3);
-  assert.ok(a.dbt!.stats.translatedInsns > 0.9 * a.hart.instret, `only ${a.dbt!.stats.translatedInsns} of ${a.hart.instret} instructions ran translated`);
+  assert.ok(
+    a.dbt!.stats.translatedInsns > 0.9 * a.hart.instret,
+    `only ${a.dbt!.stats.translatedInsns} of ${a.hart.instret} instructions ran translated`,
+  );
   assert.equal(a.hart.getX(10), 0x8000000000000000n);
   assert.equal(a.hart.getX(11), 0n);
   assert.equal(a.hart.getX(12), 0xffffffffffffffffn);
@@ -109,7 +112,8 @@ test("a load fault in the middle of a translated block reports its pc with earli
   `);
   for (const m of [a, b]) m.hart.exitMask = (1 << 3) | (1 << 5);
   // Run the whole thing once so the tail is hot, then check the state at the trap.
-  const ra = a.hart.run(100000), rb = b.hart.run(100000);
+  const ra = a.hart.run(100000),
+    rb = b.hart.run(100000);
   assert.equal(ra, ExitReason.Trap);
   assert.equal(rb, ExitReason.Trap);
   assert.equal(a.hart.exitCause, 5);
@@ -243,10 +247,13 @@ test("hart.run(n) returns when the budget left is smaller than the translated bl
   assert.ok(a.dbt!.stats.translatedInsns > 0);
 });
 
-test("a store by the interpreter to a translated page drops the translation at once (no re-check of page bytes)", { skip }, () => {
-  // The loop is translated; then code it calls is rewritten by stores the interpreter executes
-  // (compressed stores in a cold page are interpreted), and the new code must run.
-  const { a, b } = pair(`
+test(
+  "a store by the interpreter to a translated page drops the translation at once (no re-check of page bytes)",
+  { skip },
+  () => {
+    // The loop is translated; then code it calls is rewritten by stores the interpreter executes
+    // (compressed stores in a cold page are interpreted), and the new code must run.
+    const { a, b } = pair(`
     li s1, 0
     la t1, target
     li t3, 0x00a48493      # addi s1, s1, 10
@@ -267,12 +274,13 @@ target:
     addi s1, s1, 1
     ret
   `);
-  a.hart.exitMask = b.hart.exitMask = 1 << 3;
-  const r = lockstep(a.hart, b.hart, { chunk: 100000 });
-  assert.equal(r.divergence, undefined);
-  assert.equal(a.hart.getX(9), 200n + 2000n);
-  assert.ok(a.dbt!.stats.invalidations >= 1, `invalidations ${a.dbt!.stats.invalidations}`);
-});
+    a.hart.exitMask = b.hart.exitMask = 1 << 3;
+    const r = lockstep(a.hart, b.hart, { chunk: 100000 });
+    assert.equal(r.divergence, undefined);
+    assert.equal(a.hart.getX(9), 200n + 2000n);
+    assert.ok(a.dbt!.stats.invalidations >= 1, `invalidations ${a.dbt!.stats.invalidations}`);
+  },
+);
 
 test("translated AMOs (.W and .D, every operation, signed/unsigned edges) match the interpreter", { skip }, () => {
   const { a, b } = pair(`
@@ -316,7 +324,10 @@ buf: .dword 1, -1, 0x123456789, 7, 0xffffffff, 3, 0, 0
   assert.equal(r.divergence, undefined);
   assert.equal(r.reason, ExitReason.Trap);
   assert.ok(a.dbt!.stats.translatedInsns > 3000, `translated ${a.dbt!.stats.translatedInsns}`);
-  assert.ok(a.dbt!.stats.exitsByOpcode[0x2f]! <= 2, `AMOs left translated code ${a.dbt!.stats.exitsByOpcode[0x2f]} times (only the first, TLB-mirror, miss should)`);
+  assert.ok(
+    a.dbt!.stats.exitsByOpcode[0x2f]! <= 2,
+    `AMOs left translated code ${a.dbt!.stats.exitsByOpcode[0x2f]} times (only the first, TLB-mirror, miss should)`,
+  );
 });
 
 test("a misaligned translated AMO raises the interpreter's exception at its pc", { skip }, () => {
@@ -339,8 +350,11 @@ buf: .dword 0, 0
   assert.equal(a.hart.exitCause, 6);
 });
 
-test("translated FP loads/stores move bits exactly (FLW NaN-boxes) and trap like the interpreter once FS is Off", { skip }, () => {
-  const { a, b } = pair(`
+test(
+  "translated FP loads/stores move bits exactly (FLW NaN-boxes) and trap like the interpreter once FS is Off",
+  { skip },
+  () => {
+    const { a, b } = pair(`
     li t0, 1 << 13
     csrs mstatus, t0          # FS = Initial: the first FP write makes it Dirty
     la s0, buf
@@ -363,18 +377,25 @@ test("translated FP loads/stores move bits exactly (FLW NaN-boxes) and trap like
     .balign 4096
 buf: .dword 0x3ff0000000000001, 0, 0x12345678c0490fdb, 0
   `);
-  a.hart.exitMask = b.hart.exitMask = (1 << 3) | (1 << 2);
-  const r = lockstep(a.hart, b.hart, { chunk: 501, compareRam: true });
-  assert.equal(r.divergence, undefined);
-  assert.equal(r.reason, ExitReason.Trap);
-  assert.equal(a.hart.exitCause, 2, "fld with FS = Off is an illegal instruction");
-  assert.ok(a.dbt!.stats.exitsByOpcode[0x07]! + a.dbt!.stats.exitsByOpcode[0x27]! < 10, `FP loads/stores left translated code ${a.dbt!.stats.exitsByOpcode[0x07]! + a.dbt!.stats.exitsByOpcode[0x27]!} times`);
-});
+    a.hart.exitMask = b.hart.exitMask = (1 << 3) | (1 << 2);
+    const r = lockstep(a.hart, b.hart, { chunk: 501, compareRam: true });
+    assert.equal(r.divergence, undefined);
+    assert.equal(r.reason, ExitReason.Trap);
+    assert.equal(a.hart.exitCause, 2, "fld with FS = Off is an illegal instruction");
+    assert.ok(
+      a.dbt!.stats.exitsByOpcode[0x07]! + a.dbt!.stats.exitsByOpcode[0x27]! < 10,
+      `FP loads/stores left translated code ${a.dbt!.stats.exitsByOpcode[0x07]! + a.dbt!.stats.exitsByOpcode[0x27]!} times`,
+    );
+  },
+);
 
-test("translated FP moves, sign injection, compares and conversions match the interpreter, flags included", { skip }, () => {
-  // Each value goes through every translated OP-FP form; NaN compares and inexact or out-of-range
-  // conversions must leave for the interpreter (which sets NV/NX), exact ones stay translated.
-  const { a, b } = pair(`
+test(
+  "translated FP moves, sign injection, compares and conversions match the interpreter, flags included",
+  { skip },
+  () => {
+    // Each value goes through every translated OP-FP form; NaN compares and inexact or out-of-range
+    // conversions must leave for the interpreter (which sets NV/NX), exact ones stay translated.
+    const { a, b } = pair(`
     li t0, 1 << 13
     csrs mstatus, t0
     li s2, 0
@@ -429,9 +450,10 @@ vals:
     .dword 0x0010000000000000   # smallest normal
     .dword 0x3ff0000000000000   # 1.0
   `);
-  a.hart.exitMask = b.hart.exitMask = 1 << 3;
-  const r = lockstep(a.hart, b.hart, { chunk: 500, compareRam: true });
-  assert.equal(r.divergence, undefined);
-  assert.equal(r.reason, ExitReason.Trap);
-  assert.ok(a.dbt!.stats.translatedInsns > 4000, `translated ${a.dbt!.stats.translatedInsns}`);
-});
+    a.hart.exitMask = b.hart.exitMask = 1 << 3;
+    const r = lockstep(a.hart, b.hart, { chunk: 500, compareRam: true });
+    assert.equal(r.divergence, undefined);
+    assert.equal(r.reason, ExitReason.Trap);
+    assert.ok(a.dbt!.stats.translatedInsns > 4000, `translated ${a.dbt!.stats.translatedInsns}`);
+  },
+);

@@ -24,7 +24,9 @@ for (const name of PROGRAMS) {
       timeoutSeconds: 20,
       maxInsns: 50_000_000,
       engine: "dbt",
-      write: (_fd, d) => { out += Buffer.from(d).toString("latin1"); },
+      write: (_fd, d) => {
+        out += Buffer.from(d).toString("latin1");
+      },
     });
     assert.equal(r.status, 0, `${name}: ${r.message}${out ? `\nconsole: ${out}` : ""}\n${r.engineStats ?? ""}`);
     assert.match(r.engineStats ?? "", /pages translated [1-9]/, "nothing was translated");

@@ -19,7 +19,11 @@ const SCRIPT = [
   "rm -f /tmp/d /tmp/d.gz",
 ].join("; ");
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}): { out: string; status: number | null; err: string } {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { out: string; status: number | null; err: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   return { out: r.stdout, status: r.status, err: r.stderr };
 }
@@ -28,14 +32,18 @@ test("busybox under exec --engine dbt prints what the interpreter and qemu-riscv
   if (typeof rv !== "string") return t.skip(rv.skip);
   const bb = join(rv, "usr/bin/busybox");
   const q = spawnSync("qemu-riscv64", ["--version"]);
-  const dbt = run(process.execPath, [runExec, "--engine", "dbt", bb, "sh", "-c", SCRIPT], { TYPEVISOR_DBT_HOT: "1", TYPEVISOR_DBT_STATS: "1" });
+  const dbt = run(process.execPath, [runExec, "--engine", "dbt", bb, "sh", "-c", SCRIPT], {
+    TYPEVISOR_DBT_HOT: "1",
+    TYPEVISOR_DBT_STATS: "1",
+  });
   assert.equal(dbt.status, 0, dbt.err);
   const m = /instructions translated (\d+)/.exec(dbt.err);
   assert.ok(m && Number(m[1]) > 1_000_000, `too little ran translated:\n${dbt.err}`);
   const interp = run(process.execPath, [runExec, "--engine", "interp", bb, "sh", "-c", SCRIPT]);
   assert.equal(interp.status, 0, interp.err);
   assert.equal(dbt.out, interp.out);
-  if (q.status !== 0) return t.skip("qemu-riscv64 not installed (apt-get install qemu-user): compared with the interpreter only");
+  if (q.status !== 0)
+    return t.skip("qemu-riscv64 not installed (apt-get install qemu-user): compared with the interpreter only");
   const qemu = run("qemu-riscv64", [bb, "sh", "-c", SCRIPT]);
   assert.equal(dbt.out, qemu.out);
 });

@@ -39,7 +39,12 @@ test("run-elf --lockstep: bad CHUNK values and conflicting flags are usage error
   for (const bad of ["0", "-5", "1.5", "abc", "", "10000001"]) {
     const r = runElf(elf, `--lockstep=${bad}`);
     assert.equal(r.status, 2, `--lockstep=${bad}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`--lockstep=${bad.replace(".", "\\.")}: CHUNK must be a whole number of instructions from 1 to 10000000`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `--lockstep=${bad.replace(".", "\\.")}: CHUNK must be a whole number of instructions from 1 to 10000000`,
+      ),
+    );
   }
   const cases: [string[], RegExp][] = [
     [["--lockstep-ram"], /--lockstep-ram only applies to a lockstep run; add --lockstep/],

@@ -7,9 +7,20 @@ import { attachDbt, DBT_ENGINE_BYTES, type Dbt, type DbtOptions } from "../../sr
 import { ManualTimer, RAM_BASE, assemble } from "../riscv/asm.js";
 import { gpa } from "../../src/memory/Address.js";
 
-export interface DbtMachine { memory: GuestMemory; bus: IoBus; hart: Hart; timer: ManualTimer; dbt: Dbt | undefined }
+export interface DbtMachine {
+  memory: GuestMemory;
+  bus: IoBus;
+  hart: Hart;
+  timer: ManualTimer;
+  dbt: Dbt | undefined;
+}
 
-export function dbtMachine(code: Uint8Array, withDbt: boolean, opts: DbtOptions = { hotThreshold: 1 }, ramSize = 4 << 20): DbtMachine {
+export function dbtMachine(
+  code: Uint8Array,
+  withDbt: boolean,
+  opts: DbtOptions = { hotThreshold: 1 },
+  ramSize = 4 << 20,
+): DbtMachine {
   const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared: false, engineBytes: DBT_ENGINE_BYTES });
   memory.write(gpa(RAM_BASE), code);
   const bus = new IoBus("test");

@@ -12,10 +12,24 @@ import { Uart16550 } from "../../src/devices/Uart16550.js";
 import { TestIrq } from "./VirtioDriver.js";
 import { tempDir } from "./helpers.js";
 
-function term(): { tb: TerminalBackend; out: string[]; got: number[]; quits: number; monitors: number; breaks: number } {
+function term(): {
+  tb: TerminalBackend;
+  out: string[];
+  got: number[];
+  quits: number;
+  monitors: number;
+  breaks: number;
+} {
   const input = new PassThrough() as unknown as NodeJS.ReadStream;
   const outStream = new PassThrough() as unknown as NodeJS.WriteStream;
-  const st = { out: [] as string[], got: [] as number[], quits: 0, monitors: 0, breaks: 0 } as { tb: TerminalBackend; out: string[]; got: number[]; quits: number; monitors: number; breaks: number };
+  const st = { out: [] as string[], got: [] as number[], quits: 0, monitors: 0, breaks: 0 } as {
+    tb: TerminalBackend;
+    out: string[];
+    got: number[];
+    quits: number;
+    monitors: number;
+    breaks: number;
+  };
   (outStream as unknown as PassThrough).on("data", (d: Buffer) => st.out.push(d.toString("latin1")));
   st.tb = new TerminalBackend({ input, output: outStream, onQuit: () => st.quits++, onMonitor: () => st.monitors++ });
   st.tb.attach({ input: (d) => st.got.push(...d), break: () => st.breaks++ });
@@ -62,7 +76,8 @@ test("unix socket: guest output (including output from before the client connect
   for (const c of "more\n") u.write(0, 1, c.charCodeAt(0));
   u.flushTx();
   sock.write("hi");
-  for (let i = 0; i < 100 && (received.join("").length < 14 || !(u.read(5, 1) & 1)); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 100 && (received.join("").length < 14 || !(u.read(5, 1) & 1)); i++)
+    await new Promise((r) => setTimeout(r, 5));
   assert.equal(Buffer.concat(received).toString(), "boot log\nmore\n");
   assert.equal(irq.level, true);
   assert.equal(String.fromCharCode(u.read(0, 1)), "h");

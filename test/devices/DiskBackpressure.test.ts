@@ -10,7 +10,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import type { BlockBackend } from "../../src/devices/block/BlockBackend.js";
 import { CowOverlay } from "../../src/devices/block/CowOverlay.js";
-import { MAX_INFLIGHT_BYTES, VirtioBlk, VIRTIO_BLK_S_OK, VIRTIO_BLK_T_OUT } from "../../src/devices/virtio/VirtioBlk.js";
+import {
+  MAX_INFLIGHT_BYTES,
+  VirtioBlk,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_T_OUT,
+} from "../../src/devices/virtio/VirtioBlk.js";
 import { makeGuest, rig, tempDir } from "./helpers.js";
 import { gpa } from "../../src/memory/Address.js";
 
@@ -22,18 +27,33 @@ class HeldBackend implements BlockBackend {
   readonly pending: (() => void)[] = [];
   inflight = 0;
   peak = 0;
-  read(): Promise<void> { return Promise.resolve(); }
+  read(): Promise<void> {
+    return Promise.resolve();
+  }
   write(bufs: readonly Uint8Array[]): Promise<void> {
     let n = 0;
     for (const b of bufs) n += b.length;
     this.inflight += n;
     this.peak = Math.max(this.peak, this.inflight);
-    return new Promise((resolve) => this.pending.push(() => { this.inflight -= n; resolve(); }));
+    return new Promise((resolve) =>
+      this.pending.push(() => {
+        this.inflight -= n;
+        resolve();
+      }),
+    );
   }
-  flush(): Promise<void> { return Promise.resolve(); }
-  discard(): Promise<void> { return Promise.resolve(); }
-  writeZeroes(): Promise<void> { return Promise.resolve(); }
-  close(): Promise<void> { return Promise.resolve(); }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  discard(): Promise<void> {
+    return Promise.resolve();
+  }
+  writeZeroes(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 test("virtio-blk: in-flight bytes per disk are bounded; the rest wait in the ring and all complete", async () => {
@@ -54,10 +74,20 @@ test("virtio-blk: in-flight bytes per disk are bounded; the rest wait in the rin
     const s = r.drv.alloc.alloc(1, 1);
     mem.writeU8(gpa(s), 0xff);
     status.push(s);
-    q.add([{ addr: hdr, len: 16 }, { addr: buf, len: LEN }], [{ addr: s, len: 1 }]);
+    q.add(
+      [
+        { addr: hdr, len: 16 },
+        { addr: buf, len: LEN },
+      ],
+      [{ addr: s, len: 1 }],
+    );
   }
   q.kick();
-  assert.equal(be.pending.length, MAX_INFLIGHT_BYTES / LEN, "only as many requests as the bound admits reach the backend");
+  assert.equal(
+    be.pending.length,
+    MAX_INFLIGHT_BYTES / LEN,
+    "only as many requests as the bound admits reach the backend",
+  );
   let done = 0;
   while (be.pending.length > 0) {
     assert.ok(be.inflight <= MAX_INFLIGHT_BYTES, `backend holds ${be.inflight} bytes`);
@@ -101,7 +131,15 @@ test("overlay: random vectored writes and reads match a byte model (copy-up, run
   await fc.assert(
     fc.asyncProperty(
       fc.constantFrom(512, 1024, 4096),
-      fc.array(fc.record({ sector: fc.nat(SIZE / 512 - 1), sectors: fc.integer({ min: 1, max: 24 }), split: fc.array(fc.nat(), { maxLength: 3 }), fill: fc.integer({ min: 0, max: 255 }) }), { maxLength: 12 }),
+      fc.array(
+        fc.record({
+          sector: fc.nat(SIZE / 512 - 1),
+          sectors: fc.integer({ min: 1, max: 24 }),
+          split: fc.array(fc.nat(), { maxLength: 3 }),
+          fill: fc.integer({ min: 0, max: 255 }),
+        }),
+        { maxLength: 12 },
+      ),
       async (cluster, ops) => {
         const path = join(dir, `o${n++}.cow`);
         const model = Uint8Array.from(content);
@@ -115,7 +153,10 @@ test("overlay: random vectored writes and reads match a byte model (copy-up, run
           const cuts = [...new Set(op.split.map((s) => s % len))].filter((c) => c > 0).sort((a, b) => a - b);
           const vec: Uint8Array[] = [];
           let prev = 0;
-          for (const c of [...cuts, len]) { vec.push(data.subarray(prev, c)); prev = c; }
+          for (const c of [...cuts, len]) {
+            vec.push(data.subarray(prev, c));
+            prev = c;
+          }
           await d.write(vec, pos);
           model.set(data, pos);
         }

@@ -12,7 +12,9 @@ function setup() {
   const memory = new GuestMemory({ base: BASE, size: 1 << 16, shared: false });
   const out: string[] = [];
   const htif = new Htif({
-    memory, tohost: BASE + 0x1000, fromhost: BASE + 0x1040,
+    memory,
+    tohost: BASE + 0x1000,
+    fromhost: BASE + 0x1040,
     write: (fd, d) => out.push(`${fd}:${Buffer.from(d).toString("latin1")}`),
   });
   return { memory, htif, out, cmd: (v: bigint) => memory.writeU64(gpa(BASE + 0x1000), v) };
@@ -40,14 +42,17 @@ test("htif: the syscall block serves write (return value in word 0) and exit", (
   const { htif, cmd, out, memory } = setup();
   const blk = BASE + 0x2000;
   memory.write(gpa(BASE + 0x3000), new TextEncoder().encode("hello"));
-  memory.writeU64(gpa(blk), BigInt(SYS_WRITE)); memory.writeU64(gpa(blk + 8), 2n);
-  memory.writeU64(gpa(blk + 16), BigInt(BASE + 0x3000)); memory.writeU64(gpa(blk + 24), 5n);
+  memory.writeU64(gpa(blk), BigInt(SYS_WRITE));
+  memory.writeU64(gpa(blk + 8), 2n);
+  memory.writeU64(gpa(blk + 16), BigInt(BASE + 0x3000));
+  memory.writeU64(gpa(blk + 24), 5n);
   cmd(BigInt(blk));
   assert.deepEqual(htif.poll(), { kind: "none" });
   assert.deepEqual(out, ["2:hello"]);
   assert.equal(memory.readU64(gpa(blk)), 5n);
   assert.equal(memory.readU64(gpa(BASE + 0x1040)), 1n);
-  memory.writeU64(gpa(blk), BigInt(SYS_EXIT)); memory.writeU64(gpa(blk + 8), 3n);
+  memory.writeU64(gpa(blk), BigInt(SYS_EXIT));
+  memory.writeU64(gpa(blk + 8), 3n);
   cmd(BigInt(blk));
   assert.deepEqual(htif.poll(), { kind: "exit", code: 3 });
 });
@@ -57,12 +62,15 @@ test("htif: hostile commands give errors or errnos, never host exceptions", () =
   cmd(0x10n); // syscall block outside RAM (device 0, even pointer)
   assert.equal(htif.poll().kind, "error");
   const blk = BASE + 0x2000;
-  memory.writeU64(gpa(blk), BigInt(SYS_WRITE)); memory.writeU64(gpa(blk + 8), 1n);
-  memory.writeU64(gpa(blk + 16), BigInt(BASE + 0xfff0)); memory.writeU64(gpa(blk + 24), 0xffff_ffff_ffffn);
+  memory.writeU64(gpa(blk), BigInt(SYS_WRITE));
+  memory.writeU64(gpa(blk + 8), 1n);
+  memory.writeU64(gpa(blk + 16), BigInt(BASE + 0xfff0));
+  memory.writeU64(gpa(blk + 24), 0xffff_ffff_ffffn);
   cmd(BigInt(blk));
   assert.deepEqual(htif.poll(), { kind: "none" });
   assert.equal(memory.readU64(gpa(blk)), BigInt.asUintN(64, -14n)); // EFAULT
-  memory.writeU64(gpa(blk), BigInt(SYS_WRITE)); memory.writeU64(gpa(blk + 8), 7n);
+  memory.writeU64(gpa(blk), BigInt(SYS_WRITE));
+  memory.writeU64(gpa(blk + 8), 7n);
   cmd(BigInt(blk));
   htif.poll();
   assert.equal(memory.readU64(gpa(blk)), BigInt.asUintN(64, -9n)); // EBADF

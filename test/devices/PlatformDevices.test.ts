@@ -7,7 +7,10 @@ import { Syscon } from "../../src/devices/Syscon.js";
 
 function plicWith(contexts: number) {
   const out = Array.from({ length: contexts }, () => false);
-  const plic = new Plic(95, out.map((_, c) => (l: boolean) => (out[c] = l)));
+  const plic = new Plic(
+    95,
+    out.map((_, c) => (l: boolean) => (out[c] = l)),
+  );
   return { plic, out };
 }
 const enableReg = (c: number) => 0x2000 + 0x80 * c;

@@ -15,14 +15,25 @@ import { gpa } from "../../src/memory/Address.js";
 function why(): string {
   if (process.getuid?.() !== 0) return "TAP needs root";
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
-  try { execFileSync("python3", ["-c", "pass"]); } catch { return "python3 not installed"; }
-  try { execFileSync("ip", ["-V"]); } catch { return "ip (iproute2) not installed"; }
+  try {
+    execFileSync("python3", ["-c", "pass"]);
+  } catch {
+    return "python3 not installed";
+  }
+  try {
+    execFileSync("ip", ["-V"]);
+  } catch {
+    return "ip (iproute2) not installed";
+  }
   return "";
 }
 
 test("virtio-net on a TAP device: the host kernel answers the guest's ARP request", async (t) => {
   const reason = why();
-  if (reason) { t.skip(reason); return; }
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
   const name = `tvtap${process.pid % 100000}`;
   let tap: TapBackend;
   try {
@@ -37,15 +48,26 @@ test("virtio-net on a TAP device: the host kernel answers the guest's ARP reques
   const mac = parseMac("52:54:00:77:00:02");
   const r = rig(makeGuest(), (m) => new VirtioNet(m, tap, { mac }));
   r.drv.init(bit(VIRTIO_NET_F_MAC), 2);
-  const rxq = r.drv.queues[0]!, txq = r.drv.queues[1]!;
+  const rxq = r.drv.queues[0]!,
+    txq = r.drv.queues[1]!;
   const bufs: number[] = [];
-  for (let i = 0; i < 32; i++) { const b = r.drv.alloc.alloc(1526); bufs.push(b); rxq.add([], [{ addr: b, len: 1526 }]); }
+  for (let i = 0; i < 32; i++) {
+    const b = r.drv.alloc.alloc(1526);
+    bufs.push(b);
+    rxq.add([], [{ addr: b, len: 1526 }]);
+  }
   rxq.kick();
   // ARP request: who has 10.213.77.1? tell 10.213.77.2 (RFC 826).
   const f = new Uint8Array(VIRTIO_NET_HDR_LEN + 42);
   const e = f.subarray(VIRTIO_NET_HDR_LEN);
-  e.fill(0xff, 0, 6); e.set(mac, 6); e[12] = 0x08; e[13] = 0x06;
-  e.set([0, 1, 8, 0, 6, 4, 0, 1], 14); e.set(mac, 22); e.set([10, 213, 77, 2], 28); e.set([10, 213, 77, 1], 38);
+  e.fill(0xff, 0, 6);
+  e.set(mac, 6);
+  e[12] = 0x08;
+  e[13] = 0x06;
+  e.set([0, 1, 8, 0, 6, 4, 0, 1], 14);
+  e.set(mac, 22);
+  e.set([10, 213, 77, 2], 28);
+  e.set([10, 213, 77, 1], 38);
   const tb = r.drv.alloc.alloc(f.length);
   r.mem.write(gpa(tb), f);
   txq.add([{ addr: tb, len: f.length }], []);

@@ -23,19 +23,70 @@ const W = (o: number, v: number): Op => ["w", o, v];
 // loopback data, THRE interrupt identification, overrun and line-status interrupts, and modem lines
 // in loopback (QEMU does not report MSR delta bits in loopback, the datasheet does: compare lines only).
 const SCRIPT: Op[] = [
-  R(1), R(2), R(3), R(4), R(5), R(6), R(7),
-  W(7, 0x5a), R(7),
-  W(3, 0x80), W(0, 0x01), W(1, 0x00), R(0), R(1), W(3, 0x03), R(3), R(1),
-  W(1, 0x0f), R(1), W(1, 0x00),
-  W(2, 0x07), R(2),
-  W(4, 0x1f), R(4), R(6, 0xf0), W(4, 0x10), R(6, 0xf0),
-  W(1, 0x01), W(0, 0x41), R(2), R(5), R(0), R(2), R(5),
-  W(0, 0x42), W(0, 0x43), R(5), R(0), R(0), R(5),
-  W(1, 0x02), R(2), R(2), W(0, 0x44), R(2), R(0), R(2), W(1, 0x00),
-  ...Array.from({ length: 17 }, (_, i) => W(0, 0x61 + i)), R(5), R(5),
-  ...Array.from({ length: 16 }, () => R(0)), R(5),
-  W(1, 0x05), ...Array.from({ length: 17 }, (_, i) => W(0, 0x30 + i)), R(2), R(5), R(2), W(2, 0x03), R(5), R(2),
-  W(1, 0x00), W(4, 0x00), R(4),
+  R(1),
+  R(2),
+  R(3),
+  R(4),
+  R(5),
+  R(6),
+  R(7),
+  W(7, 0x5a),
+  R(7),
+  W(3, 0x80),
+  W(0, 0x01),
+  W(1, 0x00),
+  R(0),
+  R(1),
+  W(3, 0x03),
+  R(3),
+  R(1),
+  W(1, 0x0f),
+  R(1),
+  W(1, 0x00),
+  W(2, 0x07),
+  R(2),
+  W(4, 0x1f),
+  R(4),
+  R(6, 0xf0),
+  W(4, 0x10),
+  R(6, 0xf0),
+  W(1, 0x01),
+  W(0, 0x41),
+  R(2),
+  R(5),
+  R(0),
+  R(2),
+  R(5),
+  W(0, 0x42),
+  W(0, 0x43),
+  R(5),
+  R(0),
+  R(0),
+  R(5),
+  W(1, 0x02),
+  R(2),
+  R(2),
+  W(0, 0x44),
+  R(2),
+  R(0),
+  R(2),
+  W(1, 0x00),
+  ...Array.from({ length: 17 }, (_, i) => W(0, 0x61 + i)),
+  R(5),
+  R(5),
+  ...Array.from({ length: 16 }, () => R(0)),
+  R(5),
+  W(1, 0x05),
+  ...Array.from({ length: 17 }, (_, i) => W(0, 0x30 + i)),
+  R(2),
+  R(5),
+  R(2),
+  W(2, 0x03),
+  R(5),
+  R(2),
+  W(1, 0x00),
+  W(4, 0x00),
+  R(4),
 ];
 
 function asm(script: Op[]): string {
@@ -124,16 +175,51 @@ function ours(script: Op[]): number[] {
 
 test("uart: every register read matches QEMU's 16550A for the same access script", (t) => {
   for (const tool of ["riscv64-linux-gnu-gcc", "qemu-system-riscv64"]) {
-    if (spawnSync(tool, ["--version"]).status !== 0) { t.skip(`${tool} not installed`); return; }
+    if (spawnSync(tool, ["--version"]).status !== 0) {
+      t.skip(`${tool} not installed`);
+      return;
+    }
   }
   const dir = tempDir(t);
   const src = join(dir, "probe.S");
   const elf = join(dir, "probe.elf");
   writeFileSync(src, asm(SCRIPT));
-  execFileSync("riscv64-linux-gnu-gcc", ["-nostdlib", "-nostartfiles", "-static", "-march=rv64gc", "-mabi=lp64d", "-Wl,-Ttext=0x80000000", "-Wl,--no-relax", "-o", elf, src]);
-  const res = spawnSync("qemu-system-riscv64", ["-M", "virt", "-bios", "none", "-kernel", elf, "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults"], { timeout: 20000, encoding: "latin1" });
+  execFileSync("riscv64-linux-gnu-gcc", [
+    "-nostdlib",
+    "-nostartfiles",
+    "-static",
+    "-march=rv64gc",
+    "-mabi=lp64d",
+    "-Wl,-Ttext=0x80000000",
+    "-Wl,--no-relax",
+    "-o",
+    elf,
+    src,
+  ]);
+  const res = spawnSync(
+    "qemu-system-riscv64",
+    [
+      "-M",
+      "virt",
+      "-bios",
+      "none",
+      "-kernel",
+      elf,
+      "-display",
+      "none",
+      "-serial",
+      "stdio",
+      "-monitor",
+      "none",
+      "-nodefaults",
+    ],
+    { timeout: 20000, encoding: "latin1" },
+  );
   const m = /R:([0-9a-f]*)\n/.exec(res.stdout);
-  assert.ok(m, `QEMU printed the probe results (stdout: ${JSON.stringify(res.stdout.slice(0, 200))}, stderr: ${res.stderr.slice(0, 200)})`);
+  assert.ok(
+    m,
+    `QEMU printed the probe results (stdout: ${JSON.stringify(res.stdout.slice(0, 200))}, stderr: ${res.stderr.slice(0, 200)})`,
+  );
   const qemu = m[1]!.match(/../g)!.map((h) => parseInt(h, 16));
   const mine = ours(SCRIPT);
   const reads = SCRIPT.filter((o) => o[0] === "r");
@@ -141,7 +227,8 @@ test("uart: every register read matches QEMU's 16550A for the same access script
   const diffs: string[] = [];
   reads.forEach((op, i) => {
     const mask = op[3] ?? 0xff;
-    if ((qemu[i]! & mask) !== (mine[i]! & mask)) diffs.push(`read #${i} of reg ${op[1]}: qemu 0x${qemu[i]!.toString(16)} ours 0x${mine[i]!.toString(16)}`);
+    if ((qemu[i]! & mask) !== (mine[i]! & mask))
+      diffs.push(`read #${i} of reg ${op[1]}: qemu 0x${qemu[i]!.toString(16)} ours 0x${mine[i]!.toString(16)}`);
   });
   assert.deepEqual(diffs, []);
 });

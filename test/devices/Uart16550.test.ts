@@ -5,9 +5,24 @@ import { Uart16550 } from "../../src/devices/Uart16550.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
 import { TestIrq } from "./VirtioDriver.js";
 
-const RBR = 0, THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
+const RBR = 0,
+  THR = 0,
+  IER = 1,
+  IIR = 2,
+  FCR = 2,
+  LCR = 3,
+  MCR = 4,
+  LSR = 5,
+  MSR = 6,
+  SCR = 7;
 
-function uart(): { u: Uart16550; be: MemoryBackend; irq: TestIrq; r: (o: number) => number; w: (o: number, v: number) => void } {
+function uart(): {
+  u: Uart16550;
+  be: MemoryBackend;
+  irq: TestIrq;
+  r: (o: number) => number;
+  w: (o: number, v: number) => void;
+} {
   const be = new MemoryBackend();
   const irq = new TestIrq();
   const u = new Uart16550(irq, be);
@@ -83,7 +98,10 @@ test("uart: loopback mode, overrun and line-status interrupt, modem status delta
   assert.equal(r(LSR) & 0x02, 0, "OE cleared by reading LSR");
   assert.equal(r(IIR) & 0x0f, 0x04);
   let n = 0;
-  while (r(LSR) & 1) { assert.equal(r(RBR), 0x41 + n); n++; }
+  while (r(LSR) & 1) {
+    assert.equal(r(RBR), 0x41 + n);
+    n++;
+  }
   assert.equal(n, 16);
   assert.equal(irq.level, false);
   // Modem lines follow MCR in loopback: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD.

@@ -19,33 +19,66 @@ const DESC = RAM_BASE + 0x1000;
 const AVAIL = RAM_BASE + 0x2000;
 const USED = RAM_BASE + 0x3000;
 const TABLES = RAM_BASE + 0x4000; // indirect tables, 0x400 apart
-const F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
+const F_NEXT = 1,
+  F_WRITE = 2,
+  F_INDIRECT = 4;
 
-interface Desc { addr: number; len: number; flags: number; next: number }
+interface Desc {
+  addr: number;
+  len: number;
+  flags: number;
+  next: number;
+}
 
 /** Mostly plausible values (so chains get long and interesting), sometimes what a hostile driver tries. */
 const addrArb = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0x10000, max: RAM - 0x2000 }).map((o) => RAM_BASE + o) },
   { weight: 2, arbitrary: fc.integer({ min: 0, max: 15 }).map((k) => TABLES + 0x400 * k) },
-  { weight: 1, arbitrary: fc.constantFrom(RAM_BASE + RAM - 1, RAM_BASE + RAM, RAM_BASE - 1, 0, 0x1000, 2 ** 52, 2 ** 64 - 4096, 2 ** 63) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      RAM_BASE + RAM - 1,
+      RAM_BASE + RAM,
+      RAM_BASE - 1,
+      0,
+      0x1000,
+      2 ** 52,
+      2 ** 64 - 4096,
+      2 ** 63,
+    ),
+  },
 );
 const lenArb = fc.oneof(
   { weight: 4, arbitrary: fc.integer({ min: 0, max: 4096 }) },
   { weight: 4, arbitrary: fc.integer({ min: 1, max: 20 }).map((k) => 16 * k) },
   { weight: 1, arbitrary: fc.constantFrom(0, 0xffffffff, 0x80000000, RAM, RAM + 1) },
 );
-const flagsArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 7 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) });
-const descArb = (maxNext: number) => fc.record({
-  addr: addrArb,
-  len: lenArb,
-  flags: flagsArb,
-  next: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 15 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: maxNext }) }, { weight: 1, arbitrary: fc.constant(0xffff) }),
-});
+const flagsArb = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 0, max: 7 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+);
+const descArb = (maxNext: number) =>
+  fc.record({
+    addr: addrArb,
+    len: lenArb,
+    flags: flagsArb,
+    next: fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 15 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: maxNext }) },
+      { weight: 1, arbitrary: fc.constant(0xffff) },
+    ),
+  });
 /** A descriptor that points at one of the indirect tables. */
 const indirectArb = fc.record({
   addr: fc.integer({ min: 0, max: 15 }).map((k) => TABLES + 0x400 * k),
-  len: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 20 }).map((k) => 16 * k) }, { weight: 1, arbitrary: lenArb }),
-  flags: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(F_INDIRECT, F_INDIRECT | F_WRITE) }, { weight: 1, arbitrary: flagsArb }),
+  len: fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 20 }).map((k) => 16 * k) },
+    { weight: 1, arbitrary: lenArb },
+  ),
+  flags: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(F_INDIRECT, F_INDIRECT | F_WRITE) },
+    { weight: 1, arbitrary: flagsArb },
+  ),
   next: fc.integer({ min: 0, max: 16 }),
 });
 const tableEntryArb = fc.record({ addr: addrArb, len: lenArb, flags: flagsArb, next: fc.integer({ min: 0, max: 21 }) });
@@ -61,7 +94,13 @@ function writeDesc(view: DataView, off: number, d: Desc): void {
 type Expect = { kind: "broken" } | { kind: "ok"; bufs: [number, number, boolean][]; error: boolean };
 
 /** The spec's walk (§2.7.5, §2.7.5.3), written independently of VirtQueue. */
-function oracle(read: (gpa: number) => Desc, inRam: (a: number, l: number) => boolean, n: number, head: number, indirect: boolean): Expect {
+function oracle(
+  read: (gpa: number) => Desc,
+  inRam: (a: number, l: number) => boolean,
+  n: number,
+  head: number,
+  indirect: boolean,
+): Expect {
   if (head >= n) return { kind: "broken" };
   const bufs: [number, number, boolean][] = [];
   const seen = new Set<number>();
@@ -72,7 +111,8 @@ function oracle(read: (gpa: number) => Desc, inRam: (a: number, l: number) => bo
     const d = read(DESC + 16 * i);
     if (d.flags & F_INDIRECT) {
       // §2.7.5.3.1: only with VIRTIO_F_INDIRECT_DESC, never with NEXT, never nested; len a multiple of 16.
-      if (!indirect || d.flags & F_NEXT || d.len === 0 || d.len % 16 !== 0 || !inRam(d.addr, d.len)) return { kind: "broken" };
+      if (!indirect || d.flags & F_NEXT || d.len === 0 || d.len % 16 !== 0 || !inRam(d.addr, d.len))
+        return { kind: "broken" };
       const entries = d.len / 16;
       const seenT = new Set<number>();
       let j = 0;
@@ -96,7 +136,10 @@ function oracle(read: (gpa: number) => Desc, inRam: (a: number, l: number) => bo
   // A bad request, not a corrupt ring: a buffer outside RAM, or readable after writable (§2.7.4.2).
   let error = bufs.some(([a, l]) => !inRam(a, l));
   let sawWritable = false;
-  for (const [, , w] of bufs) { if (w) sawWritable = true; else if (sawWritable) error = true; }
+  for (const [, , w] of bufs) {
+    if (w) sawWritable = true;
+    else if (sawWritable) error = true;
+  }
   return { kind: "ok", bufs, error };
 }
 
@@ -104,10 +147,22 @@ test("fuzz: VirtQueue.pop on random hostile descriptor tables matches the spec's
   const seen = { ok: 0, badRequest: 0, broken: 0, indirect: 0 };
   const arb = fc.record({
     log2n: fc.integer({ min: 0, max: 4 }),
-    descs: fc.array(fc.oneof({ weight: 4, arbitrary: descArb(18) }, { weight: 1, arbitrary: indirectArb }), { minLength: 16, maxLength: 16 }),
+    descs: fc.array(fc.oneof({ weight: 4, arbitrary: descArb(18) }, { weight: 1, arbitrary: indirectArb }), {
+      minLength: 16,
+      maxLength: 16,
+    }),
     tables: fc.array(fc.array(tableEntryArb, { minLength: 1, maxLength: 21 }), { minLength: 16, maxLength: 16 }),
-    heads: fc.array(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 15 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) }), { minLength: 16, maxLength: 16 }),
-    availIdx: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 16 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) }),
+    heads: fc.array(
+      fc.oneof(
+        { weight: 8, arbitrary: fc.integer({ min: 0, max: 15 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+      ),
+      { minLength: 16, maxLength: 16 },
+    ),
+    availIdx: fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: 16 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+    ),
     indirect: fc.boolean(),
     eventIdx: fc.boolean(),
   });
@@ -124,21 +179,44 @@ test("fuzz: VirtQueue.pop on random hostile descriptor tables matches the spec's
       view.setUint16(o(AVAIL) + 2, c.availIdx, true);
       const q = new VirtQueue(0, 16);
       q.size = n;
-      q.descAddr = DESC; q.availAddr = AVAIL; q.usedAddr = USED;
+      q.descAddr = DESC;
+      q.availAddr = AVAIL;
+      q.usedAddr = USED;
       assert.equal(q.enable(mem, c.eventIdx, c.indirect), "");
       const read = (gpa: number): Desc => {
         const x = o(gpa);
-        return { addr: view.getUint32(x, true) + view.getUint32(x + 4, true) * 2 ** 32, len: view.getUint32(x + 8, true), flags: view.getUint16(x + 12, true), next: view.getUint16(x + 14, true) };
+        return {
+          addr: view.getUint32(x, true) + view.getUint32(x + 4, true) * 2 ** 32,
+          len: view.getUint32(x + 8, true),
+          flags: view.getUint16(x + 12, true),
+          next: view.getUint16(x + 14, true),
+        };
       };
       const chain = new DescChain(2);
       const pending = c.availIdx;
       for (let k = 0; k < Math.min(pending, n) + 1; k++) {
         const r = q.pop(chain);
-        if (k === 0 && pending > n) { assert.equal(r, POP_BROKEN, "avail.idx more than the queue size ahead"); break; }
-        if (k === pending) { assert.equal(r, POP_EMPTY); break; }
-        const want = oracle(read, (a, l) => mem.contains(gpa(a), l), n, view.getUint16(o(AVAIL) + 4 + 2 * (k % n), true), c.indirect);
+        if (k === 0 && pending > n) {
+          assert.equal(r, POP_BROKEN, "avail.idx more than the queue size ahead");
+          break;
+        }
+        if (k === pending) {
+          assert.equal(r, POP_EMPTY);
+          break;
+        }
+        const want = oracle(
+          read,
+          (a, l) => mem.contains(gpa(a), l),
+          n,
+          view.getUint16(o(AVAIL) + 4 + 2 * (k % n), true),
+          c.indirect,
+        );
         seen[want.kind === "broken" ? "broken" : want.error ? "badRequest" : "ok"]++;
-        if (want.kind === "ok" && (read(DESC + 16 * view.getUint16(o(AVAIL) + 4 + 2 * (k % n), true) % n).flags & F_INDIRECT)) seen.indirect++;
+        if (
+          want.kind === "ok" &&
+          read(DESC + ((16 * view.getUint16(o(AVAIL) + 4 + 2 * (k % n), true)) % n)).flags & F_INDIRECT
+        )
+          seen.indirect++;
         if (want.kind === "broken") {
           assert.equal(r, POP_BROKEN, "corrupt ring reported as broken");
           assert.notEqual(q.broken, "");

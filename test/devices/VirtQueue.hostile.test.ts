@@ -5,16 +5,31 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { VirtioBlk, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from "../../src/devices/virtio/VirtioBlk.js";
+import {
+  VirtioBlk,
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_UNSUPP,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+} from "../../src/devices/virtio/VirtioBlk.js";
 import { RawImage } from "../../src/devices/block/RawImage.js";
-import { REG, STATUS_DEVICE_NEEDS_RESET, STATUS_FEATURES_OK, STATUS_ACKNOWLEDGE, STATUS_DRIVER } from "../../src/devices/virtio/VirtioMmio.js";
+import {
+  REG,
+  STATUS_DEVICE_NEEDS_RESET,
+  STATUS_FEATURES_OK,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DRIVER,
+} from "../../src/devices/virtio/VirtioMmio.js";
 import { makeGuest, rig, sentinelIntact, tempDir, RAM_BASE, type Rig } from "./helpers.js";
 import { blkRequest } from "./blkRequest.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const RAM = 4 << 20;
 
-async function setup(t: { after(fn: () => void): void }, opts: { indirect?: boolean } = {}): Promise<Rig & { img: string }> {
+async function setup(
+  t: { after(fn: () => void): void },
+  opts: { indirect?: boolean } = {},
+): Promise<Rig & { img: string }> {
   const dir = tempDir(t);
   const img = join(dir, "d.img");
   writeFileSync(img, Buffer.alloc(1 << 16, 0x5a));
@@ -36,7 +51,10 @@ function hdr(r: Rig, type: number, sector: bigint): number {
 function assertNeedsReset(r: Rig, pattern: RegExp): void {
   assert.ok(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, "DEVICE_NEEDS_RESET set");
   assert.match(r.mmio.lastError, pattern);
-  assert.ok(r.logs.some((l) => pattern.test(l)), "reason logged");
+  assert.ok(
+    r.logs.some((l) => pattern.test(l)),
+    "reason logged",
+  );
   assert.equal(r.drv.handleInterrupt() & 2, 2, "configuration-change interrupt raised");
   assert.ok(sentinelIntact(r.mem), "nothing written outside guest RAM");
 }
@@ -85,7 +103,13 @@ test("hostile: a data buffer outside guest RAM fails the request with IOERR and 
   const q = r.drv.queues[0]!;
   const status = r.drv.alloc.alloc(1, 1);
   // Data "buffer" right after RAM: a read would DMA into the sentinel area if unchecked.
-  q.add([{ addr: hdr(r, VIRTIO_BLK_T_IN, 0n), len: 16 }], [{ addr: RAM_BASE + RAM - 512, len: 1024 }, { addr: status, len: 1 }]);
+  q.add(
+    [{ addr: hdr(r, VIRTIO_BLK_T_IN, 0n), len: 16 }],
+    [
+      { addr: RAM_BASE + RAM - 512, len: 1024 },
+      { addr: status, len: 1 },
+    ],
+  );
   q.kick();
   const used = await r.drv.waitUsed(q);
   assert.equal(used.length, 1);
@@ -94,7 +118,13 @@ test("hostile: a data buffer outside guest RAM fails the request with IOERR and 
   assert.ok(r.logs.some((l) => /outside guest RAM/.test(l)));
   assert.ok(sentinelIntact(r.mem));
   // Address with the high bits set (wraps in 32 bits) is rejected too.
-  q.add([{ addr: hdr(r, VIRTIO_BLK_T_IN, 0n), len: 16 }], [{ addr: 2 ** 52 + RAM_BASE, len: 512 }, { addr: status, len: 1 }]);
+  q.add(
+    [{ addr: hdr(r, VIRTIO_BLK_T_IN, 0n), len: 16 }],
+    [
+      { addr: 2 ** 52 + RAM_BASE, len: 512 },
+      { addr: status, len: 1 },
+    ],
+  );
   q.kick();
   await r.drv.waitUsed(q);
   assert.equal(r.mem.readU8(gpa(status)), VIRTIO_BLK_S_IOERR);
@@ -130,11 +160,17 @@ test("hostile: reads past the end of the disk, odd lengths, unknown types fail w
 
 test("hostile: bad indirect tables (nested, absurd length, outside RAM, not negotiated) set DEVICE_NEEDS_RESET", async (t) => {
   const cases: [string, (r: Rig) => void, RegExp][] = [
-    ["nested", (r) => {
-      const tbl = r.drv.alloc.alloc(32);
-      r.mem.writeU64(gpa(tbl), BigInt(tbl)); r.mem.writeU32(gpa(tbl + 8), 32); r.mem.writeU16(gpa(tbl + 12), 4);
-      r.drv.queues[0]!.setDesc(0, tbl, 32, 4, 0);
-    }, /inside an indirect table/],
+    [
+      "nested",
+      (r) => {
+        const tbl = r.drv.alloc.alloc(32);
+        r.mem.writeU64(gpa(tbl), BigInt(tbl));
+        r.mem.writeU32(gpa(tbl + 8), 32);
+        r.mem.writeU16(gpa(tbl + 12), 4);
+        r.drv.queues[0]!.setDesc(0, tbl, 32, 4, 0);
+      },
+      /inside an indirect table/,
+    ],
     ["absurd length", (r) => r.drv.queues[0]!.setDesc(0, RAM_BASE, 0x100000, 4, 0), /absurdly long/],
     ["odd length", (r) => r.drv.queues[0]!.setDesc(0, RAM_BASE, 24, 4, 0), /multiple of 16/],
     ["outside RAM", (r) => r.drv.queues[0]!.setDesc(0, RAM_BASE + RAM - 16, 64, 4, 0), /outside guest RAM/],
@@ -203,9 +239,18 @@ test("hostile: odd-width register accesses and unknown registers are ignored, no
 
 test("hostile: an exception inside a device model parks the device (DEVICE_NEEDS_RESET) instead of escaping to the VMM", () => {
   const r = rig(makeGuest(), () => ({
-    deviceId: 99, name: "buggy", features: 0n, queueMaxSizes: [8],
-    configRead: () => 0, configWrite: () => {}, activate: () => {}, reset: () => {}, idle: () => Promise.resolve(),
-    queueNotify: () => { throw new TypeError("device bug"); },
+    deviceId: 99,
+    name: "buggy",
+    features: 0n,
+    queueMaxSizes: [8],
+    configRead: () => 0,
+    configWrite: () => {},
+    activate: () => {},
+    reset: () => {},
+    idle: () => Promise.resolve(),
+    queueNotify: () => {
+      throw new TypeError("device bug");
+    },
   }));
   r.drv.init(0n, 1);
   assert.doesNotThrow(() => r.drv.setReg(REG.QueueNotify, 0));
@@ -220,7 +265,13 @@ test("status: after the driver sets FAILED, notifications are ignored until rese
   const h = hdr(r, VIRTIO_BLK_T_IN, 0n);
   const st = r.drv.alloc.alloc(1, 1);
   r.mem.writeU8(gpa(st), 0xff);
-  q.add([{ addr: h, len: 16 }], [{ addr: r.drv.alloc.alloc(512), len: 512 }, { addr: st, len: 1 }]);
+  q.add(
+    [{ addr: h, len: 16 }],
+    [
+      { addr: r.drv.alloc.alloc(512), len: 512 },
+      { addr: st, len: 1 },
+    ],
+  );
   r.drv.setReg(REG.QueueNotify, 0);
   await r.mmio.idle();
   assert.equal(r.mem.readU8(gpa(st)), 0xff, "request not processed");
@@ -241,5 +292,8 @@ test("hostile: a guest that breaks and resets the device in a loop gets a bounde
   }
   assert.match(r.mmio.lastError, /outside guest RAM/, "the reason is still recorded");
   assert.ok(r.logs.length <= 25, `${r.logs.length} log lines`);
-  assert.ok(r.logs.some((l) => /not logged/.test(l)), "says that further errors are not logged");
+  assert.ok(
+    r.logs.some((l) => /not logged/.test(l)),
+    "says that further errors are not logged",
+  );
 });

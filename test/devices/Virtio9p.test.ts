@@ -33,7 +33,15 @@ async function exchange(r: Rig & { q: DriverQueue }, req: Buffer, replyLen: numb
   for (let o = 0; o < req.length; o += piece) out.push({ addr: a + o, len: Math.min(piece, req.length - o) });
   const b = r.drv.alloc.alloc(replyLen);
   const half = replyLen >> 1;
-  r.q.add(out, replyLen > 16 ? [{ addr: b, len: half }, { addr: b + half, len: replyLen - half }] : [{ addr: b, len: replyLen }]);
+  r.q.add(
+    out,
+    replyLen > 16
+      ? [
+          { addr: b, len: half },
+          { addr: b + half, len: replyLen - half },
+        ]
+      : [{ addr: b, len: replyLen }],
+  );
   r.q.kick();
   const [u] = await r.drv.waitUsed(r.q, 1);
   assert.ok(u);

@@ -6,7 +6,18 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { VirtioBlk, VIRTIO_BLK_F_RO, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_F_FLUSH } from "../../src/devices/virtio/VirtioBlk.js";
+import {
+  VirtioBlk,
+  VIRTIO_BLK_F_RO,
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+  VIRTIO_BLK_F_FLUSH,
+} from "../../src/devices/virtio/VirtioBlk.js";
 import { openDisk } from "../../src/devices/block/openDisk.js";
 import type { BlockBackend } from "../../src/devices/block/BlockBackend.js";
 import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.js";
@@ -15,7 +26,11 @@ import { makeGuest, rig, sentinelIntact, tempDir, type Rig } from "./helpers.js"
 import { blkRequest } from "./blkRequest.js";
 import { gpa } from "../../src/memory/Address.js";
 
-async function blkRig(t: { after(fn: () => unknown): void }, backend: BlockBackend, serial?: string): Promise<Rig & { blk: VirtioBlk }> {
+async function blkRig(
+  t: { after(fn: () => unknown): void },
+  backend: BlockBackend,
+  serial?: string,
+): Promise<Rig & { blk: VirtioBlk }> {
   const mem = makeGuest();
   let blk!: VirtioBlk;
   const r = rig(mem, (m) => (blk = new VirtioBlk(m, backend, { serial })));
@@ -38,7 +53,11 @@ test("virtio-blk: negotiation, capacity, and a written block is in the image fil
   assert.equal(res.len, 1, "used.len counts only the status byte for a write");
   res = await blkRequest(r, q, VIRTIO_BLK_T_FLUSH, 0, 0);
   assert.equal(res.status, VIRTIO_BLK_S_OK);
-  assert.deepEqual(readFileSync(img).subarray(10 * 512, 10 * 512 + 8192), data, "data is in the image file after flush");
+  assert.deepEqual(
+    readFileSync(img).subarray(10 * 512, 10 * 512 + 8192),
+    data,
+    "data is in the image file after flush",
+  );
   r.mem.takeDirty();
   res = await blkRequest(r, q, VIRTIO_BLK_T_IN, 10, 8192);
   assert.equal(res.status, VIRTIO_BLK_S_OK);
@@ -80,7 +99,13 @@ test("virtio-blk: many requests in flight at once all complete, with event-index
     r.mem.writeU64(gpa(hdr + 8), BigInt(i * 8));
     const buf = r.drv.alloc.alloc(4097, 512);
     bufs.push(buf);
-    q.add([{ addr: hdr, len: 16 }], [{ addr: buf, len: 4096 }, { addr: buf + 4096, len: 1 }]);
+    q.add(
+      [{ addr: hdr, len: 16 }],
+      [
+        { addr: buf, len: 4096 },
+        { addr: buf + 4096, len: 1 },
+      ],
+    );
   }
   assert.equal(q.kick(), true);
   const used = await r.drv.waitUsed(q, 32);

@@ -2,7 +2,17 @@
 // ports, emergency write, and hostile buffers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAX_CONTROL_BACKLOG, VirtioConsole, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_DEVICE_READY, VIRTIO_CONSOLE_DEVICE_ADD, VIRTIO_CONSOLE_PORT_READY, VIRTIO_CONSOLE_CONSOLE_PORT, VIRTIO_CONSOLE_PORT_OPEN, VIRTIO_CONSOLE_PORT_NAME } from "../../src/devices/virtio/VirtioConsole.js";
+import {
+  MAX_CONTROL_BACKLOG,
+  VirtioConsole,
+  VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_DEVICE_READY,
+  VIRTIO_CONSOLE_DEVICE_ADD,
+  VIRTIO_CONSOLE_PORT_READY,
+  VIRTIO_CONSOLE_CONSOLE_PORT,
+  VIRTIO_CONSOLE_PORT_OPEN,
+  VIRTIO_CONSOLE_PORT_NAME,
+} from "../../src/devices/virtio/VirtioConsole.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
 import { STATUS_DEVICE_NEEDS_RESET } from "../../src/devices/virtio/VirtioMmio.js";
 import { bit } from "../../src/devices/virtio/VirtioDevice.js";
@@ -45,13 +55,20 @@ test("virtio-console: hvc0 bytes flow both ways", async () => {
   // Input larger than one buffer spreads over several.
   be.input("x".repeat(100));
   const u2 = await r.drv.waitUsed(rx, 2);
-  assert.deepEqual(u2.map((x) => x.len), [64, 36]);
+  assert.deepEqual(
+    u2.map((x) => x.len),
+    [64, 36],
+  );
 });
 
 test("virtio-console: MULTIPORT handshake, console port, named port data both ways", async () => {
-  const be0 = new MemoryBackend(), be1 = new MemoryBackend();
+  const be0 = new MemoryBackend(),
+    be1 = new MemoryBackend();
   let dev!: VirtioConsole;
-  const r = rig(makeGuest(), (m) => (dev = new VirtioConsole(m, [{ backend: be0 }, { backend: be1, name: "org.typevisor.agent" }])));
+  const r = rig(
+    makeGuest(),
+    (m) => (dev = new VirtioConsole(m, [{ backend: be0 }, { backend: be1, name: "org.typevisor.agent" }])),
+  );
   r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
   assert.equal(r.drv.config32(4), 2, "max_nr_ports");
   const q = r.drv.queues;
@@ -60,26 +77,44 @@ test("virtio-console: MULTIPORT handshake, console port, named port data both wa
     const used = await r.drv.waitUsed(q[2]!, 0);
     const out = used.map((u) => {
       const a = ctrlBufs[u.id]!;
-      return { id: r.mem.readU32(gpa(a)), event: r.mem.readU16(gpa(a + 4)), value: r.mem.readU16(gpa(a + 6)), extra: Buffer.from(r.mem.read(gpa(a + 8), u.len - 8)).toString() };
+      return {
+        id: r.mem.readU32(gpa(a)),
+        event: r.mem.readU16(gpa(a + 4)),
+        value: r.mem.readU16(gpa(a + 6)),
+        extra: Buffer.from(r.mem.read(gpa(a + 8), u.len - 8)).toString(),
+      };
     });
     return out;
   };
   const ctrl = (id: number, event: number, value: number) => {
     const m = new Uint8Array(8);
     const v = new DataView(m.buffer);
-    v.setUint32(0, id, true); v.setUint16(4, event, true); v.setUint16(6, value, true);
+    v.setUint32(0, id, true);
+    v.setUint16(4, event, true);
+    v.setUint16(6, value, true);
     send(r, q[3]!, m);
   };
   ctrl(0xffffffff, VIRTIO_CONSOLE_DEVICE_READY, 1);
   let msgs = await readCtrl();
-  assert.deepEqual(msgs.map((m) => [m.id, m.event]), [[0, VIRTIO_CONSOLE_DEVICE_ADD], [1, VIRTIO_CONSOLE_DEVICE_ADD]]);
+  assert.deepEqual(
+    msgs.map((m) => [m.id, m.event]),
+    [
+      [0, VIRTIO_CONSOLE_DEVICE_ADD],
+      [1, VIRTIO_CONSOLE_DEVICE_ADD],
+    ],
+  );
   ctrl(0, VIRTIO_CONSOLE_PORT_READY, 1);
   ctrl(1, VIRTIO_CONSOLE_PORT_READY, 1);
   msgs = await readCtrl();
-  assert.deepEqual(msgs.map((m) => [m.id, m.event, m.value]), [
-    [0, VIRTIO_CONSOLE_CONSOLE_PORT, 1], [0, VIRTIO_CONSOLE_PORT_OPEN, 1],
-    [1, VIRTIO_CONSOLE_PORT_NAME, 1], [1, VIRTIO_CONSOLE_PORT_OPEN, 1],
-  ]);
+  assert.deepEqual(
+    msgs.map((m) => [m.id, m.event, m.value]),
+    [
+      [0, VIRTIO_CONSOLE_CONSOLE_PORT, 1],
+      [0, VIRTIO_CONSOLE_PORT_OPEN, 1],
+      [1, VIRTIO_CONSOLE_PORT_NAME, 1],
+      [1, VIRTIO_CONSOLE_PORT_OPEN, 1],
+    ],
+  );
   assert.equal(msgs[2]!.extra, "org.typevisor.agent");
   ctrl(1, VIRTIO_CONSOLE_PORT_OPEN, 1);
   await r.drv.waitUsed(q[3]!, 0);
@@ -104,7 +139,8 @@ test("virtio-console: emergency write reaches port 0 before queues exist", () =>
 });
 
 test("hostile: virtio-console buffers outside RAM and short control messages are dropped, not fatal", async () => {
-  const be = new MemoryBackend(), be1 = new MemoryBackend();
+  const be = new MemoryBackend(),
+    be1 = new MemoryBackend();
   const r = rig(makeGuest(), (m) => new VirtioConsole(m, [{ backend: be }, { backend: be1 }]));
   r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
   const q = r.drv.queues;
@@ -129,7 +165,8 @@ test("hostile: virtio-console buffers outside RAM and short control messages are
 });
 
 test("virtio-console: with MULTIPORT, host input waits until the guest opens the port", async () => {
-  const be0 = new MemoryBackend(), be1 = new MemoryBackend();
+  const be0 = new MemoryBackend(),
+    be1 = new MemoryBackend();
   let dev!: VirtioConsole;
   const r = rig(makeGuest(), (m) => (dev = new VirtioConsole(m, [{ backend: be0 }, { backend: be1 }])));
   r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
@@ -139,7 +176,9 @@ test("virtio-console: with MULTIPORT, host input waits until the guest opens the
   assert.deepEqual(await r.drv.waitUsed(q[4]!, 0), [], "not delivered to a closed port");
   const m = new Uint8Array(8);
   const v = new DataView(m.buffer);
-  v.setUint32(0, 1, true); v.setUint16(4, VIRTIO_CONSOLE_PORT_OPEN, true); v.setUint16(6, 1, true);
+  v.setUint32(0, 1, true);
+  v.setUint16(4, VIRTIO_CONSOLE_PORT_OPEN, true);
+  v.setUint16(6, 1, true);
   send(r, q[3]!, m);
   const u = await r.drv.waitUsed(q[4]!);
   assert.equal(dev.isOpen(1), true);
@@ -148,7 +187,11 @@ test("virtio-console: with MULTIPORT, host input waits until the guest opens the
 
 test("hostile: control messages from a guest that never reads the answers queue a bounded number of replies", async () => {
   let dev!: VirtioConsole;
-  const r = rig(makeGuest(), (m) => (dev = new VirtioConsole(m, [{ backend: new MemoryBackend() }, { backend: new MemoryBackend(), name: "p1" }])));
+  const r = rig(
+    makeGuest(),
+    (m) =>
+      (dev = new VirtioConsole(m, [{ backend: new MemoryBackend() }, { backend: new MemoryBackend(), name: "p1" }])),
+  );
   r.drv.init(bit(VIRTIO_CONSOLE_F_MULTIPORT), 6);
   const ctrlTx = r.drv.queues[3]!;
   const msg = r.drv.alloc.alloc(8);
@@ -157,11 +200,17 @@ test("hostile: control messages from a guest that never reads the answers queue 
   r.mem.writeU16(gpa(msg + 6), 1);
   // 5,000 DEVICE_READY messages, each asking for one DEVICE_ADD per port, and no control-rx buffers.
   for (let sent = 0; sent < 5000;) {
-    while (ctrlTx.free > 0 && sent < 5000) { ctrlTx.add([{ addr: msg, len: 8 }], []); sent++; }
+    while (ctrlTx.free > 0 && sent < 5000) {
+      ctrlTx.add([{ addr: msg, len: 8 }], []);
+      sent++;
+    }
     ctrlTx.kick();
     await r.drv.waitUsed(ctrlTx, 0);
   }
   assert.ok(dev.pendingControlMessages <= MAX_CONTROL_BACKLOG, `${dev.pendingControlMessages} control replies queued`);
-  assert.ok(r.logs.some((l) => /control replies dropped/.test(l)), "the drop is logged");
+  assert.ok(
+    r.logs.some((l) => /control replies dropped/.test(l)),
+    "the drop is logged",
+  );
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
 });

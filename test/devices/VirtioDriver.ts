@@ -7,8 +7,20 @@
 
 import type { GuestMemory } from "../../src/memory/GuestMemory.js";
 import type { IrqLine } from "../../src/memory/IrqLine.js";
-import { REG, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, type VirtioMmio } from "../../src/devices/virtio/VirtioMmio.js";
-import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, bit } from "../../src/devices/virtio/VirtioDevice.js";
+import {
+  REG,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FEATURES_OK,
+  type VirtioMmio,
+} from "../../src/devices/virtio/VirtioMmio.js";
+import {
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  bit,
+} from "../../src/devices/virtio/VirtioDevice.js";
 import { gpa } from "../../src/memory/Address.js";
 
 export class TestIrq implements IrqLine {
@@ -23,7 +35,12 @@ export class TestIrq implements IrqLine {
 /** Bump allocator over guest RAM, for rings and buffers. */
 export class GuestAlloc {
   private next: number;
-  constructor(private readonly mem: GuestMemory, start = mem.base) { this.next = start; }
+  constructor(
+    private readonly mem: GuestMemory,
+    start = mem.base,
+  ) {
+    this.next = start;
+  }
   alloc(len: number, align = 16): number {
     this.next = Math.ceil(this.next / align) * align;
     const a = this.next;
@@ -33,7 +50,10 @@ export class GuestAlloc {
   }
 }
 
-export interface Buf { addr: number; len: number }
+export interface Buf {
+  addr: number;
+  len: number;
+}
 
 export class DriverQueue {
   readonly desc: number;
@@ -47,7 +67,12 @@ export class DriverQueue {
   private chainLen: number[];
   private indirectTables = new Map<number, number>();
 
-  constructor(readonly dev: VirtioDriver, readonly index: number, readonly size: number, alloc: GuestAlloc) {
+  constructor(
+    readonly dev: VirtioDriver,
+    readonly index: number,
+    readonly size: number,
+    alloc: GuestAlloc,
+  ) {
     const m = dev.mem;
     this.desc = alloc.alloc(16 * size, 16);
     this.avail = alloc.alloc(6 + 2 * size, 2);
@@ -58,7 +83,9 @@ export class DriverQueue {
     this.chainLen = new Array<number>(size).fill(0);
   }
 
-  get free(): number { return this.numFree; }
+  get free(): number {
+    return this.numFree;
+  }
 
   private writeDesc(table: number, i: number, b: Buf, flags: number, next: number): void {
     const m = this.dev.mem;
@@ -81,7 +108,9 @@ export class DriverQueue {
     if (indirect) {
       if (this.numFree < 1) throw new Error("queue full");
       const table = this.dev.alloc.alloc(16 * all.length, 16);
-      all.forEach((e, i) => this.writeDesc(table, i, e.b, (e.w ? 2 : 0) | (i + 1 < all.length ? 1 : 0), i + 1 < all.length ? i + 1 : 0));
+      all.forEach((e, i) =>
+        this.writeDesc(table, i, e.b, (e.w ? 2 : 0) | (i + 1 < all.length ? 1 : 0), i + 1 < all.length ? i + 1 : 0),
+      );
       head = this.freeHead;
       this.freeHead = m.readU16(gpa(this.desc + 16 * head + 14));
       this.writeDesc(this.desc, head, { addr: table, len: 16 * all.length }, 4, this.freeHead);
@@ -173,13 +202,24 @@ export class VirtioDriver {
   usedIrqs = 0;
   configIrqs = 0;
 
-  constructor(readonly mem: GuestMemory, readonly mmio: VirtioMmio, readonly irq: TestIrq, alloc?: GuestAlloc) {
+  constructor(
+    readonly mem: GuestMemory,
+    readonly mmio: VirtioMmio,
+    readonly irq: TestIrq,
+    alloc?: GuestAlloc,
+  ) {
     this.alloc = alloc ?? new GuestAlloc(mem);
   }
 
-  reg(off: number): number { return this.mmio.read(off, 4); }
-  setReg(off: number, v: number): void { this.mmio.write(off, 4, v); }
-  get status(): number { return this.reg(REG.Status); }
+  reg(off: number): number {
+    return this.mmio.read(off, 4);
+  }
+  setReg(off: number, v: number): void {
+    this.mmio.write(off, 4, v);
+  }
+  get status(): number {
+    return this.reg(REG.Status);
+  }
 
   /**
    * virtio_mmio probe + virtio_dev_probe: checks magic/version, resets, negotiates features
@@ -215,9 +255,12 @@ export class VirtioDriver {
       const size = Math.min(max, opts.queueSize ?? max);
       const q = new DriverQueue(this, i, size, this.alloc);
       this.setReg(REG.QueueNum, size);
-      this.setReg(REG.QueueDescLow, q.desc % 0x1_0000_0000); this.setReg(REG.QueueDescHigh, Math.floor(q.desc / 0x1_0000_0000));
-      this.setReg(REG.QueueDriverLow, q.avail % 0x1_0000_0000); this.setReg(REG.QueueDriverHigh, Math.floor(q.avail / 0x1_0000_0000));
-      this.setReg(REG.QueueDeviceLow, q.used % 0x1_0000_0000); this.setReg(REG.QueueDeviceHigh, Math.floor(q.used / 0x1_0000_0000));
+      this.setReg(REG.QueueDescLow, q.desc % 0x1_0000_0000);
+      this.setReg(REG.QueueDescHigh, Math.floor(q.desc / 0x1_0000_0000));
+      this.setReg(REG.QueueDriverLow, q.avail % 0x1_0000_0000);
+      this.setReg(REG.QueueDriverHigh, Math.floor(q.avail / 0x1_0000_0000));
+      this.setReg(REG.QueueDeviceLow, q.used % 0x1_0000_0000);
+      this.setReg(REG.QueueDeviceHigh, Math.floor(q.used / 0x1_0000_0000));
       this.setReg(REG.QueueReady, 1);
       this.queues.push(q);
     }
@@ -233,9 +276,15 @@ export class VirtioDriver {
     return s;
   }
 
-  config8(off: number): number { return this.mmio.read(REG.Config + off, 1); }
-  config16(off: number): number { return this.mmio.read(REG.Config + off, 2); }
-  config32(off: number): number { return this.mmio.read(REG.Config + off, 4); }
+  config8(off: number): number {
+    return this.mmio.read(REG.Config + off, 1);
+  }
+  config16(off: number): number {
+    return this.mmio.read(REG.Config + off, 2);
+  }
+  config32(off: number): number {
+    return this.mmio.read(REG.Config + off, 4);
+  }
   config64(off: number): bigint {
     // §4.2.2.2 / virtio_cread: re-read while the configuration generation changes.
     for (;;) {

@@ -31,7 +31,10 @@ function nic(backend: NetBackend, mac: Uint8Array): Rig & { dev: VirtioNet; rxBu
 function frame(dst: Uint8Array, src: Uint8Array, payload: string): Uint8Array {
   const p = new TextEncoder().encode(payload);
   const f = new Uint8Array(14 + Math.max(p.length, 46));
-  f.set(dst, 0); f.set(src, 6); f[12] = 0x88; f[13] = 0xb5; // local experimental EtherType
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x88;
+  f[13] = 0xb5; // local experimental EtherType
   f.set(p, 14);
   return f;
 }
@@ -57,7 +60,11 @@ test("virtio-net: two VMs on a virtual switch exchange broadcast and unicast fra
   const a = nic(sw.connect(), MAC_A);
   const b = nic(sw.connect(), MAC_B);
   assert.equal(a.mmio.read(8, 4), 1);
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map((i) => a.drv.config8(i)), [...MAC_A], "MAC in config space");
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((i) => a.drv.config8(i)),
+    [...MAC_A],
+    "MAC in config space",
+  );
   assert.equal(a.drv.config16(6) & 1, 1, "link up");
   const bcast = frame(new Uint8Array(6).fill(0xff), MAC_A, "who has B?");
   transmit(a, bcast);

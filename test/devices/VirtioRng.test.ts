@@ -11,13 +11,24 @@ test("virtio-rng: fills device-writable buffers with fresh random bytes", async 
   r.drv.init(0n, 1);
   assert.equal(r.mmio.read(8, 4), 4, "device ID 4 (entropy)");
   const q = r.drv.queues[0]!;
-  const a = r.drv.alloc.alloc(64), b = r.drv.alloc.alloc(64);
+  const a = r.drv.alloc.alloc(64),
+    b = r.drv.alloc.alloc(64);
   q.add([], [{ addr: a, len: 64 }]);
-  q.add([], [{ addr: b, len: 32 }, { addr: b + 32, len: 32 }]);
+  q.add(
+    [],
+    [
+      { addr: b, len: 32 },
+      { addr: b + 32, len: 32 },
+    ],
+  );
   q.kick();
   const used = await r.drv.waitUsed(q, 2);
-  assert.deepEqual(used.map((u) => u.len), [64, 64]);
-  const x = Buffer.from(r.mem.read(gpa(a), 64)), y = Buffer.from(r.mem.read(gpa(b), 64));
+  assert.deepEqual(
+    used.map((u) => u.len),
+    [64, 64],
+  );
+  const x = Buffer.from(r.mem.read(gpa(a), 64)),
+    y = Buffer.from(r.mem.read(gpa(b), 64));
   assert.notDeepEqual(x, y);
   assert.ok(!x.every((v) => v === 0) && !y.every((v) => v === 0));
   assert.equal(r.irq.raised >= 1, true);
@@ -53,8 +64,14 @@ test("hostile: virtio-rng buffers outside RAM or device-readable are not written
   q.add([{ addr: a, len: 64 }], []);
   q.kick();
   const used = await r.drv.waitUsed(q, 2);
-  assert.deepEqual(used.map((x) => x.len), [0, 0]);
-  assert.ok(r.mem.read(gpa(a), 64).every((v) => v === 0), "a device-readable buffer is never written");
+  assert.deepEqual(
+    used.map((x) => x.len),
+    [0, 0],
+  );
+  assert.ok(
+    r.mem.read(gpa(a), 64).every((v) => v === 0),
+    "a device-readable buffer is never written",
+  );
   assert.ok(sentinelIntact(r.mem));
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
   assert.ok(r.logs.some((l) => /outside guest RAM/.test(l)));

@@ -5,7 +5,14 @@ import type { DriverQueue } from "./VirtioDriver.js";
 import { gpa } from "../../src/memory/Address.js";
 
 /** One block request the way Linux's virtio_blk builds it: header, data, status. */
-export async function blkRequest(r: Rig, q: DriverQueue, type: number, sector: number, data: Uint8Array | number, indirect = false): Promise<{ status: number; len: number; data: Uint8Array }> {
+export async function blkRequest(
+  r: Rig,
+  q: DriverQueue,
+  type: number,
+  sector: number,
+  data: Uint8Array | number,
+  indirect = false,
+): Promise<{ status: number; len: number; data: Uint8Array }> {
   const { mem, drv } = r;
   const hdr = drv.alloc.alloc(16);
   mem.writeU32(gpa(hdr), type);
@@ -23,6 +30,9 @@ export async function blkRequest(r: Rig, q: DriverQueue, type: number, sector: n
   q.kick();
   const used = await drv.waitUsed(q);
   assert.equal(used.length, 1, "request completed");
-  return { status: mem.readU8(gpa(status)), len: used[0]!.len, data: len > 0 ? mem.read(gpa(buf), len) : new Uint8Array(0) };
+  return {
+    status: mem.readU8(gpa(status)),
+    len: used[0]!.len,
+    data: len > 0 ? mem.read(gpa(buf), len) : new Uint8Array(0),
+  };
 }
-

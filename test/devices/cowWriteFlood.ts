@@ -27,14 +27,22 @@ try {
   const buf = r.drv.alloc.alloc(LEN, 4096);
   mem.bytes.fill(0x5a, buf - mem.base, buf - mem.base + LEN);
   let peak = 0;
-  const sample = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+  const sample = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
   const t0 = Date.now();
   for (let i = 0; i < REQUESTS; i++) {
     const hdr = r.drv.alloc.alloc(16);
     mem.writeU32(gpa(hdr), VIRTIO_BLK_T_OUT);
     mem.writeU64(gpa(hdr + 8), BigInt((i * LEN) / 512));
     const status = r.drv.alloc.alloc(1, 1);
-    q.add([{ addr: hdr, len: 16 }, { addr: buf, len: LEN }], [{ addr: status, len: 1 }]);
+    q.add(
+      [
+        { addr: hdr, len: 16 },
+        { addr: buf, len: LEN },
+      ],
+      [{ addr: status, len: 1 }],
+    );
   }
   q.kick();
   const used = await r.drv.waitUsed(q, REQUESTS);
@@ -42,7 +50,9 @@ try {
   peak = Math.max(peak, process.memoryUsage().rss);
   await backend.close();
   const maxRss = process.resourceUsage().maxRSS * 1024;
-  console.log(`${used.length}/${REQUESTS} writes of ${LEN >> 20} MiB completed in ${Date.now() - t0} ms; guest RAM 80 MiB; peak RSS ${(Math.max(peak, maxRss) / 2 ** 20).toFixed(0)} MiB`);
+  console.log(
+    `${used.length}/${REQUESTS} writes of ${LEN >> 20} MiB completed in ${Date.now() - t0} ms; guest RAM 80 MiB; peak RSS ${(Math.max(peak, maxRss) / 2 ** 20).toFixed(0)} MiB`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -22,7 +22,13 @@ export function sentinelIntact(mem: GuestMemory): boolean {
   return new Uint8Array(mem.buffer, mem.engineOffset, mem.engineBytes).every((b) => b === SENTINEL);
 }
 
-export interface Rig { mem: GuestMemory; irq: TestIrq; mmio: VirtioMmio; drv: VirtioDriver; logs: string[] }
+export interface Rig {
+  mem: GuestMemory;
+  irq: TestIrq;
+  mmio: VirtioMmio;
+  drv: VirtioDriver;
+  logs: string[];
+}
 
 export function rig(mem: GuestMemory, make: (mem: GuestMemory) => VirtioDevice): Rig {
   const irq = new TestIrq();

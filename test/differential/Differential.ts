@@ -7,7 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Random } from "./Random.js";
 import { ALL_CLASSES, SCRATCH_BYTES, randomF, randomX, sequence, type InsnClass, type Insn } from "./Generator.js";
-import { buildProgram, CODE_VADDR, DATA_VADDR, F_OFF, FCSR_OFF, RECORD_BYTES, X_OFF, type InitialState, type BuiltProgram } from "./TestProgram.js";
+import {
+  buildProgram,
+  CODE_VADDR,
+  DATA_VADDR,
+  F_OFF,
+  FCSR_OFF,
+  RECORD_BYTES,
+  X_OFF,
+  type InitialState,
+  type BuiltProgram,
+} from "./TestProgram.js";
 import { GuestMemory } from "../../src/memory/GuestMemory.js";
 import { IoBus } from "../../src/memory/IoBus.js";
 import { Hart, ExitReason, PRIV_M } from "../../src/riscv/Hart.js";
@@ -42,7 +52,10 @@ export function makeBatch(opts: BatchOptions): Batch {
     const scratch = new Uint8Array(SCRATCH_BYTES);
     for (let k = 0; k < SCRATCH_BYTES; k += 4) {
       const v = rng.chance(0.3) ? 0 : rng.u32();
-      scratch[k] = v & 0xff; scratch[k + 1] = (v >>> 8) & 0xff; scratch[k + 2] = (v >>> 16) & 0xff; scratch[k + 3] = v >>> 24;
+      scratch[k] = v & 0xff;
+      scratch[k + 1] = (v >>> 8) & 0xff;
+      scratch[k + 2] = (v >>> 16) & 0xff;
+      scratch[k + 3] = v >>> 24;
     }
     init.push({ x, f, fcsr, scratch });
     sequences.push(sequence(rng, opts.length, { classes: opts.classes ?? ALL_CLASSES }));
@@ -62,10 +75,14 @@ export function runQemu(program: BuiltProgram): RunOutput {
   workDir ??= mkdtempSync(join(tmpdir(), "tv-diff-"));
   const path = join(workDir, "batch.elf");
   writeFileSync(path, program.elf, { mode: 0o755 });
-  const r = spawnSync("qemu-riscv64", ["-cpu", "rv64,zba=true,zbb=true,zbs=true", path], { maxBuffer: 1 << 28, timeout: 60_000 });
+  const r = spawnSync("qemu-riscv64", ["-cpu", "rv64,zba=true,zbb=true,zbs=true", path], {
+    maxBuffer: 1 << 28,
+    timeout: 60_000,
+  });
   const out = new Uint8Array(r.error ? new Uint8Array(0) : r.stdout);
   if (r.error) return { out, error: `qemu-riscv64 failed to run: ${r.error.message}` };
-  if (r.status !== 0) return { out, error: `qemu-riscv64 exited with ${r.signal ?? r.status}: ${r.stderr.toString().trim()}` };
+  if (r.status !== 0)
+    return { out, error: `qemu-riscv64 exited with ${r.signal ?? r.status}: ${r.stderr.toString().trim()}` };
   return { out };
 }
 
@@ -99,16 +116,24 @@ export async function loadDbtEngine(): Promise<EngineOptions | string> {
   }
   const attach = mod["attachDbt"];
   const bytes = mod["DBT_ENGINE_BYTES"];
-  if (typeof attach !== "function" || typeof bytes !== "number") return "src/dbt/Dbt.ts does not export attachDbt and DBT_ENGINE_BYTES";
+  if (typeof attach !== "function" || typeof bytes !== "number")
+    return "src/dbt/Dbt.ts does not export attachDbt and DBT_ENGINE_BYTES";
   return {
     engineBytes: bytes,
-    prepare: (hart: Hart) => { (attach as (h: Hart, o: { hotThreshold: number }) => unknown)(hart, { hotThreshold: 1 }); },
+    prepare: (hart: Hart) => {
+      (attach as (h: Hart, o: { hotThreshold: number }) => unknown)(hart, { hotThreshold: 1 });
+    },
   };
 }
 
 /** Runs the batch on a Typevisor hart in M-mode; ecall (cause 11) is the host's write/exit. */
 export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}): RunOutput {
-  const memory = new GuestMemory({ base: MEM_BASE, size: MEM_SIZE, shared: engine.engineBytes !== undefined, engineBytes: engine.engineBytes });
+  const memory = new GuestMemory({
+    base: MEM_BASE,
+    size: MEM_SIZE,
+    shared: engine.engineBytes !== undefined,
+    engineBytes: engine.engineBytes,
+  });
   // Load the two PT_LOAD segments from the ELF we wrote (layout in TestProgram.ts).
   const dv = new DataView(program.elf.buffer, program.elf.byteOffset, program.elf.byteLength);
   for (let p = 0; p < 2; p++) {
@@ -129,14 +154,21 @@ export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}):
   // 1000 budget exits of 1e6 instructions each; system calls (one write per sequence and pass) do not count.
   for (let guard = 0; guard < 1000;) {
     const reason = hart.run(1_000_000);
-    if (reason !== ExitReason.Trap) { guard++; continue; }
+    if (reason !== ExitReason.Trap) {
+      guard++;
+      continue;
+    }
     const pc = hart.getPc();
     if (hart.exitCause !== 11) {
-      return { out: concat(chunks, total), error: `Typevisor raised exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${pc.toString(16)}` };
+      return {
+        out: concat(chunks, total),
+        error: `Typevisor raised exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${pc.toString(16)}`,
+      };
     }
     const nr = Number(hart.getX(17));
     if (nr === 93) return { out: concat(chunks, total) };
-    if (nr !== 64) return { out: concat(chunks, total), error: `unexpected system call ${nr} at pc 0x${pc.toString(16)}` };
+    if (nr !== 64)
+      return { out: concat(chunks, total), error: `unexpected system call ${nr} at pc 0x${pc.toString(16)}` };
     const data = memory.read(gpa(Number(hart.getX(11))), Number(hart.getX(12)));
     chunks.push(data);
     total += data.length;
@@ -149,12 +181,47 @@ export function runTypevisor(program: BuiltProgram, engine: EngineOptions = {}):
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   return out;
 }
 
-const XN = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
-  "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"];
+const XN = [
+  "zero",
+  "ra",
+  "sp",
+  "gp",
+  "tp",
+  "t0",
+  "t1",
+  "t2",
+  "s0",
+  "s1",
+  "a0",
+  "a1",
+  "a2",
+  "a3",
+  "a4",
+  "a5",
+  "a6",
+  "a7",
+  "s2",
+  "s3",
+  "s4",
+  "s5",
+  "s6",
+  "s7",
+  "s8",
+  "s9",
+  "s10",
+  "s11",
+  "t3",
+  "t4",
+  "t5",
+  "t6",
+];
 const hex = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;
 
 export interface Mismatch {
@@ -183,17 +250,22 @@ export function compare(b: Batch, qemu: RunOutput, tv: RunOutput, maxReports = 3
       const qd = new DataView(q.buffer, q.byteOffset, q.byteLength);
       const td = new DataView(t.buffer, t.byteOffset, t.byteLength);
       for (let r = 1; r < 32; r++) {
-        const a = qd.getBigUint64(X_OFF + 8 * r, true), c = td.getBigUint64(X_OFF + 8 * r, true);
+        const a = qd.getBigUint64(X_OFF + 8 * r, true),
+          c = td.getBigUint64(X_OFF + 8 * r, true);
         if (a !== c) diffs.push(`x${r} (${XN[r]}): qemu ${hex(a)} typevisor ${hex(c)}`);
       }
       for (let r = 0; r < 32; r++) {
-        const a = qd.getBigUint64(F_OFF + 8 * r, true), c = td.getBigUint64(F_OFF + 8 * r, true);
+        const a = qd.getBigUint64(F_OFF + 8 * r, true),
+          c = td.getBigUint64(F_OFF + 8 * r, true);
         if (a !== c) diffs.push(`f${r}: qemu ${hex(a)} typevisor ${hex(c)}`);
       }
-      const fa = qd.getBigUint64(FCSR_OFF, true), fc = td.getBigUint64(FCSR_OFF, true);
-      if (fa !== fc) diffs.push(`fcsr: qemu 0x${fa.toString(16)} typevisor 0x${fc.toString(16)} (frm<<5 | NV DZ OF UF NX)`);
+      const fa = qd.getBigUint64(FCSR_OFF, true),
+        fc = td.getBigUint64(FCSR_OFF, true);
+      if (fa !== fc)
+        diffs.push(`fcsr: qemu 0x${fa.toString(16)} typevisor 0x${fc.toString(16)} (frm<<5 | NV DZ OF UF NX)`);
       for (let k = 0; k < SCRATCH_BYTES; k += 8) {
-        const a = qd.getBigUint64(k, true), c = td.getBigUint64(k, true);
+        const a = qd.getBigUint64(k, true),
+          c = td.getBigUint64(k, true);
         if (a !== c) diffs.push(`mem[s1+${k}]: qemu ${hex(a)} typevisor ${hex(c)}`);
       }
     }
@@ -201,7 +273,8 @@ export function compare(b: Batch, qemu: RunOutput, tv: RunOutput, maxReports = 3
     const init = b.init[s]!;
     const lines = [
       `MISMATCH in sequence ${s}${pass ? ` (pass ${pass + 1}: started from pass ${pass}'s final state, not the one below)` : ""} of ${header}`,
-      `differences:`, ...diffs.map((d) => `  ${d}`),
+      `differences:`,
+      ...diffs.map((d) => `  ${d}`),
       `sequence (at 0x${b.program.sequenceStart[s]!.toString(16)}):`,
       ...disassemble(b, s),
       `initial state: fcsr 0x${init.fcsr.toString(16)}`,
@@ -211,26 +284,41 @@ export function compare(b: Batch, qemu: RunOutput, tv: RunOutput, maxReports = 3
     ];
     out.push({ batch: b.opts.batch, sequence: s, report: lines.join("\n") });
   }
-  if (out.length === 0 && tv.error) out.push({ batch: b.opts.batch, sequence: -1, report: `${header}\nTypevisor: ${tv.error}` });
+  if (out.length === 0 && tv.error)
+    out.push({ batch: b.opts.batch, sequence: -1, report: `${header}\nTypevisor: ${tv.error}` });
   if (out.length === 0 && tv.out.length !== qemu.out.length) {
-    out.push({ batch: b.opts.batch, sequence: -1, report: `${header}\noutput lengths differ: qemu ${qemu.out.length} typevisor ${tv.out.length}` });
+    out.push({
+      batch: b.opts.batch,
+      sequence: -1,
+      report: `${header}\noutput lengths differ: qemu ${qemu.out.length} typevisor ${tv.out.length}`,
+    });
   }
   return out;
 }
 
 /** objdump's disassembly of one sequence when binutils is there; the generator's own text otherwise. */
 function disassemble(b: Batch, s: number): string[] {
-  const own = b.sequences[s]!.map((i) => `  ${(i.size === 4 ? i.word.toString(16).padStart(8, "0") : i.word.toString(16).padStart(4, "0")).padEnd(8)}  ${i.text}`);
-  const start = b.program.sequenceStart[s]!, end = b.program.sequenceEnd[s]!;
+  const own = b.sequences[s]!.map(
+    (i) =>
+      `  ${(i.size === 4 ? i.word.toString(16).padStart(8, "0") : i.word.toString(16).padStart(4, "0")).padEnd(8)}  ${i.text}`,
+  );
+  const start = b.program.sequenceStart[s]!,
+    end = b.program.sequenceEnd[s]!;
   if (end === start) return ["  (empty)"];
   workDir ??= mkdtempSync(join(tmpdir(), "tv-diff-"));
   const raw = join(workDir, `seq-${s}.bin`);
   const codeOff = 0x1000 + (start - CODE_VADDR);
   writeFileSync(raw, b.program.elf.subarray(codeOff, codeOff + (end - start)));
-  const r = spawnSync("riscv64-linux-gnu-objdump", ["-D", "-b", "binary", "-m", "riscv:rv64", "-M", "no-aliases",
-    `--adjust-vma=0x${start.toString(16)}`, raw], { encoding: "utf8" });
+  const r = spawnSync(
+    "riscv64-linux-gnu-objdump",
+    ["-D", "-b", "binary", "-m", "riscv:rv64", "-M", "no-aliases", `--adjust-vma=0x${start.toString(16)}`, raw],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) return own;
-  const lines = r.stdout.split("\n").filter((l) => /^\s+[0-9a-f]+:\t/.test(l)).map((l) => l.trim().replace(/\s+/g, " "));
+  const lines = r.stdout
+    .split("\n")
+    .filter((l) => /^\s+[0-9a-f]+:\t/.test(l))
+    .map((l) => l.trim().replace(/\s+/g, " "));
   if (lines.length !== own.length) return own;
   // objdump 2.40 prints Zb* as .4byte without an arch option: keep the generator's text beside it.
   return lines.map((l, k) => `  ${l.padEnd(48)} ; ${b.sequences[s]![k]!.text}`);

@@ -39,10 +39,12 @@ export function buildProgram(sequences: readonly Insn[][], init: readonly Initia
   const code: number[] = []; // bytes
   const emit32 = (w: number) => code.push(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, (w >>> 24) & 0xff);
   const emit16 = (w: number) => code.push(w & 0xff, (w >>> 8) & 0xff);
-  const I = (op: number, f3: number, rd: number, rs1: number, imm: number) => emit32((((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0);
+  const I = (op: number, f3: number, rd: number, rs1: number, imm: number) =>
+    emit32((((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0);
   const S = (op: number, f3: number, rs1: number, rs2: number, imm: number) =>
     emit32(((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op) >>> 0);
-  const li = (rd: number, v: number) => { // v < 2^31
+  const li = (rd: number, v: number) => {
+    // v < 2^31
     const lo = ((v & 0xfff) << 20) >> 20;
     const hi = ((v - lo) >>> 12) & 0xfffff;
     emit32(((hi << 12) | (rd << 7) | 0x37) >>> 0);
@@ -86,10 +88,16 @@ export function buildProgram(sequences: readonly Insn[][], init: readonly Initia
   I(0x03, 3, 6, T, 0); // ld t1, 0(t0)
   I(0x13, 0, 6, 6, -1); // addi t1, t1, -1
   S(0x23, 3, T, 6, 0); // sd t1, 0(t0)
-  emit32(((8 >> 1 & 0xf) << 8) | (6 << 15) | 0x63); // beqz t1, +8
+  emit32((((8 >> 1) & 0xf) << 8) | (6 << 15) | 0x63); // beqz t1, +8
   const back = -code.length;
   if (back < -(1 << 20)) throw new Error("differential program: code too large for the pass loop");
-  emit32((((back >> 20) & 1) << 31) | (((back >> 1) & 0x3ff) << 21) | (((back >> 11) & 1) << 20) | (((back >> 12) & 0xff) << 12) | 0x6f);
+  emit32(
+    (((back >> 20) & 1) << 31) |
+      (((back >> 1) & 0x3ff) << 21) |
+      (((back >> 11) & 1) << 20) |
+      (((back >> 12) & 0xff) << 12) |
+      0x6f,
+  );
   I(0x13, 0, 10, 0, 0);
   I(0x13, 0, 17, 0, 93); // exit(0)
   emit32(0x00000073);

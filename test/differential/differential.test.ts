@@ -31,13 +31,20 @@ for (const mix of MIXES) {
       reports.push(...m.map((x) => x.report));
     }
     cleanupQemuDir();
-    assert.equal(reports.length, 0, `\n${reports.join("\n\n")}${mix.classes ? `\n(classes: --classes ${mix.classes.join(",")})` : ""}`);
+    assert.equal(
+      reports.length,
+      0,
+      `\n${reports.join("\n\n")}${mix.classes ? `\n(classes: --classes ${mix.classes.join(",")})` : ""}`,
+    );
   });
 }
 
 // With the translator attached: integer/bitmanip/memory/control flow, then F/D with loads, stores and
 // atomics (the translated FP loads/stores, sign injection, moves, compares and exact conversions).
-for (const [seed, classes] of [[606, ["int", "m", "zb", "c", "mem", "branch", "loop"]], [616, ["fd", "mem", "int", "a"]]] as const) {
+for (const [seed, classes] of [
+  [606, ["int", "m", "zb", "c", "mem", "branch", "loop"]],
+  [616, ["fd", "mem", "int", "a"]],
+] as const) {
   test(`differential vs qemu-riscv64 with the binary translator attached (300 sequences x 3 passes, seed ${seed}: ${classes.join(",")})`, async (t) => {
     if (!haveQemu) return t.skip("qemu-riscv64 is not installed (apt install qemu-user)");
     if (missing) return t.skip(missing);
@@ -46,7 +53,9 @@ for (const [seed, classes] of [[606, ["int", "m", "zb", "c", "mem", "branch", "l
     const reports: string[] = [];
     for (let b = 0; b < 3 && reports.length === 0; b++) {
       const batch = makeBatch({ seed, batch: b, sequences: 100, length: 40, passes: 3, classes });
-      reports.push(...compare(batch, runQemu(batch.program), runTypevisor(batch.program, engine), 2).map((x) => x.report));
+      reports.push(
+        ...compare(batch, runQemu(batch.program), runTypevisor(batch.program, engine), 2).map((x) => x.report),
+      );
     }
     cleanupQemuDir();
     assert.equal(reports.length, 0, `\n${reports.join("\n\n")}\n(engine: --engine dbt)`);

@@ -6,7 +6,15 @@
 // with a mismatch (printing the report) unless --keep-going. Exit status 0 = no mismatch.
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { compare, cleanupQemuDir, makeBatch, runQemu, runTypevisor, loadDbtEngine, type EngineOptions } from "./Differential.js";
+import {
+  compare,
+  cleanupQemuDir,
+  makeBatch,
+  runQemu,
+  runTypevisor,
+  loadDbtEngine,
+  type EngineOptions,
+} from "./Differential.js";
 import { ALL_CLASSES, type InsnClass } from "./Generator.js";
 
 export async function fuzzMain(argv: string[]): Promise<number> {
@@ -28,7 +36,8 @@ export async function fuzzMain(argv: string[]): Promise<number> {
   const length = Number(values.length);
   const perBatch = Number(values.sequences);
   const classes = (values.classes?.split(",") ?? ALL_CLASSES) as InsnClass[];
-  for (const c of classes) if (!ALL_CLASSES.includes(c)) throw new Error(`unknown class '${c}' (known: ${ALL_CLASSES.join(", ")})`);
+  for (const c of classes)
+    if (!ALL_CLASSES.includes(c)) throw new Error(`unknown class '${c}' (known: ${ALL_CLASSES.join(", ")})`);
   const passes = Number(values.passes);
   let engine: EngineOptions = {};
   if (values.engine === "dbt") {
@@ -51,7 +60,9 @@ export async function fuzzMain(argv: string[]): Promise<number> {
       if (!values["keep-going"]) break;
     }
     if ((k - first + 1) % 10 === 0) {
-      process.stderr.write(`fuzz: ${(k - first + 1) * perBatch} sequences, ${failures} failing batches, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `fuzz: ${(k - first + 1) * perBatch} sequences, ${failures} failing batches, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
     }
   }
   cleanupQemuDir();

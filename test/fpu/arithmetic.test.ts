@@ -4,9 +4,48 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CANON_D, CANON_S, D, DYN, DZ, FADD, FDIV, FMADD, FMSUB, FMUL, FNMADD, FNMSUB, FSQRT, FSUB, MAX_D, MAX_S, NV, NX, OF,
-  RDN, RMM, RNE, RTZ, RUP, S, SNAN_D, SNAN_S, UF, d2, dFma, exec, getDBits, getSBits, newCtx, opFp, r4, s2, sFma,
-  setD, setDBits, setS, setSBits,
+  CANON_D,
+  CANON_S,
+  D,
+  DYN,
+  DZ,
+  FADD,
+  FDIV,
+  FMADD,
+  FMSUB,
+  FMUL,
+  FNMADD,
+  FNMSUB,
+  FSQRT,
+  FSUB,
+  MAX_D,
+  MAX_S,
+  NV,
+  NX,
+  OF,
+  RDN,
+  RMM,
+  RNE,
+  RTZ,
+  RUP,
+  S,
+  SNAN_D,
+  SNAN_S,
+  UF,
+  d2,
+  dFma,
+  exec,
+  getDBits,
+  getSBits,
+  newCtx,
+  opFp,
+  r4,
+  s2,
+  sFma,
+  setD,
+  setDBits,
+  setS,
+  setSBits,
 } from "./harness.js";
 import { executeFp } from "../../src/riscv/fpu/index.js";
 
@@ -208,7 +247,6 @@ test("dynamic rounding uses frm; reserved rm values and frm 5..7 are illegal", (
   }
 });
 
-
 test("fused multiply-add rounds once: cases where a*b+c with two roundings is wrong", () => {
   // (1+2^-30)^2 - 1 = 2^-29 + 2^-60 exactly; a*b rounded first loses 2^-60.
   const a = 1 + 2 ** -30;
@@ -285,7 +323,11 @@ test("results written to the same register as a source are correct (rd = rs1 = r
 
 test("complete underflow: ±0 or the smallest subnormal by mode, always UF|NX; exactly half ties", () => {
   for (const [rm, pos, neg] of [
-    [RNE, 0, -0], [RTZ, 0, -0], [RDN, 0, -MIN_SUB_D], [RUP, MIN_SUB_D, -0], [RMM, 0, -0],
+    [RNE, 0, -0],
+    [RTZ, 0, -0],
+    [RDN, 0, -MIN_SUB_D],
+    [RUP, MIN_SUB_D, -0],
+    [RMM, 0, -0],
   ] as const) {
     eq(d2(FMUL, 1e-200, 1e-200, rm), pos, UF | NX, `1e-200^2 rm${rm}`);
     eq(d2(FMUL, -1e-200, 1e-200, rm), neg, UF | NX, `-1e-200^2 rm${rm}`);

@@ -3,11 +3,43 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CANON_D, CANON_S, D, FCVT_FF, FCVT_FI, FCVT_IF, MAX_S, NV, NX, OF, RDN, RMM, RNE, RTZ, RUP, S, SNAN_D, SNAN_S, UF,
-  exec, getDBits, getS, getSBits, getX, newCtx, opFp, setD, setDBits, setS, setSBits, setX,
+  CANON_D,
+  CANON_S,
+  D,
+  FCVT_FF,
+  FCVT_FI,
+  FCVT_IF,
+  MAX_S,
+  NV,
+  NX,
+  OF,
+  RDN,
+  RMM,
+  RNE,
+  RTZ,
+  RUP,
+  S,
+  SNAN_D,
+  SNAN_S,
+  UF,
+  exec,
+  getDBits,
+  getS,
+  getSBits,
+  getX,
+  newCtx,
+  opFp,
+  setD,
+  setDBits,
+  setS,
+  setSBits,
+  setX,
 } from "./harness.js";
 
-const W = 0, WU = 1, L = 2, LU = 3;
+const W = 0,
+  WU = 1,
+  L = 2,
+  LU = 3;
 
 /** fcvt.<kind>.<fmt> x5, f1 in mode rm; returns [x5 as signed 64-bit, fflags]. */
 function toInt(fmt: number, kind: number, v: number | bigint, rm: number): [bigint, number] {
@@ -21,8 +53,10 @@ function toInt(fmt: number, kind: number, v: number | bigint, rm: number): [bigi
   return [getX(ctx, 5), ctx.fflags];
 }
 
-const I32_MAX = 0x7fffffffn, I32_MIN = -0x80000000n;
-const I64_MAX = 0x7fffffffffffffffn, I64_MIN = -0x8000000000000000n;
+const I32_MAX = 0x7fffffffn,
+  I32_MIN = -0x80000000n;
+const I64_MAX = 0x7fffffffffffffffn,
+  I64_MIN = -0x8000000000000000n;
 const ALL_ONES = -1n; // 2^32-1 sign-extended, and 2^64-1
 
 test("fcvt to integer saturates per Table 11.4 and raises only NV when out of range or NaN", () => {
@@ -31,11 +65,28 @@ test("fcvt to integer saturates per Table 11.4 and raises only NV when out of ra
     const nan = fmt === D ? CANON_D : BigInt(CANON_S);
     const snan = fmt === D ? SNAN_D : BigInt(SNAN_S);
     const cases: [number, number | bigint, bigint][] = [
-      [W, nan, I32_MAX], [W, snan, I32_MAX], [W, Infinity, I32_MAX], [W, -Infinity, I32_MIN],
-      [W, 2 ** 31, I32_MAX], [W, -(2 ** 31) - (fmt === D ? 1 : 256), I32_MIN], [W, 1e30, I32_MAX],
-      [WU, nan, ALL_ONES], [WU, Infinity, ALL_ONES], [WU, -Infinity, 0n], [WU, -1, 0n], [WU, 2 ** 32, ALL_ONES],
-      [L, nan, I64_MAX], [L, Infinity, I64_MAX], [L, -Infinity, I64_MIN], [L, 2 ** 63, I64_MAX], [L, -(2 ** 64), I64_MIN],
-      [LU, nan, ALL_ONES], [LU, Infinity, ALL_ONES], [LU, -Infinity, 0n], [LU, -1, 0n], [LU, 2 ** 64, ALL_ONES],
+      [W, nan, I32_MAX],
+      [W, snan, I32_MAX],
+      [W, Infinity, I32_MAX],
+      [W, -Infinity, I32_MIN],
+      [W, 2 ** 31, I32_MAX],
+      [W, -(2 ** 31) - (fmt === D ? 1 : 256), I32_MIN],
+      [W, 1e30, I32_MAX],
+      [WU, nan, ALL_ONES],
+      [WU, Infinity, ALL_ONES],
+      [WU, -Infinity, 0n],
+      [WU, -1, 0n],
+      [WU, 2 ** 32, ALL_ONES],
+      [L, nan, I64_MAX],
+      [L, Infinity, I64_MAX],
+      [L, -Infinity, I64_MIN],
+      [L, 2 ** 63, I64_MAX],
+      [L, -(2 ** 64), I64_MIN],
+      [LU, nan, ALL_ONES],
+      [LU, Infinity, ALL_ONES],
+      [LU, -Infinity, 0n],
+      [LU, -1, 0n],
+      [LU, 2 ** 64, ALL_ONES],
     ];
     for (const [kind, v, want] of cases) {
       for (const rm of [RNE, RTZ, RDN, RUP, RMM]) {

@@ -8,7 +8,13 @@ import { fpStatus } from "../../src/riscv/fpu/FFlags.js";
 import { fadd64, fdiv64, fmadd64, fmul64, fsqrt64 } from "../../src/riscv/fpu/Binary64.js";
 import { fadd32, fdiv32, fmadd32, fmul32, fsqrt32 } from "../../src/riscv/fpu/Binary32.js";
 import {
-  BINARY32, BINARY64, exactAdd, exactDiv, exactFma, exactMul, exactSqrt,
+  BINARY32,
+  BINARY64,
+  exactAdd,
+  exactDiv,
+  exactFma,
+  exactMul,
+  exactSqrt,
 } from "../../src/riscv/fpu/ExactArithmetic.js";
 import { Rng, bitsF32, bitsF64, gen32, gen64 } from "./cases.js";
 
@@ -21,7 +27,9 @@ function pow2(e: number): number {
 /** A double near one of the fast-path thresholds, or from the general generator. */
 function d(rng: Rng): number {
   if (rng.chance(0.35)) {
-    const e = rng.pick([-1074, -1060, -1022, -1021, -1000, -970, -960, -900, -540, -511, 0, 500, 511, 994, 995, 996, 1000, 1023]);
+    const e = rng.pick([
+      -1074, -1060, -1022, -1021, -1000, -970, -960, -900, -540, -511, 0, 500, 511, 994, 995, 996, 1000, 1023,
+    ]);
     const m = 1 + rng.int(1 << 20) / 2 ** 20 + rng.int(1 << 30) * 2 ** -52;
     const v = e <= -1023 ? pow2(e) * rng.int(1 << 20) : m * pow2(Math.max(-1022, Math.min(1023, e + rng.int(5) - 2)));
     return rng.chance(0.5) ? -v : v;
@@ -57,11 +65,31 @@ test(`binary64 fast paths agree with exact arithmetic on ${N} operand sets in al
     if (rng.chance(0.1)) c = a * b * pow2(-(rng.int(60) + 40));
     for (let rm = 0; rm < 5; rm++) {
       const tag = `a=${a} b=${b} c=${c} rm=${rm}`;
-      same(() => fadd64(a, b, rm), () => exactAdd(a, b, BINARY64, rm), `fadd ${tag}`);
-      same(() => fmul64(a, b, rm), () => exactMul(a, b, BINARY64, rm), `fmul ${tag}`);
-      same(() => fdiv64(a, b, rm), () => exactDiv(a, b, BINARY64, rm), `fdiv ${tag}`);
-      same(() => fsqrt64(Math.abs(a), rm), () => exactSqrt(Math.abs(a), BINARY64, rm), `fsqrt ${tag}`);
-      same(() => fmadd64(a, b, c, rm), () => exactFma(a, b, c, BINARY64, rm), `fmadd ${tag}`);
+      same(
+        () => fadd64(a, b, rm),
+        () => exactAdd(a, b, BINARY64, rm),
+        `fadd ${tag}`,
+      );
+      same(
+        () => fmul64(a, b, rm),
+        () => exactMul(a, b, BINARY64, rm),
+        `fmul ${tag}`,
+      );
+      same(
+        () => fdiv64(a, b, rm),
+        () => exactDiv(a, b, BINARY64, rm),
+        `fdiv ${tag}`,
+      );
+      same(
+        () => fsqrt64(Math.abs(a), rm),
+        () => exactSqrt(Math.abs(a), BINARY64, rm),
+        `fsqrt ${tag}`,
+      );
+      same(
+        () => fmadd64(a, b, c, rm),
+        () => exactFma(a, b, c, BINARY64, rm),
+        `fmadd ${tag}`,
+      );
     }
   }
 });
@@ -75,11 +103,31 @@ test(`binary32 paths agree with exact arithmetic on ${N} operand sets in all mod
     if (rng.chance(0.5)) c = Math.fround(-(a * b) * (rng.chance(0.5) ? 1 : 1 + (rng.int(16) - 8) * 2 ** -23));
     for (let rm = 0; rm < 5; rm++) {
       const tag = `a=${a} b=${b} c=${c} rm=${rm}`;
-      same(() => fadd32(a, b, rm), () => exactAdd(a, b, BINARY32, rm), `fadd.s ${tag}`);
-      same(() => fmul32(a, b, rm), () => exactMul(a, b, BINARY32, rm), `fmul.s ${tag}`);
-      same(() => fdiv32(a, b, rm), () => exactDiv(a, b, BINARY32, rm), `fdiv.s ${tag}`);
-      same(() => fsqrt32(Math.abs(a), rm), () => exactSqrt(Math.abs(a), BINARY32, rm), `fsqrt.s ${tag}`);
-      same(() => fmadd32(a, b, c, rm), () => exactFma(a, b, c, BINARY32, rm), `fmadd.s ${tag}`);
+      same(
+        () => fadd32(a, b, rm),
+        () => exactAdd(a, b, BINARY32, rm),
+        `fadd.s ${tag}`,
+      );
+      same(
+        () => fmul32(a, b, rm),
+        () => exactMul(a, b, BINARY32, rm),
+        `fmul.s ${tag}`,
+      );
+      same(
+        () => fdiv32(a, b, rm),
+        () => exactDiv(a, b, BINARY32, rm),
+        `fdiv.s ${tag}`,
+      );
+      same(
+        () => fsqrt32(Math.abs(a), rm),
+        () => exactSqrt(Math.abs(a), BINARY32, rm),
+        `fsqrt.s ${tag}`,
+      );
+      same(
+        () => fmadd32(a, b, c, rm),
+        () => exactFma(a, b, c, BINARY32, rm),
+        `fmadd.s ${tag}`,
+      );
     }
   }
 });

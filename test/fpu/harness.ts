@@ -2,9 +2,19 @@
 // R-type OP-FP and R4-type fused multiply-add) and a bare FpContext.
 import { executeFp, type FpContext } from "../../src/riscv/fpu/index.js";
 
-export const RNE = 0, RTZ = 1, RDN = 2, RUP = 3, RMM = 4, DYN = 7;
-export const NX = 1, UF = 2, OF = 4, DZ = 8, NV = 16;
-export const S = 0, D = 1;
+export const RNE = 0,
+  RTZ = 1,
+  RDN = 2,
+  RUP = 3,
+  RMM = 4,
+  DYN = 7;
+export const NX = 1,
+  UF = 2,
+  OF = 4,
+  DZ = 8,
+  NV = 16;
+export const S = 0,
+  D = 1;
 
 /** OP-FP: funct5 | fmt | rs2 | rs1 | funct3(rm) | rd | 0x53. */
 export function opFp(funct5: number, fmt: number, rd: number, rs1: number, rs2: number, rm: number): number {
@@ -16,9 +26,23 @@ export function r4(opcode: number, fmt: number, rd: number, rs1: number, rs2: nu
   return ((rs3 << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (rm << 12) | (rd << 7) | opcode) >>> 0;
 }
 
-export const FADD = 0x00, FSUB = 0x01, FMUL = 0x02, FDIV = 0x03, FSGNJ = 0x04, FMINMAX = 0x05, FCVT_FF = 0x08;
-export const FSQRT = 0x0b, FCMP = 0x14, FCVT_IF = 0x18, FCVT_FI = 0x1a, FMV_XF = 0x1c, FMV_FX = 0x1e;
-export const FMADD = 0x43, FMSUB = 0x47, FNMSUB = 0x4b, FNMADD = 0x4f;
+export const FADD = 0x00,
+  FSUB = 0x01,
+  FMUL = 0x02,
+  FDIV = 0x03,
+  FSGNJ = 0x04,
+  FMINMAX = 0x05,
+  FCVT_FF = 0x08;
+export const FSQRT = 0x0b,
+  FCMP = 0x14,
+  FCVT_IF = 0x18,
+  FCVT_FI = 0x1a,
+  FMV_XF = 0x1c,
+  FMV_FX = 0x1e;
+export const FMADD = 0x43,
+  FMSUB = 0x47,
+  FNMSUB = 0x4b,
+  FNMADD = 0x4f;
 
 export interface Ctx extends FpContext {
   fflags: number;
@@ -53,7 +77,8 @@ export function setSBits(ctx: Ctx, r: number, bits: number): void {
 }
 /** The binary32 bits of f[r]; asserts the register is NaN-boxed. */
 export function getSBits(ctx: Ctx, r: number): number {
-  if (ctx.fi[2 * r + 1] !== -1) throw new Error(`f${r} is not NaN-boxed: upper word 0x${(ctx.fi[2 * r + 1]! >>> 0).toString(16)}`);
+  if (ctx.fi[2 * r + 1] !== -1)
+    throw new Error(`f${r} is not NaN-boxed: upper word 0x${(ctx.fi[2 * r + 1]! >>> 0).toString(16)}`);
   return ctx.fi[2 * r]! >>> 0;
 }
 export function getS(ctx: Ctx, r: number): number {

@@ -4,8 +4,37 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { executeFp } from "../../src/riscv/fpu/index.js";
 import {
-  CANON_D, CANON_S, D, FADD, FCMP, FCVT_FF, FCVT_FI, FCVT_IF, FMADD, FMINMAX, FMV_FX, FMV_XF, FSGNJ, FSQRT, NV, RNE,
-  S, SNAN_D, SNAN_S, exec, getDBits, getSBits, getX, newCtx, opFp, r4, setD, setDBits, setS, setSBits, setX,
+  CANON_D,
+  CANON_S,
+  D,
+  FADD,
+  FCMP,
+  FCVT_FF,
+  FCVT_FI,
+  FCVT_IF,
+  FMADD,
+  FMINMAX,
+  FMV_FX,
+  FMV_XF,
+  FSGNJ,
+  FSQRT,
+  NV,
+  RNE,
+  S,
+  SNAN_D,
+  SNAN_S,
+  exec,
+  getDBits,
+  getSBits,
+  getX,
+  newCtx,
+  opFp,
+  r4,
+  setD,
+  setDBits,
+  setS,
+  setSBits,
+  setX,
 } from "./harness.js";
 
 test("fsgnj/fsgnjn/fsgnjx move sign bits only and keep NaN payloads", () => {
@@ -81,7 +110,9 @@ function cmp(fmt: number, funct3: number, a: number | bigint, b: number | bigint
   exec(ctx, opFp(FCMP, fmt, 5, 1, 2, funct3));
   return [getX(ctx, 5), ctx.fflags];
 }
-const FEQ = 2, FLT = 1, FLE = 0;
+const FEQ = 2,
+  FLT = 1,
+  FLE = 0;
 
 test("feq is quiet (NV only for sNaN); flt and fle signal NV for any NaN", () => {
   for (const fmt of [S, D]) {
@@ -112,9 +143,18 @@ test("feq is quiet (NV only for sNaN); flt and fle signal NV for any NaN", () =>
 
 test("fclass sets exactly one of the ten class bits (Table 11.5)", () => {
   const d: [bigint, number][] = [
-    [0xfff0000000000000n, 0], [0xbff0000000000000n, 1], [0x800fffffffffffffn, 2], [0x8000000000000000n, 3],
-    [0x0000000000000000n, 4], [0x0000000000000001n, 5], [0x7fefffffffffffffn, 6], [0x7ff0000000000000n, 7],
-    [SNAN_D, 8], [0x7ff7ffffffffffffn, 8], [CANON_D, 9], [0xfff8000000000001n, 9],
+    [0xfff0000000000000n, 0],
+    [0xbff0000000000000n, 1],
+    [0x800fffffffffffffn, 2],
+    [0x8000000000000000n, 3],
+    [0x0000000000000000n, 4],
+    [0x0000000000000001n, 5],
+    [0x7fefffffffffffffn, 6],
+    [0x7ff0000000000000n, 7],
+    [SNAN_D, 8],
+    [0x7ff7ffffffffffffn, 8],
+    [CANON_D, 9],
+    [0xfff8000000000001n, 9],
   ];
   for (const [bits, cls] of d) {
     const ctx = newCtx();
@@ -123,8 +163,16 @@ test("fclass sets exactly one of the ten class bits (Table 11.5)", () => {
     assert.equal(getX(ctx, 5), 1n << BigInt(cls), `fclass.d 0x${bits.toString(16)}`);
   }
   const s: [number, number][] = [
-    [0xff800000, 0], [0xbf800000, 1], [0x807fffff, 2], [0x80000000, 3], [0, 4], [1, 5], [0x7f7fffff, 6],
-    [0x7f800000, 7], [SNAN_S, 8], [CANON_S, 9],
+    [0xff800000, 0],
+    [0xbf800000, 1],
+    [0x807fffff, 2],
+    [0x80000000, 3],
+    [0, 4],
+    [1, 5],
+    [0x7f7fffff, 6],
+    [0x7f800000, 7],
+    [SNAN_S, 8],
+    [CANON_S, 9],
   ];
   for (const [bits, cls] of s) {
     const ctx = newCtx();

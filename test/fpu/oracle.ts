@@ -28,8 +28,14 @@ export interface OpSpec {
 function ops(): OpSpec[] {
   const list: OpSpec[] = [];
   for (const fmt of ["s", "d"] as const) {
-    const o = (m: string, srcs: OpSpec["srcs"], dest: OpSpec["dest"], rounding: boolean, intKind?: OpSpec["intKind"], f: Fmt = fmt) =>
-      list.push({ mnemonic: m, fmt: f, srcs, dest, rounding, intKind });
+    const o = (
+      m: string,
+      srcs: OpSpec["srcs"],
+      dest: OpSpec["dest"],
+      rounding: boolean,
+      intKind?: OpSpec["intKind"],
+      f: Fmt = fmt,
+    ) => list.push({ mnemonic: m, fmt: f, srcs, dest, rounding, intKind });
     for (const m of ["fadd", "fsub", "fmul", "fdiv"]) o(`${m}.${fmt}`, "ff", "f", true);
     o(`fsqrt.${fmt}`, "f", "f", true);
     for (const m of ["fmadd", "fmsub", "fnmsub", "fnmadd"]) o(`${m}.${fmt}`, "fff", "f", true);
@@ -159,7 +165,8 @@ export interface Oracle {
 export function oracleUnavailable(): string | null {
   for (const tool of ["riscv64-linux-gnu-gcc", "riscv64-linux-gnu-objcopy", "qemu-riscv64"]) {
     const r = spawnSync("sh", ["-c", `command -v ${tool}`]);
-    if (r.status !== 0) return `${tool} not installed (apt: gcc-riscv64-linux-gnu, binutils-riscv64-linux-gnu, qemu-user)`;
+    if (r.status !== 0)
+      return `${tool} not installed (apt: gcc-riscv64-linux-gnu, binutils-riscv64-linux-gnu, qemu-user)`;
   }
   return null;
 }
@@ -180,7 +187,15 @@ export function buildOracle(): Oracle {
       const srcFile = join(tmp, "fpu-oracle.S");
       const tmpExe = join(tmp, "fpu-oracle");
       writeFileSync(srcFile, src);
-      execFileSync("riscv64-linux-gnu-gcc", ["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static", "-o", tmpExe, srcFile]);
+      execFileSync("riscv64-linux-gnu-gcc", [
+        "-march=rv64gc",
+        "-mabi=lp64d",
+        "-nostdlib",
+        "-static",
+        "-o",
+        tmpExe,
+        srcFile,
+      ]);
       // The stubs start at symbol "stubs": dump .text and locate it through the symbol table.
       const nm = execFileSync("riscv64-linux-gnu-nm", [tmpExe]).toString();
       const sym = (name: string) => {
@@ -233,9 +248,14 @@ export function runOnQemu(oracle: Oracle, cases: readonly Case[]): Outcome[] {
       input.writeBigUInt64LE(c.c, i * 32 + 24);
     });
     const res = execFileSync("qemu-riscv64", [oracle.exe], { input, maxBuffer: 64 << 20 });
-    if (res.length !== batch.length * 24) throw new Error(`oracle returned ${res.length} bytes, expected ${batch.length * 24}`);
+    if (res.length !== batch.length * 24)
+      throw new Error(`oracle returned ${res.length} bytes, expected ${batch.length * 24}`);
     for (let i = 0; i < batch.length; i++) {
-      out.push({ fa0: res.readBigUInt64LE(i * 24), a0: res.readBigUInt64LE(i * 24 + 8), fflags: Number(res.readBigUInt64LE(i * 24 + 16)) });
+      out.push({
+        fa0: res.readBigUInt64LE(i * 24),
+        a0: res.readBigUInt64LE(i * 24 + 8),
+        fflags: Number(res.readBigUInt64LE(i * 24 + 16)),
+      });
     }
   }
   return out;

@@ -5,7 +5,18 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { spawnSync } from "node:child_process";
-import { lstatSync, renameSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import {
+  lstatSync,
+  renameSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { P9Server } from "../../src/devices/fs/P9Server.js";
@@ -31,7 +42,8 @@ function call(s: P9Server, m: Buffer): { type: number; body: Buffer; errno?: num
   return type === 7 ? { type, body, errno: body.readUInt32LE(0) } : { type, body };
 }
 
-const walk = (s: P9Server, fid: number, newfid: number, ...names: string[]) => call(s, msg(110, fid, newfid, [names.length, 2], ...names));
+const walk = (s: P9Server, fid: number, newfid: number, ...names: string[]) =>
+  call(s, msg(110, fid, newfid, [names.length, 2], ...names));
 
 function setup(readOnly = false) {
   const dir = mkdtempSync(join(tmpdir(), "tv-9p-"));
@@ -67,8 +79,22 @@ test("9p: walk, open, read and write inside the share; readdir lists it", () => 
       lastOffset = d.body.readBigUInt64LE(o + 13);
       o += 24 + len;
     }
-    assert.deepEqual([...types].sort(), [[".", 4], ["..", 4], ["hello.txt", 8], ["out", 10], ["sub", 4]], "names with their d_type (DT_DIR, DT_REG, DT_LNK)");
-    assert.equal(call(s, msg(40, 3, [lastOffset, 8], 8192)).body.readUInt32LE(0), 0, "nothing after the last entry's offset");
+    assert.deepEqual(
+      [...types].sort(),
+      [
+        [".", 4],
+        ["..", 4],
+        ["hello.txt", 8],
+        ["out", 10],
+        ["sub", 4],
+      ],
+      "names with their d_type (DT_DIR, DT_REG, DT_LNK)",
+    );
+    assert.equal(
+      call(s, msg(40, 3, [lastOffset, 8], 8192)).body.readUInt32LE(0),
+      0,
+      "nothing after the last entry's offset",
+    );
     assert.equal(call(s, msg(14, 3, "x", 0, 0o644, 0)).errno, 9, "lcreate on an open fid is refused (EBADF)");
     assert.equal(walk(s, 0, 4, "sub").type, 111);
     assert.equal(call(s, msg(14, 4, "new.txt", 0o1 | 0o100, 0o644, 0)).type, 15);
@@ -85,7 +111,11 @@ test("9p: the share's root is the top: '..', symlinks and '/' in names never lea
     assert.equal(walk(s, 0, 1, "..", "..", "hello.txt").type, 111);
     const partial = walk(s, 0, 3, "..", "secret");
     assert.equal(partial.type, 111);
-    assert.equal(partial.body.readUInt16LE(0), 1, "the walk stops after '..' (= the root): the parent's file is not reachable");
+    assert.equal(
+      partial.body.readUInt16LE(0),
+      1,
+      "the walk stops after '..' (= the root): the parent's file is not reachable",
+    );
     assert.equal(call(s, msg(24, 3, [0x7ffn, 8])).errno, 9, "a partial walk creates no fid (EBADF)");
     // A symlink is never followed on the host: walking through it is ENOTDIR, opening it ELOOP.
     assert.equal(walk(s, 0, 4, "out", "secret").body.readUInt16LE(0), 1, "the walk stops at the link");
@@ -93,7 +123,11 @@ test("9p: the share's root is the top: '..', symlinks and '/' in names never lea
     assert.equal(walk(s, 5, 8, "secret").errno, ENOTDIR);
     assert.equal(call(s, msg(12, 5, 0)).errno, ELOOP);
     const link = call(s, msg(22, 5));
-    assert.equal(link.body.subarray(2).toString(), dir, "readlink gives the target as text for the guest to resolve in its own namespace");
+    assert.equal(
+      link.body.subarray(2).toString(),
+      dir,
+      "readlink gives the target as text for the guest to resolve in its own namespace",
+    );
     // Names are single components.
     assert.equal(walk(s, 0, 6, "../secret").errno, EINVAL);
     assert.equal(call(s, msg(72, 0, "a/b", 0o755, 0)).errno, EINVAL);
@@ -198,8 +232,14 @@ test("9p: host access never follows a symlink on the way, so one swapped in by a
     const g = new GuestFs(share);
     assert.throws(() => g.beneath("/sub/f", (h) => readFileSync(h, "utf8")), { code: "ENOTDIR" });
     assert.equal(readFileSync(join(share, "sub", "f"), "utf8"), "outside", "(the host itself would follow it)");
-    assert.equal(g.beneath("/sub.old/f", (h) => readFileSync(h, "utf8")), "inside");
-    assert.equal(g.beneath("/", (h) => lstatSync(h).isDirectory()), true);
+    assert.equal(
+      g.beneath("/sub.old/f", (h) => readFileSync(h, "utf8")),
+      "inside",
+    );
+    assert.equal(
+      g.beneath("/", (h) => lstatSync(h).isDirectory()),
+      true,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -261,16 +301,28 @@ test("9p: hostile messages (truncated, wrong sizes, unknown types, bad fids, ran
     ro.handle(msg(100, 65536, "9P2000.L"));
     ro.handle(msg(104, 0, 0xffffffff, "root", "", 0));
     ro.handle(msg(110, 0, 1, [1, 2], "hello.txt"));
-    const seeds = [msg(110, 0, 3, [1, 2], "sub"), msg(12, 1, 0), msg(116, 1, [0n, 8], 64), msg(40, 0, [0n, 8], 512), msg(24, 0, [0x7ffn, 8]), msg(72, 0, "z", 0o755, 0)];
+    const seeds = [
+      msg(110, 0, 3, [1, 2], "sub"),
+      msg(12, 1, 0),
+      msg(116, 1, [0n, 8], 64),
+      msg(40, 0, [0n, 8], 512),
+      msg(24, 0, [0x7ffn, 8]),
+      msg(72, 0, "z", 0o755, 0),
+    ];
     fc.assert(
-      fc.property(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(64), fc.nat(255)), { maxLength: 6 }), fc.uint8Array({ maxLength: 64 }), (k, edits, tail) => {
-        const m = Buffer.concat([seeds[k]!, tail]);
-        for (const [at, v] of edits) if (at < m.length && at !== 5 && at !== 6) m[at] = v;
-        const r = ro.handle(m);
-        assert.ok(r.length >= 7 && r.readUInt32LE(0) === r.length);
-        assert.equal(r.readUInt16LE(5), 1);
-        assert.ok(r.readUInt8(4) % 2 === 1);
-      }),
+      fc.property(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(64), fc.nat(255)), { maxLength: 6 }),
+        fc.uint8Array({ maxLength: 64 }),
+        (k, edits, tail) => {
+          const m = Buffer.concat([seeds[k]!, tail]);
+          for (const [at, v] of edits) if (at < m.length && at !== 5 && at !== 6) m[at] = v;
+          const r = ro.handle(m);
+          assert.ok(r.length >= 7 && r.readUInt32LE(0) === r.length);
+          assert.equal(r.readUInt16LE(5), 1);
+          assert.ok(r.readUInt8(4) % 2 === 1);
+        },
+      ),
       { seed: 9, numRuns: 1500 },
     );
   } finally {
@@ -278,43 +330,63 @@ test("9p: hostile messages (truncated, wrong sizes, unknown types, bad fids, ran
   }
 });
 
-test("--share: a Debian guest reads and writes a host folder on /mnt/TAG and cannot leave it", { timeout: 600_000 }, async (t) => {
-  const img = await debianImage();
-  if (typeof img === "string") return t.skip(img);
-  const { dir, share } = setup();
-  // Links the host would follow out of the share, absolute and relative, to the host file beside
-  // it: the guest resolves each in its own namespace, where that file does not exist.
-  symlinkSync(join(dir, "secret"), join(share, "abs"));
-  symlinkSync("../secret", join(share, "rel"));
-  try {
-    const cmd = [
-      "cat /mnt/hs/hello.txt; echo",
-      "echo from-guest > /mnt/hs/sub/g.txt",
-      "ls /mnt/hs/out/ | grep -c secret",
-      "ls -a /mnt/hs | grep -cx -e hello.txt -e sub -e abs -e rel -e '[.][.]'",
-      "cat /mnt/hs/../hs/../secret 2>&1 | head -1",
-      "cat /mnt/hs/abs /mnt/hs/rel 2>&1 | head -2",
-      "echo ESCAPE-CHECKED",
-    ].join("; ");
-    const child = spawn(process.execPath, ["bin/typevisor.js", "run", "--kernel", img.kernel, "--initrd", img.initrd, "--memory", "192M",
-      "--share", `${share}:hs`, "--append", `console=ttyS0 quiet tv.cmd="${cmd}"`], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.setEncoding("latin1").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("latin1").on("data", (d: string) => (out += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 540_000);
-    const status = await new Promise<number | null>((r) => child.on("close", r));
-    clearTimeout(timer);
-    assert.equal(status, 0, out.slice(-3000));
-    assert.match(out, /typevisor-init: host folder hs mounted on \/mnt\/hs/, out.slice(-3000));
-    assert.match(out, /^hello\r?$/m);
-    assert.equal(readFileSync(join(share, "sub", "g.txt"), "utf8"), "from-guest\n");
-    // The host symlink "out" points at the share's parent on the host, but the guest resolves it in
-    // its own namespace: no "secret" there. ".." of the mount point is the guest's /mnt.
-    assert.match(out, /^0\r?$/m, out.slice(-3000));
-    assert.match(out, /^5\r?$/m, "the share's listing (Treaddir) has its entries");
-    assert.doesNotMatch(out, /outside/, "the file outside the share was never read");
-    assert.match(out, /ESCAPE-CHECKED/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "--share: a Debian guest reads and writes a host folder on /mnt/TAG and cannot leave it",
+  { timeout: 600_000 },
+  async (t) => {
+    const img = await debianImage();
+    if (typeof img === "string") return t.skip(img);
+    const { dir, share } = setup();
+    // Links the host would follow out of the share, absolute and relative, to the host file beside
+    // it: the guest resolves each in its own namespace, where that file does not exist.
+    symlinkSync(join(dir, "secret"), join(share, "abs"));
+    symlinkSync("../secret", join(share, "rel"));
+    try {
+      const cmd = [
+        "cat /mnt/hs/hello.txt; echo",
+        "echo from-guest > /mnt/hs/sub/g.txt",
+        "ls /mnt/hs/out/ | grep -c secret",
+        "ls -a /mnt/hs | grep -cx -e hello.txt -e sub -e abs -e rel -e '[.][.]'",
+        "cat /mnt/hs/../hs/../secret 2>&1 | head -1",
+        "cat /mnt/hs/abs /mnt/hs/rel 2>&1 | head -2",
+        "echo ESCAPE-CHECKED",
+      ].join("; ");
+      const child = spawn(
+        process.execPath,
+        [
+          "bin/typevisor.js",
+          "run",
+          "--kernel",
+          img.kernel,
+          "--initrd",
+          img.initrd,
+          "--memory",
+          "192M",
+          "--share",
+          `${share}:hs`,
+          "--append",
+          `console=ttyS0 quiet tv.cmd="${cmd}"`,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      child.stdout.setEncoding("latin1").on("data", (d: string) => (out += d));
+      child.stderr.setEncoding("latin1").on("data", (d: string) => (out += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 540_000);
+      const status = await new Promise<number | null>((r) => child.on("close", r));
+      clearTimeout(timer);
+      assert.equal(status, 0, out.slice(-3000));
+      assert.match(out, /typevisor-init: host folder hs mounted on \/mnt\/hs/, out.slice(-3000));
+      assert.match(out, /^hello\r?$/m);
+      assert.equal(readFileSync(join(share, "sub", "g.txt"), "utf8"), "from-guest\n");
+      // The host symlink "out" points at the share's parent on the host, but the guest resolves it in
+      // its own namespace: no "secret" there. ".." of the mount point is the guest's /mnt.
+      assert.match(out, /^0\r?$/m, out.slice(-3000));
+      assert.match(out, /^5\r?$/m, "the share's listing (Treaddir) has its entries");
+      assert.doesNotMatch(out, /outside/, "the file outside the share was never read");
+      assert.match(out, /ESCAPE-CHECKED/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

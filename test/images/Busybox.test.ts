@@ -7,7 +7,11 @@ import { busyboxApplets, BusyboxError } from "../../src/images/Busybox.js";
 
 test("the applet table is found among other data and read up to its end", () => {
   const names = ["[", "[[", "acpid", "ash", "cat", "ls", "mount", "sh", "sleep", "umount", "zcat"];
-  const bin = Buffer.concat([Buffer.from("\x7fELF....some code\0[\0not-the-table\0"), Buffer.from(names.join("\0") + "\0"), Buffer.from("\0\x01\x02 trailing data")]);
+  const bin = Buffer.concat([
+    Buffer.from("\x7fELF....some code\0[\0not-the-table\0"),
+    Buffer.from(names.join("\0") + "\0"),
+    Buffer.from("\0\x01\x02 trailing data"),
+  ]);
   assert.deepEqual(busyboxApplets(bin), names);
 });
 

@@ -50,7 +50,19 @@ function parse(buf: Buffer): Header[] {
     const name = buf.toString("utf8", p + 110, p + 110 + namesize - 1);
     assert.equal(buf[p + 110 + namesize - 1], 0, "name is NUL-terminated");
     const dataStart = (p + 110 + namesize + 3) & ~3;
-    const h: Header = { name, ino: f(0), mode: f(1), uid: f(2), gid: f(3), nlink: f(4), mtime: f(5), size, rdevmajor: f(9), rdevminor: f(10), data: buf.subarray(dataStart, dataStart + size) };
+    const h: Header = {
+      name,
+      ino: f(0),
+      mode: f(1),
+      uid: f(2),
+      gid: f(3),
+      nlink: f(4),
+      mtime: f(5),
+      size,
+      rdevmajor: f(9),
+      rdevminor: f(10),
+      data: buf.subarray(dataStart, dataStart + size),
+    };
     out.push(h);
     p = (dataStart + size + 3) & ~3;
     if (name === "TRAILER!!!") break;
@@ -63,14 +75,30 @@ test("cpio -t lists every entry in order, parents before children", (t) => {
   if (!haveCpio) return t.skip("GNU cpio is not installed (apt-get install cpio)");
   const r = spawnSync("cpio", ["-t", "--quiet"], { input: sample(), encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split("\n"), ["bin", "bin/busybox", "bin/sh", "dev", "dev/console", "etc", "etc/motd", "etc/sub", "init", "empty"]);
+  assert.deepEqual(r.stdout.trim().split("\n"), [
+    "bin",
+    "bin/busybox",
+    "bin/sh",
+    "dev",
+    "dev/console",
+    "etc",
+    "etc/motd",
+    "etc/sub",
+    "init",
+    "empty",
+  ]);
 });
 
 test("cpio -tv shows modes, root ownership, link targets, device numbers and mtime", (t) => {
   if (!haveCpio) return t.skip("GNU cpio is not installed (apt-get install cpio)");
-  const r = spawnSync("cpio", ["-tv", "--quiet", "--numeric-uid-gid"], { input: sample(), encoding: "utf8", env: { ...process.env, TZ: "UTC", LC_ALL: "C" } });
+  const r = spawnSync("cpio", ["-tv", "--quiet", "--numeric-uid-gid"], {
+    input: sample(),
+    encoding: "utf8",
+    env: { ...process.env, TZ: "UTC", LC_ALL: "C" },
+  });
   assert.equal(r.status, 0, r.stderr);
-  const line = (name: string) => r.stdout.split("\n").find((l) => l.endsWith(` ${name}`) || l.includes(` ${name} -> `)) ?? "";
+  const line = (name: string) =>
+    r.stdout.split("\n").find((l) => l.endsWith(` ${name}`) || l.includes(` ${name} -> `)) ?? "";
   assert.match(line("bin/busybox"), /^-rwxr-xr-x\s+1 0\s+0\s+17 Nov 14\s+2023 bin\/busybox$/);
   assert.match(line("bin/sh"), /^lrwxrwxrwx .* bin\/sh -> busybox$/);
   assert.match(line("dev/console"), /^crw------- .*5,\s+1 .*dev\/console$/);
@@ -102,7 +130,11 @@ test("cpio -i extracts byte-identical files and working symlinks", (t) => {
 test("newc headers carry the right inode, mode, uid/gid, nlink, mtime, size and rdev, then TRAILER!!!", () => {
   const h = parse(sample(1234567));
   const by = new Map(h.map((e) => [e.name, e]));
-  assert.deepEqual(h.map((e) => e.ino).slice(0, -1), h.slice(0, -1).map((_, i) => i + 1), "inodes are unique and sequential");
+  assert.deepEqual(
+    h.map((e) => e.ino).slice(0, -1),
+    h.slice(0, -1).map((_, i) => i + 1),
+    "inodes are unique and sequential",
+  );
   assert.equal(by.get("bin/busybox")!.mode, 0o100755);
   assert.equal(by.get("bin/sh")!.mode, 0o120777);
   assert.equal(by.get("bin/sh")!.data.toString(), "busybox");

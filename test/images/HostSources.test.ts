@@ -35,7 +35,10 @@ test("deb822: deb-src only and Enabled: no stanzas are ignored; inline keys are 
     "Types: deb-src\nURIs: http://a/debian\nSuites: x\n\nTypes: deb\nEnabled: no\nURIs: http://b/debian\nSuites: x\n\nTypes: deb\nURIs: http://c/debian\nSuites: x\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n",
     "t",
   );
-  assert.deepEqual(s.map((x) => x.uri), ["http://c/debian"]);
+  assert.deepEqual(
+    s.map((x) => x.uri),
+    ["http://c/debian"],
+  );
   assert.equal(s[0]!.signedBy, undefined);
 });
 
@@ -64,7 +67,10 @@ test("hostSources reads sources.list and sources.list.d/*.sources|*.list", () =>
     writeFileSync(join(etc, "sources.list.d/extra.list"), "deb http://z/debian sid main\n");
     writeFileSync(join(etc, "sources.list.d/ignored.save"), "deb http://nope/debian sid main\n");
     const s = hostSources(etc);
-    assert.deepEqual(s.map((x) => x.uri), ["http://deb.debian.org/debian", "http://deb.debian.org/debian-security", "http://z/debian"]);
+    assert.deepEqual(
+      s.map((x) => x.uri),
+      ["http://deb.debian.org/debian", "http://deb.debian.org/debian-security", "http://z/debian"],
+    );
   } finally {
     rmSync(etc, { recursive: true, force: true });
   }

@@ -82,7 +82,10 @@ test("a flipped byte in an artifact is reported as corruption and the image is n
     const v = await verifyImage(dir);
     assert.equal(v.ok, false);
     assert.match(v.problems[0]!, /initrd .* has sha256 [0-9a-f]{64}, the manifest says .*corrupted/);
-    await assert.rejects(imagePaths("debian-riscv64", cache), /image debian-riscv64 is damaged .* run 'typevisor image pull debian-riscv64'/);
+    await assert.rejects(
+      imagePaths("debian-riscv64", cache),
+      /image debian-riscv64 is damaged .* run 'typevisor image pull debian-riscv64'/,
+    );
     const listed = (await listImages(cache)).find((i) => i.name === "debian-riscv64");
     assert.equal(listed?.state, "damaged");
   } finally {
@@ -100,7 +103,19 @@ test("a truncated artifact, a missing manifest and a garbled manifest are each d
     assert.match((await verifyImage(dir)).problems[0]!, /manifest.json is missing \(interrupted pull\?\)/);
     writeFileSync(join(dir, "manifest.json"), "{ not json");
     assert.match((await verifyImage(dir)).problems[0]!, /not valid JSON/);
-    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ format: MANIFEST_FORMAT, name: "x", recipe: "r", arch: "a", suite: "s", createdAt: "t", packages: [], artifacts: { kernel: { file: "../../etc/passwd", sha256: "", size: 1 } } }));
+    writeFileSync(
+      join(dir, "manifest.json"),
+      JSON.stringify({
+        format: MANIFEST_FORMAT,
+        name: "x",
+        recipe: "r",
+        arch: "a",
+        suite: "s",
+        createdAt: "t",
+        packages: [],
+        artifacts: { kernel: { file: "../../etc/passwd", sha256: "", size: 1 } },
+      }),
+    );
     assert.match((await verifyImage(dir)).problems[0]!, /artifact 'kernel' is malformed/);
   } finally {
     rmSync(cache.root, { recursive: true, force: true });
@@ -200,7 +215,11 @@ test("CLI: an unreachable archive gives a clear message and how to boot without 
   try {
     // Port 9 (discard) on loopback: nothing listens, apt fails at once.
     const env = { ...process.env, TYPEVISOR_CACHE: cache.root, TYPEVISOR_APT_MIRROR: "http://127.0.0.1:9/debian" };
-    const r = spawnSync(process.execPath, [bin, "image", "pull", "--quiet"], { encoding: "utf8", env, timeout: 120_000 });
+    const r = spawnSync(process.execPath, [bin, "image", "pull", "--quiet"], {
+      encoding: "utf8",
+      env,
+      timeout: 120_000,
+    });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /could not fetch the trixie\/riscv64 package lists from http:\/\/127\.0\.0\.1:9\/debian/);
     assert.match(r.stderr, /typevisor run --arch riscv64 --kernel Image --initrd/);
@@ -222,8 +241,15 @@ test("a rootfs image's tree is checked against its listing: a modified file is d
     assert.match(listing, /^[0-9a-f]{64} {2}f 644 usr\/bin\/true$/m);
     writeFileSync(join(dir, "root.sha256sums"), listing);
     const m: Manifest = {
-      format: MANIFEST_FORMAT, name: "debian-rootfs-riscv64", recipe: "rootfs", arch: "riscv64", suite: "trixie", mirror: "m",
-      createdAt: "t", packages: [], artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
+      format: MANIFEST_FORMAT,
+      name: "debian-rootfs-riscv64",
+      recipe: "rootfs",
+      arch: "riscv64",
+      suite: "trixie",
+      mirror: "m",
+      createdAt: "t",
+      packages: [],
+      artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
     };
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
     assert.equal((await verifyImage(dir)).ok, true);
@@ -240,7 +266,12 @@ test("a rootfs image's tree is checked against its listing: a modified file is d
 test("CLI: without apt-get, start and image pull say so and how to boot with --kernel/--initrd", () => {
   const cache = tempCache();
   try {
-    const env = { ...process.env, TYPEVISOR_CACHE: cache.root, TYPEVISOR_DATA: join(cache.root, "data"), PATH: join(cache.root, "no-such-dir") };
+    const env = {
+      ...process.env,
+      TYPEVISOR_CACHE: cache.root,
+      TYPEVISOR_DATA: join(cache.root, "data"),
+      PATH: join(cache.root, "no-such-dir"),
+    };
     for (const args of [["image", "pull"], ["start"]]) {
       const r = spawnSync(process.execPath, [bin, ...args, "--quiet"], { encoding: "utf8", env });
       assert.equal(r.status, 1, r.stderr);
@@ -258,7 +289,10 @@ test("a second puller waits for the lock and gets it when the first releases it"
     const path = join(dir, "x.lock");
     const holder = spawn(
       process.execPath,
-      ["-e", `const fs=require("fs");fs.writeFileSync(${JSON.stringify(path)}, process.pid+"\\n",{flag:"wx"});setTimeout(()=>{fs.unlinkSync(${JSON.stringify(path)});},800);setTimeout(()=>{},1500)`],
+      [
+        "-e",
+        `const fs=require("fs");fs.writeFileSync(${JSON.stringify(path)}, process.pid+"\\n",{flag:"wx"});setTimeout(()=>{fs.unlinkSync(${JSON.stringify(path)});},800);setTimeout(()=>{},1500)`,
+      ],
       { stdio: "ignore" },
     );
     while (!existsSync(path)) await new Promise((r) => setTimeout(r, 20));
@@ -303,7 +337,8 @@ test("the per-user data disk copy is byte-identical and sparse", () => {
     sparseCopy(src, join(dir, "dst.img"));
     assert.deepEqual(readFileSync(join(dir, "dst.img")), b);
     const du = spawnSync("du", ["-k", join(dir, "dst.img")], { encoding: "utf8" });
-    if (du.status === 0) assert.ok(Number(du.stdout.split(/\s/)[0]) < 1024, `allocated ${du.stdout.trim()} KiB of a 4 MiB file`);
+    if (du.status === 0)
+      assert.ok(Number(du.stdout.split(/\s/)[0]) < 1024, `allocated ${du.stdout.trim()} KiB of a 4 MiB file`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

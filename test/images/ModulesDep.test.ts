@@ -29,11 +29,18 @@ test("module names fold '-' to '_' and drop the .ko[.xz] suffix, as kmod does", 
 
 test("virtio_net resolves to failover, net_failover, virtio_net in load order (real modules.dep)", () => {
   const { load } = realDep().resolve(["virtio_net"]);
-  assert.deepEqual(load, ["kernel/net/core/failover.ko.xz", "kernel/drivers/net/net_failover.ko.xz", "kernel/drivers/net/virtio_net.ko.xz"]);
+  assert.deepEqual(load, [
+    "kernel/net/core/failover.ko.xz",
+    "kernel/drivers/net/net_failover.ko.xz",
+    "kernel/drivers/net/virtio_net.ko.xz",
+  ]);
 });
 
 test("the machine's module set resolves with every dependency first and built-ins skipped", () => {
-  const { load, builtin } = realDep().resolve(["virtio_mmio", "virtio_blk", "virtio_net", "virtio_console", "virtio-rng", "crc32c_generic", "ext4"], realBuiltin());
+  const { load, builtin } = realDep().resolve(
+    ["virtio_mmio", "virtio_blk", "virtio_net", "virtio_console", "virtio-rng", "crc32c_generic", "ext4"],
+    realBuiltin(),
+  );
   assert.deepEqual(builtin, ["virtio_console"]);
   assert.equal(new Set(load).size, load.length, "no module twice");
   assert.equal(load.length, 11);
@@ -53,7 +60,10 @@ test("btrfs's deep closure loads leaves first (real modules.dep)", () => {
 });
 
 test("an unknown module, a dangling dependency and a cycle are clear errors", () => {
-  assert.throws(() => realDep().resolve(["no_such_module"]), /'no_such_module' is neither in modules.dep nor built into the kernel/);
+  assert.throws(
+    () => realDep().resolve(["no_such_module"]),
+    /'no_such_module' is neither in modules.dep nor built into the kernel/,
+  );
   const dangling = ModulesDep.parse("a.ko: b.ko\n");
   assert.throws(() => dangling.resolve(["a"]), /'b.ko', which has no line of its own/);
   const cyc = ModulesDep.parse("a.ko: b.ko\nb.ko: a.ko\n");
@@ -68,8 +78,13 @@ test("a table built from direct depends= lists the closure in depmod's order and
     { path: "kernel/net/core/failover.ko", depends: [] },
   ]);
   // Same shape as depmod's line for virtio_net in the real table (with .ko instead of .ko.xz).
-  const realLine = readFileSync(join(fixtures, "modules.dep"), "utf8").split("\n").find((l) => l.startsWith("kernel/drivers/net/virtio_net.ko.xz:"))!;
-  const ours = md.format().split("\n").find((l) => l.startsWith("kernel/drivers/net/virtio_net.ko:"))!;
+  const realLine = readFileSync(join(fixtures, "modules.dep"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("kernel/drivers/net/virtio_net.ko.xz:"))!;
+  const ours = md
+    .format()
+    .split("\n")
+    .find((l) => l.startsWith("kernel/drivers/net/virtio_net.ko:"))!;
   assert.equal(ours, realLine.replace(/\.ko\.xz/g, ".ko"));
   assert.deepEqual(ModulesDep.parse(md.format()).resolve(["virtio_net"]).load, md.resolve(["virtio_net"]).load);
   assert.throws(() => ModulesDep.fromDirectDepends([{ path: "a.ko", depends: ["zz"] }]), /depends on 'zz'/);
@@ -101,15 +116,21 @@ test(".modinfo depends= and name= are read from a compiled relocatable object", 
     assert.deepEqual(info.depends, ["net_failover", "virtio_ring"]);
     assert.equal(info.vermagic, "6.12.117 SMP mod_unload");
     // An executable is not a module.
-    const exe = spawnSync(cc, ["-nostdlib", "-static", "-o", join(dir, "m.exe"), join(dir, "m.o"), "-Wl,-e,f"], { encoding: "utf8" });
-    if (exe.status === 0) assert.throws(() => readModInfo(readFileSync(join(dir, "m.exe")), "m.exe"), /not a relocatable object/);
+    const exe = spawnSync(cc, ["-nostdlib", "-static", "-o", join(dir, "m.exe"), join(dir, "m.o"), "-Wl,-e,f"], {
+      encoding: "utf8",
+    });
+    if (exe.status === 0)
+      assert.throws(() => readModInfo(readFileSync(join(dir, "m.exe")), "m.exe"), /not a relocatable object/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test("a non-ELF or truncated module is a clear error", () => {
-  assert.throws(() => readModInfo(Buffer.from("not an elf at all, just text............................................."), "x.ko"), ModuleError);
+  assert.throws(
+    () => readModInfo(Buffer.from("not an elf at all, just text............................................."), "x.ko"),
+    ModuleError,
+  );
   const hdr = Buffer.alloc(64);
   hdr.set([0x7f, 0x45, 0x4c, 0x46, 2, 1], 0);
   hdr.writeUInt16LE(1, 16);

@@ -31,7 +31,8 @@ before(async () => {
     manifest = r.manifest;
     dir = r.dir;
   } catch (e) {
-    if (e instanceof AptUnavailableError) skipReason = `cannot pull from Debian's archive here: ${e.message.split("\n").slice(0, 3).join(" / ")}`;
+    if (e instanceof AptUnavailableError)
+      skipReason = `cannot pull from Debian's archive here: ${e.message.split("\n").slice(0, 3).join(" / ")}`;
     else throw e;
   }
 });
@@ -41,7 +42,10 @@ after(() => {
 });
 
 function cpioOut(archive: string, member: string): Buffer {
-  const r = spawnSync("cpio", ["-i", "--quiet", "--to-stdout", member], { input: readFileSync(archive), maxBuffer: 1 << 28 });
+  const r = spawnSync("cpio", ["-i", "--quiet", "--to-stdout", member], {
+    input: readFileSync(archive),
+    maxBuffer: 1 << 28,
+  });
   assert.equal(r.status, 0, r.stderr.toString());
   return r.stdout;
 }
@@ -76,14 +80,41 @@ test("the manifest names the packages and versions and the sha256 of every artif
 test("cpio -t lists init, busybox with its applet links, /dev/console and the virtio modules", (t) => {
   if (skipReason) return t.skip(skipReason);
   if (!have("cpio")) return t.skip("GNU cpio is not installed (apt-get install cpio)");
-  const r = spawnSync("cpio", ["-t", "--quiet"], { input: readFileSync(join(dir, "initrd.cpio")), encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync("cpio", ["-t", "--quiet"], {
+    input: readFileSync(join(dir, "initrd.cpio")),
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
   assert.equal(r.status, 0, r.stderr);
   const list = new Set(r.stdout.trim().split("\n"));
   const rel = manifest.kernelRelease!;
-  for (const p of ["init", "bin/busybox", "bin/sh", "bin/ls", "bin/mount", "bin/insmod", "bin/setsid", "bin/cttyhack", "sbin", "usr/bin", "dev/console", "etc/typevisor/modules", `lib/modules/${rel}/modules.dep`]) {
+  for (const p of [
+    "init",
+    "bin/busybox",
+    "bin/sh",
+    "bin/ls",
+    "bin/mount",
+    "bin/insmod",
+    "bin/setsid",
+    "bin/cttyhack",
+    "sbin",
+    "usr/bin",
+    "dev/console",
+    "etc/typevisor/modules",
+    `lib/modules/${rel}/modules.dep`,
+  ]) {
     assert.ok(list.has(p), `${p} in the initramfs`);
   }
-  for (const m of ["drivers/virtio/virtio_mmio", "drivers/block/virtio_blk", "drivers/net/virtio_net", "drivers/net/net_failover", "net/core/failover", "drivers/char/hw_random/virtio-rng", "fs/ext4/ext4", "fs/jbd2/jbd2"]) {
+  for (const m of [
+    "drivers/virtio/virtio_mmio",
+    "drivers/block/virtio_blk",
+    "drivers/net/virtio_net",
+    "drivers/net/net_failover",
+    "net/core/failover",
+    "drivers/char/hw_random/virtio-rng",
+    "fs/ext4/ext4",
+    "fs/jbd2/jbd2",
+  ]) {
     assert.ok(list.has(`lib/modules/${rel}/kernel/${m}.ko`), `${m}.ko (decompressed) in the initramfs`);
   }
   const links = [...list].filter((p) => /^bin\/[^/]+$/.test(p) && p !== "bin/busybox");
@@ -91,11 +122,15 @@ test("cpio -t lists init, busybox with its applet links, /dev/console and the vi
   // The init loads what modules.dep says, in an order that satisfies it.
   const boot = cpioOut(join(dir, "initrd.cpio"), "etc/typevisor/modules").toString().trim().split("\n");
   const disk = cpioOut(join(dir, "initrd.cpio"), "etc/typevisor/modules.disk").toString().trim().split("\n");
-  assert.ok(disk.some((m) => m.endsWith("/ext4.ko")) && !boot.some((m) => m.endsWith("/ext4.ko")), "ext4 is a disk-only module");
+  assert.ok(
+    disk.some((m) => m.endsWith("/ext4.ko")) && !boot.some((m) => m.endsWith("/ext4.ko")),
+    "ext4 is a disk-only module",
+  );
   const order = [...boot, ...disk];
   const dep = ModulesDep.parse(cpioOut(join(dir, "initrd.cpio"), `lib/modules/${rel}/modules.dep`).toString());
   order.forEach((m, i) => {
-    for (const d of dep.deps.get(m) ?? []) assert.ok(order.indexOf(d) >= 0 && order.indexOf(d) < i, `${d} loads before ${m}`);
+    for (const d of dep.deps.get(m) ?? [])
+      assert.ok(order.indexOf(d) >= 0 && order.indexOf(d) < i, `${d} loads before ${m}`);
   });
 });
 
@@ -111,7 +146,11 @@ test("the applet links are exactly what the guest's busybox --list prints (run u
     assert.equal(r.status, 0, r.stderr);
     const listed = r.stdout.trim().split("\n");
     assert.equal(listed.length, manifest.applets);
-    const inCpio = spawnSync("cpio", ["-t", "--quiet"], { input: readFileSync(join(dir, "initrd.cpio")), encoding: "utf8", maxBuffer: 1 << 26 }).stdout;
+    const inCpio = spawnSync("cpio", ["-t", "--quiet"], {
+      input: readFileSync(join(dir, "initrd.cpio")),
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    }).stdout;
     for (const a of listed) if (a !== "busybox") assert.ok(inCpio.includes(`\nbin/${a}\n`), `link bin/${a}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -138,7 +177,11 @@ test("our modules.dep agrees with depmod's on the same kernel package", (t) => {
     for (const [path, deps] of ours.deps) {
       const real = theirs.deps.get(`${path}.xz`) ?? theirs.deps.get(path);
       assert.ok(real, `depmod knows ${path}`);
-      assert.deepEqual([...deps].sort(), real.map((d) => d.replace(/\.(xz|zst|gz)$/, "")).sort(), `dependencies of ${path}`);
+      assert.deepEqual(
+        [...deps].sort(),
+        real.map((d) => d.replace(/\.(xz|zst|gz)$/, "")).sort(),
+        `dependencies of ${path}`,
+      );
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -147,14 +190,30 @@ test("our modules.dep agrees with depmod's on the same kernel package", (t) => {
 
 test("QEMU boots the image: modules load, the data disk mounts on /mnt, tv.cmd runs and powers off", (t) => {
   if (skipReason) return t.skip(skipReason);
-  if (!have("qemu-system-riscv64")) return t.skip("qemu-system-riscv64 is not installed (apt-get install qemu-system-misc opensbi)");
+  if (!have("qemu-system-riscv64"))
+    return t.skip("qemu-system-riscv64 is not installed (apt-get install qemu-system-misc opensbi)");
   const r = spawnSync(
     "qemu-system-riscv64",
     [
-      "-M", "virt", "-m", "512M", "-nographic", "-bios", "default", "-nic", "none",
-      "-kernel", join(dir, "kernel"), "-initrd", join(dir, "initrd.cpio"),
-      "-append", `${manifest.cmdline} quiet tv.cmd="uname -r; cat /mnt/README; cut -d' ' -f1 /proc/modules | sort | tr '\\n' ,; echo"`,
-      "-drive", `file=${join(dir, "disk.ext4")},format=raw,if=none,id=d0,snapshot=on`, "-device", "virtio-blk-device,drive=d0",
+      "-M",
+      "virt",
+      "-m",
+      "512M",
+      "-nographic",
+      "-bios",
+      "default",
+      "-nic",
+      "none",
+      "-kernel",
+      join(dir, "kernel"),
+      "-initrd",
+      join(dir, "initrd.cpio"),
+      "-append",
+      `${manifest.cmdline} quiet tv.cmd="uname -r; cat /mnt/README; cut -d' ' -f1 /proc/modules | sort | tr '\\n' ,; echo"`,
+      "-drive",
+      `file=${join(dir, "disk.ext4")},format=raw,if=none,id=d0,snapshot=on`,
+      "-device",
+      "virtio-blk-device,drive=d0",
     ],
     { encoding: "utf8", timeout: 180_000, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -168,17 +227,34 @@ test("QEMU boots the image: modules load, the data disk mounts on /mnt, tv.cmd r
   const lines = body[1]!.trim().split("\n");
   assert.equal(lines[0], manifest.kernelRelease);
   assert.match(body[1]!, /Typevisor data disk of image debian-riscv64/);
-  for (const m of ["ext4", "virtio_blk", "virtio_mmio", "virtio_net", "virtio_rng", "failover", "net_failover"]) assert.match(body[1]!, new RegExp(`(^|,)${m},`, "m"));
+  for (const m of ["ext4", "virtio_blk", "virtio_mmio", "virtio_net", "virtio_rng", "failover", "net_failover"])
+    assert.match(body[1]!, new RegExp(`(^|,)${m},`, "m"));
   assert.doesNotMatch(out, /insmod .* failed/);
 });
 
 test("without a disk the image boots without ext4, and tv.poweroff=1 stops right after TYPEVISOR-BOOT-OK", (t) => {
   if (skipReason) return t.skip(skipReason);
-  if (!have("qemu-system-riscv64")) return t.skip("qemu-system-riscv64 is not installed (apt-get install qemu-system-misc opensbi)");
+  if (!have("qemu-system-riscv64"))
+    return t.skip("qemu-system-riscv64 is not installed (apt-get install qemu-system-misc opensbi)");
   const r = spawnSync(
     "qemu-system-riscv64",
-    ["-M", "virt", "-m", "512M", "-nographic", "-bios", "default", "-nic", "none", "-kernel", join(dir, "kernel"), "-initrd", join(dir, "initrd.cpio"),
-      "-append", `${manifest.cmdline} tv.poweroff=1`],
+    [
+      "-M",
+      "virt",
+      "-m",
+      "512M",
+      "-nographic",
+      "-bios",
+      "default",
+      "-nic",
+      "none",
+      "-kernel",
+      join(dir, "kernel"),
+      "-initrd",
+      join(dir, "initrd.cpio"),
+      "-append",
+      `${manifest.cmdline} tv.poweroff=1`,
+    ],
     { encoding: "utf8", timeout: 180_000, stdio: ["ignore", "pipe", "pipe"] },
   );
   const out = r.stdout.replace(/\r/g, "");
@@ -192,7 +268,10 @@ test("without a disk the image boots without ext4, and tv.poweroff=1 stops right
 test("a second pull is a no-op (CLI, --json)", (t) => {
   if (skipReason) return t.skip(skipReason);
   const before = statSync(join(dir, "initrd.cpio")).mtimeMs;
-  const r = spawnSync(process.execPath, [bin, "image", "pull", "--json"], { encoding: "utf8", env: { ...process.env, TYPEVISOR_CACHE: cache.root } });
+  const r = spawnSync(process.execPath, [bin, "image", "pull", "--json"], {
+    encoding: "utf8",
+    env: { ...process.env, TYPEVISOR_CACHE: cache.root },
+  });
   assert.equal(r.status, 0, r.stderr);
   const res = JSON.parse(r.stdout) as { built: boolean; initrd: string };
   assert.equal(res.built, false);

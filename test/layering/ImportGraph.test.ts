@@ -24,7 +24,11 @@ function tsFiles(dir: string): string[] {
 export function importsOf(text: string): string[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
   const out: string[] = [];
-  for (const re of [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, /^\s*import\s*["']([^"']+)["']/gm]) {
+  for (const re of [
+    /\bfrom\s*["']([^"']+)["']/g,
+    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
+    /^\s*import\s*["']([^"']+)["']/gm,
+  ]) {
     for (const m of code.matchAll(re)) if (m[1]!.startsWith(".")) out.push(m[1]!);
   }
   return out;
@@ -83,15 +87,28 @@ test("import parsing sees static, re-export, type-only, side-effect and dynamic 
     '/* import { y } from "../control/Api.js"; */',
     'import fc from "fast-check";',
   ].join("\n");
-  assert.deepEqual(importsOf(text).sort(), ["../cli/main.js", "../devices/x.js", "../memory/GuestMemory.js", "../vmm/Vm.js", "./B.js"]);
+  assert.deepEqual(importsOf(text).sort(), [
+    "../cli/main.js",
+    "../devices/x.js",
+    "../memory/GuestMemory.js",
+    "../vmm/Vm.js",
+    "./B.js",
+  ]);
 });
 
 test("src/ folders import each other without cycles and along the layers", () => {
   const g = folderGraph();
   const edge = (from: string, to: string): string[] => g.get(from)?.get(to) ?? [];
   const problems: string[] = [];
-  for (const c of cycles(g)) problems.push(`cycle ${c.join(" -> ")} (${c.slice(0, -1).map((f, i) => `${f}->${c[i + 1]}: ${edge(f, c[i + 1]!)[0]}`).join("; ")})`);
-  for (const [to, files] of g.get("memory") ?? []) problems.push(`src/memory is the bottom layer but imports ${to}: ${files.join(", ")}`);
+  for (const c of cycles(g))
+    problems.push(
+      `cycle ${c.join(" -> ")} (${c
+        .slice(0, -1)
+        .map((f, i) => `${f}->${c[i + 1]}: ${edge(f, c[i + 1]!)[0]}`)
+        .join("; ")})`,
+    );
+  for (const [to, files] of g.get("memory") ?? [])
+    problems.push(`src/memory is the bottom layer but imports ${to}: ${files.join(", ")}`);
   for (const low of ["devices", "riscv", "dbt", "boot", "memory"]) {
     for (const high of ["vmm", "cli", "control"]) {
       const files = edge(low, high);
@@ -99,8 +116,12 @@ test("src/ folders import each other without cycles and along the layers", () =>
     }
   }
   for (const [from, edges] of g) {
-    if (from !== "cli" && edges.has("cli")) problems.push(`only the CLI may import src/cli, but ${edges.get("cli")!.join(", ")} do`);
+    if (from !== "cli" && edges.has("cli"))
+      problems.push(`only the CLI may import src/cli, but ${edges.get("cli")!.join(", ")} do`);
   }
   assert.deepEqual(problems, []);
-  assert.ok(g.get("vmm")?.has("memory") && g.get("cli")?.has("vmm"), "the graph was read (vmm imports memory, cli imports vmm)");
+  assert.ok(
+    g.get("vmm")?.has("memory") && g.get("cli")?.has("vmm"),
+    "the graph was read (vmm imports memory, cli imports vmm)",
+  );
 });

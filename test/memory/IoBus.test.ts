@@ -7,8 +7,13 @@ import { IoBus, type BusDevice } from "../../src/memory/IoBus.js";
 class Recorder implements BusDevice {
   readonly log: string[] = [];
   constructor(readonly name: string) {}
-  read(offset: number, size: 1 | 2 | 4): number { this.log.push(`r${size}@${offset}`); return 0x11223344 >>> (8 * (4 - size)); }
-  write(offset: number, size: 1 | 2 | 4, value: number): void { this.log.push(`w${size}@${offset}=${value.toString(16)}`); }
+  read(offset: number, size: 1 | 2 | 4): number {
+    this.log.push(`r${size}@${offset}`);
+    return 0x11223344 >>> (8 * (4 - size));
+  }
+  write(offset: number, size: 1 | 2 | 4, value: number): void {
+    this.log.push(`w${size}@${offset}=${value.toString(16)}`);
+  }
 }
 
 test("iobus: accesses reach the device with window-relative offsets and widths", () => {

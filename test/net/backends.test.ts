@@ -45,9 +45,18 @@ test("stream framing: 4-byte big-endian lengths, frames split across reads, over
     const [a, b] = await socketPair(join(dir, "s"));
     const got: number[] = [];
     let ended = "";
-    new FrameStream(a, (f) => (got.push(f.length), true), (r) => (ended = r));
+    new FrameStream(
+      a,
+      (f) => (got.push(f.length), true),
+      (r) => (ended = r),
+    );
     // Two frames written byte by byte: the reader must reassemble them.
-    const wire = Buffer.concat([Buffer.from([0, 0, 0, 60]), Buffer.alloc(60, 1), Buffer.from([0, 0, 0, 100]), Buffer.alloc(100, 2)]);
+    const wire = Buffer.concat([
+      Buffer.from([0, 0, 0, 60]),
+      Buffer.alloc(60, 1),
+      Buffer.from([0, 0, 0, 100]),
+      Buffer.alloc(100, 2),
+    ]);
     for (const byte of wire) b.write(Buffer.from([byte]));
     await until("two frames", () => got.length === 2);
     assert.deepEqual(got, [60, 100]);
@@ -64,7 +73,12 @@ test("a full send queue drops frames and counts them instead of buffering withou
   try {
     const [a, b] = await socketPair(join(dir, "s"));
     b.pause(); // the peer reads nothing
-    const s = new FrameStream(a, () => true, () => {}, 64 * 1024);
+    const s = new FrameStream(
+      a,
+      () => true,
+      () => {},
+      64 * 1024,
+    );
     for (let i = 0; i < 10_000; i++) s.send(new Uint8Array(1500));
     assert.ok(s.stats.txDropped > 0, "frames were dropped");
     assert.ok(a.writableLength < 64 * 1024 + 2000, `queued ${a.writableLength} bytes`);
@@ -79,10 +93,19 @@ test("the socket switch: the first port hosts it, others join, and a new host is
   const dir = mkdtempSync(join(tmpdir(), "tv-sw-"));
   const path = join(dir, "lan.sock");
   try {
-    const ports = [await SocketSwitchPort.open(path), await SocketSwitchPort.open(path), await SocketSwitchPort.open(path)];
-    assert.deepEqual(ports.map((p) => p.hosting), [true, false, false]);
+    const ports = [
+      await SocketSwitchPort.open(path),
+      await SocketSwitchPort.open(path),
+      await SocketSwitchPort.open(path),
+    ];
+    assert.deepEqual(
+      ports.map((p) => p.hosting),
+      [true, false, false],
+    );
     const rx: Uint8Array[][] = [[], [], []];
-    ports.forEach((p, i) => p.attach({ mac: new Uint8Array(6), receive: (f) => (rx[i]!.push(f.slice()), true) } satisfies NetEndpoint));
+    ports.forEach((p, i) =>
+      p.attach({ mac: new Uint8Array(6), receive: (f) => (rx[i]!.push(f.slice()), true) } satisfies NetEndpoint),
+    );
     // Broadcast from a peer reaches the host and the other peer; learned unicast goes to one port.
     const bc = frame(0, 2, 7);
     bc.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0);
@@ -108,7 +131,12 @@ test("the socket switch: the first port hosts it, others join, and a new host is
 });
 
 test("--net flags: QEMU hostfwd syntax, several NICs with stable distinct MACs, errors name the flag", () => {
-  const nics = parseNetFlags("run", ["user,hostfwd=tcp::2222-:22,hostfwd=udp:0.0.0.0:5353-:53", "switch:lan", "tap:tv0,mac=52:54:00:00:00:09"], [], "vm1");
+  const nics = parseNetFlags(
+    "run",
+    ["user,hostfwd=tcp::2222-:22,hostfwd=udp:0.0.0.0:5353-:53", "switch:lan", "tap:tv0,mac=52:54:00:00:00:09"],
+    [],
+    "vm1",
+  );
   assert.deepEqual(nics[0], {
     kind: "user",
     mac: nics[0]!.mac,
@@ -120,10 +148,17 @@ test("--net flags: QEMU hostfwd syntax, several NICs with stable distinct MACs, 
   assert.equal(nics[1]!.kind, "switch");
   assert.equal(nics[2]!.mac, "52:54:00:00:00:09");
   assert.notEqual(nics[0]!.mac, nics[1]!.mac);
-  assert.deepEqual(parseNetFlags("run", ["user"], [], "vm1")[0]!.mac, nics[0]!.mac, "the MAC is derived from the VM's name");
+  assert.deepEqual(
+    parseNetFlags("run", ["user"], [], "vm1")[0]!.mac,
+    nics[0]!.mac,
+    "the MAC is derived from the VM's name",
+  );
   assert.deepEqual(parseNetFlags("start", undefined, ["user"], "x").length, 1);
   assert.deepEqual(parseNetFlags("start", ["none"], ["user"], "x"), []);
-  assert.throws(() => parseNetFlags("run", ["user,hostfwd=tcp:2222:22"], [], "v"), /--net user,hostfwd=tcp:2222:22: .*PROTO:\[ADDR\]:HOSTPORT-:GUESTPORT/);
+  assert.throws(
+    () => parseNetFlags("run", ["user,hostfwd=tcp:2222:22"], [], "v"),
+    /--net user,hostfwd=tcp:2222:22: .*PROTO:\[ADDR\]:HOSTPORT-:GUESTPORT/,
+  );
   assert.throws(() => parseNetFlags("run", ["switch:"], [], "v"), /--net switch:: switch name/);
   assert.throws(() => parseNetFlags("run", ["user,mac=53:00:00:00:00:01"], [], "v"), /multicast/);
   assert.throws(() => parseNetFlags("run", ["none", "user"], [], "v"), /--net none cannot be combined/);
@@ -166,31 +201,42 @@ function dhcpDiscover(mac: Uint8Array): Uint8Array {
   return eth;
 }
 
-test("passt answers a DHCP discover with an offer for the guest's MAC, and ends with the backend", { skip: !hasPasst && "passt is not installed (apt-get install passt)" }, async () => {
-  const runtime = mkdtempSync(join(tmpdir(), "tv-passt-"));
-  chmodSync(runtime, 0o755); // passt started by root runs as nobody, which must reach its directory
-  try {
-    const b = await PasstBackend.start({ runtimeDir: runtime, hostfwd: [{ proto: "tcp", hostAddr: "127.0.0.1", hostPort: 0 + 40000 + (process.pid % 20000), guestPort: 80 }] });
-    const dirs = () => spawnSync("ls", [runtime]).stdout.toString().trim();
-    const priv = join(runtime, dirs());
-    assert.equal(statSync(priv).mode & 0o777, 0o700, "the socket lives in a private directory");
-    const mac = Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56);
-    const got: Uint8Array[] = [];
-    b.attach({ mac, receive: (f) => (got.push(f.slice()), true) });
-    // Retry: passt may still be setting up when the first discover arrives.
-    await until("a DHCP offer", () => {
-      if (got.length === 0) b.send(dhcpDiscover(mac));
-      return got.some((f) => f[12] === 0x08 && f[13] === 0 && f[14 + 9] === 17 && f[14 + 20 + 8 + 0] === 2);
-    }, 10_000);
-    const offer = got.find((f) => f[14 + 20 + 8] === 2)!;
-    assert.deepEqual([...offer.subarray(0, 6)], [...mac], "addressed to the guest");
-    assert.deepEqual([...offer.subarray(14 + 28 + 28, 14 + 28 + 34)], [...mac], "chaddr is the guest's MAC");
-    await b.close();
-    assert.equal(dirs(), "", "the private directory is removed");
-  } finally {
-    rmSync(runtime, { recursive: true, force: true });
-  }
-});
+test(
+  "passt answers a DHCP discover with an offer for the guest's MAC, and ends with the backend",
+  { skip: !hasPasst && "passt is not installed (apt-get install passt)" },
+  async () => {
+    const runtime = mkdtempSync(join(tmpdir(), "tv-passt-"));
+    chmodSync(runtime, 0o755); // passt started by root runs as nobody, which must reach its directory
+    try {
+      const b = await PasstBackend.start({
+        runtimeDir: runtime,
+        hostfwd: [{ proto: "tcp", hostAddr: "127.0.0.1", hostPort: 0 + 40000 + (process.pid % 20000), guestPort: 80 }],
+      });
+      const dirs = () => spawnSync("ls", [runtime]).stdout.toString().trim();
+      const priv = join(runtime, dirs());
+      assert.equal(statSync(priv).mode & 0o777, 0o700, "the socket lives in a private directory");
+      const mac = Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56);
+      const got: Uint8Array[] = [];
+      b.attach({ mac, receive: (f) => (got.push(f.slice()), true) });
+      // Retry: passt may still be setting up when the first discover arrives.
+      await until(
+        "a DHCP offer",
+        () => {
+          if (got.length === 0) b.send(dhcpDiscover(mac));
+          return got.some((f) => f[12] === 0x08 && f[13] === 0 && f[14 + 9] === 17 && f[14 + 20 + 8 + 0] === 2);
+        },
+        10_000,
+      );
+      const offer = got.find((f) => f[14 + 20 + 8] === 2)!;
+      assert.deepEqual([...offer.subarray(0, 6)], [...mac], "addressed to the guest");
+      assert.deepEqual([...offer.subarray(14 + 28 + 28, 14 + 28 + 34)], [...mac], "chaddr is the guest's MAC");
+      await b.close();
+      assert.equal(dirs(), "", "the private directory is removed");
+    } finally {
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  },
+);
 
 test("a missing passt says which package to install", async () => {
   await assert.rejects(PasstBackend.start({ passt: "/nonexistent/passt" }), /apt-get install passt/);

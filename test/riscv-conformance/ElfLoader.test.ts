@@ -11,7 +11,12 @@ import { SCRATCH_BYTES } from "../differential/Generator.js";
 import { gpa } from "../../src/memory/Address.js";
 
 function sampleElf() {
-  const init = { x: Array(32).fill(0x1234n), f: Array(32).fill(0n), fcsr: 0, scratch: new Uint8Array(SCRATCH_BYTES).fill(0xab) };
+  const init = {
+    x: Array(32).fill(0x1234n),
+    f: Array(32).fill(0n),
+    fcsr: 0,
+    scratch: new Uint8Array(SCRATCH_BYTES).fill(0xab),
+  };
   return buildProgram([[{ word: 0x00000013, size: 4, text: "nop" }]], [init]);
 }
 
@@ -31,16 +36,25 @@ test("loadElf copies every PT_LOAD segment to its address and zero-fills the res
   assert.equal(loaded.entry, BigInt(CODE_VADDR));
   assert.equal(m.readU32(gpa(p.sequenceStart[0]!)), 0x00000013);
   assert.equal(m.readU8(gpa(DATA_VADDR)), 0xab);
-  assert.ok(m.read(gpa(DATA_VADDR + filesz), 4096).every((b) => b === 0), ".bss is zero");
+  assert.ok(
+    m.read(gpa(DATA_VADDR + filesz), 4096).every((b) => b === 0),
+    ".bss is zero",
+  );
   assert.equal(m.readU8(gpa(span.high)), 0xee); // nothing written past the last segment
 });
 
 test("loadElf rejects a segment outside RAM with a message naming it and the RAM window", () => {
   const elf = parseElf(sampleElf().elf, "sample.elf");
   const m = new GuestMemory({ base: 0x8000_0000, size: 1 << 20, shared: false });
-  assert.throws(() => loadElf(elf, m), (e: unknown) => {
-    assert.ok(e instanceof ElfLoadError);
-    assert.match(e.message, /^sample\.elf: segment 0 at 0x401000\.\.0x[0-9a-f]+ lies outside guest RAM 0x80000000\.\.0x80100000/);
-    return true;
-  });
+  assert.throws(
+    () => loadElf(elf, m),
+    (e: unknown) => {
+      assert.ok(e instanceof ElfLoadError);
+      assert.match(
+        e.message,
+        /^sample\.elf: segment 0 at 0x401000\.\.0x[0-9a-f]+ lies outside guest RAM 0x80000000\.\.0x80100000/,
+      );
+      return true;
+    },
+  );
 });

@@ -10,7 +10,16 @@ import { CC, buildProgram, hartMissing, haveTool, runOnQemu } from "./toolchain.
 
 /** One program per area (see docs/TESTING.md). */
 export const PROGRAMS = [
-  "rv64i", "rv64m", "rv64a", "rv64c", "bitmanip", "fd", "exceptions", "privilege", "interrupts", "vm",
+  "rv64i",
+  "rv64m",
+  "rv64a",
+  "rv64c",
+  "bitmanip",
+  "fd",
+  "exceptions",
+  "privilege",
+  "interrupts",
+  "vm",
 ] as const;
 
 const haveCc = haveTool(CC);
@@ -34,8 +43,14 @@ for (const name of PROGRAMS) {
     const r = runBareElf(readFileSync(elf), elf, {
       timeoutSeconds: 20,
       maxInsns: 50_000_000,
-      write: (_fd, d) => { out += Buffer.from(d).toString("latin1"); },
+      write: (_fd, d) => {
+        out += Buffer.from(d).toString("latin1");
+      },
     });
-    assert.equal(r.status, 0, `${name}: ${r.message}${out ? `\nconsole: ${out}` : ""} (disassemble with riscv64-linux-gnu-objdump -d ${elf}; test_N labels mark each case)`);
+    assert.equal(
+      r.status,
+      0,
+      `${name}: ${r.message}${out ? `\nconsole: ${out}` : ""} (disassemble with riscv64-linux-gnu-objdump -d ${elf}; test_N labels mark each case)`,
+    );
   });
 }

@@ -35,9 +35,20 @@ export function buildDir(): string {
 export function buildProgram(name: string, oracle = false): string {
   const out = join(buildDir(), `${name}${oracle ? ".qemu" : ""}.elf`);
   const args = [
-    "-nostdlib", "-nostartfiles", "-static", "-march=rv64gc_zba_zbb_zbs", "-mabi=lp64d",
-    "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments", "-T", join(programsDir, "link.ld"),
-    "-I", programsDir, "-o", out, join(programsDir, `${name}.S`),
+    "-nostdlib",
+    "-nostartfiles",
+    "-static",
+    "-march=rv64gc_zba_zbb_zbs",
+    "-mabi=lp64d",
+    "-Wl,--build-id=none",
+    "-Wl,--no-warn-rwx-segments",
+    "-T",
+    join(programsDir, "link.ld"),
+    "-I",
+    programsDir,
+    "-o",
+    out,
+    join(programsDir, `${name}.S`),
   ];
   if (oracle) args.unshift("-DORACLE_QEMU");
   const r = spawnSync(CC, args, { encoding: "utf8" });

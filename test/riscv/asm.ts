@@ -34,8 +34,14 @@ export function assemble(src: string, base = RAM_BASE): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), "tv-asm-"));
   try {
     writeFileSync(join(dir, "t.S"), `.option norelax\n.globl _start\n_start:\n${src}\n`);
-    execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc_zba_zbb_zbs", "-o", join(dir, "t.o"), join(dir, "t.S")], { stdio: ["ignore", "ignore", "pipe"] });
-    execFileSync("riscv64-linux-gnu-ld", ["--no-relax", `-Ttext=0x${base.toString(16)}`, "-e", "_start", "-o", join(dir, "t.elf"), join(dir, "t.o")], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc_zba_zbb_zbs", "-o", join(dir, "t.o"), join(dir, "t.S")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    execFileSync(
+      "riscv64-linux-gnu-ld",
+      ["--no-relax", `-Ttext=0x${base.toString(16)}`, "-e", "_start", "-o", join(dir, "t.elf"), join(dir, "t.o")],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     execFileSync("riscv64-linux-gnu-objcopy", ["-O", "binary", join(dir, "t.elf"), join(dir, "t.bin")]);
     return new Uint8Array(readFileSync(join(dir, "t.bin")));
   } finally {
@@ -47,7 +53,9 @@ export function assemble(src: string, base = RAM_BASE): Uint8Array {
 export class ManualTimer implements MachineTimer {
   readonly frequency = 10_000_000;
   t = 0;
-  now(): number { return this.t; }
+  now(): number {
+    return this.t;
+  }
 }
 
 export interface Machine {
@@ -59,7 +67,12 @@ export interface Machine {
 
 /** RAM at 0x8000_0000 (default 4 MiB) with `code` loaded at its start; hart in M-mode at pc = RAM_BASE. */
 export function machine(code: Uint8Array, ramSize = 4 << 20): Machine {
-  const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared: false, engineBytes: dbt ? dbt.DBT_ENGINE_BYTES : 0 });
+  const memory = new GuestMemory({
+    base: RAM_BASE,
+    size: ramSize,
+    shared: false,
+    engineBytes: dbt ? dbt.DBT_ENGINE_BYTES : 0,
+  });
   memory.write(gpa(RAM_BASE), code);
   const bus = new IoBus("test");
   bus.log = () => {};
@@ -80,7 +93,9 @@ export function runAsm(src: string, budget = 1_000_000): Machine {
   m.hart.exitMask = 1 << 3;
   const r = m.hart.run(budget);
   if (r !== 1 /* Trap */ || m.hart.exitCause !== 3) {
-    throw new Error(`program did not reach ebreak: exit ${r}, cause ${m.hart.exitCause}, pc 0x${m.hart.getPc().toString(16)}`);
+    throw new Error(
+      `program did not reach ebreak: exit ${r}, cause ${m.hart.exitCause}, pc 0x${m.hart.getPc().toString(16)}`,
+    );
   }
   return m;
 }

@@ -9,7 +9,8 @@ import { gpa } from "../../src/memory/Address.js";
 const skip = toolchainMissing();
 
 test("LR/SC succeed on a held reservation and fail after SC, a trap, or on another address", { skip }, () => {
-  const { hart, memory } = runAsm(`
+  const { hart, memory } = runAsm(
+    `
     la s0, data
     li t0, 5
     lr.d a0, (s0)
@@ -30,7 +31,8 @@ mtrap:
     mret
     .align 3
 data: .dword 1, 0xffffffff80000000, 3
-  `.replace("la s0, data", "la t2, mtrap\n csrw mtvec, t2\n la s0, data"));
+  `.replace("la s0, data", "la t2, mtrap\n csrw mtvec, t2\n la s0, data"),
+  );
   assert.equal(hart.getX(10), 1n);
   assert.equal(hart.getX(11), 0n);
   assert.equal(hart.getX(12), 1n);
@@ -97,7 +99,9 @@ data:
 });
 
 test("FLW NaN-boxes, FSW stores the low word, FLD/FSD move 64 bits, and loads set FS = Dirty", { skip }, () => {
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(
+      `
     li t0, 0x2000
     csrs mstatus, t0       # FS = Initial
     la s0, data
@@ -111,7 +115,9 @@ test("FLW NaN-boxes, FSW stores the low word, FLD/FSD move 64 bits, and loads se
 data: .word 0x3f800000, 0
     .dword 0x400921fb54442d18
     .dword 0, 0
-  `.replace("c.fldsp fa2, 0(s0)", "mv sp, s0\n c.fldsp fa2, 8(sp)")));
+  `.replace("c.fldsp fa2, 0(s0)", "mv sp, s0\n c.fldsp fa2, 8(sp)"),
+    ),
+  );
   m.hart.exitMask = 1 << 3;
   assert.equal(m.hart.run(100), ExitReason.Trap);
   const base = Number(m.hart.getX(8));
@@ -125,7 +131,13 @@ data: .word 0x3f800000, 0
 });
 
 test("FP loads, stores and OP-FP are illegal while FS = Off", { skip }, () => {
-  for (const insn of ["flw fa0, 0(sp)", "fsd fa0, 0(sp)", "c.fld fa0, 0(a0)", "fadd.d fa0, fa1, fa2", "fmadd.s fa0, fa1, fa2, fa3"]) {
+  for (const insn of [
+    "flw fa0, 0(sp)",
+    "fsd fa0, 0(sp)",
+    "c.fld fa0, 0(a0)",
+    "fadd.d fa0, fa1, fa2",
+    "fmadd.s fa0, fa1, fa2, fa3",
+  ]) {
     const m = machine(assemble(`${insn}\n`));
     m.hart.exitMask = 1 << 2;
     assert.equal(m.hart.run(10), ExitReason.Trap, insn);

@@ -21,7 +21,9 @@ test("Zba address generation zero-extends the .uw operand", { skip }, () => {
     zext.w s3, t0
     ebreak
   `);
-  const a = 0xffffffff80000001n, b = 0x1000n, M = (1n << 64n) - 1n;
+  const a = 0xffffffff80000001n,
+    b = 0x1000n,
+    M = (1n << 64n) - 1n;
   assert.equal(hart.getX(10), ((a << 1n) + b) & M);
   assert.equal(hart.getX(11), ((a << 2n) + b) & M);
   assert.equal(hart.getX(12), ((a << 3n) + b) & M);
@@ -97,7 +99,9 @@ test("Zbb logic with negation, orc.b, rev8, sext and zext.h", { skip }, () => {
     zext.h a7, t2
     ebreak
   `);
-  const a = 0x00ff00f0000a0000n, b = 0x0f0f0f0f0f0f0f0fn, M = (1n << 64n) - 1n;
+  const a = 0x00ff00f0000a0000n,
+    b = 0x0f0f0f0f0f0f0f0fn,
+    M = (1n << 64n) - 1n;
   assert.equal(hart.getX(10), a & ~b & M);
   assert.equal(hart.getX(11), (a | ~b) & M);
   assert.equal(hart.getX(12), ~(a ^ b) & M);

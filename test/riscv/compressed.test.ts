@@ -69,9 +69,16 @@ test("every RV64C form expands to binutils' encoding of the equivalent 32-bit in
 
 test("reserved compressed encodings raise illegal instruction with the 16-bit tval", () => {
   const reserved: [number, string][] = [
-    [0x0000, "all-zero"], [0x0004, "c.addi4spn nzuimm=0"], [0x8000, "quadrant 0 funct3=100"],
-    [0x4002, "c.lwsp rd=0"], [0x6002, "c.ldsp rd=0"], [0x8002, "c.jr rs1=0"], [0x2001, "c.addiw rd=0"],
-    [0x6281, "c.lui nzimm=0"], [0x6101, "c.addi16sp nzimm=0"], [0x9c41, "c.subw/addw reserved funct2"],
+    [0x0000, "all-zero"],
+    [0x0004, "c.addi4spn nzuimm=0"],
+    [0x8000, "quadrant 0 funct3=100"],
+    [0x4002, "c.lwsp rd=0"],
+    [0x6002, "c.ldsp rd=0"],
+    [0x8002, "c.jr rs1=0"],
+    [0x2001, "c.addiw rd=0"],
+    [0x6281, "c.lui nzimm=0"],
+    [0x6101, "c.addi16sp nzimm=0"],
+    [0x9c41, "c.subw/addw reserved funct2"],
   ];
   for (const [h, what] of reserved) {
     const m = machine(new Uint8Array([h & 0xff, h >>> 8]));

@@ -37,9 +37,18 @@ test("counter enables gate cycle/time/instret below M", { skip }, () => {
   assert.equal(tryInsn("rdcycle a0", PRIV_S).cause, 2);
   assert.equal(tryInsn("rdcycle a0", PRIV_S, (m) => m.hart.writeCsr(0x306, 1n)).cause, -1);
   assert.equal(tryInsn("rdcycle a0", PRIV_U, (m) => m.hart.writeCsr(0x306, 1n)).cause, 2, "scounteren.CY = 0");
-  assert.equal(tryInsn("rdcycle a0", PRIV_U, (m) => { m.hart.writeCsr(0x306, 1n); m.hart.writeCsr(0x106, 1n); }).cause, -1);
+  assert.equal(
+    tryInsn("rdcycle a0", PRIV_U, (m) => {
+      m.hart.writeCsr(0x306, 1n);
+      m.hart.writeCsr(0x106, 1n);
+    }).cause,
+    -1,
+  );
   assert.equal(tryInsn("rdtime a0", PRIV_S, (m) => m.hart.writeCsr(0x306, 1n)).cause, 2, "TM bit not set");
-  const t = tryInsn("rdtime a0", PRIV_S, (m) => { m.hart.writeCsr(0x306, 2n); m.timer.t = 12345; });
+  const t = tryInsn("rdtime a0", PRIV_S, (m) => {
+    m.hart.writeCsr(0x306, 2n);
+    m.timer.t = 12345;
+  });
   assert.equal(t.cause, -1);
   assert.equal(t.m.hart.getX(10), 12345n);
   assert.equal(tryInsn("csrr a0, hpmcounter3", PRIV_M).cause, -1);
@@ -108,7 +117,10 @@ test("WARL fields: mstatus, sstatus view, satp modes, mepc, medeleg, mideleg, mi
 
 test("fcsr is illegal with FS = Off and marks FS Dirty when written", { skip }, () => {
   assert.equal(tryInsn("csrr a0, fcsr", PRIV_M).cause, 2);
-  const r = tryInsn("fsflags a0, a1", PRIV_M, (m) => { m.hart.writeCsr(0x300, 1n << 13n); m.hart.setX(11, 0x1fn); });
+  const r = tryInsn("fsflags a0, a1", PRIV_M, (m) => {
+    m.hart.writeCsr(0x300, 1n << 13n);
+    m.hart.setX(11, 0x1fn);
+  });
   assert.equal(r.cause, -1);
   assert.equal((r.m.hart.readCsr(0x300) >> 13n) & 3n, 3n);
   assert.equal(r.m.hart.readCsr(0x001), 0x1fn);
@@ -123,5 +135,11 @@ test("satp and sfence.vma trap in S-mode under TVM; stimecmp needs STCE and mcou
   assert.equal(tryInsn("csrr a0, satp", PRIV_S).cause, -1);
   assert.equal(tryInsn("csrr a0, stimecmp", PRIV_S).cause, 2);
   assert.equal(tryInsn("csrr a0, stimecmp", PRIV_S, (m) => m.hart.writeCsr(0x30a, 1n << 63n)).cause, 2);
-  assert.equal(tryInsn("csrr a0, stimecmp", PRIV_S, (m) => { m.hart.writeCsr(0x30a, 1n << 63n); m.hart.writeCsr(0x306, 2n); }).cause, -1);
+  assert.equal(
+    tryInsn("csrr a0, stimecmp", PRIV_S, (m) => {
+      m.hart.writeCsr(0x30a, 1n << 63n);
+      m.hart.writeCsr(0x306, 2n);
+    }).cause,
+    -1,
+  );
 });

@@ -61,7 +61,8 @@ class Scratch implements BusDevice {
 }
 
 test("loads and stores outside RAM go to the IoBus with the right width and sign-extension", { skip }, () => {
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(`
     li s0, 0x10000000
     li t0, 0x89abcdef
     sw t0, 0(s0)
@@ -75,7 +76,8 @@ test("loads and stores outside RAM go to the IoBus with the right width and sign
     ld a5, 8(s0)
     sb t1, 4(s0)
     ebreak
-  `));
+  `),
+  );
   const dev = new Scratch();
   m.bus.map(0x1000_0000, 16, dev);
   m.hart.exitMask = 1 << 3;
@@ -111,7 +113,8 @@ test("requestExit() from a device ends run() with Halt after the storing instruc
 });
 
 test("stats count exceptions by cause, interrupts, CSR accesses, xRET, sfence.vma, wfi", { skip }, () => {
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(`
     .option norvc
     la t0, h
     csrw mtvec, t0
@@ -129,7 +132,8 @@ h:  csrw mie, zero       # MTIP stays pending: disable it before returning
     addi t1, t1, 4
     csrw mepc, t1
     mret
-  `));
+  `),
+  );
   m.hart.exitMask = 1 << 3;
   m.hart.mtimecmp = 0n;
   assert.equal(m.hart.run(1000), ExitReason.Trap);

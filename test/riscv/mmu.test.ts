@@ -7,13 +7,24 @@ import { ExitReason, PRIV_M, PRIV_S, PRIV_U } from "../../src/riscv/Hart.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
-const V = 1, R = 2, W = 4, X = 8, U = 16, G = 32, A = 64, D = 128;
+const V = 1,
+  R = 2,
+  W = 4,
+  X = 8,
+  U = 16,
+  G = 32,
+  A = 64,
+  D = 128;
 
 /** Builds page tables in guest RAM from the host side. */
 class PageTables {
   root: number;
   private next: number;
-  constructor(private readonly m: Machine, readonly levels: number, base = RAM_BASE + 0x100000) {
+  constructor(
+    private readonly m: Machine,
+    readonly levels: number,
+    base = RAM_BASE + 0x100000,
+  ) {
     this.next = base;
     this.root = this.alloc();
   }
@@ -45,7 +56,8 @@ class PageTables {
   }
 }
 
-const DATA1 = RAM_BASE + 0x200000, DATA2 = RAM_BASE + 0x201000;
+const DATA1 = RAM_BASE + 0x200000,
+  DATA2 = RAM_BASE + 0x201000;
 
 /**
  * A machine running `src` (assembled at RAM_BASE) in `priv` with paging: the code's 1 GiB region is
@@ -61,7 +73,11 @@ function vmMachine(src: string, levels = 3, priv = PRIV_S) {
   m.hart.priv = priv;
   const step = (expectCause = 3): void => {
     assert.equal(m.hart.run(1000), ExitReason.Trap);
-    assert.equal(m.hart.exitCause, expectCause, `cause at pc 0x${m.hart.getPc().toString(16)}, tval 0x${m.hart.exitTval.toString(16)}`);
+    assert.equal(
+      m.hart.exitCause,
+      expectCause,
+      `cause at pc 0x${m.hart.getPc().toString(16)}, tval 0x${m.hart.exitTval.toString(16)}`,
+    );
     m.hart.setPc(m.hart.getPc() + 4n);
   };
   return { m, pt, hart: m.hart, step };
@@ -112,12 +128,18 @@ test("Sv39 megapages and gigapages; a misaligned superpage is a page fault", { s
 });
 
 test("Sv48 and Sv57 walks reach the top and bottom of their canonical ranges", { skip }, () => {
-  for (const [levels, lo, hi] of [[4, 0x00007ffffffff000n, 0xffff800000000000n], [5, 0x00fffffffffff000n, 0xff00000000000000n]] as const) {
-    const { m, pt, hart, step } = vmMachine(`
+  for (const [levels, lo, hi] of [
+    [4, 0x00007ffffffff000n, 0xffff800000000000n],
+    [5, 0x00fffffffffff000n, 0xff00000000000000n],
+  ] as const) {
+    const { m, pt, hart, step } = vmMachine(
+      `
       ld a0, 0(s0)
       ld a1, 0(s1)
       ebreak
-    `, levels);
+    `,
+      levels,
+    );
     pt.map(lo, DATA1, V | R | A);
     pt.map(hi, DATA2, V | R | A);
     hart.setX(8, lo);
@@ -131,7 +153,11 @@ test("Sv48 and Sv57 walks reach the top and bottom of their canonical ranges", {
 });
 
 test("non-canonical virtual addresses fault with tval = the address", { skip }, () => {
-  for (const [levels, va] of [[3, 0x0000004000000000n], [4, 0x0000800000000000n], [5, 0x0100000000000000n]] as const) {
+  for (const [levels, va] of [
+    [3, 0x0000004000000000n],
+    [4, 0x0000800000000000n],
+    [5, 0x0100000000000000n],
+  ] as const) {
     const { pt, hart, step } = vmMachine(`ld a0, 0(s0)\n`, levels);
     hart.setX(8, va);
     hart.writeCsr(0x180, pt.satp());
@@ -152,7 +178,8 @@ test("U/S permission checks with SUM, execute permission, MXR and write permissi
     assert.equal(hart.run(100), ExitReason.Trap);
     return { cause: hart.exitCause, tval: hart.exitTval, m };
   };
-  const SUM = 1n << 18n, MXR = 1n << 19n;
+  const SUM = 1n << 18n,
+    MXR = 1n << 19n;
   assert.equal(run(V | R | U | A, PRIV_S, 0n).cause, 13, "S load from a U page without SUM");
   assert.equal(run(V | R | U | A, PRIV_S, SUM).cause, 3, "with SUM");
   assert.equal(run(V | R | A, PRIV_U, 0n).cause, 13, "U load from an S page");
@@ -171,14 +198,18 @@ test("U/S permission checks with SUM, execute permission, MXR and write permissi
 });
 
 test("MPRV makes M-mode loads and stores use MPP's translation", { skip }, () => {
-  const { m, pt, hart, step } = vmMachine(`
+  const { m, pt, hart, step } = vmMachine(
+    `
     li t0, 0x40001000
     ld a0, 0(t0)
     ebreak
     li t1, 0x9
     sd t1, 0(t0)
     ebreak
-  `, 3, PRIV_M);
+  `,
+    3,
+    PRIV_M,
+  );
   pt.map(0x40001000n, DATA2, V | R | W | A | D);
   hart.writeCsr(0x180, pt.satp());
   hart.writeCsr(0x300, (1n << 17n) | (1n << 11n)); // MPRV, MPP = S
@@ -284,7 +315,11 @@ test("an address-specific SFENCE.VMA flushes a whole superpage, and ASIDs keep t
 
   // Two address spaces with different ASIDs: switching satp selects the other translation
   // without any fence, and switching back finds the first one.
-  const { m: m2, hart: h2, step: s2 } = vmMachine(`
+  const {
+    m: m2,
+    hart: h2,
+    step: s2,
+  } = vmMachine(`
     li t0, 0x40001000
     ld a0, 0(t0)
     csrw satp, s3
@@ -332,7 +367,8 @@ test("changing hart.priv from the host drops translations cached for the old pri
 
 test("an M-to-M trap under MPRV changes MPP, and with it the translation of M-mode loads", { skip }, () => {
   // VA 0x80201000 is physically DATA2 (0x2222); with MPRV and MPP = S it is translated to DATA1 (0x1111).
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(`
     .option norvc
     la t0, handler
     csrw mtvec, t0
@@ -342,7 +378,8 @@ test("an M-to-M trap under MPRV changes MPP, and with it the translation of M-mo
 handler:
     ld a1, 0(t1)
     ebreak
-  `));
+  `),
+  );
   const pt = new PageTables(m, 3);
   pt.map(BigInt(RAM_BASE), RAM_BASE, V | R | W | X | A | D, 1); // the code's 2 MiB
   pt.map(0x80201000n, DATA1, V | R | A);
@@ -356,17 +393,21 @@ handler:
   assert.equal(m.hart.getX(11), 0x2222n);
 });
 
-test("a 32-bit instruction whose second half is on an unmapped page: epc = its start, tval = the second page", { skip }, () => {
-  const m = machine(new Uint8Array(0));
-  const pt = new PageTables(m, 3);
-  pt.map(0x40000000n, RAM_BASE + 0x5000, V | R | X | A); // the next virtual page stays unmapped
-  m.memory.write(gpa(RAM_BASE + 0x5ffe), new Uint8Array([0x13, 0x00])); // low half of "addi x0, x0, 0"
-  m.hart.writeCsr(0x180, pt.satp());
-  m.hart.priv = PRIV_S;
-  m.hart.setPc(0x40000ffen);
-  m.hart.exitMask = 1 << 12;
-  assert.equal(m.hart.run(10), ExitReason.Trap);
-  assert.equal(m.hart.exitCause, 12);
-  assert.equal(m.hart.getPc(), 0x40000ffen);
-  assert.equal(m.hart.exitTval, 0x40001000n);
-});
+test(
+  "a 32-bit instruction whose second half is on an unmapped page: epc = its start, tval = the second page",
+  { skip },
+  () => {
+    const m = machine(new Uint8Array(0));
+    const pt = new PageTables(m, 3);
+    pt.map(0x40000000n, RAM_BASE + 0x5000, V | R | X | A); // the next virtual page stays unmapped
+    m.memory.write(gpa(RAM_BASE + 0x5ffe), new Uint8Array([0x13, 0x00])); // low half of "addi x0, x0, 0"
+    m.hart.writeCsr(0x180, pt.satp());
+    m.hart.priv = PRIV_S;
+    m.hart.setPc(0x40000ffen);
+    m.hart.exitMask = 1 << 12;
+    assert.equal(m.hart.run(10), ExitReason.Trap);
+    assert.equal(m.hart.exitCause, 12);
+    assert.equal(m.hart.getPc(), 0x40000ffen);
+    assert.equal(m.hart.exitTval, 0x40001000n);
+  },
+);

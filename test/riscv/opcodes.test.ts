@@ -13,8 +13,10 @@ import { Cause } from "../../src/riscv/Trap.js";
 import { ManualTimer, RAM_BASE } from "./asm.js";
 import { gpa } from "../../src/memory/Address.js";
 
-const MSTATUS = 0x300, FS_DIRTY = 3n << 13n;
-const RD = 5, RS1 = 6;
+const MSTATUS = 0x300,
+  FS_DIRTY = 3n << 13n;
+const RD = 5,
+  RS1 = 6;
 
 function hart(): Hart {
   const memory = new GuestMemory({ base: RAM_BASE, size: 1 << 20, shared: false });
@@ -56,13 +58,18 @@ test("every encoding the opcode table lists executes; every other one of its opc
     assert.ok(bits.length <= 16, `opcode 0x${major.toString(16)}: ${bits.length} decision bits`);
     for (let k = 0; k < 1 << bits.length; k++) {
       let insn = major | (RD << 7) | (RS1 << 15);
-      bits.forEach((b, i) => { if ((k >>> i) & 1) insn |= 1 << b; });
+      bits.forEach((b, i) => {
+        if ((k >>> i) & 1) insn |= 1 << b;
+      });
       const f3 = (insn >>> 12) & 7;
       // CSR accesses: whether the CSR exists and is accessible is Csr.ts's business, not the table's.
       if (major === 0x73 && f3 !== 0 && f3 !== 4) continue;
       const row = lookupOpcode(insn);
-      assert.equal(illegal(h, insn), row === undefined,
-        `0x${(insn >>> 0).toString(16).padStart(8, "0")}: the table says ${row?.name ?? "illegal"}, the interpreter ${row === undefined ? "executes it" : "raises illegal instruction"}`);
+      assert.equal(
+        illegal(h, insn),
+        row === undefined,
+        `0x${(insn >>> 0).toString(16).padStart(8, "0")}: the table says ${row?.name ?? "illegal"}, the interpreter ${row === undefined ? "executes it" : "raises illegal instruction"}`,
+      );
       checked++;
     }
   }
@@ -70,7 +77,11 @@ test("every encoding the opcode table lists executes; every other one of its opc
   for (let k = 0; k < 1 << 12; k++) {
     const insn = (k << 20) | 0x73;
     const row = lookupOpcode(insn);
-    assert.equal(illegal(h, insn), row === undefined, `0x${(insn >>> 0).toString(16)}: table ${row?.name ?? "illegal"}`);
+    assert.equal(
+      illegal(h, insn),
+      row === undefined,
+      `0x${(insn >>> 0).toString(16)}: table ${row?.name ?? "illegal"}`,
+    );
     checked++;
   }
   assert.ok(checked > 50_000, `only ${checked} encodings checked`);
@@ -89,5 +100,6 @@ test("the table has the rows the spec lists for RV64GC + Zba/Zbb/Zbs, each named
   assert.equal(new Set(names).size, names.length);
   // RV64I 52, Zifencei 1, Zicsr 6, M 13, A 22, F 30, D 32, Zba 8, Zbb 24 (on RV64), Zbs 8, sret/mret/wfi/sfence.vma 4.
   assert.equal(names.length, 52 + 1 + 6 + 13 + 22 + 30 + 32 + 8 + 24 + 8 + 4);
-  for (const n of ["add", "lr.d", "sc.w", "fmadd.d", "fcvt.lu.s", "sh3add.uw", "rev8", "bexti", "sfence.vma"]) assert.ok(names.includes(n), n);
+  for (const n of ["add", "lr.d", "sc.w", "fmadd.d", "fcvt.lu.s", "sh3add.uw", "rev8", "bexti", "sfence.vma"])
+    assert.ok(names.includes(n), n);
 });

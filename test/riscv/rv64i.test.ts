@@ -112,5 +112,4 @@ test("branches, jal/jalr links and auipc", { skip }, () => {
   assert.equal(hart.getX(1), auipc - 4n); // link = address after the 4-byte jal
   assert.equal(hart.getX(12), hart.getX(7) - 4n); // link of jalr = the skipped addi
   assert.equal(hart.getPc(), hart.getX(7)); // stopped at the ebreak at label 8
-
 });

@@ -22,7 +22,8 @@ test("mul, mulh, mulhsu, mulhu on large and negative operands", { skip }, () => 
     mulw a7, t0, t1
     ebreak
   `);
-  const a = 0x123456789abcdef1n, b = -0x0fedcba987654321n;
+  const a = 0x123456789abcdef1n,
+    b = -0x0fedcba987654321n;
   const u = (v: bigint) => BigInt.asUintN(64, v);
   assert.equal(hart.getX(10), u(a * b));
   assert.equal(hart.getX(11), u((a * b) >> 64n));
@@ -70,7 +71,7 @@ test("division by zero and signed overflow give the results of table 7.1", { ski
   assert.equal(hart.getX(15), 0n);
   assert.equal(sx(hart.getX(16)), -3n);
   assert.equal(sx(hart.getX(17)), -1n);
-  assert.equal(hart.getX(18), (0xfffffffffffffff9n) / 2n);
+  assert.equal(hart.getX(18), 0xfffffffffffffff9n / 2n);
   assert.equal(hart.getX(19), 1n);
   assert.equal(hart.getX(20), 0xffffffff80000000n);
   assert.equal(hart.getX(21), 0n);
@@ -82,8 +83,22 @@ test("division by zero and signed overflow give the results of table 7.1", { ski
 });
 
 test("mulh, mulhsu and mulhu agree with 128-bit arithmetic on every pair of edge values", { skip }, () => {
-  const vals = [0n, 1n, 2n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 0x7fffffffffffffffn,
-    0x8000000000000000n, 0xffffffffffffffffn, 0xfffffffffffffffen, 0x123456789abcdef1n, 0xfedcba9876543210n, 0xdeadbeefn];
+  const vals = [
+    0n,
+    1n,
+    2n,
+    0x7fffffffn,
+    0x80000000n,
+    0xffffffffn,
+    0x100000000n,
+    0x7fffffffffffffffn,
+    0x8000000000000000n,
+    0xffffffffffffffffn,
+    0xfffffffffffffffen,
+    0x123456789abcdef1n,
+    0xfedcba9876543210n,
+    0xdeadbeefn,
+  ];
   const pairs: [bigint, bigint][] = [];
   for (const a of vals) for (const b of vals) pairs.push([a, b]);
   const { hart, memory } = runAsm(`
@@ -112,7 +127,8 @@ out:
     .space ${pairs.length * 32}
   `);
   const out = Number(hart.getX(9)) - pairs.length * 32;
-  const s = (v: bigint) => BigInt.asIntN(64, v), u = (v: bigint) => BigInt.asUintN(64, v);
+  const s = (v: bigint) => BigInt.asIntN(64, v),
+    u = (v: bigint) => BigInt.asUintN(64, v);
   pairs.forEach(([a, b], i) => {
     const at = out + 32 * i;
     const what = `a=0x${a.toString(16)} b=0x${b.toString(16)}`;
@@ -124,8 +140,25 @@ out:
 });
 
 test("div, divu, rem and remu agree with BigInt on edge values around 2^31, 2^52 and 2^63", { skip }, () => {
-  const vals = [0n, 1n, 3n, 7n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000001n, 0xfffffffffffffn, 0x10000000000000n,
-    0x1fffffffffffffn, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, 0xfff0000000000001n, 0xffffffff80000000n, 0xfffffffffffffff9n];
+  const vals = [
+    0n,
+    1n,
+    3n,
+    7n,
+    0x7fffffffn,
+    0x80000000n,
+    0xffffffffn,
+    0x100000001n,
+    0xfffffffffffffn,
+    0x10000000000000n,
+    0x1fffffffffffffn,
+    0x7fffffffffffffffn,
+    0x8000000000000000n,
+    0xffffffffffffffffn,
+    0xfff0000000000001n,
+    0xffffffff80000000n,
+    0xfffffffffffffff9n,
+  ];
   const pairs: [bigint, bigint][] = [];
   for (const a of vals) for (const b of vals) pairs.push([a, b]);
   const { hart, memory } = runAsm(`
@@ -154,12 +187,14 @@ out:
     .space ${pairs.length * 32}
   `);
   const out = Number(hart.getX(9)) - pairs.length * 32;
-  const s = (v: bigint) => BigInt.asIntN(64, v), u = (v: bigint) => BigInt.asUintN(64, v);
+  const s = (v: bigint) => BigInt.asIntN(64, v),
+    u = (v: bigint) => BigInt.asUintN(64, v);
   const MIN = -(1n << 63n);
   pairs.forEach(([a, b], i) => {
     const at = out + 32 * i;
     const what = `a=0x${a.toString(16)} b=0x${b.toString(16)}`;
-    const sa = s(a), sb = s(b);
+    const sa = s(a),
+      sb = s(b);
     const div = sb === 0n ? -1n : sa === MIN && sb === -1n ? MIN : sa / sb;
     const rem = sb === 0n ? sa : sa === MIN && sb === -1n ? 0n : sa % sb;
     assert.equal(memory.readU64(gpa(at)), u(div), `div ${what}`);

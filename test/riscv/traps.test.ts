@@ -62,7 +62,11 @@ test("each synchronous exception reports its cause, epc and tval", { skip }, () 
   m = firstTrap(`li t0, 0x80001001\n sc.w a0, a1, (t0)\n`);
   assert.equal(m.hart.exitCause, 6);
   // ecall from M, S and U: causes 11, 9, 8 with tval 0; pc at the ecall
-  for (const [priv, cause] of [[PRIV_M, 11], [PRIV_S, 9], [PRIV_U, 8]] as const) {
+  for (const [priv, cause] of [
+    [PRIV_M, 11],
+    [PRIV_S, 9],
+    [PRIV_U, 8],
+  ] as const) {
     m = firstTrap(`nop\n ecall\n`, priv);
     assert.equal(m.hart.exitCause, cause);
     assert.equal(m.hart.exitTval, 0n);
@@ -100,7 +104,8 @@ test("misaligned loads and stores are emulated, also across a page boundary", { 
 });
 
 test("trap entry to M writes mepc/mcause/mtval and stacks MIE/MPP; mret restores them", { skip }, () => {
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(`
     .option norvc
     la t0, handler
     csrw mtvec, t0
@@ -117,7 +122,8 @@ handler:
     addi s3, s3, 4
     csrw mepc, s3
     mret
-  `));
+  `),
+  );
   m.hart.exitMask = 1 << 3;
   assert.equal(m.hart.run(1000), ExitReason.Trap);
   assert.equal(m.hart.getX(18), 5n);
@@ -131,7 +137,8 @@ handler:
 });
 
 test("medeleg sends U-mode ecalls to S (scause/sepc/SPP); undelegated S ecalls go to M with MPP = S", { skip }, () => {
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(`
     .option norvc
     la t0, mhandler
     csrw mtvec, t0
@@ -155,7 +162,8 @@ mhandler:
     csrr s5, mcause
     csrr s6, mstatus
     ebreak
-  `));
+  `),
+  );
   m.hart.exitMask = 1 << 3;
   assert.equal(m.hart.run(1000), ExitReason.Trap);
   assert.equal(m.hart.getX(18), 8n);
@@ -169,10 +177,15 @@ mhandler:
 });
 
 test("mret/sret are illegal below their level, sret is illegal under TSR, wfi under TW and in U-mode", { skip }, () => {
-  const mret = 0x30200073n, sret = 0x10200073n, wfi = 0x10500073n;
+  const mret = 0x30200073n,
+    sret = 0x10200073n,
+    wfi = 0x10500073n;
   const cases: [string, number, number, bigint][] = [
-    ["mret", PRIV_S, 0, mret], ["sret", PRIV_U, 0, sret], ["sret", PRIV_S, 1 << 22, sret],
-    ["wfi", PRIV_U, 0, wfi], ["wfi", PRIV_S, 1 << 21, wfi],
+    ["mret", PRIV_S, 0, mret],
+    ["sret", PRIV_U, 0, sret],
+    ["sret", PRIV_S, 1 << 22, sret],
+    ["wfi", PRIV_U, 0, wfi],
+    ["wfi", PRIV_S, 1 << 21, wfi],
   ];
   for (const [insn, priv, mstatus, bits] of cases) {
     const m = firstTrap(`.option norvc\n ${insn}\n`, priv, (mm) => mm.hart.writeCsr(0x300, BigInt(mstatus)));
@@ -263,38 +276,42 @@ test("interrupts are taken in priority order MEI, MSI, MTI, SEI, SSI, STI throug
   }
 });
 
-test("global enables: M interrupts wait for MIE in M-mode but not in S; delegated ones never preempt M", { skip }, () => {
-  const m = irqMachine();
-  const loopPc = m.hart.getPc();
-  m.hart.writeCsr(0x304, 1n << 3n); // MSIE
-  m.hart.setInterruptPending(3, true);
-  assert.equal(m.hart.run(50), ExitReason.Budget, "MIE = 0 in M-mode: not taken");
-  m.hart.priv = PRIV_S;
-  m.hart.setPc(loopPc);
-  assert.equal(m.hart.run(50), ExitReason.Trap, "in S-mode an M interrupt is always enabled");
-  assert.equal(m.hart.getX(10), (1n << 63n) | 3n);
-  m.hart.setInterruptPending(3, false);
+test(
+  "global enables: M interrupts wait for MIE in M-mode but not in S; delegated ones never preempt M",
+  { skip },
+  () => {
+    const m = irqMachine();
+    const loopPc = m.hart.getPc();
+    m.hart.writeCsr(0x304, 1n << 3n); // MSIE
+    m.hart.setInterruptPending(3, true);
+    assert.equal(m.hart.run(50), ExitReason.Budget, "MIE = 0 in M-mode: not taken");
+    m.hart.priv = PRIV_S;
+    m.hart.setPc(loopPc);
+    assert.equal(m.hart.run(50), ExitReason.Trap, "in S-mode an M interrupt is always enabled");
+    assert.equal(m.hart.getX(10), (1n << 63n) | 3n);
+    m.hart.setInterruptPending(3, false);
 
-  // Delegated SSI: not taken in M even with MIE/SIE set; in S only with SIE; in U always (to S).
-  m.hart.writeCsr(0x303, 1n << 1n);
-  m.hart.writeCsr(0x304, 1n << 1n);
-  m.hart.writeCsr(0x344, 1n << 1n);
-  m.hart.writeCsr(0x300, 0xan);
-  m.hart.priv = PRIV_M;
-  m.hart.setPc(loopPc);
-  assert.equal(m.hart.run(50), ExitReason.Budget);
-  m.hart.priv = PRIV_S;
-  m.hart.writeCsr(0x300, 0n);
-  m.hart.setPc(loopPc);
-  assert.equal(m.hart.run(50), ExitReason.Budget, "S-mode with SIE = 0");
-  m.hart.priv = PRIV_U;
-  m.hart.setPc(loopPc);
-  assert.equal(m.hart.run(50), ExitReason.Trap);
-  assert.equal(m.hart.getX(12), 1n, "taken by the S vector table");
-  assert.equal(m.hart.getX(10), (1n << 63n) | 1n);
-  assert.equal(m.hart.priv, PRIV_S);
-  assert.equal(m.hart.readCsr(0x141), loopPc, "sepc");
-});
+    // Delegated SSI: not taken in M even with MIE/SIE set; in S only with SIE; in U always (to S).
+    m.hart.writeCsr(0x303, 1n << 1n);
+    m.hart.writeCsr(0x304, 1n << 1n);
+    m.hart.writeCsr(0x344, 1n << 1n);
+    m.hart.writeCsr(0x300, 0xan);
+    m.hart.priv = PRIV_M;
+    m.hart.setPc(loopPc);
+    assert.equal(m.hart.run(50), ExitReason.Budget);
+    m.hart.priv = PRIV_S;
+    m.hart.writeCsr(0x300, 0n);
+    m.hart.setPc(loopPc);
+    assert.equal(m.hart.run(50), ExitReason.Budget, "S-mode with SIE = 0");
+    m.hart.priv = PRIV_U;
+    m.hart.setPc(loopPc);
+    assert.equal(m.hart.run(50), ExitReason.Trap);
+    assert.equal(m.hart.getX(12), 1n, "taken by the S vector table");
+    assert.equal(m.hart.getX(10), (1n << 63n) | 1n);
+    assert.equal(m.hart.priv, PRIV_S);
+    assert.equal(m.hart.readCsr(0x141), loopPc, "sepc");
+  },
+);
 
 test("Sstc: stimecmp raises STIP when menvcfg.STCE is set", { skip }, () => {
   const m = irqMachine();
@@ -324,7 +341,8 @@ test("a trap storm still returns to the host: the budget counts trapped attempts
 });
 
 test("in vectored mode exceptions still go to BASE; only interrupts are offset by 4 * cause", { skip }, () => {
-  const m = machine(assemble(`
+  const m = machine(
+    assemble(`
     .option norvc
     la t0, vec
     ori t0, t0, 1
@@ -334,7 +352,8 @@ test("in vectored mode exceptions still go to BASE; only interrupts are offset b
 vec:
     li a0, 1            # BASE: the exception lands here
     ebreak
-  `));
+  `),
+  );
   m.hart.exitMask = 1 << 3;
   assert.equal(m.hart.run(100), ExitReason.Trap);
   assert.equal(m.hart.getX(10), 1n);

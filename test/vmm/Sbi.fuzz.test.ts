@@ -8,7 +8,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME } from "../../src/vmm/Sbi.js";
+import {
+  DBCN_MAX_BYTES,
+  EID_BASE,
+  EID_DBCN,
+  EID_HSM,
+  EID_IPI,
+  EID_RFENCE,
+  EID_SRST,
+  EID_TIME,
+} from "../../src/vmm/Sbi.js";
 import { fakeMachine, SBI_RAM_BASE, SBI_RAM_SIZE } from "./sbiHarness.js";
 import { fuzzParams } from "../devices/fuzzConfig.js";
 import { gpa } from "../../src/memory/Address.js";
@@ -16,7 +25,15 @@ import { gpa } from "../../src/memory/Address.js";
 const HARTS = 3;
 const KNOWN = [EID_BASE, EID_TIME, EID_IPI, EID_RFENCE, EID_HSM, EID_SRST, EID_DBCN];
 /** Functions each extension defines (SBI 2.0); others must be NOT_SUPPORTED. RFENCE 3..6 need H. */
-const FUNCTIONS: Record<number, number> = { [EID_BASE]: 7, [EID_TIME]: 1, [EID_IPI]: 1, [EID_RFENCE]: 3, [EID_HSM]: 4, [EID_SRST]: 1, [EID_DBCN]: 3 };
+const FUNCTIONS: Record<number, number> = {
+  [EID_BASE]: 7,
+  [EID_TIME]: 1,
+  [EID_IPI]: 1,
+  [EID_RFENCE]: 3,
+  [EID_HSM]: 4,
+  [EID_SRST]: 1,
+  [EID_DBCN]: 3,
+};
 const ERRORS = new Set([0n, -1n, -2n, -3n, -4n, -5n, -6n, -7n, -8n, -9n, -10n]);
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -27,8 +44,15 @@ const argArb = fc.oneof(
   u64,
 );
 const callArb = fc.record({
-  eid: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...KNOWN) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.nat({ max: 0xffffffff }) }),
-  fid: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.nat({ max: 0xffffffff }) }),
+  eid: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...KNOWN) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 8 }) },
+    { weight: 1, arbitrary: fc.nat({ max: 0xffffffff }) },
+  ),
+  fid: fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }) },
+    { weight: 1, arbitrary: fc.nat({ max: 0xffffffff }) },
+  ),
   args: fc.array(argArb, { minLength: 6, maxLength: 6 }),
   input: fc.nat({ max: 3 }),
 });
@@ -49,7 +73,8 @@ test("fuzz: SBI calls with hostile arguments get the spec's error codes and neve
         } else {
           assert.ok(ERRORS.has(r.err), `error code ${r.err} is one of the spec's`);
           if (r.err !== 0n) assert.equal(r.value, 0n, "value is 0 on error");
-          if (!KNOWN.includes(c.eid) || c.fid >= FUNCTIONS[c.eid]!) assert.equal(r.err, -2n, "unknown extension or function: NOT_SUPPORTED");
+          if (!KNOWN.includes(c.eid) || c.fid >= FUNCTIONS[c.eid]!)
+            assert.equal(r.err, -2n, "unknown extension or function: NOT_SUPPORTED");
         }
         for (const l of m.log) {
           const [what, h, a, b] = l.split(" ");

@@ -1,6 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DBCN_MAX_BYTES, EID_BASE, EID_DBCN, EID_HSM, EID_IPI, EID_RFENCE, EID_SRST, EID_TIME, HartState } from "../../src/vmm/Sbi.js";
+import {
+  DBCN_MAX_BYTES,
+  EID_BASE,
+  EID_DBCN,
+  EID_HSM,
+  EID_IPI,
+  EID_RFENCE,
+  EID_SRST,
+  EID_TIME,
+  HartState,
+} from "../../src/vmm/Sbi.js";
 import { fakeMachine } from "./sbiHarness.js";
 import { gpa } from "../../src/memory/Address.js";
 

@@ -31,12 +31,21 @@ const msg = (s: string) => `
 msg: .ascii "${s}"
 `;
 
-async function boot(src: string, opts: { cpus?: number; stopAfterReboot?: boolean; engine?: EngineName } = {}): Promise<{ exit: VmExit; out: string; vm: Vm }> {
+async function boot(
+  src: string,
+  opts: { cpus?: number; stopAfterReboot?: boolean; engine?: EngineName } = {},
+): Promise<{ exit: VmExit; out: string; vm: Vm }> {
   const kernel = assemble(src, KERNEL_BASE);
   const console = new MemoryBackend();
   let vm: Vm | undefined = undefined;
   vm = new Vm({
-    config: { memory: 32 << 20, cpus: opts.cpus ?? 1, kernel: { name: "test-kernel", bytes: kernel }, append: "tv.test", engine: opts.engine },
+    config: {
+      memory: 32 << 20,
+      cpus: opts.cpus ?? 1,
+      kernel: { name: "test-kernel", bytes: kernel },
+      append: "tv.test",
+      engine: opts.engine,
+    },
     console,
     onReboot: opts.stopAfterReboot ? () => vm!.stop() : undefined,
   });
@@ -103,7 +112,8 @@ test("a kernel panic report on the console ends the VM with a non-zero status", 
 test("SBI reboot restarts the machine from a fresh RAM image (the guest's writes are gone)", async (t) => {
   const why = toolchainMissing();
   if (why) return t.skip(why);
-  const { exit, vm } = await boot(`
+  const { exit, vm } = await boot(
+    `
   la t0, flag
   lw t1, 0(t0)
   bnez t1, bad               # after a reset the flag must be 0 again
@@ -117,7 +127,9 @@ test("SBI reboot restarts the machine from a fresh RAM image (the guest's writes
 bad: j bad
 .align 3
 flag: .word 0
-`, { stopAfterReboot: true });
+`,
+    { stopAfterReboot: true },
+  );
   assert.equal(exit.reason, "stopped");
   assert.equal(vm.stats().reboots, 1);
 });
@@ -160,7 +172,8 @@ early:
 test("HSM hart_start brings up a second hart with its opaque value in a1", async (t) => {
   const why = toolchainMissing();
   if (why) return t.skip(why);
-  const { exit, out } = await boot(`
+  const { exit, out } = await boot(
+    `
   bnez a0, secondary
   li a7, 0x48534D            # HSM hart_start(1, secondary, 0x1234)
   li a6, 0
@@ -181,7 +194,9 @@ fail:
   sw t1, 0(t0)
 2: j 2b
   ${msg("hart 1 up\\n")}
-`, { cpus: 2 });
+`,
+    { cpus: 2 },
+  );
   assert.deepEqual(exit, { reason: "poweroff", status: 0 });
   assert.equal(out, "hart 1 up\n");
 });
@@ -237,7 +252,12 @@ test("pause() freezes the guest (no instructions retire), resume() continues, st
   if (why) return t.skip(why);
   const states: string[] = [];
   const vm = new Vm({
-    config: { memory: 32 << 20, cpus: 1, kernel: { name: "spin", bytes: assemble("1: addi t0, t0, 1\n j 1b", KERNEL_BASE) }, append: "" },
+    config: {
+      memory: 32 << 20,
+      cpus: 1,
+      kernel: { name: "spin", bytes: assemble("1: addi t0, t0, 1\n j 1b", KERNEL_BASE) },
+      append: "",
+    },
     console: new MemoryBackend(),
     onStateChange: (s) => states.push(s),
   });
@@ -263,7 +283,8 @@ test("engine dbt: every hart gets a translator, re-created on reboot, and stats 
   if (why) return t.skip(why);
   // A hot loop (translated after 32 dispatches), then SBI cold reboot; the VM is stopped once the
   // board has re-created its harts.
-  const kernel = assemble(`
+  const kernel = assemble(
+    `
   li t0, 200000
 1: addi t0, t0, -1
   bnez t0, 1b
@@ -273,7 +294,9 @@ test("engine dbt: every hart gets a translator, re-created on reboot, and stats 
   li a1, 0
   ecall
 2: j 2b
-`, KERNEL_BASE);
+`,
+    KERNEL_BASE,
+  );
   let vm: Vm | undefined = undefined;
   const before: unknown[] = [];
   vm = new Vm({
@@ -283,13 +306,21 @@ test("engine dbt: every hart gets a translator, re-created on reboot, and stats 
   });
   const board = vm.board;
   assert.equal(board.memory.engineBytes > 0, true, "the GuestMemory has an engine area");
-  assert.deepEqual(board.translators.map((d) => d.hart), board.harts, "one translator per hart, in hart order");
+  assert.deepEqual(
+    board.translators.map((d) => d.hart),
+    board.harts,
+    "one translator per hart, in hart order",
+  );
   before.push(...board.translators);
   const timer = setTimeout(() => vm!.stop(), 20_000);
   const exit = await vm.start();
   clearTimeout(timer);
   assert.equal(exit.reason, "stopped");
-  assert.deepEqual(board.translators.map((d) => d.hart), board.harts, "the re-created harts have translators too");
+  assert.deepEqual(
+    board.translators.map((d) => d.hart),
+    board.harts,
+    "the re-created harts have translators too",
+  );
   for (const d of board.translators) assert.ok(!before.includes(d), "a new translator for each new hart");
   const s = vm.stats();
   assert.equal(s.reboots, 1);

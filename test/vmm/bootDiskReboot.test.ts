@@ -5,6 +5,10 @@
 import { test } from "node:test";
 import { checkDiskSurvivesReboot } from "./bootHelper.js";
 
-test("a write to the virtio disk survives a guest reboot, and reboot restarts the VM", { timeout: 2_500_000 }, async (t) => {
-  await checkDiskSurvivesReboot(t, [], 2_400_000);
-});
+test(
+  "a write to the virtio disk survives a guest reboot, and reboot restarts the VM",
+  { timeout: 2_500_000 },
+  async (t) => {
+    await checkDiskSurvivesReboot(t, [], 2_400_000);
+  },
+);

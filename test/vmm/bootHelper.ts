@@ -17,7 +17,11 @@ export interface DebianImage {
 export async function debianImage(): Promise<DebianImage | string> {
   const env = process.env;
   if (env["TYPEVISOR_TEST_KERNEL"] && env["TYPEVISOR_TEST_INITRD"] && existsSync(env["TYPEVISOR_TEST_KERNEL"])) {
-    return { kernel: env["TYPEVISOR_TEST_KERNEL"], initrd: env["TYPEVISOR_TEST_INITRD"], disk: env["TYPEVISOR_TEST_DISK"] ?? "" };
+    return {
+      kernel: env["TYPEVISOR_TEST_KERNEL"],
+      initrd: env["TYPEVISOR_TEST_INITRD"],
+      disk: env["TYPEVISOR_TEST_DISK"] ?? "",
+    };
   }
   try {
     const images = await import("../../src/images/index.js");
@@ -74,7 +78,20 @@ export async function checkDiskSurvivesReboot(t: TestContext, extra: string[], t
       `echo HVC:ok > /dev/hvc0; echo RNG:$(head -c 16 /dev/hwrng | wc -c); ` +
       `else echo ${stamp} > /mnt/tv-stamp; sync; umount /mnt; echo WROTE; reboot -f; fi`;
     const r = await typevisorRun(
-      ["--kernel", img.kernel, "--initrd", img.initrd, "--disk", disk, "--append", `console=ttyS0 quiet tv.cmd="${cmd}"`, "--memory", "256M", "--stats", ...extra],
+      [
+        "--kernel",
+        img.kernel,
+        "--initrd",
+        img.initrd,
+        "--disk",
+        disk,
+        "--append",
+        `console=ttyS0 quiet tv.cmd="${cmd}"`,
+        "--memory",
+        "256M",
+        "--stats",
+        ...extra,
+      ],
       timeoutMs,
     );
     assert.match(r.stdout, /WROTE/, tail(r));

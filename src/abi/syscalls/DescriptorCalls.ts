@@ -4,7 +4,18 @@ import * as fs from "node:fs";
 import * as tty from "node:tty";
 import { Errno } from "../Errno.js";
 import { BLOCK, type SyscallResult } from "../Kernel.js";
-import { HostFile, HostInputFile, MAX_FDS, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_WRONLY, Pipe, PipeEnd, type OpenFile } from "../OpenFile.js";
+import {
+  HostFile,
+  HostInputFile,
+  MAX_FDS,
+  O_APPEND,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_WRONLY,
+  Pipe,
+  PipeEnd,
+  type OpenFile,
+} from "../OpenFile.js";
 import { EpollFile } from "../Epoll.js";
 import { readTimespecMs, sleepFor } from "./TimeCalls.js";
 import { type SyscallContext, type SyscallHandlers } from "./SyscallContext.js";
@@ -21,7 +32,8 @@ const F_DUPFD_CLOEXEC = 1030;
 const F_GETPIPE_SZ = 1032;
 const F_SETPIPE_SZ = 1031;
 const FD_CLOEXEC = 1;
-const CLOSE_RANGE_UNSHARE = 2, CLOSE_RANGE_CLOEXEC = 4;
+const CLOSE_RANGE_UNSHARE = 2,
+  CLOSE_RANGE_CLOEXEC = 4;
 // ioctl requests (asm-generic/ioctls.h).
 const TCGETS = 0x5401;
 const TCSETS = 0x5402;
@@ -45,7 +57,8 @@ export const descriptorCalls: SyscallHandlers = {
   epoll_create1: (sys) => epollCreate(sys, sys.int(0)),
   epoll_ctl: (sys) => epollCtl(sys, sys.int(0), sys.int(1), sys.int(2), sys.ulong(3)),
   epoll_pwait: (sys) => epollWait(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.int(3) < 0 ? -1 : sys.int(3)),
-  epoll_pwait2: (sys) => epollWait(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3) ? readTimespecMs(sys, sys.ulong(3)) : -1),
+  epoll_pwait2: (sys) =>
+    epollWait(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3) ? readTimespecMs(sys, sys.ulong(3)) : -1),
   fcntl: (sys) => fcntl(sys, sys.int(0), sys.int(1), sys.ulong(2)),
   ioctl: (sys) => ioctl(sys, sys.int(0), sys.uint(1), sys.ulong(2)),
   pipe2: (sys) => pipe2(sys, sys.ulong(0), sys.int(1)),
@@ -102,11 +115,15 @@ export function fcntl(sys: SyscallContext, fd: number, cmd: number, arg: number)
       sys.p.fds.install(n, e.file, cmd === F_DUPFD_CLOEXEC);
       return n;
     }
-    case F_GETFD: return e.cloexec ? FD_CLOEXEC : 0;
-    case F_SETFD: e.cloexec = (arg & FD_CLOEXEC) !== 0; return 0;
-    case F_GETFL: return e.file.flags & ~O_CLOEXEC;
+    case F_GETFD:
+      return e.cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      e.cloexec = (arg & FD_CLOEXEC) !== 0;
+      return 0;
+    case F_GETFL:
+      return e.file.flags & ~O_CLOEXEC;
     case F_SETFL: {
-      const changeable = O_APPEND | O_NONBLOCK | 0o40000 /* O_DIRECT */ | 0o1000000 /* O_NOATIME */;
+      const changeable = O_APPEND | O_NONBLOCK | 0o40000 /* O_DIRECT */ | 0o1000000; /* O_NOATIME */
       e.file.flags = (e.file.flags & ~changeable) | (arg & changeable);
       return 0;
     }
@@ -115,10 +132,15 @@ export function fcntl(sys: SyscallContext, fd: number, cmd: number, arg: number)
       sys.p.space.write(arg, new Uint8Array([2, 0]));
       return 0;
     }
-    case F_SETLK: case F_SETLKW: return 0; // advisory locks: one guest "machine", nothing to conflict with
-    case F_GETPIPE_SZ: return e.file instanceof PipeEnd ? Pipe.CAPACITY : -Errno.EBADF;
-    case F_SETPIPE_SZ: return e.file instanceof PipeEnd ? Pipe.CAPACITY : -Errno.EBADF;
-    default: return -Errno.EINVAL;
+    case F_SETLK:
+    case F_SETLKW:
+      return 0; // advisory locks: one guest "machine", nothing to conflict with
+    case F_GETPIPE_SZ:
+      return e.file instanceof PipeEnd ? Pipe.CAPACITY : -Errno.EBADF;
+    case F_SETPIPE_SZ:
+      return e.file instanceof PipeEnd ? Pipe.CAPACITY : -Errno.EBADF;
+    default:
+      return -Errno.EINVAL;
   }
 }
 
@@ -131,8 +153,12 @@ export function isTty(sys: SyscallContext, f: OpenFile): number {
 export function ioctl(sys: SyscallContext, fd: number, req: number, arg: number): SyscallResult {
   const f = sys.file(fd);
   switch (req) {
-    case FIOCLEX: sys.p.fds.get(fd)!.cloexec = true; return 0;
-    case FIONCLEX: sys.p.fds.get(fd)!.cloexec = false; return 0;
+    case FIOCLEX:
+      sys.p.fds.get(fd)!.cloexec = true;
+      return 0;
+    case FIONCLEX:
+      sys.p.fds.get(fd)!.cloexec = false;
+      return 0;
     case FIONBIO: {
       const on = sys.p.space.readU32(arg) !== 0;
       f.flags = on ? f.flags | O_NONBLOCK : f.flags & ~O_NONBLOCK;
@@ -141,7 +167,8 @@ export function ioctl(sys: SyscallContext, fd: number, req: number, arg: number)
     case FIONREAD: {
       let n = 0;
       if (f instanceof PipeEnd) n = f.pipe.length;
-      else if (f instanceof HostFile && f.seekable) n = Math.max(0, Number(sys.host(() => fs.fstatSync(f.hostFd)).size) - f.pos);
+      else if (f instanceof HostFile && f.seekable)
+        n = Math.max(0, Number(sys.host(() => fs.fstatSync(f.hostFd)).size) - f.pos);
       sys.p.space.writeU32(arg, n);
       return 0;
     }
@@ -156,7 +183,9 @@ export function ioctl(sys: SyscallContext, fd: number, req: number, arg: number)
       sys.p.space.write(arg, sys.k.termios);
       return 0;
     }
-    case TCSETS: case TCSETSW: case TCSETSF: {
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: {
       const t = sys.p.space.read(arg, 36);
       sys.k.termios.set(t);
       // Apply the one setting that matters to the host terminal: canonical mode with echo, or raw
@@ -175,11 +204,17 @@ export function ioctl(sys: SyscallContext, fd: number, req: number, arg: number)
       sys.p.space.write(arg, b);
       return 0;
     }
-    case TIOCSWINSZ: return 0;
-    case TIOCGPGRP: sys.p.space.writeU32(arg, sys.p.pgid); return 0;
-    case TIOCSPGRP: return 0;
-    case TIOCSCTTY: return 0;
-    default: return -Errno.ENOTTY;
+    case TIOCSWINSZ:
+      return 0;
+    case TIOCGPGRP:
+      sys.p.space.writeU32(arg, sys.p.pgid);
+      return 0;
+    case TIOCSPGRP:
+      return 0;
+    case TIOCSCTTY:
+      return 0;
+    default:
+      return -Errno.ENOTTY;
   }
 }
 
@@ -232,7 +267,10 @@ export function ppoll(sys: SyscallContext, fdsPtr: number, nfds: number, tsPtr: 
   if (nfds > MAX_FDS) return -Errno.EINVAL;
   const raw = sys.p.space.read(fdsPtr, nfds * 8);
   const d = new DataView(raw.buffer);
-  const POLLIN = 1, POLLOUT = 4, POLLHUP = 16, POLLNVAL = 32;
+  const POLLIN = 1,
+    POLLOUT = 4,
+    POLLHUP = 16,
+    POLLNVAL = 32;
   let ready = 0;
   for (let i = 0; i < nfds; i++) {
     const fd = d.getInt32(i * 8, true);
@@ -317,9 +355,15 @@ export function pselect6(sys: SyscallContext): SyscallResult {
 
 // ---- epoll (epoll(7)) --------------------------------------------------------------------------
 
-const EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLRDHUP = 0x2000;
+const EPOLLIN = 0x001,
+  EPOLLOUT = 0x004,
+  EPOLLERR = 0x008,
+  EPOLLHUP = 0x010,
+  EPOLLRDHUP = 0x2000;
 const EPOLLONESHOT = 1 << 30;
-const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
+const EPOLL_CTL_ADD = 1,
+  EPOLL_CTL_DEL = 2,
+  EPOLL_CTL_MOD = 3;
 /** struct epoll_event on riscv64: u32 events, 4 bytes of padding, u64 data (not packed: that is x86-64 only). */
 const EPOLL_EVENT_SIZE = 16;
 
@@ -388,7 +432,13 @@ function epollReady(ep: EpollFile, max: number, out: DataView | undefined): numb
   return n;
 }
 
-export function epollWait(sys: SyscallContext, epfd: number, evPtr: number, max: number, timeoutMs: number): SyscallResult {
+export function epollWait(
+  sys: SyscallContext,
+  epfd: number,
+  evPtr: number,
+  max: number,
+  timeoutMs: number,
+): SyscallResult {
   const ep = sys.file(epfd);
   if (!(ep instanceof EpollFile) || max <= 0 || max > 0x7fff_ffff / EPOLL_EVENT_SIZE) return -Errno.EINVAL;
   sys.p.space.check(evPtr, max * EPOLL_EVENT_SIZE, true);

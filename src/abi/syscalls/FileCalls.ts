@@ -6,9 +6,39 @@ import { posix } from "node:path";
 import { Errno, SyscallError, errnoOf, fail } from "../Errno.js";
 import { PAGE_SIZE } from "../FrameAllocator.js";
 import { BLOCK, type SyscallResult } from "../Kernel.js";
-import { HostFile, HostInputFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC, O_WRONLY, O_RDWR, MemFile, Pipe, PipeEnd } from "../OpenFile.js";
+import {
+  HostFile,
+  HostInputFile,
+  O_ACCMODE,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_PATH,
+  O_TRUNC,
+  O_WRONLY,
+  O_RDWR,
+  MemFile,
+  Pipe,
+  PipeEnd,
+} from "../OpenFile.js";
 import { SIGPIPE } from "../Signals.js";
-import { S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, packStat, packStatx, statInfoOf, syntheticStat, type StatInfo } from "../Stat.js";
+import {
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  packStat,
+  packStatx,
+  statInfoOf,
+  syntheticStat,
+  type StatInfo,
+} from "../Stat.js";
 import { procFile } from "../ProcFs.js";
 import { AT_FDCWD, type SyscallContext, type SyscallHandlers, enc } from "./SyscallContext.js";
 
@@ -41,7 +71,8 @@ export const fileCalls: SyscallHandlers = {
   preadv: (sys) => readv(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.posArg(3)),
   pwritev: (sys) => writev(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.posArg(3)),
   sendfile: (sys) => sendfile(sys, sys.int(0), sys.int(1), sys.ulong(2), sys.ulong(3)),
-  copy_file_range: (sys) => copyFileRange(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3), sys.ulong(4), sys.uint(5)),
+  copy_file_range: (sys) =>
+    copyFileRange(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3), sys.ulong(4), sys.uint(5)),
   lseek: (sys) => lseek(sys, sys.int(0), sys.long(1), sys.int(2)),
   newfstatat: (sys) => fstatat(sys, sys.int(0), sys.path(1), sys.ulong(2), sys.int(3)),
   fstat: (sys) => fstatat(sys, sys.int(0), "", sys.ulong(1), AT_EMPTY_PATH),
@@ -72,7 +103,11 @@ export const fileCalls: SyscallHandlers = {
   getcwd: (sys) => getcwd(sys, sys.ulong(0), sys.ulong(1)),
   chdir: (sys) => chdir(sys, sys.path(0)),
   fchdir: (sys) => fchdir(sys, sys.int(0)),
-  umask: (sys) => { const old = sys.p.umask; sys.p.umask = sys.uint(0) & 0o777; return old; },
+  umask: (sys) => {
+    const old = sys.p.umask;
+    sys.p.umask = sys.uint(0) & 0o777;
+    return old;
+  },
   fadvise64: () => 0, // advice only
   fallocate: () => -Errno.EOPNOTSUPP,
 };
@@ -114,7 +149,8 @@ export function openat(sys: SyscallContext, dirfd: number, path: string, flags: 
   }
   const r = sys.resolveAt(dirfd, path, follow);
   let hostFlags = hostOpenFlags(sys, flags) | sys.k.gfs.hostNoFollow;
-  if (flags & O_PATH) hostFlags = fs.constants.O_RDONLY | (flags & O_NOFOLLOW ? fs.constants.O_NOFOLLOW : 0) | sys.k.gfs.hostNoFollow;
+  if (flags & O_PATH)
+    hostFlags = fs.constants.O_RDONLY | (flags & O_NOFOLLOW ? fs.constants.O_NOFOLLOW : 0) | sys.k.gfs.hostNoFollow;
   const hfd = sys.host(() => fs.openSync(r.host, hostFlags, mode & ~p.umask & 0o7777));
   let st: fs.Stats;
   try {
@@ -339,7 +375,13 @@ export function writeBytes(sys: SyscallContext, f: PipeEnd, data: Uint8Array): S
   return pipe.put(data, 0, data.length);
 }
 
-export function sendfile(sys: SyscallContext, outFd: number, inFd: number, offPtr: number, count: number): SyscallResult {
+export function sendfile(
+  sys: SyscallContext,
+  outFd: number,
+  inFd: number,
+  offPtr: number,
+  count: number,
+): SyscallResult {
   const inF = sys.file(inFd);
   const outF = sys.file(outFd);
   if (!(inF instanceof HostFile) || !inF.seekable) return -Errno.EINVAL;
@@ -356,7 +398,9 @@ export function sendfile(sys: SyscallContext, outFd: number, inFd: number, offPt
     written = Number(r);
     if (written < 0) return written;
   } else if (outF instanceof HostFile) {
-    written = sys.host(() => fs.writeSync(outF.hostFd, buf, 0, n, outF.seekable && !(outF.flags & O_APPEND) ? outF.pos : null));
+    written = sys.host(() =>
+      fs.writeSync(outF.hostFd, buf, 0, n, outF.seekable && !(outF.flags & O_APPEND) ? outF.pos : null),
+    );
     if (outF.seekable) outF.pos += written;
   } else return -Errno.EINVAL;
   pos += written;
@@ -370,7 +414,15 @@ export function sendfile(sys: SyscallContext, outFd: number, inFd: number, offPt
  * (or the output's), up to len bytes or the end of the input. A given offset pointer is updated
  * and the file offset left alone, as on Linux. At most 1 MiB per call: a short count is allowed.
  */
-export function copyFileRange(sys: SyscallContext, inFd: number, offIn: number, outFd: number, offOut: number, len: number, flags: number): SyscallResult {
+export function copyFileRange(
+  sys: SyscallContext,
+  inFd: number,
+  offIn: number,
+  outFd: number,
+  offOut: number,
+  len: number,
+  flags: number,
+): SyscallResult {
   if (flags !== 0) return -Errno.EINVAL;
   const inF = sys.file(inFd);
   const outF = sys.file(outFd);
@@ -446,7 +498,7 @@ export function lseek(sys: SyscallContext, fd: number, off: number, whence: numb
 
 export function statOf(sys: SyscallContext, dirfd: number, path: string, flags: number): StatInfo {
   const p = sys.p;
-  if (path === "" ) {
+  if (path === "") {
     if ((flags & AT_EMPTY_PATH) === 0) fail(Errno.ENOENT);
     if (dirfd === AT_FDCWD) path = ".";
     const f = sys.file(dirfd);
@@ -460,7 +512,9 @@ export function statOf(sys: SyscallContext, dirfd: number, path: string, flags: 
   const r = sys.resolveAt(dirfd, path, follow);
   // Under --root resolve() has followed every symlink already: the host must not follow another.
   const hostFollow = follow && sys.k.gfs.root === undefined;
-  return statInfoOf(sys.host(() => (hostFollow ? fs.statSync(r.host, { bigint: true }) : fs.lstatSync(r.host, { bigint: true }))));
+  return statInfoOf(
+    sys.host(() => (hostFollow ? fs.statSync(r.host, { bigint: true }) : fs.lstatSync(r.host, { bigint: true }))),
+  );
 }
 
 export function fstatat(sys: SyscallContext, dirfd: number, path: string, buf: number, flags: number): SyscallResult {
@@ -488,14 +542,22 @@ export function getdents64(sys: SyscallContext, fd: number, buf: number, len: nu
     const names = sys.host(() => fs.readdirSync(dir));
     const typeOf = (m: number) => {
       switch (m & S_IFMT) {
-        case S_IFDIR: return DT_DIR;
-        case S_IFREG: return DT_REG;
-        case S_IFLNK: return DT_LNK;
-        case S_IFIFO: return DT_FIFO;
-        case S_IFCHR: return DT_CHR;
-        case 0o060000: return DT_BLK;
-        case 0o140000: return DT_SOCK;
-        default: return DT_UNKNOWN;
+        case S_IFDIR:
+          return DT_DIR;
+        case S_IFREG:
+          return DT_REG;
+        case S_IFLNK:
+          return DT_LNK;
+        case S_IFIFO:
+          return DT_FIFO;
+        case S_IFCHR:
+          return DT_CHR;
+        case 0o060000:
+          return DT_BLK;
+        case 0o140000:
+          return DT_SOCK;
+        default:
+          return DT_UNKNOWN;
       }
     };
     const list: { name: string; type: number; ino: bigint }[] = [];
@@ -544,7 +606,13 @@ export function mkdirat(sys: SyscallContext, dirfd: number, path: string, mode: 
 export function mknodat(sys: SyscallContext, dirfd: number, path: string, mode: number): SyscallResult {
   const r = sys.resolveAt(dirfd, path, false);
   if ((mode & S_IFMT) === S_IFREG || (mode & S_IFMT) === 0) {
-    const fd = sys.host(() => fs.openSync(r.host, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, mode & ~sys.p.umask & 0o7777));
+    const fd = sys.host(() =>
+      fs.openSync(
+        r.host,
+        fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY,
+        mode & ~sys.p.umask & 0o7777,
+      ),
+    );
     fs.closeSync(fd);
     return 0;
   }
@@ -569,14 +637,28 @@ export function symlinkat(sys: SyscallContext, target: string, dirfd: number, pa
   return 0;
 }
 
-export function linkat(sys: SyscallContext, olddir: number, oldpath: string, newdir: number, newpath: string, flags: number): SyscallResult {
+export function linkat(
+  sys: SyscallContext,
+  olddir: number,
+  oldpath: string,
+  newdir: number,
+  newpath: string,
+  flags: number,
+): SyscallResult {
   const a = sys.resolveAt(olddir, oldpath, (flags & AT_SYMLINK_FOLLOW) !== 0);
   const b = sys.resolveAt(newdir, newpath, false);
   sys.host(() => fs.linkSync(a.host, b.host));
   return 0;
 }
 
-export function renameat(sys: SyscallContext, olddir: number, oldpath: string, newdir: number, newpath: string, flags: number): SyscallResult {
+export function renameat(
+  sys: SyscallContext,
+  olddir: number,
+  oldpath: string,
+  newdir: number,
+  newpath: string,
+  flags: number,
+): SyscallResult {
   const RENAME_NOREPLACE = 1;
   if (flags & ~RENAME_NOREPLACE) return -Errno.EINVAL;
   const a = sys.resolveAt(olddir, oldpath, false);
@@ -607,7 +689,13 @@ export function readlinkat(sys: SyscallContext, dirfd: number, path: string, buf
   return b.length;
 }
 
-export function faccessat(sys: SyscallContext, dirfd: number, path: string, mode: number, flags: number): SyscallResult {
+export function faccessat(
+  sys: SyscallContext,
+  dirfd: number,
+  path: string,
+  mode: number,
+  flags: number,
+): SyscallResult {
   if (mode & ~7) return -Errno.EINVAL;
   const r = sys.resolveAt(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) === 0);
   sys.host(() => sys.k.gfs.pinned(r.host, (h) => fs.accessSync(h, mode)));
@@ -628,7 +716,14 @@ export function fchmodat(sys: SyscallContext, dirfd: number, path: string, mode:
   return 0;
 }
 
-export function fchownat(sys: SyscallContext, dirfd: number, path: string, uid: number, gid: number, flags: number): SyscallResult {
+export function fchownat(
+  sys: SyscallContext,
+  dirfd: number,
+  path: string,
+  uid: number,
+  gid: number,
+  flags: number,
+): SyscallResult {
   if (path === "" && flags & AT_EMPTY_PATH) return fchown(sys, dirfd, uid, gid);
   const follow = (flags & AT_SYMLINK_NOFOLLOW) === 0;
   const r = sys.resolveAt(dirfd, path, follow);
@@ -647,7 +742,13 @@ export function fchown(sys: SyscallContext, fd: number, uid: number, gid: number
   return 0;
 }
 
-export function utimensat(sys: SyscallContext, dirfd: number, pathPtr: number, times: number, flags: number): SyscallResult {
+export function utimensat(
+  sys: SyscallContext,
+  dirfd: number,
+  pathPtr: number,
+  times: number,
+  flags: number,
+): SyscallResult {
   const UTIME_NOW = (1 << 30) - 1;
   const UTIME_OMIT = (1 << 30) - 2;
   let target: { fd?: number; path?: string; follow: boolean };
@@ -726,7 +827,11 @@ export function packStatfs(sys: SyscallContext, s: fs.BigIntStatsFs, buf: number
 
 export function statfs(sys: SyscallContext, path: string, buf: number): SyscallResult {
   const host = sys.resolveAt(AT_FDCWD, path, true).host;
-  return packStatfs(sys, sys.host(() => sys.k.gfs.pinned(host, (h) => fs.statfsSync(h, { bigint: true }))), buf);
+  return packStatfs(
+    sys,
+    sys.host(() => sys.k.gfs.pinned(host, (h) => fs.statfsSync(h, { bigint: true }))),
+    buf,
+  );
 }
 
 export function fstatfs(sys: SyscallContext, fd: number, buf: number): SyscallResult {

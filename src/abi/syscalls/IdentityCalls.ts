@@ -20,10 +20,10 @@ export const identityCalls: SyscallHandlers = {
   geteuid: (sys) => sys.k.uid,
   getgid: (sys) => sys.k.gid,
   getegid: (sys) => sys.k.gid,
-  setuid: (sys) => sys.k.uid === 0 ? 0 : -Errno.EPERM, // setuid family
-  setgid: (sys) => sys.k.uid === 0 ? 0 : -Errno.EPERM, // setuid family
-  setresuid: (sys) => sys.k.uid === 0 ? 0 : -Errno.EPERM, // setuid family
-  setregid: (sys) => sys.k.uid === 0 ? 0 : -Errno.EPERM, // setuid family
+  setuid: (sys) => (sys.k.uid === 0 ? 0 : -Errno.EPERM), // setuid family
+  setgid: (sys) => (sys.k.uid === 0 ? 0 : -Errno.EPERM), // setuid family
+  setresuid: (sys) => (sys.k.uid === 0 ? 0 : -Errno.EPERM), // setuid family
+  setregid: (sys) => (sys.k.uid === 0 ? 0 : -Errno.EPERM), // setuid family
   getresuid: (sys) => getres(sys, sys.k.uid),
   getresgid: (sys) => getres(sys, sys.k.gid),
   getgroups: () => 0, // no supplementary groups
@@ -39,7 +39,11 @@ export const identityCalls: SyscallHandlers = {
   getpgid: (sys) => getpgid(sys, sys.int(0)),
   setpgid: (sys) => setpgid(sys, sys.int(0), sys.int(1)),
   getsid: (sys) => sys.p.sid,
-  setsid: (sys) => { if (sys.p.pgid === sys.p.pid) return -Errno.EPERM; sys.p.sid = sys.p.pgid = sys.p.pid; return sys.p.pid; },
+  setsid: (sys) => {
+    if (sys.p.pgid === sys.p.pid) return -Errno.EPERM;
+    sys.p.sid = sys.p.pgid = sys.p.pid;
+    return sys.p.pid;
+  },
   setpriority: () => 0,
   getpriority: () => 20, // nice 0 (returned as 20 - nice)
   sched_getaffinity: (sys) => schedGetaffinity(sys, sys.ulong(1), sys.ulong(2)),
@@ -97,7 +101,10 @@ export function prlimit(sys: SyscallContext, pid: number, res: number, newPtr: n
     let cur = RLIM_INFINITY;
     let max = RLIM_INFINITY;
     if (res === 3) cur = 8n << 20n; // RLIMIT_STACK
-    if (res === 7) { cur = BigInt(MAX_FDS); max = BigInt(MAX_FDS); } // RLIMIT_NOFILE
+    if (res === 7) {
+      cur = BigInt(MAX_FDS);
+      max = BigInt(MAX_FDS);
+    } // RLIMIT_NOFILE
     if (res === 4) cur = max = 0n; // RLIMIT_CORE
     if (res === 6) cur = max = BigInt(sys.k.maxProcs); // RLIMIT_NPROC (--max-procs)
     const b = new Uint8Array(16);
@@ -123,7 +130,8 @@ export function getrusage(sys: SyscallContext, _who: number, buf: number): Sysca
 }
 
 export function prctl(sys: SyscallContext, op: number, arg: number): SyscallResult {
-  const PR_SET_NAME = 15, PR_GET_NAME = 16;
+  const PR_SET_NAME = 15,
+    PR_GET_NAME = 16;
   if (op === PR_SET_NAME) {
     sys.p.comm = sys.p.space.readCString(arg, 16).slice(0, 15);
     return 0;
@@ -139,7 +147,7 @@ export function prctl(sys: SyscallContext, op: number, arg: number): SyscallResu
 
 export function getpgid(sys: SyscallContext, pid: number): SyscallResult {
   const t = pid === 0 ? sys.p : sys.k.procs.get(pid);
-  if (!t || t.state === ProcState.Zombie && t !== sys.p) return -Errno.ESRCH;
+  if (!t || (t.state === ProcState.Zombie && t !== sys.p)) return -Errno.ESRCH;
   return t.pgid;
 }
 

@@ -28,7 +28,15 @@ export const memoryCalls: SyscallHandlers = {
   mincore: () => -Errno.ENOSYS,
 };
 
-export function mmap(sys: SyscallContext, addr: number, len: number, prot: number, flags: number, fd: number, off: number): SyscallResult {
+export function mmap(
+  sys: SyscallContext,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  off: number,
+): SyscallResult {
   const space = sys.p.space;
   if (len === 0) return -Errno.EINVAL;
   if (off < 0 || off % PAGE_SIZE !== 0) return -Errno.EINVAL;
@@ -61,7 +69,13 @@ export function mmap(sys: SyscallContext, addr: number, len: number, prot: numbe
     if (addr + size > TASK_SIZE || addr < PAGE_SIZE) return -Errno.ENOMEM;
     if (flags & MAP_FIXED_NOREPLACE && !(flags & MAP_FIXED) && !space.isFree(addr, addr + size)) return -Errno.EEXIST;
     at = addr;
-  } else if (addr !== 0 && addr % PAGE_SIZE === 0 && addr + size <= MMAP_BASE && addr >= 0x10000 && space.isFree(addr, addr + size)) {
+  } else if (
+    addr !== 0 &&
+    addr % PAGE_SIZE === 0 &&
+    addr + size <= MMAP_BASE &&
+    addr >= 0x10000 &&
+    space.isFree(addr, addr + size)
+  ) {
     at = addr; // the hint is free: take it, as Linux does
   } else {
     at = space.findFree(size);

@@ -23,25 +23,44 @@ export const processCalls: SyscallHandlers = {
   execve: (sys) => execve(sys, sys.path(0), sys.ulong(1), sys.ulong(2)),
   wait4: (sys) => wait4(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.ulong(3)),
   waitid: (sys) => waitid(sys, sys.int(0), sys.int(1), sys.ulong(2), sys.int(3), sys.ulong(4)),
-  exit: (sys) => { sys.k.exitThread(sys.p, sys.int(0)); return 0; },
-  exit_group: (sys) => { sys.k.exitProcess(sys.p, sys.int(0), false); return 0; },
-  set_tid_address: (sys) => { sys.p.clearChildTid = sys.ulong(0); return sys.p.pid; },
+  exit: (sys) => {
+    sys.k.exitThread(sys.p, sys.int(0));
+    return 0;
+  },
+  exit_group: (sys) => {
+    sys.k.exitProcess(sys.p, sys.int(0), false);
+    return 0;
+  },
+  set_tid_address: (sys) => {
+    sys.p.clearChildTid = sys.ulong(0);
+    return sys.p.pid;
+  },
   set_robust_list: () => 0, // robust futex lists are accepted; a dying owner does not release them
   futex: (sys) => futex(sys, sys.ulong(0), sys.int(1), sys.uint(2), sys.ulong(3), sys.ulong(4), sys.uint(5)),
   rseq: () => -Errno.ENOSYS, // glibc copes without it
   riscv_hwprobe: () => -Errno.ENOSYS, // glibc falls back to AT_HWCAP
-  riscv_flush_icache: (sys) => { sys.k.cpu.flushTlb(); return 0; },
+  riscv_flush_icache: (sys) => {
+    sys.k.cpu.flushTlb();
+    return 0;
+  },
   clone3: () => -Errno.ENOSYS, // glibc falls back to clone
 };
 
-export function clone(sys: SyscallContext, flags: number, stack: number, ptid: number, tls: number, ctid: number): SyscallResult {
+export function clone(
+  sys: SyscallContext,
+  flags: number,
+  stack: number,
+  ptid: number,
+  tls: number,
+  ctid: number,
+): SyscallResult {
   const k = sys.k;
   const p = sys.p;
   // RLIMIT_NPROC (fork(2): EAGAIN). Zombies count until they are reaped, and threads count, as on Linux.
   if (k.procs.size >= k.maxProcs) return -Errno.EAGAIN;
   if (flags & CLONE_THREAD) return cloneThread(sys, flags, stack, ptid, tls, ctid);
   // A shared address space without a thread group or vfork: not modelled (clone(2) allows it).
-  if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) return -Errno.EINVAL;
+  if (flags & CLONE_VM && !(flags & CLONE_VFORK)) return -Errno.EINVAL;
   k.syncOut(p);
   // A fork child's parent is the calling thread's process (its leader): any thread may wait.
   const parent = p.leader;
@@ -75,7 +94,14 @@ export function clone(sys: SyscallContext, flags: number, stack: number, ptid: n
  * pointer (tp) from CLONE_SETTLS, and runs interleaved with the others on the one hart: each
  * slice, system call or fault is a switch point, and an AMO or LR/SC pair never spans one.
  */
-function cloneThread(sys: SyscallContext, flags: number, stack: number, ptid: number, tls: number, ctid: number): SyscallResult {
+function cloneThread(
+  sys: SyscallContext,
+  flags: number,
+  stack: number,
+  ptid: number,
+  tls: number,
+  ctid: number,
+): SyscallResult {
   const CLONE_SIGHAND = 0x800;
   if ((flags & CLONE_SIGHAND) === 0 || (flags & CLONE_VM) === 0) return -Errno.EINVAL;
   if (flags & CLONE_VFORK) return -Errno.EINVAL;
@@ -93,7 +119,15 @@ function cloneThread(sys: SyscallContext, flags: number, stack: number, ptid: nu
  * a0 = 0, on `stack` if given, with tp from CLONE_SETTLS; the caller's signal mask; the tid
  * stored where CLONE_PARENT_SETTID / CLONE_CHILD_SETTID ask, and remembered for CLEARTID.
  */
-function startClone(p: Process, c: Process, flags: number, stack: number, ptid: number, tls: number, ctid: number): void {
+function startClone(
+  p: Process,
+  c: Process,
+  flags: number,
+  stack: number,
+  ptid: number,
+  tls: number,
+  ctid: number,
+): void {
   c.x.set(p.x);
   c.f.set(p.f);
   c.fcsr = p.fcsr;
@@ -172,9 +206,18 @@ function reap(sys: SyscallContext, c: Process): void {
   sys.k.procs.delete(c.pid);
 }
 
-export function wait4(sys: SyscallContext, pid: number, statusPtr: number, options: number, rusage: number): SyscallResult {
+export function wait4(
+  sys: SyscallContext,
+  pid: number,
+  statusPtr: number,
+  options: number,
+  rusage: number,
+): SyscallResult {
   const p = sys.p;
-  const c = exitedChild(p, (c) => pid === -1 || (pid > 0 ? c.pid === pid : pid === 0 ? c.pgid === p.pgid : c.pgid === -pid));
+  const c = exitedChild(
+    p,
+    (c) => pid === -1 || (pid > 0 ? c.pid === pid : pid === 0 ? c.pgid === p.pgid : c.pgid === -pid),
+  );
   if (c === "none") return -Errno.ECHILD;
   if (c === "running") {
     if (options & WNOHANG) return 0;
@@ -193,10 +236,23 @@ export function wait4(sys: SyscallContext, pid: number, statusPtr: number, optio
  * The result is a siginfo_t for SIGCHLD (si_pid, si_uid, si_status and CLD_EXITED/CLD_KILLED in
  * si_code); with WNOHANG and no exited child it is all zeros, as Linux writes it.
  */
-export function waitid(sys: SyscallContext, idtype: number, id: number, infop: number, options: number, rusage: number): SyscallResult {
-  const P_ALL = 0, P_PID = 1, P_PGID = 2;
-  const WSTOPPED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x0100_0000;
-  const CLD_EXITED = 1, CLD_KILLED = 2;
+export function waitid(
+  sys: SyscallContext,
+  idtype: number,
+  id: number,
+  infop: number,
+  options: number,
+  rusage: number,
+): SyscallResult {
+  const P_ALL = 0,
+    P_PID = 1,
+    P_PGID = 2;
+  const WSTOPPED = 2,
+    WEXITED = 4,
+    WCONTINUED = 8,
+    WNOWAIT = 0x0100_0000;
+  const CLD_EXITED = 1,
+    CLD_KILLED = 2;
   if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | 0xe000_0000)) return -Errno.EINVAL;
   if ((options & (WEXITED | WSTOPPED | WCONTINUED)) === 0) return -Errno.EINVAL;
   if (idtype !== P_ALL && idtype !== P_PID && idtype !== P_PGID) return -Errno.EINVAL;
@@ -237,9 +293,22 @@ export function waitid(sys: SyscallContext, idtype: number, id: number, infop: n
  * woken, and then returns 0 if a FUTEX_WAKE chose it, ETIMEDOUT at its timeout (relative for
  * WAIT, absolute for WAIT_BITSET), or EINTR for a signal.
  */
-export function futex(sys: SyscallContext, uaddr: number, op: number, val: number, timeout: number, uaddr2: number, val3: number): SyscallResult {
-  const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4;
-  const FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_CLOCK_REALTIME = 256;
+export function futex(
+  sys: SyscallContext,
+  uaddr: number,
+  op: number,
+  val: number,
+  timeout: number,
+  uaddr2: number,
+  val3: number,
+): SyscallResult {
+  const FUTEX_WAIT = 0,
+    FUTEX_WAKE = 1,
+    FUTEX_REQUEUE = 3,
+    FUTEX_CMP_REQUEUE = 4;
+  const FUTEX_WAIT_BITSET = 9,
+    FUTEX_WAKE_BITSET = 10,
+    FUTEX_CLOCK_REALTIME = 256;
   const cmd = op & 127;
   const p = sys.p;
   const k = sys.k;

@@ -12,14 +12,23 @@ export const signalCalls: SyscallHandlers = {
   rt_sigprocmask: (sys) => rtSigprocmask(sys, sys.int(0), sys.ulong(1), sys.ulong(2), sys.ulong(3)),
   rt_sigpending: (sys) => rtSigpending(sys, sys.ulong(0)),
   rt_sigsuspend: (sys) => rtSigsuspend(sys, sys.ulong(0)),
-  rt_sigreturn: (sys) => { sys.k.sigreturn(sys.p); return 0; },
+  rt_sigreturn: (sys) => {
+    sys.k.sigreturn(sys.p);
+    return 0;
+  },
   kill: (sys) => kill(sys, sys.int(0), sys.int(1)),
   tkill: (sys) => tgkill(sys, -1, sys.int(0), sys.int(1)),
   tgkill: (sys) => tgkill(sys, sys.int(0), sys.int(1), sys.int(2)),
   sigaltstack: () => 0, // accepted; handlers run on the current stack
 };
 
-export function rtSigaction(sys: SyscallContext, sig: number, act: number, oldact: number, sigsetsize: number): SyscallResult {
+export function rtSigaction(
+  sys: SyscallContext,
+  sig: number,
+  act: number,
+  oldact: number,
+  sigsetsize: number,
+): SyscallResult {
   if (sigsetsize !== 8) return -Errno.EINVAL;
   if (sig < 1 || sig > NSIG) return -Errno.EINVAL;
   const a = sys.p.actions[sig]!;
@@ -46,7 +55,13 @@ export function rtSigaction(sys: SyscallContext, sig: number, act: number, oldac
   return 0;
 }
 
-export function rtSigprocmask(sys: SyscallContext, how: number, set: number, oldset: number, size: number): SyscallResult {
+export function rtSigprocmask(
+  sys: SyscallContext,
+  how: number,
+  set: number,
+  oldset: number,
+  size: number,
+): SyscallResult {
   if (size !== 8) return -Errno.EINVAL;
   const p = sys.p;
   const old = p.sigmask;
@@ -88,7 +103,8 @@ export function kill(sys: SyscallContext, pid: number, sig: number): SyscallResu
   for (const q of sys.k.procs.values()) {
     if (q.state === ProcState.Zombie) continue;
     const l = q.leader;
-    if (pid > 0 ? q.pid === pid : pid === 0 ? l.pgid === me.pgid : pid === -1 ? l !== me : l.pgid === -pid) groups.add(l);
+    if (pid > 0 ? q.pid === pid : pid === 0 ? l.pgid === me.pgid : pid === -1 ? l !== me : l.pgid === -pid)
+      groups.add(l);
   }
   if (groups.size === 0) return -Errno.ESRCH;
   for (const l of groups) sys.k.sendGroupSignal(l, sig);

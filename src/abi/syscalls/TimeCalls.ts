@@ -23,11 +23,20 @@ export const timeCalls: SyscallHandlers = {
 
 export function nowNs(sys: SyscallContext, clock: number): bigint {
   switch (clock) {
-    case 0: case 5: case 8: case 11: // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
+    case 0:
+    case 5:
+    case 8:
+    case 11: // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
       return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-    case 1: case 4: case 6: case 7: case 9: // MONOTONIC, _RAW, _COARSE, BOOTTIME, BOOTTIME_ALARM
+    case 1:
+    case 4:
+    case 6:
+    case 7:
+    case 9: // MONOTONIC, _RAW, _COARSE, BOOTTIME, BOOTTIME_ALARM
       return process.hrtime.bigint();
-    case 2: case 3: { // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID: the host CPU time of the emulation
+    case 2:
+    case 3: {
+      // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID: the host CPU time of the emulation
       const u = process.cpuUsage();
       return BigInt(u.user + u.system) * 1000n;
     }
@@ -83,10 +92,13 @@ export function sleepFor(sys: SyscallContext, ms: number): SyscallResult {
     return 0;
   }
   if (p.sleepTimer) clearTimeout(p.sleepTimer);
-  p.sleepTimer = setTimeout(() => {
-    p.sleepTimer = undefined;
-    p.wake();
-  }, Math.max(0, p.sleepUntil - now));
+  p.sleepTimer = setTimeout(
+    () => {
+      p.sleepTimer = undefined;
+      p.wake();
+    },
+    Math.max(0, p.sleepUntil - now),
+  );
   return BLOCK;
 }
 

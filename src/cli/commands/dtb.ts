@@ -20,10 +20,15 @@ export const command: Command = {
   summary: "write the device tree of a machine configuration",
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs("dtb", argv, {
-      ...machineOptions,
-      output: { type: "string", short: "o" },
-    }, false);
+    const { values } = parseCommandArgs(
+      "dtb",
+      argv,
+      {
+        ...machineOptions,
+        output: { type: "string", short: "o" },
+      },
+      false,
+    );
     if (!values.output) throw new UsageError("dtb: give the output file with -o FILE (see 'typevisor dtb --help')");
     const cfg = readMachineSpec("dtb", values, false);
     const dtb = buildVirtDtb(cfg);

@@ -56,17 +56,22 @@ export const command: Command = {
     const ours = argv.slice(0, split);
     let rest = argv.slice(split);
     if (rest[0] === "--") rest = rest.slice(1);
-    const { values } = parseCommandArgs("exec", ours, {
-      root: { type: "string" },
-      sysroot: { type: "string", short: "L" },
-      env: { type: "string", multiple: true },
-      strace: { type: "boolean" },
-      "inherit-env": { type: "boolean" },
-      "clear-env": { type: "boolean" },
-      memory: { type: "string" },
-      "max-procs": { type: "string" },
-      engine: { type: "string" },
-    }, false);
+    const { values } = parseCommandArgs(
+      "exec",
+      ours,
+      {
+        root: { type: "string" },
+        sysroot: { type: "string", short: "L" },
+        env: { type: "string", multiple: true },
+        strace: { type: "boolean" },
+        "inherit-env": { type: "boolean" },
+        "clear-env": { type: "boolean" },
+        memory: { type: "string" },
+        "max-procs": { type: "string" },
+        engine: { type: "string" },
+      },
+      false,
+    );
     const engine = parseEngine("exec", values.engine);
     if (rest.length === 0) throw new UsageError("exec: missing PROGRAM (see 'typevisor exec --help')");
     const env: string[] = [];
@@ -104,7 +109,14 @@ export const command: Command = {
     reportEngineStatsAtExit(hart, useEngine(hart, engine, engineOptionsFromEnv()));
     let kernel: Kernel;
     try {
-      kernel = new Kernel({ memory, cpu: hart, root: values.root, sysroot: values.sysroot, strace: values.strace ?? false, maxProcs });
+      kernel = new Kernel({
+        memory,
+        cpu: hart,
+        root: values.root,
+        sysroot: values.sysroot,
+        strace: values.strace ?? false,
+        maxProcs,
+      });
     } catch (e) {
       throw new UsageError(`exec: ${e instanceof Error ? e.message : String(e)}`);
     }

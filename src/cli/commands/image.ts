@@ -58,7 +58,18 @@ async function run(argv: string[]): Promise<number> {
         const t0 = Date.now();
         const r = await pullImage(name, { force: values.force, progress });
         if (values.json) {
-          out(JSON.stringify({ name: r.name, built: r.built, dir: r.dir, kernel: r.kernel, initrd: r.initrd, disk: r.disk, root: r.root, manifest: r.manifest }));
+          out(
+            JSON.stringify({
+              name: r.name,
+              built: r.built,
+              dir: r.dir,
+              kernel: r.kernel,
+              initrd: r.initrd,
+              disk: r.disk,
+              root: r.root,
+              manifest: r.manifest,
+            }),
+          );
         } else if (!values.quiet) {
           const secs = ((Date.now() - t0) / 1000).toFixed(1);
           out(r.built ? `image ${name} assembled in ${secs}s: ${r.dir}` : `image ${name} is up to date: ${r.dir}`);
@@ -75,17 +86,41 @@ async function run(argv: string[]): Promise<number> {
         const w = Math.max(...images.map((i) => i.name.length));
         for (const i of images) {
           const m = i.manifest;
-          const size = m && m.recipe !== "rootfs" ? formatBytes(Object.values(m.artifacts).reduce((s, a) => s + a.size, 0)) + "  " : "";
-          const pk = !m ? "" : m.recipe === "rootfs" ? `${m.packages.length} packages` : m.packages.slice(1).map((p) => `${p.name} ${p.version}`).join(", ");
-          out(`${i.name.padEnd(w)}  ${i.state.padEnd(7)}  ${i.state === "ready" ? `${size}${pk}` : i.state === "damaged" ? (i.problems?.[0] ?? "") : i.description}`);
+          const size =
+            m && m.recipe !== "rootfs"
+              ? formatBytes(Object.values(m.artifacts).reduce((s, a) => s + a.size, 0)) + "  "
+              : "";
+          const pk = !m
+            ? ""
+            : m.recipe === "rootfs"
+              ? `${m.packages.length} packages`
+              : m.packages
+                  .slice(1)
+                  .map((p) => `${p.name} ${p.version}`)
+                  .join(", ");
+          out(
+            `${i.name.padEnd(w)}  ${i.state.padEnd(7)}  ${i.state === "ready" ? `${size}${pk}` : i.state === "damaged" ? (i.problems?.[0] ?? "") : i.description}`,
+          );
         }
         return 0;
       }
       case "path": {
         const name = positionals[0];
-        if (!name || positionals.length > 1) throw new UsageError("image path: give exactly one image name (see 'typevisor image ls')");
+        if (!name || positionals.length > 1)
+          throw new UsageError("image path: give exactly one image name (see 'typevisor image ls')");
         const p = await imagePaths(name);
-        if (values.json) out(JSON.stringify({ name, dir: p.dir, kernel: p.kernel, initrd: p.initrd, disk: p.disk, root: p.root, cmdline: p.manifest.cmdline }));
+        if (values.json)
+          out(
+            JSON.stringify({
+              name,
+              dir: p.dir,
+              kernel: p.kernel,
+              initrd: p.initrd,
+              disk: p.disk,
+              root: p.root,
+              cmdline: p.manifest.cmdline,
+            }),
+          );
         else {
           if (p.kernel) out(`kernel=${p.kernel}`);
           if (p.initrd) out(`initrd=${p.initrd}`);
@@ -97,7 +132,8 @@ async function run(argv: string[]): Promise<number> {
       }
       case "rm":
       case "remove": {
-        if (positionals.length === 0) throw new UsageError("image rm: give the image name to remove (see 'typevisor image ls')");
+        if (positionals.length === 0)
+          throw new UsageError("image rm: give the image name to remove (see 'typevisor image ls')");
         let status = 0;
         for (const name of positionals) {
           if (removeImage(name)) {
@@ -112,10 +148,13 @@ async function run(argv: string[]): Promise<number> {
       case undefined:
         throw new UsageError("image: give a subcommand: pull, ls, path or rm (see 'typevisor image --help')");
       default:
-        throw new UsageError(`image: unknown subcommand '${sub}': use pull, ls, path or rm (see 'typevisor image --help')`);
+        throw new UsageError(
+          `image: unknown subcommand '${sub}': use pull, ls, path or rm (see 'typevisor image --help')`,
+        );
     }
   } catch (e) {
-    if (e instanceof AptUnavailableError || e instanceof ImageError) throw new UsageError(`image ${sub}: ${e.message}`, 1);
+    if (e instanceof AptUnavailableError || e instanceof ImageError)
+      throw new UsageError(`image ${sub}: ${e.message}`, 1);
     if (e instanceof Error && !(e instanceof UsageError)) {
       throw new UsageError(`image ${sub}: ${e.message}`, 1);
     }

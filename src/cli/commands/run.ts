@@ -9,7 +9,14 @@ import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import type { NamedBytes } from "../../vmm/VirtLayout.js";
 import { planVirtBoot } from "../../vmm/VirtLayout.js";
 import type { Vm, VmExit, VmStats } from "../../vmm/Vm.js";
-import { SHARE_TAG_PATTERN, defaultShareTag, virtioSlotProblem, type DiskSpec, type MachineSpec, type ShareSpec } from "../../vmm/MachineSpec.js";
+import {
+  SHARE_TAG_PATTERN,
+  defaultShareTag,
+  virtioSlotProblem,
+  type DiskSpec,
+  type MachineSpec,
+  type ShareSpec,
+} from "../../vmm/MachineSpec.js";
 import { buildVirtMachine, MachineBuildError, type VirtMachine } from "../../vmm/MachineBuilder.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
@@ -62,13 +69,18 @@ function readInput(cmd: string, what: string, path: string, flag: string): Named
   let bytes: Uint8Array;
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new UsageError(`${cmd}: ${what} '${path}' is a directory; give the file (${flag} FILE)`);
+    if (st.isDirectory())
+      throw new UsageError(`${cmd}: ${what} '${path}' is a directory; give the file (${flag} FILE)`);
     bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UsageError(`${cmd}: ${what} '${path}' does not exist; check the path given to ${flag}`);
-    if (code === "EACCES") throw new UsageError(`${cmd}: ${what} '${path}' is not readable (permission denied); fix its permissions or run as a user who can read it`);
+    if (code === "ENOENT")
+      throw new UsageError(`${cmd}: ${what} '${path}' does not exist; check the path given to ${flag}`);
+    if (code === "EACCES")
+      throw new UsageError(
+        `${cmd}: ${what} '${path}' is not readable (permission denied); fix its permissions or run as a user who can read it`,
+      );
     throw new UsageError(`${cmd}: cannot read ${what} '${path}': ${(e as Error).message}`);
   }
   return { name: path, bytes };
@@ -85,10 +97,13 @@ export function parseDiskSpec(cmd: string, spec: string): DiskSpec {
     else throw new UsageError(`${cmd}: --disk option '${o}' is unknown (use ro, overlay or overlay=FILE)`);
   }
   try {
-    if (!statSync(path).isFile()) throw new UsageError(`${cmd}: disk '${path}' is not a regular file (give a raw disk image)`);
+    if (!statSync(path).isFile())
+      throw new UsageError(`${cmd}: disk '${path}' is not a regular file (give a raw disk image)`);
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`${cmd}: disk '${path}' does not exist; create it (e.g. 'typevisor image' or 'truncate -s 64M ${path} && mkfs.ext4 ${path}') or fix the path`);
+    throw new UsageError(
+      `${cmd}: disk '${path}' does not exist; create it (e.g. 'typevisor image' or 'truncate -s 64M ${path} && mkfs.ext4 ${path}') or fix the path`,
+    );
   }
   return d;
 }
@@ -108,9 +123,14 @@ export function parseShares(cmd: string, specs: readonly string[]): ShareSpec[] 
     const tag = colon > 0 ? head.slice(colon + 1) : defaultShareTag(resolvePath(path));
     if (!path) throw new UsageError(`${cmd}: --share ${spec}: give a directory (form: --share DIR[:TAG][,ro])`);
     if (!new RegExp(SHARE_TAG_PATTERN).test(tag)) {
-      throw new UsageError(`${cmd}: --share ${spec}: tag '${tag}' must be 1-31 letters, digits, '_', '.' or '-' (form: --share DIR[:TAG][,ro])`);
+      throw new UsageError(
+        `${cmd}: --share ${spec}: tag '${tag}' must be 1-31 letters, digits, '_', '.' or '-' (form: --share DIR[:TAG][,ro])`,
+      );
     }
-    if (tags.has(tag)) throw new UsageError(`${cmd}: --share ${spec}: tag '${tag}' is used by another --share; give each its own (DIR:TAG)`);
+    if (tags.has(tag))
+      throw new UsageError(
+        `${cmd}: --share ${spec}: tag '${tag}' is used by another --share; give each its own (DIR:TAG)`,
+      );
     tags.add(tag);
     let st;
     try {
@@ -145,20 +165,33 @@ export interface MachineFlagDefaults {
 }
 
 /** Validates the machine flags, reads the files they name and returns the machine to build. */
-export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boolean, defaults: MachineFlagDefaults = {}): MachineSpec {
+export function readMachineSpec(
+  cmd: string,
+  v: MachineValues,
+  needKernel: boolean,
+  defaults: MachineFlagDefaults = {},
+): MachineSpec {
   if (v.arch !== undefined && v.arch !== "riscv64") {
-    throw new UsageError(`${cmd}: --arch ${v.arch} is not supported; Typevisor emulates riscv64 machines (use --arch riscv64)`);
+    throw new UsageError(
+      `${cmd}: --arch ${v.arch} is not supported; Typevisor emulates riscv64 machines (use --arch riscv64)`,
+    );
   }
   const memory = parseSize(v.memory ?? "512M", "--memory");
   if (memory < 16 * 1024 * 1024 || memory % 4096 !== 0) {
     throw new UsageError(`${cmd}: --memory ${v.memory}: give at least 16M, in whole 4 KiB pages`);
   }
-  if (memory > 2048 * 1024 * 1024) throw new UsageError(`${cmd}: --memory ${v.memory}: at most 2G of guest RAM is supported (guest RAM is one WebAssembly memory of at most 4 GiB, which also holds the engine's state)`);
+  if (memory > 2048 * 1024 * 1024)
+    throw new UsageError(
+      `${cmd}: --memory ${v.memory}: at most 2G of guest RAM is supported (guest RAM is one WebAssembly memory of at most 4 GiB, which also holds the engine's state)`,
+    );
   const cpus = Number(v.cpus ?? "1");
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8)
+    throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
   const engine = parseEngine(cmd, v.engine);
-  if (needKernel && !v.kernel) throw new UsageError(`${cmd}: give the kernel to boot with --kernel FILE (see 'typevisor ${cmd} --help')`);
-  if (v.initrd && !v.kernel) throw new UsageError(`${cmd}: --initrd needs --kernel too (the initramfs is placed after the kernel)`);
+  if (needKernel && !v.kernel)
+    throw new UsageError(`${cmd}: give the kernel to boot with --kernel FILE (see 'typevisor ${cmd} --help')`);
+  if (v.initrd && !v.kernel)
+    throw new UsageError(`${cmd}: --initrd needs --kernel too (the initramfs is placed after the kernel)`);
   const kernel = v.kernel ? readInput(cmd, "kernel", v.kernel, "--kernel") : undefined;
   const initrd = v.initrd ? readInput(cmd, "initramfs", v.initrd, "--initrd") : undefined;
   const bios = v.bios ? readInput(cmd, "firmware", v.bios, "--bios") : undefined;
@@ -166,7 +199,19 @@ export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boole
   const vmName = defaults.vmName ?? v.disk?.[0]?.split(",")[0] ?? v.kernel ?? "typevisor";
   const nics = parseNetFlags(cmd, v.net, defaults.net ?? [], vmName);
   const shares = parseShares(cmd, v.share ?? []);
-  const cfg: MachineSpec = { memory, cpus, kernel, initrd, bios, append: v.append ?? DEFAULT_APPEND, engine, engineOptions: engineOptionsFromEnv(), disks, nics, shares };
+  const cfg: MachineSpec = {
+    memory,
+    cpus,
+    kernel,
+    initrd,
+    bios,
+    append: v.append ?? DEFAULT_APPEND,
+    engine,
+    engineOptions: engineOptionsFromEnv(),
+    disks,
+    nics,
+    shares,
+  };
   const problem = virtioSlotProblem(cfg);
   if (problem) throw new UsageError(`${cmd}: ${problem}`);
   if (kernel) {
@@ -180,7 +225,12 @@ export function readMachineSpec(cmd: string, v: MachineValues, needKernel: boole
 }
 
 function asUsageError(cmd: string, e: unknown): unknown {
-  if (e instanceof KernelImageError || e instanceof ElfError || e instanceof ElfLoadError || e instanceof MachineBuildError) {
+  if (
+    e instanceof KernelImageError ||
+    e instanceof ElfError ||
+    e instanceof ElfLoadError ||
+    e instanceof MachineBuildError
+  ) {
     return new UsageError(`${cmd}: ${e.message}`);
   }
   return e;
@@ -192,11 +242,18 @@ export function formatStats(s: VmStats): string {
     `instructions retired: ${s.instructions}`,
     `run time: ${s.wallSeconds.toFixed(2)} s (${s.mips.toFixed(1)} MIPS)`,
     `reboots: ${s.reboots}`,
-    `VMM exits: ${Object.entries(s.exits).map(([k, n]) => `${k} ${n}`).join(", ")}`,
+    `VMM exits: ${Object.entries(s.exits)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}`,
     "SBI calls (built-in firmware):",
-    ...Object.entries(s.sbiCalls).sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${k}: ${n}`),
+    ...Object.entries(s.sbiCalls)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `  ${k}: ${n}`),
   ];
-  const kv = (o: Record<string, number>) => Object.entries(o).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  const kv = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || "none";
   lines.push(`exceptions by cause: ${kv(s.exceptions)}`);
   lines.push(`interrupts by cause: ${kv(s.interrupts)}`);
   lines.push("emulated privileged operations (lecture classes):");
@@ -216,7 +273,10 @@ export function formatStats(s: VmStats): string {
  */
 function switchDirectory(): string {
   const runtime = process.env["XDG_RUNTIME_DIR"];
-  const base = runtime && runtime.startsWith("/") ? join(runtime, "typevisor") : join(tmpdir(), `typevisor-${process.getuid?.() ?? "user"}`);
+  const base =
+    runtime && runtime.startsWith("/")
+      ? join(runtime, "typevisor")
+      : join(tmpdir(), `typevisor-${process.getuid?.() ?? "user"}`);
   const dir = join(base, "switches");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
@@ -226,7 +286,11 @@ function switchDirectory(): string {
  * Boots `spec` with the terminal as console (through `wrap`, e.g. start's --cmd output filter) until
  * the guest stops, Ctrl-A x or SIGINT/SIGTERM; build errors become usage errors.
  */
-export async function runOnTerminal(cmd: string, spec: MachineSpec, wrap?: (terminal: CharBackend) => CharBackend): Promise<{ exit: VmExit; vm: Vm }> {
+export async function runOnTerminal(
+  cmd: string,
+  spec: MachineSpec,
+  wrap?: (terminal: CharBackend) => CharBackend,
+): Promise<{ exit: VmExit; vm: Vm }> {
   setEngineTiering(false); // a boot is mostly run-once code: Liftoff only (src/dbt/WasmTiering.ts)
   let machine: VirtMachine | undefined;
   const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });

@@ -123,18 +123,28 @@ interface BareMachine {
 function parseBareElf(bytes: Uint8Array, name: string): ElfFile {
   const elf = parseElf(bytes, name, { machine: EM_RISCV });
   if (elf.symbol("tohost") === undefined) {
-    throw new UsageError(`run-elf: ${name} has no 'tohost' symbol: a bare-metal program must define tohost/fromhost (HTIF) to report its result`);
+    throw new UsageError(
+      `run-elf: ${name} has no 'tohost' symbol: a bare-metal program must define tohost/fromhost (HTIF) to report its result`,
+    );
   }
   const span = loadSpan(elf);
   if (span.low < RAM_BASE) {
-    throw new ElfLoadError(name, `is linked at 0x${span.low.toString(16)}, below RAM at 0x80000000 (link it with -Ttext=0x80000000 or a linker script)`);
+    throw new ElfLoadError(
+      name,
+      `is linked at 0x${span.low.toString(16)}, below RAM at 0x80000000 (link it with -Ttext=0x80000000 or a linker script)`,
+    );
   }
   return elf;
 }
 
 /** One machine (RAM, CLINT, HTIF) with the ELF loaded and the hart at e_entry in M-mode. */
-function bareMachine(elf: ElfFile, memorySize: number | undefined, engineArea: number, timer: MachineTimer,
-  write: (fd: 1 | 2, data: Uint8Array) => void): BareMachine {
+function bareMachine(
+  elf: ElfFile,
+  memorySize: number | undefined,
+  engineArea: number,
+  timer: MachineTimer,
+  write: (fd: 1 | 2, data: Uint8Array) => void,
+): BareMachine {
   const span = loadSpan(elf);
   const size = Math.max(memorySize ?? 64 << 20, Math.ceil((span.high - RAM_BASE) / 4096) * 4096);
   const memory = new GuestMemory({ base: RAM_BASE, size, shared: false, engineBytes: engineArea });
@@ -142,15 +152,24 @@ function bareMachine(elf: ElfFile, memorySize: number | undefined, engineArea: n
   const bus = new IoBus("mmio");
   let hart: Hart | undefined;
   // The board's ACLINT model with one hart: MSIP, MTIMECMP, MTIME (Privileged ISA 3.2.1).
-  const clint = new Aclint(timer, [{
-    setMsip: (level) => hart?.setInterruptPending(Irq.MSI, level),
-    getMtimecmp: () => hart?.mtimecmp ?? 0n,
-    setMtimecmp: (v) => { if (hart) hart.mtimecmp = v; },
-  }]);
+  const clint = new Aclint(timer, [
+    {
+      setMsip: (level) => hart?.setInterruptPending(Irq.MSI, level),
+      getMtimecmp: () => hart?.mtimecmp ?? 0n,
+      setMtimecmp: (v) => {
+        if (hart) hart.mtimecmp = v;
+      },
+    },
+  ]);
   bus.map(CLINT_BASE, CLINT_SIZE, clint);
   hart = new Hart({ memory, bus, hartId: 0, timer });
   const fromhost = elf.symbol("fromhost");
-  const htif = new Htif({ memory, tohost: Number(elf.symbol("tohost")), fromhost: fromhost === undefined ? undefined : Number(fromhost), write });
+  const htif = new Htif({
+    memory,
+    tohost: Number(elf.symbol("tohost")),
+    fromhost: fromhost === undefined ? undefined : Number(fromhost),
+    write,
+  });
   hart.priv = PRIV_M;
   hart.setPc(loaded.entry);
   hart.setX(10, 0n); // a0 = hart id, a1 = no device tree (the conventions of a firmware hand-off)
@@ -186,11 +205,17 @@ function serviceHost(m: BareMachine, timer: SkippingTimer, reason: ExitReason): 
     const now = timer.now();
     if (!Number.isFinite(next)) {
       // No timer armed, no devices: nothing can ever raise an interrupt, so this would hang.
-      return { status: 3, message: `the program waits in wfi at pc 0x${hart.getPc().toString(16)} with no timer armed: nothing can wake it (stopped after ${hart.instret} instructions)` };
+      return {
+        status: 3,
+        message: `the program waits in wfi at pc 0x${hart.getPc().toString(16)} with no timer armed: nothing can wake it (stopped after ${hart.instret} instructions)`,
+      };
     }
     if (next > now) timer.skipped += next - now;
   } else if (reason === ExitReason.Trap) {
-    return { status: 4, message: `unexpected host exit for exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${hart.getPc().toString(16)}` };
+    return {
+      status: 4,
+      message: `unexpected host exit for exception cause ${hart.exitCause} (tval 0x${hart.exitTval.toString(16)}) at pc 0x${hart.getPc().toString(16)}`,
+    };
   }
   return undefined;
 }
@@ -206,17 +231,30 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
   const maxInsns = opts.maxInsns ?? Number.POSITIVE_INFINITY;
   const deadline = performance.now() + (opts.timeoutSeconds ?? 60) * 1000;
   const t0 = performance.now();
-  const done = (r: BareEnd): BareRunResult =>
-    ({ ...r, instret: hart.instret, seconds: (performance.now() - t0) / 1000, engineStats: engineStats(dbt) });
+  const done = (r: BareEnd): BareRunResult => ({
+    ...r,
+    instret: hart.instret,
+    seconds: (performance.now() - t0) / 1000,
+    engineStats: engineStats(dbt),
+  });
   for (;;) {
     const left = maxInsns - hart.instret;
-    if (left <= 0) return done({ status: 3, message: `stopped after --max-insns ${maxInsns} instructions without an HTIF exit (pc 0x${hart.getPc().toString(16)})` });
+    if (left <= 0)
+      return done({
+        status: 3,
+        message: `stopped after --max-insns ${maxInsns} instructions without an HTIF exit (pc 0x${hart.getPc().toString(16)})`,
+      });
     let reason: ExitReason;
     if (opts.trace) {
       const pc = hart.getPc();
       const p = Number(pc);
       const word = memory.contains(gpa(p), 4) ? memory.readU32(gpa(p)) : undefined;
-      const low = word === undefined ? "????????" : (word & 3) === 3 ? word.toString(16).padStart(8, "0") : (word & 0xffff).toString(16).padStart(4, "0");
+      const low =
+        word === undefined
+          ? "????????"
+          : (word & 3) === 3
+            ? word.toString(16).padStart(8, "0")
+            : (word & 0xffff).toString(16).padStart(4, "0");
       process.stderr.write(`${hart.instret} ${pc.toString(16).padStart(16, "0")} ${low}\n`);
       reason = hart.run(1);
     } else {
@@ -231,7 +269,10 @@ export function runBareElf(bytes: Uint8Array, name: string, opts: BareRunOptions
 }
 
 function timedOut(hart: Hart, seconds: number | undefined): BareEnd {
-  return { status: 3, message: `timed out after ${seconds ?? 60} s without an HTIF exit (pc 0x${hart.getPc().toString(16)}, ${hart.instret} instructions)` };
+  return {
+    status: 3,
+    message: `timed out after ${seconds ?? 60} s without an HTIF exit (pc 0x${hart.getPc().toString(16)}, ${hart.instret} instructions)`,
+  };
 }
 
 export interface LockstepRunOptions extends Omit<BareRunOptions, "engine" | "trace"> {
@@ -254,7 +295,8 @@ interface Output {
 /** Describes how two machines' console output of one chunk differs, or undefined if it does not. */
 function outputDiffers(a: Output[], b: Output[]): string | undefined {
   const text = (o: Output[]) => JSON.stringify(o.map((x) => `${x.fd}:${Buffer.from(x.data).toString("latin1")}`));
-  const ta = text(a), tb = text(b);
+  const ta = text(a),
+    tb = text(b);
   return ta === tb ? undefined : `console output differs: dbt ${ta} interp ${tb}`;
 }
 
@@ -268,10 +310,14 @@ function outputDiffers(a: Output[], b: Output[]): string | undefined {
 export function runBareElfLockstep(bytes: Uint8Array, name: string, opts: LockstepRunOptions = {}): LockstepRunResult {
   const elf = parseBareElf(bytes, name);
   const write = opts.write ?? defaultWrite;
-  const outA: Output[] = [], outB: Output[] = [];
+  const outA: Output[] = [],
+    outB: Output[] = [];
   // HTIF reuses its putchar buffer: keep a copy.
-  const collect = (into: Output[]) => (fd: 1 | 2, d: Uint8Array) => { into.push({ fd, data: d.slice() }); };
-  const ta = new ChunkTimer(), tb = new ChunkTimer();
+  const collect = (into: Output[]) => (fd: 1 | 2, d: Uint8Array) => {
+    into.push({ fd, data: d.slice() });
+  };
+  const ta = new ChunkTimer(),
+    tb = new ChunkTimer();
   const a = bareMachine(elf, opts.memory, DBT_ENGINE_BYTES, ta, collect(outA));
   const b = bareMachine(elf, opts.memory, 0, tb, collect(outB));
   b.bus.log = () => {}; // the translating machine already reports each stray MMIO access once
@@ -286,14 +332,18 @@ export function runBareElfLockstep(bytes: Uint8Array, name: string, opts: Lockst
     onChunk: (reason): ChunkVerdict => {
       ta.tick(a.hart.instret);
       tb.tick(b.hart.instret);
-      const ea = serviceHost(a, ta, reason), eb = serviceHost(b, tb, reason);
+      const ea = serviceHost(a, ta, reason),
+        eb = serviceHost(b, tb, reason);
       ta.tick(a.hart.instret);
       tb.tick(b.hart.instret);
       const out = outputDiffers(outA, outB);
       if (out !== undefined) return { divergence: out };
       for (const o of outB) write(o.fd, o.data);
       outA.length = outB.length = 0;
-      if (ea?.message !== eb?.message) return { divergence: `the host saw different things: dbt '${ea?.message ?? "nothing"}' interp '${eb?.message ?? "nothing"}'` };
+      if (ea?.message !== eb?.message)
+        return {
+          divergence: `the host saw different things: dbt '${ea?.message ?? "nothing"}' interp '${eb?.message ?? "nothing"}'`,
+        };
       end = ea ?? (performance.now() > deadline ? timedOut(b.hart, opts.timeoutSeconds) : undefined);
       return end === undefined ? "continue" : "stop";
     },
@@ -304,9 +354,13 @@ export function runBareElfLockstep(bytes: Uint8Array, name: string, opts: Lockst
     const ram = compareHarts(a.hart, b.hart, true);
     if (ram !== undefined) divergence = `at the end (${r.insns} instructions): ${ram}`;
   }
-  end ??= { status: 3, message: `stopped after --max-insns ${opts.maxInsns} instructions without an HTIF exit (pc 0x${b.hart.getPc().toString(16)})` };
+  end ??= {
+    status: 3,
+    message: `stopped after --max-insns ${opts.maxInsns} instructions without an HTIF exit (pc 0x${b.hart.getPc().toString(16)})`,
+  };
   const result = { instret: b.hart.instret, seconds: (performance.now() - t0) / 1000, engineStats: engineStats(dbt) };
-  if (divergence !== undefined) return { ...result, status: 1, message: `lockstep: divergence ${divergence}`, divergence };
+  if (divergence !== undefined)
+    return { ...result, status: 1, message: `lockstep: divergence ${divergence}`, divergence };
   return { ...result, ...end, message: `${end.message}\nlockstep: ${r.insns} instructions, no divergence`, divergence };
 }
 
@@ -324,7 +378,9 @@ function lockstepChunk(text: string | undefined): number {
   if (text === undefined) return LOCKSTEP_CHUNK;
   const n = Number(text);
   if (text.trim() === "" || !Number.isInteger(n) || n < 1 || n > LOCKSTEP_CHUNK_MAX) {
-    throw new UsageError(`run-elf: --lockstep=${text}: CHUNK must be a whole number of instructions from 1 to ${LOCKSTEP_CHUNK_MAX} (e.g. --lockstep=${LOCKSTEP_CHUNK})`);
+    throw new UsageError(
+      `run-elf: --lockstep=${text}: CHUNK must be a whole number of instructions from 1 to ${LOCKSTEP_CHUNK_MAX} (e.g. --lockstep=${LOCKSTEP_CHUNK})`,
+    );
   }
   return n;
 }
@@ -352,7 +408,8 @@ export const command: Command = {
       lockstep: { type: "boolean" },
       "lockstep-ram": { type: "boolean" },
     });
-    if (positionals.length !== 1) throw new UsageError("run-elf: give exactly one PROGRAM.elf (see 'typevisor run-elf --help')");
+    if (positionals.length !== 1)
+      throw new UsageError("run-elf: give exactly one PROGRAM.elf (see 'typevisor run-elf --help')");
     const file = positionals[0]!;
     const maxInsns = positiveNumber(values["max-insns"], "--max-insns", true);
     const timeoutSeconds = positiveNumber(values.timeout, "--timeout", false);
@@ -361,11 +418,15 @@ export const command: Command = {
       throw new UsageError(`run-elf: --memory ${values.memory} must be a multiple of 4K between 4K and 2G`);
     }
     const chunk = values.lockstep ? lockstepChunk(chunkText) : undefined;
-    if (values["lockstep-ram"] && !values.lockstep) throw new UsageError("run-elf: --lockstep-ram only applies to a lockstep run; add --lockstep");
+    if (values["lockstep-ram"] && !values.lockstep)
+      throw new UsageError("run-elf: --lockstep-ram only applies to a lockstep run; add --lockstep");
     if (values.lockstep && values.engine !== undefined) {
       throw new UsageError("run-elf: --lockstep runs both engines (dbt against interp); drop --engine");
     }
-    if (values.lockstep && values.trace) throw new UsageError("run-elf: --trace and --lockstep cannot be combined; trace the interpreter alone (drop --lockstep)");
+    if (values.lockstep && values.trace)
+      throw new UsageError(
+        "run-elf: --trace and --lockstep cannot be combined; trace the interpreter alone (drop --lockstep)",
+      );
     const engine = parseEngine("run-elf", values.engine);
     const engineOptions = engineOptionsFromEnv();
     setEngineTiering(false);
@@ -374,13 +435,23 @@ export const command: Command = {
       bytes = readFileSync(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new UsageError(`run-elf: cannot read ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(e)}`);
+      throw new UsageError(
+        `run-elf: cannot read ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(e)}`,
+      );
     }
     let r: BareRunResult;
     try {
-      r = chunk !== undefined
-        ? runBareElfLockstep(bytes, file, { maxInsns, timeoutSeconds, memory, chunk, compareRamEveryChunk: values["lockstep-ram"], engineOptions })
-        : runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine, engineOptions });
+      r =
+        chunk !== undefined
+          ? runBareElfLockstep(bytes, file, {
+              maxInsns,
+              timeoutSeconds,
+              memory,
+              chunk,
+              compareRamEveryChunk: values["lockstep-ram"],
+              engineOptions,
+            })
+          : runBareElf(bytes, file, { maxInsns, timeoutSeconds, memory, trace: values.trace, engine, engineOptions });
     } catch (e) {
       if (e instanceof ElfError || e instanceof ElfLoadError) throw new UsageError(`run-elf: ${e.message}`);
       throw e;
@@ -388,7 +459,9 @@ export const command: Command = {
     process.stderr.write(`run-elf: ${r.message}\n`);
     if (values.stats) {
       const mips = r.seconds > 0 ? r.instret / r.seconds / 1e6 : 0;
-      process.stderr.write(`run-elf: ${r.instret} instructions in ${r.seconds.toFixed(3)} s (${mips.toFixed(1)} MIPS)\n`);
+      process.stderr.write(
+        `run-elf: ${r.instret} instructions in ${r.seconds.toFixed(3)} s (${mips.toFixed(1)} MIPS)\n`,
+      );
       process.stderr.write(r.engineStats ?? "");
     }
     return r.status;

@@ -39,14 +39,19 @@ export const command: Command = {
   summary: "run the control-plane daemon (HTTP API for many VMs)",
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs("serve", argv, {
-      socket: { type: "string" },
-      "state-dir": { type: "string" },
-      listen: { type: "string" },
-      "token-file": { type: "string" },
-      "shutdown-timeout": { type: "string" },
-      "allow-dir": { type: "string", multiple: true },
-    }, false);
+    const { values } = parseCommandArgs(
+      "serve",
+      argv,
+      {
+        socket: { type: "string" },
+        "state-dir": { type: "string" },
+        listen: { type: "string" },
+        "token-file": { type: "string" },
+        "shutdown-timeout": { type: "string" },
+        "allow-dir": { type: "string", multiple: true },
+      },
+      false,
+    );
     const allowDirs = (values["allow-dir"] ?? []).map((d) => {
       const abs = resolve(d);
       let ok = false;
@@ -62,22 +67,33 @@ export const command: Command = {
     let listen: { host: string; port: number; token: string } | undefined;
     if (values.listen) {
       const m = /^(.*):(\d+)$/.exec(values.listen);
-      if (!m || Number(m[2]) > 65535) throw new UsageError(`serve: --listen '${values.listen}' is not HOST:PORT (e.g. 127.0.0.1:8080)`);
-      if (!values["token-file"]) throw new UsageError("serve: --listen needs --token-file FILE: TCP clients must present a bearer token");
+      if (!m || Number(m[2]) > 65535)
+        throw new UsageError(`serve: --listen '${values.listen}' is not HOST:PORT (e.g. 127.0.0.1:8080)`);
+      if (!values["token-file"])
+        throw new UsageError("serve: --listen needs --token-file FILE: TCP clients must present a bearer token");
       let token: string;
       try {
         token = readFileSync(values["token-file"], "utf8").trim();
       } catch (e) {
         throw new UsageError(`serve: cannot read --token-file '${values["token-file"]}': ${(e as Error).message}`);
       }
-      if (token.length < 16) throw new UsageError(`serve: the token in '${values["token-file"]}' is shorter than 16 characters; use e.g. 'openssl rand -hex 32 > ${values["token-file"]}'`);
-      if ((statSync(values["token-file"]).mode & 0o077) !== 0) process.stderr.write(`typevisor serve: warning: ${values["token-file"]} is readable by other users (chmod 600 it)\n`);
+      if (token.length < 16)
+        throw new UsageError(
+          `serve: the token in '${values["token-file"]}' is shorter than 16 characters; use e.g. 'openssl rand -hex 32 > ${values["token-file"]}'`,
+        );
+      if ((statSync(values["token-file"]).mode & 0o077) !== 0)
+        process.stderr.write(
+          `typevisor serve: warning: ${values["token-file"]} is readable by other users (chmod 600 it)\n`,
+        );
       listen = { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]), token };
     }
     let timeoutMs: number | undefined;
     if (values["shutdown-timeout"] !== undefined) {
       const n = Number(values["shutdown-timeout"]);
-      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`serve: --shutdown-timeout '${values["shutdown-timeout"]}' is not a positive number of seconds`);
+      if (!Number.isFinite(n) || n <= 0)
+        throw new UsageError(
+          `serve: --shutdown-timeout '${values["shutdown-timeout"]}' is not a positive number of seconds`,
+        );
       timeoutMs = n * 1000;
     }
     const daemon = new Daemon({

@@ -7,7 +7,17 @@
 // is an independent ext4 filesystem, so a rebuilt image does not invalidate it. If another running
 // VM holds that copy, or with --ephemeral, the VM instead boots the cached disk through a throwaway
 // copy-on-write overlay, deleted at exit.
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, ftruncateSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  ftruncateSync,
+  writeSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -82,20 +92,36 @@ export const command: Command = {
     // Everything that can be checked without the image is checked before a possibly long pull.
     const known = findImage(name);
     if (known && known.arch !== "riscv64") {
-      throw new UsageError(`start: image ${name} is for ${known.arch}; Typevisor's engine boots riscv64 guests only so far (try ${DEFAULT_IMAGE})`, 1);
+      throw new UsageError(
+        `start: image ${name} is for ${known.arch}; Typevisor's engine boots riscv64 guests only so far (try ${DEFAULT_IMAGE})`,
+        1,
+      );
     }
     if (known && known.recipe !== "linux-initramfs") {
-      throw new UsageError(`start: image ${name} is a root tree for 'typevisor exec --root', not a bootable image (try ${DEFAULT_IMAGE})`, 1);
+      throw new UsageError(
+        `start: image ${name} is a root tree for 'typevisor exec --root', not a bootable image (try ${DEFAULT_IMAGE})`,
+        1,
+      );
     }
     if (values.cmd !== undefined && values.cmd.includes('"')) {
-      throw new UsageError("start: --cmd cannot contain double quotes (it is passed as tv.cmd=\"...\" on the kernel command line); use single quotes inside");
+      throw new UsageError(
+        'start: --cmd cannot contain double quotes (it is passed as tv.cmd="..." on the kernel command line); use single quotes inside',
+      );
     }
-    const machineFlags = { memory: values.memory, cpus: values.cpus, engine: values.engine, net: values.net, share: values.share };
+    const machineFlags = {
+      memory: values.memory,
+      cpus: values.cpus,
+      engine: values.engine,
+      net: values.net,
+      share: values.share,
+    };
     // A dry run of the flags (no kernel yet): bad --memory/--net/--engine fail here, not after the pull.
     // The default NIC needs passt; without it the first start still boots, offline, and says why.
     let defaultNet = ["user"];
     if (values.net === undefined && spawnSync("passt", ["--version"], { stdio: "ignore" }).error) {
-      process.stderr.write("typevisor: passt is not installed, so the guest has no network this time (apt-get install passt; --net none hides this note)\n");
+      process.stderr.write(
+        "typevisor: passt is not installed, so the guest has no network this time (apt-get install passt; --net none hides this note)\n",
+      );
       defaultNet = ["none"];
     }
     readMachineSpec("start", machineFlags, false, { net: defaultNet, vmName: name });
@@ -107,7 +133,10 @@ export const command: Command = {
       throw e;
     }
     if (img.manifest.arch !== "riscv64") {
-      throw new UsageError(`start: image ${name} is for ${img.manifest.arch}; Typevisor's engine boots riscv64 guests only so far`, 1);
+      throw new UsageError(
+        `start: image ${name} is for ${img.manifest.arch}; Typevisor's engine boots riscv64 guests only so far`,
+        1,
+      );
     }
 
     // The user's own copy of the data disk, unless another live VM holds it.
@@ -128,13 +157,16 @@ export const command: Command = {
       diskArg = copy;
     } else {
       if (!values.ephemeral && !values.quiet) {
-        process.stderr.write(`typevisor: ${copy} is in use by another VM (pid ${lock.owner()}); this VM's disk changes will not be kept\n`);
+        process.stderr.write(
+          `typevisor: ${copy} is in use by another VM (pid ${lock.owner()}); this VM's disk changes will not be kept\n`,
+        );
       }
       throwaway = join(tmpdir(), `typevisor-${process.pid}-${name}.overlay`);
       diskArg = `${img.disk},overlay=${throwaway}`;
     }
     const filtered = values.cmd !== undefined && !values.verbose;
-    const size = process.stdout.isTTY && !filtered ? `tv.rows=${process.stdout.rows} tv.cols=${process.stdout.columns}` : "";
+    const size =
+      process.stdout.isTTY && !filtered ? `tv.rows=${process.stdout.rows} tv.cols=${process.stdout.columns}` : "";
     const append = [
       img.manifest.cmdline ?? "console=ttyS0",
       // Only the command's output is shown: keep the kernel's messages from interleaving with it.
@@ -142,15 +174,28 @@ export const command: Command = {
       size,
       values.cmd !== undefined ? `tv.cmd="${values.cmd}"` : "",
       values.append ?? "",
-    ].filter((s) => s.length > 0).join(" ");
+    ]
+      .filter((s) => s.length > 0)
+      .join(" ");
     try {
-      const spec = readMachineSpec("start", { ...machineFlags, kernel: img.kernel, initrd: img.initrd, disk: [diskArg], append }, true, { net: defaultNet, vmName: name });
+      const spec = readMachineSpec(
+        "start",
+        { ...machineFlags, kernel: img.kernel, initrd: img.initrd, disk: [diskArg], append },
+        true,
+        { net: defaultNet, vmName: name },
+      );
       let filter: CmdOutputFilter | undefined;
-      const { exit } = await runOnTerminal("start", spec, filtered ? (t) => (filter = new CmdOutputFilter(t)) : undefined);
+      const { exit } = await runOnTerminal(
+        "start",
+        spec,
+        filtered ? (t) => (filter = new CmdOutputFilter(t)) : undefined,
+      );
       if (filter && filter.status !== undefined && exit.reason === "poweroff") return filter.status;
       if (filter && exit.reason !== "stopped") {
         // The command never ran to its end: show what the guest said, so the failure is visible.
-        process.stderr.write(`typevisor: the guest ended before the command finished; its console said:\n${filter.bootLog().slice(-4000)}\n`);
+        process.stderr.write(
+          `typevisor: the guest ended before the command finished; its console said:\n${filter.bootLog().slice(-4000)}\n`,
+        );
       }
       if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
       return filter ? (exit.status === 0 ? 1 : exit.status) : exit.status;
@@ -172,7 +217,11 @@ export function sparseCopy(from: string, to: string): void {
       const n = readSync(src, buf, 0, buf.length, pos);
       if (n === 0) break;
       let zero = true;
-      for (let i = 0; i < n; i++) if (buf[i] !== 0) { zero = false; break; }
+      for (let i = 0; i < n; i++)
+        if (buf[i] !== 0) {
+          zero = false;
+          break;
+        }
       if (!zero) writeSync(dst, buf, 0, n, pos);
       pos += n;
     }

@@ -74,7 +74,16 @@ interface VmJson {
 
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(w[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 function abs(p: string | undefined): string | undefined {
@@ -101,7 +110,9 @@ function specFrom(v: Record<string, unknown>): Record<string, unknown> {
       const mac = n.mac ? { mac: n.mac } : {};
       if (n.kind === "user") return { mode: "user", ...mac, ...(n.hostfwd.length > 0 ? { hostfwd: n.hostfwd } : {}) };
       if (n.kind === "switch") return { mode: "switch", switch: n.name, ...mac };
-      throw new UsageError("vm create: --net tap is not available through the daemon (it attaches a host interface); use 'typevisor run --net tap:IFNAME'");
+      throw new UsageError(
+        "vm create: --net tap is not available through the daemon (it attaches a host interface); use 'typevisor run --net tap:IFNAME'",
+      );
     });
   }
   const disks = (v["disk"] as string[] | undefined) ?? [];
@@ -117,17 +128,18 @@ function specFrom(v: Record<string, unknown>): Record<string, unknown> {
   });
   const shares = (v["share"] as string[] | undefined) ?? [];
   // DIR[:TAG][,ro], as on `run`; the daemon checks the directory (on its host) and the tag.
-  if (shares.length > 0) s["shares"] = shares.map((d) => {
-    const [head = "", ...opts] = d.split(",");
-    const colon = head.lastIndexOf(":");
-    const o: Record<string, unknown> = { path: abs(colon > 0 ? head.slice(0, colon) : head) };
-    if (colon > 0) o["tag"] = head.slice(colon + 1);
-    for (const x of opts) {
-      if (x === "ro") o["readOnly"] = true;
-      else throw new UsageError(`vm create: --share option '${x}' is unknown (form: --share DIR[:TAG][,ro])`);
-    }
-    return o;
-  });
+  if (shares.length > 0)
+    s["shares"] = shares.map((d) => {
+      const [head = "", ...opts] = d.split(",");
+      const colon = head.lastIndexOf(":");
+      const o: Record<string, unknown> = { path: abs(colon > 0 ? head.slice(0, colon) : head) };
+      if (colon > 0) o["tag"] = head.slice(colon + 1);
+      for (const x of opts) {
+        if (x === "ro") o["readOnly"] = true;
+        else throw new UsageError(`vm create: --share option '${x}' is unknown (form: --share DIR[:TAG][,ro])`);
+      }
+      return o;
+    });
   return s;
 }
 
@@ -146,7 +158,11 @@ async function console_(ep: Endpoint, ref: string, readOnly: boolean): Promise<n
       res.on("data", (c: Buffer) => (body += c.toString()));
       res.on("end", () => {
         let msg = body;
-        try { msg = (JSON.parse(body) as { error: string }).error; } catch { /* raw */ }
+        try {
+          msg = (JSON.parse(body) as { error: string }).error;
+        } catch {
+          /* raw */
+        }
         process.stderr.write(`typevisor: vm console: ${msg || `HTTP ${res.statusCode}`}\n`);
         resolve(1);
       });
@@ -185,11 +201,15 @@ export const command: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs("vm", argv, options, true);
     const [action, ref, ...extra] = positionals;
-    if (!action) throw new UsageError("vm: give an action: create, ls, start, pause, resume, stop, kill, rm, console, stats, logs (see 'typevisor vm --help')");
+    if (!action)
+      throw new UsageError(
+        "vm: give an action: create, ls, start, pause, resume, stop, kill, rm, console, stats, logs (see 'typevisor vm --help')",
+      );
     if (extra.length) throw new UsageError(`vm ${action}: unexpected argument '${extra[0]}'`);
     const ep = endpointFrom({ socket: values.socket, host: values.host, tokenFile: values["token-file"] });
     const json = !!values.json;
-    const out = (o: unknown, human: () => string) => process.stdout.write(json ? JSON.stringify(o, null, 2) + "\n" : human());
+    const out = (o: unknown, human: () => string) =>
+      process.stdout.write(json ? JSON.stringify(o, null, 2) + "\n" : human());
     const needRef = () => {
       if (!ref) throw new UsageError(`vm ${action}: name the VM (its id or name)`);
       return encodeURIComponent(ref);
@@ -198,20 +218,42 @@ export const command: Command = {
       switch (action) {
         case "create": {
           if (ref) throw new UsageError(`vm create: unexpected argument '${ref}' (give the name with --name)`);
-          const vm = (await callOk(ep, "POST", `/v1/vms${values.start ? "?start=true" : ""}`, specFrom(values))) as VmJson;
+          const vm = (await callOk(
+            ep,
+            "POST",
+            `/v1/vms${values.start ? "?start=true" : ""}`,
+            specFrom(values),
+          )) as VmJson;
           out(vm, () => `${vm.id} ${vm.name} ${vm.status}\n`);
           return 0;
         }
         case "ls": {
           const vms = (await callOk(ep, "GET", "/v1/vms")) as VmJson[];
-          out(vms, () => table([["ID", "NAME", "STATUS", "MEMORY", "CPUS", "INSTRUCTIONS", "LAST EXIT"],
-            ...vms.map((v) => [v.id, v.name, v.status, `${v.spec.memoryMiB}M`, String(v.spec.cpus), v.stats ? String(v.stats.instructions) : "-",
-              v.lastExit ? `${v.lastExit.reason}${v.lastExit.status !== null ? ` (${v.lastExit.status})` : ""}` : "-"])]));
+          out(vms, () =>
+            table([
+              ["ID", "NAME", "STATUS", "MEMORY", "CPUS", "INSTRUCTIONS", "LAST EXIT"],
+              ...vms.map((v) => [
+                v.id,
+                v.name,
+                v.status,
+                `${v.spec.memoryMiB}M`,
+                String(v.spec.cpus),
+                v.stats ? String(v.stats.instructions) : "-",
+                v.lastExit ? `${v.lastExit.reason}${v.lastExit.status !== null ? ` (${v.lastExit.status})` : ""}` : "-",
+              ]),
+            ]),
+          );
           return 0;
         }
-        case "start": case "pause": case "resume": case "kill": {
+        case "start":
+        case "pause":
+        case "resume":
+        case "kill": {
           const vm = (await callOk(ep, "POST", `/v1/vms/${needRef()}/${action}`)) as VmJson;
-          out(vm, () => `${vm.name}: ${vm.status}${action === "kill" && vm.lastExit ? ` (${vm.lastExit.reason})` : ""}\n`);
+          out(
+            vm,
+            () => `${vm.name}: ${vm.status}${action === "kill" && vm.lastExit ? ` (${vm.lastExit.reason})` : ""}\n`,
+          );
           return 0;
         }
         case "stop": {
@@ -224,7 +266,11 @@ export const command: Command = {
               vm = (await callOk(ep, "GET", `/v1/vms/${r}`)) as VmJson;
             }
           }
-          out(vm, () => `${vm.name}: ${vm.status}${vm.lastExit && vm.status === "stopped" ? ` (${vm.lastExit.reason})` : ""}\n`);
+          out(
+            vm,
+            () =>
+              `${vm.name}: ${vm.status}${vm.lastExit && vm.status === "stopped" ? ` (${vm.lastExit.reason})` : ""}\n`,
+          );
           return 0;
         }
         case "rm": {
@@ -247,7 +293,9 @@ export const command: Command = {
           needRef();
           return await console_(ep, ref!, !!values["read-only"]);
         default:
-          throw new UsageError(`vm: unknown action '${action}' (create, ls, start, pause, resume, stop, kill, rm, console, stats, logs)`);
+          throw new UsageError(
+            `vm: unknown action '${action}' (create, ls, start, pause, resume, stop, kill, rm, console, stats, logs)`,
+          );
       }
     } catch (e) {
       if (e instanceof ClientError) throw new UsageError(`vm ${action}: ${e.message}`, 1);

@@ -45,7 +45,8 @@ export class CowOverlay implements BlockBackend {
 
   /** Opens `overlayPath`, creating it over `basePath` if it does not exist. The base is opened read-only. */
   static async open(basePath: string, overlayPath: string, clusterSize = 4096): Promise<CowOverlay> {
-    if (clusterSize < 512 || (clusterSize & (clusterSize - 1)) !== 0) throw new BlockBackendError(`overlay cluster size ${clusterSize} must be a power of two ≥ 512`);
+    if (clusterSize < 512 || (clusterSize & (clusterSize - 1)) !== 0)
+      throw new BlockBackendError(`overlay cluster size ${clusterSize} must be a power of two ≥ 512`);
     const base = await RawImage.open(basePath, true);
     let fh: FileHandle | undefined;
     try {
@@ -74,12 +75,19 @@ export class CowOverlay implements BlockBackend {
       const hdr = new Uint8Array(HEADER);
       const { bytesRead } = await fh.read(hdr, 0, HEADER, 0);
       const dv = new DataView(hdr.buffer);
-      if (bytesRead < 40 || !MAGIC.every((b, i) => hdr[i] === b)) throw new BlockBackendError(`${overlayPath} is not a Typevisor overlay file (bad magic); delete it to start a fresh overlay`);
+      if (bytesRead < 40 || !MAGIC.every((b, i) => hdr[i] === b))
+        throw new BlockBackendError(
+          `${overlayPath} is not a Typevisor overlay file (bad magic); delete it to start a fresh overlay`,
+        );
       const cs = dv.getUint32(8, true);
       const vsize = Number(dv.getBigUint64(16, true));
       const bsize = Number(dv.getBigUint64(24, true));
-      if (bsize !== base.size) throw new BlockBackendError(`overlay ${overlayPath} was made for a ${bsize}-byte base, but ${basePath} is ${base.size} bytes: the base changed, so the overlay is invalid`);
-      if (cs < 512 || (cs & (cs - 1)) !== 0 || vsize % 512 !== 0 || vsize <= 0) throw new BlockBackendError(`overlay ${overlayPath} has a corrupt header`);
+      if (bsize !== base.size)
+        throw new BlockBackendError(
+          `overlay ${overlayPath} was made for a ${bsize}-byte base, but ${basePath} is ${base.size} bytes: the base changed, so the overlay is invalid`,
+        );
+      if (cs < 512 || (cs & (cs - 1)) !== 0 || vsize % 512 !== 0 || vsize <= 0)
+        throw new BlockBackendError(`overlay ${overlayPath} has a corrupt header`);
       const bm = new Uint8Array(Math.ceil(Math.ceil(vsize / cs) / 8));
       await fh.read(bm, 0, bm.length, HEADER);
       return new CowOverlay(base, fh, vsize, cs, bm, overlayPath);
@@ -139,7 +147,10 @@ export class CowOverlay implements BlockBackend {
         const buf = new Uint8Array(cEnd - cStart);
         await this.base.read([buf], cStart);
         let o = at - cStart;
-        for (const part of sliceVec(bufs, at - pos, to - at)) { buf.set(part, o); o += part.length; }
+        for (const part of sliceVec(bufs, at - pos, to - at)) {
+          buf.set(part, o);
+          o += part.length;
+        }
         await writevAll(this.fh, [buf], this.dataOffset + cStart);
         at = to;
         continue;
@@ -202,7 +213,10 @@ function sliceVec(bufs: readonly Uint8Array[], off: number, len: number): Uint8A
   const out: Uint8Array[] = [];
   for (const b of bufs) {
     if (len === 0) break;
-    if (off >= b.length) { off -= b.length; continue; }
+    if (off >= b.length) {
+      off -= b.length;
+      continue;
+    }
     const n = Math.min(b.length - off, len);
     out.push(b.subarray(off, off + n));
     len -= n;

@@ -14,17 +14,25 @@ function total(bufs: readonly Uint8Array[]): number {
 export async function readvAll(fh: FileHandle, bufs: readonly Uint8Array[], pos: number): Promise<void> {
   const want = total(bufs);
   // One buffer (the common case: Linux's pages are often contiguous) goes through plain pread.
-  const { bytesRead } = bufs.length === 1 ? await fh.read(bufs[0]!, 0, want, pos) : await fh.readv(bufs as Uint8Array[], pos);
+  const { bytesRead } =
+    bufs.length === 1 ? await fh.read(bufs[0]!, 0, want, pos) : await fh.readv(bufs as Uint8Array[], pos);
   if (bytesRead === want) return;
   let skip = bytesRead;
   let at = pos + bytesRead;
   for (const b of bufs) {
-    if (skip >= b.length) { skip -= b.length; continue; }
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
     let off = skip;
     skip = 0;
     while (off < b.length) {
       const { bytesRead: n } = await fh.read(b, off, b.length - off, at);
-      if (n === 0) { b.fill(0, off); at += b.length - off; break; }
+      if (n === 0) {
+        b.fill(0, off);
+        at += b.length - off;
+        break;
+      }
       off += n;
       at += n;
     }
@@ -34,12 +42,16 @@ export async function readvAll(fh: FileHandle, bufs: readonly Uint8Array[], pos:
 /** Writes `bufs` (in order) at file offset `pos`. */
 export async function writevAll(fh: FileHandle, bufs: readonly Uint8Array[], pos: number): Promise<void> {
   const want = total(bufs);
-  const { bytesWritten } = bufs.length === 1 ? await fh.write(bufs[0]!, 0, want, pos) : await fh.writev(bufs as Uint8Array[], pos);
+  const { bytesWritten } =
+    bufs.length === 1 ? await fh.write(bufs[0]!, 0, want, pos) : await fh.writev(bufs as Uint8Array[], pos);
   if (bytesWritten === want) return;
   let skip = bytesWritten;
   let at = pos + bytesWritten;
   for (const b of bufs) {
-    if (skip >= b.length) { skip -= b.length; continue; }
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
     let off = skip;
     skip = 0;
     while (off < b.length) {

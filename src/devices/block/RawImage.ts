@@ -6,7 +6,12 @@ import { type BlockBackend, BlockBackendError, ZERO_CHUNK } from "./BlockBackend
 import { readvAll, writevAll } from "./FileIo.js";
 
 export class RawImage implements BlockBackend {
-  private constructor(private readonly fh: FileHandle, readonly size: number, readonly readOnly: boolean, readonly description: string) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly readOnly: boolean,
+    readonly description: string,
+  ) {}
 
   static async open(path: string, readOnly: boolean): Promise<RawImage> {
     let fh: FileHandle;
@@ -14,8 +19,12 @@ export class RawImage implements BlockBackend {
       fh = await open(path, readOnly ? "r" : "r+");
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const hint = code === "ENOENT" ? "check the path, or create one with `truncate -s 1G FILE`" :
-        code === "EACCES" || code === "EROFS" ? "the file is not writable: add ,ro to attach it read-only" : "";
+      const hint =
+        code === "ENOENT"
+          ? "check the path, or create one with `truncate -s 1G FILE`"
+          : code === "EACCES" || code === "EROFS"
+            ? "the file is not writable: add ,ro to attach it read-only"
+            : "";
       throw new BlockBackendError(`cannot open disk image ${path}: ${(e as Error).message}${hint ? ` (${hint})` : ""}`);
     }
     const st = await fh.stat();

@@ -29,9 +29,14 @@ export class InputQueue {
   private bytes = 0;
   private paused = false;
 
-  constructor(private readonly backend: CharBackend | null, private readonly highWater = 64 * 1024) {}
+  constructor(
+    private readonly backend: CharBackend | null,
+    private readonly highWater = 64 * 1024,
+  ) {}
 
-  get length(): number { return this.bytes; }
+  get length(): number {
+    return this.bytes;
+  }
 
   push(data: Uint8Array): void {
     if (data.length === 0) return;
@@ -52,7 +57,10 @@ export class InputQueue {
     if (this.offset === c.length) {
       this.offset = 0;
       this.head++;
-      if (this.head === this.chunks.length) { this.chunks.length = 0; this.head = 0; }
+      if (this.head === this.chunks.length) {
+        this.chunks.length = 0;
+        this.head = 0;
+      }
     }
     if (this.paused && this.bytes < this.highWater / 2) {
       this.paused = false;
@@ -71,6 +79,9 @@ export class InputQueue {
   clear(): void {
     this.chunks.length = 0;
     this.head = this.offset = this.bytes = 0;
-    if (this.paused) { this.paused = false; this.backend?.resume(); }
+    if (this.paused) {
+      this.paused = false;
+      this.backend?.resume();
+    }
   }
 }

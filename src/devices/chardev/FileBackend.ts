@@ -7,10 +7,16 @@ export class FileBackend implements CharBackend {
   private readonly stream: WriteStream;
   private error: Error | null = null;
 
-  constructor(readonly path: string, opts: { append?: boolean } = {}) {
+  constructor(
+    readonly path: string,
+    opts: { append?: boolean } = {},
+  ) {
     this.stream = createWriteStream(path, { flags: opts.append === false ? "w" : "a" });
     this.stream.on("error", (e) => {
-      if (!this.error) process.stderr.write(`serial log ${path}: ${e.message} (guest output is being discarded; check the path and permissions)\n`);
+      if (!this.error)
+        process.stderr.write(
+          `serial log ${path}: ${e.message} (guest output is being discarded; check the path and permissions)\n`,
+        );
       this.error = e;
     });
   }
@@ -20,7 +26,10 @@ export class FileBackend implements CharBackend {
 
   write(data: Uint8Array): void {
     if (this.error) return;
-    if (this.stream.writableLength > 16 << 20) { this.dropped += data.length; return; }
+    if (this.stream.writableLength > 16 << 20) {
+      this.dropped += data.length;
+      return;
+    }
     this.stream.write(data);
   }
 

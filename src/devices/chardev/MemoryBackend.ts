@@ -7,10 +7,18 @@ export class MemoryBackend implements CharBackend {
   private out: Uint8Array[] = [];
   paused = false;
 
-  write(data: Uint8Array): void { this.out.push(data); }
-  attach(sink: CharSink): void { this.sink = sink; }
-  pause(): void { this.paused = true; }
-  resume(): void { this.paused = false; }
+  write(data: Uint8Array): void {
+    this.out.push(data);
+  }
+  attach(sink: CharSink): void {
+    this.sink = sink;
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
   async close(): Promise<void> {}
 
   /** Sends host input to the guest. */
@@ -18,16 +26,23 @@ export class MemoryBackend implements CharBackend {
     this.sink?.input(typeof data === "string" ? new TextEncoder().encode(data) : data);
   }
 
-  sendBreak(): void { this.sink?.break?.(); }
+  sendBreak(): void {
+    this.sink?.break?.();
+  }
 
   /** All guest output so far. */
   output(): Uint8Array {
     const n = this.out.reduce((a, b) => a + b.length, 0);
     const r = new Uint8Array(n);
     let o = 0;
-    for (const c of this.out) { r.set(c, o); o += c.length; }
+    for (const c of this.out) {
+      r.set(c, o);
+      o += c.length;
+    }
     return r;
   }
 
-  text(): string { return new TextDecoder().decode(this.output()); }
+  text(): string {
+    return new TextDecoder().decode(this.output());
+  }
 }

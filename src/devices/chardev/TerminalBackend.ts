@@ -19,13 +19,14 @@ export interface TerminalOptions {
   escape?: number;
 }
 
-export const TERMINAL_HELP = [
-  "C-a h    print this help",
-  "C-a x    exit the VM",
-  "C-a c    switch to the control prompt",
-  "C-a b    send a break (magic SysRq)",
-  "C-a C-a  send C-a to the guest",
-].join("\r\n") + "\r\n";
+export const TERMINAL_HELP =
+  [
+    "C-a h    print this help",
+    "C-a x    exit the VM",
+    "C-a c    switch to the control prompt",
+    "C-a b    send a break (magic SysRq)",
+    "C-a C-a  send C-a to the guest",
+  ].join("\r\n") + "\r\n";
 
 export class TerminalBackend implements CharBackend {
   private readonly input: NodeJS.ReadStream;
@@ -50,7 +51,9 @@ export class TerminalBackend implements CharBackend {
     }
     this.input.on("data", this.onData);
     // A closed pipe on stdout (e.g. `typevisor run | head`) must not crash the VMM.
-    this.output.on("error", () => { this.closed = true; });
+    this.output.on("error", () => {
+      this.closed = true;
+    });
     this.input.resume();
   }
 
@@ -80,7 +83,8 @@ export class TerminalBackend implements CharBackend {
         this.message("typevisor: terminating on user request (C-a x)");
         this.opts.onQuit();
         break;
-      case 0x68: case 0x3f: // h, ?
+      case 0x68:
+      case 0x3f: // h, ?
         this.output.write("\r\n" + TERMINAL_HELP);
         break;
       case 0x63: // c
@@ -92,7 +96,7 @@ export class TerminalBackend implements CharBackend {
         break;
       default:
         if (b === this.escape) this.sink?.input(Uint8Array.of(b));
-        // Unknown escape: QEMU ignores it too.
+      // Unknown escape: QEMU ignores it too.
     }
   }
 
@@ -106,13 +110,22 @@ export class TerminalBackend implements CharBackend {
   write(data: Uint8Array): void {
     if (this.closed) return;
     // A guest can print far faster than a slow terminal or pipe drains; cap what we buffer for it.
-    if (this.output.writableLength > MAX_PENDING_OUTPUT) { this.dropped += data.length; return; }
+    if (this.output.writableLength > MAX_PENDING_OUTPUT) {
+      this.dropped += data.length;
+      return;
+    }
     this.output.write(data);
   }
 
-  attach(sink: CharSink): void { this.sink = sink; }
-  pause(): void { this.input.pause(); }
-  resume(): void { if (!this.closed) this.input.resume(); }
+  attach(sink: CharSink): void {
+    this.sink = sink;
+  }
+  pause(): void {
+    this.input.pause();
+  }
+  resume(): void {
+    if (!this.closed) this.input.resume();
+  }
 
   private restore(): void {
     if (this.input.isTTY && !this.wasRaw) this.input.setRawMode(false);

@@ -20,7 +20,8 @@ export class UnixSocketBackend implements CharBackend {
   constructor(readonly path: string) {
     // Replace a stale socket from an earlier run, but never an ordinary file.
     if (existsSync(path)) {
-      if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket; choose another path for the serial socket`);
+      if (!lstatSync(path).isSocket())
+        throw new Error(`${path} exists and is not a socket; choose another path for the serial socket`);
       unlinkSync(path);
     }
     this.server = createServer((s) => this.accept(s));
@@ -33,7 +34,9 @@ export class UnixSocketBackend implements CharBackend {
   /** Output dropped because the client did not read it. */
   dropped = 0;
 
-  get connected(): boolean { return this.client !== null; }
+  get connected(): boolean {
+    return this.client !== null;
+  }
 
   private accept(s: Socket): void {
     if (this.client) {
@@ -47,7 +50,9 @@ export class UnixSocketBackend implements CharBackend {
     if (this.paused) s.pause();
     s.on("data", (d: Buffer) => this.sink?.input(new Uint8Array(d.buffer, d.byteOffset, d.length)));
     s.on("error", () => {});
-    s.on("close", () => { if (this.client === s) this.client = null; });
+    s.on("close", () => {
+      if (this.client === s) this.client = null;
+    });
   }
 
   write(data: Uint8Array): void {
@@ -62,15 +67,29 @@ export class UnixSocketBackend implements CharBackend {
     while (this.backlogBytes > BACKLOG && this.backlog.length > 1) this.backlogBytes -= this.backlog.shift()!.length;
   }
 
-  attach(sink: CharSink): void { this.sink = sink; }
-  pause(): void { this.paused = true; this.client?.pause(); }
-  resume(): void { this.paused = false; this.client?.resume(); }
+  attach(sink: CharSink): void {
+    this.sink = sink;
+  }
+  pause(): void {
+    this.paused = true;
+    this.client?.pause();
+  }
+  resume(): void {
+    this.paused = false;
+    this.client?.resume();
+  }
 
   close(): Promise<void> {
     this.client?.destroy();
-    return new Promise((resolve) => this.server.close(() => {
-      try { unlinkSync(this.path); } catch { /* already gone */ }
-      resolve();
-    }));
+    return new Promise((resolve) =>
+      this.server.close(() => {
+        try {
+          unlinkSync(this.path);
+        } catch {
+          /* already gone */
+        }
+        resolve();
+      }),
+    );
   }
 }

@@ -19,10 +19,35 @@ import { Errno, SyscallError } from "../../abi/Errno.js";
 
 // Message types (include/net/9p/9p.h enum p9_msg_t).
 const T = {
-  lerror: 6, statfs: 8, lopen: 12, lcreate: 14, symlink: 16, mknod: 18, rename: 20, readlink: 22,
-  getattr: 24, setattr: 26, xattrwalk: 30, xattrcreate: 32, readdir: 40, fsync: 50, lock: 52,
-  getlock: 54, link: 70, mkdir: 72, renameat: 74, unlinkat: 76, version: 100, auth: 102,
-  attach: 104, flush: 108, walk: 110, read: 116, write: 118, clunk: 120, remove: 122,
+  lerror: 6,
+  statfs: 8,
+  lopen: 12,
+  lcreate: 14,
+  symlink: 16,
+  mknod: 18,
+  rename: 20,
+  readlink: 22,
+  getattr: 24,
+  setattr: 26,
+  xattrwalk: 30,
+  xattrcreate: 32,
+  readdir: 40,
+  fsync: 50,
+  lock: 52,
+  getlock: 54,
+  link: 70,
+  mkdir: 72,
+  renameat: 74,
+  unlinkat: 76,
+  version: 100,
+  auth: 102,
+  attach: 104,
+  flush: 108,
+  walk: 110,
+  read: 116,
+  write: 118,
+  clunk: 120,
+  remove: 122,
 } as const;
 
 const QT_DIR = 0x80;
@@ -70,32 +95,107 @@ class Reader {
   private need(n: number): void {
     if (this.off + n > this.b.length) throw new SyscallError(Errno.EINVAL);
   }
-  u8(): number { this.need(1); const v = this.b.readUInt8(this.off); this.off += 1; return v; }
-  u16(): number { this.need(2); const v = this.b.readUInt16LE(this.off); this.off += 2; return v; }
-  u32(): number { this.need(4); const v = this.b.readUInt32LE(this.off); this.off += 4; return v; }
-  u64(): number { this.need(8); const v = Number(this.b.readBigUInt64LE(this.off)); this.off += 8; return v; }
-  str(): string { const n = this.u16(); this.need(n); const s = this.b.toString("utf8", this.off, this.off + n); this.off += n; return s; }
-  bytes(n: number): Buffer { this.need(n); const s = this.b.subarray(this.off, this.off + n); this.off += n; return s; }
+  u8(): number {
+    this.need(1);
+    const v = this.b.readUInt8(this.off);
+    this.off += 1;
+    return v;
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.b.readUInt16LE(this.off);
+    this.off += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.b.readUInt32LE(this.off);
+    this.off += 4;
+    return v;
+  }
+  u64(): number {
+    this.need(8);
+    const v = Number(this.b.readBigUInt64LE(this.off));
+    this.off += 8;
+    return v;
+  }
+  str(): string {
+    const n = this.u16();
+    this.need(n);
+    const s = this.b.toString("utf8", this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
+  bytes(n: number): Buffer {
+    this.need(n);
+    const s = this.b.subarray(this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
 }
 
 class Writer {
   private b: Buffer;
   off = 7;
-  constructor(size: number) { this.b = Buffer.alloc(size); }
-  private room(n: number): void {
-    if (this.off + n > this.b.length) { const g = Buffer.alloc(Math.max(this.b.length * 2, this.off + n)); this.b.copy(g); this.b = g; }
+  constructor(size: number) {
+    this.b = Buffer.alloc(size);
   }
-  u8(v: number): this { this.room(1); this.b.writeUInt8(v, this.off); this.off += 1; return this; }
-  u16(v: number): this { this.room(2); this.b.writeUInt16LE(v, this.off); this.off += 2; return this; }
-  u32(v: number): this { this.room(4); this.b.writeUInt32LE(v >>> 0, this.off); this.off += 4; return this; }
-  u64(v: number | bigint): this { this.room(8); this.b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.off); this.off += 8; return this; }
-  str(s: string): this { const n = Buffer.byteLength(s); this.u16(n); this.room(n); this.b.write(s, this.off); this.off += n; return this; }
-  bytes(d: Uint8Array): this { this.room(d.length); this.b.set(d, this.off); this.off += d.length; return this; }
+  private room(n: number): void {
+    if (this.off + n > this.b.length) {
+      const g = Buffer.alloc(Math.max(this.b.length * 2, this.off + n));
+      this.b.copy(g);
+      this.b = g;
+    }
+  }
+  u8(v: number): this {
+    this.room(1);
+    this.b.writeUInt8(v, this.off);
+    this.off += 1;
+    return this;
+  }
+  u16(v: number): this {
+    this.room(2);
+    this.b.writeUInt16LE(v, this.off);
+    this.off += 2;
+    return this;
+  }
+  u32(v: number): this {
+    this.room(4);
+    this.b.writeUInt32LE(v >>> 0, this.off);
+    this.off += 4;
+    return this;
+  }
+  u64(v: number | bigint): this {
+    this.room(8);
+    this.b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.off);
+    this.off += 8;
+    return this;
+  }
+  str(s: string): this {
+    const n = Buffer.byteLength(s);
+    this.u16(n);
+    this.room(n);
+    this.b.write(s, this.off);
+    this.off += n;
+    return this;
+  }
+  bytes(d: Uint8Array): this {
+    this.room(d.length);
+    this.b.set(d, this.off);
+    this.off += d.length;
+    return this;
+  }
   /** n bytes of the message to fill in place (a read's data, without a copy). */
-  reserve(n: number): Buffer { this.room(n); const s = this.b.subarray(this.off, this.off + n); return s; }
+  reserve(n: number): Buffer {
+    this.room(n);
+    const s = this.b.subarray(this.off, this.off + n);
+    return s;
+  }
   qid(st: fs.BigIntStats): this {
     const type = st.isDirectory() ? QT_DIR : st.isSymbolicLink() ? QT_SYMLINK : 0;
-    return this.u8(type).u32(Number(st.mtimeNs & 0xffffffffn)).u64(st.ino);
+    return this.u8(type)
+      .u32(Number(st.mtimeNs & 0xffffffffn))
+      .u64(st.ino);
   }
   finish(type: number, tag: number): Buffer {
     this.b.writeUInt32LE(this.off, 0);
@@ -123,7 +223,10 @@ export class P9Server {
   private listed = 0;
 
   /** @param root the host directory to export (must exist) */
-  constructor(readonly root: string, opts: P9ServerOptions = {}) {
+  constructor(
+    readonly root: string,
+    opts: P9ServerOptions = {},
+  ) {
     this.fsys = new GuestFs(root);
     this.readOnly = opts.readOnly ?? false;
     this.maxListed = opts.maxListed ?? MAX_LISTED;
@@ -185,12 +288,12 @@ export class P9Server {
     return this.fsys.beneath(path, fn);
   }
 
-
   /** The canonical path of `name` in directory `dir` (one component, never a link followed). */
   private child(dir: string, name: string): string {
     // "." and ".." never name a new or removed entry (Linux's VFS does not send them): refusing them
     // keeps unlinkat(root, "..") from removing the share's own directory on the host.
-    if (name.length === 0 || name === "." || name === ".." || name.includes("/") || name.includes("\0")) throw new SyscallError(Errno.EINVAL);
+    if (name.length === 0 || name === "." || name === ".." || name.includes("/") || name.includes("\0"))
+      throw new SyscallError(Errno.EINVAL);
     return this.fsys.resolve(dir, name, false).guest;
   }
 
@@ -215,7 +318,9 @@ export class P9Server {
         if (msize < MIN_MSIZE) throw new SyscallError(Errno.EINVAL);
         this.msize = Math.min(msize, MAX_MSIZE);
         this.reset();
-        return this.reply().u32(this.msize).str(version === "9P2000.L" ? "9P2000.L" : "unknown");
+        return this.reply()
+          .u32(this.msize)
+          .str(version === "9P2000.L" ? "9P2000.L" : "unknown");
       }
       case T.auth:
         throw new SyscallError(Errno.EOPNOTSUPP);
@@ -274,11 +379,21 @@ export class P9Server {
           .u32(Number(st.mode))
           .u32(Number(st.uid))
           .u32(Number(st.gid))
-          .u64(st.nlink).u64(st.rdev).u64(st.size).u64(st.blksize).u64(st.blocks)
-          .u64(st.atimeNs / 1_000_000_000n).u64(st.atimeNs % 1_000_000_000n)
-          .u64(st.mtimeNs / 1_000_000_000n).u64(st.mtimeNs % 1_000_000_000n)
-          .u64(st.ctimeNs / 1_000_000_000n).u64(st.ctimeNs % 1_000_000_000n)
-          .u64(0).u64(0).u64(0).u64(0);
+          .u64(st.nlink)
+          .u64(st.rdev)
+          .u64(st.size)
+          .u64(st.blksize)
+          .u64(st.blocks)
+          .u64(st.atimeNs / 1_000_000_000n)
+          .u64(st.atimeNs % 1_000_000_000n)
+          .u64(st.mtimeNs / 1_000_000_000n)
+          .u64(st.mtimeNs % 1_000_000_000n)
+          .u64(st.ctimeNs / 1_000_000_000n)
+          .u64(st.ctimeNs % 1_000_000_000n)
+          .u64(0)
+          .u64(0)
+          .u64(0)
+          .u64(0);
       }
       case T.setattr: {
         this.writable();
@@ -322,7 +437,7 @@ export class P9Server {
         // open or read would block the whole machine; a host device is not the guest's.
         if (!st.isDirectory() && !st.isFile()) throw new SyscallError(Errno.ENXIO);
         if (st.isDirectory()) {
-            // Listed through an O_PATH|O_NOFOLLOW pin: a symlink swapped in since the lstat is not listed.
+          // Listed through an O_PATH|O_NOFOLLOW pin: a symlink swapped in since the lstat is not listed.
           const names = this.at(f.path, (h) => this.fsys.pinned(h, (p) => fs.readdirSync(p)));
           if (this.listed + names.length + 2 > this.maxListed) throw new SyscallError(Errno.ENFILE);
           f.entries = [".", "..", ...names];
@@ -332,7 +447,9 @@ export class P9Server {
           if (acc !== 0 || flags & (L_O_TRUNC | L_O_APPEND)) this.writable();
           f.fd = this.at(f.path, (h) => fs.openSync(h, hostFlags(flags) | fs.constants.O_NOFOLLOW));
         }
-        return this.reply().qid(st).u32(this.msize - IOHDRSZ);
+        return this.reply()
+          .qid(st)
+          .u32(this.msize - IOHDRSZ);
       }
       case T.lcreate: {
         this.writable();
@@ -342,11 +459,19 @@ export class P9Server {
         const mode = r.u32();
         if (f.fd !== undefined || f.entries) throw new SyscallError(Errno.EBADF);
         const path = this.child(f.path, name);
-        const fd = this.at(path, (h) => fs.openSync(h, hostFlags(flags) | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode & 0o7777));
+        const fd = this.at(path, (h) =>
+          fs.openSync(
+            h,
+            hostFlags(flags) | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+            mode & 0o7777,
+          ),
+        );
         // Tlcreate turns the directory fid into the new file's open fid.
         f.path = path;
         f.fd = fd;
-        return this.reply().qid(fs.fstatSync(fd, { bigint: true })).u32(this.msize - IOHDRSZ);
+        return this.reply()
+          .qid(fs.fstatSync(fd, { bigint: true }))
+          .u32(this.msize - IOHDRSZ);
       }
       case T.read: {
         const f = this.fid(r.u32());
@@ -379,23 +504,28 @@ export class P9Server {
         let used = 0;
         // The entries are host names of one directory: each is looked up from a pin of that
         // directory (one walk per batch, not one per entry; a link swapped in for it lists nothing).
-        this.at(f.path, (h) => this.fsys.pinned(h, (dir) => {
-          for (let i = offset; i < entries.length; i++) {
-            const name = entries[i]!;
-            let st: fs.BigIntStats;
-            try {
-              if (name === ".") st = this.lstat(f.path);
-              else if (name === "..") st = this.lstat(this.fsys.resolve(f.path, "..", false).guest);
-              else st = fs.lstatSync(`${dir}/${name}`, { bigint: true });
-            } catch {
-              continue; // removed since the listing
+        this.at(f.path, (h) =>
+          this.fsys.pinned(h, (dir) => {
+            for (let i = offset; i < entries.length; i++) {
+              const name = entries[i]!;
+              let st: fs.BigIntStats;
+              try {
+                if (name === ".") st = this.lstat(f.path);
+                else if (name === "..") st = this.lstat(this.fsys.resolve(f.path, "..", false).guest);
+                else st = fs.lstatSync(`${dir}/${name}`, { bigint: true });
+              } catch {
+                continue; // removed since the listing
+              }
+              const size = 13 + 8 + 1 + 2 + Buffer.byteLength(name);
+              if (used + size > count) break;
+              w.qid(st)
+                .u64(i + 1)
+                .u8(direntType(st))
+                .str(name);
+              used += size;
             }
-            const size = 13 + 8 + 1 + 2 + Buffer.byteLength(name);
-            if (used + size > count) break;
-            w.qid(st).u64(i + 1).u8(direntType(st)).str(name);
-            used += size;
-          }
-        }));
+          }),
+        );
         const end = w.off;
         w.off = 7;
         w.u32(used);
@@ -420,7 +550,16 @@ export class P9Server {
       case T.statfs: {
         this.fid(r.u32());
         const s = fs.statfsSync(this.root, { bigint: true });
-        return this.reply().u32(Number(s.type)).u32(Number(s.bsize)).u64(s.blocks).u64(s.bfree).u64(s.bavail).u64(s.files).u64(s.ffree).u64(0).u32(255);
+        return this.reply()
+          .u32(Number(s.type))
+          .u32(Number(s.bsize))
+          .u64(s.blocks)
+          .u64(s.bfree)
+          .u64(s.bavail)
+          .u64(s.files)
+          .u64(s.ffree)
+          .u64(0)
+          .u32(255);
       }
       case T.fsync: {
         const f = this.fid(r.u32());
@@ -535,6 +674,7 @@ function direntType(st: fs.BigIntStats): number {
 
 function errnoOfHost(e: unknown): number {
   const code = (e as NodeJS.ErrnoException).code;
-  if (typeof code === "string" && Object.prototype.hasOwnProperty.call(Errno, code)) return Errno[code as keyof typeof Errno];
+  if (typeof code === "string" && Object.prototype.hasOwnProperty.call(Errno, code))
+    return Errno[code as keyof typeof Errno];
   return Errno.EIO;
 }

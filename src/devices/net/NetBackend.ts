@@ -33,7 +33,8 @@ export function formatMac(mac: Uint8Array): string {
 
 export function parseMac(s: string): Uint8Array {
   const parts = s.split(":");
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new Error(`"${s}" is not a MAC address like 52:54:00:12:34:56`);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p)))
+    throw new Error(`"${s}" is not a MAC address like 52:54:00:12:34:56`);
   return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
 }
 

@@ -79,7 +79,10 @@ export class PasstBackend implements NetBackend {
     let log = "";
     child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       // passt also tries syslog; in containers without /dev/log it says so on every line.
-      const kept = d.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("Failed to send")).join("\n");
+      const kept = d
+        .split("\n")
+        .filter((l) => l.trim() !== "" && !l.startsWith("Failed to send"))
+        .join("\n");
       if (kept) log = (log + kept + "\n").slice(-4000);
     });
     const exited = new Promise<string>((resolve) => {
@@ -88,15 +91,26 @@ export class PasstBackend implements NetBackend {
       });
       child.once("exit", (code, signal) =>
         // passt 2023 reports a failed bind only by exiting 0 as soon as its (never-bound) socket "closes".
-        resolve(signal ? `passt was ended by ${signal}` : code === 0 ? `passt exited before accepting a connection on ${sock} (can the user passt runs as reach that directory?)` : `passt exited with status ${code}`));
+        resolve(
+          signal
+            ? `passt was ended by ${signal}`
+            : code === 0
+              ? `passt exited before accepting a connection on ${sock} (can the user passt runs as reach that directory?)`
+              : `passt exited with status ${code}`,
+        ),
+      );
     });
     const fail = async (why: string): Promise<never> => {
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
       if (why === "MISSING") {
-        throw new PasstMissingError(`user-mode networking needs passt, which is not installed (Debian/Ubuntu: apt-get install passt), or use --net none`);
+        throw new PasstMissingError(
+          `user-mode networking needs passt, which is not installed (Debian/Ubuntu: apt-get install passt), or use --net none`,
+        );
       }
-      throw new Error(`passt did not start: ${why}${log.trim() ? `: ${log.trim().split("\n").slice(-3).join(" / ")}` : ""}`);
+      throw new Error(
+        `passt did not start: ${why}${log.trim() ? `: ${log.trim().split("\n").slice(-3).join(" / ")}` : ""}`,
+      );
     };
     const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
     let done: string | undefined;
@@ -110,7 +124,8 @@ export class PasstBackend implements NetBackend {
           socket,
           (frame) => backend.endpoint?.receive(frame) ?? false,
           (reason) => {
-            if (!backend.closed) backend.failure ??= `${reason}${log.trim() ? ` (passt: ${log.trim().split("\n").slice(-1)[0]})` : ""}`;
+            if (!backend.closed)
+              backend.failure ??= `${reason}${log.trim() ? ` (passt: ${log.trim().split("\n").slice(-1)[0]})` : ""}`;
           },
         );
         void exited.then((r) => {
@@ -140,9 +155,10 @@ export class PasstBackend implements NetBackend {
     if (this.closed) return;
     this.closed = true;
     // Closing the socket ends a one-off passt by itself; the signal covers a passt that hangs.
-    const gone = this.child.exitCode !== null || this.child.signalCode !== null
-      ? Promise.resolve()
-      : new Promise<void>((r) => this.child.once("exit", () => r()));
+    const gone =
+      this.child.exitCode !== null || this.child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((r) => this.child.once("exit", () => r()));
     this.stream?.close();
     const t = setTimeout(() => this.child.kill("SIGKILL"), 1000);
     this.child.kill("SIGTERM");

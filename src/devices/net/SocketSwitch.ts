@@ -68,13 +68,17 @@ export class SocketSwitchPort implements NetBackend {
         return;
       }
       const port = sw.connect();
-      const stream = new FrameStream(sock, (frame) => {
-        port.send(frame);
-        return true;
-      }, () => {
-        peers.delete(stream);
-        void port.close();
-      });
+      const stream = new FrameStream(
+        sock,
+        (frame) => {
+          port.send(frame);
+          return true;
+        },
+        () => {
+          peers.delete(stream);
+          void port.close();
+        },
+      );
       port.attach({ mac: new Uint8Array(6), receive: (frame) => stream.send(frame) });
       peers.add(stream);
     });
@@ -85,9 +89,12 @@ export class SocketSwitchPort implements NetBackend {
   private lost(): void {
     if (this.closed) return;
     this.link = undefined;
-    setTimeout(() => {
-      if (!this.closed) this.establish().catch(() => {});
-    }, 20 + Math.random() * 100);
+    setTimeout(
+      () => {
+        if (!this.closed) this.establish().catch(() => {});
+      },
+      20 + Math.random() * 100,
+    );
   }
 
   attach(endpoint: NetEndpoint): void {

@@ -44,7 +44,11 @@ export class TapBackend implements NetBackend {
   private pending = Buffer.alloc(0);
   private closed = false;
 
-  private constructor(private readonly child: ChildProcessByStdio<Writable, Readable, Readable>, readonly ifname: string, rest: Buffer) {
+  private constructor(
+    private readonly child: ChildProcessByStdio<Writable, Readable, Readable>,
+    readonly ifname: string,
+    rest: Buffer,
+  ) {
     child.stdout.on("data", (d: Buffer) => this.onData(d));
     child.stdin.on("error", () => {});
     if (rest.length > 0) this.onData(rest);
@@ -52,13 +56,22 @@ export class TapBackend implements NetBackend {
 
   /** Creates (or attaches to) TAP interface `name` (≤ 15 characters). The caller configures it (ip link/addr). */
   static open(name: string, python = "python3"): Promise<TapBackend> {
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) return Promise.reject(new Error(`"${name}" is not a valid interface name (1-15 letters, digits, _ . -)`));
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name))
+      return Promise.reject(new Error(`"${name}" is not a valid interface name (1-15 letters, digits, _ . -)`));
     return new Promise((resolve, reject) => {
       const child = spawn(python, ["-c", HELPER, name], { stdio: ["pipe", "pipe", "pipe"] });
       let buf = Buffer.alloc(0);
       let stderr = "";
-      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-      child.once("error", (e) => reject(new Error(`TAP backend needs ${python} to attach /dev/net/tun: ${e.message} (install python3, or use the virtual switch)`)));
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.once("error", (e) =>
+        reject(
+          new Error(
+            `TAP backend needs ${python} to attach /dev/net/tun: ${e.message} (install python3, or use the virtual switch)`,
+          ),
+        ),
+      );
       const onData = (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         const nl = buf.indexOf(10);
@@ -69,11 +82,17 @@ export class TapBackend implements NetBackend {
         if (line.startsWith("OK ")) resolve(new TapBackend(child, line.slice(3), rest));
         else {
           child.kill();
-          reject(new Error(`cannot create TAP interface ${name}: ${line.replace(/^ERR /, "")} (TAP needs root or CAP_NET_ADMIN and /dev/net/tun; otherwise use the virtual switch)`));
+          reject(
+            new Error(
+              `cannot create TAP interface ${name}: ${line.replace(/^ERR /, "")} (TAP needs root or CAP_NET_ADMIN and /dev/net/tun; otherwise use the virtual switch)`,
+            ),
+          );
         }
       };
       child.stdout.on("data", onData);
-      child.once("exit", (code) => reject(new Error(`TAP helper exited (${code}) before attaching ${name}: ${stderr.trim()}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`TAP helper exited (${code}) before attaching ${name}: ${stderr.trim()}`)),
+      );
     });
   }
 
@@ -88,7 +107,9 @@ export class TapBackend implements NetBackend {
     this.pending = b.length > 0 ? Buffer.from(b) : Buffer.alloc(0);
   }
 
-  attach(endpoint: NetEndpoint): void { this.endpoint = endpoint; }
+  attach(endpoint: NetEndpoint): void {
+    this.endpoint = endpoint;
+  }
 
   send(frame: Uint8Array): void {
     if (this.closed) return;

@@ -9,10 +9,19 @@ const MAX_LEARNED = 4096;
 
 export class SwitchPort implements NetBackend {
   endpoint: NetEndpoint | null = null;
-  constructor(private readonly sw: VirtualSwitch, readonly id: number) {}
-  attach(endpoint: NetEndpoint): void { this.endpoint = endpoint; }
-  send(frame: Uint8Array): void { this.sw.forward(this, frame); }
-  async close(): Promise<void> { this.sw.disconnect(this); }
+  constructor(
+    private readonly sw: VirtualSwitch,
+    readonly id: number,
+  ) {}
+  attach(endpoint: NetEndpoint): void {
+    this.endpoint = endpoint;
+  }
+  send(frame: Uint8Array): void {
+    this.sw.forward(this, frame);
+  }
+  async close(): Promise<void> {
+    this.sw.disconnect(this);
+  }
 }
 
 export class VirtualSwitch {
@@ -36,7 +45,10 @@ export class VirtualSwitch {
   }
 
   forward(from: SwitchPort, frame: Uint8Array): void {
-    if (frame.length < ETH_MIN_FRAME) { this.stats.dropped++; return; }
+    if (frame.length < ETH_MIN_FRAME) {
+      this.stats.dropped++;
+      return;
+    }
     const src = mac48(frame, 6);
     // Learn only unicast sources (a multicast source address is bogus).
     if ((frame[6]! & 1) === 0 && this.table.get(src) !== from) {
@@ -46,7 +58,10 @@ export class VirtualSwitch {
     if ((frame[0]! & 1) === 0) {
       const to = this.table.get(mac48(frame, 0));
       if (to) {
-        if (to !== from) { to.endpoint?.receive(frame); this.stats.forwarded++; }
+        if (to !== from) {
+          to.endpoint?.receive(frame);
+          this.stats.forwarded++;
+        }
         return;
       }
     }
@@ -56,5 +71,7 @@ export class VirtualSwitch {
 }
 
 function mac48(f: Uint8Array, o: number): number {
-  return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + ((f[o + 2]! << 24) >>> 0) + (f[o + 3]! << 16) + (f[o + 4]! << 8) + f[o + 5]!;
+  return (
+    f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + ((f[o + 2]! << 24) >>> 0) + (f[o + 3]! << 16) + (f[o + 4]! << 8) + f[o + 5]!
+  );
 }

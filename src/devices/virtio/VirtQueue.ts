@@ -72,7 +72,8 @@ export class DescChain {
       if (this.firstWritable < 0) this.firstWritable = this.count - 1;
       this.writableBytes += len;
     } else {
-      if (this.firstWritable >= 0 && this.error === "") this.error = "device-readable buffer after a device-writable one (virtio 1.2 §2.7.4.2)";
+      if (this.firstWritable >= 0 && this.error === "")
+        this.error = "device-readable buffer after a device-writable one (virtio 1.2 §2.7.4.2)";
       this.readableBytes += len;
     }
   }
@@ -90,7 +91,10 @@ export class DescChain {
     let skip = from;
     for (let i = 0; i < this.firstWritable && done < len; i++) {
       const l = this.len[i]!;
-      if (skip >= l) { skip -= l; continue; }
+      if (skip >= l) {
+        skip -= l;
+        continue;
+      }
       const n = Math.min(l - skip, len - done);
       const off = mem.offsetOf(asGpa(this.addr[i]! + skip), n);
       if (off < 0) return done;
@@ -107,7 +111,10 @@ export class DescChain {
     let skip = at;
     for (let i = this.firstWritable; i < this.count && done < len; i++) {
       const l = this.len[i]!;
-      if (skip >= l) { skip -= l; continue; }
+      if (skip >= l) {
+        skip -= l;
+        continue;
+      }
       const n = Math.min(l - skip, len - done);
       const gpa = this.addr[i]! + skip;
       const off = mem.offsetOf(asGpa(gpa), n);
@@ -161,7 +168,10 @@ export class VirtQueue {
   private availOff = 0;
   private usedOff = 0;
 
-  constructor(readonly index: number, readonly maxSize: number) {
+  constructor(
+    readonly index: number,
+    readonly maxSize: number,
+  ) {
     this.size = maxSize;
   }
 
@@ -182,12 +192,15 @@ export class VirtQueue {
    */
   enable(mem: GuestMemory, eventIdx: boolean, indirect: boolean): string {
     const n = this.size;
-    if (n === 0 || n > this.maxSize || (n & (n - 1)) !== 0) return `queue ${this.index}: size ${n} is not a power of two ≤ ${this.maxSize}`;
-    if (this.descAddr % 16 || this.availAddr % 2 || this.usedAddr % 4) return `queue ${this.index}: misaligned ring addresses`;
+    if (n === 0 || n > this.maxSize || (n & (n - 1)) !== 0)
+      return `queue ${this.index}: size ${n} is not a power of two ≤ ${this.maxSize}`;
+    if (this.descAddr % 16 || this.availAddr % 2 || this.usedAddr % 4)
+      return `queue ${this.index}: misaligned ring addresses`;
     const d = mem.offsetOf(asGpa(this.descAddr), 16 * n);
     const a = mem.offsetOf(asGpa(this.availAddr), 6 + 2 * n);
     const u = mem.offsetOf(asGpa(this.usedAddr), 6 + 8 * n);
-    if (d < 0 || a < 0 || u < 0) return `queue ${this.index}: ring at desc=0x${this.descAddr.toString(16)} avail=0x${this.availAddr.toString(16)} used=0x${this.usedAddr.toString(16)} is outside guest RAM`;
+    if (d < 0 || a < 0 || u < 0)
+      return `queue ${this.index}: ring at desc=0x${this.descAddr.toString(16)} avail=0x${this.availAddr.toString(16)} used=0x${this.usedAddr.toString(16)} is outside guest RAM`;
     this.mem = mem;
     // Atomics on a 16-bit view give the ring indices the ordering virtio's memory barriers ask for
     // (§2.7.13.3.1) should a vCPU ever run in another worker thread (today all run on one thread).
@@ -241,7 +254,8 @@ export class VirtQueue {
       const flags = view.getUint16(o + 12, true);
       const next = view.getUint16(o + 14, true);
       if (flags & VIRTQ_DESC_F_INDIRECT) {
-        if (!this.indirect) return this.fail(`descriptor ${i} is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated`);
+        if (!this.indirect)
+          return this.fail(`descriptor ${i} is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated`);
         if (flags & VIRTQ_DESC_F_NEXT) return this.fail(`descriptor ${i} sets both INDIRECT and NEXT (§2.7.5.3.1)`);
         const r = this.walkIndirect(chain, addr, len);
         if (r !== POP_OK) return r;
@@ -259,7 +273,8 @@ export class VirtQueue {
 
   private walkIndirect(chain: DescChain, tableAddr: number, tableLen: number): number {
     const mem = this.mem!;
-    if (tableLen === 0 || tableLen % 16 !== 0) return this.fail(`indirect table length ${tableLen} is not a non-zero multiple of 16`);
+    if (tableLen === 0 || tableLen % 16 !== 0)
+      return this.fail(`indirect table length ${tableLen} is not a non-zero multiple of 16`);
     const entries = tableLen / 16;
     if (entries > MAX_CHAIN_SEGMENTS) return this.fail(`indirect table of ${entries} descriptors is absurdly long`);
     const base = mem.offsetOf(asGpa(tableAddr), tableLen);

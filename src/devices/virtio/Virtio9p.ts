@@ -29,9 +29,14 @@ export class Virtio9p implements VirtioDevice {
   private readonly header = new Uint8Array(7);
   private logCount = 0;
 
-  constructor(private readonly memory: GuestMemory, private readonly server: P9Server, tag: string) {
+  constructor(
+    private readonly memory: GuestMemory,
+    private readonly server: P9Server,
+    tag: string,
+  ) {
     const t = Buffer.from(tag, "utf8");
-    if (t.length === 0 || t.length > MAX_9P_TAG) throw new RangeError(`9p mount tag '${tag}' must be 1-${MAX_9P_TAG} bytes`);
+    if (t.length === 0 || t.length > MAX_9P_TAG)
+      throw new RangeError(`9p mount tag '${tag}' must be 1-${MAX_9P_TAG} bytes`);
     this.config = new Uint8Array(2 + t.length);
     new DataView(this.config.buffer).setUint16(0, t.length, true);
     this.config.set(t, 2);
@@ -44,12 +49,16 @@ export class Virtio9p implements VirtioDevice {
   }
 
   configWrite(): void {}
-  activate(ctx: VirtioContext): void { this.ctx = ctx; }
+  activate(ctx: VirtioContext): void {
+    this.ctx = ctx;
+  }
   reset(): void {
     this.ctx = null;
     this.server.reset();
   }
-  idle(): Promise<void> { return this.none.idle(); }
+  idle(): Promise<void> {
+    return this.none.idle();
+  }
 
   queueNotify(): void {
     const ctx = this.ctx;

@@ -78,9 +78,21 @@ export class VirtioBlk implements VirtioDevice {
   /** A request was left in the ring because of the bound: pop again when bytes complete. */
   private throttled = false;
   /** Counters for tests and `vm info`. */
-  readonly stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, peakInflightBytes: 0, throttled: 0 };
+  readonly stats = {
+    requests: 0,
+    errors: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    flushes: 0,
+    peakInflightBytes: 0,
+    throttled: 0,
+  };
 
-  constructor(private readonly memory: GuestMemory, readonly backend: BlockBackend, opts: VirtioBlkOptions = {}) {
+  constructor(
+    private readonly memory: GuestMemory,
+    readonly backend: BlockBackend,
+    opts: VirtioBlkOptions = {},
+  ) {
     let f = bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_FLUSH);
     if (backend.readOnly) f |= bit(VIRTIO_BLK_F_RO);
     else f |= bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES);
@@ -102,7 +114,11 @@ export class VirtioBlk implements VirtioDevice {
 
   configRead(offset: number, size: 1 | 2 | 4): number {
     if (offset < 0 || offset + size > this.config.byteLength) return 0;
-    return size === 1 ? this.config.getUint8(offset) : size === 2 ? this.config.getUint16(offset, true) : this.config.getUint32(offset, true);
+    return size === 1
+      ? this.config.getUint8(offset)
+      : size === 2
+        ? this.config.getUint16(offset, true)
+        : this.config.getUint32(offset, true);
   }
 
   configWrite(): void {
@@ -129,7 +145,10 @@ export class VirtioBlk implements VirtioDevice {
     for (;;) {
       const req = this.free.pop() ?? new Request();
       const r = q.pop(req.chain);
-      if (r !== POP_OK) { this.free.push(req); break; }
+      if (r !== POP_OK) {
+        this.free.push(req);
+        break;
+      }
       const ch = req.chain;
       // Chains that will fail at once (bad buffers, longer than any request) hold no host I/O.
       // The 16-byte header and the status byte (§5.2.6) are not data.
@@ -167,8 +186,12 @@ export class VirtioBlk implements VirtioDevice {
     const statusAddr = ch.lastWritableByte(mem);
     if (ch.error) this.fail(req, VIRTIO_BLK_S_IOERR, ch.error);
     else if (statusAddr < 0) this.fail(req, VIRTIO_BLK_S_IOERR, "no device-writable status byte in the chain (§5.2.6)");
-    else if (ch.readInto(mem, 0, this.hdr, 0, 16) < 16) this.fail(req, VIRTIO_BLK_S_IOERR, "request header shorter than 16 bytes");
-    if (req.status >= 0) { this.complete(ctx, q, req, statusAddr); return; }
+    else if (ch.readInto(mem, 0, this.hdr, 0, 16) < 16)
+      this.fail(req, VIRTIO_BLK_S_IOERR, "request header shorter than 16 bytes");
+    if (req.status >= 0) {
+      this.complete(ctx, q, req, statusAddr);
+      return;
+    }
 
     const type = this.hdrView.getUint32(0, true);
     const sectorLo = this.hdrView.getUint32(8, true);
@@ -188,7 +211,10 @@ export class VirtioBlk implements VirtioDevice {
       }
       case VIRTIO_BLK_T_OUT: {
         const len = ch.readableBytes - 16;
-        if (be.readOnly) { this.fail(req, VIRTIO_BLK_S_IOERR, "write to a read-only disk"); break; }
+        if (be.readOnly) {
+          this.fail(req, VIRTIO_BLK_S_IOERR, "write to a read-only disk");
+          break;
+        }
         if (!this.checkRange(req, pos, len)) break;
         this.gather(req, false, 16, len);
         this.stats.bytesWritten += len;
@@ -211,20 +237,39 @@ export class VirtioBlk implements VirtioDevice {
       }
       case VIRTIO_BLK_T_DISCARD:
       case VIRTIO_BLK_T_WRITE_ZEROES: {
-        if (be.readOnly) { this.fail(req, VIRTIO_BLK_S_IOERR, "discard/write-zeroes on a read-only disk"); break; }
+        if (be.readOnly) {
+          this.fail(req, VIRTIO_BLK_S_IOERR, "discard/write-zeroes on a read-only disk");
+          break;
+        }
         // §5.2.6: one 16-byte segment {sector u64, num_sectors u32, flags u32}; we allow max_*_seg = 1.
-        if (ch.readableBytes - 16 !== 16) { this.fail(req, VIRTIO_BLK_S_UNSUPP, `${ch.readableBytes - 16} bytes of discard/write-zeroes segments; exactly one is supported`); break; }
+        if (ch.readableBytes - 16 !== 16) {
+          this.fail(
+            req,
+            VIRTIO_BLK_S_UNSUPP,
+            `${ch.readableBytes - 16} bytes of discard/write-zeroes segments; exactly one is supported`,
+          );
+          break;
+        }
         ch.readInto(mem, 16, this.hdr, 0, 16);
         const sLo = this.hdrView.getUint32(0, true);
         const sHi = this.hdrView.getUint32(4, true);
         const count = this.hdrView.getUint32(8, true);
         const flags = this.hdrView.getUint32(12, true);
         const start = sHi >= 0x200000 ? Infinity : (sHi * 0x1_0000_0000 + sLo) * SECTOR;
-        if (count > MAX_DISCARD_SECTORS) { this.fail(req, VIRTIO_BLK_S_IOERR, `${count} sectors exceed max_*_sectors`); break; }
-        if (type === VIRTIO_BLK_T_DISCARD ? flags !== 0 : (flags & ~1) !== 0) { this.fail(req, VIRTIO_BLK_S_UNSUPP, `reserved flags 0x${flags.toString(16)}`); break; }
+        if (count > MAX_DISCARD_SECTORS) {
+          this.fail(req, VIRTIO_BLK_S_IOERR, `${count} sectors exceed max_*_sectors`);
+          break;
+        }
+        if (type === VIRTIO_BLK_T_DISCARD ? flags !== 0 : (flags & ~1) !== 0) {
+          this.fail(req, VIRTIO_BLK_S_UNSUPP, `reserved flags 0x${flags.toString(16)}`);
+          break;
+        }
         if (!this.checkRange(req, start, count * SECTOR)) break;
         op = type === VIRTIO_BLK_T_DISCARD ? be.discard(start, count * SECTOR) : be.writeZeroes(start, count * SECTOR);
-        if (type === VIRTIO_BLK_T_WRITE_ZEROES) { this.writes.begin(); req.isWrite = true; }
+        if (type === VIRTIO_BLK_T_WRITE_ZEROES) {
+          this.writes.begin();
+          req.isWrite = true;
+        }
         break;
       }
       default:
@@ -240,7 +285,10 @@ export class VirtioBlk implements VirtioDevice {
     if (this.inflightBytes > this.stats.peakInflightBytes) this.stats.peakInflightBytes = this.inflightBytes;
     // One reaction per request (no .then().finally() chain): completions are the hot path.
     op.then(
-      () => { req.status = VIRTIO_BLK_S_OK; this.finish(ctx, q, req, statusAddr); },
+      () => {
+        req.status = VIRTIO_BLK_S_OK;
+        this.finish(ctx, q, req, statusAddr);
+      },
       (e: unknown) => {
         req.written = 0;
         this.fail(req, VIRTIO_BLK_S_IOERR, `host I/O error on ${be.description}: ${(e as Error).message}`);
@@ -250,7 +298,10 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   private finish(ctx: VirtioContext, q: VirtQueue, req: Request, statusAddr: number): void {
-    if (req.isWrite) { req.isWrite = false; this.writes.end(); }
+    if (req.isWrite) {
+      req.isWrite = false;
+      this.writes.end();
+    }
     this.inflightBytes -= req.cost;
     req.cost = 0;
     try {
@@ -271,9 +322,22 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   private checkRange(req: Request, pos: number, len: number): boolean {
-    if (len < 0 || len % SECTOR !== 0) { this.fail(req, VIRTIO_BLK_S_IOERR, `data length ${len} is not a multiple of 512`); return false; }
-    if (len > MAX_REQUEST_BYTES) { this.fail(req, VIRTIO_BLK_S_IOERR, `data length ${len} is absurd (limit ${MAX_REQUEST_BYTES})`); return false; }
-    if (!(pos + len <= this.backend.size)) { this.fail(req, VIRTIO_BLK_S_IOERR, `sector range ${pos / SECTOR}+${len / SECTOR} is past the end of the disk (${this.backend.size / SECTOR} sectors)`); return false; }
+    if (len < 0 || len % SECTOR !== 0) {
+      this.fail(req, VIRTIO_BLK_S_IOERR, `data length ${len} is not a multiple of 512`);
+      return false;
+    }
+    if (len > MAX_REQUEST_BYTES) {
+      this.fail(req, VIRTIO_BLK_S_IOERR, `data length ${len} is absurd (limit ${MAX_REQUEST_BYTES})`);
+      return false;
+    }
+    if (!(pos + len <= this.backend.size)) {
+      this.fail(
+        req,
+        VIRTIO_BLK_S_IOERR,
+        `sector range ${pos / SECTOR}+${len / SECTOR} is past the end of the disk (${this.backend.size / SECTOR} sectors)`,
+      );
+      return false;
+    }
     return true;
   }
 
@@ -289,8 +353,13 @@ export class VirtioBlk implements VirtioDevice {
     for (let i = from; i < to && len > 0; i++) {
       let l = ch.len[i]!;
       let a = ch.addr[i]!;
-      if (skip >= l) { skip -= l; continue; }
-      a += skip; l -= skip; skip = 0;
+      if (skip >= l) {
+        skip -= l;
+        continue;
+      }
+      a += skip;
+      l -= skip;
+      skip = 0;
       const n = Math.min(l, len);
       const off = mem.offsetOf(gpa(a), n); // checked in pop(); never negative here
       if (writable) mem.markDirty(gpa(a), n);

@@ -44,7 +44,10 @@ class Port {
   readonly input: InputQueue;
   /** The guest has the port open (PORT_OPEN from the driver); port 0 without MULTIPORT is always open. */
   guestOpen = false;
-  constructor(readonly id: number, readonly opts: ConsolePortOptions) {
+  constructor(
+    readonly id: number,
+    readonly opts: ConsolePortOptions,
+  ) {
     this.input = new InputQueue(opts.backend);
   }
 }
@@ -70,7 +73,11 @@ export class VirtioConsole implements VirtioDevice {
   private readonly config = new DataView(new ArrayBuffer(12));
 
   /** `ports[0]` becomes hvc0. More than one port enables MULTIPORT. */
-  constructor(private readonly memory: GuestMemory, ports: ConsolePortOptions[], opts: { multiport?: boolean } = {}) {
+  constructor(
+    private readonly memory: GuestMemory,
+    ports: ConsolePortOptions[],
+    opts: { multiport?: boolean } = {},
+  ) {
     if (ports.length === 0) throw new RangeError("virtio-console needs at least one port");
     this.multiport = opts.multiport ?? ports.length > 1;
     if (!this.multiport && ports.length > 1) throw new RangeError("more than one virtio-console port needs multiport");
@@ -79,7 +86,14 @@ export class VirtioConsole implements VirtioDevice {
     const nq = this.multiport ? 2 * (ports.length + 1) : 2;
     this.queueMaxSizes = new Array<number>(nq).fill(QUEUE_SIZE);
     this.config.setUint32(4, ports.length, true);
-    this.ports.forEach((p) => p.opts.backend.attach({ input: (d) => { p.input.push(d); this.deliver(p); } }));
+    this.ports.forEach((p) =>
+      p.opts.backend.attach({
+        input: (d) => {
+          p.input.push(d);
+          this.deliver(p);
+        },
+      }),
+    );
   }
 
   private get mp(): boolean {
@@ -109,15 +123,25 @@ export class VirtioConsole implements VirtioDevice {
     for (const p of this.ports) p.guestOpen = false;
   }
 
-  idle(): Promise<void> { return this.none.idle(); }
+  idle(): Promise<void> {
+    return this.none.idle();
+  }
 
-  private rxQueue(port: number): number { return port === 0 ? 0 : 2 * port + 2; }
+  private rxQueue(port: number): number {
+    return port === 0 ? 0 : 2 * port + 2;
+  }
 
   queueNotify(index: number): void {
     const ctx = this.ctx;
     if (!ctx) return;
-    if (this.mp && index === 3) { this.controlTx(ctx, ctx.queues[3]!); return; }
-    if (this.mp && index === 2) { this.flushControl(ctx); return; }
+    if (this.mp && index === 3) {
+      this.controlTx(ctx, ctx.queues[3]!);
+      return;
+    }
+    if (this.mp && index === 2) {
+      this.flushControl(ctx);
+      return;
+    }
     const port = index < 2 ? 0 : (index >> 1) - 1;
     const p = this.ports[port];
     if (!p) return;
@@ -135,9 +159,11 @@ export class VirtioConsole implements VirtioDevice {
     while (q.pop(this.chain) === POP_OK) {
       const ch = this.chain;
       any = true;
-      if (ch.error) { this.warn(`transmit dropped: ${ch.error}`); }
-      else if (ch.readableBytes > MAX_TX) { this.warn(`transmit of ${ch.readableBytes} bytes dropped (absurd length)`); }
-      else {
+      if (ch.error) {
+        this.warn(`transmit dropped: ${ch.error}`);
+      } else if (ch.readableBytes > MAX_TX) {
+        this.warn(`transmit of ${ch.readableBytes} bytes dropped (absurd length)`);
+      } else {
         const n = ch.readInto(this.memory, 0, this.txBuf, 0, ch.readableBytes);
         if (n > 0) p.opts.backend.write(this.txBuf.slice(0, n));
       }
@@ -181,14 +207,17 @@ export class VirtioConsole implements VirtioDevice {
     v.setUint16(6, value, true);
     if (extra) m.set(extra, 8);
     if (this.ctrlOut.length >= MAX_CONTROL_BACKLOG) {
-      if (this.controlDropped++ === 0) this.warn(`guest does not read control messages: control replies dropped beyond ${MAX_CONTROL_BACKLOG}`);
+      if (this.controlDropped++ === 0)
+        this.warn(`guest does not read control messages: control replies dropped beyond ${MAX_CONTROL_BACKLOG}`);
       return;
     }
     this.ctrlOut.push(m);
   }
 
   /** Control replies queued for the guest (tests, `vm info`). */
-  get pendingControlMessages(): number { return this.ctrlOut.length; }
+  get pendingControlMessages(): number {
+    return this.ctrlOut.length;
+  }
 
   private flushControl(ctx: VirtioContext): void {
     const q = ctx.queues[2]!;
@@ -199,8 +228,12 @@ export class VirtioConsole implements VirtioDevice {
       const m = this.ctrlOut[0]!;
       let written = 0;
       if (ch.error) this.warn(`control buffer rejected: ${ch.error}`);
-      else if (ch.writableBytes < m.length) this.warn(`control buffer of ${ch.writableBytes} bytes too small for a ${m.length}-byte message`);
-      else { written = ch.writeFrom(this.memory, 0, m, 0, m.length); this.ctrlOut.shift(); }
+      else if (ch.writableBytes < m.length)
+        this.warn(`control buffer of ${ch.writableBytes} bytes too small for a ${m.length}-byte message`);
+      else {
+        written = ch.writeFrom(this.memory, 0, m, 0, m.length);
+        this.ctrlOut.shift();
+      }
       q.pushUsed(ch.head, written);
       any = true;
     }
@@ -215,7 +248,11 @@ export class VirtioConsole implements VirtioDevice {
       if (ch.error || ch.readInto(this.memory, 0, this.msg, 0, 8) < 8) {
         this.warn(`malformed control message: ${ch.error || "shorter than 8 bytes"}`);
       } else {
-        this.handleControl(this.msgView.getUint32(0, true), this.msgView.getUint16(4, true), this.msgView.getUint16(6, true));
+        this.handleControl(
+          this.msgView.getUint32(0, true),
+          this.msgView.getUint16(4, true),
+          this.msgView.getUint16(6, true),
+        );
       }
       q.pushUsed(ch.head, 0);
     }
@@ -227,13 +264,22 @@ export class VirtioConsole implements VirtioDevice {
   private handleControl(id: number, event: number, value: number): void {
     switch (event) {
       case VIRTIO_CONSOLE_DEVICE_READY:
-        if (value !== 1) { this.warn("driver failed to initialise (DEVICE_READY 0)"); return; }
+        if (value !== 1) {
+          this.warn("driver failed to initialise (DEVICE_READY 0)");
+          return;
+        }
         for (const p of this.ports) this.sendControl(p.id, VIRTIO_CONSOLE_DEVICE_ADD, 0);
         return;
       case VIRTIO_CONSOLE_PORT_READY: {
         const p = this.ports[id];
-        if (!p) { this.warn(`PORT_READY for unknown port ${id}`); return; }
-        if (value !== 1) { this.warn(`guest could not set up port ${id}`); return; }
+        if (!p) {
+          this.warn(`PORT_READY for unknown port ${id}`);
+          return;
+        }
+        if (value !== 1) {
+          this.warn(`guest could not set up port ${id}`);
+          return;
+        }
         if (id === 0) this.sendControl(0, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
         if (p.opts.name) this.sendControl(id, VIRTIO_CONSOLE_PORT_NAME, 1, new TextEncoder().encode(p.opts.name));
         // The host end is always connected.
@@ -242,7 +288,10 @@ export class VirtioConsole implements VirtioDevice {
       }
       case VIRTIO_CONSOLE_PORT_OPEN: {
         const p = this.ports[id];
-        if (!p) { this.warn(`PORT_OPEN for unknown port ${id}`); return; }
+        if (!p) {
+          this.warn(`PORT_OPEN for unknown port ${id}`);
+          return;
+        }
         p.guestOpen = value === 1;
         return;
       }
@@ -252,5 +301,7 @@ export class VirtioConsole implements VirtioDevice {
   }
 
   /** Whether the guest has port `id` open (tests, control plane). */
-  isOpen(id: number): boolean { return this.ports[id]?.guestOpen ?? false; }
+  isOpen(id: number): boolean {
+    return this.ports[id]?.guestOpen ?? false;
+  }
 }

@@ -61,8 +61,12 @@ export interface VirtioDevice {
 export class InFlight {
   private count = 0;
   private waiters: (() => void)[] = [];
-  get active(): number { return this.count; }
-  begin(): void { this.count++; }
+  get active(): number {
+    return this.count;
+  }
+  begin(): void {
+    this.count++;
+  }
   end(): void {
     if (--this.count === 0 && this.waiters.length > 0) {
       const w = this.waiters;

@@ -10,8 +10,12 @@ import type { IrqLine } from "../../memory/IrqLine.js";
 import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { VirtQueue } from "./VirtQueue.js";
 import {
-  type VirtioContext, type VirtioDevice,
-  VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, bit,
+  type VirtioContext,
+  type VirtioDevice,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  bit,
 } from "./VirtioDevice.js";
 
 export const VIRTIO_MMIO_MAGIC = 0x74726976; // "virt"
@@ -20,13 +24,35 @@ export const VIRTIO_MMIO_VENDOR = 0x56505954;
 
 // Register offsets, virtio 1.2 §4.2.2 table 4.1.
 export const REG = {
-  MagicValue: 0x000, Version: 0x004, DeviceID: 0x008, VendorID: 0x00c,
-  DeviceFeatures: 0x010, DeviceFeaturesSel: 0x014, DriverFeatures: 0x020, DriverFeaturesSel: 0x024,
-  QueueSel: 0x030, QueueNumMax: 0x034, QueueNum: 0x038, QueueReady: 0x044, QueueNotify: 0x050,
-  InterruptStatus: 0x060, InterruptACK: 0x064, Status: 0x070,
-  QueueDescLow: 0x080, QueueDescHigh: 0x084, QueueDriverLow: 0x090, QueueDriverHigh: 0x094,
-  QueueDeviceLow: 0x0a0, QueueDeviceHigh: 0x0a4, SHMSel: 0x0ac, SHMLenLow: 0x0b0, SHMLenHigh: 0x0b4,
-  SHMBaseLow: 0x0b8, SHMBaseHigh: 0x0bc, ConfigGeneration: 0x0fc, Config: 0x100,
+  MagicValue: 0x000,
+  Version: 0x004,
+  DeviceID: 0x008,
+  VendorID: 0x00c,
+  DeviceFeatures: 0x010,
+  DeviceFeaturesSel: 0x014,
+  DriverFeatures: 0x020,
+  DriverFeaturesSel: 0x024,
+  QueueSel: 0x030,
+  QueueNumMax: 0x034,
+  QueueNum: 0x038,
+  QueueReady: 0x044,
+  QueueNotify: 0x050,
+  InterruptStatus: 0x060,
+  InterruptACK: 0x064,
+  Status: 0x070,
+  QueueDescLow: 0x080,
+  QueueDescHigh: 0x084,
+  QueueDriverLow: 0x090,
+  QueueDriverHigh: 0x094,
+  QueueDeviceLow: 0x0a0,
+  QueueDeviceHigh: 0x0a4,
+  SHMSel: 0x0ac,
+  SHMLenLow: 0x0b0,
+  SHMLenHigh: 0x0b4,
+  SHMBaseLow: 0x0b8,
+  SHMBaseHigh: 0x0bc,
+  ConfigGeneration: 0x0fc,
+  Config: 0x100,
 } as const;
 
 // Device status bits, virtio 1.2 §2.1.
@@ -64,7 +90,11 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   /**
    * @param device the device type, or null for an empty slot (DeviceID 0, §4.2.3.1.1: the driver skips it)
    */
-  constructor(readonly memory: GuestMemory, private readonly irq: IrqLine, readonly device: VirtioDevice | null) {
+  constructor(
+    readonly memory: GuestMemory,
+    private readonly irq: IrqLine,
+    readonly device: VirtioDevice | null,
+  ) {
     this.name = device ? device.name : "virtio-mmio (empty)";
     this.offered = device ? device.features | TRANSPORT_FEATURES : 0n;
     this.queues = device ? device.queueMaxSizes.map((m, i) => new VirtQueue(i, m)) : [];
@@ -77,32 +107,60 @@ export class VirtioMmio implements BusDevice, VirtioContext {
       // §4.2.2.2: the device configuration space may be accessed with any width that fits its fields.
       return this.device ? this.device.configRead(offset - REG.Config, size) >>> 0 : 0;
     }
-    if (size !== 4) return this.warn(`${size}-byte read of register 0x${offset.toString(16)} (registers are 32-bit, §4.2.2.2)`, 0);
+    if (size !== 4)
+      return this.warn(`${size}-byte read of register 0x${offset.toString(16)} (registers are 32-bit, §4.2.2.2)`, 0);
     const d = this.device;
     switch (offset) {
-      case REG.MagicValue: return VIRTIO_MMIO_MAGIC;
-      case REG.Version: return 2;
-      case REG.DeviceID: return d ? d.deviceId : 0;
-      case REG.VendorID: return VIRTIO_MMIO_VENDOR;
+      case REG.MagicValue:
+        return VIRTIO_MMIO_MAGIC;
+      case REG.Version:
+        return 2;
+      case REG.DeviceID:
+        return d ? d.deviceId : 0;
+      case REG.VendorID:
+        return VIRTIO_MMIO_VENDOR;
       case REG.DeviceFeatures: {
         if (this.deviceFeaturesSel > 1) return 0;
         return Number((this.offered >> BigInt(32 * this.deviceFeaturesSel)) & 0xffffffffn);
       }
-      case REG.QueueNumMax: { const q = this.queues[this.queueSel]; return q ? q.maxSize : 0; }
-      case REG.QueueNum: { const q = this.queues[this.queueSel]; return q ? q.size : 0; }
-      case REG.QueueReady: { const q = this.queues[this.queueSel]; return q && q.ready ? 1 : 0; }
-      case REG.InterruptStatus: return this.interruptStatus;
-      case REG.Status: return this.status;
-      case REG.QueueDescLow: return this.qaddr((q) => q.descAddr, false);
-      case REG.QueueDescHigh: return this.qaddr((q) => q.descAddr, true);
-      case REG.QueueDriverLow: return this.qaddr((q) => q.availAddr, false);
-      case REG.QueueDriverHigh: return this.qaddr((q) => q.availAddr, true);
-      case REG.QueueDeviceLow: return this.qaddr((q) => q.usedAddr, false);
-      case REG.QueueDeviceHigh: return this.qaddr((q) => q.usedAddr, true);
+      case REG.QueueNumMax: {
+        const q = this.queues[this.queueSel];
+        return q ? q.maxSize : 0;
+      }
+      case REG.QueueNum: {
+        const q = this.queues[this.queueSel];
+        return q ? q.size : 0;
+      }
+      case REG.QueueReady: {
+        const q = this.queues[this.queueSel];
+        return q && q.ready ? 1 : 0;
+      }
+      case REG.InterruptStatus:
+        return this.interruptStatus;
+      case REG.Status:
+        return this.status;
+      case REG.QueueDescLow:
+        return this.qaddr((q) => q.descAddr, false);
+      case REG.QueueDescHigh:
+        return this.qaddr((q) => q.descAddr, true);
+      case REG.QueueDriverLow:
+        return this.qaddr((q) => q.availAddr, false);
+      case REG.QueueDriverHigh:
+        return this.qaddr((q) => q.availAddr, true);
+      case REG.QueueDeviceLow:
+        return this.qaddr((q) => q.usedAddr, false);
+      case REG.QueueDeviceHigh:
+        return this.qaddr((q) => q.usedAddr, true);
       // No shared memory regions: length all-ones means "does not exist" (§4.2.2).
-      case REG.SHMLenLow: case REG.SHMLenHigh: case REG.SHMBaseLow: case REG.SHMBaseHigh: return 0xffffffff;
-      case REG.ConfigGeneration: return this.configGeneration;
-      default: return 0;
+      case REG.SHMLenLow:
+      case REG.SHMLenHigh:
+      case REG.SHMBaseLow:
+      case REG.SHMBaseHigh:
+        return 0xffffffff;
+      case REG.ConfigGeneration:
+        return this.configGeneration;
+      default:
+        return 0;
     }
   }
 
@@ -111,12 +169,19 @@ export class VirtioMmio implements BusDevice, VirtioContext {
       if (this.device) this.device.configWrite(offset - REG.Config, size, value);
       return;
     }
-    if (size !== 4) { this.warn(`${size}-byte write of register 0x${offset.toString(16)} ignored (registers are 32-bit)`, 0); return; }
+    if (size !== 4) {
+      this.warn(`${size}-byte write of register 0x${offset.toString(16)} ignored (registers are 32-bit)`, 0);
+      return;
+    }
     value >>>= 0;
     const q = this.queues[this.queueSel];
     switch (offset) {
-      case REG.DeviceFeaturesSel: this.deviceFeaturesSel = value; return;
-      case REG.DriverFeaturesSel: this.driverFeaturesSel = value; return;
+      case REG.DeviceFeaturesSel:
+        this.deviceFeaturesSel = value;
+        return;
+      case REG.DriverFeaturesSel:
+        this.driverFeaturesSel = value;
+        return;
       case REG.DriverFeatures: {
         // §3.1.1: features are written before FEATURES_OK; later writes are a driver bug, ignore them.
         if (this.status & STATUS_FEATURES_OK || this.driverFeaturesSel > 1) return;
@@ -124,29 +189,53 @@ export class VirtioMmio implements BusDevice, VirtioContext {
         this.driverFeatures = (this.driverFeatures & ~(0xffffffffn << shift)) | (BigInt(value) << shift);
         return;
       }
-      case REG.QueueSel: this.queueSel = value; return;
-      case REG.QueueNum: if (q && !q.ready) q.size = value; return;
-      case REG.QueueReady: this.setQueueReady(q, value); return;
-      case REG.QueueNotify: this.notify(value); return;
-      case REG.InterruptACK: this.interruptStatus &= ~value; this.updateIrq(); return;
-      case REG.Status: this.setStatus(value & 0xff); return;
-      case REG.QueueDescLow: case REG.QueueDescHigh:
-        if (q && !q.ready) q.descAddr = setHalf(q.descAddr, value, offset === REG.QueueDescHigh); return;
-      case REG.QueueDriverLow: case REG.QueueDriverHigh:
-        if (q && !q.ready) q.availAddr = setHalf(q.availAddr, value, offset === REG.QueueDriverHigh); return;
-      case REG.QueueDeviceLow: case REG.QueueDeviceHigh:
-        if (q && !q.ready) q.usedAddr = setHalf(q.usedAddr, value, offset === REG.QueueDeviceHigh); return;
-      default: this.warn(`write to read-only or unknown register 0x${offset.toString(16)} ignored`, 0);
+      case REG.QueueSel:
+        this.queueSel = value;
+        return;
+      case REG.QueueNum:
+        if (q && !q.ready) q.size = value;
+        return;
+      case REG.QueueReady:
+        this.setQueueReady(q, value);
+        return;
+      case REG.QueueNotify:
+        this.notify(value);
+        return;
+      case REG.InterruptACK:
+        this.interruptStatus &= ~value;
+        this.updateIrq();
+        return;
+      case REG.Status:
+        this.setStatus(value & 0xff);
+        return;
+      case REG.QueueDescLow:
+      case REG.QueueDescHigh:
+        if (q && !q.ready) q.descAddr = setHalf(q.descAddr, value, offset === REG.QueueDescHigh);
+        return;
+      case REG.QueueDriverLow:
+      case REG.QueueDriverHigh:
+        if (q && !q.ready) q.availAddr = setHalf(q.availAddr, value, offset === REG.QueueDriverHigh);
+        return;
+      case REG.QueueDeviceLow:
+      case REG.QueueDeviceHigh:
+        if (q && !q.ready) q.usedAddr = setHalf(q.usedAddr, value, offset === REG.QueueDeviceHigh);
+        return;
+      default:
+        this.warn(`write to read-only or unknown register 0x${offset.toString(16)} ignored`, 0);
     }
   }
 
   // ---- state machine ----
 
   private setStatus(v: number): void {
-    if (v === 0) { this.reset(); return; }
+    if (v === 0) {
+      this.reset();
+      return;
+    }
     const old = this.status;
     // §2.1.1: the driver MUST NOT clear a status bit; treat it as a driver bug and keep the old bits.
-    if ((old & ~v & ~STATUS_DEVICE_NEEDS_RESET) !== 0) this.warn(`driver tried to clear status bits 0x${(old & ~v).toString(16)}; write 0 to reset`, 0);
+    if ((old & ~v & ~STATUS_DEVICE_NEEDS_RESET) !== 0)
+      this.warn(`driver tried to clear status bits 0x${(old & ~v).toString(16)}; write 0 to reset`, 0);
     let next = old | (v & ~STATUS_DEVICE_NEEDS_RESET);
     if (v & STATUS_FEATURES_OK && !(old & STATUS_FEATURES_OK)) {
       const why = this.checkFeatures();
@@ -177,8 +266,10 @@ export class VirtioMmio implements BusDevice, VirtioContext {
 
   private checkFeatures(): string {
     const f = this.driverFeatures;
-    if ((f & ~this.offered) !== 0n) return `${this.name}: driver accepted features 0x${(f & ~this.offered).toString(16)} the device never offered`;
-    if ((f & bit(VIRTIO_F_VERSION_1)) === 0n) return `${this.name}: driver did not accept VIRTIO_F_VERSION_1; this is a modern-only (virtio-mmio version 2) device`;
+    if ((f & ~this.offered) !== 0n)
+      return `${this.name}: driver accepted features 0x${(f & ~this.offered).toString(16)} the device never offered`;
+    if ((f & bit(VIRTIO_F_VERSION_1)) === 0n)
+      return `${this.name}: driver did not accept VIRTIO_F_VERSION_1; this is a modern-only (virtio-mmio version 2) device`;
     return "";
   }
 
@@ -195,10 +286,20 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   }
 
   private setQueueReady(q: VirtQueue | undefined, value: number): void {
-    if (!q) { this.warn(`QueueReady for queue ${this.queueSel}, which does not exist`, 0); return; }
-    if (value === 0) { q.ready = false; return; }
+    if (!q) {
+      this.warn(`QueueReady for queue ${this.queueSel}, which does not exist`, 0);
+      return;
+    }
+    if (value === 0) {
+      q.ready = false;
+      return;
+    }
     if (q.ready) return;
-    const why = q.enable(this.memory, (this.features & bit(VIRTIO_F_EVENT_IDX)) !== 0n, (this.features & bit(VIRTIO_F_INDIRECT_DESC)) !== 0n);
+    const why = q.enable(
+      this.memory,
+      (this.features & bit(VIRTIO_F_EVENT_IDX)) !== 0n,
+      (this.features & bit(VIRTIO_F_INDIRECT_DESC)) !== 0n,
+    );
     if (why) this.needsReset(why);
   }
 
@@ -206,7 +307,10 @@ export class VirtioMmio implements BusDevice, VirtioContext {
     // §2.1: after FAILED the driver has given up on the device; after DEVICE_NEEDS_RESET we have.
     if (!(this.status & STATUS_DRIVER_OK) || this.status & (STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED)) return;
     const q = this.queues[index];
-    if (!q || !q.ready) { this.warn(`notify for queue ${index}, which is not set up`, 0); return; }
+    if (!q || !q.ready) {
+      this.warn(`notify for queue ${index}, which is not set up`, 0);
+      return;
+    }
     try {
       this.device!.queueNotify(index);
     } catch (e) {
@@ -220,7 +324,10 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   // ---- VirtioContext ----
 
   notifyUsed(q: VirtQueue): void {
-    if (q.broken) { this.needsReset(q.broken); return; }
+    if (q.broken) {
+      this.needsReset(q.broken);
+      return;
+    }
     if (!q.needInterrupt()) return;
     this.interruptStatus |= INT_USED_BUFFER;
     this.updateIrq();
@@ -240,7 +347,9 @@ export class VirtioMmio implements BusDevice, VirtioContext {
     // Rate-limited like warn(): a guest looping on reset + break must not flood the host's log.
     if (this.resetLogs < 20) {
       this.resetLogs++;
-      this.log(`${this.name}: guest error, device needs reset: ${reason}${this.resetLogs === 20 ? " (further guest errors of this device not logged)" : ""}`);
+      this.log(
+        `${this.name}: guest error, device needs reset: ${reason}${this.resetLogs === 20 ? " (further guest errors of this device not logged)" : ""}`,
+      );
     }
     // §2.1.2 / §4.2.3.3: set DEVICE_NEEDS_RESET and send a configuration change notification.
     this.status |= STATUS_DEVICE_NEEDS_RESET;

@@ -43,7 +43,11 @@ export class VirtioNet implements VirtioDevice, NetEndpoint {
   private readonly none = new InFlight();
   readonly stats = { txFrames: 0, rxFrames: 0, rxDropped: 0, txErrors: 0 };
 
-  constructor(private readonly memory: GuestMemory, readonly backend: NetBackend, opts: VirtioNetOptions) {
+  constructor(
+    private readonly memory: GuestMemory,
+    readonly backend: NetBackend,
+    opts: VirtioNetOptions,
+  ) {
     if (opts.mac.length !== 6 || opts.mac[0]! & 1) throw new RangeError("virtio-net MAC must be 6 bytes and unicast");
     this.mac = Uint8Array.from(opts.mac);
     // struct virtio_net_config, §5.1.4: mac[6], status, max_virtqueue_pairs, mtu.
@@ -57,16 +61,27 @@ export class VirtioNet implements VirtioDevice, NetEndpoint {
 
   configRead(offset: number, size: 1 | 2 | 4): number {
     if (offset < 0 || offset + size > 12) return 0;
-    return size === 1 ? this.config.getUint8(offset) : size === 2 ? this.config.getUint16(offset, true) : this.config.getUint32(offset, true);
+    return size === 1
+      ? this.config.getUint8(offset)
+      : size === 2
+        ? this.config.getUint16(offset, true)
+        : this.config.getUint32(offset, true);
   }
 
   configWrite(): void {
     // The MAC is writable only with VIRTIO_NET_F_CTRL_MAC_ADDR-less legacy drivers; modern ones use the control queue. Ignore.
   }
 
-  activate(ctx: VirtioContext): void { this.ctx = ctx; }
-  reset(): void { this.ctx = null; this.bCount = 0; }
-  idle(): Promise<void> { return this.none.idle(); }
+  activate(ctx: VirtioContext): void {
+    this.ctx = ctx;
+  }
+  reset(): void {
+    this.ctx = null;
+    this.bCount = 0;
+  }
+  idle(): Promise<void> {
+    return this.none.idle();
+  }
 
   private warn(line: string): void {
     if (this.logCount++ < 50) this.ctx?.log(`${this.name}: ${line}`);
@@ -87,15 +102,24 @@ export class VirtioNet implements VirtioDevice, NetEndpoint {
     while (q.pop(ch) === POP_OK) {
       any = true;
       const total = ch.readableBytes;
-      if (ch.error) { this.stats.txErrors++; this.warn(`transmit dropped: ${ch.error}`); }
-      else if (total < VIRTIO_NET_HDR_LEN + ETH_MIN_FRAME || total > VIRTIO_NET_HDR_LEN + ETH_MAX_FRAME) {
+      if (ch.error) {
         this.stats.txErrors++;
-        this.warn(`transmit of ${total - VIRTIO_NET_HDR_LEN}-byte frame dropped (not ${ETH_MIN_FRAME}..${ETH_MAX_FRAME}; no offloads negotiated)`);
+        this.warn(`transmit dropped: ${ch.error}`);
+      } else if (total < VIRTIO_NET_HDR_LEN + ETH_MIN_FRAME || total > VIRTIO_NET_HDR_LEN + ETH_MAX_FRAME) {
+        this.stats.txErrors++;
+        this.warn(
+          `transmit of ${total - VIRTIO_NET_HDR_LEN}-byte frame dropped (not ${ETH_MIN_FRAME}..${ETH_MAX_FRAME}; no offloads negotiated)`,
+        );
       } else {
         ch.readInto(this.memory, 0, this.frame, 0, total);
         // flags/gso_type must be 0 without checksum/GSO features (§5.1.6.2.1).
-        if (this.frame[0] !== 0 || this.frame[1] !== 0) { this.stats.txErrors++; this.warn("transmit with offload flags that were not negotiated dropped"); }
-        else { this.stats.txFrames++; this.backend.send(this.frame.subarray(VIRTIO_NET_HDR_LEN, total)); }
+        if (this.frame[0] !== 0 || this.frame[1] !== 0) {
+          this.stats.txErrors++;
+          this.warn("transmit with offload flags that were not negotiated dropped");
+        } else {
+          this.stats.txFrames++;
+          this.backend.send(this.frame.subarray(VIRTIO_NET_HDR_LEN, total));
+        }
       }
       q.pushUsed(ch.head, 0);
     }
@@ -104,8 +128,14 @@ export class VirtioNet implements VirtioDevice, NetEndpoint {
 
   /** NetEndpoint: a frame from the backend for the guest. */
   receive(frame: Uint8Array): boolean {
-    if (!this.ctx || frame.length < ETH_MIN_FRAME || frame.length > ETH_MAX_FRAME) { this.stats.rxDropped++; return false; }
-    if (this.bCount === RX_BACKLOG) { this.stats.rxDropped++; return false; }
+    if (!this.ctx || frame.length < ETH_MIN_FRAME || frame.length > ETH_MAX_FRAME) {
+      this.stats.rxDropped++;
+      return false;
+    }
+    if (this.bCount === RX_BACKLOG) {
+      this.stats.rxDropped++;
+      return false;
+    }
     const slot = (this.bHead + this.bCount) % RX_BACKLOG;
     this.backlog[slot]!.set(frame);
     this.backlogLen[slot] = frame.length;
@@ -132,7 +162,9 @@ export class VirtioNet implements VirtioDevice, NetEndpoint {
       this.bCount--;
       if (ch.error || ch.writableBytes < VIRTIO_NET_HDR_LEN + len) {
         this.stats.rxDropped++;
-        this.warn(`receive buffer unusable (${ch.error || `${ch.writableBytes} bytes < header + ${len}-byte frame`}), frame dropped`);
+        this.warn(
+          `receive buffer unusable (${ch.error || `${ch.writableBytes} bytes < header + ${len}-byte frame`}), frame dropped`,
+        );
         q.pushUsed(ch.head, 0);
         continue;
       }

@@ -35,7 +35,10 @@ export class VirtioRng implements VirtioDevice {
   private readonly waiting = new InFlight();
   bytesServed = 0;
 
-  constructor(private readonly memory: GuestMemory, opts: VirtioRngOptions = {}) {
+  constructor(
+    private readonly memory: GuestMemory,
+    opts: VirtioRngOptions = {},
+  ) {
     this.rate = opts.bytesPerSecond ?? 1 << 20;
     if (!(this.rate > 0)) throw new RangeError(`virtio-rng rate ${this.rate} must be positive`);
     this.burst = opts.burst ?? Math.min(this.rate, 65536);
@@ -44,18 +47,30 @@ export class VirtioRng implements VirtioDevice {
     this.last = this.now();
   }
 
-  configRead(): number { return 0; }
+  configRead(): number {
+    return 0;
+  }
   configWrite(): void {}
-  activate(ctx: VirtioContext): void { this.ctx = ctx; }
+  activate(ctx: VirtioContext): void {
+    this.ctx = ctx;
+  }
 
   reset(): void {
     this.ctx = null;
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; this.waiting.end(); }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.waiting.end();
+    }
   }
 
-  idle(): Promise<void> { return this.waiting.idle(); }
+  idle(): Promise<void> {
+    return this.waiting.idle();
+  }
 
-  queueNotify(): void { this.serve(); }
+  queueNotify(): void {
+    this.serve();
+  }
 
   private refill(): void {
     const t = this.now();
@@ -97,11 +112,14 @@ export class VirtioRng implements VirtioDevice {
     if (q.pending() > 0 && !q.broken && this.timer === null) {
       const wait = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
       this.waiting.begin();
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.waiting.end();
-        this.serve();
-      }, Math.max(wait, 10));
+      this.timer = setTimeout(
+        () => {
+          this.timer = null;
+          this.waiting.end();
+          this.serve();
+        },
+        Math.max(wait, 10),
+      );
     }
   }
 }

@@ -142,7 +142,7 @@ export function fadd32Io(rm: number): void {
     return;
   }
   const bb = d - a;
-  io[1] = (a - (d - bb)) + (b - bb);
+  io[1] = a - (d - bb) + (b - bb);
   io[0] = d;
   roundToBinary32Io(rm);
 }
@@ -184,7 +184,7 @@ export function fdiv32Io(rm: number): void {
   tp[1] = b;
   tp[2] = p;
   twoProductError();
-  const rem = (a - p) - tp[0];
+  const rem = a - p - tp[0];
   io[1] = b > 0 ? rem : -rem;
   roundToBinary32Io(rm);
 }
@@ -205,7 +205,7 @@ export function fsqrt32Io(rm: number): void {
   tp[1] = d;
   tp[2] = p;
   twoProductError();
-  io[1] = (a - p) - tp[0];
+  io[1] = a - p - tp[0];
   roundToBinary32Io(rm);
 }
 
@@ -231,7 +231,7 @@ export function fmadd32Io(rm: number): void {
     return;
   }
   const bb = d - p;
-  io[1] = (p - (d - bb)) + (c - bb);
+  io[1] = p - (d - bb) + (c - bb);
   io[0] = d;
   roundToBinary32Io(rm);
 }

@@ -39,7 +39,7 @@ export function twoProductError(): void {
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  tp[0] = al * bl - (((p - ah * bh) - al * bh) - ah * bl);
+  tp[0] = al * bl - (p - ah * bh - al * bh - ah * bl);
 }
 
 /** Exact a*b - p for p = RN(a*b) (value form of twoProductError). */
@@ -91,7 +91,7 @@ export function fadd64Io(rm: number): void {
   const as = Math.abs(s);
   if (as >= FAST_MIN_RESULT && as <= MAX_FLOAT64 && rm !== RMM) {
     const bb = s - a;
-    const err = (a - (s - bb)) + (b - bb);
+    const err = a - (s - bb) + (b - bb);
     if (err === 0) {
       io[0] = s;
       return;
@@ -116,7 +116,15 @@ export function fmul64Io(rm: number): void {
   const b = io[1]!;
   const p = a * b;
   const ap = Math.abs(p);
-  if (ap >= FAST_MIN_PRODUCT && ap <= MAX_FLOAT64 && rm !== RMM && Math.abs(a) >= FAST_MIN_OPERAND && Math.abs(a) <= FAST_MAX_OPERAND && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND) {
+  if (
+    ap >= FAST_MIN_PRODUCT &&
+    ap <= MAX_FLOAT64 &&
+    rm !== RMM &&
+    Math.abs(a) >= FAST_MIN_OPERAND &&
+    Math.abs(a) <= FAST_MAX_OPERAND &&
+    Math.abs(b) >= FAST_MIN_OPERAND &&
+    Math.abs(b) <= FAST_MAX_OPERAND
+  ) {
     tp[0] = a;
     tp[1] = b;
     tp[2] = p;
@@ -134,7 +142,7 @@ export function fmul64Io(rm: number): void {
     }
   }
   // Complete underflow (e.g. 1e-200 * 1e-200) is common enough to avoid BigInt.
-  if (p === 0 && a !== 0 && b !== 0 && rm !== RMM) io[0] = belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
+  if (p === 0 && a !== 0 && b !== 0 && rm !== RMM) io[0] = belowHalfMinSubnormal(a < 0 !== b < 0, Number.MIN_VALUE, rm);
   else io[0] = exactMul(a, b, BINARY64, rm);
 }
 
@@ -144,7 +152,15 @@ export function fdiv64Io(rm: number): void {
   const b = io[1]!;
   const q = a / b;
   const aq = Math.abs(q);
-  if (aq >= FAST_MIN_PRODUCT && aq <= FAST_MAX_OPERAND && rm !== RMM && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND && Math.abs(a) >= FAST_MIN_PRODUCT && Math.abs(a) <= FAST_MAX_OPERAND) {
+  if (
+    aq >= FAST_MIN_PRODUCT &&
+    aq <= FAST_MAX_OPERAND &&
+    rm !== RMM &&
+    Math.abs(b) >= FAST_MIN_OPERAND &&
+    Math.abs(b) <= FAST_MAX_OPERAND &&
+    Math.abs(a) >= FAST_MIN_PRODUCT &&
+    Math.abs(a) <= FAST_MAX_OPERAND
+  ) {
     // Remainder a - q*b is exact (IEEE 754 division remainder is representable); its sign
     // times b's sign is the sign of the quotient's error.
     const p = q * b;
@@ -152,7 +168,7 @@ export function fdiv64Io(rm: number): void {
     tp[1] = b;
     tp[2] = p;
     twoProductError();
-    const rem = (a - p) - tp[0];
+    const rem = a - p - tp[0];
     if (rem === 0) {
       io[0] = q;
       return;
@@ -161,7 +177,8 @@ export function fdiv64Io(rm: number): void {
     io[0] = rm === RNE ? q : directed64(q, b > 0 ? rem : -rem, rm);
     return;
   }
-  if (q === 0 && a !== 0 && b - b === 0 && rm !== RMM) io[0] = belowHalfMinSubnormal((a < 0) !== (b < 0), Number.MIN_VALUE, rm);
+  if (q === 0 && a !== 0 && b - b === 0 && rm !== RMM)
+    io[0] = belowHalfMinSubnormal(a < 0 !== b < 0, Number.MIN_VALUE, rm);
   else io[0] = exactDiv(a, b, BINARY64, rm);
 }
 
@@ -175,7 +192,7 @@ export function fsqrt64Io(rm: number): void {
     tp[1] = r;
     tp[2] = p;
     twoProductError();
-    const rem = (a - p) - tp[0];
+    const rem = a - p - tp[0];
     if (rem === 0) {
       io[0] = r;
       return;
@@ -202,7 +219,16 @@ export function fmadd64Io(rm: number): void {
   const c = io[2]!;
   const uh = a * b;
   const auh = Math.abs(uh);
-  if (auh >= FAST_MIN_PRODUCT && auh <= MAX_FLOAT64 && rm !== RMM && Math.abs(a) >= FAST_MIN_OPERAND && Math.abs(a) <= FAST_MAX_OPERAND && Math.abs(b) >= FAST_MIN_OPERAND && Math.abs(b) <= FAST_MAX_OPERAND && c - c === 0) {
+  if (
+    auh >= FAST_MIN_PRODUCT &&
+    auh <= MAX_FLOAT64 &&
+    rm !== RMM &&
+    Math.abs(a) >= FAST_MIN_OPERAND &&
+    Math.abs(a) <= FAST_MAX_OPERAND &&
+    Math.abs(b) >= FAST_MIN_OPERAND &&
+    Math.abs(b) <= FAST_MAX_OPERAND &&
+    c - c === 0
+  ) {
     tp[0] = a;
     tp[1] = b;
     tp[2] = uh;
@@ -210,10 +236,10 @@ export function fmadd64Io(rm: number): void {
     const ul = tp[0]!;
     const th = c + uh;
     let bb = th - c;
-    const tl = (c - (th - bb)) + (uh - bb);
+    const tl = c - (th - bb) + (uh - bb);
     const u = tl + ul;
     bb = u - tl;
-    const ue = (tl - (u - bb)) + (ul - bb);
+    const ue = tl - (u - bb) + (ul - bb);
     let v = u;
     let dv = ue; // sign of (tl + ul) - v
     if (ue !== 0) {
@@ -223,7 +249,7 @@ export function fmadd64Io(rm: number): void {
         // u is even: round to odd = its neighbour on the error's side (u != 0 here, since a
         // sum that rounds to zero is exact). Step the encoding by one unit, away from or
         // toward zero.
-        if ((ue > 0) === (u > 0)) {
+        if (ue > 0 === u > 0) {
           roWords[0] = lo | 1;
         } else {
           if (lo === 0) roWords[1] = roWords[1]! - 1;
@@ -237,7 +263,7 @@ export function fmadd64Io(rm: number): void {
     const ar = Math.abs(r);
     if (ar >= FAST_MIN_RESULT && ar <= MAX_FLOAT64) {
       bb = r - th;
-      const e2 = (th - (r - bb)) + (v - bb);
+      const e2 = th - (r - bb) + (v - bb);
       // exact - r = e2 + ((tl+ul) - v); when e2 != 0 it dominates the round-to-odd error.
       const err = e2 !== 0 ? e2 : dv;
       if (err === 0) {

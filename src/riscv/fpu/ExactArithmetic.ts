@@ -123,7 +123,7 @@ function isFiniteNum(x: number): boolean {
 
 /** Exact zero result of a sum: +0, or -0 in RDN (IEEE 754-2008 §6.3). */
 function zeroSum(a: number, b: number, rm: number): number {
-  if (a === 0 && b === 0 && (1 / a < 0) === (1 / b < 0)) return a;
+  if (a === 0 && b === 0 && 1 / a < 0 === 1 / b < 0) return a;
   return rm === RDN ? -0 : 0;
 }
 
@@ -279,6 +279,6 @@ export function exactRoundNear(x: number, errSign: number, fmt: Format, rm: numb
   // Represent the true value by a point strictly between x and its binary64 neighbour on
   // the error's side: all fmt rounding boundaries are much coarser, so it rounds the same.
   let m = dMant << 2n;
-  if (errSign !== 0) m += (errSign > 0) !== dNeg ? 1n : -1n;
+  if (errSign !== 0) m += errSign > 0 !== dNeg ? 1n : -1n;
   return roundPack(dNeg, m, dExp - 2, false, fmt, rm);
 }

@@ -124,7 +124,7 @@ export function fcvtIntToF64Io(lo: number, hi: number, kind: number, rm: number)
   const l = lo >>> 0;
   const d = h + l; // RN of the exact integer
   const bb = d - h;
-  const err = (h - (d - bb)) + (l - bb); // TwoSum: exact
+  const err = h - (d - bb) + (l - bb); // TwoSum: exact
   if (err === 0) {
     io[0] = d;
   } else if (rm === RMM) {
@@ -142,7 +142,7 @@ export function fcvtIntToF32Io(lo: number, hi: number, kind: number, rm: number)
   const l = lo >>> 0;
   const d = h + l;
   const bb = d - h;
-  io[1] = (h - (d - bb)) + (l - bb);
+  io[1] = h - (d - bb) + (l - bb);
   io[0] = d;
   if (d !== 0) roundToBinary32Io(rm);
 }

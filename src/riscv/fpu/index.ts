@@ -9,12 +9,7 @@
 
 import type { FpContext } from "./FpContext.js";
 import { DYN, NV, fpIo, fpStatus } from "./FFlags.js";
-import {
-  CANONICAL_NAN32,
-  CANONICAL_NAN64_HI,
-  isSNaN32Bits,
-  isSNaN64Words,
-} from "./FloatBits.js";
+import { CANONICAL_NAN32, CANONICAL_NAN64_HI, isSNaN32Bits, isSNaN64Words } from "./FloatBits.js";
 import { fadd64Io, fdiv64Io, fmadd64Io, fmul64Io, fsqrt64Io } from "./Binary64.js";
 import { fadd32Io, fdiv32Io, fmadd32Io, fmul32Io, fsqrt32Io, roundToBinary32Io } from "./Binary32.js";
 import { fcvtIntToF32Io, fcvtIntToF64Io, fcvtToIntIo } from "./IntConvert.js";
@@ -291,8 +286,9 @@ function minMaxIo(max: boolean): void {
   const b = io[1]!;
   if (a !== a) io[0] = b;
   else if (b !== b) io[0] = a;
-  else if (a === b) io[0] = (1 / a < 0) === max ? b : a; // signed zeros: min prefers -0
-  else io[0] = (a < b) !== max ? a : b;
+  else if (a === b)
+    io[0] = 1 / a < 0 === max ? b : a; // signed zeros: min prefers -0
+  else io[0] = a < b !== max ? a : b;
 }
 
 const fminmaxS: Handler = (ctx, insn) => {

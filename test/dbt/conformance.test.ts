@@ -8,8 +8,9 @@ import { CC, buildProgram, hartMissing, haveTool } from "../riscv-conformance/to
 
 // The same list as test/riscv-conformance/conformance.test.ts (importing it would register its tests again).
 const PROGRAMS = ["rv64i", "rv64m", "rv64a", "rv64c", "bitmanip", "fd", "exceptions", "privilege", "interrupts", "vm"];
-// Translate pages on their first dispatch so these mostly run-once programs really run translated.
-process.env["TYPEVISOR_DBT_HOT"] = "1";
+// Translate pages on their first dispatch so these mostly run-once programs really run translated
+// (the default threshold, 512 dispatches, would leave most of their pages to the interpreter).
+const ENGINE_OPTIONS = { hotThreshold: 1 };
 
 const haveCc = haveTool(CC);
 const missing = hartMissing();
@@ -24,6 +25,7 @@ for (const name of PROGRAMS) {
       timeoutSeconds: 20,
       maxInsns: 50_000_000,
       engine: "dbt",
+      engineOptions: ENGINE_OPTIONS,
       write: (_fd, d) => {
         out += Buffer.from(d).toString("latin1");
       },

@@ -10,15 +10,23 @@ function total(bufs: readonly Uint8Array[]): number {
   return n;
 }
 
-/** Fills `bufs` from file offset `pos`; bytes past the end of the file read as zeroes. */
-export async function readvAll(fh: FileHandle, bufs: readonly Uint8Array[], pos: number): Promise<void> {
-  const want = total(bufs);
-  // One buffer (the common case: Linux's pages are often contiguous) goes through plain pread.
-  const { bytesRead } =
-    bufs.length === 1 ? await fh.read(bufs[0]!, 0, want, pos) : await fh.readv(bufs as Uint8Array[], pos);
-  if (bytesRead === want) return;
-  let skip = bytesRead;
-  let at = pos + bytesRead;
+/** One positional transfer into or out of `b[off, off+len)` at file offset `at`; returns the bytes moved. */
+type Transfer = (b: Uint8Array, off: number, len: number, at: number) => Promise<number>;
+
+/**
+ * Finishes a vectored transfer whose first call moved `done` of the bytes: the rest goes buffer by
+ * buffer from where that call stopped. A transfer of 0 bytes is end of file: `atEnd` decides what
+ * happens to the rest of that buffer (zeroes for reads, an error for writes).
+ */
+async function finish(
+  bufs: readonly Uint8Array[],
+  done: number,
+  pos: number,
+  transfer: Transfer,
+  atEnd: (b: Uint8Array, off: number) => void,
+): Promise<void> {
+  let skip = done;
+  let at = pos + done;
   for (const b of bufs) {
     if (skip >= b.length) {
       skip -= b.length;
@@ -27,9 +35,9 @@ export async function readvAll(fh: FileHandle, bufs: readonly Uint8Array[], pos:
     let off = skip;
     skip = 0;
     while (off < b.length) {
-      const { bytesRead: n } = await fh.read(b, off, b.length - off, at);
+      const n = await transfer(b, off, b.length - off, at);
       if (n === 0) {
-        b.fill(0, off);
+        atEnd(b, off);
         at += b.length - off;
         break;
       }
@@ -39,25 +47,36 @@ export async function readvAll(fh: FileHandle, bufs: readonly Uint8Array[], pos:
   }
 }
 
+/** Fills `bufs` from file offset `pos`; bytes past the end of the file read as zeroes. */
+export async function readvAll(fh: FileHandle, bufs: readonly Uint8Array[], pos: number): Promise<void> {
+  const want = total(bufs);
+  // One buffer (the common case: Linux's pages are often contiguous) goes through plain pread.
+  const { bytesRead } =
+    bufs.length === 1 ? await fh.read(bufs[0]!, 0, want, pos) : await fh.readv(bufs as Uint8Array[], pos);
+  if (bytesRead === want) return;
+  await finish(
+    bufs,
+    bytesRead,
+    pos,
+    async (b, off, len, at) => (await fh.read(b, off, len, at)).bytesRead,
+    (b, off) => b.fill(0, off),
+  );
+}
+
 /** Writes `bufs` (in order) at file offset `pos`. */
 export async function writevAll(fh: FileHandle, bufs: readonly Uint8Array[], pos: number): Promise<void> {
   const want = total(bufs);
   const { bytesWritten } =
     bufs.length === 1 ? await fh.write(bufs[0]!, 0, want, pos) : await fh.writev(bufs as Uint8Array[], pos);
   if (bytesWritten === want) return;
-  let skip = bytesWritten;
-  let at = pos + bytesWritten;
-  for (const b of bufs) {
-    if (skip >= b.length) {
-      skip -= b.length;
-      continue;
-    }
-    let off = skip;
-    skip = 0;
-    while (off < b.length) {
-      const { bytesWritten: n } = await fh.write(b, off, b.length - off, at);
-      off += n;
-      at += n;
-    }
-  }
+  await finish(
+    bufs,
+    bytesWritten,
+    pos,
+    async (b, off, len, at) => (await fh.write(b, off, len, at)).bytesWritten,
+    () => {
+      // pwrite(2) moving nothing for a non-empty buffer would repeat forever; fail the request instead.
+      throw new Error("write to the disk image made no progress");
+    },
+  );
 }

@@ -418,9 +418,6 @@ export class Hart implements FpContext {
     };
   }
 
-  /** Incremented whenever the fast translation caches are flushed. */
-  get tlbEpoch(): number { return this.fastEpoch; }
-
   /** Whether a CPU engine is attached (attachEngine). */
   get engineAttached(): boolean { return this.engine !== undefined; }
 

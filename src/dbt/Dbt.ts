@@ -38,6 +38,7 @@ import {
   TLB_EMPTY,
   TLB_ENTRIES,
   TLB_ENTRY_BYTES,
+  MIRROR_ENTRIES,
   ENG_GEN,
   ENG_JC,
   JC_ENTRIES,
@@ -85,6 +86,8 @@ export interface DbtStats {
   /** Exits from translated code to the interpreter for one instruction (trap-and-emulate, TLB misses). */
   interpExits: number;
   tlbMirrorFlushes: number;
+  /** Single pages dropped from the TLB mirrors (address-specific SFENCE.VMA). */
+  tlbPageEvictions: number;
   /** Units dropped because they left wasm too often to pay off. */
   unprofitable: number;
   /** interpExits by the major opcode of the instruction (loads/stores: TLB-mirror misses, MMIO). */
@@ -298,6 +301,7 @@ export function emptyDbtStats(): DbtStats {
     interpInsns: 0,
     interpExits: 0,
     tlbMirrorFlushes: 0,
+    tlbPageEvictions: 0,
     unprofitable: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
     interpByReason: new Array<number>(INTERP_REASONS.length).fill(0),
@@ -412,7 +416,7 @@ export class Dbt implements HartEngine {
 
   /** Drops store-mirror entries for a host page that became a code page. */
   evictStoreMirror(hostPage: number): void {
-    for (let i = 0; i < TLB_ENTRIES; i++) {
+    for (let i = 0; i < MIRROR_ENTRIES; i++) {
       const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
       if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 3] === hostPage) this.eng32[w] = TLB_EMPTY;
     }
@@ -424,6 +428,21 @@ export class Dbt implements HartEngine {
   /** HartEngine: this hart's interpreter wrote to a code page: every translator of the memory drops it. */
   codeWritten(hostPage: number): void {
     this.registry.onCodeWrite(hostPage);
+  }
+
+  /** HartEngine: the hart evicted one virtual page from its fast caches (address-specific SFENCE.VMA). */
+  fastPageEvicted(lo: number, hi: number): void {
+    const idx = (lo >>> 12) & (MIRROR_ENTRIES - 1),
+      page = lo & ~0xfff;
+    for (
+      let w = this.e32 + ((ENG_TLB_LOAD + idx * TLB_ENTRY_BYTES) >>> 2);
+      w < this.eng32.length;
+      w += (MIRROR_ENTRIES * TLB_ENTRY_BYTES) >>> 2
+    ) {
+      if (this.eng32[w] === page && this.eng32[w + 1] === hi) this.eng32[w] = TLB_EMPTY;
+    }
+    this.newJumpGen();
+    this.stats.tlbPageEvictions++;
   }
 
   /** The interpreter (of any hart) wrote to host page `hostPage`, which holds translated code somewhere. */
@@ -452,20 +471,27 @@ export class Dbt implements HartEngine {
 
   private flushMirror(): void {
     this.newJumpGen(); // the jump cache maps virtual pcs
-    const e = this.eng32,
-      base = this.e32;
-    for (let i = 0; i < 2 * TLB_ENTRIES; i++) {
-      const w = base + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2);
-      e[w] = TLB_EMPTY;
-      e[w + 1] = 0;
-    }
+    const e = this.eng32;
+    // Only the entries filled since the last flush (a Linux boot flushes ~16 k times; the mirrors
+    // have 2 x MIRROR_ENTRIES entries and most flushes find a few dozen filled).
+    const n = this.filledCount;
+    if (n > this.filled.length) {
+      for (let i = 0; i < 2 * MIRROR_ENTRIES; i++)
+        e[this.e32 + ((ENG_TLB_LOAD + i * TLB_ENTRY_BYTES) >>> 2)] = TLB_EMPTY;
+    } else for (let i = 0; i < n; i++) e[this.filled[i]!] = TLB_EMPTY;
+    this.filledCount = 0;
     this.epoch = this.h.tlbEpoch;
     this.stats.tlbMirrorFlushes++;
   }
 
+  /** Engine-area words of the mirror entries filled since the last flush (filledCount > length: too many to list). */
+  private readonly filled = new Int32Array(512);
+  private filledCount = 1 << 30; // the first flush empties every entry
+
   /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors. */
   private fillMirror(lo: number, hi: number): void {
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
+    const midx = (lo >>> 12) & (MIRROR_ENTRIES - 1);
     const tagLo = this.h.fastTagLo,
       tagHi = this.h.fastTagHi,
       fb = this.h.fastBase;
@@ -475,12 +501,14 @@ export class Dbt implements HartEngine {
       if (tagLo[i] !== page || tagHi[i] !== hi) continue;
       const host = fb[i]!;
       if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
-      const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + idx * TLB_ENTRY_BYTES) >>> 2);
+      const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + midx * TLB_ENTRY_BYTES) >>> 2);
       // addend: host offset = low 32 bits of the virtual address + addend (mod 2^32), one add in wasm
       this.eng32[w] = page;
       this.eng32[w + 1] = hi;
       this.eng32[w + 2] = (host - page) | 0;
       this.eng32[w + 3] = host;
+      if (this.filledCount < this.filled.length) this.filled[this.filledCount] = w;
+      this.filledCount++;
     }
   }
 
@@ -747,7 +775,7 @@ export function formatDbtStats(s: DbtStats): string {
   const pct = total > 0 ? ((100 * s.translatedInsns) / total).toFixed(1) : "0";
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
-    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes}, dropped as unprofitable ${s.unprofitable}`,
+    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (and ${s.tlbPageEvictions} single pages), dropped as unprofitable ${s.unprofitable}`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns}, exits to the interpreter (trap-and-emulate, TLB misses) ${s.interpExits}`,
     `dbt: interpreted by reason: ${s.interpByReason
       .map((n, i) => [i, n] as const)

@@ -38,16 +38,20 @@ export const ENG_FFLAGS = 552;
 /** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
 export const ENG_CALLS = 548;
 
-/** Entries per TLB mirror (must equal the hart's fast-cache size: the index function is shared). */
+/** Entries of the hart's fast translation caches (HartEngineView.fastSize), indexed by virtual page. */
 export const TLB_ENTRIES = 256;
+/**
+ * Entries per TLB mirror: more than the hart's fast caches, which the mirror is filled from (the
+ * entry a miss fills is copied over, index (vpage & (MIRROR_ENTRIES - 1))). With 256 entries, as the
+ * fast caches have, a Linux boot missed 0.7 M times on conflicts alone (two pages with the same
+ * index), each an exit to the interpreter (docs/DBT.md "Session 4").
+ */
+export const MIRROR_ENTRIES = 2048;
 /**
  * Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 addend (host page offset minus
  * the low 32 bits of the virtual page: host = (u32)vaddr + addend), i32 host page offset (for eviction).
  */
 export const TLB_ENTRY_BYTES = 16;
-/** Load-translation mirror, then store-translation mirror. */
-export const ENG_TLB_LOAD = 1024;
-export const ENG_TLB_STORE = ENG_TLB_LOAD + TLB_ENTRIES * TLB_ENTRY_BYTES;
 /**
  * Tag of an empty entry: bit 11 set, which no compared value has (the compare keeps only the page
  * number and the low alignment bits 0..2), so an empty entry never hits.
@@ -62,5 +66,9 @@ export const TLB_EMPTY = 0x800;
 export const ENG_JC = 16384;
 export const JC_ENTRIES = 1024;
 
+/** Load-translation mirror, then store-translation mirror. */
+export const ENG_TLB_LOAD = ENG_JC + JC_ENTRIES * 16;
+export const ENG_TLB_STORE = ENG_TLB_LOAD + MIRROR_ENTRIES * TLB_ENTRY_BYTES;
+
 /** Engine-area bytes the translator needs (pass as GuestMemoryOptions.engineBytes). */
-export const DBT_ENGINE_BYTES = ENG_JC + JC_ENTRIES * 16;
+export const DBT_ENGINE_BYTES = ENG_TLB_STORE + MIRROR_ENTRIES * TLB_ENTRY_BYTES;

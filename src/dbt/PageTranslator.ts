@@ -20,7 +20,7 @@
 import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
-import { ENG_FFLAGS, FPOK_RNE } from "./EngineArea.js";
+import { ENG_FFLAGS, FPOK_RNE, MIRROR_ENTRIES } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -407,8 +407,8 @@ export class PageTranslator {
   private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number): void {
     const E = this.engineOffset;
     this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
-    // entry = ((a >>> 12) & 255) * 16 = (a >>> 8) & 0xff0
-    c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const(0xff0).op(Op.I32And).localTee(L_E);
+    // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
+    c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
     c.mem(Op.I64Load, 3, E + tlb);
     c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).if_();
     c.i32Const(0).localGet(L_A).mem(Op.I64Store, 3, E + ENG_ADDR);

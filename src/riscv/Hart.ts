@@ -113,6 +113,12 @@ class DefaultTimer implements MachineTimer {
 
 const FAST_BITS = 8;
 const FAST_SIZE = 1 << FAST_BITS;
+/** Superpages the fast caches keep track of for address-specific SFENCE.VMA (Hart.sfencePage). */
+const SUPERPAGE_SLOTS = 16;
+/** Whether (hi:lo) lies in the level-l superpage that contains (shi:slo) (as Mmu.sfence compares). */
+function coversSame(l: number, shi: number, slo: number, hi: number, lo: number): boolean {
+  return l <= 2 ? shi === hi && slo >>> (12 + 9 * l) === lo >>> (12 + 9 * l) : shi >> (9 * l - 20) === hi >> (9 * l - 20);
+}
 /** Instructions between two interrupt/timer checks when nothing else ends a slice. */
 const SLICE = 4096;
 const TWO32 = 4294967296;
@@ -382,8 +388,51 @@ export class Hart implements FpContext {
     return (this.csr[2 * C.CSR_MENVCFG + 1]! & C.MENVCFG_STCE_HI) !== 0;
   }
 
+  /**
+   * Superpages (level, vhi, vlo) the fast caches may hold 4 KiB pieces of since their last flush, so
+   * an address-specific SFENCE.VMA can drop just its page unless a superpage covers the address
+   * (superpageCount > SUPERPAGE_SLOTS: too many to list, flush all).
+   */
+  private readonly superpages = new Int32Array(3 * SUPERPAGE_SLOTS);
+  private superpageCount = 0;
+  private noteSuperpage(lo: number, hi: number): void {
+    const l = this.mmu.lastLevel;
+    if (l === 0) return;
+    const sp = this.superpages;
+    for (let i = 0; i < this.superpageCount && i < SUPERPAGE_SLOTS; i++) {
+      if (sp[3 * i] === l && coversSame(l, sp[3 * i + 1]!, sp[3 * i + 2]!, hi, lo)) return;
+    }
+    if (this.superpageCount < SUPERPAGE_SLOTS) {
+      const i = 3 * this.superpageCount;
+      sp[i] = l; sp[i + 1] = hi; sp[i + 2] = lo;
+    }
+    this.superpageCount++;
+  }
+
+  /**
+   * SFENCE.VMA with rs1 = (hi:lo) (Privileged ISA 4.2.1: only the leaf entries for that address):
+   * drops that 4 KiB page from the fast caches, and tells the engine to do the same with its copy.
+   * A Linux boot fences ~110 k single pages; flushing everything each time cost 0.7 M refills of
+   * the engine's TLB mirror. A superpage covering the address (its pieces may sit at any index)
+   * flushes everything.
+   */
+  private sfencePage(lo: number, hi: number): void {
+    const sp = this.superpages;
+    if (this.superpageCount > SUPERPAGE_SLOTS) { this.flushFast(); return; }
+    for (let i = 0; i < this.superpageCount; i++) {
+      if (coversSame(sp[3 * i]!, sp[3 * i + 1]!, sp[3 * i + 2]!, hi, lo)) { this.flushFast(); return; }
+    }
+    const idx = (lo >>> 12) & (FAST_SIZE - 1), page = lo & ~0xfff;
+    for (let k = 0; k < 3; k++) {
+      const i = k * FAST_SIZE + idx;
+      if (this.fastTagLo[i] === page && this.fastTagHi[i] === hi) this.fastTagLo[i] = 1;
+    }
+    this.engine?.fastPageEvicted(lo, hi);
+  }
+
   private flushFast(): void {
     this.fastTagLo.fill(1);
+    this.superpageCount = 0;
     this.fastEpoch++; // tells an attached engine its copy of these caches is stale
   }
 
@@ -579,7 +628,7 @@ export class Hart implements FpContext {
     if (p === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) return (hi >>> 0) * TWO32 + (lo >>> 0);
     const ms = this.mstatus;
     const pa = this.mmu.translate(lo, hi, access, p, (ms & C.MS_SUM) !== 0, (ms & C.MS_MXR) !== 0, this.csr[2 * C.CSR_SATP]!, satpHi);
-    if (pa >= 0) return pa;
+    if (pa >= 0) { this.noteSuperpage(lo, hi); return pa; }
     this.raise(pa === MMU_PAGE_FAULT ? PAGE_FAULT[access]! : ACCESS_FAULT[access]!, lo, hi);
     return -1;
   }
@@ -609,6 +658,7 @@ export class Hart implements FpContext {
       const ms = this.mstatus;
       pa = this.mmu.translate(lo, hi, Access.Fetch, this.priv, (ms & C.MS_SUM) !== 0, (ms & C.MS_MXR) !== 0, this.csr[2 * C.CSR_SATP]!, satpHi);
       if (pa < 0) return -1;
+      this.noteSuperpage(lo, hi);
     }
     const off = pa - this.memBase;
     if (off < 0 || off >= this.memSize) return -1;
@@ -1392,7 +1442,8 @@ export class Hart implements FpContext {
       this.stats.sfenceVma++;
       const rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
       this.mmu.sfence(rs1 !== 0, this.x[2 * rs1]!, this.x[2 * rs1 + 1]!, rs2 !== 0, this.x[2 * rs2]!);
-      this.flushFast();
+      if (rs1 !== 0) this.sfencePage(this.x[2 * rs1]!, this.x[2 * rs1 + 1]!);
+      else this.flushFast();
       this.pcLo = nLo; this.pcHi = nHi;
       return;
     }

@@ -32,6 +32,8 @@ export interface HartEngine {
   readonly codePages: Uint8Array;
   /** The interpreter wrote to host page `hostPage` (a page offset), which is marked in codePages. */
   codeWritten(hostPage: number): void;
+  /** The hart dropped its fast-cache entries of virtual page (hi:lo) only (address-specific SFENCE.VMA). */
+  fastPageEvicted(lo: number, hi: number): void;
 }
 
 /** What the hart gives an attached engine: its fast translation caches, read-only. */

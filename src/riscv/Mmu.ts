@@ -54,6 +54,12 @@ export class Mmu {
   private readonly ram: Int32Array;
   /** Counters for --stats: TLB misses that walked the page table. */
   walks = 0;
+  /**
+   * Leaf level of the last successful translate() (0: 4 KiB page, 1: 2 MiB, ...): the hart's fast
+   * caches, which hold 4 KiB pages, must know which of them came from a superpage so an
+   * address-specific SFENCE.VMA can drop them too.
+   */
+  lastLevel = 0;
 
   constructor(private readonly memory: GuestMemory) {
     this.ram = new Int32Array(memory.buffer, 0, memory.size >>> 2);
@@ -90,6 +96,7 @@ export class Mmu {
     ) {
       const f = this.flags[idx]!;
       if (permitted(f, access, priv, sum, mxr) && (access !== Access.Store || (f & PTE_D) !== 0)) {
+        this.lastLevel = this.level[idx]!;
         return this.ppage[idx]! + (vlo & 0xfff);
       }
     }
@@ -147,6 +154,7 @@ export class Mmu {
       this.flags[idx] = lo & 0xff;
       this.level[idx] = i;
       this.ppage[idx] = page;
+      this.lastLevel = i;
       return page + (vlo & 0xfff);
     }
     return PAGE_FAULT;

@@ -34,6 +34,17 @@ export class Aclint implements BusDevice {
     this.msip = new Uint8Array(harts.length);
   }
 
+  /** Snapshot state: the MSIP bits (mtimecmp lives in each hart, mtime in the board's timer). */
+  saveState(): { msip: number[] } {
+    return { msip: Array.from(this.msip) };
+  }
+
+  restoreState(s: { msip: number[] }): void {
+    if (s.msip.length !== this.msip.length)
+      throw new RangeError(`ACLINT state: ${s.msip.length} harts, not ${this.msip.length}`);
+    this.msip.set(s.msip);
+  }
+
   private mtime(): bigint {
     return BigInt(Math.floor(this.timer.now()));
   }

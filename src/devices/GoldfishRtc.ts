@@ -17,6 +17,17 @@ import type { IrqLine } from "../memory/IrqLine.js";
 
 export const GOLDFISH_RTC_SIZE = 0x1000;
 
+/** The RTC's registers for snapshots (64-bit values as decimal strings). */
+export interface GoldfishRtcSavedState {
+  offsetNs: string;
+  latchedHigh: number;
+  writeHigh: number;
+  alarmHigh: number;
+  alarmNs: string;
+  irqEnabled: boolean;
+  irqPending: boolean;
+}
+
 export class GoldfishRtc implements BusDevice {
   readonly name = "goldfish-rtc";
   private offsetNs = 0n;
@@ -32,6 +43,32 @@ export class GoldfishRtc implements BusDevice {
     private readonly irq: IrqLine,
     private readonly nowNs: () => bigint = () => BigInt(Date.now()) * 1_000_000n,
   ) {}
+
+  /**
+   * Snapshot state. The guest's clock is saved as its offset from host wall time, so a restored
+   * guest's wall clock keeps following real time (as after a suspend), not the time of the snapshot.
+   */
+  saveState(): GoldfishRtcSavedState {
+    return {
+      offsetNs: this.offsetNs.toString(),
+      latchedHigh: this.latchedHigh,
+      writeHigh: this.writeHigh,
+      alarmHigh: this.alarmHigh,
+      alarmNs: this.alarmNs.toString(),
+      irqEnabled: this.irqEnabled,
+      irqPending: this.irqPending,
+    };
+  }
+
+  restoreState(s: GoldfishRtcSavedState): void {
+    this.offsetNs = BigInt(s.offsetNs);
+    this.latchedHigh = s.latchedHigh;
+    this.writeHigh = s.writeHigh;
+    this.alarmHigh = s.alarmHigh;
+    this.alarmNs = BigInt(s.alarmNs);
+    this.irqEnabled = s.irqEnabled;
+    this.irqPending = s.irqPending;
+  }
 
   private time(): bigint {
     return this.nowNs() + this.offsetNs;

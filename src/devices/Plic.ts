@@ -24,6 +24,17 @@ const ENABLE_STRIDE = 0x80;
 const CONTEXT_BASE = 0x200000;
 const CONTEXT_STRIDE = 0x1000;
 
+/** The PLIC's registers and latches, for snapshots (JSON-safe). */
+export interface PlicSavedState {
+  priority: number[];
+  level: number[];
+  pending: number[];
+  claimed: number[];
+  enable: number[];
+  threshold: number[];
+  outputLevel: number[];
+}
+
 export class Plic implements BusDevice {
   readonly name = "plic";
   /** Number of interrupt sources, including the reserved source 0. */
@@ -73,6 +84,34 @@ export class Plic implements BusDevice {
       this.pending[w]! &= ~bit;
     }
     this.update();
+  }
+
+  /** Snapshot state (the outputs are saved too: the harts' MEIP/SEIP bits are restored with the harts). */
+  saveState(): PlicSavedState {
+    return {
+      priority: Array.from(this.priority),
+      level: Array.from(this.level),
+      pending: Array.from(this.pending),
+      claimed: Array.from(this.claimed),
+      enable: Array.from(this.enable),
+      threshold: Array.from(this.threshold),
+      outputLevel: Array.from(this.outputLevel),
+    };
+  }
+
+  restoreState(s: PlicSavedState): void {
+    const put = (dst: Uint32Array | Uint8Array, src: number[], what: string) => {
+      if (src.length !== dst.length)
+        throw new RangeError(`PLIC state: ${what} has ${src.length} entries, this PLIC ${dst.length}`);
+      dst.set(src);
+    };
+    put(this.priority, s.priority, "priority");
+    put(this.level, s.level, "level");
+    put(this.pending, s.pending, "pending");
+    put(this.claimed, s.claimed, "claimed");
+    put(this.enable, s.enable, "enable");
+    put(this.threshold, s.threshold, "threshold");
+    put(this.outputLevel, s.outputLevel, "outputLevel");
   }
 
   /** True if context `c`'s output (its hart's MEIP/SEIP) is asserted. */

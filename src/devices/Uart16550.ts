@@ -54,6 +54,24 @@ const FIFO_SIZE = 16;
 const TRIGGER = [1, 4, 8, 14];
 const TX_BATCH = 4096;
 
+/** The 16550's registers and receive FIFO, for snapshots. */
+export interface UartSavedState {
+  rx: number[];
+  rxHead: number;
+  rxCount: number;
+  ier: number;
+  fcr: number;
+  lcr: number;
+  mcr: number;
+  lsrErrors: number;
+  msr: number;
+  scr: number;
+  dll: number;
+  dlm: number;
+  thrIpending: boolean;
+  irqLevel: boolean;
+}
+
 export class Uart16550 implements BusDevice {
   readonly name = "uart16550a";
   private readonly rx = new Uint8Array(FIFO_SIZE);
@@ -92,6 +110,48 @@ export class Uart16550 implements BusDevice {
       },
       break: () => this.receiveBreak(),
     });
+  }
+
+  /**
+   * Snapshot state: registers and the receive FIFO. Transmitted bytes are flushed to the backend
+   * first, so none is lost or written twice; host input not yet in the FIFO stays with the host.
+   */
+  saveState(): UartSavedState {
+    this.flushTx();
+    return {
+      rx: Array.from(this.rx),
+      rxHead: this.rxHead,
+      rxCount: this.rxCount,
+      ier: this.ier,
+      fcr: this.fcr,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      lsrErrors: this.lsrErrors,
+      msr: this.msr,
+      scr: this.scr,
+      dll: this.dll,
+      dlm: this.dlm,
+      thrIpending: this.thrIpending,
+      irqLevel: this.irqLevel,
+    };
+  }
+
+  restoreState(s: UartSavedState): void {
+    if (s.rx.length !== this.rx.length) throw new RangeError(`UART state: FIFO of ${s.rx.length} bytes`);
+    this.rx.set(s.rx);
+    this.rxHead = s.rxHead;
+    this.rxCount = s.rxCount;
+    this.ier = s.ier;
+    this.fcr = s.fcr;
+    this.lcr = s.lcr;
+    this.mcr = s.mcr;
+    this.lsrErrors = s.lsrErrors;
+    this.msr = s.msr;
+    this.scr = s.scr;
+    this.dll = s.dll;
+    this.dlm = s.dlm;
+    this.thrIpending = s.thrIpending;
+    this.irqLevel = s.irqLevel;
   }
 
   read(offset: number, _size: 1 | 2 | 4): number {

@@ -63,6 +63,7 @@ import type { GuestMemory } from "../memory/GuestMemory.js";
 import type { IoBus } from "../memory/IoBus.js";
 import type { FpContext } from "./fpu/FpContext.js";
 import type { HartEngine, HartEngineView } from "./HartEngine.js";
+import type { HartSavedState } from "./HartPersist.js";
 import { compressedTable } from "./Compressed.js";
 import { executeFp } from "./fpu/index.js";
 import { Mmu, PAGE_FAULT as MMU_PAGE_FAULT, SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV57 } from "./Mmu.js";
@@ -473,6 +474,42 @@ export class Hart implements FpContext {
   /** Drops store fast-cache entries for a host page that just became a code page. */
   evictStorePage(hostPage: number): void {
     for (let i = 2 * FAST_SIZE; i < 3 * FAST_SIZE; i++) if (this.fastBase[i] === hostPage) this.fastTagLo[i] = 1;
+  }
+
+  /** The hart's architectural state for a snapshot (HartPersist.ts says what is and is not in it). */
+  saveState(): HartSavedState {
+    const csr: [number, number][] = [];
+    for (let i = 0; i < this.csr.length; i++) if (this.csr[i] !== 0) csr.push([i, this.csr[i]!]);
+    const fin = (v: number) => (v === Number.POSITIVE_INFINITY ? null : v);
+    return {
+      x: Array.from(this.x), f: Array.from(this.fi), pcLo: this.pcLo, pcHi: this.pcHi, priv: this.privLevel,
+      frm: this.frm, fflags: this.fflags, csr, mstatus: this.mstatus, mipSw: this.mipSw, mipExt: this.mipExt,
+      mtimecmp: fin(this.mtimecmpN), stimecmp: fin(this.stimecmpN), cycleDelta: this.cycleDelta,
+      resValid: this.resValid, resAddr: this.resAddr, instret: this.instret, exitMask: this.exitMask,
+    };
+  }
+
+  /** Puts back a saveState() value; cached translations (TLB, fast caches) are dropped. */
+  restoreState(s: HartSavedState): void {
+    if (s.x.length !== 64 || s.f.length !== 64) throw new RangeError("hart state: x and f need 64 words each");
+    this.x.set(s.x); this.x[0] = 0; this.x[1] = 0;
+    this.fi.set(s.f);
+    this.pcLo = s.pcLo | 0; this.pcHi = s.pcHi | 0;
+    if (s.priv !== PRIV_U && s.priv !== PRIV_S && s.priv !== PRIV_M) throw new RangeError(`hart state: privilege ${s.priv}`);
+    this.privLevel = s.priv;
+    this.frm = s.frm; this.fflags = s.fflags;
+    this.csr.fill(0);
+    for (const [i, v] of s.csr) {
+      if (!Number.isInteger(i) || i < 0 || i >= this.csr.length) throw new RangeError(`hart state: CSR word ${i}`);
+      this.csr[i] = v;
+    }
+    this.mstatus = s.mstatus | 0; this.mipSw = s.mipSw | 0; this.mipExt = s.mipExt | 0; this.mipTimer = 0;
+    this.mtimecmpN = s.mtimecmp ?? Number.POSITIVE_INFINITY;
+    this.stimecmpN = s.stimecmp ?? Number.POSITIVE_INFINITY;
+    this.cycleDelta = s.cycleDelta; this.resValid = s.resValid; this.resAddr = s.resAddr;
+    this.instret = s.instret; this.exitMask = s.exitMask;
+    this.stepsBefore = 0; this.sliceTraps = 0;
+    this.flushTlb();
   }
 
   /** Updates the timer and tells whether an enabled interrupt is pending (a run() would take it). */

@@ -101,11 +101,22 @@ export interface VirtBoardOptions {
   onEvent?: (ev: BoardEvent) => void;
 }
 
+/** A machine timer a snapshot restore can set: it then counts on from the saved value. */
+export interface RebasableTimer extends MachineTimer {
+  rebase(ticks: number): void;
+}
+
 /** A monotonic 10 MHz timebase from the host clock. */
-export function hostTimer(frequency: number = VIRT.timebase): MachineTimer {
-  const t0 = process.hrtime.bigint();
+export function hostTimer(frequency: number = VIRT.timebase): RebasableTimer {
+  let t0 = process.hrtime.bigint();
   const div = 1e9 / frequency;
-  return { frequency, now: () => Number(process.hrtime.bigint() - t0) / div };
+  return {
+    frequency,
+    now: () => Number(process.hrtime.bigint() - t0) / div,
+    rebase(ticks: number) {
+      t0 = process.hrtime.bigint() - BigInt(Math.round(ticks * div));
+    },
+  };
 }
 
 export class VirtBoard {

@@ -28,6 +28,8 @@ import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
 import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSetup.js";
 import { formatDbtStats } from "../../dbt/Dbt.js";
 import { NET_FLAG_USAGE, parseNetFlags } from "../NetOption.js";
+import { readSnapshotHeader, restoreSnapshot, snapshotSpec, takeSnapshot } from "../../vmm/snapshot/Snapshot.js";
+import { SnapshotError } from "../../vmm/snapshot/SnapshotFile.js";
 
 /** The kernel command line without --append: the UART console, and SBI early output at once. */
 export const DEFAULT_APPEND = "console=ttyS0 earlycon=sbi";
@@ -282,6 +284,35 @@ function switchDirectory(): string {
   return dir;
 }
 
+/** What `run` does around the VM's life: restore a snapshot into it, take one when it stops. */
+export interface RunHooks {
+  /** After the machine is built, before it starts (run --restore). */
+  beforeStart?: (machine: VirtMachine) => void;
+  /** After the VM stopped, before its disks are closed (run --snapshot-on-exit). */
+  beforeClose?: (machine: VirtMachine, exit: VmExit) => Promise<void>;
+}
+
+/** machine.run() with `hook` between the VM's end and the closing of its disks. */
+async function runThenClose(
+  machine: VirtMachine,
+  hook: (machine: VirtMachine, exit: VmExit) => Promise<void>,
+): Promise<VmExit> {
+  const exit = await machine.vm.start();
+  const notes: string[] = [];
+  try {
+    await hook(machine, exit);
+  } catch (e) {
+    notes.push((e as Error).message);
+  }
+  try {
+    await machine.close();
+  } catch (e) {
+    notes.push((e as Error).message);
+  }
+  if (notes.length === 0) return exit;
+  return { ...exit, status: exit.status || 1, message: [exit.message, ...notes].filter(Boolean).join(" ") };
+}
+
 /**
  * Boots `spec` with the terminal as console (through `wrap`, e.g. start's --cmd output filter) until
  * the guest stops, Ctrl-A x or SIGINT/SIGTERM; build errors become usage errors.
@@ -290,6 +321,7 @@ export async function runOnTerminal(
   cmd: string,
   spec: MachineSpec,
   wrap?: (terminal: CharBackend) => CharBackend,
+  hooks: RunHooks = {},
 ): Promise<{ exit: VmExit; vm: Vm }> {
   setEngineTiering(false); // a boot is mostly run-once code: Liftoff only (src/dbt/WasmTiering.ts)
   let machine: VirtMachine | undefined;
@@ -304,10 +336,19 @@ export async function runOnTerminal(
     throw asUsageError(cmd, e);
   }
   const vm = machine.vm;
+  if (hooks.beforeStart) {
+    try {
+      hooks.beforeStart(machine);
+    } catch (e) {
+      await machine.close().catch(() => {});
+      await terminal.close();
+      throw e;
+    }
+  }
   const onSignal = () => vm.stop();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const exit = await machine.run();
+  const exit = hooks.beforeClose ? await runThenClose(machine, hooks.beforeClose) : await machine.run();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   vm.board.uart.flushTx();
@@ -317,6 +358,8 @@ export async function runOnTerminal(
 
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
                      [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--net ...]... [--stats]
+                     [--snapshot-on-exit FILE [--snapshot-compress]]
+       typevisor run --restore FILE [--engine E] [--net ...]... [--snapshot-on-exit FILE] [--stats]
 
 Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
 on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
@@ -326,18 +369,92 @@ kernel starts in S-mode; --bios runs a real M-mode firmware such as OpenSBI inst
 ${MACHINE_FLAGS_USAGE}
   --stats                  print instructions, exits, SBI calls, emulated operations and (dbt)
                            the translator's statistics at exit
+  --snapshot-on-exit FILE  when the VM is stopped (Ctrl-A x, SIGINT, SIGTERM), save a snapshot of it
+                           to FILE (docs/SNAPSHOTS.md); --snapshot-compress deflates its RAM pages
+  --restore FILE           resume the VM saved in snapshot FILE instead of booting (the machine and
+                           its disks come from the snapshot; only --engine and --net may be given)
 
 Example:
   typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --memory 512M --net user,hostfwd=tcp::8080-:80`;
+
+/** Machine flags `run --restore` accepts: the rest of the machine comes from the snapshot. */
+const RESTORE_OVERRIDES = new Set(["engine", "net"]);
+
+/** The machine `run --restore FILE` builds: the snapshot's, with --engine and --net overriding. */
+function restoreSpec(values: MachineValues, path: string): MachineSpec {
+  for (const k of Object.keys(machineOptions)) {
+    if (values[k as keyof MachineValues] !== undefined && !RESTORE_OVERRIDES.has(k))
+      throw new UsageError(
+        `run: --${k} cannot be combined with --restore: the snapshot fixes the machine (only --engine and --net may change)`,
+      );
+  }
+  try {
+    const spec = snapshotSpec(readSnapshotHeader(path), path);
+    spec.engineOptions = engineOptionsFromEnv();
+    if (values.engine !== undefined) spec.engine = parseEngine("run", values.engine);
+    if (values.net !== undefined) {
+      const nics = parseNetFlags("run", values.net, [], path);
+      if (nics.length !== spec.nics.length)
+        throw new UsageError(
+          `run: the snapshot's machine has ${spec.nics.length} NIC(s); give as many --net flags (${nics.length} given) or none`,
+        );
+      spec.nics = nics.map((n, i) => ({ ...n, mac: spec.nics[i]!.mac }));
+    }
+    return spec;
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new UsageError(`run: ${e.message}`);
+    throw e;
+  }
+}
 
 export const command: Command = {
   name: "run",
   summary: "boot a virtual machine (RISC-V virt board)",
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs("run", argv, { ...machineOptions, stats: { type: "boolean" } }, false);
-    const spec = readMachineSpec("run", values, true);
-    const { exit, vm } = await runOnTerminal("run", spec);
+    const { values } = parseCommandArgs(
+      "run",
+      argv,
+      {
+        ...machineOptions,
+        stats: { type: "boolean" },
+        restore: { type: "string" },
+        "snapshot-on-exit": { type: "string" },
+        "snapshot-compress": { type: "boolean" },
+      },
+      false,
+    );
+    const restorePath = values.restore;
+    const spec = restorePath !== undefined ? restoreSpec(values, restorePath) : readMachineSpec("run", values, true);
+    const snapPath = values["snapshot-on-exit"];
+    const hooks: RunHooks = {};
+    if (restorePath !== undefined) {
+      hooks.beforeStart = (m) => {
+        try {
+          const r = restoreSnapshot(m.vm, restorePath);
+          if (values.stats)
+            process.stderr.write(`typevisor: restored ${r.loadedPages} RAM pages in ${r.ms.toFixed(1)} ms\n`);
+        } catch (e) {
+          if (e instanceof SnapshotError) throw new UsageError(`run: ${e.message}`);
+          throw e;
+        }
+      };
+    }
+    if (snapPath !== undefined) {
+      hooks.beforeClose = async (m, exit) => {
+        if (exit.reason !== "stopped") {
+          process.stderr.write(
+            `typevisor: no snapshot written: the VM ended (${exit.reason}) instead of being stopped\n`,
+          );
+          return;
+        }
+        const info = await takeSnapshot(m.vm, spec, snapPath, { compress: values["snapshot-compress"] === true });
+        process.stderr.write(
+          `typevisor: snapshot written to ${snapPath} (${(info.bytes / 1048576).toFixed(1)} MiB, ${info.storedPages} of ${info.pages} RAM pages stored, ${info.pausedMs.toFixed(0)} ms)\n`,
+        );
+      };
+    }
+    const { exit, vm } = await runOnTerminal("run", spec, undefined, hooks);
     if (values.stats) process.stderr.write(formatStats(vm.stats()));
     if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
     return exit.status;

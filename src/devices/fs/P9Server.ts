@@ -222,6 +222,11 @@ export class P9Server {
   /** Entries held by open directory fids now (bounded by maxListed). */
   private listed = 0;
 
+  /** Fids the guest holds (a mounted share holds at least its root): snapshots refuse while any is open. */
+  get openFids(): number {
+    return this.fids.size;
+  }
+
   /** @param root the host directory to export (must exist) */
   constructor(
     readonly root: string,

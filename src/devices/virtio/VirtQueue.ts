@@ -139,6 +139,21 @@ export class DescChain {
   }
 }
 
+/** One queue's state for snapshots. */
+export interface VirtQueueSavedState {
+  size: number;
+  ready: boolean;
+  descAddr: number;
+  availAddr: number;
+  usedAddr: number;
+  lastAvail: number;
+  usedIdx: number;
+  signalled: number;
+  eventIdx: boolean;
+  indirect: boolean;
+  broken: string;
+}
+
 export class VirtQueue {
   /** Queue size chosen by the driver (QueueNum), a power of two ≤ maxSize for split rings (§2.7). */
   size: number;
@@ -214,6 +229,46 @@ export class VirtQueue {
     this.lastAvail = this.usedIdx = this.signalled = 0;
     this.broken = "";
     this.ready = true;
+    return "";
+  }
+
+  /** Snapshot state: the driver's configuration and the device's ring positions. */
+  saveState(): VirtQueueSavedState {
+    return {
+      size: this.size,
+      ready: this.ready,
+      descAddr: this.descAddr,
+      availAddr: this.availAddr,
+      usedAddr: this.usedAddr,
+      lastAvail: this.lastAvail,
+      usedIdx: this.usedIdx,
+      signalled: this.signalled,
+      eventIdx: this.eventIdx,
+      indirect: this.indirect,
+      broken: this.broken,
+    };
+  }
+
+  /**
+   * Puts back a saveState() value on `mem` (the restored guest's RAM): a ready queue is re-validated
+   * as enable() does, then gets its saved ring positions back. Returns an error string or "".
+   */
+  restoreState(mem: GuestMemory, s: VirtQueueSavedState): string {
+    this.reset();
+    this.size = s.size;
+    this.descAddr = s.descAddr;
+    this.availAddr = s.availAddr;
+    this.usedAddr = s.usedAddr;
+    if (s.ready) {
+      const why = this.enable(mem, s.eventIdx, s.indirect);
+      if (why) return why;
+    }
+    this.eventIdx = s.eventIdx;
+    this.indirect = s.indirect;
+    this.lastAvail = s.lastAvail & 0xffff;
+    this.usedIdx = s.usedIdx & 0xffff;
+    this.signalled = s.signalled & 0xffff;
+    this.broken = s.broken;
     return "";
   }
 

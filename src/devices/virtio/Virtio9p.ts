@@ -56,6 +56,17 @@ export class Virtio9p implements VirtioDevice {
     this.ctx = null;
     this.server.reset();
   }
+  /**
+   * Open fids stand for host descriptors and paths the guest walked to; a restore in another process
+   * could not rebuild them, so a mounted share blocks snapshots (unmount it first).
+   */
+  snapshotBlocker(): string {
+    const n = this.server.openFids;
+    return n === 0
+      ? ""
+      : `${this.name}: the guest has the share mounted (${n} open fids); unmount it before a snapshot`;
+  }
+
   idle(): Promise<void> {
     return this.none.idle();
   }

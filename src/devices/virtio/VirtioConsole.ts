@@ -123,6 +123,17 @@ export class VirtioConsole implements VirtioDevice {
     for (const p of this.ports) p.guestOpen = false;
   }
 
+  /** Snapshot state: which ports the guest has open (control messages not yet read are dropped). */
+  saveState(): { guestOpen: boolean[] } {
+    return { guestOpen: this.ports.map((p) => p.guestOpen) };
+  }
+
+  restoreState(state: unknown): void {
+    const open = (state as { guestOpen?: unknown } | null)?.guestOpen;
+    if (!Array.isArray(open)) return;
+    this.ports.forEach((p, i) => (p.guestOpen = open[i] === true));
+  }
+
   idle(): Promise<void> {
     return this.none.idle();
   }

@@ -55,6 +55,14 @@ export interface VirtioDevice {
   reset(): void;
   /** Resolves when no host I/O is in flight (tests and orderly shutdown). */
   idle(): Promise<void>;
+  /**
+   * Snapshots (optional; a device without them has no state beyond the transport's and its queues').
+   * Called with no host I/O in flight (after idle()); restoreState() runs after activate().
+   */
+  saveState?(): unknown;
+  restoreState?(state: unknown): void;
+  /** Why this device cannot be snapshotted right now (e.g. host state a restore could not rebuild), or "". */
+  snapshotBlocker?(): string;
 }
 
 /** Tracks in-flight async host operations so devices can offer idle() without polling. */

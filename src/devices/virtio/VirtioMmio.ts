@@ -8,7 +8,7 @@
 import type { BusDevice } from "../../memory/IoBus.js";
 import type { IrqLine } from "../../memory/IrqLine.js";
 import type { GuestMemory } from "../../memory/GuestMemory.js";
-import { VirtQueue } from "./VirtQueue.js";
+import { VirtQueue, type VirtQueueSavedState } from "./VirtQueue.js";
 import {
   type VirtioContext,
   type VirtioDevice,
@@ -68,6 +68,22 @@ export const INT_CONFIG_CHANGE = 2;
 
 /** Features the transport itself implements for every device type. */
 const TRANSPORT_FEATURES = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_INDIRECT_DESC) | bit(VIRTIO_F_EVENT_IDX);
+
+/** A virtio-mmio slot's state for snapshots (64-bit feature words as decimal strings). */
+export interface VirtioMmioSavedState {
+  deviceId: number;
+  status: number;
+  interruptStatus: number;
+  configGeneration: number;
+  features: string;
+  driverFeatures: string;
+  deviceFeaturesSel: number;
+  driverFeaturesSel: number;
+  queueSel: number;
+  lastError: string;
+  queues: VirtQueueSavedState[];
+  device: unknown;
+}
 
 export class VirtioMmio implements BusDevice, VirtioContext {
   readonly name: string;
@@ -271,6 +287,65 @@ export class VirtioMmio implements BusDevice, VirtioContext {
     if ((f & bit(VIRTIO_F_VERSION_1)) === 0n)
       return `${this.name}: driver did not accept VIRTIO_F_VERSION_1; this is a modern-only (virtio-mmio version 2) device`;
     return "";
+  }
+
+  /**
+   * Snapshot state of the transport, its queues and the device type. Take it with no host I/O in
+   * flight (await idle() first): every request a device popped is then completed in the used ring,
+   * so nothing is in flight in the saved state and nothing is lost or done twice on restore.
+   */
+  saveState(): VirtioMmioSavedState {
+    return {
+      deviceId: this.device ? this.device.deviceId : 0,
+      status: this.status,
+      interruptStatus: this.interruptStatus,
+      configGeneration: this.configGeneration,
+      features: this.features.toString(),
+      driverFeatures: this.driverFeatures.toString(),
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      queueSel: this.queueSel,
+      lastError: this.lastError,
+      queues: this.queues.map((q) => q.saveState()),
+      device: this.device?.saveState?.() ?? null,
+    };
+  }
+
+  /** Puts back a saveState() value (the guest RAM must already hold the restored rings). */
+  restoreState(s: VirtioMmioSavedState): void {
+    const id = this.device ? this.device.deviceId : 0;
+    if (s.deviceId !== id)
+      throw new Error(`${this.name}: the snapshot has device ID ${s.deviceId} in this slot, the machine ${id}`);
+    if (s.queues.length !== this.queues.length)
+      throw new Error(`${this.name}: the snapshot has ${s.queues.length} queues, the device ${this.queues.length}`);
+    this.reset();
+    this.status = s.status;
+    this.configGeneration = s.configGeneration;
+    this.features = BigInt(s.features);
+    this.driverFeatures = BigInt(s.driverFeatures);
+    this.deviceFeaturesSel = s.deviceFeaturesSel;
+    this.driverFeaturesSel = s.driverFeaturesSel;
+    this.queueSel = s.queueSel;
+    this.lastError = s.lastError;
+    this.queues.forEach((q, i) => {
+      const why = q.restoreState(this.memory, s.queues[i]!);
+      if (why) throw new Error(`${this.name}: ${why}`);
+    });
+    if (this.device && this.status & STATUS_DRIVER_OK) {
+      this.device.activate(this);
+      this.device.restoreState?.(s.device);
+    }
+    this.interruptStatus = s.interruptStatus;
+  }
+
+  /**
+   * After a restore: serve buffers the driver made available that the device had not taken yet
+   * (a device throttled at snapshot time would otherwise wait for a completion that never comes).
+   */
+  kickQueues(): void {
+    this.queues.forEach((q, i) => {
+      if (q.ready && q.pending() > 0) this.notify(i);
+    });
   }
 
   /** Device reset, §2.4 / §4.2.3.1: everything back to the power-on state; the interrupt drops. */

@@ -1,0 +1,245 @@
+// Taking and restoring snapshots of a Vm (docs/SNAPSHOTS.md). A snapshot is one file: the machine's
+// configuration (to rebuild the same board), every part's saved state, and sparse RAM.
+//
+// Taking one: pause the VM (the run loop only yields between whole slices, so every hart is at an
+// instruction boundary and every SBI call is finished), wait until no device has host I/O in flight
+// (each request a device took from a queue is then completed in the used ring: nothing is in
+// flight in the saved state), save, resume.
+// Restoring: build the machine from the saved configuration, load RAM over what the loader wrote,
+// put back every part's state, drop translations, serve queues the driver had filled.
+import { createHash } from "node:crypto";
+import { readFileSync, renameSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Vm } from "../Vm.js";
+import type { DiskSpec, MachineSpec, NicSpec, ShareSpec } from "../MachineSpec.js";
+import type { EngineName } from "../../dbt/Engine.js";
+import type { NamedBytes } from "../VirtLayout.js";
+import {
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_PAGE,
+  SnapshotError,
+  SnapshotReader,
+  SnapshotWriter,
+} from "./SnapshotFile.js";
+import { restoreMachineState, saveMachineState, snapshotBlockers, type MachineSavedState } from "./MachineState.js";
+
+/** A file the machine was built from, found again by path and checked by content. */
+export interface FileRef {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** The machine configuration in a snapshot's header: enough to build the same board again. */
+export interface SnapshotMachine {
+  memory: number;
+  cpus: number;
+  append: string;
+  engine?: EngineName;
+  kernel: FileRef;
+  initrd?: FileRef;
+  bios?: FileRef;
+  disks: DiskSpec[];
+  nics: NicSpec[];
+  shares: ShareSpec[];
+  rng: boolean;
+  hvc: boolean;
+}
+
+export interface SnapshotHeader {
+  format: number;
+  createdAt: string;
+  machine: SnapshotMachine;
+}
+
+export interface SnapshotInfo {
+  path: string;
+  /** File size in bytes. */
+  bytes: number;
+  /** Guest RAM pages, and those stored (not all zero). */
+  pages: number;
+  storedPages: number;
+  /** Time the guest was paused for the snapshot, in milliseconds. */
+  pausedMs: number;
+}
+
+function fileRef(f: NamedBytes): FileRef {
+  return { path: resolve(f.name), size: f.bytes.length, sha256: createHash("sha256").update(f.bytes).digest("hex") };
+}
+
+/** The header's machine description for `spec`. */
+export function snapshotMachine(spec: MachineSpec): SnapshotMachine {
+  if (!spec.kernel) throw new SnapshotError("the machine has no kernel");
+  return {
+    memory: spec.memory,
+    cpus: spec.cpus,
+    append: spec.append,
+    engine: spec.engine,
+    kernel: fileRef(spec.kernel),
+    initrd: spec.initrd ? fileRef(spec.initrd) : undefined,
+    bios: spec.bios ? fileRef(spec.bios) : undefined,
+    disks: spec.disks,
+    nics: spec.nics,
+    shares: spec.shares ?? [],
+    rng: spec.rng !== false,
+    hvc: spec.hvc !== false,
+  };
+}
+
+export interface TakeSnapshotOptions {
+  /** Deflate the RAM pages (smaller file, slower to take and restore). */
+  compress?: boolean;
+  /** Leave the VM paused afterwards (migration's stop-and-copy; vm snapshot resumes). */
+  keepPaused?: boolean;
+  /** Replaces the machine description (the control plane points disks at the frozen copies). */
+  machine?: SnapshotMachine;
+  /** Runs while the VM is paused and idle, before the file is written (freezing disks). */
+  whilePaused?: () => Promise<void>;
+}
+
+/**
+ * Writes a snapshot of `vm` (built from `spec`) to `path`: pauses it if running, waits for device I/O
+ * to finish, saves, then resumes it (unless keepPaused). The file appears whole or not at all.
+ */
+export async function takeSnapshot(
+  vm: Vm,
+  spec: MachineSpec,
+  path: string,
+  opts: TakeSnapshotOptions = {},
+): Promise<SnapshotInfo> {
+  const machine = opts.machine ?? snapshotMachine(spec);
+  const board = vm.board;
+  const wasRunning = vm.state === "running";
+  const t0 = performance.now();
+  if (wasRunning) vm.pause();
+  const tmp = `${path}.partial`;
+  try {
+    await Promise.all(board.virtio.map((t) => t.idle()));
+    const blockers = snapshotBlockers(board);
+    if (blockers.length > 0) throw new SnapshotError(`cannot snapshot now: ${blockers.join("; ")}`);
+    await opts.whilePaused?.();
+    const header: SnapshotHeader = { format: SNAPSHOT_FORMAT_VERSION, createdAt: new Date().toISOString(), machine };
+    const w = new SnapshotWriter(tmp, header);
+    let stored: number;
+    let bytes: number;
+    try {
+      w.json("state", saveMachineState(board));
+      stored = w.ram(board.memory.bytes, opts.compress === true);
+      bytes = w.close();
+    } catch (e) {
+      w.abort();
+      throw e;
+    }
+    renameSync(tmp, path);
+    return {
+      path,
+      bytes,
+      pages: board.memory.size / SNAPSHOT_PAGE,
+      storedPages: stored,
+      pausedMs: performance.now() - t0,
+    };
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    if (wasRunning && !opts.keepPaused) vm.resume();
+  }
+}
+
+function asObject(v: unknown, what: string, path: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new SnapshotError(`snapshot '${path}': the ${what} is not an object`);
+  return v as Record<string, unknown>;
+}
+
+/** Reads and checks a snapshot's header (format version, machine description). */
+export function readSnapshotHeader(path: string): SnapshotHeader {
+  const r = new SnapshotReader(path);
+  try {
+    return checkHeader(r.header, path);
+  } finally {
+    r.close();
+  }
+}
+
+function checkHeader(h: unknown, path: string): SnapshotHeader {
+  const o = asObject(h, "header", path);
+  const m = asObject(o["machine"], "machine description", path);
+  if (typeof m["memory"] !== "number" || typeof m["cpus"] !== "number" || typeof m["append"] !== "string")
+    throw new SnapshotError(`snapshot '${path}': the machine description lacks memory, cpus or append`);
+  asObject(m["kernel"], "kernel reference", path);
+  if (!Array.isArray(m["disks"]) || !Array.isArray(m["nics"]))
+    throw new SnapshotError(`snapshot '${path}': the machine description lacks disks or nics`);
+  return o as unknown as SnapshotHeader;
+}
+
+/** Reads a file the snapshot refers to and checks it is the same one. */
+function readRef(ref: FileRef, what: string, snapshot: string): NamedBytes {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(ref.path));
+  } catch (e) {
+    throw new SnapshotError(
+      `snapshot '${snapshot}' needs the ${what} '${ref.path}' it was taken with, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); put it back at that path`,
+    );
+  }
+  const sum = createHash("sha256").update(bytes).digest("hex");
+  if (sum !== ref.sha256)
+    throw new SnapshotError(
+      `the ${what} '${ref.path}' changed since snapshot '${snapshot}' was taken (sha256 ${sum.slice(0, 12)}…, the snapshot expects ${ref.sha256.slice(0, 12)}…); a restore needs the same file`,
+    );
+  return { name: ref.path, bytes };
+}
+
+/** The MachineSpec to build for restoring `header` (reads and checks the kernel, initrd and firmware). */
+export function snapshotSpec(header: SnapshotHeader, path: string): MachineSpec {
+  const m = header.machine;
+  return {
+    memory: m.memory,
+    cpus: m.cpus,
+    append: m.append,
+    engine: m.engine,
+    kernel: readRef(m.kernel, "kernel", path),
+    initrd: m.initrd ? readRef(m.initrd, "initramfs", path) : undefined,
+    bios: m.bios ? readRef(m.bios, "firmware", path) : undefined,
+    disks: m.disks,
+    nics: m.nics,
+    shares: m.shares,
+    rng: m.rng,
+    hvc: m.hvc,
+  };
+}
+
+export interface RestoreInfo {
+  /** Pages loaded from the file. */
+  loadedPages: number;
+  /** Time to load RAM and device state, in milliseconds. */
+  ms: number;
+}
+
+/**
+ * Restores the snapshot at `path` into `vm`, freshly built (not started) from snapshotSpec() of the
+ * same snapshot. RAM is loaded eagerly (see SnapshotReader.loadRam for why not lazily).
+ */
+export function restoreSnapshot(vm: Vm, path: string): RestoreInfo {
+  if (vm.state !== "created") throw new SnapshotError("a snapshot can only be restored into a VM that has not run");
+  const t0 = performance.now();
+  const r = new SnapshotReader(path);
+  try {
+    checkHeader(r.header, path);
+    const board = vm.board;
+    const mem = board.memory;
+    // The loader wrote the kernel, initramfs and device tree into the fresh RAM: those pages are the
+    // dirty ones; the ones the snapshot does not store must read as zero again.
+    const written = mem.takeDirty();
+    const loaded = r.loadRam(mem.bytes, (bitmap) => {
+      for (const p of written) {
+        if ((bitmap[p >>> 3]! & (1 << (p & 7))) === 0) mem.bytes.fill(0, p * SNAPSHOT_PAGE, (p + 1) * SNAPSHOT_PAGE);
+      }
+    });
+    restoreMachineState(board, r.json("state") as MachineSavedState);
+    return { loadedPages: loaded, ms: performance.now() - t0 };
+  } finally {
+    r.close();
+  }
+}

@@ -13,6 +13,7 @@ import { AddressSpace } from "./AddressSpace.js";
 import { Errno, SyscallError, errnoName } from "./Errno.js";
 import { FrameAllocator, OutOfFramesError } from "./FrameAllocator.js";
 import { GuestFs } from "./GuestFs.js";
+import { UnixNamespace } from "./LocalSocket.js";
 import { FdTable, HostFile, HostInput, HostInputFile, O_RDONLY, O_WRONLY, type OpenFile } from "./OpenFile.js";
 import { Process, ProcState } from "./Process.js";
 import { MissingInterpreterError, loadProgram, type LoadedImage } from "./ProgramLoader.js";
@@ -88,6 +89,8 @@ export class Kernel {
   readonly gid = typeof process.getgid === "function" ? process.getgid() : 0;
   readonly syscalls: Syscalls;
   readonly stdin: HostInput;
+  /** Names bound by the guest's AF_UNIX sockets (LocalSocket.ts). */
+  readonly unix = new UnixNamespace();
   readonly bootMs = performance.now();
   /** The terminal settings the guest sees (TCGETS/TCSETS), shared by all processes like one tty. */
   readonly termios = (() => {
@@ -410,6 +413,7 @@ export class Kernel {
     }
     const st = init.waitStatus;
     for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
+    this.unix.dispose();
     if ((st & 0x7f) === 0) return (st >> 8) & 0xff;
     const sig = st & 0x7f;
     // Shells stay quiet about SIGINT and SIGPIPE deaths; other signals get their message.

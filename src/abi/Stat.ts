@@ -12,6 +12,7 @@ export const S_IFCHR = 0o020000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+export const S_IFSOCK = 0o140000;
 
 /** The fields we fill, as a plain record (bigint times in ns, like Node's BigIntStats). */
 export interface StatInfo {

@@ -30,6 +30,7 @@ import {
   S_IFCHR,
   S_IFDIR,
   S_IFIFO,
+  S_IFSOCK,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
@@ -40,6 +41,10 @@ import {
   type StatInfo,
 } from "../Stat.js";
 import { procFile } from "../ProcFs.js";
+import { Socket } from "../Socket.js";
+import { EventFd } from "../EventFd.js";
+import { eventfdIo } from "./DescriptorCalls.js";
+import { readSocket, writeSocket } from "./SocketCalls.js";
 import { AT_FDCWD, type SyscallContext, type SyscallHandlers, enc } from "./SyscallContext.js";
 
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -181,6 +186,8 @@ export function read(sys: SyscallContext, fd: number, buf: number, len: number, 
   const f = sys.file(fd);
   if (!f.readable) return -Errno.EBADF;
   if (len > MAX_RW) len = MAX_RW;
+  if (f instanceof Socket) return pos >= 0 ? -Errno.ESPIPE : readSocket(sys, fd, [[buf, len]]);
+  if (f instanceof EventFd) return pos >= 0 ? -Errno.ESPIPE : eventfdIo(sys, f, buf, len, false);
   if (len === 0) return 0;
   if (f instanceof PipeEnd) {
     if (pos >= 0) return -Errno.ESPIPE;
@@ -245,6 +252,8 @@ export function write(sys: SyscallContext, fd: number, buf: number, len: number,
   const f = sys.file(fd);
   if (!f.writable) return -Errno.EBADF;
   if (len > MAX_RW) len = MAX_RW;
+  if (f instanceof Socket) return pos >= 0 ? -Errno.ESPIPE : writeSocket(sys, fd, [[buf, len]]);
+  if (f instanceof EventFd) return pos >= 0 ? -Errno.ESPIPE : eventfdIo(sys, f, buf, len, true);
   if (len === 0) return 0;
   if (f instanceof PipeEnd) {
     if (pos >= 0) return -Errno.ESPIPE;
@@ -319,6 +328,7 @@ export function iovecs(sys: SyscallContext, iov: number, cnt: number): [number, 
 
 export function readv(sys: SyscallContext, fd: number, iov: number, cnt: number, pos: number): SyscallResult {
   const v = iovecs(sys, iov, cnt);
+  if (sys.file(fd) instanceof Socket) return pos >= 0 ? -Errno.ESPIPE : readSocket(sys, fd, v);
   let total = 0;
   for (const [base, len] of v) {
     if (len === 0) continue;
@@ -339,6 +349,7 @@ export function writev(sys: SyscallContext, fd: number, iov: number, cnt: number
   const v = iovecs(sys, iov, cnt);
   // A pipe write of several small pieces must stay atomic: gather them first.
   const f = sys.file(fd);
+  if (f instanceof Socket) return pos >= 0 ? -Errno.ESPIPE : writeSocket(sys, fd, v);
   if (f instanceof PipeEnd) {
     const total = v.reduce((n, [, l]) => n + l, 0);
     if (total <= Pipe.ATOMIC) {
@@ -470,7 +481,7 @@ export function lseek(sys: SyscallContext, fd: number, off: number, whence: numb
     f.pos = base + off;
     return f.pos;
   }
-  if (f instanceof PipeEnd || f instanceof HostInputFile) return -Errno.ESPIPE;
+  if (f instanceof PipeEnd || f instanceof HostInputFile || f instanceof Socket) return -Errno.ESPIPE;
   if (!(f instanceof HostFile)) return -Errno.EINVAL;
   if (f.isDir) {
     if (whence === 0 && off === 0) {
@@ -503,6 +514,8 @@ export function statOf(sys: SyscallContext, dirfd: number, path: string, flags: 
     if (dirfd === AT_FDCWD) path = ".";
     const f = sys.file(dirfd);
     if (f instanceof PipeEnd) return syntheticStat(S_IFIFO | 0o600, f.pipe.ino, sys.k.uid, sys.k.gid);
+    if (f instanceof Socket) return syntheticStat(S_IFSOCK | 0o777, f.ino, sys.k.uid, sys.k.gid);
+    if (f instanceof EventFd) return syntheticStat(0o600, f.ino, sys.k.uid, sys.k.gid);
     if (f instanceof MemFile) return syntheticStat(S_IFREG | 0o444, 1, sys.k.uid, sys.k.gid);
     if (f instanceof HostInputFile) return statInfoOf(sys.host(() => fs.fstatSync(0, { bigint: true })));
     if (f instanceof HostFile) return statInfoOf(sys.host(() => fs.fstatSync(f.hostFd, { bigint: true })));
@@ -678,7 +691,14 @@ export function readlinkat(sys: SyscallContext, dirfd: number, path: string, buf
     if (m) {
       const f = p.fds.get(Number(m[1]))?.file;
       if (!f) return -Errno.ENOENT;
-      text = f instanceof HostFile ? f.guestPath : f instanceof PipeEnd ? `pipe:[${f.pipe.ino}]` : "/dev/stdin";
+      text =
+        f instanceof HostFile
+          ? f.guestPath
+          : f instanceof PipeEnd
+            ? `pipe:[${f.pipe.ino}]`
+            : f instanceof Socket
+              ? `socket:[${f.ino}]`
+              : "/dev/stdin";
     } else {
       const r = sys.resolveAt(dirfd, path, false);
       text = sys.host(() => fs.readlinkSync(r.host));

@@ -84,12 +84,13 @@ export const CATALOGUE: readonly ImageSpec[] = [
   },
   {
     name: "debian-rootfs-riscv64",
-    description: "Debian trixie riscv64 userland tree (libc6, bash, coreutils) for typevisor exec --root",
+    description:
+      "Debian trixie riscv64 userland tree (libc6, bash, coreutils, python3, perl) for typevisor exec --root",
     recipe: "rootfs",
     arch: "riscv64",
     suite: "trixie",
     components: ["main"],
-    rootPackages: ["libc6", "bash", "coreutils", "busybox-static"],
+    rootPackages: ["libc6", "bash", "coreutils", "busybox-static", "python3", "perl"],
   },
 ];
 

@@ -133,6 +133,20 @@ export function hostOpenFlags(sys: SyscallContext, flags: number): number {
   return h;
 }
 
+/** The host's /etc/resolv.conf when the root has none (undefined when the root has one). */
+function hostResolvConf(sys: SyscallContext, dirfd: number, path: string): Uint8Array | undefined {
+  try {
+    fs.lstatSync(sys.resolveAt(dirfd, path, true).host);
+    return undefined;
+  } catch {
+    try {
+      return fs.readFileSync("/etc/resolv.conf");
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 export function openat(sys: SyscallContext, dirfd: number, path: string, flags: number, mode: number): SyscallResult {
   const p = sys.p;
   if (path === "/proc/self/exe" || path === `/proc/${p.pid}/exe`) path = p.exe;
@@ -150,6 +164,15 @@ export function openat(sys: SyscallContext, dirfd: number, path: string, flags: 
       if ((flags & O_ACCMODE) !== 0) return -Errno.EACCES;
       p.fds.install(fd, new MemFile(flags & ~O_CLOEXEC, enc.encode(text), guest), (flags & O_CLOEXEC) !== 0);
       return fd;
+    }
+    if (guest === "/etc/resolv.conf" && (flags & (O_ACCMODE | O_CREAT)) === 0) {
+      // A root without resolver settings gets the host's (their content only), so the guest
+      // libc's own resolver can reach the host's name servers (issue 15).
+      const host = hostResolvConf(sys, dirfd, path);
+      if (host) {
+        p.fds.install(fd, new MemFile(flags & ~O_CLOEXEC, host, guest), (flags & O_CLOEXEC) !== 0);
+        return fd;
+      }
     }
   }
   const r = sys.resolveAt(dirfd, path, follow);

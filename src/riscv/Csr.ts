@@ -96,3 +96,64 @@ export const MIP_WMASK = (1 << Irq.SSI) | (1 << Irq.STI) | (1 << Irq.SEI);
 
 /** menvcfg.STCE (Sstc) is bit 63; FIOM bit 0 (3.1.18). */
 export const MENVCFG_STCE_HI = 1 << 31;
+
+// Hypervisor extension CSRs (Privileged ISA 20211203, ch. 8 "Hypervisor Extension", table 2.3/2.4).
+export const CSR_VSSTATUS = 0x200,
+  CSR_VSIE = 0x204,
+  CSR_VSTVEC = 0x205,
+  CSR_VSSCRATCH = 0x240,
+  CSR_VSEPC = 0x241,
+  CSR_VSCAUSE = 0x242,
+  CSR_VSTVAL = 0x243,
+  CSR_VSIP = 0x244,
+  CSR_VSTIMECMP = 0x24d,
+  CSR_VSATP = 0x280;
+export const CSR_HSTATUS = 0x600,
+  CSR_HEDELEG = 0x602,
+  CSR_HIDELEG = 0x603,
+  CSR_HIE = 0x604,
+  CSR_HTIMEDELTA = 0x605,
+  CSR_HCOUNTEREN = 0x606,
+  CSR_HGEIE = 0x607,
+  CSR_HENVCFG = 0x60a,
+  CSR_HTVAL = 0x643,
+  CSR_HIP = 0x644,
+  CSR_HVIP = 0x645,
+  CSR_HTINST = 0x64a,
+  CSR_HGATP = 0x680,
+  CSR_HCONTEXT = 0x6a8,
+  CSR_HGEIP = 0xe12;
+export const CSR_MTINST = 0x34a,
+  CSR_MTVAL2 = 0x34b;
+// Sdtrig (RISC-V Debug Specification 1.0, 5.7): trigger module CSRs, M-mode.
+export const CSR_TSELECT = 0x7a0,
+  CSR_TDATA1 = 0x7a1,
+  CSR_TDATA2 = 0x7a2,
+  CSR_TDATA3 = 0x7a3,
+  CSR_TINFO = 0x7a4,
+  CSR_TCONTROL = 0x7a5,
+  CSR_MCONTEXT = 0x7a8;
+
+/** hstatus fields (8.2.1): GVA 6, SPV 7, SPVP 8, HU 9, VTVM 20, VTW 21, VTSR 22; VSXL = 2 in bits 33:32. */
+export const HS_GVA = 1 << 6,
+  HS_SPV = 1 << 7,
+  HS_SPVP = 1 << 8,
+  HS_HU = 1 << 9,
+  HS_VTVM = 1 << 20,
+  HS_VTW = 1 << 21,
+  HS_VTSR = 1 << 22;
+export const HSTATUS_WMASK = HS_GVA | HS_SPV | HS_SPVP | HS_HU | HS_VTVM | HS_VTW | HS_VTSR;
+/** mstatus high word with H (8.2.1 / 3.1.6): GVA is bit 38, MPV bit 39. */
+export const MSH_GVA = 1 << 6,
+  MSH_MPV = 1 << 7;
+/** misa.H (bit 7). */
+export const MISA_H = 1 << 7;
+/** VS-level interrupt bits (8.2.4): VSSI 2, VSTI 6, VSEI 10, and SGEI 12. */
+export const VS_IRQS = (1 << 2) | (1 << 6) | (1 << 10);
+export const HIE_MASK = VS_IRQS | (1 << 12);
+/** mideleg bits that are read-only one when H is implemented (8.4.1). */
+export const MIDELEG_H_RO1 = HIE_MASK;
+/** hedeleg: delegable to VS (8.2.2); ecalls from HS/VS/M (9-11) and guest-page faults/virtual instruction (20-23) are read-only 0. */
+export const HEDELEG_MASK = 0xb1ff;
+/** medeleg with H adds ecall from VS (10), guest-page faults (20, 21, 23) and virtual instruction (22). */
+export const MEDELEG_MASK_H = MEDELEG_MASK | (1 << 10) | (0xf << 20);

@@ -71,6 +71,8 @@ import { Access, Cause, Irq, PAGE_FAULT, ACCESS_FAULT } from "./Trap.js";
 import { ExitReason } from "./ExitReason.js";
 import { PRIV_M, PRIV_S, PRIV_U } from "./Privilege.js";
 import * as C from "./Csr.js";
+import { Hypervisor } from "./Hypervisor.js";
+import { Sdtrig } from "./Sdtrig.js";
 
 export { PRIV_U, PRIV_S, PRIV_M } from "./Privilege.js";
 
@@ -88,6 +90,8 @@ export interface HartOptions {
   bus: IoBus;
   hartId?: number;
   timer?: MachineTimer;
+  /** Implement the hypervisor extension (misa.H, HS/VS/VU modes; Hypervisor.ts). Default false. */
+  hypervisor?: boolean;
 }
 
 /** Counters for `--stats` (plain numbers and typed arrays; incremented without allocation). */
@@ -213,7 +217,16 @@ export class Hart implements FpContext {
   pcLo = 0;
   pcHi = 0;
   /** Current privilege level (internal writes go through privLevel and flush the fast caches themselves). */
-  private privLevel = PRIV_M;
+  /** @internal (Hypervisor.ts) */
+  privLevel = PRIV_M;
+  /** The virtualization mode V (Privileged ISA 8.1): 1 in VS/VU-mode. Only Hypervisor.ts changes it. */
+  virt = 0;
+  /** The hypervisor extension's state and logic, when enabled (HartOptions.hypervisor). */
+  readonly hyp: Hypervisor | undefined;
+  /** Debug triggers (Sdtrig CSRs). */
+  private readonly triggers = new Sdtrig();
+  /** @internal The exception a failing CSR access raises: illegal, or virtual instruction with H. */
+  csrFault: number = Cause.IllegalInsn;
   get priv(): number { return this.privLevel; }
   /** Setting the privilege from the host drops translations cached for the old one. */
   set priv(p: number) {
@@ -238,11 +251,13 @@ export class Hart implements FpContext {
   };
 
   // CSR storage: csr[2*n] / csr[2*n+1] = low/high half of CSR n, for the plain read/write ones.
-  private readonly csr = new Int32Array(8192);
+  /** @internal (Hypervisor.ts) */
+  readonly csr = new Int32Array(8192);
   /** mstatus low word (the high word is fixed: UXL = SXL = 2, plus SD computed from FS). */
   mstatus = 0;
   /** mip bits written by software (SSIP, STIP, SEIP) and by devices (MSIP, MEIP, SEIP). */
-  private mipSw = 0;
+  /** @internal (Hypervisor.ts: hvip lives here as VSSIP/VSTIP/VSEIP) */
+  mipSw = 0;
   private mipExt = 0;
   /** MTIP / STIP(Sstc) computed from the timer at the start of each slice. */
   private mipTimer = 0;
@@ -252,7 +267,8 @@ export class Hart implements FpContext {
   private cycleDelta = 0;
 
   // LR/SC reservation (physical address).
-  private resValid = false;
+  /** @internal */
+  resValid = false;
   private resAddr = 0;
 
   // Slice bookkeeping.
@@ -289,6 +305,7 @@ export class Hart implements FpContext {
     this.ram16 = new Uint16Array(buf, 0, this.memSize >>> 1);
     this.ram32 = new Int32Array(buf, 0, this.memSize >>> 2);
     this.ctab = compressedTable();
+    this.hyp = opts.hypervisor === true ? new Hypervisor(this) : undefined;
     this.reset();
   }
 
@@ -298,8 +315,13 @@ export class Hart implements FpContext {
     this.fi.fill(0);
     this.csr.fill(0);
     this.privLevel = PRIV_M;
+    this.virt = 0;
     this.mstatus = 0;
     this.mipSw = 0;
+    if (this.hyp !== undefined) {
+      this.hyp.reset();
+      this.csr[2 * C.CSR_MIDELEG] = C.MIDELEG_H_RO1;
+    }
     this.mipTimer = 0;
     this.frm = 0;
     this.fflags = 0;
@@ -382,6 +404,7 @@ export class Hart implements FpContext {
   nextTimerDeadline(): number {
     let d = this.mtimecmpN;
     if (this.sstcEnabled() && this.stimecmpN < d) d = this.stimecmpN;
+    if (this.hyp !== undefined) d = Math.min(d, this.hyp.vsTimerDeadline());
     return d;
   }
 
@@ -431,7 +454,8 @@ export class Hart implements FpContext {
     this.engine?.fastPageEvicted(lo, hi);
   }
 
-  private flushFast(): void {
+  /** @internal */
+  flushFast(): void {
     this.fastTagLo.fill(1);
     this.superpageCount = 0;
     this.fastEpoch++; // tells an attached engine its copy of these caches is stale
@@ -463,7 +487,11 @@ export class Hart implements FpContext {
       fastBase: this.fastBase,
       ctab: this.ctab,
       get tlbEpoch(): number { return hart.fastEpoch; },
-      get mstatus(): number { return hart.mstatus; },
+      // With V=1, FP is usable only if vsstatus.FS is on too (8.2.11): the engine sees FS as Off then.
+      get mstatus(): number {
+        const h = hart.hyp;
+        return hart.virt !== 0 && h !== undefined && (h.vsstatus & C.MS_FS) !== C.MS_FS ? hart.mstatus & ~C.MS_FS : hart.mstatus;
+      },
       probeFetch: () => hart.probeFetch(),
     };
   }
@@ -547,17 +575,20 @@ export class Hart implements FpContext {
   }
 
   private updateTimer(): void {
-    if (this.mtimecmpN === Number.POSITIVE_INFINITY && this.stimecmpN === Number.POSITIVE_INFINITY) {
+    const hyp = this.hyp;
+    if (this.mtimecmpN === Number.POSITIVE_INFINITY && this.stimecmpN === Number.POSITIVE_INFINITY && (hyp === undefined || hyp.vstimecmpN === Number.POSITIVE_INFINITY)) {
       this.mipTimer = 0; // no deadline armed: skip reading the clock
       return;
     }
     const now = this.timer.now();
     let t = now >= this.mtimecmpN ? 1 << Irq.MTI : 0;
     if (this.sstcEnabled() && now >= this.stimecmpN) t |= 1 << Irq.STI;
+    if (hyp !== undefined && hyp.vsTimerPending(now)) t |= 1 << Irq.VSTI;
     this.mipTimer = t;
   }
 
-  private mipValue(): number {
+  /** @internal */
+  mipValue(): number {
     // With Sstc enabled, STIP reflects stimecmp only (Sstc 1.0 §2.1); otherwise it is software's bit.
     const sw = this.sstcEnabled() ? this.mipSw & ~(1 << Irq.STI) : this.mipSw;
     return sw | this.mipExt | this.mipTimer;
@@ -571,6 +602,7 @@ export class Hart implements FpContext {
   /** Takes the highest-priority interrupt that the global enables allow (Privileged ISA 3.1.6.1, 3.1.9). */
   private takeInterrupt(): boolean {
     const pend = this.pendingInterrupts();
+    if (this.hyp !== undefined) return this.hyp.takeInterrupt(pend);
     const mideleg = this.csr[2 * C.CSR_MIDELEG]!;
     const p = this.priv;
     const mOn = p < PRIV_M || (this.mstatus & C.MS_MIE) !== 0;
@@ -591,7 +623,8 @@ export class Hart implements FpContext {
   }
 
   /** Raises an exception for the instruction at pc (or hands it to the host through exitMask). */
-  private raise(cause: number, tvalLo: number, tvalHi: number): void {
+  /** @internal */
+  raise(cause: number, tvalLo: number, tvalHi: number): void {
     this.stats.exceptions[cause]!++;
     this.sliceTraps++;
     if ((this.exitMask >>> cause) & 1) {
@@ -604,12 +637,14 @@ export class Hart implements FpContext {
     this.enterTrap(cause, false, tvalLo, tvalHi);
   }
 
-  private illegal(raw: number): void {
+  /** @internal */
+  illegal(raw: number): void {
     this.raise(Cause.IllegalInsn, raw, 0);
   }
 
   /** Trap entry (Privileged ISA 3.1.6.1, 3.1.7, 4.1.1): delegation, xEPC/xCAUSE/xTVAL, xPIE/xPP, xtvec. */
   private enterTrap(cause: number, isInterrupt: boolean, tvalLo: number, tvalHi: number): void {
+    if (this.hyp !== undefined) { this.hyp.enterTrap(cause, isInterrupt, tvalLo, tvalHi); return; }
     const p = this.priv;
     const csr = this.csr;
     const deleg = p <= PRIV_S && ((((isInterrupt ? csr[2 * C.CSR_MIDELEG]! : csr[2 * C.CSR_MEDELEG]!) >>> cause) & 1) !== 0);
@@ -658,9 +693,12 @@ export class Hart implements FpContext {
   /** Virtual -> physical for `access` (raising the fault and returning -1 on failure). */
   private xlate(lo: number, hi: number, access: Access): number {
     let p = this.priv;
+    let v = this.virt;
     if (access !== Access.Fetch && (this.mstatus & C.MS_MPRV) !== 0 && p === PRIV_M) {
-      p = (this.mstatus >>> C.MS_MPP_SHIFT) & 3; // MPRV (3.1.6.3)
+      p = (this.mstatus >>> C.MS_MPP_SHIFT) & 3; // MPRV (3.1.6.3); with H also MPV (8.2.1)
+      if (p !== PRIV_M && this.hyp !== undefined && (this.hyp.mstatusHi & C.MSH_MPV) !== 0) v = 1;
     }
+    if (v !== 0) return this.hyp!.translate(lo, hi, access, p, false, access);
     const satpHi = this.csr[2 * C.CSR_SATP + 1]!;
     if (p === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) return (hi >>> 0) * TWO32 + (lo >>> 0);
     const ms = this.mstatus;
@@ -690,7 +728,10 @@ export class Hart implements FpContext {
     const lo = this.pcLo, hi = this.pcHi;
     let pa: number;
     const satpHi = this.csr[2 * C.CSR_SATP + 1]!;
-    if (this.priv === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) pa = (hi >>> 0) * TWO32 + (lo >>> 0);
+    if (this.virt !== 0) {
+      pa = this.hyp!.probe(lo, hi, this.priv);
+      if (pa < 0) return -1;
+    } else if (this.priv === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) pa = (hi >>> 0) * TWO32 + (lo >>> 0);
     else {
       const ms = this.mstatus;
       pa = this.mmu.translate(lo, hi, Access.Fetch, this.priv, (ms & C.MS_SUM) !== 0, (ms & C.MS_MXR) !== 0, this.csr[2 * C.CSR_SATP]!, satpHi);
@@ -831,8 +872,33 @@ export class Hart implements FpContext {
     return true;
   }
 
+  /** @internal Loads `size` bytes of RAM at physical `pa` (naturally aligned, in RAM) into cLo/cHi (HLV). */
+  loadPhys(pa: number, size: number): void {
+    const off = pa - this.memBase;
+    this.cHi = 0;
+    switch (size) {
+      case 1: this.cLo = this.ram8[off]!; break;
+      case 2: this.cLo = this.ram16[off >>> 1]!; break;
+      case 4: this.cLo = this.ram32[off >>> 2]!; break;
+      default: this.cLo = this.ram32[off >>> 2]!; this.cHi = this.ram32[(off >>> 2) + 1]!; break;
+    }
+  }
+
+  /** @internal Stores `size` bytes to RAM at physical `pa` (naturally aligned, in RAM) (HSV). */
+  storePhys(pa: number, size: number, vlo: number, vhi: number): void {
+    const off = pa - this.memBase;
+    switch (size) {
+      case 1: this.ram8[off] = vlo; break;
+      case 2: this.ram16[off >>> 1] = vlo; break;
+      case 4: this.ram32[off >>> 2] = vlo; break;
+      default: this.ram32[off >>> 2] = vlo; this.ram32[(off >>> 2) + 1] = vhi; break;
+    }
+    if (this.codePages !== undefined) this.codeWritten(off);
+  }
+
   /** Set by slow paths (MMIO, CSR writes) to end the current slice after this instruction. */
-  private exitSlice = false;
+  /** @internal */
+  exitSlice = false;
 
   // ---------------------------------------------------------------- the interpreter
 
@@ -1154,10 +1220,11 @@ export class Hart implements FpContext {
           if (!this.fpLoadStore(insn, raw)) return i;
           break;
         case 20 /* 0x53 */: case 16 /* 0x43 */: case 17 /* 0x47 */: case 18 /* 0x4b */: case 19 /* 0x4f */:
-          if ((this.mstatus & C.MS_FS) === 0 || !executeFp(this, insn)) {
+          if ((this.mstatus & C.MS_FS) === 0 || (this.virt !== 0 && this.vsFpOff()) || !executeFp(this, insn)) {
             this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i;
           }
           this.mstatus |= C.MS_FS; // FS = Dirty (3.1.6.6)
+          if (this.virt !== 0) this.fpDirty();
           break;
         default:
           this.pcLo = pcLo; this.pcHi = pcHi;
@@ -1416,7 +1483,7 @@ export class Hart implements FpContext {
   /** FLW/FLD/FSW/FSD (Unprivileged ISA 11.5, 12.3). FS = Off makes them illegal (Privileged 3.1.6.6). */
   private fpLoadStore(insn: number, raw: number): boolean {
     const f3 = (insn >>> 12) & 7;
-    if ((this.mstatus & C.MS_FS) === 0 || (f3 !== 2 && f3 !== 3)) { this.illegal(raw); return false; }
+    if ((this.mstatus & C.MS_FS) === 0 || this.vsFpOff() || (f3 !== 2 && f3 !== 3)) { this.illegal(raw); return false; }
     const size = f3 === 2 ? 4 : 8;
     const x = this.x, fi = this.fi;
     const rs1 = (insn >>> 14) & 62;
@@ -1433,7 +1500,7 @@ export class Hart implements FpContext {
     const r = (insn >>> 6) & 62;
     fi[r] = this.vLo;
     fi[r + 1] = size === 4 ? -1 : this.vHi; // NaN-boxing (12.2)
-    this.mstatus |= C.MS_FS;
+    this.fpDirty();
     return true;
   }
 
@@ -1446,14 +1513,22 @@ export class Hart implements FpContext {
       this.privileged(insn, raw, nLo, nHi);
       return false;
     }
-    if (f3 === 4) { this.illegal(raw); return false; }
+    if (f3 === 4) {
+      if (this.hyp !== undefined) this.hyp.loadStore(insn, raw, nLo, nHi); // HLV/HLVX/HSV (8.3.1)
+      else this.illegal(raw);
+      return false;
+    }
     // Zicsr (Unprivileged ch. 9; permissions Privileged 2.1).
     this.stats.csrAccesses++;
-    const n = insn >>> 20;
+    let n = insn >>> 20;
     const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
     const write = (f3 & 3) === 1 || rs1 !== 0;
-    if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) { this.illegal(raw); return false; }
-    if (!this.csrRead(n)) { this.illegal(raw); return false; }
+    this.csrFault = Cause.IllegalInsn;
+    if (this.hyp !== undefined) {
+      n = this.hyp.csrAccess(n, write); // H privilege rules and the S -> VS redirection when V=1
+      if (n < 0) { this.hyp.csrFailed(raw); return false; }
+    } else if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) { this.illegal(raw); return false; }
+    if (!this.csrRead(n)) { this.raise(this.csrFault, raw, 0); return false; }
     const oldLo = this.cLo, oldHi = this.cHi;
     if (write) {
       let sLo: number, sHi: number;
@@ -1464,7 +1539,7 @@ export class Hart implements FpContext {
         case 2: vLo = oldLo | sLo; vHi = oldHi | sHi; break;
         default: vLo = oldLo & ~sLo; vHi = oldHi & ~sHi; break;
       }
-      if (!this.csrWrite(n, vLo, vHi)) { this.illegal(raw); return false; }
+      if (!this.csrWrite(n, vLo, vHi)) { this.raise(this.csrFault, raw, 0); return false; }
     }
     if (rd !== 0) { this.x[2 * rd] = oldLo; this.x[2 * rd + 1] = oldHi; }
     this.pcLo = nLo; this.pcHi = nHi;
@@ -1472,6 +1547,7 @@ export class Hart implements FpContext {
   }
 
   private privileged(insn: number, raw: number, nLo: number, nHi: number): void {
+    if (this.hyp !== undefined && this.hyp.privileged(insn, raw, nLo, nHi)) return;
     const p = this.priv;
     const ms = this.mstatus;
     if ((insn >>> 25) === 0x09 && ((insn >>> 7) & 31) === 0) { // SFENCE.VMA (4.2.1)
@@ -1486,7 +1562,7 @@ export class Hart implements FpContext {
     }
     switch (insn) {
       case 0x00000073: // ECALL
-        this.raise(Cause.EcallU + p, 0, 0);
+        this.raise(Cause.EcallU + p + (this.virt & p), 0, 0); // 8 U/VU, 9 HS, 10 VS, 11 M
         return;
       case 0x00100073: // EBREAK: tval = pc
         this.raise(Cause.Breakpoint, this.pcLo, this.pcHi);
@@ -1533,8 +1609,10 @@ export class Hart implements FpContext {
   // ---------------------------------------------------------------- CSRs
 
   /** Result of csrRead(). */
-  private cLo = 0;
-  private cHi = 0;
+  /** @internal */
+  cLo = 0;
+  /** @internal */
+  cHi = 0;
 
   private currentInstret(): number {
     return this.instret + this.stepsBefore - this.sliceTraps;
@@ -1544,6 +1622,7 @@ export class Hart implements FpContext {
   private counterOk(bitNo: number): boolean {
     if (this.priv === PRIV_M) return true;
     if (((this.csr[2 * C.CSR_MCOUNTEREN]! >>> bitNo) & 1) === 0) return false;
+    if (this.virt !== 0) return this.hyp!.counterAllowedV(bitNo); // hcounteren/scounteren: virtual instruction (8.2.6)
     if (this.priv === PRIV_U && ((this.csr[2 * C.CSR_SCOUNTEREN]! >>> bitNo) & 1) === 0) return false;
     return true;
   }
@@ -1558,12 +1637,15 @@ export class Hart implements FpContext {
     const csr = this.csr;
     switch (n) {
       case C.CSR_FFLAGS: case C.CSR_FRM: case C.CSR_FCSR:
-        if ((this.mstatus & C.MS_FS) === 0) return false;
+        if ((this.mstatus & C.MS_FS) === 0 || this.vsFpOff()) return false;
         this.cHi = 0;
         this.cLo = n === C.CSR_FFLAGS ? this.fflags : n === C.CSR_FRM ? this.frm : (this.frm << 5) | this.fflags;
         return true;
       case C.CSR_CYCLE: if (!this.counterOk(0)) return false; this.setC(this.currentInstret() + this.cycleDelta); return true;
-      case C.CSR_TIME: if (!this.counterOk(1)) return false; this.setC(this.timer.now()); return true;
+      case C.CSR_TIME:
+        if (!this.counterOk(1)) return false;
+        if (this.virt !== 0) this.hyp!.readTimeV(this.timer.now()); else this.setC(this.timer.now());
+        return true;
       case C.CSR_INSTRET: if (!this.counterOk(2)) return false; this.setC(this.currentInstret()); return true;
       case C.CSR_MCYCLE: this.setC(this.currentInstret() + this.cycleDelta); return true;
       case C.CSR_MINSTRET: this.setC(this.currentInstret()); return true;
@@ -1576,11 +1658,12 @@ export class Hart implements FpContext {
       case C.CSR_MSTATUS: {
         const ms = this.mstatus;
         this.cLo = ms;
-        this.cHi = C.MSTATUS_HI | ((ms & C.MS_FS) === C.MS_FS ? 0x80000000 | 0 : 0);
+        this.cHi = C.MSTATUS_HI | ((ms & C.MS_FS) === C.MS_FS ? 0x80000000 | 0 : 0) | (this.hyp !== undefined ? this.hyp.mstatusHi : 0);
         return true;
       }
-      case C.CSR_SIE: this.cLo = csr[2 * C.CSR_MIE]! & csr[2 * C.CSR_MIDELEG]!; this.cHi = 0; return true;
-      case C.CSR_SIP: this.cLo = this.mipValue() & csr[2 * C.CSR_MIDELEG]!; this.cHi = 0; return true;
+      // sie/sip show the S-level bits only (VS-level ones are in hie/hip, 8.2.3).
+      case C.CSR_SIE: this.cLo = csr[2 * C.CSR_MIE]! & csr[2 * C.CSR_MIDELEG]! & C.MIDELEG_MASK; this.cHi = 0; return true;
+      case C.CSR_SIP: this.cLo = this.mipValue() & csr[2 * C.CSR_MIDELEG]! & C.MIDELEG_MASK; this.cHi = 0; return true;
       case C.CSR_MIP: this.cLo = this.mipValue(); this.cHi = 0; return true;
       case C.CSR_STIMECMP:
         if (this.priv === PRIV_S && (!this.sstcEnabled() || ((csr[2 * C.CSR_MCOUNTEREN]! >>> 1) & 1) === 0)) return false;
@@ -1590,7 +1673,7 @@ export class Hart implements FpContext {
         if (this.priv === PRIV_S && (this.mstatus & C.MS_TVM) !== 0) return false;
         this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!;
         return true;
-      case C.CSR_MISA: this.cLo = C.MISA_LO; this.cHi = C.MISA_HI; return true;
+      case C.CSR_MISA: this.cLo = C.MISA_LO | (this.hyp !== undefined ? C.MISA_H : 0); this.cHi = C.MISA_HI; return true;
       case C.CSR_MHARTID: this.cLo = this.hartId; this.cHi = 0; return true;
       case C.CSR_MVENDORID: case C.CSR_MARCHID: case C.CSR_MIMPID: case C.CSR_MCONFIGPTR:
         this.cLo = 0; this.cHi = 0; return true;
@@ -1613,7 +1696,11 @@ export class Hart implements FpContext {
           this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!; return true;
         }
         if (n >= C.CSR_PMPADDR0 && n <= C.CSR_PMPADDR63) { this.cLo = csr[2 * n]!; this.cHi = csr[2 * n + 1]!; return true; }
-        return false;
+        if (n >= C.CSR_TSELECT && n <= C.CSR_MCONTEXT) {
+          if (!this.triggers.read(n)) return false;
+          this.cLo = this.triggers.lo; this.cHi = this.triggers.hi; return true;
+        }
+        return this.hyp !== undefined && this.hyp.read(n);
     }
   }
 
@@ -1631,22 +1718,33 @@ export class Hart implements FpContext {
         break;
     }
     switch (n) {
-      case C.CSR_FFLAGS: this.fflags = lo & 0x1f; this.mstatus |= C.MS_FS; return true;
-      case C.CSR_FRM: this.frm = lo & 7; this.mstatus |= C.MS_FS; return true;
-      case C.CSR_FCSR: this.fflags = lo & 0x1f; this.frm = (lo >>> 5) & 7; this.mstatus |= C.MS_FS; return true;
-      case C.CSR_MSTATUS: this.setMstatus((this.mstatus & ~C.MSTATUS_WMASK) | (lo & C.MSTATUS_WMASK)); return true;
+      case C.CSR_FFLAGS: this.fflags = lo & 0x1f; this.fpDirty(); return true;
+      case C.CSR_FRM: this.frm = lo & 7; this.fpDirty(); return true;
+      case C.CSR_FCSR: this.fflags = lo & 0x1f; this.frm = (lo >>> 5) & 7; this.fpDirty(); return true;
+      case C.CSR_MSTATUS:
+        if (this.hyp !== undefined) {
+          const mpvWas = this.hyp.mstatusHi & C.MSH_MPV;
+          this.hyp.mstatusHi = hi & (C.MSH_MPV | C.MSH_GVA);
+          if ((this.hyp.mstatusHi & C.MSH_MPV) !== mpvWas) this.flushFast(); // MPRV translations follow MPV
+        }
+        this.setMstatus((this.mstatus & ~C.MSTATUS_WMASK) | (lo & C.MSTATUS_WMASK));
+        return true;
       case C.CSR_SSTATUS: this.setMstatus((this.mstatus & ~C.SSTATUS_WMASK) | (lo & C.SSTATUS_WMASK)); return true;
       case C.CSR_MISA: case C.CSR_MHARTID: case C.CSR_MVENDORID: case C.CSR_MARCHID: case C.CSR_MIMPID: case C.CSR_MCONFIGPTR:
         return true; // misa is WARL and we keep every extension on; the ID CSRs are read-only (caught earlier)
-      case C.CSR_MEDELEG: csr[2 * n] = lo & C.MEDELEG_MASK; return true;
-      case C.CSR_MIDELEG: csr[2 * n] = lo & C.MIDELEG_MASK; return true;
-      case C.CSR_MIE: csr[2 * n] = lo & C.MIE_MASK; return true;
+      case C.CSR_MEDELEG: csr[2 * n] = lo & (this.hyp !== undefined ? C.MEDELEG_MASK_H : C.MEDELEG_MASK); return true;
+      case C.CSR_MIDELEG: csr[2 * n] = (lo & C.MIDELEG_MASK) | (this.hyp !== undefined ? C.MIDELEG_H_RO1 : 0); return true;
+      case C.CSR_MIE: csr[2 * n] = lo & (this.hyp !== undefined ? C.MIE_MASK | C.HIE_MASK : C.MIE_MASK); return true;
       case C.CSR_SIE: {
-        const d = csr[2 * C.CSR_MIDELEG]!;
+        const d = csr[2 * C.CSR_MIDELEG]! & C.MIDELEG_MASK;
         csr[2 * C.CSR_MIE] = (csr[2 * C.CSR_MIE]! & ~d) | (lo & d);
         return true;
       }
-      case C.CSR_MIP: this.mipSw = (this.mipSw & ~C.MIP_WMASK) | (lo & C.MIP_WMASK); return true;
+      case C.CSR_MIP: { // with H, mip.VSSIP is writable too (an alias of hvip.VSSIP, 8.4.3)
+        const m = this.hyp !== undefined ? C.MIP_WMASK | (1 << Irq.VSSI) : C.MIP_WMASK;
+        this.mipSw = (this.mipSw & ~m) | (lo & m);
+        return true;
+      }
       case C.CSR_SIP: { // only SSIP is writable through sip (4.1.3), and only when delegated
         const m = csr[2 * C.CSR_MIDELEG]! & (1 << Irq.SSI);
         this.mipSw = (this.mipSw & ~m) | (lo & m);
@@ -1696,8 +1794,20 @@ export class Hart implements FpContext {
           csr[2 * n] = lo; csr[2 * n + 1] = hi & 0x3fffff; // pmpaddr holds bits 55:2
           return true;
         }
-        return false;
+        if (n >= C.CSR_TSELECT && n <= C.CSR_MCONTEXT) return this.triggers.write(n, lo, hi);
+        return this.hyp !== undefined && this.hyp.write(n, lo, hi);
     }
+  }
+
+  /** With V=1, vsstatus.FS = Off makes FP instructions illegal as well (8.2.11). */
+  private vsFpOff(): boolean {
+    return this.virt !== 0 && (this.hyp!.vsstatus & C.MS_FS) === 0;
+  }
+
+  /** An FP register or fcsr changed: FS = Dirty, in vsstatus too when V=1 (8.2.11). */
+  private fpDirty(): void {
+    this.mstatus |= C.MS_FS;
+    if (this.virt !== 0) this.hyp!.vsstatus |= C.MS_FS;
   }
 
   private setMstatus(v: number): void {

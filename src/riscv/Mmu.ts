@@ -202,7 +202,7 @@ export class Mmu {
 }
 
 /** Leaf permission check (4.3.2 step 5; U/SUM 4.1.1.2; MXR 3.1.6.3). */
-function permitted(f: number, access: Access, priv: number, sum: boolean, mxr: boolean): boolean {
+export function permitted(f: number, access: Access, priv: number, sum: boolean, mxr: boolean): boolean {
   if (priv === PRIV_U) {
     if ((f & PTE_U) === 0) return false;
   } else if (priv === PRIV_S && (f & PTE_U) !== 0) {

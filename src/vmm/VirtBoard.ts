@@ -60,6 +60,11 @@ export interface VirtMachineConfig {
   engine?: EngineName;
   /** Options of the translator (--engine dbt): hot threshold, debugging knobs (src/dbt/Dbt.ts). */
   engineOptions?: DbtOptions;
+  /**
+   * The harts implement the hypervisor extension (misa.H, "h" in the device tree): the guest
+   * kernel can run guests of its own with KVM (src/riscv/Hypervisor.ts, docs/HYPERVISOR.md).
+   */
+  hypervisor?: boolean;
 }
 
 /** Every virtio-mmio slot is mapped and described, populated or not (as QEMU's virt board does). */
@@ -77,6 +82,7 @@ export function buildVirtDtb(cfg: VirtMachineConfig, rngSeed?: Uint8Array): Uint
     initrd,
     virtioSlots: ALL_VIRTIO_SLOTS,
     rngSeed,
+    hypervisor: cfg.hypervisor,
   }).toDtb();
 }
 
@@ -330,6 +336,7 @@ export class VirtBoard {
       bootargs: cfg.append,
       initrd: L.initrd,
       virtioSlots: ALL_VIRTIO_SLOTS,
+      hypervisor: cfg.hypervisor,
     }).toDtb();
     if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
     this.memory.write(gpa(L.dtbAddr), this.dtb);
@@ -338,7 +345,13 @@ export class VirtBoard {
     this.hartStates.length = 0;
     this.translators.length = 0;
     for (let h = 0; h < cfg.cpus; h++) {
-      const hart = new Hart({ memory: this.memory, bus: this.bus, hartId: h, timer: this.timer });
+      const hart = new Hart({
+        memory: this.memory,
+        bus: this.bus,
+        hartId: h,
+        timer: this.timer,
+        hypervisor: cfg.hypervisor,
+      });
       // A re-created hart (reboot) gets a new translator in the engine-area slot of its hart id; the
       // old one goes with the old hart (RAM was rewritten above, so none of its code is valid anyway).
       const dbt = useEngine(hart, this.engine, this.engineOptions);
@@ -383,7 +396,9 @@ export class VirtBoard {
    */
   startHartS(h: number, start: bigint, opaque: bigint): void {
     const hart = this.harts[h]!;
-    hart.writeCsr(CSR_MEDELEG, 0xb1ffn);
+    // With H also ecall from VS (10), the guest-page faults (20, 21, 23) and virtual instruction (22):
+    // the guest kernel's hypervisor (KVM) handles them in HS-mode.
+    hart.writeCsr(CSR_MEDELEG, hart.hyp !== undefined ? 0xf0b5ffn : 0xb1ffn);
     hart.writeCsr(CSR_MIDELEG, BigInt(MIDELEG_MASK));
     hart.writeCsr(CSR_MCOUNTEREN, 0xffffffffn);
     // scounteren CY|TM|IR: Linux only programs scounteren from its SBI PMU driver, which our SBI

@@ -50,15 +50,26 @@ export interface VirtDtConfig {
   initrd?: { start: number; end: number };
   /** Populated virtio-mmio slots (0..7). Only these are described. */
   virtioSlots?: number[];
+  /** The harts implement the hypervisor extension: "h" in riscv,isa (after "c", the canonical order). */
+  hypervisor?: boolean;
   /** 64 bytes for /chosen/rng-seed so the guest's RNG is seeded at once; random when omitted. */
   rngSeed?: Uint8Array;
 }
 
 /** riscv,isa string in the canonical order (single letters, then multi-letter, underscore-separated). */
-export function virtIsaString(): string {
-  const single = VIRT_ISA_EXTENSIONS.filter((e) => e.length === 1).join("");
+export function virtIsaString(hypervisor = false): string {
+  const single = virtIsaExtensions(hypervisor)
+    .filter((e) => e.length === 1)
+    .join("");
   const multi = VIRT_ISA_EXTENSIONS.filter((e) => e.length > 1);
   return `rv64${single}_${multi.join("_")}`;
+}
+
+/** riscv,isa-extensions: VIRT_ISA_EXTENSIONS, with "h" after "c" when the harts have H. */
+export function virtIsaExtensions(hypervisor = false): string[] {
+  const all: string[] = [...VIRT_ISA_EXTENSIONS];
+  if (hypervisor) all.splice(all.indexOf("c") + 1, 0, "h");
+  return all;
 }
 
 const hex = (n: number) => n.toString(16);
@@ -97,9 +108,9 @@ export function virtDeviceTree(cfg: VirtDtConfig): Fdt {
     const cpu = cpus.node(`cpu@${h}`);
     cpuPhandles.push(fdt.phandle(cpu));
     cpu.string("device_type", "cpu").cells("reg", h).string("status", "okay").string("compatible", "riscv");
-    cpu.string("riscv,isa", virtIsaString());
+    cpu.string("riscv,isa", virtIsaString(cfg.hypervisor));
     cpu.string("riscv,isa-base", "rv64i");
-    cpu.string("riscv,isa-extensions", ...VIRT_ISA_EXTENSIONS);
+    cpu.string("riscv,isa-extensions", ...virtIsaExtensions(cfg.hypervisor));
     // Sv39 keeps guest page walks at three levels; the hart also has Sv48/57 but Linux would pick the
     // deepest one the DT allows.
     cpu.string("mmu-type", "riscv,sv39");

@@ -37,6 +37,12 @@ export interface VmStats {
   engine: EngineName;
   /** With --engine dbt: the translators' statistics summed over all harts and boots. */
   dbt?: DbtStats;
+  /**
+   * With the hypervisor extension (--hext): world switches of the harts' own hardware-assisted
+   * guests (entries into V=1 by sret/mret, exits from it by traps), guest-page faults (G-stage
+   * faults, the "two-level mapping" at work) and virtual-instruction exceptions. Current boot only.
+   */
+  hypervisor?: { vmEntries: number; vmExits: number; guestPageFaults: number; virtualInsns: number };
   /** SBI calls served by the built-in firmware, keyed "extension.function". */
   sbiCalls: Record<string, number>;
   /** Exits from guest execution to the VMM, by kind (hypercall, wfi, budget, halt). */
@@ -80,20 +86,29 @@ const EXCEPTION_NAMES = [
   "load-page-fault",
   "cause-14",
   "store-page-fault",
+  "cause-16",
+  "cause-17",
+  "cause-18",
+  "cause-19",
+  "instruction-guest-page-fault",
+  "load-guest-page-fault",
+  "virtual-instruction",
+  "store-guest-page-fault",
 ];
 const INTERRUPT_NAMES = [
   "irq-0",
   "supervisor-software",
-  "irq-2",
+  "virtual-supervisor-software",
   "machine-software",
   "irq-4",
   "supervisor-timer",
-  "irq-6",
+  "virtual-supervisor-timer",
   "machine-timer",
   "irq-8",
   "supervisor-external",
-  "irq-10",
+  "virtual-supervisor-external",
   "machine-external",
+  "supervisor-guest-external",
 ];
 
 interface HartTotals {
@@ -272,6 +287,15 @@ export class Vm {
       addDbtStats(dbt, this.dbtBase);
       for (const d of this.board.translators) addDbtStats(dbt, d.stats);
     }
+    let hypervisor: VmStats["hypervisor"];
+    for (const h of harts) {
+      if (h.hyp === undefined) continue;
+      hypervisor ??= { vmEntries: 0, vmExits: 0, guestPageFaults: 0, virtualInsns: 0 };
+      hypervisor.vmEntries += h.hyp.stats.vmEntries;
+      hypervisor.vmExits += h.hyp.stats.vmExits;
+      hypervisor.guestPageFaults += h.hyp.stats.guestPageFaults;
+      hypervisor.virtualInsns += h.hyp.stats.virtualInsns;
+    }
     const ops = { csr: t.csrAccesses, sret: t.sret, mret: t.mret, "sfence.vma": t.sfenceVma, wfi: t.wfi };
     return {
       instructions,
@@ -280,6 +304,7 @@ export class Vm {
       reboots: this.reboots,
       engine: this.board.engine,
       ...(dbt ? { dbt } : {}),
+      ...(hypervisor ? { hypervisor } : {}),
       sbiCalls: Object.fromEntries(this.board.sbi.calls),
       exits: { ...this.exits },
       exceptions: named(t.exceptions, EXCEPTION_NAMES),

@@ -34,6 +34,9 @@ import { SnapshotError } from "../../vmm/snapshot/SnapshotFile.js";
 /** The kernel command line without --append: the UART console, and SBI early output at once. */
 export const DEFAULT_APPEND = "console=ttyS0 earlycon=sbi";
 
+/** --hypervisor default: the H extension is off until the kernel boots well with it on (issue 19). */
+const DEFAULT_HYPERVISOR = "off";
+
 export const MACHINE_FLAGS_USAGE = `Machine flags:
   --arch riscv64           guest architecture (only riscv64 so far)
   --kernel FILE            Linux Image (e.g. Debian's /boot/vmlinux-*-riscv64), ELF or raw binary
@@ -48,6 +51,8 @@ export const MACHINE_FLAGS_USAGE = `Machine flags:
                            instead of Typevisor's built-in SBI
   --engine E               CPU engine of every hart: interp (the interpreter) or dbt (hot guest code
                            translated to WebAssembly); default ${DEFAULT_ENGINE}
+  --hypervisor on|off      the harts implement the RISC-V hypervisor extension (H: misa.H, "h" in the
+                           device tree), so the guest's Linux can run KVM guests; default ${DEFAULT_HYPERVISOR}
 ${NET_FLAG_USAGE}
   --share DIR[:TAG][,ro]   share host directory DIR with the guest over virtio-9p (repeatable); the
                            guest mounts it with mount -t 9p -o trans=virtio TAG /mnt/TAG (the
@@ -63,6 +68,7 @@ export const machineOptions = {
   cpus: { type: "string" },
   bios: { type: "string" },
   engine: { type: "string" },
+  hypervisor: { type: "string" },
   net: { type: "string", multiple: true },
   share: { type: "string", multiple: true },
 } as const;
@@ -155,6 +161,7 @@ type MachineValues = {
   cpus?: string;
   bios?: string;
   engine?: string;
+  hypervisor?: string;
   net?: string[];
   share?: string[];
 };
@@ -190,6 +197,9 @@ export function readMachineSpec(
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8)
     throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
   const engine = parseEngine(cmd, v.engine);
+  const hv = v.hypervisor ?? DEFAULT_HYPERVISOR;
+  if (hv !== "on" && hv !== "off")
+    throw new UsageError(`${cmd}: --hypervisor ${v.hypervisor}: give on or off (the RISC-V H extension)`);
   if (needKernel && !v.kernel)
     throw new UsageError(`${cmd}: give the kernel to boot with --kernel FILE (see 'typevisor ${cmd} --help')`);
   if (v.initrd && !v.kernel)
@@ -210,6 +220,7 @@ export function readMachineSpec(
     append: v.append ?? DEFAULT_APPEND,
     engine,
     engineOptions: engineOptionsFromEnv(),
+    hypervisor: hv === "on",
     disks,
     nics,
     shares,
@@ -266,6 +277,12 @@ export function formatStats(s: VmStats): string {
   // The translators' counters summed over every hart and boot (per-hart numbers would mostly show
   // that hart 0 does the work; the sum answers "how much ran as WebAssembly").
   if (s.dbt) lines.push(formatDbtStats(s.dbt));
+  if (s.hypervisor) {
+    const h = s.hypervisor;
+    lines.push(
+      `hypervisor extension: world switches ${h.vmEntries} entries / ${h.vmExits} exits, G-stage (guest-page) faults ${h.guestPageFaults}, virtual-instruction traps ${h.virtualInsns}`,
+    );
+  }
   return lines.join("\n") + "\n";
 }
 

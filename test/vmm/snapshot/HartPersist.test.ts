@@ -63,7 +63,9 @@ const NOT_STATE = new Set([
   "fastTagLo",
   "fastTagHi",
   "fastBase",
-  "fastEpoch", // fast translation caches (flushed by restore)
+  "fastEpoch",
+  "superpages",
+  "superpageCount", // fast translation caches and their superpage list (flushed by restore)
   "engine",
   "codePages", // the attached translator (a restored board gets its own)
 ]);

@@ -90,7 +90,7 @@ export const vmSpecSchema = {
     append: { type: "string", maxLength: 4096, description: "kernel command line" },
     bios: { type: "string", minLength: 1, maxLength: 4096, description: "M-mode firmware instead of the built-in SBI" },
     memoryMiB: { type: "integer", minimum: 16, maximum: 2048, default: 256 },
-    cpus: { type: "integer", minimum: 1, maximum: 8, default: 1 },
+    cpus: { type: "integer", minimum: 1, maximum: 32, default: 1 },
     disks: {
       type: "array",
       maxItems: 6,

@@ -27,11 +27,16 @@ export class Aclint implements BusDevice {
   readonly name = "clint";
   private readonly msip: Uint8Array;
 
+  /**
+   * @param msip the msip registers (one byte per hart); vCPU threads pass one view of shared memory
+   *   so every thread's instance reads what any thread wrote (src/vmm/vcpu).
+   */
   constructor(
     private readonly timer: MachineTimer,
     private readonly harts: AclintHartPort[],
+    msip?: Uint8Array,
   ) {
-    this.msip = new Uint8Array(harts.length);
+    this.msip = msip ?? new Uint8Array(harts.length);
   }
 
   /** Snapshot state: the MSIP bits (mtimecmp lives in each hart, mtime in the board's timer). */

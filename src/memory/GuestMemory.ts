@@ -21,6 +21,11 @@ export interface GuestMemoryOptions {
   engineBytes?: number;
   /** Share between worker threads (SharedArrayBuffer). Default true. */
   shared?: boolean;
+  /**
+   * An existing memory to view instead of creating one: a vCPU worker thread's view of the VM's
+   * RAM (src/vmm/vcpu). It must be at least size + engineBytes bytes.
+   */
+  wasmMemory?: WebAssembly.Memory;
 }
 
 export class GuestMemory {
@@ -53,7 +58,10 @@ export class GuestMemory {
     this.base = base;
     this.size = size;
     this.end = base + size;
-    this.wasmMemory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: opts.shared ?? true });
+    this.wasmMemory =
+      opts.wasmMemory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: opts.shared ?? true });
+    if (this.wasmMemory.buffer.byteLength < total)
+      throw new RangeError(`the given memory is smaller than ${total} bytes`);
     this.buffer = this.wasmMemory.buffer;
     this.bytes = new Uint8Array(this.buffer, 0, size);
     this.view = new DataView(this.buffer, 0, size);

@@ -73,6 +73,7 @@ import { PRIV_M, PRIV_S, PRIV_U } from "./Privilege.js";
 import * as C from "./Csr.js";
 import { Hypervisor } from "./Hypervisor.js";
 import { Sdtrig } from "./Sdtrig.js";
+import { A_HI, A_LO, amo, cas, fullFence, load64 } from "./SharedAtomics.js";
 
 export { PRIV_U, PRIV_S, PRIV_M } from "./Privilege.js";
 
@@ -266,10 +267,23 @@ export class Hart implements FpContext {
   /** minstret/mcycle write offsets. */
   private cycleDelta = 0;
 
-  // LR/SC reservation (physical address).
+  // LR/SC reservation (physical address), and the value the LR read (for smp's compare-and-swap SC).
   /** @internal */
   resValid = false;
   private resAddr = 0;
+  private resLo = 0;
+  private resHi = 0;
+  /**
+   * Other harts run on other threads over the same memory (src/vmm/vcpu): AMOs become host atomic
+   * read-modify-writes, SC a compare-and-swap and FENCE a full barrier (SharedAtomics.ts).
+   */
+  smp = false;
+  /**
+   * A word other threads set non-zero when they need this hart's thread (an interrupt, an IPI, a
+   * remote fence): run() then returns ExitReason.Halt at its next interrupt check (src/vmm/vcpu).
+   */
+  attention: Int32Array | undefined = undefined;
+  attentionIndex = 0;
 
   // Slice bookkeeping.
   private sliceTraps = 0;
@@ -543,7 +557,7 @@ export class Hart implements FpContext {
   /** Updates the timer and tells whether an enabled interrupt is pending (a run() would take it). */
   interruptPending(): boolean {
     this.updateTimer();
-    return this.pendingInterrupts() !== 0;
+    return this.pendingInterrupts() !== 0 || (this.attention !== undefined && this.attention[this.attentionIndex] !== 0);
   }
 
   private codeWritten(off: number): void {
@@ -558,6 +572,7 @@ export class Hart implements FpContext {
     let remaining = budget;
     while (remaining > 0) {
       this.updateTimer();
+      if (this.attention !== undefined && this.attention[this.attentionIndex] !== 0) return ExitReason.Halt;
       if (this.pendingInterrupts() !== 0 && this.takeInterrupt()) {
         // The trap entry counts as a step so that a storm of interrupts still ends the run.
         remaining--;
@@ -1200,6 +1215,7 @@ export class Hart implements FpContext {
         }
         case 3 /* 0x0f */: // MISC-MEM: FENCE (a no-op on one in-order hart), FENCE.I (Zifencei; no decode cache to drop)
           if (f3 === 1) this.stats.fenceI++;
+          else if (f3 === 0) { if (this.smp) fullFence(); }
           else if (f3 !== 0) { this.pcLo = pcLo; this.pcHi = pcHi; this.illegal(raw); return i; }
           break;
         case 28 /* 0x73 */: // SYSTEM
@@ -1432,6 +1448,7 @@ export class Hart implements FpContext {
     // Remember the translation like a store does, so the binary translator's store mirror (which
     // copies this cache) lets the next AMO to the page run in translated code.
     if (!isLr) this.fillFast(Access.Store, alo, ahi, off - (off & 0xfff));
+    if (this.smp) return this.amoShared(off, size, f5, pa, rd2, rs2);
     const w = off >>> 2;
     const ram = this.ram32;
     const olo = ram[w]!, ohi = size === 8 ? ram[w + 1]! : olo >> 31;
@@ -1475,6 +1492,31 @@ export class Hart implements FpContext {
     if (size === 8) ram[w + 1] = nhi;
     if (this.codePages !== undefined) this.codeWritten(off);
     x[rd2] = olo; x[rd2 + 1] = ohi;
+    return true;
+  }
+
+  /** amo() on memory other threads write: host atomics (SharedAtomics.ts). */
+  private amoShared(off: number, size: number, f5: number, pa: number, rd2: number, rs2: number): boolean {
+    const x = this.x;
+    if (f5 === 2) { // LR: remember the value; SC succeeds only if memory still holds it
+      if (size === 4) { this.resLo = Atomics.load(this.ram32, off >>> 2); this.resHi = this.resLo >> 31; }
+      else { load64(this.ram32, off); this.resLo = A_LO; this.resHi = A_HI; }
+      this.resValid = true;
+      this.resAddr = pa;
+      x[rd2] = this.resLo; x[rd2 + 1] = this.resHi;
+      return true;
+    }
+    const blo = x[rs2]!, bhi = size === 8 ? x[rs2 + 1]! : blo >> 31;
+    if (f5 === 3) {
+      const ok = this.resValid && this.resAddr === pa && cas(this.ram32, off, size, this.resLo, this.resHi, blo, bhi);
+      this.resValid = false;
+      if (ok && this.codePages !== undefined) this.codeWritten(off);
+      x[rd2] = ok ? 0 : 1; x[rd2 + 1] = 0;
+      return true;
+    }
+    amo(this.ram32, off, size, f5, blo, bhi);
+    if (this.codePages !== undefined) this.codeWritten(off);
+    x[rd2] = A_LO; x[rd2 + 1] = A_HI;
     return true;
   }
 

@@ -144,8 +144,11 @@ export class Mmu {
       // Step 7: set A, and D on a store (hardware update, see the header comment).
       const want = lo | PTE_A | (access === Access.Store ? PTE_D : 0);
       if (want !== lo) {
+        // Atomic with the check above (Privileged ISA 4.3.2 step 7): another hart's thread may be
+        // rewriting this PTE; if it changed since we read it, walk again with its new value.
+        if (Atomics.compareExchange(this.ram, w, lo, want) !== lo)
+          return this.walk(vlo, vhi, access, priv, sum, mxr, satpLo, satpHi, levels, curAsid, idx);
         lo = want;
-        this.ram[w] = lo;
       }
       const page = (ppn - (ppn % span) + (vpnAll % span)) * 4096;
       this.tagLo[idx] = vlo & ~0xfff;

@@ -8,24 +8,9 @@
 //  - --bios FILE (full virtualization): the firmware runs in emulated M-mode from 0x80000000 with
 //    a0 = hartid, a1 = DTB, a2 = &fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), and the
 //    kernel's ecalls go to the firmware like on hardware.
-import { Hart, PRIV_M, PRIV_S, type MachineTimer } from "../riscv/Hart.js";
-import {
-  CSR_MCOUNTEREN,
-  CSR_MEDELEG,
-  CSR_MENVCFG,
-  CSR_MIDELEG,
-  CSR_MIE,
-  CSR_MIP,
-  CSR_MSTATUS,
-  CSR_PMPADDR0,
-  CSR_PMPCFG0,
-  CSR_SATP,
-  CSR_SCOUNTEREN,
-  CSR_STIMECMP,
-  MIDELEG_MASK,
-  MS_FS_SHIFT,
-} from "../riscv/Csr.js";
-import { Cause, Irq } from "../riscv/Trap.js";
+import { Hart, PRIV_M, type MachineTimer } from "../riscv/Hart.js";
+import { CSR_MIP, CSR_STIMECMP } from "../riscv/Csr.js";
+import { Irq } from "../riscv/Trap.js";
 import { GuestMemory } from "../memory/GuestMemory.js";
 import { IoBus } from "../memory/IoBus.js";
 import type { IrqLine } from "../memory/IrqLine.js";
@@ -47,6 +32,7 @@ import { DEFAULT_ENGINE, engineBytes, useEngine, type EngineName } from "../dbt/
 import type { DbtOptions } from "../dbt/Dbt.js";
 import type { Dbt } from "../dbt/Dbt.js";
 import { gpa } from "../memory/Address.js";
+import { enterSupervisor } from "./HartSetup.js";
 
 /** The machine as configured by the user (the CLI's flags, or the control plane's VM spec). */
 export interface VirtMachineConfig {
@@ -65,6 +51,11 @@ export interface VirtMachineConfig {
    * kernel can run guests of its own with KVM (src/riscv/Hypervisor.ts, docs/HYPERVISOR.md).
    */
   hypervisor?: boolean;
+  /**
+   * Each hart on its own host thread (src/vmm/vcpu), or all harts round-robin on the VMM thread
+   * (deterministic slice order). Default: threads when there is more than one hart.
+   */
+  vcpuThreads?: boolean;
 }
 
 /** Every virtio-mmio slot is mapped and described, populated or not (as QEMU's virt board does). */
@@ -103,6 +94,8 @@ export interface VirtBoardOptions {
   hvc?: boolean;
   /** Add a virtio-rng (default true). */
   rng?: boolean;
+  /** The harts run in vCPU worker threads (src/vmm/vcpu); this thread keeps the devices. */
+  vcpuThreads?: boolean;
   /** Called (from inside a hart's run) when the guest asks for poweroff or reboot. */
   onEvent?: (ev: BoardEvent) => void;
 }
@@ -150,6 +143,11 @@ export class VirtBoard {
   dtb: Uint8Array = new Uint8Array(0);
   /** Set by poweroff/reboot; the run loop reads it after the hart returns Halt. */
   pendingEvent: BoardEvent | undefined;
+  /**
+   * Where device interrupt lines (PLIC contexts, CLINT msip) go instead of this thread's harts: set
+   * when the harts run in vCPU worker threads (vcpu/VcpuSet.ts delivers them through shared memory).
+   */
+  irqSink: ((hart: number, bit: number, level: boolean) => void) | undefined;
   /** Called when a device raises an interrupt, so an idle run loop wakes up. */
   wake: () => void = () => {};
 
@@ -292,6 +290,7 @@ export class VirtBoard {
   }
 
   private irq(h: number, bit: number, level: boolean): void {
+    if (this.irqSink) return this.irqSink(h, bit, level);
     const hart = this.harts[h];
     if (!hart) return;
     hart.setInterruptPending(bit, level);
@@ -354,7 +353,8 @@ export class VirtBoard {
       });
       // A re-created hart (reboot) gets a new translator in the engine-area slot of its hart id; the
       // old one goes with the old hart (RAM was rewritten above, so none of its code is valid anyway).
-      const dbt = useEngine(hart, this.engine, this.engineOptions);
+      // With vCPU threads the harts here only hold the boot state; the workers run their own.
+      const dbt = this.opts.vcpuThreads ? undefined : useEngine(hart, this.engine, this.engineOptions);
       if (dbt) this.translators.push(dbt);
       this.harts.push(hart);
       this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);
@@ -384,40 +384,9 @@ export class VirtBoard {
     }
   }
 
-  /**
-   * Puts hart h in S-mode at `start` with a0 = hartid, a1 = opaque, the M-mode state prepared as
-   * OpenSBI would leave it (SBI §9.2 hart_start, Linux boot.rst):
-   *  - medeleg: every exception S-mode can handle (causes 0-8, 12, 13, 15): with no M-mode firmware
-   *    in the guest there is nobody to emulate or redirect them, unlike OpenSBI which keeps some;
-   *  - mideleg: the S-level interrupts (SSI, STI, SEI);
-   *  - mcounteren: cycle/time/instret readable from S/U (Zicntr); menvcfg.STCE enables Sstc;
-   *  - PMP entry 0 TOR over the whole address space with RWX, so S/U accesses are not denied.
-   * ecall from S (cause 9) exits to the VMM: the hypercall path.
-   */
+  /** Puts hart h in S-mode at `start` with a0 = hartid, a1 = opaque (HartSetup.ts). */
   startHartS(h: number, start: bigint, opaque: bigint): void {
-    const hart = this.harts[h]!;
-    // With H also ecall from VS (10), the guest-page faults (20, 21, 23) and virtual instruction (22):
-    // the guest kernel's hypervisor (KVM) handles them in HS-mode.
-    hart.writeCsr(CSR_MEDELEG, hart.hyp !== undefined ? 0xf0b5ffn : 0xb1ffn);
-    hart.writeCsr(CSR_MIDELEG, BigInt(MIDELEG_MASK));
-    hart.writeCsr(CSR_MCOUNTEREN, 0xffffffffn);
-    // scounteren CY|TM|IR: Linux only programs scounteren from its SBI PMU driver, which our SBI
-    // does not offer, so without this U-mode rdtime (the vDSO's clock_gettime, used e.g. by busybox
-    // ping) would be an illegal instruction and the process would die of SIGILL (Privileged ISA 4.1.5).
-    hart.writeCsr(CSR_SCOUNTEREN, 0x7n);
-    hart.writeCsr(CSR_MENVCFG, 1n << 63n);
-    hart.writeCsr(CSR_MIE, 0n);
-    hart.writeCsr(CSR_PMPADDR0, (1n << 54n) - 1n);
-    hart.writeCsr(CSR_PMPCFG0, 0x0fn); // A = TOR, R|W|X
-    hart.writeCsr(CSR_SATP, 0n);
-    hart.writeCsr(CSR_STIMECMP, 0xffffffffffffffffn);
-    // mstatus: FS = Initial (Privileged ISA 3.1.6.6) so the kernel may save/restore FP state.
-    hart.writeCsr(CSR_MSTATUS, 1n << BigInt(MS_FS_SHIFT));
-    hart.exitMask = 1 << Cause.EcallS;
-    hart.priv = PRIV_S;
-    hart.setPc(start);
-    hart.setX(10, BigInt(h));
-    hart.setX(11, opaque);
+    enterSupervisor(this.harts[h]!, start, opaque);
     this.hartStates[h] = HartState.Started;
     this.wake();
   }

@@ -11,6 +11,9 @@ import { GOLDFISH_RTC_SIZE } from "../devices/GoldfishRtc.js";
 import { PLIC_SIZE } from "../devices/Plic.js";
 import { SYSCON_SIZE } from "../devices/Syscon.js";
 
+/** Harts the board offers (QEMU virt allows 512; 32 is what Typevisor's tests boot). */
+export const MAX_HARTS = 32;
+
 export const VIRT = {
   syscon: { base: 0x100000, size: SYSCON_SIZE },
   rtc: { base: 0x101000, size: GOLDFISH_RTC_SIZE, irq: 11 },
@@ -79,8 +82,8 @@ function reg(node: FdtNode, base: number, size: number): void {
 }
 
 export function virtDeviceTree(cfg: VirtDtConfig): Fdt {
-  if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > 8) {
-    throw new RangeError(`cpus ${cfg.cpus}: the virt board supports 1..8 harts`);
+  if (!Number.isInteger(cfg.cpus) || cfg.cpus < 1 || cfg.cpus > MAX_HARTS) {
+    throw new RangeError(`cpus ${cfg.cpus}: the virt board supports 1..${MAX_HARTS} harts`);
   }
   const fdt = new Fdt();
   const root = fdt.root;

@@ -15,6 +15,10 @@ import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import type { Hart } from "../riscv/Hart.js";
 import { addDbtStats, emptyDbtStats, type DbtStats } from "../dbt/Dbt.js";
 import type { EngineName } from "../dbt/Engine.js";
+import { VcpuSet, type VcpuStats } from "./vcpu/VcpuSet.js";
+import type { VcpuReport } from "./vcpu/Vcpu.js";
+import { clockFrom } from "./vcpu/VcpuShared.js";
+import { VIRT } from "./VirtDeviceTree.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
 
@@ -51,6 +55,8 @@ export interface VmStats {
   exceptions: Record<string, number>;
   /** Interrupts taken, by name. */
   interrupts: Record<string, number>;
+  /** With vCPU threads: each vCPU's instructions, exits and time running vs. waiting (this boot). */
+  vcpus?: VcpuStats[];
   /**
    * Privileged operations the VMM emulated (the hart interprets every one of them: no guest
    * instruction runs natively), grouped into the lecture's classes (Popek & Goldberg 1974):
@@ -133,8 +139,8 @@ function emptyTotals(): HartTotals {
   };
 }
 
-function addHart(t: HartTotals, h: Hart): void {
-  const s = h.stats;
+function addHart(t: HartTotals, h: Hart | VcpuReport): void {
+  const s = "hartId" in h ? h.stats : h;
   for (let i = 0; i < 32; i++) t.exceptions[i]! += s.exceptions[i] ?? 0;
   for (let i = 0; i < 16; i++) t.interrupts[i]! += s.interrupts[i] ?? 0;
   t.csrAccesses += s.csrAccesses;
@@ -144,9 +150,14 @@ function addHart(t: HartTotals, h: Hart): void {
   t.wfi += s.wfi;
 }
 
-export interface VmOptions extends Omit<VirtBoardOptions, "onEvent"> {
+export interface VmOptions extends Omit<VirtBoardOptions, "onEvent" | "vcpuThreads"> {
   /** Instructions per hart per scheduling slice. */
   slice?: number;
+  /**
+   * Run each hart on its own host thread (src/vmm/vcpu; default: when there is more than one hart),
+   * or all harts round-robin on this thread (deterministic: the order of their slices is fixed).
+   */
+  vcpuThreads?: boolean;
   onStateChange?: (state: VmState) => void;
   onReboot?: () => void;
 }
@@ -173,8 +184,20 @@ export class Vm {
   private panicSeen = false;
   private done: Promise<VmExit> | undefined;
 
+  /** With vCPU threads: the running set (undefined between boots). */
+  private vcpus: VcpuSet | undefined;
+  /** With vCPU threads: wakes the VMM thread's loop (an event, an error, a panic, stop()). */
+  private signal: (() => void) | undefined;
+  readonly threaded: boolean;
+  private readonly timerOrigin = process.hrtime.bigint();
+  private readonly tap: CharBackend;
+  private sbiBase = new Map<string, number>();
+  /** With vCPU threads: the per-vCPU counters of the last boot that ended. */
+  private lastVcpuStats: VcpuStats[] | undefined;
+
   constructor(private readonly opts: VmOptions) {
-    this.slice = opts.slice ?? 200_000;
+    this.threaded = opts.vcpuThreads ?? opts.config.vcpuThreads ?? opts.config.cpus > 1;
+    this.slice = opts.slice ?? (this.threaded ? 50_000 : 200_000);
     const inner = opts.console;
     const tap: CharBackend = {
       write: (b) => this.consoleOut(b, (d) => inner.write(d)),
@@ -183,7 +206,18 @@ export class Vm {
       resume: () => inner.resume(),
       close: () => inner.close(),
     };
-    this.board = new VirtBoard({ ...opts, console: tap });
+    this.tap = tap;
+    this.board = new VirtBoard({
+      ...opts,
+      console: tap,
+      ...(this.threaded
+        ? {
+            vcpuThreads: true,
+            timer: opts.timer ?? clockFrom(this.timerOrigin, VIRT.timebase),
+            onEvent: () => this.signal?.(),
+          }
+        : {}),
+    });
     this.board.wake = () => this.wake();
     this.idle = this.board.harts.map(() => false);
   }
@@ -206,6 +240,7 @@ export class Vm {
           this.panicSeen = true;
           this.panicMatch = 0;
           for (const h of this.board.harts) h.requestExit();
+          this.signal?.();
         }
       } else {
         this.panicMatch = b === PANIC_MARK[0] ? 1 : 0;
@@ -231,7 +266,7 @@ export class Vm {
     if (this.done) return this.done;
     this.startedAt = performance.now();
     this.setState("running");
-    this.done = this.loop();
+    this.done = this.threaded ? this.loopThreaded() : this.loop();
     return this.done;
   }
 
@@ -239,12 +274,20 @@ export class Vm {
     if (this._state === "running") {
       this.setState("paused");
       for (const h of this.board.harts) h.requestExit();
+      if (this.threaded) {
+        this.vcpus?.pause();
+        this.runningMs += performance.now() - this.startedAt;
+      }
     }
   }
 
   resume(): void {
     if (this._state !== "paused") return;
     this.setState("running");
+    if (this.threaded) {
+      this.startedAt = performance.now();
+      this.vcpus?.resume();
+    }
     const r = this.resumeWaiter;
     this.resumeWaiter = undefined;
     r?.();
@@ -257,12 +300,15 @@ export class Vm {
     for (const h of this.board.harts) h.requestExit();
     this.resume();
     this.wake();
+    this.signal?.();
   }
 
   stats(): VmStats {
     const harts = this.board.harts;
     let instructions = this.instretBase;
-    for (const h of harts) instructions += h.instret;
+    const vcpus = this.vcpus?.vcpuStats();
+    if (this.threaded) for (const v of vcpus ?? []) instructions += v.instructions;
+    else for (const h of harts) instructions += h.instret;
     const wallSeconds = (this.runningMs + (this._state === "running" ? performance.now() - this.startedAt : 0)) / 1000;
     const t = emptyTotals();
     const base = this.totalsBase;
@@ -273,7 +319,8 @@ export class Vm {
     t.sret = base.sret;
     t.sfenceVma = base.sfenceVma;
     t.wfi = base.wfi;
-    for (const h of harts) addHart(t, h);
+    if (this.threaded) for (const r of this.vcpus?.reports ?? []) r && addHart(t, r);
+    else for (const h of harts) addHart(t, h);
     const named = (arr: number[], names: string[]) => {
       const out: Record<string, number> = {};
       arr.forEach((n, i) => {
@@ -286,16 +333,25 @@ export class Vm {
       dbt = emptyDbtStats();
       addDbtStats(dbt, this.dbtBase);
       for (const d of this.board.translators) addDbtStats(dbt, d.stats);
+      for (const r of this.vcpus?.reports ?? []) if (r?.dbt) addDbtStats(dbt, r.dbt);
     }
     let hypervisor: VmStats["hypervisor"];
-    for (const h of harts) {
-      if (h.hyp === undefined) continue;
+    const hyps = this.threaded ? (this.vcpus?.reports ?? []).map((r) => r?.hypervisor) : harts.map((h) => h.hyp?.stats);
+    for (const hs of hyps) {
+      if (hs === undefined) continue;
       hypervisor ??= { vmEntries: 0, vmExits: 0, guestPageFaults: 0, virtualInsns: 0 };
-      hypervisor.vmEntries += h.hyp.stats.vmEntries;
-      hypervisor.vmExits += h.hyp.stats.vmExits;
-      hypervisor.guestPageFaults += h.hyp.stats.guestPageFaults;
-      hypervisor.virtualInsns += h.hyp.stats.virtualInsns;
+      hypervisor.vmEntries += hs.vmEntries;
+      hypervisor.vmExits += hs.vmExits;
+      hypervisor.guestPageFaults += hs.guestPageFaults;
+      hypervisor.virtualInsns += hs.virtualInsns;
     }
+    const exits = { ...this.exits };
+    const sbiCalls = new Map(this.sbiBase);
+    if (this.threaded) {
+      for (const v of vcpus ?? []) for (const [k, n] of Object.entries(v.exits)) exits[k] = (exits[k] ?? 0) + n;
+      for (const r of this.vcpus?.reports ?? [])
+        for (const [k, n] of r?.sbiCalls ?? []) sbiCalls.set(k, (sbiCalls.get(k) ?? 0) + n);
+    } else for (const [k, n] of this.board.sbi.calls) sbiCalls.set(k, (sbiCalls.get(k) ?? 0) + n);
     const ops = { csr: t.csrAccesses, sret: t.sret, mret: t.mret, "sfence.vma": t.sfenceVma, wfi: t.wfi };
     return {
       instructions,
@@ -305,8 +361,9 @@ export class Vm {
       engine: this.board.engine,
       ...(dbt ? { dbt } : {}),
       ...(hypervisor ? { hypervisor } : {}),
-      sbiCalls: Object.fromEntries(this.board.sbi.calls),
-      exits: { ...this.exits },
+      sbiCalls: Object.fromEntries(sbiCalls),
+      exits,
+      ...(this.threaded ? { vcpus: vcpus ?? this.lastVcpuStats ?? [] } : {}),
       exceptions: named(t.exceptions, EXCEPTION_NAMES),
       interrupts: named(t.interrupts, INTERRUPT_NAMES),
       emulated: {
@@ -399,6 +456,88 @@ export class Vm {
       this.exitInfo = { reason: "error", status: 1, message: `machine error: ${(e as Error).stack ?? String(e)}` };
     }
     this.runningMs += performance.now() - this.startedAt;
+    this._state = "stopped";
+    this.opts.onStateChange?.("stopped");
+    await Promise.all(board.virtio.map((t) => t.idle()));
+    return this.exitInfo!;
+  }
+
+  /**
+   * The run loop with vCPU threads: the harts run in workers (vcpu/VcpuSet.ts); this thread serves
+   * their MMIO and the devices from its event loop and waits here for the end of a boot (poweroff,
+   * reboot, panic, an error or stop()).
+   */
+  private async loopThreaded(): Promise<VmExit> {
+    const board = this.board;
+    // The goldfish RTC's alarm is polled (the single-thread loop polls it every slice).
+    const rtcPoll = setInterval(() => board.rtc.poll(), 10);
+    try {
+      for (;;) {
+        if (this.exitInfo) break;
+        const vcpus = new VcpuSet(board, {
+          slice: this.slice,
+          timerOrigin: this.timerOrigin,
+          consoleWrite: (b) => {
+            board.uart.flushTx(); // keep SBI and UART output in order
+            this.tap.write(b);
+          },
+          onEvent: (ev) => {
+            board.pendingEvent ??= ev;
+            this.signal?.();
+          },
+          onError: (message) => {
+            this.exitInfo ??= { reason: "error", status: 1, message };
+            this.signal?.();
+          },
+        });
+        this.vcpus = vcpus;
+        if (this._state === "paused") vcpus.pause();
+        await new Promise<void>((resolve) => {
+          this.signal = resolve;
+          if (this.exitInfo || this.panicSeen || board.pendingEvent) resolve();
+        });
+        this.signal = undefined;
+        await vcpus.stop();
+        // Keep the counters of this boot (the next boot's threads start from zero).
+        this.lastVcpuStats = vcpus.vcpuStats();
+        for (const v of this.lastVcpuStats) {
+          this.instretBase += v.instructions;
+          for (const [k, n] of Object.entries(v.exits)) this.exits[k] = (this.exits[k] ?? 0) + n;
+        }
+        for (const r of vcpus.reports) {
+          if (!r) continue;
+          addHart(this.totalsBase, r);
+          if (r.dbt) addDbtStats(this.dbtBase, r.dbt);
+          for (const [k, n] of r.sbiCalls) this.sbiBase.set(k, (this.sbiBase.get(k) ?? 0) + n);
+        }
+        this.vcpus = undefined;
+        if (this.panicSeen) {
+          this.exitInfo ??= {
+            reason: "panic",
+            status: 1,
+            message: "the guest kernel panicked (see the console output above)",
+          };
+          break;
+        }
+        // Set by the vCPU threads' callbacks while this loop awaited (flow analysis cannot see it).
+        if ((this.exitInfo as VmExit | undefined) !== undefined) break;
+        const ev = board.pendingEvent;
+        if (ev?.kind === "poweroff") {
+          this.exitInfo = { reason: "poweroff", status: ev.code };
+          break;
+        }
+        if (ev?.kind === "reboot") {
+          this.reboots++;
+          board.reset();
+          this.opts.onReboot?.();
+        }
+      }
+    } catch (e) {
+      this.exitInfo ??= { reason: "error", status: 1, message: `machine error: ${(e as Error).stack ?? String(e)}` };
+      await this.vcpus?.stop().catch(() => {});
+    }
+    clearInterval(rtcPoll);
+    if (this._state === "running") this.runningMs += performance.now() - this.startedAt;
     this._state = "stopped";
     this.opts.onStateChange?.("stopped");
     await Promise.all(board.virtio.map((t) => t.idle()));

@@ -300,7 +300,15 @@ test("engine dbt: every hart gets a translator, re-created on reboot, and stats 
   let vm: Vm | undefined = undefined;
   const before: unknown[] = [];
   vm = new Vm({
-    config: { memory: 32 << 20, cpus: 2, kernel: { name: "test-kernel", bytes: kernel }, append: "", engine: "dbt" },
+    // The single-thread path: its harts and translators live on this thread (vCPU threads have theirs in workers).
+    config: {
+      memory: 32 << 20,
+      cpus: 2,
+      kernel: { name: "test-kernel", bytes: kernel },
+      append: "",
+      engine: "dbt",
+      vcpuThreads: false,
+    },
     console: new MemoryBackend(),
     onReboot: () => vm!.stop(),
   });

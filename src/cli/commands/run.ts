@@ -30,6 +30,7 @@ import { formatDbtStats } from "../../dbt/Dbt.js";
 import { NET_FLAG_USAGE, parseNetFlags } from "../NetOption.js";
 import { readSnapshotHeader, restoreSnapshot, snapshotSpec, takeSnapshot } from "../../vmm/snapshot/Snapshot.js";
 import { SnapshotError } from "../../vmm/snapshot/SnapshotFile.js";
+import { MAX_HARTS } from "../../vmm/VirtDeviceTree.js";
 
 /** The kernel command line without --append: the UART console, and SBI early output at once. */
 export const DEFAULT_APPEND = "console=ttyS0 earlycon=sbi";
@@ -46,7 +47,9 @@ export const MACHINE_FLAGS_USAGE = `Machine flags:
                            a virtio-blk disk (repeatable): raw image; ro = read-only; overlay = writes
                            go to OVL (default FILE.overlay), the base stays untouched
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 512M, at most 2G)
-  --cpus N                 harts (default 1, at most 8)
+  --cpus N                 harts (default 1, at most 32)
+  --vcpu-threads on|off    each hart on its own host thread (default: on with more than one hart), or
+                           all harts round-robin on one thread (deterministic order, e.g. for debugging)
   --bios FILE              M-mode firmware (e.g. /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin)
                            instead of Typevisor's built-in SBI
   --engine E               CPU engine of every hart: interp (the interpreter) or dbt (hot guest code
@@ -66,6 +69,7 @@ export const machineOptions = {
   disk: { type: "string", multiple: true },
   memory: { type: "string" },
   cpus: { type: "string" },
+  "vcpu-threads": { type: "string" },
   bios: { type: "string" },
   engine: { type: "string" },
   hypervisor: { type: "string" },
@@ -159,6 +163,7 @@ type MachineValues = {
   disk?: string[];
   memory?: string;
   cpus?: string;
+  "vcpu-threads"?: string;
   bios?: string;
   engine?: string;
   hypervisor?: string;
@@ -194,8 +199,11 @@ export function readMachineSpec(
       `${cmd}: --memory ${v.memory}: at most 2G of guest RAM is supported (guest RAM is one WebAssembly memory of at most 4 GiB, which also holds the engine's state)`,
     );
   const cpus = Number(v.cpus ?? "1");
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8)
-    throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to 8`);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_HARTS)
+    throw new UsageError(`${cmd}: --cpus ${v.cpus}: give a number from 1 to ${MAX_HARTS}`);
+  const threads = v["vcpu-threads"];
+  if (threads !== undefined && threads !== "on" && threads !== "off")
+    throw new UsageError(`${cmd}: --vcpu-threads ${threads}: give on or off`);
   const engine = parseEngine(cmd, v.engine);
   const hv = v.hypervisor ?? DEFAULT_HYPERVISOR;
   if (hv !== "on" && hv !== "off")
@@ -221,6 +229,7 @@ export function readMachineSpec(
     engine,
     engineOptions: engineOptionsFromEnv(),
     hypervisor: hv === "on",
+    ...(threads ? { vcpuThreads: threads === "on" } : {}),
     disks,
     nics,
     shares,
@@ -273,6 +282,11 @@ export function formatStats(s: VmStats): string {
   lines.push(`  privileged: ${kv(s.emulated.privileged)}`);
   lines.push(`  control-sensitive: ${kv(s.emulated.controlSensitive)}`);
   lines.push(`  behaviour-sensitive: ${kv(s.emulated.behaviourSensitive)}`);
+  for (const v of s.vcpus ?? []) {
+    lines.push(
+      `vCPU ${v.hart}: ${v.instructions} instructions, running ${v.runningSeconds.toFixed(2)} s, waiting ${v.waitingSeconds.toFixed(2)} s, MMIO ${v.mmio}, exits ${kv(v.exits)}`,
+    );
+  }
   lines.push(`engine: ${s.engine}`);
   // The translators' counters summed over every hart and boot (per-hart numbers would mostly show
   // that hart 0 does the work; the sum answers "how much ran as WebAssembly").

@@ -49,6 +49,7 @@ export interface VirtMachineConfig {
   /**
    * The harts implement the hypervisor extension (misa.H, "h" in the device tree): the guest
    * kernel can run guests of its own with KVM (src/riscv/Hypervisor.ts, docs/HYPERVISOR.md).
+   * Default true; false gives RV64GC harts without H.
    */
   hypervisor?: boolean;
   /**
@@ -73,7 +74,7 @@ export function buildVirtDtb(cfg: VirtMachineConfig, rngSeed?: Uint8Array): Uint
     initrd,
     virtioSlots: ALL_VIRTIO_SLOTS,
     rngSeed,
-    hypervisor: cfg.hypervisor,
+    hypervisor: cfg.hypervisor ?? true,
   }).toDtb();
 }
 
@@ -335,7 +336,7 @@ export class VirtBoard {
       bootargs: cfg.append,
       initrd: L.initrd,
       virtioSlots: ALL_VIRTIO_SLOTS,
-      hypervisor: cfg.hypervisor,
+      hypervisor: cfg.hypervisor ?? true,
     }).toDtb();
     if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
     this.memory.write(gpa(L.dtbAddr), this.dtb);
@@ -349,7 +350,7 @@ export class VirtBoard {
         bus: this.bus,
         hartId: h,
         timer: this.timer,
-        hypervisor: cfg.hypervisor,
+        hypervisor: cfg.hypervisor ?? true,
       });
       // A re-created hart (reboot) gets a new translator in the engine-area slot of its hart id; the
       // old one goes with the old hart (RAM was rewritten above, so none of its code is valid anyway).

@@ -528,6 +528,8 @@ export class Hart implements FpContext {
       frm: this.frm, fflags: this.fflags, csr, mstatus: this.mstatus, mipSw: this.mipSw, mipExt: this.mipExt,
       mtimecmp: fin(this.mtimecmpN), stimecmp: fin(this.stimecmpN), cycleDelta: this.cycleDelta,
       resValid: this.resValid, resAddr: this.resAddr, instret: this.instret, exitMask: this.exitMask,
+      resLo: this.resLo, resHi: this.resHi, virt: this.virt,
+      ...(this.hyp === undefined ? {} : { hyp: { vsstatus: this.hyp.vsstatus, hstatus: this.hyp.hstatus, mstatusHi: this.hyp.mstatusHi, vstimecmp: fin(this.hyp.vstimecmpN) } }),
     };
   }
 
@@ -550,6 +552,15 @@ export class Hart implements FpContext {
     this.stimecmpN = s.stimecmp ?? Number.POSITIVE_INFINITY;
     this.cycleDelta = s.cycleDelta; this.resValid = s.resValid; this.resAddr = s.resAddr;
     this.instret = s.instret; this.exitMask = s.exitMask;
+    this.resLo = s.resLo ?? 0; this.resHi = s.resHi ?? 0;
+    if ((s.virt ?? 0) !== 0 && this.hyp === undefined) throw new RangeError("hart state: saved in V mode, but this hart has no H extension (start it with --hypervisor on)");
+    this.virt = s.virt ?? 0;
+    if (this.hyp !== undefined) {
+      const hs = s.hyp;
+      this.hyp.vsstatus = hs?.vsstatus ?? 0; this.hyp.hstatus = hs?.hstatus ?? 0; this.hyp.mstatusHi = hs?.mstatusHi ?? 0;
+      this.hyp.vstimecmpN = hs?.vstimecmp ?? Number.POSITIVE_INFINITY;
+      this.hyp.mmu.flushAll();
+    }
     this.stepsBefore = 0; this.sliceTraps = 0;
     this.flushTlb();
   }

@@ -7,6 +7,16 @@
 // test/vmm/snapshot/HartPersist.test.ts fails when a field is added to Hart without being saved or
 // listed as derived, so a new piece of hart state cannot be left out of snapshots silently.
 
+/** Hypervisor fields not held in the hart's CSR words (Privileged ISA ch. "Hypervisor Extension"). */
+export interface HypervisorSavedState {
+  vsstatus: number;
+  hstatus: number;
+  /** mstatus GVA/MPV (high word bits). */
+  mstatusHi: number;
+  /** vstimecmp in timer ticks; null = no deadline. */
+  vstimecmp: number | null;
+}
+
 /** JSON-safe: 64-bit values as decimal strings, Infinity ("no deadline") as null. */
 export interface HartSavedState {
   /** x0..x31 as lo/hi int32 pairs. */
@@ -29,6 +39,13 @@ export interface HartSavedState {
   cycleDelta: number;
   resValid: boolean;
   resAddr: number;
+  /** The value LR read (SC compares it on SMP harts); absent in older snapshots. */
+  resLo?: number;
+  resHi?: number;
+  /** The V bit (H extension): 1 while in VS/VU mode; absent = 0. */
+  virt?: number;
+  /** H-extension state kept outside the CSR words; absent when the hart has no H extension. */
+  hyp?: HypervisorSavedState;
   instret: number;
   exitMask: number;
 }

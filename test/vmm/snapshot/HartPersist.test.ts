@@ -28,6 +28,10 @@ const SAVED = new Set([
   "resAddr",
   "instret",
   "exitMask",
+  "resLo",
+  "resHi",
+  "virt",
+  "hyp", // its vsstatus/hstatus/mstatusHi/vstimecmp (the rest of H state is in csr)
 ]);
 /** Fields that are not guest state: wiring, views of saved state, caches a restore flushes, statistics. */
 const NOT_STATE = new Set([
@@ -68,6 +72,11 @@ const NOT_STATE = new Set([
   "superpageCount", // fast translation caches and their superpage list (flushed by restore)
   "engine",
   "codePages", // the attached translator (a restored board gets its own)
+  "triggers", // Sdtrig: no triggers implemented, nothing to hold
+  "csrFault", // scratch: the cause of the CSR access being refused
+  "smp",
+  "attention",
+  "attentionIndex", // vCPU-thread wiring (the restored board sets its own)
 ]);
 
 function newHart(): Hart {

@@ -316,6 +316,12 @@ export class ControlApi {
         return;
       }
       if (method !== "POST") notAllowed("POST");
+      if (sub === "snapshot") {
+        const body = await readOptionalObject(req);
+        const name = optionalString(body, "name");
+        const snap = await this.vms.snapshot(ref, name, body["compress"] === true);
+        return send(res, 201, snap);
+      }
       let rec: VmRecord;
       switch (sub) {
         case "start":
@@ -346,6 +352,28 @@ export class ControlApi {
           throw new ApiError(404, `no action '${sub}' (actions: start, pause, resume, shutdown, kill)`);
       }
       return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
+    }
+    if (path === "/v1/snapshots") {
+      if (method !== "GET") notAllowed("GET");
+      return send(res, 200, this.vms.snapshots());
+    }
+    const sm = /^\/v1\/snapshots\/([^/]+)(?:\/(restore))?$/.exec(path);
+    if (sm) {
+      const name = decodeSegment(sm[1]!);
+      if (sm[2] === "restore") {
+        if (method !== "POST") notAllowed("POST");
+        const body = await readOptionalObject(req);
+        const vmName = optionalString(body, "name") ?? `${name.slice(0, 50)}-${Math.random().toString(36).slice(2, 8)}`;
+        const rec = await this.vms.restore(name, vmName);
+        return send(res, 201, vmJson(rec, undefined));
+      }
+      if (method === "GET") return send(res, 200, this.vms.getSnapshot(name));
+      if (method === "DELETE") {
+        await this.vms.deleteSnapshot(name, boolParam(q, "force"));
+        res.writeHead(204).end();
+        return;
+      }
+      notAllowed("GET, DELETE");
     }
     throw new ApiError(404, `no endpoint ${path} (see /openapi.json)`);
   }
@@ -465,6 +493,27 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
     ...headers,
   });
   res.end(text);
+}
+
+/** A JSON object body, or {} for an empty body (actions whose fields are all optional). */
+async function readOptionalObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (
+    !req.headers["content-type"] &&
+    (req.headers["content-length"] ?? "0") === "0" &&
+    !req.headers["transfer-encoding"]
+  )
+    return {};
+  const body = await readJson(req);
+  if (body === undefined || body === null) return {};
+  if (typeof body !== "object" || Array.isArray(body)) throw new ApiError(400, "the body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+function optionalString(body: Record<string, unknown>, field: string): string | undefined {
+  const v = body[field];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new ApiError(400, `${field}: must be a string`);
+  return v;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -26,6 +26,33 @@ const vm = {
   },
 } as const;
 
+const snapshot = {
+  type: "object",
+  properties: {
+    name: { type: "string" },
+    vm: { type: "string", description: "id of the VM it was taken of" },
+    vmName: { type: "string" },
+    createdAt: { type: "string" },
+    spec: { $ref: "#/components/schemas/VmSpec" },
+    disks: { type: "array", description: "the frozen disks (copies in the snapshot's directory)" },
+    bytes: { type: "integer", description: "snapshot file size" },
+    pages: { type: "integer", description: "guest RAM pages" },
+    storedPages: { type: "integer", description: "RAM pages stored (the others were zero)" },
+    pausedMs: { type: "number", description: "time the guest was paused" },
+  },
+} as const;
+const snapshotResponse = {
+  description: "the snapshot",
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Snapshot" } } },
+};
+const snapParam = [
+  { name: "name", in: "path", required: true, description: "snapshot name", schema: { type: "string" } },
+];
+const jsonBody = (properties: Record<string, unknown>) => ({
+  required: false,
+  content: { "application/json": { schema: { type: "object", additionalProperties: false, properties } } },
+});
+
 const idParam = [{ name: "id", in: "path", required: true, description: "VM id or name", schema: { type: "string" } }];
 const errs = (...codes: number[]) =>
   Object.fromEntries(
@@ -68,7 +95,7 @@ export const openApiDocument = {
         description: "required on TCP listeners (--listen); the Unix socket is owner-only",
       },
     },
-    schemas: { VmSpec: vmSpecSchema, Vm: vm, Error: error },
+    schemas: { VmSpec: vmSpecSchema, Vm: vm, Snapshot: snapshot, Error: error },
   },
   security: [{ bearer: [] }],
   paths: {
@@ -120,6 +147,49 @@ export const openApiDocument = {
       },
     },
     "/v1/vms/{id}/kill": action("end the VM's process at once (SIGKILL)"),
+    "/v1/vms/{id}/snapshot": {
+      post: {
+        summary:
+          "snapshot a running or paused VM: pause, save machine and RAM, freeze its disks, resume (docs/SNAPSHOTS.md)",
+        parameters: idParam,
+        requestBody: jsonBody({
+          name: { type: "string", description: "snapshot name (default VMNAME-TIME)" },
+          compress: { type: "boolean", description: "deflate the RAM pages" },
+        }),
+        responses: { "201": snapshotResponse, ...errs(400, 401, 404, 409) },
+      },
+    },
+    "/v1/snapshots": {
+      get: {
+        summary: "list snapshots",
+        responses: {
+          "200": {
+            description: "snapshots",
+            content: {
+              "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/Snapshot" } } },
+            },
+          },
+          ...errs(401),
+        },
+      },
+    },
+    "/v1/snapshots/{name}": {
+      get: { summary: "a snapshot", parameters: snapParam, responses: { "200": snapshotResponse, ...errs(401, 404) } },
+      delete: {
+        summary: "delete a snapshot (refused while VMs restored from it exist, unless force=true)",
+        parameters: [...snapParam, { name: "force", in: "query", schema: { type: "boolean" } }],
+        responses: { "204": { description: "deleted" }, ...errs(401, 404, 409) },
+      },
+    },
+    "/v1/snapshots/{name}/restore": {
+      post: {
+        summary:
+          "a new VM resumed from the snapshot (a clone: own id, MAC, disk overlays, and a new VM generation ID so the guest reseeds its RNG)",
+        parameters: snapParam,
+        requestBody: jsonBody({ name: { type: "string", description: "the new VM's name" } }),
+        responses: { "201": vmResponse, ...errs(400, 401, 404, 409, 422) },
+      },
+    },
     "/v1/vms/{id}/stats": {
       get: {
         summary: "statistics",

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { connectChannel, type VmChannel } from "./VmChannel.js";
 import { privateDir, tightenTree } from "./StateDir.js";
 import { totalmem } from "node:os";
@@ -19,7 +20,8 @@ import { ConsoleRing } from "./ConsoleRing.js";
 import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js";
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
 import { formatMac, stableMac } from "../devices/net/NetBackend.js";
-import { defaultShareTag, type NicSpec, type ShareSpec } from "../vmm/MachineSpec.js";
+import { defaultShareTag, type DiskSpec, type NicSpec, type ShareSpec } from "../vmm/MachineSpec.js";
+import { NAME_PATTERN } from "./VmSpec.js";
 import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";
 import { ApiError } from "./ApiError.js";
 import { HostPaths } from "./HostPaths.js";
@@ -50,6 +52,34 @@ interface Live {
   exited: Promise<void>;
   gone: () => void;
   lastError?: string;
+  /** Snapshot requests sent to the VM process, by request number. */
+  snapshotWaiters?: Map<number, (m: Extract<FromVm, { t: "snapshot-done" }>) => void>;
+}
+
+/** A snapshot the daemon keeps (stateDir/snapshots/NAME/meta.json). */
+export interface SnapshotRecord {
+  name: string;
+  /** The VM it was taken of (id and name at the time). */
+  vm: string;
+  vmName: string;
+  createdAt: string;
+  /** The source VM's spec: restores and clones start from it. */
+  spec: VmSpec;
+  /** The frozen disks (copies in the snapshot's directory, or read-only originals). */
+  disks: DiskSpec[];
+  bytes: number;
+  pages: number;
+  storedPages: number;
+  pausedMs: number;
+}
+
+/** Written in a restored VM's directory: its disks are overlays over a snapshot's frozen copies. */
+interface VmOrigin {
+  snapshot: string;
+  file: string;
+  disks: DiskSpec[];
+  /** Set until the first start: that start resumes the snapshot instead of booting. */
+  pendingRestore: boolean;
 }
 
 export interface ImageResolver {
@@ -81,6 +111,7 @@ export class VmManager extends EventEmitter {
     super();
     privateDir(stateDir);
     privateDir(join(stateDir, "vms"));
+    privateDir(join(stateDir, "snapshots"));
     tightenTree(stateDir);
     this.store = new Store(join(stateDir, "typevisor.db"));
   }
@@ -279,6 +310,7 @@ export class VmManager extends EventEmitter {
     }
     this.attach(rec, live, ch, cfg);
     this.toVm(live, { t: "boot", config: cfg });
+    if (cfg.restore) this.setOrigin(rec.id, { ...this.origin(rec.id)!, pendingRestore: false });
     this.setStatus(rec, "running");
     return this.get(rec.id);
   }
@@ -334,6 +366,9 @@ export class VmManager extends EventEmitter {
           this.finish(rec, live, exit);
           break;
         }
+        case "snapshot-done":
+          live.snapshotWaiters?.get(m.req)?.(m);
+          break;
         case "hello":
           break;
       }
@@ -557,8 +592,26 @@ export class VmManager extends EventEmitter {
         ...(d.overlay ? { overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : {}),
       });
     });
+    // A VM restored from a snapshot runs on overlays over the snapshot's frozen disks, then and on
+    // every later boot; its first start resumes the snapshot.
+    const origin = this.origin(rec.id);
+    let restore: string | undefined;
+    if (origin) {
+      disks.length = 0;
+      origin.disks.forEach((d, i) =>
+        disks.push(
+          d.readOnly ? d : { path: d.path, readOnly: false, overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) },
+        ),
+      );
+      if (origin.pendingRestore) {
+        if (!existsSync(origin.file))
+          throw new ApiError(409, `snapshot '${origin.snapshot}' of this VM is gone; it cannot be restored`);
+        restore = origin.file;
+      }
+    }
     if (!kernel) throw new ApiError(422, "the VM has no kernel");
     return {
+      ...(restore ? { restore } : {}),
       id: rec.id,
       kernel,
       ...(initrd ? { initrd } : {}),
@@ -573,6 +626,134 @@ export class VmManager extends EventEmitter {
       shares: real.shares,
       ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),
     };
+  }
+
+  private snapshotDir(name: string): string {
+    return join(this.stateDir, "snapshots", name);
+  }
+
+  private origin(id: string): VmOrigin | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.vmDir(id), "origin.json"), "utf8")) as VmOrigin;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private setOrigin(id: string, o: VmOrigin): void {
+    writeFileSync(join(this.vmDir(id), "origin.json"), JSON.stringify(o), { mode: 0o600 });
+  }
+
+  /**
+   * vm snapshot: the VM process pauses the guest, saves it and freezes its writable disks into the
+   * snapshot's directory, and resumes it (docs/SNAPSHOTS.md).
+   */
+  snapshot(ref: string, name: string | undefined, compress = false): Promise<SnapshotRecord> {
+    return this.exclusive(ref, "snapshot", async (rec) => {
+      const live = this.live.get(rec.id);
+      if (!live?.channel)
+        throw new ApiError(
+          409,
+          `VM '${rec.spec.name}' is ${rec.status}: only a running or paused VM can be snapshotted`,
+        );
+      const snapName = name ?? `${rec.spec.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      if (!new RegExp(NAME_PATTERN).test(snapName))
+        throw new ApiError(400, `snapshot name '${snapName}': use 1-63 letters, digits, '_', '.' or '-'`);
+      const dir = this.snapshotDir(snapName);
+      if (existsSync(dir)) throw new ApiError(409, `a snapshot named '${snapName}' exists already`);
+      privateDir(dir);
+      const req = ++this.snapshotReq;
+      const waiters = (live.snapshotWaiters ??= new Map<
+        number,
+        (m: Extract<FromVm, { t: "snapshot-done" }>) => void
+      >());
+      try {
+        const m = await new Promise<Extract<FromVm, { t: "snapshot-done" }>>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new ApiError(500, "the VM process did not finish the snapshot in 5 minutes")),
+            300_000,
+          );
+          waiters.set(req, (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          });
+          void live.exited.then(() => {
+            clearTimeout(timer);
+            reject(new ApiError(409, `VM '${rec.spec.name}' ended during the snapshot`));
+          });
+          this.toVm(live, { t: "snapshot", req, dir, compress });
+        });
+        if (!m.report)
+          throw new ApiError(409, `snapshot of VM '${rec.spec.name}' failed: ${m.error ?? "unknown error"}`);
+        const snap: SnapshotRecord = {
+          name: snapName,
+          vm: rec.id,
+          vmName: rec.spec.name,
+          createdAt: new Date().toISOString(),
+          spec: rec.spec,
+          ...m.report,
+        };
+        writeFileSync(join(dir, "meta.json"), JSON.stringify(snap), { mode: 0o600 });
+        return snap;
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      } finally {
+        waiters.delete(req);
+      }
+    });
+  }
+  private snapshotReq = 0;
+
+  snapshots(): SnapshotRecord[] {
+    const out: SnapshotRecord[] = [];
+    for (const name of readdirSync(join(this.stateDir, "snapshots")).sort()) {
+      try {
+        out.push(JSON.parse(readFileSync(join(this.snapshotDir(name), "meta.json"), "utf8")) as SnapshotRecord);
+      } catch {
+        // a snapshot being written, or a broken one: not listed
+      }
+    }
+    return out;
+  }
+
+  getSnapshot(name: string): SnapshotRecord {
+    const snap = new RegExp(NAME_PATTERN).test(name) ? this.snapshots().find((s) => s.name === name) : undefined;
+    if (!snap) throw new ApiError(404, `no snapshot named '${name}' (see GET /v1/snapshots)`);
+    return snap;
+  }
+
+  /** Deletes a snapshot; refused while VMs restored from it run on its frozen disks (unless force). */
+  async deleteSnapshot(name: string, force: boolean): Promise<void> {
+    const snap = this.getSnapshot(name);
+    const users = this.list().filter((r) => this.origin(r.id)?.snapshot === snap.name);
+    if (users.length > 0 && !force)
+      throw new ApiError(
+        409,
+        `snapshot '${snap.name}' holds the disks of VM(s) ${users.map((u) => u.spec.name).join(", ")}: delete them first, or delete with force=true (their disks are then gone)`,
+      );
+    await rm(this.snapshotDir(snap.name), { recursive: true, force: true });
+  }
+
+  /**
+   * vm restore: a new VM from a snapshot, started at once. Each restore is a clone: its own id, MAC,
+   * disk overlays over the snapshot's frozen disks, and a new generation ID so the guest reseeds.
+   */
+  async restore(snapName: string, name: string): Promise<VmRecord> {
+    const snap = this.getSnapshot(snapName);
+    const rec = this.create({ ...snap.spec, name });
+    this.setOrigin(rec.id, {
+      snapshot: snap.name,
+      file: join(this.snapshotDir(snap.name), "snapshot.tvsnap"),
+      disks: snap.disks,
+      pendingRestore: true,
+    });
+    try {
+      return await this.start(rec.id);
+    } catch (e) {
+      await this.delete(rec.id, true).catch(() => {});
+      throw e;
+    }
   }
 
   /** Stops every VM (daemon shutdown): asks each process to stop and flush, then waits. */

@@ -19,6 +19,16 @@ import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
 import { ConsoleOutbox } from "./ConsoleOutbox.js";
 import { setWasmTiering } from "../dbt/WasmTiering.js";
+import type { DiskSpec, MachineSpec } from "../vmm/MachineSpec.js";
+import {
+  readSnapshotHeader,
+  restoreSnapshot,
+  snapshotMachine,
+  snapshotSpec,
+  takeSnapshot,
+} from "../vmm/snapshot/Snapshot.js";
+import { freezeDisk } from "../vmm/snapshot/FreezeDisk.js";
+import { mkdirSync } from "node:fs";
 
 // A process entry point: a boot is mostly run-once code, so the translated code stays in Liftoff
 // (src/dbt/WasmTiering.ts).
@@ -79,6 +89,10 @@ let statsTimer: NodeJS.Timeout | undefined;
 let quotaTimer: NodeJS.Timeout | undefined;
 let userPaused = false;
 let finished = false;
+/** The machine as built (a snapshot describes it in its header). */
+let spec: MachineSpec | undefined;
+/** A snapshot is being taken: the CPU quota must not resume the VM meanwhile. */
+let snapshotting = false;
 
 function stats(): void {
   if (!vm) return;
@@ -140,30 +154,38 @@ async function finish(reason: string, status: number, message?: string): Promise
 
 async function boot(cfg: LaunchConfig): Promise<void> {
   const file = (path: string) => ({ name: path, bytes: new Uint8Array(readFileSync(path)) });
-  machine = await buildVirtMachine(
-    {
-      memory: cfg.memoryBytes,
-      cpus: cfg.cpus,
-      kernel: file(cfg.kernel),
-      initrd: cfg.initrd !== undefined ? file(cfg.initrd) : undefined,
-      bios: cfg.bios !== undefined ? file(cfg.bios) : undefined,
-      append: cfg.append,
-      engine: cfg.engine,
-      disks: cfg.disks,
-      nics: cfg.nics,
-      shares: cfg.shares ?? [],
+  // A restore builds the snapshot's machine (its kernel checked by content) on the daemon's disks
+  // (overlays over the frozen copies) and NICs (this VM's MACs).
+  spec = cfg.restore
+    ? {
+        ...snapshotSpec(readSnapshotHeader(cfg.restore), cfg.restore),
+        engine: cfg.engine,
+        disks: cfg.disks,
+        nics: cfg.nics,
+      }
+    : {
+        memory: cfg.memoryBytes,
+        cpus: cfg.cpus,
+        kernel: file(cfg.kernel),
+        initrd: cfg.initrd !== undefined ? file(cfg.initrd) : undefined,
+        bios: cfg.bios !== undefined ? file(cfg.bios) : undefined,
+        append: cfg.append,
+        engine: cfg.engine,
+        disks: cfg.disks,
+        nics: cfg.nics,
+        shares: cfg.shares ?? [],
+      };
+  machine = await buildVirtMachine(spec, {
+    console: con,
+    // The daemon owns the switches: this process only carries the NIC's frames to and from it.
+    openSwitch: async (_name, nic) => {
+      const n = new IpcNet(nic);
+      switchNics.set(nic, n);
+      return n;
     },
-    {
-      console: con,
-      // The daemon owns the switches: this process only carries the NIC's frames to and from it.
-      openSwitch: async (_name, nic) => {
-        const n = new IpcNet(nic);
-        switchNics.set(nic, n);
-        return n;
-      },
-    },
-  );
+  });
   vm = machine.vm;
+  if (cfg.restore) restoreSnapshot(vm, cfg.restore);
   // First figures at once (a client may ask right after start), then every second.
   stats();
   statsTimer = setInterval(stats, 1000);
@@ -181,6 +203,10 @@ function startQuota(q: number): void {
   let quotaPaused = false;
   const tick = () => {
     if (!vm || userPaused) return;
+    if (snapshotting) {
+      quotaTimer = setTimeout(tick, period);
+      return;
+    }
     if (quotaPaused) {
       quotaPaused = false;
       vm.resume();
@@ -205,6 +231,49 @@ function sysrq(key: string): void {
 }
 
 let booted = false;
+
+/** vm snapshot: the machine to DIR/snapshot.tvsnap, each writable disk frozen as DIR/diskN.img. */
+async function snapshot(req: number, dir: string, compress: boolean): Promise<void> {
+  if (snapshotting) throw new Error("a snapshot of this VM is under way already");
+  if (!vm || !machine || !spec) throw new Error("the VM has not booted yet");
+  if (vm.state === "stopped") throw new Error("the VM has stopped");
+  snapshotting = true;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const m = machine;
+    const desc = snapshotMachine(spec);
+    const frozen: DiskSpec[] = [];
+    const info = await takeSnapshot(vm, spec, join(dir, "snapshot.tvsnap"), {
+      compress,
+      machine: desc,
+      whilePaused: async () => {
+        for (const [i, d] of spec!.disks.entries()) {
+          if (d.readOnly) {
+            frozen.push({ path: d.path, readOnly: true });
+            continue;
+          }
+          const path = join(dir, `disk${i}.img`);
+          await freezeDisk(m.disks[i]!, path);
+          frozen.push({ path, readOnly: false });
+        }
+        desc.disks = frozen;
+      },
+    });
+    send({
+      t: "snapshot-done",
+      req,
+      report: {
+        bytes: info.bytes,
+        pages: info.pages,
+        storedPages: info.storedPages,
+        pausedMs: info.pausedMs,
+        disks: frozen,
+      },
+    });
+  } finally {
+    snapshotting = false;
+  }
+}
 
 function handle(m: ToVm): void {
   switch (m.t) {
@@ -236,6 +305,11 @@ function handle(m: ToVm): void {
       break;
     case "input":
       con.sink?.input(m.data);
+      break;
+    case "snapshot":
+      snapshot(m.req, m.dir, m.compress === true).catch((e: unknown) =>
+        send({ t: "snapshot-done", req: m.req, error: (e as Error).message }),
+      );
       break;
     case "net":
       switchNics.get(m.nic)?.endpoint?.receive(m.frame);

@@ -21,6 +21,19 @@ export interface LaunchConfig {
   /** Host folders (virtio-9p), paths resolved and checked by the daemon. */
   shares?: ShareSpec[];
   cpuQuota?: number;
+  /** Resume from this snapshot file instead of booting (vm restore; docs/SNAPSHOTS.md). */
+  restore?: string;
+}
+
+/** What a VM process reports after a snapshot (vm snapshot). */
+export interface SnapshotReport {
+  /** Snapshot file size, RAM pages and pages stored, time the guest was paused. */
+  bytes: number;
+  pages: number;
+  storedPages: number;
+  pausedMs: number;
+  /** The frozen disks, in order: copies in the snapshot's directory (read-only disks: the original). */
+  disks: DiskSpec[];
 }
 
 export type ToVm =
@@ -32,6 +45,8 @@ export type ToVm =
   /** Stop the machine now (as pulling the plug), flush disks, exit. */
   | { t: "stop" }
   | { t: "input"; data: Uint8Array }
+  /** Pause, save the machine to DIR/snapshot.tvsnap with its disks frozen as DIR/diskN.img, resume. */
+  | { t: "snapshot"; req: number; dir: string; compress?: boolean }
   | { t: "net"; nic: number; frame: Uint8Array };
 
 export interface VmProcessStats extends VmStats {
@@ -51,4 +66,5 @@ export type FromVm =
   | { t: "stats"; stats: VmProcessStats }
   | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "exit"; reason: string; status: number; message?: string }
-  | { t: "error"; message: string };
+  | { t: "error"; message: string }
+  | { t: "snapshot-done"; req: number; report?: SnapshotReport; error?: string };

@@ -136,8 +136,14 @@ export class Uart16550 implements BusDevice {
     };
   }
 
+  /**
+   * Puts back a saveState() value. Bytes the host typed into this fresh UART before the restore
+   * (already in its FIFO) are received after the saved FIFO's, as far as the FIFO holds them.
+   */
   restoreState(s: UartSavedState): void {
     if (s.rx.length !== this.rx.length) throw new RangeError(`UART state: FIFO of ${s.rx.length} bytes`);
+    const early: number[] = [];
+    for (let i = 0; i < this.rxCount; i++) early.push(this.rx[(this.rxHead + i) % FIFO_SIZE]!);
     this.rx.set(s.rx);
     this.rxHead = s.rxHead;
     this.rxCount = s.rxCount;
@@ -152,6 +158,10 @@ export class Uart16550 implements BusDevice {
     this.dlm = s.dlm;
     this.thrIpending = s.thrIpending;
     this.irqLevel = s.irqLevel;
+    const cap = this.fcr & FCR_ENABLE ? FIFO_SIZE : 1;
+    for (const b of early) if (this.rxCount < cap) this.pushRx(b);
+    this.fillFifo();
+    this.update();
   }
 
   read(offset: number, _size: 1 | 2 | 4): number {

@@ -10,6 +10,7 @@ import { CLINT_SIZE } from "../devices/Aclint.js";
 import { GOLDFISH_RTC_SIZE } from "../devices/GoldfishRtc.js";
 import { PLIC_SIZE } from "../devices/Plic.js";
 import { SYSCON_SIZE } from "../devices/Syscon.js";
+import { VMGENID_SIZE } from "../devices/VmGenId.js";
 
 /** Harts the board offers (QEMU virt allows 512; 32 is what Typevisor's tests boot). */
 export const MAX_HARTS = 32;
@@ -20,6 +21,8 @@ export const VIRT = {
   clint: { base: 0x2000000, size: CLINT_SIZE },
   plic: { base: 0xc000000, size: PLIC_SIZE, ndev: 95 },
   uart0: { base: 0x10000000, size: 0x100, irq: 10, clock: 3686400 },
+  /** Not on QEMU's virt board (QEMU offers vmgenid on x86/ACPI only): the snapshot clones' generation ID. */
+  vmgenid: { base: 0x10200000, size: VMGENID_SIZE, irq: 12 },
   virtio: { base: 0x10001000, stride: 0x1000, size: 0x1000, firstIrq: 1, slots: 8 },
   dram: { base: 0x80000000 },
   /** mtime frequency (QEMU virt: 10 MHz). */
@@ -156,6 +159,11 @@ export function virtDeviceTree(cfg: VirtDtConfig): Fdt {
   rtc.string("compatible", "google,goldfish-rtc");
   reg(rtc, VIRT.rtc.base, VIRT.rtc.size);
   rtc.cells("interrupt-parent", plicPh).cells("interrupts", VIRT.rtc.irq);
+
+  const genid = soc.node(`vmgenid@${hex(VIRT.vmgenid.base)}`);
+  genid.string("compatible", "microsoft,vmgenid");
+  reg(genid, VIRT.vmgenid.base, VIRT.vmgenid.size);
+  genid.cells("interrupt-parent", plicPh).cells("interrupts", VIRT.vmgenid.irq);
 
   const test = soc.node(`test@${hex(VIRT.syscon.base)}`);
   const testPh = fdt.phandle(test);

@@ -30,6 +30,13 @@ Actions:
   console VM [--read-only]                 attach to the console (Ctrl-] detaches)
   stats VM                                 statistics (instructions, traps, SBI calls, memory)
   logs VM                                  recent console output
+  snapshot VM [--name SNAP] [--compress]   pause the VM, save it and freeze its disks, resume it
+                                           (docs/SNAPSHOTS.md); --compress deflates its RAM
+  snapshots                                list snapshots
+  snapshot rm SNAP [--force]               delete a snapshot (--force: even if VMs restored from
+                                           it still use its disks)
+  restore SNAP [--name NEWVM]              a new VM resumed from the snapshot, running at once; each
+                                           restore is a clone (own disks, MAC, RNG reseeded)
 
 Connection options:
   --socket PATH        the daemon's Unix socket (default: $TYPEVISOR_SOCKET or ~/.local/state/typevisor/typevisor.sock)
@@ -61,7 +68,18 @@ const options = {
   "no-wait": { type: "boolean" },
   force: { type: "boolean" },
   "read-only": { type: "boolean" },
+  compress: { type: "boolean" },
 } as const;
+
+interface SnapshotJson {
+  name: string;
+  vmName: string;
+  createdAt: string;
+  bytes: number;
+  pages: number;
+  storedPages: number;
+  pausedMs: number;
+}
 
 interface VmJson {
   id: string;
@@ -200,10 +218,12 @@ export const command: Command = {
   usage,
   async run(argv) {
     const { values, positionals } = parseCommandArgs("vm", argv, options, true);
+    // `vm snapshot rm SNAP`: the one three-word action.
+    if (positionals[0] === "snapshot" && positionals[1] === "rm") positionals.splice(0, 2, "snapshot-rm");
     const [action, ref, ...extra] = positionals;
     if (!action)
       throw new UsageError(
-        "vm: give an action: create, ls, start, pause, resume, stop, kill, rm, console, stats, logs (see 'typevisor vm --help')",
+        "vm: give an action: create, ls, start, pause, resume, stop, kill, rm, console, stats, logs, snapshot, snapshots, restore (see 'typevisor vm --help')",
       );
     if (extra.length) throw new UsageError(`vm ${action}: unexpected argument '${extra[0]}'`);
     const ep = endpointFrom({ socket: values.socket, host: values.host, tokenFile: values["token-file"] });
@@ -289,12 +309,55 @@ export const command: Command = {
           process.stdout.write(String(text));
           return 0;
         }
+        case "snapshot": {
+          const body: Record<string, unknown> = {};
+          if (values.name !== undefined) body["name"] = values.name;
+          if (values.compress) body["compress"] = true;
+          const snap = (await callOk(ep, "POST", `/v1/vms/${needRef()}/snapshot`, body)) as SnapshotJson;
+          out(
+            snap,
+            () =>
+              `${snap.name}: snapshot of ${snap.vmName}, ${(snap.bytes / 2 ** 20).toFixed(1)} MiB (${snap.storedPages} of ${snap.pages} RAM pages), guest paused ${snap.pausedMs.toFixed(0)} ms\n`,
+          );
+          return 0;
+        }
+        case "snapshots": {
+          if (ref) throw new UsageError(`vm snapshots: unexpected argument '${ref}'`);
+          const list = (await callOk(ep, "GET", "/v1/snapshots")) as SnapshotJson[];
+          out(list, () =>
+            table([
+              ["NAME", "VM", "CREATED", "SIZE", "RAM PAGES"],
+              ...list.map((x) => [
+                x.name,
+                x.vmName,
+                x.createdAt,
+                `${(x.bytes / 2 ** 20).toFixed(1)}M`,
+                `${x.storedPages}/${x.pages}`,
+              ]),
+            ]),
+          );
+          return 0;
+        }
+        case "snapshot-rm": {
+          if (!ref) throw new UsageError("vm snapshot rm: name the snapshot");
+          await callOk(ep, "DELETE", `/v1/snapshots/${encodeURIComponent(ref)}${values.force ? "?force=true" : ""}`);
+          out({ deleted: ref }, () => `${ref}: deleted\n`);
+          return 0;
+        }
+        case "restore": {
+          if (!ref) throw new UsageError("vm restore: name the snapshot (see 'typevisor vm snapshots')");
+          const body: Record<string, unknown> = {};
+          if (values.name !== undefined) body["name"] = values.name;
+          const vm = (await callOk(ep, "POST", `/v1/snapshots/${encodeURIComponent(ref)}/restore`, body)) as VmJson;
+          out(vm, () => `${vm.id} ${vm.name} ${vm.status}\n`);
+          return 0;
+        }
         case "console":
           needRef();
           return await console_(ep, ref!, !!values["read-only"]);
         default:
           throw new UsageError(
-            `vm: unknown action '${action}' (create, ls, start, pause, resume, stop, kill, rm, console, stats, logs)`,
+            `vm: unknown action '${action}' (create, ls, start, pause, resume, stop, kill, rm, console, stats, logs, snapshot, snapshots, restore)`,
           );
       }
     } catch (e) {

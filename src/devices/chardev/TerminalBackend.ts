@@ -49,12 +49,12 @@ export class TerminalBackend implements CharBackend {
       // Never leave the user's terminal in raw mode, even if the VMM dies.
       process.once("exit", this.restoreOnExit);
     }
-    this.input.on("data", this.onData);
     // A closed pipe on stdout (e.g. `typevisor run | head`) must not crash the VMM.
     this.output.on("error", () => {
       this.closed = true;
     });
-    this.input.resume();
+    // Input is read from attach() on: what is typed while the machine is being built (a restore
+    // reads its snapshot meanwhile) waits in the OS's buffer instead of reaching no device.
   }
 
   /** Splits input into guest bytes and escape commands. Exposed for tests. */
@@ -118,13 +118,18 @@ export class TerminalBackend implements CharBackend {
   }
 
   attach(sink: CharSink): void {
+    const first = this.sink === null;
     this.sink = sink;
+    if (first && !this.closed) {
+      this.input.on("data", this.onData);
+      this.input.resume();
+    }
   }
   pause(): void {
     this.input.pause();
   }
   resume(): void {
-    if (!this.closed) this.input.resume();
+    if (!this.closed && this.sink) this.input.resume();
   }
 
   private restore(): void {

@@ -9,6 +9,7 @@ import type { VirtioMmioSavedState } from "../../devices/virtio/VirtioMmio.js";
 import type { VirtBoard, RebasableTimer } from "../VirtBoard.js";
 import type { HartState } from "../Sbi.js";
 import { SnapshotError } from "./SnapshotFile.js";
+import { randomBytes } from "node:crypto";
 
 /** Everything of a board but its RAM, JSON-safe. */
 export interface MachineSavedState {
@@ -21,6 +22,7 @@ export interface MachineSavedState {
   aclint: { msip: number[] };
   uart: UartSavedState;
   rtc: GoldfishRtcSavedState;
+  vmgenid: { id: number[]; raised: boolean };
   /** Every virtio-mmio slot in order, empty ones included. */
   virtio: VirtioMmioSavedState[];
 }
@@ -46,6 +48,7 @@ export function saveMachineState(board: VirtBoard): MachineSavedState {
     aclint: board.clint.saveState(),
     uart: board.uart.saveState(),
     rtc: board.rtc.saveState(),
+    vmgenid: board.vmgenid.saveState(),
     virtio: board.virtio.map((t) => t.saveState()),
   };
 }
@@ -65,15 +68,22 @@ export function restoreMachineState(board: VirtBoard, s: MachineSavedState): voi
     throw new SnapshotError(`the snapshot has ${s.virtio.length} virtio slots, the machine ${board.virtio.length}`);
   if (!isRebasable(board.timer)) throw new SnapshotError("this machine's timer cannot be set (not the host timer)");
   board.timer.rebase(s.timerTicks);
-  // Transports first: their reset drops interrupt lines, which the PLIC's saved levels then set again.
+  // Harts first: their saved mip bits match the PLIC's and ACLINT's saved outputs, and a device
+  // whose line changes during its own restore (host input that arrived before it) then reaches a
+  // hart through the PLIC as a normal transition instead of being overwritten.
+  board.harts.forEach((h, i) => h.restoreState(s.harts[i]!));
+  // Transports next: their reset drops interrupt lines, which the PLIC's saved levels then set again.
   board.virtio.forEach((t, i) => t.restoreState(s.virtio[i]!));
   board.plic.restoreState(s.plic);
   board.clint.restoreState(s.aclint);
   board.uart.restoreState(s.uart);
   board.rtc.restoreState(s.rtc);
-  board.harts.forEach((h, i) => h.restoreState(s.harts[i]!));
+  board.vmgenid.restoreState(s.vmgenid);
   s.hartStates.forEach((st, i) => (board.hartStates[i] = st as HartState));
   for (const d of board.translators) d.flushAll();
   board.pendingEvent = undefined;
   for (const t of board.virtio) t.kickQueues();
+  // A restored machine is a new generation of the snapshot's (it may be one of many clones): a new
+  // ID makes the guest reseed its CRNG (VmGenId.ts).
+  board.vmgenid.regenerate(randomBytes(16));
 }

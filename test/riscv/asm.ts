@@ -66,7 +66,7 @@ export interface Machine {
 }
 
 /** RAM at 0x8000_0000 (default 4 MiB) with `code` loaded at its start; hart in M-mode at pc = RAM_BASE. */
-export function machine(code: Uint8Array, ramSize = 4 << 20): Machine {
+export function machine(code: Uint8Array, ramSize = 4 << 20, opts: { hypervisor?: boolean } = {}): Machine {
   const memory = new GuestMemory({
     base: RAM_BASE,
     size: ramSize,
@@ -77,7 +77,7 @@ export function machine(code: Uint8Array, ramSize = 4 << 20): Machine {
   const bus = new IoBus("test");
   bus.log = () => {};
   const timer = new ManualTimer();
-  const hart = new Hart({ memory, bus, hartId: 0, timer });
+  const hart = new Hart({ memory, bus, hartId: 0, timer, hypervisor: opts.hypervisor });
   if (dbt) dbt.attachDbt(hart, { hotThreshold: 1 });
   hart.priv = PRIV_M;
   hart.setPc(BigInt(RAM_BASE));

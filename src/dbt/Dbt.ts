@@ -63,6 +63,8 @@ export interface DbtOptions {
   regsInLocals?: boolean;
   /** Major opcodes (or 0x1000 + opcode * 8 + funct3) left to the interpreter, for bisecting a translator bug. */
   disabledOpcodes?: ReadonlySet<number>;
+  /** Other harts run concurrently on other threads (vCPU threads): atomic AMOs and FENCE (PageTranslatorOptions). */
+  atomics?: boolean;
 }
 
 export interface DbtStats {
@@ -388,6 +390,7 @@ export class Dbt implements HartEngine {
     this.translator = new PageTranslator(this.ram16, this.h.ctab, E, {
       regsInLocals: opts.regsInLocals,
       disabled: opts.disabledOpcodes,
+      atomics: opts.atomics,
     });
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 512;

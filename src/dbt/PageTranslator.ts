@@ -62,6 +62,11 @@ export interface PageTranslatorOptions {
   regsInLocals?: boolean;
   /** Major opcodes (or 0x1000 + opcode * 8 + funct3) to leave to the interpreter (bisecting). */
   disabled?: ReadonlySet<number>;
+  /**
+   * Other harts run at the same time on other threads over this memory (src/vmm/vcpu): AMOs become
+   * wasm atomic read-modify-writes and FENCE an atomic.fence (emitAmoShared).
+   */
+  atomics?: boolean;
 }
 
 export interface TranslatedPage {
@@ -110,7 +115,9 @@ export class PageTranslator {
   constructor(private readonly ram16: Uint16Array, private readonly ctab: ReadonlyInt32Array, private readonly engineOffset: number, opts: PageTranslatorOptions = {}) {
     this.regsInLocals = opts.regsInLocals ?? false;
     this.disabled = opts.disabled ?? new Set();
+    this.atomics = opts.atomics ?? false;
   }
+  private readonly atomics: boolean;
 
   /** Decodes the instruction at page offset `off`, or undefined if it cannot be translated in-page. */
   private decode(page: number, off: number): Insn | undefined {
@@ -430,6 +437,7 @@ export class PageTranslator {
     const f5 = insn >>> 27;
     const w = f3 === 2;
     this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut);
+    if (this.atomics) return this.emitAmoShared(c, f5, w, rd, rs2);
     c.localTee(L_H).mem(w ? Op.I64Load32S : Op.I64Load, w ? 2 : 3, 0).localSet(L_O);
     c.localGet(L_H); // address for the store
     const old = () => (w ? c.localGet(L_O).op(Op.I32WrapI64) : c.localGet(L_O));
@@ -445,6 +453,40 @@ export class PageTranslator {
       c.op(cmp[(f5 - 16) >>> 2]!).op(Op.Select);
     }
     c.mem(w ? Op.I32Store : Op.I64Store, w ? 2 : 3, 0);
+    if (rd !== 0) { c.localGet(L_O); this.setReg(c, rd); }
+  }
+
+  /**
+   * emitAmo when other harts run concurrently (PageTranslatorOptions.atomics), with the host address
+   * on the stack: one wasm atomic read-modify-write (threads proposal: 0xfe-prefixed, natural
+   * alignment) for SWAP/ADD/XOR/AND/OR, a compare-and-swap loop for MIN/MAX[U]; rd gets the old value.
+   */
+  private emitAmoShared(c: CodeWriter, f5: number, w: boolean, rd: number, rs2: number): void {
+    const atomic = (code: number) => c.byte(0xfe).u32(code).u32(w ? 2 : 3).u32(0);
+    const old = () => (w ? c.localGet(L_O).op(Op.I32WrapI64) : c.localGet(L_O));
+    const src = () => (w ? this.getReg(c, rs2).op(Op.I32WrapI64) : this.getReg(c, rs2));
+    c.localSet(L_H);
+    // i32/i64.atomic.rmw.{add,xchg,xor,or,and} by funct5
+    const rmw = f5 === 0 ? 0x1e : f5 === 1 ? 0x41 : f5 === 4 ? 0x3a : f5 === 8 ? 0x33 : f5 === 12 ? 0x2c : 0;
+    if (rmw !== 0) {
+      c.localGet(L_H); src(); atomic(w ? rmw : rmw + 1);
+    } else {
+      c.loop();
+      c.localGet(L_H); atomic(w ? 0x10 : 0x11); // atomic.load
+      if (w) c.op(Op.I64ExtendI32S);
+      c.localSet(L_O);
+      c.localGet(L_H); old(); // address, expected
+      old(); src(); old(); src();
+      const cmp = w ? [Op.I32LtS, Op.I32GtS, Op.I32LtU, Op.I32GtU] : [Op.I64LtS, Op.I64GtS, Op.I64LtU, Op.I64GtU];
+      c.op(cmp[(f5 - 16) >>> 2]!).op(Op.Select); // replacement
+      atomic(w ? 0x48 : 0x49); // cmpxchg: the value it found
+      old(); c.op(w ? Op.I32Ne : Op.I64Ne).brIf(0); // another hart got in between: again
+      c.end();
+      c.localGet(L_O);
+      if (w) c.op(Op.I32WrapI64);
+    }
+    if (w) c.op(Op.I64ExtendI32S);
+    c.localSet(L_O);
     if (rd !== 0) { c.localGet(L_O); this.setReg(c, rd); }
   }
 
@@ -626,7 +668,9 @@ export class PageTranslator {
         c.localGet(L_VPAGE).i64Const(v | 0, v < 0 ? -1 : 0).op(Op.I64Add); this.setReg(c, rd);
         return;
       }
-      case 0x0f: return; // FENCE
+      case 0x0f: // FENCE: with other harts on other threads a full barrier (RVWMO fence rw,rw and weaker)
+        if (this.atomics) c.byte(0xfe).u32(0x03).byte(0x00); // atomic.fence
+        return;
       case 0x13: { // OP-IMM
         if (rd === 0) return;
         const sh = (insn >>> 20) & 63;

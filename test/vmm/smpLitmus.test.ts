@@ -1,7 +1,8 @@
 // Memory-model litmus tests on vCPU threads (src/vmm/vcpu): small S-mode programs that start their
 // secondary harts with SBI HSM and then race on shared memory, each hart on its own host thread.
 // They check what RVWMO (Unprivileged ISA ch. 17, Appendix A's litmus shapes) promises:
-//  - AMO counters: every hart adds 1 with amoadd.w and amoadd.d a million times: the sums are exact;
+//  - AMO counters: every hart adds 1 with amoadd.w and amoadd.d a million times: the sums are exact
+//    (and amomaxu.w / amomin.d, the compare-and-swap loops, find the extremes);
 //  - LR/SC counter: every hart increments with an lr.w/sc.w loop: exact;
 //  - message passing (MP): data written before `fence w,w` and a flag is seen by a reader that saw
 //    the flag and executed `fence r,r`;
@@ -82,6 +83,8 @@ async function runLitmus(src: string, cpus: number, engine: EngineName): Promise
   const s = vm.stats();
   assert.equal(s.vcpus?.length, cpus, "per-vCPU statistics");
   for (const v of s.vcpus ?? []) assert.ok(v.instructions > 0, `vCPU ${v.hart} ran: ${JSON.stringify(s.vcpus)}`);
+  // The hot loops ran as translated code (where AMOs are wasm atomics and FENCE atomic.fence).
+  if (engine === "dbt") assert.ok((s.dbt?.translatedInsns ?? 0) > 100_000, `translated ${s.dbt?.translatedInsns}`);
   return console.text();
 }
 
@@ -97,6 +100,11 @@ work:
 1:
   amoadd.w zero, t4, (t0)
   amoadd.d zero, t4, (t1)
+  la t5, cmax
+  amomaxu.w zero, t3, (t5)
+  neg t6, t3
+  la t5, cmin
+  amomin.d zero, t6, (t5)
   addi t3, t3, -1
   bnez t3, 1b
   li t3, ${N / 10}
@@ -126,13 +134,21 @@ work:
   lw t1, 0(t0)
   li t2, ${(harts * N) / 10}
   bne t1, t2, bad
+  la t0, cmax
+  lwu t1, 0(t0)
+  li t2, ${N}
+  bne t1, t2, bad
+  la t0, cmin
+  ld t1, 0(t0)
+  li t2, ${-N}
+  bne t1, t2, bad
   j ok
 park:
   wfi
   j park
 ok:
 ${EPILOGUE}
-${DATA(["c32", "c64", "lrsc", "done"])}
+${DATA(["c32", "c64", "lrsc", "done", "cmax", "cmin"])}
 `;
 
 const ROUNDS = 20_000;

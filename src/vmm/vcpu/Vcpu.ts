@@ -171,11 +171,8 @@ export class Vcpu {
     hart.smp = true;
     hart.attention = sh.ctl;
     hart.attentionIndex = this.attnIdx;
-    // AMOs and FENCE leave translated code for the interpreter, which does them with host atomics
-    // (riscv/SharedAtomics.ts); 0x1078 = FENCE (opcode 0x0f, funct3 0).
-    const disabled = new Set(init.engineOptions.disabledOpcodes ?? []);
-    disabled.add(0x2f).add(0x1000 + 0x0f * 8);
-    this.dbt = useEngine(hart, init.engine, { ...init.engineOptions, disabledOpcodes: disabled });
+    // Translated AMOs are wasm atomics and FENCE an atomic.fence, like the interpreter's host atomics.
+    this.dbt = useEngine(hart, init.engine, { ...init.engineOptions, atomics: true });
     this.sbi = new Sbi(this.platform(memory));
     this.boot();
   }
@@ -183,11 +180,10 @@ export class Vcpu {
   private boot(): void {
     const b = this.init.boot;
     const hart = this.hart;
+    // The VMM thread set every hart's SBI state before starting the threads (VcpuSet), so a
+    // hart_start may already be waiting in this hart's attention word.
     if (b.kind === "sbi") {
-      if (this.h === 0) {
-        enterSupervisor(hart, BigInt(b.entry), BigInt(b.dtb));
-        this.setState(HartState.Started);
-      } else this.setState(HartState.Stopped);
+      if (this.h === 0) enterSupervisor(hart, BigInt(b.entry), BigInt(b.dtb));
     } else {
       // Every hart enters the firmware (it picks a boot hart by itself): OpenSBI fw_dynamic.
       hart.priv = PRIV_M;
@@ -195,7 +191,6 @@ export class Vcpu {
       hart.setX(10, BigInt(this.h));
       hart.setX(11, BigInt(b.dtb));
       hart.setX(12, BigInt(b.info));
-      this.setState(HartState.Started);
     }
   }
 

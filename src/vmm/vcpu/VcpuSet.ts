@@ -5,6 +5,7 @@
 import { Worker } from "node:worker_threads";
 import type { VirtBoard, BoardEvent } from "../VirtBoard.js";
 import { MmioServer, mmioChannelBuffer } from "./MmioChannel.js";
+import { HartState } from "../Sbi.js";
 import type { VcpuInit, VcpuMessage, VcpuReport } from "./Vcpu.js";
 import {
   RUN_GO,
@@ -19,6 +20,7 @@ import {
   S_WAIT_MS,
   S_WFI,
   STAT_WORDS,
+  STATE,
   VcpuShared,
 } from "./VcpuShared.js";
 
@@ -75,6 +77,12 @@ export class VcpuSet {
     const boot: VcpuInit["boot"] = board.builtinSbi
       ? { kind: "sbi", entry: L.kernel.entry, dtb: L.dtbAddr }
       : { kind: "bios", entry: L.bios!.entry, dtb: L.dtbAddr, info: L.fwInfoAddr };
+    // The SBI hart states before any thread runs: with the built-in SBI hart 0 boots and the others
+    // wait for hart_start (which hart 0 may ask for before their threads are up); a firmware gets all.
+    for (let h = 0; h < n; h++) {
+      const started = !board.builtinSbi || h === 0;
+      Atomics.store(sh.ctl, sh.w(h, STATE), started ? HartState.Started : HartState.Stopped);
+    }
     const mem = board.memory;
     for (let h = 0; h < n; h++) {
       const init: VcpuInit = {

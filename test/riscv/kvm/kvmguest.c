@@ -7,6 +7,8 @@
 //   KVM-SHUTDOWN type=T                          (the SBI system reset)
 //   KVM-TIME run_ns=... exits=... value=N        (wall time of everything between the first KVM_RUN and the shutdown)
 // Usage: kvmguest [n [writes]]   (default n = 100, writes = 1: prints value 5050)
+//        kvmguest native n        runs the same summing loop here, in the outer guest's user mode:
+//   NATIVE-TIME run_ns=... value=N               (the reference for bench/kvm-nested.ts)
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -68,7 +70,27 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
+/** The guest's loop (same instructions), run natively in this process. */
+static uint64_t native_sum(uint64_t n) {
+  uint64_t sum, i;
+  __asm__ volatile("  li %0, 0\n"
+                   "  li %1, 1\n"
+                   "1: bgtu %1, %2, 2f\n"
+                   "  add %0, %0, %1\n"
+                   "  addi %1, %1, 1\n"
+                   "  j 1b\n"
+                   "2:\n"
+                   : "=&r"(sum), "=&r"(i)
+                   : "r"(n));
+  return sum;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[1], "native") == 0) {
+    uint64_t t0 = now_ns(), v = native_sum(strtoull(argv[2], 0, 0));
+    printf("NATIVE-TIME run_ns=%llu value=%llu\n", (unsigned long long)(now_ns() - t0), (unsigned long long)v);
+    return 0;
+  }
   uint64_t n = argc > 1 ? strtoull(argv[1], 0, 0) : 100;
   uint64_t writes = argc > 2 ? strtoull(argv[2], 0, 0) : 1;
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);

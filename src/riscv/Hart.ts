@@ -398,6 +398,7 @@ export class Hart implements FpContext {
   /** The host changed guest page tables or memory behind the hart's back. */
   flushTlb(): void {
     this.mmu.flushAll();
+    this.hyp?.mmu.flushAll();
     this.flushFast();
   }
 

@@ -57,6 +57,8 @@ export interface SbiCaller {
 export interface SbiPlatform {
   readonly memory: GuestMemory;
   readonly hartCount: number;
+  /** The harts have the hypervisor extension: RFENCE's remote_hfence_* calls are served (SBI §8.4-8.7). */
+  readonly hypervisor?: boolean;
   /** Machine vendor/arch/impl ids reported by Base §4.8-4.10. */
   readonly mvendorid: bigint;
   readonly marchid: bigint;
@@ -267,7 +269,15 @@ export class Sbi {
           for (const h of t) p.remoteFence(h, fid === 0 ? "i" : "vma");
           return [SBI_SUCCESS, 0n];
         }
-        break; // hfence.* need the H extension, which this machine does not have
+        // remote_hfence_gvma(_vmid) / remote_hfence_vvma(_asid): a whole-TLB flush of the targets
+        // covers every one of them (the hart's flushTlb drops G-stage and VS-stage entries too).
+        if (fid <= 6 && p.hypervisor === true) {
+          const t = this.targets(a0, a1);
+          if (!t) return [SBI_ERR_INVALID_PARAM, 0n];
+          for (const h of t) p.remoteFence(h, "vma");
+          return [SBI_SUCCESS, 0n];
+        }
+        break; // hfence.* need the H extension
       case EID_HSM:
         return this.hsm(hart, fid, a0, a1, a2);
       case EID_SRST:

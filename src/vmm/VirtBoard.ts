@@ -241,6 +241,7 @@ export class VirtBoard {
     const platform: SbiPlatform = {
       memory: this.memory,
       hartCount: cfg.cpus,
+      hypervisor: cfg.hypervisor ?? true,
       mvendorid: 0n,
       marchid: 0n,
       mimpid: 0n,

@@ -7,7 +7,8 @@ import { timingSafeEqual } from "node:crypto";
 import { WebSocketServer, type WebSocket } from "ws";
 import * as AjvModule from "ajv";
 import { ApiError } from "./ApiError.js";
-import type { VmEvent, VmManager } from "./VmManager.js";
+import type { IncomingMigration, VmEvent, VmManager } from "./VmManager.js";
+import type { DiskSpec, NicSpec } from "../vmm/MachineSpec.js";
 import { openApiDocument } from "./OpenApi.js";
 import { vmSpecSchema, type VmSpec } from "./VmSpec.js";
 import type { VmRecord } from "./Store.js";
@@ -316,6 +317,20 @@ export class ControlApi {
         return;
       }
       if (method !== "POST") notAllowed("POST");
+      if (sub === "migrate") {
+        const body = await readOptionalObject(req);
+        const to = optionalString(body, "to");
+        const token = optionalString(body, "token");
+        if (to === undefined || token === undefined)
+          throw new ApiError(
+            400,
+            "give 'to' (http://HOST:PORT of the destination daemon) and 'token' (its bearer token)",
+          );
+        const md = body["maxDowntimeMs"] ?? 300;
+        if (typeof md !== "number" || !(md >= 1 && md <= 60_000))
+          throw new ApiError(400, "maxDowntimeMs: must be a number of milliseconds from 1 to 60000");
+        return send(res, 200, await this.vms.migrate(ref, { url: to, token }, md));
+      }
       if (sub === "snapshot") {
         const body = await readOptionalObject(req);
         const name = optionalString(body, "name");
@@ -352,6 +367,15 @@ export class ControlApi {
           throw new ApiError(404, `no action '${sub}' (actions: start, pause, resume, shutdown, kill)`);
       }
       return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
+    }
+    if (path === "/v1/migrations") {
+      if (method !== "POST") notAllowed("POST");
+      const body = await readOptionalObject(req);
+      const m = checkIncoming(body);
+      // The VM process listens where this request arrived: the address the source reached us on.
+      const host = req.socket.localAddress?.replace(/^::ffff:/, "") || "127.0.0.1";
+      const r = await this.vms.incoming(m, host);
+      return send(res, 201, { vm: vmJson(r.vm, undefined), port: r.port, ticket: r.ticket });
     }
     if (path === "/v1/snapshots") {
       if (method !== "GET") notAllowed("GET");
@@ -493,6 +517,34 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
     ...headers,
   });
   res.end(text);
+}
+
+/** The body of POST /v1/migrations (sent by a source daemon), checked field by field. */
+function checkIncoming(b: Record<string, unknown>): IncomingMigration {
+  const name = optionalString(b, "name");
+  if (name === undefined) throw new ApiError(400, "name: missing");
+  const spec = { ...(b["spec"] as Record<string, unknown>), name };
+  if (!validateSpec(spec)) throw new ApiError(400, `spec: ${describeAjvError()}`);
+  const disks = b["disks"];
+  const nics = b["nics"];
+  if (!Array.isArray(disks) || !Array.isArray(nics)) throw new ApiError(400, "disks and nics: must be arrays");
+  for (const [i, d] of (disks as unknown[]).entries()) {
+    const o = d as Record<string, unknown> | null;
+    if (
+      typeof o !== "object" ||
+      o === null ||
+      typeof o["path"] !== "string" ||
+      typeof o["readOnly"] !== "boolean" ||
+      (o["overlay"] !== undefined && typeof o["overlay"] !== "string")
+    )
+      throw new ApiError(400, `disks/${i}: must be {path, readOnly, overlay?}`);
+  }
+  for (const [i, n] of (nics as unknown[]).entries()) {
+    const o = n as Record<string, unknown> | null;
+    if (typeof o !== "object" || o === null || typeof o["mac"] !== "string" || typeof o["kind"] !== "string")
+      throw new ApiError(400, `nics/${i}: must be a NIC with kind and mac`);
+  }
+  return { name, spec: spec as unknown as VmSpec, disks: disks as DiskSpec[], nics: nics as NicSpec[] };
 }
 
 /** A JSON object body, or {} for an empty body (actions whose fields are all optional). */

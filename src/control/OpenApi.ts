@@ -159,6 +159,42 @@ export const openApiDocument = {
         responses: { "201": snapshotResponse, ...errs(400, 401, 404, 409) },
       },
     },
+    "/v1/vms/{id}/migrate": {
+      post: {
+        summary:
+          "live-migrate a running VM to another daemon: pre-copy of RAM while it runs, then stop-and-copy; on success the VM ends here and runs there, on failure it keeps running here",
+        parameters: idParam,
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["to", "token"],
+                properties: {
+                  to: { type: "string", description: "http://HOST:PORT of the destination daemon" },
+                  token: { type: "string", description: "the destination daemon's bearer token" },
+                  maxDowntimeMs: { type: "number", description: "downtime target of the stop-and-copy (default 300)" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "{destination: VM id there, result: rounds, pages and bytes sent, totalMs, downtimeMs}",
+          },
+          ...errs(400, 401, 404, 409),
+        },
+      },
+    },
+    "/v1/migrations": {
+      post: {
+        summary:
+          "destination of a live migration (called by the source daemon): creates the VM and a VM process that awaits the source; answers the port and a one-time ticket",
+        responses: { "201": { description: "{vm, port, ticket}" }, ...errs(400, 401, 403, 409) },
+      },
+    },
     "/v1/snapshots": {
       get: {
         summary: "list snapshots",

@@ -18,6 +18,8 @@ import { Store, type VmExitRecord, type VmRecord, type VmStatus } from "./Store.
 import type { NicSpecJson, VmSpec } from "./VmSpec.js";
 import { ConsoleRing } from "./ConsoleRing.js";
 import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js";
+import type { MigrationResult } from "./Migration.js";
+import { call } from "./Client.js";
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
 import { formatMac, stableMac } from "../devices/net/NetBackend.js";
 import { defaultShareTag, type DiskSpec, type NicSpec, type ShareSpec } from "../vmm/MachineSpec.js";
@@ -54,6 +56,17 @@ interface Live {
   lastError?: string;
   /** Snapshot requests sent to the VM process, by request number. */
   snapshotWaiters?: Map<number, (m: Extract<FromVm, { t: "snapshot-done" }>) => void>;
+  migrateWaiters?: Map<number, (m: Extract<FromVm, { t: "migrate-done" }>) => void>;
+}
+
+/** What a source daemon sends a destination to prepare an incoming migration (POST /v1/migrations). */
+export interface IncomingMigration {
+  name: string;
+  spec: VmSpec;
+  /** The source's disks, opened by the same paths (shared storage). */
+  disks: DiskSpec[];
+  /** The source's NICs, MACs kept (the guest uses them). */
+  nics: NicSpec[];
 }
 
 /** A snapshot the daemon keeps (stateDir/snapshots/NAME/meta.json). */
@@ -80,6 +93,8 @@ interface VmOrigin {
   disks: DiskSpec[];
   /** Set until the first start: that start resumes the snapshot instead of booting. */
   pendingRestore: boolean;
+  /** The disks as they are (a VM migrated here keeps using the source's files), not overlays over them. */
+  keepDisks?: boolean;
 }
 
 export interface ImageResolver {
@@ -369,6 +384,12 @@ export class VmManager extends EventEmitter {
         case "snapshot-done":
           live.snapshotWaiters?.get(m.req)?.(m);
           break;
+        case "migrate-done":
+          live.migrateWaiters?.get(m.req)?.(m);
+          break;
+        case "incoming-ready":
+          this.readyWaiters.get(rec.id)?.(m.port);
+          break;
         case "hello":
           break;
       }
@@ -600,7 +621,9 @@ export class VmManager extends EventEmitter {
       disks.length = 0;
       origin.disks.forEach((d, i) =>
         disks.push(
-          d.readOnly ? d : { path: d.path, readOnly: false, overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) },
+          d.readOnly || origin.keepDisks
+            ? d
+            : { path: d.path, readOnly: false, overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) },
         ),
       );
       if (origin.pendingRestore) {
@@ -609,9 +632,15 @@ export class VmManager extends EventEmitter {
         restore = origin.file;
       }
     }
+    const inc = this.incomingFor.get(rec.id);
+    if (inc) {
+      disks.length = 0;
+      disks.push(...inc.disks);
+    }
     if (!kernel) throw new ApiError(422, "the VM has no kernel");
     return {
       ...(restore ? { restore } : {}),
+      ...(inc ? { incoming: { host: inc.host, ticket: inc.ticket } } : {}),
       id: rec.id,
       kernel,
       ...(initrd ? { initrd } : {}),
@@ -622,7 +651,7 @@ export class VmManager extends EventEmitter {
       // Specs stored before the engine field existed have none: they ran on the default engine.
       engine: (s.engine as EngineName | undefined) ?? DEFAULT_ENGINE,
       disks,
-      nics: launchNics(rec),
+      nics: inc ? inc.nics : launchNics(rec),
       shares: real.shares,
       ...(s.cpuQuota !== undefined ? { cpuQuota: s.cpuQuota } : {}),
     };
@@ -754,6 +783,131 @@ export class VmManager extends EventEmitter {
       await this.delete(rec.id, true).catch(() => {});
       throw e;
     }
+  }
+
+  /** Incoming migrations being set up, by VM id (the next start receives instead of booting). */
+  private readonly incomingFor = new Map<
+    string,
+    { host: string; ticket: string; disks: DiskSpec[]; nics: NicSpec[] }
+  >();
+
+  /**
+   * Destination of a live migration: creates the VM (the source's spec and name), starts its process
+   * listening on `host` for the source, and returns where and with what ticket to connect. The disks
+   * are the source's own files (shared storage): they must lie in directories this daemon may use.
+   */
+  async incoming(m: IncomingMigration, host: string): Promise<{ vm: VmRecord; port: number; ticket: string }> {
+    m.disks.forEach((d, i) => {
+      this.paths.resolve(`disks/${i}/path`, d.path, !d.readOnly && !d.overlay);
+      if (d.overlay) this.paths.resolve(`disks/${i}/overlay`, d.overlay, true);
+    });
+    m.nics.forEach((n, i) => {
+      if (n.kind !== "user" && n.kind !== "switch")
+        throw new ApiError(422, `nics/${i}: a ${n.kind} NIC cannot be migrated through the daemon`);
+    });
+    const rec = this.create({ ...m.spec, name: m.name });
+    // Later boots of this VM keep the disks it came with.
+    this.setOrigin(rec.id, { snapshot: "", file: "", disks: m.disks, pendingRestore: false, keepDisks: true });
+    const ticket = randomBytes(32).toString("hex");
+    this.incomingFor.set(rec.id, { host, ticket, disks: m.disks, nics: m.nics });
+    try {
+      const ready = new Promise<number>((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new ApiError(500, "the VM process did not get ready for the migration")),
+          20_000,
+        );
+        this.readyWaiters.set(rec.id, (port) => {
+          clearTimeout(t);
+          resolve(port);
+        });
+      });
+      const started = await this.start(rec.id);
+      const live = this.live.get(rec.id);
+      if (!live) throw new ApiError(500, `the VM process for the migration ended: ${started.lastExit?.message ?? "?"}`);
+      const port = await Promise.race([
+        ready,
+        live.exited.then(() => Promise.reject(new ApiError(500, "the VM process for the migration ended"))),
+      ]);
+      return { vm: this.get(rec.id), port, ticket };
+    } catch (e) {
+      await this.delete(rec.id, true).catch(() => {});
+      throw e;
+    } finally {
+      this.incomingFor.delete(rec.id);
+      this.readyWaiters.delete(rec.id);
+    }
+  }
+  private readonly readyWaiters = new Map<string, (port: number) => void>();
+
+  /**
+   * Live migration, source side: asks the destination daemon (with its token) to prepare a VM, then
+   * has this VM's process send the guest there. On success this VM ends (recorded "migrated"); on
+   * any failure it keeps running here.
+   */
+  migrate(
+    ref: string,
+    to: { url: string; token: string },
+    maxDowntimeMs: number,
+  ): Promise<{ destination: string; result: MigrationResult }> {
+    return this.exclusive(ref, "migration", async (rec) => {
+      const live = this.live.get(rec.id);
+      if (!live?.channel)
+        throw new ApiError(409, `VM '${rec.spec.name}' is ${rec.status}: only a running VM can be migrated`);
+      let cfg: LaunchConfig;
+      try {
+        cfg = JSON.parse(readFileSync(join(this.vmDir(rec.id), "launch.json"), "utf8")) as LaunchConfig;
+      } catch {
+        throw new ApiError(409, `VM '${rec.spec.name}' has no launch configuration to migrate`);
+      }
+      let target: URL;
+      try {
+        target = new URL(to.url);
+      } catch {
+        throw new ApiError(400, `to: '${to.url}' is not a URL (give http://HOST:PORT of the destination daemon)`);
+      }
+      const dest = { url: target.origin, token: to.token };
+      const body: IncomingMigration = { name: rec.spec.name, spec: rec.spec, disks: cfg.disks, nics: cfg.nics };
+      let r: { status: number; body: unknown; text: string };
+      try {
+        r = await call(dest, "POST", "/v1/migrations", body);
+      } catch (e) {
+        throw new ApiError(502, `the destination ${dest.url} cannot be reached: ${(e as Error).message}`);
+      }
+      if (r.status !== 201) {
+        const msg = (r.body as { error?: string } | null)?.error ?? r.text;
+        throw new ApiError(
+          r.status === 401 ? 401 : 409,
+          `the destination refused the migration (HTTP ${r.status}): ${msg}`,
+        );
+      }
+      const answer = r.body as { vm: { id: string }; port: number; ticket: string };
+      const req = ++this.snapshotReq;
+      const waiters = (live.migrateWaiters ??= new Map<number, (m: Extract<FromVm, { t: "migrate-done" }>) => void>());
+      const done = await new Promise<Extract<FromVm, { t: "migrate-done" }>>((resolve) => {
+        waiters.set(req, resolve);
+        void live.exited.then(() => resolve({ t: "migrate-done", req, error: "the VM process ended" }));
+        this.toVm(live, {
+          t: "migrate",
+          req,
+          host: target.hostname,
+          port: answer.port,
+          ticket: answer.ticket,
+          maxDowntimeMs,
+        });
+      });
+      waiters.delete(req);
+      if (!done.result) {
+        // The destination's half-made VM is of no use.
+        await call(dest, "DELETE", `/v1/vms/${answer.vm.id}?force=true`).catch(() => {});
+        throw new ApiError(
+          409,
+          `migration of VM '${rec.spec.name}' failed, it keeps running here: ${done.error ?? "?"}`,
+        );
+      }
+      live.endedBy = "migrated";
+      await live.exited;
+      return { destination: answer.vm.id, result: done.result };
+    });
   }
 
   /** Stops every VM (daemon shutdown): asks each process to stop and flush, then waits. */

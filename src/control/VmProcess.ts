@@ -9,7 +9,8 @@
 // record is also written next to the socket (exit.json) for a daemon that was not connected.
 import process from "node:process";
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
+import { receiveMigration, sendMigration, type MigrationMessage } from "./Migration.js";
 import { dirname, join } from "node:path";
 import { VmChannel } from "./VmChannel.js";
 import type { Vm } from "../vmm/Vm.js";
@@ -186,12 +187,100 @@ async function boot(cfg: LaunchConfig): Promise<void> {
   });
   vm = machine.vm;
   if (cfg.restore) restoreSnapshot(vm, cfg.restore);
+  const incoming = cfg.incoming ? await acceptMigration(vm, cfg.incoming.host, cfg.incoming.ticket) : undefined;
+  // The source wrote the shared disks until it stopped: overlays re-read what it allocated.
+  if (incoming) for (const d of machine.disks) await d.refresh?.();
   // First figures at once (a client may ask right after start), then every second.
   stats();
   statsTimer = setInterval(stats, 1000);
   if (cfg.cpuQuota !== undefined && cfg.cpuQuota < 1) startQuota(cfg.cpuQuota);
-  const exit = await vm.start();
-  await finish(exit.reason, exit.status, exit.message);
+  const running = vm.start();
+  incoming?.send({ t: "started" }, () => incoming.close());
+  const exit = await running;
+  if (migratedAway) await finish("migrated", 0, "the VM moved to another daemon (vm migrate)");
+  else await finish(exit.reason, exit.status, exit.message);
+}
+
+/** The VM ran on elsewhere after a live migration: this process ends without an error. */
+let migratedAway = false;
+
+/**
+ * Incoming live migration: listens on `host` (the port goes to the daemon), takes the source that
+ * presents the ticket, and loads the guest it sends into `v` (not started). Gives up after 60 s.
+ */
+async function acceptMigration(
+  v: Vm,
+  host: string,
+  ticket: string,
+): Promise<VmChannel<MigrationMessage, MigrationMessage>> {
+  const listener = createServer();
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(0, host, () => resolve());
+  });
+  const addr = listener.address();
+  send({ t: "incoming-ready", port: typeof addr === "object" && addr ? addr.port : 0 });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const sock = await new Promise<Socket>((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error("no migration source connected within 60 s")),
+          Math.max(0, deadline - Date.now()),
+        );
+        listener.once("connection", (c: Socket) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+      });
+      const ch = new VmChannel<MigrationMessage, MigrationMessage>(sock);
+      try {
+        await receiveMigration(v, ch, ticket, 30_000);
+        return ch;
+      } catch (e) {
+        ch.send({ t: "error", message: (e as Error).message });
+        ch.close();
+        // A connection with the wrong ticket is dropped and the real source still awaited; a
+        // migration that failed half-way cannot be resumed.
+        if ((e as Error).message !== "wrong migration ticket") throw e;
+      }
+    }
+  } finally {
+    listener.close();
+  }
+}
+
+/** vm migrate, source side: sends the guest to the destination; on success this VM ends. */
+async function migrate(m: Extract<ToVm, { t: "migrate" }>): Promise<void> {
+  if (!vm || vm.state === "stopped") throw new Error("the VM is not running");
+  if (snapshotting) throw new Error("a snapshot or migration of this VM is under way");
+  const v = vm;
+  snapshotting = true;
+  try {
+    const sock = await new Promise<Socket>((resolve, reject) => {
+      const c = connect(m.port, m.host);
+      c.once("connect", () => {
+        c.removeAllListeners("error");
+        resolve(c);
+      });
+      c.once("error", reject);
+    });
+    const ch = new VmChannel<MigrationMessage, MigrationMessage>(sock);
+    try {
+      const disks = machine?.disks ?? [];
+      // Shared disks: everything written reaches stable storage before the destination opens them.
+      const result = await sendMigration(v, ch, m.ticket, m.maxDowntimeMs, () =>
+        Promise.all(disks.map((d) => d.flush())).then(() => {}),
+      );
+      send({ t: "migrate-done", req: m.req, result });
+      migratedAway = true;
+      v.stop();
+    } finally {
+      ch.close();
+    }
+  } finally {
+    snapshotting = false;
+  }
 }
 
 /**
@@ -305,6 +394,9 @@ function handle(m: ToVm): void {
       break;
     case "input":
       con.sink?.input(m.data);
+      break;
+    case "migrate":
+      migrate(m).catch((e: unknown) => send({ t: "migrate-done", req: m.req, error: (e as Error).message }));
       break;
     case "snapshot":
       snapshot(m.req, m.dir, m.compress === true).catch((e: unknown) =>

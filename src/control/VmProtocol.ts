@@ -4,6 +4,7 @@
 import type { VmStats } from "../vmm/Vm.js";
 import type { EngineName } from "../dbt/Engine.js";
 import type { DiskSpec, NicSpec, ShareSpec } from "../vmm/MachineSpec.js";
+import type { MigrationResult } from "./Migration.js";
 
 /** Everything a VM process needs to boot, resolved by the daemon (paths are absolute). */
 export interface LaunchConfig {
@@ -23,6 +24,11 @@ export interface LaunchConfig {
   cpuQuota?: number;
   /** Resume from this snapshot file instead of booting (vm restore; docs/SNAPSHOTS.md). */
   restore?: string;
+  /**
+   * Receive a live migration instead of booting: listen on HOST (port chosen by the OS, reported with
+   * "incoming-ready"), accept the source that presents TICKET, resume the guest it sends.
+   */
+  incoming?: { host: string; ticket: string };
 }
 
 /** What a VM process reports after a snapshot (vm snapshot). */
@@ -47,6 +53,8 @@ export type ToVm =
   | { t: "input"; data: Uint8Array }
   /** Pause, save the machine to DIR/snapshot.tvsnap with its disks frozen as DIR/diskN.img, resume. */
   | { t: "snapshot"; req: number; dir: string; compress?: boolean }
+  /** Live-migrate to the destination VM process at HOST:PORT (Migration.ts); this VM ends on success. */
+  | { t: "migrate"; req: number; host: string; port: number; ticket: string; maxDowntimeMs: number }
   | { t: "net"; nic: number; frame: Uint8Array };
 
 export interface VmProcessStats extends VmStats {
@@ -67,4 +75,6 @@ export type FromVm =
   | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "exit"; reason: string; status: number; message?: string }
   | { t: "error"; message: string }
-  | { t: "snapshot-done"; req: number; report?: SnapshotReport; error?: string };
+  | { t: "snapshot-done"; req: number; report?: SnapshotReport; error?: string }
+  | { t: "incoming-ready"; port: number }
+  | { t: "migrate-done"; req: number; result?: MigrationResult; error?: string };

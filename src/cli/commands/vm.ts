@@ -6,6 +6,7 @@ import { parseNetFlags } from "../NetOption.js";
 import { ClientError, callOk, endpointFrom, type Endpoint } from "../../control/Client.js";
 import type { VmSpec } from "../../control/VmSpec.js";
 import { parseEngine } from "../EngineSetup.js";
+import { readFileSync } from "node:fs";
 
 const usage = `Usage: typevisor vm <action> [options]
 
@@ -35,6 +36,9 @@ Actions:
   snapshots                                list snapshots
   snapshot rm SNAP [--force]               delete a snapshot (--force: even if VMs restored from
                                            it still use its disks)
+  migrate VM --to http://HOST:PORT --token-file F [--max-downtime 300ms]
+                                           live-migrate VM to another daemon (F: its token; the
+                                           disks must be reachable by the same paths there)
   restore SNAP [--name NEWVM]              a new VM resumed from the snapshot, running at once; each
                                            restore is a clone (own disks, MAC, RNG reseeded)
 
@@ -69,6 +73,8 @@ const options = {
   force: { type: "boolean" },
   "read-only": { type: "boolean" },
   compress: { type: "boolean" },
+  to: { type: "string" },
+  "max-downtime": { type: "string" },
 } as const;
 
 interface SnapshotJson {
@@ -342,6 +348,37 @@ export const command: Command = {
           if (!ref) throw new UsageError("vm snapshot rm: name the snapshot");
           await callOk(ep, "DELETE", `/v1/snapshots/${encodeURIComponent(ref)}${values.force ? "?force=true" : ""}`);
           out({ deleted: ref }, () => `${ref}: deleted\n`);
+          return 0;
+        }
+        case "migrate": {
+          if (!values.to) throw new UsageError("vm migrate: give the destination daemon with --to http://HOST:PORT");
+          const tf = values["token-file"];
+          if (!tf) throw new UsageError("vm migrate: give the destination's token with --token-file FILE");
+          let token: string;
+          try {
+            token = readFileSync(tf, "utf8").trim();
+          } catch (e) {
+            throw new UsageError(`vm migrate: cannot read the token file '${tf}': ${(e as Error).message}`);
+          }
+          const md = values["max-downtime"] ?? "300ms";
+          const mm = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(md);
+          if (!mm) throw new UsageError(`vm migrate: --max-downtime ${md}: give a duration such as 300ms or 1s`);
+          const maxDowntimeMs = Number(mm[1]) * (mm[2] === "s" ? 1000 : 1);
+          // --token-file names the destination's token here: the source is reached by --socket.
+          const src = endpointFrom({ socket: values.socket });
+          const r = (await callOk(src, "POST", `/v1/vms/${needRef()}/migrate`, {
+            to: values.to,
+            token,
+            maxDowntimeMs,
+          })) as {
+            destination: string;
+            result: { rounds: number; bytesSent: number; totalMs: number; downtimeMs: number };
+          };
+          out(
+            r,
+            () =>
+              `${ref}: migrated to ${values.to} (VM ${r.destination}): ${r.result.rounds} rounds, ${(r.result.bytesSent / 2 ** 20).toFixed(1)} MiB, ${r.result.totalMs.toFixed(0)} ms total, ${r.result.downtimeMs.toFixed(0)} ms downtime\n`,
+          );
           return 0;
         }
         case "restore": {

@@ -20,6 +20,8 @@ export interface BlockBackend {
   /** Makes [pos, pos+len) read back as zeroes. */
   writeZeroes(pos: number, len: number): Promise<void>;
   close(): Promise<void>;
+  /** Re-reads metadata another process may have changed since open (live migration; optional). */
+  refresh?(): Promise<void>;
 }
 
 export class BlockBackendError extends Error {

@@ -181,6 +181,15 @@ export class CowOverlay implements BlockBackend {
     if (lo >= 0) await writevAll(this.fh, [this.bitmap.subarray(lo, hi + 1)], HEADER + lo);
   }
 
+  /**
+   * Re-reads the allocation bitmap: another process wrote the overlay since it was opened here (a
+   * live migration's source, until it stopped), so clusters it allocated are seen, not the base's.
+   */
+  async refresh(): Promise<void> {
+    await this.writeChain;
+    await readvAll(this.fh, [this.bitmap], HEADER);
+  }
+
   async flush(): Promise<void> {
     await this.writeChain;
     await this.fh.sync();

@@ -1,0 +1,114 @@
+// vm migrate between two daemons on this host: a bare-metal guest counting and writing numbered
+// records to its disk (disk.c) moves from daemon A to daemon B (TCP, B's token) and goes on with the
+// next record there, its disk shared by path; a destination killed during the migration leaves the
+// VM running on A.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { call } from "../../src/control/Client.js";
+import { CowOverlay } from "../../src/devices/block/CowOverlay.js";
+import type { VmEvent } from "../../src/control/VmManager.js";
+import { buildCGuest, hasCrossGcc } from "./guest.js";
+import { startDaemon, waitFor } from "./harness.js";
+
+const skip = hasCrossGcc ? false : "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)";
+const TOKEN = "migration-test-token-0123456789";
+let a: Awaited<ReturnType<typeof startDaemon>>;
+let b: Awaited<ReturnType<typeof startDaemon>>;
+let guest = "";
+
+before(async () => {
+  if (skip) return;
+  guest = buildCGuest("disk.c");
+  a = await startDaemon({ allowDirs: [dirname(guest)] });
+  // B opens A's disk files (shared storage): the guest's directory and A's VM directories.
+  b = await startDaemon({ allowDirs: [dirname(guest), a.dir], token: TOKEN });
+});
+after(async () => {
+  if (skip) return;
+  await a.daemon.stop();
+  await b.daemon.stop();
+});
+
+const records = (text: string) => [...text.matchAll(/W(\d+)\n/g)].map((m) => Number(m[1]));
+const bEp = () => ({ url: `http://127.0.0.1:${b.daemon.tcpPort}`, token: TOKEN });
+
+async function startWriter(name: string): Promise<string> {
+  const disk = join(dirname(guest), `mig-${name}.img`);
+  writeFileSync(disk, Buffer.alloc(64 * 512));
+  const r = await call(a.ep, "POST", "/v1/vms?start=true", {
+    name,
+    kernel: guest,
+    memoryMiB: 64,
+    disks: [{ path: disk, overlay: true }],
+  });
+  assert.equal(r.status, 201, r.text);
+  await waitFor(
+    `${name} writes`,
+    async () => (records((await call(a.ep, "GET", `/v1/vms/${name}/console`)).text).at(-1) ?? 0) >= 20,
+  );
+  return disk;
+}
+
+test("vm migrate moves a running guest to another daemon: no gap, no repeat, disk consistent", { skip }, async () => {
+  const disk = await startWriter("m");
+  const src = (await call(a.ep, "GET", "/v1/vms/m")).body as { id: string };
+  const r = await call(a.ep, "POST", "/v1/vms/m/migrate", { to: bEp().url, token: TOKEN, maxDowntimeMs: 300 });
+  assert.equal(r.status, 200, r.text);
+  const res = (r.body as { result: { rounds: number; downtimeMs: number; bytesSent: number } }).result;
+  assert.ok(res.rounds >= 2 && res.bytesSent > 0, JSON.stringify(res));
+  const onA = (await call(a.ep, "GET", "/v1/vms/m")).body as { status: string; lastExit: { reason: string } };
+  assert.equal(onA.status, "stopped");
+  assert.equal(onA.lastExit.reason, "migrated");
+  const aText = (await call(a.ep, "GET", "/v1/vms/m/console")).text;
+  const lastOnA = records(aText).at(-1)!;
+  await waitFor(
+    "m writes on B",
+    async () => records((await call(bEp(), "GET", "/v1/vms/m/console")).text).length >= 40,
+  );
+  const seq = records(aText + (await call(bEp(), "GET", "/v1/vms/m/console")).text);
+  seq.forEach((n, i) => assert.equal(n, seq[0]! + i, `W${n} after W${seq[i - 1]} (A ended at W${lastOnA})`));
+  assert.equal((await call(bEp(), "POST", "/v1/vms/m/kill")).status, 200);
+  const last = seq.at(-1)!;
+  const d = await CowOverlay.open(disk, join(a.dir, "vms", src.id, "disk0.overlay"));
+  try {
+    const s = new Uint8Array(512);
+    for (let n = last - 62; n <= last; n++) {
+      await d.read([s], (n % 64) * 512);
+      assert.equal(Number(Buffer.from(s).readBigUInt64LE(4)), n, `sector ${n % 64} after the migration`);
+    }
+  } finally {
+    await d.close();
+  }
+  // A wrong token is refused by the destination, and the VM is not touched.
+  await startWriter("t");
+  const bad = await call(a.ep, "POST", "/v1/vms/t/migrate", { to: bEp().url, token: "wrong" });
+  assert.equal(bad.status, 401, bad.text);
+  assert.equal(((await call(a.ep, "GET", "/v1/vms/t")).body as { status: string }).status, "running");
+});
+
+test("a destination killed during the migration leaves the VM running on the source", { skip }, async () => {
+  await startWriter("f");
+  // Kill B's VM process for 'f' as soon as it starts (it then awaits the source).
+  const killer = (e: VmEvent) => {
+    if (e.name === "f" && e.type === "state" && e.status === "running") {
+      const pid = b.daemon.vms.pid(e.vm);
+      if (pid) process.kill(pid, "SIGKILL");
+    }
+  };
+  b.daemon.vms.on("event", killer);
+  try {
+    const r = await call(a.ep, "POST", "/v1/vms/f/migrate", { to: bEp().url, token: TOKEN });
+    assert.notEqual(r.status, 200, r.text);
+  } finally {
+    b.daemon.vms.off("event", killer);
+  }
+  const vm = (await call(a.ep, "GET", "/v1/vms/f")).body as { status: string };
+  assert.equal(vm.status, "running");
+  const before = records((await call(a.ep, "GET", "/v1/vms/f/console")).text).at(-1)!;
+  await waitFor(
+    "f goes on writing on A",
+    async () => (records((await call(a.ep, "GET", "/v1/vms/f/console")).text).at(-1) ?? 0) > before + 10,
+  );
+});

@@ -6,7 +6,7 @@
 // The loop is single-threaded and cooperative: it runs each hart for a slice of instructions, then
 // yields to Node's event loop often enough (every ~10 ms of wall time) that terminal input, disk I/O
 // completions and timers are served while the guest is busy.
-import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { yieldToEventLoop } from "./EventLoop.js";
 import { ExitReason } from "../riscv/ExitReason.js";
 import { Cause } from "../riscv/Trap.js";
 import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
@@ -162,7 +162,7 @@ export interface VmOptions extends Omit<VirtBoardOptions, "onEvent" | "vcpuThrea
   onReboot?: () => void;
 }
 
-const PANIC_MARK = Buffer.from("end Kernel panic", "latin1");
+const PANIC_MARK = new TextEncoder().encode("end Kernel panic");
 
 export class Vm {
   readonly board: VirtBoard;

@@ -27,7 +27,8 @@ function messageChannelYield(): () => Promise<void> {
     });
 }
 
-const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+/** Node's setImmediate, looked up (not named) so the page's bundle never refers to it. */
+const immediate = (globalThis as Record<string, unknown>)["setImmediate"] as ((cb: () => void) => unknown) | undefined;
 
 /** Resolves after the host's pending events have run. */
 export const yieldToEventLoop: () => Promise<void> = immediate

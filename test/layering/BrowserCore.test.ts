@@ -77,6 +77,10 @@ export function nodeUses(text: string): string[] {
   const code = codeOf(text);
   if (/(?<![.\w])Buffer\b/.test(code)) out.push("uses the Buffer global");
   if (/(?<![.\w])process\s*\./.test(code)) out.push("uses the process global");
+  if (/(?<![.\w])setImmediate\b/.test(code))
+    out.push("uses setImmediate (Node only; queueMicrotask or vmm/EventLoop.ts)");
+  if (/(?<![.\w])NodeJS\./.test(code)) out.push("uses the NodeJS type namespace");
+  if (/(?<![.\w])(__dirname|__filename|require)\b/.test(code)) out.push("uses CommonJS globals");
   return out;
 }
 
@@ -89,8 +93,15 @@ test("nodeUses sees node: imports, bare built-ins and the Buffer/process globals
     "// process.exit(1)",
     'const s = "process.env";',
     "const ab = new ArrayBuffer(1); const sab = new SharedArrayBuffer(1); obj.process.x = 1;",
+    "setImmediate(f); let t: NodeJS.Timeout;",
   ].join("\n");
-  assert.deepEqual(nodeUses(text), ["imports node:fs", "imports zlib", "uses the Buffer global"]);
+  assert.deepEqual(nodeUses(text), [
+    "imports node:fs",
+    "imports zlib",
+    "uses the Buffer global",
+    "uses setImmediate (Node only; queueMicrotask or vmm/EventLoop.ts)",
+    "uses the NodeJS type namespace",
+  ]);
 });
 
 test("the core (memory, riscv, dbt, boot, devices, vmm, web) uses no Node built-in outside its host files", () => {

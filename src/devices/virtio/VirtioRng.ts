@@ -45,7 +45,7 @@ export class VirtioRng implements VirtioDevice {
   private readonly now: () => number;
   private tokens: number;
   private last: number;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly waiting = new InFlight();
   bytesServed = 0;
 

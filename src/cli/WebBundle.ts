@@ -5,7 +5,7 @@
 // esbuild bundles for the browser platform, so a Node built-in reached from src/web fails the build
 // (besides test/layering/BrowserCore.test.ts).
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The package's root (this file is dist/src/cli/WebBundle.js or src/cli/WebBundle.ts). */
@@ -19,6 +19,15 @@ export const PACKAGE_ROOT = (() => {
   return d;
 })();
 
+/**
+ * Host files the core imports that the page's build replaces (as a package's "browser" field
+ * would), by path under src/: the vCPU threads (worker_threads) and their process-wide clock.
+ */
+export const BROWSER_SUBSTITUTES: Readonly<Record<string, string>> = {
+  "vmm/vcpu/VcpuSet.ts": "web/browser/host/VcpuSet.ts",
+  "vmm/vcpu/ThreadClock.ts": "web/browser/host/ThreadClock.ts",
+};
+
 /** Where the bundle goes and where the servers read it. */
 export const WEB_DIR = join(PACKAGE_ROOT, "dist", "web");
 
@@ -26,6 +35,22 @@ export async function bundleWeb(outDir = WEB_DIR): Promise<void> {
   // Imported here: esbuild is a build-time (dev) dependency, not needed to run Typevisor.
   const esbuild = await import("esbuild");
   const src = join(PACKAGE_ROOT, "src", "web", "browser");
+  const srcRoot = join(PACKAGE_ROOT, "src");
+  const substitute = {
+    name: "typevisor-browser-substitutes",
+    setup(build: {
+      onResolve(
+        o: { filter: RegExp },
+        cb: (a: { path: string; resolveDir: string }) => { path: string } | undefined,
+      ): void;
+    }) {
+      build.onResolve({ filter: /\.js$/ }, (a) => {
+        const rel = relative(srcRoot, resolve(a.resolveDir, a.path)).replace(/\.js$/, ".ts").split(sep).join("/");
+        const to = BROWSER_SUBSTITUTES[rel];
+        return to === undefined ? undefined : { path: join(srcRoot, to) };
+      });
+    },
+  };
   mkdirSync(join(outDir, "ui"), { recursive: true });
   await esbuild.build({
     entryPoints: {
@@ -42,6 +67,7 @@ export async function bundleWeb(outDir = WEB_DIR): Promise<void> {
     minify: true,
     sourcemap: true,
     logLevel: "warning",
+    plugins: [substitute],
   });
   const xtermCss = join(PACKAGE_ROOT, "node_modules", "@xterm", "xterm", "css", "xterm.css");
   for (const [from, to] of [

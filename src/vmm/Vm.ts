@@ -17,7 +17,7 @@ import { addDbtStats, emptyDbtStats, type DbtStats } from "../dbt/Dbt.js";
 import type { EngineName } from "../dbt/Engine.js";
 import { VcpuSet, type VcpuStats } from "./vcpu/VcpuSet.js";
 import type { VcpuReport } from "./vcpu/Vcpu.js";
-import { clockFrom } from "./vcpu/VcpuShared.js";
+import { clockFrom, clockOrigin } from "./vcpu/VcpuShared.js";
 import { VIRT } from "./VirtDeviceTree.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
@@ -189,7 +189,7 @@ export class Vm {
   /** With vCPU threads: wakes the VMM thread's loop (an event, an error, a panic, stop()). */
   private signal: (() => void) | undefined;
   readonly threaded: boolean;
-  private readonly timerOrigin = process.hrtime.bigint();
+  private readonly timerOrigin = clockOrigin();
   private readonly tap: CharBackend;
   private sbiBase = new Map<string, number>();
   /** With vCPU threads: the per-vCPU counters of the last boot that ended. */

@@ -35,6 +35,8 @@ export interface BootOptions {
   append?: string;
   /** CPU engine (default: the translator, "dbt"). */
   engine?: EngineName;
+  /** Run each hart on its own thread (Node only; default: when cpus > 1). The page runs them on one. */
+  vcpuThreads?: boolean;
   /** Where the console goes besides the "console" event (e.g. a host terminal under Node). */
   terminal?: CharBackend;
   onProgress?: (p: DownloadProgress) => void;
@@ -217,6 +219,7 @@ export async function boot(opts: BootOptions): Promise<TypevisorVm> {
         initrd: initrd && { name: "initrd", bytes: initrd },
         append: opts.append ?? "console=ttyS0",
         engine: opts.engine,
+        ...(opts.vcpuThreads !== undefined ? { vcpuThreads: opts.vcpuThreads } : {}),
         disks: disks.map((b, i) => ({ path: String(i), readOnly: b.readOnly })),
         nics: [],
       },

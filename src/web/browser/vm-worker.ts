@@ -37,7 +37,8 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case "boot": {
       try {
-        vm = await boot({ ...m.opts, onProgress: (p) => post({ t: "progress", p }) });
+        // Every hart on this worker's thread: vCPU threads (worker_threads) are Node's only.
+        vm = await boot({ ...m.opts, vcpuThreads: false, onProgress: (p) => post({ t: "progress", p }) });
       } catch (e) {
         post({ t: "error", message: (e as Error).message });
         return;

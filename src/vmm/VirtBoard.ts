@@ -21,7 +21,6 @@ import { Aclint } from "../devices/Aclint.js";
 import { GoldfishRtc } from "../devices/GoldfishRtc.js";
 import { Syscon } from "../devices/Syscon.js";
 import { VmGenId } from "../devices/VmGenId.js";
-import { randomBytes } from "node:crypto";
 import { VirtioMmio } from "../devices/virtio/VirtioMmio.js";
 import { VirtioConsole } from "../devices/virtio/VirtioConsole.js";
 import { VirtioRng } from "../devices/virtio/VirtioRng.js";
@@ -202,7 +201,7 @@ export class VirtBoard {
     this.bus.map(VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map(VIRT.clint.base, VIRT.clint.size, this.clint);
     this.bus.map(VIRT.plic.base, VIRT.plic.size, this.plic);
-    this.vmgenid = new VmGenId(this.wakingLine(VIRT.vmgenid.irq), randomBytes(16));
+    this.vmgenid = new VmGenId(this.wakingLine(VIRT.vmgenid.irq), crypto.getRandomValues(new Uint8Array(16)));
     this.bus.map(VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
     this.uart = new Uart16550(this.wakingLine(VIRT.uart0.irq), opts.console);
     this.bus.map(VIRT.uart0.base, VIRT.uart0.size, this.uart);

@@ -43,6 +43,7 @@ export const HOST_FILES: Record<string, string> = {
   "vmm/snapshot/Snapshot.ts": "snapshot files on the host",
   "vmm/snapshot/SnapshotFile.ts": "the snapshot file format (node:zlib, Buffer)",
   "vmm/snapshot/MachineState.ts": "part of the snapshot files (SnapshotFile's errors)",
+  "vmm/snapshot/FreezeDisk.ts": "freezes a disk file for a snapshot (fs/promises)",
 };
 
 const NODE_BUILTINS = new Set(

@@ -61,9 +61,7 @@ test(
       await page.keyboard.type("hello-dashboard");
       await waitForText(text, /hello-dashboard/, 20_000);
       // Two polls of the statistics draw the first segment of each chart.
-      await page.waitForFunction("document.getElementById('v-mips').textContent !== ''", undefined, {
-        timeout: 15_000,
-      });
+      await page.waitForSelector("#v-mips:not(:empty)", { timeout: 15_000 });
       await screenshot(page, "dashboard");
       await page.click(`${row} button[data-action=shutdown]`);
       await page.waitForSelector(`${row} td.status:text-is("stopped")`, { timeout: 30_000 });

@@ -11,6 +11,7 @@ const FDT_END_NODE = 0x2;
 const FDT_PROP = 0x3;
 const FDT_END = 0x9;
 const HEADER_SIZE = 40;
+const UTF8 = new TextEncoder();
 
 export type FdtValue = Uint8Array;
 
@@ -45,8 +46,7 @@ export const fdtValue = {
   },
   /** A NUL-terminated string, or a <stringlist> when given several. */
   strings(...ss: string[]): FdtValue {
-    const parts = ss.map((s) => Buffer.from(s + "\0", "utf8"));
-    return new Uint8Array(Buffer.concat(parts));
+    return UTF8.encode(ss.map((s) => s + "\0").join(""));
   },
 };
 
@@ -112,7 +112,7 @@ export class Fdt {
       if (off === undefined) {
         off = strings.length;
         stringOffsets.set(name, off);
-        for (const b of Buffer.from(name + "\0", "utf8")) strings.push(b);
+        for (const b of UTF8.encode(name + "\0")) strings.push(b);
       }
       return off;
     };
@@ -135,7 +135,7 @@ export class Fdt {
     };
     const emit = (node: FdtNode) => {
       u32(FDT_BEGIN_NODE);
-      padded(Buffer.from(node.name + "\0", "utf8"));
+      padded(UTF8.encode(node.name + "\0"));
       for (const p of node.props) {
         u32(FDT_PROP);
         u32(p.value.length);

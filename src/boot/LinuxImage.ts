@@ -15,7 +15,7 @@
 //  60  u32 res3           PE header offset
 //
 // Debian's /boot/vmlinux-*-riscv64 is such an Image with an EFI stub.
-import { gunzipSync } from "node:zlib";
+import { gunzip } from "./Gunzip.js";
 import { parseElf } from "./Elf.js";
 import { loadElf, loadSpan } from "./ElfLoader.js";
 import type { GuestMemory } from "../memory/GuestMemory.js";
@@ -196,7 +196,7 @@ export function planKernel(input: Uint8Array, name: string, ramBase: number, raw
   }
   if (format === "image" && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = new Uint8Array(gunzipSync(bytes));
+      bytes = gunzip(bytes);
     } catch (e) {
       throw new KernelImageError(
         name,

@@ -10,7 +10,8 @@
 import { isIP } from "node:net";
 import { UsageError } from "./Command.js";
 import type { HostForward, NicSpec } from "../vmm/MachineSpec.js";
-import { parseMac, stableMac } from "../devices/net/NetBackend.js";
+import { parseMac } from "../devices/net/NetBackend.js";
+import { stableMac } from "../devices/net/StableMac.js";
 
 export const NET_FLAG_USAGE = `  --net user[,hostfwd=tcp:[ADDR]:HOSTPORT-:GUESTPORT][,mac=MAC]
                            a NIC with user-mode NAT through passt (no root needed): DHCP, DNS,

@@ -13,6 +13,11 @@ import { openApiDocument } from "./OpenApi.js";
 import { vmSpecSchema, type VmSpec } from "./VmSpec.js";
 import type { VmRecord } from "./Store.js";
 import type { VmProcessStats } from "./VmProtocol.js";
+import { resolveUnder, sendFile } from "./StaticFiles.js";
+
+/** The dashboard loads only its own scripts and talks only to this server (xterm.js sets inline styles). */
+const UI_CSP =
+  "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
 
 // ajv is CommonJS: under NodeNext its default export is the module object.
 const Ajv = AjvModule.Ajv;
@@ -44,7 +49,21 @@ function describeAjvError(): string {
 export interface ApiOptions {
   /** Bearer token required on every request (TCP listeners); undefined = none (Unix socket). */
   token?: string;
+  /**
+   * The dashboard's static files (dist/web/ui), served at /ui/ without the token: they hold no VM
+   * data, and the dashboard then calls the API with the token like any client (docs/WEB.md).
+   */
+  uiDir?: string;
 }
+
+/**
+ * A browser cannot set headers on a WebSocket, so the dashboard offers the token as a subprotocol,
+ * base64url-encoded after this prefix, beside CONSOLE_PROTOCOL, which the server selects (RFC 6455
+ * §4.1, Sec-WebSocket-Protocol). The token then travels in a header as with Authorization, never
+ * in the URL.
+ */
+export const BEARER_PROTOCOL_PREFIX = "typevisor.bearer.";
+export const CONSOLE_PROTOCOL = "typevisor.console";
 
 /**
  * The request target as a URL. Only origin-form targets (RFC 9112 §3.2.1: "/path?query") are
@@ -101,7 +120,12 @@ function vmJson(rec: VmRecord, stats: VmProcessStats | undefined) {
 }
 
 export class ControlApi {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    // Select the console protocol, never echo the bearer one (ws would pick the first offered).
+    handleProtocols: (offered) => (offered.has(CONSOLE_PROTOCOL) ? CONSOLE_PROTOCOL : false),
+  });
   private readonly writers = new Map<string, WebSocket>();
   /** Console bytes dropped for WebSocket clients that read too slowly, by VM id. */
   private readonly clientDropped = new Map<string, number>();
@@ -129,12 +153,17 @@ export class ControlApi {
     return c;
   }
 
-  private authorized(req: IncomingMessage, token: string | undefined): boolean {
+  private authorized(req: IncomingMessage, token: string | undefined, websocket = false): boolean {
     if (token === undefined) return true;
     const h = req.headers.authorization ?? "";
-    const m = /^Bearer (.+)$/.exec(h);
-    if (!m) return false;
-    const a = Buffer.from(m[1]!);
+    let given = /^Bearer (.+)$/.exec(h)?.[1];
+    if (given === undefined && websocket) {
+      const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+      const p = offered.find((o) => o.startsWith(BEARER_PROTOCOL_PREFIX));
+      if (p) given = Buffer.from(p.slice(BEARER_PROTOCOL_PREFIX.length), "base64url").toString();
+    }
+    if (given === undefined) return false;
+    const a = Buffer.from(given);
     const b = Buffer.from(token);
     return a.length === b.length && timingSafeEqual(a, b);
   }
@@ -150,6 +179,16 @@ export class ControlApi {
         else res.end();
       };
       try {
+        if (opts.uiDir !== undefined && /^\/ui(\/|$)/.test(req.url ?? "")) {
+          const rel = (req.url ?? "").replace(/^\/ui\/?/, "").replace(/[?#].*$/, "");
+          if (req.url === "/ui") res.writeHead(301, { location: "/ui/" }).end();
+          else {
+            const file = resolveUnder(opts.uiDir, rel);
+            if (file) sendFile(req, res, file, { "content-security-policy": UI_CSP });
+            else send(res, 404, { error: "no such file in the dashboard" });
+          }
+          return;
+        }
         if (!this.authorized(req, opts.token)) {
           // Nothing about any VM leaks to an unauthenticated client: one fixed answer.
           send(
@@ -178,7 +217,7 @@ export class ControlApi {
         );
       };
       try {
-        if (!this.authorized(req, opts.token)) return refuse(401, "missing or wrong bearer token");
+        if (!this.authorized(req, opts.token, true)) return refuse(401, "missing or wrong bearer token");
         const url = parseTarget(req.url);
         const m = /^\/v1\/vms\/([^/]+)\/console$/.exec(url.pathname);
         if (!m) throw new ApiError(404, `no WebSocket endpoint at ${url.pathname}`);

@@ -23,6 +23,8 @@ export interface DaemonOptions {
   /** The image cache: specs may name its files read-only (a disk there needs readOnly or overlay). */
   imageDir?: string;
   shutdownTimeoutMs?: number;
+  /** The dashboard's files (dist/web/ui), served at /ui/ on the TCP listener (docs/WEB.md). */
+  uiDir?: string;
   log?: (line: string) => void;
 }
 
@@ -70,7 +72,7 @@ export class Daemon {
     this.opts.log?.(`typevisor serve: listening on ${socket}`);
     const l = this.opts.listen;
     if (l) {
-      const opts = { token: l.token };
+      const opts = { token: l.token, uiDir: this.opts.uiDir };
       const tcp = this.server(opts);
       await new Promise<void>((resolve, reject) => {
         tcp.once("error", reject);
@@ -80,6 +82,8 @@ export class Daemon {
       this.tcpPort = typeof addr === "object" && addr ? addr.port : l.port;
       this.servers.push(tcp);
       this.opts.log?.(`typevisor serve: listening on http://${l.host}:${this.tcpPort} (bearer token required)`);
+      if (this.opts.uiDir !== undefined)
+        this.opts.log?.(`typevisor serve: dashboard at http://${l.host}:${this.tcpPort}/ui/ (enter the token there)`);
     }
   }
 

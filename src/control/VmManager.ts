@@ -21,7 +21,8 @@ import type { FromVm, LaunchConfig, ToVm, VmProcessStats } from "./VmProtocol.js
 import type { MigrationResult } from "./Migration.js";
 import { call } from "./Client.js";
 import { VirtualSwitch, type SwitchPort } from "../devices/net/VirtualSwitch.js";
-import { formatMac, stableMac } from "../devices/net/NetBackend.js";
+import { formatMac } from "../devices/net/NetBackend.js";
+import { stableMac } from "../devices/net/StableMac.js";
 import { defaultShareTag, type DiskSpec, type NicSpec, type ShareSpec } from "../vmm/MachineSpec.js";
 import { NAME_PATTERN } from "./VmSpec.js";
 import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";

@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { VmChannel } from "./VmChannel.js";
 import type { Vm } from "../vmm/Vm.js";
 import { buildVirtMachine, type VirtMachine } from "../vmm/MachineBuilder.js";
+import { nodeBackends } from "../vmm/NodeBackends.js";
 import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
 import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
@@ -178,12 +179,14 @@ async function boot(cfg: LaunchConfig): Promise<void> {
       };
   machine = await buildVirtMachine(spec, {
     console: con,
-    // The daemon owns the switches: this process only carries the NIC's frames to and from it.
-    openSwitch: async (_name, nic) => {
-      const n = new IpcNet(nic);
-      switchNics.set(nic, n);
-      return n;
-    },
+    backends: nodeBackends({
+      // The daemon owns the switches: this process only carries the NIC's frames to and from it.
+      openSwitch: async (_name, nic) => {
+        const n = new IpcNet(nic);
+        switchNics.set(nic, n);
+        return n;
+      },
+    }),
   });
   vm = machine.vm;
   if (cfg.restore) restoreSnapshot(vm, cfg.restore);

@@ -231,7 +231,7 @@ class PageUnit {
   slot = -1;
   blockAt: Int16Array | undefined = undefined;
   /** Page bytes the translation was made from. */
-  snapshot: Buffer | undefined = undefined;
+  snapshot: Int32Array | undefined = undefined;
   verifiedGen = 0;
   dispatches = 0;
   /** Entry offsets seen (for block discovery); misses since the last translation. */
@@ -322,6 +322,12 @@ export function addDbtStats(dst: DbtStats, src: DbtStats): void {
   }
 }
 
+/** Whether the 4 KiB page at word `word` of RAM differs from its snapshot (1024 words). */
+function pageChanged(snapshot: Int32Array, ram32: Int32Array, word: number): boolean {
+  for (let i = 0; i < 1024; i++) if (snapshot[i] !== ram32[word + i]) return true;
+  return false;
+}
+
 export class Dbt implements HartEngine {
   busy = false;
   readonly stats: DbtStats = emptyDbtStats();
@@ -332,6 +338,8 @@ export class Dbt implements HartEngine {
   private readonly e32: number; // engine offset / 4
   private readonly ram16: Uint16Array;
   private readonly ram8: Uint8Array;
+  /** RAM as words, for comparing a page with its snapshot. */
+  private readonly ram32: Int32Array;
   private readonly units: (PageUnit | undefined)[];
   private readonly registry: CodeRegistry;
   private readonly translator: PageTranslator;
@@ -368,6 +376,7 @@ export class Dbt implements HartEngine {
     this.e32 = E >>> 2;
     this.ram16 = new Uint16Array(buf, 0, mem.size >>> 1);
     this.ram8 = new Uint8Array(buf, 0, mem.size);
+    this.ram32 = new Int32Array(buf, 0, mem.size >>> 2);
     this.units = new Array<PageUnit | undefined>(mem.size >>> 12);
     let reg = registries.get(mem);
     if (reg === undefined) {
@@ -579,7 +588,7 @@ export class Dbt implements HartEngine {
       let block = -1;
       if (unit !== undefined) {
         if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
-          if (unit.snapshot!.compare(this.ram8, host, host + 4096) !== 0) this.invalidate(unit, host);
+          if (pageChanged(unit.snapshot!, this.ram32, host >>> 2)) this.invalidate(unit, host);
           else unit.verifiedGen = this.gen;
         }
         if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
@@ -751,7 +760,7 @@ export class Dbt implements HartEngine {
     this.table.set(slot, unit.fn);
     unit.slot = slot;
     unit.blockAt = tp.blockAt;
-    unit.snapshot = Buffer.from(this.ram8.subarray(host, host + 4096));
+    unit.snapshot = this.ram32.slice(host >>> 2, (host >>> 2) + 1024);
     unit.verifiedGen = this.gen;
     // Every hart's store fast cache and every translator's store mirror drop the page, so stores to
     // it reach the interpreter's slow path (and onCodeWrite). (Any earlier translation of the page

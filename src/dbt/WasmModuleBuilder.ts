@@ -106,7 +106,7 @@ export class ByteWriter {
     return this;
   }
 
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.len);
   }
 }
@@ -195,7 +195,7 @@ export class WasmModuleBuilder {
     return this.funcImports.length + this.funcs.length - 1;
   }
 
-  build(): Uint8Array {
+  build(): Uint8Array<ArrayBuffer> {
     const out = new ByteWriter(1024);
     out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]); // magic, version 1 (spec 5.5.16)
     const section = (id: number, w: ByteWriter) => {

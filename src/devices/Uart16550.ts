@@ -278,7 +278,7 @@ export class Uart16550 implements BusDevice {
       if (this.txLen === TX_BATCH) this.flushTx();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flushTx());
+        queueMicrotask(() => this.flushTx()); // after this slice of guest execution
       }
     }
     // The byte left at once: THR empty again, THRE interrupt pending if enabled.

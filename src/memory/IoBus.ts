@@ -28,7 +28,7 @@ export class IoBus {
   hi = 0;
   /** Unmapped-access log lines are rate-limited so a hostile guest can't flood the host. */
   private faultLogs = 0;
-  log: (line: string) => void = (line) => process.stderr.write(line + "\n");
+  log: (line: string) => void = (line) => console.error(line);
 
   constructor(readonly label = "mmio") {}
 

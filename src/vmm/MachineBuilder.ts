@@ -6,18 +6,13 @@ import type { GuestMemory } from "../memory/GuestMemory.js";
 import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
 import { VirtioBlk } from "../devices/virtio/VirtioBlk.js";
 import { VirtioNet } from "../devices/virtio/VirtioNet.js";
-import { openDisk } from "../devices/block/openDisk.js";
 import type { BlockBackend } from "../devices/block/BlockBackend.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import type { NetBackend } from "../devices/net/NetBackend.js";
 import { parseMac } from "../devices/net/NetBackend.js";
-import { TapBackend } from "../devices/net/TapBackend.js";
-import { PasstBackend } from "../devices/net/PasstBackend.js";
-import { Virtio9p } from "../devices/virtio/Virtio9p.js";
-import { P9Server } from "../devices/fs/P9Server.js";
-import { statSync } from "node:fs";
 import { Vm, type VmExit, type VmOptions } from "./Vm.js";
 import { virtioSlotProblem, type MachineSpec, type NicSpec } from "./MachineSpec.js";
+import type { MachineBackends } from "./MachineBackends.js";
 
 /** Something the machine could not be built from, naming the device and what to do. */
 export class MachineBuildError extends Error {
@@ -27,17 +22,12 @@ export class MachineBuildError extends Error {
   }
 }
 
-/** What the embedder provides: the console and the switches it owns. */
+/** What the embedder provides: the console and the host side of the devices. */
 export interface MachineHost {
   /** The 16550 UART's backend (also hvc0's output and the SBI console). */
   console: CharBackend;
-  /**
-   * The wire to switch `name` for one NIC. The embedder owns switches: `run` shares them between
-   * processes through a socket, the daemon carries frames between its VM processes.
-   */
-  openSwitch?: (name: string, nic: number) => Promise<NetBackend>;
-  /** The passt binary (default "passt" on PATH). */
-  passt?: string;
+  /** Disks, NICs and shares: nodeBackends() (NodeBackends.ts) under Node, src/web in the page. */
+  backends: MachineBackends;
   onStateChange?: VmOptions["onStateChange"];
   onReboot?: VmOptions["onReboot"];
 }
@@ -51,19 +41,6 @@ export interface VirtMachine {
   run(): Promise<VmExit>;
   /** Flushes and closes the disks, ends the NICs' backends (passt, TAP helper, switch ports). */
   close(): Promise<void>;
-}
-
-/** Opens the host side of one NIC. */
-async function openNic(nic: NicSpec, index: number, host: MachineHost): Promise<NetBackend> {
-  switch (nic.kind) {
-    case "user":
-      return PasstBackend.start({ hostfwd: nic.hostfwd, passt: host.passt });
-    case "tap":
-      return TapBackend.open(nic.ifname);
-    case "switch":
-      if (!host.openSwitch) throw new Error(`switch '${nic.name}': this front end has no virtual switches`);
-      return host.openSwitch(nic.name, index);
-  }
 }
 
 function nicLabel(nic: NicSpec): string {
@@ -106,7 +83,7 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
     for (const d of spec.disks) {
       let b: BlockBackend;
       try {
-        b = await openDisk({ path: d.path, readOnly: d.readOnly, overlay: d.overlay });
+        b = await host.backends.openDisk(d);
       } catch (e) {
         throw new MachineBuildError(`cannot open disk '${d.path}': ${(e as Error).message}`);
       }
@@ -116,7 +93,7 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
     for (const [i, n] of spec.nics.entries()) {
       let b: NetBackend;
       try {
-        b = await openNic(n, i, host);
+        b = await host.backends.openNic(n, i);
       } catch (e) {
         throw new MachineBuildError(`NIC ${i} (--net ${nicLabel(n)}): ${(e as Error).message}`);
       }
@@ -129,14 +106,13 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
       });
     }
     for (const sh of spec.shares ?? []) {
-      let server: P9Server;
+      let device: (m: GuestMemory) => VirtioDevice;
       try {
-        if (!statSync(sh.path).isDirectory()) throw new Error("not a directory");
-        server = new P9Server(sh.path, { readOnly: sh.readOnly });
+        device = host.backends.openShare(sh);
       } catch (e) {
         throw new MachineBuildError(`share '${sh.path}': ${(e as Error).message} (give an existing directory)`);
       }
-      virtio.push((m) => new Virtio9p(m, server, sh.tag));
+      virtio.push(device);
     }
   } catch (e) {
     await closeAll().catch(() => {});

@@ -21,7 +21,6 @@ import { Aclint } from "../devices/Aclint.js";
 import { GoldfishRtc } from "../devices/GoldfishRtc.js";
 import { Syscon } from "../devices/Syscon.js";
 import { VmGenId } from "../devices/VmGenId.js";
-import { randomBytes } from "node:crypto";
 import { VirtioMmio } from "../devices/virtio/VirtioMmio.js";
 import { VirtioConsole } from "../devices/virtio/VirtioConsole.js";
 import { VirtioRng } from "../devices/virtio/VirtioRng.js";
@@ -110,13 +109,15 @@ export interface RebasableTimer extends MachineTimer {
 
 /** A monotonic 10 MHz timebase from the host clock. */
 export function hostTimer(frequency: number = VIRT.timebase): RebasableTimer {
-  let t0 = process.hrtime.bigint();
-  const div = 1e9 / frequency;
+  // performance.now(): monotonic milliseconds with a fraction (microseconds or finer under Node;
+  // 5 us in a cross-origin isolated page), the same clock in Node and the browser.
+  let t0 = performance.now();
+  const perMs = frequency / 1000;
   return {
     frequency,
-    now: () => Number(process.hrtime.bigint() - t0) / div,
+    now: () => (performance.now() - t0) * perMs,
     rebase(ticks: number) {
-      t0 = process.hrtime.bigint() - BigInt(Math.round(ticks * div));
+      t0 = performance.now() - ticks / perMs;
     },
   };
 }
@@ -200,7 +201,7 @@ export class VirtBoard {
     this.bus.map(VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map(VIRT.clint.base, VIRT.clint.size, this.clint);
     this.bus.map(VIRT.plic.base, VIRT.plic.size, this.plic);
-    this.vmgenid = new VmGenId(this.wakingLine(VIRT.vmgenid.irq), randomBytes(16));
+    this.vmgenid = new VmGenId(this.wakingLine(VIRT.vmgenid.irq), crypto.getRandomValues(new Uint8Array(16)));
     this.bus.map(VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
     this.uart = new Uart16550(this.wakingLine(VIRT.uart0.irq), opts.console);
     this.bus.map(VIRT.uart0.base, VIRT.uart0.size, this.uart);

@@ -4,7 +4,6 @@
 // riscv,isa-base, riscv,isa-extensions, mmu-type), riscv,cpu-intc, sifive,plic-1.0.0,
 // sifive,clint0, virtio,mmio, ns16550a, google,goldfish-rtc, syscon-poweroff/syscon-reboot,
 // and the Devicetree Specification v0.4 (memory §3.4, chosen §3.6, cpus §3.7).
-import { randomBytes } from "node:crypto";
 import { Fdt, fdtValue, type FdtNode } from "../boot/Fdt.js";
 import { CLINT_SIZE } from "../devices/Aclint.js";
 import { GOLDFISH_RTC_SIZE } from "../devices/GoldfishRtc.js";
@@ -100,7 +99,7 @@ export function virtDeviceTree(cfg: VirtDtConfig): Fdt {
     chosen.prop("linux,initrd-start", fdtValue.u64(cfg.initrd.start));
     chosen.prop("linux,initrd-end", fdtValue.u64(cfg.initrd.end));
   }
-  chosen.prop("rng-seed", cfg.rngSeed ?? new Uint8Array(randomBytes(64)));
+  chosen.prop("rng-seed", cfg.rngSeed ?? crypto.getRandomValues(new Uint8Array(64)));
 
   const mem = root.node(`memory@${hex(VIRT.dram.base)}`);
   mem.string("device_type", "memory");

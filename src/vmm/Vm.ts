@@ -6,7 +6,7 @@
 // The loop is single-threaded and cooperative: it runs each hart for a slice of instructions, then
 // yields to Node's event loop often enough (every ~10 ms of wall time) that terminal input, disk I/O
 // completions and timers are served while the guest is busy.
-import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { yieldToEventLoop } from "./EventLoop.js";
 import { ExitReason } from "../riscv/ExitReason.js";
 import { Cause } from "../riscv/Trap.js";
 import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
@@ -17,7 +17,7 @@ import { addDbtStats, emptyDbtStats, type DbtStats } from "../dbt/Dbt.js";
 import type { EngineName } from "../dbt/Engine.js";
 import { VcpuSet, type VcpuStats } from "./vcpu/VcpuSet.js";
 import type { VcpuReport } from "./vcpu/Vcpu.js";
-import { clockFrom } from "./vcpu/VcpuShared.js";
+import { clockFrom, clockOrigin } from "./vcpu/VcpuShared.js";
 import { VIRT } from "./VirtDeviceTree.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
@@ -162,7 +162,7 @@ export interface VmOptions extends Omit<VirtBoardOptions, "onEvent" | "vcpuThrea
   onReboot?: () => void;
 }
 
-const PANIC_MARK = Buffer.from("end Kernel panic", "latin1");
+const PANIC_MARK = new TextEncoder().encode("end Kernel panic");
 
 export class Vm {
   readonly board: VirtBoard;
@@ -189,7 +189,7 @@ export class Vm {
   /** With vCPU threads: wakes the VMM thread's loop (an event, an error, a panic, stop()). */
   private signal: (() => void) | undefined;
   readonly threaded: boolean;
-  private readonly timerOrigin = process.hrtime.bigint();
+  private readonly timerOrigin = clockOrigin();
   private readonly tap: CharBackend;
   private sbiBase = new Map<string, number>();
   /** With vCPU threads: the per-vCPU counters of the last boot that ended. */

@@ -15,6 +15,7 @@ export async function startDaemon(
     imageDir?: string;
     resolveImage?: ImageResolver;
     consoleStallMs?: number;
+    uiDir?: string;
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), "tv-control-"));
@@ -37,6 +38,7 @@ export async function startDaemon(
     ...(opts.allowDirs ? { allowDirs: opts.allowDirs } : {}),
     ...(opts.imageDir ? { imageDir: opts.imageDir } : {}),
     ...(opts.consoleStallMs ? { consoleStallMs: opts.consoleStallMs } : {}),
+    ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
   });
   await daemon.start();
   const ep: Endpoint = { socket };

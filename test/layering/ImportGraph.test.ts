@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { importsOf } from "./Imports.js";
 
 const SRC = fileURLToPath(new URL("../../../src", import.meta.url));
 
@@ -18,20 +19,6 @@ function tsFiles(dir: string): string[] {
     const p = join(dir, n);
     return statSync(p).isDirectory() ? tsFiles(p) : n.endsWith(".ts") ? [p] : [];
   });
-}
-
-/** Relative module specifiers a file imports (comments removed first). */
-export function importsOf(text: string): string[] {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  const out: string[] = [];
-  for (const re of [
-    /\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-    /^\s*import\s*["']([^"']+)["']/gm,
-  ]) {
-    for (const m of code.matchAll(re)) if (m[1]!.startsWith(".")) out.push(m[1]!);
-  }
-  return out;
 }
 
 /** Top-level folder under src/ of a path ("memory", "vmm", ...; "." for files directly in src/). */

@@ -8,5 +8,6 @@ import { command as image } from "./image.js";
 import { command as dtb } from "./dtb.js";
 import { command as serve } from "./serve.js";
 import { command as vm } from "./vm.js";
+import { command as web } from "./web.js";
 
-export const commands: readonly Command[] = [start, run, exec, runElf, image, dtb, serve, vm];
+export const commands: readonly Command[] = [start, run, exec, runElf, image, dtb, serve, vm, web];

@@ -18,6 +18,7 @@ import {
   type ShareSpec,
 } from "../../vmm/MachineSpec.js";
 import { buildVirtMachine, MachineBuildError, type VirtMachine } from "../../vmm/MachineBuilder.js";
+import { nodeBackends } from "../../vmm/NodeBackends.js";
 import { KernelImageError } from "../../boot/LinuxImage.js";
 import { ElfError } from "../../boot/Elf.js";
 import { ElfLoadError } from "../../boot/ElfLoader.js";
@@ -360,7 +361,9 @@ export async function runOnTerminal(
   try {
     machine = await buildVirtMachine(spec, {
       console: wrap ? wrap(terminal) : terminal,
-      openSwitch: (name) => SocketSwitchPort.open(join(switchDirectory(), `${name}.sock`)),
+      backends: nodeBackends({
+        openSwitch: (name) => SocketSwitchPort.open(join(switchDirectory(), `${name}.sock`)),
+      }),
     });
   } catch (e) {
     await terminal.close();

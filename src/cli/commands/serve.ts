@@ -1,12 +1,13 @@
 // `typevisor serve`: runs the control-plane daemon in the foreground.
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs } from "../Command.js";
 import { Daemon } from "../../control/Daemon.js";
 import { defaultSocket, stateDir } from "../../control/Paths.js";
 import { ensureImage } from "../../images/index.js";
 import { ImageCache } from "../../images/ImageCache.js";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { WEB_DIR } from "../WebBundle.js";
 
 const usage = `Usage: typevisor serve [--socket PATH] [--state-dir DIR] [--allow-dir DIR]... [--listen HOST:PORT --token-file FILE]
 
@@ -29,6 +30,9 @@ Options:
   --listen HOST:PORT  also listen on TCP; every request must then carry
                       'Authorization: Bearer <token>' with the token from --token-file
   --token-file FILE   file holding the bearer token (at least 16 characters; keep it mode 0600)
+                      With --listen, a web dashboard is at http://HOST:PORT/ui/ (VM list, create,
+                      start/pause/stop/delete, consoles, live statistics); it asks for the token
+                      once per browser session
   --shutdown-timeout S  seconds a guest gets to power off on 'vm stop' before it is stopped (default 30)
 
 The API is described at GET /openapi.json. Clients: 'typevisor vm ...', or curl:
@@ -104,6 +108,7 @@ export const command: Command = {
       allowDirs,
       imageDir: new ImageCache().images,
       ...(timeoutMs ? { shutdownTimeoutMs: timeoutMs } : {}),
+      ...(existsSync(join(WEB_DIR, "ui", "index.html")) ? { uiDir: join(WEB_DIR, "ui") } : {}),
       log: (l) => process.stderr.write(l + "\n"),
     });
     try {

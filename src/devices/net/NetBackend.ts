@@ -3,8 +3,6 @@
 // Linux TAP device) and PasstBackend (user-mode NAT in a passt process). Each consumes frames the
 // guest sends and calls endpoint.receive() with frames for the guest.
 
-import { createHash } from "node:crypto";
-
 export interface NetEndpoint {
   /** The NIC's MAC address (6 bytes), for backends that need it (NAT: DHCP, ARP). */
   readonly mac: Uint8Array;
@@ -36,14 +34,4 @@ export function parseMac(s: string): Uint8Array {
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p)))
     throw new Error(`"${s}" is not a MAC address like 52:54:00:12:34:56`);
   return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
-}
-
-/**
- * A MAC derived from `seed` (e.g. the VM's name and NIC index), so a VM keeps its MAC, and with it
- * its DHCP lease, across starts. 52:54:00 is the prefix QEMU uses; the locally administered bit of
- * 0x52 is set and the multicast bit clear (IEEE 802-2014 §8.2.2).
- */
-export function stableMac(seed: string): string {
-  const h = createHash("sha256").update(seed).digest();
-  return formatMac(Uint8Array.of(0x52, 0x54, 0x00, h[0]!, h[1]!, h[2]!));
 }

@@ -101,7 +101,7 @@ export class VirtioMmio implements BusDevice, VirtioContext {
   private readonly offered: bigint;
   private logCount = 0;
   private resetLogs = 0;
-  log: (line: string) => void = (line) => process.stderr.write(line + "\n");
+  log: (line: string) => void = (line) => console.error(line);
 
   /**
    * @param device the device type, or null for an empty slot (DeviceID 0, §4.2.3.1.1: the driver skips it)

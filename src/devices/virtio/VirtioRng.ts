@@ -4,11 +4,25 @@
 // cannot drain host CPU time by asking for entropy in a loop; requests beyond the budget wait for a
 // timer rather than being refused.
 
-import { randomFillSync } from "node:crypto";
 import type { GuestMemory } from "../../memory/GuestMemory.js";
 import { DescChain, POP_OK } from "./VirtQueue.js";
 import { InFlight, VIRTIO_ID_RNG, type VirtioContext, type VirtioDevice } from "./VirtioDevice.js";
 import { gpa } from "../../memory/Address.js";
+
+/**
+ * Web Crypto's getRandomValues fills at most 65536 bytes per call and refuses views of shared memory
+ * (guest RAM is a shared WebAssembly.Memory), so random bytes go through one private buffer.
+ */
+const scratch = new Uint8Array(65536);
+function randomFill(dst: Uint8Array, off: number, n: number): void {
+  while (n > 0) {
+    const k = Math.min(n, scratch.length);
+    crypto.getRandomValues(scratch.subarray(0, k));
+    dst.set(scratch.subarray(0, k), off);
+    off += k;
+    n -= k;
+  }
+}
 
 export interface VirtioRngOptions {
   /** Sustained rate in bytes per second (default 1 MiB/s). */
@@ -31,7 +45,7 @@ export class VirtioRng implements VirtioDevice {
   private readonly now: () => number;
   private tokens: number;
   private last: number;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly waiting = new InFlight();
   bytesServed = 0;
 
@@ -96,7 +110,7 @@ export class VirtioRng implements VirtioDevice {
         for (let i = ch.firstWritable; i < ch.count && budget > 0; i++) {
           const n = Math.min(ch.len[i]!, budget);
           const off = mem.offsetOf(gpa(ch.addr[i]!), n);
-          randomFillSync(mem.bytes, off, n);
+          randomFill(mem.bytes, off, n);
           mem.markDirty(gpa(ch.addr[i]!), n);
           written += n;
           budget -= n;

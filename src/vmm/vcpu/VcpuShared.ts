@@ -109,8 +109,5 @@ export class VcpuShared {
   }
 }
 
-/** One mtime for every thread: ticks of `frequency` Hz since `origin` (process.hrtime.bigint()). */
-export function clockFrom(origin: bigint, frequency: number): { frequency: number; now(): number } {
-  const div = 1e9 / frequency;
-  return { frequency, now: () => Number(process.hrtime.bigint() - origin) / div };
-}
+// The clock every thread shares lives in the host file ThreadClock.ts (the page's build swaps it).
+export { clockFrom, clockOrigin } from "./ThreadClock.js";

@@ -1,0 +1,83 @@
+// The page's VM worker: boots the guest with the embedding API's in-process boot (the same code as
+// under Node) and carries console bytes, statistics and disk downloads to and from the page
+// (Protocol.ts). Console output is batched (a few ms) so a busy guest costs one message per batch,
+// not per byte.
+import { boot, type TypevisorVm } from "../Typevisor.js";
+import type { FromWorker, ToWorker } from "./Protocol.js";
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => postMessage(m, { transfer });
+
+let vm: TypevisorVm | undefined;
+let pending: Uint8Array[] = [];
+let pendingBytes = 0;
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function flush(): void {
+  flushTimer = undefined;
+  if (pendingBytes === 0) return;
+  const out = new Uint8Array(pendingBytes);
+  let o = 0;
+  for (const p of pending) {
+    out.set(p, o);
+    o += p.length;
+  }
+  pending = [];
+  pendingBytes = 0;
+  post({ t: "console", data: out }, [out.buffer]);
+}
+
+function consoleOut(b: Uint8Array): void {
+  pending.push(b.slice());
+  pendingBytes += b.length;
+  if (pendingBytes > 64 * 1024) flush();
+  else flushTimer ??= setTimeout(flush, 5);
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.t) {
+    case "boot": {
+      try {
+        // Every hart on this worker's thread: vCPU threads (worker_threads) are Node's only.
+        vm = await boot({ ...m.opts, vcpuThreads: false, onProgress: (p) => post({ t: "progress", p }) });
+      } catch (e) {
+        post({ t: "error", message: (e as Error).message });
+        return;
+      }
+      vm.on("console", consoleOut);
+      vm.on("state", (state) => post({ t: "state", state }));
+      vm.on("exit", (exit) => {
+        flush();
+        post({ t: "exit", exit });
+      });
+      post({ t: "booted" });
+      return;
+    }
+    case "input":
+      vm?.input(m.data);
+      return;
+    case "pause":
+      vm?.pause();
+      return;
+    case "resume":
+      vm?.resume();
+      return;
+    case "stop":
+      vm?.stop();
+      return;
+    default:
+      break;
+  }
+  try {
+    if (!vm) throw new Error("the VM has not booted");
+    if (m.t === "stats") post({ t: "stats", id: m.id, stats: await vm.stats() });
+    else if (m.t === "changes") post({ t: "changes", id: m.id, bytes: await vm.diskChanges(m.index) });
+    else {
+      const pieces = await vm.diskImage(m.index);
+      post({ t: "disk", id: m.id, blob: new Blob(pieces as BlobPart[], { type: "application/octet-stream" }) });
+    }
+  } catch (e) {
+    post({ t: "reply-error", id: m.id, message: (e as Error).message });
+  }
+}
+
+onmessage = (ev: MessageEvent<ToWorker>) => void handle(ev.data);

@@ -1,0 +1,80 @@
+// The boot page in a real browser (issue 20): `typevisor web`'s server (serveWeb) serves the page
+// and the debian-riscv64 image; headless Chromium boots it with the translator to the shell prompt,
+// the test types `uname -m` into xterm.js and reads the answer from xterm's buffer, and checks the
+// live statistics (translated pages) and the disk-changes download. A screenshot goes to
+// test-artifacts/web/page.png. One boot: ~1-3 minutes on a loaded 2-core host.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { debianImage } from "../vmm/bootHelper.js";
+import { serveWeb } from "../../src/cli/commands/web.js";
+import { browserMissing, launch, screenshot, terminalText, waitForText } from "./browser.js";
+
+test(
+  "the page boots debian-riscv64 in Chromium with the translator and runs uname -m",
+  { timeout: 600_000 },
+  async (t) => {
+    const missing = browserMissing();
+    if (missing) return t.skip(missing);
+    const img = await debianImage();
+    if (typeof img === "string") return t.skip(img);
+    const web = await serveWeb({
+      port: 0,
+      files: img,
+      boot: {
+        name: "debian-riscv64",
+        kernel: "image/kernel",
+        initrd: "image/initrd",
+        disks: ["image/disk"],
+        append: "console=ttyS0",
+        memory: "256M",
+        engine: "dbt",
+      },
+    });
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("console", (m) => {
+        if (m.type() === "error") errors.push(m.text());
+      });
+      await page.goto(web.url);
+      assert.equal(await page.evaluate("crossOriginIsolated"), true, "the server's COOP/COEP isolate the page");
+      const text = () => terminalText(page, "window.typevisor?.terminal");
+      await waitForText(text, /typevisor:\/# /, 540_000).catch(async (e: Error) => {
+        await screenshot(page, "page-failed");
+        throw new Error(
+          `${e.message}\npage errors: ${errors.join("; ")}\nproblem: ${await page.textContent("#problem")}`,
+        );
+      });
+      await page.click("#console");
+      await page.keyboard.type("uname -m; echo web-disk-write > /mnt/web.txt; sync\n");
+      const after = await waitForText(text, /uname -m[^\n]*\n(riscv64)\n/, 60_000);
+      assert.match(after, /\nriscv64\n/);
+      const stats = await page.evaluate("window.typevisor.stats()");
+      const s = stats as {
+        engine: string;
+        mips: number;
+        dbt?: { pagesTranslated: number };
+        exits: Record<string, number>;
+      };
+      assert.equal(s.engine, "dbt");
+      assert.ok((s.dbt?.pagesTranslated ?? 0) > 100, `translated pages: ${s.dbt?.pagesTranslated}`);
+      assert.ok((s.exits["hypercall"] ?? 0) > 0, "SBI hypercalls counted");
+      // The page's statistics panel shows them too (refreshed every second).
+      await page.waitForSelector("#stats-body tr", { timeout: 10_000 });
+      assert.match((await page.textContent("#stats-body")) ?? "", /translated pages/);
+      // The guest's write is in the disk's changes, and the page can hand out the changed image.
+      const changed = (await page.evaluate("window.typevisor.diskChanges(0)")) as number;
+      assert.ok(changed > 0, "the guest's writes are kept as the disk's changes");
+      await screenshot(page, "page");
+      process.stderr.write(
+        `page boot: ${s.mips.toFixed(1)} MIPS average, ${s.dbt?.pagesTranslated} pages translated\n`,
+      );
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await web.close();
+    }
+  },
+);

@@ -24,7 +24,7 @@
 import { ExitReason, type Hart } from "../riscv/Hart.js";
 import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
-import { PageTranslator, ExitKind } from "./PageTranslator.js";
+import { PageTranslator, ExitKind, StepFlags } from "./PageTranslator.js";
 import {
   DBT_ENGINE_BYTES,
   ENG_FPOK,
@@ -88,6 +88,8 @@ export interface DbtStats {
   /** Exits from translated code to the interpreter for one instruction (trap-and-emulate, TLB misses). */
   interpExits: number;
   tlbMirrorFlushes: number;
+  /** Instructions executed by the interpreter from inside translated code (the step import). */
+  stepped: number;
   /** Single pages dropped from the TLB mirrors (address-specific SFENCE.VMA). */
   tlbPageEvictions: number;
   /** Units dropped because they left wasm too often to pay off. */
@@ -304,6 +306,7 @@ export function emptyDbtStats(): DbtStats {
     interpExits: 0,
     tlbMirrorFlushes: 0,
     tlbPageEvictions: 0,
+    stepped: 0,
     unprofitable: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
     interpByReason: new Array<number>(INTERP_REASONS.length).fill(0),
@@ -524,6 +527,78 @@ export class Dbt implements HartEngine {
     }
   }
 
+  /** The budget the dispatcher gave the unit it entered, and the hart's instret then (for step). */
+  private give = 0;
+  private baseInstret = 0;
+  /** What the last step that ended a unit left: instructions it retired (0 or 1), run()'s reason. */
+  private stepRetired = 0;
+  private stepReason = ExitReason.Budget;
+  /** The unit's budget before the instruction step executed. */
+  private stepBudget = 0;
+
+  /**
+   * The units' `step` import (docs/DBT.md "Stepping inside a unit"): executes the instruction at
+   * page offset offFlags & 0xfff of the unit's virtual page (ENG_VPAGE) in the interpreter from
+   * inside translated code, which has written every register it changed back to the engine area;
+   * offFlags >>> 12 holds StepFlags. `budgetNow` is the unit's budget left before this instruction,
+   * so instret (CSR reads) is exact while it runs. Returns 1 when the unit may continue with the next
+   * instruction: it retired normally, the pc is the next instruction's, the fetch translation of the
+   * page and the TLB mirrors are still valid, no translated code was dropped and no interrupt became
+   * takeable. Else 0: the unit leaves with ExitKind.Stepped and the dispatcher takes over.
+   */
+  private readonly step = (budgetNow: number, offFlags: number): number => {
+    const hart = this.hart;
+    const eng32 = this.eng32,
+      e32 = this.e32;
+    const flags = offFlags >>> 12;
+    // pc = the unit's virtual page (ENG_VPAGE, set at every entry) + the offset
+    const pcLo = eng32[e32 + (ENG_VPAGE >>> 2)]! + (offFlags & 0xfff),
+      pcHi = eng32[e32 + (ENG_VPAGE >>> 2) + 1]!;
+    this.stepBudget = budgetNow;
+    hart.pcLo = pcLo;
+    hart.pcHi = pcHi;
+    const ff = eng32[e32 + (ENG_FFLAGS >>> 2)]!;
+    if (ff !== 0) {
+      hart.fflags |= ff; // flags raised by translated FP arithmetic so far: a CSR read may want them
+      eng32[e32 + (ENG_FFLAGS >>> 2)] = 0;
+    }
+    const before = this.baseInstret + (this.give - budgetNow);
+    hart.instret = before;
+    const gen = this.gen;
+    const op = this.opcodeAt(pcLo, pcHi);
+    this.stats.exitsByOpcode[op & 0x7f]!++;
+    this.stats.stepped++;
+    this.stats.translatedInsns--; // counted as interpreted here, and in the unit's `done` by the dispatcher
+    const r = this.interp(1, InterpReason.Exit);
+    const retired = hart.instret - before;
+    hart.instret = this.baseInstret;
+    eng32[e32 + (ENG_FPOK >>> 2)] = this.fpOk();
+    const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+    const h = this.h;
+    if (
+      r !== ExitReason.Budget ||
+      retired !== 1 ||
+      hart.pcHi !== pcHi ||
+      hart.pcLo !== ((pcLo + ((flags & StepFlags.Long) !== 0 ? 4 : 2)) | 0) ||
+      h.fastTagLo[fi] !== (pcLo & ~0xfff) ||
+      h.fastTagHi[fi] !== pcHi ||
+      h.tlbEpoch !== this.epoch ||
+      this.gen !== gen ||
+      ((flags & StepFlags.System) !== 0 && hart.interruptPending())
+    ) {
+      this.stepRetired = retired;
+      this.stepReason = r;
+      return 0;
+    }
+    return 1;
+  };
+
+  /** ENG_FPOK: FS Dirty, and a valid dynamic rounding mode (else FP instructions with rm = DYN are illegal). */
+  private fpOk(): number {
+    const frm = this.hart.frm;
+    return (this.h.mstatus & MS_FS) === MS_FS && frm <= 4 ? FPOK_FP | (frm === 0 ? FPOK_RNE : 0) : 0;
+  }
+
   /** Runs the interpreter for n steps with the registers in the hart. */
   private interp(n: number, why: InterpReason): ExitReason {
     this.busy = true;
@@ -626,9 +701,7 @@ export class Dbt implements HartEngine {
       eng32[jw + 1] = pcHi;
       eng32[jw + 2] = unit!.slot | (block << 16);
       eng32[jw + 3] = this.jcGen;
-      // FS Dirty, and a valid dynamic rounding mode (else FP instructions with rm = DYN are illegal).
-      eng32[e32 + (ENG_FPOK >>> 2)] =
-        (this.h.mstatus & MS_FS) === MS_FS && hart.frm <= 4 ? FPOK_FP | (hart.frm === 0 ? FPOK_RNE : 0) : 0;
+      eng32[e32 + (ENG_FPOK >>> 2)] = this.fpOk();
       eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
       eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
       // The pc a unit reports when it returns at once for want of budget (PageTranslator).
@@ -637,6 +710,8 @@ export class Dbt implements HartEngine {
       const give = remaining < this.slice - sinceCheck ? remaining : this.slice - sinceCheck;
       st.cacheHits++;
       const u = unit!;
+      this.give = give;
+      this.baseInstret = hart.instret;
       const kind = this.enter(u.slot, block, give);
       st.unitCalls += eng32[e32 + (ENG_CALLS >>> 2)]!;
       const ff = eng32[e32 + (ENG_FFLAGS >>> 2)]!;
@@ -645,11 +720,18 @@ export class Dbt implements HartEngine {
         eng32[e32 + (ENG_FFLAGS >>> 2)] = 0;
       } // flags raised by translated FP arithmetic
       eng32[e32 + (ENG_CALLS >>> 2)] = 0;
-      const left = eng32[e32 + (ENG_BUDGET >>> 2)]!;
+      // A Stepped exit leaves with the budget before the stepped instruction; it counts as executed.
+      const left = kind === ExitKind.Stepped ? this.stepBudget - 1 : eng32[e32 + (ENG_BUDGET >>> 2)]!;
       const done = give - left;
-      hart.pcLo = eng32[e32 + (ENG_PC >>> 2)]!;
-      hart.pcHi = eng32[e32 + (ENG_PC >>> 2) + 1]!;
-      hart.instret += done;
+      if (kind === ExitKind.Stepped) {
+        // The interpreter executed (or trapped at) the last instruction inside the unit: the hart's
+        // pc is current, and that instruction, counted as executed in the budget, retired stepRetired.
+        hart.instret += done - 1 + this.stepRetired;
+      } else {
+        hart.pcLo = eng32[e32 + (ENG_PC >>> 2)]!;
+        hart.pcHi = eng32[e32 + (ENG_PC >>> 2) + 1]!;
+        hart.instret += done;
+      }
       st.translatedInsns += done;
       remaining -= done;
       sinceCheck += done;
@@ -667,7 +749,13 @@ export class Dbt implements HartEngine {
         u.executed = 0;
         u.interpExits = 0;
       }
-      if (kind === ExitKind.Interp) {
+      if (kind === ExitKind.Stepped) {
+        st.interpExits++;
+        u.interpExits++;
+        if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
+        sinceCheck = this.slice; // it may have enabled an interrupt (or have been one): check now
+        if (this.stepReason !== ExitReason.Budget) return this.stepReason;
+      } else if (kind === ExitKind.Interp) {
         st.interpExits++;
         u.interpExits++;
         // A CSR write, xRET or wfi may enable a pending interrupt: check right after it, as the
@@ -748,9 +836,10 @@ export class Dbt implements HartEngine {
     const mem = this.hart.memory;
     const pages = mem.wasmMemory.buffer.byteLength / 65536;
     b.importMemory("e", "m", pages, pages, mem.buffer instanceof SharedArrayBuffer);
+    if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
     b.addFunction([ValType.I32, ValType.I32], [ValType.I32], PageTranslator.locals, tp.body, "f");
     const bytes = b.build();
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: mem.wasmMemory } });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: mem.wasmMemory, s: this.step } });
     unit.fn = inst.exports["f"] as UnitFn;
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
@@ -797,7 +886,7 @@ export function formatDbtStats(s: DbtStats): string {
       .join(", ")}`,
     ...(s.interpExits > 0
       ? [
-          `dbt: exits by instruction: ${s.exitsByOpcode
+          `dbt: exits to the interpreter and steps inside units by instruction: ${s.exitsByOpcode
             .map((n, op) => [op, n] as const)
             .filter(([, n]) => n > 0)
             .sort((a, b) => b[1] - a[1])

@@ -31,6 +31,20 @@ export const enum ExitKind {
   Interp = 1,
   /** The budget ran out before the block at pc. */
   Budget = 2,
+  /**
+   * An instruction was handed to the interpreter from inside the unit (the `step` import) and
+   * control cannot continue in the unit (it trapped, jumped, changed the translation
+   * regime, ended the run...): the hart's pc and state are current.
+   */
+  Stepped = 3,
+}
+
+/** Flags of the `step` import's second argument. */
+export const enum StepFlags {
+  /** A SYSTEM instruction: it may have enabled a pending interrupt, which must be taken right after it. */
+  System = 2,
+  /** The instruction is 4 bytes long (else 2): where the unit continues. */
+  Long = 4,
 }
 
 const BT_I64 = 0x7e;
@@ -41,9 +55,11 @@ const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 const L_NEXT = 0, L_BUDGET = 1;
 const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41, L_FA = 42, L_FB = 43;
 const L_FR = 44, L_F1 = 45, L_F2 = 46, L_F3 = 47, L_F4 = 48;
+/** TLB-mirror miss: page offset | budget to refund << 12, for the shared exit stub (tlbCheck). */
+const L_X = 49;
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
-LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64);
+LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.I32);
 const reg = (r: number) => 1 + r;
 
 /**
@@ -67,6 +83,13 @@ export interface PageTranslatorOptions {
    * wasm atomic read-modify-writes and FENCE an atomic.fence (emitAmoShared).
    */
   atomics?: boolean;
+  /**
+   * Instructions the translator does not emit (CSR accesses, LR/SC, FENCE.I, the rest of F/D) are
+   * executed by the interpreter through the unit's imported `step` function, and the unit continues
+   * after them, instead of leaving the unit (default true; not with regsInLocals). See docs/DBT.md
+   * "Stepping inside a unit".
+   */
+  stepInWasm?: boolean;
 }
 
 export interface TranslatedPage {
@@ -77,7 +100,17 @@ export interface TranslatedPage {
   insns: number;
 }
 
-const enum Cls { Plain, Branch, Jal, Jalr, Unsupported }
+const enum Cls { Plain, Branch, Jal, Jalr, Unsupported, Step }
+
+
+/**
+ * Whether an instruction the translator does not emit may be stepped by the interpreter inside a
+ * unit: all but ECALL, EBREAK, xRET and WFI (SYSTEM with funct3 = 0 other than SFENCE.VMA), which
+ * always end up somewhere else or wait.
+ */
+function steppable(insn: number): boolean {
+  return (insn & 0x7f) !== 0x73 || ((insn >>> 12) & 7) !== 0 || insn >>> 25 === 0x09;
+}
 
 /**
  * What the translator emits for an (expanded) instruction, from the hart's opcode table
@@ -111,11 +144,22 @@ function jalImm(insn: number): number {
 export class PageTranslator {
   private readonly regsInLocals: boolean;
   private readonly disabled: ReadonlySet<number>;
+  private readonly step: boolean;
 
   constructor(private readonly ram16: Uint16Array, private readonly ctab: ReadonlyInt32Array, private readonly engineOffset: number, opts: PageTranslatorOptions = {}) {
     this.regsInLocals = opts.regsInLocals ?? false;
     this.disabled = opts.disabled ?? new Set();
     this.atomics = opts.atomics ?? false;
+    this.step = (opts.stepInWasm ?? true) && !this.regsInLocals;
+  }
+
+  /** Function index of the imported `step(budgetNow, flags) -> continue` (see Dbt), when stepping. */
+  static readonly STEP_FN = 0;
+  get stepping(): boolean { return this.step; }
+
+  private classify(insn: number): Cls {
+    const cls = classify(insn, this.disabled);
+    return cls === Cls.Unsupported && this.step && steppable(insn) ? Cls.Step : cls;
   }
   private readonly atomics: boolean;
 
@@ -126,11 +170,11 @@ export class PageTranslator {
     if ((h & 3) === 3) {
       if (off === 4094) return undefined; // crosses into the next page: the interpreter fetches it
       const insn = (h | (this.ram16[((page + off) >>> 1) + 1]! << 16)) | 0;
-      return { off, insn, len: 4, cls: classify(insn, this.disabled) };
+      return { off, insn, len: 4, cls: this.classify(insn) };
     }
     const insn = this.ctab[h]!;
     if (insn === 0) return undefined;
-    return { off, insn, len: 2, cls: classify(insn, this.disabled) };
+    return { off, insn, len: 2, cls: this.classify(insn) };
   }
 
   /**
@@ -191,8 +235,8 @@ export class PageTranslator {
         if (d === undefined) { list.push({ off, insn: 0, len: 0, cls: Cls.Unsupported }); break; }
         list.push(d);
         const cls = d.cls;
-        if (cls !== Cls.Unsupported) markRegs(d.insn, used, written);
-        if (cls !== Cls.Plain) break;
+        if (cls !== Cls.Unsupported && cls !== Cls.Step) markRegs(d.insn, used, written);
+        if (cls !== Cls.Plain && cls !== Cls.Step) break;
         off += d.len;
         if (off >= 4096 || isStart[off >>> 1]) { list.push({ off, insn: 0, len: -1, cls: Cls.Unsupported }); break; } // fall through
       }
@@ -227,7 +271,8 @@ export class PageTranslator {
       if (this.regsInLocals && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
     }
     c.i32Const(0).mem(Op.I64Load, 3, E + ENG_VPAGE).localSet(L_VPAGE);
-    c.block().loop();
+    // block $miss { block $out { loop $top { ... } } exit; return } TLB-miss exit stub; exit
+    c.block().block().loop();
     for (let k = 0; k < N; k++) c.block();
     c.localGet(L_NEXT).byte(Op.BrTable).u32(N);
     for (let k = 0; k < N; k++) c.u32(k);
@@ -238,10 +283,21 @@ export class PageTranslator {
     }
     c.end().end();
     // Exit sequence.
-    for (let r = 1; r < 32; r++) if (this.regsInLocals && written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
-    c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
-    c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
-    c.localGet(L_KIND);
+    const exit = () => {
+      for (let r = 1; r < 32; r++) if (this.regsInLocals && written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
+      c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
+      c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
+      c.localGet(L_KIND);
+    };
+    exit();
+    c.op(Op.Return).end();
+    // The TLB-miss exit shared by every load and store of the unit (out-of-line: each access sets
+    // L_X and branches here, ~8 bytes instead of ~35 of exit code per access).
+    c.i32Const(0).localGet(L_A).mem(Op.I64Store, 3, E + ENG_ADDR);
+    c.localGet(L_VPAGE).localGet(L_X).i32Const(0xfff).op(Op.I32And).op(Op.I64ExtendI32U).op(Op.I64Add).localSet(L_PC);
+    c.localGet(L_BUDGET).localGet(L_X).i32Const(12).op(Op.I32ShrU).op(Op.I32Add).localSet(L_BUDGET);
+    c.i32Const(ExitKind.Interp).localSet(L_KIND);
+    exit();
     return { body: c, blockAt, blocks: N, insns };
   }
 
@@ -273,6 +329,12 @@ export class PageTranslator {
       }
       const insn = d.insn;
       const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31, f3 = (insn >>> 12) & 7;
+      if (d.cls === Cls.Step) {
+        this.emitStep(c, d.off, len - j, ((insn & 0x7f) === 0x73 ? StepFlags.System : 0) | (d.len === 4 ? StepFlags.Long : 0), dOut);
+        this.cached[rd] = 0; // the interpreter may have written rd (x or f; uncaching is harmless either way)
+        j++;
+        continue;
+      }
       switch (insn & 0x7f) {
         case 0x6f: { // JAL
           const t = d.off + jalImm(insn);
@@ -303,17 +365,16 @@ export class PageTranslator {
           return this.endBlock(c, len);
         }
         case 0x03: { // LOAD
-          this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3 & 3, d.off, len - j, dOut);
           const op = [Op.I64Load8S, Op.I64Load16S, Op.I64Load32S, Op.I64Load, Op.I64Load8U, Op.I64Load16U, Op.I64Load32U][f3]!;
-          c.mem(op, 0, 0);
-          this.setReg(c, rd);
+          this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3 & 3, d.off, len - j, dOut, () => { c.mem(op, 0, 0); this.setReg(c, rd); });
           break;
         }
         case 0x23: { // STORE
           const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
-          this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, d.off, len - j, dOut);
-          this.getReg(c, rs2);
-          c.mem([Op.I64Store8, Op.I64Store16, Op.I64Store32, Op.I64Store][f3]!, 0, 0);
+          this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, d.off, len - j, dOut, () => {
+            this.getReg(c, rs2);
+            c.mem([Op.I64Store8, Op.I64Store16, Op.I64Store32, Op.I64Store][f3]!, 0, 0);
+          });
           break;
         }
         case 0x2f:
@@ -406,23 +467,40 @@ export class PageTranslator {
   }
 
   /**
-   * TLB-mirror lookup for a `1 << sizeLog2`-byte access at rs1 + imm: leaves the i32 host address on
-   * the stack, or exits to the interpreter (which walks the page table, faults precisely, does MMIO or
-   * a misaligned access) when the page is not in the mirror or the address is misaligned: the
-   * alignment bits are kept in the compared value, and a mirror tag never has them.
+   * TLB-mirror lookup for a `1 << sizeLog2`-byte access at rs1 + imm, then `access` (emitted with the
+   * i32 host address on the stack). A miss (page not in the mirror, or misaligned: the alignment
+   * bits are kept in the compared value, and a mirror tag never has them) leaves the unit through
+   * the shared $miss stub, and the interpreter executes the instruction: it walks the page table,
+   * faults precisely, does MMIO or the misaligned access. (Stepping the access inside the unit, as
+   * emitStep does for other instructions, was tried: the rejoin after the step is a control-flow
+   * merge after every load and store, where Liftoff spills its registers, and a boot was no faster.)
    */
-  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number): void {
+  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: () => void): void {
     const E = this.engineOffset;
     this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
     // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
     c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
     c.mem(Op.I64Load, 3, E + tlb);
-    c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).if_();
-    c.i32Const(0).localGet(L_A).mem(Op.I64Store, 3, E + ENG_ADDR);
-    this.refund(c, refund);
-    this.exitStatic(c, off, ExitKind.Interp, dOut + 1);
-    c.end();
+    c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne);
+    c.if_().i32Const(off | (refund << 12)).localSet(L_X).br(dOut + 2).end(); // to $miss
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
+    access();
+  }
+
+  /**
+   * Hands the instruction at page offset `off` to the interpreter through the `step` import and
+   * continues after it, or leaves the unit (ExitKind.Stepped) when step says control cannot continue
+   * here. `refund` is the budget charged for this instruction and the rest of the block, so
+   * budget + refund is the budget before the instruction, which step records for the dispatcher
+   * (a Stepped exit needs no refund code). `dOut` is the branch depth of $out here. About 20 bytes:
+   * it is emitted for every load and store.
+   */
+  private emitStep(c: CodeWriter, off: number, refund: number, flags: number, dOut: number): void {
+    c.localGet(L_BUDGET);
+    if (refund !== 0) c.i32Const(refund).op(Op.I32Add);
+    c.i32Const(off | (flags << 12)).call(PageTranslator.STEP_FN).op(Op.I32Eqz).if_();
+    c.i32Const(ExitKind.Stepped).localSet(L_KIND).br(dOut + 1);
+    c.end();
   }
 
   /**
@@ -434,9 +512,12 @@ export class PageTranslator {
    * (sign-extended for .W), computed after rs2 is read, since rd may equal rs2.
    */
   private emitAmo(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
+    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut, () => this.amoAccess(c, insn, rd, rs2, f3));
+  }
+
+  private amoAccess(c: CodeWriter, insn: number, rd: number, rs2: number, f3: number): void {
     const f5 = insn >>> 27;
     const w = f3 === 2;
-    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut);
     if (this.atomics) return this.emitAmoShared(c, f5, w, rd, rs2);
     c.localTee(L_H).mem(w ? Op.I64Load32S : Op.I64Load, w ? 2 : 3, 0).localSet(L_O);
     c.localGet(L_H); // address for the store
@@ -640,15 +721,17 @@ export class PageTranslator {
     this.fpGuard(c, off, refund, dOut);
     if (store) {
       const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
-      this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, off, refund, dOut);
-      if (f3 === 2) c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FREGS + 8 * rs2).mem(Op.I32Store, 2, 0);
-      else c.i32Const(0).mem(Op.I64Load, 3, E + ENG_FREGS + 8 * rs2).mem(Op.I64Store, 3, 0);
+      this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, off, refund, dOut, () => {
+        if (f3 === 2) c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FREGS + 8 * rs2).mem(Op.I32Store, 2, 0);
+        else c.i32Const(0).mem(Op.I64Load, 3, E + ENG_FREGS + 8 * rs2).mem(Op.I64Store, 3, 0);
+      });
       return;
     }
-    this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3, off, refund, dOut);
-    if (f3 === 2) c.mem(Op.I64Load32U, 2, 0).i64Const(0, -1).op(Op.I64Or); // NaN-box: upper 32 bits all ones
-    else c.mem(Op.I64Load, 3, 0);
-    c.localSet(L_O).i32Const(0).localGet(L_O).mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
+    this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3, off, refund, dOut, () => {
+      if (f3 === 2) c.mem(Op.I64Load32U, 2, 0).i64Const(0, -1).op(Op.I64Or); // NaN-box: upper 32 bits all ones
+      else c.mem(Op.I64Load, 3, 0);
+      c.localSet(L_O).i32Const(0).localGet(L_O).mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
+    });
   }
 
   /** Integer computational instructions (RV64I 2.4/5.2, M 7.1/7.2 without MULH*). */

@@ -457,3 +457,76 @@ vals:
     assert.ok(a.dbt!.stats.translatedInsns > 4000, `translated ${a.dbt!.stats.translatedInsns}`);
   },
 );
+
+// Instructions the translator does not emit (CSR accesses, LR/SC, FENCE.I, FMADD) are stepped by
+// the interpreter from inside a unit, which then continues (docs/DBT.md "Stepping inside a unit"):
+// instret read mid-block, an frm change that the following translated FADD.D (rm = DYN) must honour,
+// flags raised by translated FP arithmetic read by a CSR instruction, an LR/SC pair, and a CSR write
+// that enables a pending interrupt, which must be taken right after it.
+test(
+  "instructions stepped inside translated units keep the interpreter's state, instret and rounding",
+  { skip },
+  () => {
+    const { a, b } = pair(`
+    li s0, 0x80100000
+    li s1, 3000
+    li s2, 0
+    la t0, handler
+    csrw mtvec, t0
+    li t0, 0x6000          # mstatus.FS = Dirty
+    csrs mstatus, t0
+    li t0, 0x3ff0000000000001
+    fmv.d.x f1, t0
+    li t0, 0x3ca0000000000000
+    fmv.d.x f2, t0
+1:  addi s2, s2, 1
+    csrr a0, minstret
+    csrw mscratch, s2
+    csrr a1, mscratch
+    add s2, s2, a1
+    andi t1, s1, 3
+    csrw frm, t1
+    fadd.d f3, f1, f2
+    fmv.x.d a2, f3
+    xor s2, s2, a2
+    frflags a3
+    csrw fflags, zero
+    add s2, s2, a3
+    fmadd.d f4, f1, f2, f1
+    fmv.x.d a4, f4
+    xor s2, s2, a4
+    lr.d a5, (s0)
+    add a5, a5, s1
+    sc.d a6, a5, (s0)
+    add s2, s2, a6
+    fence.i
+    sub s2, s2, a0
+    addi s1, s1, -1
+    bnez s1, 1b
+    li t0, 0x80            # MTIP (pending all along) enabled in mie, masked by mstatus.MIE = 0
+    csrs mie, t0
+    li t0, 8               # mstatus.MIE: the pending interrupt is taken right after this
+    csrs mstatus, t0
+    addi s3, s3, 1
+    ebreak
+handler:
+    csrr s4, mcause
+    csrr s5, mepc
+    li t0, 0x80
+    csrc mie, t0
+    mret
+`);
+    a.hart.exitMask = b.hart.exitMask = 1 << 3;
+    a.hart.mtimecmp = b.hart.mtimecmp = 0n; // the timer interrupt is pending from the start
+    const r = lockstep(a.hart, b.hart, { chunk: 3000, maxInsns: 2_000_000, compareRam: true });
+    assert.equal(r.divergence, undefined);
+    assert.equal(r.reason, ExitReason.Trap);
+    assert.equal(a.hart.getX(20), 0x8000000000000007n, "mcause: machine timer interrupt");
+    assert.equal(a.hart.getX(19), 1n, "the instruction after the enabling csrs ran after the interrupt");
+    assert.ok(a.dbt!.stats.stepped > 20_000, `only ${a.dbt!.stats.stepped} instructions stepped inside units`);
+    assert.ok(
+      a.dbt!.stats.translatedInsns > 0.5 * a.hart.instret,
+      `only ${a.dbt!.stats.translatedInsns} of ${a.hart.instret} instructions ran translated`,
+    );
+  },
+);

@@ -62,8 +62,21 @@ class IpcConsole implements CharBackend {
     this.txBytes += data.length;
     this.outbox.push(data);
   }
+  /** Input that came before the machine's UART attached (a restore is still loading): delivered on attach. */
+  private early: Uint8Array[] = [];
+  private earlyBytes = 0;
+  input(data: Uint8Array): void {
+    if (this.sink) {
+      this.sink.input(data);
+    } else if (this.earlyBytes + data.length <= 64 * 1024) {
+      this.early.push(data);
+      this.earlyBytes += data.length;
+    }
+  }
   attach(sink: CharSink): void {
     this.sink = sink;
+    for (const d of this.early.splice(0)) sink.input(d);
+    this.earlyBytes = 0;
   }
   pause(): void {}
   resume(): void {}
@@ -396,7 +409,7 @@ function handle(m: ToVm): void {
       else void finish("stopped", 0);
       break;
     case "input":
-      con.sink?.input(m.data);
+      con.input(m.data);
       break;
     case "migrate":
       migrate(m).catch((e: unknown) => send({ t: "migrate-done", req: m.req, error: (e as Error).message }));

@@ -1,0 +1,102 @@
+// Live migration between two daemons on this host (docs/SNAPSHOTS.md): a booted Debian guest moves
+// from daemon A to daemon B while idle, then back from B to A while a shell loop in the guest
+// rewrites a tmpfs file over and over (the dirtying rate it reaches is printed: it depends on how
+// fast the guest runs here). For each: rounds, data sent, total time and downtime (guest paused on
+// the source until the destination runs it), and the --max-downtime target.
+//
+//   npx tsc -p . && node dist/bench/migration.js [--memory 256M] [--max-downtime 300]
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { ensureImage } from "../src/images/index.js";
+import { Daemon } from "../src/control/Daemon.js";
+import { call, type Endpoint } from "../src/control/Client.js";
+
+const argv = process.argv.slice(2);
+const arg = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : def);
+const memoryMiB = Math.floor(Number(arg("--memory", "256M").replace(/M$/i, "")));
+const maxDowntimeMs = Number(arg("--max-downtime", "300"));
+const TOKEN = "bench-migration-token-0123456789abcdef";
+
+const img = await ensureImage("debian-riscv64", { quiet: true });
+const dir = mkdtempSync(join(tmpdir(), "tv-bench-mig-"));
+const disk = join(dir, "disk.ext4");
+copyFileSync(img.disk!, disk);
+
+async function daemon(name: string, port: number) {
+  const stateDir = join(dir, name);
+  const d = new Daemon({
+    stateDir,
+    socket: join(dir, `${name}.sock`),
+    listen: { host: "127.0.0.1", port, token: TOKEN },
+    vmsOutliveDaemon: false,
+    allowDirs: [dirname(img.kernel), dir],
+    resolveImage: async () => ({ kernel: img.kernel, initrd: img.initrd }),
+  });
+  await d.start();
+  const ep: Endpoint = { url: `http://127.0.0.1:${d.tcpPort}`, token: TOKEN };
+  return { d, ep };
+}
+
+async function waitConsole(ep: Endpoint, re: RegExp, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!re.test((await call(ep, "GET", "/v1/vms/g/console")).text)) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const a = await daemon("a", 0);
+const b = await daemon("b", 0);
+const rows: string[] = [];
+try {
+  const r = await call(a.ep, "POST", "/v1/vms?start=true", {
+    name: "g",
+    image: "debian-riscv64",
+    memoryMiB,
+    disks: [{ path: disk, overlay: true }],
+  });
+  if (r.status !== 201) throw new Error(r.text);
+  await waitConsole(a.ep, /typevisor:\/# /, 600_000);
+  const migrate = async (from: typeof a, to: typeof a, label: string) => {
+    const t0 = performance.now();
+    const m = await call(from.ep, "POST", "/v1/vms/g/migrate", { to: to.ep.url, token: TOKEN, maxDowntimeMs });
+    const wall = performance.now() - t0;
+    if (m.status !== 200) throw new Error(m.text);
+    const res = (
+      m.body as {
+        result: { rounds: number; bytesSent: number; finalPages: number; totalMs: number; downtimeMs: number };
+      }
+    ).result;
+    rows.push(
+      `| ${memoryMiB} MiB | ${label} | ${res.rounds} | ${(res.bytesSent / 2 ** 20).toFixed(1)} MiB | ${((res.finalPages * 4096) / 2 ** 20).toFixed(1)} MiB | ${(wall / 1000).toFixed(2)} s | ${res.downtimeMs.toFixed(0)} ms | ${maxDowntimeMs} ms |`,
+    );
+    process.stderr.write(rows.at(-1)! + "\n");
+  };
+  await migrate(a, b, "idle");
+  // A dirtying loop: rewrite a 4 MiB tmpfs file with new contents, timestamped in the console.
+  const start =
+    "i=0; (while :; do i=$((i+1)); yes $i | head -c 4194304 > /dev/shm/dirty; done) & echo DIRTY-START $(date +%s)\n";
+  b.d.vms.sendInput(b.d.vms.get("g").id, Buffer.from(start));
+  await waitConsole(b.ep, /DIRTY-START/, 60_000);
+  await new Promise((r) => setTimeout(r, 5000));
+  const probe = "echo RATE $i $(date +%s)\n";
+  b.d.vms.sendInput(b.d.vms.get("g").id, Buffer.from(probe));
+  await new Promise((r) => setTimeout(r, 1000));
+  await migrate(b, a, "rewriting a 4 MiB tmpfs file in a loop");
+  const text = (await call(a.ep, "GET", "/v1/vms/g/console")).text;
+  process.stderr.write(
+    `guest dirtying: ${/DIRTY-START (\d+)/.exec(text)?.[1] ?? "?"} / ${/RATE (\d+) (\d+)/.exec(text)?.slice(1).join(" at ") ?? "?"} (iterations of 4 MiB since the start time)\n`,
+  );
+} finally {
+  await a.d.stop();
+  await b.d.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.stdout.write(
+  [
+    "| guest RAM | guest activity | pre-copy rounds | data sent | sent while stopped | total | downtime | target |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n") + "\n",
+);

@@ -72,7 +72,7 @@ import { ExitReason } from "./ExitReason.js";
 import { PRIV_M, PRIV_S, PRIV_U } from "./Privilege.js";
 import * as C from "./Csr.js";
 import { Hypervisor } from "./Hypervisor.js";
-import { Sdtrig } from "./Sdtrig.js";
+import { Sdtrig, TRIG_EXECUTE, TRIG_LOAD, TRIG_M, TRIG_S, TRIG_STORE, TRIG_U, TRIG_VS, TRIG_VU } from "./Sdtrig.js";
 import { A_HI, A_LO, amo, cas, fullFence, load64 } from "./SharedAtomics.js";
 
 export { PRIV_U, PRIV_S, PRIV_M } from "./Privilege.js";
@@ -340,6 +340,7 @@ export class Hart implements FpContext {
     this.frm = 0;
     this.fflags = 0;
     this.resValid = false;
+    this.triggers.reset();
     this.mmu.flushAll();
     this.flushFast();
   }
@@ -579,7 +580,9 @@ export class Hart implements FpContext {
 
   run(budget: number): ExitReason {
     const eng = this.engine;
-    if (eng !== undefined && !eng.busy) return eng.run(budget);
+    const trig = this.triggers;
+    // An armed debug trigger is checked by the interpreter only (Sdtrig.ts): no translated code then.
+    if (eng !== undefined && !eng.busy && !trig.execArmed && !trig.lsArmed) return eng.run(budget);
     this.exitReason = -1;
     let remaining = budget;
     while (remaining > 0) {
@@ -590,8 +593,17 @@ export class Hart implements FpContext {
         remaining--;
         continue;
       }
-      const n = remaining < SLICE ? remaining : SLICE;
       this.sliceTraps = 0;
+      if (trig.execArmed) {
+        // Execute triggers: one instruction per slice, its address checked before it runs.
+        if (this.triggerHit(TRIG_EXECUTE, this.pcLo, this.pcHi)) {
+          this.raise(Cause.Breakpoint, this.pcLo, this.pcHi);
+          remaining--;
+          if (this.exitReason >= 0) return this.exitReason as ExitReason;
+          continue;
+        }
+      }
+      const n = trig.execArmed ? 1 : remaining < SLICE ? remaining : SLICE;
       const steps = this.slice(n);
       this.x[0] = 0; this.x[1] = 0; // x0 is 0 whenever the host or the translator looks
       this.instret += steps - this.sliceTraps;
@@ -719,6 +731,10 @@ export class Hart implements FpContext {
 
   /** Virtual -> physical for `access` (raising the fault and returning -1 on failure). */
   private xlate(lo: number, hi: number, access: Access): number {
+    if (access !== Access.Fetch && this.triggers.lsArmed && this.triggerHit(access === Access.Load ? TRIG_LOAD : TRIG_STORE, lo, hi)) {
+      this.raise(Cause.Breakpoint, lo, hi); // Sdtrig: address breakpoint before the access (tval = the address)
+      return -1;
+    }
     let p = this.priv;
     let v = this.virt;
     if (access !== Access.Fetch && (this.mstatus & C.MS_MPRV) !== 0 && p === PRIV_M) {
@@ -738,6 +754,7 @@ export class Hart implements FpContext {
   /** Remembers a RAM translation in the fast cache for `access` (page-aligned host offset). */
   private fillFast(access: Access, lo: number, hi: number, hostPage: number): void {
     if (hostPage > 0x7fff_f000) return; // keep the cache in int32 range
+    if (access !== Access.Fetch && this.triggers.lsArmed) return; // every load/store goes through xlate's trigger check
     if (access === Access.Store && this.codePages !== undefined && this.codePages[hostPage >>> 12] !== 0) return;
     const i = access * FAST_SIZE + ((lo >>> 12) & (FAST_SIZE - 1));
     this.fastTagLo[i] = lo & ~0xfff;
@@ -1848,9 +1865,37 @@ export class Hart implements FpContext {
           csr[2 * n] = lo; csr[2 * n + 1] = hi & 0x3fffff; // pmpaddr holds bits 55:2
           return true;
         }
-        if (n >= C.CSR_TSELECT && n <= C.CSR_MCONTEXT) return this.triggers.write(n, lo, hi);
+        if (n >= C.CSR_TSELECT && n <= C.CSR_MCONTEXT) {
+          this.flushFast(); // an armed load/store trigger keeps the fast caches empty
+          this.exitSlice = true;
+          return this.triggers.write(n, lo, hi);
+        }
         return this.hyp !== undefined && this.hyp.write(n, lo, hi);
     }
+  }
+
+  /**
+   * Whether a debug trigger fires for `kind` at (hi:lo) in the current mode. Without tcontrol, the
+   * reentrancy rule of Sdtrig 5.4 applies: no match in M-mode while mstatus.MIE = 0, nor in
+   * S-mode (VS-mode) while SIE (vsstatus.SIE) = 0 when breakpoints are delegated there.
+   */
+  private triggerHit(kind: number, lo: number, hi: number): boolean {
+    const p = this.privLevel, ms = this.mstatus;
+    const toS = (this.csr[2 * C.CSR_MEDELEG]! & (1 << Cause.Breakpoint)) !== 0;
+    let mode: number;
+    if (p === PRIV_M) {
+      if ((ms & C.MS_MIE) === 0) return false;
+      mode = TRIG_M;
+    } else if (p === PRIV_S) {
+      if (this.virt !== 0) {
+        if (toS && (this.csr[2 * C.CSR_HEDELEG]! & (1 << Cause.Breakpoint)) !== 0 && (this.hyp!.vsstatus & C.MS_SIE) === 0) return false;
+        mode = TRIG_VS;
+      } else {
+        if (toS && (ms & C.MS_SIE) === 0) return false;
+        mode = TRIG_S;
+      }
+    } else mode = this.virt !== 0 ? TRIG_VU : TRIG_U;
+    return this.triggers.hit(kind, lo, hi, mode);
   }
 
   /** With V=1, vsstatus.FS = Off makes FP instructions illegal as well (8.2.11). */

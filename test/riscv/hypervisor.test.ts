@@ -2,7 +2,7 @@
 // CSR reset values and WARL fields, the V=1 redirection of S CSRs, trap routing to M/HS/VS with
 // their trap state, the virtual-instruction exception, two-stage translation (VS-stage and G-stage,
 // superpages at both stages, misaligned G-stage superpages, hgatp modes, VMID/ASID tagging),
-// HLV/HLVX/HSV with hstatus.HU/SPVP, VS-level interrupts and timers, and the Sdtrig CSRs.
+// HLV/HLVX/HSV with hstatus.HU/SPVP, and VS-level interrupts and timers.
 //
 // Every program starts in M-mode at RAM_BASE, where a prologue MRETs to `guest` (offset 0x200) in
 // the mode the test put in mstatus.MPP/MPV. Trap handlers are `ebreak`s at fixed offsets (M 0x100,
@@ -190,31 +190,6 @@ test("H CSRs: misa.H, reset values, WARL masks, read-only fields; without H they
   assert.equal(plain.readCsr(C.CSR_MISA) & (1n << 7n), 0n);
   assert.throws(() => plain.readCsr(C.CSR_HSTATUS), /does not exist/);
   assert.throws(() => plain.readCsr(C.CSR_VSATP), /does not exist/);
-});
-
-test("Sdtrig: tselect/tdata1-3/tinfo answer 'no triggers' instead of trapping", { skip }, () => {
-  const m = machine(
-    assemble(`
-      csrw tselect, x0
-      csrr a0, tselect
-      csrr a1, tdata1
-      csrr a2, tinfo
-      li t0, -1
-      csrw tdata1, t0
-      csrr a3, tdata1
-      csrw tdata2, t0
-      csrr a4, tdata2
-      ebreak
-    `),
-  );
-  m.hart.exitMask = 1 << 3;
-  assert.equal(m.hart.run(100), ExitReason.Trap);
-  assert.equal(m.hart.exitCause, 3, "no illegal instruction");
-  assert.deepEqual(
-    [10, 11, 12, 13, 14].map((r) => m.hart.getX(r)),
-    [0n, 0n, 1n, 0n, 0n],
-    "tselect 0, tdata1 type 0 (no trigger), tinfo = 1 (none exists), writes ignored",
-  );
 });
 
 test("entering VS by MRET (MPV) and SRET (SPV); S CSRs are the VS copies when V=1", { skip }, () => {

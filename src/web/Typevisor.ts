@@ -10,6 +10,7 @@ import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
 import type { VmExit, VmState, VmStats } from "../vmm/Vm.js";
 import type { EngineName } from "../dbt/Engine.js";
 import { MemoryDisk } from "./MemoryDisk.js";
+import { yieldToEventLoop } from "../vmm/EventLoop.js";
 
 /** File contents, or a URL to fetch them from. */
 export type Bytes = Uint8Array | ArrayBuffer | string;
@@ -229,10 +230,14 @@ export async function boot(opts: BootOptions): Promise<TypevisorVm> {
     throw new BootError((e as Error).message);
   }
   const vm = machine.vm;
-  const exited = machine.run().then((exit) => {
-    emit("exit", exit);
-    return exit;
-  });
+  // Started after the caller's `await boot(...)` has resumed (a macrotask later), so listeners it
+  // adds right away see the guest's first output.
+  const exited = yieldToEventLoop()
+    .then(() => machine.run())
+    .then((exit) => {
+      emit("exit", exit);
+      return exit;
+    });
   const memoryDisk = (i: number): MemoryDisk => {
     const d = disks[i];
     if (!(d instanceof MemoryDisk)) throw new BootError(`disk ${i} is not a disk this API holds in memory`);

@@ -111,7 +111,7 @@ export const command: Command = {
     if (!/^\d+$/.test(values.port) || port > 65535)
       throw new UsageError(`web: --port '${values.port}' is not a port (0-65535)`);
     const memory = parseSize(values.memory, "web: --memory");
-    if (memory < 32 << 20 || memory > 2048 << 20)
+    if (memory < 32 * 2 ** 20 || memory > 2 * 2 ** 30)
       throw new UsageError(`web: --memory ${values.memory} is out of range: a page can give a guest 32M to 2G`);
     if (values.engine !== "dbt" && values.engine !== "interp")
       throw new UsageError(`web: --engine must be dbt or interp, not '${values.engine}'`);

@@ -110,6 +110,8 @@ export class Kernel {
   private idleWake: (() => void) | undefined;
   private readonly reportedUnknown = new Set<number>();
   private readonly reportedInternal = new Set<number>();
+  /** The guest switched the host terminal to raw mode (TCSETS without ICANON). */
+  rawTerminal = false;
   /** Set by rt_sigreturn and a successful execve: the result must not be written to a0. */
   contextReplaced = false;
 
@@ -409,7 +411,9 @@ export class Kernel {
     } finally {
       for (const u of unhook) u();
       // Leave the host terminal as we found it, whatever mode the guest put it in.
-      if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+      // (process.stdin is looked at only when the guest could have changed it: creating it costs
+      // every short program ~10 ms.)
+      if (this.rawTerminal && process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
     }
     const st = init.waitStatus;
     for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);

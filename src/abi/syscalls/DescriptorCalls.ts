@@ -236,7 +236,10 @@ export function ioctl(sys: SyscallContext, fd: number, req: number, arg: number)
       // (ICANON off), so a guest line editor (busybox ash, bash readline) sees keys as typed.
       const lflag = new DataView(t.buffer).getUint32(12, true);
       const ICANON = 0o2;
-      if (process.stdin.isTTY) process.stdin.setRawMode((lflag & ICANON) === 0);
+      if (tty.isatty(0) && process.stdin.isTTY) {
+        process.stdin.setRawMode((lflag & ICANON) === 0);
+        sys.k.rawTerminal ||= (lflag & ICANON) === 0;
+      }
       return 0;
     }
     case TIOCGWINSZ: {

@@ -14,7 +14,16 @@ import { Errno, SyscallError, errnoName } from "./Errno.js";
 import { FrameAllocator, OutOfFramesError } from "./FrameAllocator.js";
 import { GuestFs } from "./GuestFs.js";
 import { UnixNamespace } from "./LocalSocket.js";
-import { FdTable, HostFile, HostInput, HostInputFile, O_RDONLY, O_WRONLY, type OpenFile } from "./OpenFile.js";
+import {
+  FdTable,
+  HostFile,
+  HostInput,
+  HostInputFile,
+  O_RDONLY,
+  O_WRONLY,
+  WaitQueue,
+  type OpenFile,
+} from "./OpenFile.js";
 import { Process, ProcState } from "./Process.js";
 import { MissingInterpreterError, loadProgram, type LoadedImage } from "./ProgramLoader.js";
 import {
@@ -89,6 +98,8 @@ export class Kernel {
   readonly gid = typeof process.getgid === "function" ? process.getgid() : 0;
   readonly syscalls: Syscalls;
   readonly stdin: HostInput;
+  /** Woken whenever a signal is queued (signalfd readers wait on it). */
+  readonly signalWait = new WaitQueue();
   /** Names bound by the guest's AF_UNIX sockets (LocalSocket.ts). */
   readonly unix = new UnixNamespace();
   readonly bootMs = performance.now();
@@ -609,10 +620,14 @@ export class Kernel {
   sendSignal(p: Process, sig: number): void {
     if (p.state === ProcState.Zombie || sig === 0) return;
     const act = p.actions[sig]!;
+    const blocked = (p.sigmask & sigBit(sig)) !== 0n;
     if (sig !== SIGKILL && act.handler === SIG_IGN) return;
-    if (sig !== SIGKILL && act.handler === SIG_DFL && defaultAction(sig) === "ign") return;
+    // A blocked signal is queued even when its default is to ignore it: the handler may change
+    // before it is unblocked, and a signalfd reads it (Linux sig_ignored()).
+    if (sig !== SIGKILL && !blocked && act.handler === SIG_DFL && defaultAction(sig) === "ign") return;
     p.pending |= sigBit(sig);
-    if (p.state === ProcState.Blocked && (sigBit(sig) & ~p.sigmask) !== 0n) this.cancelSleep(p);
+    if (p.state === ProcState.Blocked && !blocked) this.cancelSleep(p);
+    this.signalWait.wakeAll();
   }
 
   /**
@@ -638,8 +653,9 @@ export class Kernel {
       return;
     }
     const act = leader.actions[sig]!;
-    if (act.handler === SIG_IGN || (act.handler === SIG_DFL && defaultAction(sig) === "ign")) return;
+    if (act.handler === SIG_IGN) return;
     leader.groupPending.bits |= bit;
+    this.signalWait.wakeAll();
   }
 
   private cancelSleep(p: Process): void {

@@ -14,7 +14,16 @@ import { Errno, SyscallError, errnoName } from "./Errno.js";
 import { FrameAllocator, OutOfFramesError } from "./FrameAllocator.js";
 import { GuestFs } from "./GuestFs.js";
 import { UnixNamespace } from "./LocalSocket.js";
-import { FdTable, HostFile, HostInput, HostInputFile, O_RDONLY, O_WRONLY, type OpenFile } from "./OpenFile.js";
+import {
+  FdTable,
+  HostFile,
+  HostInput,
+  HostInputFile,
+  O_RDONLY,
+  O_WRONLY,
+  WaitQueue,
+  type OpenFile,
+} from "./OpenFile.js";
 import { Process, ProcState } from "./Process.js";
 import { MissingInterpreterError, loadProgram, type LoadedImage } from "./ProgramLoader.js";
 import {
@@ -89,6 +98,8 @@ export class Kernel {
   readonly gid = typeof process.getgid === "function" ? process.getgid() : 0;
   readonly syscalls: Syscalls;
   readonly stdin: HostInput;
+  /** Woken whenever a signal is queued (signalfd readers wait on it). */
+  readonly signalWait = new WaitQueue();
   /** Names bound by the guest's AF_UNIX sockets (LocalSocket.ts). */
   readonly unix = new UnixNamespace();
   readonly bootMs = performance.now();
@@ -110,6 +121,8 @@ export class Kernel {
   private idleWake: (() => void) | undefined;
   private readonly reportedUnknown = new Set<number>();
   private readonly reportedInternal = new Set<number>();
+  /** The guest switched the host terminal to raw mode (TCSETS without ICANON). */
+  rawTerminal = false;
   /** Set by rt_sigreturn and a successful execve: the result must not be written to a0. */
   contextReplaced = false;
 
@@ -409,7 +422,9 @@ export class Kernel {
     } finally {
       for (const u of unhook) u();
       // Leave the host terminal as we found it, whatever mode the guest put it in.
-      if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+      // (process.stdin is looked at only when the guest could have changed it: creating it costs
+      // every short program ~10 ms.)
+      if (this.rawTerminal && process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
     }
     const st = init.waitStatus;
     for (const p of this.procs.values()) if (p.state !== ProcState.Zombie) this.exitProcess(p, SIGKILL, true);
@@ -605,10 +620,14 @@ export class Kernel {
   sendSignal(p: Process, sig: number): void {
     if (p.state === ProcState.Zombie || sig === 0) return;
     const act = p.actions[sig]!;
+    const blocked = (p.sigmask & sigBit(sig)) !== 0n;
     if (sig !== SIGKILL && act.handler === SIG_IGN) return;
-    if (sig !== SIGKILL && act.handler === SIG_DFL && defaultAction(sig) === "ign") return;
+    // A blocked signal is queued even when its default is to ignore it: the handler may change
+    // before it is unblocked, and a signalfd reads it (Linux sig_ignored()).
+    if (sig !== SIGKILL && !blocked && act.handler === SIG_DFL && defaultAction(sig) === "ign") return;
     p.pending |= sigBit(sig);
-    if (p.state === ProcState.Blocked && (sigBit(sig) & ~p.sigmask) !== 0n) this.cancelSleep(p);
+    if (p.state === ProcState.Blocked && !blocked) this.cancelSleep(p);
+    this.signalWait.wakeAll();
   }
 
   /**
@@ -634,8 +653,9 @@ export class Kernel {
       return;
     }
     const act = leader.actions[sig]!;
-    if (act.handler === SIG_IGN || (act.handler === SIG_DFL && defaultAction(sig) === "ign")) return;
+    if (act.handler === SIG_IGN) return;
     leader.groupPending.bits |= bit;
+    this.signalWait.wakeAll();
   }
 
   private cancelSleep(p: Process): void {

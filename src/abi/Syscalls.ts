@@ -18,6 +18,7 @@ import { identityCalls } from "./syscalls/IdentityCalls.js";
 import { signalCalls } from "./syscalls/SignalCalls.js";
 import { processCalls } from "./syscalls/ProcessCalls.js";
 import { socketCalls } from "./syscalls/SocketCalls.js";
+import { fdEventCalls } from "./syscalls/FdEventCalls.js";
 
 const AREAS: readonly SyscallHandlers[] = [
   fileCalls,
@@ -28,6 +29,7 @@ const AREAS: readonly SyscallHandlers[] = [
   signalCalls,
   processCalls,
   socketCalls,
+  fdEventCalls,
 ];
 
 /** HANDLERS[nr]: the handler of system call nr (undefined: ENOSYS). Built once at load. */

@@ -1,9 +1,22 @@
 // `typevisor`: dispatches to the subcommands. Every subcommand answers `--help`.
 import type { Command } from "./Command.js";
 import { UsageError } from "./Command.js";
-import { commands } from "./commands/index.js";
 
-function overview(): string {
+/**
+ * Every command module, loaded only when needed: `typevisor exec` starts once per short guest
+ * program, and loading the other commands (the VM, the daemon, image building) would cost it
+ * more than the program itself (issue 15).
+ */
+async function allCommands(): Promise<readonly Command[]> {
+  return (await import("./commands/index.js")).commands;
+}
+
+async function findCommand(name: string): Promise<Command | undefined> {
+  if (name === "exec") return (await import("./commands/exec.js")).command;
+  return (await allCommands()).find((c) => c.name === name);
+}
+
+function overview(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
@@ -22,15 +35,16 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     if (name === "help" && rest[0]) return main([rest[0], "--help"]);
-    process.stdout.write(overview() + "\n");
+    process.stdout.write(overview(await allCommands()) + "\n");
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-V") {
     process.stdout.write("typevisor 0.1.0\n");
     return 0;
   }
-  const cmd: Command | undefined = commands.find((c) => c.name === name);
+  const cmd = await findCommand(name);
   if (!cmd) {
+    const commands = await allCommands();
     process.stderr.write(`typevisor: unknown command '${name}'. Commands: ${commands.map((c) => c.name).join(", ")}\n`);
     return 2;
   }

@@ -39,7 +39,7 @@ test("AF_UNIX socket files stay inside --root", (t) => {
   assert.equal(r.status, 127, "the program itself is outside the root");
   const inside = join(root, "sockets");
   run("cp", [bin, inside]);
-  const r2 = texec(["--root", root, "/sockets", "/"], undefined, 60_000);
+  const r2 = texec(["--root", root, "/sockets", "/"], undefined, 120_000);
   assert.equal(r2.stderr, "");
   assert.equal(r2.status, 0);
   assert.match(r2.stdout, /unix: bound file is a socket: 1\n/);

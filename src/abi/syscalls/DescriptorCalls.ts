@@ -18,6 +18,8 @@ import {
 } from "../OpenFile.js";
 import { EpollFile } from "../Epoll.js";
 import { EventFd } from "../EventFd.js";
+import { SignalFd } from "../SignalFd.js";
+import { TimerFd } from "../TimerFd.js";
 import { Socket } from "../Socket.js";
 import { readTimespecMs, sleepFor } from "./TimeCalls.js";
 import { type SyscallContext, type SyscallHandlers } from "./SyscallContext.js";
@@ -57,7 +59,6 @@ export const descriptorCalls: SyscallHandlers = {
   dup3: (sys) => dup3(sys, sys.int(0), sys.int(1), sys.int(2)),
   close_range: (sys) => closeRange(sys, sys.uint(0), sys.uint(1), sys.uint(2)),
   epoll_create1: (sys) => epollCreate(sys, sys.int(0)),
-  eventfd2: (sys) => eventfd(sys, sys.uint(0), sys.int(1)),
   epoll_ctl: (sys) => epollCtl(sys, sys.int(0), sys.int(1), sys.int(2), sys.ulong(3)),
   epoll_pwait: (sys) => epollWait(sys, sys.int(0), sys.ulong(1), sys.int(2), sys.int(3) < 0 ? -1 : sys.int(3)),
   epoll_pwait2: (sys) =>
@@ -68,46 +69,6 @@ export const descriptorCalls: SyscallHandlers = {
   pselect6: (sys) => pselect6(sys),
   ppoll: (sys) => ppoll(sys, sys.ulong(0), sys.uint(1), sys.ulong(2)),
 };
-
-const EFD_SEMAPHORE = 1;
-
-/** eventfd2(2): a counter descriptor (EventFd.ts). */
-export function eventfd(sys: SyscallContext, initval: number, flags: number): SyscallResult {
-  if (flags & ~(O_CLOEXEC | O_NONBLOCK | EFD_SEMAPHORE)) return -Errno.EINVAL;
-  const fd = sys.p.fds.lowestFree();
-  if (fd < 0) return -Errno.EMFILE;
-  const f = new EventFd(flags & O_NONBLOCK, BigInt(initval), (flags & EFD_SEMAPHORE) !== 0);
-  sys.p.fds.install(fd, f, (flags & O_CLOEXEC) !== 0);
-  return fd;
-}
-
-/** read(2)/write(2) of an eventfd: 8 bytes, the counter in host (little-endian) order. */
-export function eventfdIo(sys: SyscallContext, f: EventFd, buf: number, len: number, write: boolean): SyscallResult {
-  if (len < 8) return -Errno.EINVAL;
-  if (write) {
-    const v = sys.p.space.readU64(buf);
-    if (v === 0xffff_ffff_ffff_ffffn) return -Errno.EINVAL;
-    if (EventFd.MAX - f.count < v) {
-      if (f.flags & O_NONBLOCK) return -Errno.EAGAIN;
-      f.wait.add(sys.p.wake);
-      return BLOCK;
-    }
-    f.count += v;
-    if (v > 0n) f.wait.wakeAll();
-    return 8;
-  }
-  sys.p.space.check(buf, 8, true);
-  if (f.count === 0n) {
-    if (f.flags & O_NONBLOCK) return -Errno.EAGAIN;
-    f.wait.add(sys.p.wake);
-    return BLOCK;
-  }
-  const v = f.semaphore ? 1n : f.count;
-  f.count -= v;
-  sys.p.space.writeU64(buf, v);
-  f.wait.wakeAll();
-  return 8;
-}
 
 export function dup(sys: SyscallContext, fd: number): SyscallResult {
   const f = sys.file(fd);
@@ -236,7 +197,10 @@ export function ioctl(sys: SyscallContext, fd: number, req: number, arg: number)
       // (ICANON off), so a guest line editor (busybox ash, bash readline) sees keys as typed.
       const lflag = new DataView(t.buffer).getUint32(12, true);
       const ICANON = 0o2;
-      if (process.stdin.isTTY) process.stdin.setRawMode((lflag & ICANON) === 0);
+      if (tty.isatty(0) && process.stdin.isTTY) {
+        process.stdin.setRawMode((lflag & ICANON) === 0);
+        sys.k.rawTerminal ||= (lflag & ICANON) === 0;
+      }
       return 0;
     }
     case TIOCGWINSZ: {
@@ -306,6 +270,11 @@ export function fileReadiness(f: OpenFile): [boolean, boolean, boolean] {
   }
   if (f instanceof Socket) return f.readiness();
   if (f instanceof EventFd) return [f.count > 0n, f.count < EventFd.MAX, false];
+  if (f instanceof TimerFd) {
+    f.update();
+    return [f.expired > 0n, false, false];
+  }
+  if (f instanceof SignalFd) return [f.pendingFor(f.owner) !== 0n, false, false];
   return [true, true, false];
 }
 
@@ -314,7 +283,7 @@ export function watch(f: OpenFile | undefined, wake: () => void): void {
   if (f instanceof PipeEnd) (f.isWrite ? f.pipe.writeWait : f.pipe.readWait).add(wake);
   else if (f instanceof HostInputFile) f.input.wait.add(wake);
   else if (f instanceof Socket) f.watch(wake);
-  else if (f instanceof EventFd) f.wait.add(wake);
+  else if (f instanceof EventFd || f instanceof TimerFd || f instanceof SignalFd) f.wait.add(wake);
   else if (f instanceof EpollFile) for (const it of f.interests.values()) watch(it.file, wake);
 }
 

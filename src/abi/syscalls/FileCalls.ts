@@ -43,7 +43,9 @@ import {
 import { procFile } from "../ProcFs.js";
 import { Socket } from "../Socket.js";
 import { EventFd } from "../EventFd.js";
-import { eventfdIo } from "./DescriptorCalls.js";
+import { SignalFd } from "../SignalFd.js";
+import { TimerFd } from "../TimerFd.js";
+import { eventfdIo, signalfdRead, timerfdRead } from "./FdEventCalls.js";
 import { readSocket, writeSocket } from "./SocketCalls.js";
 import { AT_FDCWD, type SyscallContext, type SyscallHandlers, enc } from "./SyscallContext.js";
 
@@ -133,18 +135,37 @@ export function hostOpenFlags(sys: SyscallContext, flags: number): number {
   return h;
 }
 
-/** The host's /etc/resolv.conf when the root has none (undefined when the root has one). */
-function hostResolvConf(sys: SyscallContext, dirfd: number, path: string): Uint8Array | undefined {
+/** Whether the root lacks this path (so a host stand-in may serve it). */
+function rootLacks(sys: SyscallContext, dirfd: number, path: string): boolean {
   try {
     fs.lstatSync(sys.resolveAt(dirfd, path, true).host);
-    return undefined;
+    return false;
   } catch {
-    try {
-      return fs.readFileSync("/etc/resolv.conf");
-    } catch {
-      return undefined;
-    }
+    return true;
   }
+}
+
+/** The host's /etc/resolv.conf when the root has none (undefined when the root has one). */
+function hostResolvConf(sys: SyscallContext, dirfd: number, path: string): Uint8Array | undefined {
+  if (!rootLacks(sys, dirfd, path)) return undefined;
+  try {
+    return fs.readFileSync("/etc/resolv.conf");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The character devices every program expects (a chroot gets them from a bind-mounted /dev): a
+ * root without them sees the host's. They hold no files, so they open no way out of the root.
+ */
+const STANDARD_DEVICES = new Set(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]);
+
+/** The host device standing in for a guest path under --root, or undefined. */
+function standardDevice(sys: SyscallContext, dirfd: number, path: string): string | undefined {
+  if (sys.k.gfs.root === undefined) return undefined;
+  const guest = posix.resolve(sys.dirOf(dirfd, path), path);
+  return STANDARD_DEVICES.has(guest) && rootLacks(sys, dirfd, path) ? guest : undefined;
 }
 
 export function openat(sys: SyscallContext, dirfd: number, path: string, flags: number, mode: number): SyscallResult {
@@ -175,7 +196,8 @@ export function openat(sys: SyscallContext, dirfd: number, path: string, flags: 
       }
     }
   }
-  const r = sys.resolveAt(dirfd, path, follow);
+  const dev = standardDevice(sys, dirfd, path);
+  const r = dev !== undefined ? { host: dev, guest: dev } : sys.resolveAt(dirfd, path, follow);
   let hostFlags = hostOpenFlags(sys, flags) | sys.k.gfs.hostNoFollow;
   if (flags & O_PATH)
     hostFlags = fs.constants.O_RDONLY | (flags & O_NOFOLLOW ? fs.constants.O_NOFOLLOW : 0) | sys.k.gfs.hostNoFollow;
@@ -211,6 +233,8 @@ export function read(sys: SyscallContext, fd: number, buf: number, len: number, 
   if (len > MAX_RW) len = MAX_RW;
   if (f instanceof Socket) return pos >= 0 ? -Errno.ESPIPE : readSocket(sys, fd, [[buf, len]]);
   if (f instanceof EventFd) return pos >= 0 ? -Errno.ESPIPE : eventfdIo(sys, f, buf, len, false);
+  if (f instanceof TimerFd) return pos >= 0 ? -Errno.ESPIPE : timerfdRead(sys, f, buf, len);
+  if (f instanceof SignalFd) return pos >= 0 ? -Errno.ESPIPE : signalfdRead(sys, f, buf, len);
   if (len === 0) return 0;
   if (f instanceof PipeEnd) {
     if (pos >= 0) return -Errno.ESPIPE;
@@ -545,6 +569,8 @@ export function statOf(sys: SyscallContext, dirfd: number, path: string, flags: 
     else fail(Errno.EBADF);
   }
   const follow = (flags & AT_SYMLINK_NOFOLLOW) === 0;
+  const dev = standardDevice(sys, dirfd, path);
+  if (dev !== undefined) return statInfoOf(sys.host(() => fs.statSync(dev, { bigint: true })));
   const r = sys.resolveAt(dirfd, path, follow);
   // Under --root resolve() has followed every symlink already: the host must not follow another.
   const hostFollow = follow && sys.k.gfs.root === undefined;

@@ -19,6 +19,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -290,6 +293,56 @@ static void unix_named(const char *dir) {
   close(c);
 }
 
+static void event_fds(void) {
+  // timerfd: a one-shot timer seen by epoll, then a periodic one read after two periods.
+  int ep = epoll_create1(0);
+  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  struct itimerspec its = {.it_value = {0, 20 * 1000 * 1000}};
+  CHECK(timerfd_settime(tfd, 0, &its, NULL) == 0);
+  struct itimerspec cur;
+  CHECK(timerfd_gettime(tfd, &cur) == 0);
+  printf("timerfd: armed %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0);
+  uint64_t n;
+  printf("timerfd: early read %s\n", read(tfd, &n, 8) < 0 ? strerrorname_np(errno) : "?");
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out;
+  CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev) == 0);
+  int r = epoll_wait(ep, &out, 1, 5000);
+  CHECK(read(tfd, &n, 8) == 8);
+  printf("timerfd: epoll %d data %u, expirations %llu\n", r, out.data.u32, (unsigned long long)n);
+  its.it_interval.tv_nsec = 10 * 1000 * 1000;
+  its.it_value.tv_nsec = 10 * 1000 * 1000;
+  CHECK(timerfd_settime(tfd, 0, &its, NULL) == 0);
+  struct timespec ts = {0, 35 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  CHECK(read(tfd, &n, 8) == 8);
+  printf("timerfd: periodic, at least 2 expirations: %d\n", n >= 2);
+  close(tfd);
+  close(ep);
+
+  // signalfd: a blocked SIGUSR1 raised, and the SIGCHLD of a child, read instead of delivered.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGUSR1);
+  sigaddset(&mask, SIGCHLD);
+  CHECK(sigprocmask(SIG_BLOCK, &mask, NULL) == 0);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  CHECK(sfd >= 0);
+  raise(SIGUSR1);
+  struct signalfd_siginfo si;
+  CHECK(read(sfd, &si, sizeof si) == sizeof si);
+  printf("signalfd: signal %u\n", si.ssi_signo);
+  pid_t pid = fork();
+  if (pid == 0) _exit(5);
+  struct pollfd pf = {.fd = sfd, .events = POLLIN};
+  CHECK(poll(&pf, 1, 5000) == 1);
+  CHECK(read(sfd, &si, sizeof si) == sizeof si);
+  printf("signalfd: signal %u after the child exited\n", si.ssi_signo);
+  int status;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  close(sfd);
+  CHECK(sigprocmask(SIG_UNBLOCK, &mask, NULL) == 0);
+}
+
 static void readiness(void) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   int efd = eventfd(0, EFD_NONBLOCK);
@@ -328,6 +381,7 @@ int main(int argc, char **argv) {
   unix_pairs();
   unix_named(argv[1]);
   readiness();
+  event_fds();
   int s = socket(AF_NETLINK, SOCK_RAW, 0);
   printf("done\n");
   (void)s;

@@ -191,6 +191,7 @@ async function boot(cfg: LaunchConfig): Promise<void> {
         shares: cfg.shares ?? [],
       };
   machine = await buildVirtMachine(spec, {
+    restoring: cfg.restore !== undefined || cfg.incoming !== undefined,
     console: con,
     backends: nodeBackends({
       // The daemon owns the switches: this process only carries the NIC's frames to and from it.

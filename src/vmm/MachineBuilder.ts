@@ -29,6 +29,8 @@ export interface MachineHost {
   /** Disks, NICs and shares: nodeBackends() (NodeBackends.ts) under Node, src/web in the page. */
   backends: MachineBackends;
   onStateChange?: VmOptions["onStateChange"];
+  /** A snapshot or incoming migration will replace RAM: skip loading the kernel (VirtBoardOptions). */
+  restoring?: boolean;
   onReboot?: VmOptions["onReboot"];
 }
 
@@ -128,6 +130,7 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
       rng: spec.rng !== false,
       onStateChange: host.onStateChange,
       onReboot: host.onReboot,
+      restoring: host.restoring,
     });
   } catch (e) {
     await closeAll().catch(() => {});

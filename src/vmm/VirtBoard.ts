@@ -100,6 +100,12 @@ export interface VirtBoardOptions {
   vcpuThreads?: boolean;
   /** Called (from inside a hart's run) when the guest asks for poweroff or reboot. */
   onEvent?: (ev: BoardEvent) => void;
+  /**
+   * The board's RAM will be replaced by a snapshot's or a migrating VM's: the first reset leaves it
+   * zero instead of loading the kernel, initramfs and device tree (faster restores, and RAM pages the
+   * snapshot does not hold are never touched, so clones stay small).
+   */
+  restoring?: boolean;
 }
 
 /** A machine timer a snapshot restore can set: it then counts on from the saved value. */
@@ -335,9 +341,10 @@ export class VirtBoard {
     if (this.resets++ > 0) this.memory.bytes.fill(0);
     this.memory.takeDirty();
     for (const t of this.virtio) t.reset();
-    loadKernel(L.kernel, this.memory);
-    if (L.bios) loadKernel(L.bios, this.memory);
-    if (L.initrd && cfg.initrd) this.memory.write(gpa(L.initrd.start), cfg.initrd.bytes);
+    const load = !(this.opts.restoring && this.resets === 1);
+    if (load) loadKernel(L.kernel, this.memory);
+    if (load && L.bios) loadKernel(L.bios, this.memory);
+    if (load && L.initrd && cfg.initrd) this.memory.write(gpa(L.initrd.start), cfg.initrd.bytes);
     this.dtb = virtDeviceTree({
       memory: cfg.memory,
       cpus: cfg.cpus,

@@ -320,6 +320,8 @@ function switchDirectory(): string {
 export interface RunHooks {
   /** After the machine is built, before it starts (run --restore). */
   beforeStart?: (machine: VirtMachine) => void;
+  /** beforeStart replaces RAM: the machine skips loading the kernel. */
+  restoring?: boolean;
   /** After the VM stopped, before its disks are closed (run --snapshot-on-exit). */
   beforeClose?: (machine: VirtMachine, exit: VmExit) => Promise<void>;
 }
@@ -360,6 +362,7 @@ export async function runOnTerminal(
   const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });
   try {
     machine = await buildVirtMachine(spec, {
+      restoring: hooks.restoring,
       console: wrap ? wrap(terminal) : terminal,
       backends: nodeBackends({
         openSwitch: (name) => SocketSwitchPort.open(join(switchDirectory(), `${name}.sock`)),
@@ -463,6 +466,7 @@ export const command: Command = {
     const snapPath = values["snapshot-on-exit"];
     const hooks: RunHooks = {};
     if (restorePath !== undefined) {
+      hooks.restoring = true;
       hooks.beforeStart = (m) => {
         try {
           const r = restoreSnapshot(m.vm, restorePath);

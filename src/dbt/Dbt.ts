@@ -27,6 +27,7 @@ import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.
 import { PageTranslator, ExitKind, StepFlags } from "./PageTranslator.js";
 import {
   DBT_ENGINE_BYTES,
+  ENG_LOOKUPS,
   ENG_FPOK,
   ENG_ADDR,
   ENG_BUDGET,
@@ -63,6 +64,11 @@ export interface DbtOptions {
   regsInLocals?: boolean;
   /** Major opcodes (or 0x1000 + opcode * 8 + funct3) left to the interpreter, for bisecting a translator bug. */
   disabledOpcodes?: ReadonlySet<number>;
+  /**
+   * Count TLB-mirror lookups in translated code (DbtStats.mirrorLookups, for the hit rate in
+   * `--stats`): a counter update per load/store, so slightly slower code (default false).
+   */
+  countMirror?: boolean;
   /** Other harts run concurrently on other threads (vCPU threads): atomic AMOs and FENCE (PageTranslatorOptions). */
   atomics?: boolean;
 }
@@ -88,6 +94,13 @@ export interface DbtStats {
   /** Exits from translated code to the interpreter for one instruction (trap-and-emulate, TLB misses). */
   interpExits: number;
   tlbMirrorFlushes: number;
+  /** Loads/stores that looked up the TLB mirror in translated code (counted only with DbtOptions.countMirror). */
+  mirrorLookups: number;
+  /** Exits of translated code to the interpreter by cause (ExitCause). */
+  exitCauses: number[];
+  /** Guest pages the dispatcher looked up (each gets a PageUnit), and how many of them were ever translated. */
+  pagesSeen: number;
+  pagesEverTranslated: number;
   /** Instructions executed by the interpreter from inside translated code (the step import). */
   stepped: number;
   /** Single pages dropped from the TLB mirrors (address-specific SFENCE.VMA). */
@@ -125,6 +138,32 @@ const INTERP_REASONS = [
   "page dropped/untranslatable",
   "exit (one instruction)",
 ];
+
+/** Why translated code left for the interpreter or the VMM (DbtStats.exitCauses). */
+const enum ExitCause {
+  /** A load/store whose page was not in the TLB mirror; the interpreter's access refilled it. */
+  TlbMiss,
+  /** A load/store the mirror cannot serve: MMIO, misaligned, or a store to a page holding code. */
+  Mmio,
+  /** A load/store that faulted (page fault, access fault): the guest's trap handler runs next. */
+  Fault,
+  /** An instruction the translator does not emit, executed by the interpreter (CSR, xRET, ecall, wfi...). */
+  Emulated,
+  /** An interrupt check (every `slice` instructions, and after SYSTEM instructions) found one pending. */
+  Interrupt,
+  /** The interpreted instruction ended the run for the VMM (SBI call, wfi, poweroff...). */
+  Vmm,
+}
+const EXIT_CAUSES = [
+  "TLB-mirror miss",
+  "MMIO/misaligned/code-page store",
+  "load/store fault",
+  "trap-and-emulate (CSR, xRET, ecall, wfi, LR/SC...)",
+  "timer/interrupt pending",
+  "ending the run for the VMM (SBI, wfi, poweroff)",
+];
+/** Major opcodes of the instructions translated code reaches memory with (loads, stores, FP loads/stores, AMOs). */
+const MEMORY_OPS = new Set([0x03, 0x23, 0x07, 0x27, 0x2f]);
 
 const OPCODE_NAMES: Record<number, string> = {
   0x03: "load (TLB miss/MMIO)",
@@ -245,6 +284,7 @@ class PageUnit {
   interpExits = 0;
   /** Instructions executed in this unit's translations since the page was first seen (for hotPages). */
   totalExecuted = 0;
+  everTranslated = false;
 }
 
 /** Entries between two checks of whether a unit pays for its entry/exit cost. */
@@ -306,6 +346,10 @@ export function emptyDbtStats(): DbtStats {
     interpExits: 0,
     tlbMirrorFlushes: 0,
     tlbPageEvictions: 0,
+    mirrorLookups: 0,
+    pagesSeen: 0,
+    pagesEverTranslated: 0,
+    exitCauses: new Array<number>(EXIT_CAUSES.length).fill(0),
     stepped: 0,
     unprofitable: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
@@ -403,6 +447,7 @@ export class Dbt implements HartEngine {
       regsInLocals: opts.regsInLocals,
       disabled: opts.disabledOpcodes,
       atomics: opts.atomics,
+      countMirror: opts.countMirror,
     });
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 512;
@@ -503,8 +548,9 @@ export class Dbt implements HartEngine {
   private readonly filled = new Int32Array(512);
   private filledCount = 1 << 30; // the first flush empties every entry
 
-  /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors. */
-  private fillMirror(lo: number, hi: number): void {
+  /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors; returns how many. */
+  private fillMirror(lo: number, hi: number): number {
+    let n = 0;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     const midx = (lo >>> 12) & (MIRROR_ENTRIES - 1);
     const tagLo = this.h.fastTagLo,
@@ -524,7 +570,9 @@ export class Dbt implements HartEngine {
       this.eng32[w + 3] = host;
       if (this.filledCount < this.filled.length) this.filled[this.filledCount] = w;
       this.filledCount++;
+      n++;
     }
+    return n;
   }
 
   /** The budget the dispatcher gave the unit it entered, and the hart's instret then (for step). */
@@ -633,6 +681,7 @@ export class Dbt implements HartEngine {
         // pending interrupts before stepping.
         sinceCheck = 0;
         if (remaining < 16 || hart.interruptPending()) {
+          if (remaining >= 16) st.exitCauses[ExitCause.Interrupt]!++;
           const n = remaining < 16 ? remaining : 1;
           const r = this.interp(n, remaining < 16 ? InterpReason.Tail : InterpReason.Check);
           remaining -= n;
@@ -657,6 +706,7 @@ export class Dbt implements HartEngine {
         if (unit === undefined) {
           unit = new PageUnit();
           this.units[host >>> 12] = unit;
+          st.pagesSeen++;
         }
       }
       const off = pcLo & 0xfff;
@@ -714,6 +764,8 @@ export class Dbt implements HartEngine {
       this.baseInstret = hart.instret;
       const kind = this.enter(u.slot, block, give);
       st.unitCalls += eng32[e32 + (ENG_CALLS >>> 2)]!;
+      st.mirrorLookups += eng32[e32 + (ENG_LOOKUPS >>> 2)]!;
+      eng32[e32 + (ENG_LOOKUPS >>> 2)] = 0;
       const ff = eng32[e32 + (ENG_FFLAGS >>> 2)]!;
       if (ff !== 0) {
         hart.fflags |= ff;
@@ -754,7 +806,10 @@ export class Dbt implements HartEngine {
         u.interpExits++;
         if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
         sinceCheck = this.slice; // it may have enabled an interrupt (or have been one): check now
-        if (this.stepReason !== ExitReason.Budget) return this.stepReason;
+        if (this.stepReason !== ExitReason.Budget) {
+          st.exitCauses[ExitCause.Vmm]!++;
+          return this.stepReason;
+        }
       } else if (kind === ExitKind.Interp) {
         st.interpExits++;
         u.interpExits++;
@@ -764,13 +819,27 @@ export class Dbt implements HartEngine {
         const op = this.opcodeAt(hart.pcLo, hart.pcHi);
         st.exitsByOpcode[op & 0x7f]!++;
         const system = op === SYSTEM_OP || op < 0;
+        const i0 = hart.instret;
         const r = this.interp(1, InterpReason.Exit);
         remaining -= 1;
         sinceCheck += 1;
         if (system) sinceCheck = this.slice;
+        let filled = 0;
         if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
-        else this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
-        if (r !== ExitReason.Budget) return r;
+        else filled = this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
+        st.exitCauses[
+          !MEMORY_OPS.has(op)
+            ? ExitCause.Emulated
+            : hart.instret === i0
+              ? ExitCause.Fault
+              : filled > 0
+                ? ExitCause.TlbMiss
+                : ExitCause.Mmio
+        ]!++;
+        if (r !== ExitReason.Budget) {
+          st.exitCauses[ExitCause.Vmm]!++;
+          return r;
+        }
       } else if (kind === ExitKind.Budget && give === remaining) {
         // The caller's budget is nearly used up and smaller than the longest forward path of the
         // unit at pc (which therefore declines to run, see PageTranslator): the interpreter, which
@@ -857,6 +926,10 @@ export class Dbt implements HartEngine {
     this.registry.added(host);
     const st = this.stats;
     st.pagesTranslated++;
+    if (!unit.everTranslated) {
+      unit.everTranslated = true;
+      st.pagesEverTranslated++;
+    }
     st.blocksTranslated += tp.blocks;
     st.insnsTranslated += tp.insns;
     st.modules++;
@@ -877,7 +950,14 @@ export function formatDbtStats(s: DbtStats): string {
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (and ${s.tlbPageEvictions} single pages), dropped as unprofitable ${s.unprofitable}`,
-    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns}, exits to the interpreter (trap-and-emulate, TLB misses) ${s.interpExits}`,
+    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations); translation time ${s.compileMs.toFixed(1)} ms`,
+    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
+    `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
+    ...(s.mirrorLookups > 0
+      ? [
+          `dbt: TLB-mirror lookups ${s.mirrorLookups}, hit rate ${(100 * (1 - (s.exitCauses[ExitCause.TlbMiss]! + s.exitCauses[ExitCause.Mmio]! + s.exitCauses[ExitCause.Fault]!) / s.mirrorLookups)).toFixed(3)}%`,
+        ]
+      : []),
     `dbt: interpreted by reason: ${s.interpByReason
       .map((n, i) => [i, n] as const)
       .filter(([, n]) => n > 0)

@@ -35,6 +35,9 @@ export const FPOK_FP = 1,
  */
 export const ENG_FFLAGS = 552;
 
+/** TLB-mirror lookups by translated code (i32, wrapping; with DbtOptions.countMirror; read and cleared by the dispatcher). */
+export const ENG_LOOKUPS = 556;
+
 /** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
 export const ENG_CALLS = 548;
 

@@ -20,7 +20,7 @@
 import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
-import { ENG_FFLAGS, FPOK_RNE, MIRROR_ENTRIES } from "./EngineArea.js";
+import { ENG_FFLAGS, ENG_LOOKUPS, FPOK_RNE, MIRROR_ENTRIES } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -90,6 +90,8 @@ export interface PageTranslatorOptions {
    * "Stepping inside a unit".
    */
   stepInWasm?: boolean;
+  /** Count TLB-mirror lookups at ENG_LOOKUPS (for --stats; one counter update per load/store). */
+  countMirror?: boolean;
 }
 
 export interface TranslatedPage {
@@ -151,7 +153,9 @@ export class PageTranslator {
     this.disabled = opts.disabled ?? new Set();
     this.atomics = opts.atomics ?? false;
     this.step = (opts.stepInWasm ?? true) && !this.regsInLocals;
+    this.countMirror = opts.countMirror ?? false;
   }
+  private readonly countMirror: boolean;
 
   /** Function index of the imported `step(budgetNow, flags) -> continue` (see Dbt), when stepping. */
   static readonly STEP_FN = 0;
@@ -477,6 +481,7 @@ export class PageTranslator {
    */
   private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: () => void): void {
     const E = this.engineOffset;
+    if (this.countMirror) c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_LOOKUPS).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_LOOKUPS);
     this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
     // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
     c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ExitReason } from "../../src/riscv/Hart.js";
 import { lockstep, compareHarts } from "../../src/dbt/Lockstep.js";
+import { formatDbtStats } from "../../src/dbt/Dbt.js";
 import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
 import { pair } from "./machine.js";
 
@@ -528,5 +529,25 @@ handler:
       a.dbt!.stats.translatedInsns > 0.5 * a.hart.instret,
       `only ${a.dbt!.stats.translatedInsns} of ${a.hart.instret} instructions ran translated`,
     );
+  },
+);
+
+test(
+  "--stats statistics: translation time, units by tier, exits by cause and the TLB-mirror hit rate",
+  { skip },
+  () => {
+    const { a } = pair(KERNEL, { hotThreshold: 1, countMirror: true });
+    a.hart.exitMask = 1 << 3;
+    a.hart.run(2_000_000);
+    const s = a.dbt!.stats;
+    assert.ok(s.mirrorLookups > 100_000, `${s.mirrorLookups} lookups counted`);
+    const text = formatDbtStats(s);
+    assert.match(
+      text,
+      /units by tier: pages only interpreted \d+, pages translated \(one wasm unit each, Liftoff\) [1-9]/,
+    );
+    assert.match(text, /translation time [\d.]+ ms/);
+    assert.match(text, /exits by cause: TLB-mirror miss [1-9]\d*, MMIO/);
+    assert.match(text, /TLB-mirror lookups \d+, hit rate 99\.\d+%/);
   },
 );

@@ -463,6 +463,8 @@ export const command: Command = {
     );
     const restorePath = values.restore;
     const spec = restorePath !== undefined ? restoreSpec(values, restorePath) : readMachineSpec("run", values, true);
+    // --stats: translated code also counts its TLB-mirror lookups, for the hit rate (src/dbt/Dbt.ts)
+    if (values.stats) spec.engineOptions = { ...spec.engineOptions, countMirror: true };
     const snapPath = values["snapshot-on-exit"];
     const hooks: RunHooks = {};
     if (restorePath !== undefined) {

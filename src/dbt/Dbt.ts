@@ -401,6 +401,8 @@ export class Dbt implements HartEngine {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private readonly enter: EnterFn;
+  /** Other harts run on other threads (DbtOptions.atomics). */
+  private readonly atomics: boolean;
   constructor(
     readonly hart: Hart,
     opts: DbtOptions = {},
@@ -451,6 +453,7 @@ export class Dbt implements HartEngine {
     });
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 512;
+    this.atomics = opts.atomics ?? false;
     this.slice = opts.slice ?? 4096;
     this.flushMirror();
   }
@@ -821,6 +824,9 @@ export class Dbt implements HartEngine {
         const system = op === SYSTEM_OP || op < 0;
         const i0 = hart.instret;
         const r = this.interp(1, InterpReason.Exit);
+        // FENCE.I with other harts on other threads: their stores to code pages are not reported
+        // here (each thread has its own code registry), so re-verify pages before running them.
+        if (op === 0x0f && this.atomics) this.newGen();
         remaining -= 1;
         sinceCheck += 1;
         if (system) sinceCheck = this.slice;

@@ -1,6 +1,6 @@
 // Guest-physical RAM: one contiguous region backed by a WebAssembly.Memory, so that device models
 // and translated WebAssembly code see the same bytes. It is shared (SharedArrayBuffer) so that harts
-// could later run in worker threads; today every hart runs on the VMM's one thread.
+// run in worker threads (src/vmm/vcpu: one per vCPU, each viewing the same memory).
 // Device DMA goes through offsetOf(), which never returns an offset outside RAM.
 //
 // Layout of the backing buffer: [ RAM (size bytes) | engine area (engineBytes) ].

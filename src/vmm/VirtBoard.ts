@@ -148,6 +148,10 @@ export class VirtBoard {
   readonly builtinSbi: boolean;
   readonly engine: EngineName;
   private readonly engineOptions: DbtOptions;
+  /** The harts run in vCPU worker threads (VirtBoardOptions.vcpuThreads); this.harts only hold boot state. */
+  get vcpuThreads(): boolean {
+    return this.opts.vcpuThreads === true;
+  }
   /** reset() calls so far (the first one finds RAM zeroed already). */
   private resets = 0;
   /** The translator of each hart (index = hart id) with --engine dbt; empty with the interpreter. */

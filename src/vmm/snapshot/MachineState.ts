@@ -31,6 +31,9 @@ export interface MachineSavedState {
 export function snapshotBlockers(board: VirtBoard): string[] {
   const out: string[] = [];
   if (board.pendingEvent) out.push(`the guest is in the middle of a ${board.pendingEvent.kind}`);
+  // The harts' state lives in their worker threads (src/vmm/vcpu), which do not save it yet.
+  if (board.vcpuThreads)
+    out.push("its harts run on vCPU threads (more than one --cpus): snapshot it with --vcpu-threads off");
   for (const t of board.virtio) {
     const why = t.device?.snapshotBlocker?.() ?? "";
     if (why) out.push(why);

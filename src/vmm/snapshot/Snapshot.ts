@@ -216,6 +216,9 @@ export function snapshotSpec(header: SnapshotHeader, path: string): MachineSpec 
     kernel: readRef(m.kernel, "kernel", path),
     initrd: m.initrd ? readRef(m.initrd, "initramfs", path) : undefined,
     bios: m.bios ? readRef(m.bios, "firmware", path) : undefined,
+    // The saved harts go into this thread's harts: the single-thread run loop (vCPU threads do not
+    // restore hart state yet).
+    vcpuThreads: false,
     disks: m.disks,
     nics: m.nics,
     shares: m.shares,
@@ -242,6 +245,8 @@ export function restoreSnapshot(vm: Vm, path: string): RestoreInfo {
   try {
     checkHeader(r.header, path);
     const board = vm.board;
+    if (board.vcpuThreads)
+      throw new SnapshotError("a snapshot can only be restored into a VM without vCPU threads (--vcpu-threads off)");
     const mem = board.memory;
     // The loader wrote the kernel, initramfs and device tree into the fresh RAM: those pages are the
     // dirty ones; the ones the snapshot does not store must read as zero again.

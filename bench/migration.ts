@@ -38,9 +38,9 @@ async function daemon(name: string, port: number) {
   return { d, ep };
 }
 
-async function waitConsole(ep: Endpoint, re: RegExp, ms: number): Promise<void> {
+async function waitConsole(ep: Endpoint, re: RegExp, ms: number, vm = "g"): Promise<void> {
   const t0 = Date.now();
-  while (!re.test((await call(ep, "GET", "/v1/vms/g/console")).text)) {
+  while (!re.test((await call(ep, "GET", `/v1/vms/${vm}/console`)).text)) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -58,9 +58,14 @@ try {
   });
   if (r.status !== 201) throw new Error(r.text);
   await waitConsole(a.ep, /typevisor:\/# /, 600_000);
-  const migrate = async (from: typeof a, to: typeof a, label: string) => {
+  const migrate = async (from: typeof a, to: typeof a, label: string, name: string, as: string) => {
     const t0 = performance.now();
-    const m = await call(from.ep, "POST", "/v1/vms/g/migrate", { to: to.ep.url, token: TOKEN, maxDowntimeMs });
+    const m = await call(from.ep, "POST", `/v1/vms/${name}/migrate`, {
+      to: to.ep.url,
+      token: TOKEN,
+      maxDowntimeMs,
+      name: as,
+    });
     const wall = performance.now() - t0;
     if (m.status !== 200) throw new Error(m.text);
     const res = (
@@ -73,7 +78,7 @@ try {
     );
     process.stderr.write(rows.at(-1)! + "\n");
   };
-  await migrate(a, b, "idle");
+  await migrate(a, b, "idle", "g", "g");
   // A dirtying loop: rewrite a 4 MiB tmpfs file with new contents, timestamped in the console.
   const start =
     "i=0; (while :; do i=$((i+1)); yes $i | head -c 4194304 > /dev/shm/dirty; done) & echo DIRTY-START $(date +%s)\n";
@@ -83,8 +88,9 @@ try {
   const probe = "echo RATE $i $(date +%s)\n";
   b.d.vms.sendInput(b.d.vms.get("g").id, Buffer.from(probe));
   await new Promise((r) => setTimeout(r, 1000));
-  await migrate(b, a, "rewriting a 4 MiB tmpfs file in a loop");
-  const text = (await call(a.ep, "GET", "/v1/vms/g/console")).text;
+  // Back to A under another name (A keeps the first VM's stopped record: its disk overlay is there).
+  await migrate(b, a, "rewriting a 4 MiB tmpfs file in a loop", "g", "g2");
+  const text = (await call(a.ep, "GET", "/v1/vms/g2/console")).text;
   process.stderr.write(
     `guest dirtying: ${/DIRTY-START (\d+)/.exec(text)?.[1] ?? "?"} / ${/RATE (\d+) (\d+)/.exec(text)?.slice(1).join(" at ") ?? "?"} (iterations of 4 MiB since the start time)\n`,
   );

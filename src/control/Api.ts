@@ -368,7 +368,7 @@ export class ControlApi {
         const md = body["maxDowntimeMs"] ?? 300;
         if (typeof md !== "number" || !(md >= 1 && md <= 60_000))
           throw new ApiError(400, "maxDowntimeMs: must be a number of milliseconds from 1 to 60000");
-        return send(res, 200, await this.vms.migrate(ref, { url: to, token }, md));
+        return send(res, 200, await this.vms.migrate(ref, { url: to, token }, md, optionalString(body, "name")));
       }
       if (sub === "snapshot") {
         const body = await readOptionalObject(req);

@@ -175,6 +175,7 @@ export const openApiDocument = {
                   to: { type: "string", description: "http://HOST:PORT of the destination daemon" },
                   token: { type: "string", description: "the destination daemon's bearer token" },
                   maxDowntimeMs: { type: "number", description: "downtime target of the stop-and-copy (default 300)" },
+                  name: { type: "string", description: "the VM's name at the destination (default: the same)" },
                 },
               },
             },

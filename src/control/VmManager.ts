@@ -849,6 +849,8 @@ export class VmManager extends EventEmitter {
     ref: string,
     to: { url: string; token: string },
     maxDowntimeMs: number,
+    /** The VM's name at the destination (default: its name here). */
+    destName?: string,
   ): Promise<{ destination: string; result: MigrationResult }> {
     return this.exclusive(ref, "migration", async (rec) => {
       const live = this.live.get(rec.id);
@@ -867,7 +869,12 @@ export class VmManager extends EventEmitter {
         throw new ApiError(400, `to: '${to.url}' is not a URL (give http://HOST:PORT of the destination daemon)`);
       }
       const dest = { url: target.origin, token: to.token };
-      const body: IncomingMigration = { name: rec.spec.name, spec: rec.spec, disks: cfg.disks, nics: cfg.nics };
+      const body: IncomingMigration = {
+        name: destName ?? rec.spec.name,
+        spec: rec.spec,
+        disks: cfg.disks,
+        nics: cfg.nics,
+      };
       let r: { status: number; body: unknown; text: string };
       try {
         r = await call(dest, "POST", "/v1/migrations", body);

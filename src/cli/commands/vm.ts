@@ -36,9 +36,10 @@ Actions:
   snapshots                                list snapshots
   snapshot rm SNAP [--force]               delete a snapshot (--force: even if VMs restored from
                                            it still use its disks)
-  migrate VM --to http://HOST:PORT --token-file F [--max-downtime 300ms]
+  migrate VM --to http://HOST:PORT --token-file F [--max-downtime 300ms] [--name N]
                                            live-migrate VM to another daemon (F: its token; the
-                                           disks must be reachable by the same paths there)
+                                           disks must be reachable by the same paths there; N:
+                                           its name there, default the same)
   restore SNAP [--name NEWVM]              a new VM resumed from the snapshot, running at once; each
                                            restore is a clone (own disks, MAC, RNG reseeded)
 
@@ -370,6 +371,7 @@ export const command: Command = {
             to: values.to,
             token,
             maxDowntimeMs,
+            ...(values.name !== undefined ? { name: values.name } : {}),
           })) as {
             destination: string;
             result: { rounds: number; bytesSent: number; totalMs: number; downtimeMs: number };

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Fdt, fdtValue, readFdtHeader } from "../../src/boot/Fdt.js";
-import { virtDeviceTree, virtIsaString } from "../../src/vmm/VirtDeviceTree.js";
+import { virtDeviceTree, virtIsaExtensions, virtIsaString } from "../../src/vmm/VirtDeviceTree.js";
 
 const hasDtc = spawnSync("dtc", ["--version"]).status === 0;
 
@@ -127,4 +127,11 @@ test("typevisor dtb without -o says how to give the output file", () => {
   const r = spawnSync(process.execPath, ["bin/typevisor.js", "dtb"], { encoding: "utf8" });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /-o FILE/);
+});
+
+test("riscv,isa names the hypervisor extension when the harts have it", () => {
+  assert.equal(virtIsaString(true), virtIsaString().replace(/^rv64imafdc_/, "rv64imafdch_"));
+  const ext = virtIsaExtensions(true);
+  assert.equal(ext[ext.indexOf("c") + 1], "h");
+  assert.ok(!virtIsaExtensions(false).includes("h"));
 });

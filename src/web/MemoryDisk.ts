@@ -5,7 +5,19 @@
 // as the image was (docs/WEB.md).
 import { BlockBackendError, type BlockBackend } from "../devices/block/BlockBackend.js";
 
-const CHUNK = 64 * 1024;
+/** The unit in which changes are kept (and persisted). */
+export const CHUNK = 64 * 1024;
+
+/**
+ * Where a MemoryDisk's changed chunks persist across sessions (the page: OPFS, OpfsChunkStore.ts).
+ * save() gets the whole chunk after every write to it; flush() is the guest's flush.
+ */
+export interface ChunkStore {
+  /** Chunks saved earlier, by index. */
+  load(): Map<number, Uint8Array>;
+  save(index: number, chunk: Uint8Array): void;
+  flush(): void;
+}
 
 export class MemoryDisk implements BlockBackend {
   readonly size: number;
@@ -16,10 +28,16 @@ export class MemoryDisk implements BlockBackend {
     private readonly base: Uint8Array,
     readonly readOnly = false,
     readonly description = "memory disk",
+    private readonly store?: ChunkStore,
   ) {
     if (base.length % 512 !== 0)
       throw new BlockBackendError(`${description}: ${base.length} bytes is not a whole number of 512-byte sectors`);
     this.size = base.length;
+    const chunks = Math.ceil(this.size / CHUNK);
+    for (const [i, c] of store?.load() ?? []) {
+      const len = Math.min(CHUNK, this.size - i * CHUNK);
+      if (i >= 0 && i < chunks && c.length === len) this.changed.set(i, c);
+    }
   }
 
   /** Bytes in chunks the guest has written. */
@@ -34,6 +52,8 @@ export class MemoryDisk implements BlockBackend {
   }
 
   private copy(bufs: readonly Uint8Array[], pos: number, toGuest: boolean): void {
+    let first = -1;
+    let last = -1;
     for (const b of bufs) {
       let done = 0;
       while (done < b.length) {
@@ -46,11 +66,14 @@ export class MemoryDisk implements BlockBackend {
           b.set(s.bytes.subarray(s.at + within, s.at + within + n), done);
         } else {
           this.writable(index).set(b.subarray(done, done + n), within);
+          if (first < 0) first = index;
+          last = index;
         }
         done += n;
       }
       pos += b.length;
     }
+    if (this.store && first >= 0) for (let i = first; i <= last; i++) this.store.save(i, this.changed.get(i)!);
   }
 
   private writable(index: number): Uint8Array {
@@ -69,11 +92,29 @@ export class MemoryDisk implements BlockBackend {
 
   write(bufs: readonly Uint8Array[], pos: number): Promise<void> {
     if (this.readOnly) return Promise.reject(new BlockBackendError(`${this.description} is read-only`));
-    this.copy(bufs, pos, false);
+    return this.tryCopy(bufs, pos);
+  }
+
+  /** A write, its failure to persist (quota, storage gone) a failed request rather than an exception. */
+  private tryCopy(bufs: readonly Uint8Array[], pos: number): Promise<void> {
+    try {
+      this.copy(bufs, pos, false);
+    } catch (e) {
+      return Promise.reject(
+        new BlockBackendError(`${this.description}: saving the change failed: ${(e as Error).message}`),
+      );
+    }
     return Promise.resolve();
   }
 
   flush(): Promise<void> {
+    try {
+      this.store?.flush();
+    } catch (e) {
+      return Promise.reject(
+        new BlockBackendError(`${this.description}: saving the changes failed: ${(e as Error).message}`),
+      );
+    }
     return Promise.resolve();
   }
 
@@ -85,8 +126,7 @@ export class MemoryDisk implements BlockBackend {
     if (this.readOnly) return Promise.reject(new BlockBackendError(`${this.description} is read-only`));
     const bufs: Uint8Array[] = [];
     for (let left = len; left > 0; left -= Math.min(left, CHUNK)) bufs.push(new Uint8Array(Math.min(left, CHUNK)));
-    this.copy(bufs, pos, false);
-    return Promise.resolve();
+    return this.tryCopy(bufs, pos);
   }
 
   close(): Promise<void> {

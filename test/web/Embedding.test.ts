@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Typevisor, parseMemory, BootError } from "../../src/web/Typevisor.js";
-import { MemoryDisk } from "../../src/web/MemoryDisk.js";
+import { CHUNK, MemoryDisk, type ChunkStore } from "../../src/web/MemoryDisk.js";
 import { buildGuest, hasCrossGcc } from "../control/guest.js";
 
 test(
@@ -74,4 +74,41 @@ test("MemoryDisk keeps writes beside the image and hands out the changed image",
   const ro = new MemoryDisk(base, true);
   await assert.rejects(ro.write([new Uint8Array(512)], 0), /read-only/);
   assert.throws(() => new MemoryDisk(new Uint8Array(1000)), /512-byte sectors/);
+});
+
+test("MemoryDisk saves changed chunks to its store and restores them in the next session", async () => {
+  const base = new Uint8Array(4 * CHUNK + 512); // a short last chunk
+  const saved = new Map<number, Uint8Array>();
+  let flushes = 0;
+  const store: ChunkStore = {
+    load: () => new Map([...saved].map(([i, c]) => [i, c.slice()])),
+    save: (i, c) => void saved.set(i, c.slice()),
+    flush: () => void flushes++,
+  };
+  const d1 = new MemoryDisk(base, false, "d", store);
+  await d1.write([new Uint8Array(1024).fill(7)], CHUNK - 512); // chunks 0 and 1
+  await d1.write([new Uint8Array(512).fill(9)], 4 * CHUNK); // the short last chunk
+  await d1.flush();
+  assert.deepEqual([...saved.keys()].sort(), [0, 1, 4]);
+  assert.equal(saved.get(4)!.length, 512);
+  assert.equal(flushes, 1);
+  const d2 = new MemoryDisk(base, false, "d", store);
+  const r = new Uint8Array(1024);
+  await d2.read([r], CHUNK - 512);
+  assert.deepEqual(r, new Uint8Array(1024).fill(7));
+  const last = new Uint8Array(512);
+  await d2.read([last], 4 * CHUNK);
+  assert.deepEqual(last, new Uint8Array(512).fill(9));
+  // A store that fails turns a write into a failed request, not an exception.
+  const failing: ChunkStore = {
+    load: () => new Map(),
+    save: () => {
+      throw new Error("quota");
+    },
+    flush: () => {},
+  };
+  await assert.rejects(
+    new MemoryDisk(base, false, "b", failing).write([new Uint8Array(512)], 0),
+    /saving the change failed: quota/,
+  );
 });

@@ -67,6 +67,16 @@ test(
       // The guest's write is in the disk's changes, and the page can hand out the changed image.
       const changed = (await page.evaluate("window.typevisor.diskChanges(0)")) as number;
       assert.ok(changed > 0, "the guest's writes are kept as the disk's changes");
+      // ... and saved in the browser's storage (OPFS), to be restored on the next visit.
+      assert.match((await page.textContent("#note")) ?? "", /kept in this browser's storage/);
+      const savedChunks = (await page.evaluate(`(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle("typevisor");
+        let n = 0;
+        for await (const [name, h] of dir.entries())
+          if (name.endsWith(".map")) n += new Uint8Array(await (await h.getFile()).arrayBuffer()).filter((b) => b === 1).length;
+        return n;
+      })()`)) as number;
+      assert.equal(savedChunks * 64 * 1024, changed, "every changed chunk is marked saved in OPFS");
       await screenshot(page, "page");
       process.stderr.write(
         `page boot: ${s.mips.toFixed(1)} MIPS average, ${s.dbt?.pagesTranslated} pages translated\n`,

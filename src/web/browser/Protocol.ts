@@ -15,6 +15,8 @@ export interface WorkerBootOptions {
   cpus?: number;
   append?: string;
   engine?: EngineName;
+  /** Keep the disks' changes in OPFS under this name (they survive reloading the page). */
+  persist?: string;
 }
 
 export type ToWorker =
@@ -30,6 +32,7 @@ export type ToWorker =
 export type FromWorker =
   | { t: "progress"; p: DownloadProgress }
   | { t: "booted" }
+  | { t: "note"; message: string }
   | { t: "error"; message: string }
   | { t: "console"; data: Uint8Array }
   | { t: "state"; state: VmState }

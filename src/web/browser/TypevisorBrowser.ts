@@ -12,6 +12,8 @@ export interface BrowserBootOptions extends WorkerBootOptions {
   /** An element to show the console in (an xterm.js terminal fitted to it), or your own Terminal. */
   console?: HTMLElement | Terminal;
   onProgress?: (p: DownloadProgress) => void;
+  /** Messages about the boot worth showing (where the disk's changes are kept). */
+  onNote?: (message: string) => void;
   /** The worker script (default: vm-worker.js beside this module). */
   workerUrl?: string | URL;
 }
@@ -75,6 +77,9 @@ export async function boot(opts: BrowserBootOptions): Promise<BrowserVm> {
         case "booted":
           resolve();
           return;
+        case "note":
+          opts.onNote?.(m.message);
+          return;
         case "error":
           reject(new Error(m.message));
           return;
@@ -99,7 +104,7 @@ export async function boot(opts: BrowserBootOptions): Promise<BrowserVm> {
       }
     };
   });
-  const { console: _c, onProgress: _p, workerUrl: _w, ...rest } = opts;
+  const { console: _c, onProgress: _p, onNote: _n, workerUrl: _w, ...rest } = opts;
   const wopts: WorkerBootOptions = {
     ...rest,
     kernel: absolute(rest.kernel),

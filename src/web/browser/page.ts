@@ -5,6 +5,7 @@
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { boot, isolationProblem, type BrowserVm } from "./TypevisorBrowser.js";
+import { forgetOpfsChanges } from "./OpfsChunkStore.js";
 import type { VmStats } from "../../vmm/Vm.js";
 import type { DownloadProgress } from "../Typevisor.js";
 
@@ -18,6 +19,8 @@ interface BootConfig {
   memory?: string;
   cpus?: number;
   engine?: "dbt" | "interp";
+  /** Keep the disks' changes in the browser's storage across reloads (default true). */
+  persist?: boolean;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -138,6 +141,8 @@ async function main(): Promise<void> {
       append,
       console: term,
       onProgress: progress,
+      onNote: (m) => ($("note").textContent = m),
+      ...(cfg.persist !== false ? { persist: cfg.name ?? "disk" } : {}),
     });
   } catch (e) {
     return showProblem(`The VM did not start: ${(e as Error).message}`);
@@ -149,6 +154,16 @@ async function main(): Promise<void> {
   const pause = $<HTMLButtonElement>("pause");
   const stop = $<HTMLButtonElement>("stop");
   const download = $<HTMLButtonElement>("download");
+  const reset = $<HTMLButtonElement>("reset");
+  reset.disabled = !cfg.disks?.length || cfg.persist === false;
+  reset.onclick = async () => {
+    if (!confirm("Forget this disk's changes kept in this browser and boot the image again?")) return;
+    reset.disabled = true;
+    vm.stop();
+    await vm.exited; // the worker ends, closing its storage handles
+    await forgetOpfsChanges();
+    location.reload();
+  };
   pause.disabled = stop.disabled = false;
   download.disabled = !cfg.disks?.length;
   vm.on("state", (s) => {

@@ -2,7 +2,10 @@
 // under Node) and carries console bytes, statistics and disk downloads to and from the page
 // (Protocol.ts). Console output is batched (a few ms) so a busy guest costs one message per batch,
 // not per byte.
-import { boot, type TypevisorVm } from "../Typevisor.js";
+import { boot, fetchBytes, type TypevisorVm } from "../Typevisor.js";
+import { MemoryDisk } from "../MemoryDisk.js";
+import { diskKey, openOpfsChunkStore } from "./OpfsChunkStore.js";
+import type { WorkerBootOptions } from "./Protocol.js";
 import type { FromWorker, ToWorker } from "./Protocol.js";
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => postMessage(m, { transfer });
@@ -33,12 +36,46 @@ function consoleOut(b: Uint8Array): void {
   else flushTimer ??= setTimeout(flush, 5);
 }
 
+/** The disks as MemoryDisks whose changes persist in OPFS (in memory only where OPFS fails). */
+async function persistentDisks(opts: WorkerBootOptions & { persist: string }): Promise<MemoryDisk[]> {
+  const out: MemoryDisk[] = [];
+  let saved = 0;
+  for (const [i, d] of (opts.disks ?? []).entries()) {
+    const base =
+      typeof d === "string"
+        ? await fetchBytes(d, `disk${i}`, (p) => post({ t: "progress", p }))
+        : d instanceof Uint8Array
+          ? d
+          : new Uint8Array(d);
+    let disk: MemoryDisk;
+    try {
+      const store = await openOpfsChunkStore(await diskKey(`${opts.persist}-disk${i}`, base), base.length);
+      disk = new MemoryDisk(base, false, `disk${i}`, store);
+      saved += disk.changedBytes;
+    } catch (e) {
+      post({ t: "note", message: `disk ${i}: changes are kept in memory only (${(e as Error).message})` });
+      disk = new MemoryDisk(base, false, `disk${i}`);
+    }
+    out.push(disk);
+  }
+  post({
+    t: "note",
+    message:
+      saved > 0
+        ? `disk changes restored from this browser's storage (${(saved / 1048576).toFixed(1)} MiB)`
+        : "disk changes are kept in this browser's storage",
+  });
+  return out;
+}
+
 async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case "boot": {
       try {
         // Every hart on this worker's thread: vCPU threads (worker_threads) are Node's only.
-        vm = await boot({ ...m.opts, vcpuThreads: false, onProgress: (p) => post({ t: "progress", p }) });
+        const { persist, ...opts } = m.opts;
+        const disks = persist !== undefined ? await persistentDisks({ ...opts, persist }) : opts.disks;
+        vm = await boot({ ...opts, disks, vcpuThreads: false, onProgress: (p) => post({ t: "progress", p }) });
       } catch (e) {
         post({ t: "error", message: (e as Error).message });
         return;

@@ -203,6 +203,7 @@ export class Kernel {
     t.childWait = leader.childWait;
     t.actions = leader.actions;
     t.itimers = leader.itimers;
+    t.posixTimers = leader.posixTimers;
     t.groupPending = leader.groupPending;
     t.cwd = p.cwd;
     t.umask = p.umask;
@@ -796,6 +797,12 @@ export class Kernel {
     }
   }
 
+  /** exit and execve delete the process's POSIX timers (timer_create(2)). */
+  deletePosixTimers(p: Process): void {
+    for (const t of p.posixTimers.values()) if (t.timer) clearTimeout(t.timer);
+    p.posixTimers.clear();
+  }
+
   /** execve in a multi-threaded process: every other thread ends first (de_thread). */
   endOtherThreads(p: Process): void {
     for (const t of [...p.threads]) if (t !== p) this.removeThread(t);
@@ -836,6 +843,7 @@ export class Kernel {
     else p.waitStatus = (sigOrCode & 0xff) << 8;
     if (p.sleepTimer) clearTimeout(p.sleepTimer);
     for (const t of p.itimers) if (t.timer) clearTimeout(t.timer);
+    this.deletePosixTimers(p);
     p.state = ProcState.Zombie;
     p.inSyscall = false;
     this.releaseVforkParent(p);

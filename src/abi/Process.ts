@@ -11,6 +11,19 @@ export const enum ProcState {
   Zombie = 2,
 }
 
+/** A POSIX timer (timer_create(2)): its clock, how it notifies, and its schedule (performance.now() ms). */
+export interface PosixTimer {
+  readonly clock: number;
+  /** SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID. */
+  readonly notify: number;
+  readonly signo: number;
+  /** The thread SIGEV_THREAD_ID signals. */
+  readonly tid: number;
+  due: number;
+  interval: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 /** A thread blocked in FUTEX_WAIT: which word, which bitset, and whether a FUTEX_WAKE chose it. */
 export interface FutexWait {
   readonly uaddr: number;
@@ -64,6 +77,8 @@ export class Process {
     { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
     { due: 0, interval: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined },
   ];
+  /** POSIX timers by id (timer_create(2)); shared by the group's threads like itimers. */
+  posixTimers = new Map<number, PosixTimer>();
   /** Wait status (wait(2) encoding) once a zombie. */
   waitStatus = 0;
   children = new Set<Process>();

@@ -19,6 +19,8 @@ import { signalCalls } from "./syscalls/SignalCalls.js";
 import { processCalls } from "./syscalls/ProcessCalls.js";
 import { socketCalls } from "./syscalls/SocketCalls.js";
 import { fdEventCalls } from "./syscalls/FdEventCalls.js";
+import { posixTimerCalls } from "./syscalls/PosixTimerCalls.js";
+import { xattrCalls } from "./syscalls/XattrCalls.js";
 
 const AREAS: readonly SyscallHandlers[] = [
   fileCalls,
@@ -30,6 +32,8 @@ const AREAS: readonly SyscallHandlers[] = [
   processCalls,
   socketCalls,
   fdEventCalls,
+  posixTimerCalls,
+  xattrCalls,
 ];
 
 /** HANDLERS[nr]: the handler of system call nr (undefined: ENOSYS). Built once at load. */

@@ -4,9 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import * as http from "node:http";
 import * as net from "node:net";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { debianRoot } from "./DebianPackages.js";
 import { compile, have, run, scratch, texec } from "./helpers.js";
 
 const noGcc = !have("riscv64-linux-gnu-gcc")
@@ -22,7 +24,7 @@ test("TCP, UDP, AF_UNIX, SCM_RIGHTS, poll/select/epoll/eventfd on sockets: the s
   assert.equal(q.status, 0, q.stderr);
   for (const engine of ["interp", "dbt"]) {
     const r = texec(["--engine", engine, bin, scratch("sockets-tv-" + engine)], undefined, 60_000);
-    assert.equal(r.stderr, "");
+    assert.equal(r.stderr, "", r.stdout);
     assert.equal(r.stdout, q.stdout);
     assert.equal(r.status, 0);
   }
@@ -40,8 +42,8 @@ test("AF_UNIX socket files stay inside --root", (t) => {
   const inside = join(root, "sockets");
   run("cp", [bin, inside]);
   const r2 = texec(["--root", root, "/sockets", "/"], undefined, 120_000);
-  assert.equal(r2.stderr, "");
-  assert.equal(r2.status, 0);
+  assert.equal(r2.stderr, "", r2.stdout);
+  assert.equal(r2.status, 0, r2.stdout);
   assert.match(r2.stdout, /unix: bound file is a socket: 1\n/);
   assert.ok(!existsSync("/sock"), "the socket file was made inside the root, not at the host's /sock");
 });
@@ -107,3 +109,47 @@ test("a host client talks to a guest TCP server (IPv6 listener, IPv4 client)", a
   assert.equal(reply, "SHOUT THIS\n");
   assert.match(r.stdout, /served a v4-mapped peer: 1\n$/);
 });
+
+test("busybox wget fetches from a local HTTP server, as under qemu-riscv64", async (t) => {
+  const rv = await debianRoot("riscv64", ["busybox-static"]);
+  if (typeof rv !== "string") return t.skip(rv.skip);
+  const busybox = join(rv, "usr/bin/busybox");
+  const body = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i}\n`).join(""));
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === "/data.txt") res.writeHead(200, { "content-type": "text/plain" }).end(body);
+    else res.writeHead(404).end("no");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  try {
+    const r = await texecAsync([busybox, "wget", "-q", "-O", "-", `${url}/data.txt`]);
+    assert.equal(r.stderr, "");
+    assert.equal(r.status, 0);
+    assert.ok(r.stdout === body.toString(), `wget's output differs (${r.stdout.length} bytes, want ${body.length})`);
+    const missing = await texecAsync([busybox, "wget", "-q", "-O", "-", `${url}/missing`]);
+    if (!noQemu) {
+      const q = await runAsync("qemu-riscv64", [busybox, "wget", "-q", "-O", "-", `${url}/missing`]);
+      assert.equal(missing.status, q.status);
+      assert.equal(missing.stderr, q.stderr);
+    }
+    assert.notEqual(missing.status, 0);
+    assert.deepEqual(seen.slice(0, 2), ["GET /data.txt", "GET /missing"]);
+  } finally {
+    server.close();
+  }
+});
+
+/** Runs a host command asynchronously (the test's own server must keep serving meanwhile). */
+function runAsync(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    c.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    c.on("error", reject);
+    c.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}

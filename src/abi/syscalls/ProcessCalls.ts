@@ -169,6 +169,7 @@ export function execve(sys: SyscallContext, path: string, argvPtr: number, envpP
   if (p.threads.size > 1 && p.pid !== p.tgid) return -Errno.EAGAIN;
   const img = k.loadInto(path, argv, envp, p.cwd);
   if (p.threads.size > 1) k.endOtherThreads(p);
+  k.deletePosixTimers(p);
   // Point of no return: the old image goes away (flush_old_exec).
   const old = p.space;
   k.setImage(p, img);

@@ -115,3 +115,12 @@ test("SBI SRST: reserved reset reasons are INVALID_PARAM; unknown EIDs/FIDs are 
   assert.equal(sbi.calls.get("unknown"), 1000);
   assert.equal(sbi.calls.get("base.unknown"), 1000);
 });
+
+test("SBI RFENCE remote_hfence_*: served when the harts have H (a whole-TLB fence), NOT_SUPPORTED otherwise", () => {
+  const h = fakeMachine(2, true);
+  for (const fid of [3, 4, 5, 6]) assert.equal(h.call(EID_RFENCE, fid, 0b10n, 0n, 0n, 0n, 7n).err, 0n);
+  assert.deepEqual(h.log, ["fence 1 vma", "fence 1 vma", "fence 1 vma", "fence 1 vma"]);
+  const plain = fakeMachine(2, false);
+  assert.equal(plain.call(EID_RFENCE, 3, 0b10n, 0n, 0n, 0n, 7n).err, -2n);
+  assert.deepEqual(plain.log, []);
+});

@@ -6,7 +6,7 @@ export const SBI_RAM_BASE = 0x80000000;
 export const SBI_RAM_SIZE = 1 << 20;
 const SENTINEL = 0xa5;
 
-export function fakeMachine(harts = 2) {
+export function fakeMachine(harts = 2, hypervisor = false) {
   const log: string[] = [];
   const out: number[] = [];
   const input = [0x41, 0x42];
@@ -19,6 +19,7 @@ export function fakeMachine(harts = 2) {
   const platform: SbiPlatform = {
     memory,
     hartCount: harts,
+    hypervisor,
     mvendorid: 0n,
     marchid: 0n,
     mimpid: 0n,

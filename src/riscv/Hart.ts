@@ -9,7 +9,9 @@
 // - Registers: getX(i)/setX(i, v) and getF(i)/setF(i, v) take/return bigint (64-bit, as raw bits);
 //   getPc()/setPc(v) likewise. Hot code inside the engine uses the int32 views directly.
 // - CSRs from the host side (no privilege checks, no side effects on illegal): readCsr(n)/writeCsr(n, v).
-// - priv: 0 = U, 1 = S, 3 = M.
+// - priv: 0 = U, 1 = S, 3 = M. With `new Hart({ ..., hypervisor: true })` the hart has the H
+//   extension (Hypervisor.ts, docs/HYPERVISOR.md): `virt` is the V bit (priv 1 with virt 1 = VS,
+//   priv 0 with virt 1 = VU), changed only by the guest's traps and xRETs; `hyp` holds the H state.
 // - exitMask: a bitmask over exception causes 0..31. An exception whose cause bit is set does NOT
 //   enter the guest's trap handler: run() returns ExitReason.Trap with exitCause/exitTval set and the
 //   pc left at the faulting instruction (for ecall: the ecall itself; the host advances pc by 4).

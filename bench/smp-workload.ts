@@ -1,6 +1,6 @@
 // Multi-core scaling: Typevisor's vCPU threads (src/vmm/vcpu) against QEMU's MTTCG, in the same run.
 //
-//   npx tsc -p . && node dist/bench/smp-workload.js [--memory 512M] [--engine dbt] [--workload PATH] [--skip-boot]
+//   npx tsc -p . && node dist/bench/smp-workload.js [--memory 512M] [--engine dbt] [--workload PATH] [--skip-boot] [--skip-workload]
 //
 // 1. Two copies of ../shared/bench/cpu-workload.sh run at the same time inside the Debian guest
 //    (from its data disk), on 1 vCPU and on 2 vCPUs, for Typevisor (--cpus 1 / --cpus 2) and for
@@ -27,6 +27,7 @@ const memory = opt("--memory", "512M");
 const engine = parseEngine("smp-workload", opt("--engine", DEFAULT_ENGINE));
 const WORKLOAD = resolve(opt("--workload", "../shared/bench/cpu-workload.sh"));
 const skipBoot = argv.includes("--skip-boot");
+const skipWorkload = argv.includes("--skip-workload");
 
 interface Result {
   bootOk: number;
@@ -131,8 +132,9 @@ try {
   ];
   const wall: Record<string, number> = {};
   const checks = new Set<string>();
-  line(`# two copies of cpu-workload.sh at once inside the guest (wall time of the pair, guest /proc/uptime)`);
-  for (const [name, mk] of runs) {
+  if (!skipWorkload)
+    line(`# two copies of cpu-workload.sh at once inside the guest (wall time of the pair, guest /proc/uptime)`);
+  for (const [name, mk] of skipWorkload ? [] : runs) {
     for (const n of [1, 2]) {
       const before = load();
       const r = await timed(mk(n), "TYPEVISOR-CMD-BEGIN");
@@ -146,17 +148,18 @@ try {
       );
     }
   }
-  for (const [name] of runs) {
+  for (const [name] of skipWorkload ? [] : runs) {
     line(`speed-up ${name} 1 -> 2 vCPUs: ${(wall[`${name}/1`]! / wall[`${name}/2`]!).toFixed(2)}x`);
   }
-  for (const n of [1, 2]) {
+  for (const n of skipWorkload ? [] : [1, 2]) {
     line(`ratio typevisor/qemu at ${n} vCPU(s): ${(wall[`typevisor/${n}`]! / wall[`qemu-tcg/${n}`]!).toFixed(2)}x`);
   }
-  line(
-    checks.size === 1
-      ? `same results on every machine: ${[...checks][0]}`
-      : `RESULTS DIFFER between machines:\n  ${[...checks].join("\n  ")}`,
-  );
+  if (!skipWorkload)
+    line(
+      checks.size === 1
+        ? `same results on every machine: ${[...checks][0]}`
+        : `RESULTS DIFFER between machines:\n  ${[...checks].join("\n  ")}`,
+    );
 
   if (!skipBoot) {
     line(`# boot to the initramfs marker and to poweroff (tv.poweroff=1)`);

@@ -105,6 +105,8 @@ export interface DbtStats {
   stepped: number;
   /** Single pages dropped from the TLB mirrors (address-specific SFENCE.VMA). */
   tlbPageEvictions: number;
+  /** TLB-mirror switches between U and S entries instead of flushes (syncMirror). */
+  tlbMirrorSwitches: number;
   /** Units dropped because they left wasm too often to pay off. */
   unprofitable: number;
   /** interpExits by the major opcode of the instruction (loads/stores: TLB-mirror misses, MMIO). */
@@ -296,6 +298,8 @@ const PAYOFF_BACKOFF = 200_000;
 
 /** mstatus.FS (Privileged ISA 3.1.6.6); Dirty = both bits. */
 const MS_FS = 3 << 13;
+/** mstatus.SUM (Privileged ISA 3.1.6.3). */
+const MS_SUM = 1 << 18;
 
 /** Instructions after which an interrupt may have become enabled (CSR writes, xRET, wfi: SYSTEM). */
 const SYSTEM_OP = 0x73;
@@ -346,6 +350,7 @@ export function emptyDbtStats(): DbtStats {
     interpExits: 0,
     tlbMirrorFlushes: 0,
     tlbPageEvictions: 0,
+    tlbMirrorSwitches: 0,
     mirrorLookups: 0,
     pagesSeen: 0,
     pagesEverTranslated: 0,
@@ -483,6 +488,7 @@ export class Dbt implements HartEngine {
       const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
       if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 3] === hostPage) this.eng32[w] = TLB_EMPTY;
     }
+    this.evictSaved(0, 0, hostPage);
   }
 
   /** HartEngine: per host page, how many translators hold a translation of it (shared by all harts' translators). */
@@ -504,6 +510,7 @@ export class Dbt implements HartEngine {
     ) {
       if (this.eng32[w] === page && this.eng32[w + 1] === hi) this.eng32[w] = TLB_EMPTY;
     }
+    this.evictSaved(page, hi, -1);
     this.newJumpGen();
     this.stats.tlbPageEvictions++;
   }
@@ -544,7 +551,88 @@ export class Dbt implements HartEngine {
     } else for (let i = 0; i < n; i++) e[this.filled[i]!] = TLB_EMPTY;
     this.filledCount = 0;
     this.epoch = this.h.tlbEpoch;
+    this.fullEpoch = this.h.tlbFullEpoch;
+    this.mirrorPriv = this.mirrorKey();
+    this.savedCount.fill(0);
     this.stats.tlbMirrorFlushes++;
+  }
+
+  /** Translation-regime epoch (HartEngineView.tlbFullEpoch) and mirrorKey the mirrors hold entries of. */
+  private fullEpoch = -1;
+  private mirrorPriv = -1;
+  /**
+   * The mirror entries of the keys (mirrorKey) not running now: per entry its engine-area word, then
+   * its four words (tag lo, tag hi, addend, host page).
+   */
+  private readonly saved = [new Int32Array(5 * 512), new Int32Array(5 * 512), new Int32Array(5 * 512)];
+  private readonly savedCount = [0, 0, 0];
+
+  /** Which translations the hart's fast caches hold now: U 0, S 1, S with mstatus.SUM 2; M and others 3. */
+  private mirrorKey(): number {
+    const p = this.hart.priv;
+    return p === 0 ? 0 : p === 1 ? ((this.h.mstatus & MS_SUM) !== 0 ? 2 : 1) : 3;
+  }
+
+  /**
+   * The hart flushed its fast caches: a switch between U and S (trap entry, SRET: ~26 k per Linux
+   * boot) keeps every translation valid, so the mirror entries of the privilege left are put aside
+   * and those of the privilege entered are put back (a few dozen of each); anything else empties
+   * the mirrors. The jump cache is emptied either way (U-mode must not reach S-mode code through it).
+   */
+  private syncMirror(): void {
+    const h = this.h,
+      p = this.mirrorKey();
+    if (h.tlbFullEpoch !== this.fullEpoch || this.filledCount > this.filled.length || p > 2 || this.mirrorPriv > 2) {
+      this.flushMirror();
+      return;
+    }
+    this.newJumpGen();
+    this.epoch = h.tlbEpoch;
+    this.stats.tlbMirrorSwitches++;
+    if (p === this.mirrorPriv) return; // left and came back: the entries are this privilege's
+    const e = this.eng32,
+      filled = this.filled;
+    const out = this.saved[this.mirrorPriv]!;
+    let k = 0;
+    for (let i = 0; i < this.filledCount; i++) {
+      const w = filled[i]!;
+      if (e[w] === TLB_EMPTY) continue;
+      out[5 * k] = w;
+      out[5 * k + 1] = e[w]!;
+      out[5 * k + 2] = e[w + 1]!;
+      out[5 * k + 3] = e[w + 2]!;
+      out[5 * k + 4] = e[w + 3]!;
+      e[w] = TLB_EMPTY;
+      k++;
+    }
+    this.savedCount[this.mirrorPriv] = k;
+    const back = this.saved[p]!;
+    const m = this.savedCount[p]!;
+    let n = 0;
+    for (let i = 0; i < m; i++) {
+      if (back[5 * i + 1] === TLB_EMPTY) continue; // evicted meanwhile
+      const w = back[5 * i]!;
+      e[w] = back[5 * i + 1]!;
+      e[w + 1] = back[5 * i + 2]!;
+      e[w + 2] = back[5 * i + 3]!;
+      e[w + 3] = back[5 * i + 4]!;
+      filled[n++] = w;
+    }
+    this.filledCount = n;
+    this.mirrorPriv = p;
+  }
+
+  /** Drops put-aside mirror entries (syncMirror) matching a virtual page, or a host page in the store mirror. */
+  private evictSaved(lo: number, hi: number, storeHostPage: number): void {
+    const storeW = this.e32 + (ENG_TLB_STORE >>> 2);
+    for (let s = 0; s < 3; s++) {
+      const sv = this.saved[s]!;
+      for (let i = 0; i < this.savedCount[s]!; i++) {
+        const j = 5 * i;
+        if (storeHostPage >= 0 ? sv[j]! >= storeW && sv[j + 4] === storeHostPage : sv[j + 1] === lo && sv[j + 2] === hi)
+          sv[j + 1] = TLB_EMPTY;
+      }
+    }
   }
 
   /** Engine-area words of the mirror entries filled since the last flush (filledCount > length: too many to list). */
@@ -678,7 +766,7 @@ export class Dbt implements HartEngine {
     // taken before any instruction.
     let sinceCheck = this.slice;
     while (remaining > 0) {
-      if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
+      if (this.h.tlbEpoch !== this.epoch) this.syncMirror();
       if (sinceCheck >= this.slice || remaining < 16) {
         // Timer update and interrupt check; a pending interrupt is taken by hart.run, which takes
         // pending interrupts before stepping.
@@ -807,7 +895,7 @@ export class Dbt implements HartEngine {
       if (kind === ExitKind.Stepped) {
         st.interpExits++;
         u.interpExits++;
-        if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
+        if (this.h.tlbEpoch !== this.epoch) this.syncMirror();
         sinceCheck = this.slice; // it may have enabled an interrupt (or have been one): check now
         if (this.stepReason !== ExitReason.Budget) {
           st.exitCauses[ExitCause.Vmm]!++;
@@ -831,7 +919,7 @@ export class Dbt implements HartEngine {
         sinceCheck += 1;
         if (system) sinceCheck = this.slice;
         let filled = 0;
-        if (this.h.tlbEpoch !== this.epoch) this.flushMirror();
+        if (this.h.tlbEpoch !== this.epoch) this.syncMirror();
         else filled = this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
         st.exitCauses[
           !MEMORY_OPS.has(op)
@@ -955,7 +1043,7 @@ export function formatDbtStats(s: DbtStats): string {
   const pct = total > 0 ? ((100 * s.translatedInsns) / total).toFixed(1) : "0";
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
-    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (and ${s.tlbPageEvictions} single pages), dropped as unprofitable ${s.unprofitable}`,
+    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), dropped as unprofitable ${s.unprofitable}`,
     `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations); translation time ${s.compileMs.toFixed(1)} ms`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,

@@ -477,6 +477,21 @@ export class Hart implements FpContext {
     this.fastTagLo.fill(1);
     this.superpageCount = 0;
     this.fastEpoch++; // tells an attached engine its copy of these caches is stale
+    this.fastFullEpoch++;
+  }
+
+  /**
+   * The fast caches are per privilege (and mstatus.SUM): a switch between U and S (trap entry, SRET;
+   * no H extension) or a SUM toggle empties them, but leaves every translation of the other
+   * privilege valid, so an engine may keep its copy of each one's entries (HartEngineView.tlbFullEpoch
+   * is not bumped). `old` is the privilege before, with V = 0 before (callers check); V = 1 after, or
+   * M-mode on either side, flushes everything.
+   */
+  flushFastForPrivilege(old: number): void {
+    if (this.virt !== 0 || (old !== PRIV_U && old !== PRIV_S) || (this.privLevel !== PRIV_U && this.privLevel !== PRIV_S)) { this.flushFast(); return; }
+    this.fastTagLo.fill(1);
+    this.superpageCount = 0;
+    this.fastEpoch++;
   }
 
   // ---------------------------------------------------------------- run loop
@@ -485,6 +500,8 @@ export class Hart implements FpContext {
   private engine: HartEngine | undefined = undefined;
   /** Incremented whenever the fast translation caches are flushed (HartEngineView.tlbEpoch). */
   private fastEpoch = 0;
+  /** Incremented by flushes other than U/S privilege switches (HartEngineView.tlbFullEpoch). */
+  private fastFullEpoch = 0;
   /** The engine's code pages (HartEngine.codePages), kept here for the store slow paths. */
   private codePages: Uint8Array | undefined = undefined;
 
@@ -505,6 +522,7 @@ export class Hart implements FpContext {
       fastBase: this.fastBase,
       ctab: this.ctab,
       get tlbEpoch(): number { return hart.fastEpoch; },
+      get tlbFullEpoch(): number { return hart.fastFullEpoch; },
       // With V=1, FP is usable only if vsstatus.FS is on too (8.2.11): the engine sees FS as Off then.
       get mstatus(): number {
         const h = hart.hyp;
@@ -726,7 +744,7 @@ export class Hart implements FpContext {
     this.resValid = false;
     // The fast caches are valid for one effective privilege: drop them when it may have changed
     // (a new mode, or a new MPP while MPRV is set in M-mode).
-    if (this.privLevel !== p || (this.privLevel === PRIV_M && (ms & C.MS_MPRV) !== 0)) this.flushFast();
+    if (this.privLevel !== p || (this.privLevel === PRIV_M && (ms & C.MS_MPRV) !== 0)) this.flushFastForPrivilege(p);
   }
 
   // ---------------------------------------------------------------- address translation
@@ -1663,7 +1681,7 @@ export class Hart implements FpContext {
         this.pcLo = this.csr[2 * C.CSR_SEPC]! & ~1;
         this.pcHi = this.csr[2 * C.CSR_SEPC + 1]!;
         this.resValid = false;
-        if (spp !== p) this.flushFast();
+        if (spp !== p) this.flushFastForPrivilege(p);
         return;
       }
       case 0x10500073: { // WFI (3.3.3)
@@ -1917,6 +1935,10 @@ export class Hart implements FpContext {
     const old = this.mstatus;
     this.mstatus = v;
     // MPRV/MPP/SUM/MXR change what the fast translation caches may hold; SIE/MIE toggles (frequent) do not.
-    if (((old ^ v) & (C.MS_MPRV | C.MS_MPP | C.MS_SUM | C.MS_MXR)) !== 0) this.flushFast();
+    // A SUM toggle alone (Linux's user-memory accessors, thousands per boot) only switches which
+    // translations S-mode may use, like a privilege switch.
+    const d = (old ^ v) & (C.MS_MPRV | C.MS_MPP | C.MS_SUM | C.MS_MXR);
+    if (d === C.MS_SUM) this.flushFastForPrivilege(this.privLevel);
+    else if (d !== 0) this.flushFast();
   }
 }

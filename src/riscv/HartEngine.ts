@@ -49,6 +49,11 @@ export interface HartEngineView {
   readonly ctab: ReadonlyInt32Array;
   /** Incremented whenever the fast caches are flushed. */
   readonly tlbEpoch: number;
+  /**
+   * Incremented by the flushes that may invalidate translations (everything but a switch between
+   * U and S): while it stays, an engine may keep per-privilege copies of the caches' entries.
+   */
+  readonly tlbFullEpoch: number;
   /** mstatus, low word. */
   readonly mstatus: number;
   /**

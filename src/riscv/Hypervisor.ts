@@ -501,7 +501,9 @@ export class Hypervisor {
     h.pcLo = lo;
     h.pcHi = hi;
     h.resValid = false;
-    h.flushFast();
+    if (v === 0)
+      h.flushFastForPrivilege(p); // U <-> S with V = 0 keeps translations (the engine's TLB mirrors)
+    else h.flushFast();
   }
 
   /** Takes the highest-priority enabled interrupt with H (8.4.2, 3.1.6.1); false if none. */
@@ -627,7 +629,9 @@ export class Hypervisor {
           h.pcHi = h.csr[2 * C.CSR_SEPC + 1]!;
         }
         h.resValid = false;
-        h.flushFast();
+        if (v === 0)
+          h.flushFastForPrivilege(p); // U <-> S with V = 0 keeps translations (the engine's TLB mirrors)
+        else h.flushFast();
         return true;
       }
       case 0x10500073: {

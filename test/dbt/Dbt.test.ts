@@ -7,6 +7,7 @@ import { lockstep, compareHarts } from "../../src/dbt/Lockstep.js";
 import { formatDbtStats } from "../../src/dbt/Dbt.js";
 import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
 import { pair } from "./machine.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
 
@@ -549,5 +550,104 @@ test(
     assert.match(text, /translation time [\d.]+ ms/);
     assert.match(text, /exits by cause: TLB-mirror miss [1-9]\d*, MMIO/);
     assert.match(text, /TLB-mirror lookups \d+, hit rate 99\.\d+%/);
+  },
+);
+
+// U <-> S switches (ecall, sret) and SUM toggles keep the translator's TLB-mirror entries of the other
+// privilege aside instead of flushing them (Dbt.syncMirror): a U-mode loop of loads and stores, an
+// S-mode handler that reads kernel data, reads user data with SUM set, and every 8th time remaps the
+// user data page (PTE write + SFENCE.VMA of that address), which must reach the put-aside U entries.
+test(
+  "U/S switches and SUM toggles keep per-privilege TLB-mirror entries exactly as the interpreter's TLB",
+  { skip },
+  () => {
+    const UDATA = 0x80210000,
+      UDATA2 = 0x80211000,
+      PT = 0x80300000;
+    const { a, b } = pair(`
+    .option norvc
+    li t0, 0x8000000000000000 | (${PT} >> 12)
+    csrw satp, t0
+    sfence.vma
+    la t0, shandler
+    csrw stvec, t0
+    li t0, 0x100           # ecall from U -> S
+    csrw medeleg, t0
+    li t0, 0x1800
+    csrc mstatus, t0
+    li t0, 0x800           # MPP = S
+    csrs mstatus, t0
+    la t0, sstart
+    csrw mepc, t0
+    mret
+sstart:
+    li s0, 0x80100000      # kernel data
+    li s1, 400             # round trips
+    li s2, 0
+    li s3, 0x500000        # user data VA
+    li s4, ${PT} + 0x1000 + 8 * 0x100   # the user data PTE (level-0 table at PT + 0x1000)
+1:  li t0, 0x100           # SPP = U
+    csrc sstatus, t0
+    li t0, 0x400000        # user code VA
+    csrw sepc, t0
+    sret
+shandler:
+    ld t1, 0(s0)
+    add t1, t1, a0
+    sd t1, 0(s0)
+    li t0, 0x40000         # SUM: S reads user memory
+    csrs sstatus, t0
+    ld t2, 8(s3)
+    add s2, s2, t2
+    csrc sstatus, t0
+    andi t0, s1, 7
+    bnez t0, 2f
+    ld t0, 0(s4)           # remap the user data page to the other physical page
+    xori t0, t0, 1 << 10
+    sd t0, 0(s4)
+    sfence.vma s3
+2:  addi s1, s1, -1
+    bnez s1, 1b
+    ebreak
+    .align 12
+ucode:
+    li t3, 50
+3:  ld t4, 0(s3)
+    addi t4, t4, 3
+    sd t4, 0(s3)
+    ld t5, 8(s3)
+    add a0, a0, t5
+    sd a0, 8(s3)
+    addi t3, t3, -1
+    bnez t3, 3b
+    ecall
+`);
+    for (const m of [a, b]) {
+      const w = (addr: number, v: bigint) => m.memory.writeU64(gpa(addr), v);
+      const V = 1n,
+        R = 2n,
+        W = 4n,
+        X = 8n,
+        U = 16n,
+        A = 64n,
+        D = 128n;
+      // root: 0x80000000 gigapage (S), entry 0 -> level-1 table at PT + 0x2000 -> level-0 table at PT + 0x1000
+      w(PT + 8 * 2, (BigInt(RAM_BASE >>> 12) << 10n) | V | R | W | X | A | D);
+      w(PT, (BigInt((PT + 0x2000) >>> 12) << 10n) | V);
+      w(PT + 0x2000 + 8 * 2, (BigInt((PT + 0x1000) >>> 12) << 10n) | V); // VA 0x400000-0x5fffff
+      const ucodePa = RAM_BASE + 0x1000; // .align 12: ucode is the program's second page
+      w(PT + 0x1000 + 8 * 0x000, (BigInt(ucodePa >>> 12) << 10n) | V | R | X | U | A);
+      w(PT + 0x1000 + 8 * 0x100, (BigInt(UDATA >>> 12) << 10n) | V | R | W | U | A | D);
+      w(UDATA + 8, 5n);
+      w(UDATA2 + 8, 7n);
+      m.hart.exitMask = 1 << 3;
+    }
+    const r = lockstep(a.hart, b.hart, { chunk: 2000, maxInsns: 3_000_000, compareRam: true });
+    assert.equal(r.divergence, undefined);
+    assert.equal(r.reason, ExitReason.Trap);
+    assert.equal(a.hart.exitCause, 3);
+    const s = a.dbt!.stats;
+    assert.ok(s.tlbMirrorSwitches >= 800, `${s.tlbMirrorSwitches} U/S mirror switches`);
+    assert.ok(s.translatedInsns > 0.8 * a.hart.instret, `only ${s.translatedInsns} of ${a.hart.instret} translated`);
   },
 );

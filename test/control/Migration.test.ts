@@ -51,13 +51,14 @@ async function startWriter(name: string): Promise<string> {
   return disk;
 }
 
-test("vm migrate moves a running guest to another daemon: no gap, no repeat, disk consistent", { skip }, async () => {
+test("vm migrate moves a running guest to another daemon: no gap, no repeat, disk consistent", { skip }, async (t) => {
   const disk = await startWriter("m");
   const src = (await call(a.ep, "GET", "/v1/vms/m")).body as { id: string };
   const r = await call(a.ep, "POST", "/v1/vms/m/migrate", { to: bEp().url, token: TOKEN, maxDowntimeMs: 300 });
   assert.equal(r.status, 200, r.text);
   const res = (r.body as { result: { rounds: number; downtimeMs: number; bytesSent: number } }).result;
   assert.ok(res.rounds >= 2 && res.bytesSent > 0, JSON.stringify(res));
+  t.diagnostic(`migration of the 64 MiB counting guest: ${JSON.stringify(res)}`);
   const onA = (await call(a.ep, "GET", "/v1/vms/m")).body as { status: string; lastExit: { reason: string } };
   assert.equal(onA.status, "stopped");
   assert.equal(onA.lastExit.reason, "migrated");

@@ -51,9 +51,10 @@ row "ls /" qemu-riscv64 "$RV" ls / -- "$RV" ls /
 cat > "$W/lsbin.sh" <<'S'
 ls /usr/bin | wc -l
 S
-row "sh: ls /usr/bin | wc -l" qemu-riscv64 "$RV" sh "$W/lsbin.sh" -- "$RV" sh "$W/lsbin.sh"
+row "sh: ls /usr/bin, wc -l" qemu-riscv64 "$RV" sh "$W/lsbin.sh" -- "$RV" sh "$W/lsbin.sh"
 if [ -x "$ROOT/usr/bin/python3" ]; then
-  row "python3 -c pass" qemu-riscv64 -L "$ROOT" "$ROOT/usr/bin/python3" -c pass -- --root "$ROOT" /usr/bin/python3 -c pass
+  # -B: no __pycache__ written into the shared image (it would no longer match its manifest).
+  row "python3 -B -c pass" qemu-riscv64 -L "$ROOT" "$ROOT/usr/bin/python3" -B -c pass -- --root "$ROOT" /usr/bin/python3 -B -c pass
 else
   echo "python3 -c pass: skipped ($ROOT has no python3: typevisor image pull debian-rootfs-riscv64)"
 fi

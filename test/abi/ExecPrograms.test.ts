@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { compile, have, run, scratch, texec } from "./helpers.js";
+import { compile, have, run, scratch, texec, TRANSLATE_EVERYTHING } from "./helpers.js";
 
 const noGcc = !have("riscv64-linux-gnu-gcc")
   ? "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)"
@@ -266,7 +266,7 @@ test("8 POSIX threads (mutex, condvar, barrier, TLS, timed wait, pthread_kill, j
   const q = run("qemu-riscv64", [bin]);
   assert.equal(q.status, 7, q.stderr);
   for (const engine of ["dbt", "interp"]) {
-    const r = texec(["--engine", engine, bin], undefined, 60_000);
+    const r = texec(["--engine", engine, bin], undefined, 60_000, undefined, TRANSLATE_EVERYTHING);
     assert.equal(r.stderr, "");
     assert.equal(r.stdout, q.stdout);
     assert.equal(r.status, 7);

@@ -9,7 +9,7 @@ import * as net from "node:net";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { debianRoot } from "./DebianPackages.js";
-import { compile, have, run, scratch, texec } from "./helpers.js";
+import { compile, have, run, scratch, texec, TRANSLATE_EVERYTHING } from "./helpers.js";
 
 const noGcc = !have("riscv64-linux-gnu-gcc")
   ? "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)"
@@ -23,7 +23,13 @@ test("TCP, UDP, AF_UNIX, SCM_RIGHTS, poll/select/epoll/eventfd on sockets: the s
   const q = run("qemu-riscv64", [bin, scratch("sockets-qemu")], undefined, 60_000);
   assert.equal(q.status, 0, q.stderr);
   for (const engine of ["interp", "dbt"]) {
-    const r = texec(["--engine", engine, bin, scratch("sockets-tv-" + engine)], undefined, 60_000);
+    const r = texec(
+      ["--engine", engine, bin, scratch("sockets-tv-" + engine)],
+      undefined,
+      120_000,
+      undefined,
+      TRANSLATE_EVERYTHING,
+    );
     assert.equal(r.stderr, "", r.stdout);
     assert.equal(r.stdout, q.stdout);
     assert.equal(r.status, 0);

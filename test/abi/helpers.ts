@@ -61,13 +61,26 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `typevisor exec ARGS` (in a child Node process) with optional stdin. */
-export function texec(args: string[], input?: string | Buffer, timeoutMs = 120_000, cwd?: string): Run {
+/**
+ * The environment for a `--engine dbt` run that must exercise the translator: exec translates a page
+ * only after 16384 dispatches, which a short test program never reaches.
+ */
+export const TRANSLATE_EVERYTHING = { ...process.env, TYPEVISOR_DBT_HOT: "1" };
+
+/** Runs `typevisor exec ARGS` (in a child Node process) with optional stdin and environment. */
+export function texec(
+  args: string[],
+  input?: string | Buffer,
+  timeoutMs = 120_000,
+  cwd?: string,
+  env?: NodeJS.ProcessEnv,
+): Run {
   const r = spawnSync(process.execPath, [runner, ...args], {
     input: input ?? "",
     timeout: timeoutMs,
     maxBuffer: 256 << 20,
     cwd,
+    env,
   });
   return { status: r.status, stdout: r.stdout.toString("latin1"), stderr: r.stderr.toString("latin1") };
 }

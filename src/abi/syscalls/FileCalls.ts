@@ -46,7 +46,7 @@ import { EventFd } from "../EventFd.js";
 import { SignalFd } from "../SignalFd.js";
 import { TimerFd } from "../TimerFd.js";
 import { eventfdIo, signalfdRead, timerfdRead } from "./FdEventCalls.js";
-import { readSocket, writeSocket } from "./SocketCalls.js";
+import { readSocket, sendBytes, writeSocket } from "./SocketCalls.js";
 import { AT_FDCWD, type SyscallContext, type SyscallHandlers, enc } from "./SyscallContext.js";
 
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -452,6 +452,11 @@ export function sendfile(
   let written: number;
   if (outF instanceof PipeEnd) {
     const r = writeBytesPartial(sys, outF, buf.subarray(0, n));
+    if (r === BLOCK) return BLOCK;
+    written = Number(r);
+    if (written < 0) return written;
+  } else if (outF instanceof Socket) {
+    const r = sendBytes(sys, outFd, buf.subarray(0, n));
     if (r === BLOCK) return BLOCK;
     written = Number(r);
     if (written < 0) return written;

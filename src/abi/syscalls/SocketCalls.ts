@@ -386,6 +386,14 @@ export function writeSocket(sys: SyscallContext, fd: number, iov: [number, numbe
   return sendTo(sys, fd, iov, 0, 0, 0);
 }
 
+/** Sends host bytes (sendfile(2) to a socket): a stream write, blocking as send() does. */
+export function sendBytes(sys: SyscallContext, fd: number, data: Uint8Array): SyscallResult {
+  const s = sock(sys, fd);
+  const r = s.send(data, undefined);
+  if (r === -Errno.EPIPE) sys.k.sendSignal(sys.p, SIGPIPE);
+  return wait(sys, s, r, 0, SO_SNDTIMEO);
+}
+
 // ---- sendmsg / recvmsg ---------------------------------------------------------------------
 
 interface MsgHdr {

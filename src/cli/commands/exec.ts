@@ -9,6 +9,17 @@ import { IoBus } from "../../memory/IoBus.js";
 import { Hart } from "../../riscv/Hart.js";
 import { DEFAULT_MAX_PROCS, Kernel } from "../../abi/Kernel.js";
 
+/**
+ * Dispatches into a page before exec translates it (the translator's default is 512, chosen for a
+ * Linux boot). A user program's start-up (the dynamic loader, libc and interpreter initialisation)
+ * runs most of its code only a few times: translating it, and V8's TurboFan recompiling it, cost
+ * more than interpreting it. Measured in CPU seconds on the loaded 2-core host (issue 15), 512 ->
+ * 16384: busybox sh running `ls /usr/bin | wc -l` 1.5-1.85 -> 0.48, python3 -B -c pass 10.5-12 ->
+ * 4.0-4.3; busybox gzip of 16 MB 2.7-3.4 -> 2.8-3.1 and sha256sum 1.06-1.18 -> 1.17-1.2 (within the
+ * noise of that host).
+ */
+const EXEC_HOT_THRESHOLD = 16384;
+
 const usage = `Usage: typevisor exec [--root DIR | -L DIR] [--env K=V]... [--clear-env] [--strace] [--memory SIZE]
                       [--max-procs N] [--engine E] PROGRAM [ARGS...]
 
@@ -106,7 +117,9 @@ export const command: Command = {
     const hart = new Hart({ memory, bus: new IoBus() });
     // Long-running user programs gain from V8's TurboFan tier-up (src/dbt/WasmTiering.ts, docs/DBT.md).
     setEngineTiering(true);
-    reportEngineStatsAtExit(hart, useEngine(hart, engine, engineOptionsFromEnv()));
+    // A page is translated after EXEC_HOT_THRESHOLD dispatches unless TYPEVISOR_DBT_HOT says otherwise.
+    const engineOpts = { hotThreshold: EXEC_HOT_THRESHOLD, ...engineOptionsFromEnv() };
+    reportEngineStatsAtExit(hart, useEngine(hart, engine, engineOpts));
     let kernel: Kernel;
     try {
       kernel = new Kernel({

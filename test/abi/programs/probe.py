@@ -71,6 +71,13 @@ a, b = socket.socketpair()
 a.sendall(b"pair")
 p = select.poll(); p.register(b, select.POLLIN)
 print("socketpair", p.poll(1000) == [(b.fileno(), select.POLLIN)], b.recv(10))
+with open("/etc/os-release", "rb") as f:
+    want = f.read()
+    sent = a.sendfile(f)  # os.sendfile on a stream socket
+got = b""
+while len(got) < sent:
+    got += b.recv(65536)
+print("sendfile", sent == len(want), got == want)
 print("getaddrinfo", sorted({ai[4][0] for ai in socket.getaddrinfo("127.0.0.1", 80, socket.AF_INET)}))
 
 # subprocess (posix_spawn / vfork) and signal.

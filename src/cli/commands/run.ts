@@ -396,7 +396,7 @@ export async function runOnTerminal(
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
                      [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--net ...]... [--stats]
                      [--snapshot-on-exit FILE [--snapshot-compress]]
-       typevisor run --restore FILE [--engine E] [--net ...]... [--snapshot-on-exit FILE] [--stats]
+       typevisor run --restore FILE [--engine E] [--net ...]... [--vcpu-threads on|off] [--snapshot-on-exit FILE] [--stats]
 
 Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
 on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
@@ -409,26 +409,32 @@ ${MACHINE_FLAGS_USAGE}
   --snapshot-on-exit FILE  when the VM is stopped (Ctrl-A x, SIGINT, SIGTERM), save a snapshot of it
                            to FILE (docs/SNAPSHOTS.md); --snapshot-compress deflates its RAM pages
   --restore FILE           resume the VM saved in snapshot FILE instead of booting (the machine and
-                           its disks come from the snapshot; only --engine and --net may be given)
+                           its disks come from the snapshot; only --engine, --net and
+                           --vcpu-threads may be given)
 
 Example:
   typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --memory 512M --net user,hostfwd=tcp::8080-:80`;
 
 /** Machine flags `run --restore` accepts: the rest of the machine comes from the snapshot. */
-const RESTORE_OVERRIDES = new Set(["engine", "net"]);
+const RESTORE_OVERRIDES = new Set(["engine", "net", "vcpu-threads"]);
 
 /** The machine `run --restore FILE` builds: the snapshot's, with --engine and --net overriding. */
 function restoreSpec(values: MachineValues, path: string): MachineSpec {
   for (const k of Object.keys(machineOptions)) {
     if (values[k as keyof MachineValues] !== undefined && !RESTORE_OVERRIDES.has(k))
       throw new UsageError(
-        `run: --${k} cannot be combined with --restore: the snapshot fixes the machine (only --engine and --net may change)`,
+        `run: --${k} cannot be combined with --restore: the snapshot fixes the machine (only --engine, --net and --vcpu-threads may change)`,
       );
   }
   try {
     const spec = snapshotSpec(readSnapshotHeader(path), path);
     spec.engineOptions = engineOptionsFromEnv();
     if (values.engine !== undefined) spec.engine = parseEngine("run", values.engine);
+    const threads = values["vcpu-threads"];
+    if (threads !== undefined) {
+      if (threads !== "on" && threads !== "off") throw new UsageError(`run: --vcpu-threads ${threads}: give on or off`);
+      spec.vcpuThreads = threads === "on";
+    }
     if (values.net !== undefined) {
       const nics = parseNetFlags("run", values.net, [], path);
       if (nics.length !== spec.nics.length)

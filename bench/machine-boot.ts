@@ -1,7 +1,9 @@
 // Boot time and in-guest CPU work: Typevisor's virt board against qemu-system-riscv64 -M virt (TCG),
 // with the same kernel, initramfs, disk contents and guest memory, in the same run.
 //
-//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 256M] [--engine interp,dbt] [--skip-workload] [--workload PATH]
+//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 512M] [--engine interp,dbt] [--skip-workload] [--workload PATH]
+//
+// The defaults are issue 14's setting (1 hart, 512 MiB).
 //
 // --engine: Typevisor's CPU engine(s), comma-separated (default: DEFAULT_ENGINE of src/dbt/Engine.ts);
 // each one is measured in the same run as QEMU, e.g. --engine interp,dbt for interpreter, binary
@@ -22,7 +24,7 @@ import { DEFAULT_ENGINE, type EngineName } from "../src/dbt/Engine.js";
 import { parseEngine } from "../src/cli/EngineSetup.js";
 
 const argv = process.argv.slice(2);
-const memory = argv.includes("--memory") ? argv[argv.indexOf("--memory") + 1]! : "256M";
+const memory = argv.includes("--memory") ? argv[argv.indexOf("--memory") + 1]! : "512M";
 const skipWorkload = argv.includes("--skip-workload");
 const engineArg = argv.includes("--engine") ? argv[argv.indexOf("--engine") + 1] : undefined;
 const engines: EngineName[] =

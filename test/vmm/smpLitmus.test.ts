@@ -15,6 +15,7 @@ import { assemble, toolchainMissing } from "../riscv/asm.js";
 import { Vm } from "../../src/vmm/Vm.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
 import type { EngineName } from "../../src/dbt/Engine.js";
+import { gpa } from "../../src/memory/Address.js";
 
 const KERNEL_BASE = 0x80200000;
 
@@ -67,16 +68,30 @@ const DATA = (names: string[]) => `
 ${names.map((n) => `  .balign 64\n${n}: .dword 0`).join("\n")}
 `;
 
-async function runLitmus(src: string, cpus: number, engine: EngineName): Promise<string> {
+async function runLitmus(
+  src: string,
+  cpus: number,
+  engine: EngineName,
+  during?: (vm: Vm) => Promise<void>,
+): Promise<string> {
   const kernel = assemble(src, KERNEL_BASE);
   const console = new MemoryBackend();
   const vm = new Vm({
-    config: { memory: 32 << 20, cpus, kernel: { name: "litmus", bytes: kernel }, append: "", engine },
+    config: {
+      memory: 32 << 20,
+      cpus,
+      kernel: { name: "litmus", bytes: kernel },
+      append: "",
+      engine,
+      vcpuThreads: true,
+    },
     console,
   });
-  assert.equal(vm.threaded, true, "more than one hart runs on vCPU threads by default");
+  assert.equal(vm.threaded, true);
   const timer = setTimeout(() => vm.stop(), 120_000);
-  const exit = await vm.start();
+  const done = vm.start();
+  await during?.(vm);
+  const exit = await done;
   clearTimeout(timer);
   vm.board.uart.flushTx();
   assert.deepEqual(exit, { reason: "poweroff", status: 0 }, console.text());
@@ -278,3 +293,57 @@ for (const engine of ["interp", "dbt"] as const) {
     assert.equal(await runLitmus(STORE_BUFFERING, 3, engine), "OK\n");
   });
 }
+
+test("vCPU threads: one hart on a vCPU thread (--cpus 1 --vcpu-threads on) runs the counters", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  assert.equal(await runLitmus(COUNTERS(1), 1, "dbt"), "OK\n");
+});
+
+test("vCPU threads: pause() stops every vCPU (no instructions retired while paused), resume() goes on", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Both harts count until the test sets the flag at STOP_FLAG (after the pause), then hart 0 ends.
+  const STOP_FLAG = 0x80400000;
+  const src = `
+${START_HARTS(2)}
+work:
+  li t0, ${STOP_FLAG}
+  la t1, c32
+  li t4, 1
+1:
+  amoadd.w zero, t4, (t1)
+  lw t2, 0(t0)
+  beqz t2, 1b
+  la t0, done
+  amoadd.w zero, t4, (t0)
+  bnez s0, park
+  li t1, 2
+4:
+  lw t2, 0(t0)
+  bne t2, t1, 4b
+  j ok
+park:
+  wfi
+  j park
+ok:
+${EPILOGUE}
+${DATA(["c32", "done"])}
+`;
+  const out = await runLitmus(src, 2, "interp", async (vm) => {
+    await sleep(300);
+    vm.pause();
+    assert.equal(vm.state, "paused");
+    await sleep(300); // the threads finish their current slice and park
+    const a = vm.stats().instructions;
+    await sleep(500);
+    const b = vm.stats().instructions;
+    assert.equal(b, a, "no instructions while paused");
+    vm.resume();
+    await sleep(200);
+    assert.ok(vm.stats().instructions > b, "running again");
+    vm.board.memory.writeU32(gpa(STOP_FLAG), 1);
+  });
+  assert.equal(out, "OK\n");
+});

@@ -45,7 +45,11 @@ Options:
                    as by Linux's OOM killer) with a message; the others go on.
   --max-procs N    most guest processes at once (RLIMIT_NPROC; default ${DEFAULT_MAX_PROCS}): fork and
                    clone fail with EAGAIN beyond it, so a fork bomb stops there.
-  --engine E       CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter)
+  --engine E       CPU engine: dbt (binary translation to WebAssembly, default) or interp (interpreter).
+                   dbt translates a code page after ${EXEC_HOT_THRESHOLD} dispatches (TYPEVISOR_DBT_HOT=N changes it).
+
+Sockets (TCP/UDP over IPv4/IPv6, AF_UNIX) use the host's network stack as qemu-riscv64 does: a guest
+server listens on the host's ports. Under --root, AF_UNIX socket files are made inside DIR.
 
 The exit status is the program's; a program killed by a signal exits with 128+signal and the
 message a shell would print (e.g. "Segmentation fault", status 139).`;

@@ -21,6 +21,7 @@ import {
   S_WFI,
   STAT_WORDS,
   STATE,
+  MTIMECMP,
   VcpuShared,
 } from "./VcpuShared.js";
 
@@ -82,6 +83,8 @@ export class VcpuSet {
     for (let h = 0; h < n; h++) {
       const started = !board.builtinSbi || h === 0;
       Atomics.store(sh.ctl, sh.w(h, STATE), started ? HartState.Started : HartState.Stopped);
+      // mtimecmp resets to all ones (no timer armed), as a fresh hart's mtimecmp reads.
+      Atomics.store(sh.ctl64, sh.d(h, MTIMECMP), -1n);
     }
     const mem = board.memory;
     for (let h = 0; h < n; h++) {

@@ -28,6 +28,8 @@ export interface MachineHost {
   console: CharBackend;
   /** Disks, NICs and shares: nodeBackends() (NodeBackends.ts) under Node, src/web in the page. */
   backends: MachineBackends;
+  /** The console terminal's size, given to hvc0 (virtio-console SIZE); follow changes with vm.board.hvc.resize(). */
+  consoleSize?: { cols: number; rows: number };
   onStateChange?: VmOptions["onStateChange"];
   /** A snapshot or incoming migration will replace RAM: skip loading the kernel (VirtBoardOptions). */
   restoring?: boolean;
@@ -127,6 +129,7 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
       virtio,
       console: host.console,
       hvc: spec.hvc !== false,
+      hvcSize: host.consoleSize,
       rng: spec.rng !== false,
       onStateChange: host.onStateChange,
       onReboot: host.onReboot,

@@ -94,6 +94,8 @@ export interface VirtBoardOptions {
   timer?: MachineTimer;
   /** Add a virtio-console (hvc0) writing to `console` (default true). */
   hvc?: boolean;
+  /** hvc0's initial terminal size (VIRTIO_CONSOLE_F_SIZE); then follow it with `hvc.resize()`. */
+  hvcSize?: { cols: number; rows: number };
   /** Add a virtio-rng (default true). */
   rng?: boolean;
   /** The harts run in vCPU worker threads (src/vmm/vcpu); this thread keeps the devices. */
@@ -140,6 +142,8 @@ export class VirtBoard {
   readonly uart: Uart16550;
   /** The VM generation ID (a restore of a snapshot changes it, so the guest reseeds its RNG). */
   readonly vmgenid: VmGenId;
+  /** hvc0, when the board has one. */
+  hvc: VirtioConsole | undefined;
   readonly virtio: VirtioMmio[] = [];
   readonly sbi: Sbi;
   readonly timer: MachineTimer;
@@ -228,7 +232,8 @@ export class VirtBoard {
       close: async () => {},
     };
     const makers = [...(opts.virtio ?? [])];
-    if (opts.hvc !== false) makers.push((m) => new VirtioConsole(m, [{ backend: hvcOut }]));
+    if (opts.hvc !== false)
+      makers.push((m) => (this.hvc = new VirtioConsole(m, [{ backend: hvcOut }], { size: opts.hvcSize })));
     if (opts.rng !== false) makers.push((m) => new VirtioRng(m));
     if (makers.length > VIRT.virtio.slots) {
       throw new Error(

@@ -6,6 +6,7 @@ import {
   MAX_CONTROL_BACKLOG,
   VirtioConsole,
   VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_F_SIZE,
   VIRTIO_CONSOLE_DEVICE_READY,
   VIRTIO_CONSOLE_DEVICE_ADD,
   VIRTIO_CONSOLE_PORT_READY,
@@ -213,4 +214,27 @@ test("hostile: control messages from a guest that never reads the answers queue 
     "the drop is logged",
   );
   assert.equal(r.mmio.status & STATUS_DEVICE_NEEDS_RESET, 0);
+});
+
+test("virtio-console: SIZE gives hvc0 the host terminal's size and a resize raises a configuration change", () => {
+  const be = new MemoryBackend();
+  let dev!: VirtioConsole;
+  const r = rig(makeGuest(), (m) => (dev = new VirtioConsole(m, [{ backend: be }], { size: { cols: 132, rows: 43 } })));
+  r.drv.init(bit(VIRTIO_CONSOLE_F_SIZE), 2);
+  assert.ok((r.drv.features & bit(VIRTIO_CONSOLE_F_SIZE)) !== 0n, "SIZE is offered");
+  // struct virtio_console_config { le16 cols; le16 rows; ... } (§5.3.4)
+  assert.deepEqual([r.drv.config16(0), r.drv.config16(2)], [132, 43]);
+  r.drv.handleInterrupt();
+  const before = r.drv.configIrqs;
+  dev.resize(80, 24);
+  assert.equal(r.drv.handleInterrupt() & 2, 2, "configuration change interrupt");
+  assert.equal(r.drv.configIrqs, before + 1);
+  assert.deepEqual([r.drv.config16(0), r.drv.config16(2)], [80, 24]);
+  // Without a size (the default) SIZE is not offered and resize() is a no-op.
+  let plain!: VirtioConsole;
+  const r2 = rig(makeGuest(), (m) => (plain = new VirtioConsole(m, [{ backend: be }])));
+  r2.drv.init(bit(VIRTIO_CONSOLE_F_SIZE), 2);
+  assert.equal(r2.drv.features & bit(VIRTIO_CONSOLE_F_SIZE), 0n);
+  plain.resize(100, 30);
+  assert.equal(r2.drv.handleInterrupt() & 2, 0);
 });

@@ -364,6 +364,7 @@ export async function runOnTerminal(
     machine = await buildVirtMachine(spec, {
       restoring: hooks.restoring,
       console: wrap ? wrap(terminal) : terminal,
+      consoleSize: process.stdout.isTTY ? { cols: process.stdout.columns, rows: process.stdout.rows } : undefined,
       backends: nodeBackends({
         openSwitch: (name) => SocketSwitchPort.open(join(switchDirectory(), `${name}.sock`)),
       }),
@@ -383,11 +384,15 @@ export async function runOnTerminal(
     }
   }
   const onSignal = () => vm.stop();
+  // The host terminal's new size goes to hvc0 (the guest copies it to its serial console).
+  const onResize = () => vm.board.hvc?.resize(process.stdout.columns, process.stdout.rows);
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.stdout.on("resize", onResize);
   const exit = hooks.beforeClose ? await runThenClose(machine, hooks.beforeClose) : await machine.run();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+  process.stdout.off("resize", onResize);
   vm.board.uart.flushTx();
   await terminal.close();
   return { exit, vm };

@@ -76,13 +76,19 @@ export class VirtioConsole implements VirtioDevice {
   constructor(
     private readonly memory: GuestMemory,
     ports: ConsolePortOptions[],
-    opts: { multiport?: boolean } = {},
+    opts: { multiport?: boolean; size?: { cols: number; rows: number } } = {},
   ) {
     if (ports.length === 0) throw new RangeError("virtio-console needs at least one port");
     this.multiport = opts.multiport ?? ports.length > 1;
     if (!this.multiport && ports.length > 1) throw new RangeError("more than one virtio-console port needs multiport");
     this.ports = ports.map((p, i) => new Port(i, p));
-    this.features = bit(VIRTIO_CONSOLE_F_EMERG_WRITE) | (this.multiport ? bit(VIRTIO_CONSOLE_F_MULTIPORT) : 0n);
+    // SIZE only without MULTIPORT: Linux then applies cols/rows to hvc0 at probe and on every
+    // configuration change (drivers/char/virtio_console.c, config_work_handler), §5.3.4.
+    this.features =
+      bit(VIRTIO_CONSOLE_F_EMERG_WRITE) |
+      (this.multiport ? bit(VIRTIO_CONSOLE_F_MULTIPORT) : 0n) |
+      (opts.size && !this.multiport ? bit(VIRTIO_CONSOLE_F_SIZE) : 0n);
+    if (opts.size) this.setSize(opts.size.cols, opts.size.rows);
     const nq = this.multiport ? 2 * (ports.length + 1) : 2;
     this.queueMaxSizes = new Array<number>(nq).fill(QUEUE_SIZE);
     this.config.setUint32(4, ports.length, true);
@@ -94,6 +100,21 @@ export class VirtioConsole implements VirtioDevice {
         },
       }),
     );
+  }
+
+  private setSize(cols: number, rows: number): void {
+    this.config.setUint16(0, Math.max(0, Math.min(0xffff, cols | 0)), true);
+    this.config.setUint16(2, Math.max(0, Math.min(0xffff, rows | 0)), true);
+  }
+
+  /**
+   * The host terminal changed size: new cols/rows in the configuration space and a configuration
+   * change notification, so the guest resizes hvc0 (its foreground processes get SIGWINCH).
+   */
+  resize(cols: number, rows: number): void {
+    if ((this.features & bit(VIRTIO_CONSOLE_F_SIZE)) === 0n) return;
+    this.setSize(cols, rows);
+    if (this.ctx && (this.ctx.features & bit(VIRTIO_CONSOLE_F_SIZE)) !== 0n) this.ctx.configChanged();
   }
 
   private get mp(): boolean {

@@ -117,25 +117,38 @@ export class AptRoot {
 
   /** The candidate record of a package (apt-cache show of the version apt would pick). */
   async show(name: string): Promise<PackageRecord> {
-    const out = await this.apt("apt-cache", ["show", "--no-all-versions", name], this.dir);
-    const rec = parseControl(out);
-    const get = (k: string) => rec.get(k.toLowerCase());
-    if (get("package") === undefined)
-      throw new AptError(`package '${name}' not found in ${this.config.suite}/${this.config.arch}`);
-    const sha = get("sha256");
-    const filename = get("filename");
-    if (!sha || !filename)
-      throw new AptError(`package '${name}' has no SHA256/Filename in the index (not downloadable?)`);
-    return {
-      name: get("package")!,
-      version: get("version")!,
-      arch: get("architecture") ?? this.config.arch,
-      depends: get("depends") ?? "",
-      preDepends: get("pre-depends") ?? "",
-      size: Number(get("size") ?? "0"),
-      sha256: sha,
-      filename,
-    };
+    return (await this.showMany([name]))[0]!;
+  }
+
+  /** The candidate records of several packages, in order, from one apt-cache run. */
+  async showMany(names: readonly string[]): Promise<PackageRecord[]> {
+    const out = await this.apt("apt-cache", ["show", "--no-all-versions", ...names], this.dir);
+    const byName = new Map<string, PackageRecord>();
+    for (const stanza of out.split(/\n\s*\n/)) {
+      const rec = parseControl(stanza);
+      const get = (k: string) => rec.get(k.toLowerCase());
+      const name = get("package");
+      if (name === undefined) continue;
+      const sha = get("sha256");
+      const filename = get("filename");
+      if (!sha || !filename)
+        throw new AptError(`package '${name}' has no SHA256/Filename in the index (not downloadable?)`);
+      byName.set(name, {
+        name,
+        version: get("version")!,
+        arch: get("architecture") ?? this.config.arch,
+        depends: get("depends") ?? "",
+        preDepends: get("pre-depends") ?? "",
+        size: Number(get("size") ?? "0"),
+        sha256: sha,
+        filename,
+      });
+    }
+    return names.map((n) => {
+      const r = byName.get(n);
+      if (!r) throw new AptError(`package '${n}' not found in ${this.config.suite}/${this.config.arch}`);
+      return r;
+    });
   }
 
   /**

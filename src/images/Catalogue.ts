@@ -4,10 +4,12 @@
 // Recipes:
 //  - "linux-initramfs": a bootable guest: the kernel from a linux-image metapackage, an initramfs
 //    (busybox + the virtio modules + Typevisor's /init) and an ext4 data disk.
+//  - "linux-rootdisk": the same kernel and initramfs booting Debian's own init from an ext4 root
+//    disk that holds a minimal Debian system (RootDiskImage.ts).
 //  - "rootfs": a Debian userland tree (packages unpacked into one directory), for
 //    `typevisor exec --root`.
 
-export type Recipe = "linux-initramfs" | "rootfs";
+export type Recipe = "linux-initramfs" | "linux-rootdisk" | "rootfs";
 
 export interface ImageSpec {
   readonly name: string;
@@ -30,11 +32,12 @@ export interface ImageSpec {
   readonly netModules?: readonly string[];
   /** linux-initramfs: modules (plus dependencies) loaded only when a virtio-9p share is present. */
   readonly shareModules?: readonly string[];
-  /** linux-initramfs: size of the ext4 data disk, in MiB. */
+  /** linux-initramfs: size of the ext4 data disk, in MiB (linux-rootdisk: of the root disk). */
   readonly diskMiB?: number;
   /** Kernel command line that boots this image on Typevisor's machine. */
   readonly cmdline?: string;
-  /** rootfs: packages to unpack (with their Depends/Pre-Depends closure). */
+  /** rootfs: packages to unpack (with their Depends/Pre-Depends closure); linux-rootdisk: packages
+   *  installed besides the Priority: required set. */
   readonly rootPackages?: readonly string[];
 }
 
@@ -81,6 +84,33 @@ export const CATALOGUE: readonly ImageSpec[] = [
     diskModules: DISK_MODULES,
     diskMiB: 64,
     cmdline: "console=ttyS0",
+  },
+  {
+    name: "debian-riscv64-rootfs",
+    description:
+      "Debian trixie riscv64 system on an ext4 root disk: systemd, apt, openssh-server, DHCP (ifupdown, dhcpcd)",
+    recipe: "linux-rootdisk",
+    arch: "riscv64",
+    suite: "trixie",
+    components: ["main"],
+    kernelPackage: "linux-image-riscv64",
+    busyboxPackage: "busybox-static",
+    modules: VIRT_MODULES,
+    diskModules: DISK_MODULES,
+    netModules: NET_MODULES,
+    shareModules: SHARE_MODULES,
+    diskMiB: 2048,
+    cmdline: "console=ttyS0",
+    rootPackages: [
+      "systemd",
+      "systemd-sysv",
+      "udev",
+      "ifupdown",
+      "dhcpcd-base",
+      "openssh-server",
+      "ca-certificates",
+      "iproute2",
+    ],
   },
   {
     name: "debian-rootfs-riscv64",

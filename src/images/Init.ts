@@ -8,6 +8,8 @@
 // tv.cmd run in the background with `wait`, because a shell runs traps only between commands and
 // `wait` is the one command a trapped signal interrupts (POSIX 2.11, "Signals and Error Handling").
 //
+// In a root-disk image, root=DEV makes it mount DEV and switch_root to Debian's own init instead.
+//
 // With a virtio NIC present it loads packet sockets, brings every ethN up with DHCP (busybox udhcpc,
 // our own script below: /etc/resolv.conf, address, route) and prints the address it got.
 //
@@ -21,11 +23,65 @@
 //   tv.nonet=1        do not configure NICs by DHCP
 //   tv.rows=R tv.cols=C  the host terminal's size, set on the console (`stty rows R cols C`)
 
+/** 9p mount tag of the share that carries the host user's ssh public keys to a root-disk image. */
+export const CIDATA_TAG = "typevisor-cidata";
+
 export interface InitOptions {
   /** Kernel release (the directory under /lib/modules). */
   readonly kernelRelease: string;
   /** Name of the image, shown in the banner. */
   readonly imageName: string;
+  /**
+   * A root-disk image: with root=DEV on the command line, mount DEV and switch to its /sbin/init
+   * (without root=, the build VM's stage, it behaves as the initramfs-only image's init).
+   */
+  readonly switchRoot?: boolean;
+}
+
+/**
+ * The root-disk part of /init: every module the system may need (the root's /lib/modules holds
+ * none), the root mounted read-write on /newroot, 9p shares on /newroot/mnt/TAG, the host user's ssh
+ * keys from the typevisor-cidata share to /run/typevisor/authorized_keys/root, then /dev, /proc,
+ * /sys and /run moved into the new root (as initramfs-tools does) and switch_root to /sbin/init.
+ */
+function switchRootPart(): string {
+  return `
+root_dev=
+for w in $cmdline; do case "$w" in root=/dev/*) root_dev=\${w#root=} ;; esac; done
+if [ -n "$root_dev" ]; then
+  load_modules /etc/typevisor/modules.disk
+  grep -qs '^0x0001$' /sys/bus/virtio/devices/*/device && load_modules /etc/typevisor/modules.net
+  grep -qs '^0x0009$' /sys/bus/virtio/devices/*/device && load_modules /etc/typevisor/modules.share
+  i=0
+  while [ ! -b "$root_dev" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+  mkdir -p /newroot
+  if ! mount -t ext4 -o rw "$root_dev" /newroot; then
+    echo "typevisor-init: cannot mount the root disk $root_dev; a busybox shell follows, 'poweroff -f' ends the VM"
+    setsid cttyhack sh -l
+    poweroff -f
+  fi
+  mkdir -p /run/typevisor
+  for t in /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag; do
+    [ -e "$t" ] || continue
+    tag=$(tr -d '\\000' < "$t")
+    if [ "$tag" = ${CIDATA_TAG} ]; then
+      mkdir -p /run/cidata && mount -t 9p -o trans=virtio,version=9p2000.L,ro "$tag" /run/cidata &&
+        mkdir -p /run/typevisor/authorized_keys && cp /run/cidata/authorized_keys /run/typevisor/authorized_keys/root &&
+        chmod 644 /run/typevisor/authorized_keys/root && echo "typevisor-init: ssh keys for root from the host"
+      umount /run/cidata 2>/dev/null; rmdir /run/cidata 2>/dev/null
+      continue
+    fi
+    mkdir -p "/newroot/mnt/$tag" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 "$tag" "/newroot/mnt/$tag" &&
+      echo "typevisor-init: host folder $tag mounted on /mnt/$tag"
+  done
+  # /run as systemd makes it (tmpfs's default 1777 would also make sshd refuse keys kept under it).
+  chmod 755 /run
+  echo "typevisor-init: root $root_dev, starting /sbin/init"
+  umount /tmp
+  for m in dev proc sys run; do mount --move /$m /newroot/$m; done
+  exec switch_root /newroot /sbin/init
+fi
+`;
 }
 
 export function initScript(o: InitOptions): string {
@@ -71,7 +127,7 @@ load_modules() {
   done < "$1"
 }
 load_modules /etc/typevisor/modules
-
+${o.switchRoot ? switchRootPart() : ""}
 # The data disk: only wait for /dev/vda when a virtio block device (virtio device ID 2) exists.
 disk=0
 if [ "$tv_nodisk" != 1 ] && grep -qs '^0x0002$' /sys/bus/virtio/devices/*/device; then

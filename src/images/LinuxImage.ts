@@ -228,7 +228,13 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
   cpio.file("etc/group", Buffer.from("root:x:0:\n"));
   cpio.file("etc/hostname", Buffer.from("typevisor\n"));
   cpio.file("etc/profile", Buffer.from(PROFILE));
-  cpio.file("init", Buffer.from(initScript({ kernelRelease: release, imageName: spec.name })), 0o755);
+  cpio.file(
+    "init",
+    Buffer.from(
+      initScript({ kernelRelease: release, imageName: spec.name, switchRoot: spec.recipe === "linux-rootdisk" }),
+    ),
+    0o755,
+  );
   writeFileSync(join(out, INITRD_FILE), cpio.finish());
   copyFileSync(kfile, join(out, KERNEL_FILE));
   progress.end(`${applets.length} applets, ${sel.load.length} modules`);

@@ -51,6 +51,8 @@ export interface Manifest {
   /** linux-initramfs: modules loaded only when a virtio-9p share is attached (load order). */
   readonly shareModules?: readonly string[];
   readonly applets?: number;
+  /** linux-rootdisk: how long the build VM took to configure the packages (seconds). */
+  readonly configureSeconds?: number;
 }
 
 export class ManifestError extends Error {

@@ -10,6 +10,7 @@ import { assembleLinux, LINUX_RECIPE_VERSION } from "./LinuxImage.js";
 import { MANIFEST_FILE, verifyImage, type Manifest } from "./Manifest.js";
 import { progressFor, type Progress } from "./Progress.js";
 import { assembleRootfs, ROOT_DIR, ROOTFS_RECIPE_VERSION } from "./RootfsImage.js";
+import { assembleRootDisk, ROOTDISK_RECIPE_VERSION } from "./RootDiskImage.js";
 
 export { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 export { AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./AptRoot.js";
@@ -55,10 +56,12 @@ function spec(name: string): ImageSpec {
 
 /** An intact image assembled by the current recipe needs no pull. */
 function current(s: ImageSpec, m: Manifest | undefined): m is Manifest {
-  return (
-    m !== undefined &&
-    m.recipeVersion === (s.recipe === "linux-initramfs" ? LINUX_RECIPE_VERSION : ROOTFS_RECIPE_VERSION)
-  );
+  const version = {
+    "linux-initramfs": LINUX_RECIPE_VERSION,
+    "linux-rootdisk": ROOTDISK_RECIPE_VERSION * 1000 + LINUX_RECIPE_VERSION,
+    rootfs: ROOTFS_RECIPE_VERSION,
+  }[s.recipe];
+  return m !== undefined && m.recipeVersion === version;
 }
 
 function pathsOf(cache: ImageCache, name: string, manifest: Manifest): ImagePaths {
@@ -157,7 +160,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
         manifest =
           s.recipe === "linux-initramfs"
             ? await assembleLinux(s, apt, tmp, progress)
-            : await assembleRootfs(s, apt, tmp, progress);
+            : s.recipe === "linux-rootdisk"
+              ? await assembleRootDisk(s, apt, tmp, progress)
+              : await assembleRootfs(s, apt, tmp, progress);
       } finally {
         aptLock.release();
       }

@@ -92,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
               : "";
           const pk = !m
             ? ""
-            : m.recipe === "rootfs"
+            : m.recipe !== "linux-initramfs"
               ? `${m.packages.length} packages`
               : m.packages
                   .slice(1)

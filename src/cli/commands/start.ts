@@ -11,33 +11,46 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
+  readdirSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
   ftruncateSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import type { Command } from "../Command.js";
-import { parseCommandArgs, UsageError } from "../Command.js";
+import { parseCommandArgs, parseSize, UsageError } from "../Command.js";
 import { AptUnavailableError, DEFAULT_IMAGE, ensureImage, ImageError } from "../../images/index.js";
 import { findImage } from "../../images/Catalogue.js";
 import { LockFile } from "../../images/ImageCache.js";
 import { readMachineSpec, runOnTerminal } from "./run.js";
+import { CIDATA_TAG } from "../../images/Init.js";
 import { CmdOutputFilter } from "../CmdOutput.js";
 import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
 
-const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--net ...]... [--share DIR]... [--append "ARGS"] [--memory 512M]
-                       [--cpus 1] [--engine interp|dbt] [--ephemeral] [--verbose] [--quiet]
+const ROOTDISK_IMAGE = "debian-riscv64-rootfs";
 
-Boots image NAME (default ${DEFAULT_IMAGE}) to a busybox shell on this terminal, pulling it first
-if it is not in the cache (see 'typevisor image'). The data disk appears as /dev/vda on /mnt: it is
-your own copy, \${XDG_DATA_HOME:-~/.local/share}/typevisor/disks/NAME.ext4, made on first start and
-kept across starts (the cached image itself is never modified). The guest gets a NIC with user-mode
-networking (passt) and configures it by DHCP; 'poweroff' ends the VM, 'reboot' restarts it.
+const usage = `Usage: typevisor start [NAME] [--cmd "COMMAND"] [--net ...]... [--share DIR]... [--append "ARGS"] [--memory 512M]
+                       [--cpus 1] [--engine interp|dbt] [--disk-size SIZE] [--ephemeral] [--verbose] [--quiet]
+
+Boots image NAME (default ${DEFAULT_IMAGE}) on this terminal, pulling it first if it is not in the
+cache (see 'typevisor image ls'). ${DEFAULT_IMAGE} boots to a busybox shell with its data disk
+(/dev/vda) on /mnt; ${ROOTDISK_IMAGE} boots Debian (systemd, apt, sshd) from its root disk
+and logs root in on the console. The disk is your own copy,
+\${XDG_DATA_HOME:-~/.local/share}/typevisor/disks/NAME.ext4, made on first start and kept across
+starts (the cached image itself is never modified). The guest gets a NIC with user-mode networking
+(passt) and configures it by DHCP; 'poweroff' ends the VM, 'reboot' restarts it. Root disk images
+accept ssh logins as root with the keys in ~/.ssh/*.pub (add --net user,hostfwd=tcp::2222-:22, then
+ssh -p 2222 root@127.0.0.1).
 
 Options:
   --cmd "COMMAND"   run COMMAND in the guest instead of a shell, print its output, power off; the
@@ -52,6 +65,8 @@ Options:
   --cpus N          harts (default 1)
   --engine E        CPU engine: interp (the interpreter) or dbt (binary translation to
                     WebAssembly); default ${DEFAULT_ENGINE}
+  --disk-size SIZE  grow your copy of the disk to SIZE (e.g. 8G; disks only grow): a root disk's
+                    file system follows at boot (systemd-growfs)
   --ephemeral       boot the image's disk through a throwaway overlay: nothing written is kept
   --verbose         with --cmd: also show the kernel's and init's messages (and the frame lines)
   --quiet           no pull progress
@@ -60,6 +75,7 @@ Examples:
   typevisor start
   typevisor start --cmd 'wget -qO- http://10.0.2.2:8000/' --net user
   typevisor start --net user,hostfwd=tcp::8080-:80
+  typevisor start ${ROOTDISK_IMAGE} --disk-size 8G --net user,hostfwd=tcp::2222-:22
 
 Without apt or the Debian archive, boot your own kernel and initramfs with 'typevisor run'.`;
 
@@ -84,6 +100,7 @@ export const command: Command = {
       net: { type: "string", multiple: true },
       share: { type: "string", multiple: true },
       ephemeral: { type: "boolean", default: false },
+      "disk-size": { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },
       quiet: { type: "boolean", short: "q", default: false },
     });
@@ -97,7 +114,7 @@ export const command: Command = {
         1,
       );
     }
-    if (known && known.recipe !== "linux-initramfs") {
+    if (known && known.recipe === "rootfs") {
       throw new UsageError(
         `start: image ${name} is a root tree for 'typevisor exec --root', not a bootable image (try ${DEFAULT_IMAGE})`,
         1,
@@ -108,6 +125,11 @@ export const command: Command = {
         'start: --cmd cannot contain double quotes (it is passed as tv.cmd="..." on the kernel command line); use single quotes inside',
       );
     }
+    const diskSize = values["disk-size"] === undefined ? undefined : parseSize(values["disk-size"], "--disk-size");
+    if (diskSize !== undefined && (diskSize % 512 !== 0 || diskSize > 2 ** 44))
+      throw new UsageError(
+        `start: --disk-size ${values["disk-size"]}: give a size in whole 512-byte sectors, at most 16T`,
+      );
     const machineFlags = {
       memory: values.memory,
       cpus: values.cpus,
@@ -147,14 +169,25 @@ export const command: Command = {
     let diskArg: string;
     let throwaway: string | undefined;
     let locked = false;
+    const rootDisk = img.manifest.recipe === "linux-rootdisk";
     if (!values.ephemeral && lock.tryAcquire()) {
       locked = true;
       if (!existsSync(copy)) {
         sparseCopy(img.disk, `${copy}.tmp`);
         renameSync(`${copy}.tmp`, copy);
-        if (!values.quiet) process.stderr.write(`typevisor: your data disk is ${copy} (/dev/vda, mounted on /mnt)\n`);
+        if (!values.quiet)
+          process.stderr.write(
+            `typevisor: your ${rootDisk ? "root disk" : "data disk"} is ${copy} (/dev/vda${rootDisk ? "" : ", mounted on /mnt"})\n`,
+          );
       }
+      if (diskSize !== undefined) growDisk(copy, diskSize, values.quiet);
       diskArg = copy;
+    } else if (diskSize !== undefined) {
+      // A throwaway copy of the size asked for (the overlay format keeps its base's size).
+      throwaway = join(tmpdir(), `typevisor-${process.pid}-${name}.ext4`);
+      sparseCopy(img.disk, throwaway);
+      growDisk(throwaway, diskSize, true);
+      diskArg = throwaway;
     } else {
       if (!values.ephemeral && !values.quiet) {
         process.stderr.write(
@@ -167,10 +200,14 @@ export const command: Command = {
     const filtered = values.cmd !== undefined && !values.verbose;
     const size =
       process.stdout.isTTY && !filtered ? `tv.rows=${process.stdout.rows} tv.cols=${process.stdout.columns}` : "";
+    // Root disk images get the host user's ssh public keys (~/.ssh/*.pub) through a read-only 9p
+    // share that the initramfs reads at boot (as Lima's cidata disk carries them).
+    const cidata = rootDisk ? sshKeyShare(values.quiet) : undefined;
     const append = [
       img.manifest.cmdline ?? "console=ttyS0",
-      // Only the command's output is shown: keep the kernel's messages from interleaving with it.
-      filtered ? "quiet" : "",
+      // Only the command's output is shown: keep the kernel's (and systemd's) messages from
+      // interleaving with it.
+      filtered ? (rootDisk ? "quiet systemd.show_status=false" : "quiet") : "",
       size,
       values.cmd !== undefined ? `tv.cmd="${values.cmd}"` : "",
       values.append ?? "",
@@ -180,7 +217,14 @@ export const command: Command = {
     try {
       const spec = readMachineSpec(
         "start",
-        { ...machineFlags, kernel: img.kernel, initrd: img.initrd, disk: [diskArg], append },
+        {
+          ...machineFlags,
+          kernel: img.kernel,
+          initrd: img.initrd,
+          disk: [diskArg],
+          append,
+          share: [...(values.share ?? []), ...(cidata ? [`${cidata}:${CIDATA_TAG},ro`] : [])],
+        },
         true,
         { net: defaultNet, vmName: name },
       );
@@ -201,10 +245,45 @@ export const command: Command = {
       return filter ? (exit.status === 0 ? 1 : exit.status) : exit.status;
     } finally {
       if (throwaway) rmSync(throwaway, { force: true });
+      if (cidata) rmSync(cidata, { recursive: true, force: true });
       if (locked) lock.release();
     }
   },
 };
+
+/** Grows a disk image file to `size` bytes (sparse); refuses to shrink it. */
+function growDisk(path: string, size: number, quiet: boolean): void {
+  const now = statSync(path).size;
+  if (size < now)
+    throw new UsageError(
+      `start: --disk-size ${size} bytes is smaller than ${path} (${now} bytes): disks only grow (delete the file to start afresh)`,
+    );
+  if (size === now) return;
+  truncateSync(path, size);
+  if (!quiet) process.stderr.write(`typevisor: ${path} grown to ${size / 2 ** 20} MiB\n`);
+}
+
+/** A private directory holding authorized_keys made of ~/.ssh/*.pub, or undefined if there are none. */
+function sshKeyShare(quiet: boolean): string | undefined {
+  const dir = join(homedir(), ".ssh");
+  let keys = "";
+  try {
+    for (const f of readdirSync(dir).sort())
+      if (f.endsWith(".pub")) keys += readFileSync(join(dir, f), "utf8").trim() + "\n";
+  } catch {
+    // no ~/.ssh: no keys
+  }
+  if (!keys) {
+    if (!quiet)
+      process.stderr.write(
+        `typevisor: no ~/.ssh/*.pub keys, so ssh into the guest will not accept you (ssh-keygen makes one)\n`,
+      );
+    return undefined;
+  }
+  const share = mkdtempSync(join(tmpdir(), "typevisor-cidata-"));
+  writeFileSync(join(share, "authorized_keys"), keys);
+  return share;
+}
 
 /** Copies a disk image leaving all-zero blocks as holes, so a mostly empty 64 MiB disk costs little. */
 export function sparseCopy(from: string, to: string): void {

@@ -31,10 +31,11 @@ import type { Progress } from "./Progress.js";
 import { ROOT_LABEL, STAGE_DIR, STAGE_OK, writeRootConfig } from "./RootDiskConfig.js";
 
 /**
- * Bumped whenever the assembled disk changes for the same packages. The manifest records
+ * Bumped whenever the assembled disk changes for the same packages (2: own console getty, masks
+ * after configuration, systemd-update-done, Acquire::Languages none). The manifest records
  * ROOTDISK_RECIPE_VERSION * 1000 + LINUX_RECIPE_VERSION: a new kernel/initramfs recipe rebuilds it too.
  */
-export const ROOTDISK_RECIPE_VERSION = 1;
+export const ROOTDISK_RECIPE_VERSION = 2;
 
 /** Packages of the suite's index with Priority: required (the set debootstrap's minbase installs). */
 export function requiredPackages(apt: AptRoot): string[] {

@@ -137,26 +137,38 @@ test(
       );
       await until("login prompt", vm, () => /login:/.test(vm.stdout), 1_200_000);
       const boot = (Date.now() - t0) / 1000;
+      // Asynchronous: the test's HTTP server and the VM's console pipe need the event loop meanwhile.
       const ssh = (cmd: string, timeout = 600_000) =>
-        spawnSync(
-          "ssh",
-          [
-            ...["-p", String(sshPort), "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"],
-            ...["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=60", "-o", "LogLevel=ERROR"],
-            "root@127.0.0.1",
-            cmd,
-          ],
-          { timeout, encoding: "utf8" },
-        );
-      let r = ssh("true");
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const c = spawn(
+            "ssh",
+            [
+              ...["-p", String(sshPort), "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"],
+              ...["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=60", "-o", "LogLevel=ERROR"],
+              "root@127.0.0.1",
+              cmd,
+            ],
+            { stdio: ["ignore", "pipe", "pipe"] },
+          );
+          let stdout = "";
+          let stderr = "";
+          c.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+          c.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+          const timer = setTimeout(() => c.kill("SIGKILL"), timeout);
+          c.on("close", (status) => {
+            clearTimeout(timer);
+            resolve({ status, stdout, stderr });
+          });
+        });
+      let r = await ssh("true");
       for (let i = 0; r.status !== 0 && i < 60; i++) {
         await new Promise((res) => setTimeout(res, 5000));
-        r = ssh("true");
+        r = await ssh("true");
       }
       const sshReady = (Date.now() - t0) / 1000;
       assert.equal(r.status, 0, `ssh with the injected key\n${r.stderr}\n${show(vm)}`);
       const s0 = Date.now();
-      r = ssh(
+      r = await ssh(
         "uname -m; cat /etc/debian_version; ps -o comm= -p 1; ip -4 -o addr show dev eth0; df -BM --output=size / | tail -1; echo kept > /root/marker",
       );
       const sshCmd = (Date.now() - s0) / 1000;
@@ -171,7 +183,7 @@ test(
       assert.equal(statSync(join(dir, "data/disks", `${IMAGE}.ext4`)).size, 3 * 2 ** 30);
 
       const a0 = Date.now();
-      r = ssh(
+      r = await ssh(
         "set -e; gw=$(ip -4 route show default | awk '{print $3; exit}'); " +
           "mv /etc/apt/sources.list.d/debian.sources /root/; " +
           `echo "deb [trusted=yes] http://$gw:${httpPort}/ ./" > /etc/apt/sources.list.d/host.list; ` +
@@ -186,7 +198,7 @@ test(
         `apt fetched the package from the host: ${requests.join(" ")}`,
       );
 
-      ssh("systemctl poweroff", 60_000);
+      await ssh("systemctl poweroff", 60_000);
       const status = await vm.done;
       assert.equal(status, 0, `systemctl poweroff ends the VM with status 0\n${show(vm)}`);
       const first = (Date.now() - t0) / 1000;

@@ -58,6 +58,13 @@ export async function assembleRootDisk(
   out: string,
   progress: Progress,
 ): Promise<Manifest> {
+  // The tree must hold the packages' owners (root, and e.g. group shadow for chage), which tar can
+  // only restore as root; mke2fs -d copies them into the image. Unprivileged builds would need the
+  // owners fixed in the image afterwards (debugfs), which is not done yet.
+  if (process.getuid?.() !== 0)
+    throw new AssemblyError(
+      `image ${spec.name} must be built as root for now (its files must keep their Debian owners); run 'sudo typevisor image pull ${spec.name}' with TYPEVISOR_CACHE pointing at your cache`,
+    );
   const linux = await assembleLinux(spec, apt, out, progress);
   rmSync(join(out, DISK_FILE), { force: true });
 

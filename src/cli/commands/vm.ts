@@ -5,6 +5,8 @@ import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { parseNetFlags } from "../NetOption.js";
 import { ClientError, callOk, endpointFrom, type Endpoint } from "../../control/Client.js";
 import type { VmSpec } from "../../control/VmSpec.js";
+import type { VmProcessStats } from "../../control/VmProtocol.js";
+import { formatVmStats, stripTerminalEscapes } from "../VmText.js";
 import { parseEngine } from "../EngineSetup.js";
 import { readFileSync } from "node:fs";
 
@@ -29,8 +31,10 @@ Actions:
   kill VM                                  end the VM's process at once
   rm VM [--force]                          delete a VM (--force kills it first)
   console VM [--read-only]                 attach to the console (Ctrl-] detaches)
-  stats VM                                 statistics (instructions, traps, SBI calls, memory)
-  logs VM                                  recent console output
+  stats VM                                 statistics (instructions, exits, traps, SBI calls, memory,
+                                           per vCPU); --json for the API's JSON
+  logs VM [--raw]                          recent console output as plain text (--raw keeps the
+                                           terminal escape sequences)
   snapshot VM [--name SNAP] [--compress]   pause the VM, save it and freeze its disks, resume it
                                            (docs/SNAPSHOTS.md); --compress deflates its RAM
   snapshots                                list snapshots
@@ -76,6 +80,7 @@ const options = {
   compress: { type: "boolean" },
   to: { type: "string" },
   "max-downtime": { type: "string" },
+  raw: { type: "boolean" },
 } as const;
 
 interface SnapshotJson {
@@ -308,12 +313,12 @@ export const command: Command = {
         case "stats": {
           const s = await callOk(ep, "GET", `/v1/vms/${needRef()}/stats`);
           if (s === null) throw new ClientError(409, `VM '${ref}' has not run yet: no statistics`);
-          process.stdout.write(JSON.stringify(s, null, 2) + "\n");
+          out(s, () => formatVmStats(s as VmProcessStats));
           return 0;
         }
         case "logs": {
-          const text = await callOk(ep, "GET", `/v1/vms/${needRef()}/console`);
-          process.stdout.write(String(text));
+          const text = String(await callOk(ep, "GET", `/v1/vms/${needRef()}/console`));
+          process.stdout.write(values.raw ? text : stripTerminalEscapes(text));
           return 0;
         }
         case "snapshot": {

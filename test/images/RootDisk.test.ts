@@ -119,6 +119,7 @@ test(
         res.end();
       }
     });
+    const children: Child[] = [];
     try {
       buildRepo(dir);
       await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
@@ -135,6 +136,7 @@ test(
         env,
         1_800_000,
       );
+      children.push(vm);
       await until("login prompt", vm, () => /login:/.test(vm.stdout), 1_200_000);
       const boot = (Date.now() - t0) / 1000;
       // Asynchronous: the test's HTTP server and the VM's console pipe need the event loop meanwhile.
@@ -187,7 +189,7 @@ test(
         "set -e; gw=$(ip -4 route show default | awk '{print $3; exit}'); " +
           "mv /etc/apt/sources.list.d/debian.sources /root/; " +
           `echo "deb [trusted=yes] http://$gw:${httpPort}/ ./" > /etc/apt/sources.list.d/host.list; ` +
-          "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tv-hello && tv-hello",
+          "apt-get update -q -o Acquire::Retries=3 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tv-hello && tv-hello",
       );
       const apt = (Date.now() - a0) / 1000;
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
@@ -209,12 +211,18 @@ test(
         env,
         1_500_000,
       );
+      children.push(second);
       assert.equal(await second.done, 7, `--cmd returns the command's status\n${show(second)}`);
       assert.equal(second.stdout.trim(), "kept", `the root disk kept the first boot's file\n${show(second)}`);
       t.diagnostic(
         `boot to login ${boot.toFixed(0)} s, ssh ready ${sshReady.toFixed(0)} s, ssh command ${sshCmd.toFixed(1)} s, apt-get update+install ${apt.toFixed(0)} s, first start ${first.toFixed(0)} s, second start (--cmd) ${((Date.now() - t0) / 1000 - first).toFixed(0)} s`,
       );
     } finally {
+      // A failed assertion must not leave a VM running: the test file would wait for it (and
+      // the suite with it) until the VM's own timeout.
+      for (const c of children) c.kill();
+      await Promise.all(children.map((c) => c.done));
+      http.closeAllConnections();
       http.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -68,6 +68,7 @@ const NOT_STATE = new Set([
   "fastTagHi",
   "fastBase",
   "fastEpoch",
+  "fastFullEpoch",
   "superpages",
   "superpageCount", // fast translation caches and their superpage list (flushed by restore)
   "engine",

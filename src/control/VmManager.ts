@@ -100,6 +100,8 @@ interface VmOrigin {
 
 export interface ImageResolver {
   (name: string): Promise<{ kernel: string; initrd?: string; disk?: string }>;
+  /** Why the name cannot boot (unknown, another architecture, not bootable), checked at create; undefined if it can. */
+  check?: (name: string) => string | undefined;
 }
 
 const VM_PROCESS = fileURLToPath(new URL("./VmProcess.js", import.meta.url));
@@ -183,6 +185,10 @@ export class VmManager extends EventEmitter {
       throw new ApiError(400, "give 'image' (e.g. debian-riscv64) or 'kernel' (a path on the host)");
     if (spec.image === undefined && spec.initrd === undefined && spec.disks.length === 0) {
       // Allowed (a kernel can carry its own initramfs), nothing to check.
+    }
+    if (spec.image !== undefined) {
+      const problem = this.resolveImage.check?.(spec.image);
+      if (problem !== undefined) throw new ApiError(422, `image '${spec.image}': ${problem}`);
     }
     this.checkPaths(spec);
     if (spec.memoryMiB * 1024 * 1024 > totalmem()) {

@@ -129,3 +129,16 @@ export const DEFAULT_IMAGE = "debian-riscv64";
 export function findImage(name: string): ImageSpec | undefined {
   return CATALOGUE.find((i) => i.name === name);
 }
+
+/**
+ * Why a catalogue name cannot boot a VM on Typevisor's engine, or undefined when it can: checked
+ * when a VM is created (not at its first start, after a possibly long download).
+ */
+export function bootImageProblem(name: string): string | undefined {
+  const img = findImage(name);
+  if (img === undefined)
+    return `no such image; the catalogue has ${CATALOGUE.map((i) => i.name).join(", ")} (typevisor image ls)`;
+  if (img.arch !== "riscv64") return `it is for ${img.arch}; Typevisor's engine boots riscv64 guests only so far`;
+  if (img.recipe === "rootfs") return "it is a root tree for 'typevisor exec --root', not a bootable image";
+  return undefined;
+}

@@ -12,7 +12,7 @@ import { progressFor, type Progress } from "./Progress.js";
 import { assembleRootfs, ROOT_DIR, ROOTFS_RECIPE_VERSION } from "./RootfsImage.js";
 import { assembleRootDisk, ROOTDISK_RECIPE_VERSION } from "./RootDiskImage.js";
 
-export { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
+export { CATALOGUE, DEFAULT_IMAGE, bootImageProblem, findImage, type ImageSpec } from "./Catalogue.js";
 export { AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./AptRoot.js";
 export type { Manifest } from "./Manifest.js";
 export { ImageCache, cacheRoot } from "./ImageCache.js";

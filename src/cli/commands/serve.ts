@@ -4,7 +4,7 @@ import type { Command } from "../Command.js";
 import { UsageError, parseCommandArgs } from "../Command.js";
 import { Daemon } from "../../control/Daemon.js";
 import { defaultSocket, stateDir } from "../../control/Paths.js";
-import { ensureImage } from "../../images/index.js";
+import { bootImageProblem, ensureImage } from "../../images/index.js";
 import { ImageCache } from "../../images/ImageCache.js";
 import { join, resolve } from "node:path";
 import { WEB_DIR } from "../WebBundle.js";
@@ -104,7 +104,7 @@ export const command: Command = {
       stateDir: stateDir(),
       socket: values.socket ?? defaultSocket(),
       ...(listen ? { listen } : {}),
-      resolveImage: (name) => ensureImage(name, { quiet: true }),
+      resolveImage: Object.assign((name: string) => ensureImage(name, { quiet: true }), { check: bootImageProblem }),
       allowDirs,
       imageDir: new ImageCache().images,
       ...(timeoutMs ? { shutdownTimeoutMs: timeoutMs } : {}),

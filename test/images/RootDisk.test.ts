@@ -11,55 +11,21 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AptUnavailableError, cacheRoot, ensureImage } from "../../src/images/index.js";
+import { freePort, show, typevisor, type Child } from "../cli/typevisorProcess.js";
 
 const IMAGE = "debian-riscv64-rootfs";
-
-interface Child {
-  stdout: string;
-  stderr: string;
-  done: Promise<number | null>;
-  kill(): void;
-}
-
-function typevisor(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Child {
-  const child = spawn(process.execPath, ["bin/typevisor.js", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  const c: Child = {
-    stdout: "",
-    stderr: "",
-    done: new Promise((resolve) => child.on("close", (code) => resolve(code))),
-    kill: () => child.kill("SIGKILL"),
-  };
-  child.stdout.setEncoding("latin1").on("data", (d: string) => (c.stdout += d));
-  child.stderr.setEncoding("latin1").on("data", (d: string) => (c.stderr += d));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  void c.done.then(() => clearTimeout(timer));
-  return c;
-}
-
-const show = (c: Child) => `--- stdout ---\n${c.stdout.slice(-4000)}\n--- stderr ---\n${c.stderr.slice(-2000)}`;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function until(what: string, c: Child, ok: () => boolean, timeoutMs: number): Promise<void> {
   const t0 = Date.now();
   while (!ok()) {
     const r = await Promise.race([c.done, new Promise((r) => setTimeout(() => r("running"), 500))]);
-    if (r !== "running") assert.fail(`the VM ended before ${what}\n${show(c)}`);
-    if (Date.now() - t0 > timeoutMs) assert.fail(`no ${what} within ${timeoutMs / 1000} s\n${show(c)}`);
+    if (r !== "running") assert.fail(`the VM ended before ${what}\n${show(c, 4000)}`);
+    if (Date.now() - t0 > timeoutMs) assert.fail(`no ${what} within ${timeoutMs / 1000} s\n${show(c, 4000)}`);
   }
 }
 
@@ -168,7 +134,7 @@ test(
         r = await ssh("true");
       }
       const sshReady = (Date.now() - t0) / 1000;
-      assert.equal(r.status, 0, `ssh with the injected key\n${r.stderr}\n${show(vm)}`);
+      assert.equal(r.status, 0, `ssh with the injected key\n${r.stderr}\n${show(vm, 4000)}`);
       const s0 = Date.now();
       r = await ssh(
         "uname -m; cat /etc/debian_version; ps -o comm= -p 1; ip -4 -o addr show dev eth0; df -BM --output=size / | tail -1; echo kept > /root/marker",
@@ -202,7 +168,7 @@ test(
 
       await ssh("systemctl poweroff", 60_000);
       const status = await vm.done;
-      assert.equal(status, 0, `systemctl poweroff ends the VM with status 0\n${show(vm)}`);
+      assert.equal(status, 0, `systemctl poweroff ends the VM with status 0\n${show(vm, 4000)}`);
       const first = (Date.now() - t0) / 1000;
 
       // The second start: the same root disk, a command instead of the console.
@@ -212,8 +178,8 @@ test(
         1_500_000,
       );
       children.push(second);
-      assert.equal(await second.done, 7, `--cmd returns the command's status\n${show(second)}`);
-      assert.equal(second.stdout.trim(), "kept", `the root disk kept the first boot's file\n${show(second)}`);
+      assert.equal(await second.done, 7, `--cmd returns the command's status\n${show(second, 4000)}`);
+      assert.equal(second.stdout.trim(), "kept", `the root disk kept the first boot's file\n${show(second, 4000)}`);
       t.diagnostic(
         `boot to login ${boot.toFixed(0)} s, ssh ready ${sshReady.toFixed(0)} s, ssh command ${sshCmd.toFixed(1)} s, apt-get update+install ${apt.toFixed(0)} s, first start ${first.toFixed(0)} s, second start (--cmd) ${((Date.now() - t0) / 1000 - first).toFixed(0)} s`,
       );

@@ -3,48 +3,13 @@
 // poweroff/reboot (without -f) handled by the image's init.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer as createHttpServer } from "node:http";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { debianImage } from "../vmm/bootHelper.js";
-
-interface Child {
-  stdout: string;
-  stderr: string;
-  done: Promise<number | null>;
-  kill(): void;
-}
-
-function typevisor(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Child {
-  const child = spawn(process.execPath, ["bin/typevisor.js", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  const c: Child = {
-    stdout: "",
-    stderr: "",
-    done: new Promise((resolve) => child.on("close", (code) => resolve(code))),
-    kill: () => child.kill("SIGKILL"),
-  };
-  child.stdout.setEncoding("latin1").on("data", (d: string) => (c.stdout += d));
-  child.stderr.setEncoding("latin1").on("data", (d: string) => (c.stderr += d));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  void c.done.then(() => clearTimeout(timer));
-  return c;
-}
-
-const show = (c: Child) => `--- stdout ---\n${c.stdout.slice(-3000)}\n--- stderr ---\n${c.stderr.slice(-2000)}`;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { freePort, show, typevisor } from "../cli/typevisorProcess.js";
 
 /**
  * Connects to 127.0.0.1:port, says hello and returns what the peer sent before closing ("" if

@@ -1,6 +1,7 @@
 // Bundles the browser front end with esbuild into dist/web/ (`npm run build:web`, part of
-// `npm run build`): the boot page (index.html, page.js), its VM worker (vm-worker.js), the
-// embedding library (typevisor.js) and the control plane's dashboard (ui/). The output is static
+// `npm run build`): the boot page (index.html, page.js), its VM worker (vm-worker.js) and vCPU
+// workers (vcpu-worker.js), the embedding library (typevisor.js) and the control plane's dashboard
+// (ui/). The output is static
 // files any host can serve (docs/WEB.md); `typevisor web` and `typevisor serve` serve it from here.
 // esbuild bundles for the browser platform, so a Node built-in reached from src/web fails the build
 // (besides test/layering/BrowserCore.test.ts).
@@ -21,10 +22,11 @@ export const PACKAGE_ROOT = (() => {
 
 /**
  * Host files the core imports that the page's build replaces (as a package's "browser" field
- * would), by path under src/: the vCPU threads (worker_threads) and their process-wide clock.
+ * would), by path under src/: the vCPU threads (worker_threads there, Web Workers running
+ * vcpu-worker.js here) and their process-wide clock.
  */
 export const BROWSER_SUBSTITUTES: Readonly<Record<string, string>> = {
-  "vmm/vcpu/VcpuSet.ts": "web/browser/host/VcpuSet.ts",
+  "vmm/vcpu/spawnVcpu.ts": "web/browser/host/spawnVcpu.ts",
   "vmm/vcpu/ThreadClock.ts": "web/browser/host/ThreadClock.ts",
 };
 
@@ -56,6 +58,7 @@ export async function bundleWeb(outDir = WEB_DIR): Promise<void> {
     entryPoints: {
       page: join(src, "page.ts"),
       "vm-worker": join(src, "vm-worker.ts"),
+      "vcpu-worker": join(src, "vcpu-worker.ts"),
       typevisor: join(src, "TypevisorBrowser.ts"),
       "ui/dashboard": join(src, "ui", "dashboard.ts"),
     },

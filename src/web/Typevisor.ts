@@ -36,7 +36,10 @@ export interface BootOptions {
   append?: string;
   /** CPU engine (default: the translator, "dbt"). */
   engine?: EngineName;
-  /** Run each hart on its own thread (Node only; default: when cpus > 1). The page runs them on one. */
+  /**
+   * Run each hart on its own thread (default: when cpus > 1): a worker_threads worker under Node, a
+   * Web Worker in the page; false runs them all round-robin on one thread.
+   */
   vcpuThreads?: boolean;
   /** Where the console goes besides the "console" event (e.g. a host terminal under Node). */
   terminal?: CharBackend;

@@ -37,7 +37,7 @@ export const HOST_FILES: Record<string, string> = {
   "dbt/WasmTiering.ts": "process-wide V8 flags, set by entry points only",
   "dbt/Lockstep.ts": "run-elf --lockstep debugging",
   "vmm/NodeBackends.ts": "the host backends of the CLI and the daemon: files, passt, TAP, 9p",
-  "vmm/vcpu/VcpuSet.ts": "vCPU threads (worker_threads); the page's build substitutes a stub",
+  "vmm/vcpu/spawnVcpu.ts": "starts vCPU threads (worker_threads); the page's build substitutes Web Workers",
   "vmm/vcpu/VcpuWorker.ts": "a vCPU thread's entry (worker_threads)",
   "vmm/vcpu/ThreadClock.ts": "the process-wide clock of the vCPU threads (process.hrtime); substituted in the page",
   "vmm/snapshot/Snapshot.ts": "snapshot files on the host",

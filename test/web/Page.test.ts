@@ -27,6 +27,7 @@ test(
         disks: ["image/disk"],
         append: "console=ttyS0",
         memory: "256M",
+        cpus: 2,
         engine: "dbt",
       },
     });
@@ -48,9 +49,9 @@ test(
         );
       });
       await page.click("#console");
-      await page.keyboard.type("uname -m; echo web-disk-write > /mnt/web.txt; sync\n");
-      const after = await waitForText(text, /uname -m[^\n]*\n(riscv64)\n/, 60_000);
-      assert.match(after, /\nriscv64\n/);
+      await page.keyboard.type("uname -m; nproc; echo web-disk-write > /mnt/web.txt; sync\n");
+      const after = await waitForText(text, /uname -m[^\n]*\n(riscv64)\n(\d+)\n/, 60_000);
+      assert.match(after, /\nriscv64\n2\n/, "both vCPUs (Web Workers) are online");
       const stats = await page.evaluate("window.typevisor.stats()");
       const s = stats as {
         engine: string;

@@ -11,8 +11,9 @@ import { UsageError, parseCommandArgs, parseSize } from "../Command.js";
 import { AptUnavailableError, DEFAULT_IMAGE, ImageError, ensureImage, findImage } from "../../images/index.js";
 import { ISOLATION_HEADERS, resolveUnder, sendFile } from "../../control/StaticFiles.js";
 import { WEB_DIR } from "../WebBundle.js";
+import { MAX_VCPUS } from "../../vmm/vcpu/VcpuShared.js";
 
-const usage = `Usage: typevisor web [IMAGE] [--port P] [--open] [--memory 256M] [--engine dbt|interp] [--quiet]
+const usage = `Usage: typevisor web [IMAGE] [--port P] [--open] [--memory 256M] [--cpus N] [--engine dbt|interp] [--quiet]
 
 Boots IMAGE (default ${DEFAULT_IMAGE}; pulled first if needed) in your web browser: serves the
 page and the image's kernel, initramfs and disk on http://127.0.0.1:P/ and prints the URL. The
@@ -25,6 +26,7 @@ Options:
   --port P        TCP port on 127.0.0.1 (default 8020; 0 picks a free one)
   --open          open the URL in the default browser (xdg-open)
   --memory SIZE   guest RAM (default 256M)
+  --cpus N        vCPUs, each on its own Web Worker (default 1, at most 32)
   --engine E      dbt (translator, default) or interp
   --quiet         no image pull progress
 
@@ -45,6 +47,7 @@ export interface BootJson {
   disks: string[];
   append: string;
   memory: string;
+  cpus?: number;
   engine?: string;
 }
 
@@ -102,6 +105,7 @@ export const command: Command = {
       port: { type: "string", default: "8020" },
       open: { type: "boolean", default: false },
       memory: { type: "string", default: "256M" },
+      cpus: { type: "string", default: "1" },
       engine: { type: "string", default: "dbt" },
       quiet: { type: "boolean", short: "q", default: false },
     });
@@ -113,6 +117,9 @@ export const command: Command = {
     const memory = parseSize(values.memory, "web: --memory");
     if (memory < 32 * 2 ** 20 || memory > 2 * 2 ** 30)
       throw new UsageError(`web: --memory ${values.memory} is out of range: a page can give a guest 32M to 2G`);
+    const cpus = Number(values.cpus);
+    if (!/^\d+$/.test(values.cpus) || cpus < 1 || cpus > MAX_VCPUS)
+      throw new UsageError(`web: --cpus '${values.cpus}' must be a number of vCPUs from 1 to ${MAX_VCPUS}`);
     if (values.engine !== "dbt" && values.engine !== "interp")
       throw new UsageError(`web: --engine must be dbt or interp, not '${values.engine}'`);
     const known = findImage(name);
@@ -139,6 +146,7 @@ export const command: Command = {
           disks: ["image/disk"],
           append: img.manifest.cmdline ?? "console=ttyS0",
           memory: values.memory,
+          cpus,
           engine: values.engine,
         },
       });

@@ -1,12 +1,13 @@
-// The VMM thread's side of the vCPU threads: starts one worker_threads worker per hart over the
-// board's shared memory (Vcpu.ts), serves their MMIO on the board's devices (MmioChannel.ts),
+// The VMM thread's side of the vCPU threads: starts one host thread per hart over the board's
+// shared memory (Vcpu.ts; a worker_threads worker under Node, a Web Worker in the page: spawnVcpu.ts,
+// the SpawnVcpu backend of MachineBackends.ts), serves their MMIO on the board's devices (MmioChannel.ts),
 // delivers device interrupts into shared memory (VcpuShared.ts), and collects their console output,
 // events and statistics. The board's devices and the event loop stay on this thread.
-import { Worker } from "node:worker_threads";
 import type { VirtBoard, BoardEvent } from "../VirtBoard.js";
 import { MmioServer, mmioChannelBuffer } from "./MmioChannel.js";
 import { HartState } from "../Sbi.js";
-import type { VcpuInit, VcpuMessage, VcpuReport } from "./Vcpu.js";
+import type { VcpuInit, VcpuReport } from "./Vcpu.js";
+import { spawnVcpu } from "./spawnVcpu.js";
 import {
   RUN_GO,
   RUN_PAUSE,
@@ -51,7 +52,6 @@ export interface VcpuStats {
 
 export class VcpuSet {
   readonly shared: VcpuShared;
-  private readonly workers: Worker[] = [];
   private readonly exited: Promise<void>[] = [];
   private readonly server: MmioServer;
   readonly reports: (VcpuReport | undefined)[];
@@ -108,16 +108,16 @@ export class VcpuSet {
         boot,
         slice: opts.slice,
       };
-      const w = new Worker(new URL("./VcpuWorker.js", import.meta.url), { workerData: init });
-      w.on("message", (m: VcpuMessage) => {
-        if (m.kind === "console") opts.consoleWrite(m.bytes);
-        else if (m.kind === "event") opts.onEvent(m.event);
-        else if (m.kind === "error") opts.onError(m.message);
-        else this.reports[m.report.hart] = m.report;
+      const thread = spawnVcpu(init, {
+        message: (m) => {
+          if (m.kind === "console") opts.consoleWrite(m.bytes);
+          else if (m.kind === "event") opts.onEvent(m.event);
+          else if (m.kind === "error") opts.onError(m.message);
+          else this.reports[m.report.hart] = m.report;
+        },
+        error: (e) => opts.onError(`vCPU ${h} thread: ${e.stack ?? e.message}`),
       });
-      w.on("error", (e) => opts.onError(`vCPU ${h} thread: ${e.stack ?? e.message}`));
-      this.exited.push(new Promise((resolve) => w.once("exit", () => resolve())));
-      this.workers.push(w);
+      this.exited.push(thread.exited);
     }
   }
 
@@ -140,7 +140,7 @@ export class VcpuSet {
   /** The per-vCPU counters (live: read from shared memory). */
   vcpuStats(): VcpuStats[] {
     const st = this.shared.stats;
-    return this.workers.map((_, h) => {
+    return Array.from({ length: this.shared.harts }, (_, h) => {
       const b = h * STAT_WORDS;
       return {
         hart: h,

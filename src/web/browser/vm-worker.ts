@@ -72,10 +72,19 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case "boot": {
       try {
-        // Every hart on this worker's thread: vCPU threads (worker_threads) are Node's only.
         const { persist, ...opts } = m.opts;
         const disks = persist !== undefined ? await persistentDisks({ ...opts, persist }) : opts.disks;
-        vm = await boot({ ...opts, disks, vcpuThreads: false, onProgress: (p) => post({ t: "progress", p }) });
+        // More than one hart: each on its own Web Worker (host/spawnVcpu.ts), whose MMIO this
+        // worker serves with Atomics.waitAsync; without it, every hart on this worker's thread.
+        const threads = "waitAsync" in Atomics;
+        if (!threads && (opts.cpus ?? 1) > 1)
+          post({ t: "note", message: "this browser lacks Atomics.waitAsync: all vCPUs share one thread" });
+        vm = await boot({
+          ...opts,
+          disks,
+          ...(threads ? {} : { vcpuThreads: false }),
+          onProgress: (p) => post({ t: "progress", p }),
+        });
       } catch (e) {
         post({ t: "error", message: (e as Error).message });
         return;

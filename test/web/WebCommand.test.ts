@@ -50,6 +50,7 @@ test("typevisor web refuses bad flags with a usage error", () => {
     [["--port", "http"], /--port 'http' is not a port/],
     [["--memory", "4G"], /out of range/],
     [["--engine", "jit"], /--engine must be dbt or interp/],
+    [["--cpus", "0"], /--cpus '0' must be a number of vCPUs from 1 to 32/],
     [["a", "b"], /at most one image/],
   ] as const) {
     const r = spawnSync(process.execPath, [bin, "web", ...args], { encoding: "utf8" });

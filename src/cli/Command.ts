@@ -33,7 +33,7 @@ export function parseCommandArgs<O extends Options>(
   argv: string[],
   options: O,
   allowPositionals = true,
-) {
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: boolean; strict: true }>> {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {

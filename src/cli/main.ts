@@ -11,8 +11,19 @@ async function allCommands(): Promise<readonly Command[]> {
   return (await import("./commands/index.js")).commands;
 }
 
+/**
+ * Commands loaded on their own: `run` (a snapshot restore should answer in well under a second,
+ * issue 18, and loading the daemon's modules, ajv's schema compiler and sqlite cost it ~0.25 s of
+ * CPU) and `exec`.
+ */
+const ALONE: Record<string, () => Promise<{ command: Command }>> = {
+  exec: () => import("./commands/exec.js"),
+  run: () => import("./commands/run.js"),
+};
+
 async function findCommand(name: string): Promise<Command | undefined> {
-  if (name === "exec") return (await import("./commands/exec.js")).command;
+  const alone = Object.hasOwn(ALONE, name) ? ALONE[name] : undefined;
+  if (alone) return (await alone()).command;
   return (await allCommands()).find((c) => c.name === name);
 }
 

@@ -13,6 +13,7 @@ import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
 import { HartState } from "./Sbi.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import type { Hart } from "../riscv/Hart.js";
+import type { HypervisorStats } from "../riscv/Hypervisor.js";
 import { addDbtStats, emptyDbtStats, type DbtStats } from "../dbt/Dbt.js";
 import type { EngineName } from "../dbt/Engine.js";
 import { VcpuSet, type VcpuStats } from "./vcpu/VcpuSet.js";
@@ -44,7 +45,8 @@ export interface VmStats {
   /**
    * With the hypervisor extension (--hext): world switches of the harts' own hardware-assisted
    * guests (entries into V=1 by sret/mret, exits from it by traps), guest-page faults (G-stage
-   * faults, the "two-level mapping" at work) and virtual-instruction exceptions. Current boot only.
+   * faults, the "two-level mapping" at work) and virtual-instruction exceptions, summed over all
+   * harts (vCPU threads too) and boots.
    */
   hypervisor?: { vmEntries: number; vmExits: number; guestPageFaults: number; virtualInsns: number };
   /** SBI calls served by the built-in firmware, keyed "extension.function". */
@@ -73,6 +75,16 @@ export interface VmStats {
     controlSensitive: Record<string, number>;
     behaviourSensitive: Record<string, number>;
   };
+}
+
+/** sum (a new object when sum is undefined) += s. */
+function addHypervisorStats(sum: VmStats["hypervisor"], s: HypervisorStats): NonNullable<VmStats["hypervisor"]> {
+  const t = sum ?? { vmEntries: 0, vmExits: 0, guestPageFaults: 0, virtualInsns: 0 };
+  t.vmEntries += s.vmEntries;
+  t.vmExits += s.vmExits;
+  t.guestPageFaults += s.guestPageFaults;
+  t.virtualInsns += s.virtualInsns;
+  return t;
 }
 
 const EXCEPTION_NAMES = [
@@ -176,6 +188,8 @@ export class Vm {
   private totalsBase = emptyTotals();
   /** Translator statistics of the boots before the last reboot. */
   private dbtBase = emptyDbtStats();
+  /** Hypervisor-extension statistics of the boots before the current one (undefined: no H extension seen). */
+  private hypBase: VmStats["hypervisor"];
   private reboots = 0;
   private startedAt = 0;
   private runningMs = 0;
@@ -335,16 +349,9 @@ export class Vm {
       for (const d of this.board.translators) addDbtStats(dbt, d.stats);
       for (const r of this.vcpus?.reports ?? []) if (r?.dbt) addDbtStats(dbt, r.dbt);
     }
-    let hypervisor: VmStats["hypervisor"];
+    let hypervisor = this.hypBase && { ...this.hypBase };
     const hyps = this.threaded ? (this.vcpus?.reports ?? []).map((r) => r?.hypervisor) : harts.map((h) => h.hyp?.stats);
-    for (const hs of hyps) {
-      if (hs === undefined) continue;
-      hypervisor ??= { vmEntries: 0, vmExits: 0, guestPageFaults: 0, virtualInsns: 0 };
-      hypervisor.vmEntries += hs.vmEntries;
-      hypervisor.vmExits += hs.vmExits;
-      hypervisor.guestPageFaults += hs.guestPageFaults;
-      hypervisor.virtualInsns += hs.virtualInsns;
-    }
+    for (const hs of hyps) if (hs !== undefined) hypervisor = addHypervisorStats(hypervisor, hs);
     const exits = { ...this.exits };
     const sbiCalls = new Map(this.sbiBase);
     if (this.threaded) {
@@ -434,6 +441,7 @@ export class Vm {
           for (const hart of harts) {
             this.instretBase += hart.instret;
             addHart(this.totalsBase, hart);
+            if (hart.hyp) this.hypBase = addHypervisorStats(this.hypBase, hart.hyp.stats);
           }
           for (const d of board.translators) addDbtStats(this.dbtBase, d.stats);
           this.reboots++;
@@ -508,6 +516,7 @@ export class Vm {
           if (!r) continue;
           addHart(this.totalsBase, r);
           if (r.dbt) addDbtStats(this.dbtBase, r.dbt);
+          if (r.hypervisor) this.hypBase = addHypervisorStats(this.hypBase, r.hypervisor);
           for (const [k, n] of r.sbiCalls) this.sbiBase.set(k, (this.sbiBase.get(k) ?? 0) + n);
         }
         this.vcpus = undefined;

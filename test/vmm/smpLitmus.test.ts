@@ -73,6 +73,7 @@ async function runLitmus(
   cpus: number,
   engine: EngineName,
   during?: (vm: Vm) => Promise<void>,
+  opts: { hypervisor?: boolean; after?: (vm: Vm) => void } = {},
 ): Promise<string> {
   const kernel = assemble(src, KERNEL_BASE);
   const console = new MemoryBackend();
@@ -84,6 +85,7 @@ async function runLitmus(
       append: "",
       engine,
       vcpuThreads: true,
+      ...(opts.hypervisor !== undefined ? { hypervisor: opts.hypervisor } : {}),
     },
     console,
   });
@@ -100,6 +102,7 @@ async function runLitmus(
   for (const v of s.vcpus ?? []) assert.ok(v.instructions > 0, `vCPU ${v.hart} ran: ${JSON.stringify(s.vcpus)}`);
   // The hot loops ran as translated code (where AMOs are wasm atomics and FENCE atomic.fence).
   if (engine === "dbt") assert.ok((s.dbt?.translatedInsns ?? 0) > 100_000, `translated ${s.dbt?.translatedInsns}`);
+  opts.after?.(vm);
   return console.text();
 }
 
@@ -346,4 +349,54 @@ ${DATA(["c32", "done"])}
     vm.board.memory.writeU32(gpa(STOP_FLAG), 1);
   });
   assert.equal(out, "OK\n");
+});
+
+test("vCPU threads: the hypervisor extension's statistics are summed over the vCPU threads", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  // Every hart enters VS-mode once (sret with hstatus.SPV and sstatus.SPP: a world switch in) and
+  // leaves it by an ecall from VS, which the built-in SBI's medeleg sends to HS-mode (one out).
+  const src = `
+${START_HARTS(3)}
+work:
+  la t0, hs_trap
+  csrw stvec, t0
+  li t0, 0x80
+  csrs 0x600, t0
+  li t0, 0x100
+  csrs sstatus, t0
+  la t0, vs_code
+  csrw sepc, t0
+  sret
+vs_code:
+  ecall
+  j bad
+  .balign 4
+hs_trap:
+  csrr t0, scause
+  li t1, 10
+  bne t0, t1, bad
+  la t0, done
+  li t4, 1
+  amoadd.w zero, t4, (t0)
+  bnez s0, park
+  li t1, 3
+4:
+  lw t2, 0(t0)
+  bne t2, t1, 4b
+  j ok
+park:
+  wfi
+  j park
+ok:
+${EPILOGUE}
+${DATA(["done"])}
+`;
+  let hyp: unknown;
+  const out = await runLitmus(src, 3, "interp", undefined, {
+    hypervisor: true,
+    after: (vm) => (hyp = vm.stats().hypervisor),
+  });
+  assert.equal(out, "OK\n");
+  assert.deepEqual(hyp, { vmEntries: 3, vmExits: 3, guestPageFaults: 0, virtualInsns: 0 });
 });

@@ -100,7 +100,8 @@ export class VcpuSet {
         mmio,
         engine: board.engine,
         engineOptions: board.config.engineOptions ?? {},
-        hypervisor: board.config.hypervisor === true,
+        // As the board's own harts and its device tree: the H extension unless configured off.
+        hypervisor: board.config.hypervisor ?? true,
         timerOrigin: opts.timerOrigin,
         frequency: board.timer.frequency,
         devices,

@@ -130,6 +130,8 @@ function coversSame(l: number, shi: number, slo: number, hi: number, lo: number)
 /** Instructions between two interrupt/timer checks when nothing else ends a slice. */
 const SLICE = 4096;
 const TWO32 = 4294967296;
+/** mip bits that are the OR of a software-writable bit and a line (PLIC's SEIP, Sstc's STIP). */
+const MIP_LINE_BITS = (1 << Irq.SEI) | (1 << Irq.STI);
 const IRQ_PRIORITY = [11, 3, 7, 9, 1, 5]; // MEI MSI MTI SEI SSI STI (Privileged ISA 3.1.9)
 
 function ctz32(v: number): number {
@@ -1624,11 +1626,15 @@ export class Hart implements FpContext {
     if (write) {
       let sLo: number, sHi: number;
       if (f3 & 4) { sLo = rs1; sHi = 0; } else { sLo = this.x[2 * rs1]!; sHi = this.x[2 * rs1 + 1]!; }
+      // mip: only the software-writable SEIP/STIP bits take part in CSRRS/CSRRC, not the interrupt
+      // controller's line or Sstc's timer (Privileged ISA 3.1.9): else setting SSIP (OpenSBI's IPI)
+      // while a device interrupt is pending would latch SEIP on for good.
+      const baseLo = n === C.CSR_MIP ? (oldLo & ~MIP_LINE_BITS) | (this.mipSw & MIP_LINE_BITS) : oldLo;
       let vLo: number, vHi: number;
       switch (f3 & 3) {
         case 1: vLo = sLo; vHi = sHi; break;
-        case 2: vLo = oldLo | sLo; vHi = oldHi | sHi; break;
-        default: vLo = oldLo & ~sLo; vHi = oldHi & ~sHi; break;
+        case 2: vLo = baseLo | sLo; vHi = oldHi | sHi; break;
+        default: vLo = baseLo & ~sLo; vHi = oldHi & ~sHi; break;
       }
       if (!this.csrWrite(n, vLo, vHi)) { this.raise(this.csrFault, raw, 0); return false; }
     }

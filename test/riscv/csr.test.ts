@@ -143,3 +143,23 @@ test("satp and sfence.vma trap in S-mode under TVM; stimecmp needs STCE and mcou
     -1,
   );
 });
+
+test("csrs/csrc mip modify the software SEIP bit only, not the PLIC's line (Privileged ISA 3.1.9)", { skip }, () => {
+  // OpenSBI's IPI handler sets mip.SSIP with csrs while a device interrupt may be pending: the
+  // line's SEIP must not be latched into the software bit (a Linux SMP guest then took an endless
+  // storm of external interrupts with nothing to claim).
+  const { m } = tryInsn("csrs mip, a0", PRIV_M, (m) => {
+    m.hart.setX(10, 0x2n);
+    m.hart.setInterruptPending(9, true); // the PLIC's S-mode context output
+  });
+  assert.equal(m.hart.readCsr(0x344), 0x202n, "SSIP set, SEIP read as the line's level");
+  m.hart.setInterruptPending(9, false);
+  assert.equal(m.hart.readCsr(0x344), 0x2n, "SEIP drops with the line");
+  const c = tryInsn("csrc mip, a0", PRIV_M, (m) => {
+    m.hart.setX(10, 0x2n);
+    m.hart.writeCsr(0x344, 0x200n); // software's own SEIP
+    m.hart.setInterruptPending(9, true);
+  }).m;
+  c.hart.setInterruptPending(9, false);
+  assert.equal(c.hart.readCsr(0x344), 0x200n, "the software SEIP stays set after csrc of another bit");
+});

@@ -20,6 +20,8 @@ export interface DaemonOptions {
   consoleStallMs?: number;
   /** false: VM processes end with the daemon's process instead of waiting to be re-adopted. */
   vmsOutliveDaemon?: boolean;
+  /** Keep a warm spare VM process for restores (default true; SpareVmProcess.ts). */
+  warmSpare?: boolean;
   /** The image cache: specs may name its files read-only (a disk there needs readOnly or overlay). */
   imageDir?: string;
   shutdownTimeoutMs?: number;
@@ -46,6 +48,7 @@ export class Daemon {
       opts.shutdownTimeoutMs,
       paths,
       opts.vmsOutliveDaemon ?? true,
+      opts.warmSpare ?? true,
     );
     this.api = new ControlApi(this.vms, opts.log, opts.consoleStallMs);
   }

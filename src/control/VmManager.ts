@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { connectChannel, type VmChannel } from "./VmChannel.js";
 import { privateDir, tightenTree } from "./StateDir.js";
@@ -28,6 +28,7 @@ import { NAME_PATTERN } from "./VmSpec.js";
 import { DEFAULT_ENGINE, type EngineName } from "../dbt/Engine.js";
 import { ApiError } from "./ApiError.js";
 import { HostPaths } from "./HostPaths.js";
+import { SparePool } from "./SpareVmProcess.js";
 
 export { ApiError };
 
@@ -116,6 +117,7 @@ export class VmManager extends EventEmitter {
   private readonly consoleListeners = new Map<string, Set<(d: Uint8Array) => void>>();
   /** VMs with a lifecycle operation under way (start, kill, delete): one at a time per VM. */
   private readonly busy = new Map<string, string>();
+  private readonly spares: SparePool | undefined;
 
   /** paths: the host directories specs may name files in (default: the state directory only). */
   constructor(
@@ -125,11 +127,17 @@ export class VmManager extends EventEmitter {
     readonly paths = new HostPaths([{ dir: stateDir, writable: true }]),
     /** false: VM processes end when the daemon's process does (tests, embedders). */
     readonly vmsOutliveDaemon = true,
+    /** Keep a warm spare VM process for restores once there is a snapshot (SpareVmProcess.ts). */
+    warmSpare = true,
   ) {
     super();
     privateDir(stateDir);
     privateDir(join(stateDir, "vms"));
     privateDir(join(stateDir, "snapshots"));
+    // A previous daemon's spares ended with its connection; their directories are left over.
+    rmSync(join(stateDir, "spares"), { recursive: true, force: true });
+    if (warmSpare)
+      this.spares = new SparePool(join(stateDir, "spares"), VM_PROCESS, vmsOutliveDaemon ? [] : ["--exit-with-parent"]);
     tightenTree(stateDir);
     this.store = new Store(join(stateDir, "typevisor.db"));
   }
@@ -288,10 +296,24 @@ export class VmManager extends EventEmitter {
     const cfg = await this.launchConfig(rec);
     const dir = this.vmDir(rec.id);
     privateDir(dir);
-    for (const f of ["vm.sock", "exit.json"]) rmSync(join(dir, f), { force: true });
+    for (const f of ["vm.sock", "exit.json", "proc-tag"]) rmSync(join(dir, f), { force: true });
     // The launch configuration stays beside the socket: a restarted daemon re-adopting the VM
     // reconnects its switch NICs from it.
     writeFileSync(join(dir, "launch.json"), JSON.stringify(cfg), { mode: 0o600 });
+    // A restore goes to the warm spare if there is one: its socket and log move into the VM's
+    // directory, and its command line names its old socket (proc-tag, for killVmProcess).
+    const spare = cfg.restore !== undefined ? this.spares?.take() : undefined;
+    if (spare) {
+      renameSync(spare.socket, join(dir, "vm.sock"));
+      renameSync(join(spare.dir, "stderr.log"), join(dir, "stderr.log"));
+      rmSync(spare.dir, { recursive: true, force: true });
+      writeFileSync(join(dir, "proc-tag"), spare.socket, { mode: 0o600 });
+      spare.channel.send({ t: "adopt", socket: join(dir, "vm.sock") });
+      const live = this.newLive(rec, spare.pid);
+      writeFileSync(join(dir, "pid"), String(live.pid), { mode: 0o600 });
+      spare.child.on("exit", (code, signal) => this.gone(rec, live, code, signal));
+      return this.launched(rec, live, spare.channel, cfg);
+    }
     // Detached (its own session, no controlling terminal) and with no IPC channel: the VM process
     // survives the daemon. Its stderr goes to a file the daemon reads when it crashes.
     const err = openSync(join(dir, "stderr.log"), "w", 0o600);
@@ -330,9 +352,18 @@ export class VmManager extends EventEmitter {
       await live.exited;
       return this.get(rec.id);
     }
+    return this.launched(rec, live, ch, cfg);
+  }
+
+  /** A VM process is connected: wire it, boot it, record it running. */
+  private launched(rec: VmRecord, live: Live, ch: VmChannel<FromVm, ToVm>, cfg: LaunchConfig): VmRecord {
     this.attach(rec, live, ch, cfg);
     this.toVm(live, { t: "boot", config: cfg });
-    if (cfg.restore) this.setOrigin(rec.id, { ...this.origin(rec.id)!, pendingRestore: false });
+    if (cfg.restore) {
+      this.setOrigin(rec.id, { ...this.origin(rec.id)!, pendingRestore: false });
+      // The next clone of this snapshot finds a warm process.
+      this.spares?.fill(cfg.restore);
+    }
     this.setStatus(rec, "running");
     return this.get(rec.id);
   }
@@ -730,6 +761,7 @@ export class VmManager extends EventEmitter {
           ...m.report,
         };
         writeFileSync(join(dir, "meta.json"), JSON.stringify(snap), { mode: 0o600 });
+        this.spares?.fill(join(dir, "snapshot.tvsnap"));
         return snap;
       } catch (e) {
         await rm(dir, { recursive: true, force: true });
@@ -926,6 +958,7 @@ export class VmManager extends EventEmitter {
 
   /** Stops every VM (daemon shutdown): asks each process to stop and flush, then waits. */
   async closeAll(): Promise<void> {
+    this.spares?.close();
     const waits: Promise<void>[] = [];
     for (const [, live] of this.live) {
       live.endedBy = "stopped";
@@ -960,8 +993,10 @@ function killVmProcess(dir: string): void {
   let pid: number;
   try {
     pid = Number(readFileSync(join(dir, "pid"), "utf8"));
-    // The pid may have been reused by an unrelated process since: check it is this VM's.
-    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(join(dir, "vm.sock"))) return;
+    // The pid may have been reused by an unrelated process since: check it is this VM's (by the
+    // socket its command line names: a spare's first one, in proc-tag, if it was adopted).
+    const tag = existsSync(join(dir, "proc-tag")) ? readFileSync(join(dir, "proc-tag"), "utf8") : join(dir, "vm.sock");
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(tag)) return;
   } catch {
     return;
   }

@@ -7,6 +7,10 @@
 // model): the daemon connects to it, and when the daemon dies (even kill -9) the VM keeps running,
 // its console output waiting in the bounded outbox, until a restarted daemon reconnects. The exit
 // record is also written next to the socket (exit.json) for a daemon that was not connected.
+//
+// Started with --spare, the process is a warm spare (docs/SNAPSHOTS.md "Clones from a warm
+// process"): it warms up on a snapshot (WarmUp.ts) and waits; the daemon makes it a VM by moving
+// its socket into the VM's directory ("adopt") and booting it there.
 import process from "node:process";
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
@@ -31,6 +35,7 @@ import {
 } from "../vmm/snapshot/Snapshot.js";
 import { freezeDisk } from "../vmm/snapshot/FreezeDisk.js";
 import { mkdirSync } from "node:fs";
+import { warmUp, type WarmUp } from "./WarmUp.js";
 
 // A process entry point: a boot is mostly run-once code, so the translated code stays in Liftoff
 // (src/dbt/WasmTiering.ts).
@@ -39,11 +44,16 @@ setWasmTiering({ tierUp: false });
 // Files this process creates (copy-on-write overlays) are the daemon user's alone.
 process.umask(0o077);
 
-const socketPath = process.argv[2];
-if (!socketPath) {
-  process.stderr.write("usage: VmProcess.js SOCKET (started by the daemon)\n");
+const firstSocket = process.argv[2];
+if (!firstSocket) {
+  process.stderr.write("usage: VmProcess.js SOCKET [--spare] [--exit-with-parent] (started by the daemon)\n");
   process.exit(2);
 }
+/** The control socket: a spare's moves into its VM's directory when the daemon adopts it. */
+let socketPath = firstSocket;
+const spare = process.argv.includes("--spare");
+/** A spare's warm-up under way (the boot waits for its end). */
+let warming: WarmUp | undefined;
 /** The daemon's connection, while one is attached. */
 let channel: VmChannel<ToVm, FromVm> | undefined;
 
@@ -153,13 +163,13 @@ async function finish(reason: string, status: number, message?: string): Promise
   const exit: FromVm = { t: "exit", reason, status, ...(message ? { message } : {}) };
   // For a daemon that is not attached now: it reads the record when it reconnects and finds no socket.
   try {
-    writeFileSync(join(dirname(socketPath!), "exit.json"), JSON.stringify(exit));
+    writeFileSync(join(dirname(socketPath), "exit.json"), JSON.stringify(exit));
   } catch {
     // the state directory is gone (the VM was deleted)
   }
   server.close();
   try {
-    unlinkSync(socketPath!);
+    unlinkSync(socketPath);
   } catch {
     // already gone
   }
@@ -384,14 +394,29 @@ async function snapshot(req: number, dir: string, compress: boolean): Promise<vo
 
 function handle(m: ToVm): void {
   switch (m.t) {
-    case "boot":
+    case "boot": {
       // A reconnecting daemon does not boot again.
       if (booted) break;
       booted = true;
-      boot(m.config).catch((e: unknown) => {
-        send({ t: "error", message: (e as Error).message });
-        void finish("error", 1, (e as Error).message);
-      });
+      // A spare still warming up stops at once: the VM must not wait for it.
+      const w = warming;
+      warming = undefined;
+      w?.stop();
+      (w?.done ?? Promise.resolve())
+        .then(() => boot(m.config))
+        .catch((e: unknown) => {
+          send({ t: "error", message: (e as Error).message });
+          void finish("error", 1, (e as Error).message);
+        });
+      break;
+    }
+    case "warm":
+      if (spare && !booted && !warming) warming = warmUp(m.snapshot, dirname(socketPath));
+      break;
+    case "adopt":
+      // The daemon moved the socket file (the listening socket and its connection stay): exit.json
+      // goes next to it, and it is removed from there at the end.
+      if (spare && !booted) socketPath = m.socket;
       break;
     case "pause":
       userPaused = true;
@@ -440,6 +465,8 @@ function attach(s: Socket): void {
     // the bounded outbox (oldest dropped) for the next daemon.
     channel = undefined;
     con.outbox.connect(undefined);
+    // A spare that was never made a VM has nothing to keep running for a later daemon.
+    if (spare && !booted) process.exit(0);
   });
   ch.send({ t: "hello", pid: process.pid, booted, paused: userPaused });
   con.outbox.connect((data, done) => ch.send({ t: "console", data }, done));
@@ -463,7 +490,7 @@ server.on("error", (e) => {
   process.exit(1);
 });
 // Owner-only: the socket carries console input and power control.
-server.listen(socketPath);
+server.listen(firstSocket);
 // A daemon that never connects (it died while starting this VM) leaves nothing behind.
 const orphanTimer = setTimeout(() => {
   if (!booted) process.exit(1);

@@ -55,7 +55,11 @@ export type ToVm =
   | { t: "snapshot"; req: number; dir: string; compress?: boolean }
   /** Live-migrate to the destination VM process at HOST:PORT (Migration.ts); this VM ends on success. */
   | { t: "migrate"; req: number; host: string; port: number; ticket: string; maxDowntimeMs: number }
-  | { t: "net"; nic: number; frame: Uint8Array };
+  | { t: "net"; nic: number; frame: Uint8Array }
+  /** A spare (--spare): warm up on this snapshot (WarmUp.ts), then wait. */
+  | { t: "warm"; snapshot: string }
+  /** A spare becomes a VM: the daemon moved its control socket to this path (the VM's directory); "boot" follows. */
+  | { t: "adopt"; socket: string };
 
 export interface VmProcessStats extends VmStats {
   /** OS process id of the VM's process. */

@@ -3,7 +3,7 @@
 // on its own disk overlay over the snapshot's frozen disk; snapshots are listed and deleted.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { call } from "../../src/control/Client.js";
 import { CowOverlay } from "../../src/devices/block/CowOverlay.js";
@@ -79,6 +79,15 @@ test(
       const rr = await call(ep, "POST", "/v1/snapshots/s1/restore", { name: c });
       assert.equal(rr.status, 201, rr.text);
     }
+    // The snapshot started a warm spare VM process (SpareVmProcess.ts): a clone runs in it, its
+    // command line naming the spare's first socket (proc-tag).
+    const ids = await Promise.all(
+      clones.map(async (c) => ((await call(ep, "GET", `/v1/vms/${c}`)).body as { id: string }).id),
+    );
+    assert.ok(
+      ids.some((id) => existsSync(join(env.dir, "vms", id, "proc-tag"))),
+      "no clone was started in the warm spare",
+    );
     for (const [i, c] of clones.entries()) {
       // Each clone runs a different while: their disks must end up different.
       await waitFor(`${c} writes`, async () => records(await consoleText(c)).length >= 10 + 30 * i);

@@ -9,7 +9,7 @@ import { ImageCache } from "../../images/ImageCache.js";
 import { join, resolve } from "node:path";
 import { WEB_DIR } from "../WebBundle.js";
 
-const usage = `Usage: typevisor serve [--socket PATH] [--state-dir DIR] [--allow-dir DIR]... [--listen HOST:PORT --token-file FILE]
+const usage = `Usage: typevisor serve [--socket PATH] [--state-dir DIR] [--allow-dir DIR]... [--listen HOST:PORT --token-file FILE] [--no-warm-spare]
 
 Runs the control-plane daemon (the Domain 0 role): an HTTP API that creates, starts, pauses,
 resumes, shuts down, kills and deletes VMs, each in its own process. VM definitions and their last
@@ -34,6 +34,9 @@ Options:
                       start/pause/stop/delete, consoles, live statistics); it asks for the token
                       once per browser session
   --shutdown-timeout S  seconds a guest gets to power off on 'vm stop' before it is stopped (default 30)
+  --no-warm-spare     do not keep a warm spare VM process for 'vm restore' (by default, once there
+                      is a snapshot, one process waits with Node started and its code compiled, so
+                      that a clone answers sooner; it costs that process's memory, ~100 MiB)
 
 The API is described at GET /openapi.json. Clients: 'typevisor vm ...', or curl:
   curl --unix-socket ~/.local/state/typevisor/typevisor.sock http://x/v1/vms`;
@@ -53,6 +56,7 @@ export const command: Command = {
         "token-file": { type: "string" },
         "shutdown-timeout": { type: "string" },
         "allow-dir": { type: "string", multiple: true },
+        "no-warm-spare": { type: "boolean" },
       },
       false,
     );
@@ -108,6 +112,7 @@ export const command: Command = {
       allowDirs,
       imageDir: new ImageCache().images,
       ...(timeoutMs ? { shutdownTimeoutMs: timeoutMs } : {}),
+      warmSpare: values["no-warm-spare"] !== true,
       ...(existsSync(join(WEB_DIR, "ui", "index.html")) ? { uiDir: join(WEB_DIR, "ui") } : {}),
       log: (l) => process.stderr.write(l + "\n"),
     });

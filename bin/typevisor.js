@@ -9,5 +9,11 @@ if (!existsSync(main)) {
   );
   process.exit(2);
 }
+// The commands that run a VM set V8's heap flags before anything else is loaded (the young
+// generation grows during module loading already): src/dbt/WasmTiering.ts, setVmHeapFlags.
+if (process.argv[2] === "run" || process.argv[2] === "start") {
+  const { setVmHeapFlags } = await import(new URL("../dist/src/dbt/WasmTiering.js", import.meta.url).href);
+  setVmHeapFlags();
+}
 const { main: run } = await import(main);
 process.exitCode = await run(process.argv.slice(2));

@@ -7,6 +7,8 @@ import type { Hart } from "../riscv/Hart.js";
 import { formatDbtStats, type Dbt, type DbtOptions } from "../dbt/Dbt.js";
 import { DEFAULT_ENGINE, isEngineName, type EngineName } from "../dbt/Engine.js";
 import { setWasmTiering } from "../dbt/WasmTiering.js";
+import { useUnitCompiler } from "../dbt/UnitCompiler.js";
+import { CompileWorker } from "../dbt/CompileWorker.js";
 import { UsageError } from "./Command.js";
 import { gpa } from "../memory/Address.js";
 
@@ -52,6 +54,15 @@ export function setEngineTiering(tierUp: boolean, env: Env = process.env): void 
     tierUp: t === "1" ? true : t === "0" ? false : tierUp,
     tieringBudget: positiveInt(env["TYPEVISOR_DBT_TIERING_BUDGET"]),
   });
+}
+
+/**
+ * Translated units of the machines this thread runs are compiled on a worker thread (src/dbt/
+ * CompileWorker.ts, docs/DBT.md "Session 5: boot"); TYPEVISOR_DBT_COMPILE=sync compiles them on the
+ * vCPU's thread instead.
+ */
+export function setEngineCompiler(env: Env = process.env): void {
+  useUnitCompiler(env["TYPEVISOR_DBT_COMPILE"] === "sync" ? undefined : new CompileWorker());
 }
 
 /**

@@ -317,11 +317,13 @@ export class VmManager extends EventEmitter {
     // Detached (its own session, no controlling terminal) and with no IPC channel: the VM process
     // survives the daemon. Its stderr goes to a file the daemon reads when it crashes.
     const err = openSync(join(dir, "stderr.log"), "w", 0o600);
-    // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it).
+    // Node options: a VM process needs little JS heap (guest RAM is a WebAssembly.Memory outside it),
+    // and a small young generation (src/dbt/WasmTiering.ts, setVmHeapFlags: ~27 MiB less peak RSS).
     const child = spawn(
       process.execPath,
       [
         "--max-old-space-size=256",
+        "--max-semi-space-size=1",
         VM_PROCESS,
         join(dir, "vm.sock"),
         ...(this.vmsOutliveDaemon ? [] : ["--exit-with-parent"]),

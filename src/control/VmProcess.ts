@@ -25,6 +25,8 @@ import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
 import { ConsoleOutbox } from "./ConsoleOutbox.js";
 import { setWasmTiering } from "../dbt/WasmTiering.js";
+import { useUnitCompiler } from "../dbt/UnitCompiler.js";
+import { CompileWorker } from "../dbt/CompileWorker.js";
 import type { DiskSpec, MachineSpec } from "../vmm/MachineSpec.js";
 import {
   readSnapshotHeader,
@@ -40,6 +42,8 @@ import { warmUp, type WarmUp } from "./WarmUp.js";
 // A process entry point: a boot is mostly run-once code, so the translated code stays in Liftoff
 // (src/dbt/WasmTiering.ts).
 setWasmTiering({ tierUp: false });
+// Translated units are compiled on a worker thread, off the vCPU's (src/dbt/CompileWorker.ts).
+useUnitCompiler(new CompileWorker());
 
 // Files this process creates (copy-on-write overlays) are the daemon user's alone.
 process.umask(0o077);

@@ -24,7 +24,8 @@
 import { ExitReason, type Hart } from "../riscv/Hart.js";
 import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
-import { PageTranslator, ExitKind, StepFlags } from "./PageTranslator.js";
+import { PageTranslator, ExitKind, StepFlags, type TranslatedPage } from "./PageTranslator.js";
+import { currentUnitCompiler, type UnitCompiler } from "./UnitCompiler.js";
 import {
   DBT_ENGINE_BYTES,
   ENG_LOOKUPS,
@@ -71,6 +72,11 @@ export interface DbtOptions {
   countMirror?: boolean;
   /** Other harts run concurrently on other threads (vCPU threads): atomic AMOs and FENCE (PageTranslatorOptions). */
   atomics?: boolean;
+  /**
+   * Where translated units are compiled (UnitCompiler.ts; default: the compiler useUnitCompiler set
+   * on this thread, else synchronously).
+   */
+  compiler?: UnitCompiler;
 }
 
 export interface DbtStats {
@@ -109,6 +115,9 @@ export interface DbtStats {
   tlbMirrorSwitches: number;
   /** Units dropped because they left wasm too often to pay off. */
   unprofitable: number;
+  /** Translations compiled on another thread (UnitCompiler), and those dropped before they were installed. */
+  compilesOffThread: number;
+  compilesDiscarded: number;
   /** interpExits by the major opcode of the instruction (loads/stores: TLB-mirror misses, MMIO). */
   exitsByOpcode: number[];
   /** interpInsns by why the interpreter ran them (InterpReason). */
@@ -130,6 +139,8 @@ const enum InterpReason {
   Dropped,
   /** One instruction after an exit of translated code (trap-and-emulate, TLB-mirror miss). */
   Exit,
+  /** The page's first translation is being compiled elsewhere (UnitCompiler). */
+  Compiling,
 }
 const INTERP_REASONS = [
   "interrupt check",
@@ -139,6 +150,7 @@ const INTERP_REASONS = [
   "entry not a block",
   "page dropped/untranslatable",
   "exit (one instruction)",
+  "translation compiling on the worker",
 ];
 
 /** Why translated code left for the interpreter or the VMM (DbtStats.exitCauses). */
@@ -273,9 +285,15 @@ class PageUnit {
   /** Slot of fn in the function table (-1: none). */
   slot = -1;
   blockAt: Int16Array | undefined = undefined;
+  /** Instructions inside the translated blocks, by page offset / 2 (TranslatedPage.covered). */
+  covered: Uint8Array | undefined = undefined;
   /** Page bytes the translation was made from. */
   snapshot: Int32Array | undefined = undefined;
   verifiedGen = 0;
+  /** A translation compiling elsewhere (UnitCompiler); the page runs as before until it is installed. */
+  pending: PendingUnit | undefined = undefined;
+  /** The page is in the code registry (a translation is installed or compiling). */
+  registered = false;
   dispatches = 0;
   /** Entry offsets seen (for block discovery); misses since the last translation. */
   readonly entries = new Set<number>();
@@ -357,6 +375,8 @@ export function emptyDbtStats(): DbtStats {
     exitCauses: new Array<number>(EXIT_CAUSES.length).fill(0),
     stepped: 0,
     unprofitable: 0,
+    compilesOffThread: 0,
+    compilesDiscarded: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
     interpByReason: new Array<number>(INTERP_REASONS.length).fill(0),
   };
@@ -408,6 +428,7 @@ export class Dbt implements HartEngine {
   private readonly enter: EnterFn;
   /** Other harts run on other threads (DbtOptions.atomics). */
   private readonly atomics: boolean;
+  private readonly compiler: UnitCompiler | undefined;
   constructor(
     readonly hart: Hart,
     opts: DbtOptions = {},
@@ -459,6 +480,7 @@ export class Dbt implements HartEngine {
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 512;
     this.atomics = opts.atomics ?? false;
+    this.compiler = opts.compiler ?? currentUnitCompiler();
     this.slice = opts.slice ?? 4096;
     this.flushMirror();
   }
@@ -518,7 +540,7 @@ export class Dbt implements HartEngine {
   /** The interpreter (of any hart) wrote to host page `hostPage`, which holds translated code somewhere. */
   dropCodePage(hostPage: number): void {
     const u = this.units[hostPage >>> 12];
-    if (u !== undefined && u.fn !== undefined) this.invalidate(u, hostPage);
+    if (u !== undefined && (u.fn !== undefined || u.pending !== undefined)) this.invalidate(u, hostPage);
   }
 
   /** Starts a new code-cache generation: translated pages must be re-verified, jump-cache entries die. */
@@ -765,7 +787,9 @@ export class Dbt implements HartEngine {
     // Start with an interrupt check, as the interpreter's run() does: an interrupt pending on entry is
     // taken before any instruction.
     let sinceCheck = this.slice;
+    const compiler = this.compiler;
     while (remaining > 0) {
+      if (compiler !== undefined && compiler.ready()) compiler.drain();
       if (this.h.tlbEpoch !== this.epoch) this.syncMirror();
       if (sinceCheck >= this.slice || remaining < 16) {
         // Timer update and interrupt check; a pending interrupt is taken by hart.run, which takes
@@ -802,6 +826,7 @@ export class Dbt implements HartEngine {
       }
       const off = pcLo & 0xfff;
       let block = -1;
+      let burst = 64;
       if (unit !== undefined) {
         if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
           if (pageChanged(unit.snapshot!, this.ram32, host >>> 2)) this.invalidate(unit, host);
@@ -810,8 +835,17 @@ export class Dbt implements HartEngine {
         if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
         if (block < 0) {
           unit.entries.add(off);
-          if (++unit.dispatches >= this.hot && (unit.fn === undefined || ++unit.misses >= 4)) {
+          // A re-entry in the middle of a translated block (after a TLB-mirror miss, a trap return, a
+          // stepped instruction that left the unit) runs the interpreter to the block's end only.
+          if (unit.fn !== undefined && unit.covered![off >>> 1] === 1)
+            burst = this.toBlockEnd(host, off, unit.blockAt!);
+          if (
+            ++unit.dispatches >= this.hot &&
+            unit.pending === undefined &&
+            (unit.fn === undefined || ++unit.misses >= 4)
+          ) {
             this.translate(unit, host);
+            burst = 64;
             if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
           }
         }
@@ -819,17 +853,20 @@ export class Dbt implements HartEngine {
       if (block < 0) {
         // Cold code, or a page not in the hart's fetch cache (after every TLB flush): a short
         // interpreter burst. (A burst of 1 for the latter interpreted 28 M fewer instructions of a
-        // boot but made 8% more pages hot enough to translate: no gain measured.)
-        const n = remaining < 64 ? remaining : 64;
+        // boot but made 8% more pages hot enough to translate: no gain measured.) A re-entry in the
+        // middle of a translated block runs only to the block's end (toBlockEnd).
+        const n = remaining < burst ? remaining : burst;
         const r = this.interp(
           n,
           unit === undefined
             ? InterpReason.NoFetch
             : unit.dispatches < 0
               ? InterpReason.Dropped
-              : unit.fn === undefined
-                ? InterpReason.Cold
-                : InterpReason.NotBlock,
+              : unit.pending !== undefined && unit.fn === undefined
+                ? InterpReason.Compiling
+                : unit.fn === undefined
+                  ? InterpReason.Cold
+                  : InterpReason.NotBlock,
         );
         remaining -= n;
         sinceCheck += n;
@@ -951,6 +988,26 @@ export class Dbt implements HartEngine {
     return ExitReason.Budget;
   }
 
+  /**
+   * Instructions from page offset `off` (inside a translated block, not at its start) up to and
+   * including the block's control transfer, or to the next block start: after them the pc is at a
+   * block start or outside the page (in-page branch and jump targets are block starts). At most 64.
+   */
+  private toBlockEnd(host: number, off: number, blockAt: Int16Array): number {
+    const ram16 = this.ram16,
+      ctab = this.h.ctab;
+    let n = 0;
+    while (off < 4096 && n < 64) {
+      const h = ram16[(host + off) >>> 1]!;
+      const op = ((h & 3) === 3 ? h : ctab[h]!) & 0x7f;
+      n++;
+      if (op === 0x63 || op === 0x6f || op === 0x67) break; // BRANCH, JAL, JALR
+      off += (h & 3) === 3 ? 4 : 2;
+      if (blockAt[off >>> 1]! >= 0) break;
+    }
+    return n;
+  }
+
   /** Major opcode of the (expanded) instruction at pc, or -1 if its page is not in the fetch cache. */
   private opcodeAt(pcLo: number, pcHi: number): number {
     const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
@@ -969,7 +1026,13 @@ export class Dbt implements HartEngine {
   }
 
   private drop(unit: PageUnit, host: number): void {
-    if (unit.fn !== undefined) this.registry.removed(host);
+    if (unit.registered) this.registry.removed(host);
+    unit.registered = false;
+    if (unit.pending !== undefined) {
+      unit.pending.cancelled = true; // its module is thrown away when it arrives
+      unit.pending = undefined;
+      this.stats.compilesDiscarded++;
+    }
     this.newGen();
     unit.calls = 0;
     unit.executed = 0;
@@ -981,6 +1044,7 @@ export class Dbt implements HartEngine {
       unit.slot = -1;
     }
     unit.blockAt = undefined;
+    unit.covered = undefined;
     unit.snapshot = undefined;
     unit.dispatches = 0;
     unit.misses = 0;
@@ -988,36 +1052,39 @@ export class Dbt implements HartEngine {
 
   private translate(unit: PageUnit, host: number): void {
     const t0 = performance.now();
-    if (unit.fn !== undefined) this.drop(unit, host); // frees its table slot and kills jump-cache entries to it
+    const compiler = this.compiler;
+    // Synchronously, a retranslation replaces the translation at once (drop frees its table slot
+    // and kills jump-cache entries to it); with a compiler elsewhere the old one runs until the new
+    // one is installed.
+    if (compiler === undefined && unit.fn !== undefined) this.drop(unit, host);
     const tp = this.translator.translate(host, unit.entries);
+    // The next retranslation waits for another hotThreshold dispatches that miss the blocks.
     unit.misses = 0;
+    unit.dispatches = 0;
     if (tp === undefined) {
-      unit.dispatches = -1_000_000;
+      if (unit.fn === undefined) unit.dispatches = -1_000_000; // nothing translatable: stay interpreted
       return;
-    } // nothing translatable: stay interpreted
+    }
     const b = new WasmModuleBuilder();
     const mem = this.hart.memory;
     const pages = mem.wasmMemory.buffer.byteLength / 65536;
-    b.importMemory("e", "m", pages, pages, mem.buffer instanceof SharedArrayBuffer);
+    const shared = mem.buffer instanceof SharedArrayBuffer;
+    b.importMemory("e", "m", pages, pages, shared);
     if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
     b.addFunction([ValType.I32, ValType.I32], [ValType.I32], PageTranslator.locals, tp.body, "f");
     const bytes = b.build();
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: mem.wasmMemory, s: this.step } });
-    unit.fn = inst.exports["f"] as UnitFn;
-    let slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      slot = this.nextSlot++;
-      if (slot >= this.table.length) this.table.grow(this.table.length);
-    }
-    this.table.set(slot, unit.fn);
-    unit.slot = slot;
-    unit.blockAt = tp.blockAt;
-    unit.snapshot = this.ram32.slice(host >>> 2, (host >>> 2) + 1024);
-    unit.verifiedGen = this.gen;
+    const job: PendingUnit = {
+      unit,
+      page: tp,
+      snapshot: this.ram32.slice(host >>> 2, (host >>> 2) + 1024),
+      gen: this.gen,
+      cancelled: false,
+    };
     // Every hart's store fast cache and every translator's store mirror drop the page, so stores to
-    // it reach the interpreter's slow path (and onCodeWrite). (Any earlier translation of the page
-    // was dropped above, which removed it from the registry.)
-    this.registry.added(host);
+    // it reach the interpreter's slow path (and onCodeWrite, which drops the translation, or cancels
+    // it while it compiles).
+    if (!unit.registered) this.registry.added(host);
+    unit.registered = true;
     const st = this.stats;
     st.pagesTranslated++;
     if (!unit.everTranslated) {
@@ -1028,8 +1095,53 @@ export class Dbt implements HartEngine {
     st.insnsTranslated += tp.insns;
     st.modules++;
     st.wasmBytes += bytes.length;
+    if (compiler !== undefined) {
+      unit.pending = job;
+      st.compilesOffThread++;
+      compiler.compile(bytes, pages, shared, (m) => this.install(job, m));
+    } else this.install(job, new WebAssembly.Module(bytes));
     st.compileMs += performance.now() - t0;
   }
+
+  /** Makes a compiled translation the unit's code (unless the unit was dropped meanwhile). */
+  private install(job: PendingUnit, module: WebAssembly.Module): void {
+    if (job.cancelled) return;
+    const t0 = performance.now();
+    const unit = job.unit;
+    unit.pending = undefined;
+    const inst = new WebAssembly.Instance(module, { e: { m: this.hart.memory.wasmMemory, s: this.step } });
+    if (unit.slot >= 0) {
+      // The previous translation of the page: its block numbers die with the jump cache's entries.
+      this.table.set(unit.slot, null);
+      this.freeSlots.push(unit.slot);
+      this.newJumpGen();
+    }
+    unit.fn = inst.exports["f"] as UnitFn;
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.nextSlot++;
+      if (slot >= this.table.length) this.table.grow(this.table.length);
+    }
+    this.table.set(slot, unit.fn);
+    unit.slot = slot;
+    unit.blockAt = job.page.blockAt;
+    unit.covered = job.page.covered;
+    unit.snapshot = job.snapshot;
+    // The snapshot is from translation time: if anything else may have written memory since, the
+    // page is compared with it before its first entry.
+    unit.verifiedGen = job.gen;
+    if (this.compiler !== undefined) this.stats.compileMs += performance.now() - t0;
+  }
+}
+
+/** A translation being compiled elsewhere (UnitCompiler). */
+interface PendingUnit {
+  readonly unit: PageUnit;
+  readonly page: TranslatedPage;
+  readonly snapshot: Int32Array;
+  /** Dbt.gen when the page was read. */
+  readonly gen: number;
+  cancelled: boolean;
 }
 
 /** Attaches a translator to the hart: hart.run() then executes hot code as WebAssembly. */
@@ -1044,7 +1156,7 @@ export function formatDbtStats(s: DbtStats): string {
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), dropped as unprofitable ${s.unprofitable}`,
-    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations); translation time ${s.compileMs.toFixed(1)} ms`,
+    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread)`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0

@@ -98,6 +98,8 @@ export interface TranslatedPage {
   body: CodeWriter;
   /** block index by page offset / 2, or -1. */
   blockAt: Int16Array;
+  /** 1 at page offset / 2 for every instruction inside the translated blocks (the dispatcher's resume decisions). */
+  covered: Uint8Array;
   blocks: number;
   insns: number;
 }
@@ -302,7 +304,7 @@ export class PageTranslator {
     c.localGet(L_BUDGET).localGet(L_X).i32Const(12).op(Op.I32ShrU).op(Op.I32Add).localSet(L_BUDGET);
     c.i32Const(ExitKind.Interp).localSet(L_KIND);
     exit();
-    return { body: c, blockAt, blocks: N, insns };
+    return { body: c, blockAt, covered: seen, blocks: N, insns };
   }
 
   static readonly locals: readonly ValType[] = LOCALS;

@@ -6,7 +6,7 @@ import { ExitReason } from "../../src/riscv/Hart.js";
 import { lockstep, compareHarts } from "../../src/dbt/Lockstep.js";
 import { formatDbtStats } from "../../src/dbt/Dbt.js";
 import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
-import { pair } from "./machine.js";
+import { pair, rewriteLoop } from "./machine.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
@@ -126,27 +126,7 @@ test("a load fault in the middle of a translated block reports its pc with earli
 });
 
 test("code rewritten by the guest (store + fence.i) runs in its new form", { skip }, () => {
-  const { a, b } = pair(`
-    li s1, 0
-    li s2, 3
-outer:
-    li t0, 500
-loop:
-    .option push
-    .option norvc
-patch:
-    addi s1, s1, 1         # rewritten to addi s1, s1, 2 below (4 bytes: no RVC here)
-    .option pop
-    addi t0, t0, -1
-    bnez t0, loop
-    la t1, patch
-    li t2, 0x00248493      # addi s1, s1, 2
-    sw t2, 0(t1)
-    fence.i
-    addi s2, s2, -1
-    bnez s2, outer
-    ebreak
-  `);
+  const { a, b } = pair(rewriteLoop(500));
   a.hart.exitMask = b.hart.exitMask = 1 << 3;
   const r = lockstep(a.hart, b.hart, { chunk: 700 });
   assert.equal(r.divergence, undefined);

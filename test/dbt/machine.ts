@@ -38,3 +38,33 @@ export function pair(src: string, opts?: DbtOptions): { a: DbtMachine; b: DbtMac
   const code = assemble(src);
   return { a: dbtMachine(code, true, opts), b: dbtMachine(code, false) };
 }
+
+/**
+ * A loop whose body is rewritten (store + fence.i) three times; s1 ends at 5 * iterations (with a
+ * translator compiling elsewhere, a rewrite may land while the page's translation is compiling).
+ */
+export const rewriteLoop = (iterations: number): string => `
+    li s1, 0
+    li s2, 3
+    li s0, 0x80100000
+outer:
+    li t0, ${iterations}
+loop:
+    .option push
+    .option norvc
+patch:
+    addi s1, s1, 1         # rewritten to addi s1, s1, 2 below (4 bytes: no RVC here)
+    .option pop
+    sd s1, 0(s0)
+    ld t3, 0(s0)
+    add s3, s3, t3
+    addi t0, t0, -1
+    bnez t0, loop
+    la t1, patch
+    li t2, 0x00248493      # addi s1, s1, 2
+    sw t2, 0(t1)
+    fence.i
+    addi s2, s2, -1
+    bnez s2, outer
+    ebreak
+`;

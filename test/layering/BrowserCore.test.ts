@@ -35,6 +35,8 @@ export const HOST_FILES: Record<string, string> = {
   "devices/fs/P9Server.ts": "the 9P server exports a host directory",
   "devices/virtio/Virtio9p.ts": "the 9P transport shares P9Server's Buffer codec",
   "dbt/WasmTiering.ts": "process-wide V8 flags, set by entry points only",
+  "dbt/CompileWorker.ts": "the translator's compile worker thread (worker_threads), chosen by entry points",
+  "dbt/CompileWorkerThread.ts": "the compile worker's thread",
   "dbt/Lockstep.ts": "run-elf --lockstep debugging",
   "vmm/NodeBackends.ts": "the host backends of the CLI and the daemon: files, passt, TAP, 9p",
   "vmm/vcpu/spawnVcpu.ts": "starts vCPU threads (worker_threads); the page's build substitutes Web Workers",

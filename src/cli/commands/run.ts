@@ -26,7 +26,7 @@ import { TerminalBackend } from "../../devices/chardev/TerminalBackend.js";
 import type { CharBackend } from "../../devices/chardev/CharBackend.js";
 import { SocketSwitchPort } from "../../devices/net/SocketSwitch.js";
 import { DEFAULT_ENGINE } from "../../dbt/Engine.js";
-import { engineOptionsFromEnv, parseEngine, setEngineTiering } from "../EngineSetup.js";
+import { engineOptionsFromEnv, parseEngine, setEngineCompiler, setEngineTiering } from "../EngineSetup.js";
 import { formatDbtStats } from "../../dbt/Dbt.js";
 import { NET_FLAG_USAGE, parseNetFlags } from "../NetOption.js";
 import { readSnapshotHeader, restoreSnapshot, snapshotSpec, takeSnapshot } from "../../vmm/snapshot/Snapshot.js";
@@ -358,6 +358,7 @@ export async function runOnTerminal(
   hooks: RunHooks = {},
 ): Promise<{ exit: VmExit; vm: Vm }> {
   setEngineTiering(false); // a boot is mostly run-once code: Liftoff only (src/dbt/WasmTiering.ts)
+  setEngineCompiler();
   let machine: VirtMachine | undefined;
   const terminal = new TerminalBackend({ onQuit: () => machine?.vm.stop() });
   try {

@@ -1,0 +1,38 @@
+// The compile worker's thread (src/dbt/CompileWorker.ts): validates and compiles each unit's module,
+// then posts it back. V8 compiles a function at its first call (lazy compilation), so the worker
+// instantiates the module over a stand-in memory of the same size and calls the unit with a zero
+// budget: a unit returns at once when its budget is below its longest path (PageTranslator's entry
+// check), having stored only the budget, in the stand-in memory. The compiled code travels with the
+// module.
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import type { CompiledUnit, CompileJob } from "./CompileWorker.js";
+
+const { port, posted } = workerData as { port: MessagePort; posted: Int32Array };
+if (parentPort === null) throw new Error("CompileWorkerThread runs as a worker thread only");
+
+/** Stand-in memories by size and sharedness (the unit's memory import must match both). */
+const memories = new Map<string, WebAssembly.Memory>();
+const noStep = (): number => 0;
+
+port.on("message", (job: CompileJob) => {
+  let reply: CompiledUnit;
+  try {
+    const key = `${job.memoryPages}/${job.shared}`;
+    let memory = memories.get(key);
+    if (memory === undefined) {
+      memory = new WebAssembly.Memory({ initial: job.memoryPages, maximum: job.memoryPages, shared: job.shared });
+      memories.set(key, memory);
+    }
+    const module = new WebAssembly.Module(job.bytes);
+    const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep } }).exports["f"] as (
+      block: number,
+      budget: number,
+    ) => number;
+    unit(0, 0);
+    reply = { id: job.id, module };
+  } catch (e) {
+    reply = { id: job.id, error: (e as Error).message };
+  }
+  port.postMessage(reply);
+  Atomics.add(posted, 0, 1);
+});

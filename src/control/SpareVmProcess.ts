@@ -84,7 +84,16 @@ export class SparePool {
     // before the spare becomes a VM.
     const child = spawn(
       process.execPath,
-      ["--max-old-space-size=256", "--expose-gc", this.script, socket, "--spare", ...this.args],
+      // --max-semi-space-size=1: as every VM process (VmManager, src/dbt/WasmTiering.ts setVmHeapFlags).
+      [
+        "--max-old-space-size=256",
+        "--max-semi-space-size=1",
+        "--expose-gc",
+        this.script,
+        socket,
+        "--spare",
+        ...this.args,
+      ],
       { detached: true, stdio: ["ignore", "ignore", err] },
     );
     closeSync(err);

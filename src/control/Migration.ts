@@ -71,6 +71,8 @@ export async function sendMigration(
 ): Promise<MigrationResult> {
   const board = vm.board;
   const mem = board.memory;
+  // Pages of a lazily restored guest still in its snapshot file are read in: RAM is compared whole.
+  mem.makeResident();
   const pages = mem.size / PAGE;
   const ram = Buffer.from(mem.buffer, 0, mem.size);
   const shadow = Buffer.alloc(mem.size);

@@ -43,6 +43,18 @@ export class GuestMemory {
   readonly engineBytes: number;
   /** One bit per 4 KiB guest page written by the device side (for live migration / snapshots). */
   readonly dirty: Uint32Array;
+  /**
+   * Lazy restore (docs/SNAPSHOTS.md "Restore is lazy"): one byte per 4 KiB page, non-zero while the
+   * page's contents are still only in a snapshot file; undefined when every page is resident. Only
+   * slow paths consult it, and they are the only ways into RAM: a hart's translation fills (its fast
+   * caches, and the translator's TLB mirror copied from them, hold only pages a fill admitted),
+   * page-table walks, and device DMA through offsetOf() and the checked accessors.
+   */
+  absent: Uint8Array | undefined = undefined;
+  private pageIn: ((page: number) => void) | undefined;
+  private lazyEnded: (() => void) | undefined;
+  /** Pages brought in on first touch since the lazy restore (statistics). */
+  pagedIn = 0;
 
   constructor(opts: GuestMemoryOptions) {
     const { base, size } = opts;
@@ -81,7 +93,60 @@ export class GuestMemory {
    */
   offsetOf(gpa: Gpa, len: number): HostOffset | -1 {
     if (!(len >= 0) || !(gpa >= this.base) || gpa + len > this.end) return -1;
+    if (this.absent !== undefined) this.touchRange(gpa - this.base, len);
     return hostOffset(gpa - this.base);
+  }
+
+  /**
+   * Starts lazy residency: pages marked in `absent` are brought in by `pageIn(page)` on first
+   * touch (page numbers relative to base; pageIn writes the page's bytes into RAM); `ended` runs
+   * when lazy residency ends (the loader closes its file).
+   */
+  beginLazy(absent: Uint8Array, pageIn: (page: number) => void, ended?: () => void): void {
+    this.endLazy();
+    this.absent = absent;
+    this.pageIn = pageIn;
+    this.lazyEnded = ended;
+    this.pagedIn = 0;
+  }
+
+  /** Makes the page holding host offset `off` (inside RAM) resident. */
+  touch(off: number): void {
+    this.touchPage(off >>> GUEST_PAGE_SHIFT);
+  }
+
+  private touchPage(p: number): void {
+    const a = this.absent;
+    if (a === undefined) return;
+    if (a[p] !== 0) {
+      a[p] = 0;
+      this.pageIn!(p);
+      this.pagedIn++;
+    }
+  }
+
+  /** Makes the pages of host range [off, off+len) (inside RAM) resident. */
+  touchRange(off: number, len: number): void {
+    if (this.absent === undefined || len <= 0) return;
+    const last = (off + len - 1) >>> GUEST_PAGE_SHIFT;
+    for (let p = off >>> GUEST_PAGE_SHIFT; p <= last; p++) this.touchPage(p);
+  }
+
+  /** Brings in every absent page and ends lazy residency (before reading all of RAM: snapshots, migration). */
+  makeResident(): void {
+    const a = this.absent;
+    if (a === undefined) return;
+    for (let p = 0; p < a.length; p++) this.touchPage(p);
+    this.endLazy();
+  }
+
+  /** Ends lazy residency without loading anything (RAM is about to be cleared: a reboot). */
+  endLazy(): void {
+    const ended = this.lazyEnded;
+    this.absent = undefined;
+    this.pageIn = undefined;
+    this.lazyEnded = undefined;
+    ended?.();
   }
 
   /** A view of guest RAM for DMA, or undefined if the range leaves RAM. Marks it dirty if `write`. */

@@ -125,6 +125,7 @@ export class Mmu {
       const vpn = Math.floor(vpnAll / 2 ** (9 * i)) % 512;
       const pteAddr = a + vpn * 8;
       if (pteAddr < mem.base || pteAddr + 8 > mem.end) return ACCESS_FAULT;
+      if (mem.absent !== undefined) mem.touch(pteAddr - mem.base); // lazy restore (GuestMemory.absent)
       const w = (pteAddr - mem.base) >>> 2;
       let lo = this.ram[w]!;
       const hi = this.ram[w + 1]!;

@@ -181,6 +181,7 @@ export class TwoStageMmu {
       if (pteSpa < 0) return pteSpa === GUEST_PAGE_FAULT ? this.guestFault(pteGpa, true, false) : pteSpa;
       const mem = this.memory;
       if (pteSpa < mem.base || pteSpa + 8 > mem.end) return ACCESS_FAULT;
+      if (mem.absent !== undefined) mem.touch(pteSpa - mem.base); // lazy restore (GuestMemory.absent)
       const w = (pteSpa - mem.base) >>> 2;
       let lo = this.ram[w]!;
       const hi = this.ram[w + 1]!;
@@ -232,6 +233,7 @@ export class TwoStageMmu {
       const idx = i === levels - 1 ? Math.floor(gpn / span) % 2048 : Math.floor(gpn / span) % 512;
       const pteAddr = a + idx * 8;
       if (pteAddr < mem.base || pteAddr + 8 > mem.end) return ACCESS_FAULT;
+      if (mem.absent !== undefined) mem.touch(pteAddr - mem.base); // lazy restore (GuestMemory.absent)
       const w = (pteAddr - mem.base) >>> 2;
       let lo = this.ram[w]!;
       const hi = this.ram[w + 1]!;

@@ -140,7 +140,8 @@ export async function buildVirtMachine(spec: MachineSpec, host: MachineHost): Pr
     throw e;
   }
   let closed: Promise<void> | undefined;
-  const close = () => (closed ??= closeAll());
+  // Closing also ends a lazy restore's residency (the snapshot file it reads pages from is closed).
+  const close = () => (closed ??= closeAll().finally(() => vm.board.memory.endLazy()));
   return {
     vm,
     disks,

@@ -347,7 +347,10 @@ export class VirtBoard {
     this.pendingEvent = undefined;
     // A reboot starts from zeroed RAM; the first boot's RAM is fresh (zero) already, and filling it
     // would make the OS commit every page of it (a 512 MiB guest's RSS grew by 512 MiB at start).
-    if (this.resets++ > 0) this.memory.bytes.fill(0);
+    if (this.resets++ > 0) {
+      this.memory.endLazy(); // a lazy restore's pages not loaded yet are not wanted any more
+      this.memory.bytes.fill(0);
+    }
     this.memory.takeDirty();
     for (const t of this.virtio) t.reset();
     const load = !(this.opts.restoring && this.resets === 1);

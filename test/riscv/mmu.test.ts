@@ -83,8 +83,9 @@ function vmMachine(src: string, levels = 3, priv = PRIV_S) {
   return { m, pt, hart: m.hart, step };
 }
 
-test("Sv39 4 KiB pages: loads and stores translate and set A, and D only on stores", { skip }, () => {
-  const { m, pt, hart, step } = vmMachine(`
+/** Two loads and a store through two Sv39 4 KiB pages (p1, p2: their leaf PTEs' addresses). */
+function loadStoreMachine() {
+  const vm = vmMachine(`
     li t0, 0x40001000
     li t1, 0x40002000
     ld a0, 0(t0)
@@ -93,10 +94,15 @@ test("Sv39 4 KiB pages: loads and stores translate and set A, and D only on stor
     sd t2, 0(t1)
     ebreak
   `);
-  const p1 = pt.map(0x40001000n, DATA1, V | R | W);
-  const p2 = pt.map(0x40002000n, DATA1 - 4096, V | R | W);
-  m.memory.writeU64(gpa(DATA1 - 4096 + 8), 0x3333n);
-  hart.writeCsr(0x180, pt.satp());
+  const p1 = vm.pt.map(0x40001000n, DATA1, V | R | W);
+  const p2 = vm.pt.map(0x40002000n, DATA1 - 4096, V | R | W);
+  vm.m.memory.writeU64(gpa(DATA1 - 4096 + 8), 0x3333n);
+  vm.hart.writeCsr(0x180, vm.pt.satp());
+  return { ...vm, p1, p2 };
+}
+
+test("Sv39 4 KiB pages: loads and stores translate and set A, and D only on stores", { skip }, () => {
+  const { m, hart, step, p1, p2 } = loadStoreMachine();
   step();
   assert.equal(hart.getX(10), 0x1111n);
   assert.equal(hart.getX(11), 0x3333n);
@@ -104,6 +110,37 @@ test("Sv39 4 KiB pages: loads and stores translate and set A, and D only on stor
   assert.equal(m.memory.readU64(gpa(p1)) & BigInt(A | D), BigInt(A), "load sets A only");
   assert.equal(m.memory.readU64(gpa(p2)) & BigInt(A | D), BigInt(A | D), "store sets A and D");
 });
+
+test(
+  "lazy residency (lazy snapshot restore): fetches, page walks, loads and stores bring absent pages in first",
+  { skip },
+  () => {
+    const { m, pt, hart, step, p1, p2 } = loadStoreMachine();
+    // Every non-zero page goes to a "snapshot file" and RAM reads zero until a page's first touch.
+    const file = m.memory.bytes.slice();
+    const absent = new Uint8Array(m.memory.size / 4096);
+    absent.forEach((_, p) => {
+      if (!file.subarray(p * 4096, (p + 1) * 4096).some((b) => b !== 0)) return;
+      absent[p] = 1;
+      m.memory.bytes.fill(0, p * 4096, (p + 1) * 4096);
+    });
+    const loaded = new Set<number>();
+    m.memory.beginLazy(absent, (p) => {
+      loaded.add(p);
+      m.memory.bytes.set(file.subarray(p * 4096, (p + 1) * 4096), p * 4096);
+    });
+    step();
+    const page = (a: number) => (a - RAM_BASE) / 4096;
+    // Before the host reads anything: the code, the root table, both leaf tables' pages and the data.
+    for (const a of [RAM_BASE, pt.root, p1 - (p1 % 4096), DATA1, DATA1 - 4096])
+      assert.ok(loaded.has(page(a)), `page 0x${a.toString(16)} was not brought in by the hart`);
+    assert.equal(hart.getX(10), 0x1111n);
+    assert.equal(hart.getX(11), 0x3333n);
+    assert.equal(m.memory.readU64(gpa(DATA1 - 4096)), 0x77n);
+    assert.equal(m.memory.readU64(gpa(p1)) & BigInt(A | D), BigInt(A), "load sets A only");
+    assert.equal(m.memory.readU64(gpa(p2)) & BigInt(A | D), BigInt(A | D), "store sets A and D");
+  },
+);
 
 test("Sv39 megapages and gigapages; a misaligned superpage is a page fault", { skip }, () => {
   const { m, pt, hart, step } = vmMachine(`

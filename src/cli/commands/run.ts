@@ -402,7 +402,7 @@ export async function runOnTerminal(
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
                      [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--net ...]... [--stats]
                      [--snapshot-on-exit FILE [--snapshot-compress]]
-       typevisor run --restore FILE [--engine E] [--net ...]... [--vcpu-threads on|off] [--snapshot-on-exit FILE] [--stats]
+       typevisor run --restore FILE [--restore-eager] [--engine E] [--net ...]... [--vcpu-threads on|off] [--snapshot-on-exit FILE] [--stats]
 
 Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
 on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
@@ -416,7 +416,8 @@ ${MACHINE_FLAGS_USAGE}
                            to FILE (docs/SNAPSHOTS.md); --snapshot-compress deflates its RAM pages
   --restore FILE           resume the VM saved in snapshot FILE instead of booting (the machine and
                            its disks come from the snapshot; only --engine, --net and
-                           --vcpu-threads may be given)
+                           --vcpu-threads may be given). RAM pages are read from FILE when
+                           the guest first touches them; --restore-eager reads them all first
 
 Example:
   typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --memory 512M --net user,hostfwd=tcp::8080-:80`;
@@ -468,12 +469,15 @@ export const command: Command = {
         ...machineOptions,
         stats: { type: "boolean" },
         restore: { type: "string" },
+        "restore-eager": { type: "boolean" },
         "snapshot-on-exit": { type: "string" },
         "snapshot-compress": { type: "boolean" },
       },
       false,
     );
     const restorePath = values.restore;
+    if (values["restore-eager"] && restorePath === undefined)
+      throw new UsageError("run: --restore-eager goes with --restore FILE");
     const spec = restorePath !== undefined ? restoreSpec(values, restorePath) : readMachineSpec("run", values, true);
     // --stats: translated code also counts its TLB-mirror lookups, for the hit rate (src/dbt/Dbt.ts)
     if (values.stats) spec.engineOptions = { ...spec.engineOptions, countMirror: true };
@@ -483,9 +487,13 @@ export const command: Command = {
       hooks.restoring = true;
       hooks.beforeStart = (m) => {
         try {
-          const r = restoreSnapshot(m.vm, restorePath);
+          const r = restoreSnapshot(m.vm, restorePath, { eager: values["restore-eager"] === true });
           if (values.stats)
-            process.stderr.write(`typevisor: restored ${r.loadedPages} RAM pages in ${r.ms.toFixed(1)} ms\n`);
+            process.stderr.write(
+              r.lazyPages !== undefined
+                ? `typevisor: restored in ${r.ms.toFixed(1)} ms; ${r.lazyPages} RAM pages are loaded on first touch\n`
+                : `typevisor: restored ${r.loadedPages} RAM pages in ${r.ms.toFixed(1)} ms\n`,
+            );
         } catch (e) {
           if (e instanceof SnapshotError) throw new UsageError(`run: ${e.message}`);
           throw e;
@@ -508,6 +516,8 @@ export const command: Command = {
     }
     const { exit, vm } = await runOnTerminal("run", spec, undefined, hooks);
     if (values.stats) process.stderr.write(formatStats(vm.stats()));
+    if (values.stats && restorePath !== undefined && values["restore-eager"] !== true)
+      process.stderr.write(`typevisor: ${vm.board.memory.pagedIn} RAM pages were loaded on first touch\n`);
     if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
     return exit.status;
   },

@@ -125,6 +125,8 @@ export async function takeSnapshot(
   const tmp = `${path}.partial`;
   try {
     await Promise.all(board.virtio.map((t) => t.idle()));
+    // A lazily restored guest's pages still in the old file are read in: RAM is written whole.
+    board.memory.makeResident();
     const blockers = snapshotBlockers(board);
     if (blockers.length > 0) throw new SnapshotError(`cannot snapshot now: ${blockers.join("; ")}`);
     await opts.whilePaused?.();
@@ -228,20 +230,24 @@ export function snapshotSpec(header: SnapshotHeader, path: string): MachineSpec 
 }
 
 export interface RestoreInfo {
-  /** Pages loaded from the file. */
+  /** Pages loaded from the file (lazy: 0; they are loaded on first touch). */
   loadedPages: number;
+  /** Lazy restore: the pages stored in the file, loaded on first touch. */
+  lazyPages?: number;
   /** Time to load RAM and device state, in milliseconds. */
   ms: number;
 }
 
 /**
  * Restores the snapshot at `path` into `vm`, freshly built (not started) from snapshotSpec() of the
- * same snapshot. RAM is loaded eagerly (see SnapshotReader.loadRam for why not lazily).
+ * same snapshot. RAM is loaded lazily (pages read from the file on first touch, docs/SNAPSHOTS.md
+ * "Restore is lazy") unless `eager` or the RAM is deflated.
  */
-export function restoreSnapshot(vm: Vm, path: string): RestoreInfo {
+export function restoreSnapshot(vm: Vm, path: string, opts: { eager?: boolean } = {}): RestoreInfo {
   if (vm.state !== "created") throw new SnapshotError("a snapshot can only be restored into a VM that has not run");
   const t0 = performance.now();
   const r = new SnapshotReader(path);
+  let keepOpen = false;
   try {
     checkHeader(r.header, path);
     const board = vm.board;
@@ -251,6 +257,17 @@ export function restoreSnapshot(vm: Vm, path: string): RestoreInfo {
     // The loader wrote the kernel, initramfs and device tree into the fresh RAM: those pages are the
     // dirty ones; the ones the snapshot does not store must read as zero again.
     const written = mem.takeDirty();
+    const lazy = opts.eager ? undefined : r.lazyRam(mem.bytes);
+    if (lazy) {
+      // Written pages the file stores are absent (their first touch reads the whole page over
+      // what the loader wrote); the others must read as zero again.
+      for (const p of written) if (lazy.absent[p] === 0) mem.bytes.fill(0, p * SNAPSHOT_PAGE, (p + 1) * SNAPSHOT_PAGE);
+      const state = r.json("state") as MachineSavedState;
+      mem.beginLazy(lazy.absent, lazy.pageIn, () => r.close());
+      keepOpen = true;
+      restoreMachineState(board, state);
+      return { loadedPages: 0, lazyPages: lazy.stored, ms: performance.now() - t0 };
+    }
     const loaded = r.loadRam(mem.bytes, (bitmap) => {
       for (const p of written) {
         if ((bitmap[p >>> 3]! & (1 << (p & 7))) === 0) mem.bytes.fill(0, p * SNAPSHOT_PAGE, (p + 1) * SNAPSHOT_PAGE);
@@ -258,7 +275,10 @@ export function restoreSnapshot(vm: Vm, path: string): RestoreInfo {
     });
     restoreMachineState(board, r.json("state") as MachineSavedState);
     return { loadedPages: loaded, ms: performance.now() - t0 };
+  } catch (e) {
+    if (keepOpen) vm.board.memory.endLazy();
+    throw e;
   } finally {
-    r.close();
+    if (!keepOpen) r.close();
   }
 }

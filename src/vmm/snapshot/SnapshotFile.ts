@@ -301,6 +301,53 @@ export class SnapshotReader {
     return loaded;
   }
 
+  /**
+   * The lazy counterpart of loadRam (docs/SNAPSHOTS.md "Restore is lazy"), for raw RAM sections:
+   * reads only the bitmap and returns which pages are stored (1 in `absent`, one byte per page) and
+   * pageIn(page), which reads one stored page into `ram` from this file. The reader must stay open
+   * while pages may still be read. Undefined for deflated RAM, whose pages cannot be read one by
+   * one: the caller loads it eagerly.
+   */
+  lazyRam(ram: Uint8Array): { absent: Uint8Array; stored: number; pageIn: (page: number) => void } | undefined {
+    const s = this.section("ram");
+    const head = Buffer.from(this.bytes(s.offset, 16));
+    const pages = head.readUInt32LE(4);
+    if (head.readUInt32LE(0) !== SNAPSHOT_PAGE || pages * SNAPSHOT_PAGE !== ram.length)
+      throw new SnapshotError(
+        `snapshot '${this.path}' holds ${pages} pages of ${head.readUInt32LE(0)} bytes of RAM, the machine has ${ram.length} bytes`,
+      );
+    if (head.readUInt32LE(8) !== RAM_RAW) return undefined;
+    const bitmap = this.bytes(s.offset + 16, Math.ceil(pages / 8));
+    const data = s.offset + 16 + bitmap.length;
+    // The stored pages are in page order: a page's place in the file is the number of stored pages
+    // before it, counted per byte of the bitmap once here.
+    const absent = new Uint8Array(pages);
+    const before = new Uint32Array(bitmap.length);
+    let stored = 0;
+    for (let i = 0; i < bitmap.length; i++) {
+      before[i] = stored;
+      for (let b = 0; b < 8; b++) {
+        if ((bitmap[i]! >>> b) & 1) {
+          absent[i * 8 + b] = 1;
+          stored++;
+        }
+      }
+    }
+    if (data + stored * SNAPSHOT_PAGE > s.offset + s.length) fail(this.path);
+    const fd = this.fd;
+    const path = this.path;
+    const pageIn = (page: number) => {
+      const byte = page >>> 3;
+      let rank = before[byte]!;
+      for (let b = 0; b < (page & 7); b++) rank += (bitmap[byte]! >>> b) & 1;
+      const dst = ram.subarray(page * SNAPSHOT_PAGE, (page + 1) * SNAPSHOT_PAGE);
+      const pos = data + rank * SNAPSHOT_PAGE;
+      let done = 0;
+      while (done < SNAPSHOT_PAGE) done += readSync(fd, dst, done, SNAPSHOT_PAGE - done, pos + done) || fail(path);
+    };
+    return { absent, stored, pageIn };
+  }
+
   close(): void {
     closeSync(this.fd);
   }

@@ -21,7 +21,8 @@
 //   tv.poweroff=1     power off right after TYPEVISOR-BOOT-OK (boot-time measurements)
 //   tv.nodisk=1       do not mount /dev/vda even if present (virtio-9p shares are mounted on /mnt/TAG)
 //   tv.nonet=1        do not configure NICs by DHCP
-//   tv.rows=R tv.cols=C  the host terminal's size, set on the console (`stty rows R cols C`)
+//   tv.rows=R tv.cols=C  the host terminal's size, set on the console (`stty rows R cols C`); later
+//                    sizes come through hvc0 (the follower before the interactive shell)
 
 /** 9p mount tag of the share that carries the host user's ssh public keys to a root-disk image. */
 export const CIDATA_TAG = "typevisor-cidata";
@@ -209,6 +210,22 @@ if [ -n "$tv_cmd" ]; then
   run_waiting sh -c "$tv_cmd"
   echo "TYPEVISOR-CMD-END rc=$rc"
   finish poweroff
+fi
+
+# The console follows the host terminal's size: Typevisor's hvc0 (virtio-console with
+# VIRTIO_CONSOLE_F_SIZE, virtio 1.2 §5.3.4) gets the host's cols/rows at probe and on every change,
+# and the kernel then resizes hvc0 and sends SIGWINCH to its foreground process group. This follower
+# holds hvc0 as its controlling terminal (setsid -c) and copies each size to the console the shell
+# runs on (the serial line), whose foreground programs get their own SIGWINCH. Root-disk images do
+# the same with a systemd unit (RootDiskConfig.ts).
+if [ -c /dev/hvc0 ]; then
+  setsid -c sh -c 'copy() {
+      set -- $(stty size 2>/dev/null)
+      [ "\${1:-0}" -gt 0 ] && [ "\${2:-0}" -gt 0 ] && stty -F /dev/console rows "$1" cols "$2" 2>/dev/null
+    }
+    trap copy WINCH
+    copy
+    while :; do sleep 86400 & wait $! || kill $! 2>/dev/null; done' </dev/hvc0 >/dev/null 2>&1 &
 fi
 
 echo

@@ -37,6 +37,15 @@ export class AssemblyError extends Error {
  */
 export const LINUX_RECIPE_VERSION = 5;
 
+/**
+ * The initramfs-only image's version: LINUX_RECIPE_VERSION plus changes to the init's interactive
+ * shell path, which a root-disk image's init never reaches (it switch_roots before), so that they
+ * do not rebuild root disks (a 5 to 60 minute build) for nothing. Recorded in the manifest of an
+ * initramfs-only image (root-disk manifests record ROOTDISK_RECIPE_VERSION * 1000 +
+ * LINUX_RECIPE_VERSION). +1: the console follows hvc0's size (the host terminal's, after boot).
+ */
+export const INITRAMFS_RECIPE_VERSION = LINUX_RECIPE_VERSION * 100 + 1;
+
 export const KERNEL_FILE = "kernel";
 export const INITRD_FILE = "initrd.cpio";
 export const DISK_FILE = "disk.ext4";
@@ -274,7 +283,7 @@ export async function assembleLinux(spec: ImageSpec, apt: AptRoot, out: string, 
     suite: spec.suite,
     mirror: apt.config.mirror,
     createdAt: new Date().toISOString(),
-    recipeVersion: LINUX_RECIPE_VERSION,
+    recipeVersion: INITRAMFS_RECIPE_VERSION,
     packages: [meta, kpkg, bpkg].map(toManifestPackage),
     artifacts: {
       kernel: await artifactOf(out, KERNEL_FILE),

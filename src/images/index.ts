@@ -6,7 +6,7 @@ import { AptError, AptRoot, AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./A
 import { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
 import { DEFAULT_KEYRING, hostSources, pickDebianMirror } from "./HostSources.js";
 import { ImageCache, LockFile } from "./ImageCache.js";
-import { assembleLinux, LINUX_RECIPE_VERSION } from "./LinuxImage.js";
+import { assembleLinux, INITRAMFS_RECIPE_VERSION, LINUX_RECIPE_VERSION } from "./LinuxImage.js";
 import { MANIFEST_FILE, verifyImage, type Manifest } from "./Manifest.js";
 import { progressFor, type Progress } from "./Progress.js";
 import { assembleRootfs, ROOT_DIR, ROOTFS_RECIPE_VERSION } from "./RootfsImage.js";
@@ -57,7 +57,7 @@ function spec(name: string): ImageSpec {
 /** An intact image assembled by the current recipe needs no pull. */
 function current(s: ImageSpec, m: Manifest | undefined): m is Manifest {
   const version = {
-    "linux-initramfs": LINUX_RECIPE_VERSION,
+    "linux-initramfs": INITRAMFS_RECIPE_VERSION,
     "linux-rootdisk": ROOTDISK_RECIPE_VERSION * 1000 + LINUX_RECIPE_VERSION,
     rootfs: ROOTFS_RECIPE_VERSION,
   }[s.recipe];

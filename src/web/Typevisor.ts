@@ -41,6 +41,11 @@ export interface BootOptions {
    * Web Worker in the page; false runs them all round-robin on one thread.
    */
   vcpuThreads?: boolean;
+  /**
+   * The console terminal's size, given to the guest's hvc0 (virtio-console); follow changes with
+   * resize(). The image's init copies hvc0's size to the serial console the shell runs on.
+   */
+  consoleSize?: { cols: number; rows: number };
   /** Where the console goes besides the "console" event (e.g. a host terminal under Node). */
   terminal?: CharBackend;
   onProgress?: (p: DownloadProgress) => void;
@@ -58,6 +63,8 @@ export interface TypevisorVm {
   on<K extends keyof TypevisorEvents>(event: K, listener: (value: TypevisorEvents[K]) => void): () => void;
   /** Types into the guest's console. */
   input(data: string | Uint8Array): void;
+  /** The console terminal has a new size: tells the guest (hvc0's size, SIGWINCH in the guest). */
+  resize(cols: number, rows: number): void;
   stats(): Promise<VmStats>;
   pause(): void;
   resume(): void;
@@ -227,7 +234,12 @@ export async function boot(opts: BootOptions): Promise<TypevisorVm> {
         disks: disks.map((b, i) => ({ path: String(i), readOnly: b.readOnly })),
         nics: [],
       },
-      { console, backends, onStateChange: (s) => emit("state", s) },
+      {
+        console,
+        backends,
+        onStateChange: (s) => emit("state", s),
+        ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}),
+      },
     );
   } catch (e) {
     throw new BootError((e as Error).message);
@@ -253,6 +265,7 @@ export async function boot(opts: BootOptions): Promise<TypevisorVm> {
       return () => set.delete(listener);
     },
     input: (data) => console.input(typeof data === "string" ? new TextEncoder().encode(data) : data),
+    resize: (cols, rows) => vm.board.hvc?.resize(cols, rows),
     stats: () => Promise.resolve(vm.stats()),
     pause: () => vm.pause(),
     resume: () => vm.resume(),

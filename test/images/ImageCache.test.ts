@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { cacheRoot, ImageCache, LockFile } from "../../src/images/ImageCache.js";
 import { MANIFEST_FORMAT, sha256, treeListing, verifyImage, type Manifest } from "../../src/images/Manifest.js";
 import { imagePaths, listImages, pullImage } from "../../src/images/index.js";
-import { LINUX_RECIPE_VERSION } from "../../src/images/LinuxImage.js";
+import { INITRAMFS_RECIPE_VERSION } from "../../src/images/LinuxImage.js";
 import { sparseCopy } from "../../src/cli/commands/start.js";
 
 const bin = fileURLToPath(new URL("../../../bin/typevisor.js", import.meta.url));
@@ -35,7 +35,7 @@ function fakeImage(cache: ImageCache, name = "debian-riscv64"): string {
     suite: "trixie",
     mirror: "http://deb.debian.org/debian",
     createdAt: new Date(0).toISOString(),
-    recipeVersion: LINUX_RECIPE_VERSION,
+    recipeVersion: INITRAMFS_RECIPE_VERSION,
     packages: [{ name: "busybox-static", version: "1:1.37.0-6", arch: "riscv64", sha256: "00".repeat(32), size: 1 }],
     artifacts,
     cmdline: "console=ttyS0",

@@ -1,6 +1,7 @@
 // The boot page in a real browser (issue 20): `typevisor web`'s server (serveWeb) serves the page
-// and the debian-riscv64 image; headless Chromium boots it with the translator to the shell prompt,
-// the test types `uname -m` into xterm.js and reads the answer from xterm's buffer, and checks the
+// and the debian-riscv64 image; headless Chromium boots it with the translator and 2 vCPUs (Web
+// Workers) to the shell prompt, the test types `uname -m; nproc` into xterm.js and reads the answer
+// from xterm's buffer, resizes the window and reads the guest's new `stty size`, and checks the
 // live statistics (translated pages) and the disk-changes download. A screenshot goes to
 // test-artifacts/web/page.png. One boot: ~1-3 minutes on a loaded 2-core host.
 import { test } from "node:test";
@@ -52,6 +53,27 @@ test(
       await page.keyboard.type("uname -m; nproc; echo web-disk-write > /mnt/web.txt; sync\n");
       const after = await waitForText(text, /uname -m[^\n]*\n(riscv64)\n(\d+)\n/, 60_000);
       assert.match(after, /\nriscv64\n2\n/, "both vCPUs (Web Workers) are online");
+      // A window resize reaches the guest: xterm re-fits, the new size goes to hvc0 and the image's
+      // init copies it to the serial console the shell runs on (stty size answers "rows cols").
+      const size = () => page.evaluate("[window.typevisor.terminal.rows, window.typevisor.terminal.cols]");
+      const before = (await size()) as [number, number];
+      await page.setViewportSize({ width: 900, height: 600 });
+      await page.waitForFunction(`window.typevisor.terminal.cols !== ${before[1]}`, undefined, { timeout: 10_000 });
+      const [rows, cols] = (await size()) as [number, number];
+      assert.ok(rows < before[0] && cols < before[1], `the terminal re-fitted: ${before} -> ${rows},${cols}`);
+      // The guest follows asynchronously (a configuration interrupt, then SIGWINCH to the follower,
+      // which runs stty): ask until it answers the new size.
+      const resized = new RegExp(`stty size[^\\n]*\\n${rows} ${cols}\\n`);
+      for (let i = 0; ; i++) {
+        await page.keyboard.type("stty size\n");
+        const ok = await waitForText(text, resized, 5_000).then(
+          () => true,
+          () => false,
+        );
+        if (ok) break;
+        if (i === 8)
+          throw new Error(`the guest did not learn the new size ${rows} ${cols}:\n${(await text()).slice(-400)}`);
+      }
       const stats = await page.evaluate("window.typevisor.stats()");
       const s = stats as {
         engine: string;

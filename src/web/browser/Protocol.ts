@@ -15,6 +15,8 @@ export interface WorkerBootOptions {
   cpus?: number;
   append?: string;
   engine?: EngineName;
+  /** The console's size at boot (hvc0's; later sizes come as "resize" messages). */
+  consoleSize?: { cols: number; rows: number };
   /** Keep the disks' changes in OPFS under this name (they survive reloading the page). */
   persist?: string;
 }
@@ -22,6 +24,7 @@ export interface WorkerBootOptions {
 export type ToWorker =
   | { t: "boot"; opts: WorkerBootOptions }
   | { t: "input"; data: Uint8Array }
+  | { t: "resize"; cols: number; rows: number }
   | { t: "pause" }
   | { t: "resume" }
   | { t: "stop" }

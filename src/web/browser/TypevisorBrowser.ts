@@ -110,6 +110,7 @@ export async function boot(opts: BrowserBootOptions): Promise<BrowserVm> {
     kernel: absolute(rest.kernel),
     initrd: absolute(rest.initrd),
     disks: rest.disks?.map(absolute),
+    ...(terminal ? { consoleSize: { cols: terminal.cols, rows: terminal.rows } } : {}),
   };
   send({ t: "boot", opts: wopts });
   const encoder = new TextEncoder();
@@ -117,6 +118,10 @@ export async function boot(opts: BrowserBootOptions): Promise<BrowserVm> {
     send({ t: "input", data: typeof data === "string" ? encoder.encode(data) : data });
   terminal?.onData((d) => input(d));
   terminal?.onBinary((d) => input(Uint8Array.from(d, (c) => c.charCodeAt(0) & 0xff)));
+  // The terminal's new size (after fit() on a window resize, or the caller's own resize) reaches
+  // the guest through hvc0 (virtio-console SIZE), so full-screen programs redraw to fit.
+  const resize = (cols: number, rows: number) => send({ t: "resize", cols, rows });
+  terminal?.onResize(({ cols, rows }) => resize(cols, rows));
   const onResize = () => fitAddon?.fit();
   if (fitAddon) addEventListener("resize", onResize);
   try {
@@ -137,6 +142,7 @@ export async function boot(opts: BrowserBootOptions): Promise<BrowserVm> {
       return () => set.delete(listener);
     },
     input,
+    resize,
     async stats() {
       const r = await request({ t: "stats", id: nextId++ });
       return (r as { stats: VmStats }).stats;

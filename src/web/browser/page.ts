@@ -119,9 +119,10 @@ async function main(): Promise<void> {
   }
   $("image").textContent = cfg.name ?? "";
   $("state").textContent = "downloading";
-  // The terminal is fitted first: the guest's terminal size comes from the kernel command line (the
-  // image's init reads tv.rows and tv.cols); a serial line cannot tell it about later resizes, which
-  // only re-fit the view (run `stty rows R cols C` in the guest after resizing the window).
+  // The terminal is fitted first: the guest learns its size at boot from hvc0 (virtio-console
+  // SIZE) and from the kernel command line (tv.rows and tv.cols, for images without the hvc0
+  // follower); after a window resize the fitted size reaches hvc0 (TypevisorBrowser's onResize),
+  // and the image's init copies it to the serial console the shell runs on.
   const term = new Terminal({ scrollback: 10000, fontSize: 14 });
   const fit = new FitAddon();
   term.loadAddon(fit);

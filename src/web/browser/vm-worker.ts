@@ -11,6 +11,8 @@ import type { FromWorker, ToWorker } from "./Protocol.js";
 const post = (m: FromWorker, transfer: Transferable[] = []) => postMessage(m, { transfer });
 
 let vm: TypevisorVm | undefined;
+/** The console's size from a resize that came while the VM was still booting. */
+let size: { cols: number; rows: number } | undefined;
 let pending: Uint8Array[] = [];
 let pendingBytes = 0;
 let flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -81,6 +83,7 @@ async function handle(m: ToWorker): Promise<void> {
           post({ t: "note", message: "this browser lacks Atomics.waitAsync: all vCPUs share one thread" });
         vm = await boot({
           ...opts,
+          ...(size ? { consoleSize: size } : {}),
           disks,
           ...(threads ? {} : { vcpuThreads: false }),
           onProgress: (p) => post({ t: "progress", p }),
@@ -100,6 +103,10 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case "input":
       vm?.input(m.data);
+      return;
+    case "resize":
+      size = { cols: m.cols, rows: m.rows };
+      vm?.resize(m.cols, m.rows);
       return;
     case "pause":
       vm?.pause();

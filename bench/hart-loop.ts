@@ -1,14 +1,37 @@
-// Interpreter speed on a CPU-bound loop: Typevisor's hart vs Debian's qemu-riscv64 (user mode, TCG)
-// on the same instructions, in the same run. Prints guest MIPS for both and the ratio.
-// Usage: npx tsc -p . && node dist/bench/hart-loop.js [iterations]
+// Speed of a CPU-bound loop: Typevisor's hart (interpreter, or translated code with --dbt) against
+// Debian's qemu-riscv64 (user mode, TCG) and, with --dbt, against the same loop written by hand in
+// WebAssembly (guest registers in wasm locals, no TLB check: what a translator can at best reach in
+// wasm) compiled with the same V8 tiering, all in the same run. Prints guest MIPS and ns per guest
+// instruction (CPU time) for each, and the ratios.
+// Usage: npx tsc -p . && node dist/bench/hart-loop.js [iterations] [--dbt] [--tier liftoff|hot|turbofan]
+// --tier: V8's wasm tiering for translated and hand-written wasm: liftoff (default) as VMs and run-elf
+// run code at first, hot as VMs run a unit that stays hot (Liftoff, then TurboFan once the unit has
+// run 10 M instructions: DbtOptions.hotTier; the hand-written loop gets TurboFan too), turbofan: V8's
+// own tier-up, as exec runs it.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
 import { assemble, machine } from "../test/riscv/asm.js";
+import { attachDbt, DBT_ENGINE_BYTES } from "../src/dbt/Dbt.js";
+import { setWasmTiering } from "../src/dbt/WasmTiering.js";
+import { optimizingCompiler } from "../src/dbt/OptimizingCompile.js";
+import { CodeWriter, Op, ValType, WasmModuleBuilder } from "../src/dbt/WasmModuleBuilder.js";
+import { GuestMemory } from "../src/memory/GuestMemory.js";
+import { IoBus } from "../src/memory/IoBus.js";
+import { Hart, PRIV_M } from "../src/riscv/Hart.js";
+import { gpa } from "../src/memory/Address.js";
 
-const iters = Number(process.argv[2] ?? 5_000_000);
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { dbt: { type: "boolean", default: false }, tier: { type: "string", default: "liftoff" } },
+});
+const iters = Number(positionals[0] ?? 5_000_000);
+const tier = values.tier;
+if (tier !== "liftoff" && tier !== "hot" && tier !== "turbofan") throw new Error("--tier is liftoff, hot or turbofan");
+setWasmTiering({ tierUp: tier === "turbofan" });
 // 12 instructions per iteration: ALU, 64-bit shifts, mul, a load/store pair, compressed forms, a branch.
 const body = `
     li s0, ${iters}
@@ -29,21 +52,79 @@ const body = `
 `;
 const PER_ITER = 12;
 
-const m = machine(assemble(`${body}\n ebreak\n.data\n.align 3\nbuf: .dword 0\n`));
+/** CPU seconds (user + sys) of this process spent in f. */
+function cpu<T>(f: () => T): { secs: number; wall: number; r: T } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = f();
+  const wall = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  return { secs: (cu.user + cu.system) / 1e6, wall, r };
+}
+const ns = (secs: number, n: number) => ((secs * 1e9) / n).toFixed(3);
+
+const code = assemble(`${body}\n ebreak\n.data\n.align 3\nbuf: .dword 0\n`);
+let m: ReturnType<typeof machine>;
+if (values.dbt) {
+  // As a VM's hart: the translator attached with its default options (hot threshold included).
+  const memory = new GuestMemory({ base: 0x8000_0000, size: 4 << 20, shared: true, engineBytes: DBT_ENGINE_BYTES });
+  memory.write(gpa(0x8000_0000), code);
+  const hart = new Hart({ memory, bus: new IoBus("bench"), hartId: 0 });
+  attachDbt(hart, { hotTier: tier === "hot" ? 10_000_000 : 0 });
+  hart.priv = PRIV_M;
+  hart.setPc(0x8000_0000n);
+  m = { memory, hart } as ReturnType<typeof machine>;
+} else m = machine(code);
 m.hart.exitMask = 1 << 3;
-// CPU time rather than wall time: the machine is shared, and both sides are measured the same way.
-const c0 = process.cpuUsage();
-const t0 = performance.now();
-const r = m.hart.run(Number.MAX_SAFE_INTEGER);
-const wall = (performance.now() - t0) / 1000;
-const cu = process.cpuUsage(c0);
-const secs = (cu.user + cu.system) / 1e6;
-if (r !== 1) throw new Error(`unexpected exit ${r}`);
+const tv = cpu(() => m.hart.run(Number.MAX_SAFE_INTEGER));
+if (tv.r !== 1) throw new Error(`unexpected exit ${tv.r}`);
 const n = m.hart.instret;
-const tvMips = n / secs / 1e6;
+const checksum = m.hart.getX(9);
 console.log(
-  `typevisor hart: ${n} instructions in ${secs.toFixed(3)} s CPU (${wall.toFixed(3)} s wall) = ${tvMips.toFixed(1)} MIPS (checksum ${m.hart.getX(9).toString(16)})`,
+  `typevisor ${values.dbt ? `translated (${tier})` : "interpreter"}: ${n} instructions in ${tv.secs.toFixed(3)} s CPU (${tv.wall.toFixed(3)} s wall) = ${(n / tv.secs / 1e6).toFixed(1)} MIPS, ${ns(tv.secs, n)} ns/insn (checksum ${checksum.toString(16)})`,
 );
+
+if (values.dbt) {
+  // The same loop by hand: s0, s1, t0..t3 in i64 locals, buf a fixed address of a wasm memory.
+  const b = new WasmModuleBuilder();
+  b.importMemory("e", "m", 1, 1, false);
+  const c = new CodeWriter();
+  const S0 = 1,
+    S1 = 2,
+    T0 = 3,
+    T1 = 4,
+    T2 = 5,
+    T3 = 6;
+  c.localGet(0).op(Op.I64ExtendI32U).localSet(S0).i64Const(0x12345, 0).localSet(S1);
+  c.loop();
+  c.localGet(S1).localGet(S0).op(Op.I64Add).localSet(S1);
+  c.localGet(S1).i64Const(13, 0).op(Op.I64Shl).localSet(T0);
+  c.localGet(S1).localGet(T0).op(Op.I64Xor).localSet(S1);
+  c.localGet(S1).i64Const(7, 0).op(Op.I64ShrU).localSet(T0);
+  c.localGet(S1).localGet(T0).op(Op.I64Xor).localSet(S1);
+  c.localGet(S1).localGet(S0).op(Op.I64Mul).localSet(T1);
+  c.i32Const(64).localGet(T1).mem(Op.I64Store, 3, 0);
+  c.i32Const(64).mem(Op.I64Load, 3, 0).localSet(T2);
+  c.localGet(S1).localGet(T2).op(Op.I64Add).localSet(S1);
+  c.localGet(S1).i64Const(0xff, 0).op(Op.I64And).localSet(T3);
+  c.localGet(S0).i64Const(-1, -1).op(Op.I64Add).localTee(S0).op(Op.I64Eqz).op(Op.I32Eqz).brIf(0);
+  c.end();
+  c.localGet(S1);
+  b.addFunction([ValType.I32], [ValType.I64], Array<ValType>(6).fill(ValType.I64), c, "loop");
+  const mem = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+  const compile = tier === "hot" ? optimizingCompiler() : undefined;
+  const bytes = b.build();
+  const inst = new WebAssembly.Instance(compile ? compile(bytes) : new WebAssembly.Module(bytes), { e: { m: mem } });
+  const loop = inst.exports["loop"] as (n: number) => bigint;
+  loop(1000); // compiled (lazily) and run once, as the translated unit was before its hot loop
+  const hw = cpu(() => loop(iters));
+  const hn = iters * PER_ITER;
+  if (BigInt.asUintN(64, hw.r) !== checksum) throw new Error("hand-written wasm computed another checksum");
+  console.log(
+    `hand-written wasm (${tier}):   ${hn} instructions in ${hw.secs.toFixed(3)} s CPU = ${(hn / hw.secs / 1e6).toFixed(1)} MIPS, ${ns(hw.secs, hn)} ns/insn`,
+  );
+  console.log(`ratio translated/hand-written wasm (ns per instruction): ${(tv.secs / n / (hw.secs / hn)).toFixed(2)}x`);
+}
 
 // The same loop as a Linux user program under qemu-riscv64.
 const dir = mkdtempSync(join(tmpdir(), "tv-bench-"));
@@ -55,19 +136,16 @@ try {
   execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc", "-o", join(dir, "b.o"), join(dir, "b.S")]);
   execFileSync("riscv64-linux-gnu-ld", ["-static", "-o", join(dir, "b"), join(dir, "b.o")]);
   // qemu's CPU time, as the child's rusage (includes its start-up).
-  const before = process.resourceUsage();
-  execFileSync("qemu-riscv64", [join(dir, "b")]);
-  void before;
   const out = execFileSync("bash", ["-c", `TIMEFORMAT=%U+%S; { time qemu-riscv64 ${join(dir, "b")}; } 2>&1`])
     .toString()
     .trim();
   const [u, sy] = out.split("+").map(Number);
   const qs = (u ?? 0) + (sy ?? 0);
-  const qMips = (iters * PER_ITER) / qs / 1e6;
+  const qn = iters * PER_ITER;
   console.log(
-    `qemu-riscv64:   ${iters * PER_ITER} instructions in ${qs.toFixed(3)} s = ${qMips.toFixed(1)} MIPS CPU time (includes process start)`,
+    `qemu-riscv64:   ${qn} instructions in ${qs.toFixed(3)} s = ${(qn / qs / 1e6).toFixed(1)} MIPS CPU time, ${ns(qs, qn)} ns/insn (includes process start)`,
   );
-  console.log(`ratio typevisor/qemu: ${(tvMips / qMips).toFixed(3)}`);
+  console.log(`ratio typevisor/qemu (MIPS): ${(n / tv.secs / (qn / qs)).toFixed(3)}`);
 } catch (e) {
   console.log(`qemu-riscv64 comparison skipped: ${(e as Error).message.split("\n")[0]}`);
 } finally {

@@ -3,8 +3,10 @@
 // in-process, ecall write/exit served by this script) in the same run. Prints Typevisor's guest
 // MIPS (instructions retired / seconds), QEMU's wall time for the same program and the ratio.
 //
-//   npx tsc -p . && node dist/bench/interp-mips/run.js [--rounds N] [--repeat K] [--dbt]
-// --dbt also runs it with the binary translator (src/dbt) attached, when that exists.
+//   npx tsc -p . && node dist/bench/interp-mips/run.js [--rounds N] [--repeat K] [--dbt] [--hot-tier N]
+// --dbt also runs it with the binary translator (src/dbt) attached, when that exists; --hot-tier N
+// compiles a unit again with TurboFan once it has run N instructions (DbtOptions.hotTier; 0: never;
+// default the translator's, which this short program does not reach).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "1500" },
     repeat: { type: "string", default: "1" },
     dbt: { type: "boolean", default: false },
+    "hot-tier": { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
@@ -80,7 +83,11 @@ async function loadDbt(): Promise<Attach | string> {
     return {
       bytes,
       attach: (h) => {
-        (attach as (h: Hart) => unknown)(h);
+        const hotTier = values["hot-tier"];
+        (attach as (h: Hart, o: { hotTier?: number }) => unknown)(
+          h,
+          hotTier === undefined ? {} : { hotTier: Number(hotTier) },
+        );
       },
     };
   } catch (e) {
@@ -131,7 +138,7 @@ if (values.dbt) {
   if (typeof d === "string") dbtLine = `  typevisor + translator: skipped (${d})`;
   else {
     const r = runTypevisor(d);
-    dbtLine = `  typevisor + translator:  ${r.seconds.toFixed(2)} s  ${(r.instret / r.seconds / 1e6).toFixed(1)} MIPS  ratio to qemu ${(r.seconds / q.seconds).toFixed(1)}x  output ${r.out === q.out ? "matches" : "DIFFERS"}`;
+    dbtLine = `  typevisor + translator:  ${r.seconds.toFixed(2)} s  ${(r.instret / r.seconds / 1e6).toFixed(1)} MIPS  ${((r.seconds * 1e9) / r.instret).toFixed(2)} ns/insn  ratio to qemu ${(r.seconds / q.seconds).toFixed(1)}x  output ${r.out === q.out ? "matches" : "DIFFERS"}`;
   }
 }
 rmSync(dir, { recursive: true, force: true });

@@ -26,6 +26,7 @@ import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 import { PageTranslator, ExitKind, StepFlags, type TranslatedPage } from "./PageTranslator.js";
 import { currentUnitCompiler, type UnitCompiler } from "./UnitCompiler.js";
+import { optimizingCompiler, type OptimizingCompiler } from "./OptimizingCompile.js";
 import {
   DBT_ENGINE_BYTES,
   ENG_LOOKUPS,
@@ -77,7 +78,20 @@ export interface DbtOptions {
    * on this thread, else synchronously).
    */
   compiler?: UnitCompiler;
+  /**
+   * Instructions a unit executes before it is compiled again by the optimizing compiler an entry
+   * point registered (OptimizingCompile.ts; 0: never). Default HOT_TIER (docs/DBT.md "Session 5: code").
+   */
+  hotTier?: number;
 }
+
+/**
+ * Default DbtOptions.hotTier: above the instructions any unit of a Linux boot executes (the hottest
+ * run a few hundred million; at 50 M a boot compiled 14 units again, for no CPU gain and +90 MiB of
+ * peak RSS: TurboFan's compile memory stays in the malloc arenas of V8's compile threads), far below
+ * those of the in-guest workload's hot loops (billions).
+ */
+export const HOT_TIER = 500_000_000;
 
 export interface DbtStats {
   /** Pages translated (each is one wasm function) and the basic blocks in them. */
@@ -113,6 +127,9 @@ export interface DbtStats {
   tlbPageEvictions: number;
   /** TLB-mirror switches between U and S entries instead of flushes (syncMirror). */
   tlbMirrorSwitches: number;
+  /** Units compiled again by the optimizing compiler (DbtOptions.hotTier), and the time it took. */
+  optimized: number;
+  optimizeMs: number;
   /** Units dropped because they left wasm too often to pay off. */
   unprofitable: number;
   /** Translations compiled on another thread (UnitCompiler), and those dropped before they were installed. */
@@ -276,7 +293,13 @@ function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E:
     c,
     "enter",
   );
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { t: table, m: memory } });
+  // Every unit call goes through it (~540 M times in the in-guest workload): compiled by the
+  // optimizing tier when an entry point registered one (it is small: ~1 ms).
+  const opt = optimizingCompiler();
+  const bytes = b.build();
+  const inst = new WebAssembly.Instance(opt ? opt(bytes) : new WebAssembly.Module(bytes), {
+    e: { t: table, m: memory },
+  });
   return inst.exports["enter"] as EnterFn;
 }
 
@@ -305,6 +328,8 @@ class PageUnit {
   /** Instructions executed in this unit's translations since the page was first seen (for hotPages). */
   totalExecuted = 0;
   everTranslated = false;
+  /** Hot enough for the optimizing tier: its translations are compiled by it (DbtOptions.hotTier). */
+  optimized = false;
 }
 
 /** Entries between two checks of whether a unit pays for its entry/exit cost. */
@@ -377,6 +402,8 @@ export function emptyDbtStats(): DbtStats {
     unprofitable: 0,
     compilesOffThread: 0,
     compilesDiscarded: 0,
+    optimized: 0,
+    optimizeMs: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
     interpByReason: new Array<number>(INTERP_REASONS.length).fill(0),
   };
@@ -417,6 +444,7 @@ export class Dbt implements HartEngine {
   private readonly translator: PageTranslator;
   private readonly hot: number;
   private readonly slice: number;
+  private readonly hotTier: number;
   private epoch = -1;
   /** Bumped whenever memory may have been written by something other than translated code. */
   private gen = 1;
@@ -479,6 +507,7 @@ export class Dbt implements HartEngine {
     });
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
     this.hot = opts.hotThreshold ?? 512;
+    this.hotTier = opts.hotTier ?? HOT_TIER;
     this.atomics = opts.atomics ?? false;
     this.compiler = opts.compiler ?? currentUnitCompiler();
     this.slice = opts.slice ?? 4096;
@@ -917,6 +946,16 @@ export class Dbt implements HartEngine {
       sinceCheck += done;
       u.executed += done;
       u.totalExecuted += done;
+      if (
+        u.totalExecuted >= this.hotTier &&
+        this.hotTier > 0 &&
+        !u.optimized &&
+        u.fn !== undefined &&
+        optimizingCompiler()
+      ) {
+        u.optimized = true;
+        this.translate(u, host);
+      }
       if (++u.calls >= PAYOFF_WINDOW) {
         // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
         // in the interpreter than with an exit per few instructions: drop the unit for a while.
@@ -1022,6 +1061,8 @@ export class Dbt implements HartEngine {
 
   private invalidate(unit: PageUnit, host: number): void {
     this.drop(unit, host);
+    unit.optimized = false; // other code now
+    unit.totalExecuted = 0;
     this.stats.invalidations++;
   }
 
@@ -1071,7 +1112,10 @@ export class Dbt implements HartEngine {
     const shared = mem.buffer instanceof SharedArrayBuffer;
     b.importMemory("e", "m", pages, pages, shared);
     if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
-    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], PageTranslator.locals, tp.body, "f");
+    // The optimizing tier's module must differ from the Liftoff one, or V8 hands back the cached one.
+    const opt = unit.optimized ? optimizingCompiler() : undefined;
+    const name = opt ? "o" : "f";
+    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], PageTranslator.locals, tp.body, name);
     const bytes = b.build();
     const job: PendingUnit = {
       unit,
@@ -1095,12 +1139,30 @@ export class Dbt implements HartEngine {
     st.insnsTranslated += tp.insns;
     st.modules++;
     st.wasmBytes += bytes.length;
-    if (compiler !== undefined) {
+    if (opt !== undefined) {
+      // The optimizing tier compiles here, on the vCPU's thread (see OptimizingCompile.ts), and
+      // replaces any translation of the page still being compiled elsewhere.
+      if (unit.pending !== undefined) unit.pending.cancelled = true;
+      this.install(job, this.compileOptimized(opt, bytes));
+    } else if (compiler !== undefined) {
       unit.pending = job;
       st.compilesOffThread++;
       compiler.compile(bytes, pages, shared, (m) => this.install(job, m));
     } else this.install(job, new WebAssembly.Module(bytes));
     st.compileMs += performance.now() - t0;
+  }
+
+  private compileOptimized(opt: OptimizingCompiler, bytes: Uint8Array): WebAssembly.Module {
+    const t0 = performance.now();
+    let module: WebAssembly.Module;
+    try {
+      module = opt(bytes);
+    } catch {
+      module = new WebAssembly.Module(bytes); // the optimizing compiler failed: keep Liftoff's code
+    }
+    this.stats.optimized++;
+    this.stats.optimizeMs += performance.now() - t0;
+    return module;
   }
 
   /** Makes a compiled translation the unit's code (unless the unit was dropped meanwhile). */
@@ -1116,7 +1178,7 @@ export class Dbt implements HartEngine {
       this.freeSlots.push(unit.slot);
       this.newJumpGen();
     }
-    unit.fn = inst.exports["f"] as UnitFn;
+    unit.fn = (inst.exports["f"] ?? inst.exports["o"]) as UnitFn; // "o": the optimizing tier's
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.nextSlot++;
@@ -1156,7 +1218,7 @@ export function formatDbtStats(s: DbtStats): string {
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), dropped as unprofitable ${s.unprofitable}`,
-    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread)`,
+    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread); hot units compiled again by TurboFan ${s.optimized} (${s.optimizeMs.toFixed(1)} ms)`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0

@@ -57,9 +57,15 @@ const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 =
 const L_FR = 44, L_F1 = 45, L_F2 = 46, L_F3 = 47, L_F4 = 48;
 /** TLB-mirror miss: page offset | budget to refund << 12, for the shared exit stub (tlbCheck). */
 const L_X = 49;
+/**
+ * Hoisted TLB checks (tlbCheck): per group, an i32 local with the host address of the group's first
+ * access and one with that access's page offset.
+ */
+const L_G = 50, GROUPS = 6;
 const LOCALS: ValType[] = [];
 for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
 LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.I32);
+for (let i = 0; i < 2 * GROUPS; i++) LOCALS.push(ValType.I32);
 const reg = (r: number) => 1 + r;
 
 /**
@@ -323,7 +329,10 @@ export class PageTranslator {
     // skip. The budget is compared only at unit entry and back edges (see translate).
     if (len > 0) c.localGet(L_BUDGET).i32Const(len).op(Op.I32Sub).localSet(L_BUDGET);
     let j = 0; // instructions of this block executed so far
-    for (const d of list) {
+    this.curList = list;
+    for (let idx = 0; idx < list.length; idx++) {
+      const d = list[idx]!;
+      this.curIdx = idx;
       if (d.len === -1) { // fall through into the block that starts here, or into the next page
         this.goto(c, d.off, blockAt, k, N, 0);
         return this.endBlock(c, len);
@@ -338,6 +347,7 @@ export class PageTranslator {
       if (d.cls === Cls.Step) {
         this.emitStep(c, d.off, len - j, ((insn & 0x7f) === 0x73 ? StepFlags.System : 0) | (d.len === 4 ? StepFlags.Long : 0), dOut);
         this.cached[rd] = 0; // the interpreter may have written rd (x or f; uncaching is harmless either way)
+        this.grpH.fill(-1); // and may have changed the TLB (SFENCE.VMA)
         j++;
         continue;
       }
@@ -372,14 +382,14 @@ export class PageTranslator {
         }
         case 0x03: { // LOAD
           const op = [Op.I64Load8S, Op.I64Load16S, Op.I64Load32S, Op.I64Load, Op.I64Load8U, Op.I64Load16U, Op.I64Load32U][f3]!;
-          this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3 & 3, d.off, len - j, dOut, () => { c.mem(op, 0, 0); this.setReg(c, rd); });
+          this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3 & 3, d.off, len - j, dOut, (o) => { c.mem(op, 0, o); this.setReg(c, rd); });
           break;
         }
         case 0x23: { // STORE
           const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
-          this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, d.off, len - j, dOut, () => {
+          this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, d.off, len - j, dOut, (o) => {
             this.getReg(c, rs2);
-            c.mem([Op.I64Store8, Op.I64Store16, Op.I64Store32, Op.I64Store][f3]!, 0, 0);
+            c.mem([Op.I64Store8, Op.I64Store16, Op.I64Store32, Op.I64Store][f3]!, 0, o);
           });
           break;
         }
@@ -455,7 +465,7 @@ export class PageTranslator {
    * is reset there (startBlockCache).
    */
   private readonly cached = new Uint8Array(32);
-  private startBlockCache(): void { this.cached.fill(0); }
+  private startBlockCache(): void { this.cached.fill(0); this.grpH.fill(-1); this.grpNext = 0; }
 
   private getReg(c: CodeWriter, r: number): CodeWriter {
     if (r === 0) return c.i64Const(0, 0);
@@ -464,6 +474,7 @@ export class PageTranslator {
     return c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r).localTee(reg(r));
   }
   private setReg(c: CodeWriter, r: number): void {
+    this.grpH[r] = this.grpH[32 + r] = -1; // hoisted TLB checks through r are void
     if (r === 0) c.op(Op.Drop);
     else if (this.regsInLocals) c.localSet(reg(r));
     else {
@@ -481,17 +492,86 @@ export class PageTranslator {
    * emitStep does for other instructions, was tried: the rejoin after the step is a control-flow
    * merge after every load and store, where Liftoff spills its registers, and a boot was no faster.)
    */
-  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: () => void): void {
+  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: (offset: number) => void, groupable = true): void {
     const E = this.engineOffset;
     if (this.countMirror) c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_LOOKUPS).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_LOOKUPS);
+    const key = (tlb === ENG_TLB_STORE ? 32 : 0) | rs1;
+    const size = 1 << sizeLog2;
+    const g = groupable ? this.grpH[key]! : -1;
+    const delta = g >= 0 ? imm - this.grpImm[key]! : 0;
+    if (g >= 0 && size <= this.grpAlign[key]! && delta % size === 0) {
+      // Hoisted (see "TLB checks per base register" in docs/DBT.md): an earlier access of this block
+      // through the same, unchanged base register found its page in this mirror, aligned to at least
+      // `size`; this one is in the same page iff its page offset (that access's offset + delta) is in
+      // [0, 4096 - size], and then aligned too. Outside: the $miss stub, as for a mirror miss.
+      if (delta !== 0) {
+        c.i32Const(off | (refund << 12)).localSet(L_X);
+        this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localSet(L_A);
+        c.localGet(g + 1).i32Const(delta).op(Op.I32Add).i32Const(4096 - size).op(Op.I32GtU).brIf(dOut + 1); // to $miss
+      }
+      if (delta >= 0) {
+        c.localGet(g);
+        access(delta);
+      } else {
+        c.localGet(g).i32Const(delta).op(Op.I32Add);
+        access(0);
+      }
+      return;
+    }
     this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
     // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
     c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
     c.mem(Op.I64Load, 3, E + tlb);
-    c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne);
-    c.if_().i32Const(off | (refund << 12)).localSet(L_X).br(dOut + 2).end(); // to $miss
+    // A br_if, not an if-block: Liftoff keeps its cached registers (memory start, instance) across a
+    // br_if, while the end of an if-block is a merge that drops them. L_X holds a constant, which
+    // Liftoff only materializes on the taken branch.
+    c.i32Const(off | (refund << 12)).localSet(L_X);
+    c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).brIf(dOut + 1); // to $miss
+    // A later access of this block through the same base register reuses this check (a group).
+    const group = groupable && this.grpNext < GROUPS && this.reused(key, rs1) ? L_G + 2 * this.grpNext++ : -1;
+    if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
-    access();
+    if (group >= 0) {
+      c.localTee(group);
+      // registered before the access, whose destination register may be the base itself
+      this.grpH[key] = group;
+      this.grpImm[key] = imm;
+      this.grpAlign[key] = size;
+    }
+    access(0);
+  }
+
+  /**
+   * Hoisted TLB checks of the current block: per key (mirror: loads 0, stores 32; | base register),
+   * the local of the group (its host address; the page offset is the next local) or -1, the
+   * immediate and the alignment its first access checked.
+   */
+  private readonly grpH = new Int32Array(64).fill(-1);
+  private readonly grpImm = new Int32Array(64);
+  private readonly grpAlign = new Int32Array(64);
+  private grpNext = 0;
+  /** The block being emitted and the index in it of the instruction being emitted. */
+  private curList: Insn[] = [];
+  private curIdx = 0;
+
+  /**
+   * Whether a later load/store of the current block (same mirror `key`) goes through base register
+   * rs1 before rs1 is written or the block steps an instruction in the interpreter (a heuristic:
+   * a group costs two locals and two instructions, worth it only when reused).
+   */
+  private reused(key: number, rs1: number): boolean {
+    const list = this.curList;
+    const cur = list[this.curIdx]!;
+    if (rs1 !== 0 && lookupOpcode(cur.insn)?.rd === "x" && ((cur.insn >>> 7) & 31) === rs1) return false; // ld a0, 0(a0)
+    for (let i = this.curIdx + 1; i < list.length; i++) {
+      const d = list[i]!;
+      if (d.len <= 0 || d.cls === Cls.Unsupported || d.cls === Cls.Step) return false;
+      const op = d.insn & 0x7f;
+      const k = op === 0x03 || op === 0x07 ? 0 : op === 0x23 || op === 0x27 ? 32 : -1;
+      if (k >= 0 && (k | ((d.insn >>> 15) & 31)) === key) return true;
+      if (rs1 !== 0 && lookupOpcode(d.insn)?.rd === "x" && ((d.insn >>> 7) & 31) === rs1) return false;
+    }
+    return false;
   }
 
   /**
@@ -519,7 +599,7 @@ export class PageTranslator {
    * (sign-extended for .W), computed after rs2 is read, since rd may equal rs2.
    */
   private emitAmo(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
-    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut, () => this.amoAccess(c, insn, rd, rs2, f3));
+    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut, () => this.amoAccess(c, insn, rd, rs2, f3), false);
   }
 
   private amoAccess(c: CodeWriter, insn: number, rd: number, rs2: number, f3: number): void {
@@ -728,15 +808,15 @@ export class PageTranslator {
     this.fpGuard(c, off, refund, dOut);
     if (store) {
       const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 0x1f);
-      this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, off, refund, dOut, () => {
-        if (f3 === 2) c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FREGS + 8 * rs2).mem(Op.I32Store, 2, 0);
-        else c.i32Const(0).mem(Op.I64Load, 3, E + ENG_FREGS + 8 * rs2).mem(Op.I64Store, 3, 0);
+      this.tlbCheck(c, rs1, imm, ENG_TLB_STORE, f3, off, refund, dOut, (o) => {
+        if (f3 === 2) c.i32Const(0).mem(Op.I32Load, 2, E + ENG_FREGS + 8 * rs2).mem(Op.I32Store, 2, o);
+        else c.i32Const(0).mem(Op.I64Load, 3, E + ENG_FREGS + 8 * rs2).mem(Op.I64Store, 3, o);
       });
       return;
     }
-    this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3, off, refund, dOut, () => {
-      if (f3 === 2) c.mem(Op.I64Load32U, 2, 0).i64Const(0, -1).op(Op.I64Or); // NaN-box: upper 32 bits all ones
-      else c.mem(Op.I64Load, 3, 0);
+    this.tlbCheck(c, rs1, insn >> 20, ENG_TLB_LOAD, f3, off, refund, dOut, (o) => {
+      if (f3 === 2) c.mem(Op.I64Load32U, 2, o).i64Const(0, -1).op(Op.I64Or); // NaN-box: upper 32 bits all ones
+      else c.mem(Op.I64Load, 3, o);
       c.localSet(L_O).i32Const(0).localGet(L_O).mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd);
     });
   }

@@ -9,6 +9,7 @@
 // tiering budget raised from V8's 1.8 MB so only really hot functions are recompiled, and VMs run
 // Liftoff only.
 import { setFlagsFromString } from "node:v8";
+import { setOptimizingCompiler } from "./OptimizingCompile.js";
 
 export interface WasmTiering {
   /** Let V8 recompile hot wasm with TurboFan (false: Liftoff only). */
@@ -26,8 +27,23 @@ export function setWasmTiering(t: WasmTiering): void {
   setFlagsFromString("--wasm-lazy-validation");
   if (!t.tierUp) {
     setFlagsFromString("--liftoff-only");
+    // Units the dispatcher finds hot (DbtOptions.hotTier) are compiled once more by TurboFan: the
+    // flags are switched for that one synchronous compile (V8 reads them when a module is compiled).
+    setOptimizingCompiler((bytes) => {
+      setFlagsFromString("--no-liftoff-only");
+      setFlagsFromString("--no-liftoff");
+      setFlagsFromString("--no-wasm-lazy-compilation");
+      try {
+        return new WebAssembly.Module(bytes);
+      } finally {
+        setFlagsFromString("--wasm-lazy-compilation");
+        setFlagsFromString("--liftoff");
+        setFlagsFromString("--liftoff-only");
+      }
+    });
     return;
   }
+  setOptimizingCompiler(undefined); // V8 tiers up by itself
   setFlagsFromString("--no-liftoff-only");
   setFlagsFromString(`--wasm-tiering-budget=${t.tieringBudget ?? 20_000_000}`);
 }

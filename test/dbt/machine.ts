@@ -6,6 +6,9 @@ import { Hart, PRIV_M } from "../../src/riscv/Hart.js";
 import { attachDbt, DBT_ENGINE_BYTES, type Dbt, type DbtOptions } from "../../src/dbt/Dbt.js";
 import { ManualTimer, RAM_BASE, assemble } from "../riscv/asm.js";
 import { gpa } from "../../src/memory/Address.js";
+import assert from "node:assert/strict";
+import { ExitReason } from "../../src/riscv/Hart.js";
+import { compareHarts, lockstep } from "../../src/dbt/Lockstep.js";
 
 export interface DbtMachine {
   memory: GuestMemory;
@@ -68,3 +71,26 @@ patch:
     bnez s2, outer
     ebreak
 `;
+
+/**
+ * Runs a pair in lockstep until the program's ebreak, comparing RAM at every chunk; fails on a
+ * divergence, and unless at least `minTranslated` of the instructions ran translated.
+ */
+export function lockstepToEbreak(a: DbtMachine, b: DbtMachine, chunk: number, minTranslated: number): void {
+  a.hart.exitMask = b.hart.exitMask = 1 << 3;
+  const r = lockstep(a.hart, b.hart, { chunk, maxInsns: 1_000_000, compareRam: true });
+  assert.equal(r.divergence, undefined);
+  assert.equal(r.reason, ExitReason.Trap);
+  assert.equal(a.hart.exitCause, 3);
+  const done = a.dbt!.stats.translatedInsns;
+  assert.ok(done > minTranslated * a.hart.instret, `only ${done} of ${a.hart.instret} instructions ran translated`);
+}
+
+/** Runs both machines until a load access fault (cause 5) and checks they stopped in the same state there. */
+export function runBothToLoadFault(a: DbtMachine, b: DbtMachine): void {
+  for (const m of [a, b]) m.hart.exitMask = (1 << 3) | (1 << 5);
+  assert.equal(a.hart.run(100000), ExitReason.Trap);
+  assert.equal(b.hart.run(100000), ExitReason.Trap);
+  assert.equal(a.hart.exitCause, 5);
+  assert.equal(compareHarts(a.hart, b.hart, true), undefined);
+}

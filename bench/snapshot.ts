@@ -6,11 +6,13 @@
 //
 //   npx tsc -p . && node dist/bench/snapshot.js [--memory 128M,1G] [--restores 3]
 //
-// Restore is eager (docs/SNAPSHOTS.md: a WebAssembly.Memory cannot map a file), so "lazy" has no
-// column: the raw and deflated encodings are the two ways of loading the same pages.
+// A raw snapshot restores lazily (pages read on first touch, docs/SNAPSHOTS.md) or, with
+// --restore-eager, eagerly; the two are run alternately. A deflated one always restores eagerly.
+// Besides wall time (noisy on a shared host), the restored process's CPU time (user+sys) at the
+// answer is reported.
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureImage } from "../src/images/index.js";
 
@@ -42,6 +44,12 @@ async function until(r: Run, re: RegExp, ms: number): Promise<number> {
     await new Promise((res) => setTimeout(res, 5));
   }
   return performance.now() - r.t0;
+}
+
+/** user+sys CPU of a process so far, in ms. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 function rssMiB(pid: number): number {
@@ -81,24 +89,30 @@ try {
     await until(zr, /Z42/, 120_000);
     await stop(zr);
     const zm = /snapshot written to .* \(([\d.]+) MiB, .* (\d+) ms\)/.exec(zr.err);
-    for (const [label, file] of [
-      ["raw", snap],
-      ["deflate", z],
-    ] as const) {
-      const times: number[] = [];
-      let rss = 0;
-      for (let i = 0; i < restores; i++) {
-        const r = start(["--restore", file]);
+    const variants = [
+      ["raw, lazy", snap, []],
+      ["raw, eager", snap, ["--restore-eager"]],
+      ["deflate (eager)", z, []],
+    ] as const;
+    const res = variants.map(() => ({ times: [] as number[], cpu: [] as number[], rss: [] as number[] }));
+    for (let i = 0; i < restores; i++) {
+      for (const [k, [, file, extra]] of variants.entries()) {
+        const r = start(["--restore", file, ...extra]);
         r.p.stdin!.write(`echo R$((40+${i}))\n`);
-        times.push(await until(r, new RegExp(`R${40 + i}\\r?\\n`), 120_000));
-        await new Promise((res) => setTimeout(res, 2000));
-        rss = rssMiB(r.p.pid!);
+        res[k]!.times.push(await until(r, new RegExp(`R${40 + i}\\r?\\n`), 120_000));
+        res[k]!.cpu.push(cpuMs(r.p.pid!));
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        res[k]!.rss.push(rssMiB(r.p.pid!));
         await stop(r);
       }
-      times.sort((a, b) => a - b);
-      const median = times[Math.floor(times.length / 2)]!;
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    for (const [k, [label, file]] of variants.entries()) {
+      const { times, cpu, rss } = res[k]!;
       rows.push(
-        `| ${mem} | ${label} | ${(statSync(file).size / 2 ** 20).toFixed(1)} MiB | ${label === "raw" ? snapMs : (zm?.[2] ?? "?")} ms | ${(bootMs / 1000).toFixed(1)} s | ${(median / 1000).toFixed(2)} s (${times.map((t) => (t / 1000).toFixed(2)).join(", ")}) | ${bootRss.toFixed(0)} MiB | ${rss.toFixed(0)} MiB | ${(1024 / bootRss).toFixed(1)} / ${(1024 / rss).toFixed(1)} |`,
+        `| ${mem} | ${label} | ${(statSync(file).size / 2 ** 20).toFixed(1)} MiB | ${file === snap ? snapMs : (zm?.[2] ?? "?")} ms | ${(bootMs / 1000).toFixed(1)} s | ${(med(times) / 1000).toFixed(2)} s (${times.map((t) => (t / 1000).toFixed(2)).join(", ")}) | ${med(cpu)} ms | ${bootRss.toFixed(0)} MiB | ${med(rss).toFixed(0)} MiB | ${(1024 / bootRss).toFixed(1)} / ${(1024 / med(rss)).toFixed(1)} | ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(" ")} |`,
       );
       process.stderr.write(rows.at(-1)! + "\n");
     }
@@ -110,8 +124,8 @@ try {
 }
 process.stdout.write(
   [
-    "| guest RAM | snapshot encoding | snapshot size | snapshot time (guest paused) | boot to shell (reference) | restore to shell answer, median (runs) | RSS booted VM | RSS restored clone | VMs per GiB of host RAM: booted / clones |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| guest RAM | snapshot, restore | snapshot size | snapshot time (guest paused) | boot to shell (reference) | restore to shell answer, median (runs) | CPU to the answer, median | RSS booted VM | RSS restored clone | VMs per GiB of host RAM: booted / clones | load average |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n") + "\n",
 );

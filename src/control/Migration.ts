@@ -122,6 +122,8 @@ export async function sendMigration(
   let rounds = 0;
   let best = Number.POSITIVE_INFINITY;
   let stale = 0;
+  /** Estimated time to send what the last round sent again, in ms. */
+  let estimate = 0;
   for (;;) {
     const r0 = performance.now();
     const sent = await round(true);
@@ -130,13 +132,21 @@ export async function sendMigration(
     // What is left would take about as long to send as it took this round to send its pages
     // (rounds are bounded by the link, or by the scan when little changes).
     const perPage = sent > 0 ? ms / sent : 0;
-    if (rounds > 1 && sent * perPage <= maxDowntimeMs / 2) break;
+    estimate = sent * perPage;
+    if (rounds > 1 && estimate <= maxDowntimeMs / 2) break;
     if (sent < best) {
       best = sent;
       stale = 0;
     } else if (++stale >= 4) break; // the guest dirties as fast as we send: stop converging
     if (rounds >= MAX_ROUNDS) break;
   }
+  // The downtime target is a bound: a guest whose last changes would take longer to send than
+  // allowed is not stopped at all (QEMU's downtime-limit does the same: it keeps iterating; we give
+  // up after the rounds above and leave the guest running here).
+  if (estimate > maxDowntimeMs)
+    throw new Error(
+      `the guest changes memory faster than it can be sent: the final copy would take ~${Math.round(estimate)} ms after ${rounds} rounds, more than --max-downtime ${maxDowntimeMs} ms; the VM keeps running here (retry with a larger --max-downtime or when the guest is quieter)`,
+    );
 
   // Stop and copy: no device I/O in flight, then the last changes and the machine state.
   const wasRunning = vm.state === "running";
@@ -148,7 +158,17 @@ export async function sendMigration(
     if (blockers.length > 0) throw new Error(`cannot migrate now: ${blockers.join("; ")}`);
     // Disks are shared: everything the guest wrote is flushed before the destination reads them.
     await beforeFinal();
+    const c0 = performance.now();
     const finalPages = await round(false);
+    // The final copy is bounded: past the target the guest resumes here. Only until "final" is sent
+    // (after it the destination may already run the guest). The fixed steps around it (waiting for
+    // device I/O, the disk flush, the destination loading the state) are not: they are in the
+    // reported downtime.
+    const copyMs = performance.now() - c0;
+    if (copyMs > maxDowntimeMs)
+      throw new Error(
+        `the final copy took ${Math.round(copyMs)} ms (${finalPages} pages), more than --max-downtime ${maxDowntimeMs} ms; the VM keeps running here`,
+      );
     await sendAwait(ch, { t: "final", state: saveMachineState(board) });
     const answer = await new Promise<MigrationMessage | undefined>((resolve) => {
       const t = setTimeout(() => resolve(undefined), 60_000);

@@ -1,7 +1,8 @@
 // vm migrate between two daemons on this host: a bare-metal guest counting and writing numbered
 // records to its disk (disk.c) moves from daemon A to daemon B (TCP, B's token) and goes on with the
 // next record there, its disk shared by path; a destination killed during the migration leaves the
-// VM running on A.
+// VM running on A; a guest rewriting memory faster than it can be sent (dirty.c) is not migrated
+// past --max-downtime and keeps running on A.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -17,13 +18,15 @@ const TOKEN = "migration-test-token-0123456789";
 let a: Awaited<ReturnType<typeof startDaemon>>;
 let b: Awaited<ReturnType<typeof startDaemon>>;
 let guest = "";
+let dirtyGuest = "";
 
 before(async () => {
   if (skip) return;
   guest = buildCGuest("disk.c");
-  a = await startDaemon({ allowDirs: [dirname(guest)] });
+  dirtyGuest = buildCGuest("dirty.c");
+  a = await startDaemon({ allowDirs: [dirname(guest), dirname(dirtyGuest)] });
   // B opens A's disk files (shared storage): the guest's directory and A's VM directories.
-  b = await startDaemon({ allowDirs: [dirname(guest), a.dir], token: TOKEN });
+  b = await startDaemon({ allowDirs: [dirname(guest), dirname(dirtyGuest), a.dir], token: TOKEN });
 });
 after(async () => {
   if (skip) return;
@@ -113,3 +116,24 @@ test("a destination killed during the migration leaves the VM running on the sou
     async () => (records((await call(a.ep, "GET", "/v1/vms/f/console")).text).at(-1) ?? 0) > before + 10,
   );
 });
+
+test(
+  "--max-downtime bounds the final copy: a guest rewriting memory too fast stays on the source",
+  { skip },
+  async () => {
+    const r = await call(a.ep, "POST", "/v1/vms?start=true", { name: "d", kernel: dirtyGuest, memoryMiB: 64 });
+    assert.equal(r.status, 201, r.text);
+    const sweeps = async () =>
+      [...(await call(a.ep, "GET", "/v1/vms/d/console")).text.matchAll(/D(\d+)\n/g)].map((m) => Number(m[1])).at(-1) ??
+      0;
+    await waitFor("d sweeps", async () => (await sweeps()) >= 3);
+    // 16 MiB change between any two rounds: sending them takes far more than 1 ms.
+    const m = await call(a.ep, "POST", "/v1/vms/d/migrate", { to: bEp().url, token: TOKEN, maxDowntimeMs: 1 });
+    assert.notEqual(m.status, 200, m.text);
+    assert.match(m.text, /more than --max-downtime 1 ms/);
+    assert.equal(((await call(a.ep, "GET", "/v1/vms/d")).body as { status: string }).status, "running");
+    const before = await sweeps();
+    await waitFor("d sweeps on A", async () => (await sweeps()) > before + 2);
+    assert.equal((await call(a.ep, "POST", "/v1/vms/d/kill")).status, 200);
+  },
+);

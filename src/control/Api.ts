@@ -25,6 +25,9 @@ const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
 const validateSpec = ajv.compile(vmSpecSchema);
 
 const MAX_BODY = 64 * 1024;
+/** The largest console width or height a client may give (POST /v1/vms/{id}/resize). */
+const MAX_CONSOLE_SIDE = 1000;
+
 /** Most console bytes queued for one WebSocket client, and how long it may stay stalled. */
 export const CLIENT_BUFFER = 1024 * 1024;
 export const CLIENT_STALL_MS = 10_000;
@@ -370,6 +373,17 @@ export class ControlApi {
           throw new ApiError(400, "maxDowntimeMs: must be a number of milliseconds from 1 to 60000");
         return send(res, 200, await this.vms.migrate(ref, { url: to, token }, md, optionalString(body, "name")));
       }
+      if (sub === "resize") {
+        const body = await readOptionalObject(req);
+        const size = (k: "cols" | "rows"): number => {
+          const v = body[k];
+          if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_CONSOLE_SIDE)
+            throw new ApiError(400, `${k}: give the terminal's ${k} as an integer from 1 to ${MAX_CONSOLE_SIDE}`);
+          return v;
+        };
+        const rec = this.vms.resizeConsole(ref, size("cols"), size("rows"));
+        return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
+      }
       if (sub === "snapshot") {
         const body = await readOptionalObject(req);
         const name = optionalString(body, "name");
@@ -403,7 +417,10 @@ export class ControlApi {
           rec = await this.vms.kill(ref);
           break;
         default:
-          throw new ApiError(404, `no action '${sub}' (actions: start, pause, resume, shutdown, kill)`);
+          throw new ApiError(
+            404,
+            `no action '${sub}' (actions: start, pause, resume, shutdown, kill, resize, snapshot, migrate)`,
+          );
       }
       return send(res, 200, vmJson(rec, this.vms.stats(rec.id)));
     }

@@ -53,6 +53,11 @@ const jsonBody = (properties: Record<string, unknown>) => ({
   content: { "application/json": { schema: { type: "object", additionalProperties: false, properties } } },
 });
 
+const requiredJsonBody = (required: string[], properties: Record<string, unknown>) => ({
+  required: true,
+  content: { "application/json": { schema: { type: "object", additionalProperties: false, required, properties } } },
+});
+
 const idParam = [{ name: "id", in: "path", required: true, description: "VM id or name", schema: { type: "string" } }];
 const errs = (...codes: number[]) =>
   Object.fromEntries(
@@ -147,6 +152,18 @@ export const openApiDocument = {
       },
     },
     "/v1/vms/{id}/kill": action("end the VM's process at once (SIGKILL)"),
+    "/v1/vms/{id}/resize": {
+      post: {
+        summary:
+          "the console client's terminal size: the guest's hvc0 (virtio-console SIZE) takes it, and Typevisor's images copy it to the serial console (SIGWINCH)",
+        parameters: idParam,
+        requestBody: requiredJsonBody(["cols", "rows"], {
+          cols: { type: "integer", minimum: 1, maximum: 1000 },
+          rows: { type: "integer", minimum: 1, maximum: 1000 },
+        }),
+        responses: { "200": vmResponse, ...errs(400, 401, 404, 409) },
+      },
+    },
     "/v1/vms/{id}/snapshot": {
       post: {
         summary:

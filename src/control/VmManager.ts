@@ -180,6 +180,13 @@ export class VmManager extends EventEmitter {
     return () => s!.delete(fn);
   }
 
+  /** The console client's terminal size: the guest's hvc0 follows it (its init copies it to the serial console). */
+  resizeConsole(ref: string, cols: number, rows: number): VmRecord {
+    const [rec, live] = this.running(ref, "resize the console of");
+    this.toVm(live, { t: "resize", cols, rows });
+    return rec;
+  }
+
   sendInput(id: string, data: Uint8Array): void {
     const l = this.live.get(id);
     if (!l) throw new ApiError(409, `VM '${id}' is not running: start it before sending console input`);

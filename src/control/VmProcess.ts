@@ -133,7 +133,12 @@ function stats(): void {
       pid: process.pid,
       rssBytes: process.memoryUsage.rss(),
       memoryBytes: c,
-      console: { txBytes: con.txBytes, droppedBytes: con.outbox.droppedBytes },
+      console: {
+        txBytes: con.txBytes,
+        droppedBytes: con.outbox.droppedBytes,
+        cols: vm.board.hvc?.configRead(0, 2) ?? 0,
+        rows: vm.board.hvc?.configRead(2, 2) ?? 0,
+      },
       ...netStats(),
     },
   });
@@ -207,6 +212,9 @@ async function boot(cfg: LaunchConfig): Promise<void> {
   machine = await buildVirtMachine(spec, {
     restoring: cfg.restore !== undefined || cfg.incoming !== undefined,
     console: con,
+    // hvc0 offers its size from the start, so a console client's later resize reaches the guest
+    // (the dashboard sends its terminal's size when it attaches; 80x24 until then).
+    consoleSize: { cols: 80, rows: 24 },
     backends: nodeBackends({
       // The daemon owns the switches: this process only carries the NIC's frames to and from it.
       openSwitch: async (_name, nic) => {
@@ -441,6 +449,9 @@ function handle(m: ToVm): void {
       break;
     case "input":
       con.input(m.data);
+      break;
+    case "resize":
+      vm?.board.hvc?.resize(m.cols, m.rows);
       break;
     case "migrate":
       migrate(m).catch((e: unknown) => send({ t: "migrate-done", req: m.req, error: (e as Error).message }));

@@ -51,6 +51,8 @@ export type ToVm =
   /** Stop the machine now (as pulling the plug), flush disks, exit. */
   | { t: "stop" }
   | { t: "input"; data: Uint8Array }
+  /** The console client's terminal has a new size: hvc0's (virtio-console SIZE), which the guest follows. */
+  | { t: "resize"; cols: number; rows: number }
   /** Pause, save the machine to DIR/snapshot.tvsnap with its disks frozen as DIR/diskN.img, resume. */
   | { t: "snapshot"; req: number; dir: string; compress?: boolean }
   /** Live-migrate to the destination VM process at HOST:PORT (Migration.ts); this VM ends on success. */
@@ -67,7 +69,8 @@ export interface VmProcessStats extends VmStats {
   rssBytes: number;
   memoryBytes: number;
   /** droppedBytes: output dropped (oldest first) because the channel to the daemon was full. */
-  console: { txBytes: number; droppedBytes: number };
+  /** cols/rows: the console size the guest was last given (hvc0's), 0 when none. */
+  console: { txBytes: number; droppedBytes: number; cols: number; rows: number };
   net?: { txFrames: number; rxFrames: number; rxDropped: number };
 }
 

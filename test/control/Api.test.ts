@@ -39,6 +39,7 @@ test("the Unix socket is owner-only and /openapi.json describes every endpoint",
     "/v1/vms/{id}/resume",
     "/v1/vms/{id}/shutdown",
     "/v1/vms/{id}/kill",
+    "/v1/vms/{id}/resize",
     "/v1/vms/{id}/console",
     "/v1/events",
     "/metrics",
@@ -94,6 +95,10 @@ test("unknown VMs get 404, illegal state changes 409, unmeetable requests 422", 
     assert.equal(r.status, 409, action);
     assert.match((r.body as { error: string }).error, /is created: cannot/);
   }
+  // The console size: checked before the state, then only a running VM takes it.
+  for (const bad of [{}, { cols: 0, rows: 24 }, { cols: 80, rows: 1001 }, { cols: 80.5, rows: 24 }])
+    assert.equal((await call(env.ep, "POST", "/v1/vms/idle/resize", bad)).status, 400, JSON.stringify(bad));
+  assert.equal((await call(env.ep, "POST", "/v1/vms/idle/resize", { cols: 80, rows: 24 })).status, 409);
   const img = await call(env.ep, "POST", "/v1/vms?start=true", { name: "img", image: "debian-riscv64", memoryMiB: 64 });
   assert.equal(img.status, 422);
   assert.match((img.body as { error: string }).error, /image 'debian-riscv64'/);

@@ -1,8 +1,9 @@
 // The control plane's dashboard in a real browser (issue 20): a daemon listening on TCP with a
 // token serves /ui/; headless Chromium signs in with the token, sees a VM created through the API,
 // starts it, shows its console over the WebSocket (the token travels as a subprotocol), types into
-// it and reads the echo, and stops it. The guest is the control tests' tiny echo guest, so this
-// takes seconds. Screenshot: test-artifacts/web/dashboard.png.
+// it and reads the echo, resizes the window and sees the new terminal size reach the VM's hvc0, and
+// stops it. The guest is the control tests' tiny echo guest, so this takes seconds. Screenshot:
+// test-artifacts/web/dashboard.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
@@ -60,6 +61,19 @@ test(
       await page.click("#console");
       await page.keyboard.type("hello-dashboard");
       await waitForText(text, /hello-dashboard/, 20_000);
+      // A window resize re-fits the terminal and gives the VM its new size (POST .../resize), which
+      // the VM process hands to the guest's hvc0 (its configuration space, reported in the stats).
+      const resized = page.waitForRequest((r) => r.url().endsWith("/resize") && r.method() === "POST");
+      await page.setViewportSize({ width: 1000, height: 640 });
+      const size = (await resized).postDataJSON() as { cols: number; rows: number };
+      assert.equal(size.rows, await page.locator("#console .xterm-rows > div").count(), "the fitted rows were sent");
+      for (let i = 0; ; i++) {
+        const st = await call({ url, token: TOKEN }, "GET", "/v1/vms/dash/stats");
+        const c = (st.body as { console: { cols: number; rows: number } }).console;
+        if (c.cols === size.cols && c.rows === size.rows) break;
+        if (i === 50) assert.fail(`hvc0 has ${c.cols}x${c.rows}, not the terminal's ${size.cols}x${size.rows}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       // Two polls of the statistics draw the first segment of each chart.
       await page.waitForSelector("#v-mips:not(:empty)", { timeout: 15_000 });
       await screenshot(page, "dashboard");

@@ -208,6 +208,21 @@ function base64url(s: string): string {
     .replace(/=+$/, "");
 }
 
+/**
+ * Gives the VM the console terminal's size (POST /v1/vms/{id}/resize: the guest's hvc0, which
+ * Typevisor's images copy to the serial console), when this tab is the console's writer: a
+ * read-only watcher does not resize the writer's guest.
+ */
+function sendSize(): void {
+  const id = selected;
+  if (!term || !id || socketMode !== "write" || socket?.readyState !== WebSocket.OPEN) return;
+  api("POST", `/v1/vms/${encodeURIComponent(id)}/resize`, { cols: term.cols, rows: term.rows }).catch(() => {
+    // Not running any more: the next attach sends the size again.
+  });
+}
+
+let socketMode: "write" | "read" = "write";
+
 function connectConsole(vm: VmJson, mode: "write" | "read" = "write"): void {
   socket?.close();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -217,9 +232,11 @@ function connectConsole(vm: VmJson, mode: "write" | "read" = "write"): void {
   ]);
   ws.binaryType = "arraybuffer";
   socket = ws;
+  socketMode = mode;
   let opened = false;
   ws.onopen = () => {
     opened = true;
+    sendSize();
     term?.reset();
     if (mode === "read") term?.write("\x1b[33m[read-only: another client is typing into this console]\x1b[0m\r\n");
   };
@@ -248,6 +265,7 @@ function select(id: string): void {
     term.onData((d) => {
       if (socket?.readyState === WebSocket.OPEN) socket.send(new TextEncoder().encode(d));
     });
+    term.onResize(() => sendSize());
     addEventListener("resize", () => fit?.fit());
   }
   term.reset();

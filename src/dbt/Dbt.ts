@@ -1152,7 +1152,7 @@ export class Dbt implements HartEngine {
     st.compileMs += performance.now() - t0;
   }
 
-  private compileOptimized(opt: OptimizingCompiler, bytes: Uint8Array): WebAssembly.Module {
+  private compileOptimized(opt: OptimizingCompiler, bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
     const t0 = performance.now();
     let module: WebAssembly.Module;
     try {

@@ -113,7 +113,7 @@ try {
       const pid = d.vms.pid(rec.id)!;
       const inSpare = existsSync(join(d.vms.vmDir(rec.id), "proc-tag"));
       const c0 = cpuMs(pid);
-      const answer = waitOutput(d, rec.id, new RegExp(`R${40 + i}\\r?\\n`), 120_000);
+      const answer = waitOutput(d, rec.id, new RegExp(`R${40 + i}(?!\\d)`), 120_000);
       d.vms.sendInput(rec.id, Buffer.from(`echo R$((40+${i}))\n`));
       await answer;
       const wall = performance.now() - t0;

@@ -99,7 +99,7 @@ try {
       for (const [k, [, file, extra]] of variants.entries()) {
         const r = start(["--restore", file, ...extra]);
         r.p.stdin!.write(`echo R$((40+${i}))\n`);
-        res[k]!.times.push(await until(r, new RegExp(`R${40 + i}\\r?\\n`), 120_000));
+        res[k]!.times.push(await until(r, new RegExp(`R${40 + i}(?!\\d)`), 120_000));
         res[k]!.cpu.push(cpuMs(r.p.pid!));
         await new Promise((resolve) => setTimeout(resolve, 2000));
         res[k]!.rss.push(rssMiB(r.p.pid!));

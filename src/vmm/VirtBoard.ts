@@ -147,7 +147,16 @@ export class VirtBoard {
   readonly virtio: VirtioMmio[] = [];
   readonly sbi: Sbi;
   readonly timer: MachineTimer;
-  readonly layout: VirtBootLayout;
+  private bootLayout: VirtBootLayout | undefined;
+  /**
+   * Where the kernel, initramfs, firmware and DTB go. A board built for a restore plans it only
+   * when it needs it (a reboot, vCPU threads): the restore replaces RAM, and not reading the kernel
+   * and initramfs saves a restore their reading and their memory (snapshotSpec reads them lazily).
+   */
+  get layout(): VirtBootLayout {
+    const cfg = this.config;
+    return (this.bootLayout ??= planVirtBoot(cfg.memory, cfg.kernel!, cfg.initrd, cfg.bios));
+  }
   readonly config: VirtMachineConfig;
   readonly builtinSbi: boolean;
   readonly engine: EngineName;
@@ -175,7 +184,7 @@ export class VirtBoard {
     const cfg = opts.config;
     this.config = cfg;
     if (!cfg.kernel) throw new Error("the virt board needs a kernel");
-    this.layout = planVirtBoot(cfg.memory, cfg.kernel, cfg.initrd, cfg.bios);
+    if (!opts.restoring) this.bootLayout = planVirtBoot(cfg.memory, cfg.kernel, cfg.initrd, cfg.bios);
     this.builtinSbi = !cfg.bios;
     this.timer = opts.timer ?? hostTimer();
     this.engine = cfg.engine ?? DEFAULT_ENGINE;
@@ -343,7 +352,6 @@ export class VirtBoard {
   /** Power-on reset: clears RAM, loads firmware/kernel/initrd/DTB and resets every hart and device. */
   reset(): void {
     const cfg = this.config;
-    const L = this.layout;
     this.pendingEvent = undefined;
     // A reboot starts from zeroed RAM; the first boot's RAM is fresh (zero) already, and filling it
     // would make the OS commit every page of it (a 512 MiB guest's RSS grew by 512 MiB at start).
@@ -353,21 +361,10 @@ export class VirtBoard {
     }
     this.memory.takeDirty();
     for (const t of this.virtio) t.reset();
+    // A restore's first reset only builds the harts: RAM and their state come from the snapshot.
     const load = !(this.opts.restoring && this.resets === 1);
-    if (load) loadKernel(L.kernel, this.memory);
-    if (load && L.bios) loadKernel(L.bios, this.memory);
-    if (load && L.initrd && cfg.initrd) this.memory.write(gpa(L.initrd.start), cfg.initrd.bytes);
-    this.dtb = virtDeviceTree({
-      memory: cfg.memory,
-      cpus: cfg.cpus,
-      bootargs: cfg.append,
-      initrd: L.initrd,
-      virtioSlots: ALL_VIRTIO_SLOTS,
-      hypervisor: cfg.hypervisor ?? true,
-    }).toDtb();
-    if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
-    this.memory.write(gpa(L.dtbAddr), this.dtb);
-
+    const L = load ? this.layout : undefined;
+    if (L) this.loadBoot(L);
     this.harts.length = 0;
     this.hartStates.length = 0;
     this.translators.length = 0;
@@ -387,6 +384,30 @@ export class VirtBoard {
       this.harts.push(hart);
       this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);
     }
+    if (L) this.enterBoot(L);
+  }
+
+  /** Loads the firmware, kernel, initramfs and device tree into RAM. */
+  private loadBoot(L: VirtBootLayout): void {
+    const cfg = this.config;
+    loadKernel(L.kernel, this.memory);
+    if (L.bios) loadKernel(L.bios, this.memory);
+    if (L.initrd && cfg.initrd) this.memory.write(gpa(L.initrd.start), cfg.initrd.bytes);
+    this.dtb = virtDeviceTree({
+      memory: cfg.memory,
+      cpus: cfg.cpus,
+      bootargs: cfg.append,
+      initrd: L.initrd,
+      virtioSlots: ALL_VIRTIO_SLOTS,
+      hypervisor: cfg.hypervisor ?? true,
+    }).toDtb();
+    if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
+    this.memory.write(gpa(L.dtbAddr), this.dtb);
+  }
+
+  /** Puts the harts at the kernel's entry (built-in SBI) or the firmware's. */
+  private enterBoot(L: VirtBootLayout): void {
+    const cfg = this.config;
     if (this.builtinSbi) {
       this.startHartS(0, BigInt(L.kernel.entry), BigInt(L.dtbAddr));
     } else {

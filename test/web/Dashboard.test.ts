@@ -1,8 +1,8 @@
 // The control plane's dashboard in a real browser (issue 20): a daemon listening on TCP with a
 // token serves /ui/; headless Chromium signs in with the token, sees a VM created through the API,
 // starts it, shows its console over the WebSocket (the token travels as a subprotocol), types into
-// it and reads the echo, resizes the window and sees the new terminal size reach the VM's hvc0, and
-// stops it. The guest is the control tests' tiny echo guest, so this takes seconds. Screenshot:
+// it and reads the echo, resizes the window and sees the new terminal size reach the VM's hvc0,
+// pauses, resumes, stops and deletes it. The guest is the control tests' tiny echo guest, so this takes seconds. Screenshot:
 // test-artifacts/web/dashboard.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -77,11 +77,25 @@ test(
       // Two polls of the statistics draw the first segment of each chart.
       await page.waitForSelector("#v-mips:not(:empty)", { timeout: 15_000 });
       await screenshot(page, "dashboard");
+      // Pause and resume from the list: the daemon's state follows.
+      await page.click(`${row} button[data-action=pause]`);
+      await page.waitForSelector(`${row} td.status:text-is("paused")`, { timeout: 10_000 });
+      assert.equal(
+        ((await call({ url, token: TOKEN }, "GET", "/v1/vms/dash")).body as { status: string }).status,
+        "paused",
+      );
+      await page.click(`${row} button[data-action=resume]`);
+      await page.waitForSelector(`${row} td.status:text-is("running")`, { timeout: 10_000 });
       await page.click(`${row} button[data-action=shutdown]`);
       await page.waitForSelector(`${row} td.status:text-is("stopped")`, { timeout: 30_000 });
       const vm = await call({ url, token: TOKEN }, "GET", "/v1/vms/dash");
       assert.equal((vm.body as { status: string }).status, "stopped");
       assert.match((await page.textContent("#log")) ?? "", /state|exit/);
+      // Delete (after the browser's confirm): gone from the list and from the daemon.
+      page.once("dialog", (d) => void d.accept());
+      await page.click(`${row} button[data-action=delete]`);
+      await page.waitForSelector(row, { state: "detached", timeout: 10_000 });
+      assert.equal((await call({ url, token: TOKEN }, "GET", "/v1/vms/dash")).status, 404);
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

@@ -66,6 +66,17 @@ function renderStats(s: VmStats): void {
     for (const [k, v] of Object.entries(entries)) rows.push([k, fmt(v)]);
   };
   group("exits to the VMM", s.exits);
+  // With several vCPUs: each one's Web Worker, its instructions and share of time running guest code.
+  if (s.vcpus && s.vcpus.length > 1)
+    group(
+      "vCPU workers: instructions (% running)",
+      Object.fromEntries(
+        s.vcpus.map((v) => {
+          const t = v.runningSeconds + v.waitingSeconds;
+          return [`vCPU ${v.hart} (${t > 0 ? Math.round((100 * v.runningSeconds) / t) : 0}%)`, v.instructions];
+        }),
+      ),
+    );
   if (s.dbt) {
     const d = s.dbt;
     const all = d.translatedInsns + d.interpInsns;

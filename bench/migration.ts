@@ -79,7 +79,8 @@ try {
     process.stderr.write(rows.at(-1)! + "\n");
   };
   await migrate(a, b, "idle", "g", "g");
-  // A dirtying loop: the kernel copies one of two 8 MiB random tmpfs files over a third, in place
+  // A dirtying loop: the kernel copies one of two 8 MiB tmpfs files (each 1 MiB of random bytes
+  // eight times, different in the two) over a third, in place
   // (dd conv=notrunc: the same page-cache pages get new contents each time), as fast as the guest
   // goes; the guest counts the MiB it rewrote in /dev/shm/n. The rate it reaches is measured before
   // the migration and printed.
@@ -87,10 +88,10 @@ try {
   b.d.vms.sendInput(
     g,
     Buffer.from(
-      "dd if=/dev/urandom of=/dev/shm/a bs=1M count=8 2>/dev/null; dd if=/dev/urandom of=/dev/shm/b bs=1M count=8 2>/dev/null; cp /dev/shm/a /dev/shm/d; echo DIRTY-READY\n",
+      "for f in a b; do dd if=/dev/urandom of=/dev/shm/r bs=1M count=1 2>/dev/null; for i in 1 2 3 4 5 6 7 8; do cat /dev/shm/r; done > /dev/shm/$f; done; cp /dev/shm/a /dev/shm/d; echo DIRTY-$((6*7))\n",
     ),
   );
-  await waitConsole(b.ep, /DIRTY-READY\r?\n/, 120_000);
+  await waitConsole(b.ep, /DIRTY-42/, 120_000);
   b.d.vms.sendInput(
     g,
     Buffer.from(
@@ -98,8 +99,8 @@ try {
     ),
   );
   const probe = async (tag: string) => {
-    b.d.vms.sendInput(g, Buffer.from(`echo ${tag} $(cat /dev/shm/n) $(cat /proc/uptime)\n`));
-    const re = new RegExp(`${tag} (\\d+) ([\\d.]+)`);
+    b.d.vms.sendInput(g, Buffer.from(`echo ${tag}=$(cat /dev/shm/n) $(cat /proc/uptime)\n`));
+    const re = new RegExp(`${tag}=(\\d+) ([\\d.]+)`);
     await waitConsole(b.ep, re, 30_000);
     const m = re.exec((await call(b.ep, "GET", "/v1/vms/g/console")).text)!;
     return { mib: Number(m[1]), at: Number(m[2]) };

@@ -36,7 +36,7 @@ Options:
   --shutdown-timeout S  seconds a guest gets to power off on 'vm stop' before it is stopped (default 30)
   --no-warm-spare     do not keep a warm spare VM process for 'vm restore' (by default, once there
                       is a snapshot, one process waits with Node started and its code compiled, so
-                      that a clone answers sooner; it costs that process's memory, ~100 MiB)
+                      that a clone answers sooner; it costs that process's memory, ~60 MiB)
 
 The API is described at GET /openapi.json. Clients: 'typevisor vm ...', or curl:
   curl --unix-socket ~/.local/state/typevisor/typevisor.sock http://x/v1/vms`;

@@ -20,7 +20,7 @@
 import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
-import { ENG_FFLAGS, ENG_LOOKUPS, FPOK_RNE, MIRROR_ENTRIES } from "./EngineArea.js";
+import { ENG_FFLAGS, ENG_GEN, ENG_JC, ENG_LOOKUPS, FPOK_RNE, JC_ENTRIES, MIRROR_ENTRIES } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -363,6 +363,7 @@ export class PageTranslator {
           this.getReg(c, rs1).i64Const(insn >> 20, insn >> 31).op(Op.I64Add).i64Const(-2, -1).op(Op.I64And).localSet(L_PC);
           if (rd !== 0) { c.localGet(L_VPAGE).i64Const(d.off + d.len, 0).op(Op.I64Add); this.setReg(c, rd); }
           this.refund(c, len - j - 1);
+          this.jalrInPage(c, dOut);
           c.i32Const(ExitKind.Jump).localSet(L_KIND).br(dOut);
           return this.endBlock(c, len);
         }
@@ -408,6 +409,26 @@ export class PageTranslator {
       j++;
     }
     return this.endBlock(c, len);
+  }
+
+  /**
+   * An indirect jump (return, call through a pointer, switch) whose target is in this unit's page
+   * and is a block the dispatcher entered in this code generation (its jump-cache entry, which the
+   * trampoline would look up next) continues inside the unit, as a back edge does (with budget for
+   * another forward pass), instead of returning to the trampoline for another call. The entry's
+   * block number is this unit's: the jump cache maps virtual pcs, the unit's virtual page maps to
+   * its physical page until the next TLB change, and any change of translation or mapping starts a
+   * new generation (Dbt.newJumpGen). L_PC holds the target.
+   */
+  private jalrInPage(c: CodeWriter, dOut: number): void {
+    const E = this.engineOffset;
+    c.localGet(L_PC).localGet(L_VPAGE).op(Op.I64Sub).i64Const(4096, 0).op(Op.I64LtU).if_();
+    c.localGet(L_PC).op(Op.I32WrapI64).i32Const(1).op(Op.I32ShrU).i32Const(JC_ENTRIES - 1).op(Op.I32And).i32Const(4).op(Op.I32Shl).localSet(L_E);
+    c.localGet(L_E).mem(Op.I64Load, 3, E + ENG_JC).localGet(L_PC).op(Op.I64Eq);
+    c.localGet(L_E).mem(Op.I32Load, 2, E + ENG_JC + 12).i32Const(0).mem(Op.I32Load, 2, E + ENG_GEN).op(Op.I32Eq).op(Op.I32And);
+    c.localGet(L_BUDGET).i32Const(this.maxPath).op(Op.I32GeS).op(Op.I32And).if_();
+    c.localGet(L_E).mem(Op.I32Load, 2, E + ENG_JC + 8).i32Const(16).op(Op.I32ShrU).localSet(L_NEXT).br(dOut + 1); // round $top
+    c.end().end();
   }
 
   private endBlock(c: CodeWriter, len: number): number {

@@ -163,7 +163,7 @@ function addHart(t: HartTotals, h: Hart | VcpuReport): void {
 }
 
 export interface VmOptions extends Omit<VirtBoardOptions, "onEvent" | "vcpuThreads"> {
-  /** Instructions per hart per scheduling slice. */
+  /** Instructions per hart per scheduling slice (one run() of the hart; default 200,000). */
   slice?: number;
   /**
    * Run each hart on its own host thread (src/vmm/vcpu; default: when there is more than one hart),
@@ -211,7 +211,11 @@ export class Vm {
 
   constructor(private readonly opts: VmOptions) {
     this.threaded = opts.vcpuThreads ?? opts.config.vcpuThreads ?? opts.config.cpus > 1;
-    this.slice = opts.slice ?? (this.threaded ? 50_000 : 200_000);
+    // 200,000 on vCPU threads too: they look at their attention word every 4096 instructions
+    // whatever the slice, so a longer one adds no latency, while every run() ends in an interpreted
+    // budget tail and re-verifies the translated pages it enters (50,000 interpreted 72 M more
+    // instructions of two cpu-workload.sh on 2 vCPUs: docs/BENCHMARKS.md, issue 17).
+    this.slice = opts.slice ?? 200_000;
     const inner = opts.console;
     const tap: CharBackend = {
       write: (b) => this.consoleOut(b, (d) => inner.write(d)),

@@ -217,8 +217,8 @@ export class VirtQueue {
     if (d < 0 || a < 0 || u < 0)
       return `queue ${this.index}: ring at desc=0x${this.descAddr.toString(16)} avail=0x${this.availAddr.toString(16)} used=0x${this.usedAddr.toString(16)} is outside guest RAM`;
     this.mem = mem;
-    // Atomics on a 16-bit view give the ring indices the ordering virtio's memory barriers ask for
-    // (§2.7.13.3.1) should a vCPU ever run in another worker thread (today all run on one thread).
+    // Atomics on a 16-bit view give the ring indices and avail_event the ordering virtio's memory
+    // barriers ask for (§2.7.13.3.1): the drivers run on vCPU threads (src/vmm/vcpu) beside this one.
     this.u16 = new Uint16Array(mem.buffer, 0, mem.size >>> 1);
     this.descOff = d;
     this.availOff = a;
@@ -377,7 +377,11 @@ export class VirtQueue {
   private writeAvailEvent(): void {
     // avail_event lives after the used ring (§2.7.8): "notify me when you pass this index".
     const o = this.usedOff + 4 + 8 * this.size;
-    this.mem!.view.setUint16(o, this.lastAvail, true);
+    // A sequentially consistent store: the next pending() must not read avail.idx before this write
+    // is visible. Else the driver on a vCPU thread, adding a buffer at that moment, reads the old
+    // avail_event after its own barrier and skips the notification while this side sees no new
+    // buffer: the request is never served (a Linux guest's mount hung on 2 vCPU threads).
+    Atomics.store(this.u16!, o >>> 1, this.lastAvail);
   }
 
   /** Returns a chain to the driver with `written` bytes written into its device-writable part (§2.7.8). */

@@ -4,7 +4,9 @@
 // time from the boot call to the initramfs marker TYPEVISOR-BOOT-OK (printed by the image's init
 // once the disk is mounted), plus the guest MIPS over that time.
 //
-//   npx tsc -p . && npm run bundle:web && node dist/bench/web-boot.js [--memory 256M] [--engine dbt] [--runs 1]
+//   npx tsc -p . && npm run bundle:web && node dist/bench/web-boot.js [--memory 256M] [--engine dbt] [--cpus 1] [--runs 1]
+//
+// --cpus N (N > 1): each vCPU on its own thread on both sides (worker_threads / Web Workers).
 //
 // Node: in this process with V8 Liftoff-only, as `typevisor run` boots (src/dbt/WasmTiering.ts).
 // Chromium: Debian's /usr/bin/chromium headless via playwright-core, the page served by
@@ -23,6 +25,7 @@ const opt = (name: string, dflt: string) => (argv.includes(name) ? argv[argv.ind
 const memory = opt("--memory", "256M");
 const engine = opt("--engine", "dbt") as "dbt" | "interp";
 const runs = Number(opt("--runs", "1"));
+const cpus = Number(opt("--cpus", "1"));
 const MARK = "TYPEVISOR-BOOT-OK";
 const append = "console=ttyS0 quiet";
 
@@ -40,7 +43,7 @@ async function nodeBoot(img: { kernel: string; initrd: string; disk: string }): 
     memory,
     engine,
     append,
-    vcpuThreads: false,
+    cpus,
   });
   let out = "";
   const seconds = await new Promise<number>((resolve) => {
@@ -73,7 +76,8 @@ async function chromiumBoot(url: string, liftoffOnly: boolean): Promise<Result> 
         const { boot } = await import("./typevisor.js");
         const t0 = performance.now();
         const vm = await boot({ kernel: "image/kernel", initrd: "image/initrd", disks: ["image/disk"],
-          memory: ${JSON.stringify(memory)}, engine: ${JSON.stringify(engine)}, append: ${JSON.stringify(append)} });
+          memory: ${JSON.stringify(memory)}, engine: ${JSON.stringify(engine)}, append: ${JSON.stringify(append)},
+          cpus: ${cpus} });
         const dec = new TextDecoder("latin1");
         let out = "";
         const seconds = await new Promise((resolve) => vm.on("console", (b) => {
@@ -110,7 +114,7 @@ try {
 } finally {
   await web.close();
 }
-console.log(`boot to ${MARK}, debian-riscv64, --memory ${memory}, --engine ${engine}, ${runs} run(s)`);
+console.log(`boot to ${MARK}, debian-riscv64, --memory ${memory}, --engine ${engine}, --cpus ${cpus}, ${runs} run(s)`);
 for (const [what, r] of rows)
   console.log(`${what.padEnd(28)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.mips.toFixed(1).padStart(6)} MIPS`);
 const avg = (name: string) => {

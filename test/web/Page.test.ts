@@ -6,6 +6,7 @@
 // test-artifacts/web/page.png. One boot: ~1-3 minutes on a loaded 2-core host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { debianImage } from "../vmm/bootHelper.js";
 import { serveWeb } from "../../src/cli/commands/web.js";
 import { browserMissing, launch, screenshot, terminalText, waitForText } from "./browser.js";
@@ -87,6 +88,12 @@ test(
       // The page's statistics panel shows them too (refreshed every second).
       await page.waitForSelector("#stats-body tr", { timeout: 10_000 });
       assert.match((await page.textContent("#stats-body")) ?? "", /translated pages/);
+      // The progress bar counted every byte of the three files it downloaded.
+      const bytes = [img.kernel, img.initrd, img.disk].reduce((n, f) => n + statSync(f).size, 0);
+      assert.deepEqual(
+        await page.evaluate("[document.getElementById('bar').value, document.getElementById('bar').max]"),
+        [bytes, bytes],
+      );
       // The guest's write is in the disk's changes, and the page can hand out the changed image.
       const changed = (await page.evaluate("window.typevisor.diskChanges(0)")) as number;
       assert.ok(changed > 0, "the guest's writes are kept as the disk's changes");

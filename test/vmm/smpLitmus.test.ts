@@ -15,6 +15,8 @@ import { assemble, toolchainMissing } from "../riscv/asm.js";
 import { Vm } from "../../src/vmm/Vm.js";
 import { MemoryBackend } from "../../src/devices/chardev/MemoryBackend.js";
 import type { EngineName } from "../../src/dbt/Engine.js";
+import type { DbtOptions } from "../../src/dbt/Dbt.js";
+import { setWasmTiering } from "../../src/dbt/WasmTiering.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const KERNEL_BASE = 0x80200000;
@@ -73,7 +75,7 @@ async function runLitmus(
   cpus: number,
   engine: EngineName,
   during?: (vm: Vm) => Promise<void>,
-  opts: { hypervisor?: boolean; after?: (vm: Vm) => void } = {},
+  opts: { hypervisor?: boolean; engineOptions?: DbtOptions; after?: (vm: Vm) => void } = {},
 ): Promise<string> {
   const kernel = assemble(src, KERNEL_BASE);
   const console = new MemoryBackend();
@@ -86,6 +88,7 @@ async function runLitmus(
       engine,
       vcpuThreads: true,
       ...(opts.hypervisor !== undefined ? { hypervisor: opts.hypervisor } : {}),
+      ...(opts.engineOptions ? { engineOptions: opts.engineOptions } : {}),
     },
     console,
   });
@@ -399,4 +402,19 @@ ${DATA(["done"])}
   });
   assert.equal(out, "OK\n");
   assert.deepEqual(hyp, { vmEntries: 3, vmExits: 3, guestPageFaults: 0, virtualInsns: 0 });
+});
+
+test("vCPU threads: hot units get the optimizing tier the VMM thread's entry point registered", async (t) => {
+  const why = toolchainMissing();
+  if (why) return t.skip(why);
+  // What `typevisor run` does at start (Liftoff, and TurboFan for hot units); each vCPU thread
+  // registers the same compiler. The counter loops run millions of instructions per hart.
+  setWasmTiering({ tierUp: false });
+  let optimized = 0;
+  const out = await runLitmus(COUNTERS(2), 2, "dbt", undefined, {
+    engineOptions: { hotTier: 1_000_000 },
+    after: (vm) => (optimized = vm.stats().dbt?.optimized ?? 0),
+  });
+  assert.equal(out, "OK\n");
+  assert.ok(optimized >= 2, `units compiled by the optimizing tier: ${optimized}`);
 });

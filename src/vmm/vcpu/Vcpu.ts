@@ -72,6 +72,11 @@ export interface VcpuInit {
   boot: { kind: "sbi"; entry: number; dtb: number } | { kind: "bios"; entry: number; dtb: number; info: number };
   /** Instructions per run() between two looks at the attention word and the statistics. */
   slice: number;
+  /**
+   * The VMM thread has the translator's optimizing tier (OptimizingCompile.ts): a compiler the entry
+   * point registered on its own thread, which the vCPU thread's entry point registers again.
+   */
+  optimizingTier: boolean;
 }
 
 /** Counters a vCPU thread reports to the VMM thread (every ~250 ms and when it stops). */

@@ -6,6 +6,7 @@
 import type { VirtBoard, BoardEvent } from "../VirtBoard.js";
 import { MmioServer, mmioChannelBuffer } from "./MmioChannel.js";
 import { HartState } from "../Sbi.js";
+import { optimizingCompiler } from "../../dbt/OptimizingCompile.js";
 import type { VcpuInit, VcpuReport } from "./Vcpu.js";
 import { spawnVcpu } from "./spawnVcpu.js";
 import {
@@ -108,6 +109,7 @@ export class VcpuSet {
         clint: { base: clint.base, size: clint.size },
         boot,
         slice: opts.slice,
+        optimizingTier: optimizingCompiler() !== undefined,
       };
       const thread = spawnVcpu(init, {
         message: (m) => {

@@ -403,10 +403,12 @@ export class VirtQueue {
     const old = this.signalled;
     if (newIdx === old) return false;
     this.signalled = newIdx;
+    // Atomic loads after pushUsed's Atomics.store of used.idx: the store-then-load order the driver's
+    // suppression check relies on, also on hosts whose plain loads may pass a releasing store.
     if (this.eventIdx) {
-      const usedEvent = this.mem!.view.getUint16(this.availOff + 4 + 2 * this.size, true);
+      const usedEvent = Atomics.load(this.u16!, (this.availOff + 4 + 2 * this.size) >>> 1);
       return ((newIdx - usedEvent - 1) & 0xffff) < ((newIdx - old) & 0xffff);
     }
-    return (this.mem!.view.getUint16(this.availOff, true) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    return (Atomics.load(this.u16!, this.availOff >>> 1) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
   }
 }

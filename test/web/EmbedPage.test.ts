@@ -62,11 +62,14 @@ test(
       await waitForText(() => terminalText(page, "window.vm.terminal"), /TV-GUEST-READY/, 10_000);
       await page.evaluate("window.vm.input('echo-me')");
       await waitForText(out, /echo-me/, 20_000);
-      const stats = (await page.evaluate("window.vm.stats()")) as {
-        instructions: number;
-        engine: string;
-        vcpus?: { hart: number; instructions: number }[];
-      };
+      // A vCPU publishes its instruction count after each time slice (50,000 instructions, which
+      // take a while when the guest polls the UART through the MMIO channel): ask until it has.
+      type Stats = { instructions: number; engine: string; vcpus?: { hart: number; instructions: number }[] };
+      let stats = (await page.evaluate("window.vm.stats()")) as Stats;
+      for (let i = 0; stats.instructions <= 1000 && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        stats = (await page.evaluate("window.vm.stats()")) as Stats;
+      }
       assert.ok(stats.instructions > 1000, `instructions: ${stats.instructions}`);
       assert.equal(stats.engine, "interp");
       // Two vCPU workers: hart 0 ran the guest, hart 1 waits (stopped) on its own worker.

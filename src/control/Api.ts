@@ -371,7 +371,9 @@ export class ControlApi {
         const md = body["maxDowntimeMs"] ?? 300;
         if (typeof md !== "number" || !(md >= 1 && md <= 60_000))
           throw new ApiError(400, "maxDowntimeMs: must be a number of milliseconds from 1 to 60000");
-        return send(res, 200, await this.vms.migrate(ref, { url: to, token }, md, optionalString(body, "name")));
+        const copy = body["copyDisks"] ?? false;
+        if (typeof copy !== "boolean") throw new ApiError(400, "copyDisks: must be true or false");
+        return send(res, 200, await this.vms.migrate(ref, { url: to, token }, md, optionalString(body, "name"), copy));
       }
       if (sub === "resize") {
         const body = await readOptionalObject(req);
@@ -600,7 +602,9 @@ function checkIncoming(b: Record<string, unknown>): IncomingMigration {
     if (typeof o !== "object" || o === null || typeof o["mac"] !== "string" || typeof o["kind"] !== "string")
       throw new ApiError(400, `nics/${i}: must be a NIC with kind and mac`);
   }
-  return { name, spec: spec as unknown as VmSpec, disks: disks as DiskSpec[], nics: nics as NicSpec[] };
+  const copyDisks = b["copyDisks"] ?? false;
+  if (typeof copyDisks !== "boolean") throw new ApiError(400, "copyDisks: must be true or false");
+  return { name, spec: spec as unknown as VmSpec, disks: disks as DiskSpec[], nics: nics as NicSpec[], copyDisks };
 }
 
 /** A JSON object body, or {} for an empty body (actions whose fields are all optional). */

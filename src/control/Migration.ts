@@ -13,6 +13,7 @@
 // Messages (VmChannel records) source -> destination: hello {ticket, pages}, pages {index, data}
 // (up to BATCH pages), final {state}; destination -> source: started, or error {message}.
 import { timingSafeEqual } from "node:crypto";
+import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Vm } from "../vmm/Vm.js";
 import type { VmChannel } from "./VmChannel.js";
@@ -34,6 +35,11 @@ export type MigrationMessage =
   | { t: "hello"; ticket: string; pages: number }
   | { t: "pages"; index: Uint32Array; data: Uint8Array }
   | { t: "final"; state: MachineSavedState }
+  /**
+   * A piece of disk `disk`'s copy-on-write overlay file (non-shared storage): pieces that are all
+   * zero are left out (the file is sparse); `last` (no data) gives the file's size.
+   */
+  | { t: "disk"; disk: number; offset: number; data: Uint8Array; last: boolean }
   | { t: "started" }
   | { t: "error"; message: string };
 
@@ -68,6 +74,8 @@ export async function sendMigration(
   maxDowntimeMs: number,
   /** Runs with the guest stopped and no I/O in flight, before the final message (flush the disks). */
   beforeFinal: () => Promise<void> = async () => {},
+  /** Overlay files to copy to the destination (disks not on shared storage), by disk index. */
+  overlays: { disk: number; path: string }[] = [],
 ): Promise<MigrationResult> {
   const board = vm.board;
   const mem = board.memory;
@@ -169,6 +177,27 @@ export async function sendMigration(
       throw new Error(
         `the final copy took ${Math.round(copyMs)} ms (${finalPages} pages), more than --max-downtime ${maxDowntimeMs} ms; the VM keeps running here`,
       );
+    // Overlays go whole, with the guest stopped and the disks flushed (their size adds to the
+    // downtime; a pre-copy of their clusters is not implemented).
+    for (const o of overlays) {
+      const fd = openSync(o.path, "r");
+      try {
+        const buf = new Uint8Array(BATCH * PAGE);
+        for (let offset = 0; ;) {
+          const n = readSync(fd, buf, 0, buf.length, offset);
+          const data = buf.subarray(0, n);
+          if (n === 0 || offset === 0 || data.some((b) => b !== 0)) {
+            await sendAwait(ch, { t: "disk", disk: o.disk, offset, data: data.slice(), last: n === 0 });
+            bytesSent += n;
+            check();
+          }
+          offset += n;
+          if (n === 0) break;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
     await sendAwait(ch, { t: "final", state: saveMachineState(board) });
     const answer = await new Promise<MigrationMessage | undefined>((resolve) => {
       const t = setTimeout(() => resolve(undefined), 60_000);
@@ -206,7 +235,14 @@ export async function sendMigration(
  * they come, and on the final message puts back the machine state. The caller then starts the VM and
  * sends "started".
  */
-export async function receiveMigration(vm: Vm, ch: Channel, ticket: string, timeoutMs: number): Promise<void> {
+export async function receiveMigration(
+  vm: Vm,
+  ch: Channel,
+  ticket: string,
+  timeoutMs: number,
+  /** Where copied overlays go, by disk index (the destination's own overlay files). */
+  overlays: ReadonlyMap<number, string> = new Map(),
+): Promise<void> {
   const board = vm.board;
   const mem = board.memory;
   const pages = mem.size / PAGE;
@@ -231,6 +267,21 @@ export async function receiveMigration(vm: Vm, ch: Channel, ticket: string, time
         ram.set(m.data.subarray(i * PAGE, (i + 1) * PAGE), p * PAGE);
         received[p] = 1;
       });
+    } else if (m.t === "disk") {
+      const path = overlays.get(m.disk);
+      if (path === undefined) throw new Error(`disk ${m.disk} has no overlay to copy into here`);
+      // The first piece truncates: the destination's overlay was created empty when its disk opened.
+      const fd = openSync(path, m.offset === 0 ? "w" : "r+", 0o600);
+      try {
+        let done = 0;
+        while (done < m.data.length) done += writeSync(fd, m.data, done, m.data.length - done, m.offset + done);
+        if (m.last) {
+          ftruncateSync(fd, m.offset);
+          fsyncSync(fd);
+        }
+      } finally {
+        closeSync(fd);
+      }
     } else if (m.t === "final") {
       for (const p of loaderPages) if (!received[p]) ram.fill(0, p * PAGE, (p + 1) * PAGE);
       restoreMachineState(board, m.state);

@@ -193,6 +193,11 @@ export const openApiDocument = {
                   token: { type: "string", description: "the destination daemon's bearer token" },
                   maxDowntimeMs: { type: "number", description: "downtime target of the stop-and-copy (default 300)" },
                   name: { type: "string", description: "the VM's name at the destination (default: the same)" },
+                  copyDisks: {
+                    type: "boolean",
+                    description:
+                      "copy the disks' copy-on-write overlays to the destination (their base files must be at the same paths there) instead of sharing the disk files (default false)",
+                  },
                 },
               },
             },

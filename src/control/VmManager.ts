@@ -69,6 +69,12 @@ export interface IncomingMigration {
   disks: DiskSpec[];
   /** The source's NICs, MACs kept (the guest uses them). */
   nics: NicSpec[];
+  /**
+   * Copy the overlays instead of sharing the disk files: the destination opens the base files by
+   * the same paths (read-only) with its own overlays, which the source fills with its overlays'
+   * contents during the stop-and-copy.
+   */
+  copyDisks?: boolean;
 }
 
 /** A snapshot the daemon keeps (stateDir/snapshots/NAME/meta.json). */
@@ -687,7 +693,7 @@ export class VmManager extends EventEmitter {
     if (!kernel) throw new ApiError(422, "the VM has no kernel");
     return {
       ...(restore ? { restore } : {}),
-      ...(inc ? { incoming: { host: inc.host, ticket: inc.ticket } } : {}),
+      ...(inc ? { incoming: { host: inc.host, ticket: inc.ticket, copyDisks: inc.copyDisks } } : {}),
       id: rec.id,
       kernel,
       ...(initrd ? { initrd } : {}),
@@ -836,7 +842,7 @@ export class VmManager extends EventEmitter {
   /** Incoming migrations being set up, by VM id (the next start receives instead of booting). */
   private readonly incomingFor = new Map<
     string,
-    { host: string; ticket: string; disks: DiskSpec[]; nics: NicSpec[] }
+    { host: string; ticket: string; disks: DiskSpec[]; nics: NicSpec[]; copyDisks: boolean }
   >();
 
   /**
@@ -846,18 +852,27 @@ export class VmManager extends EventEmitter {
    */
   async incoming(m: IncomingMigration, host: string): Promise<{ vm: VmRecord; port: number; ticket: string }> {
     m.disks.forEach((d, i) => {
+      if (m.copyDisks && !d.readOnly && !d.overlay)
+        throw new ApiError(
+          422,
+          `disks/${i}: a writable disk without an overlay cannot be copied (only overlays are); migrate it with shared storage`,
+        );
       this.paths.resolve(`disks/${i}/path`, d.path, !d.readOnly && !d.overlay);
-      if (d.overlay) this.paths.resolve(`disks/${i}/overlay`, d.overlay, true);
+      if (d.overlay && !m.copyDisks) this.paths.resolve(`disks/${i}/overlay`, d.overlay, true);
     });
     m.nics.forEach((n, i) => {
       if (n.kind !== "user" && n.kind !== "switch")
         throw new ApiError(422, `nics/${i}: a ${n.kind} NIC cannot be migrated through the daemon`);
     });
     const rec = this.create({ ...m.spec, name: m.name });
+    // Copied overlays are this VM's own files.
+    const disks = m.disks.map((d, i) =>
+      m.copyDisks && d.overlay ? { ...d, overlay: join(this.vmDir(rec.id), `disk${i}.overlay`) } : d,
+    );
     // Later boots of this VM keep the disks it came with.
-    this.setOrigin(rec.id, { snapshot: "", file: "", disks: m.disks, pendingRestore: false, keepDisks: true });
+    this.setOrigin(rec.id, { snapshot: "", file: "", disks, pendingRestore: false, keepDisks: true });
     const ticket = randomBytes(32).toString("hex");
-    this.incomingFor.set(rec.id, { host, ticket, disks: m.disks, nics: m.nics });
+    this.incomingFor.set(rec.id, { host, ticket, disks, nics: m.nics, copyDisks: m.copyDisks === true });
     try {
       const ready = new Promise<number>((resolve, reject) => {
         const t = setTimeout(
@@ -898,6 +913,8 @@ export class VmManager extends EventEmitter {
     maxDowntimeMs: number,
     /** The VM's name at the destination (default: its name here). */
     destName?: string,
+    /** Copy the disks' overlays instead of sharing the disk files (IncomingMigration.copyDisks). */
+    copyDisks = false,
   ): Promise<{ destination: string; result: MigrationResult }> {
     return this.exclusive(ref, "migration", async (rec) => {
       const live = this.live.get(rec.id);
@@ -921,6 +938,7 @@ export class VmManager extends EventEmitter {
         spec: rec.spec,
         disks: cfg.disks,
         nics: cfg.nics,
+        copyDisks,
       };
       let r: { status: number; body: unknown; text: string };
       try {
@@ -948,6 +966,7 @@ export class VmManager extends EventEmitter {
           port: answer.port,
           ticket: answer.ticket,
           maxDowntimeMs,
+          copyDisks,
         });
       });
       waiters.delete(req);

@@ -226,7 +226,12 @@ async function boot(cfg: LaunchConfig): Promise<void> {
   });
   vm = machine.vm;
   if (cfg.restore) restoreSnapshot(vm, cfg.restore);
-  const incoming = cfg.incoming ? await acceptMigration(vm, cfg.incoming.host, cfg.incoming.ticket) : undefined;
+  // Copied overlays (non-shared storage) are written into this VM's own overlay files.
+  const overlays = new Map<number, string>();
+  if (cfg.incoming?.copyDisks) cfg.disks.forEach((d, i) => d.overlay && overlays.set(i, d.overlay));
+  const incoming = cfg.incoming
+    ? await acceptMigration(vm, cfg.incoming.host, cfg.incoming.ticket, overlays)
+    : undefined;
   // The source wrote the shared disks until it stopped: overlays re-read what it allocated.
   if (incoming) for (const d of machine.disks) await d.refresh?.();
   // First figures at once (a client may ask right after start), then every second.
@@ -252,6 +257,7 @@ async function acceptMigration(
   v: Vm,
   host: string,
   ticket: string,
+  overlays: ReadonlyMap<number, string>,
 ): Promise<VmChannel<MigrationMessage, MigrationMessage>> {
   const listener = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -275,7 +281,7 @@ async function acceptMigration(
       });
       const ch = new VmChannel<MigrationMessage, MigrationMessage>(sock);
       try {
-        await receiveMigration(v, ch, ticket, 30_000);
+        await receiveMigration(v, ch, ticket, 30_000, overlays);
         return ch;
       } catch (e) {
         ch.send({ t: "error", message: (e as Error).message });
@@ -309,8 +315,16 @@ async function migrate(m: Extract<ToVm, { t: "migrate" }>): Promise<void> {
     try {
       const disks = machine?.disks ?? [];
       // Shared disks: everything written reaches stable storage before the destination opens them.
-      const result = await sendMigration(v, ch, m.ticket, m.maxDowntimeMs, () =>
-        Promise.all(disks.map((d) => d.flush())).then(() => {}),
+      const overlays = m.copyDisks
+        ? (spec?.disks ?? []).flatMap((d, disk) => (d.overlay ? [{ disk, path: d.overlay }] : []))
+        : [];
+      const result = await sendMigration(
+        v,
+        ch,
+        m.ticket,
+        m.maxDowntimeMs,
+        () => Promise.all(disks.map((d) => d.flush())).then(() => {}),
+        overlays,
       );
       send({ t: "migrate-done", req: m.req, result });
       migratedAway = true;

@@ -28,7 +28,7 @@ export interface LaunchConfig {
    * Receive a live migration instead of booting: listen on HOST (port chosen by the OS, reported with
    * "incoming-ready"), accept the source that presents TICKET, resume the guest it sends.
    */
-  incoming?: { host: string; ticket: string };
+  incoming?: { host: string; ticket: string; copyDisks?: boolean };
 }
 
 /** What a VM process reports after a snapshot (vm snapshot). */
@@ -56,7 +56,16 @@ export type ToVm =
   /** Pause, save the machine to DIR/snapshot.tvsnap with its disks frozen as DIR/diskN.img, resume. */
   | { t: "snapshot"; req: number; dir: string; compress?: boolean }
   /** Live-migrate to the destination VM process at HOST:PORT (Migration.ts); this VM ends on success. */
-  | { t: "migrate"; req: number; host: string; port: number; ticket: string; maxDowntimeMs: number }
+  | {
+      t: "migrate";
+      req: number;
+      host: string;
+      port: number;
+      ticket: string;
+      maxDowntimeMs: number;
+      /** Send the disks' overlay files with the guest (the destination has its own). */
+      copyDisks?: boolean;
+    }
   | { t: "net"; nic: number; frame: Uint8Array }
   /** A spare (--spare): warm up on this snapshot (WarmUp.ts), then wait. */
   | { t: "warm"; snapshot: string }

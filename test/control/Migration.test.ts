@@ -37,6 +37,20 @@ after(async () => {
 const records = (text: string) => [...text.matchAll(/W(\d+)\n/g)].map((m) => Number(m[1]));
 const bEp = () => ({ url: `http://127.0.0.1:${b.daemon.tcpPort}`, token: TOKEN });
 
+/** The disk (base + overlay) holds the last 63 records up to `last`, each in its sector. */
+async function assertLastRecords(base: string, overlay: string, last: number): Promise<void> {
+  const d = await CowOverlay.open(base, overlay);
+  try {
+    const s = new Uint8Array(512);
+    for (let n = last - 62; n <= last; n++) {
+      await d.read([s], (n % 64) * 512);
+      assert.equal(Number(Buffer.from(s).readBigUInt64LE(4)), n, `sector ${n % 64} of ${overlay}`);
+    }
+  } finally {
+    await d.close();
+  }
+}
+
 async function startWriter(name: string): Promise<string> {
   const disk = join(dirname(guest), `mig-${name}.img`);
   writeFileSync(disk, Buffer.alloc(64 * 512));
@@ -74,17 +88,7 @@ test("vm migrate moves a running guest to another daemon: no gap, no repeat, dis
   const seq = records(aText + (await call(bEp(), "GET", "/v1/vms/m/console")).text);
   seq.forEach((n, i) => assert.equal(n, seq[0]! + i, `W${n} after W${seq[i - 1]} (A ended at W${lastOnA})`));
   assert.equal((await call(bEp(), "POST", "/v1/vms/m/kill")).status, 200);
-  const last = seq.at(-1)!;
-  const d = await CowOverlay.open(disk, join(a.dir, "vms", src.id, "disk0.overlay"));
-  try {
-    const s = new Uint8Array(512);
-    for (let n = last - 62; n <= last; n++) {
-      await d.read([s], (n % 64) * 512);
-      assert.equal(Number(Buffer.from(s).readBigUInt64LE(4)), n, `sector ${n % 64} after the migration`);
-    }
-  } finally {
-    await d.close();
-  }
+  await assertLastRecords(disk, join(a.dir, "vms", src.id, "disk0.overlay"), seq.at(-1)!);
   // A wrong token is refused by the destination, and the VM is not touched.
   await startWriter("t");
   const bad = await call(a.ep, "POST", "/v1/vms/t/migrate", { to: bEp().url, token: "wrong" });
@@ -135,5 +139,26 @@ test(
     const before = await sweeps();
     await waitFor("d sweeps on A", async () => (await sweeps()) > before + 2);
     assert.equal((await call(a.ep, "POST", "/v1/vms/d/kill")).status, 200);
+  },
+);
+
+test(
+  "vm migrate with copyDisks: the disk's overlay goes with the guest into the destination's own file",
+  { skip },
+  async () => {
+    const disk = await startWriter("c");
+    const r = await call(a.ep, "POST", "/v1/vms/c/migrate", { to: bEp().url, token: TOKEN, copyDisks: true });
+    assert.equal(r.status, 200, r.text);
+    const aText = (await call(a.ep, "GET", "/v1/vms/c/console")).text;
+    await waitFor(
+      "c writes on B",
+      async () => records((await call(bEp(), "GET", "/v1/vms/c/console")).text).length >= 40,
+    );
+    const seq = records(aText + (await call(bEp(), "GET", "/v1/vms/c/console")).text);
+    seq.forEach((n, i) => assert.equal(n, seq[0]! + i, `W${n} after W${seq[i - 1]}`));
+    assert.equal((await call(bEp(), "POST", "/v1/vms/c/kill")).status, 200);
+    // Every record, those written on A included, is in B's own overlay over the shared base.
+    const onB = (await call(bEp(), "GET", "/v1/vms/c")).body as { id: string };
+    await assertLastRecords(disk, join(b.dir, "vms", onB.id, "disk0.overlay"), seq.at(-1)!);
   },
 );

@@ -40,10 +40,11 @@ Actions:
   snapshots                                list snapshots
   snapshot rm SNAP [--force]               delete a snapshot (--force: even if VMs restored from
                                            it still use its disks)
-  migrate VM --to http://HOST:PORT --token-file F [--max-downtime 300ms] [--name N]
+  migrate VM --to http://HOST:PORT --token-file F [--max-downtime 300ms] [--name N] [--copy-disks]
                                            live-migrate VM to another daemon (F: its token; the
-                                           disks must be reachable by the same paths there; N:
-                                           its name there, default the same)
+                                           disks must be reachable by the same paths there, or
+                                           with --copy-disks only their base files, the overlays
+                                           being copied; N: its name there, default the same)
   restore SNAP [--name NEWVM]              a new VM resumed from the snapshot, running at once; each
                                            restore is a clone (own disks, MAC, RNG reseeded)
 
@@ -80,6 +81,7 @@ const options = {
   compress: { type: "boolean" },
   to: { type: "string" },
   "max-downtime": { type: "string" },
+  "copy-disks": { type: "boolean" },
   raw: { type: "boolean" },
 } as const;
 
@@ -377,6 +379,7 @@ export const command: Command = {
             token,
             maxDowntimeMs,
             ...(values.name !== undefined ? { name: values.name } : {}),
+            ...(values["copy-disks"] ? { copyDisks: true } : {}),
           })) as {
             destination: string;
             result: { rounds: number; bytesSent: number; totalMs: number; downtimeMs: number };

@@ -29,14 +29,21 @@ test("typevisor web serves the page and the image with COOP/COEP on 127.0.0.1", 
     assert.match(await page.text(), /<title>Typevisor in the browser<\/title>/);
     assert.equal(page.headers.get("cross-origin-opener-policy"), "same-origin");
     assert.equal(page.headers.get("cross-origin-embedder-policy"), "require-corp");
-    const boot = (await (await fetch(`${url}boot.json`)).json()) as { kernel: string; disks: string[]; name: string };
+    const boot = (await (await fetch(`${url}boot.json`)).json()) as {
+      kernel: string;
+      disks: string[];
+      name: string;
+      cpus: number;
+    };
     assert.equal(boot.name, "debian-riscv64");
+    assert.equal(boot.cpus, 2, "two vCPUs (Web Workers) by default");
     const kernel = await fetch(`${url}${boot.kernel}`, { method: "HEAD" });
     assert.equal(Number(kernel.headers.get("content-length")), statSync(img.kernel).size);
     assert.equal(kernel.headers.get("cross-origin-embedder-policy"), "require-corp");
     for (const p of ["../package.json", "%2e%2e/package.json", "image/../../package.json"])
       assert.equal((await fetch(`${url}${p}`)).status, 404, p);
     assert.equal((await fetch(`${url}vm-worker.js`)).status, 200);
+    assert.equal((await fetch(`${url}vcpu-worker.js`)).status, 200);
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     assert.equal(code, 0);

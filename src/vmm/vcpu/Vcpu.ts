@@ -123,6 +123,10 @@ class RemoteDevice implements BusDevice {
   }
 }
 
+/** A slice that takes longer than this (ms) is halved, down to MIN_SLICE instructions (see run()). */
+const SLOW_SLICE_MS = 50;
+const MIN_SLICE = 4096;
+
 export class Vcpu {
   readonly hart: Hart;
   private readonly sh: VcpuShared;
@@ -327,7 +331,7 @@ export class Vcpu {
       h = this.h,
       st = sh.stats,
       s0 = h * STAT_WORDS;
-    const slice = this.init.slice;
+    let slice = this.init.slice;
     for (;;) {
       const run = sh.run();
       if (run === RUN_STOP) break;
@@ -341,6 +345,11 @@ export class Vcpu {
       const t0 = performance.now();
       const r = hart.run(slice);
       const t1 = performance.now();
+      // The counters are published after each slice. A guest polling a device through the MMIO
+      // channel runs a few MIPS, so a full slice would publish them seconds apart: halve the slice
+      // while slices take long; CPU-bound slices (about a millisecond) grow back to the full one.
+      if (t1 - t0 > SLOW_SLICE_MS) slice = Math.max(MIN_SLICE, slice >>> 1);
+      else if (slice < this.init.slice) slice = Math.min(this.init.slice, slice * 2);
       st[s0 + S_RUN_MS]! += t1 - t0;
       if (r === ExitReason.Trap) {
         if (hart.exitCause === Cause.EcallS && this.init.boot.kind === "sbi") {

@@ -181,9 +181,18 @@ async function console_(ep: Endpoint, ref: string, readOnly: boolean): Promise<n
   const ws = new WebSocket(url, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} });
   return new Promise<number>((resolve) => {
     const stdin = process.stdin;
+    // The writer's terminal size goes to the guest's hvc0 (POST .../resize), now and on SIGWINCH.
+    const out = process.stdout;
+    const sendSize = () => {
+      if (readOnly || !out.isTTY) return;
+      callOk(ep, "POST", `/v1/vms/${encodeURIComponent(ref)}/resize`, { cols: out.columns, rows: out.rows }).catch(
+        () => {},
+      );
+    };
     const restore = () => {
       if (stdin.isTTY) stdin.setRawMode(false);
       stdin.pause();
+      out.off("resize", sendSize);
     };
     ws.on("unexpected-response", (_req, res) => {
       let body = "";
@@ -207,6 +216,8 @@ async function console_(ep: Endpoint, ref: string, readOnly: boolean): Promise<n
       process.stderr.write(`[attached to ${ref}${readOnly ? " read-only" : ""}; Ctrl-] detaches]\n`);
       if (stdin.isTTY) stdin.setRawMode(true);
       stdin.resume();
+      sendSize();
+      out.on("resize", sendSize);
       stdin.on("data", (d: Buffer) => {
         const i = d.indexOf(0x1d);
         if (i >= 0) {

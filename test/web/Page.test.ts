@@ -107,6 +107,16 @@ test(
         return n;
       })()`)) as number;
       assert.equal(savedChunks * 64 * 1024, changed, "every changed chunk is marked saved in OPFS");
+      // The "Download disk" blob: the image's size, with the file the guest wrote inside it.
+      const blob = (await page.evaluate(`(async () => {
+        const b = new Uint8Array(await (await window.typevisor.diskBlob(0)).arrayBuffer());
+        const want = new TextEncoder().encode("web-disk-write\\n");
+        let found = false;
+        for (let i = b.indexOf(want[0]); i >= 0 && !found; i = b.indexOf(want[0], i + 1))
+          found = want.every((c, j) => b[i + j] === c);
+        return [b.length, found];
+      })()`)) as [number, boolean];
+      assert.deepEqual(blob, [statSync(img.disk).size, true], "the downloaded disk holds the guest's file");
       await screenshot(page, "page");
       process.stderr.write(
         `page boot: ${s.mips.toFixed(1)} MIPS average, ${s.dbt?.pagesTranslated} pages translated\n`,

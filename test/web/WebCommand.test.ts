@@ -36,7 +36,7 @@ test("typevisor web serves the page and the image with COOP/COEP on 127.0.0.1", 
       cpus: number;
     };
     assert.equal(boot.name, "debian-riscv64");
-    assert.equal(boot.cpus, 2, "two vCPUs (Web Workers) by default");
+    assert.equal(boot.cpus, 1, "one vCPU by default (--cpus N for Web Workers)");
     const kernel = await fetch(`${url}${boot.kernel}`, { method: "HEAD" });
     assert.equal(Number(kernel.headers.get("content-length")), statSync(img.kernel).size);
     assert.equal(kernel.headers.get("cross-origin-embedder-policy"), "require-corp");

@@ -26,8 +26,8 @@ Options:
   --port P        TCP port on 127.0.0.1 (default 8020; 0 picks a free one)
   --open          open the URL in the default browser (xdg-open)
   --memory SIZE   guest RAM (default 256M)
-  --cpus N        vCPUs, each on its own Web Worker (default 2, at most 32; 1 runs the
-                  guest on the VM worker's thread alone)
+  --cpus N        vCPUs, each on its own Web Worker when more than one (default 1, at
+                  most 32)
   --engine E      dbt (translator, default) or interp
   --quiet         no image pull progress
 
@@ -106,8 +106,8 @@ export const command: Command = {
       port: { type: "string", default: "8020" },
       open: { type: "boolean", default: false },
       memory: { type: "string", default: "256M" },
-      // Two by default: the page boots faster on two Web Workers than on one (BENCHMARKS.md).
-      cpus: { type: "string", default: "2" },
+      // One by default: on two cores two vCPU workers did not boot faster (BENCHMARKS.md).
+      cpus: { type: "string", default: "1" },
       engine: { type: "string", default: "dbt" },
       quiet: { type: "boolean", short: "q", default: false },
     });

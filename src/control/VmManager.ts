@@ -41,10 +41,20 @@ export interface VmEvent {
   at: string;
 }
 
+/** Console input kept for a VM process that has not connected yet (bytes), and other messages. */
+const EARLY_INPUT_BYTES = 64 * 1024;
+const EARLY_MESSAGES = 64;
+
 interface Live {
   pid: number;
   /** The VM process's control socket connection (absent while connecting). */
   channel?: VmChannel<FromVm, ToVm>;
+  /**
+   * Messages for the VM process sent before its channel connected (console input typed right after
+   * `start` or `restore`, a pause, a resize), delivered in order once it connects; bounded (EARLY_*).
+   */
+  early?: ToVm[];
+  earlyInputBytes?: number;
   ring: ConsoleRing;
   stats?: VmProcessStats;
   /** The daemon's switch port of each switch NIC, by NIC index. */
@@ -374,6 +384,10 @@ export class VmManager extends EventEmitter {
   private launched(rec: VmRecord, live: Live, ch: VmChannel<FromVm, ToVm>, cfg: LaunchConfig): VmRecord {
     this.attach(rec, live, ch, cfg);
     this.toVm(live, { t: "boot", config: cfg });
+    // What API callers sent while the process was connecting, in order, after the boot request.
+    const early = live.early ?? [];
+    live.early = undefined;
+    for (const m of early) this.toVm(live, m);
     if (cfg.restore) {
       this.setOrigin(rec.id, { ...this.origin(rec.id)!, pendingRestore: false });
       // The next clone of this snapshot finds a warm process.
@@ -551,10 +565,24 @@ export class VmManager extends EventEmitter {
   }
 
   private toVm(live: Live, m: ToVm): void {
+    const ch = live.channel;
+    if (!ch) {
+      // The process is still starting: keystrokes and control messages wait for it (bounded, as a
+      // UART's FIFO is), frames are dropped as by a NIC whose link is not up yet.
+      if (m.t === "net") return;
+      const queue = (live.early ??= []);
+      if (m.t === "input") {
+        const bytes = (live.earlyInputBytes ?? 0) + m.data.length;
+        if (bytes > EARLY_INPUT_BYTES) return;
+        live.earlyInputBytes = bytes;
+      } else if (queue.length >= EARLY_MESSAGES) return;
+      queue.push(m);
+      return;
+    }
     // Frames and keystrokes for a VM process that does not read are dropped (as a NIC or a UART
     // with a full FIFO would), never queued without bound; control messages always go.
-    if (m.t === "net" || m.t === "input") live.channel?.sendDroppable(m);
-    else live.channel?.send(m);
+    if (m.t === "net" || m.t === "input") ch.sendDroppable(m);
+    else ch.send(m);
   }
 
   private running(ref: string, what: string): [VmRecord, Live] {

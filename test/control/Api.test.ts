@@ -154,6 +154,28 @@ test(
   },
 );
 
+test("console input sent while the VM process is still starting reaches the guest", { skip }, async () => {
+  const r = await call(env.ep, "POST", "/v1/vms", spec("early"));
+  assert.equal(r.status, 201, r.text);
+  const id = (r.body as { id: string }).id;
+  const started = call(env.ep, "POST", `/v1/vms/${id}/start`);
+  // (No "p" in the text: the guest powers off on "p".) The daemon knows the VM's process as soon as it has spawned it, ~0.1-0.5 s before the process
+  // listens on its socket: input sent in that window used to be dropped.
+  let sentEarly = false;
+  for (let i = 0; i < 5000 && !sentEarly; i++) {
+    try {
+      env.daemon.vms.sendInput(id, Buffer.from("early-echo"));
+      sentEarly = true;
+    } catch {
+      await new Promise((res) => setImmediate(res));
+    }
+  }
+  assert.ok(sentEarly, "the VM never became able to take input");
+  assert.equal((await started).status, 200);
+  await waitFor("the echo of the early input", async () => (await consoleText(id)).includes("early-echo"));
+  await call(env.ep, "DELETE", `/v1/vms/${id}?force=true`);
+});
+
 test("a VM created with engine dbt runs on the binary translator and its stats say so", { skip }, async () => {
   const r = await call(env.ep, "POST", "/v1/vms?start=true", spec("t", { engine: "dbt" }));
   assert.equal(r.status, 201, r.text);

@@ -20,6 +20,7 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ensureImage } from "../src/images/index.js";
 import { Daemon } from "../src/control/Daemon.js";
+import { cpuMs, rssMiB } from "./procStat.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : def);
@@ -42,17 +43,6 @@ async function daemon(name: string, warmSpare: boolean): Promise<Daemon> {
   });
   await d.start();
   return d;
-}
-
-/** user+sys CPU of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 /** Resolves when the VM's console output (from now on) matches re. */

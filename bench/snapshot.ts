@@ -15,6 +15,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureImage } from "../src/images/index.js";
+import { cpuMs, rssMiB } from "./procStat.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : def);
@@ -44,17 +45,6 @@ async function until(r: Run, re: RegExp, ms: number): Promise<number> {
     await new Promise((res) => setTimeout(res, 5));
   }
   return performance.now() - r.t0;
-}
-
-/** user+sys CPU of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 async function stop(r: Run): Promise<void> {

@@ -10,7 +10,7 @@ import { createServer } from "node:http";
 import { WEB_DIR } from "../../src/cli/WebBundle.js";
 import { ISOLATION_HEADERS, resolveUnder, sendFile } from "../../src/control/StaticFiles.js";
 import { buildGuest, hasCrossGcc } from "../control/guest.js";
-import { browserMissing, launch, screenshot, terminalText, waitForText } from "./browser.js";
+import { browserMissing, launch, screenshot, terminalText, waitForText, listenLocal } from "./browser.js";
 
 const EMBED_HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><link rel="stylesheet" href="xterm.css"></head>
@@ -45,9 +45,7 @@ test(
       if (file) sendFile(req, res, file, ISOLATION_HEADERS);
       else res.writeHead(404, ISOLATION_HEADERS).end();
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const addr = server.address();
-    const port = typeof addr === "object" && addr ? addr.port : 0;
+    const port = await listenLocal(server);
     const browser = await launch();
     try {
       const page = await browser.newPage();

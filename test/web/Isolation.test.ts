@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { WEB_DIR } from "../../src/cli/WebBundle.js";
 import { resolveUnder, sendFile } from "../../src/control/StaticFiles.js";
-import { browserMissing, launch, screenshot } from "./browser.js";
+import { browserMissing, launch, screenshot, listenLocal } from "./browser.js";
 
 test("without cross-origin isolation the page says which headers are missing", { timeout: 60_000 }, async (t) => {
   const missing = browserMissing();
@@ -16,9 +16,7 @@ test("without cross-origin isolation the page says which headers are missing", {
     if (file) sendFile(req, res, file);
     else res.writeHead(404).end();
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
+  const port = await listenLocal(server);
   const browser = await launch();
   try {
     const page = await browser.newPage();

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Server } from "node:http";
 import type { Browser, Page } from "playwright-core";
 
 export const CHROMIUM = process.env["TYPEVISOR_CHROMIUM"] ?? "/usr/bin/chromium";
@@ -63,4 +64,11 @@ export async function waitForText(text: () => Promise<string>, re: RegExp, ms: n
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`timed out after ${ms / 1000} s waiting for ${re}; the terminal shows:\n${last.slice(-2000)}`);
+}
+
+/** Starts `server` on a port of 127.0.0.1 the OS picks, and returns the port. */
+export async function listenLocal(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  return typeof addr === "object" && addr ? addr.port : 0;
 }

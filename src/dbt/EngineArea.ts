@@ -47,9 +47,13 @@ export const TLB_ENTRIES = 256;
  * Entries per TLB mirror: more than the hart's fast caches, which the mirror is filled from (the
  * entry a miss fills is copied over, index (vpage & (MIRROR_ENTRIES - 1))). With 256 entries, as the
  * fast caches have, a Linux boot missed 0.7 M times on conflicts alone (two pages with the same
- * index), each an exit to the interpreter (docs/DBT.md "Session 4").
+ * index), each an exit to the interpreter (docs/DBT.md "Session 4"). With 2048, cpu-workload.sh in
+ * a guest missed 1.0-1.25 M times, and in about one run of four two hot pages of gzip or gunzip
+ * collided (14.5 M misses, that part 2.5x slower); 8192 entries (32 MiB of address space) halve
+ * the misses and made the workload ~10% faster; flushes clear only filled entries, so boots cost
+ * the same (docs/DBT.md "Session 5: lead").
  */
-export const MIRROR_ENTRIES = 2048;
+export const MIRROR_ENTRIES = 8192;
 /**
  * Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 addend (host page offset minus
  * the low 32 bits of the virtual page: host = (u32)vaddr + addend), i32 host page offset (for eviction).

@@ -48,10 +48,9 @@ export const TLB_ENTRIES = 256;
  * entry a miss fills is copied over, index (vpage & (MIRROR_ENTRIES - 1))). With 256 entries, as the
  * fast caches have, a Linux boot missed 0.7 M times on conflicts alone (two pages with the same
  * index), each an exit to the interpreter (docs/DBT.md "Session 4"). With 2048, cpu-workload.sh in
- * a guest missed 1.0-1.25 M times, and in about one run of four two hot pages of gzip or gunzip
- * collided (14.5 M misses, that part 2.5x slower); 8192 entries (32 MiB of address space) halve
- * the misses and made the workload ~10% faster; flushes clear only filled entries, so boots cost
- * the same (docs/DBT.md "Session 5: lead").
+ * a guest missed 1.0-1.25 M times; 8192 entries (32 MiB of address space) cut that to 0.6-0.9 M
+ * and the workload's time by ~10%; flushes clear only filled entries, so boots cost the same. Some
+ * runs still miss ~15 M times in one part (docs/DBT.md "Session 5: lead": not explained yet).
  */
 export const MIRROR_ENTRIES = 8192;
 /**

@@ -7,7 +7,7 @@ import { O_CLOEXEC, O_NONBLOCK, type OpenFile } from "../OpenFile.js";
 import { SignalFd } from "../SignalFd.js";
 import { UNBLOCKABLE, sigBit } from "../Signals.js";
 import { TimerFd } from "../TimerFd.js";
-import { nowNs } from "./TimeCalls.js";
+import { nowNs, timespecMsAt, writeItimerspec } from "./TimeCalls.js";
 import type { SyscallContext, SyscallHandlers } from "./SyscallContext.js";
 
 const EFD_SEMAPHORE = 1;
@@ -73,28 +73,10 @@ export function timerfdCreate(sys: SyscallContext, clock: number, flags: number)
   return install(sys, new TimerFd(flags & O_NONBLOCK, clock), flags);
 }
 
-/** struct itimerspec: it_interval then it_value, each a timespec (64-bit sec, nsec). */
-function writeItimerspec(sys: SyscallContext, ptr: number, f: TimerFd): void {
+/** struct itimerspec of a timerfd (timerfd_gettime, and the old value of timerfd_settime). */
+function writeTimerFdSpec(sys: SyscallContext, ptr: number, f: TimerFd): void {
   f.update();
-  const left = f.due > 0 ? Math.max(0, f.due - performance.now()) : 0;
-  const b = new Uint8Array(32);
-  const d = new DataView(b.buffer);
-  const put = (o: number, ms: number) => {
-    const ns = BigInt(Math.round(ms * 1e6));
-    d.setBigInt64(o, ns / 1_000_000_000n, true);
-    d.setBigInt64(o + 8, ns % 1_000_000_000n, true);
-  };
-  put(0, f.interval);
-  // An armed timer due right now still reports 1 ns left: 0 would mean disarmed.
-  put(16, f.due > 0 ? Math.max(left, 1e-6) : 0);
-  sys.p.space.write(ptr, b);
-}
-
-function readTs(d: DataView, o: number): number | undefined {
-  const s = d.getBigInt64(o, true);
-  const ns = d.getBigInt64(o + 8, true);
-  if (s < 0n || ns < 0n || ns > 999_999_999n) return undefined;
-  return Number(s) * 1000 + Number(ns) / 1e6;
+  writeItimerspec(sys, ptr, f.interval, f.due - performance.now(), f.due > 0);
 }
 
 export function timerfdSettime(
@@ -108,10 +90,10 @@ export function timerfdSettime(
   if (!(f instanceof TimerFd)) return -Errno.EINVAL;
   if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) return -Errno.EINVAL;
   const d = new DataView(sys.p.space.read(newPtr, 32).buffer);
-  const interval = readTs(d, 0);
-  let value = readTs(d, 16);
+  const interval = timespecMsAt(d, 0);
+  let value = timespecMsAt(d, 16);
   if (interval === undefined || value === undefined) return -Errno.EINVAL;
-  if (oldPtr) writeItimerspec(sys, oldPtr, f);
+  if (oldPtr) writeTimerFdSpec(sys, oldPtr, f);
   if (value > 0 && flags & TFD_TIMER_ABSTIME) {
     // An absolute time on the timer's clock: already past means "expires now".
     value = Math.max(1e-6, value - Number(nowNs(sys, f.clock)) / 1e6);
@@ -123,7 +105,7 @@ export function timerfdSettime(
 export function timerfdGettime(sys: SyscallContext, fd: number, ptr: number): SyscallResult {
   const f = sys.file(fd);
   if (!(f instanceof TimerFd)) return -Errno.EINVAL;
-  writeItimerspec(sys, ptr, f);
+  writeTimerFdSpec(sys, ptr, f);
   return 0;
 }
 

@@ -7,7 +7,7 @@ import { Errno } from "../Errno.js";
 import type { SyscallResult } from "../Kernel.js";
 import type { PosixTimer } from "../Process.js";
 import { NSIG, SIGALRM } from "../Signals.js";
-import { nowNs } from "./TimeCalls.js";
+import { nowNs, timespecMsAt, writeItimerspec } from "./TimeCalls.js";
 import type { SyscallContext, SyscallHandlers } from "./SyscallContext.js";
 
 const SIGEV_SIGNAL = 0,
@@ -65,25 +65,8 @@ export function timerCreate(sys: SyscallContext, clock: number, sevp: number, id
   return 0;
 }
 
-function readTs(d: DataView, o: number): number | undefined {
-  const s = d.getBigInt64(o, true);
-  const ns = d.getBigInt64(o + 8, true);
-  if (s < 0n || ns < 0n || ns > 999_999_999n) return undefined;
-  return Number(s) * 1000 + Number(ns) / 1e6;
-}
-
 function writeSpec(sys: SyscallContext, ptr: number, t: PosixTimer): void {
-  const left = t.due > 0 ? Math.max(1e-6, t.due - performance.now()) : 0;
-  const b = new Uint8Array(32);
-  const d = new DataView(b.buffer);
-  const put = (o: number, ms: number) => {
-    const ns = BigInt(Math.round(ms * 1e6));
-    d.setBigInt64(o, ns / 1_000_000_000n, true);
-    d.setBigInt64(o + 8, ns % 1_000_000_000n, true);
-  };
-  put(0, t.interval);
-  put(16, left);
-  sys.p.space.write(ptr, b);
+  writeItimerspec(sys, ptr, t.interval, t.due - performance.now(), t.due > 0);
 }
 
 export function timerSettime(
@@ -96,8 +79,8 @@ export function timerSettime(
   const t = sys.p.posixTimers.get(id);
   if (!t) return -Errno.EINVAL;
   const d = new DataView(sys.p.space.read(newPtr, 32).buffer);
-  const interval = readTs(d, 0);
-  let value = readTs(d, 16);
+  const interval = timespecMsAt(d, 0);
+  let value = timespecMsAt(d, 16);
   if (interval === undefined || value === undefined) return -Errno.EINVAL;
   if (oldPtr) writeSpec(sys, oldPtr, t);
   disarm(t);

@@ -53,6 +53,37 @@ export function writeTimespec(sys: SyscallContext, ptr: number, ns: bigint): voi
   sys.p.space.write(ptr, b);
 }
 
+/** A timespec (64-bit sec, nsec) at byte `o` of `d` in ms, or undefined if it is not a valid one. */
+export function timespecMsAt(d: DataView, o: number): number | undefined {
+  const s = d.getBigInt64(o, true);
+  const ns = d.getBigInt64(o + 8, true);
+  if (s < 0n || ns < 0n || ns > 999_999_999n) return undefined;
+  return Number(s) * 1000 + Number(ns) / 1e6;
+}
+
+/**
+ * Writes a struct itimerspec (it_interval, then it_value: two timespecs) for timer_gettime and
+ * timerfd_gettime. `valueMs` 0 means disarmed; an armed timer due right now reports 1 ns left.
+ */
+export function writeItimerspec(
+  sys: SyscallContext,
+  ptr: number,
+  intervalMs: number,
+  valueMs: number,
+  armed: boolean,
+): void {
+  const b = new Uint8Array(32);
+  const d = new DataView(b.buffer);
+  const put = (o: number, ms: number) => {
+    const ns = BigInt(Math.round(ms * 1e6));
+    d.setBigInt64(o, ns / 1_000_000_000n, true);
+    d.setBigInt64(o + 8, ns % 1_000_000_000n, true);
+  };
+  put(0, intervalMs);
+  put(16, armed ? Math.max(valueMs, 1e-6) : 0);
+  sys.p.space.write(ptr, b);
+}
+
 export function readTimespecMs(sys: SyscallContext, ptr: number): number {
   const d = new DataView(sys.p.space.read(ptr, 16).buffer);
   const s = d.getBigInt64(0, true);

@@ -54,20 +54,25 @@ const NET_MODULES = ["af_packet"] as const;
 // virtio-9p host folders (typevisor --share): the 9p file system and its virtio transport.
 const SHARE_MODULES = ["9p", "9pnet_virtio"] as const;
 
+/** What the riscv64 Debian images share: trixie's stock kernel, busybox and the virt board's modules. */
+const DEBIAN_RISCV64 = {
+  arch: "riscv64",
+  suite: "trixie",
+  components: ["main"],
+  kernelPackage: "linux-image-riscv64",
+  busyboxPackage: "busybox-static",
+  modules: VIRT_MODULES,
+  diskModules: DISK_MODULES,
+  netModules: NET_MODULES,
+  shareModules: SHARE_MODULES,
+} as const;
+
 export const CATALOGUE: readonly ImageSpec[] = [
   {
+    ...DEBIAN_RISCV64,
     name: "debian-riscv64",
     description: "Debian trixie riscv64: stock linux-image-riscv64 kernel, busybox-static shell, ext4 data disk",
     recipe: "linux-initramfs",
-    arch: "riscv64",
-    suite: "trixie",
-    components: ["main"],
-    kernelPackage: "linux-image-riscv64",
-    busyboxPackage: "busybox-static",
-    modules: VIRT_MODULES,
-    diskModules: DISK_MODULES,
-    netModules: NET_MODULES,
-    shareModules: SHARE_MODULES,
     diskMiB: 64,
     cmdline: "console=ttyS0 earlycon=sbi",
   },
@@ -89,16 +94,8 @@ export const CATALOGUE: readonly ImageSpec[] = [
     name: "debian-riscv64-rootfs",
     description:
       "Debian trixie riscv64 system on an ext4 root disk: systemd, apt, openssh-server, DHCP (ifupdown, dhcpcd)",
+    ...DEBIAN_RISCV64,
     recipe: "linux-rootdisk",
-    arch: "riscv64",
-    suite: "trixie",
-    components: ["main"],
-    kernelPackage: "linux-image-riscv64",
-    busyboxPackage: "busybox-static",
-    modules: VIRT_MODULES,
-    diskModules: DISK_MODULES,
-    netModules: NET_MODULES,
-    shareModules: SHARE_MODULES,
     diskMiB: 2048,
     cmdline: "console=ttyS0",
     rootPackages: [

@@ -2,19 +2,19 @@
 # Short programs under `typevisor exec` against qemu-riscv64 in the same run (issue 15): the cost of
 # starting up dominates them. Runs, REPS times each (best taken):
 #   busybox true, busybox ls /, busybox sh running 'ls /usr/bin | wc -l' (Debian's busybox-static)
-#   python3 -c pass                                                    (debian-rootfs-riscv64's python3)
+#   python3 -c pass                                                    (debian-riscv64-userland's python3)
 # with typevisor exec --engine dbt and --engine interp, and qemu-riscv64 (-L ROOT for python3),
 # printing CPU seconds (user+sys of the process tree) and wall seconds, and the ratios to qemu.
 # The issue's target: each short program <= 2x qemu-riscv64's total time.
 #
 # Usage: bench/exec-short.sh [RV_BUSYBOX [ROOTFS]]
 #   RV_BUSYBOX defaults to the ABI tests' cache of Debian's busybox-static;
-#   ROOTFS to the debian-rootfs-riscv64 image's tree (typevisor image pull debian-rootfs-riscv64).
+#   ROOTFS to the debian-riscv64-userland image's tree (typevisor image pull debian-riscv64-userland).
 set -eu
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${TYPEVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/typevisor}
 RV=${1:-$(ls -d "$CACHE"/abi-test-roots/riscv64-*/usr/bin/busybox 2>/dev/null | head -1)}
-ROOT=${2:-$CACHE/images/debian-rootfs-riscv64/root}
+ROOT=${2:-$CACHE/images/debian-riscv64-userland/root}
 REPS=${REPS:-3}
 [ -x "$RV" ] || { echo "riscv64 busybox not found (run node --test dist/test/abi/DebianPrograms.test.js once, or pass its path)" >&2; exit 2; }
 command -v qemu-riscv64 >/dev/null || { echo "qemu-riscv64 not installed (apt-get install qemu-user)" >&2; exit 2; }
@@ -56,6 +56,6 @@ if [ -x "$ROOT/usr/bin/python3" ]; then
   # -B: no __pycache__ written into the shared image (it would no longer match its manifest).
   row "python3 -B -c pass" qemu-riscv64 -L "$ROOT" "$ROOT/usr/bin/python3" -B -c pass -- --root "$ROOT" /usr/bin/python3 -B -c pass
 else
-  echo "python3 -c pass: skipped ($ROOT has no python3: typevisor image pull debian-rootfs-riscv64)"
+  echo "python3 -c pass: skipped ($ROOT has no python3: typevisor image pull debian-riscv64-userland)"
 fi
 echo "(ratios: CPU/wall; wall on a loaded machine mostly measures the other processes)"

@@ -110,7 +110,7 @@ export const CATALOGUE: readonly ImageSpec[] = [
     ],
   },
   {
-    name: "debian-rootfs-riscv64",
+    name: "debian-riscv64-userland",
     description:
       "Debian trixie riscv64 userland tree (libc6, bash, coreutils, python3, perl) for typevisor exec --root",
     recipe: "rootfs",
@@ -123,8 +123,19 @@ export const CATALOGUE: readonly ImageSpec[] = [
 
 export const DEFAULT_IMAGE = "debian-riscv64";
 
+/**
+ * Former names still accepted. `debian-rootfs-riscv64` (the exec userland tree) read almost like
+ * `debian-riscv64-rootfs` (the bootable root disk), so it was renamed; scripts and caches that use
+ * the old name keep working.
+ */
+export const IMAGE_ALIASES: Readonly<Record<string, string>> = {
+  "debian-rootfs-riscv64": "debian-riscv64-userland",
+};
+
+/** The catalogue entry for a name or a former name (IMAGE_ALIASES). */
 export function findImage(name: string): ImageSpec | undefined {
-  return CATALOGUE.find((i) => i.name === name);
+  const canonical = Object.hasOwn(IMAGE_ALIASES, name) ? IMAGE_ALIASES[name] : name;
+  return CATALOGUE.find((i) => i.name === canonical);
 }
 
 /**

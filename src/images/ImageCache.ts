@@ -91,6 +91,18 @@ export class ImageCache {
     }
   }
 
+  /** Moves an image cached under a former name to its current name, unless the current one exists. */
+  adopt(former: string, current: string): void {
+    const from = this.dirOf(former);
+    const to = this.dirOf(current);
+    if (!existsSync(from) || existsSync(to)) return;
+    try {
+      renameSync(from, to);
+    } catch {
+      // Another process moved it first, or the cache is read-only: the image is pulled again.
+    }
+  }
+
   remove(name: string): boolean {
     const dest = this.dirOf(name);
     if (!existsSync(dest)) return false;

@@ -54,6 +54,16 @@ function spec(name: string): ImageSpec {
   return s;
 }
 
+/**
+ * The catalogue name for `name`, which may be a former one (IMAGE_ALIASES). An image cached under
+ * its former name moves to the current one, so a rename never costs a second download.
+ */
+function canonicalName(name: string, cache: ImageCache): string {
+  const current = findImage(name)?.name ?? name;
+  if (current !== name) cache.adopt(name, current);
+  return current;
+}
+
 /** An intact image assembled by the current recipe needs no pull. */
 function current(s: ImageSpec, m: Manifest | undefined): m is Manifest {
   const version = {
@@ -116,9 +126,10 @@ export function aptRootFor(s: ImageSpec, cache: ImageCache): AptRoot {
  * Makes sure image `name` is in the cache and intact, assembling it if not. A valid image is
  * left alone (no network access); a partial or corrupt one is rebuilt.
  */
-export async function pullImage(name: string, opts: PullOptions = {}): Promise<PullResult> {
-  const s = spec(name);
+export async function pullImage(requested: string, opts: PullOptions = {}): Promise<PullResult> {
+  const s = spec(requested);
   const cache = opts.cache ?? new ImageCache();
+  const name = canonicalName(requested, cache);
   const progress = opts.progress ?? progressFor("quiet");
   if (!opts.force) {
     const v = await verifyImage(cache.dirOf(name));
@@ -181,8 +192,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
 }
 
 /** Paths of a valid cached image, or an ImageError saying why it can't be used. Never returns a corrupt image. */
-export async function imagePaths(name: string, cache = new ImageCache()): Promise<ImagePaths> {
-  spec(name);
+export async function imagePaths(requested: string, cache = new ImageCache()): Promise<ImagePaths> {
+  spec(requested);
+  const name = canonicalName(requested, cache);
   const v = await verifyImage(cache.dirOf(name));
   if (!v.ok || !v.manifest) {
     if (!existsSync(cache.dirOf(name)))
@@ -225,7 +237,7 @@ export async function listImages(cache = new ImageCache()): Promise<ListedImage[
 }
 
 export function removeImage(name: string, cache = new ImageCache()): boolean {
-  return cache.remove(name);
+  return cache.remove(canonicalName(name, cache));
 }
 
 /** The API boot tests use: the image's paths, pulling it first if needed. */

@@ -1,4 +1,4 @@
-// Debian's python3 and perl from the debian-rootfs-riscv64 image under `typevisor exec --root`
+// Debian's python3 and perl from the debian-riscv64-userland image under `typevisor exec --root`
 // (issue 15), against qemu-riscv64 -L on the same tree. The scripts (programs/probe.py, probe.pl)
 // come on stdin, so the image's tree is used as it is. Lines that run a child program are checked
 // against their known value instead: qemu-riscv64 -L cannot execve a riscv64 program (the host has
@@ -22,14 +22,14 @@ function userland(): Promise<string | { skip: string }> {
 
 async function pullUserland(): Promise<string | { skip: string }> {
   try {
-    let r = await pullImage("debian-rootfs-riscv64");
+    let r = await pullImage("debian-riscv64-userland");
     // An image assembled before python3 and perl joined the package list: assemble it again.
     if (r.root && !existsSync(join(r.root, "usr/bin/python3")))
-      r = await pullImage("debian-rootfs-riscv64", { force: true });
-    if (!r.root) return { skip: "debian-rootfs-riscv64 has no root tree" };
+      r = await pullImage("debian-riscv64-userland", { force: true });
+    if (!r.root) return { skip: "debian-riscv64-userland has no root tree" };
     return r.root;
   } catch (e) {
-    return { skip: `debian-rootfs-riscv64 can't be assembled here: ${(e as Error).message.split("\n")[0]}` };
+    return { skip: `debian-riscv64-userland can't be assembled here: ${(e as Error).message.split("\n")[0]}` };
   }
 }
 

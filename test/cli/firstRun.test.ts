@@ -37,7 +37,7 @@ test("start refuses a non-riscv64 image and bad machine flags before pulling any
   const m = offline(["start", "--memory", "1T", "--quiet"]);
   assert.equal(m.status, 2, m.stderr);
   assert.match(m.stderr, /--memory 1T: at most 2G/, "T is a size; the message says the limit");
-  const r = offline(["start", "debian-rootfs-riscv64", "--quiet"]);
+  const r = offline(["start", "debian-riscv64-userland", "--quiet"]);
   assert.match(r.stderr, /not a bootable image/);
 });
 

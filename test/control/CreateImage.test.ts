@@ -21,7 +21,7 @@ test("vm create refuses an image that cannot boot, before any download", async (
     const bad: [string, RegExp][] = [
       ["nosuch", /image 'nosuch': no such image; the catalogue has .*debian-riscv64/],
       ["debian-amd64", /image 'debian-amd64': it is for amd64; .*riscv64 guests only/],
-      ["debian-rootfs-riscv64", /not a bootable image/],
+      ["debian-riscv64-userland", /not a bootable image/],
     ];
     for (const [image, message] of bad) {
       const r = await call(env.ep, "POST", "/v1/vms", { name: `vm-${image}`, image });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot, ImageCache, LockFile } from "../../src/images/ImageCache.js";
 import { MANIFEST_FORMAT, sha256, treeListing, verifyImage, type Manifest } from "../../src/images/Manifest.js";
-import { imagePaths, listImages, pullImage } from "../../src/images/index.js";
+import { findImage, imagePaths, listImages, pullImage } from "../../src/images/index.js";
 import { INITRAMFS_RECIPE_VERSION } from "../../src/images/LinuxImage.js";
 import { sparseCopy } from "../../src/cli/commands/start.js";
 
@@ -229,17 +229,14 @@ test("CLI: an unreachable archive gives a clear message and how to boot without 
   }
 });
 
-test("a rootfs image's tree is checked against its listing: a modified file is detected", async () => {
+test("the former name debian-rootfs-riscv64 finds the userland image, and a cache under that name moves", async () => {
   const cache = tempCache();
   try {
-    const dir = cache.dirOf("debian-rootfs-riscv64");
-    mkdirSync(join(dir, "root/usr/bin"), { recursive: true });
-    writeFileSync(join(dir, "root/usr/bin/true"), "\x7fELF true");
-    symlinkSync("usr/bin", join(dir, "root/bin"));
-    const listing = treeListing(join(dir, "root"));
-    assert.match(listing, /^[0-9a-f]{64} {2}l 777 bin$/m);
-    assert.match(listing, /^[0-9a-f]{64} {2}f 644 usr\/bin\/true$/m);
-    writeFileSync(join(dir, "root.sha256sums"), listing);
+    const former = cache.dirOf("debian-rootfs-riscv64");
+    mkdirSync(join(former, "root/usr/bin"), { recursive: true });
+    writeFileSync(join(former, "root/usr/bin/true"), "\x7fELF true");
+    const listing = treeListing(join(former, "root"));
+    writeFileSync(join(former, "root.sha256sums"), listing);
     const m: Manifest = {
       format: MANIFEST_FORMAT,
       name: "debian-rootfs-riscv64",
@@ -251,9 +248,42 @@ test("a rootfs image's tree is checked against its listing: a modified file is d
       packages: [],
       artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
     };
+    writeFileSync(join(former, "manifest.json"), JSON.stringify(m));
+    assert.equal(findImage("debian-rootfs-riscv64")?.name, "debian-riscv64-userland");
+    const p = await imagePaths("debian-rootfs-riscv64", cache);
+    assert.equal(p.name, "debian-riscv64-userland");
+    assert.equal(p.root, join(cache.dirOf("debian-riscv64-userland"), "root"));
+    assert.deepEqual(cache.names(), ["debian-riscv64-userland"], "the cached tree moved, nothing is downloaded again");
+  } finally {
+    rmSync(cache.root, { recursive: true, force: true });
+  }
+});
+
+test("a rootfs image's tree is checked against its listing: a modified file is detected", async () => {
+  const cache = tempCache();
+  try {
+    const dir = cache.dirOf("debian-riscv64-userland");
+    mkdirSync(join(dir, "root/usr/bin"), { recursive: true });
+    writeFileSync(join(dir, "root/usr/bin/true"), "\x7fELF true");
+    symlinkSync("usr/bin", join(dir, "root/bin"));
+    const listing = treeListing(join(dir, "root"));
+    assert.match(listing, /^[0-9a-f]{64} {2}l 777 bin$/m);
+    assert.match(listing, /^[0-9a-f]{64} {2}f 644 usr\/bin\/true$/m);
+    writeFileSync(join(dir, "root.sha256sums"), listing);
+    const m: Manifest = {
+      format: MANIFEST_FORMAT,
+      name: "debian-riscv64-userland",
+      recipe: "rootfs",
+      arch: "riscv64",
+      suite: "trixie",
+      mirror: "m",
+      createdAt: "t",
+      packages: [],
+      artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
+    };
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
     assert.equal((await verifyImage(dir)).ok, true);
-    assert.equal((await imagePaths("debian-rootfs-riscv64", cache)).root, join(dir, "root"));
+    assert.equal((await imagePaths("debian-riscv64-userland", cache)).root, join(dir, "root"));
     writeFileSync(join(dir, "root/usr/bin/true"), "\x7fELF evil");
     const v = await verifyImage(dir);
     assert.equal(v.ok, false);

@@ -229,6 +229,22 @@ test("CLI: an unreachable archive gives a clear message and how to boot without 
   }
 });
 
+/** A rootfs image's manifest over a root tree listing, as the rootfs recipe writes it. */
+function writeRootfsManifest(dir: string, name: string, listing: string): void {
+  const m: Manifest = {
+    format: MANIFEST_FORMAT,
+    name,
+    recipe: "rootfs",
+    arch: "riscv64",
+    suite: "trixie",
+    mirror: "m",
+    createdAt: "t",
+    packages: [],
+    artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
+  };
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+}
+
 test("the former name debian-rootfs-riscv64 finds the userland image, and a cache under that name moves", async () => {
   const cache = tempCache();
   try {
@@ -237,18 +253,7 @@ test("the former name debian-rootfs-riscv64 finds the userland image, and a cach
     writeFileSync(join(former, "root/usr/bin/true"), "\x7fELF true");
     const listing = treeListing(join(former, "root"));
     writeFileSync(join(former, "root.sha256sums"), listing);
-    const m: Manifest = {
-      format: MANIFEST_FORMAT,
-      name: "debian-rootfs-riscv64",
-      recipe: "rootfs",
-      arch: "riscv64",
-      suite: "trixie",
-      mirror: "m",
-      createdAt: "t",
-      packages: [],
-      artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
-    };
-    writeFileSync(join(former, "manifest.json"), JSON.stringify(m));
+    writeRootfsManifest(former, "debian-rootfs-riscv64", listing);
     assert.equal(findImage("debian-rootfs-riscv64")?.name, "debian-riscv64-userland");
     const p = await imagePaths("debian-rootfs-riscv64", cache);
     assert.equal(p.name, "debian-riscv64-userland");
@@ -270,18 +275,7 @@ test("a rootfs image's tree is checked against its listing: a modified file is d
     assert.match(listing, /^[0-9a-f]{64} {2}l 777 bin$/m);
     assert.match(listing, /^[0-9a-f]{64} {2}f 644 usr\/bin\/true$/m);
     writeFileSync(join(dir, "root.sha256sums"), listing);
-    const m: Manifest = {
-      format: MANIFEST_FORMAT,
-      name: "debian-riscv64-userland",
-      recipe: "rootfs",
-      arch: "riscv64",
-      suite: "trixie",
-      mirror: "m",
-      createdAt: "t",
-      packages: [],
-      artifacts: { root: { file: "root.sha256sums", sha256: sha256(Buffer.from(listing)), size: listing.length } },
-    };
-    writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+    writeRootfsManifest(dir, "debian-riscv64-userland", listing);
     assert.equal((await verifyImage(dir)).ok, true);
     assert.equal((await imagePaths("debian-riscv64-userland", cache)).root, join(dir, "root"));
     writeFileSync(join(dir, "root/usr/bin/true"), "\x7fELF evil");

@@ -26,6 +26,11 @@ export interface GuestMemoryOptions {
    * RAM (src/vmm/vcpu). It must be at least size + engineBytes bytes.
    */
   wasmMemory?: WebAssembly.Memory;
+  /**
+   * An existing dirty log to share (GuestMemory.dirtyLogBuffer of the memory `wasmMemory` belongs
+   * to): a vCPU thread marks the pages it writes in the VMM thread's log.
+   */
+  dirtyLog?: SharedArrayBuffer;
 }
 
 export class GuestMemory {
@@ -41,8 +46,18 @@ export class GuestMemory {
   /** Offset of the engine area inside `buffer`. */
   readonly engineOffset: number;
   readonly engineBytes: number;
-  /** One bit per 4 KiB guest page written by the device side (for live migration / snapshots). */
-  readonly dirty: Uint32Array;
+  /**
+   * The dirty log (live migration, docs/SNAPSHOTS.md "Dirty tracking"): one bit per 4 KiB page of
+   * RAM (bit p & 31 of word p >>> 5), set by every write that does not go through a cached
+   * translation: device DMA and the loaders (offsetOf's users mark what they write: markDirty,
+   * slice(..., true), the checked writers), page-table walks setting A/D bits, and the harts' store
+   * slow paths (Hart.xlate for a store, HSV). A hart's fast store cache and the translator's store
+   * mirror are filled only by such a slow path, so a page written through them was marked when the
+   * entry was filled; a migration round takes and clears the log, then flushes those caches
+   * (vmm/DirtyRound.ts), which is write protection without a cost per store. Marking is atomic:
+   * vCPU threads and the VMM thread share the log (SharedArrayBuffer when the memory is shared).
+   */
+  readonly dirtyLog: Int32Array;
   /**
    * Lazy restore (docs/SNAPSHOTS.md "Restore is lazy"): one byte per 4 KiB page, non-zero while the
    * page's contents are still only in a snapshot file; undefined when every page is resident. Only
@@ -79,7 +94,16 @@ export class GuestMemory {
     this.view = new DataView(this.buffer, 0, size);
     this.engineOffset = size;
     this.engineBytes = engineBytes;
-    this.dirty = new Uint32Array(Math.ceil(size / 4096 / 32));
+    const words = Math.ceil(size / 4096 / 32);
+    const log =
+      opts.dirtyLog ?? ((opts.shared ?? true) ? new SharedArrayBuffer(4 * words) : new ArrayBuffer(4 * words));
+    if (log.byteLength < 4 * words) throw new RangeError(`the given dirty log is smaller than ${4 * words} bytes`);
+    this.dirtyLog = new Int32Array(log, 0, words);
+  }
+
+  /** The dirty log's buffer, for GuestMemoryOptions.dirtyLog of another thread's view. */
+  get dirtyLogBuffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.dirtyLog.buffer;
   }
 
   /** True if [gpa, gpa+len) lies entirely inside RAM. */
@@ -157,27 +181,41 @@ export class GuestMemory {
     return this.bytes.subarray(off, off + len);
   }
 
+  /** Marks the pages of guest-physical range [gpa, gpa+len) (inside RAM) written. */
   markDirty(gpa: Gpa, len: number): void {
+    this.markRange(gpa - this.base, len);
+  }
+
+  /** Marks the pages of host range [off, off+len) (inside RAM) written. */
+  markRange(off: number, len: number): void {
     if (len <= 0) return;
-    const first = (gpa - this.base) >>> GUEST_PAGE_SHIFT;
-    const last = (gpa - this.base + len - 1) >>> GUEST_PAGE_SHIFT;
-    for (let p = first; p <= last; p++) this.dirty[p >>> 5]! |= 1 << (p & 31);
+    const last = (off + len - 1) >>> GUEST_PAGE_SHIFT;
+    for (let p = off >>> GUEST_PAGE_SHIFT; p <= last; p++) this.markPage(p * 4096);
+  }
+
+  /**
+   * Marks the page holding host offset `off` (inside RAM) written. A plain read first: a page
+   * already marked costs no atomic operation (a concurrent take of the word is harmless, see
+   * DirtyRound.ts: the pages taken are read only after every hart has flushed its store caches).
+   */
+  markPage(off: number): void {
+    const w = off >>> 17;
+    const bit = 1 << ((off >>> GUEST_PAGE_SHIFT) & 31);
+    const log = this.dirtyLog;
+    if ((log[w]! & bit) === 0) Atomics.or(log, w, bit);
+  }
+
+  /** Copies the dirty log into `into` (at least dirtyLog.length words) and clears it, word by word atomically. */
+  takeDirtyLog(into: Int32Array): void {
+    const log = this.dirtyLog;
+    for (let w = 0; w < log.length; w++) into[w] = log[w] === 0 ? 0 : Atomics.exchange(log, w, 0);
   }
 
   /** Returns the guest page numbers (relative to base) marked dirty and clears the marks. */
   takeDirty(): number[] {
-    const out: number[] = [];
-    for (let w = 0; w < this.dirty.length; w++) {
-      let bits = this.dirty[w]!;
-      if (bits === 0) continue;
-      this.dirty[w] = 0;
-      while (bits !== 0) {
-        const b = 31 - Math.clz32(bits & -bits);
-        out.push(w * 32 + b);
-        bits &= bits - 1;
-      }
-    }
-    return out;
+    const words = new Int32Array(this.dirtyLog.length);
+    this.takeDirtyLog(words);
+    return dirtyPages(words);
   }
 
   // Checked little-endian accessors for device models (RISC-V and x86 are little-endian).
@@ -235,4 +273,17 @@ export class GuestMemoryError extends Error {
     super(`guest-physical range 0x${gpa.toString(16)}+${len} is outside guest RAM`);
     this.name = "GuestMemoryError";
   }
+}
+
+/** The page numbers whose bits are set in a dirty log (GuestMemory.dirtyLog layout), ascending. */
+export function dirtyPages(words: Int32Array): number[] {
+  const out: number[] = [];
+  for (let w = 0; w < words.length; w++) {
+    let bits = words[w]!;
+    while (bits !== 0) {
+      out.push(w * 32 + 31 - Math.clz32(bits & -bits));
+      bits &= bits - 1;
+    }
+  }
+  return out;
 }

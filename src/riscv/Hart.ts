@@ -763,22 +763,28 @@ export class Hart implements FpContext {
       p = (this.mstatus >>> C.MS_MPP_SHIFT) & 3; // MPRV (3.1.6.3); with H also MPV (8.2.1)
       if (p !== PRIV_M && this.hyp !== undefined && (this.hyp.mstatusHi & C.MSH_MPV) !== 0) v = 1;
     }
-    if (v !== 0) return this.admit(this.hyp!.translate(lo, hi, access, p, false, access));
+    if (v !== 0) return this.admit(this.hyp!.translate(lo, hi, access, p, false, access), access);
     const satpHi = this.csr[2 * C.CSR_SATP + 1]!;
-    if (p === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) return this.admit((hi >>> 0) * TWO32 + (lo >>> 0));
+    if (p === PRIV_M || (satpHi >>> 28) === SATP_MODE_BARE) return this.admit((hi >>> 0) * TWO32 + (lo >>> 0), access);
     const ms = this.mstatus;
     const pa = this.mmu.translate(lo, hi, access, p, (ms & C.MS_SUM) !== 0, (ms & C.MS_MXR) !== 0, this.csr[2 * C.CSR_SATP]!, satpHi);
-    if (pa >= 0) { this.noteSuperpage(lo, hi); return this.admit(pa); }
+    if (pa >= 0) { this.noteSuperpage(lo, hi); return this.admit(pa, access); }
     this.raise(pa === MMU_PAGE_FAULT ? PAGE_FAULT[access]! : ACCESS_FAULT[access]!, lo, hi);
     return -1;
   }
 
   /**
    * Every RAM access that misses the fast caches comes through xlate() (or probeFetch): a page a
-   * lazy restore has not loaded yet is loaded here, before any cache can hold it (GuestMemory.absent).
+   * lazy restore has not loaded yet is loaded here, before any cache can hold it (GuestMemory.absent),
+   * and a page about to be stored to is marked in the dirty log before the store cache can hold it
+   * (GuestMemory.dirtyLog: the store caches are the write protection of live migration).
    */
-  private admit(pa: number): number {
-    if (this.memory.absent !== undefined && pa >= this.memBase && pa < this.memBase + this.memSize) this.memory.touch(pa - this.memBase);
+  private admit(pa: number, access: Access = Access.Load): number {
+    const off = pa - this.memBase;
+    if (off >= 0 && off < this.memSize) {
+      if (this.memory.absent !== undefined) this.memory.touch(off);
+      if (access === Access.Store) this.memory.markPage(off);
+    }
     return pa;
   }
 
@@ -963,7 +969,7 @@ export class Hart implements FpContext {
 
   /** @internal Stores `size` bytes to RAM at physical `pa` (naturally aligned, in RAM) (HSV). */
   storePhys(pa: number, size: number, vlo: number, vhi: number): void {
-    this.admit(pa);
+    this.admit(pa, Access.Store);
     const off = pa - this.memBase;
     switch (size) {
       case 1: this.ram8[off] = vlo; break;

@@ -149,6 +149,7 @@ export class Mmu {
         // rewriting this PTE; if it changed since we read it, walk again with its new value.
         if (Atomics.compareExchange(this.ram, w, lo, want) !== lo)
           return this.walk(vlo, vhi, access, priv, sum, mxr, satpLo, satpHi, levels, curAsid, idx);
+        mem.markPage(w * 4); // GuestMemory.dirtyLog
         lo = want;
       }
       const page = (ppn - (ppn % span) + (vpnAll % span)) * 4096;

@@ -202,6 +202,7 @@ export class TwoStageMmu {
         if (wSpa < 0) return wSpa === GUEST_PAGE_FAULT ? this.guestFault(pteGpa, true, true) : wSpa;
         lo = want;
         this.ram[w] = lo;
+        this.memory.markPage(w * 4); // GuestMemory.dirtyLog
       }
       this.leafFlags = lo & 0xff;
       this.leafLevel = i;
@@ -252,6 +253,7 @@ export class TwoStageMmu {
       if (want !== lo) {
         lo = want;
         this.ram[w] = lo;
+        this.memory.markPage(w * 4); // GuestMemory.dirtyLog
       }
       this.leafFlags = lo & 0xff;
       return (ppn - (ppn % span) + (gpn % span)) * 4096 + (gpa % 4096);

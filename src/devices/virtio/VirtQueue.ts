@@ -382,6 +382,7 @@ export class VirtQueue {
     // avail_event after its own barrier and skips the notification while this side sees no new
     // buffer: the request is never served (a Linux guest's mount hung on 2 vCPU threads).
     Atomics.store(this.u16!, o >>> 1, this.lastAvail);
+    this.mem!.markRange(o, 2); // GuestMemory.dirtyLog: device writes to guest RAM are marked
   }
 
   /** Returns a chain to the driver with `written` bytes written into its device-writable part (§2.7.8). */
@@ -393,7 +394,8 @@ export class VirtQueue {
     mem.view.setUint32(slot + 4, written, true);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     Atomics.store(this.u16!, (this.usedOff + 2) >>> 1, this.usedIdx);
-    mem.markDirty(asGpa(this.usedAddr), 6 + 8 * this.size);
+    mem.markRange(slot, 8);
+    mem.markRange(this.usedOff + 2, 2);
   }
 
   /** Whether the driver wants a used-buffer notification now (§2.7.7.2, §2.7.10). */

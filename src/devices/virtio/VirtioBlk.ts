@@ -55,6 +55,8 @@ class Request {
   status = -1;
   written = 0;
   isWrite = false;
+  /** A read (VIRTIO_BLK_T_IN) in flight: the host writes into `vec`, guest RAM. */
+  isRead = false;
   /** Data bytes this request counts against MAX_INFLIGHT_BYTES while in flight. */
   cost = 0;
 }
@@ -205,6 +207,7 @@ export class VirtioBlk implements VirtioDevice {
         if (!this.checkRange(req, pos, len)) break;
         this.gather(req, true, 0, len);
         req.written = len;
+        req.isRead = true;
         this.stats.bytesRead += len;
         op = be.read(req.vec, pos);
         break;
@@ -304,6 +307,12 @@ export class VirtioBlk implements VirtioDevice {
     }
     this.inflightBytes -= req.cost;
     req.cost = 0;
+    // A read's data reached guest RAM just now, after gather() marked its pages: a migration round
+    // may have taken those marks in between (GuestMemory.dirtyLog), so they are marked again.
+    if (req.isRead) {
+      req.isRead = false;
+      for (const v of req.vec) this.memory.markRange(v.byteOffset, v.length);
+    }
     try {
       // A reset (or a new driver) while the I/O ran: the ring is no longer this request's.
       if (this.ctx === ctx && q.generation === req.generation) this.complete(ctx, q, req, statusAddr);

@@ -53,6 +53,8 @@ export interface VcpuInit {
   hart: number;
   harts: number;
   memory: WebAssembly.Memory;
+  /** The VMM thread's dirty log (GuestMemory.dirtyLog): this thread's harts mark their stores in it. */
+  dirtyLog: SharedArrayBuffer;
   ramBase: number;
   ramSize: number;
   engineBytes: number;
@@ -155,6 +157,7 @@ export class Vcpu {
       size: init.ramSize,
       engineBytes: init.engineBytes,
       wasmMemory: init.memory,
+      dirtyLog: init.dirtyLog,
     });
     this.mmio = new MmioClient(init.mmio, h, () => sh.run() === RUN_STOP);
     const bus = new IoBus("mmio");

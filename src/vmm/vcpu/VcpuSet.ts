@@ -93,6 +93,7 @@ export class VcpuSet {
         hart: h,
         harts: n,
         memory: mem.wasmMemory,
+        dirtyLog: mem.dirtyLogBuffer as SharedArrayBuffer,
         ramBase: mem.base,
         ramSize: mem.size,
         engineBytes: mem.engineBytes,

@@ -161,6 +161,8 @@ export async function sendMigration(
   const d0 = performance.now();
   if (wasRunning) vm.pause();
   try {
+    // vCPU threads: every one parked (no store after the final copy), their harts in board.harts.
+    await vm.syncHarts();
     await Promise.all(board.virtio.map((t) => t.idle()));
     const blockers = snapshotBlockers(board);
     if (blockers.length > 0) throw new Error(`cannot migrate now: ${blockers.join("; ")}`);

@@ -179,6 +179,11 @@ export class VirtBoard {
   irqSink: ((hart: number, bit: number, level: boolean) => void) | undefined;
   /** Called when a device raises an interrupt, so an idle run loop wakes up. */
   wake: () => void = () => {};
+  /**
+   * this.harts hold a restored state (restoreMachineState) that the vCPU threads start from instead
+   * of booting (vcpu/VcpuSet.ts takes it and clears this); a reset clears it.
+   */
+  resumeFromHarts = false;
 
   constructor(private readonly opts: VirtBoardOptions) {
     const cfg = opts.config;
@@ -323,8 +328,13 @@ export class VirtBoard {
   }
 
   private irq(h: number, bit: number, level: boolean): void {
-    if (this.irqSink) return this.irqSink(h, bit, level);
     const hart = this.harts[h];
+    // With vCPU threads this thread's harts are idle copies; they follow the lines anyway, so a
+    // snapshot taken while the threads are parked saves the levels the devices last set.
+    if (this.irqSink) {
+      hart?.setInterruptPending(bit, level);
+      return this.irqSink(h, bit, level);
+    }
     if (!hart) return;
     hart.setInterruptPending(bit, level);
     if (level) this.wake();
@@ -353,6 +363,7 @@ export class VirtBoard {
   reset(): void {
     const cfg = this.config;
     this.pendingEvent = undefined;
+    this.resumeFromHarts = false;
     // A reboot starts from zeroed RAM; the first boot's RAM is fresh (zero) already, and filling it
     // would make the OS commit every page of it (a 512 MiB guest's RSS grew by 512 MiB at start).
     if (this.resets++ > 0) {

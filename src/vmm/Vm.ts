@@ -9,7 +9,7 @@
 import { yieldToEventLoop } from "./EventLoop.js";
 import { ExitReason } from "../riscv/ExitReason.js";
 import { Cause } from "../riscv/Trap.js";
-import { VirtBoard, type VirtBoardOptions } from "./VirtBoard.js";
+import { VirtBoard, type RebasableTimer, type VirtBoardOptions } from "./VirtBoard.js";
 import { HartState } from "./Sbi.js";
 import type { CharBackend } from "../devices/chardev/CharBackend.js";
 import type { Hart } from "../riscv/Hart.js";
@@ -20,6 +20,7 @@ import { VcpuSet, type VcpuStats } from "./vcpu/VcpuSet.js";
 import type { VcpuReport } from "./vcpu/Vcpu.js";
 import { clockFrom, clockOrigin } from "./vcpu/VcpuShared.js";
 import { VIRT } from "./VirtDeviceTree.js";
+import { Irq } from "../riscv/Trap.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped";
 
@@ -203,7 +204,13 @@ export class Vm {
   /** With vCPU threads: wakes the VMM thread's loop (an event, an error, a panic, stop()). */
   private signal: (() => void) | undefined;
   readonly threaded: boolean;
-  private readonly timerOrigin = clockOrigin();
+  /** With vCPU threads: mtime's origin on the threads' shared clock (a restore moves it: rebase). */
+  private timerOrigin = clockOrigin();
+  /**
+   * With vCPU threads: board.harts hold the threads' harts as they are (syncHarts, or the stop of
+   * a VM) until the threads run again.
+   */
+  private hartsSynced = false;
   private readonly tap: CharBackend;
   private sbiBase = new Map<string, number>();
   /** With vCPU threads: the per-vCPU counters of the last boot that ended. */
@@ -231,7 +238,7 @@ export class Vm {
       ...(this.threaded
         ? {
             vcpuThreads: true,
-            timer: opts.timer ?? clockFrom(this.timerOrigin, VIRT.timebase),
+            timer: opts.timer ?? this.threadTimer(),
             onEvent: () => this.signal?.(),
           }
         : {}),
@@ -242,6 +249,66 @@ export class Vm {
 
   get state(): VmState {
     return this._state;
+  }
+
+  /**
+   * The vCPU threads' mtime (one clock from timerOrigin, ThreadClock.ts) as the board's timer, which
+   * a restore rebases: the threads started after it count from the moved origin.
+   */
+  private threadTimer(): RebasableTimer {
+    const f = VIRT.timebase;
+    let clock = clockFrom(this.timerOrigin, f);
+    return {
+      frequency: f,
+      now: () => clock.now(),
+      rebase: (ticks: number) => {
+        this.timerOrigin = clockOrigin() - BigInt(Math.round((ticks * 1e9) / f));
+        clock = clockFrom(this.timerOrigin, f);
+      },
+    };
+  }
+
+  /**
+   * With vCPU threads and the VM paused (or stopped): waits until every vCPU thread is parked
+   * between two instructions and copies the harts' state from the threads into board.harts and
+   * board.hartStates (and the ACLINT's msip), where saveMachineState finds them as it finds the
+   * single-thread loop's harts. The threads keep their own harts: resume() goes on from there.
+   */
+  async syncHarts(): Promise<void> {
+    if (!this.threaded) return;
+    const vcpus = this.vcpus;
+    if (!vcpus) {
+      if (this.hartsSynced || this._state === "created") return;
+      throw new Error("the vCPU threads ended without handing over their harts' state");
+    }
+    if (this._state === "running") throw new Error("syncHarts: pause the VM first");
+    await this.gatherHarts(vcpus);
+  }
+
+  private async gatherHarts(vcpus: VcpuSet): Promise<void> {
+    await vcpus.park();
+    const g = await vcpus.gather();
+    const board = this.board;
+    board.harts.forEach((h, i) => h.restoreState(g.harts[i]!));
+    g.hartStates.forEach((st, i) => (board.hartStates[i] = st));
+    board.clint.restoreState({ msip: g.msip });
+    // The device lines as they are now (a hart's copy is from when it was asked for its state;
+    // board.irq keeps these harts' lines current from here on).
+    board.harts.forEach((h, i) => {
+      const irq = vcpus.irqLevels(i);
+      for (const b of [Irq.MSI, Irq.SEI, Irq.MEI]) h.setInterruptPending(b, ((irq >>> b) & 1) === 1);
+    });
+    this.hartsSynced = true;
+  }
+
+  /**
+   * Every hart flushes its TLB, fast caches and translator mirrors (on its own thread with vCPU
+   * threads; resolves when all have). After it every guest store goes through a slow path again
+   * before it is cached: the start of a dirty-tracking round.
+   */
+  async flushTlbs(): Promise<void> {
+    if (this.threaded) return this.vcpus?.flushTlbs();
+    for (const h of this.board.harts) h.flushTlb();
   }
 
   /**
@@ -303,6 +370,7 @@ export class Vm {
     if (this._state !== "paused") return;
     this.setState("running");
     if (this.threaded) {
+      if (this.vcpus) this.hartsSynced = false;
       this.startedAt = performance.now();
       this.vcpus?.resume();
     }
@@ -503,12 +571,19 @@ export class Vm {
           },
         });
         this.vcpus = vcpus;
+        this.hartsSynced = false;
         if (this._state === "paused") vcpus.pause();
         await new Promise<void>((resolve) => {
           this.signal = resolve;
           if (this.exitInfo || this.panicSeen || board.pendingEvent) resolve();
         });
         this.signal = undefined;
+        // stop(): the threads hand their harts to board.harts before they end, so a snapshot of the
+        // stopped VM (run --snapshot-on-exit) has them. Set while awaiting (flow analysis cannot see it).
+        if ((this.exitInfo as VmExit | undefined)?.reason === "stopped" && !this.panicSeen && !board.pendingEvent) {
+          vcpus.pause();
+          await this.gatherHarts(vcpus).catch(() => {});
+        }
         await vcpus.stop();
         // Keep the counters of this boot (the next boot's threads start from zero).
         this.lastVcpuStats = vcpus.vcpuStats();

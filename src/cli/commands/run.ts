@@ -405,7 +405,7 @@ export async function runOnTerminal(
 const usage = `Usage: typevisor run --arch riscv64 --kernel K [--initrd I] [--append "..."] [--disk FILE[,ro][,overlay]]...
                      [--memory 512M] [--cpus 1] [--bios FILE] [--engine interp|dbt] [--net ...]... [--stats]
                      [--snapshot-on-exit FILE [--snapshot-compress]]
-       typevisor run --restore FILE [--restore-eager] [--engine E] [--net ...]... [--vcpu-threads on|off] [--snapshot-on-exit FILE] [--stats]
+       typevisor run --restore FILE [--restore-eager] [--engine E] [--net ...]... [--vcpu-threads on|off] [--cpus N] [--snapshot-on-exit FILE] [--stats]
 
 Boots a virtual machine on the RISC-V virt board (QEMU virt's memory map) with the serial console
 on this terminal. The guest's poweroff ends Typevisor with its status (0); reboot restarts the VM;
@@ -419,25 +419,32 @@ ${MACHINE_FLAGS_USAGE}
                            to FILE (docs/SNAPSHOTS.md); --snapshot-compress deflates its RAM pages
   --restore FILE           resume the VM saved in snapshot FILE instead of booting (the machine and
                            its disks come from the snapshot; only --engine, --net and
-                           --vcpu-threads may be given). RAM pages are read from FILE when
-                           the guest first touches them; --restore-eager reads them all first
+                           --vcpu-threads may be given, and --cpus only as the snapshot's).
+                           RAM pages are read from FILE when the guest first touches them
+                           (all at once with vCPU threads); --restore-eager reads them all first
 
 Example:
   typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --memory 512M --net user,hostfwd=tcp::8080-:80`;
 
 /** Machine flags `run --restore` accepts: the rest of the machine comes from the snapshot. */
-const RESTORE_OVERRIDES = new Set(["engine", "net", "vcpu-threads"]);
+const RESTORE_OVERRIDES = new Set(["engine", "net", "vcpu-threads", "cpus"]);
 
 /** The machine `run --restore FILE` builds: the snapshot's, with --engine and --net overriding. */
 function restoreSpec(values: MachineValues, path: string): MachineSpec {
   for (const k of Object.keys(machineOptions)) {
     if (values[k as keyof MachineValues] !== undefined && !RESTORE_OVERRIDES.has(k))
       throw new UsageError(
-        `run: --${k} cannot be combined with --restore: the snapshot fixes the machine (only --engine, --net and --vcpu-threads may change)`,
+        `run: --${k} cannot be combined with --restore: the snapshot fixes the machine (only --engine, --net and --vcpu-threads may change; --cpus may only repeat the snapshot's)`,
       );
   }
   try {
     const spec = snapshotSpec(readSnapshotHeader(path), path);
+    // The snapshot's vCPU count is the machine's, as in Firecracker (its snapshot load takes no
+    // machine configuration) and QEMU (-smp must match the source's): its harts are in the file.
+    if (values.cpus !== undefined && Number(values.cpus) !== spec.cpus)
+      throw new UsageError(
+        `run: --cpus ${values.cpus}: snapshot '${path}' is of a machine with ${spec.cpus} vCPU(s), and a restore keeps them (omit --cpus, or give --cpus ${spec.cpus})`,
+      );
     spec.engineOptions = engineOptionsFromEnv();
     if (values.engine !== undefined) spec.engine = parseEngine("run", values.engine);
     const threads = values["vcpu-threads"];

@@ -31,9 +31,6 @@ export interface MachineSavedState {
 export function snapshotBlockers(board: VirtBoard): string[] {
   const out: string[] = [];
   if (board.pendingEvent) out.push(`the guest is in the middle of a ${board.pendingEvent.kind}`);
-  // The harts' state lives in their worker threads (src/vmm/vcpu), which do not save it yet.
-  if (board.vcpuThreads)
-    out.push("its harts run on vCPU threads (more than one --cpus): snapshot it with --vcpu-threads off");
   for (const t of board.virtio) {
     const why = t.device?.snapshotBlocker?.() ?? "";
     if (why) out.push(why);
@@ -41,7 +38,10 @@ export function snapshotBlockers(board: VirtBoard): string[] {
   return out;
 }
 
-/** The board's state. Call it with the VM paused and no device I/O in flight (await the devices' idle()). */
+/**
+ * The board's state. Call it with the VM paused and no device I/O in flight (await the devices'
+ * idle()); with vCPU threads, after Vm.syncHarts() copied the threads' harts into board.harts.
+ */
 export function saveMachineState(board: VirtBoard): MachineSavedState {
   return {
     timerTicks: board.timer.now(),
@@ -83,6 +83,8 @@ export function restoreMachineState(board: VirtBoard, s: MachineSavedState): voi
   board.rtc.restoreState(s.rtc);
   board.vmgenid.restoreState(s.vmgenid);
   s.hartStates.forEach((st, i) => (board.hartStates[i] = st as HartState));
+  // vCPU threads start from these harts instead of booting (vcpu/VcpuSet.ts).
+  board.resumeFromHarts = true;
   for (const d of board.translators) d.flushAll();
   board.pendingEvent = undefined;
   for (const t of board.virtio) t.kickQueues();

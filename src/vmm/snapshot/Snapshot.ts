@@ -124,6 +124,8 @@ export async function takeSnapshot(
   if (wasRunning) vm.pause();
   const tmp = `${path}.partial`;
   try {
+    // vCPU threads: every one parked between two instructions, their harts copied to board.harts.
+    await vm.syncHarts();
     await Promise.all(board.virtio.map((t) => t.idle()));
     // A lazily restored guest's pages still in the old file are read in: RAM is written whole.
     board.memory.makeResident();
@@ -243,9 +245,6 @@ export function snapshotSpec(header: SnapshotHeader, path: string): MachineSpec 
     kernel: lazyRef(m.kernel, "kernel", path),
     initrd: m.initrd ? lazyRef(m.initrd, "initramfs", path) : undefined,
     bios: m.bios ? lazyRef(m.bios, "firmware", path) : undefined,
-    // The saved harts go into this thread's harts: the single-thread run loop (vCPU threads do not
-    // restore hart state yet).
-    vcpuThreads: false,
     disks: m.disks,
     nics: m.nics,
     shares: m.shares,
@@ -276,13 +275,14 @@ export function restoreSnapshot(vm: Vm, path: string, opts: { eager?: boolean } 
   try {
     checkHeader(r.header, path);
     const board = vm.board;
-    if (board.vcpuThreads)
-      throw new SnapshotError("a snapshot can only be restored into a VM without vCPU threads (--vcpu-threads off)");
     const mem = board.memory;
     // The loader wrote the kernel, initramfs and device tree into the fresh RAM: those pages are the
     // dirty ones; the ones the snapshot does not store must read as zero again.
     const written = mem.takeDirty();
-    const lazy = opts.eager ? undefined : r.lazyRam(mem.bytes);
+    // vCPU threads are restored eagerly: each thread has its own GuestMemory over the shared RAM,
+    // while the absent marks and the file reader of a lazy restore are this thread's
+    // (docs/SNAPSHOTS.md, "vCPU threads").
+    const lazy = opts.eager || board.vcpuThreads ? undefined : r.lazyRam(mem.bytes);
     if (lazy) {
       // Written pages the file stores are absent (their first touch reads the whole page over
       // what the loader wrote); the others must read as zero again.

@@ -91,6 +91,11 @@ export class MmioClient {
     return ok;
   }
 
+  /** Waits until the VMM thread has served this hart's posted store, if any (before parking). */
+  drain(): void {
+    this.acquire();
+  }
+
   /** Posts a store; false if the VM stops before the slot is free. Bus faults on stores are logged by the VMM. */
   store(addr: number, size: number, lo: number, hi: number): boolean {
     if (!this.acquire()) return false;

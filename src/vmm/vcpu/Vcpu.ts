@@ -17,10 +17,12 @@ import { HartState, Sbi, type SbiPlatform } from "../Sbi.js";
 import type { BoardEvent } from "../VirtBoard.js";
 import { enterSupervisor } from "../HartSetup.js";
 import { MmioClient } from "./MmioChannel.js";
+import type { HartSavedState } from "../../riscv/HartPersist.js";
 import {
   A_FENCE_I,
   A_IRQ,
   A_MTIMECMP,
+  A_SAVE,
   A_SSIP_CLEAR,
   A_SSIP_SET,
   A_START,
@@ -29,9 +31,11 @@ import {
   clockFrom,
   FENCE_DONE,
   FENCE_REQ,
+  G_EPOCH,
   IRQ,
   MTIMECMP,
   OPAQUE,
+  PARKED,
   RUN_PAUSE,
   RUN_STOP,
   S_BUDGET,
@@ -72,6 +76,11 @@ export interface VcpuInit {
   clint: { base: number; size: number };
   /** sbi: built-in SBI, hart 0 enters the kernel in S-mode; bios: every hart enters the firmware in M-mode. */
   boot: { kind: "sbi"; entry: number; dtb: number } | { kind: "bios"; entry: number; dtb: number; info: number };
+  /**
+   * A restore: the hart starts from this saved state instead of booting (its SBI state, mtimecmp,
+   * msip and device interrupt levels are in the shared block already, VcpuSet).
+   */
+  resume?: HartSavedState;
   /** Instructions per run() between two looks at the attention word and the statistics. */
   slice: number;
   /**
@@ -101,7 +110,9 @@ export type VcpuMessage =
   | { kind: "console"; bytes: Uint8Array }
   | { kind: "event"; event: BoardEvent }
   | { kind: "error"; message: string }
-  | { kind: "report"; report: VcpuReport };
+  | { kind: "report"; report: VcpuReport }
+  /** The parked hart's architectural state (asked for with A_SAVE). */
+  | { kind: "state"; hart: number; state: HartSavedState };
 
 /** A device window on the VMM thread, reached through the MMIO channel. */
 class RemoteDevice implements BusDevice {
@@ -186,7 +197,8 @@ export class Vcpu {
     // Translated AMOs are wasm atomics and FENCE an atomic.fence, like the interpreter's host atomics.
     this.dbt = useEngine(hart, init.engine, { ...init.engineOptions, atomics: true });
     this.sbi = new Sbi(this.platform(memory));
-    this.boot();
+    if (init.resume) hart.restoreState(init.resume);
+    else this.boot();
   }
 
   private boot(): void {
@@ -304,6 +316,24 @@ export class Vcpu {
       enterSupervisor(hart, start, opaque);
       this.setState(HartState.Started);
     }
+    // Last, after the requests above changed the hart (an IPI or a device line that came in while
+    // it was parked is in the state it sends).
+    if (bits & A_SAVE) this.send({ kind: "state", hart: h, state: hart.saveState() });
+  }
+
+  /**
+   * Pausing: this hart is between two instructions (run() returned), outside any SBI call (it was
+   * finished, remote fences included, before the loop came back here); the store it may have posted
+   * to a device is served before it says it is parked, so the devices' state is complete too.
+   */
+  private park(): void {
+    const sh = this.sh;
+    const i = sh.w(this.h, PARKED);
+    const epoch = Atomics.load(sh.ctl, G_EPOCH);
+    if (Atomics.load(sh.ctl, i) === epoch) return;
+    this.mmio.drain();
+    Atomics.store(sh.ctl, i, epoch);
+    Atomics.notify(sh.ctl, i);
   }
 
   private takeAttention(): void {
@@ -339,6 +369,7 @@ export class Vcpu {
       const run = sh.run();
       if (run === RUN_STOP) break;
       this.takeAttention();
+      if (run === RUN_PAUSE) this.park();
       if (run === RUN_PAUSE || this.state(h) !== HartState.Started) {
         const t = performance.now();
         Atomics.wait(sh.ctl, this.attnIdx, 0, 1000);

@@ -13,12 +13,17 @@
 //          waits until FENCE_DONE reaches it; the hart reads FENCE_REQ before it flushes and stores
 //          that value in FENCE_DONE after, so a ticket is done only by a flush that began after it
 //   MTIMECMP (two words, as a BigInt64 at word index MTIMECMP) and START/OPAQUE for hart_start.
+//   PARKED the pause epoch (G_EPOCH) this thread has parked for: it stopped between two instructions,
+//          outside any SBI call, with its posted MMIO stores served, and runs no guest code before it
+//          reads G_RUN again (VcpuSet.park waits for every hart's PARKED to reach the epoch)
 // The msip registers are bytes after the words (MSIP_BYTE + hart).
 
 export const MAX_VCPUS = 32;
 
 /** Global word: what the vCPU threads should do (RUN_*). */
 export const G_RUN = 0;
+/** Global word: incremented by every pause, before G_RUN becomes RUN_PAUSE (see PARKED). */
+export const G_EPOCH = 1;
 export const RUN_GO = 0,
   RUN_PAUSE = 1,
   RUN_STOP = 2;
@@ -32,7 +37,8 @@ export const ATTN = 0,
   MTIMECMP = 4, // 4..5
   START = 6, // 6..7
   OPAQUE = 8, // 8..9
-  FENCE_DONE = 10;
+  FENCE_DONE = 10,
+  PARKED = 11;
 
 /** Attention bits. */
 export const A_IRQ = 1,
@@ -42,7 +48,9 @@ export const A_IRQ = 1,
   A_SSIP_SET = 16,
   A_SSIP_CLEAR = 32,
   A_MTIMECMP = 64,
-  A_CONTROL = 128;
+  A_CONTROL = 128,
+  /** Parked: send the hart's saved state (a snapshot or migration gathers it, VcpuSet.gather). */
+  A_SAVE = 256;
 
 /** Float64 statistics per hart (`stats`), written by the hart's thread after every run slice. */
 export const S_INSTRET = 0,
@@ -100,6 +108,7 @@ export class VcpuShared {
 
   /** Tells every vCPU thread to go on, pause or stop. */
   control(run: number): void {
+    if (run === RUN_PAUSE) Atomics.add(this.ctl, G_EPOCH, 1);
     Atomics.store(this.ctl, G_RUN, run);
     for (let h = 0; h < this.harts; h++) this.poke(h, A_CONTROL);
   }

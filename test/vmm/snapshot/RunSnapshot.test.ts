@@ -5,50 +5,17 @@
 // last 63 completed records: a write in flight at the snapshot is neither lost nor done twice.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCGuest, hasCrossGcc } from "../../control/guest.js";
+import { prng, runUntil as runGuest, snapshotChain } from "./runGuest.js";
 
 const NSECT = 64;
 
-/** A small deterministic PRNG (mulberry32): the stop points vary between runs of a seed, not between CI runs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Runs `typevisor run ARGS`, sends SIGTERM once `stopAfter` more "W" lines appeared; resolves with stdout/stderr. */
-function runUntil(args: string[], stopAfter: number): Promise<{ out: string; err: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ["bin/typevisor.js", "run", ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    let sent = false;
-    const timer = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`typevisor run ${args.join(" ")} did not finish: ${out.slice(-200)} ${err}`));
-    }, 60_000);
-    p.stdout.on("data", (d: Buffer) => {
-      out += d.toString("latin1");
-      if (!sent && (out.match(/W\d+\n/g)?.length ?? 0) >= stopAfter) {
-        sent = true;
-        p.kill("SIGTERM");
-      }
-    });
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ out, err, code });
-    });
-  });
+/** Runs `typevisor run ARGS` until `stopAfter` "W" lines appeared, then SIGTERM. */
+function runUntil(args: string[], stopAfter: number): ReturnType<typeof runGuest> {
+  return runGuest(args, (out) => (out.match(/W\d+\n/g)?.length ?? 0) >= stopAfter);
 }
 
 test(
@@ -62,27 +29,22 @@ test(
       const disk = join(dir, "disk.img");
       writeFileSync(disk, new Uint8Array(NSECT * 512));
       const rnd = prng(Number(process.env["TV_SNAPSHOT_SEED"] ?? 18));
-      let all = "";
-      let snap = "";
-      const rounds = 4;
-      for (let r = 0; r < rounds; r++) {
-        const next = join(dir, `s${r}.snap`);
-        const args =
-          r === 0
-            ? ["--kernel", guest, "--disk", disk, "--memory", "32M", "--snapshot-on-exit", next]
-            : ["--restore", snap, "--snapshot-on-exit", next];
-        // Alternate engines on restore: the state is the architectural one, not the translator's.
-        // Restores are lazy (pages read on first touch) except round 1's; the last restore, from
-        // a deflated snapshot, is eager too.
-        if (r === 1) args.push("--restore-eager");
-        if (r === 2) args.push("--engine", "interp");
-        if (r === 3) args.push("--snapshot-compress");
-        const res = await runUntil(args, 10 + Math.floor(rnd() * 60));
-        assert.match(res.err, /snapshot written to/, `round ${r}: ${res.err}`);
-        assert.ok(existsSync(next));
-        all += res.out;
-        snap = next;
-      }
+      // Alternate engines on restore: the state is the architectural one, not the translator's.
+      // Restores are lazy (pages read on first touch) except round 1's; the last restore, from
+      // a deflated snapshot, is eager too.
+      const roundFlags = [[], ["--restore-eager"], ["--engine", "interp"], ["--snapshot-compress"]];
+      const chain = await snapshotChain(
+        dir,
+        ["--kernel", guest, "--disk", disk, "--memory", "32M"],
+        4,
+        (r) => roundFlags[r]!,
+        () => {
+          const n = 10 + Math.floor(rnd() * 60);
+          return (out) => (out.match(/W\d+\n/g)?.length ?? 0) >= n;
+        },
+      );
+      let all = chain.all;
+      const snap = chain.snap;
       // The last snapshot (compressed) restores too; this run ends the sequence.
       const last = await runUntil(["--restore", snap], 30);
       all += last.out;

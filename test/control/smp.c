@@ -1,0 +1,76 @@
+// A bare-metal S-mode guest on two harts (built-in SBI) for snapshots of vCPU threads: each hart
+// counts on its own and prints "A<n>" (hart 0) or "B<n>" (hart 1) on the 16550 UART, a line at a
+// time under a spinlock made of LR/SC. Hart 0 counts busily, adding to a shared counter with AMOs;
+// hart 1 sleeps between counts in wfi until its SBI timer (stimecmp) fires, so a restored machine
+// must carry on the timers too. Hart 0 starts hart 1 through SBI HSM hart_start.
+#include <stdint.h>
+
+// Both harts enter at _start: hart 0 from the board (a0 = 0), hart 1 from hart_start (a0 = 1).
+__asm__(".text\n.globl _start\n_start:\n bnez a0, 2f\n lla sp, stack0_top\n call main0\n1: j 1b\n"
+        "2: lla sp, stack1_top\n call main1\n j 1b\n"
+        ".bss\n.balign 16\n.space 8192\nstack0_top:\n.space 8192\nstack1_top:\n.text\n");
+
+#define UART ((volatile uint8_t *)0x10000000)
+
+static long sbi(long ext, long fid, long a0, long a1, long a2) {
+  register long r0 __asm__("a0") = a0;
+  register long r1 __asm__("a1") = a1;
+  register long r2 __asm__("a2") = a2;
+  register long r6 __asm__("a6") = fid;
+  register long r7 __asm__("a7") = ext;
+  __asm__ volatile("ecall" : "+r"(r0), "+r"(r1) : "r"(r2), "r"(r6), "r"(r7) : "memory");
+  return r0;
+}
+
+static uint32_t lock;
+static uint64_t shared;
+
+static void take(void) {
+  uint32_t old, tmp;
+  __asm__ volatile("1: lr.w.aq %0, (%2)\n bnez %0, 1b\n li %1, 1\n sc.w.rl %1, %1, (%2)\n bnez %1, 1b"
+                   : "=&r"(old), "=&r"(tmp)
+                   : "r"(&lock)
+                   : "memory");
+}
+static void give(void) { __atomic_store_n(&lock, 0, __ATOMIC_RELEASE); }
+
+static void putc_(char c) { while (!(UART[5] & 0x20)) {} UART[0] = c; }
+static void line(char tag, uint64_t v) {
+  char b[24];
+  int i = 23;
+  b[i] = 0;
+  b[--i] = '\n';
+  do { b[--i] = '0' + v % 10; v /= 10; } while (v);
+  b[--i] = tag;
+  take();
+  for (const char *s = b + i; *s; s++) putc_(*s);
+  give();
+}
+
+static uint64_t now(void) {
+  uint64_t t;
+  __asm__ volatile("rdtime %0" : "=r"(t));
+  return t;
+}
+
+void main1(void) {
+  __asm__ volatile("csrs sie, %0" ::"r"(1 << 5));  // STIE: wfi wakes on the timer (SIE stays 0)
+  for (uint64_t n = 1;; n++) {
+    sbi(0x54494D45, 0, now() + 20000, 0, 0);  // TIME set_timer: 2 ms at 10 MHz
+    for (;;) {
+      uint64_t sip;
+      __asm__ volatile("csrr %0, sip" : "=r"(sip));
+      if (sip & (1 << 5)) break;
+      __asm__ volatile("wfi");
+    }
+    line('B', n);
+  }
+}
+
+void main0(void) {
+  if (sbi(0x48534D, 0, 1, 0x80200000, 0) != 0) line('E', 1);  // HSM hart_start(1, _start)
+  for (uint64_t n = 1;; n++) {
+    for (int i = 0; i < 100000; i++) __atomic_fetch_add(&shared, 1, __ATOMIC_RELAXED);
+    line('A', n);
+  }
+}

@@ -1,0 +1,77 @@
+// Snapshots of a machine whose harts run on vCPU threads (`run --cpus 2`): the two-hart guest of
+// test/control/smp.c counts on each hart ("A<n>": hart 0, busy, AMOs; "B<n>": hart 1, sleeping in
+// wfi until its SBI timer between counts; lines under an LR/SC spinlock). It is stopped at random
+// points, snapshotted, restored, stopped again...: over all runs each hart's sequence must be
+// 1, 2, 3, ... with no gap and no repeat, and both harts must go on counting after every restore
+// (hart 1 only does if its timer came back). One restore runs on the single-thread loop
+// (--vcpu-threads off) and the next back on threads: the saved state is the same either way.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildCGuest, hasCrossGcc } from "../../control/guest.js";
+import { prng, runUntil, snapshotChain } from "./runGuest.js";
+
+/** Lines "<tag><n>" printed so far. */
+function count(out: string, tag: string): number {
+  return out.match(new RegExp(`${tag}\\d+\n`, "g"))?.length ?? 0;
+}
+
+test(
+  "run --cpus 2 --snapshot-on-exit / --restore continue both harts' counts exactly",
+  { skip: !hasCrossGcc && "riscv64-linux-gnu-gcc is not installed" },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tv-snap-smp-"));
+    try {
+      const guest = join(dir, "guest.bin");
+      copyFileSync(buildCGuest("smp.c"), guest);
+      const rnd = prng(Number(process.env["TV_SNAPSHOT_SEED"] ?? 17));
+      // Round 1 repeats --cpus as the snapshot's (allowed) and interprets; round 2 restores onto
+      // the single-thread loop, round 3 back onto threads.
+      const roundFlags = [
+        [],
+        ["--engine", "interp", "--cpus", "2"],
+        ["--vcpu-threads", "off"],
+        ["--snapshot-compress"],
+      ];
+      const chain = await snapshotChain(
+        dir,
+        ["--kernel", guest, "--memory", "32M", "--cpus", "2"],
+        4,
+        (r) => roundFlags[r]!,
+        () => {
+          const a = 5 + Math.floor(rnd() * 40);
+          const b = 3 + Math.floor(rnd() * 5);
+          return (out) => count(out, "A") >= a && count(out, "B") >= b;
+        },
+      );
+      let all = chain.all;
+      const snap = chain.snap;
+      const last = await runUntil(
+        ["--restore", snap, "--stats"],
+        (out) => count(out, "A") >= 10 && count(out, "B") >= 3,
+      );
+      all += last.out;
+      // The restore ran on two vCPU threads.
+      assert.match(last.err, /vCPU 1: \d+ instructions/);
+      for (const tag of ["A", "B"]) {
+        const seq = [...all.matchAll(new RegExp(`^${tag}(\\d+)$`, "gm"))].map((m) => Number(m[1]));
+        assert.ok(seq.length >= 15, `hart ${tag}: only ${seq.length} counts`);
+        seq.forEach((n, i) => assert.equal(n, i + 1, `hart ${tag}: count ${i + 1} printed as ${n}: gap or repeat`));
+      }
+      // Every line is whole: a restore neither drops nor repeats a character of the UART output.
+      for (const l of all.split("\n").slice(0, -1)) assert.match(l, /^[AB]\d+$/, `garbled line '${l}'`);
+      // The snapshot keeps its vCPU count: another --cpus is refused, naming both.
+      const wrong = spawnSync(process.execPath, ["bin/typevisor.js", "run", "--restore", snap, "--cpus", "1"], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      assert.equal(wrong.status, 2);
+      assert.match(wrong.stderr, /--cpus 1: snapshot .* machine with 2 vCPU\(s\), and a restore keeps them/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

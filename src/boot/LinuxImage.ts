@@ -170,15 +170,19 @@ function checkPeFileSize(bytes: Uint8Array, dv: DataView, name: string): void {
   }
 }
 
-/** A kernel read and understood, not yet placed in RAM. */
-export interface KernelPlan {
+/** Where a kernel goes and where it starts, without its bytes. */
+export interface KernelPlacement {
   format: KernelFormat;
-  bytes: Uint8Array;
   name: string;
   /** Where it will be loaded and how much RAM it occupies ([start, end)). */
   start: number;
   end: number;
   entry: number;
+}
+
+/** A kernel read and understood, not yet placed in RAM. */
+export interface KernelPlan extends KernelPlacement {
+  bytes: Uint8Array;
 }
 
 /**

@@ -12,7 +12,7 @@
 // process"): it warms up on a snapshot (WarmUp.ts) and waits; the daemon makes it a VM by moving
 // its socket into the VM's directory ("adopt") and booting it there.
 import process from "node:process";
-import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { unlinkSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { receiveMigration, sendMigration, type MigrationMessage } from "./Migration.js";
 import { dirname, join } from "node:path";
@@ -20,6 +20,7 @@ import { VmChannel } from "./VmChannel.js";
 import type { Vm } from "../vmm/Vm.js";
 import { buildVirtMachine, type VirtMachine } from "../vmm/MachineBuilder.js";
 import { nodeBackends } from "../vmm/NodeBackends.js";
+import { BootFile } from "../vmm/BootFile.js";
 import type { CharBackend, CharSink } from "../devices/chardev/CharBackend.js";
 import type { NetBackend, NetEndpoint } from "../devices/net/NetBackend.js";
 import type { FromVm, LaunchConfig, ToVm } from "./VmProtocol.js";
@@ -187,7 +188,8 @@ async function finish(reason: string, status: number, message?: string): Promise
 }
 
 async function boot(cfg: LaunchConfig): Promise<void> {
-  const file = (path: string) => ({ name: path, bytes: new Uint8Array(readFileSync(path)) });
+  // Held by path: the board drops the bytes once they are in guest RAM; a reboot reads them again.
+  const file = (path: string, what: string) => BootFile.read(path, { what, since: "the VM booted" });
   // A restore builds the snapshot's machine (its kernel checked by content) on the daemon's disks
   // (overlays over the frozen copies) and NICs (this VM's MACs).
   spec = cfg.restore
@@ -200,9 +202,9 @@ async function boot(cfg: LaunchConfig): Promise<void> {
     : {
         memory: cfg.memoryBytes,
         cpus: cfg.cpus,
-        kernel: file(cfg.kernel),
-        initrd: cfg.initrd !== undefined ? file(cfg.initrd) : undefined,
-        bios: cfg.bios !== undefined ? file(cfg.bios) : undefined,
+        kernel: file(cfg.kernel, "kernel"),
+        initrd: cfg.initrd !== undefined ? file(cfg.initrd, "initramfs") : undefined,
+        bios: cfg.bios !== undefined ? file(cfg.bios, "firmware") : undefined,
         append: cfg.append,
         engine: cfg.engine,
         disks: cfg.disks,

@@ -27,7 +27,14 @@ import { VirtioRng } from "../devices/virtio/VirtioRng.js";
 import type { VirtioDevice } from "../devices/virtio/VirtioDevice.js";
 import { loadKernel } from "../boot/LinuxImage.js";
 import { VIRT, virtDeviceTree } from "./VirtDeviceTree.js";
-import { DTB_REGION, planVirtBoot, type NamedBytes, type VirtBootLayout } from "./VirtLayout.js";
+import {
+  DTB_REGION,
+  placementOf,
+  planVirtBoot,
+  type NamedBytes,
+  type VirtBootLayout,
+  type VirtBootPlacement,
+} from "./VirtLayout.js";
 import { HartState, ResetType, Sbi, type SbiPlatform } from "./Sbi.js";
 import { DEFAULT_ENGINE, engineBytes, useEngine, type EngineName } from "../dbt/Engine.js";
 import type { DbtOptions } from "../dbt/Dbt.js";
@@ -147,15 +154,34 @@ export class VirtBoard {
   readonly virtio: VirtioMmio[] = [];
   readonly sbi: Sbi;
   readonly timer: MachineTimer;
-  private bootLayout: VirtBootLayout | undefined;
+  /** The boot plan with the kernel's bytes, from construction until the first load puts them in RAM. */
+  private bootPlan: VirtBootLayout | undefined;
+  private bootPlacement: VirtBootPlacement | undefined;
   /**
    * Where the kernel, initramfs, firmware and DTB go. A board built for a restore plans it only
    * when it needs it (a reboot, vCPU threads): the restore replaces RAM, and not reading the kernel
    * and initramfs saves a restore their reading and their memory (snapshotSpec reads them lazily).
    */
-  get layout(): VirtBootLayout {
+  get layout(): VirtBootPlacement {
+    if (this.bootPlacement) return this.bootPlacement;
+    const planned = this.bootPlan === undefined;
+    this.bootPlacement = placementOf(this.bootPlan ?? this.planBoot());
+    if (planned) this.releaseBootFiles();
+    return this.bootPlacement;
+  }
+  private planBoot(): VirtBootLayout {
     const cfg = this.config;
-    return (this.bootLayout ??= planVirtBoot(cfg.memory, cfg.kernel!, cfg.initrd, cfg.bios));
+    return planVirtBoot(cfg.memory, cfg.kernel!, cfg.initrd, cfg.bios);
+  }
+  /**
+   * The kernel, initramfs and firmware are in RAM: their holders may drop them (a file is read again
+   * at a reboot, src/vmm/BootFile.ts); ~45 MB of a Debian boot's peak RSS (docs/DBT.md "Session 6: RSS").
+   */
+  private releaseBootFiles(): void {
+    const cfg = this.config;
+    cfg.kernel?.release?.();
+    cfg.initrd?.release?.();
+    cfg.bios?.release?.();
   }
   readonly config: VirtMachineConfig;
   readonly builtinSbi: boolean;
@@ -189,7 +215,7 @@ export class VirtBoard {
     const cfg = opts.config;
     this.config = cfg;
     if (!cfg.kernel) throw new Error("the virt board needs a kernel");
-    if (!opts.restoring) this.bootLayout = planVirtBoot(cfg.memory, cfg.kernel, cfg.initrd, cfg.bios);
+    if (!opts.restoring) this.bootPlan = this.planBoot();
     this.builtinSbi = !cfg.bios;
     this.timer = opts.timer ?? hostTimer();
     this.engine = cfg.engine ?? DEFAULT_ENGINE;
@@ -374,8 +400,7 @@ export class VirtBoard {
     for (const t of this.virtio) t.reset();
     // A restore's first reset only builds the harts: RAM and their state come from the snapshot.
     const load = !(this.opts.restoring && this.resets === 1);
-    const L = load ? this.layout : undefined;
-    if (L) this.loadBoot(L);
+    const L = load ? this.loadBoot() : undefined;
     this.harts.length = 0;
     this.hartStates.length = 0;
     this.translators.length = 0;
@@ -398,12 +423,19 @@ export class VirtBoard {
     if (L) this.enterBoot(L);
   }
 
-  /** Loads the firmware, kernel, initramfs and device tree into RAM. */
-  private loadBoot(L: VirtBootLayout): void {
+  /**
+   * Loads the firmware, kernel, initramfs and device tree into RAM, and lets go of their bytes: a
+   * reboot plans again from the files (the same ones: BootFile checks), to the same addresses.
+   */
+  private loadBoot(): VirtBootPlacement {
     const cfg = this.config;
-    loadKernel(L.kernel, this.memory);
-    if (L.bios) loadKernel(L.bios, this.memory);
+    const plan = this.bootPlan ?? this.planBoot();
+    this.bootPlan = undefined;
+    const L = (this.bootPlacement = placementOf(plan));
+    loadKernel(plan.kernel, this.memory);
+    if (plan.bios) loadKernel(plan.bios, this.memory);
     if (L.initrd && cfg.initrd) this.memory.write(gpa(L.initrd.start), cfg.initrd.bytes);
+    this.releaseBootFiles();
     this.dtb = virtDeviceTree({
       memory: cfg.memory,
       cpus: cfg.cpus,
@@ -414,10 +446,11 @@ export class VirtBoard {
     }).toDtb();
     if (this.dtb.length > DTB_REGION / 2) throw new Error(`device tree of ${this.dtb.length} bytes is too large`);
     this.memory.write(gpa(L.dtbAddr), this.dtb);
+    return L;
   }
 
   /** Puts the harts at the kernel's entry (built-in SBI) or the firmware's. */
-  private enterBoot(L: VirtBootLayout): void {
+  private enterBoot(L: VirtBootPlacement): void {
     const cfg = this.config;
     if (this.builtinSbi) {
       this.startHartS(0, BigInt(L.kernel.entry), BigInt(L.dtbAddr));

@@ -7,7 +7,7 @@
 //   initrd                page-aligned, just below the boot-info page
 //   boot-info page        struct fw_dynamic_info for --bios (OpenSBI docs/firmware/fw_dynamic.md)
 //   DTB                   2 MiB aligned near the top of RAM, with room after it for firmware fixups
-import { planKernel, KernelImageError, type KernelPlan } from "../boot/LinuxImage.js";
+import { planKernel, KernelImageError, type KernelPlacement, type KernelPlan } from "../boot/LinuxImage.js";
 import { VIRT } from "./VirtDeviceTree.js";
 
 const MiB = 1024 * 1024;
@@ -16,17 +16,39 @@ export const DTB_REGION = 64 * 1024;
 
 export interface NamedBytes {
   name: string;
-  bytes: Uint8Array;
+  /** The content (a file held by path may read it from disk here: src/vmm/BootFile.ts). */
+  readonly bytes: Uint8Array;
+  /**
+   * Drops the content from memory when it can be had again from `bytes` (a file read again): the
+   * board calls it once the content is in guest RAM, so a reboot that may never come does not keep it.
+   */
+  release?(): void;
 }
 
-export interface VirtBootLayout {
-  kernel: KernelPlan;
+/** Where the boot loader puts things; K is KernelPlan while the bytes are held, KernelPlacement after. */
+export interface VirtBootLayout<K extends KernelPlacement = KernelPlan> {
+  kernel: K;
   /** The M-mode firmware for --bios, loaded at the start of RAM. */
-  bios?: KernelPlan;
+  bios?: K;
   initrd?: { start: number; end: number };
   dtbAddr: number;
   /** Address of struct fw_dynamic_info (used only with --bios). */
   fwInfoAddr: number;
+}
+
+/** The addresses of a boot layout, without the bytes its plans hold. */
+export type VirtBootPlacement = VirtBootLayout<KernelPlacement>;
+
+/** `L` without its kernel's and firmware's bytes (a plan holds them; a placement must not). */
+export function placementOf(L: VirtBootLayout): VirtBootPlacement {
+  const place = ({ format, name, start, end, entry }: KernelPlan): KernelPlacement => ({
+    format,
+    name,
+    start,
+    end,
+    entry,
+  });
+  return { ...L, kernel: place(L.kernel), bios: L.bios && place(L.bios) };
 }
 
 export function planVirtBoot(

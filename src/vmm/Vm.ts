@@ -517,7 +517,7 @@ export class Vm {
           }
           for (const d of board.translators) addDbtStats(this.dbtBase, d.stats);
           this.reboots++;
-          board.reset();
+          if (!this.rebootBoard()) break;
           this.idle = board.harts.map(() => false);
           this.opts.onReboot?.();
           continue;
@@ -616,7 +616,7 @@ export class Vm {
         }
         if (ev?.kind === "reboot") {
           this.reboots++;
-          board.reset();
+          if (!this.rebootBoard()) break;
           this.opts.onReboot?.();
         }
       }
@@ -630,6 +630,20 @@ export class Vm {
     this.opts.onStateChange?.("stopped");
     await Promise.all(board.virtio.map((t) => t.idle()));
     return this.exitInfo!;
+  }
+
+  /**
+   * The power-on reset of a guest's reboot; false (with the exit set) when the board cannot boot
+   * again, e.g. the kernel file it reads again changed or is gone (BootFile.ts): the message names it.
+   */
+  private rebootBoard(): boolean {
+    try {
+      this.board.reset();
+      return true;
+    } catch (e) {
+      this.exitInfo = { reason: "error", status: 1, message: `the guest rebooted, but ${(e as Error).message}` };
+      return false;
+    }
   }
 
   /** Every running hart waits in wfi: sleep until the earliest timer deadline or a device interrupt. */

@@ -8,12 +8,13 @@
 // Restoring: build the machine from the saved configuration, load RAM over what the loader wrote,
 // put back every part's state, drop translations, serve queues the driver had filled.
 import { createHash } from "node:crypto";
-import { readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { renameSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Vm } from "../Vm.js";
 import type { DiskSpec, MachineSpec, NicSpec, ShareSpec } from "../MachineSpec.js";
 import type { EngineName } from "../../dbt/Engine.js";
 import type { NamedBytes } from "../VirtLayout.js";
+import { BootFile } from "../BootFile.js";
 import {
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_PAGE,
@@ -66,6 +67,9 @@ export interface SnapshotInfo {
 }
 
 function fileRef(f: NamedBytes): FileRef {
+  // A file the machine holds by path (BootFile) knows its identity from when it was read; its
+  // bytes may have been released after loading and are then read again (and checked) for the hash.
+  if (f instanceof BootFile) return f.snapshotRef();
   const path = resolve(f.name);
   let mtimeMs: number | undefined;
   try {
@@ -187,51 +191,30 @@ function checkHeader(h: unknown, path: string): SnapshotHeader {
   return o as unknown as SnapshotHeader;
 }
 
-/** Reads a file the snapshot refers to and checks it is the same one. */
-function readRef(ref: FileRef, what: string, snapshot: string): NamedBytes {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(ref.path));
-  } catch (e) {
-    throw new SnapshotError(
-      `snapshot '${snapshot}' needs the ${what} '${ref.path}' it was taken with, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); put it back at that path`,
-    );
-  }
-  // Unchanged size and modification time: the same file (hashing a 30 MB kernel costs ~0.3 s of a
-  // restore that should take well under a second).
-  if (bytes.length === ref.size && ref.mtimeMs !== undefined && statSync(ref.path).mtimeMs === ref.mtimeMs)
-    return { name: ref.path, bytes };
-  const sum = createHash("sha256").update(bytes).digest("hex");
-  if (sum !== ref.sha256)
-    throw new SnapshotError(
-      `the ${what} '${ref.path}' changed since snapshot '${snapshot}' was taken (sha256 ${sum.slice(0, 12)}…, the snapshot expects ${ref.sha256.slice(0, 12)}…); a restore needs the same file`,
-    );
-  return { name: ref.path, bytes };
-}
-
 /**
  * A file the snapshot refers to, for a restore: unchanged size and modification time identify it
  * without reading it, and its bytes are read only when something asks for them (a reboot of the
- * restored guest): a restore needs none of them (RAM comes from the snapshot), and not reading
- * a 30 MB kernel and a 15 MB initramfs saves ~40-60 ms and their pages of resident memory.
- * Anything else is read and checked by content now.
+ * restored guest), then released again once loaded (BootFile): a restore needs none of them (RAM
+ * comes from the snapshot), and not reading a 30 MB kernel and a 15 MB initramfs saves ~40-60 ms
+ * and their pages of resident memory. Anything else is read and checked by content now.
  */
 function lazyRef(ref: FileRef, what: string, snapshot: string): NamedBytes {
+  const f = BootFile.expected(ref, {
+    what,
+    since: `snapshot '${snapshot}' was taken`,
+    error: (message) => new SnapshotError(message),
+  });
   let st;
   try {
     st = statSync(ref.path);
   } catch {
-    return readRef(ref, what, snapshot); // names the missing file
+    st = undefined;
   }
-  if (st.size !== ref.size || ref.mtimeMs === undefined || st.mtimeMs !== ref.mtimeMs)
-    return readRef(ref, what, snapshot);
-  let bytes: Uint8Array | undefined;
-  return {
-    name: ref.path,
-    get bytes(): Uint8Array {
-      return (bytes ??= readRef(ref, what, snapshot).bytes);
-    },
-  };
+  if (!st || st.size !== ref.size || ref.mtimeMs === undefined || st.mtimeMs !== ref.mtimeMs) {
+    void f.bytes; // names the missing or changed file now
+    f.release();
+  }
+  return f;
 }
 
 /** The MachineSpec to build for restoring `header` (checks the kernel, initrd and firmware; reads them lazily). */

@@ -1119,7 +1119,7 @@ export class Dbt implements HartEngine {
     // The optimizing tier's module must differ from the Liftoff one, or V8 hands back the cached one.
     const opt = unit.optimized ? optimizingCompiler() : undefined;
     const name = opt ? "o" : "f";
-    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], PageTranslator.locals, tp.body, name);
+    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, name);
     const bytes = b.build();
     const job: PendingUnit = {
       unit,

@@ -51,22 +51,33 @@ const BT_I64 = 0x7e;
 const I64_DIV_S = 0x7f, I64_DIV_U = 0x80, I64_REM_S = 0x81, I64_REM_U = 0x82;
 const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 
-// Locals: params 0 = block index, 1 = budget; 2..32 = x1..x31; then scratch.
+// Locals: params 0 = block index, 1 = budget; then the scratch every unit needs; every other local
+// (the register cache's pool, hoisted TLB checks, the temporaries of rarer instructions) is declared
+// only by the units that use it (PageTranslator.local). Liftoff zero-fills a function's locals on
+// every call, with `rep stos` from 128 bytes of locals on: ~13.5 ns per call against ~5 below
+// (docs/DBT.md "Session 6: code"), so a unit keeps its locals under 128 bytes where it can.
 const L_NEXT = 0, L_BUDGET = 1;
-const L_A = 33, L_T = 34, L_E = 35, L_VPAGE = 36, L_PC = 37, L_KIND = 38, L_T2 = 39, L_H = 40, L_O = 41, L_FA = 42, L_FB = 43;
-const L_FR = 44, L_F1 = 45, L_F2 = 46, L_F3 = 47, L_F4 = 48;
+const L_VPAGE = 2, L_PC = 3, L_KIND = 4, L_A = 5, L_E = 6;
 /** TLB-mirror miss: page offset | budget to refund << 12, for the shared exit stub (tlbCheck). */
-const L_X = 49;
+const L_X = 7;
+/** A register value written through to memory without a cache slot (setReg). */
+const L_W = 8;
+const FIXED_LOCALS: readonly ValType[] = [ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I32, ValType.I64];
+/** Temporaries of the rarer instructions (MULH, F/D arithmetic), declared on first use (others reuse L_W, L_E). */
+const enum Tmp { T2, O, FA, FB, FR, F1, F2, F3, F4 }
+const TMP_TYPES: readonly ValType[] = [ValType.I64, ValType.I64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64];
 /**
- * Hoisted TLB checks (tlbCheck): per group, an i32 local with the host address of the group's first
- * access and one with that access's page offset.
+ * Register-cache slots (i64) and hoisted-TLB-check groups (two i32 each) are declared while the
+ * unit's locals stay below this many bytes (Liftoff's `rep stos` zero fill from 128 on); with the
+ * fixed locals (44 bytes) that is 10 of them.
  */
-const L_G = 50, GROUPS = 6;
-const LOCALS: ValType[] = [];
-for (let i = 0; i < 31; i++) LOCALS.push(ValType.I64);
-LOCALS.push(ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I64, ValType.I32, ValType.I64, ValType.I32, ValType.I64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.F64, ValType.I32);
-for (let i = 0; i < 2 * GROUPS; i++) LOCALS.push(ValType.I32);
-const reg = (r: number) => 1 + r;
+const LOCAL_BYTES = 128;
+/** Register-cache slots at most (LOCAL_BYTES with nothing else). */
+const POOL_MAX = 16;
+/** Hoisted TLB-check groups per block at most. */
+const GROUPS = 6;
+/** How far ahead (instructions of the block) the register cache looks for a register's next read. */
+const LOOKAHEAD = 64;
 
 /**
  * Decoded instruction in the page (compressed ones already expanded), with its class. len 0: not
@@ -108,6 +119,8 @@ export interface TranslatedPage {
   covered: Uint8Array;
   blocks: number;
   insns: number;
+  /** The function's locals after its two parameters. */
+  locals: ValType[];
 }
 
 const enum Cls { Plain, Branch, Jal, Jalr, Unsupported, Step }
@@ -273,6 +286,13 @@ export class PageTranslator {
     for (let k = 0; k < N; k++) if (longest[k]! > maxPath) maxPath = longest[k]!;
     this.maxPath = maxPath;
     const E = this.engineOffset;
+    this.locals = [];
+    this.localBytes = 0;
+    for (const t of FIXED_LOCALS) this.local(t);
+    this.tmps.fill(-1);
+    this.pool.length = 0;
+    this.groupLocals.length = 0;
+    if (this.regsInLocals) for (let r = 1; r < 32; r++) this.regLocal[r] = this.local(ValType.I64);
     // Entry: with less budget than the longest forward path, return at once (ENG_PC already holds
     // the entry pc: the dispatcher or the exit that chained here wrote it).
     c.localGet(L_BUDGET).i32Const(maxPath).op(Op.I32LtS).if_();
@@ -280,7 +300,7 @@ export class PageTranslator {
     c.end();
     // Prologue: registers the unit reads or writes, and the virtual page.
     for (let r = 1; r < 32; r++) {
-      if (this.regsInLocals && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(reg(r));
+      if (this.regsInLocals && (used[r] || written[r])) c.i32Const(0).mem(Op.I64Load, 3, E + ENG_REGS + 8 * r).localSet(this.regLocal[r]!);
     }
     c.i32Const(0).mem(Op.I64Load, 3, E + ENG_VPAGE).localSet(L_VPAGE);
     // block $miss { block $out { loop $top { ... } } exit; return } TLB-miss exit stub; exit
@@ -296,7 +316,7 @@ export class PageTranslator {
     c.end().end();
     // Exit sequence.
     const exit = () => {
-      for (let r = 1; r < 32; r++) if (this.regsInLocals && written[r]) c.i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
+      for (let r = 1; r < 32; r++) if (this.regsInLocals && written[r]) c.i32Const(0).localGet(this.regLocal[r]!).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
       c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
       c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
       c.localGet(L_KIND);
@@ -310,10 +330,25 @@ export class PageTranslator {
     c.localGet(L_BUDGET).localGet(L_X).i32Const(12).op(Op.I32ShrU).op(Op.I32Add).localSet(L_BUDGET);
     c.i32Const(ExitKind.Interp).localSet(L_KIND);
     exit();
-    return { body: c, blockAt, covered: seen, blocks: N, insns };
+    return { body: c, blockAt, covered: seen, blocks: N, insns, locals: this.locals };
   }
 
-  static readonly locals: readonly ValType[] = LOCALS;
+  /** The locals of the unit being emitted (after the two parameters), and their allocation. */
+  private locals: ValType[] = [];
+  private localBytes = 0;
+  private local(t: ValType): number {
+    this.localBytes += t === ValType.I32 || t === ValType.F32 ? 4 : 8;
+    this.locals.push(t);
+    return 1 + this.locals.length;
+  }
+  /** Tmp -> local, or -1 while the unit has not needed it. */
+  private readonly tmps = new Int32Array(TMP_TYPES.length);
+  private tmp(k: Tmp): number {
+    if (this.tmps[k]! < 0) this.tmps[k] = this.local(TMP_TYPES[k]!);
+    return this.tmps[k]!;
+  }
+  /** regsInLocals: the local of each guest register. */
+  private readonly regLocal = new Int32Array(32);
 
   /** Emits block k; returns the number of guest instructions in it. */
   private emitBlock(c: CodeWriter, k: number, N: number, list: Insn[], blockAt: Int16Array, len: number): number {
@@ -324,7 +359,7 @@ export class PageTranslator {
     this.inLoop = list.some((d) => d.len > 0 && ((d.insn & 0x7f) === 0x63 && d.off + branchImm(d.insn) === startOff || (d.insn & 0x7f) === 0x6f && d.off + jalImm(d.insn) === startOff));
     const dOut = N - k + (this.inLoop ? 1 : 0);
     if (this.inLoop) c.loop();
-    this.startBlockCache();
+    this.startBlockCache(list);
     // The whole block (len translated instructions) is charged at its head; exits refund what they
     // skip. The budget is compared only at unit entry and back edges (see translate).
     if (len > 0) c.localGet(L_BUDGET).i32Const(len).op(Op.I32Sub).localSet(L_BUDGET);
@@ -346,7 +381,7 @@ export class PageTranslator {
       const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31, f3 = (insn >>> 12) & 7;
       if (d.cls === Cls.Step) {
         this.emitStep(c, d.off, len - j, ((insn & 0x7f) === 0x73 ? StepFlags.System : 0) | (d.len === 4 ? StepFlags.Long : 0), dOut);
-        this.cached[rd] = 0; // the interpreter may have written rd (x or f; uncaching is harmless either way)
+        this.uncache(rd); // the interpreter may have written rd (x or f; uncaching is harmless either way)
         this.grpH.fill(-1); // and may have changed the TLB (SFENCE.VMA)
         j++;
         continue;
@@ -478,31 +513,116 @@ export class PageTranslator {
   }
 
   /**
-   * Registers in the engine area, cached in locals within one basic block (memory mode): the first
-   * read of a register in a block loads it into its local, later reads use the local; writes go to
-   * the local and through to memory at once, so every exit (precise exceptions included) finds the
-   * register file in memory exact and needs no write-back code. Dependency chains then run through
-   * machine registers instead of store-to-load forwarding. A block head is a merge point: the cache
-   * is reset there (startBlockCache).
+   * Registers in the engine area, cached in locals within one basic block (memory mode): a read of
+   * a register loads it from memory, into a cache slot when a later instruction of the block reads
+   * it too; later reads use the slot. Writes go to the slot (or a scratch local) and through to
+   * memory at once, so every exit (precise exceptions included) finds the register file in memory
+   * exact and needs no write-back code, and a slot may be taken from its register at any time.
+   * Dependency chains then run through machine registers instead of store-to-load forwarding. A
+   * block head is a merge point: the cache is reset there (startBlockCache). The slots are a pool
+   * of locals (shared with hoisted TLB checks) kept under LOCAL_BYTES per unit, reused by every block
+   * (one local per guest register made every unit zero-fill ~420 bytes of locals per call); when
+   * they are taken, the register read furthest ahead gives up its slot (Belady's choice, over the
+   * block's known instructions).
    */
-  private readonly cached = new Uint8Array(32);
-  private startBlockCache(): void { this.cached.fill(0); this.grpH.fill(-1); this.grpNext = 0; }
+  private readonly pool: number[] = [];
+  /** Per pool slot, the guest register it holds in the current block (0: free). */
+  private readonly slotReg = new Int8Array(POOL_MAX);
+  /** Per guest register, its pool slot in the current block, or -1. */
+  private readonly slotOf = new Int8Array(32);
+  /** Per instruction of the current block, the x registers its translation reads (bit r). */
+  private reads = new Uint32Array(256);
+
+  private startBlockCache(list: Insn[]): void {
+    this.slotOf.fill(-1);
+    this.slotReg.fill(0);
+    this.grpH.fill(-1);
+    this.grpNext = 0;
+    if (this.reads.length < list.length) this.reads = new Uint32Array(2 * list.length);
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      this.reads[i] = d.len > 0 && d.cls !== Cls.Unsupported && d.cls !== Cls.Step ? readMask(d.insn) : 0;
+    }
+  }
+
+  /** Instructions from the current one to the next one of the block that reads r (LOOKAHEAD + 1: none near). */
+  private nextRead(r: number): number {
+    const bit = 1 << r, idx = this.curIdx;
+    const end = Math.min(this.curList.length, idx + 1 + LOOKAHEAD);
+    for (let i = idx + 1; i < end; i++) if ((this.reads[i]! & bit) !== 0) return i - idx;
+    return LOOKAHEAD + 1;
+  }
+
+  /** Drops register r from the cache (the interpreter may have written it). */
+  private uncache(r: number): void {
+    const s = this.slotOf[r]!;
+    if (s >= 0) { this.slotReg[s] = 0; this.slotOf[r] = -1; }
+  }
+
+  /**
+   * A cache slot's local for register r, which is read again `dist` instructions ahead: a free
+   * slot; with `want`, also a new slot while the unit's locals allow, else the slot of the register
+   * read furthest ahead when that is further than r. -1: none.
+   */
+  private slotFor(r: number, dist: number, want: boolean): number {
+    const pool = this.pool;
+    let s = this.slotReg.indexOf(0);
+    if (s >= pool.length) s = -1;
+    if (s < 0 && want) {
+      if (this.localBytes + 8 < LOCAL_BYTES && pool.length < POOL_MAX) {
+        s = pool.length;
+        pool.push(this.local(ValType.I64));
+      } else {
+        let far = dist;
+        for (let i = 0; i < pool.length; i++) {
+          const d = this.nextRead(this.slotReg[i]!);
+          if (d > far) { far = d; s = i; }
+        }
+        if (s >= 0) this.slotOf[this.slotReg[s]!] = -1;
+      }
+    }
+    if (s < 0) return -1;
+    this.slotReg[s] = r;
+    this.slotOf[r] = s;
+    return pool[s]!;
+  }
 
   private getReg(c: CodeWriter, r: number): CodeWriter {
     if (r === 0) return c.i64Const(0, 0);
-    if (this.regsInLocals || this.cached[r]) return c.localGet(reg(r));
-    this.cached[r] = 1;
-    return c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r).localTee(reg(r));
+    if (this.regsInLocals) return c.localGet(this.regLocal[r]!);
+    const s = this.slotOf[r]!;
+    if (s >= 0) return c.localGet(this.pool[s]!);
+    c.i32Const(0).mem(Op.I64Load, 3, this.engineOffset + ENG_REGS + 8 * r);
+    const dist = this.nextRead(r);
+    const l = this.slotFor(r, dist, dist <= LOOKAHEAD);
+    return l >= 0 ? c.localTee(l) : c;
   }
   private setReg(c: CodeWriter, r: number): void {
     this.grpH[r] = this.grpH[32 + r] = -1; // hoisted TLB checks through r are void
     if (r === 0) c.op(Op.Drop);
-    else if (this.regsInLocals) c.localSet(reg(r));
+    else if (this.regsInLocals) c.localSet(this.regLocal[r]!);
     else {
-      this.cached[r] = 1;
-      c.localSet(reg(r)).i32Const(0).localGet(reg(r)).mem(Op.I64Store, 3, this.engineOffset + ENG_REGS + 8 * r);
+      const s = this.slotOf[r]!;
+      let l = s >= 0 ? this.pool[s]! : -1;
+      if (l < 0) {
+        const dist = this.nextRead(r);
+        l = this.slotFor(r, dist, dist <= LOOKAHEAD);
+      }
+      if (l < 0) l = L_W;
+      c.localSet(l).i32Const(0).localGet(l).mem(Op.I64Store, 3, this.engineOffset + ENG_REGS + 8 * r);
     }
   }
+
+  /** Hoisted TLB-check group n's pair of locals (host address, page offset), or -1 when the unit's locals are used up. */
+  private groupLocal(n: number): number {
+    const g = this.groupLocals;
+    if (n < g.length) return g[n]!;
+    if (this.localBytes + 8 >= LOCAL_BYTES) return -1;
+    g.push(this.local(ValType.I32));
+    this.local(ValType.I32);
+    return g[n]!;
+  }
+  private readonly groupLocals: number[] = [];
 
   /**
    * TLB-mirror lookup for a `1 << sizeLog2`-byte access at rs1 + imm, then `access` (emitted with the
@@ -549,7 +669,8 @@ export class PageTranslator {
     c.i32Const(off | (refund << 12)).localSet(L_X);
     c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).brIf(dOut + 1); // to $miss
     // A later access of this block through the same base register reuses this check (a group).
-    const group = groupable && this.grpNext < GROUPS && this.reused(key, rs1) ? L_G + 2 * this.grpNext++ : -1;
+    const group = groupable && this.grpNext < GROUPS && this.reused(key, rs1) ? this.groupLocal(this.grpNext) : -1;
+    if (group >= 0) this.grpNext++;
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
     if (group >= 0) {
@@ -624,6 +745,7 @@ export class PageTranslator {
   }
 
   private amoAccess(c: CodeWriter, insn: number, rd: number, rs2: number, f3: number): void {
+    const L_H = L_E, L_O = L_W; // free after tlbCheck; setReg's use of L_W comes last
     const f5 = insn >>> 27;
     const w = f3 === 2;
     if (this.atomics) return this.emitAmoShared(c, f5, w, rd, rs2);
@@ -651,6 +773,7 @@ export class PageTranslator {
    * alignment) for SWAP/ADD/XOR/AND/OR, a compare-and-swap loop for MIN/MAX[U]; rd gets the old value.
    */
   private emitAmoShared(c: CodeWriter, f5: number, w: boolean, rd: number, rs2: number): void {
+    const L_H = L_E, L_O = L_W;
     const atomic = (code: number) => c.byte(0xfe).u32(code).u32(w ? 2 : 3).u32(0);
     const old = () => (w ? c.localGet(L_O).op(Op.I32WrapI64) : c.localGet(L_O));
     const src = () => (w ? this.getReg(c, rs2).op(Op.I32WrapI64) : this.getReg(c, rs2));
@@ -715,6 +838,7 @@ export class PageTranslator {
       case 0x71: this.fget(c, rs1); this.setReg(c, rd); return; // FMV.X.D
       case 0x79: c.i32Const(0); this.getReg(c, rs1); c.mem(Op.I64Store, 3, E + ENG_FREGS + 8 * rd); return; // FMV.D.X
       case 0x51: { // FLE.D / FLT.D / FEQ.D: NaN operands (which set NV) go to the interpreter
+        const L_FA = this.tmp(Tmp.FA), L_FB = this.tmp(Tmp.FB);
         this.fget(c, rs1).byte(F64_REINTERPRET_I64).localTee(L_FA).localGet(L_FA).byte(F64_NE);
         this.fget(c, rs2).byte(F64_REINTERPRET_I64).localTee(L_FB).localGet(L_FB).byte(F64_NE).op(Op.I32Or);
         exitIf();
@@ -723,6 +847,7 @@ export class PageTranslator {
         return;
       }
       case 0x61: { // FCVT.L.D: exact only if the value is an integer in range (then no rounding, no flags)
+        const L_FA = this.tmp(Tmp.FA);
         this.fget(c, rs1).byte(F64_REINTERPRET_I64).localTee(L_FA).byte(0xfc).u32(6).localTee(L_A); // i64.trunc_sat_f64_s
         c.byte(F64_CONVERT_I64_S).localGet(L_FA).byte(F64_NE);
         c.localGet(L_A).i64Const(-1, 0x7fffffff).op(Op.I64Eq).op(Op.I32Or); // +2^63 saturates to INT64_MAX
@@ -731,6 +856,7 @@ export class PageTranslator {
         return;
       }
       default: { // 0x69 FCVT.D.L: exact only if the double converts back to the same integer (and is not 2^63)
+        const L_O = L_W;
         this.getReg(c, rs1).localTee(L_A).byte(F64_CONVERT_I64_S).byte(I64_REINTERPRET_F64).localTee(L_O);
         c.byte(F64_REINTERPRET_I64).byte(0xfc).u32(6).localGet(L_A).op(Op.I64Ne);
         c.localGet(L_O).i64Const(0, 0x43e00000).op(Op.I64Eq).op(Op.I32Or); // 2^63: rounded up from near INT64_MAX
@@ -752,6 +878,7 @@ export class PageTranslator {
    * the error terms representable. Sums need no such bound: a subnormal sum is exact.
    */
   private emitFpArith(c: CodeWriter, f7: number, rd: number, rs1: number, rs2: number, f3: number, exitIf: () => void): void {
+    const L_FA = this.tmp(Tmp.FA), L_FB = this.tmp(Tmp.FB), L_FR = this.tmp(Tmp.FR), L_F1 = this.tmp(Tmp.F1);
     const E = this.engineOffset;
     const F64_ABS = 0x99, F64_NEG = 0x9a, F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_DIV = 0xa3;
     const F64_EQ = 0x61, F64_NE = 0x62, F64_LT = 0x63, F64_LE = 0x65, F64_GE = 0x66, F64_REINTERPRET_I64 = 0xbf, I64_REINTERPRET_F64 = 0xbd;
@@ -774,6 +901,7 @@ export class PageTranslator {
     };
     /** Leaves the f64 error a * b - p of p = a * b rounded (locals a, b, p; uses L_F1..L_F4). */
     const productError = (a: number, b: number, p: number) => {
+      const L_F2 = this.tmp(Tmp.F2), L_F3 = this.tmp(Tmp.F3), L_F4 = this.tmp(Tmp.F4);
       split(a, L_F1, L_F2);
       split(b, L_F3, L_F4);
       c.localGet(L_F1).localGet(L_F3).byte(F64_MUL).localGet(p).byte(F64_SUB);
@@ -824,6 +952,7 @@ export class PageTranslator {
    * the interpreter does (Privileged ISA 3.1.6.6), so the code leaves before the instruction.
    */
   private emitFpMem(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
+    const L_O = L_W;
     const E = this.engineOffset;
     const store = (insn & 0x7f) === 0x27;
     this.fpGuard(c, off, refund, dOut);
@@ -959,6 +1088,7 @@ export class PageTranslator {
    * mulh(a,b) = mulhu(a,b) - (a<0 ? b : 0) - (b<0 ? a : 0), mulhsu drops the second term.
    */
   private mulh(c: CodeWriter, rs1: number, rs2: number, f3: number): void {
+    const L_T = L_W, L_T2 = this.tmp(Tmp.T2), L_O = this.tmp(Tmp.O); // L_W: setReg of the result comes last
     this.getReg(c, rs1).localSet(L_T);
     this.getReg(c, rs2).localSet(L_A);
     const lo = (l: number) => { c.localGet(l); this.k64(c, -1, 0).op(Op.I64And); };
@@ -1015,6 +1145,7 @@ export class PageTranslator {
     }
     if (f6 === 0x12) { c.i64Const(sh, 0).op(Op.I64ShrU).i64Const(1, 0).op(Op.I64And); return; } // BEXTI
     if (f6 === 0x18) { c.i64Const(sh, 0).op(Op.I64Rotr); return; } // RORI
+    const L_T = L_W; // setReg of the result comes last
     if (imm12 === 0x287) { // ORC.B: per byte, 0xff if the byte is non-zero else 0
       c.localTee(L_T);
       this.k64(c, 0x7f7f7f7f, 0x7f7f7f7f).op(Op.I64And);
@@ -1035,6 +1166,7 @@ export class PageTranslator {
    * overflow (-2^63 / -1) gives the dividend / 0, without trapping (wasm's div traps on both).
    */
   private div64(c: CodeWriter, rs1: number, rs2: number, f3: number): void {
+    const L_T = L_W;
     this.getReg(c, rs1).localSet(L_T);
     this.getReg(c, rs2).localTee(L_A).op(Op.I64Eqz).if_(BT_I64);
     if (f3 === 4 || f3 === 5) c.i64Const(-1, -1); else c.localGet(L_T);
@@ -1051,6 +1183,7 @@ export class PageTranslator {
 
   /** DIVW/DIVUW/REMW/REMUW (M 7.2) on the low 32 bits; leaves an i32. */
   private div32(c: CodeWriter, rs1: number, rs2: number, f3: number): void {
+    const L_T = L_W;
     this.getReg(c, rs1).localSet(L_T);
     this.getReg(c, rs2).localSet(L_A);
     c.localGet(L_A).op(Op.I32WrapI64).op(Op.I32Eqz).if_(ValType.I32);
@@ -1077,6 +1210,13 @@ function forwardTargets(list: Insn[]): number[] {
     case 0x6f: return [last.off + jalImm(last.insn)];
     default: return [];
   }
+}
+
+/** The integer registers (bit r, not x0) a translated instruction reads (from the opcode table). */
+function readMask(insn: number): number {
+  const o = lookupOpcode(insn);
+  if (o === undefined) return 0;
+  return ((o.rs1 === "x" ? 1 << ((insn >>> 15) & 31) : 0) | (o.rs2 === "x" ? 1 << ((insn >>> 20) & 31) : 0)) & ~1;
 }
 
 /** Marks the integer registers a translated instruction reads and writes (from the opcode table). */

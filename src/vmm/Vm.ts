@@ -370,9 +370,13 @@ export class Vm {
     if (this._state !== "paused") return;
     this.setState("running");
     if (this.threaded) {
-      if (this.vcpus) this.hartsSynced = false;
       this.startedAt = performance.now();
-      this.vcpus?.resume();
+      // stop() of a paused VM: its vCPUs stay parked (a migrated VM's source must not run on after
+      // its state was sent); the run loop gathers their harts and ends them.
+      if (!this.exitInfo && this.vcpus) {
+        this.hartsSynced = false;
+        this.vcpus.resume();
+      }
     }
     const r = this.resumeWaiter;
     this.resumeWaiter = undefined;

@@ -3,12 +3,11 @@
 // while the guest runs, then stop-and-copy of what changed since and of the machine state, then the
 // destination resumes the guest and the source ends.
 //
-// Finding changed pages: the source keeps a shadow copy of the RAM it has sent and compares each page
-// with it (memcmp speed, ~30 ms per 128 MiB round on this host). Write tracking in the interpreter's
-// and the translated code's store paths would tax every guest store for the rare migration and could
-// miss a store path; the comparison finds every change whoever made it (harts, translated code,
-// device DMA) at the cost of one RAM-sized copy while the migration lasts. The first round compares
-// with a zero shadow, so it sends exactly the pages that are not zero.
+// Finding changed pages: the dirty log (GuestMemory.dirtyLog, vmm/DirtyRound.ts). Each round takes
+// and clears it and flushes the harts' store caches (the write protection), then sends the pages it
+// took; whatever the guest or a device writes meanwhile is in the next round's log. The first round
+// sends every page that is not zero (the destination's RAM is zero apart from what its loader wrote,
+// which it clears where nothing was sent).
 //
 // Messages (VmChannel records) source -> destination: hello {ticket, pages}, pages {index, data}
 // (up to BATCH pages), final {state}; destination -> source: started, or error {message}.
@@ -16,6 +15,8 @@ import { timingSafeEqual } from "node:crypto";
 import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Vm } from "../vmm/Vm.js";
+import type { VirtBoard } from "../vmm/VirtBoard.js";
+import { beginDirtyRound, flushHartStoreCaches, type StoreCacheFlush } from "../vmm/DirtyRound.js";
 import type { VmChannel } from "./VmChannel.js";
 import {
   restoreMachineState,
@@ -27,7 +28,7 @@ import {
 const PAGE = 4096;
 /** Pages per message: 1 MiB, well under VmChannel's message limit. */
 const BATCH = 256;
-/** Pages compared between two yields to the event loop (the guest runs in the same thread). */
+/** Zero pages the first round scans between two yields to the event loop (the guest runs on this thread). */
 const SCAN_SLICE = 8192;
 const MAX_ROUNDS = 30;
 
@@ -79,11 +80,12 @@ export async function sendMigration(
 ): Promise<MigrationResult> {
   const board = vm.board;
   const mem = board.memory;
-  // Pages of a lazily restored guest still in its snapshot file are read in: RAM is compared whole.
+  // Pages of a lazily restored guest still in its snapshot file are read in: RAM is read whole.
   mem.makeResident();
   const pages = mem.size / PAGE;
   const ram = Buffer.from(mem.buffer, 0, mem.size);
-  const shadow = Buffer.alloc(mem.size);
+  const flushStores = storeCacheFlush(board);
+  const log = new Int32Array(mem.dirtyLog.length);
   const index = new Uint32Array(BATCH);
   const batch = new Uint8Array(BATCH * PAGE);
   let failure: string | undefined;
@@ -99,8 +101,12 @@ export async function sendMigration(
     if (failure !== undefined) throw new Error(`the destination failed: ${failure}`);
     if (!ch.open) throw new Error("the destination closed the connection");
   };
-  /** One pass over RAM: sends every page that differs from the shadow. Returns pages sent. */
-  const round = async (yielding: boolean): Promise<number> => {
+  /**
+   * One round: takes the dirty log and sends the pages it holds (the first round: every page that
+   * is not zero). Returns the pages sent.
+   */
+  const round = async (first: boolean, yielding: boolean): Promise<number> => {
+    await beginDirtyRound(mem, flushStores, log);
     let n = 0;
     let sent = 0;
     const flush = async () => {
@@ -110,16 +116,29 @@ export async function sendMigration(
       sent += n;
       n = 0;
       check();
+      // The guest runs on this thread: it gets its turn between two batches (a socket write can
+      // complete without one), so pre-copy sees the guest's real dirtying rate instead of starving it.
+      if (yielding) await yieldToEventLoop();
     };
-    for (let p = 0; p < pages; p++) {
+    const add = async (p: number) => {
       const off = p * PAGE;
-      if (ram.compare(shadow, off, off + PAGE, off, off + PAGE) !== 0) {
-        ram.copy(shadow, off, off, off + PAGE);
-        ram.copy(batch, n * PAGE, off, off + PAGE);
-        index[n++] = p;
-        if (n === BATCH) await flush();
+      ram.copy(batch, n * PAGE, off, off + PAGE);
+      index[n++] = p;
+      if (n === BATCH) await flush();
+    };
+    if (first) {
+      for (let p = 0; p < pages; p++) {
+        if (!isZeroPage(ram, p * PAGE)) await add(p);
+        else if (yielding && p % SCAN_SLICE === SCAN_SLICE - 1) await yieldToEventLoop();
       }
-      if (yielding && p % SCAN_SLICE === SCAN_SLICE - 1) await yieldToEventLoop();
+    } else {
+      for (let w = 0; w < log.length; w++) {
+        let bits = log[w]!;
+        while (bits !== 0) {
+          await add(w * 32 + 31 - Math.clz32(bits & -bits));
+          bits &= bits - 1;
+        }
+      }
     }
     await flush();
     pagesSent += sent;
@@ -134,7 +153,7 @@ export async function sendMigration(
   let estimate = 0;
   for (;;) {
     const r0 = performance.now();
-    const sent = await round(true);
+    const sent = await round(rounds === 0, true);
     rounds++;
     const ms = Math.max(1, performance.now() - r0);
     // What is left would take about as long to send as it took this round to send its pages
@@ -169,7 +188,7 @@ export async function sendMigration(
     // Disks are shared: everything the guest wrote is flushed before the destination reads them.
     await beforeFinal();
     const c0 = performance.now();
-    const finalPages = await round(false);
+    const finalPages = await round(false, false);
     // The final copy is bounded: past the target the guest resumes here. Only until "final" is sent
     // (after it the destination may already run the guest). The fixed steps around it (waiting for
     // device I/O, the disk flush, the destination loading the state) are not: they are in the
@@ -230,6 +249,20 @@ export async function sendMigration(
   } finally {
     ch.off("message", onMessage);
   }
+}
+
+/** Drops every hart's store cache (DirtyRound.ts) on the board's thread. */
+function storeCacheFlush(board: VirtBoard): StoreCacheFlush {
+  // Harts on vCPU threads would have to flush between two of their runs and acknowledge; the
+  // migration refuses such a machine (snapshotBlockers) before it stops the guest, and here too.
+  if (board.vcpuThreads) throw new Error("cannot migrate a machine whose harts run on vCPU threads yet");
+  return flushHartStoreCaches(board.harts);
+}
+
+const ZERO_PAGE = Buffer.alloc(PAGE);
+/** Whether the 4 KiB page at `off` of `ram` is all zero (a memcmp with a zero page). */
+function isZeroPage(ram: Buffer, off: number): boolean {
+  return ram.compare(ZERO_PAGE, 0, PAGE, off, off + PAGE) === 0;
 }
 
 /**

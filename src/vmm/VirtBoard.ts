@@ -395,8 +395,9 @@ export class VirtBoard {
     if (this.resets++ > 0) {
       this.memory.endLazy(); // a lazy restore's pages not loaded yet are not wanted any more
       this.memory.bytes.fill(0);
-    }
-    this.memory.takeDirty();
+      // Every page changed: a live migration under way sends them again (GuestMemory.dirtyLog).
+      this.memory.markRange(0, this.memory.size);
+    } else this.memory.takeDirty();
     for (const t of this.virtio) t.reset();
     // A restore's first reset only builds the harts: RAM and their state come from the snapshot.
     const load = !(this.opts.restoring && this.resets === 1);

@@ -56,5 +56,10 @@ export function setWasmTiering(t: WasmTiering): void {
  * and the grown space was ~27 MiB of a 512 MiB boot's peak RSS (docs/DBT.md "Session 5: boot").
  */
 export function setVmHeapFlags(): void {
-  setFlagsFromString("--semi-space-growth-factor=1");
+  const apply = () => setFlagsFromString("--semi-space-growth-factor=1");
+  apply();
+  // Creating an isolate (a worker thread's: the compile worker, vCPU threads) sets the process-wide
+  // flag back to V8's default (the new space then grew 1 -> 8 MiB semi-spaces during a boot again,
+  // ~6 MiB of its peak RSS, docs/DBT.md "Session 6: RSS"): set it again once each worker is up.
+  process.on("worker", (w) => w.once("online", apply));
 }

@@ -11,9 +11,18 @@
 // known (a snapshot's reference records it) and matches. Hashing every boot file at start instead
 // would cost ~35 ms of the boot path for a check that only a reboot needs.
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readFileSync, type BigIntStats } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from "node:fs";
 import { resolve } from "node:path";
 import type { NamedBytes } from "./VirtLayout.js";
+
+/**
+ * The size of the block a file is read into, at least. glibc raises its mmap threshold (and the trim
+ * threshold, to twice that) to the size of any freed mmapped block of up to 32 MiB (mallopt(3),
+ * M_MMAP_THRESHOLD: DEFAULT_MMAP_THRESHOLD_MAX on 64-bit), after which the malloc arenas of V8's
+ * threads kept ~15 MiB of freed memory resident: that was the price of releasing a 30 MB kernel. A
+ * block above that limit leaves the thresholds alone; its pages past the file are never touched.
+ */
+const BEYOND_DYNAMIC_MMAP = 32 * 1024 * 1024 + 4096;
 
 /** What identifies the file's content without reading it. */
 interface FileIdentity {
@@ -127,13 +136,15 @@ export class BootFile implements NamedBytes {
     const fd = openSync(this.path, "r");
     try {
       const before = identity(fstatSync(fd, { bigint: true }));
-      // A view of the file's buffer, not a copy (new Uint8Array(buffer) would copy).
-      const file = readFileSync(fd);
+      const size = Number(before.size);
+      const buffer = new Uint8Array(Buffer.allocUnsafeSlow(Math.max(size, BEYOND_DYNAMIC_MMAP)).buffer, 0, size);
+      let got = 0;
+      for (let n = 1; got < size && n > 0; got += n) n = readSync(fd, buffer, got, size - got, got);
       const after = identity(fstatSync(fd, { bigint: true }));
-      if (!sameIdentity(before, after) || BigInt(file.byteLength) !== after.size)
+      if (!sameIdentity(before, after) || got !== size)
         throw this.fail(`the ${this.opts.what} '${this.name}' changed while it was being read; try again`);
       this.known = after;
-      return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+      return buffer;
     } finally {
       closeSync(fd);
     }

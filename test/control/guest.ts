@@ -25,7 +25,7 @@ export function buildGuest(source = "guest.S"): string {
 }
 
 /** Path of a freestanding C guest (linked at 0x80200000, its top-level asm entry first) as a raw binary. */
-export function buildCGuest(source: string): string {
+export function buildCGuest(source: string, defines: string[] = []): string {
   const src = fileURLToPath(new URL(`../../../test/control/${source}`, import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "tv-guest-"));
   const elf = join(dir, "guest.elf");
@@ -48,6 +48,7 @@ export function buildCGuest(source: string): string {
       "-Wl,--no-relax",
       "-Wl,-Ttext=0x80200000",
       "-Wl,-e,_start",
+      ...defines.map((d) => `-D${d}`),
       "-o",
       elf,
       src,
@@ -61,5 +62,14 @@ export function buildCGuest(source: string): string {
     { encoding: "utf8" },
   );
   if (o.status !== 0) throw new Error(`objcopy of ${source} failed: ${o.stderr}`);
+  return out;
+}
+
+/** Path of a static riscv64 Linux program built from a C source of test/control (glibc, -O2). */
+export function buildLinuxProgram(source: string): string {
+  const src = fileURLToPath(new URL(`../../../test/control/${source}`, import.meta.url));
+  const out = join(mkdtempSync(join(tmpdir(), "tv-prog-")), source.replace(/\.c$/, ""));
+  const r = spawnSync("riscv64-linux-gnu-gcc", ["-static", "-O2", "-o", out, src], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building ${source} failed: ${r.stderr}`);
   return out;
 }

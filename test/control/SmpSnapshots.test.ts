@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { call, type Endpoint } from "../../src/control/Client.js";
 import { buildCGuest, hasCrossGcc } from "./guest.js";
 import { startDaemon, waitFor } from "./harness.js";
+import { assertSmpContinuous, smpCounts } from "../vmm/snapshot/runGuest.js";
 
 const skip = hasCrossGcc ? false : "riscv64-linux-gnu-gcc is not installed (apt-get install gcc-riscv64-linux-gnu)";
 const TOKEN = "smp-migration-test-token-0123456789";
@@ -29,21 +30,8 @@ after(async () => {
 
 const bEp = (): Endpoint => ({ url: `http://127.0.0.1:${b.daemon.tcpPort}`, token: TOKEN });
 const consoleText = async (ep: Endpoint, vm: string) => (await call(ep, "GET", `/v1/vms/${vm}/console`)).text;
-const counts = (text: string, tag: string) =>
-  [...text.matchAll(new RegExp(`^${tag}(\\d+)$`, "gm"))].map((m) => Number(m[1]));
-
-/** Both harts printed at least `n` more lines in `text` than in `since`. */
-const counted = (text: string, n: number, since = "") =>
-  ["A", "B"].every((t) => counts(text, t).length >= counts(since, t).length + n);
-
-/** Each hart's count in `text` goes up by one, line by line, and every line is whole. */
-function assertContinuous(text: string, what: string): void {
-  for (const t of ["A", "B"]) {
-    const seq = counts(text, t);
-    seq.forEach((n, i) => assert.equal(n, i + 1, `${what}: hart ${t} printed ${n} as its count ${i + 1}`));
-  }
-  for (const l of text.split("\n").slice(0, -1)) assert.match(l, /^[AB]\d+$/, `${what}: line '${l}' cut`);
-}
+/** Both harts printed at least `n` lines in `text`. */
+const counted = (text: string, n: number) => (["A", "B"] as const).every((t) => smpCounts(text, t).length >= n);
 
 async function startCounter(name: string): Promise<void> {
   const r = await call(a.ep, "POST", "/v1/vms?start=true", { name, kernel: guest, memoryMiB: 32, cpus: 2 });
@@ -67,7 +55,7 @@ test("vm snapshot / vm restore of a 2-vCPU VM: clones go on with both harts' cou
       const t = await consoleText(a.ep, c);
       return counted(t, 5) && t;
     });
-    assertContinuous(atSnapshot + text, c);
+    assertSmpContinuous(atSnapshot + text, c);
     assert.equal((await call(a.ep, "POST", `/v1/vms/${c}/kill`)).status, 200);
   }
 });
@@ -85,7 +73,7 @@ test("vm migrate of a 2-vCPU VM to another daemon: both harts' counts go on ther
     const text = await consoleText(bEp(), "m");
     return counted(text, 5) && text;
   });
-  assertContinuous(
+  assertSmpContinuous(
     aText + bText,
     `migrated (A ends ${JSON.stringify(aText.slice(-24))}, B starts ${JSON.stringify(bText.slice(0, 24))})`,
   );

@@ -74,3 +74,23 @@ export async function snapshotChain(
   }
   return { all, snap };
 }
+
+/**
+ * The two-hart guest of test/control/smp.c: hart `tag`'s counts ("A<n>" or "B<n>" lines) in the
+ * whole lines of `text` (its last line may still be being printed).
+ */
+export function smpCounts(text: string, tag: "A" | "B"): number[] {
+  const whole = text.slice(0, text.lastIndexOf("\n") + 1);
+  return [...whole.matchAll(new RegExp(`^${tag}(\\d+)$`, "gm"))].map((m) => Number(m[1]));
+}
+
+/** Each hart's count in `text` (smp.c's output) goes up by one from 1, and every line is whole. */
+export function assertSmpContinuous(text: string, what: string): void {
+  for (const t of ["A", "B"] as const) {
+    smpCounts(text, t).forEach((n, i) =>
+      assert.equal(n, i + 1, `${what}: hart ${t} printed ${n} as its count ${i + 1}: gap or repeat`),
+    );
+  }
+  // A restore neither drops nor repeats a character of the UART output.
+  for (const l of text.split("\n").slice(0, -1)) assert.match(l, /^[AB]\d+$/, `${what}: line '${l}' cut`);
+}

@@ -84,7 +84,7 @@ export async function sendMigration(
   mem.makeResident();
   const pages = mem.size / PAGE;
   const ram = Buffer.from(mem.buffer, 0, mem.size);
-  const flushStores = storeCacheFlush(board);
+  const flushStores = storeCacheFlush(vm);
   const log = new Int32Array(mem.dirtyLog.length);
   const index = new Uint32Array(BATCH);
   const batch = new Uint8Array(BATCH * PAGE);
@@ -251,12 +251,10 @@ export async function sendMigration(
   }
 }
 
-/** Drops every hart's store cache (DirtyRound.ts) on the board's thread. */
-function storeCacheFlush(board: VirtBoard): StoreCacheFlush {
-  // Harts on vCPU threads would have to flush between two of their runs and acknowledge; the
-  // migration refuses such a machine (snapshotBlockers) before it stops the guest, and here too.
-  if (board.vcpuThreads) throw new Error("cannot migrate a machine whose harts run on vCPU threads yet");
-  return flushHartStoreCaches(board.harts);
+/** Drops every hart's store cache (DirtyRound.ts), on vCPU threads too (Vm.flushStoreCaches). */
+function storeCacheFlush(vm: Vm): StoreCacheFlush {
+  if (vm.threaded) return () => vm.flushStoreCaches();
+  return flushHartStoreCaches(vm.board.harts);
 }
 
 const ZERO_PAGE = Buffer.alloc(PAGE);

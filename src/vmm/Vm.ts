@@ -302,13 +302,13 @@ export class Vm {
   }
 
   /**
-   * Every hart flushes its TLB, fast caches and translator mirrors (on its own thread with vCPU
-   * threads; resolves when all have). After it every guest store goes through a slow path again
-   * before it is cached: the start of a dirty-tracking round.
+   * Every hart drops its fast caches and the translator's mirrors (on its own thread with vCPU
+   * threads; resolves when all have): the StoreCacheFlush of a dirty-tracking round
+   * (vmm/DirtyRound.ts). Between two boots on threads there is nothing to flush (new harts).
    */
-  async flushTlbs(): Promise<void> {
-    if (this.threaded) return this.vcpus?.flushTlbs();
-    for (const h of this.board.harts) h.flushTlb();
+  async flushStoreCaches(): Promise<void> {
+    if (this.threaded) return this.vcpus?.flushStoreCaches();
+    for (const h of this.board.harts) h.flushFast();
   }
 
   /**

@@ -2,7 +2,10 @@
 // counts on its own and prints "A<n>" (hart 0) or "B<n>" (hart 1) on the 16550 UART, a line at a
 // time under a spinlock made of LR/SC. Hart 0 counts busily, adding to a shared counter with AMOs;
 // hart 1 sleeps between counts in wfi until its SBI timer (stimecmp) fires, so a restored machine
-// must carry on the timers too. Hart 0 starts hart 1 through SBI HSM hart_start.
+// must carry on the timers too. Hart 0 starts hart 1 through SBI HSM hart_start. Before each count
+// a hart checks that every page of its own 1 MiB region holds its previous count and writes the new
+// one there: a page a snapshot or migration lost (the dirty log missing a store) prints "X<hart>"
+// and stops the hart.
 #include <stdint.h>
 
 // Both harts enter at _start: hart 0 from the board (a0 = 0), hart 1 from hart_start (a0 = 1).
@@ -20,6 +23,21 @@ static long sbi(long ext, long fid, long a0, long a1, long a2) {
   register long r7 __asm__("a7") = ext;
   __asm__ volatile("ecall" : "+r"(r0), "+r"(r1) : "r"(r2), "r"(r6), "r"(r7) : "memory");
   return r0;
+}
+
+#define REGION_PAGES 256
+static uint64_t region[2][REGION_PAGES * 512] __attribute__((aligned(4096)));
+
+/** Count n: every page of hart h's region must hold n - 1 (first word, and one that moves). */
+static int touch(int h, uint64_t n) {
+  for (int p = 0; p < REGION_PAGES; p++) {
+    uint64_t *w = &region[h][p * 512];
+    uint64_t *m = &w[(n * 7 + p) % 511 + 1];
+    if (w[0] != n - 1) return 0;
+    w[0] = n;
+    *m = n;
+  }
+  return 1;
 }
 
 static uint32_t lock;
@@ -63,6 +81,10 @@ void main1(void) {
       if (sip & (1 << 5)) break;
       __asm__ volatile("wfi");
     }
+    if (!touch(1, n)) {
+      line('X', 1);
+      for (;;) {}
+    }
     line('B', n);
   }
 }
@@ -71,6 +93,10 @@ void main0(void) {
   if (sbi(0x48534D, 0, 1, 0x80200000, 0) != 0) line('E', 1);  // HSM hart_start(1, _start)
   for (uint64_t n = 1;; n++) {
     for (int i = 0; i < 100000; i++) __atomic_fetch_add(&shared, 1, __ATOMIC_RELAXED);
+    if (!touch(0, n)) {
+      line('X', 0);
+      for (;;) {}
+    }
     line('A', n);
   }
 }

@@ -26,6 +26,7 @@ import {
   A_SSIP_CLEAR,
   A_SSIP_SET,
   A_START,
+  A_STORES,
   A_TLB,
   ATTN,
   clockFrom,
@@ -300,11 +301,13 @@ export class Vcpu {
     if (bits & A_MTIMECMP) hart.mtimecmp = BigInt.asUintN(64, Atomics.load(sh.ctl64, sh.d(h, MTIMECMP)));
     if (bits & A_SSIP_SET) this.setSsip(true);
     if (bits & A_SSIP_CLEAR) this.setSsip(false);
-    if (bits & (A_TLB | A_FENCE_I)) {
+    if (bits & (A_TLB | A_FENCE_I | A_STORES)) {
       const req = Atomics.load(sh.ctl, sh.w(h, FENCE_REQ));
       // sfence.vma: the whole TLB. fence.i: the translator re-verifies every translated page
-      // against guest memory at the start of the next run(), before executing any of it.
+      // against guest memory at the start of the next run(), before executing any of it. A dirty
+      // round: the fast caches (store entries, the write protection) and the mirrors.
       if (bits & A_TLB) hart.flushTlb();
+      else if (bits & A_STORES) hart.flushFast();
       const i = sh.w(h, FENCE_DONE);
       Atomics.store(sh.ctl, i, req);
       Atomics.notify(sh.ctl, i);

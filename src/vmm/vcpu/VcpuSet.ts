@@ -13,7 +13,7 @@ import { Irq } from "../../riscv/Trap.js";
 import { spawnVcpu } from "./spawnVcpu.js";
 import {
   A_SAVE,
-  A_TLB,
+  A_STORES,
   FENCE_DONE,
   FENCE_REQ,
   G_EPOCH,
@@ -250,19 +250,20 @@ export class VcpuSet {
   }
 
   /**
-   * Every vCPU flushes its TLB, its fast caches and the translator's mirrors filled from them (as for
-   * an SBI remote sfence.vma); resolves when all have done so. Running, sleeping, parked and
-   * HSM-stopped threads all serve it (they look at their attention word in every state). For a
-   * "start of a dirty-tracking round": after it, every guest store reaches a slow path again.
+   * Every vCPU drops its fast caches and the translator's mirrors filled from them (Hart.flushFast)
+   * and acknowledges through its remote-fence ticket; resolves when all have. Running, sleeping,
+   * parked and HSM-stopped threads all serve it (they look at their attention word in every state).
+   * The start of a dirty-tracking round (vmm/DirtyRound.ts): after it every guest store reaches the
+   * store slow path, which marks its page, before it is cached again.
    */
-  async flushTlbs(): Promise<void> {
+  async flushStoreCaches(): Promise<void> {
     const sh = this.shared;
     const tickets = Array.from({ length: sh.harts }, (_, h) => {
       const ticket = Atomics.add(sh.ctl, sh.w(h, FENCE_REQ), 1) + 1;
-      sh.poke(h, A_TLB);
+      sh.poke(h, A_STORES);
       return ticket;
     });
-    await this.waitAll(FENCE_DONE, (h) => tickets[h]!, "flush its TLB");
+    await this.waitAll(FENCE_DONE, (h) => tickets[h]!, "flush its store caches");
   }
 
   /** Stops every vCPU thread and waits for them (and their last reports). */

@@ -50,7 +50,12 @@ export const A_IRQ = 1,
   A_MTIMECMP = 64,
   A_CONTROL = 128,
   /** Parked: send the hart's saved state (a snapshot or migration gathers it, VcpuSet.gather). */
-  A_SAVE = 256;
+  A_SAVE = 256,
+  /**
+   * Drop the hart's fast caches and the translator's mirrors filled from them (Hart.flushFast), as
+   * a remote fence's ticket: the start of a dirty-tracking round (vmm/DirtyRound.ts).
+   */
+  A_STORES = 512;
 
 /** Float64 statistics per hart (`stats`), written by the hart's thread after every run slice. */
 export const S_INSTRET = 0,

@@ -129,6 +129,11 @@ export interface DbtStats {
   tlbPageEvictions: number;
   /** TLB-mirror switches between U and S entries instead of flushes (syncMirror). */
   tlbMirrorSwitches: number;
+  /**
+   * TLB-mirror misses whose page the mirror held already: accesses its check cannot serve
+   * (misaligned ones, which the interpreter splits), not entries lost (docs/DBT.md "Session 6: TLB mirror").
+   */
+  mirrorRefills: number;
   /** Units compiled again by the optimizing compiler (DbtOptions.hotTier), and the time it took. */
   optimized: number;
   optimizeMs: number;
@@ -397,6 +402,7 @@ export function emptyDbtStats(): DbtStats {
     tlbMirrorFlushes: 0,
     tlbPageEvictions: 0,
     tlbMirrorSwitches: 0,
+    mirrorRefills: 0,
     mirrorLookups: 0,
     pagesSeen: 0,
     pagesEverTranslated: 0,
@@ -695,7 +701,8 @@ export class Dbt implements HartEngine {
 
   /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors; returns how many. */
   private fillMirror(lo: number, hi: number): number {
-    let n = 0;
+    let n = 0,
+      fresh = 0;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     const midx = (lo >>> 12) & (MIRROR_ENTRIES - 1);
     const tagLo = this.h.fastTagLo,
@@ -708,6 +715,7 @@ export class Dbt implements HartEngine {
       const host = fb[i]!;
       if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
       const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + midx * TLB_ENTRY_BYTES) >>> 2);
+      if (this.eng32[w] !== page || this.eng32[w + 1] !== hi) fresh++;
       // addend: host offset = low 32 bits of the virtual address + addend (mod 2^32), one add in wasm
       this.eng32[w] = page;
       this.eng32[w + 1] = hi;
@@ -717,6 +725,7 @@ export class Dbt implements HartEngine {
       this.filledCount++;
       n++;
     }
+    if (n > 0 && fresh === 0) this.stats.mirrorRefills++;
     return n;
   }
 
@@ -1221,7 +1230,7 @@ export function formatDbtStats(s: DbtStats): string {
   const pct = total > 0 ? ((100 * s.translatedInsns) / total).toFixed(1) : "0";
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
-    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), dropped as unprofitable ${s.unprofitable}`,
+    `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), misses whose page the mirror held ${s.mirrorRefills}, dropped as unprofitable ${s.unprofitable}`,
     `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread); hot units compiled again by TurboFan ${s.optimized} (${s.optimizeMs.toFixed(1)} ms)`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,

@@ -644,22 +644,48 @@ export class PageTranslator {
       // Hoisted (see "TLB checks per base register" in docs/DBT.md): an earlier access of this block
       // through the same, unchanged base register found its page in this mirror, aligned to at least
       // `size`; this one is in the same page iff its page offset (that access's offset + delta) is in
-      // [0, 4096 - size], and then aligned too. Outside: the $miss stub, as for a mirror miss.
-      if (delta !== 0) {
-        c.i32Const(off | (refund << 12)).localSet(L_X);
-        this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localSet(L_A);
-        c.localGet(g + 1).i32Const(delta).op(Op.I32Add).i32Const(4096 - size).op(Op.I32GtU).brIf(dOut + 1); // to $miss
-      }
-      if (delta >= 0) {
+      // [0, 4096 - size], and then aligned too, at host + delta. Outside (a stack frame or buffer
+      // across a page end), its own mirror lookup: leaving through the miss exit there instead missed
+      // at every execution, whether the neighbouring page was in the mirror or not (docs/DBT.md
+      // "Session 6: TLB mirror").
+      if (delta === 0) {
         c.localGet(g);
-        access(delta);
-      } else {
-        c.localGet(g).i32Const(delta).op(Op.I32Add);
         access(0);
+        return;
       }
+      // The address before the branch: reading rs1 may change the register cache's slots, which
+      // must not happen on one path only.
+      this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localSet(L_A);
+      c.localGet(g + 1).i32Const(delta).op(Op.I32Add).i32Const(4096 - size).op(Op.I32LeU).if_(ValType.I32);
+      c.localGet(g).i32Const(delta).op(Op.I32Add);
+      c.byte(Op.Else);
+      c.localGet(L_A);
+      this.mirrorLookup(c, tlb, sizeLog2, off, refund, dOut + 1, -1);
+      c.end();
+      access(0);
       return;
     }
     this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
+    // A later access of this block through the same base register reuses this check (a group).
+    const group = groupable && this.grpNext < GROUPS && this.reused(key, rs1) ? this.groupLocal(this.grpNext) : -1;
+    if (group >= 0) this.grpNext++;
+    this.mirrorLookup(c, tlb, sizeLog2, off, refund, dOut, group);
+    if (group >= 0) {
+      // registered before the access, whose destination register may be the base itself
+      this.grpH[key] = group;
+      this.grpImm[key] = imm;
+      this.grpAlign[key] = size;
+    }
+    access(0);
+  }
+
+  /**
+   * The mirror lookup of tlbCheck for the access whose address is on the stack (and in L_A): pushes
+   * its i32 host address, or leaves through the $miss stub (`dOut` + 1 is its depth). `group` >= 0:
+   * the access is the first of a group, whose locals get its host address and page offset.
+   */
+  private mirrorLookup(c: CodeWriter, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, group: number): void {
+    const E = this.engineOffset;
     // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
     c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
     c.mem(Op.I64Load, 3, E + tlb);
@@ -668,19 +694,9 @@ export class PageTranslator {
     // Liftoff only materializes on the taken branch.
     c.i32Const(off | (refund << 12)).localSet(L_X);
     c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).brIf(dOut + 1); // to $miss
-    // A later access of this block through the same base register reuses this check (a group).
-    const group = groupable && this.grpNext < GROUPS && this.reused(key, rs1) ? this.groupLocal(this.grpNext) : -1;
-    if (group >= 0) this.grpNext++;
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
-    if (group >= 0) {
-      c.localTee(group);
-      // registered before the access, whose destination register may be the base itself
-      this.grpH[key] = group;
-      this.grpImm[key] = imm;
-      this.grpAlign[key] = size;
-    }
-    access(0);
+    if (group >= 0) c.localTee(group);
   }
 
   /**

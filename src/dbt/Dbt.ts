@@ -185,7 +185,7 @@ const enum ExitCause {
   Mmio,
   /** A load/store that faulted (page fault, access fault): the guest's trap handler runs next. */
   Fault,
-  /** An instruction the translator does not emit, executed by the interpreter (CSR, xRET, ecall, wfi...). */
+  /** An instruction the translator does not emit, executed by the interpreter (CSR, xRET, ecall, wfi, LR/SC, one across a page end...). */
   Emulated,
   /** An interrupt check (every `slice` instructions, and after SYSTEM instructions) found one pending. */
   Interrupt,
@@ -200,6 +200,12 @@ const EXIT_CAUSES = [
   "timer/interrupt pending",
   "ending the run for the VMM (SBI, wfi, poweroff)",
 ];
+/**
+ * ENG_ADDR when the last exit was not a TLB-mirror miss: a non-canonical address (Sv39/48/57) and,
+ * without translation, no RAM address, so no fast-cache entry has its page.
+ */
+const NO_MISS_LO = 0xfffff000 | 0,
+  NO_MISS_HI = 0x7fffffff;
 /** Major opcodes of the instructions translated code reaches memory with (loads, stores, FP loads/stores, AMOs). */
 const MEMORY_OPS = new Set([0x03, 0x23, 0x07, 0x27, 0x2f]);
 
@@ -520,6 +526,8 @@ export class Dbt implements HartEngine {
     this.atomics = opts.atomics ?? false;
     this.compiler = opts.compiler ?? currentUnitCompiler();
     this.slice = opts.slice ?? 4096;
+    this.eng32[this.e32 + (ENG_ADDR >>> 2)] = NO_MISS_LO;
+    this.eng32[this.e32 + (ENG_ADDR >>> 2) + 1] = NO_MISS_HI;
     this.flushMirror();
   }
 
@@ -1008,16 +1016,24 @@ export class Dbt implements HartEngine {
         sinceCheck += 1;
         if (system) sinceCheck = this.slice;
         let filled = 0;
+        const aw = e32 + (ENG_ADDR >>> 2);
+        // Only the miss exit writes ENG_ADDR; other exits of memory instructions (LR/SC, a load across
+        // a page end) refilled the page of the last miss before, counted as a miss.
+        const missed = eng32[aw] !== NO_MISS_LO || eng32[aw + 1] !== NO_MISS_HI;
         if (this.h.tlbEpoch !== this.epoch) this.syncMirror();
-        else filled = this.fillMirror(eng32[e32 + (ENG_ADDR >>> 2)]!, eng32[e32 + (ENG_ADDR >>> 2) + 1]!);
+        else if (missed) filled = this.fillMirror(eng32[aw]!, eng32[aw + 1]!);
+        eng32[aw] = NO_MISS_LO;
+        eng32[aw + 1] = NO_MISS_HI;
         st.exitCauses[
           !MEMORY_OPS.has(op)
             ? ExitCause.Emulated
             : hart.instret === i0
               ? ExitCause.Fault
-              : filled > 0
-                ? ExitCause.TlbMiss
-                : ExitCause.Mmio
+              : !missed
+                ? ExitCause.Emulated
+                : filled > 0
+                  ? ExitCause.TlbMiss
+                  : ExitCause.Mmio
         ]!++;
         if (r !== ExitReason.Budget) {
           st.exitCauses[ExitCause.Vmm]!++;

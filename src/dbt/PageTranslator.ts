@@ -626,31 +626,34 @@ export class PageTranslator {
 
   /**
    * TLB-mirror lookup for a `1 << sizeLog2`-byte access at rs1 + imm, then `access` (emitted with the
-   * i32 host address on the stack). A miss (page not in the mirror, or misaligned: the alignment
-   * bits are kept in the compared value, and a mirror tag never has them) leaves the unit through
-   * the shared $miss stub, and the interpreter executes the instruction: it walks the page table,
-   * faults precisely, does MMIO or the misaligned access. (Stepping the access inside the unit, as
-   * emitStep does for other instructions, was tried: the rejoin after the step is a control-flow
-   * merge after every load and store, where Liftoff spills its registers, and a boot was no faster.)
+   * i32 host address on the stack). A miss (page not in the mirror, or an access across the page
+   * end) leaves the unit through the shared $miss stub, and the interpreter executes the
+   * instruction: it walks the page table, faults precisely, does MMIO or the access across pages.
+   * Misaligned accesses inside a page run here (wasm memory accesses may be unaligned), as the
+   * interpreter performs them (Unprivileged ISA 2.6 allows either); an `atomic` access (AMO) must be
+   * aligned, so a misaligned one misses and the interpreter raises the exception. (Stepping the
+   * access inside the unit, as emitStep does for other instructions, was tried: the rejoin after
+   * the step is a control-flow merge after every load and store, where Liftoff spills its
+   * registers, and a boot was no faster.)
    */
-  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: (offset: number) => void, groupable = true): void {
+  private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: (offset: number) => void, atomic = false): void {
     const E = this.engineOffset;
     if (this.countMirror) c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_LOOKUPS).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_LOOKUPS);
     const key = (tlb === ENG_TLB_STORE ? 32 : 0) | rs1;
     const size = 1 << sizeLog2;
-    const g = groupable ? this.grpH[key]! : -1;
+    const g = atomic ? -1 : this.grpH[key]!;
     const delta = g >= 0 ? imm - this.grpImm[key]! : 0;
-    if (g >= 0 && size <= this.grpAlign[key]! && delta % size === 0) {
+    if (g >= 0) {
       // Hoisted (see "TLB checks per base register" in docs/DBT.md): an earlier access of this block
-      // through the same, unchanged base register found its page in this mirror, aligned to at least
-      // `size`; this one is in the same page iff its page offset (that access's offset + delta) is in
-      // [0, 4096 - size], and then aligned too, at host + delta. Outside (a stack frame or buffer
-      // across a page end), its own mirror lookup: leaving through the miss exit there instead missed
-      // at every execution, whether the neighbouring page was in the mirror or not (docs/DBT.md
-      // "Session 6: TLB mirror").
-      if (delta === 0) {
+      // through the same, unchanged base register found its page in this mirror; this one is in the
+      // same page iff its page offset (that access's offset + delta) is in [0, 4096 - size], at
+      // host + delta, and surely so inside that access's bytes. Outside the page (a stack frame or
+      // buffer across a page end), its own mirror lookup: leaving through the miss exit there instead
+      // missed at every execution, whether the neighbouring page was in the mirror or not
+      // (docs/DBT.md "Session 6: TLB mirror").
+      if (delta >= 0 && delta + size <= this.grpSize[key]!) {
         c.localGet(g);
-        access(0);
+        access(delta);
         return;
       }
       // The address before the branch: reading rs1 may change the register cache's slots, which
@@ -660,21 +663,21 @@ export class PageTranslator {
       c.localGet(g).i32Const(delta).op(Op.I32Add);
       c.byte(Op.Else);
       c.localGet(L_A);
-      this.mirrorLookup(c, tlb, sizeLog2, off, refund, dOut + 1, -1);
+      this.mirrorLookup(c, tlb, sizeLog2, false, off, refund, dOut + 1, -1);
       c.end();
       access(0);
       return;
     }
     this.getReg(c, rs1).i64Const(imm, imm >> 31).op(Op.I64Add).localTee(L_A);
     // A later access of this block through the same base register reuses this check (a group).
-    const group = groupable && this.grpNext < GROUPS && this.reused(key, rs1) ? this.groupLocal(this.grpNext) : -1;
+    const group = !atomic && this.grpNext < GROUPS && this.reused(key, rs1) ? this.groupLocal(this.grpNext) : -1;
     if (group >= 0) this.grpNext++;
-    this.mirrorLookup(c, tlb, sizeLog2, off, refund, dOut, group);
+    this.mirrorLookup(c, tlb, sizeLog2, atomic, off, refund, dOut, group);
     if (group >= 0) {
       // registered before the access, whose destination register may be the base itself
       this.grpH[key] = group;
       this.grpImm[key] = imm;
-      this.grpAlign[key] = size;
+      this.grpSize[key] = size;
     }
     access(0);
   }
@@ -684,7 +687,7 @@ export class PageTranslator {
    * its i32 host address, or leaves through the $miss stub (`dOut` + 1 is its depth). `group` >= 0:
    * the access is the first of a group, whose locals get its host address and page offset.
    */
-  private mirrorLookup(c: CodeWriter, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, group: number): void {
+  private mirrorLookup(c: CodeWriter, tlb: number, sizeLog2: number, atomic: boolean, off: number, refund: number, dOut: number, group: number): void {
     const E = this.engineOffset;
     // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
     c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
@@ -693,7 +696,15 @@ export class PageTranslator {
     // br_if, while the end of an if-block is a merge that drops them. L_X holds a constant, which
     // Liftoff only materializes on the taken branch.
     c.i32Const(off | (refund << 12)).localSet(L_X);
-    c.localGet(L_A).i64Const(-4096 | ((1 << sizeLog2) - 1), -1).op(Op.I64And).op(Op.I64Ne).brIf(dOut + 1); // to $miss
+    // Compared with the tag: the page of the access's last byte (an access across the page end
+    // misses), or for an atomic access the page and the alignment bits (a tag never has them).
+    c.localGet(L_A);
+    if (atomic) c.i64Const(-4096 | ((1 << sizeLog2) - 1), -1);
+    else {
+      if (sizeLog2 > 0) c.i64Const((1 << sizeLog2) - 1, 0).op(Op.I64Add);
+      c.i64Const(-4096, -1);
+    }
+    c.op(Op.I64And).op(Op.I64Ne).brIf(dOut + 1); // to $miss
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
     if (group >= 0) c.localTee(group);
@@ -702,11 +713,11 @@ export class PageTranslator {
   /**
    * Hoisted TLB checks of the current block: per key (mirror: loads 0, stores 32; | base register),
    * the local of the group (its host address; the page offset is the next local) or -1, the
-   * immediate and the alignment its first access checked.
+   * immediate and the size of its first access.
    */
   private readonly grpH = new Int32Array(64).fill(-1);
   private readonly grpImm = new Int32Array(64);
-  private readonly grpAlign = new Int32Array(64);
+  private readonly grpSize = new Int32Array(64);
   private grpNext = 0;
   /** The block being emitted and the index in it of the instruction being emitted. */
   private curList: Insn[] = [];
@@ -757,7 +768,7 @@ export class PageTranslator {
    * (sign-extended for .W), computed after rs2 is read, since rd may equal rs2.
    */
   private emitAmo(c: CodeWriter, insn: number, rd: number, rs1: number, rs2: number, f3: number, off: number, refund: number, dOut: number): void {
-    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut, () => this.amoAccess(c, insn, rd, rs2, f3), false);
+    this.tlbCheck(c, rs1, 0, ENG_TLB_STORE, f3, off, refund, dOut, () => this.amoAccess(c, insn, rd, rs2, f3), true);
   }
 
   private amoAccess(c: CodeWriter, insn: number, rd: number, rs2: number, f3: number): void {

@@ -1,7 +1,7 @@
 // Boot time and in-guest CPU work: Typevisor's virt board against qemu-system-riscv64 -M virt (TCG),
 // with the same kernel, initramfs, disk contents and guest memory, in the same run.
 //
-//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 512M] [--engine interp,dbt] [--skip-workload] [--workload PATH]
+//   npx tsc -p . && node dist/bench/machine-boot.js [--memory 512M] [--engine interp,dbt] [--skip-workload] [--workload PATH] [--help]
 //
 // The defaults are issue 14's setting (1 hart, 512 MiB).
 //
@@ -10,7 +10,8 @@
 // translator and QEMU side by side.
 //
 // For each machine it prints: seconds from process start to the initramfs marker TYPEVISOR-BOOT-OK,
-// to process exit after poweroff (tv.poweroff=1), the process's peak RSS, and for the CPU workload
+// to process exit after poweroff (tv.poweroff=1), the process's peak RSS and CPU time (user+sys of
+// all its threads: on a loaded host wall times swing with the load, CPU times much less), and for the CPU workload
 // (../shared/bench/cpu-workload.sh run inside the guest from the data disk) its BENCH line, then the
 // Typevisor/QEMU ratios. Needs the debian-riscv64 image (typevisor image pull), /usr/bin/time,
 // qemu-system-riscv64 and debugfs (e2fsprogs).
@@ -24,6 +25,18 @@ import { DEFAULT_ENGINE, type EngineName } from "../src/dbt/Engine.js";
 import { parseEngine } from "../src/cli/EngineSetup.js";
 
 const argv = process.argv.slice(2);
+if (argv.includes("--help") || argv.includes("-h")) {
+  process.stdout.write(`usage: node dist/bench/machine-boot.js [options]
+Boots Debian's kernel + initramfs on Typevisor and on qemu-system-riscv64 -M virt (TCG) in the same
+run, then (unless --skip-workload) runs cpu-workload.sh inside both guests. Prints for each: seconds
+from process start to the initramfs marker and to exit, peak RSS, CPU time (user+sys), and ratios.
+  --memory SIZE        guest RAM (default 512M, issue 14's setting)
+  --engine E[,E...]    Typevisor's engine(s): interp, dbt (default ${DEFAULT_ENGINE}); each measured
+  --skip-workload      boot only
+  --workload PATH      the in-guest workload (default ../shared/bench/cpu-workload.sh)
+`);
+  process.exit(0);
+}
 const memory = argv.includes("--memory") ? argv[argv.indexOf("--memory") + 1]! : "512M";
 const skipWorkload = argv.includes("--skip-workload");
 const engineArg = argv.includes("--engine") ? argv[argv.indexOf("--engine") + 1] : undefined;
@@ -41,6 +54,8 @@ interface Result {
   bootOk: number;
   exit: number;
   maxRssMiB: number;
+  /** User + system CPU seconds of the whole process (all threads). */
+  cpuS: number;
   out: string;
 }
 
@@ -50,7 +65,9 @@ function timed(cmd: string[], marker: string, timeoutS = 3600): Promise<Result> 
     let bootOk = NaN;
     let out = "";
     let err = "";
-    const child = spawn("/usr/bin/time", ["-f", "TV-MAXRSS-KB %M", ...cmd], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "TV-MAXRSS-KB %M TV-CPU %U %S", ...cmd], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout.setEncoding("latin1").on("data", (d: string) => {
       out += d;
       if (Number.isNaN(bootOk) && out.includes(marker)) bootOk = (performance.now() - t0) / 1000;
@@ -60,9 +77,15 @@ function timed(cmd: string[], marker: string, timeoutS = 3600): Promise<Result> 
     child.on("close", (code) => {
       clearTimeout(timer);
       const exit = (performance.now() - t0) / 1000;
-      const m = /TV-MAXRSS-KB (\d+)/.exec(err);
+      const m = /TV-MAXRSS-KB (\d+) TV-CPU ([\d.]+) ([\d.]+)/.exec(err);
       if (code !== 0) return fail(new Error(`${cmd[0]} exited with ${code}\n${out.slice(-2000)}\n${err.slice(-2000)}`));
-      done({ bootOk, exit, maxRssMiB: m ? Number(m[1]) / 1024 : NaN, out });
+      done({
+        bootOk,
+        exit,
+        maxRssMiB: m ? Number(m[1]) / 1024 : NaN,
+        cpuS: m ? Number(m[2]) + Number(m[3]) : NaN,
+        out,
+      });
     });
   });
 }
@@ -125,12 +148,12 @@ for (const e of engines)
 const q = await timed(qemu(img.kernel, img.initrd, bootArgs), "TYPEVISOR-BOOT-OK");
 for (const [name, r] of [...tvs, ["qemu-tcg", q] as const]) {
   line(
-    `${name.padEnd(10)} marker ${r.bootOk.toFixed(1)} s   poweroff ${r.exit.toFixed(1)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+    `${name.padEnd(10)} marker ${r.bootOk.toFixed(1)} s   poweroff ${r.exit.toFixed(1)} s   peak RSS ${r.maxRssMiB.toFixed(0)} MiB   CPU ${r.cpuS.toFixed(1)} s`,
   );
 }
 for (const [name, tv] of tvs) {
   line(
-    `ratio ${name}/qemu: marker ${(tv.bootOk / q.bootOk).toFixed(2)}x, poweroff ${(tv.exit / q.exit).toFixed(2)}x, RSS ${(tv.maxRssMiB / q.maxRssMiB).toFixed(2)}x`,
+    `ratio ${name}/qemu: marker ${(tv.bootOk / q.bootOk).toFixed(2)}x, poweroff ${(tv.exit / q.exit).toFixed(2)}x, RSS ${(tv.maxRssMiB / q.maxRssMiB).toFixed(2)}x, CPU ${(tv.cpuS / q.cpuS).toFixed(2)}x`,
   );
 }
 

@@ -1,34 +1,46 @@
 // Live migration between two daemons on this host (docs/SNAPSHOTS.md): a booted Debian guest moves
-// from daemon A to daemon B while idle, then back from B to A while a shell loop in the guest
-// rewrites a tmpfs file over and over (the dirtying rate it reaches is printed: it depends on how
-// fast the guest runs here). For each: rounds, data sent, total time and downtime (guest paused on
-// the source until the destination runs it), and the --max-downtime target.
+// between daemon A and daemon B, first idle, then while test/control/dirtier.c (a static riscv64
+// program written into the guest's disk) rewrites a 64 MiB buffer in 8-byte stores at a set rate
+// (10 and 50 MB/s by default, and 0: as fast as it goes), checking every word before rewriting it.
+// The rate the guest reached is measured from the program's own clock (its "P<pass> <ms>" lines);
+// after each migration the destination must show two whole passes (every word checked against what
+// the source stored last) that go on from the source's without a gap, and no "BAD" line.
+// For each: rounds, data sent, total time and downtime (guest paused on the source until the
+// destination runs it), and the --max-downtime target; a migration refused because the guest
+// dirties memory faster than it can be sent is reported as such.
 //
-//   npx tsc -p . && node dist/bench/migration.js [--memory 256M] [--max-downtime 300]
+//   npx tsc -p . && node dist/bench/migration.js [--memory 256M] [--max-downtime 300] [--rates 10,50,0] [--buffer 64]
+//
+// Needs the debian-riscv64 image (typevisor image pull), riscv64-linux-gnu-gcc and debugfs (e2fsprogs).
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ensureImage } from "../src/images/index.js";
 import { Daemon } from "../src/control/Daemon.js";
 import { call, type Endpoint } from "../src/control/Client.js";
+import { buildLinuxProgram } from "../test/control/guest.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : def);
 const memoryMiB = Math.floor(Number(arg("--memory", "256M").replace(/M$/i, "")));
 const maxDowntimeMs = Number(arg("--max-downtime", "300"));
+const rates = arg("--rates", "10,50,0").split(",").map(Number);
+const bufferMiB = Number(arg("--buffer", "64"));
 const TOKEN = "bench-migration-token-0123456789abcdef";
 
 const img = await ensureImage("debian-riscv64", { quiet: true });
 const dir = mkdtempSync(join(tmpdir(), "tv-bench-mig-"));
 const disk = join(dir, "disk.ext4");
 copyFileSync(img.disk!, disk);
+execFileSync("debugfs", ["-w", "-R", `write ${buildLinuxProgram("dirtier.c")} dirtier`, disk], { stdio: "ignore" });
 
-async function daemon(name: string, port: number) {
+async function daemon(name: string) {
   const stateDir = join(dir, name);
   const d = new Daemon({
     stateDir,
     socket: join(dir, `${name}.sock`),
-    listen: { host: "127.0.0.1", port, token: TOKEN },
+    listen: { host: "127.0.0.1", port: 0, token: TOKEN },
     vmsOutliveDaemon: false,
     allowDirs: [dirname(img.kernel), dir],
     resolveImage: async () => ({ kernel: img.kernel, initrd: img.initrd }),
@@ -37,84 +49,108 @@ async function daemon(name: string, port: number) {
   const ep: Endpoint = { url: `http://127.0.0.1:${d.tcpPort}`, token: TOKEN };
   return { d, ep };
 }
+type Host = Awaited<ReturnType<typeof daemon>>;
 
-async function waitConsole(ep: Endpoint, re: RegExp, ms: number, vm = "g"): Promise<void> {
+const consoleOf = async (h: Host, vm: string) => (await call(h.ep, "GET", `/v1/vms/${vm}/console`)).text;
+
+async function waitConsole(h: Host, vm: string, ok: (text: string) => boolean, ms: number, what: string) {
   const t0 = Date.now();
-  while (!re.test((await call(ep, "GET", `/v1/vms/${vm}/console`)).text)) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}`);
+  for (;;) {
+    const text = await consoleOf(h, vm);
+    if (ok(text)) return text;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-const a = await daemon("a", 0);
-const b = await daemon("b", 0);
+const type = (h: Host, vm: string, line: string) => h.d.vms.sendInput(h.d.vms.get(vm).id, Buffer.from(line + "\n"));
+
+/** The dirtier's passes after marker `m` (or in the whole text): [pass, ms]. */
+function passes(text: string, m?: string): [number, number][] {
+  const from = m === undefined ? 0 : text.lastIndexOf(`\n${m}`);
+  if (from < 0) return [];
+  return [...text.slice(from).matchAll(/^P(\d+) (\d+)\r?$/gm)].map((x) => [Number(x[1]), Number(x[2])]);
+}
+
+const a = await daemon("a");
+const b = await daemon("b");
 const rows: string[] = [];
+let at = a;
+let other = b;
+let name = "g";
+let serial = 0;
 try {
   const r = await call(a.ep, "POST", "/v1/vms?start=true", {
-    name: "g",
+    name,
     image: "debian-riscv64",
     memoryMiB,
     disks: [{ path: disk, overlay: true }],
   });
   if (r.status !== 201) throw new Error(r.text);
-  await waitConsole(a.ep, /typevisor:\/# /, 600_000);
-  const migrate = async (from: typeof a, to: typeof a, label: string, name: string, as: string) => {
+  await waitConsole(a, name, (t) => /typevisor:\/# /.test(t), 600_000, "the shell");
+
+  /** Migrates the VM from `at` to `other` under a new name; false if the source refused. */
+  const migrate = async (label: string): Promise<boolean> => {
+    const as = `g${++serial}`;
     const t0 = performance.now();
-    const m = await call(from.ep, "POST", `/v1/vms/${name}/migrate`, {
-      to: to.ep.url,
+    const m = await call(at.ep, "POST", `/v1/vms/${name}/migrate`, {
+      to: other.ep.url,
       token: TOKEN,
       maxDowntimeMs,
       name: as,
     });
     const wall = performance.now() - t0;
-    if (m.status !== 200) throw new Error(m.text);
+    const load = loadavg()[0]!.toFixed(1);
+    if (m.status !== 200) {
+      rows.push(
+        `| ${memoryMiB} MiB | ${label} | refused: ${(m.body as { error?: string }).error ?? m.text} | | | | | ${maxDowntimeMs} ms | ${load} |`,
+      );
+      process.stderr.write(rows.at(-1)! + "\n");
+      return false;
+    }
     const res = (
       m.body as {
-        result: { rounds: number; bytesSent: number; finalPages: number; totalMs: number; downtimeMs: number };
+        result: { rounds: number; bytesSent: number; finalBytes: number; totalMs: number; downtimeMs: number };
       }
     ).result;
     rows.push(
-      `| ${memoryMiB} MiB | ${label} | ${res.rounds} | ${(res.bytesSent / 2 ** 20).toFixed(1)} MiB | ${((res.finalPages * 4096) / 2 ** 20).toFixed(1)} MiB | ${(wall / 1000).toFixed(2)} s | ${res.downtimeMs.toFixed(0)} ms | ${maxDowntimeMs} ms |`,
+      `| ${memoryMiB} MiB | ${label} | ${res.rounds} | ${(res.bytesSent / 2 ** 20).toFixed(1)} MiB | ${(res.finalBytes / 2 ** 20).toFixed(1)} MiB | ${(wall / 1000).toFixed(2)} s | ${res.downtimeMs.toFixed(0)} ms | ${maxDowntimeMs} ms | ${load} |`,
     );
     process.stderr.write(rows.at(-1)! + "\n");
+    [at, other] = [other, at];
+    name = as;
+    return true;
   };
-  await migrate(a, b, "idle", "g", "g");
-  // A dirtying loop: the kernel copies one of two 8 MiB tmpfs files (each 1 MiB of random bytes
-  // eight times, different in the two) over a third, in place
-  // (dd conv=notrunc: the same page-cache pages get new contents each time), as fast as the guest
-  // goes; the guest counts the MiB it rewrote in /dev/shm/n. The rate it reaches is measured before
-  // the migration and printed.
-  const g = b.d.vms.get("g").id;
-  b.d.vms.sendInput(
-    g,
-    Buffer.from(
-      "for f in a b; do dd if=/dev/urandom of=/dev/shm/r bs=1M count=1 2>/dev/null; for i in 1 2 3 4 5 6 7 8; do cat /dev/shm/r; done > /dev/shm/$f; done; cp /dev/shm/a /dev/shm/d; echo DIRTY-$((6*7))\n",
-    ),
-  );
-  await waitConsole(b.ep, /DIRTY-42/, 120_000);
-  b.d.vms.sendInput(
-    g,
-    Buffer.from(
-      "(n=0; while :; do for f in a b; do dd if=/dev/shm/$f of=/dev/shm/d bs=1M conv=notrunc 2>/dev/null; n=$((n+8)); echo $n > /dev/shm/n; done; done) &\n",
-    ),
-  );
-  const probe = async (tag: string) => {
-    b.d.vms.sendInput(g, Buffer.from(`echo ${tag}=$(cat /dev/shm/n) $(cat /proc/uptime)\n`));
-    const re = new RegExp(`${tag}=(\\d+) ([\\d.]+)`);
-    await waitConsole(b.ep, re, 30_000);
-    const m = re.exec((await call(b.ep, "GET", "/v1/vms/g/console")).text)!;
-    return { mib: Number(m[1]), at: Number(m[2]) };
-  };
-  await new Promise((r) => setTimeout(r, 2000));
-  const p0 = await probe("RATE0");
-  await new Promise((r) => setTimeout(r, 5000));
-  const p1 = await probe("RATE1");
-  const rate = ((p1.mib - p0.mib) * 1.048576) / (p1.at - p0.at);
-  // Back to A under another name (A keeps the first VM's stopped record: its disk overlay is there).
-  await migrate(b, a, `rewriting 8 MiB of tmpfs in a loop at ${rate.toFixed(0)} MB/s (guest time)`, "g", "g2");
-  process.stderr.write(
-    `guest dirtying rate: ${rate.toFixed(1)} MB/s over ${(p1.at - p0.at).toFixed(1)} s of guest time\n`,
-  );
+
+  await migrate("idle");
+  for (const rate of rates) {
+    // The marker is computed by the shell, so the echoed command line does not match it.
+    const mark = `M${1000 + rate}`;
+    type(at, name, `echo M$((1000+${rate})); /mnt/dirtier ${bufferMiB} ${rate} & D=$!`);
+    const before = await waitConsole(at, name, (t) => passes(t, mark).length >= 3, 300_000, `3 passes at ${rate} MB/s`);
+    const p = passes(before, mark);
+    const [p0, t0] = p[0]!;
+    const [p1, t1] = p.at(-1)!;
+    const reached = ((p1 - p0) * bufferMiB * 1.048576) / ((t1 - t0) / 1000);
+    const label = `dirtier ${bufferMiB} MiB at ${rate === 0 ? "full speed" : `${rate} MB/s`}: ${reached.toFixed(1)} MB/s reached`;
+    const source = { h: at, vm: name };
+    if (await migrate(label)) {
+      const after = await waitConsole(
+        at,
+        name,
+        (t) => passes(t).length >= 2 || t.includes("BAD"),
+        300_000,
+        "2 passes on the destination",
+      );
+      const seq = [...passes(await consoleOf(source.h, source.vm), mark), ...passes(after)].map((x) => x[0]);
+      if (after.includes("BAD")) throw new Error(`the dirtier found a wrong word after the migration: ${after}`);
+      seq.forEach((n, i) => {
+        if (n !== seq[0]! + i) throw new Error(`pass ${n} after ${seq[i - 1]} across the migration`);
+      });
+    }
+    type(at, name, "kill $D; wait $D");
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 } finally {
   await a.d.stop();
   await b.d.stop();
@@ -122,8 +158,8 @@ try {
 }
 process.stdout.write(
   [
-    "| guest RAM | guest activity | pre-copy rounds | data sent | sent while stopped | total | downtime | target |",
-    "|---|---|---|---|---|---|---|---|",
+    "| guest RAM | guest activity | pre-copy rounds | data sent | sent while stopped | total | downtime | target | load avg |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n") + "\n",
 );

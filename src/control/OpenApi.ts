@@ -196,7 +196,7 @@ export const openApiDocument = {
                   copyDisks: {
                     type: "boolean",
                     description:
-                      "copy the disks' copy-on-write overlays to the destination (their base files must be at the same paths there) instead of sharing the disk files (default false)",
+                      "copy the disks' copy-on-write overlays to the destination (their base files must be at the same paths there) instead of sharing the disk files: pre-copied in rounds with the RAM, the blocks written since the last round in the stop-and-copy, within maxDowntimeMs (default false)",
                   },
                 },
               },

@@ -318,7 +318,9 @@ async function migrate(m: Extract<ToVm, { t: "migrate" }>): Promise<void> {
       const disks = machine?.disks ?? [];
       // Shared disks: everything written reaches stable storage before the destination opens them.
       const overlays = m.copyDisks
-        ? (spec?.disks ?? []).flatMap((d, disk) => (d.overlay ? [{ disk, path: d.overlay }] : []))
+        ? (spec?.disks ?? []).flatMap((d, disk) =>
+            d.overlay ? [{ disk, path: d.overlay, backend: machine?.disks[disk] }] : [],
+          )
         : [];
       const result = await sendMigration(
         v,

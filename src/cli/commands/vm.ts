@@ -44,7 +44,9 @@ Actions:
                                            live-migrate VM to another daemon (F: its token; the
                                            disks must be reachable by the same paths there, or
                                            with --copy-disks only their base files, the overlays
-                                           being copied; N: its name there, default the same)
+                                           being pre-copied with the RAM; 300ms bounds the final
+                                           copy of RAM and overlay blocks; N: its name there,
+                                           default the same)
   restore SNAP [--name NEWVM]              a new VM resumed from the snapshot, running at once; each
                                            restore is a clone (own disks, MAC, RNG reseeded)
 

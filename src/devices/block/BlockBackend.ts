@@ -22,6 +22,28 @@ export interface BlockBackend {
   close(): Promise<void>;
   /** Re-reads metadata another process may have changed since open (live migration; optional). */
   refresh?(): Promise<void>;
+  /**
+   * Starts recording which blocks of the backend's own file are written (live migration's pre-copy
+   * of a disk that is not on shared storage; optional): the file's pieces are read and sent while
+   * the guest writes, and written ones are sent again.
+   */
+  logWrites?(): FileWriteLog;
+}
+
+/** Blocks of a file written since the last take() (BlockBackend.logWrites). */
+export interface FileWriteLog {
+  /** Bytes per block. */
+  readonly blockSize: number;
+  /** The file's size in bytes. */
+  readonly fileSize: number;
+  /**
+   * Indices of the blocks written since the last take (or since the log began), ascending, and
+   * clears them. A block is recorded once its write has reached the file (a reader that read it
+   * before that sees it again at the next take).
+   */
+  take(): number[];
+  /** Stops recording. */
+  close(): void;
 }
 
 export class BlockBackendError extends Error {

@@ -15,12 +15,14 @@
 // written before its bitmap bit, so a crash can lose a write but never expose garbage.
 
 import { open, type FileHandle } from "node:fs/promises";
-import { type BlockBackend, BlockBackendError, ZERO_CHUNK } from "./BlockBackend.js";
+import { type BlockBackend, BlockBackendError, type FileWriteLog, ZERO_CHUNK } from "./BlockBackend.js";
 import { readvAll, writevAll } from "./FileIo.js";
 import { RawImage } from "./RawImage.js";
 
 const MAGIC = Uint8Array.from([0x54, 0x56, 0x43, 0x4f, 0x57, 0, 0, 1]);
 const HEADER = 4096;
+/** Granularity of the write log (logWrites): the cluster size Typevisor creates overlays with. */
+const WRITE_LOG_BLOCK = 4096;
 
 export class CowOverlay implements BlockBackend {
   readonly readOnly = false;
@@ -103,6 +105,35 @@ export class CowOverlay implements BlockBackend {
     return (this.bitmap[c >>> 3]! & (1 << (c & 7))) !== 0;
   }
 
+  /** BlockBackend.logWrites: one byte per WRITE_LOG_BLOCK of the overlay file, while a log is open. */
+  private written: Uint8Array | undefined;
+
+  logWrites(): FileWriteLog {
+    const fileSize = this.dataOffset + Math.ceil(this.size / this.clusterSize) * this.clusterSize;
+    const written = new Uint8Array(Math.ceil(fileSize / WRITE_LOG_BLOCK));
+    this.written = written;
+    return {
+      blockSize: WRITE_LOG_BLOCK,
+      fileSize,
+      take: () => {
+        const out: number[] = [];
+        for (let i = 0; i < written.length; i++) if (written[i] !== 0) out.push(i);
+        for (const i of out) written[i] = 0;
+        return out;
+      },
+      close: () => {
+        if (this.written === written) this.written = undefined;
+      },
+    };
+  }
+
+  /** Records file range [off, off+len) as written (after the write reached the file). */
+  private noteWritten(off: number, len: number): void {
+    const w = this.written;
+    if (w === undefined || len <= 0) return;
+    for (let b = Math.floor(off / WRITE_LOG_BLOCK); b <= Math.floor((off + len - 1) / WRITE_LOG_BLOCK); b++) w[b] = 1;
+  }
+
   async read(bufs: readonly Uint8Array[], pos: number): Promise<void> {
     const cs = this.clusterSize;
     let total = 0;
@@ -152,6 +183,7 @@ export class CowOverlay implements BlockBackend {
           o += part.length;
         }
         await writevAll(this.fh, [buf], this.dataOffset + cStart);
+        this.noteWritten(this.dataOffset + cStart, buf.length);
         at = to;
         continue;
       }
@@ -165,6 +197,7 @@ export class CowOverlay implements BlockBackend {
         runEnd = t2;
       }
       await writevAll(this.fh, sliceVec(bufs, at - pos, runEnd - at), this.dataOffset + at);
+      this.noteWritten(this.dataOffset + at, runEnd - at);
       at = runEnd;
     }
     // The data is on disk; now the bitmap bits (a crash in between loses the write, never exposes garbage).
@@ -178,7 +211,10 @@ export class CowOverlay implements BlockBackend {
       if (lo < 0) lo = c >>> 3;
       hi = c >>> 3;
     }
-    if (lo >= 0) await writevAll(this.fh, [this.bitmap.subarray(lo, hi + 1)], HEADER + lo);
+    if (lo >= 0) {
+      await writevAll(this.fh, [this.bitmap.subarray(lo, hi + 1)], HEADER + lo);
+      this.noteWritten(HEADER + lo, hi + 1 - lo);
+    }
   }
 
   /**

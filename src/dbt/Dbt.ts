@@ -43,6 +43,8 @@ import {
   TLB_ENTRY_BYTES,
   MIRROR_ENTRIES,
   ENG_GEN,
+  ENG_VERIFIED,
+  VERIFIED_SLOTS,
   ENG_JC,
   JC_ENTRIES,
   ENG_CALLS,
@@ -60,7 +62,10 @@ export interface DbtOptions {
    * workload's CPU time is unchanged.
    */
   hotThreshold?: number;
-  /** Translated instructions between two interrupt/timer checks (default 4096). */
+  /**
+   * Translated instructions between two interrupt/timer checks (default 16384: ~10-20 us of guest
+   * time; 4096 until session 6 made 1.9 M of a sha256sum's 11 M dispatcher entries).
+   */
   slice?: number;
   /** Guest registers in wasm locals across a whole unit instead of the engine area (PageTranslatorOptions). */
   regsInLocals?: boolean;
@@ -291,7 +296,11 @@ function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E:
     .i32Const(16)
     .op(Op.I32ShrU)
     .localSet(1);
-  c.localGet(0).i32Const(0xffff).op(Op.I32And).localSet(0);
+  c.localGet(0).i32Const(0xffff).op(Op.I32And).localTee(0);
+  // Only into a unit compared with its snapshot in this generation (ENG_VERIFIED); else the
+  // dispatcher compares it first.
+  c.mem(Op.I32Load8U, 0, E + ENG_VERIFIED).op(Op.I32Eqz);
+  c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end();
   c.i32Const(0)
     .localGet(4)
     .i64Const(-4096, -1)
@@ -449,6 +458,9 @@ export class Dbt implements HartEngine {
   private readonly h: HartEngineView;
   private readonly fastSize: number;
   private readonly eng32: Int32Array;
+  private readonly eng8: Uint8Array;
+  /** Offset of the ENG_VERIFIED bytes in eng8. */
+  private readonly verified: number;
   private readonly e32: number; // engine offset / 4
   private readonly ram16: Uint16Array;
   private readonly ram8: Uint8Array;
@@ -491,6 +503,8 @@ export class Dbt implements HartEngine {
     // The hart's register file moves into this slot: translated code and the interpreter share it.
     hart.relocateState(buf, E + ENG_REGS);
     this.eng32 = new Int32Array(buf, 0, (E + DBT_ENGINE_BYTES) >>> 2);
+    this.eng8 = new Uint8Array(buf, 0, E + DBT_ENGINE_BYTES);
+    this.verified = E + ENG_VERIFIED;
     this.e32 = E >>> 2;
     this.ram16 = new Uint16Array(buf, 0, mem.size >>> 1);
     this.ram8 = new Uint8Array(buf, 0, mem.size);
@@ -525,7 +539,7 @@ export class Dbt implements HartEngine {
     this.hotTier = opts.hotTier ?? HOT_TIER;
     this.atomics = opts.atomics ?? false;
     this.compiler = opts.compiler ?? currentUnitCompiler();
-    this.slice = opts.slice ?? 4096;
+    this.slice = opts.slice ?? 16384;
     this.eng32[this.e32 + (ENG_ADDR >>> 2)] = NO_MISS_LO;
     this.eng32[this.e32 + (ENG_ADDR >>> 2) + 1] = NO_MISS_HI;
     this.flushMirror();
@@ -579,7 +593,7 @@ export class Dbt implements HartEngine {
       if (this.eng32[w] === page && this.eng32[w + 1] === hi) this.eng32[w] = TLB_EMPTY;
     }
     this.evictSaved(page, hi, -1);
-    this.newJumpGen();
+    this.evictJumpPage(page, hi);
     this.stats.tlbPageEvictions++;
   }
 
@@ -604,7 +618,32 @@ export class Dbt implements HartEngine {
    */
   private newJumpGen(): void {
     this.jcGen++;
-    this.eng32[this.e32 + (ENG_GEN >>> 2)] = this.jcGen;
+    this.setJumpTag();
+  }
+
+  /**
+   * ENG_GEN, the tag of the jump-cache entries translated code may chain through: the generation
+   * and the privilege whose fetch translations the entries were made under (U 0, S 1, else 2; SUM
+   * does not change fetches, Privileged ISA 4.3.1). A switch between U and S that keeps the
+   * translations (syncMirror) only changes the privilege: U-mode cannot reach S-mode code through
+   * the cache, and each mode's entries are valid again when it comes back (~80 k switches per
+   * sha256sum of the in-guest workload each emptied the cache: 4.9 M extra dispatcher entries).
+   */
+  private setJumpTag(): void {
+    const p = this.hart.priv;
+    this.jcTag = (this.jcGen << 2) | (p === 0 ? 0 : p === 1 ? 1 : 2);
+    this.eng32[this.e32 + (ENG_GEN >>> 2)] = this.jcTag;
+  }
+  private jcTag = 0;
+
+  /**
+   * Kills the jump-cache entries into virtual page (hi:page) (an address-specific SFENCE.VMA; the
+   * other pages' fetch translations stand). Tag 0 never matches ENG_GEN.
+   */
+  private evictJumpPage(page: number, hi: number): void {
+    const e = this.eng32;
+    for (let w = this.e32 + (ENG_JC >>> 2), end = w + 4 * JC_ENTRIES; w < end; w += 4)
+      if ((e[w]! & ~0xfff) === page && e[w + 1] === hi) e[w + 3] = 0;
   }
 
   private flushMirror(): void {
@@ -645,7 +684,7 @@ export class Dbt implements HartEngine {
    * The hart flushed its fast caches: a switch between U and S (trap entry, SRET: ~26 k per Linux
    * boot) keeps every translation valid, so the mirror entries of the privilege left are put aside
    * and those of the privilege entered are put back (a few dozen of each); anything else empties
-   * the mirrors. The jump cache is emptied either way (U-mode must not reach S-mode code through it).
+   * the mirrors. The jump cache is emptied, or for a switch tagged with the privilege entered (setJumpTag).
    */
   private syncMirror(): void {
     const h = this.h,
@@ -654,7 +693,7 @@ export class Dbt implements HartEngine {
       this.flushMirror();
       return;
     }
-    this.newJumpGen();
+    this.setJumpTag();
     this.epoch = h.tlbEpoch;
     this.stats.tlbMirrorSwitches++;
     if (p === this.mirrorPriv) return; // left and came back: the entries are this privilege's
@@ -831,7 +870,12 @@ export class Dbt implements HartEngine {
       fb = this.h.fastBase;
     const eng32 = this.eng32,
       e32 = this.e32;
-    this.newGen(); // the host or devices may have written memory since the last run
+    // The host or devices may have written memory since the last run: translated pages are compared
+    // with their snapshots again before they run, and the trampoline chains only into those that
+    // were (ENG_VERIFIED). The jump cache stays: emptying it at every run() (35 k times for a
+    // sha256sum in the guest) cost ~3.6 M extra dispatcher entries.
+    this.gen++;
+    this.eng8.fill(0, this.verified, this.verified + Math.min(this.nextSlot, VERIFIED_SLOTS));
     let remaining = budget;
     // Start with an interrupt check, as the interpreter's run() does: an interrupt pending on entry is
     // taken before any instruction.
@@ -880,7 +924,10 @@ export class Dbt implements HartEngine {
         if (unit.fn !== undefined && unit.verifiedGen !== this.gen) {
           st.verifications++;
           if (pageChanged(unit.snapshot!, this.ram32, host >>> 2)) this.invalidate(unit, host);
-          else unit.verifiedGen = this.gen;
+          else {
+            unit.verifiedGen = this.gen;
+            if (unit.slot < VERIFIED_SLOTS) this.eng8[this.verified + unit.slot] = 1;
+          }
         }
         if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
         if (block < 0) {
@@ -928,7 +975,7 @@ export class Dbt implements HartEngine {
       eng32[jw] = pcLo;
       eng32[jw + 1] = pcHi;
       eng32[jw + 2] = unit!.slot | (block << 16);
-      eng32[jw + 3] = this.jcGen;
+      eng32[jw + 3] = unit!.slot < VERIFIED_SLOTS ? this.jcTag : 0; // beyond ENG_VERIFIED: never chained into
       eng32[e32 + (ENG_FPOK >>> 2)] = this.fpOk();
       eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
       eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;
@@ -1110,6 +1157,7 @@ export class Dbt implements HartEngine {
     unit.fn = undefined;
     if (unit.slot >= 0) {
       this.table.set(unit.slot, null);
+      if (unit.slot < VERIFIED_SLOTS) this.eng8[this.verified + unit.slot] = 0;
       this.freeSlots.push(unit.slot);
       unit.slot = -1;
     }
@@ -1204,6 +1252,7 @@ export class Dbt implements HartEngine {
     if (unit.slot >= 0) {
       // The previous translation of the page: its block numbers die with the jump cache's entries.
       this.table.set(unit.slot, null);
+      if (unit.slot < VERIFIED_SLOTS) this.eng8[this.verified + unit.slot] = 0;
       this.freeSlots.push(unit.slot);
       this.newJumpGen();
     }
@@ -1221,6 +1270,7 @@ export class Dbt implements HartEngine {
     // The snapshot is from translation time: if anything else may have written memory since, the
     // page is compared with it before its first entry.
     unit.verifiedGen = job.gen;
+    if (slot < VERIFIED_SLOTS) this.eng8[this.verified + slot] = job.gen === this.gen ? 1 : 0;
     if (this.compiler !== undefined) this.stats.compileMs += performance.now() - t0;
   }
 }

@@ -41,6 +41,14 @@ export const ENG_LOOKUPS = 556;
 /** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
 export const ENG_CALLS = 548;
 
+/**
+ * One byte per function-table slot (the first VERIFIED_SLOTS): 1 while the unit in that slot has
+ * been compared with its snapshot in the current code-cache generation, so the trampoline may chain
+ * into it; a new run() starts a generation and clears them, without emptying the jump cache.
+ */
+export const ENG_VERIFIED = 1024;
+export const VERIFIED_SLOTS = 15360;
+
 /** Entries of the hart's fast translation caches (HartEngineView.fastSize), indexed by virtual page. */
 export const TLB_ENTRIES = 256;
 /**
@@ -70,7 +78,7 @@ export const TLB_EMPTY = 0x800;
  * block << 16, i32 generation. Indexed by (pc >>> 1) & (JC_ENTRIES - 1).
  */
 export const ENG_JC = 16384;
-export const JC_ENTRIES = 1024;
+export const JC_ENTRIES = 4096;
 
 /** Load-translation mirror, then store-translation mirror. */
 export const ENG_TLB_LOAD = ENG_JC + JC_ENTRIES * 16;

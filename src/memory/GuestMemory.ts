@@ -66,6 +66,11 @@ export class GuestMemory {
    * page-table walks, and device DMA through offsetOf() and the checked accessors.
    */
   absent: Uint8Array | undefined = undefined;
+  /**
+   * The file a lazy restore reads pages from (beginLazy's `source`): vCPU threads, whose views of
+   * this memory share `absent` (a SharedArrayBuffer), open it to read pages in themselves.
+   */
+  lazySource: string | undefined = undefined;
   private pageIn: ((page: number) => void) | undefined;
   private lazyEnded: (() => void) | undefined;
   /** Pages brought in on first touch since the lazy restore (statistics). */
@@ -124,11 +129,15 @@ export class GuestMemory {
   /**
    * Starts lazy residency: pages marked in `absent` are brought in by `pageIn(page)` on first
    * touch (page numbers relative to base; pageIn writes the page's bytes into RAM); `ended` runs
-   * when lazy residency ends (the loader closes its file).
+   * when lazy residency ends (the loader closes its file). Several threads' views may share one
+   * `absent` (on a SharedArrayBuffer): a page is read in by the one that claims it (1 -> 2, a
+   * compare-and-swap), the others wait until it is resident (0), so no thread's store to a page it
+   * found resident is overwritten by another thread's late read of it.
    */
-  beginLazy(absent: Uint8Array, pageIn: (page: number) => void, ended?: () => void): void {
+  beginLazy(absent: Uint8Array, pageIn: (page: number) => void, ended?: () => void, source?: string): void {
     this.endLazy();
     this.absent = absent;
+    this.lazySource = source;
     this.pageIn = pageIn;
     this.lazyEnded = ended;
     this.pagedIn = 0;
@@ -142,10 +151,21 @@ export class GuestMemory {
   private touchPage(p: number): void {
     const a = this.absent;
     if (a === undefined) return;
-    if (a[p] !== 0) {
-      a[p] = 0;
-      this.pageIn!(p);
+    if (Atomics.load(a, p) === 0) return;
+    if (Atomics.compareExchange(a, p, 1, 2) === 1) {
+      try {
+        this.pageIn!(p);
+      } catch (e) {
+        Atomics.store(a, p, 1);
+        throw e;
+      }
       this.pagedIn++;
+      Atomics.store(a, p, 0);
+    } else {
+      // Another thread is reading it in (one pread of 4 KiB): wait for it.
+      while (Atomics.load(a, p) !== 0) {
+        /* spin */
+      }
     }
   }
 
@@ -168,6 +188,7 @@ export class GuestMemory {
   endLazy(): void {
     const ended = this.lazyEnded;
     this.absent = undefined;
+    this.lazySource = undefined;
     this.pageIn = undefined;
     this.lazyEnded = undefined;
     ended?.();

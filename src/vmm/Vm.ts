@@ -213,6 +213,8 @@ export class Vm {
   private hartsSynced = false;
   private readonly tap: CharBackend;
   private sbiBase = new Map<string, number>();
+  /** With vCPU threads: RAM pages the threads of the boots that ended read in (lazy restore). */
+  private pagedInBase = 0;
   /** With vCPU threads: the per-vCPU counters of the last boot that ended. */
   private lastVcpuStats: VcpuStats[] | undefined;
 
@@ -249,6 +251,13 @@ export class Vm {
 
   get state(): VmState {
     return this._state;
+  }
+
+  /** RAM pages a lazy restore read in on first touch, on every thread (GuestMemory.pagedIn). */
+  get pagedIn(): number {
+    let n = this.board.memory.pagedIn + this.pagedInBase;
+    for (const r of this.vcpus?.reports ?? []) n += r?.pagedIn ?? 0;
+    return n;
   }
 
   /**
@@ -599,6 +608,7 @@ export class Vm {
           if (!r) continue;
           addHart(this.totalsBase, r);
           if (r.dbt) addDbtStats(this.dbtBase, r.dbt);
+          this.pagedInBase += r.pagedIn;
           if (r.hypervisor) this.hypBase = addHypervisorStats(this.hypBase, r.hypervisor);
           for (const [k, n] of r.sbiCalls) this.sbiBase.set(k, (this.sbiBase.get(k) ?? 0) + n);
         }

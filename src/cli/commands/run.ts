@@ -417,8 +417,8 @@ ${MACHINE_FLAGS_USAGE}
   --restore FILE           resume the VM saved in snapshot FILE instead of booting (the machine and
                            its disks come from the snapshot; only --engine, --net and
                            --vcpu-threads may be given, and --cpus only as the snapshot's).
-                           RAM pages are read from FILE when the guest first touches them
-                           (all at once with vCPU threads); --restore-eager reads them all first
+                           RAM pages are read from FILE when the guest first touches them;
+                           --restore-eager reads them all first
 
 Example:
   typevisor run --kernel vmlinux-6.12-riscv64 --initrd initrd.img --memory 512M --net user,hostfwd=tcp::8080-:80`;
@@ -524,7 +524,7 @@ export const command: Command = {
     const { exit, vm } = await runOnTerminal("run", spec, undefined, hooks);
     if (values.stats) process.stderr.write(formatStats(vm.stats()));
     if (values.stats && restorePath !== undefined && values["restore-eager"] !== true)
-      process.stderr.write(`typevisor: ${vm.board.memory.pagedIn} RAM pages were loaded on first touch\n`);
+      process.stderr.write(`typevisor: ${vm.pagedIn} RAM pages were loaded on first touch\n`);
     if (exit.message) process.stderr.write(`typevisor: ${exit.message}\n`);
     return exit.status;
   },

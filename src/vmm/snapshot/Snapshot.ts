@@ -262,16 +262,14 @@ export function restoreSnapshot(vm: Vm, path: string, opts: { eager?: boolean } 
     // The loader wrote the kernel, initramfs and device tree into the fresh RAM: those pages are the
     // dirty ones; the ones the snapshot does not store must read as zero again.
     const written = mem.takeDirty();
-    // vCPU threads are restored eagerly: each thread has its own GuestMemory over the shared RAM,
-    // while the absent marks and the file reader of a lazy restore are this thread's
-    // (docs/SNAPSHOTS.md, "vCPU threads").
-    const lazy = opts.eager || board.vcpuThreads ? undefined : r.lazyRam(mem.bytes);
+    const lazy = opts.eager ? undefined : r.lazyRam(mem.bytes);
     if (lazy) {
       // Written pages the file stores are absent (their first touch reads the whole page over
       // what the loader wrote); the others must read as zero again.
       for (const p of written) if (lazy.absent[p] === 0) mem.bytes.fill(0, p * SNAPSHOT_PAGE, (p + 1) * SNAPSHOT_PAGE);
       const state = r.json("state") as MachineSavedState;
-      mem.beginLazy(lazy.absent, lazy.pageIn, () => r.close());
+      // vCPU threads open the file themselves and share the marks (VcpuInit.lazyRam).
+      mem.beginLazy(lazy.absent, lazy.pageIn, () => r.close(), resolve(path));
       keepOpen = true;
       restoreMachineState(board, state);
       return { loadedPages: 0, lazyPages: lazy.stored, ms: performance.now() - t0 };

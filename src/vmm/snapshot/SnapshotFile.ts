@@ -321,7 +321,8 @@ export class SnapshotReader {
     const data = s.offset + 16 + bitmap.length;
     // The stored pages are in page order: a page's place in the file is the number of stored pages
     // before it, counted per byte of the bitmap once here.
-    const absent = new Uint8Array(pages);
+    // Shared, so vCPU threads' views of RAM see the same marks (GuestMemory.beginLazy).
+    const absent = new Uint8Array(new SharedArrayBuffer(pages));
     const before = new Uint32Array(bitmap.length);
     let stored = 0;
     for (let i = 0; i < bitmap.length; i++) {

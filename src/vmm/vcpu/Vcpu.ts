@@ -82,6 +82,11 @@ export interface VcpuInit {
    * msip and device interrupt levels are in the shared block already, VcpuSet).
    */
   resume?: HartSavedState;
+  /**
+   * A lazy restore not finished (GuestMemory.absent): the snapshot file and the shared marks. The
+   * thread reads the pages it touches first from the file itself (VcpuWorker.ts opens it).
+   */
+  lazyRam?: { file: string; absent: SharedArrayBuffer };
   /** Instructions per run() between two looks at the attention word and the statistics. */
   slice: number;
   /**
@@ -102,6 +107,8 @@ export interface VcpuReport {
   sfenceVma: number;
   wfi: number;
   sbiCalls: [string, number][];
+  /** RAM pages this thread read in from a lazy restore's file (GuestMemory.pagedIn). */
+  pagedIn: number;
   dbt?: DbtStats;
   hypervisor?: HypervisorStats;
 }
@@ -141,6 +148,12 @@ class RemoteDevice implements BusDevice {
 const SLOW_SLICE_MS = 50;
 const MIN_SLICE = 4096;
 
+/**
+ * Opens a lazy restore's snapshot file on this thread: reads page `page` of RAM into `ram`
+ * (SnapshotReader.lazyRam), and closes the file. Host-specific (Node's VcpuWorker.ts gives it).
+ */
+export type LazyPageSource = (file: string, ram: Uint8Array) => { pageIn: (page: number) => void; close: () => void };
+
 export class Vcpu {
   readonly hart: Hart;
   private readonly sh: VcpuShared;
@@ -149,6 +162,7 @@ export class Vcpu {
   private readonly sbi: Sbi;
   private readonly dbt: Dbt | undefined;
   private readonly mmio: MmioClient;
+  private readonly memory: GuestMemory;
   private readonly timer: { frequency: number; now(): number };
   /** Remote-fence tickets to wait for after the current SBI call: [hart, ticket]. */
   private readonly fences: [number, number][] = [];
@@ -157,6 +171,7 @@ export class Vcpu {
   constructor(
     private readonly init: VcpuInit,
     private readonly send: (m: VcpuMessage) => void,
+    lazyPages?: LazyPageSource,
   ) {
     const h = init.hart;
     this.h = h;
@@ -171,6 +186,12 @@ export class Vcpu {
       wasmMemory: init.memory,
       dirtyLog: init.dirtyLog,
     });
+    this.memory = memory;
+    if (init.lazyRam) {
+      if (!lazyPages) throw new Error("a lazy restore's pages cannot be read on this host's vCPU threads");
+      const src = lazyPages(init.lazyRam.file, memory.bytes);
+      memory.beginLazy(new Uint8Array(init.lazyRam.absent), src.pageIn, src.close);
+    }
     this.mmio = new MmioClient(init.mmio, h, () => sh.run() === RUN_STOP);
     const bus = new IoBus("mmio");
     for (const d of init.devices) bus.map(d.base, d.size, new RemoteDevice(d.name, d.base, this.mmio));
@@ -443,6 +464,7 @@ export class Vcpu {
         sfenceVma: s.sfenceVma,
         wfi: s.wfi,
         sbiCalls: [...this.sbi.calls],
+        pagedIn: this.memory.pagedIn,
         ...(this.dbt ? { dbt: this.dbt.stats } : {}),
         ...(this.hart.hyp ? { hypervisor: { ...this.hart.hyp.stats } } : {}),
       },

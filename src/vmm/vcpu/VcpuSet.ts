@@ -163,6 +163,9 @@ export class VcpuSet {
         slice: opts.slice,
         optimizingTier: optimizingCompiler() !== undefined,
         ...(resume ? { resume: resume[h]! } : {}),
+        ...(mem.absent && mem.lazySource
+          ? { lazyRam: { file: mem.lazySource, absent: mem.absent.buffer as SharedArrayBuffer } }
+          : {}),
       };
       const thread = spawnVcpu(init, {
         message: (m) => {

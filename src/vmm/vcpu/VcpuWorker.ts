@@ -3,6 +3,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { Vcpu, type VcpuInit, type VcpuMessage } from "./Vcpu.js";
 import { setWasmTiering } from "../../dbt/WasmTiering.js";
+import { SnapshotReader } from "../snapshot/SnapshotFile.js";
 
 const port = parentPort;
 if (port) {
@@ -12,6 +13,16 @@ if (port) {
   // thread got TurboFan. (Its compile switches the process's flags for a moment, so a unit another
   // thread compiles then may come out of TurboFan too: slower to compile, the same code.)
   if (init.optimizingTier) setWasmTiering({ tierUp: false });
-  const vcpu = new Vcpu(init, (m: VcpuMessage) => port.postMessage(m));
+  const vcpu = new Vcpu(
+    init,
+    (m: VcpuMessage) => port.postMessage(m),
+    (file, ram) => {
+      // The same file the VMM thread restored from, opened again on this thread.
+      const r = new SnapshotReader(file);
+      const lazy = r.lazyRam(ram);
+      if (!lazy) throw new Error(`snapshot '${file}': its RAM cannot be read page by page`);
+      return { pageIn: lazy.pageIn, close: () => r.close() };
+    },
+  );
   vcpu.run();
 }

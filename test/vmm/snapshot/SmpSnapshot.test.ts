@@ -51,6 +51,16 @@ test(
       all += last.out;
       // The restore ran on two vCPU threads.
       assert.match(last.err, /vCPU 1: \d+ instructions/);
+      // A lazy restore onto the threads: they read the pages they touched from the file (the
+      // guest's code, stacks and both 1 MiB regions, whose contents each hart checks).
+      const lazy = await runUntil(
+        ["--restore", join(dir, "s2.snap"), "--stats"],
+        (out) => smpCounts(out, "A").length >= 3 && smpCounts(out, "B").length >= 3,
+      );
+      assert.match(lazy.err, /RAM pages are loaded on first touch/);
+      const paged = Number(/(\d+) RAM pages were loaded on first touch/.exec(lazy.err)?.[1]);
+      assert.ok(paged >= 512, `only ${paged} pages loaded on first touch:\n${lazy.err}`);
+      assert.doesNotMatch(lazy.out, /^X\d$/m, "a hart found a page of its region wrong");
       for (const tag of ["A", "B"] as const) {
         const n = smpCounts(all, tag).length;
         assert.ok(n >= 15, `hart ${tag}: only ${n} counts`);

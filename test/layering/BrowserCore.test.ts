@@ -39,6 +39,7 @@ export const HOST_FILES: Record<string, string> = {
   "dbt/CompileWorkerThread.ts": "the compile worker's thread",
   "dbt/Lockstep.ts": "run-elf --lockstep debugging",
   "vmm/NodeBackends.ts": "the host backends of the CLI and the daemon: files, passt, TAP, 9p",
+  "vmm/BootFile.ts": "kernel, initramfs and firmware files read again at a reboot (the CLI, the daemon, snapshots)",
   "vmm/vcpu/spawnVcpu.ts": "starts vCPU threads (worker_threads); the page's build substitutes Web Workers",
   "vmm/vcpu/VcpuWorker.ts": "a vCPU thread's entry (worker_threads)",
   "vmm/vcpu/ThreadClock.ts": "the process-wide clock of the vCPU threads (process.hrtime); substituted in the page",

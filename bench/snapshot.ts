@@ -4,7 +4,10 @@
 // at once; also the snapshot's size and time, the deflated variant, and the resident memory of an
 // idle restored clone against the booted VM (clone density). One run per RAM size.
 //
-//   npx tsc -p . && node dist/bench/snapshot.js [--memory 128M,1G] [--restores 3]
+//   npx tsc -p . && node dist/bench/snapshot.js [--memory 128M,1G] [--restores 3] [--cpus 2]
+//
+// --cpus N > 1 runs the guest on N vCPU threads (snapshots gather the threads' harts, restores
+// start N threads: docs/SNAPSHOTS.md "vCPU threads").
 //
 // A raw snapshot restores lazily (pages read on first touch, docs/SNAPSHOTS.md) or, with
 // --restore-eager, eagerly; the two are run alternately. A deflated one always restores eagerly.
@@ -21,6 +24,7 @@ const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : def);
 const sizes = arg("--memory", "128M,1G").split(",");
 const restores = Number(arg("--restores", "3"));
+const cpus = arg("--cpus", "1");
 const TV = "bin/typevisor.js";
 
 interface Run {
@@ -61,7 +65,7 @@ try {
     const disk = join(dir, `disk-${mem}.ext4`);
     copyFileSync(img.disk!, disk);
     const snap = join(dir, `s-${mem}.tvsnap`);
-    const base = ["--kernel", img.kernel, "--initrd", img.initrd, "--disk", disk, "--memory", mem];
+    const base = ["--kernel", img.kernel, "--initrd", img.initrd, "--disk", disk, "--memory", mem, "--cpus", cpus];
     const boot = start([...base, "--snapshot-on-exit", snap]);
     const bootMs = await until(boot, /typevisor:\/# /, 600_000);
     boot.p.stdin!.write("echo B$((6*7))\n");

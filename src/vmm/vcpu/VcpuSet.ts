@@ -208,6 +208,8 @@ export class VcpuSet {
       for (;;) {
         const v = Atomics.load(sh.ctl, i);
         if (v - target(h) >= 0) break;
+        // Threads that are ending (the guest powered off or rebooted meanwhile) answer nothing.
+        if (sh.run() === RUN_STOP) throw new Error(`vCPU ${h} is stopping (the guest powered off or rebooted)`);
         const left = until - performance.now();
         if (left <= 0) throw new Error(`vCPU ${h} did not ${what} within ${PARK_TIMEOUT_MS / 1000} s`);
         const r = waitAsync(sh.ctl, i, v, Math.min(left, 100));

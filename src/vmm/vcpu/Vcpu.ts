@@ -435,6 +435,8 @@ export class Vcpu {
       }
     }
     this.report();
+    // A lazy restore's file, opened by this thread: descriptors outlive a thread that ends.
+    this.memory.endLazy();
   }
 
   /** wfi: sleep on the attention word until the hart's next timer deadline (no CPU while idle). */

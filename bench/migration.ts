@@ -90,20 +90,20 @@ try {
   await waitConsole(a, name, (t) => /typevisor:\/# /.test(t), 600_000, "the shell");
 
   /** Migrates the VM from `at` to `other` under a new name; false if the source refused. */
-  const migrate = async (label: string): Promise<boolean> => {
+  const migrate = async (label: string, bound = maxDowntimeMs): Promise<boolean> => {
     const as = `g${++serial}`;
     const t0 = performance.now();
     const m = await call(at.ep, "POST", `/v1/vms/${name}/migrate`, {
       to: other.ep.url,
       token: TOKEN,
-      maxDowntimeMs,
+      maxDowntimeMs: bound,
       name: as,
     });
     const wall = performance.now() - t0;
     const load = loadavg()[0]!.toFixed(1);
     if (m.status !== 200) {
       rows.push(
-        `| ${memoryMiB} MiB | ${label} | refused: ${(m.body as { error?: string }).error ?? m.text} | | | | | ${maxDowntimeMs} ms | ${load} |`,
+        `| ${memoryMiB} MiB | ${label} | refused: ${(m.body as { error?: string }).error ?? m.text} | | | | | ${bound} ms | ${load} |`,
       );
       process.stderr.write(rows.at(-1)! + "\n");
       return false;
@@ -114,7 +114,7 @@ try {
       }
     ).result;
     rows.push(
-      `| ${memoryMiB} MiB | ${label} | ${res.rounds} | ${(res.bytesSent / 2 ** 20).toFixed(1)} MiB | ${(res.finalBytes / 2 ** 20).toFixed(1)} MiB | ${(wall / 1000).toFixed(2)} s | ${res.downtimeMs.toFixed(0)} ms | ${maxDowntimeMs} ms | ${load} |`,
+      `| ${memoryMiB} MiB | ${label} | ${res.rounds} | ${(res.bytesSent / 2 ** 20).toFixed(1)} MiB | ${(res.finalBytes / 2 ** 20).toFixed(1)} MiB | ${(wall / 1000).toFixed(2)} s | ${res.downtimeMs.toFixed(0)} ms | ${bound} ms | ${load} |`,
     );
     process.stderr.write(rows.at(-1)! + "\n");
     [at, other] = [other, at];
@@ -127,14 +127,18 @@ try {
     // The marker is computed by the shell, so the echoed command line does not match it.
     const mark = `M${1000 + rate}`;
     type(at, name, `echo M$((1000+${rate})); /mnt/dirtier ${bufferMiB} ${rate} & D=$!`);
-    const before = await waitConsole(at, name, (t) => passes(t, mark).length >= 3, 300_000, `3 passes at ${rate} MB/s`);
+    // The rate over passes 2-5: the first one is slower (the guest kernel faults the buffer in) and
+    // the next may catch up with the schedule unpaced.
+    const before = await waitConsole(at, name, (t) => passes(t, mark).length >= 5, 300_000, `5 passes at ${rate} MB/s`);
     const p = passes(before, mark);
-    const [p0, t0] = p[0]!;
+    const [p0, t0] = p[1]!;
     const [p1, t1] = p.at(-1)!;
     const reached = ((p1 - p0) * bufferMiB * 1.048576) / ((t1 - t0) / 1000);
     const label = `dirtier ${bufferMiB} MiB at ${rate === 0 ? "full speed" : `${rate} MB/s`}: ${reached.toFixed(1)} MB/s reached`;
     const source = { h: at, vm: name };
-    if (await migrate(label)) {
+    // A guest that dirties faster than the link carries is refused at the target: once more with ten
+    // times the bound, to see what it would cost.
+    if ((await migrate(label)) || (await migrate(`${label} (again)`, 10 * maxDowntimeMs))) {
       const after = await waitConsole(
         at,
         name,

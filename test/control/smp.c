@@ -5,7 +5,8 @@
 // must carry on the timers too. Hart 0 starts hart 1 through SBI HSM hart_start. Before each count
 // a hart checks that every page of its own 1 MiB region holds its previous count and writes the new
 // one there: a page a snapshot or migration lost (the dirty log missing a store) prints "X<hart>"
-// and stops the hart.
+// and stops the hart. Hart 0 also pings hart 1 with an IPI and a remote fence after every count
+// (see ping below).
 #include <stdint.h>
 
 // Both harts enter at _start: hart 0 from the board (a0 = 0), hart 1 from hart_start (a0 = 1).
@@ -15,15 +16,22 @@ __asm__(".text\n.globl _start\n_start:\n bnez a0, 2f\n lla sp, stack0_top\n call
 
 #define UART ((volatile uint8_t *)0x10000000)
 
-static long sbi(long ext, long fid, long a0, long a1, long a2) {
+static long sbi4(long ext, long fid, long a0, long a1, long a2, long a3) {
   register long r0 __asm__("a0") = a0;
   register long r1 __asm__("a1") = a1;
   register long r2 __asm__("a2") = a2;
+  register long r3 __asm__("a3") = a3;
   register long r6 __asm__("a6") = fid;
   register long r7 __asm__("a7") = ext;
-  __asm__ volatile("ecall" : "+r"(r0), "+r"(r1) : "r"(r2), "r"(r6), "r"(r7) : "memory");
+  __asm__ volatile("ecall" : "+r"(r0), "+r"(r1) : "r"(r2), "r"(r3), "r"(r6), "r"(r7) : "memory");
   return r0;
 }
+static long sbi(long ext, long fid, long a0, long a1, long a2) { return sbi4(ext, fid, a0, a1, a2, 0); }
+
+// Ping-pong: hart 0 stores its count in ping, sends hart 1 an IPI and a remote sfence.vma, and waits
+// until hart 1, woken by the IPI (SSIP), copied ping to ack. An IPI or fence a snapshot lost would
+// stop both counts.
+static uint64_t ping, ack;
 
 #define REGION_PAGES 256
 static uint64_t region[2][REGION_PAGES * 512] __attribute__((aligned(4096)));
@@ -72,12 +80,16 @@ static uint64_t now(void) {
 }
 
 void main1(void) {
-  __asm__ volatile("csrs sie, %0" ::"r"(1 << 5));  // STIE: wfi wakes on the timer (SIE stays 0)
+  __asm__ volatile("csrs sie, %0" ::"r"((1 << 5) | (1 << 1)));  // STIE, SSIE: wfi wakes (SIE stays 0)
   for (uint64_t n = 1;; n++) {
     sbi(0x54494D45, 0, now() + 20000, 0, 0);  // TIME set_timer: 2 ms at 10 MHz
     for (;;) {
       uint64_t sip;
       __asm__ volatile("csrr %0, sip" : "=r"(sip));
+      if (sip & (1 << 1)) {
+        __asm__ volatile("csrc sip, %0" ::"r"(1 << 1));
+        __atomic_store_n(&ack, __atomic_load_n(&ping, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+      }
       if (sip & (1 << 5)) break;
       __asm__ volatile("wfi");
     }
@@ -98,5 +110,9 @@ void main0(void) {
       for (;;) {}
     }
     line('A', n);
+    __atomic_store_n(&ping, n, __ATOMIC_RELEASE);
+    if (sbi(0x735049, 0, 2, 0, 0) != 0) line('E', 2);                  // IPI send_ipi(hart 1)
+    if (sbi4(0x52464E43, 1, 2, 0, 0, -1) != 0) line('E', 3);           // RFENCE remote_sfence_vma(hart 1, all)
+    while (__atomic_load_n(&ack, __ATOMIC_ACQUIRE) != n) {}
   }
 }

@@ -41,6 +41,16 @@ async function startCounter(name: string): Promise<void> {
 
 test("vm snapshot / vm restore of a 2-vCPU VM: clones go on with both harts' counts", { skip }, async () => {
   await startCounter("p");
+  // Snapshots of the running VM pause it, gather the threads' harts and resume it: it counts on.
+  for (const name of ["run1", "run2"]) {
+    const before = await consoleText(a.ep, "p");
+    assert.equal((await call(a.ep, "POST", "/v1/vms/p/snapshot", { name })).status, 201);
+    await waitFor("p counts on after a snapshot", async () => {
+      const t = await consoleText(a.ep, "p");
+      return (["A", "B"] as const).every((h) => smpCounts(t, h).length >= smpCounts(before, h).length + 3);
+    });
+  }
+  assertSmpContinuous(await consoleText(a.ep, "p"), "p after two snapshots");
   // Paused first, so the console read below ends exactly where the snapshot is.
   assert.equal((await call(a.ep, "POST", "/v1/vms/p/pause")).status, 200);
   const s = await call(a.ep, "POST", "/v1/vms/p/snapshot", { name: "smp" });

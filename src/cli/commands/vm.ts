@@ -395,12 +395,12 @@ export const command: Command = {
             ...(values["copy-disks"] ? { copyDisks: true } : {}),
           })) as {
             destination: string;
-            result: { rounds: number; bytesSent: number; totalMs: number; downtimeMs: number };
+            result: { rounds: number; bytesSent: number; diskBytesSent?: number; totalMs: number; downtimeMs: number };
           };
           out(
             r,
             () =>
-              `${ref}: migrated to ${values.to} (VM ${r.destination}): ${r.result.rounds} rounds, ${(r.result.bytesSent / 2 ** 20).toFixed(1)} MiB, ${r.result.totalMs.toFixed(0)} ms total, ${r.result.downtimeMs.toFixed(0)} ms downtime\n`,
+              `${ref}: migrated to ${values.to} (VM ${r.destination}): ${r.result.rounds} rounds, ${(r.result.bytesSent / 2 ** 20).toFixed(1)} MiB${r.result.diskBytesSent ? ` (${(r.result.diskBytesSent / 2 ** 20).toFixed(1)} MiB of it overlays)` : ""}, ${r.result.totalMs.toFixed(0)} ms total, ${r.result.downtimeMs.toFixed(0)} ms downtime\n`,
           );
           return 0;
         }

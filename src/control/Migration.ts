@@ -12,7 +12,7 @@
 // Messages (VmChannel records) source -> destination: hello {ticket, pages}, pages {index, data}
 // (up to BATCH pages), final {state}; destination -> source: started, or error {message}.
 import { timingSafeEqual } from "node:crypto";
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Vm } from "../vmm/Vm.js";
 import type { VirtBoard } from "../vmm/VirtBoard.js";
@@ -359,6 +359,8 @@ export async function receiveMigration(
   const received = new Uint8Array(pages);
   /** The overlay files being written, by disk index. */
   const files = new Map<number, number>();
+  /** The size each copied overlay file may reach (its size here before the copy). */
+  const limits = new Map<number, number>();
   try {
     return await receive();
   } finally {
@@ -382,9 +384,18 @@ export async function receiveMigration(
         // The first piece truncates: the destination's overlay was created empty when its disk opened.
         let fd = files.get(m.disk);
         if (fd === undefined) {
+          // The overlay this VM created for the disk has its full size already (CowOverlay.open
+          // sizes the sparse file for every cluster), and the source's file has the same layout:
+          // that size bounds what the source may write, so a bad offset cannot grow a host file.
+          limits.set(m.disk, fileSize(path));
           fd = openSync(path, "w", 0o600);
           files.set(m.disk, fd);
         }
+        const limit = limits.get(m.disk) ?? 0;
+        if (!Number.isSafeInteger(m.offset) || m.offset < 0 || m.offset + m.data.length > limit)
+          throw new Error(
+            `the source sent disk ${m.disk} data at bytes ${m.offset}-${m.offset + m.data.length}, beyond its ${limit}-byte overlay file: not the same disk`,
+          );
         let done = 0;
         while (done < m.data.length) done += writeSync(fd, m.data, done, m.data.length - done, m.offset + done);
         if (m.last) {
@@ -399,5 +410,14 @@ export async function receiveMigration(
         throw new Error(`unexpected '${m.t}' message from the source`);
       }
     }
+  }
+}
+
+/** The size of the file at `path`, or 0 if it is missing (then no piece fits: the copy is refused). */
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }

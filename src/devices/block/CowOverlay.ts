@@ -223,6 +223,19 @@ export class CowOverlay implements BlockBackend {
    */
   async refresh(): Promise<void> {
     await this.writeChain;
+    // The file was rewritten whole by someone else: its layout must be the one this overlay reads
+    // (cluster size and virtual size), or the bitmap below would be taken at the wrong place.
+    const hdr = new Uint8Array(24);
+    await readvAll(this.fh, [hdr], 0);
+    const dv = new DataView(hdr.buffer);
+    if (
+      !MAGIC.every((b, i) => hdr[i] === b) ||
+      dv.getUint32(8, true) !== this.clusterSize ||
+      Number(dv.getBigUint64(16, true)) !== this.size
+    )
+      throw new BlockBackendError(
+        `${this.description}: the copied overlay has another layout (magic, cluster size or disk size differ from this disk's)`,
+      );
     await readvAll(this.fh, [this.bitmap], HEADER);
   }
 

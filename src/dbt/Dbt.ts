@@ -42,6 +42,7 @@ import {
   TLB_ENTRIES,
   TLB_ENTRY_BYTES,
   MIRROR_ENTRIES,
+  mirrorIndex,
   ENG_GEN,
   ENG_VERIFIED,
   VERIFIED_SLOTS,
@@ -583,7 +584,7 @@ export class Dbt implements HartEngine {
 
   /** HartEngine: the hart evicted one virtual page from its fast caches (address-specific SFENCE.VMA). */
   fastPageEvicted(lo: number, hi: number): void {
-    const idx = (lo >>> 12) & (MIRROR_ENTRIES - 1),
+    const idx = mirrorIndex(lo, hi),
       page = lo & ~0xfff;
     for (
       let w = this.e32 + ((ENG_TLB_LOAD + idx * TLB_ENTRY_BYTES) >>> 2);
@@ -751,7 +752,7 @@ export class Dbt implements HartEngine {
     let n = 0,
       fresh = 0;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
-    const midx = (lo >>> 12) & (MIRROR_ENTRIES - 1);
+    const midx = mirrorIndex(lo, hi);
     const tagLo = this.h.fastTagLo,
       tagHi = this.h.fastTagHi,
       fb = this.h.fastBase;

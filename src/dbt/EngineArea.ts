@@ -57,10 +57,22 @@ export const TLB_ENTRIES = 256;
  * fast caches have, a Linux boot missed 0.7 M times on conflicts alone (two pages with the same
  * index), each an exit to the interpreter (docs/DBT.md "Session 4"). With 2048, cpu-workload.sh in
  * a guest missed 1.0-1.25 M times; 8192 entries (32 MiB of address space) cut that to 0.6-0.9 M
- * and the workload's time by ~10%; flushes clear only filled entries, so boots cost the same. Some
- * runs still miss ~15 M times in one part (docs/DBT.md "Session 5: lead": not explained yet).
+ * and the workload's time by ~10%; flushes clear only filled entries, so boots cost the same. The
+ * ~15 M misses of some runs were accesses the translated check could not serve, not lost entries
+ * (docs/DBT.md "Session 6: TLB mirror").
  */
 export const MIRROR_ENTRIES = 8192;
+/**
+ * A virtual page's TLB-mirror index: address bits 12..24 XOR bits 32..44 XOR bits 45..57 (as
+ * translated code computes it: (a ^ (a >>> 20) ^ (a >>> 33)) >>> 12). With bits 12..24 alone, the
+ * kernel's regions (vmalloc, direct map, kernel image), which start at multiples of 2^32 or more,
+ * had their pages at one offset, and the image's pages and their direct-map aliases, at one index:
+ * in some boots two hot kernel pages took turns in one entry, 23 M misses in one workload run
+ * (docs/DBT.md "Session 6: TLB mirror"). User addresses below 4 GiB keep bits 12..24.
+ */
+export function mirrorIndex(lo: number, hi: number): number {
+  return ((lo >>> 12) ^ hi ^ (hi >>> 13)) & (MIRROR_ENTRIES - 1);
+}
 /**
  * Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 addend (host page offset minus
  * the low 32 bits of the virtual page: host = (u32)vaddr + addend), i32 host page offset (for eviction).
@@ -68,7 +80,7 @@ export const MIRROR_ENTRIES = 8192;
 export const TLB_ENTRY_BYTES = 16;
 /**
  * Tag of an empty entry: bit 11 set, which no compared value has (the compare keeps only the page
- * number and the low alignment bits 0..2), so an empty entry never hits.
+ * number, and for AMOs the low alignment bits 0..2), so an empty entry never hits.
  */
 export const TLB_EMPTY = 0x800;
 

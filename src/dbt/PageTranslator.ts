@@ -689,7 +689,8 @@ export class PageTranslator {
    */
   private mirrorLookup(c: CodeWriter, tlb: number, sizeLog2: number, atomic: boolean, off: number, refund: number, dOut: number, group: number): void {
     const E = this.engineOffset;
-    // entry = ((a >>> 12) & (MIRROR_ENTRIES - 1)) * 16 = (a >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
+    // entry = mirrorIndex(a) * 16 = ((a ^ (a >>> 20) ^ (a >>> 33)) >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
+    c.localGet(L_A).i64Const(20, 0).op(Op.I64ShrU).op(Op.I64Xor).localGet(L_A).i64Const(33, 0).op(Op.I64ShrU).op(Op.I64Xor);
     c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
     c.mem(Op.I64Load, 3, E + tlb);
     // A br_if, not an if-block: Liftoff keeps its cached registers (memory start, instance) across a

@@ -764,13 +764,18 @@ export class Dbt implements HartEngine {
       if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
       const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + midx * TLB_ENTRY_BYTES) >>> 2);
       if (this.eng32[w] !== page || this.eng32[w + 1] !== hi) fresh++;
+      // Every entry in use is on the filled list already (a fill or a put-back listed it), so only an
+      // empty one is listed: a replaced entry (two pages of one index taking turns) listed again made
+      // the list overflow, and the next U/S switch flush everything (3x the flushes in a slow run).
+      if (this.eng32[w] === TLB_EMPTY) {
+        if (this.filledCount < this.filled.length) this.filled[this.filledCount] = w;
+        this.filledCount++;
+      }
       // addend: host offset = low 32 bits of the virtual address + addend (mod 2^32), one add in wasm
       this.eng32[w] = page;
       this.eng32[w + 1] = hi;
       this.eng32[w + 2] = (host - page) | 0;
       this.eng32[w + 3] = host;
-      if (this.filledCount < this.filled.length) this.filled[this.filledCount] = w;
-      this.filledCount++;
       n++;
     }
     if (n > 0 && fresh === 0) this.stats.mirrorRefills++;

@@ -6,7 +6,7 @@ import { ExitReason } from "../../src/riscv/Hart.js";
 import { lockstep, compareHarts } from "../../src/dbt/Lockstep.js";
 import { formatDbtStats } from "../../src/dbt/Dbt.js";
 import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
-import { pair, rewriteLoop, runBothToLoadFault } from "./machine.js";
+import { mretToS, pair, PTE, rewriteLoop, runBothToLoadFault } from "./machine.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
@@ -547,13 +547,7 @@ test(
     csrw stvec, t0
     li t0, 0x100           # ecall from U -> S
     csrw medeleg, t0
-    li t0, 0x1800
-    csrc mstatus, t0
-    li t0, 0x800           # MPP = S
-    csrs mstatus, t0
-    la t0, sstart
-    csrw mepc, t0
-    mret
+    ${mretToS("sstart")}
 sstart:
     li s0, 0x80100000      # kernel data
     li s1, 400             # round trips
@@ -598,13 +592,7 @@ ucode:
 `);
     for (const m of [a, b]) {
       const w = (addr: number, v: bigint) => m.memory.writeU64(gpa(addr), v);
-      const V = 1n,
-        R = 2n,
-        W = 4n,
-        X = 8n,
-        U = 16n,
-        A = 64n,
-        D = 128n;
+      const { V, R, W, X, U, A, D } = PTE;
       // root: 0x80000000 gigapage (S), entry 0 -> level-1 table at PT + 0x2000 -> level-0 table at PT + 0x1000
       w(PT + 8 * 2, (BigInt(RAM_BASE >>> 12) << 10n) | V | R | W | X | A | D);
       w(PT, (BigInt((PT + 0x2000) >>> 12) << 10n) | V);

@@ -94,3 +94,17 @@ export function runBothToLoadFault(a: DbtMachine, b: DbtMachine): void {
   assert.equal(a.hart.exitCause, 5);
   assert.equal(compareHarts(a.hart, b.hart, true), undefined);
 }
+
+/** Assembly: from M-mode into S-mode at `label` (mstatus.MPP = S, mepc, mret). */
+export const mretToS = (label: string): string => `
+    li t0, 0x1800
+    csrc mstatus, t0
+    li t0, 0x800           # MPP = S
+    csrs mstatus, t0
+    la t0, ${label}
+    csrw mepc, t0
+    mret
+`;
+
+/** Sv39/48/57 PTE bits (Privileged ISA 4.3.1). */
+export const PTE = { V: 1n, R: 2n, W: 4n, X: 8n, U: 16n, A: 64n, D: 128n } as const;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ExitReason } from "../../src/riscv/Hart.js";
 import { lockstep } from "../../src/dbt/Lockstep.js";
 import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
-import { pair } from "./machine.js";
+import { mretToS, pair, PTE } from "./machine.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
@@ -21,13 +21,7 @@ test("two pages whose addresses differ only above bit 31 do not evict each other
     li t0, 0x8000000000000000 | (${PT} >> 12)
     csrw satp, t0
     sfence.vma
-    li t0, 0x1800
-    csrc mstatus, t0
-    li t0, 0x800           # MPP = S
-    csrs mstatus, t0
-    la t0, sstart
-    csrw mepc, t0
-    mret
+    ${mretToS("sstart")}
 sstart:
     li s0, 0x80100000          # the same physical page through two gigapages:
     li s1, 0xffffffc080100000  # low 32 bits equal, bits 32..38 not
@@ -44,12 +38,7 @@ sstart:
     ebreak
   `);
   for (const m of [a, b]) {
-    const V = 1n,
-      R = 2n,
-      W = 4n,
-      X = 8n,
-      A = 64n,
-      D = 128n;
+    const { V, R, W, X, A, D } = PTE;
     const giga = (BigInt(RAM_BASE >>> 12) << 10n) | V | R | W | X | A | D;
     m.memory.writeU64(gpa(PT + 8 * 2), giga); // VA 0x80000000
     m.memory.writeU64(gpa(PT + 8 * 0x102), giga); // VA 0xffffffc080000000

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AptError, AptRoot, AptUnavailableError, BOOT_WITHOUT_IMAGES } from "./AptRoot.js";
-import { CATALOGUE, DEFAULT_IMAGE, findImage, type ImageSpec } from "./Catalogue.js";
+import { CATALOGUE, DEFAULT_IMAGE, IMAGE_ALIASES, findImage, type ImageSpec } from "./Catalogue.js";
 import { DEFAULT_KEYRING, hostSources, pickDebianMirror } from "./HostSources.js";
 import { ImageCache, LockFile } from "./ImageCache.js";
 import { assembleLinux, INITRAMFS_RECIPE_VERSION, LINUX_RECIPE_VERSION } from "./LinuxImage.js";
@@ -56,11 +56,12 @@ function spec(name: string): ImageSpec {
 
 /**
  * The catalogue name for `name`, which may be a former one (IMAGE_ALIASES). An image cached under
- * its former name moves to the current one, so a rename never costs a second download.
+ * a former name moves to the current one (asked by either name), so a rename never costs a second
+ * download.
  */
 function canonicalName(name: string, cache: ImageCache): string {
   const current = findImage(name)?.name ?? name;
-  if (current !== name) cache.adopt(name, current);
+  for (const [former, now] of Object.entries(IMAGE_ALIASES)) if (now === current) cache.adopt(former, current);
   return current;
 }
 

@@ -245,24 +245,29 @@ function writeRootfsManifest(dir: string, name: string, listing: string): void {
   writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
 }
 
-test("the former name debian-rootfs-riscv64 finds the userland image, and a cache under that name moves", async () => {
-  const cache = tempCache();
-  try {
-    const former = cache.dirOf("debian-rootfs-riscv64");
-    mkdirSync(join(former, "root/usr/bin"), { recursive: true });
-    writeFileSync(join(former, "root/usr/bin/true"), "\x7fELF true");
-    const listing = treeListing(join(former, "root"));
-    writeFileSync(join(former, "root.sha256sums"), listing);
-    writeRootfsManifest(former, "debian-rootfs-riscv64", listing);
-    assert.equal(findImage("debian-rootfs-riscv64")?.name, "debian-riscv64-userland");
-    const p = await imagePaths("debian-rootfs-riscv64", cache);
-    assert.equal(p.name, "debian-riscv64-userland");
-    assert.equal(p.root, join(cache.dirOf("debian-riscv64-userland"), "root"));
-    assert.deepEqual(cache.names(), ["debian-riscv64-userland"], "the cached tree moved, nothing is downloaded again");
-  } finally {
-    rmSync(cache.root, { recursive: true, force: true });
-  }
-});
+for (const asked of ["debian-rootfs-riscv64", "debian-riscv64-userland"])
+  test(`a userland image cached under the former name debian-rootfs-riscv64 moves when asked as ${asked}`, async () => {
+    const cache = tempCache();
+    try {
+      const former = cache.dirOf("debian-rootfs-riscv64");
+      mkdirSync(join(former, "root/usr/bin"), { recursive: true });
+      writeFileSync(join(former, "root/usr/bin/true"), "\x7fELF true");
+      const listing = treeListing(join(former, "root"));
+      writeFileSync(join(former, "root.sha256sums"), listing);
+      writeRootfsManifest(former, "debian-rootfs-riscv64", listing);
+      assert.equal(findImage("debian-rootfs-riscv64")?.name, "debian-riscv64-userland");
+      const p = await imagePaths(asked, cache);
+      assert.equal(p.name, "debian-riscv64-userland");
+      assert.equal(p.root, join(cache.dirOf("debian-riscv64-userland"), "root"));
+      assert.deepEqual(
+        cache.names(),
+        ["debian-riscv64-userland"],
+        "the cached tree moved, nothing is downloaded again",
+      );
+    } finally {
+      rmSync(cache.root, { recursive: true, force: true });
+    }
+  });
 
 test("a rootfs image's tree is checked against its listing: a modified file is detected", async () => {
   const cache = tempCache();

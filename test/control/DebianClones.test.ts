@@ -60,7 +60,15 @@ test("10 clones of a booted Debian snapshot: each answers, has its own disk and 
         c,
         `echo C${i}-$((6*7)) > /mnt/clone-id; sync; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo :RND\n`,
       );
-      await waitFor(`${c} answers`, async () => /[0-9a-f]{32}:RND/.test(await consoleOf(c)), 120_000);
+      try {
+        await waitFor(`${c} answers`, async () => /[0-9a-f]{32}:RND/.test(await consoleOf(c)), 120_000);
+      } catch (e) {
+        // What the clone printed tells a lost keystroke from a guest that stopped running.
+        const vm = env!.daemon.vms.get(c);
+        throw new Error(
+          `${(e as Error).message}; ${c} is ${vm.status}, its console ends with:\n${(await consoleOf(c)).slice(-600)}`,
+        );
+      }
       answered.push(Date.now() - t0);
     }),
   );

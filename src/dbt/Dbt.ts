@@ -635,6 +635,11 @@ export class Dbt implements HartEngine {
     this.jcTag = (this.jcGen << 2) | (p === 0 ? 0 : p === 1 ? 1 : 2);
     this.eng32[this.e32 + (ENG_GEN >>> 2)] = this.jcTag;
   }
+  /** Sets a unit slot's ENG_VERIFIED byte (slots past VERIFIED_SLOTS have none: never chained into). */
+  private setVerified(slot: number, verified: boolean): void {
+    if (slot < VERIFIED_SLOTS) this.eng8[this.verified + slot] = verified ? 1 : 0;
+  }
+
   private jcTag = 0;
 
   /**
@@ -932,7 +937,7 @@ export class Dbt implements HartEngine {
           if (pageChanged(unit.snapshot!, this.ram32, host >>> 2)) this.invalidate(unit, host);
           else {
             unit.verifiedGen = this.gen;
-            if (unit.slot < VERIFIED_SLOTS) this.eng8[this.verified + unit.slot] = 1;
+            this.setVerified(unit.slot, true);
           }
         }
         if (unit.fn !== undefined) block = unit.blockAt![off >>> 1]!;
@@ -1163,7 +1168,7 @@ export class Dbt implements HartEngine {
     unit.fn = undefined;
     if (unit.slot >= 0) {
       this.table.set(unit.slot, null);
-      if (unit.slot < VERIFIED_SLOTS) this.eng8[this.verified + unit.slot] = 0;
+      this.setVerified(unit.slot, false);
       this.freeSlots.push(unit.slot);
       unit.slot = -1;
     }
@@ -1258,7 +1263,7 @@ export class Dbt implements HartEngine {
     if (unit.slot >= 0) {
       // The previous translation of the page: its block numbers die with the jump cache's entries.
       this.table.set(unit.slot, null);
-      if (unit.slot < VERIFIED_SLOTS) this.eng8[this.verified + unit.slot] = 0;
+      this.setVerified(unit.slot, false);
       this.freeSlots.push(unit.slot);
       this.newJumpGen();
     }
@@ -1276,7 +1281,7 @@ export class Dbt implements HartEngine {
     // The snapshot is from translation time: if anything else may have written memory since, the
     // page is compared with it before its first entry.
     unit.verifiedGen = job.gen;
-    if (slot < VERIFIED_SLOTS) this.eng8[this.verified + slot] = job.gen === this.gen ? 1 : 0;
+    this.setVerified(slot, job.gen === this.gen);
     if (this.compiler !== undefined) this.stats.compileMs += performance.now() - t0;
   }
 }

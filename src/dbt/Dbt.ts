@@ -97,6 +97,12 @@ export interface DbtOptions {
  * peak RSS: TurboFan's compile memory stays in the malloc arenas of V8's compile threads), far below
  * those of the in-guest workload's hot loops (billions).
  */
+/** The bit of virtual page (hi:lo) in Dbt's set of pages with jump-cache entries (any bits of the pc in the page ignored). */
+function jcPageBit(lo: number, hi: number): number {
+  const v = (lo >>> 12) ^ (hi << 4) ^ (hi >>> 6);
+  return (v ^ (v >>> 10)) & 1023;
+}
+
 export const HOT_TIER = 500_000_000;
 
 export interface DbtStats {
@@ -620,7 +626,16 @@ export class Dbt implements HartEngine {
   private newJumpGen(): void {
     this.jcGen++;
     this.setJumpTag();
+    this.jcPages.fill(0);
   }
+
+  /**
+   * The virtual pages with jump-cache entries made since the last newJumpGen, as a 1024-bit hashed
+   * set (jcPageBit): an address-specific SFENCE.VMA (113 k per Linux boot, nearly all for data
+   * pages) scans the cache for its page only when the page may have entries. The unconditional scan
+   * of 4096 entries was 4% of a boot's vCPU profile (docs/DBT.md "Session 7: lead").
+   */
+  private readonly jcPages = new Int32Array(32);
 
   /**
    * ENG_GEN, the tag of the jump-cache entries translated code may chain through: the generation
@@ -647,6 +662,8 @@ export class Dbt implements HartEngine {
    * other pages' fetch translations stand). Tag 0 never matches ENG_GEN.
    */
   private evictJumpPage(page: number, hi: number): void {
+    const b = jcPageBit(page, hi);
+    if ((this.jcPages[b >>> 5]! & (1 << (b & 31))) === 0) return;
     const e = this.eng32;
     for (let w = this.e32 + (ENG_JC >>> 2), end = w + 4 * JC_ENTRIES; w < end; w += 4)
       if ((e[w]! & ~0xfff) === page && e[w + 1] === hi) e[w + 3] = 0;
@@ -987,6 +1004,8 @@ export class Dbt implements HartEngine {
       eng32[jw + 1] = pcHi;
       eng32[jw + 2] = unit!.slot | (block << 16);
       eng32[jw + 3] = unit!.slot < VERIFIED_SLOTS ? this.jcTag : 0; // beyond ENG_VERIFIED: never chained into
+      const pb = jcPageBit(pcLo, pcHi);
+      this.jcPages[pb >>> 5] = this.jcPages[pb >>> 5]! | (1 << (pb & 31));
       eng32[e32 + (ENG_FPOK >>> 2)] = this.fpOk();
       eng32[e32 + (ENG_VPAGE >>> 2)] = pcLo & ~0xfff;
       eng32[e32 + (ENG_VPAGE >>> 2) + 1] = pcHi;

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { assemble, machine } from "../test/riscv/asm.js";
 import { attachDbt, DBT_ENGINE_BYTES } from "../src/dbt/Dbt.js";
 import { setWasmTiering } from "../src/dbt/WasmTiering.js";
-import { optimizingCompiler } from "../src/dbt/OptimizingCompile.js";
+import { registeredTierUp } from "../src/dbt/TierUp.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "../src/dbt/WasmModuleBuilder.js";
 import { GuestMemory } from "../src/memory/GuestMemory.js";
 import { IoBus } from "../src/memory/IoBus.js";
@@ -112,10 +112,9 @@ if (values.dbt) {
   c.localGet(S1);
   b.addFunction([ValType.I32], [ValType.I64], Array<ValType>(6).fill(ValType.I64), c, "loop");
   const mem = new WebAssembly.Memory({ initial: 1, maximum: 1 });
-  const compile = tier === "hot" ? optimizingCompiler() : undefined;
-  const bytes = b.build();
-  const inst = new WebAssembly.Instance(compile ? compile(bytes) : new WebAssembly.Module(bytes), { e: { m: mem } });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { m: mem } });
   const loop = inst.exports["loop"] as (n: number) => bigint;
+  if (tier === "hot") registeredTierUp()?.(loop);
   loop(1000); // compiled (lazily) and run once, as the translated unit was before its hot loop
   const hw = cpu(() => loop(iters));
   const hn = iters * PER_ITER;

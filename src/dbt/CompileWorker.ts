@@ -11,6 +11,8 @@ export interface CompiledUnit {
   id: number;
   module?: WebAssembly.Module;
   error?: string;
+  /** A tier-up job's reply: its milliseconds on the worker, -1 if it failed. */
+  tierUpMs?: number;
 }
 
 /** A job for the worker. */
@@ -19,6 +21,8 @@ export interface CompileJob {
   bytes: Uint8Array;
   memoryPages: number;
   shared: boolean;
+  /** A tier-up job (UnitCompiler.tierUp): the module whose function "f" TurboFan compiles; bytes are empty. */
+  tierUp?: WebAssembly.Module;
 }
 
 export class CompileWorker implements UnitCompiler {
@@ -30,6 +34,7 @@ export class CompileWorker implements UnitCompiler {
   private taken = 0;
   private nextId = 0;
   private readonly waiting = new Map<number, (m: WebAssembly.Module) => void>();
+  private readonly tierUps = new Map<number, (ms: number) => void>();
   private failure: Error | undefined;
 
   private start(): MessagePort {
@@ -59,6 +64,13 @@ export class CompileWorker implements UnitCompiler {
     (this.port ?? this.start()).postMessage(job);
   }
 
+  tierUp(module: WebAssembly.Module, memoryPages: number, shared: boolean, done: (ms: number) => void): void {
+    const id = this.nextId++;
+    this.tierUps.set(id, done);
+    const job: CompileJob = { id, bytes: new Uint8Array(0), memoryPages, shared, tierUp: module };
+    (this.port ?? this.start()).postMessage(job);
+  }
+
   ready(): boolean {
     return Atomics.load(this.posted, 0) !== this.taken || this.failure !== undefined;
   }
@@ -72,6 +84,11 @@ export class CompileWorker implements UnitCompiler {
       if (m === undefined) return;
       this.taken++;
       const u = m.message;
+      if (u.tierUpMs !== undefined) {
+        this.tierUps.get(u.id)?.(u.tierUpMs);
+        this.tierUps.delete(u.id);
+        continue;
+      }
       const done = this.waiting.get(u.id);
       this.waiting.delete(u.id);
       if (u.error !== undefined || u.module === undefined)

@@ -8,6 +8,8 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { CompiledUnit, CompileJob } from "./CompileWorker.js";
+import { wasmTierUpIntrinsic } from "./WasmTiering.js";
+import type { TierUp } from "./TierUp.js";
 
 const { port, posted } = workerData as { port: MessagePort; posted: Int32Array };
 if (parentPort === null) throw new Error("CompileWorkerThread runs as a worker thread only");
@@ -25,6 +27,8 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 const GC_EVERY = 32;
 let jobs = 0;
+/** This thread's caller of V8's tier-up intrinsic, made at the first tier-up job (null: none). */
+let tierUp: TierUp | null | undefined;
 
 port.on("message", (job: CompileJob) => {
   let reply: CompiledUnit;
@@ -35,15 +39,25 @@ port.on("message", (job: CompileJob) => {
       memory = new WebAssembly.Memory({ initial: job.memoryPages, maximum: job.memoryPages, shared: job.shared });
       memories.set(key, memory);
     }
-    const module = new WebAssembly.Module(job.bytes);
+    const module = job.tierUp ?? new WebAssembly.Module(job.bytes);
     const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep } }).exports["f"] as (
       block: number,
       budget: number,
     ) => number;
-    unit(0, 0);
-    reply = { id: job.id, module };
+    if (job.tierUp !== undefined) {
+      // A hot unit (docs/DBT.md "Session 7: tier-up"): TurboFan compiles its function here, into the
+      // module the vCPU's thread shares, whose instance there runs the new code from its next call.
+      const t0 = performance.now();
+      if (tierUp === undefined) tierUp = wasmTierUpIntrinsic() ?? null;
+      if (tierUp === null) throw new Error("V8's tier-up intrinsic is not available on this thread");
+      tierUp(unit);
+      reply = { id: job.id, tierUpMs: performance.now() - t0 };
+    } else {
+      unit(0, 0);
+      reply = { id: job.id, module };
+    }
   } catch (e) {
-    reply = { id: job.id, error: (e as Error).message };
+    reply = { id: job.id, error: (e as Error).message, ...(job.tierUp !== undefined ? { tierUpMs: -1 } : {}) };
   }
   port.postMessage(reply);
   Atomics.add(posted, 0, 1);

@@ -26,7 +26,7 @@ import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 import { PageTranslator, ExitKind, StepFlags, type TranslatedPage } from "./PageTranslator.js";
 import { currentUnitCompiler, type UnitCompiler } from "./UnitCompiler.js";
-import { optimizingCompiler, type OptimizingCompiler } from "./OptimizingCompile.js";
+import { registeredTierUp, type TierUp } from "./TierUp.js";
 import {
   DBT_ENGINE_BYTES,
   ENG_LOOKUPS,
@@ -52,6 +52,8 @@ import {
   ENG_FFLAGS,
   FPOK_FP,
   FPOK_RNE,
+  ENG_UNIT_INSNS,
+  UNIT_SLOTS,
 } from "./EngineArea.js";
 
 export interface DbtOptions {
@@ -85,8 +87,10 @@ export interface DbtOptions {
    */
   compiler?: UnitCompiler;
   /**
-   * Instructions a unit executes before it is compiled again by the optimizing compiler an entry
-   * point registered (OptimizingCompile.ts; 0: never). Default HOT_TIER (docs/DBT.md "Session 5: code").
+   * Instructions a unit executes before its function is compiled again by TurboFan, in place, with
+   * the tier-up function an entry point registered (TierUp.ts; 0: never): on the compile worker when
+   * the unit compiler has one (UnitCompiler.tierUp), else on this thread. Default HOT_TIER
+   * (docs/DBT.md "Session 7: tier-up").
    */
   hotTier?: number;
 }
@@ -146,9 +150,19 @@ export interface DbtStats {
    * (misaligned ones, which the interpreter splits), not entries lost (docs/DBT.md "Session 6: TLB mirror").
    */
   mirrorRefills: number;
-  /** Units compiled again by the optimizing compiler (DbtOptions.hotTier), and the time it took. */
-  optimized: number;
-  optimizeMs: number;
+  /**
+   * Units whose function TurboFan compiled in place (DbtOptions.hotTier), how many of them on the
+   * unit compiler's thread, and the milliseconds it took on this (the vCPU's) thread and on the
+   * compiler's; tier-ups that failed; translations of a page whose previous translation was tiered up.
+   */
+  tieredUp: number;
+  tieredUpOffThread: number;
+  tierUpMs: number;
+  tierUpOffThreadMs: number;
+  tierUpFailures: number;
+  retranslatedTiered: number;
+  /** Instructions executed by units while they ran TurboFan code (counted at each collection). */
+  tieredInsns: number;
   /** Units dropped because they left wasm too often to pay off. */
   unprofitable: number;
   /** Translations compiled on another thread (UnitCompiler), and those dropped before they were installed. */
@@ -251,7 +265,12 @@ type EnterFn = (slot: number, block: number, budget: number) => number;
  * JS-to-wasm wrapper; calling one exported trampoline that does a call_indirect through a table
  * keeps the JS call site monomorphic (measured: the generic wrapper was the top profile entry).
  */
-function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E: number): EnterFn {
+function makeTrampoline(
+  table: WebAssembly.Table,
+  memory: WebAssembly.Memory,
+  E: number,
+  tierUp: TierUp | undefined,
+): EnterFn {
   const b = new WasmModuleBuilder();
   b.importTable("e", "t", 1);
   const pages = memory.buffer.byteLength / 65536;
@@ -268,13 +287,26 @@ function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E:
     .i32Const(1)
     .op(Op.I32Add)
     .mem(Op.I32Store, 2, E + ENG_CALLS);
-  c.localGet(1).localGet(2).localGet(0).byte(Op.CallIndirect).u32(sig).byte(0x00).localTee(3);
-  c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end(); // kind != Jump
+  c.localGet(1).localGet(2).localGet(0).byte(Op.CallIndirect).u32(sig).byte(0x00).localSet(3);
+  // The unit's instructions: ENG_UNIT_INSNS[slot] += budget given - budget left (the optimizing
+  // tier's hotness, per unit even when chained; docs/DBT.md "Session 7: tier-up").
+  c.localGet(0)
+    .i32Const(UNIT_SLOTS - 1)
+    .op(Op.I32And)
+    .i32Const(2)
+    .op(Op.I32Shl)
+    .localTee(5);
+  c.localGet(5)
+    .mem(Op.I32Load, 2, E + ENG_UNIT_INSNS)
+    .localGet(2)
+    .op(Op.I32Add);
   c.i32Const(0)
     .mem(Op.I32Load, 2, E + ENG_BUDGET)
     .localTee(2)
-    .i32Const(0)
-    .op(Op.I32LeS);
+    .op(Op.I32Sub)
+    .mem(Op.I32Store, 2, E + ENG_UNIT_INSNS);
+  c.localGet(3).op(Op.If).byte(0x40).localGet(3).op(Op.Return).end(); // kind != Jump
+  c.localGet(2).i32Const(0).op(Op.I32LeS);
   c.op(Op.If).byte(0x40).localGet(3).op(Op.Return).end();
   c.i32Const(0)
     .mem(Op.I64Load, 3, E + ENG_PC)
@@ -322,14 +354,12 @@ function makeTrampoline(table: WebAssembly.Table, memory: WebAssembly.Memory, E:
     c,
     "enter",
   );
-  // Every unit call goes through it (~540 M times in the in-guest workload): compiled by the
-  // optimizing tier when an entry point registered one (it is small: ~1 ms).
-  const opt = optimizingCompiler();
-  const bytes = b.build();
-  const inst = new WebAssembly.Instance(opt ? opt(bytes) : new WebAssembly.Module(bytes), {
-    e: { t: table, m: memory },
-  });
-  return inst.exports["enter"] as EnterFn;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { t: table, m: memory } });
+  const enter = inst.exports["enter"] as EnterFn;
+  // Every unit call goes through it (~540 M times in the in-guest workload): TurboFan code at once
+  // when an entry point registered the tier-up (it is small: ~1 ms).
+  tierUp?.(enter);
+  return enter;
 }
 
 class PageUnit {
@@ -357,8 +387,22 @@ class PageUnit {
   /** Instructions executed in this unit's translations since the page was first seen (for hotPages). */
   totalExecuted = 0;
   everTranslated = false;
-  /** Hot enough for the optimizing tier: its translations are compiled by it (DbtOptions.hotTier). */
-  optimized = false;
+  /** The installed translation's module (for a tier-up on the unit compiler's thread). */
+  module: WebAssembly.Module | undefined = undefined;
+  /** Instructions the installed translation executed (ENG_UNIT_INSNS), for DbtOptions.hotTier. */
+  tierExecuted = 0;
+  /** Where the installed translation is in the optimizing tier. */
+  tier = Tier.Liftoff;
+}
+
+/** PageUnit.tier. */
+const enum Tier {
+  Liftoff,
+  /** Compiling with TurboFan on the unit compiler's thread. */
+  Requested,
+  TurboFan,
+  /** The tier-up failed: Liftoff code for good. */
+  Failed,
 }
 
 /** Entries between two checks of whether a unit pays for its entry/exit cost. */
@@ -433,8 +477,13 @@ export function emptyDbtStats(): DbtStats {
     unprofitable: 0,
     compilesOffThread: 0,
     compilesDiscarded: 0,
-    optimized: 0,
-    optimizeMs: 0,
+    tieredUp: 0,
+    tieredUpOffThread: 0,
+    tierUpMs: 0,
+    tierUpOffThreadMs: 0,
+    tierUpFailures: 0,
+    retranslatedTiered: 0,
+    tieredInsns: 0,
     exitsByOpcode: new Array<number>(128).fill(0),
     interpByReason: new Array<number>(INTERP_REASONS.length).fill(0),
   };
@@ -479,6 +528,13 @@ export class Dbt implements HartEngine {
   private readonly hot: number;
   private readonly slice: number;
   private readonly hotTier: number;
+  /** The tier-up function registered on this thread when the translator was made (TierUp.ts). */
+  private readonly tierUpFn: TierUp | undefined;
+  /** The unit in each function-table slot (for ENG_UNIT_INSNS). */
+  private readonly slotUnits: (PageUnit | undefined)[] = [];
+  /** Translated instructions since the dispatcher last collected ENG_UNIT_INSNS, and between two collections. */
+  private sinceCollect = 0;
+  private readonly collectEvery: number;
   private epoch = -1;
   /** Bumped whenever memory may have been written by something other than translated code. */
   private gen = 1;
@@ -541,9 +597,11 @@ export class Dbt implements HartEngine {
       atomics: opts.atomics,
       countMirror: opts.countMirror,
     });
-    this.enter = makeTrampoline(this.table, mem.wasmMemory, E);
+    this.tierUpFn = registeredTierUp();
+    this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
     this.hot = opts.hotThreshold ?? 512;
     this.hotTier = opts.hotTier ?? HOT_TIER;
+    this.collectEvery = this.hotTier > 0 ? Math.min(COLLECT_EVERY, Math.max(this.hotTier >>> 2, 1024)) : COLLECT_EVERY;
     this.atomics = opts.atomics ?? false;
     this.compiler = opts.compiler ?? currentUnitCompiler();
     this.slice = opts.slice ?? 16384;
@@ -564,6 +622,7 @@ export class Dbt implements HartEngine {
 
   /** The n pages whose translations executed the most instructions: [host page offset, instructions]. */
   hotPages(n: number): [number, number][] {
+    this.collectUnitInsns();
     const all: [number, number][] = [];
     this.units.forEach((u, p) => {
       if (u !== undefined && u.totalExecuted > 0) all.push([p << 12, u.totalExecuted]);
@@ -1043,17 +1102,9 @@ export class Dbt implements HartEngine {
       remaining -= done;
       sinceCheck += done;
       u.executed += done;
-      u.totalExecuted += done;
-      if (
-        u.totalExecuted >= this.hotTier &&
-        this.hotTier > 0 &&
-        !u.optimized &&
-        u.fn !== undefined &&
-        optimizingCompiler()
-      ) {
-        u.optimized = true;
-        this.translate(u, host);
-      }
+      // Hotness per unit, chained calls included (ENG_UNIT_INSNS), collected every few million
+      // instructions: each unit's count, not its caller's, decides its tier-up.
+      if ((this.sinceCollect += done) >= this.collectEvery) this.collectUnitInsns();
       if (++u.calls >= PAYOFF_WINDOW) {
         // Code that keeps leaving wasm after a few instructions (F/D, AMOs, CSRs in a loop) is faster
         // in the interpreter than with an exit per few instructions: drop the unit for a while.
@@ -1167,7 +1218,6 @@ export class Dbt implements HartEngine {
 
   private invalidate(unit: PageUnit, host: number): void {
     this.drop(unit, host);
-    unit.optimized = false; // other code now
     unit.totalExecuted = 0;
     this.stats.invalidations++;
   }
@@ -1185,10 +1235,9 @@ export class Dbt implements HartEngine {
     unit.executed = 0;
     unit.interpExits = 0;
     unit.fn = undefined;
+    unit.module = undefined;
     if (unit.slot >= 0) {
-      this.table.set(unit.slot, null);
-      this.setVerified(unit.slot, false);
-      this.freeSlots.push(unit.slot);
+      this.freeSlot(unit.slot);
       unit.slot = -1;
     }
     unit.blockAt = undefined;
@@ -1196,6 +1245,81 @@ export class Dbt implements HartEngine {
     unit.snapshot = undefined;
     unit.dispatches = 0;
     unit.misses = 0;
+  }
+
+  /** Empties a function-table slot, crediting its unit with the instructions counted there. */
+  private freeSlot(slot: number): void {
+    this.collectSlot(slot);
+    this.slotUnits[slot] = undefined;
+    this.table.set(slot, null);
+    this.setVerified(slot, false);
+    this.freeSlots.push(slot);
+  }
+
+  /** Adds one slot's ENG_UNIT_INSNS count to its unit, and tiers the unit up when it is hot. */
+  private collectSlot(slot: number): void {
+    const w = this.e32 + ((ENG_UNIT_INSNS >>> 2) + (slot & (UNIT_SLOTS - 1)));
+    const n = this.eng32[w]!;
+    if (n === 0) return;
+    this.eng32[w] = 0;
+    const u = this.slotUnits[slot];
+    if (u === undefined) return;
+    u.totalExecuted += n;
+    u.tierExecuted += n;
+    if (u.tier === Tier.TurboFan) this.stats.tieredInsns += n;
+    if (u.tierExecuted >= this.hotTier && this.hotTier > 0 && u.tier === Tier.Liftoff) this.tierUp(u);
+  }
+
+  /**
+   * Collects the per-slot instruction counts (ENG_UNIT_INSNS) into the units. Slots beyond
+   * UNIT_SLOTS share counters with lower ones (a boot uses ~1,100 slots): their counts go to the
+   * lower slot's unit.
+   */
+  private collectUnitInsns(): void {
+    this.sinceCollect = 0;
+    const n = Math.min(this.nextSlot, UNIT_SLOTS);
+    for (let s = 0; s < n; s++) this.collectSlot(s);
+  }
+
+  /**
+   * The optimizing tier (docs/DBT.md "Session 7: tier-up"): TurboFan compiles the unit's installed
+   * function in place, on the unit compiler's thread when it has one (its module is shared with this
+   * thread, whose instance runs the new code from its next call), else here.
+   */
+  private tierUp(u: PageUnit): void {
+    const tierUp = this.tierUpFn;
+    if (tierUp === undefined || u.fn === undefined || u.module === undefined) return;
+    const st = this.stats;
+    const compiler = this.compiler;
+    if (compiler?.tierUp !== undefined) {
+      u.tier = Tier.Requested;
+      const fn = u.fn;
+      const mem = this.hart.memory;
+      const pages = mem.wasmMemory.buffer.byteLength / 65536;
+      compiler.tierUp(u.module, pages, mem.buffer instanceof SharedArrayBuffer, (ms) => {
+        const current = u.fn === fn; // else retranslated meanwhile: the new translation starts in Liftoff
+        if (ms < 0) {
+          st.tierUpFailures++;
+          if (current) u.tier = Tier.Failed;
+          return;
+        }
+        st.tieredUp++;
+        st.tieredUpOffThread++;
+        st.tierUpOffThreadMs += ms;
+        if (current) u.tier = Tier.TurboFan;
+      });
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      tierUp(u.fn);
+      u.tier = Tier.TurboFan;
+      st.tieredUp++;
+    } catch {
+      u.tier = Tier.Failed; // Liftoff's code stays
+      st.tierUpFailures++;
+    }
+    st.tierUpMs += performance.now() - t0;
   }
 
   private translate(unit: PageUnit, host: number): void {
@@ -1219,10 +1343,7 @@ export class Dbt implements HartEngine {
     const shared = mem.buffer instanceof SharedArrayBuffer;
     b.importMemory("e", "m", pages, pages, shared);
     if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
-    // The optimizing tier's module must differ from the Liftoff one, or V8 hands back the cached one.
-    const opt = unit.optimized ? optimizingCompiler() : undefined;
-    const name = opt ? "o" : "f";
-    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, name);
+    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, "f");
     const bytes = b.build();
     const job: PendingUnit = {
       unit,
@@ -1246,30 +1367,12 @@ export class Dbt implements HartEngine {
     st.insnsTranslated += tp.insns;
     st.modules++;
     st.wasmBytes += bytes.length;
-    if (opt !== undefined) {
-      // The optimizing tier compiles here, on the vCPU's thread (see OptimizingCompile.ts), and
-      // replaces any translation of the page still being compiled elsewhere.
-      if (unit.pending !== undefined) unit.pending.cancelled = true;
-      this.install(job, this.compileOptimized(opt, bytes));
-    } else if (compiler !== undefined) {
+    if (compiler !== undefined) {
       unit.pending = job;
       st.compilesOffThread++;
       compiler.compile(bytes, pages, shared, (m) => this.install(job, m));
     } else this.install(job, new WebAssembly.Module(bytes));
     st.compileMs += performance.now() - t0;
-  }
-
-  private compileOptimized(opt: OptimizingCompiler, bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
-    const t0 = performance.now();
-    let module: WebAssembly.Module;
-    try {
-      module = opt(bytes);
-    } catch {
-      module = new WebAssembly.Module(bytes); // the optimizing compiler failed: keep Liftoff's code
-    }
-    this.stats.optimized++;
-    this.stats.optimizeMs += performance.now() - t0;
-    return module;
   }
 
   /** Makes a compiled translation the unit's code (unless the unit was dropped meanwhile). */
@@ -1281,12 +1384,11 @@ export class Dbt implements HartEngine {
     const inst = new WebAssembly.Instance(module, { e: { m: this.hart.memory.wasmMemory, s: this.step } });
     if (unit.slot >= 0) {
       // The previous translation of the page: its block numbers die with the jump cache's entries.
-      this.table.set(unit.slot, null);
-      this.setVerified(unit.slot, false);
-      this.freeSlots.push(unit.slot);
+      this.freeSlot(unit.slot);
       this.newJumpGen();
     }
-    unit.fn = (inst.exports["f"] ?? inst.exports["o"]) as UnitFn; // "o": the optimizing tier's
+    unit.fn = inst.exports["f"] as UnitFn;
+    unit.module = module;
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.nextSlot++;
@@ -1294,6 +1396,10 @@ export class Dbt implements HartEngine {
     }
     this.table.set(slot, unit.fn);
     unit.slot = slot;
+    this.slotUnits[slot] = unit;
+    if (unit.tier === Tier.TurboFan || unit.tier === Tier.Requested) this.stats.retranslatedTiered++;
+    unit.tier = Tier.Liftoff;
+    unit.tierExecuted = 0;
     unit.blockAt = job.page.blockAt;
     unit.covered = job.page.covered;
     unit.snapshot = job.snapshot;
@@ -1304,6 +1410,13 @@ export class Dbt implements HartEngine {
     if (this.compiler !== undefined) this.stats.compileMs += performance.now() - t0;
   }
 }
+
+/**
+ * Translated instructions between two collections of the per-slot counts (ENG_UNIT_INSNS), at most:
+ * far below 2^31 (the counters are i32); ~500 collections per Linux boot, each a pass over the slots
+ * in use (~1,100). A quarter of hotTier when that is smaller.
+ */
+const COLLECT_EVERY = 1 << 22;
 
 /** A translation being compiled elsewhere (UnitCompiler). */
 interface PendingUnit {
@@ -1327,7 +1440,7 @@ export function formatDbtStats(s: DbtStats): string {
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), misses whose page the mirror held ${s.mirrorRefills}, dropped as unprofitable ${s.unprofitable}`,
-    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread); hot units compiled again by TurboFan ${s.optimized} (${s.optimizeMs.toFixed(1)} ms)`,
+    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread); units tiered up to TurboFan ${s.tieredUp} (${s.tieredUpOffThread} on the worker thread, ${s.tierUpOffThreadMs.toFixed(1)} ms there; ${s.tieredUp - s.tieredUpOffThread} on the vCPU's thread, ${s.tierUpMs.toFixed(1)} ms; ${s.tierUpFailures} failed; ${s.retranslatedTiered} translations of tiered pages; ${s.tieredInsns} instructions run as TurboFan code)`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0

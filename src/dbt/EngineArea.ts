@@ -96,5 +96,13 @@ export const JC_ENTRIES = 4096;
 export const ENG_TLB_LOAD = ENG_JC + JC_ENTRIES * 16;
 export const ENG_TLB_STORE = ENG_TLB_LOAD + MIRROR_ENTRIES * TLB_ENTRY_BYTES;
 
+/**
+ * Instructions executed per function-table slot (i32 each, UNIT_SLOTS of them, a slot's counter at
+ * (slot & (UNIT_SLOTS - 1))): the trampoline adds each unit call's budget used, the dispatcher
+ * collects them into its units (hotness for the optimizing tier, docs/DBT.md "Session 7: tier-up").
+ */
+export const ENG_UNIT_INSNS = ENG_TLB_STORE + MIRROR_ENTRIES * TLB_ENTRY_BYTES;
+export const UNIT_SLOTS = 16384;
+
 /** Engine-area bytes the translator needs (pass as GuestMemoryOptions.engineBytes). */
-export const DBT_ENGINE_BYTES = ENG_TLB_STORE + MIRROR_ENTRIES * TLB_ENTRY_BYTES;
+export const DBT_ENGINE_BYTES = ENG_UNIT_INSNS + UNIT_SLOTS * 4;

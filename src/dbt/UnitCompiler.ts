@@ -15,6 +15,13 @@ export interface UnitCompiler {
    * `done` is called from a later drain() on this thread.
    */
   compile(bytes: Uint8Array, memoryPages: number, shared: boolean, done: (module: WebAssembly.Module) => void): void;
+  /**
+   * Optional: compiles function "f" of `module` (one this compiler delivered) with the optimizing
+   * compiler, in place (src/dbt/TierUp.ts), off this thread: every instance of the module runs the
+   * new code once it is done. `done` is called from a later drain() with the compile's milliseconds
+   * on the compiler's thread, or -1 if it could not tier up.
+   */
+  tierUp?(module: WebAssembly.Module, memoryPages: number, shared: boolean, done: (ms: number) => void): void;
   /** Whether compiled modules are waiting for drain() (a read of shared memory: cheap enough per dispatch). */
   ready(): boolean;
   /** Calls `done` of every module compiled so far; throws if one failed to compile. */

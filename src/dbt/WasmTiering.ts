@@ -9,7 +9,7 @@
 // tiering budget raised from V8's 1.8 MB so only really hot functions are recompiled, and VMs run
 // Liftoff only.
 import { setFlagsFromString } from "node:v8";
-import { setOptimizingCompiler } from "./OptimizingCompile.js";
+import { setTierUp, type TierUp } from "./TierUp.js";
 
 export interface WasmTiering {
   /** Let V8 recompile hot wasm with TurboFan (false: Liftoff only). */
@@ -27,25 +27,57 @@ export function setWasmTiering(t: WasmTiering): void {
   setFlagsFromString("--wasm-lazy-validation");
   if (!t.tierUp) {
     setFlagsFromString("--liftoff-only");
-    // Units the dispatcher finds hot (DbtOptions.hotTier) are compiled once more by TurboFan: the
-    // flags are switched for that one synchronous compile (V8 reads them when a module is compiled).
-    setOptimizingCompiler((bytes) => {
-      setFlagsFromString("--no-liftoff-only");
-      setFlagsFromString("--no-liftoff");
-      setFlagsFromString("--no-wasm-lazy-compilation");
-      try {
-        return new WebAssembly.Module(bytes);
-      } finally {
-        setFlagsFromString("--wasm-lazy-compilation");
-        setFlagsFromString("--liftoff");
-        setFlagsFromString("--liftoff-only");
-      }
-    });
+    // Units the dispatcher finds hot (DbtOptions.hotTier) are compiled again by TurboFan, one
+    // function at a time, in place (src/dbt/TierUp.ts); without the intrinsic they stay Liftoff code.
+    setTierUp(wasmTierUpIntrinsic());
     return;
   }
-  setOptimizingCompiler(undefined); // V8 tiers up by itself
+  setTierUp(undefined); // V8 tiers up by itself
   setFlagsFromString("--no-liftoff-only");
   setFlagsFromString(`--wasm-tiering-budget=${t.tieringBudget ?? 20_000_000}`);
+}
+
+/** A module exporting "f" = (i32) -> i32 adding 1: what the probe compiles. */
+const PROBE = new Uint8Array([
+  0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 6, 1, 0x60, 1, 0x7f, 1, 0x7f, 3, 2, 1, 0, 7, 5, 1, 1, 0x66, 0, 0, 10, 9, 1, 7, 0,
+  0x20, 0, 0x41, 1, 0x6a, 0x0b,
+]);
+
+/**
+ * V8's %WasmTierUpFunction intrinsic (a test intrinsic of V8, in Node 20 and 22): compiles one
+ * exported wasm function with TurboFan now, on the calling thread, even under --liftoff-only, and
+ * V8 installs the code in the function's module, which every instance on every thread shares
+ * (docs/DBT.md "Session 7: tier-up"). Calling an intrinsic needs --allow-natives-syntax, a
+ * process-wide flag: entry points (and the compile worker's thread, for its own caller) only.
+ * Probed on a small module: undefined where this V8 lacks the intrinsic or it does not produce
+ * TurboFan code (the dispatcher then keeps Liftoff code).
+ */
+export function wasmTierUpIntrinsic(): TierUp | undefined {
+  try {
+    setFlagsFromString("--allow-natives-syntax");
+    // A function body is the only way to reach an intrinsic (it is syntax, not a global).
+    const tierUp = new Function("f", "%WasmTierUpFunction(f)") as TierUp;
+    const f = new WebAssembly.Instance(new WebAssembly.Module(PROBE)).exports["f"] as (x: number) => number;
+    f(1);
+    tierUp(f);
+    if (f(41) !== 42 || isTurboFan(f) === false) return undefined;
+    return tierUp;
+  } catch {
+    return undefined; // SyntaxError: no such intrinsic (or another arity); TypeError: not a wasm function
+  }
+}
+
+/**
+ * Whether an exported wasm function runs TurboFan code now (V8's %IsTurboFanFunction), for tests and
+ * the probe; undefined where V8 cannot tell.
+ */
+export function isTurboFan(fn: unknown): boolean | undefined {
+  try {
+    setFlagsFromString("--allow-natives-syntax");
+    return (new Function("f", "return %IsTurboFanFunction(f)") as (f: unknown) => boolean)(fn);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

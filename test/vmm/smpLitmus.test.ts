@@ -413,7 +413,7 @@ test("vCPU threads: hot units get the optimizing tier the VMM thread's entry poi
   let optimized = 0;
   const out = await runLitmus(COUNTERS(2), 2, "dbt", undefined, {
     engineOptions: { hotTier: 1_000_000 },
-    after: (vm) => (optimized = vm.stats().dbt?.optimized ?? 0),
+    after: (vm) => (optimized = vm.stats().dbt?.tieredUp ?? 0),
   });
   assert.equal(out, "OK\n");
   assert.ok(optimized >= 2, `units compiled by the optimizing tier: ${optimized}`);

@@ -90,8 +90,8 @@ export interface VcpuInit {
   /** Instructions per run() between two looks at the attention word and the statistics. */
   slice: number;
   /**
-   * The VMM thread has the translator's optimizing tier (OptimizingCompile.ts): a compiler the entry
-   * point registered on its own thread, which the vCPU thread's entry point registers again.
+   * The VMM thread has the translator's optimizing tier (src/dbt/TierUp.ts): a tier-up function the
+   * entry point registered on its own thread, which the vCPU thread's entry point registers again.
    */
   optimizingTier: boolean;
 }

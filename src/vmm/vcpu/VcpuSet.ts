@@ -6,7 +6,7 @@
 import type { VirtBoard, BoardEvent } from "../VirtBoard.js";
 import { MmioServer, mmioChannelBuffer } from "./MmioChannel.js";
 import { HartState } from "../Sbi.js";
-import { optimizingCompiler } from "../../dbt/OptimizingCompile.js";
+import { registeredTierUp } from "../../dbt/TierUp.js";
 import type { VcpuInit, VcpuReport } from "./Vcpu.js";
 import type { HartSavedState } from "../../riscv/HartPersist.js";
 import { Irq } from "../../riscv/Trap.js";
@@ -161,7 +161,7 @@ export class VcpuSet {
         clint: { base: clint.base, size: clint.size },
         boot,
         slice: opts.slice,
-        optimizingTier: optimizingCompiler() !== undefined,
+        optimizingTier: registeredTierUp() !== undefined,
         ...(resume ? { resume: resume[h]! } : {}),
         ...(mem.absent && mem.lazySource
           ? { lazyRam: { file: mem.lazySource, absent: mem.absent.buffer as SharedArrayBuffer } }

@@ -8,10 +8,9 @@ import { SnapshotReader } from "../snapshot/SnapshotFile.js";
 const port = parentPort;
 if (port) {
   const init = workerData as VcpuInit;
-  // V8's flags are the process's, but the optimizing tier's compiler is registered per thread (module
-  // state): without it hot units on vCPU threads stayed Liftoff code while one hart on the VMM
-  // thread got TurboFan. (Its compile switches the process's flags for a moment, so a unit another
-  // thread compiles then may come out of TurboFan too: slower to compile, the same code.)
+  // V8's flags are the process's, but the optimizing tier's tier-up function is registered per thread
+  // (module state, and the intrinsic's caller is a function of this thread's isolate): without it
+  // hot units on vCPU threads stayed Liftoff code while one hart on the VMM thread got TurboFan.
   if (init.optimizingTier) setWasmTiering({ tierUp: false });
   const vcpu = new Vcpu(
     init,

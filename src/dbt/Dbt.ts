@@ -82,6 +82,15 @@ export interface DbtOptions {
   /** Other harts run concurrently on other threads (vCPU threads): atomic AMOs and FENCE (PageTranslatorOptions). */
   atomics?: boolean;
   /**
+   * Every write to guest RAM on this thread by anything but the harts' stores (devices, loaders,
+   * restore) goes through GuestMemory's marking writers, and no other thread writes RAM (the
+   * single-thread machine of VirtBoard). The translator then learns of writes to its code pages
+   * from GuestMemory.watchCodeWrites and does not compare its pages with their snapshots again at
+   * every run() (212 k comparisons of 4 KiB, ~4% of a Linux boot's vCPU profile, docs/DBT.md
+   * "Session 7: lead"). Ignored with atomics. Default false: `exec` writes RAM directly.
+   */
+  hostWritesReported?: boolean;
+  /**
    * Where translated units are compiled (UnitCompiler.ts; default: the compiler useUnitCompiler set
    * on this thread, else synchronously).
    */
@@ -603,6 +612,8 @@ export class Dbt implements HartEngine {
     this.hotTier = opts.hotTier ?? HOT_TIER;
     this.collectEvery = this.hotTier > 0 ? Math.min(COLLECT_EVERY, Math.max(this.hotTier >>> 2, 1024)) : COLLECT_EVERY;
     this.atomics = opts.atomics ?? false;
+    this.writesReported = (opts.hostWritesReported ?? false) && !this.atomics;
+    if (this.writesReported) mem.watchCodeWrites(reg.pages, reg.onCodeWrite);
     this.compiler = opts.compiler ?? currentUnitCompiler();
     this.slice = opts.slice ?? 16384;
     this.eng32[this.e32 + (ENG_ADDR >>> 2)] = NO_MISS_LO;
@@ -715,6 +726,8 @@ export class Dbt implements HartEngine {
   }
 
   private jcTag = 0;
+  /** DbtOptions.hostWritesReported, and not atomics: GuestMemory reports writes to code pages. */
+  private readonly writesReported: boolean;
 
   /**
    * Kills the jump-cache entries into virtual page (hi:page) (an address-specific SFENCE.VMA; the
@@ -957,12 +970,15 @@ export class Dbt implements HartEngine {
       fb = this.h.fastBase;
     const eng32 = this.eng32,
       e32 = this.e32;
-    // The host or devices may have written memory since the last run: translated pages are compared
+    // The host or devices may have written memory since the last run (unless GuestMemory reports
+    // such writes to code pages: hostWritesReported): translated pages are compared
     // with their snapshots again before they run, and the trampoline chains only into those that
     // were (ENG_VERIFIED). The jump cache stays: emptying it at every run() (35 k times for a
     // sha256sum in the guest) cost ~3.6 M extra dispatcher entries.
-    this.gen++;
-    this.eng8.fill(0, this.verified, this.verified + Math.min(this.nextSlot, VERIFIED_SLOTS));
+    if (!this.writesReported) {
+      this.gen++;
+      this.eng8.fill(0, this.verified, this.verified + Math.min(this.nextSlot, VERIFIED_SLOTS));
+    }
     let remaining = budget;
     // Start with an interrupt check, as the interpreter's run() does: an interrupt pending on entry is
     // taken before any instruction.

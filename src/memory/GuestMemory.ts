@@ -224,7 +224,23 @@ export class GuestMemory {
     const bit = 1 << ((off >>> GUEST_PAGE_SHIFT) & 31);
     const log = this.dirtyLog;
     if ((log[w]! & bit) === 0) Atomics.or(log, w, bit);
+    const cw = this.codeWatch;
+    if (cw !== undefined && cw.pages[off >>> GUEST_PAGE_SHIFT] !== 0) cw.written(off & ~0xfff);
   }
+
+  /**
+   * Reports every marked write (markPage and its callers: device DMA, loaders, page-table A/D
+   * updates, the harts' store slow paths) to a page whose byte in `pages` is not zero, with the
+   * page's host offset: a translator's code pages, so that it drops a translation when something
+   * other than its own harts' stores rewrites the code (QEMU's DIRTY_MEMORY_CODE for DMA). Only
+   * writes through this object are seen: a translator relies on it only where every writer of RAM
+   * on its thread marks (DbtOptions.hostWritesReported). undefined stops reporting.
+   */
+  watchCodeWrites(pages: Uint8Array | undefined, written?: (hostPage: number) => void): void {
+    this.codeWatch = pages === undefined || written === undefined ? undefined : { pages, written };
+  }
+  private codeWatch: { readonly pages: Uint8Array; readonly written: (hostPage: number) => void } | undefined =
+    undefined;
 
   /** Copies the dirty log into `into` (at least dirtyLog.length words) and clears it, word by word atomically. */
   takeDirtyLog(into: Int32Array): void {

@@ -416,7 +416,11 @@ export class VirtBoard {
       // A re-created hart (reboot) gets a new translator in the engine-area slot of its hart id; the
       // old one goes with the old hart (RAM was rewritten above, so none of its code is valid anyway).
       // With vCPU threads the harts here only hold the boot state; the workers run their own.
-      const dbt = this.opts.vcpuThreads ? undefined : useEngine(hart, this.engine, this.engineOptions);
+      // Every device and loader of this board writes RAM through GuestMemory's marking writers (the
+      // dirty log needs them too), so the translator learns of DMA into its code pages from them.
+      const dbt = this.opts.vcpuThreads
+        ? undefined
+        : useEngine(hart, this.engine, { ...this.engineOptions, hostWritesReported: true });
       if (dbt) this.translators.push(dbt);
       this.harts.push(hart);
       this.hartStates.push(h === 0 ? HartState.Started : HartState.Stopped);

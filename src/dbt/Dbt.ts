@@ -42,6 +42,8 @@ import {
   TLB_ENTRIES,
   TLB_ENTRY_BYTES,
   MIRROR_ENTRIES,
+  MIRROR_WAYS,
+  TLB_SET_BYTES,
   mirrorIndex,
   ENG_GEN,
   ENG_VERIFIED,
@@ -241,6 +243,8 @@ const EXIT_CAUSES = [
  */
 const NO_MISS_LO = 0xfffff000 | 0,
   NO_MISS_HI = 0x7fffffff;
+/** The load and the store TLB mirror (engine-area offsets). */
+const MIRRORS = [ENG_TLB_LOAD, ENG_TLB_STORE] as const;
 /** Major opcodes of the instructions translated code reaches memory with (loads, stores, FP loads/stores, AMOs). */
 const MEMORY_OPS = new Set([0x03, 0x23, 0x07, 0x27, 0x2f]);
 
@@ -641,12 +645,26 @@ export class Dbt implements HartEngine {
     return all.sort((a, b) => b[1] - a[1]).slice(0, n);
   }
 
-  /** Drops store-mirror entries for a host page that became a code page. */
+  /**
+   * Drops store-mirror entries for a host page that became a code page: those on the filled list
+   * (every entry in use is on it), or all when the list overflowed (a boot makes ~4500 code pages;
+   * a scan of all 2 ways x 8192 sets of the store mirror for each costs more than the list's few dozen).
+   */
   evictStoreMirror(hostPage: number): void {
-    for (let i = 0; i < MIRROR_ENTRIES; i++) {
-      const w = this.e32 + ((ENG_TLB_STORE + i * TLB_ENTRY_BYTES) >>> 2);
-      if (this.eng32[w] !== TLB_EMPTY && this.eng32[w + 3] === hostPage) this.eng32[w] = TLB_EMPTY;
-    }
+    const e = this.eng32,
+      storeW = this.e32 + (ENG_TLB_STORE >>> 2);
+    if (this.filledCount > this.filled.length) {
+      for (
+        let w = storeW, end = storeW + ((MIRROR_ENTRIES * TLB_ENTRY_BYTES) >>> 2);
+        w < end;
+        w += TLB_ENTRY_BYTES >>> 2
+      )
+        if (e[w] !== TLB_EMPTY && e[w + 3] === hostPage) e[w] = TLB_EMPTY;
+    } else
+      for (let i = 0; i < this.filledCount; i++) {
+        const w = this.filled[i]!;
+        if (w >= storeW && e[w] !== TLB_EMPTY && e[w + 3] === hostPage) e[w] = TLB_EMPTY;
+      }
     this.evictSaved(0, 0, hostPage);
   }
 
@@ -660,15 +678,14 @@ export class Dbt implements HartEngine {
 
   /** HartEngine: the hart evicted one virtual page from its fast caches (address-specific SFENCE.VMA). */
   fastPageEvicted(lo: number, hi: number): void {
-    const idx = mirrorIndex(lo, hi),
-      page = lo & ~0xfff;
-    for (
-      let w = this.e32 + ((ENG_TLB_LOAD + idx * TLB_ENTRY_BYTES) >>> 2);
-      w < this.eng32.length;
-      w += (MIRROR_ENTRIES * TLB_ENTRY_BYTES) >>> 2
-    ) {
-      if (this.eng32[w] === page && this.eng32[w + 1] === hi) this.eng32[w] = TLB_EMPTY;
-    }
+    const set = mirrorIndex(lo, hi) * TLB_SET_BYTES,
+      page = lo & ~0xfff,
+      e = this.eng32;
+    for (const tlb of MIRRORS)
+      for (let way = 0; way < MIRROR_WAYS; way++) {
+        const w = this.e32 + ((tlb + set + way * TLB_ENTRY_BYTES) >>> 2);
+        if (e[w] === page && e[w + 1] === hi) e[w] = TLB_EMPTY;
+      }
     this.evictSaved(page, hi, -1);
     this.evictJumpPage(page, hi);
     this.stats.tlbPageEvictions++;
@@ -841,39 +858,59 @@ export class Dbt implements HartEngine {
   private readonly filled = new Int32Array(512);
   private filledCount = 1 << 30; // the first flush empties every entry
 
-  /** Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors; returns how many. */
+  /**
+   * Copies the hart's fast-cache entries for the page of virtual (hi:lo) into the mirrors; returns how
+   * many. A page new to its set goes into way 0 (which translated code compares first), and the
+   * entry there, if any, moves to way 1, replacing the older one (FIFO per set).
+   */
   private fillMirror(lo: number, hi: number): number {
     let n = 0,
       fresh = 0;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
-    const midx = mirrorIndex(lo, hi);
+    const set = mirrorIndex(lo, hi) * TLB_SET_BYTES;
     const tagLo = this.h.fastTagLo,
       tagHi = this.h.fastTagHi,
-      fb = this.h.fastBase;
+      fb = this.h.fastBase,
+      e = this.eng32;
     const page = lo & ~0xfff;
     for (let kind = 1; kind <= 2; kind++) {
       const i = kind * this.fastSize + idx;
       if (tagLo[i] !== page || tagHi[i] !== hi) continue;
       const host = fb[i]!;
       if (kind === 2 && this.registry.pages[host >>> 12] !== 0) continue; // stores to code pages take the slow path
-      const w = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + midx * TLB_ENTRY_BYTES) >>> 2);
-      if (this.eng32[w] !== page || this.eng32[w + 1] !== hi) fresh++;
-      // Every entry in use is on the filled list already (a fill or a put-back listed it), so only an
-      // empty one is listed: a replaced entry (two pages of one index taking turns) listed again made
-      // the list overflow, and the next U/S switch flush everything (3x the flushes in a slow run).
-      if (this.eng32[w] === TLB_EMPTY) {
-        if (this.filledCount < this.filled.length) this.filled[this.filledCount] = w;
-        this.filledCount++;
+      const w0 = this.e32 + (((kind === 1 ? ENG_TLB_LOAD : ENG_TLB_STORE) + set) >>> 2),
+        w1 = w0 + (TLB_ENTRY_BYTES >>> 2);
+      let w = w0;
+      if (e[w1] === page && e[w1 + 1] === hi) w = w1;
+      else if (e[w0] !== page || e[w0 + 1] !== hi) {
+        fresh++;
+        if (e[w0] !== TLB_EMPTY) {
+          this.listFilled(w1);
+          e.copyWithin(w1, w0, w0 + 4);
+        }
+        this.listFilled(w0);
       }
       // addend: host offset = low 32 bits of the virtual address + addend (mod 2^32), one add in wasm
-      this.eng32[w] = page;
-      this.eng32[w + 1] = hi;
-      this.eng32[w + 2] = (host - page) | 0;
-      this.eng32[w + 3] = host;
+      e[w] = page;
+      e[w + 1] = hi;
+      e[w + 2] = (host - page) | 0;
+      e[w + 3] = host;
       n++;
     }
     if (n > 0 && fresh === 0) this.stats.mirrorRefills++;
     return n;
+  }
+
+  /**
+   * Puts entry word `w` on the filled list when it is about to go from empty to in use. Every entry
+   * in use is on the list already (a fill or a put-back listed it), so only an empty one is listed:
+   * a replaced entry (two pages of one index taking turns) listed again made the list overflow, and
+   * the next U/S switch flush everything (3x the flushes in a slow run).
+   */
+  private listFilled(w: number): void {
+    if (this.eng32[w] !== TLB_EMPTY) return;
+    if (this.filledCount < this.filled.length) this.filled[this.filledCount] = w;
+    this.filledCount++;
   }
 
   /** The budget the dispatcher gave the unit it entered, and the hart's instret then (for step). */

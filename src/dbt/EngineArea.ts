@@ -52,18 +52,26 @@ export const VERIFIED_SLOTS = 15360;
 /** Entries of the hart's fast translation caches (HartEngineView.fastSize), indexed by virtual page. */
 export const TLB_ENTRIES = 256;
 /**
- * Entries per TLB mirror: more than the hart's fast caches, which the mirror is filled from (the
- * entry a miss fills is copied over, index (vpage & (MIRROR_ENTRIES - 1))). With 256 entries, as the
- * fast caches have, a Linux boot missed 0.7 M times on conflicts alone (two pages with the same
- * index), each an exit to the interpreter (docs/DBT.md "Session 4"). With 2048, cpu-workload.sh in
- * a guest missed 1.0-1.25 M times; 8192 entries (32 MiB of address space) cut that to 0.6-0.9 M
- * and the workload's time by ~10%; flushes clear only filled entries, so boots cost the same. The
- * ~15 M misses of some runs were accesses the translated check could not serve, not lost entries
- * (docs/DBT.md "Session 6: TLB mirror").
+ * Sets per TLB mirror (each of MIRROR_WAYS entries), filled from the hart's fast caches (the entry
+ * a miss fills is copied over, at set mirrorIndex(vpage)). With 256 entries, as the fast caches
+ * have, a Linux boot missed 0.7 M times on conflicts alone (two pages with the same index), each an
+ * exit to the interpreter (docs/DBT.md "Session 4"). With 2048, cpu-workload.sh in a guest missed
+ * 1.0-1.25 M times; 8192 (32 MiB of address space) cut that to 0.6-0.9 M and the workload's time by
+ * ~10%; flushes clear only filled entries, so boots cost the same. The ~15 M misses of some runs
+ * were accesses the translated check could not serve, not lost entries (docs/DBT.md "Session 6:
+ * TLB mirror").
  */
-export const MIRROR_ENTRIES = 8192;
+export const MIRROR_SETS = 8192;
 /**
- * A virtual page's TLB-mirror index: address bits 12..24 XOR bits 32..44 XOR bits 45..57 (as
+ * Entries per set. Direct-mapped (one way), two hot pages of one process at one index, which the
+ * random placement of stacks and mmaps produced in about one workload run of four, took turns in
+ * the entry: 1-4 M exits (docs/DBT.md "Session 7: mirror"). Translated code compares way 0 and
+ * branches out of line to compare way 1 only when way 0 misses, so a hit in way 0 costs what the
+ * direct-mapped lookup did.
+ */
+export const MIRROR_WAYS = 2;
+/**
+ * A virtual page's TLB-mirror set: address bits 12..24 XOR bits 32..44 XOR bits 45..57 (as
  * translated code computes it: (a ^ (a >>> 20) ^ (a >>> 33)) >>> 12). With bits 12..24 alone, the
  * kernel's regions (vmalloc, direct map, kernel image), which start at multiples of 2^32 or more,
  * had their pages at one offset, and the image's pages and their direct-map aliases, at one index:
@@ -71,13 +79,17 @@ export const MIRROR_ENTRIES = 8192;
  * (docs/DBT.md "Session 6: TLB mirror"). User addresses below 4 GiB keep bits 12..24.
  */
 export function mirrorIndex(lo: number, hi: number): number {
-  return ((lo >>> 12) ^ hi ^ (hi >>> 13)) & (MIRROR_ENTRIES - 1);
+  return ((lo >>> 12) ^ hi ^ (hi >>> 13)) & (MIRROR_SETS - 1);
 }
 /**
  * Bytes per TLB mirror entry: i64 tag (virtual page, or TLB_EMPTY), i32 addend (host page offset minus
  * the low 32 bits of the virtual page: host = (u32)vaddr + addend), i32 host page offset (for eviction).
  */
 export const TLB_ENTRY_BYTES = 16;
+/** Bytes per set: its ways side by side (way 1 at + TLB_ENTRY_BYTES, in the same cache line). */
+export const TLB_SET_BYTES = MIRROR_WAYS * TLB_ENTRY_BYTES;
+/** Entries per mirror. */
+export const MIRROR_ENTRIES = MIRROR_SETS * MIRROR_WAYS;
 /**
  * Tag of an empty entry: bit 11 set, which no compared value has (the compare keeps only the page
  * number, and for AMOs the low alignment bits 0..2), so an empty entry never hits.
@@ -94,14 +106,14 @@ export const JC_ENTRIES = 4096;
 
 /** Load-translation mirror, then store-translation mirror. */
 export const ENG_TLB_LOAD = ENG_JC + JC_ENTRIES * 16;
-export const ENG_TLB_STORE = ENG_TLB_LOAD + MIRROR_ENTRIES * TLB_ENTRY_BYTES;
+export const ENG_TLB_STORE = ENG_TLB_LOAD + MIRROR_SETS * TLB_SET_BYTES;
 
 /**
  * Instructions executed per function-table slot (i32 each, UNIT_SLOTS of them, a slot's counter at
  * (slot & (UNIT_SLOTS - 1))): the trampoline adds each unit call's budget used, the dispatcher
  * collects them into its units (hotness for the optimizing tier, docs/DBT.md "Session 7: tier-up").
  */
-export const ENG_UNIT_INSNS = ENG_TLB_STORE + MIRROR_ENTRIES * TLB_ENTRY_BYTES;
+export const ENG_UNIT_INSNS = ENG_TLB_STORE + MIRROR_SETS * TLB_SET_BYTES;
 export const UNIT_SLOTS = 16384;
 
 /** Engine-area bytes the translator needs (pass as GuestMemoryOptions.engineBytes). */

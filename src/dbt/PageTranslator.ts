@@ -20,7 +20,7 @@
 import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
-import { ENG_FFLAGS, ENG_GEN, ENG_JC, ENG_LOOKUPS, FPOK_RNE, JC_ENTRIES, MIRROR_ENTRIES } from "./EngineArea.js";
+import { ENG_FFLAGS, ENG_GEN, ENG_JC, ENG_LOOKUPS, FPOK_RNE, JC_ENTRIES, MIRROR_SETS } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -684,28 +684,40 @@ export class PageTranslator {
 
   /**
    * The mirror lookup of tlbCheck for the access whose address is on the stack (and in L_A): pushes
-   * its i32 host address, or leaves through the $miss stub (`dOut` + 1 is its depth). `group` >= 0:
-   * the access is the first of a group, whose locals get its host address and page offset.
+   * its i32 host address, or leaves through the $miss stub (`dOut` + 1 is its depth) when neither
+   * way of the page's set holds it. `group` >= 0: the access is the first of a group, whose locals
+   * get its host address and page offset.
    */
   private mirrorLookup(c: CodeWriter, tlb: number, sizeLog2: number, atomic: boolean, off: number, refund: number, dOut: number, group: number): void {
     const E = this.engineOffset;
-    // entry = mirrorIndex(a) * 16 = ((a ^ (a >>> 20) ^ (a >>> 33)) >>> 8) & ((MIRROR_ENTRIES - 1) << 4)
+    // set = mirrorIndex(a) * TLB_SET_BYTES = ((a ^ (a >>> 20) ^ (a >>> 33)) >>> 7) & ((MIRROR_SETS - 1) << 5)
     c.localGet(L_A).i64Const(20, 0).op(Op.I64ShrU).op(Op.I64Xor).localGet(L_A).i64Const(33, 0).op(Op.I64ShrU).op(Op.I64Xor);
-    c.op(Op.I32WrapI64).i32Const(8).op(Op.I32ShrU).i32Const((MIRROR_ENTRIES - 1) << 4).op(Op.I32And).localTee(L_E);
-    c.mem(Op.I64Load, 3, E + tlb);
-    // A br_if, not an if-block: Liftoff keeps its cached registers (memory start, instance) across a
-    // br_if, while the end of an if-block is a merge that drops them. L_X holds a constant, which
-    // Liftoff only materializes on the taken branch.
-    c.i32Const(off | (refund << 12)).localSet(L_X);
-    // Compared with the tag: the page of the access's last byte (an access across the page end
+    c.op(Op.I32WrapI64).i32Const(7).op(Op.I32ShrU).i32Const((MIRROR_SETS - 1) << 5).op(Op.I32And).localSet(L_E);
+    // Compared with the tags: the page of the access's last byte (an access across the page end
     // misses), or for an atomic access the page and the alignment bits (a tag never has them).
-    c.localGet(L_A);
-    if (atomic) c.i64Const(-4096 | ((1 << sizeLog2) - 1), -1);
-    else {
-      if (sizeLog2 > 0) c.i64Const((1 << sizeLog2) - 1, 0).op(Op.I64Add);
-      c.i64Const(-4096, -1);
-    }
-    c.op(Op.I64And).op(Op.I64Ne).brIf(dOut + 1); // to $miss
+    const key = () => {
+      c.localGet(L_A);
+      if (atomic) c.i64Const(-4096 | ((1 << sizeLog2) - 1), -1);
+      else {
+        if (sizeLog2 > 0) c.i64Const((1 << sizeLog2) - 1, 0).op(Op.I64Add);
+        c.i64Const(-4096, -1);
+      }
+      c.op(Op.I64And);
+    };
+    // block $hit { br_if $hit (way 0 holds the page); way 1 or $miss; L_E += way 1 }: a hit in way 0
+    // is one compare and a branch, as in the direct-mapped mirror; way 1 is compared out of line.
+    // Branches, not if-blocks: Liftoff keeps its cached registers (memory start, instance) on the
+    // fall-through path of a br_if. L_X holds a constant, set only on the miss path.
+    c.block();
+    c.localGet(L_E).mem(Op.I64Load, 3, E + tlb);
+    key();
+    c.op(Op.I64Eq).brIf(0); // to $hit
+    c.i32Const(off | (refund << 12)).localSet(L_X);
+    c.localGet(L_E).mem(Op.I64Load, 3, E + tlb + TLB_ENTRY_BYTES);
+    key();
+    c.op(Op.I64Ne).brIf(dOut + 2); // to $miss
+    c.localGet(L_E).i32Const(TLB_ENTRY_BYTES).op(Op.I32Add).localSet(L_E);
+    c.end();
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
     c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
     if (group >= 0) c.localTee(group);

@@ -106,5 +106,22 @@ export const mretToS = (label: string): string => `
     mret
 `;
 
+/**
+ * Assembly: `n` times a load and a store through each of s0 and s1 (both TLB mirrors, two pages
+ * when s0 and s1 point to different ones); label `label`, s2 and s3 clobbered.
+ */
+export const twoPageLoop = (n: number, label = 1): string => `
+    li s2, ${n}
+    li s3, 0
+${label}:  ld a0, 0(s0)
+    add s3, s3, a0
+    sd s3, 8(s1)
+    ld a1, 16(s1)
+    add s3, s3, a1
+    sd a1, 16(s0)
+    addi s2, s2, -1
+    bnez s2, ${label}b
+`;
+
 /** Sv39/48/57 PTE bits (Privileged ISA 4.3.1). */
 export const PTE = { V: 1n, R: 2n, W: 4n, X: 8n, U: 16n, A: 64n, D: 128n } as const;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ExitReason } from "../../src/riscv/Hart.js";
 import { lockstep } from "../../src/dbt/Lockstep.js";
 import { toolchainMissing, RAM_BASE } from "../riscv/asm.js";
-import { mretToS, pair, PTE } from "./machine.js";
+import { mretToS, pair, PTE, twoPageLoop } from "./machine.js";
 import { gpa } from "../../src/memory/Address.js";
 
 const skip = toolchainMissing();
@@ -25,16 +25,7 @@ test("two pages whose addresses differ only above bit 31 do not evict each other
 sstart:
     li s0, 0x80100000          # the same physical page through two gigapages:
     li s1, 0xffffffc080100000  # low 32 bits equal, bits 32..38 not
-    li s2, ${ITERATIONS}
-    li s3, 0
-1:  ld a0, 0(s0)
-    add s3, s3, a0
-    sd s3, 8(s1)
-    ld a1, 16(s1)
-    add s3, s3, a1
-    sd a1, 16(s0)
-    addi s2, s2, -1
-    bnez s2, 1b
+    ${twoPageLoop(ITERATIONS)}
     ebreak
   `);
   for (const m of [a, b]) {

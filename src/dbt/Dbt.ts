@@ -30,6 +30,7 @@ import { registeredTierUp, type TierUp } from "./TierUp.js";
 import {
   DBT_ENGINE_BYTES,
   ENG_LOOKUPS,
+  ENG_WAY1_HITS,
   ENG_FPOK,
   ENG_ADDR,
   ENG_BUDGET,
@@ -145,6 +146,13 @@ export interface DbtStats {
   tlbMirrorFlushes: number;
   /** Loads/stores that looked up the TLB mirror in translated code (counted only with DbtOptions.countMirror). */
   mirrorLookups: number;
+  /**
+   * Of mirrorLookups, those that found their page in way 1 (DbtOptions.countMirror): the misses a
+   * direct-mapped mirror would have had (docs/DBT.md "Session 7: mirror").
+   */
+  mirrorWay1Hits: number;
+  /** Fills that pushed a page out of its TLB-mirror set (both ways in use). */
+  mirrorReplacements: number;
   /** Exits of translated code to the interpreter by cause (ExitCause). */
   exitCauses: number[];
   /** Guest pages the dispatcher looked up (each gets a PageUnit), and how many of them were ever translated. */
@@ -483,6 +491,8 @@ export function emptyDbtStats(): DbtStats {
     tlbMirrorSwitches: 0,
     mirrorRefills: 0,
     mirrorLookups: 0,
+    mirrorWay1Hits: 0,
+    mirrorReplacements: 0,
     pagesSeen: 0,
     pagesEverTranslated: 0,
     exitCauses: new Array<number>(EXIT_CAUSES.length).fill(0),
@@ -885,6 +895,7 @@ export class Dbt implements HartEngine {
       else if (e[w0] !== page || e[w0 + 1] !== hi) {
         fresh++;
         if (e[w0] !== TLB_EMPTY) {
+          if (e[w1] !== TLB_EMPTY) this.stats.mirrorReplacements++;
           this.listFilled(w1);
           e.copyWithin(w1, w0, w0 + 4);
         }
@@ -1133,6 +1144,8 @@ export class Dbt implements HartEngine {
       st.unitCalls += eng32[e32 + (ENG_CALLS >>> 2)]!;
       st.mirrorLookups += eng32[e32 + (ENG_LOOKUPS >>> 2)]!;
       eng32[e32 + (ENG_LOOKUPS >>> 2)] = 0;
+      st.mirrorWay1Hits += eng32[e32 + (ENG_WAY1_HITS >>> 2)]!;
+      eng32[e32 + (ENG_WAY1_HITS >>> 2)] = 0;
       const ff = eng32[e32 + (ENG_FFLAGS >>> 2)]!;
       if (ff !== 0) {
         hart.fflags |= ff;
@@ -1498,7 +1511,7 @@ export function formatDbtStats(s: DbtStats): string {
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0
       ? [
-          `dbt: TLB-mirror lookups ${s.mirrorLookups}, hit rate ${(100 * (1 - (s.exitCauses[ExitCause.TlbMiss]! + s.exitCauses[ExitCause.Mmio]! + s.exitCauses[ExitCause.Fault]!) / s.mirrorLookups)).toFixed(3)}%`,
+          `dbt: TLB-mirror lookups ${s.mirrorLookups}, hit rate ${(100 * (1 - (s.exitCauses[ExitCause.TlbMiss]! + s.exitCauses[ExitCause.Mmio]! + s.exitCauses[ExitCause.Fault]!) / s.mirrorLookups)).toFixed(3)}%, found in way 1 ${s.mirrorWay1Hits}, pages pushed out of a full set ${s.mirrorReplacements}`,
         ]
       : []),
     `dbt: interpreted by reason: ${s.interpByReason

@@ -37,6 +37,12 @@ export const ENG_FFLAGS = 552;
 
 /** TLB-mirror lookups by translated code (i32, wrapping; with DbtOptions.countMirror; read and cleared by the dispatcher). */
 export const ENG_LOOKUPS = 556;
+/**
+ * TLB-mirror lookups that found their page in way 1 (i32, wrapping; with DbtOptions.countMirror,
+ * counted on the out-of-line path only; read and cleared by the dispatcher): the misses a
+ * direct-mapped mirror would have had.
+ */
+export const ENG_WAY1_HITS = 560;
 
 /** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
 export const ENG_CALLS = 548;

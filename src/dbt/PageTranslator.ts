@@ -20,7 +20,7 @@
 import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
-import { ENG_FFLAGS, ENG_GEN, ENG_JC, ENG_LOOKUPS, FPOK_RNE, JC_ENTRIES, MIRROR_SETS } from "./EngineArea.js";
+import { ENG_FFLAGS, ENG_GEN, ENG_JC, ENG_LOOKUPS, ENG_WAY1_HITS, FPOK_RNE, JC_ENTRIES, MIRROR_SETS } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -638,7 +638,7 @@ export class PageTranslator {
    */
   private tlbCheck(c: CodeWriter, rs1: number, imm: number, tlb: number, sizeLog2: number, off: number, refund: number, dOut: number, access: (offset: number) => void, atomic = false): void {
     const E = this.engineOffset;
-    if (this.countMirror) c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_LOOKUPS).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_LOOKUPS);
+    if (this.countMirror) this.count(c, ENG_LOOKUPS);
     const key = (tlb === ENG_TLB_STORE ? 32 : 0) | rs1;
     const size = 1 << sizeLog2;
     const g = atomic ? -1 : this.grpH[key]!;
@@ -682,6 +682,11 @@ export class PageTranslator {
     access(0);
   }
 
+  /** Adds 1 to the i32 counter at engine-area offset `at` (for --stats: DbtOptions.countMirror). */
+  private count(c: CodeWriter, at: number): void {
+    c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, this.engineOffset + at).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, this.engineOffset + at);
+  }
+
   /**
    * The mirror lookup of tlbCheck for the access whose address is on the stack (and in L_A): pushes
    * its i32 host address, or leaves through the $miss stub (`dOut` + 1 is its depth) when neither
@@ -716,6 +721,7 @@ export class PageTranslator {
     c.localGet(L_E).mem(Op.I64Load, 3, E + tlb + TLB_ENTRY_BYTES);
     key();
     c.op(Op.I64Ne).brIf(dOut + 2); // to $miss
+    if (this.countMirror) this.count(c, ENG_WAY1_HITS);
     c.localGet(L_E).i32Const(TLB_ENTRY_BYTES).op(Op.I32Add).localSet(L_E);
     c.end();
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);

@@ -36,8 +36,12 @@ function mapPages(m: DbtMachine): void {
 }
 
 /** Runs `body` (S-mode, after satp is set) in lockstep to its ebreak; returns the TLB-mirror misses and single-page evictions. */
-function run(body: string, minTranslated = 0.9): { tlbMiss: number; pageEvictions: number } {
-  const { a, b } = pair(`
+function run(
+  body: string,
+  minTranslated = 0.9,
+): { tlbMiss: number; pageEvictions: number; way1: number; replaced: number } {
+  const { a, b } = pair(
+    `
     li t0, 0x8000000000000000 | (${ROOT} >> 12)
     csrw satp, t0
     sfence.vma
@@ -48,7 +52,9 @@ sstart:
     li s4, 0x04100000
     ${body}
     ebreak
-  `);
+  `,
+    { hotThreshold: 1, countMirror: true },
+  );
   for (const m of [a, b]) mapPages(m);
   const r = lockstep(a.hart, b.hart, { chunk: 10_000, maxInsns: 2_000_000, compareRam: true });
   assert.equal(r.divergence, undefined);
@@ -59,12 +65,20 @@ sstart:
     s.translatedInsns >= minTranslated * a.hart.instret,
     `only ${s.translatedInsns} of ${a.hart.instret} translated`,
   );
-  return { tlbMiss: s.exitCauses[0]!, pageEvictions: s.tlbPageEvictions };
+  return {
+    tlbMiss: s.exitCauses[0]!,
+    pageEvictions: s.tlbPageEvictions,
+    way1: s.mirrorWay1Hits,
+    replaced: s.mirrorReplacements,
+  };
 }
 
 test("two hot pages of one TLB-mirror set both stay in the mirror", { skip }, () => {
-  const misses = run(twoPageLoop(ITERATIONS)).tlbMiss;
-  assert.ok(misses < 50, `${misses} TLB-mirror misses in ${ITERATIONS} iterations (4 accesses each)`);
+  const r = run(twoPageLoop(ITERATIONS));
+  assert.ok(r.tlbMiss < 50, `${r.tlbMiss} TLB-mirror misses in ${ITERATIONS} iterations (4 accesses each)`);
+  // one page of each mirror in way 1: the misses a direct-mapped mirror had
+  assert.ok(r.way1 > 1.9 * ITERATIONS, `${r.way1} lookups found their page in way 1`);
+  assert.equal(r.replaced, 0);
 });
 
 test("three pages of one TLB-mirror set take turns in its two ways, as the interpreter computes", { skip }, () => {
@@ -86,6 +100,7 @@ test("three pages of one TLB-mirror set take turns in its two ways, as the inter
     0,
   ); // each access may miss: the dispatcher drops the page as unprofitable now and then
   assert.ok(misses.tlbMiss > 0, "three pages in two ways miss");
+  assert.ok(misses.replaced > 0, "and push each other out of the set");
 });
 
 test("an address-specific SFENCE.VMA drops a page from either way of its set", { skip }, () => {

@@ -1,13 +1,15 @@
-// The compile worker's thread (src/dbt/CompileWorker.ts): validates and compiles each unit's module,
-// then posts it back. V8 compiles a function at its first call (lazy compilation), so the worker
-// instantiates the module over a stand-in memory of the same size and calls the unit with a zero
-// budget: a unit returns at once when its budget is below its longest path (PageTranslator's entry
-// check), having stored only the budget, in the stand-in memory. The compiled code travels with the
-// module.
+// The compile worker's thread (src/dbt/CompileWorker.ts): translates each page from the shared guest
+// RAM (UnitTranslator), validates and compiles its module, then posts the unit back. V8 compiles a
+// function at its first call (lazy compilation), so the worker instantiates the module over a
+// stand-in memory of the same size and calls the unit with a zero budget: a unit returns at once when
+// its budget is below its longest path (PageTranslator's entry check), having stored only the budget,
+// in the stand-in memory (the real one is the vCPU's, whose engine area it must not touch). The
+// compiled code travels with the module.
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { CompiledUnit, CompileJob } from "./CompileWorker.js";
+import type { WorkerJob, WorkerReply } from "./CompileWorker.js";
+import { UnitTranslator } from "./UnitTranslator.js";
 import { wasmTierUpIntrinsic } from "./WasmTiering.js";
 import type { TierUp } from "./TierUp.js";
 
@@ -17,6 +19,7 @@ if (parentPort === null) throw new Error("CompileWorkerThread runs as a worker t
 /** Stand-in memories by size and sharedness (the unit's memory import must match both). */
 const memories = new Map<string, WebAssembly.Memory>();
 const noStep = (): number => 0;
+const translators = new Map<number, UnitTranslator>();
 
 // This thread allocates almost nothing of its own, so its heap would not be collected for thousands
 // of jobs, and the module objects it made keep every unit's wire bytes and code alive (V8 frees a
@@ -30,34 +33,57 @@ let jobs = 0;
 /** This thread's caller of V8's tier-up intrinsic, made at the first tier-up job (null: none). */
 let tierUp: TierUp | null | undefined;
 
-port.on("message", (job: CompileJob) => {
-  let reply: CompiledUnit;
+/** A stand-in memory of the unit's size and sharedness (its memory import must match both). */
+function standIn(memoryPages: number, shared: boolean): WebAssembly.Memory {
+  const key = `${memoryPages}/${shared}`;
+  let memory = memories.get(key);
+  if (memory === undefined) {
+    memory = new WebAssembly.Memory({ initial: memoryPages, maximum: memoryPages, shared });
+    memories.set(key, memory);
+  }
+  return memory;
+}
+
+type UnitFn = (block: number, budget: number) => number;
+
+/**
+ * A hot unit (docs/DBT.md "Session 7: tier-up"): TurboFan compiles its function here, into the
+ * module the vCPU's thread shares, whose instance there runs the new code from its next call.
+ */
+function tierUpJob(job: Extract<WorkerJob, { kind: "tierUp" }>): WorkerReply {
+  const unit = new WebAssembly.Instance(job.module, { e: { m: standIn(job.memoryPages, job.shared), s: noStep } })
+    .exports["f"] as UnitFn;
+  const t0 = performance.now();
+  if (tierUp === undefined) tierUp = wasmTierUpIntrinsic() ?? null;
+  if (tierUp === null) throw new Error("V8's tier-up intrinsic is not available on this thread");
+  tierUp(unit);
+  return { id: job.id, tierUpMs: performance.now() - t0 };
+}
+
+function translate(job: Extract<WorkerJob, { kind: "translate" }>): WorkerReply {
+  const t0 = performance.now();
+  const ut = translators.get(job.translator);
+  if (ut === undefined) throw new Error(`no translator ${job.translator}`);
+  const code = ut.translate(job.host, job.entries);
+  if (code === undefined) return { id: job.id };
+  const module = new WebAssembly.Module(code.bytes);
+  const memory = standIn(ut.config.memoryPages, ut.config.shared);
+  const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep } }).exports["f"] as UnitFn;
+  unit(0, 0);
+  const { bytes, ...rest } = code;
+  return { id: job.id, unit: { ...rest, module, wasmBytes: bytes.length, ms: performance.now() - t0 } };
+}
+
+port.on("message", (job: WorkerJob) => {
+  if (job.kind === "translator") {
+    translators.set(job.translator, new UnitTranslator(job.memory.buffer, job.config));
+    return;
+  }
+  let reply: WorkerReply;
   try {
-    const key = `${job.memoryPages}/${job.shared}`;
-    let memory = memories.get(key);
-    if (memory === undefined) {
-      memory = new WebAssembly.Memory({ initial: job.memoryPages, maximum: job.memoryPages, shared: job.shared });
-      memories.set(key, memory);
-    }
-    const module = job.tierUp ?? new WebAssembly.Module(job.bytes);
-    const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep } }).exports["f"] as (
-      block: number,
-      budget: number,
-    ) => number;
-    if (job.tierUp !== undefined) {
-      // A hot unit (docs/DBT.md "Session 7: tier-up"): TurboFan compiles its function here, into the
-      // module the vCPU's thread shares, whose instance there runs the new code from its next call.
-      const t0 = performance.now();
-      if (tierUp === undefined) tierUp = wasmTierUpIntrinsic() ?? null;
-      if (tierUp === null) throw new Error("V8's tier-up intrinsic is not available on this thread");
-      tierUp(unit);
-      reply = { id: job.id, tierUpMs: performance.now() - t0 };
-    } else {
-      unit(0, 0);
-      reply = { id: job.id, module };
-    }
+    reply = job.kind === "tierUp" ? tierUpJob(job) : translate(job);
   } catch (e) {
-    reply = { id: job.id, error: (e as Error).message, ...(job.tierUp !== undefined ? { tierUpMs: -1 } : {}) };
+    reply = { id: job.id, error: (e as Error).message, ...(job.kind === "tierUp" ? { tierUpMs: -1 } : {}) };
   }
   port.postMessage(reply);
   Atomics.add(posted, 0, 1);

@@ -24,8 +24,9 @@
 import { ExitReason, type Hart } from "../riscv/Hart.js";
 import type { HartEngine, HartEngineView } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
-import { PageTranslator, ExitKind, StepFlags, type TranslatedPage } from "./PageTranslator.js";
-import { currentUnitCompiler, type UnitCompiler } from "./UnitCompiler.js";
+import { ExitKind, StepFlags } from "./PageTranslator.js";
+import { UnitTranslator, type TranslatorConfig, type UnitCode } from "./UnitTranslator.js";
+import { currentUnitCompiler, type CompiledUnit, type UnitCompiler } from "./UnitCompiler.js";
 import { registeredTierUp, type TierUp } from "./TierUp.js";
 import {
   DBT_ENGINE_BYTES,
@@ -178,6 +179,8 @@ export interface DbtStats {
   tieredUpOffThread: number;
   tierUpMs: number;
   tierUpOffThreadMs: number;
+  /** Milliseconds the compiler elsewhere spent translating and compiling units (UnitCompiler). */
+  workerMs: number;
   tierUpFailures: number;
   retranslatedTiered: number;
   /** Instructions executed by units while they ran TurboFan code (counted at each collection). */
@@ -504,6 +507,7 @@ export function emptyDbtStats(): DbtStats {
     tieredUpOffThread: 0,
     tierUpMs: 0,
     tierUpOffThreadMs: 0,
+    workerMs: 0,
     tierUpFailures: 0,
     retranslatedTiered: 0,
     tieredInsns: 0,
@@ -547,7 +551,9 @@ export class Dbt implements HartEngine {
   private readonly ram32: Int32Array;
   private readonly units: (PageUnit | undefined)[];
   private readonly registry: CodeRegistry;
-  private readonly translator: PageTranslator;
+  private readonly translator: UnitTranslator;
+  /** The compiler's handle of this translator's configuration (UnitCompiler.addTranslator). */
+  private readonly compilerTranslator: number = -1;
   private readonly hot: number;
   private readonly slice: number;
   private readonly hotTier: number;
@@ -614,12 +620,16 @@ export class Dbt implements HartEngine {
     this.fastSize = this.h.fastSize;
     if (this.fastSize !== TLB_ENTRIES)
       throw new Error(`hart fast cache has ${this.fastSize} entries, the translator expects ${TLB_ENTRIES}`);
-    this.translator = new PageTranslator(this.ram16, this.h.ctab, E, {
-      regsInLocals: opts.regsInLocals,
-      disabled: opts.disabledOpcodes,
-      atomics: opts.atomics,
-      countMirror: opts.countMirror,
-    });
+    const config: TranslatorConfig = {
+      engineOffset: E,
+      memoryPages: mem.wasmMemory.buffer.byteLength / 65536,
+      shared: buf instanceof SharedArrayBuffer,
+      regsInLocals: opts.regsInLocals ?? false,
+      disabledOpcodes: [...(opts.disabledOpcodes ?? [])],
+      atomics: opts.atomics ?? false,
+      countMirror: opts.countMirror ?? false,
+    };
+    this.translator = new UnitTranslator(buf, config);
     this.tierUpFn = registeredTierUp();
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
     this.hot = opts.hotThreshold ?? 512;
@@ -628,7 +638,11 @@ export class Dbt implements HartEngine {
     this.atomics = opts.atomics ?? false;
     this.writesReported = (opts.hostWritesReported ?? false) && !this.atomics;
     if (this.writesReported) mem.watchCodeWrites(reg.pages, reg.onCodeWrite);
-    this.compiler = opts.compiler ?? currentUnitCompiler();
+    // A compiler elsewhere reads the pages from the guest memory itself: shared memory only (run-elf's
+    // is not; it translates synchronously).
+    const compiler = opts.compiler ?? currentUnitCompiler();
+    this.compiler = config.shared ? compiler : undefined;
+    if (this.compiler !== undefined) this.compilerTranslator = this.compiler.addTranslator(mem.wasmMemory, config);
     this.slice = opts.slice ?? 16384;
     this.eng32[this.e32 + (ENG_ADDR >>> 2)] = NO_MISS_LO;
     this.eng32[this.e32 + (ENG_ADDR >>> 2) + 1] = NO_MISS_HI;
@@ -1391,60 +1405,83 @@ export class Dbt implements HartEngine {
   private translate(unit: PageUnit, host: number): void {
     const t0 = performance.now();
     const compiler = this.compiler;
-    // Synchronously, a retranslation replaces the translation at once (drop frees its table slot
-    // and kills jump-cache entries to it); with a compiler elsewhere the old one runs until the new
-    // one is installed.
-    if (compiler === undefined && unit.fn !== undefined) this.drop(unit, host);
-    const tp = this.translator.translate(host, unit.entries);
     // The next retranslation waits for another hotThreshold dispatches that miss the blocks.
     unit.misses = 0;
     unit.dispatches = 0;
-    if (tp === undefined) {
-      if (unit.fn === undefined) unit.dispatches = -1_000_000; // nothing translatable: stay interpreted
-      return;
-    }
-    const b = new WasmModuleBuilder();
-    const mem = this.hart.memory;
-    const pages = mem.wasmMemory.buffer.byteLength / 65536;
-    const shared = mem.buffer instanceof SharedArrayBuffer;
-    b.importMemory("e", "m", pages, pages, shared);
-    if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
-    b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, "f");
-    const bytes = b.build();
-    const job: PendingUnit = {
-      unit,
-      page: tp,
-      snapshot: this.ram32.slice(host >>> 2, (host >>> 2) + 1024),
-      gen: this.gen,
-      cancelled: false,
-    };
     // Every hart's store fast cache and every translator's store mirror drop the page, so stores to
     // it reach the interpreter's slow path (and onCodeWrite, which drops the translation, or cancels
-    // it while it compiles).
-    if (!unit.registered) this.registry.added(host);
-    unit.registered = true;
+    // it while it is made elsewhere). Before the page is read: here, or by the compiler after this.
+    const register = (): void => {
+      if (!unit.registered) this.registry.added(host);
+      unit.registered = true;
+    };
+    const job: PendingUnit = { unit, host, gen: this.gen, cancelled: false };
+    if (compiler !== undefined) {
+      // Elsewhere: the old translation runs until the new one is installed; a write to the page
+      // meanwhile cancels the job (dropCodePage), and the snapshot that comes back is what the
+      // compiler read, so a later write (by the host, another hart) is found by the comparison
+      // before the unit's first entry in a later generation.
+      register();
+      unit.pending = job;
+      this.stats.compilesOffThread++;
+      compiler.translate(this.compilerTranslator, host, [...unit.entries], (u) => this.arrived(job, u));
+      this.stats.compileMs += performance.now() - t0;
+      return;
+    }
+    // Synchronously, a retranslation replaces the translation at once (drop frees its table slot
+    // and kills jump-cache entries to it).
+    if (unit.fn !== undefined) this.drop(unit, host);
+    const code = this.translator.translate(host, unit.entries);
+    if (code === undefined) {
+      unit.dispatches = -1_000_000; // nothing translatable: stay interpreted
+      return;
+    }
+    register();
+    this.counted(unit, code, code.bytes.length);
+    this.install(job, code, new WebAssembly.Module(code.bytes));
+    this.stats.compileMs += performance.now() - t0;
+  }
+
+  /** Statistics of a translation made. */
+  private counted(unit: PageUnit, code: Omit<UnitCode, "bytes">, wasmBytes: number): void {
     const st = this.stats;
     st.pagesTranslated++;
     if (!unit.everTranslated) {
       unit.everTranslated = true;
       st.pagesEverTranslated++;
     }
-    st.blocksTranslated += tp.blocks;
-    st.insnsTranslated += tp.insns;
+    st.blocksTranslated += code.blocks;
+    st.insnsTranslated += code.insns;
     st.modules++;
-    st.wasmBytes += bytes.length;
-    if (compiler !== undefined) {
-      unit.pending = job;
-      st.compilesOffThread++;
-      compiler.compile(bytes, pages, shared, (m) => this.install(job, m));
-    } else this.install(job, new WebAssembly.Module(bytes));
-    st.compileMs += performance.now() - t0;
+    st.wasmBytes += wasmBytes;
   }
 
-  /** Makes a compiled translation the unit's code (unless the unit was dropped meanwhile). */
-  private install(job: PendingUnit, module: WebAssembly.Module): void {
+  /** A unit made by the compiler elsewhere arrived (drain, on this thread). */
+  private arrived(job: PendingUnit, u: CompiledUnit | undefined): void {
+    const unit = job.unit;
+    if (u !== undefined) {
+      this.counted(unit, u, u.wasmBytes);
+      this.stats.workerMs += u.ms;
+    }
     if (job.cancelled) return;
-    const t0 = performance.now();
+    if (u !== undefined) {
+      const t0 = performance.now();
+      this.install(job, u, u.module);
+      this.stats.compileMs += performance.now() - t0;
+      return;
+    }
+    // Nothing translatable at the entries: the page stays as it was (interpreted, or its older translation).
+    unit.pending = undefined;
+    if (unit.fn === undefined) {
+      unit.dispatches = -1_000_000;
+      this.registry.removed(job.host);
+      unit.registered = false;
+    }
+  }
+
+  /** Makes a translation the unit's code (unless the unit was dropped meanwhile). */
+  private install(job: PendingUnit, code: Omit<UnitCode, "bytes">, module: WebAssembly.Module): void {
+    if (job.cancelled) return;
     const unit = job.unit;
     unit.pending = undefined;
     const inst = new WebAssembly.Instance(module, { e: { m: this.hart.memory.wasmMemory, s: this.step } });
@@ -1466,14 +1503,13 @@ export class Dbt implements HartEngine {
     if (unit.tier === Tier.TurboFan || unit.tier === Tier.Requested) this.stats.retranslatedTiered++;
     unit.tier = Tier.Liftoff;
     unit.tierExecuted = 0;
-    unit.blockAt = job.page.blockAt;
-    unit.covered = job.page.covered;
-    unit.snapshot = job.snapshot;
-    // The snapshot is from translation time: if anything else may have written memory since, the
-    // page is compared with it before its first entry.
+    unit.blockAt = code.blockAt;
+    unit.covered = code.covered;
+    // The bytes the code was made from: if anything else may have written memory since the job
+    // started (a new generation), the page is compared with them before its first entry.
+    unit.snapshot = code.snapshot;
     unit.verifiedGen = job.gen;
     this.setVerified(slot, job.gen === this.gen);
-    if (this.compiler !== undefined) this.stats.compileMs += performance.now() - t0;
   }
 }
 
@@ -1484,12 +1520,12 @@ export class Dbt implements HartEngine {
  */
 const COLLECT_EVERY = 1 << 22;
 
-/** A translation being compiled elsewhere (UnitCompiler). */
+/** A translation being made (elsewhere: UnitCompiler) or installed. */
 interface PendingUnit {
   readonly unit: PageUnit;
-  readonly page: TranslatedPage;
-  readonly snapshot: Int32Array;
-  /** Dbt.gen when the page was read. */
+  /** Host offset of the page. */
+  readonly host: number;
+  /** Dbt.gen when the job started (before the page was read). */
   readonly gen: number;
   cancelled: boolean;
 }
@@ -1506,7 +1542,7 @@ export function formatDbtStats(s: DbtStats): string {
   return [
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), misses whose page the mirror held ${s.mirrorRefills}, dropped as unprofitable ${s.unprofitable}`,
-    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms (on the vCPU's thread); units tiered up to TurboFan ${s.tieredUp} (${s.tieredUpOffThread} on the worker thread, ${s.tierUpOffThreadMs.toFixed(1)} ms there; ${s.tieredUp - s.tieredUpOffThread} on the vCPU's thread, ${s.tierUpMs.toFixed(1)} ms; ${s.tierUpFailures} failed; ${s.retranslatedTiered} translations of tiered pages; ${s.tieredInsns} instructions run as TurboFan code)`,
+    `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms on the vCPU's thread, ${s.workerMs.toFixed(1)} ms on the worker; units tiered up to TurboFan ${s.tieredUp} (${s.tieredUpOffThread} on the worker thread, ${s.tierUpOffThreadMs.toFixed(1)} ms there; ${s.tieredUp - s.tieredUpOffThread} on the vCPU's thread, ${s.tierUpMs.toFixed(1)} ms; ${s.tierUpFailures} failed; ${s.retranslatedTiered} translations of tiered pages; ${s.tieredInsns} instructions run as TurboFan code)`,
     `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0

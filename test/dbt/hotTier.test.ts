@@ -10,7 +10,6 @@ import { CompileWorker } from "../../src/dbt/CompileWorker.js";
 import { lockstep } from "../../src/dbt/Lockstep.js";
 import type { DbtOptions } from "../../src/dbt/Dbt.js";
 import { toolchainMissing } from "../riscv/asm.js";
-import { CodeWriter, ValType, WasmModuleBuilder } from "../../src/dbt/WasmModuleBuilder.js";
 import { lockstepToEbreak, pair } from "./machine.js";
 
 const skip = toolchainMissing();
@@ -101,16 +100,23 @@ test(
 
 test("the compile worker's tier-up reaches this thread's instance of the module", { timeout: 30_000 }, async () => {
   setWasmTiering({ tierUp: false });
-  // A unit's shape: memory "e"."m", function "e"."s", export "f" (i32, i32) -> i32 returning its budget.
-  const b = new WasmModuleBuilder();
-  b.importMemory("e", "m", 1, 1, false);
-  b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
-  b.addFunction([ValType.I32, ValType.I32], [ValType.I32], [], new CodeWriter().localGet(1), "f");
-  const bytes = b.build();
+  // A unit the worker translated from a page of shared memory (two instructions: addi a0, a0, 1; ret),
+  // its engine area at 64 KiB: called with budget 0 it returns ExitKind.Budget (2) at once.
+  const mem = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
+  new Uint8Array(mem.buffer).set([0x13, 0x05, 0x15, 0x00, 0x67, 0x80, 0x00, 0x00]);
   const compiler = new CompileWorker();
   try {
+    const t = compiler.addTranslator(mem, {
+      engineOffset: 65536,
+      memoryPages: 4,
+      shared: true,
+      regsInLocals: false,
+      disabledOpcodes: [],
+      atomics: false,
+      countMirror: false,
+    });
     const module = await new Promise<WebAssembly.Module>((resolve, reject) => {
-      compiler.compile(bytes, 1, false, resolve);
+      compiler.translate(t, 0, [0], (u) => (u ? resolve(u.module) : reject(new Error("nothing translated"))));
       const poll = setInterval(() => {
         try {
           if (compiler.ready()) {
@@ -122,15 +128,14 @@ test("the compile worker's tier-up reaches this thread's instance of the module"
         }
       }, 5);
     });
-    const mem = new WebAssembly.Memory({ initial: 1, maximum: 1 });
     const f = new WebAssembly.Instance(module, { e: { m: mem, s: () => 0 } }).exports["f"] as (
       a: number,
       b: number,
     ) => number;
-    assert.equal(f(0, 7), 7);
+    assert.equal(f(0, 0), 2);
     assert.equal(isTurboFan(f), false);
     const ms = await new Promise<number>((resolve) => {
-      compiler.tierUp(module, 1, false, resolve);
+      compiler.tierUp(module, 4, true, resolve);
       const poll = setInterval(() => {
         if (compiler.ready()) {
           compiler.drain();
@@ -140,7 +145,7 @@ test("the compile worker's tier-up reaches this thread's instance of the module"
     });
     assert.ok(ms >= 0, "the worker could not tier up");
     assert.equal(isTurboFan(f), true, "this thread's instance still runs Liftoff code");
-    assert.equal(f(0, 9), 9);
+    assert.equal(f(0, 0), 2);
   } finally {
     await compiler.close();
   }

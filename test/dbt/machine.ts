@@ -24,7 +24,9 @@ export function dbtMachine(
   opts: DbtOptions = { hotThreshold: 1 },
   ramSize = 4 << 20,
 ): DbtMachine {
-  const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared: false, engineBytes: DBT_ENGINE_BYTES });
+  // Shared when units are translated elsewhere (the compiler reads the pages from it), as under `run`.
+  const shared = withDbt && opts.compiler !== undefined;
+  const memory = new GuestMemory({ base: RAM_BASE, size: ramSize, shared, engineBytes: DBT_ENGINE_BYTES });
   memory.write(gpa(RAM_BASE), code);
   const bus = new IoBus("test");
   bus.log = () => {};

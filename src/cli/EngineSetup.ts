@@ -30,7 +30,7 @@ function positiveInt(v: string | undefined): number | undefined {
  * Translator options from the environment: TYPEVISOR_DBT_HOT=N (dispatches into a page before it is
  * translated), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
  * TYPEVISOR_DBT_DISABLE=0x03,0x23,... (major opcodes left to the interpreter, for bisecting),
- * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before TurboFan compiles it again; 0: never).
+ * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never).
  */
 export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   const o: DbtOptions = {};

@@ -74,11 +74,37 @@ function translate(job: Extract<WorkerJob, { kind: "translate" }>): WorkerReply 
   return { id: job.id, unit: { ...rest, module, wasmBytes: bytes.length, ms: performance.now() - t0 } };
 }
 
-port.on("message", (job: WorkerJob) => {
-  if (job.kind === "translator") {
-    translators.set(job.translator, new UnitTranslator(job.memory.buffer, job.config));
-    return;
+/**
+ * Tier-up jobs wait until the translations posted so far are done (setImmediate runs after the
+ * event loop delivered the pending messages): a translation lets a page stop running interpreted,
+ * a tier-up only speeds up code already in wasm, and one TurboFan compile of a page's function
+ * takes 50-250 ms (docs/DBT.md "Session 7: tier-up").
+ */
+const tierUps: Extract<WorkerJob, { kind: "tierUp" }>[] = [];
+let tierUpScheduled = false;
+function nextTierUp(): void {
+  tierUpScheduled = false;
+  const job = tierUps.shift();
+  if (job !== undefined) run(job);
+  if (tierUps.length > 0) {
+    tierUpScheduled = true;
+    setImmediate(nextTierUp);
   }
+}
+
+port.on("message", (job: WorkerJob) => {
+  if (job.kind === "translator") translators.set(job.translator, new UnitTranslator(job.memory.buffer, job.config));
+  else if (job.kind !== "tierUp") run(job);
+  else {
+    tierUps.push(job);
+    if (!tierUpScheduled) {
+      tierUpScheduled = true;
+      setImmediate(nextTierUp);
+    }
+  }
+});
+
+function run(job: Exclude<WorkerJob, { kind: "translator" }>): void {
   let reply: WorkerReply;
   try {
     reply = job.kind === "tierUp" ? tierUpJob(job) : translate(job);
@@ -88,4 +114,4 @@ port.on("message", (job: WorkerJob) => {
   port.postMessage(reply);
   Atomics.add(posted, 0, 1);
   if (++jobs % GC_EVERY === 0) gc();
-});
+}

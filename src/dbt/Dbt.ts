@@ -108,19 +108,24 @@ export interface DbtOptions {
   hotTier?: number;
 }
 
-/**
- * Default DbtOptions.hotTier: above the instructions any unit of a Linux boot executes (the hottest
- * run a few hundred million; at 50 M a boot compiled 14 units again, for no CPU gain and +90 MiB of
- * peak RSS: TurboFan's compile memory stays in the malloc arenas of V8's compile threads), far below
- * those of the in-guest workload's hot loops (billions).
- */
 /** The bit of virtual page (hi:lo) in Dbt's set of pages with jump-cache entries (any bits of the pc in the page ignored). */
 function jcPageBit(lo: number, hi: number): number {
   const v = (lo >>> 12) ^ (hi << 4) ^ (hi >>> 6);
   return (v ^ (v >>> 10)) & 1023;
 }
 
+/**
+ * Default DbtOptions.hotTier when the tier-up runs on this thread (vCPU threads, run-elf,
+ * TYPEVISOR_DBT_COMPILE=sync): above the instructions most units of a Linux boot execute (a
+ * TurboFan compile of a page's function takes 50-250 ms of the vCPU's thread: at 20 M a boot spent
+ * 1.6-1.8 s on 18-19 of them), far below those of the in-guest workload's hot loops (billions).
+ */
 export const HOT_TIER = 500_000_000;
+/**
+ * Default DbtOptions.hotTier when the unit compiler tiers up on its own thread (UnitCompiler.tierUp):
+ * the compile costs the vCPU's thread nothing (docs/DBT.md "Session 7: tier-up").
+ */
+export const HOT_TIER_OFF_THREAD = 20_000_000;
 
 export interface DbtStats {
   /** Pages translated (each is one wasm function) and the basic blocks in them. */
@@ -633,8 +638,6 @@ export class Dbt implements HartEngine {
     this.tierUpFn = registeredTierUp();
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
     this.hot = opts.hotThreshold ?? 512;
-    this.hotTier = opts.hotTier ?? HOT_TIER;
-    this.collectEvery = this.hotTier > 0 ? Math.min(COLLECT_EVERY, Math.max(this.hotTier >>> 2, 1024)) : COLLECT_EVERY;
     this.atomics = opts.atomics ?? false;
     this.writesReported = (opts.hostWritesReported ?? false) && !this.atomics;
     if (this.writesReported) mem.watchCodeWrites(reg.pages, reg.onCodeWrite);
@@ -643,6 +646,8 @@ export class Dbt implements HartEngine {
     const compiler = opts.compiler ?? currentUnitCompiler();
     this.compiler = config.shared ? compiler : undefined;
     if (this.compiler !== undefined) this.compilerTranslator = this.compiler.addTranslator(mem.wasmMemory, config);
+    this.hotTier = opts.hotTier ?? (this.compiler?.tierUp !== undefined ? HOT_TIER_OFF_THREAD : HOT_TIER);
+    this.collectEvery = this.hotTier > 0 ? Math.min(COLLECT_EVERY, Math.max(this.hotTier >>> 2, 1024)) : COLLECT_EVERY;
     this.slice = opts.slice ?? 16384;
     this.eng32[this.e32 + (ENG_ADDR >>> 2)] = NO_MISS_LO;
     this.eng32[this.e32 + (ENG_ADDR >>> 2) + 1] = NO_MISS_HI;
@@ -1500,6 +1505,9 @@ export class Dbt implements HartEngine {
     this.table.set(slot, unit.fn);
     unit.slot = slot;
     this.slotUnits[slot] = unit;
+    // A retranslation (new entries found) starts in Liftoff and earns its tier-up again: tiering it
+    // up at once gave 1.4 G instead of 1.2 G of a boot's 2.1 G instructions in TurboFan code, for
+    // ~30 TurboFan compiles instead of ~19 and +10 MiB of peak RSS (docs/DBT.md "Session 7: tier-up").
     if (unit.tier === Tier.TurboFan || unit.tier === Tier.Requested) this.stats.retranslatedTiered++;
     unit.tier = Tier.Liftoff;
     unit.tierExecuted = 0;

@@ -166,6 +166,9 @@ export interface DbtStats {
   pagesEverTranslated: number;
   /** Instructions executed by the interpreter from inside translated code (the step import). */
   stepped: number;
+  /** CSR accesses the step import did itself (csrStep), and SUM/MXR mirror switches it made without leaving. */
+  csrFast: number;
+  csrSumSwitches: number;
   /** Single pages dropped from the TLB mirrors (address-specific SFENCE.VMA). */
   tlbPageEvictions: number;
   /** TLB-mirror switches between U and S entries instead of flushes (syncMirror). */
@@ -443,6 +446,8 @@ const PAYOFF_BACKOFF = 200_000;
 
 /** mstatus.FS (Privileged ISA 3.1.6.6); Dirty = both bits. */
 const MS_FS = 3 << 13;
+/** mstatus.SIE (Privileged ISA 3.1.6.1). */
+const MS_SIE = 1 << 1;
 /** mstatus.SUM (Privileged ISA 3.1.6.3). */
 const MS_SUM = 1 << 18;
 
@@ -505,6 +510,8 @@ export function emptyDbtStats(): DbtStats {
     pagesEverTranslated: 0,
     exitCauses: new Array<number>(EXIT_CAUSES.length).fill(0),
     stepped: 0,
+    csrFast: 0,
+    csrSumSwitches: 0,
     unprofitable: 0,
     compilesOffThread: 0,
     compilesDiscarded: 0,
@@ -962,11 +969,15 @@ export class Dbt implements HartEngine {
    * page and the TLB mirrors are still valid, no translated code was dropped and no interrupt became
    * takeable. Else 0: the unit leaves with ExitKind.Stepped and the dispatcher takes over.
    */
-  private readonly step = (budgetNow: number, offFlags: number): number => {
+  private readonly step = (budgetNow: number, offFlags: number, insn: number): number => {
+    const flags = offFlags >>> 12;
+    if ((flags & StepFlags.Csr) !== 0) {
+      const r = this.csrStep(budgetNow, offFlags, insn);
+      if (r >= 0) return r;
+    }
     const hart = this.hart;
     const eng32 = this.eng32,
       e32 = this.e32;
-    const flags = offFlags >>> 12;
     // pc = the unit's virtual page (ENG_VPAGE, set at every entry) + the offset
     const pcLo = eng32[e32 + (ENG_VPAGE >>> 2)]! + (offFlags & 0xfff),
       pcHi = eng32[e32 + (ENG_VPAGE >>> 2) + 1]!;
@@ -981,8 +992,7 @@ export class Dbt implements HartEngine {
     const before = this.baseInstret + (this.give - budgetNow);
     hart.instret = before;
     const gen = this.gen;
-    const op = this.opcodeAt(pcLo, pcHi);
-    this.stats.exitsByOpcode[op & 0x7f]!++;
+    this.stats.exitsByOpcode[insn & 0x7f]!++;
     this.stats.stepped++;
     this.stats.translatedInsns--; // counted as interpreted here, and in the unit's `done` by the dispatcher
     const r = this.interp(1, InterpReason.Exit);
@@ -1008,6 +1018,59 @@ export class Dbt implements HartEngine {
     }
     return 1;
   };
+
+  /**
+   * step's fast path for a Zicsr access to one of the translator's FAST_CSRS (docs/DBT.md "Session 7:
+   * exits"): the hart's own CSR access (Hart.csrInstruction: permissions, WARL masks, sstatus's SD
+   * and UXL) with no interpreter run. Returns 1 when the unit may go on, 0 when it must leave after
+   * the instruction (an interrupt became takeable, or a changed mirror key could not be switched in
+   * place), -1 when the interpreter must step it (V = 1, or it raises an exception).
+   */
+  private csrStep(budgetNow: number, offFlags: number, insn: number): number {
+    const hart = this.hart;
+    const before = hart.instret;
+    const msOld = hart.mstatus; // V = 0 here (csrInstruction declines V = 1): the view's FS rule does not apply
+    hart.instret = this.baseInstret + (this.give - budgetNow); // exact for a timer counting instructions
+    const ok = hart.csrInstruction(insn);
+    hart.instret = before;
+    if (!ok) return -1;
+    this.stats.csrFast++;
+    const n = insn >>> 20;
+    // Only sstatus and sie writes change more than the CSR itself (a read, or sscratch, sepc, ...:
+    // nothing else to do). An interrupt can become takeable only by a write to sie or one that sets
+    // sstatus.SIE (clearing it, or a SUM toggle, enables nothing), as the interpreter sees it.
+    if ((n !== 0x100 && n !== 0x104) || (((insn >>> 12) & 3) !== 1 && ((insn >>> 15) & 31) === 0)) return 1;
+    const eng32 = this.eng32,
+      e32 = this.e32;
+    const ms = hart.mstatus;
+    if (((ms ^ msOld) & MS_FS) !== 0) eng32[e32 + (ENG_FPOK >>> 2)] = this.fpOk(); // sstatus.FS is writable
+    const check = n === 0x104 || (~msOld & ms & MS_SIE) !== 0;
+    const pcLo = eng32[e32 + (ENG_VPAGE >>> 2)]! + (offFlags & 0xfff),
+      pcHi = eng32[e32 + (ENG_VPAGE >>> 2) + 1]!;
+    let go = true;
+    if (this.h.tlbEpoch !== this.epoch) {
+      // SUM (or MXR) changed which translations the hart's caches hold: switch the mirrors' key here
+      // (syncMirror) and refill the fetch cache's entry of this page, as the dispatcher would.
+      const gen = this.gen;
+      this.syncMirror();
+      hart.pcLo = pcLo;
+      hart.pcHi = pcHi;
+      const fi = (pcLo >>> 12) & (TLB_ENTRIES - 1);
+      const h = this.h;
+      if (h.fastTagLo[fi] !== (pcLo & ~0xfff) || h.fastTagHi[fi] !== pcHi) h.probeFetch();
+      go = this.gen === gen && h.fastTagLo[fi] === (pcLo & ~0xfff) && h.fastTagHi[fi] === pcHi;
+      if (go) this.stats.csrSumSwitches++;
+    }
+    // A write may have enabled a pending interrupt: it is taken right after the instruction.
+    if (go && !(check && hart.interruptPending())) return 1;
+    const nLo = (pcLo + 4) | 0;
+    hart.pcLo = nLo;
+    hart.pcHi = nLo === 0 ? (pcHi + 1) | 0 : pcHi;
+    this.stepBudget = budgetNow;
+    this.stepRetired = 1;
+    this.stepReason = ExitReason.Budget;
+    return 0;
+  }
 
   /** ENG_FPOK: FS Dirty, and a valid dynamic rounding mode (else FP instructions with rm = DYN are illegal). */
   private fpOk(): number {
@@ -1551,7 +1614,7 @@ export function formatDbtStats(s: DbtStats): string {
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), misses whose page the mirror held ${s.mirrorRefills}, dropped as unprofitable ${s.unprofitable}`,
     `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms on the vCPU's thread, ${s.workerMs.toFixed(1)} ms on the worker; units tiered up to TurboFan ${s.tieredUp} (${s.tieredUpOffThread} on the worker thread, ${s.tierUpOffThreadMs.toFixed(1)} ms there; ${s.tieredUp - s.tieredUpOffThread} on the vCPU's thread, ${s.tierUpMs.toFixed(1)} ms; ${s.tierUpFailures} failed; ${s.retranslatedTiered} translations of tiered pages; ${s.tieredInsns} instructions run as TurboFan code)`,
-    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}`,
+    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}; CSR accesses done inside units without the interpreter ${s.csrFast} (${s.csrSumSwitches} SUM/MXR switches)`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0
       ? [

@@ -45,6 +45,26 @@ export const enum StepFlags {
   System = 2,
   /** The instruction is 4 bytes long (else 2): where the unit continues. */
   Long = 4,
+  /** A Zicsr access to one of FAST_CSRS: step tries the hart's CSR access directly first (Dbt.csrStep). */
+  Csr = 8,
+}
+
+/**
+ * CSRs whose accesses the `step` import may do without the interpreter (docs/DBT.md "Session 7:
+ * exits"): sstatus (Linux's local_irq_save/restore, the uaccess SUM toggles), sie, sscratch, sepc,
+ * scause, stval and time. Their writes change no translation other than SUM/MXR's mirror key, which
+ * the dispatcher switches in place; satp, counters and the rest go through the interpreter.
+ */
+const FAST_CSRS: ReadonlySet<number> = new Set([0x100, 0x104, 0x140, 0x141, 0x142, 0x143, 0xc01]);
+
+function stepFlags(insn: number, len: number): number {
+  let f = len === 4 ? StepFlags.Long : 0;
+  if ((insn & 0x7f) === 0x73) {
+    f |= StepFlags.System;
+    const f3 = (insn >>> 12) & 7;
+    if (f3 !== 0 && f3 !== 4 && FAST_CSRS.has(insn >>> 20)) f |= StepFlags.Csr;
+  }
+  return f;
 }
 
 const BT_I64 = 0x7e;
@@ -178,7 +198,7 @@ export class PageTranslator {
   }
   private readonly countMirror: boolean;
 
-  /** Function index of the imported `step(budgetNow, flags) -> continue` (see Dbt), when stepping. */
+  /** Function index of the imported `step(budgetNow, offset | flags << 12, insn) -> continue` (see Dbt), when stepping. */
   static readonly STEP_FN = 0;
   get stepping(): boolean { return this.step; }
 
@@ -380,7 +400,7 @@ export class PageTranslator {
       const insn = d.insn;
       const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31, f3 = (insn >>> 12) & 7;
       if (d.cls === Cls.Step) {
-        this.emitStep(c, d.off, len - j, ((insn & 0x7f) === 0x73 ? StepFlags.System : 0) | (d.len === 4 ? StepFlags.Long : 0), dOut);
+        this.emitStep(c, d.off, insn, len - j, stepFlags(insn, d.len), dOut);
         this.uncache(rd); // the interpreter may have written rd (x or f; uncaching is harmless either way)
         this.grpH.fill(-1); // and may have changed the TLB (SFENCE.VMA)
         j++;
@@ -770,10 +790,10 @@ export class PageTranslator {
    * (a Stepped exit needs no refund code). `dOut` is the branch depth of $out here. About 20 bytes:
    * it is emitted for every load and store.
    */
-  private emitStep(c: CodeWriter, off: number, refund: number, flags: number, dOut: number): void {
+  private emitStep(c: CodeWriter, off: number, insn: number, refund: number, flags: number, dOut: number): void {
     c.localGet(L_BUDGET);
     if (refund !== 0) c.i32Const(refund).op(Op.I32Add);
-    c.i32Const(off | (flags << 12)).call(PageTranslator.STEP_FN).op(Op.I32Eqz).if_();
+    c.i32Const(off | (flags << 12)).i32Const(insn).call(PageTranslator.STEP_FN).op(Op.I32Eqz).if_();
     c.i32Const(ExitKind.Stepped).localSet(L_KIND).br(dOut + 1);
     c.end();
   }

@@ -91,7 +91,7 @@ export class UnitTranslator {
     const c = this.config;
     const b = new WasmModuleBuilder();
     b.importMemory("e", "m", c.memoryPages, c.memoryPages, c.shared);
-    if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32], [ValType.I32]);
+    if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32, ValType.I32], [ValType.I32]);
     b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, name);
     return {
       bytes: b.build(),

@@ -1629,17 +1629,35 @@ export class Hart implements FpContext {
       else this.illegal(raw);
       return false;
     }
-    // Zicsr (Unprivileged ch. 9; permissions Privileged 2.1).
     this.stats.csrAccesses++;
+    if (!this.zicsr(insn)) { this.raise(this.csrFault, raw, 0); return false; }
+    this.pcLo = nLo; this.pcHi = nHi;
+    return true;
+  }
+
+  /**
+   * A Zicsr instruction for an engine's fast path (docs/DBT.md "Session 7: exits"): the interpreter's
+   * own access (zicsr), without pc or instret; false, with nothing changed, when V = 1 or it would
+   * raise an exception (the engine then steps it in the interpreter, which raises it).
+   */
+  csrInstruction(insn: number): boolean {
+    if (this.virt !== 0 || !this.zicsr(insn)) return false;
+    this.stats.csrAccesses++;
+    return true;
+  }
+
+  /** Zicsr (Unprivileged ch. 9; permissions Privileged 2.1); false: raise csrFault (nothing changed). */
+  private zicsr(insn: number): boolean {
+    const f3 = (insn >>> 12) & 7;
     let n = insn >>> 20;
     const rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
     const write = (f3 & 3) === 1 || rs1 !== 0;
     this.csrFault = Cause.IllegalInsn;
     if (this.hyp !== undefined) {
       n = this.hyp.csrAccess(n, write); // H privilege rules and the S -> VS redirection when V=1
-      if (n < 0) { this.hyp.csrFailed(raw); return false; }
-    } else if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) { this.illegal(raw); return false; }
-    if (!this.csrRead(n)) { this.raise(this.csrFault, raw, 0); return false; }
+      if (n < 0) return false; // csrFault: illegal or virtual instruction, set by the H rules
+    } else if (((n >>> 8) & 3) > this.priv || (write && (n >>> 10) === 3)) return false;
+    if (!this.csrRead(n)) return false;
     const oldLo = this.cLo, oldHi = this.cHi;
     if (write) {
       let sLo: number, sHi: number;
@@ -1654,10 +1672,9 @@ export class Hart implements FpContext {
         case 2: vLo = baseLo | sLo; vHi = oldHi | sHi; break;
         default: vLo = baseLo & ~sLo; vHi = oldHi & ~sHi; break;
       }
-      if (!this.csrWrite(n, vLo, vHi)) { this.raise(this.csrFault, raw, 0); return false; }
+      if (!this.csrWrite(n, vLo, vHi)) return false;
     }
     if (rd !== 0) { this.x[2 * rd] = oldLo; this.x[2 * rd + 1] = oldHi; }
-    this.pcLo = nLo; this.pcHi = nHi;
     return true;
   }
 

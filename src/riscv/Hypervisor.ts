@@ -670,12 +670,6 @@ export class Hypervisor {
     return true;
   }
 
-  /** A CSR instruction that failed: raises hart.csrFault (illegal or virtual instruction). */
-  csrFailed(raw: number): void {
-    const h = this.hart;
-    h.raise(h.csrFault, raw, 0);
-  }
-
   // ------------------------------------------------------------------ address translation with V=1
 
   /** Two-stage translation under the current vsatp/hgatp/vsstatus/mstatus: a physical address or a fault code. */

@@ -10,7 +10,7 @@ import { ExitReason } from "../../src/riscv/Hart.js";
 import { lockstep } from "../../src/dbt/Lockstep.js";
 import { gpa } from "../../src/memory/Address.js";
 import { RAM_BASE, toolchainMissing } from "../riscv/asm.js";
-import { lockstepToEbreak, pair } from "./machine.js";
+import { enterS, lockstepToEbreak, pair } from "./machine.js";
 
 const skip = toolchainMissing();
 
@@ -53,22 +53,6 @@ far:
   assert.ok(s2 > 3000n && s2 < 6000n, `s2 = ${s2}: both forms of far ran`);
   assert.ok(a.dbt!.stats.unitCalls > 2 * a.dbt!.stats.cacheHits, "calls were chained");
 });
-
-/**
- * Turns Sv39 on with the root table at 0x80200000, delegates the exceptions in `medeleg` to S-mode
- * (trap vector `strap`) and enters S-mode at `kmain`.
- */
-const enterS = (medeleg: string) => `    li t1, (8 << 60) | (0x80200000 >> 12)
-    csrw satp, t1
-    sfence.vma
-    li t1, ${medeleg}
-    csrw medeleg, t1
-    la t1, strap
-    csrw stvec, t1
-    li t1, 1 << 11         # MPP = S
-    csrw mstatus, t1
-    la t1, kmain
-    csrw mepc, t1`;
 
 test("U-mode does not chain into S-mode code through the jump cache", { skip }, () => {
   const { a, b } = pair(`

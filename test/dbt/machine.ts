@@ -97,6 +97,22 @@ export function runBothToLoadFault(a: DbtMachine, b: DbtMachine): void {
   assert.equal(compareHarts(a.hart, b.hart, true), undefined);
 }
 
+/**
+ * Turns Sv39 on with the root table at 0x80200000, delegates the exceptions in `medeleg` to S-mode
+ * (trap vector `strap`) and enters S-mode at `kmain`.
+ */
+export const enterS = (medeleg: string) => `    li t1, (8 << 60) | (0x80200000 >> 12)
+    csrw satp, t1
+    sfence.vma
+    li t1, ${medeleg}
+    csrw medeleg, t1
+    la t1, strap
+    csrw stvec, t1
+    li t1, 1 << 11         # MPP = S
+    csrw mstatus, t1
+    la t1, kmain
+    csrw mepc, t1`;
+
 /** Assembly: from M-mode into S-mode at `label` (mstatus.MPP = S, mepc, mret). */
 export const mretToS = (label: string): string => `
     li t0, 0x1800

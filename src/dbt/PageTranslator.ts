@@ -729,23 +729,22 @@ export class PageTranslator {
       }
       c.op(Op.I64And);
     };
-    // block $hit { br_if $hit (way 0 holds the page); way 1 or $miss; L_E += way 1 }: a hit in way 0
-    // is one compare and a branch, as in the direct-mapped mirror; way 1 is compared out of line.
+    // block $hit (result: the entry's offset) { br_if $hit (way 0 holds the page); way 1 or $miss;
+    // + way 1 }: a hit in way 0 is one compare and a branch, as in the direct-mapped mirror; way 1
+    // is compared out of line (the key kept in L_W, free here: ~22 bytes of wasm per lookup).
     // Branches, not if-blocks: Liftoff keeps its cached registers (memory start, instance) on the
     // fall-through path of a br_if. L_X holds a constant, set only on the miss path.
-    c.block();
+    c.block(ValType.I32).localGet(L_E);
     c.localGet(L_E).mem(Op.I64Load, 3, E + tlb);
     key();
-    c.op(Op.I64Eq).brIf(0); // to $hit
+    c.localTee(L_W).op(Op.I64Eq).brIf(0); // to $hit
     c.i32Const(off | (refund << 12)).localSet(L_X);
-    c.localGet(L_E).mem(Op.I64Load, 3, E + tlb + TLB_ENTRY_BYTES);
-    key();
-    c.op(Op.I64Ne).brIf(dOut + 2); // to $miss
+    c.localGet(L_E).mem(Op.I64Load, 3, E + tlb + TLB_ENTRY_BYTES).localGet(L_W).op(Op.I64Ne).brIf(dOut + 2); // to $miss
     if (this.countMirror) this.count(c, ENG_WAY1_HITS);
-    c.localGet(L_E).i32Const(TLB_ENTRY_BYTES).op(Op.I32Add).localSet(L_E);
+    c.i32Const(TLB_ENTRY_BYTES).op(Op.I32Add);
     c.end();
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
-    c.localGet(L_E).mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
+    c.mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
     if (group >= 0) c.localTee(group);
   }
 

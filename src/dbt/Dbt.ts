@@ -70,6 +70,11 @@ export interface DbtOptions {
    */
   hotThreshold?: number;
   /**
+   * Dispatches into a translated page at offsets that are not block starts before it is translated
+   * again with them (default: hotThreshold). Docs/DBT.md "Session 7: translation off the vCPU".
+   */
+  retranslateThreshold?: number;
+  /**
    * Translated instructions between two interrupt/timer checks (default 16384: ~10-20 us of guest
    * time; 4096 until session 6 made 1.9 M of a sha256sum's 11 M dispatcher entries).
    */
@@ -567,6 +572,7 @@ export class Dbt implements HartEngine {
   /** The compiler's handle of this translator's configuration (UnitCompiler.addTranslator). */
   private readonly compilerTranslator: number = -1;
   private readonly hot: number;
+  private readonly rehot: number;
   private readonly slice: number;
   private readonly hotTier: number;
   /** The tier-up function registered on this thread when the translator was made (TierUp.ts). */
@@ -645,6 +651,7 @@ export class Dbt implements HartEngine {
     this.tierUpFn = registeredTierUp();
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
     this.hot = opts.hotThreshold ?? 512;
+    this.rehot = opts.retranslateThreshold ?? this.hot;
     this.atomics = opts.atomics ?? false;
     this.writesReported = (opts.hostWritesReported ?? false) && !this.atomics;
     if (this.writesReported) mem.watchCodeWrites(reg.pages, reg.onCodeWrite);
@@ -1170,7 +1177,7 @@ export class Dbt implements HartEngine {
           if (unit.fn !== undefined && unit.covered![off >>> 1] === 1)
             burst = this.toBlockEnd(host, off, unit.blockAt!);
           if (
-            ++unit.dispatches >= this.hot &&
+            ++unit.dispatches >= (unit.fn === undefined ? this.hot : this.rehot) &&
             unit.pending === undefined &&
             (unit.fn === undefined || ++unit.misses >= 4)
           ) {

@@ -613,3 +613,40 @@ ucode:
     assert.ok(s.translatedInsns > 0.8 * a.hart.instret, `only ${s.translatedInsns} of ${a.hart.instret} translated`);
   },
 );
+
+// Two functions of one page called alternately through a register: the page is translated at the
+// first call (f1 only: f1 returns through jalr, so f2 is not found from it), and retranslated with f2
+// after retranslateThreshold dispatches to f2 (plus 4) that miss its blocks.
+const TWO_ENTRIES = `
+    li s1, 200
+    li a0, 0
+    la s2, f1
+    la s3, f2
+1:  jalr ra, 0(s2)
+    jalr ra, 0(s3)
+    addi s1, s1, -1
+    bnez s1, 1b
+    ebreak
+    .balign 4096
+f1: addi a0, a0, 1
+    ret
+    .balign 256
+f2: addi a0, a0, 3
+    ret
+`;
+
+test("a translated page is translated again with new entries after retranslateThreshold misses", { skip }, () => {
+  const translations = (retranslateThreshold: number): number => {
+    const { a, b } = pair(TWO_ENTRIES, { hotThreshold: 1, retranslateThreshold });
+    a.hart.exitMask = b.hart.exitMask = 1 << 3;
+    const r = lockstep(a.hart, b.hart, { chunk: 100, compareRam: true });
+    assert.equal(r.divergence, undefined);
+    assert.equal(a.hart.getX(10), 800n);
+    return a.dbt!.stats.pagesTranslated;
+  };
+  const soon = translations(2),
+    late = translations(1000);
+  // Both pages at their first dispatch; the function page again once f2 missed 2 + 4 times.
+  assert.equal(late, 2);
+  assert.equal(soon, 3);
+});

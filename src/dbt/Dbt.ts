@@ -1404,15 +1404,15 @@ export class Dbt implements HartEngine {
 
   /** Empties a function-table slot, crediting its unit with the instructions counted there. */
   private freeSlot(slot: number): void {
-    this.collectSlot(slot);
+    this.collectSlot(slot, false); // its translation is going: no tier-up for it
     this.slotUnits[slot] = undefined;
     this.table.set(slot, null);
     this.setVerified(slot, false);
     this.freeSlots.push(slot);
   }
 
-  /** Adds one slot's ENG_UNIT_INSNS count to its unit, and tiers the unit up when it is hot. */
-  private collectSlot(slot: number): void {
+  /** Adds one slot's ENG_UNIT_INSNS count to its unit, and tiers the unit up when it is hot (and `tierUp`). */
+  private collectSlot(slot: number, tierUp = true): void {
     const w = this.e32 + ((ENG_UNIT_INSNS >>> 2) + (slot & (UNIT_SLOTS - 1)));
     const n = this.eng32[w]!;
     if (n === 0) return;
@@ -1422,7 +1422,7 @@ export class Dbt implements HartEngine {
     u.totalExecuted += n;
     u.tierExecuted += n;
     if (u.tier === Tier.TurboFan) this.stats.tieredInsns += n;
-    if (u.tierExecuted >= this.hotTier && this.hotTier > 0 && u.tier === Tier.Liftoff) this.tierUp(u);
+    if (tierUp && u.tierExecuted >= this.hotTier && this.hotTier > 0 && u.tier === Tier.Liftoff) this.tierUp(u);
   }
 
   /**

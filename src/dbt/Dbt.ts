@@ -174,6 +174,8 @@ export interface DbtStats {
   /** CSR accesses the step import did itself (csrStep), and SUM/MXR mirror switches it made without leaving. */
   csrFast: number;
   csrSumSwitches: number;
+  /** LR/SC the step import did itself (Hart.lrscInstruction). */
+  lrscFast: number;
   /** Single pages dropped from the TLB mirrors (address-specific SFENCE.VMA). */
   tlbPageEvictions: number;
   /** TLB-mirror switches between U and S entries instead of flushes (syncMirror). */
@@ -517,6 +519,7 @@ export function emptyDbtStats(): DbtStats {
     stepped: 0,
     csrFast: 0,
     csrSumSwitches: 0,
+    lrscFast: 0,
     unprofitable: 0,
     compilesOffThread: 0,
     compilesDiscarded: 0,
@@ -981,6 +984,9 @@ export class Dbt implements HartEngine {
     if ((flags & StepFlags.Csr) !== 0) {
       const r = this.csrStep(budgetNow, offFlags, insn);
       if (r >= 0) return r;
+    } else if ((flags & StepFlags.LrSc) !== 0 && this.hart.lrscInstruction(insn)) {
+      this.stats.lrscFast++; // done as the interpreter does it, and nothing the unit depends on changed
+      return 1;
     }
     const hart = this.hart;
     const eng32 = this.eng32,
@@ -1621,7 +1627,7 @@ export function formatDbtStats(s: DbtStats): string {
     `dbt: pages translated ${s.pagesTranslated} (${s.blocksTranslated} blocks, ${s.insnsTranslated} insns), modules ${s.modules}, wasm bytes ${s.wasmBytes}, compile ${s.compileMs.toFixed(1)} ms`,
     `dbt: entries from the dispatcher ${s.cacheHits}, unit calls ${s.unitCalls} (${s.unitCalls - s.cacheHits} chained through the jump cache), invalidations ${s.invalidations} (pages compared with their snapshots ${s.verifications}), TLB-mirror flushes ${s.tlbMirrorFlushes} (U/S switches ${s.tlbMirrorSwitches}, single pages ${s.tlbPageEvictions}), misses whose page the mirror held ${s.mirrorRefills}, dropped as unprofitable ${s.unprofitable}`,
     `dbt: units by tier: pages only interpreted ${s.pagesSeen - s.pagesEverTranslated}, pages translated (one wasm unit each, Liftoff) ${s.pagesEverTranslated} (${s.pagesTranslated} translations, ${s.compilesOffThread} of them compiled on the worker thread, ${s.compilesDiscarded} dropped while compiling); translation time ${s.compileMs.toFixed(1)} ms on the vCPU's thread, ${s.workerMs.toFixed(1)} ms on the worker; units tiered up to TurboFan ${s.tieredUp} (${s.tieredUpOffThread} on the worker thread, ${s.tierUpOffThreadMs.toFixed(1)} ms there; ${s.tieredUp - s.tieredUpOffThread} on the vCPU's thread, ${s.tierUpMs.toFixed(1)} ms; ${s.tierUpFailures} failed; ${s.retranslatedTiered} translations of tiered pages; ${s.tieredInsns} instructions run as TurboFan code)`,
-    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}; CSR accesses done inside units without the interpreter ${s.csrFast} (${s.csrSumSwitches} SUM/MXR switches)`,
+    `dbt: instructions translated ${s.translatedInsns} (${pct}%), interpreted ${s.interpInsns} (${s.stepped} of them stepped inside units), exits to the interpreter ${s.interpExits}; CSR accesses done inside units without the interpreter ${s.csrFast} (${s.csrSumSwitches} SUM/MXR switches), LR/SC ${s.lrscFast}`,
     `dbt: exits by cause: ${s.exitCauses.map((n, i) => `${EXIT_CAUSES[i]} ${n}`).join(", ")}`,
     ...(s.mirrorLookups > 0
       ? [

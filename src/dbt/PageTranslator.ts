@@ -47,6 +47,8 @@ export const enum StepFlags {
   Long = 4,
   /** A Zicsr access to one of FAST_CSRS: step tries the hart's CSR access directly first (Dbt.csrStep). */
   Csr = 8,
+  /** LR or SC: step tries the hart's LR/SC directly first (Hart.lrscInstruction). */
+  LrSc = 16,
 }
 
 /**
@@ -59,6 +61,7 @@ const FAST_CSRS: ReadonlySet<number> = new Set([0x100, 0x104, 0x140, 0x141, 0x14
 
 function stepFlags(insn: number, len: number): number {
   let f = len === 4 ? StepFlags.Long : 0;
+  if ((insn & 0x7f) === 0x2f && (insn >>> 28) === 1) f |= StepFlags.LrSc; // funct5 2 (LR) or 3 (SC)
   if ((insn & 0x7f) === 0x73) {
     f |= StepFlags.System;
     const f3 = (insn >>> 12) & 7;

@@ -1514,9 +1514,10 @@ export class Hart implements FpContext {
       this.raise(isLr ? Cause.LoadAccessFault : Cause.StoreAccessFault, alo, ahi);
       return false;
     }
-    // Remember the translation like a store does, so the binary translator's store mirror (which
-    // copies this cache) lets the next AMO to the page run in translated code.
-    if (!isLr) this.fillFast(Access.Store, alo, ahi, off - (off & 0xfff));
+    // Remember the translation like a load or store does, so the binary translator's store mirror
+    // (which copies this cache) lets the next AMO to the page run in translated code, and its LR/SC
+    // fast path (lrscInstruction) finds the page.
+    this.fillFast(isLr ? Access.Load : Access.Store, alo, ahi, off - (off & 0xfff));
     if (this.smp) return this.amoShared(off, size, f5, pa, rd2, rs2);
     const w = off >>> 2;
     const ram = this.ram32;
@@ -1644,6 +1645,23 @@ export class Hart implements FpContext {
     if (this.virt !== 0 || !this.zicsr(insn)) return false;
     this.stats.csrAccesses++;
     return true;
+  }
+
+  /**
+   * LR.W/D or SC.W/D for an engine's fast path (docs/DBT.md "Session 7: exits"): the interpreter's own
+   * amo(), reservation included (Unprivileged ISA 8.2), when it cannot trap: aligned, and the page is
+   * in the fast cache for the access (so the translation succeeds; a code page never is for stores).
+   * False, with nothing changed, otherwise (the engine then steps it in the interpreter). Not for
+   * harts that share memory with other threads (their reservations use host atomics).
+   */
+  lrscInstruction(insn: number): boolean {
+    const f3 = (insn >>> 12) & 7, f5 = insn >>> 27;
+    if (this.smp || (f3 !== 2 && f3 !== 3) || (f5 !== 2 && f5 !== 3) || (f5 === 2 && ((insn >>> 20) & 31) !== 0)) return false;
+    const rs1 = (insn >>> 14) & 62;
+    const lo = this.x[rs1]!, hi = this.x[rs1 + 1]!;
+    const i = (f5 === 2 ? Access.Load : Access.Store) * FAST_SIZE + ((lo >>> 12) & (FAST_SIZE - 1));
+    if ((lo & (f3 === 2 ? 3 : 7)) !== 0 || this.fastTagLo[i] !== (lo & ~0xfff) || this.fastTagHi[i] !== hi) return false;
+    return this.amo(insn, insn);
   }
 
   /** Zicsr (Unprivileged ch. 9; permissions Privileged 2.1); false: raise csrFault (nothing changed). */

@@ -29,7 +29,8 @@ function positiveInt(v: string | undefined): number | undefined {
 /**
  * Translator options from the environment: TYPEVISOR_DBT_HOT=N (dispatches into a page before it is
  * translated), TYPEVISOR_DBT_RETRANSLATE=N (dispatches into a translated page that miss its blocks
- * before it is translated again), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
+ * before it is translated again), TYPEVISOR_DBT_COMPILE=first-here (a page's first translation on
+ * the vCPU's thread, compiled on the worker; retranslations on the worker), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
  * TYPEVISOR_DBT_DISABLE=0x03,0x23,... (major opcodes left to the interpreter, for bisecting),
  * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never).
  */
@@ -39,6 +40,7 @@ export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   if (hot !== undefined) o.hotThreshold = hot;
   const rehot = positiveInt(env["TYPEVISOR_DBT_RETRANSLATE"]);
   if (rehot !== undefined) o.retranslateThreshold = rehot;
+  if (env["TYPEVISOR_DBT_COMPILE"] === "first-here") o.translateFirstHere = true;
   if (env["TYPEVISOR_DBT_REGS"] === "locals") o.regsInLocals = true;
   const hotTier = env["TYPEVISOR_DBT_HOT_TIER"];
   if (hotTier !== undefined && Number.isInteger(Number(hotTier)) && Number(hotTier) >= 0) o.hotTier = Number(hotTier);

@@ -60,16 +60,22 @@ function tierUpJob(job: Extract<WorkerJob, { kind: "tierUp" }>): WorkerReply {
   return { id: job.id, tierUpMs: performance.now() - t0 };
 }
 
+/** Validates and compiles a unit's module (lazy compilation: at the first call, here with a zero budget). */
+function compile(bytes: Uint8Array, memoryPages: number, shared: boolean): WebAssembly.Module {
+  const module = new WebAssembly.Module(bytes);
+  const memory = standIn(memoryPages, shared);
+  const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep } }).exports["f"] as UnitFn;
+  unit(0, 0);
+  return module;
+}
+
 function translate(job: Extract<WorkerJob, { kind: "translate" }>): WorkerReply {
   const t0 = performance.now();
   const ut = translators.get(job.translator);
   if (ut === undefined) throw new Error(`no translator ${job.translator}`);
   const code = ut.translate(job.host, job.entries);
   if (code === undefined) return { id: job.id };
-  const module = new WebAssembly.Module(code.bytes);
-  const memory = standIn(ut.config.memoryPages, ut.config.shared);
-  const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep } }).exports["f"] as UnitFn;
-  unit(0, 0);
+  const module = compile(code.bytes, ut.config.memoryPages, ut.config.shared);
   const { bytes, ...rest } = code;
   return { id: job.id, unit: { ...rest, module, wasmBytes: bytes.length, ms: performance.now() - t0 } };
 }
@@ -107,7 +113,12 @@ port.on("message", (job: WorkerJob) => {
 function run(job: Exclude<WorkerJob, { kind: "translator" }>): void {
   let reply: WorkerReply;
   try {
-    reply = job.kind === "tierUp" ? tierUpJob(job) : translate(job);
+    reply =
+      job.kind === "tierUp"
+        ? tierUpJob(job)
+        : job.kind === "compile"
+          ? { id: job.id, module: compile(job.bytes, job.memoryPages, job.shared) }
+          : translate(job);
   } catch (e) {
     reply = { id: job.id, error: (e as Error).message, ...(job.kind === "tierUp" ? { tierUpMs: -1 } : {}) };
   }

@@ -75,6 +75,13 @@ export interface DbtOptions {
    */
   retranslateThreshold?: number;
   /**
+   * With a compiler elsewhere (`compiler`): a page's first translation is made on this thread and
+   * only compiled there, so the page waits for a compile only; retranslations (the older translation
+   * runs meanwhile) are made there (default false: all there). Docs/DBT.md "Session 7: translation
+   * off the vCPU".
+   */
+  translateFirstHere?: boolean;
+  /**
    * Translated instructions between two interrupt/timer checks (default 16384: ~10-20 us of guest
    * time; 4096 until session 6 made 1.9 M of a sha256sum's 11 M dispatcher entries).
    */
@@ -576,6 +583,7 @@ export class Dbt implements HartEngine {
   private readonly compilerTranslator: number = -1;
   private readonly hot: number;
   private readonly rehot: number;
+  private readonly firstHere: boolean;
   private readonly slice: number;
   private readonly hotTier: number;
   /** The tier-up function registered on this thread when the translator was made (TierUp.ts). */
@@ -655,6 +663,7 @@ export class Dbt implements HartEngine {
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
     this.hot = opts.hotThreshold ?? 512;
     this.rehot = opts.retranslateThreshold ?? this.hot;
+    this.firstHere = opts.translateFirstHere ?? false;
     this.atomics = opts.atomics ?? false;
     this.writesReported = (opts.hostWritesReported ?? false) && !this.atomics;
     if (this.writesReported) mem.watchCodeWrites(reg.pages, reg.onCodeWrite);
@@ -1503,6 +1512,22 @@ export class Dbt implements HartEngine {
       // compiler read, so a later write (by the host, another hart) is found by the comparison
       // before the unit's first entry in a later generation.
       register();
+      if (this.firstHere && unit.fn === undefined) {
+        const code = this.translator.translate(host, unit.entries);
+        if (code === undefined) {
+          unit.dispatches = -1_000_000; // nothing translatable: stay interpreted
+          this.registry.removed(host);
+          unit.registered = false;
+          return;
+        }
+        this.counted(unit, code, code.bytes.length);
+        unit.pending = job;
+        this.stats.compilesOffThread++;
+        const { memoryPages, shared } = this.translator.config;
+        compiler.compile(code.bytes, memoryPages, shared, (m) => this.install(job, code, m));
+        this.stats.compileMs += performance.now() - t0;
+        return;
+      }
       unit.pending = job;
       this.stats.compilesOffThread++;
       compiler.translate(this.compilerTranslator, host, [...unit.entries], (u) => this.arrived(job, u));

@@ -35,6 +35,11 @@ export interface UnitCompiler {
    */
   translate(translator: number, host: number, entries: number[], done: (unit: CompiledUnit | undefined) => void): void;
   /**
+   * Queues the compile of a unit translated on this thread (DbtOptions.translateFirstHere): `done`
+   * is called from a later drain() with the module.
+   */
+  compile(bytes: Uint8Array, memoryPages: number, shared: boolean, done: (module: WebAssembly.Module) => void): void;
+  /**
    * Optional: compiles function "f" of `module` (one this compiler delivered) with the optimizing
    * compiler, in place (src/dbt/TierUp.ts), off this thread: every instance of the module runs the
    * new code once it is done. `done` is called from a later drain() with the compile's milliseconds

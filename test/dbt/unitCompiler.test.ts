@@ -43,6 +43,12 @@ class DeferredCompiler implements UnitCompiler {
     const early = this.readAt === "post" ? make() : undefined;
     this.queue.push({ due: this.calls + this.delay, done: () => done(this.readAt === "post" ? early : make()) });
   }
+  compile(bytes: Uint8Array, _pages: number, _shared: boolean, done: (m: WebAssembly.Module) => void): void {
+    const m = new WebAssembly.Module(bytes);
+    this.compiled++;
+    this.queue.push({ due: this.calls + this.delay, done: () => done(m) });
+  }
+  compiled = 0;
   ready(): boolean {
     this.calls++;
     return this.queue.length > 0 && this.queue[0]!.due <= this.calls;
@@ -64,7 +70,9 @@ test("units compiled after a delay: the interpreter's results, stale translation
     [50, "delivery"],
   ] as const) {
     const compiler = new DeferredCompiler(delay, readAt);
-    const { a, b } = pair(rewriteLoop(500), { hotThreshold: 1, compiler });
+    // With "delivery", first translations are made here and only compiled by the compiler.
+    const translateFirstHere = readAt === "delivery";
+    const { a, b } = pair(rewriteLoop(500), { hotThreshold: 1, compiler, translateFirstHere });
     a.hart.exitMask = b.hart.exitMask = 1 << 3;
     const r = lockstep(a.hart, b.hart, { chunk: 300, compareRam: true });
     assert.equal(r.divergence, undefined, `delay ${delay}`);
@@ -72,6 +80,7 @@ test("units compiled after a delay: the interpreter's results, stale translation
     const st = a.dbt!.stats;
     assert.ok(st.compilesOffThread >= 2, `delay ${delay}: ${st.compilesOffThread} compiles`);
     assert.ok(compiler.delivered >= 1);
+    assert.equal(compiler.compiled > 0, translateFirstHere);
     // With a long delay a rewritten loop finishes interpreted before its new translation arrives.
     assert.ok(
       st.translatedInsns > (delay < 10 ? 0.5 * a.hart.instret : 0),

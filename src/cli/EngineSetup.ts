@@ -32,7 +32,8 @@ function positiveInt(v: string | undefined): number | undefined {
  * before it is translated again), TYPEVISOR_DBT_COMPILE=first-here (a page's first translation on
  * the vCPU's thread, compiled on the worker; retranslations on the worker), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
  * TYPEVISOR_DBT_DISABLE=0x03,0x23,... (major opcodes left to the interpreter, for bisecting),
- * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never).
+ * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never),
+ * TYPEVISOR_DBT_MIRROR_WAYS=1 (direct-mapped TLB mirrors, for A/B measurements: DbtOptions.mirrorWays).
  */
 export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   const o: DbtOptions = {};
@@ -49,6 +50,7 @@ export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
     .filter((v) => v !== "")
     .map((v) => Number(v));
   if (dis.length > 0) o.disabledOpcodes = new Set(dis);
+  if (env["TYPEVISOR_DBT_MIRROR_WAYS"] === "1") o.mirrorWays = 1;
   return o;
 }
 

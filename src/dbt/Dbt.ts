@@ -95,6 +95,12 @@ export interface DbtOptions {
    * `--stats`): a counter update per load/store, so slightly slower code (default false).
    */
   countMirror?: boolean;
+  /**
+   * TLB-mirror ways used: 2 (default), or 1 for the direct-mapped lookup of sessions 4-6 (way 1
+   * stays empty; translated code is ~22 bytes per load/store smaller), for A/B measurements
+   * (docs/DBT.md "Session 7: mirror").
+   */
+  mirrorWays?: 1 | 2;
   /** Other harts run concurrently on other threads (vCPU threads): atomic AMOs and FENCE (PageTranslatorOptions). */
   atomics?: boolean;
   /**
@@ -657,7 +663,9 @@ export class Dbt implements HartEngine {
       disabledOpcodes: [...(opts.disabledOpcodes ?? [])],
       atomics: opts.atomics ?? false,
       countMirror: opts.countMirror ?? false,
+      mirrorWays: opts.mirrorWays ?? MIRROR_WAYS,
     };
+    this.ways = opts.mirrorWays ?? MIRROR_WAYS;
     this.translator = new UnitTranslator(buf, config);
     this.tierUpFn = registeredTierUp();
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
@@ -918,6 +926,8 @@ export class Dbt implements HartEngine {
    * many. A page new to its set goes into way 0 (which translated code compares first), and the
    * entry there, if any, moves to way 1, replacing the older one (FIFO per set).
    */
+  /** TLB-mirror ways in use (DbtOptions.mirrorWays). */
+  private readonly ways: number;
   private fillMirror(lo: number, hi: number): number {
     let n = 0,
       fresh = 0;
@@ -939,7 +949,7 @@ export class Dbt implements HartEngine {
       if (e[w1] === page && e[w1 + 1] === hi) w = w1;
       else if (e[w0] !== page || e[w0 + 1] !== hi) {
         fresh++;
-        if (e[w0] !== TLB_EMPTY) {
+        if (e[w0] !== TLB_EMPTY && this.ways > 1) {
           if (e[w1] !== TLB_EMPTY) this.stats.mirrorReplacements++;
           this.listFilled(w1);
           e.copyWithin(w1, w0, w0 + 4);

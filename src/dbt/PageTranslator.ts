@@ -132,6 +132,8 @@ export interface PageTranslatorOptions {
   stepInWasm?: boolean;
   /** Count TLB-mirror lookups at ENG_LOOKUPS (for --stats; one counter update per load/store). */
   countMirror?: boolean;
+  /** TLB-mirror ways to compare: 2 (default), or 1 (way 0 only: DbtOptions.mirrorWays). */
+  mirrorWays?: number;
 }
 
 export interface TranslatedPage {
@@ -198,7 +200,9 @@ export class PageTranslator {
     this.atomics = opts.atomics ?? false;
     this.step = (opts.stepInWasm ?? true) && !this.regsInLocals;
     this.countMirror = opts.countMirror ?? false;
+    this.twoWays = (opts.mirrorWays ?? 2) > 1;
   }
+  private readonly twoWays: boolean;
   private readonly countMirror: boolean;
 
   /** Function index of the imported `step(budgetNow, offset | flags << 12, insn) -> continue` (see Dbt), when stepping. */
@@ -737,15 +741,24 @@ export class PageTranslator {
     // is compared out of line (the key kept in L_W, free here: ~22 bytes of wasm per lookup).
     // Branches, not if-blocks: Liftoff keeps its cached registers (memory start, instance) on the
     // fall-through path of a br_if. L_X holds a constant, set only on the miss path.
-    c.block(ValType.I32).localGet(L_E);
-    c.localGet(L_E).mem(Op.I64Load, 3, E + tlb);
-    key();
-    c.localTee(L_W).op(Op.I64Eq).brIf(0); // to $hit
-    c.i32Const(off | (refund << 12)).localSet(L_X);
-    c.localGet(L_E).mem(Op.I64Load, 3, E + tlb + TLB_ENTRY_BYTES).localGet(L_W).op(Op.I64Ne).brIf(dOut + 2); // to $miss
-    if (this.countMirror) this.count(c, ENG_WAY1_HITS);
-    c.i32Const(TLB_ENTRY_BYTES).op(Op.I32Add);
-    c.end();
+    if (!this.twoWays) {
+      // direct-mapped (DbtOptions.mirrorWays 1): a miss in way 0 leaves
+      c.i32Const(off | (refund << 12)).localSet(L_X);
+      c.localGet(L_E).mem(Op.I64Load, 3, E + tlb);
+      key();
+      c.op(Op.I64Ne).brIf(dOut + 1); // to $miss
+      c.localGet(L_E);
+    } else {
+      c.block(ValType.I32).localGet(L_E);
+      c.localGet(L_E).mem(Op.I64Load, 3, E + tlb);
+      key();
+      c.localTee(L_W).op(Op.I64Eq).brIf(0); // to $hit
+      c.i32Const(off | (refund << 12)).localSet(L_X);
+      c.localGet(L_E).mem(Op.I64Load, 3, E + tlb + TLB_ENTRY_BYTES).localGet(L_W).op(Op.I64Ne).brIf(dOut + 2); // to $miss
+      if (this.countMirror) this.count(c, ENG_WAY1_HITS);
+      c.i32Const(TLB_ENTRY_BYTES).op(Op.I32Add);
+      c.end();
+    }
     if (group >= 0) c.localGet(L_A).op(Op.I32WrapI64).i32Const(0xfff).op(Op.I32And).localSet(group + 1);
     c.mem(Op.I32Load, 2, E + tlb + 8).localGet(L_A).op(Op.I32WrapI64).op(Op.I32Add); // + addend
     if (group >= 0) c.localTee(group);

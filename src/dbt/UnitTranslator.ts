@@ -26,6 +26,7 @@ export interface TranslatorConfig {
   disabledOpcodes: number[];
   atomics: boolean;
   countMirror: boolean;
+  mirrorWays?: number;
 }
 
 /** A translated page: the module's bytes and what the dispatcher needs to run and check it. */
@@ -70,6 +71,7 @@ export class UnitTranslator {
       disabled: new Set(config.disabledOpcodes),
       atomics: config.atomics,
       countMirror: config.countMirror,
+      mirrorWays: config.mirrorWays,
     });
   }
 

@@ -39,6 +39,7 @@ function mapPages(m: DbtMachine): void {
 function run(
   body: string,
   minTranslated = 0.9,
+  mirrorWays: 1 | 2 = 2,
 ): { tlbMiss: number; pageEvictions: number; way1: number; replaced: number } {
   const { a, b } = pair(
     `
@@ -53,7 +54,7 @@ sstart:
     ${body}
     ebreak
   `,
-    { hotThreshold: 1, countMirror: true },
+    { hotThreshold: 1, countMirror: true, mirrorWays },
   );
   for (const m of [a, b]) mapPages(m);
   const r = lockstep(a.hart, b.hart, { chunk: 10_000, maxInsns: 2_000_000, compareRam: true });
@@ -79,6 +80,12 @@ test("two hot pages of one TLB-mirror set both stay in the mirror", { skip }, ()
   // one page of each mirror in way 1: the misses a direct-mapped mirror had
   assert.ok(r.way1 > 1.9 * ITERATIONS, `${r.way1} lookups found their page in way 1`);
   assert.equal(r.replaced, 0);
+});
+
+test("direct-mapped (DbtOptions.mirrorWays 1), the two pages miss at every other access", { skip }, () => {
+  const r = run(twoPageLoop(2000), 0, 1); // the dispatcher drops the page as unprofitable now and then
+  assert.ok(r.tlbMiss > 400, `${r.tlbMiss} TLB-mirror misses`);
+  assert.equal(r.way1, 0);
 });
 
 test("three pages of one TLB-mirror set take turns in its two ways, as the interpreter computes", { skip }, () => {

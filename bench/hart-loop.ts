@@ -3,11 +3,16 @@
 // WebAssembly (guest registers in wasm locals, no TLB check: what a translator can at best reach in
 // wasm) compiled with the same V8 tiering, all in the same run. Prints guest MIPS and ns per guest
 // instruction (CPU time) for each, and the ratios.
-// Usage: npx tsc -p . && node dist/bench/hart-loop.js [iterations] [--dbt] [--tier liftoff|hot|turbofan]
+// Usage: npx tsc -p . && node dist/bench/hart-loop.js [iterations] [--dbt] [--tier liftoff|hot|turbofan] [--calls] [--tailcalls]
 // --tier: V8's wasm tiering for translated and hand-written wasm: liftoff (default) as VMs and run-elf
 // run code at first, hot as VMs run a unit that stays hot (Liftoff, then TurboFan once the unit has
 // run 10 M instructions: DbtOptions.hotTier; the hand-written loop gets TurboFan too), turbofan: V8's
 // own tier-up, as exec runs it.
+// --calls: a loop whose every iteration leaves its page three times (a call into a second page, a
+// jump from there into a third, a return from there), 11 instructions per iteration: the cost of
+// transitions between translated units (docs/DBT.md "Session 7: chaining"); no hand-written wasm.
+// --tailcalls: units tail-call the next unit at every such exit instead of returning to the
+// trampoline (DbtOptions.tailCalls), for comparing both in one build.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,14 +31,19 @@ import { gpa } from "../src/memory/Address.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { dbt: { type: "boolean", default: false }, tier: { type: "string", default: "liftoff" } },
+  options: {
+    dbt: { type: "boolean", default: false },
+    tier: { type: "string", default: "liftoff" },
+    calls: { type: "boolean", default: false },
+    tailcalls: { type: "boolean", default: false },
+  },
 });
 const iters = Number(positionals[0] ?? 5_000_000);
 const tier = values.tier;
 if (tier !== "liftoff" && tier !== "hot" && tier !== "turbofan") throw new Error("--tier is liftoff, hot or turbofan");
 setWasmTiering({ tierUp: tier === "turbofan" });
 // 12 instructions per iteration: ALU, 64-bit shifts, mul, a load/store pair, compressed forms, a branch.
-const body = `
+const loopBody = `
     li s0, ${iters}
     li s1, 0x12345
     la s2, buf
@@ -50,7 +60,29 @@ const body = `
     addi s0, s0, -1
     bnez s0, 1b
 `;
-const PER_ITER = 12;
+// --calls: 11 instructions (call = auipc + jalr) and three unit-to-unit transitions per iteration (JAL, JAL, JALR).
+const callsBody = `
+    li s0, ${iters}
+    li s1, 0x12345
+1:  add s1, s1, s0
+    call f1
+    addi s0, s0, -1
+    bnez s0, 1b
+`;
+const callsFuncs = `
+    .balign 4096
+f1: slli t0, s1, 13
+    xor s1, s1, t0
+    j f2
+    .balign 4096
+f2: srli t0, s1, 7
+    xor s1, s1, t0
+    ret
+`;
+const body = values.calls ? callsBody : loopBody;
+/** Code after the program's end (the --calls functions). */
+const funcs = values.calls ? callsFuncs : "";
+const PER_ITER = values.calls ? 11 : 12;
 
 /** CPU seconds (user + sys) of this process spent in f. */
 function cpu<T>(f: () => T): { secs: number; wall: number; r: T } {
@@ -63,14 +95,14 @@ function cpu<T>(f: () => T): { secs: number; wall: number; r: T } {
 }
 const ns = (secs: number, n: number) => ((secs * 1e9) / n).toFixed(3);
 
-const code = assemble(`${body}\n ebreak\n.data\n.align 3\nbuf: .dword 0\n`);
+const code = assemble(`${body}\n ebreak\n${funcs}\n.data\n.align 3\nbuf: .dword 0\n`);
 let m: ReturnType<typeof machine>;
 if (values.dbt) {
   // As a VM's hart: the translator attached with its default options (hot threshold included).
   const memory = new GuestMemory({ base: 0x8000_0000, size: 4 << 20, shared: true, engineBytes: DBT_ENGINE_BYTES });
   memory.write(gpa(0x8000_0000), code);
   const hart = new Hart({ memory, bus: new IoBus("bench"), hartId: 0 });
-  attachDbt(hart, { hotTier: tier === "hot" ? 10_000_000 : 0 });
+  attachDbt(hart, { hotTier: tier === "hot" ? 10_000_000 : 0, tailCalls: values.tailcalls });
   hart.priv = PRIV_M;
   hart.setPc(0x8000_0000n);
   m = { memory, hart } as ReturnType<typeof machine>;
@@ -84,7 +116,7 @@ console.log(
   `typevisor ${values.dbt ? `translated (${tier})` : "interpreter"}: ${n} instructions in ${tv.secs.toFixed(3)} s CPU (${tv.wall.toFixed(3)} s wall) = ${(n / tv.secs / 1e6).toFixed(1)} MIPS, ${ns(tv.secs, n)} ns/insn (checksum ${checksum.toString(16)})`,
 );
 
-if (values.dbt) {
+if (values.dbt && !values.calls) {
   // The same loop by hand: s0, s1, t0..t3 in i64 locals, buf a fixed address of a wasm memory.
   const b = new WasmModuleBuilder();
   b.importMemory("e", "m", 1, 1, false);
@@ -130,7 +162,7 @@ const dir = mkdtempSync(join(tmpdir(), "tv-bench-"));
 try {
   writeFileSync(
     join(dir, "b.S"),
-    `.globl _start\n_start:\n${body}\n li a7, 93\n li a0, 0\n ecall\n.data\n.align 3\nbuf: .dword 0\n`,
+    `.globl _start\n_start:\n${body}\n li a7, 93\n li a0, 0\n ecall\n${funcs}\n.data\n.align 3\nbuf: .dword 0\n`,
   );
   execFileSync("riscv64-linux-gnu-as", ["-march=rv64gc", "-o", join(dir, "b.o"), join(dir, "b.S")]);
   execFileSync("riscv64-linux-gnu-ld", ["-static", "-o", join(dir, "b"), join(dir, "b.o")]);

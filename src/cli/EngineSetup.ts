@@ -33,7 +33,9 @@ function positiveInt(v: string | undefined): number | undefined {
  * the vCPU's thread, compiled on the worker; retranslations on the worker), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
  * TYPEVISOR_DBT_DISABLE=0x03,0x23,... (major opcodes left to the interpreter, for bisecting),
  * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never),
- * TYPEVISOR_DBT_MIRROR_WAYS=1 (direct-mapped TLB mirrors, for A/B measurements: DbtOptions.mirrorWays).
+ * TYPEVISOR_DBT_MIRROR_WAYS=1 (direct-mapped TLB mirrors, for A/B measurements: DbtOptions.mirrorWays),
+ * TYPEVISOR_DBT_TAILCALL=1 (units tail-call the next unit at a jump out of their page instead of
+ * returning to the trampoline: measured slower, docs/DBT.md "Session 7: chaining").
  */
 export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   const o: DbtOptions = {};
@@ -43,6 +45,7 @@ export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   if (rehot !== undefined) o.retranslateThreshold = rehot;
   if (env["TYPEVISOR_DBT_COMPILE"] === "first-here") o.translateFirstHere = true;
   if (env["TYPEVISOR_DBT_REGS"] === "locals") o.regsInLocals = true;
+  if (env["TYPEVISOR_DBT_TAILCALL"] === "1") o.tailCalls = true;
   const hotTier = env["TYPEVISOR_DBT_HOT_TIER"];
   if (hotTier !== undefined && Number.isInteger(Number(hotTier)) && Number(hotTier) >= 0) o.hotTier = Number(hotTier);
   const dis = (env["TYPEVISOR_DBT_DISABLE"] ?? "")

@@ -57,6 +57,7 @@ import {
   FPOK_FP,
   FPOK_RNE,
   ENG_UNIT_INSNS,
+  ENG_UNIT_SLOT,
   UNIT_SLOTS,
 } from "./EngineArea.js";
 
@@ -124,6 +125,31 @@ export interface DbtOptions {
    * (docs/DBT.md "Session 7: tier-up").
    */
   hotTier?: number;
+  /**
+   * Units chain into the next unit themselves, with a wasm tail call (PageTranslatorOptions.chain),
+   * instead of returning to the trampoline at every Jump exit, where the engine has wasm tail calls
+   * (tailCallsSupported()). Default false: every unit's module then imports the function table,
+   * and V8 keeps each importing instance alive and updates its copy of the table at every install;
+   * the in-guest workload took ~16% more CPU and ~120 MiB more RSS (docs/DBT.md "Session 7: chaining").
+   */
+  tailCalls?: boolean;
+}
+
+let tailCalls: boolean | undefined;
+/**
+ * Whether this engine validates `return_call_indirect` (WebAssembly tail calls: V8 11.2+ / Node 20,
+ * Firefox 121+; not every browser the page may run in).
+ */
+export function tailCallsSupported(): boolean {
+  if (tailCalls === undefined) {
+    // (module (table 1 funcref) (type (func)) (func (type 0) i32.const 0 return_call_indirect (type 0)))
+    const probe = new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x04,
+      0x04, 0x01, 0x70, 0x00, 0x01, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x41, 0x00, 0x13, 0x00, 0x00, 0x0b,
+    ]);
+    tailCalls = WebAssembly.validate(probe);
+  }
+  return tailCalls;
 }
 
 /** The bit of virtual page (hi:lo) in Dbt's set of pages with jump-cache entries (any bits of the pc in the page ignored). */
@@ -322,6 +348,7 @@ function makeTrampoline(
   memory: WebAssembly.Memory,
   E: number,
   tierUp: TierUp | undefined,
+  tailCalls: boolean,
 ): EnterFn {
   const b = new WasmModuleBuilder();
   b.importTable("e", "t", 1);
@@ -339,9 +366,15 @@ function makeTrampoline(
     .i32Const(1)
     .op(Op.I32Add)
     .mem(Op.I32Store, 2, E + ENG_CALLS);
+  if (tailCalls)
+    c.i32Const(0)
+      .localGet(0)
+      .mem(Op.I32Store, 2, E + ENG_UNIT_SLOT);
   c.localGet(1).localGet(2).localGet(0).byte(Op.CallIndirect).u32(sig).byte(0x00).localSet(3);
   // The unit's instructions: ENG_UNIT_INSNS[slot] += budget given - budget left (the optimizing
-  // tier's hotness, per unit even when chained; docs/DBT.md "Session 7: tier-up").
+  // tier's hotness, per unit even when chained; docs/DBT.md "Session 7: tier-up"). A unit that
+  // tail-called the next one moved the budget it passed on to that unit's counter and made it the
+  // running one (ENG_UNIT_SLOT, PageTranslator.chainExit), so the budget left is the last unit's.
   c.localGet(0)
     .i32Const(UNIT_SLOTS - 1)
     .op(Op.I32And)
@@ -352,6 +385,17 @@ function makeTrampoline(
     .mem(Op.I32Load, 2, E + ENG_UNIT_INSNS)
     .localGet(2)
     .op(Op.I32Add);
+  if (tailCalls) {
+    c.mem(Op.I32Store, 2, E + ENG_UNIT_INSNS);
+    c.i32Const(0)
+      .mem(Op.I32Load, 2, E + ENG_UNIT_SLOT)
+      .i32Const(UNIT_SLOTS - 1)
+      .op(Op.I32And)
+      .i32Const(2)
+      .op(Op.I32Shl)
+      .localTee(5);
+    c.localGet(5).mem(Op.I32Load, 2, E + ENG_UNIT_INSNS);
+  }
   c.i32Const(0)
     .mem(Op.I32Load, 2, E + ENG_BUDGET)
     .localTee(2)
@@ -664,11 +708,12 @@ export class Dbt implements HartEngine {
       atomics: opts.atomics ?? false,
       countMirror: opts.countMirror ?? false,
       mirrorWays: opts.mirrorWays ?? MIRROR_WAYS,
+      tailCalls: (opts.tailCalls ?? false) && tailCallsSupported(),
     };
     this.ways = opts.mirrorWays ?? MIRROR_WAYS;
     this.translator = new UnitTranslator(buf, config);
     this.tierUpFn = registeredTierUp();
-    this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn);
+    this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn, config.tailCalls === true);
     this.hot = opts.hotThreshold ?? 512;
     this.rehot = opts.retranslateThreshold ?? this.hot;
     this.firstHere = opts.translateFirstHere ?? false;
@@ -1600,7 +1645,9 @@ export class Dbt implements HartEngine {
     if (job.cancelled) return;
     const unit = job.unit;
     unit.pending = undefined;
-    const inst = new WebAssembly.Instance(module, { e: { m: this.hart.memory.wasmMemory, s: this.step } });
+    const inst = new WebAssembly.Instance(module, {
+      e: { m: this.hart.memory.wasmMemory, s: this.step, t: this.table },
+    });
     if (unit.slot >= 0) {
       // The previous translation of the page: its block numbers die with the jump cache's entries.
       this.freeSlot(unit.slot);

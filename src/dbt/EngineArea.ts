@@ -44,6 +44,13 @@ export const ENG_LOOKUPS = 556;
  */
 export const ENG_WAY1_HITS = 560;
 
+/**
+ * Function-table slot of the unit running now (i32): set by the trampoline before each call and by
+ * a unit's tail call into the next (docs/DBT.md "Session 7: chaining"), so that each unit of a chain
+ * is credited its own instructions in ENG_UNIT_INSNS.
+ */
+export const ENG_UNIT_SLOT = 564;
+
 /** Calls of units by the trampoline (i32, wrapping; read and cleared by the dispatcher for --stats). */
 export const ENG_CALLS = 548;
 

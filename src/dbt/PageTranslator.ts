@@ -21,6 +21,7 @@ import { lookupOpcode } from "../riscv/Opcodes.js";
 import type { ReadonlyInt32Array } from "../riscv/HartEngine.js";
 import { CodeWriter, Op, ValType } from "./WasmModuleBuilder.js";
 import { ENG_FFLAGS, ENG_GEN, ENG_JC, ENG_LOOKUPS, ENG_WAY1_HITS, FPOK_RNE, JC_ENTRIES, MIRROR_SETS } from "./EngineArea.js";
+import { ENG_CALLS, ENG_UNIT_INSNS, ENG_UNIT_SLOT, ENG_VERIFIED, UNIT_SLOTS } from "./EngineArea.js";
 import { ENG_ADDR, ENG_BUDGET, ENG_FPOK, ENG_FREGS, ENG_PC, ENG_REGS, ENG_TLB_LOAD, ENG_TLB_STORE, ENG_VPAGE, TLB_ENTRY_BYTES } from "./EngineArea.js";
 
 /** Exit kinds returned by translated functions. */
@@ -134,7 +135,20 @@ export interface PageTranslatorOptions {
   countMirror?: boolean;
   /** TLB-mirror ways to compare: 2 (default), or 1 (way 0 only: DbtOptions.mirrorWays). */
   mirrorWays?: number;
+  /**
+   * A unit leaving with a Jump looks the target up in the jump cache itself and tail-calls the next
+   * unit (`return_call_indirect` through the function table the module imports as table 0, type
+   * UNIT_TYPE) instead of returning to the trampoline, which then chains (default false: the
+   * module must import the table, and the engine must have wasm tail calls; see Dbt).
+   */
+  chain?: boolean;
 }
+
+/**
+ * The type index of a unit's function type (i32 block, i32 budget) -> i32 in its module: the
+ * module's first type (Dbt declares it first), which `return_call_indirect` names.
+ */
+export const UNIT_TYPE = 0;
 
 export interface TranslatedPage {
   body: CodeWriter;
@@ -201,9 +215,11 @@ export class PageTranslator {
     this.step = (opts.stepInWasm ?? true) && !this.regsInLocals;
     this.countMirror = opts.countMirror ?? false;
     this.twoWays = (opts.mirrorWays ?? 2) > 1;
+    this.chain = opts.chain ?? false;
   }
   private readonly twoWays: boolean;
   private readonly countMirror: boolean;
+  private readonly chain: boolean;
 
   /** Function index of the imported `step(budgetNow, offset | flags << 12, insn) -> continue` (see Dbt), when stepping. */
   static readonly STEP_FN = 0;
@@ -342,13 +358,14 @@ export class PageTranslator {
     }
     c.end().end();
     // Exit sequence.
-    const exit = () => {
+    const exit = (chain: boolean) => {
       for (let r = 1; r < 32; r++) if (this.regsInLocals && written[r]) c.i32Const(0).localGet(this.regLocal[r]!).mem(Op.I64Store, 3, E + ENG_REGS + 8 * r);
       c.i32Const(0).localGet(L_PC).mem(Op.I64Store, 3, E + ENG_PC);
+      if (chain) this.chainExit(c);
       c.i32Const(0).localGet(L_BUDGET).mem(Op.I32Store, 2, E + ENG_BUDGET);
       c.localGet(L_KIND);
     };
-    exit();
+    exit(this.chain);
     c.op(Op.Return).end();
     // The TLB-miss exit shared by every load and store of the unit (out-of-line: each access sets
     // L_X and branches here, ~8 bytes instead of ~35 of exit code per access).
@@ -356,7 +373,7 @@ export class PageTranslator {
     c.localGet(L_VPAGE).localGet(L_X).i32Const(0xfff).op(Op.I32And).op(Op.I64ExtendI32U).op(Op.I64Add).localSet(L_PC);
     c.localGet(L_BUDGET).localGet(L_X).i32Const(12).op(Op.I32ShrU).op(Op.I32Add).localSet(L_BUDGET);
     c.i32Const(ExitKind.Interp).localSet(L_KIND);
-    exit();
+    exit(false);
     return { body: c, blockAt, covered: seen, blocks: N, insns, locals: this.locals };
   }
 
@@ -491,6 +508,39 @@ export class PageTranslator {
     c.localGet(L_BUDGET).i32Const(this.maxPath).op(Op.I32GeS).op(Op.I32And).if_();
     c.localGet(L_E).mem(Op.I32Load, 2, E + ENG_JC + 8).i32Const(16).op(Op.I32ShrU).localSet(L_NEXT).br(dOut + 1); // round $top
     c.end().end();
+  }
+
+  /**
+   * Chaining from the unit's exit (PageTranslatorOptions.chain; docs/DBT.md "Session 7: chaining"):
+   * a Jump exit (other page, JALR) whose target pc (L_PC, already stored at ENG_PC) has a jump-cache
+   * entry of the current generation and privilege (ENG_GEN), into a unit compared with its snapshot
+   * in this generation (ENG_VERIFIED), tail-calls that unit with the budget left: the same checks the
+   * trampoline makes, without the return to it. The callee checks the budget against its longest
+   * path at entry, as after any call, and returns with ENG_PC = its entry pc when it is too small,
+   * so instret and the interrupt-check slice stay exact. A miss falls through to the plain exit, and
+   * the trampoline (same lookup) returns to the dispatcher. L_E and L_X are free at every exit.
+   */
+  private chainExit(c: CodeWriter): void {
+    const E = this.engineOffset;
+    c.localGet(L_KIND).op(Op.I32Eqz).if_(); // ExitKind.Jump
+    c.localGet(L_PC).op(Op.I32WrapI64).i32Const(1).op(Op.I32ShrU).i32Const(JC_ENTRIES - 1).op(Op.I32And).i32Const(4).op(Op.I32Shl).localSet(L_E);
+    c.localGet(L_E).mem(Op.I64Load, 3, E + ENG_JC).localGet(L_PC).op(Op.I64Eq);
+    c.localGet(L_E).mem(Op.I32Load, 2, E + ENG_JC + 12).i32Const(0).mem(Op.I32Load, 2, E + ENG_GEN).op(Op.I32Eq).op(Op.I32And).if_();
+    c.localGet(L_E).mem(Op.I32Load, 2, E + ENG_JC + 8).localTee(L_X).i32Const(0xffff).op(Op.I32And).localTee(L_E);
+    c.mem(Op.I32Load8U, 0, E + ENG_VERIFIED).if_();
+    c.i32Const(0).i32Const(0).mem(Op.I32Load, 2, E + ENG_CALLS).i32Const(1).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_CALLS);
+    c.i32Const(0).localGet(L_PC).i64Const(-4096, -1).op(Op.I64And).mem(Op.I64Store, 3, E + ENG_VPAGE);
+    // Hotness per unit (ENG_UNIT_INSNS, which the trampoline credits with the budget it gave and
+    // debits with the budget left): the budget passed on moves from the running unit's counter
+    // (ENG_UNIT_SLOT) to the callee's, which becomes the running one. L_KIND is free from here on;
+    // the callee's slot is below VERIFIED_SLOTS <= UNIT_SLOTS.
+    c.i32Const(0).mem(Op.I32Load, 2, E + ENG_UNIT_SLOT).i32Const(UNIT_SLOTS - 1).op(Op.I32And).i32Const(2).op(Op.I32Shl).localTee(L_KIND);
+    c.localGet(L_KIND).mem(Op.I32Load, 2, E + ENG_UNIT_INSNS).localGet(L_BUDGET).op(Op.I32Sub).mem(Op.I32Store, 2, E + ENG_UNIT_INSNS);
+    c.localGet(L_E).i32Const(2).op(Op.I32Shl).localTee(L_KIND);
+    c.localGet(L_KIND).mem(Op.I32Load, 2, E + ENG_UNIT_INSNS).localGet(L_BUDGET).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_UNIT_INSNS);
+    c.i32Const(0).localGet(L_E).mem(Op.I32Store, 2, E + ENG_UNIT_SLOT);
+    c.localGet(L_X).i32Const(16).op(Op.I32ShrU).localGet(L_BUDGET).localGet(L_E).byte(Op.ReturnCallIndirect).u32(UNIT_TYPE).byte(0x00);
+    c.end().end().end();
   }
 
   private endBlock(c: CodeWriter, len: number): number {

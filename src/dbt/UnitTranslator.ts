@@ -11,7 +11,7 @@
 // compares RAM with (self-modifying code) is exactly the bytes the code was made from, even when the
 // page is written while the worker reads it.
 import { compressedTable } from "../riscv/Compressed.js";
-import { PageTranslator, type TranslatedPage } from "./PageTranslator.js";
+import { PageTranslator, UNIT_TYPE, type TranslatedPage } from "./PageTranslator.js";
 import { ByteWriter, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 
 /** Everything besides the page and its entries that a translation depends on (postMessage-able). */
@@ -27,6 +27,8 @@ export interface TranslatorConfig {
   atomics: boolean;
   countMirror: boolean;
   mirrorWays?: number;
+  /** Units tail-call the next unit (DbtOptions.tailCalls): the module imports the function table "e"."t". */
+  tailCalls?: boolean;
 }
 
 /** A translated page: the module's bytes and what the dispatcher needs to run and check it. */
@@ -72,6 +74,7 @@ export class UnitTranslator {
       atomics: config.atomics,
       countMirror: config.countMirror,
       mirrorWays: config.mirrorWays,
+      chain: config.tailCalls ?? false,
     });
   }
 
@@ -92,7 +95,10 @@ export class UnitTranslator {
     this.last = tp;
     const c = this.config;
     const b = new WasmModuleBuilder();
+    // The unit's type first: UNIT_TYPE is the index its return_call_indirect names.
+    if (b.type([ValType.I32, ValType.I32], [ValType.I32]) !== UNIT_TYPE) throw new Error("unit type index");
     b.importMemory("e", "m", c.memoryPages, c.memoryPages, c.shared);
+    if (c.tailCalls === true) b.importTable("e", "t", 1);
     if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32, ValType.I32], [ValType.I32]);
     b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, name);
     return {

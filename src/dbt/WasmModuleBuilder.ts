@@ -276,6 +276,8 @@ export const enum Op {
   Return = 0x0f,
   Call = 0x10,
   CallIndirect = 0x11,
+  /** Tail call through a table (WebAssembly tail calls, in V8 since 11.2 / Node 20). */
+  ReturnCallIndirect = 0x13,
   Drop = 0x1a,
   Select = 0x1b,
   LocalGet = 0x20,

@@ -11,11 +11,25 @@ import { lockstep } from "../../src/dbt/Lockstep.js";
 import { gpa } from "../../src/memory/Address.js";
 import { RAM_BASE, toolchainMissing } from "../riscv/asm.js";
 import { enterS, lockstepToEbreak, pair } from "./machine.js";
+import type { DbtOptions } from "../../src/dbt/Dbt.js";
 
 const skip = toolchainMissing();
 
-test("a unit chained into after the host rewrote its page between two runs runs the new code", { skip }, () => {
-  const { a, b } = pair(`
+/**
+ * Registers the test for both chaining paths: a unit's own tail call (docs/DBT.md "Session 7:
+ * chaining") and the trampoline's call (DbtOptions.tailCalls false, engines without wasm tail calls).
+ */
+function both(name: string, fn: (opts: DbtOptions) => void): void {
+  for (const [path, tailCalls] of [
+    ["tail calls", true],
+    ["trampoline", false],
+  ] as const)
+    test(`${name} (${path})`, { skip }, () => fn({ hotThreshold: 1, tailCalls }));
+}
+
+both("a unit chained into after the host rewrote its page between two runs runs the new code", (opts) => {
+  const { a, b } = pair(
+    `
     li s1, 3000
     li s2, 0
 1:  call far               # another page: chained through the jump cache once it is filled
@@ -28,7 +42,9 @@ test("a unit chained into after the host rewrote its page between two runs runs 
 far:
     addi a0, zero, 1       # rewritten by the host to addi a0, zero, 2
     ret
-  `);
+  `,
+    opts,
+  );
   const patch = new Uint8Array(new Uint32Array([0x00200513]).buffer);
   let chunks = 0,
     patched = false;
@@ -54,8 +70,9 @@ far:
   assert.ok(a.dbt!.stats.unitCalls > 2 * a.dbt!.stats.cacheHits, "calls were chained");
 });
 
-test("U-mode does not chain into S-mode code through the jump cache", { skip }, () => {
-  const { a, b } = pair(`
+both("U-mode does not chain into S-mode code through the jump cache", (opts) => {
+  const { a, b } = pair(
+    `
     li t0, 0x80200000      # Sv39 root table: gigapages, 2 GiB -> RAM for S only, 1 GiB -> RAM for U too
     li t1, ((0x80000000 >> 12) << 10) | 0xcf
     sd t1, 16(t0)
@@ -92,16 +109,19 @@ kaddr:
 kfunc:
     addi s4, s4, 1
     ret
-  `);
+  `,
+    opts,
+  );
   lockstepToEbreak(a, b, 1000, 0.05);
   assert.equal(a.hart.getX(21), 12n, "scause: instruction page fault");
   assert.equal(a.hart.getX(19), 0n, "U-mode never returned from kfunc");
   assert.equal(a.hart.getX(20), 100n, "kfunc ran only in S-mode");
 });
 
-test("a jump-cache entry dies with its page's SFENCE.VMA when S-mode remaps a U code page", { skip }, () => {
+both("a jump-cache entry dies with its page's SFENCE.VMA when S-mode remaps a U code page", (opts) => {
   const pte = (reg: string) => `    srli ${reg}, ${reg}, 12\n    slli ${reg}, ${reg}, 10\n    ori ${reg}, ${reg}, 0xdf`;
-  const { a, b } = pair(`
+  const { a, b } = pair(
+    `
     li t0, 0x80200000      # Sv39: 2 GiB gigapage -> RAM for S; 1 GiB: 4 KiB pages for U
     li t1, ((0x80000000 >> 12) << 10) | 0xcf
     sd t1, 16(t0)
@@ -154,7 +174,9 @@ ufuncA:
 ufuncB:
     li a0, 2
     ret
-  `);
+  `,
+    opts,
+  );
   lockstepToEbreak(a, b, 1000, 0.3);
   assert.equal(a.hart.getX(18), 5n * 20n + 5n * 40n, "s2: the new mapping ran after the fence");
 });

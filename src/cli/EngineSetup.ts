@@ -35,7 +35,7 @@ function positiveInt(v: string | undefined): number | undefined {
  * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never),
  * TYPEVISOR_DBT_MIRROR_WAYS=1 (direct-mapped TLB mirrors, for A/B measurements: DbtOptions.mirrorWays),
  * TYPEVISOR_DBT_TAILCALL=1 (units tail-call the next unit at a jump out of their page instead of
- * returning to the trampoline: measured slower, docs/DBT.md "Session 7: chaining").
+ * returning to the trampoline: no gain measured, docs/DBT.md "Session 7: chaining").
  */
 export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
   const o: DbtOptions = {};

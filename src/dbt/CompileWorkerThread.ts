@@ -19,8 +19,8 @@ if (parentPort === null) throw new Error("CompileWorkerThread runs as a worker t
 /** Stand-in memories by size and sharedness (the unit's memory import must match both). */
 const memories = new Map<string, WebAssembly.Memory>();
 const noStep = (): number => 0;
-/** Stand-in for the function table units tail-call through (DbtOptions.tailCalls): never called here. */
-const table = new WebAssembly.Table({ element: "anyfunc", initial: 1 });
+/** Stand-in for the trampoline's `chain` function units tail-call (DbtOptions.tailCalls): never called here. */
+const noChain = (): number => 0;
 const translators = new Map<number, UnitTranslator>();
 
 // This thread allocates almost nothing of its own, so its heap would not be collected for thousands
@@ -54,7 +54,7 @@ type UnitFn = (block: number, budget: number) => number;
  */
 function tierUpJob(job: Extract<WorkerJob, { kind: "tierUp" }>): WorkerReply {
   const unit = new WebAssembly.Instance(job.module, {
-    e: { m: standIn(job.memoryPages, job.shared), s: noStep, t: table },
+    e: { m: standIn(job.memoryPages, job.shared), s: noStep, c: noChain },
   }).exports["f"] as UnitFn;
   const t0 = performance.now();
   if (tierUp === undefined) tierUp = wasmTierUpIntrinsic() ?? null;
@@ -67,7 +67,7 @@ function tierUpJob(job: Extract<WorkerJob, { kind: "tierUp" }>): WorkerReply {
 function compile(bytes: Uint8Array, memoryPages: number, shared: boolean): WebAssembly.Module {
   const module = new WebAssembly.Module(bytes);
   const memory = standIn(memoryPages, shared);
-  const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep, t: table } }).exports["f"] as UnitFn;
+  const unit = new WebAssembly.Instance(module, { e: { m: memory, s: noStep, c: noChain } }).exports["f"] as UnitFn;
   unit(0, 0);
   return module;
 }

@@ -128,9 +128,8 @@ export interface DbtOptions {
   /**
    * Units chain into the next unit themselves, with a wasm tail call (PageTranslatorOptions.chain),
    * instead of returning to the trampoline at every Jump exit, where the engine has wasm tail calls
-   * (tailCallsSupported()). Default false: every unit's module then imports the function table,
-   * and V8 keeps each importing instance alive and updates its copy of the table at every install;
-   * the in-guest workload took ~16% more CPU and ~120 MiB more RSS (docs/DBT.md "Session 7: chaining").
+   * (tailCallsSupported()). Default false: no CPU gain measured on the in-guest workload (docs/DBT.md
+   * "Session 7: chaining").
    */
   tailCalls?: boolean;
 }
@@ -349,6 +348,7 @@ function makeTrampoline(
   E: number,
   tierUp: TierUp | undefined,
   tailCalls: boolean,
+  chainOut: { fn?: EnterFn },
 ): EnterFn {
   const b = new WasmModuleBuilder();
   b.importTable("e", "t", 1);
@@ -450,8 +450,14 @@ function makeTrampoline(
     c,
     "enter",
   );
+  // The units' tail call into the next unit (PageTranslator.chainExit): an import of this module's
+  // function, so that only this instance imports the table (V8 keeps every importing instance alive).
+  const ch = new CodeWriter();
+  ch.localGet(0).localGet(1).localGet(2).byte(Op.ReturnCallIndirect).u32(sig).byte(0x00);
+  b.addFunction([ValType.I32, ValType.I32, ValType.I32], [ValType.I32], [], ch, "chain");
   const inst = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { e: { t: table, m: memory } });
   const enter = inst.exports["enter"] as EnterFn;
+  chainOut.fn = inst.exports["chain"] as EnterFn;
   // Every unit call goes through it (~540 M times in the in-guest workload): TurboFan code at once
   // when an entry point registered the tier-up (it is small: ~1 ms).
   tierUp?.(enter);
@@ -652,6 +658,8 @@ export class Dbt implements HartEngine {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private readonly enter: EnterFn;
+  /** The trampoline module's `chain` export, which units tail-call (DbtOptions.tailCalls). */
+  private readonly chain: { fn?: EnterFn } = {};
   /** Other harts run on other threads (DbtOptions.atomics). */
   private readonly atomics: boolean;
   private readonly compiler: UnitCompiler | undefined;
@@ -713,7 +721,7 @@ export class Dbt implements HartEngine {
     this.ways = opts.mirrorWays ?? MIRROR_WAYS;
     this.translator = new UnitTranslator(buf, config);
     this.tierUpFn = registeredTierUp();
-    this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn, config.tailCalls === true);
+    this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn, config.tailCalls === true, this.chain);
     this.hot = opts.hotThreshold ?? 512;
     this.rehot = opts.retranslateThreshold ?? this.hot;
     this.firstHere = opts.translateFirstHere ?? false;
@@ -1646,7 +1654,7 @@ export class Dbt implements HartEngine {
     const unit = job.unit;
     unit.pending = undefined;
     const inst = new WebAssembly.Instance(module, {
-      e: { m: this.hart.memory.wasmMemory, s: this.step, t: this.table },
+      e: { m: this.hart.memory.wasmMemory, s: this.step, c: this.chain.fn! },
     });
     if (unit.slot >= 0) {
       // The previous translation of the page: its block numbers die with the jump cache's entries.

@@ -137,18 +137,13 @@ export interface PageTranslatorOptions {
   mirrorWays?: number;
   /**
    * A unit leaving with a Jump looks the target up in the jump cache itself and tail-calls the next
-   * unit (`return_call_indirect` through the function table the module imports as table 0, type
-   * UNIT_TYPE) instead of returning to the trampoline, which then chains (default false: the
-   * module must import the table, and the engine must have wasm tail calls; see Dbt).
+   * unit (`return_call` of the imported `chain(block, budget, slot)`, function 1 after `step`, or 0
+   * without stepping, which `return_call_indirect`s the slot) instead of returning to the
+   * trampoline (default false: the engine must have wasm tail calls; see Dbt).
    */
   chain?: boolean;
 }
 
-/**
- * The type index of a unit's function type (i32 block, i32 budget) -> i32 in its module: the
- * module's first type (Dbt declares it first), which `return_call_indirect` names.
- */
-export const UNIT_TYPE = 0;
 
 export interface TranslatedPage {
   body: CodeWriter;
@@ -514,8 +509,9 @@ export class PageTranslator {
    * Chaining from the unit's exit (PageTranslatorOptions.chain; docs/DBT.md "Session 7: chaining"):
    * a Jump exit (other page, JALR) whose target pc (L_PC, already stored at ENG_PC) has a jump-cache
    * entry of the current generation and privilege (ENG_GEN), into a unit compared with its snapshot
-   * in this generation (ENG_VERIFIED), tail-calls that unit with the budget left: the same checks the
-   * trampoline makes, without the return to it. The callee checks the budget against its longest
+   * in this generation (ENG_VERIFIED), tail-calls that unit with the budget left (through the
+   * trampoline module's `chain`, which tail-calls the table slot: a table import per unit would keep
+   * every unit instance alive): the same checks the trampoline makes, without the return to it. The callee checks the budget against its longest
    * path at entry, as after any call, and returns with ENG_PC = its entry pc when it is too small,
    * so instret and the interrupt-check slice stay exact. A miss falls through to the plain exit, and
    * the trampoline (same lookup) returns to the dispatcher. L_E and L_X are free at every exit.
@@ -539,7 +535,7 @@ export class PageTranslator {
     c.localGet(L_E).i32Const(2).op(Op.I32Shl).localTee(L_KIND);
     c.localGet(L_KIND).mem(Op.I32Load, 2, E + ENG_UNIT_INSNS).localGet(L_BUDGET).op(Op.I32Add).mem(Op.I32Store, 2, E + ENG_UNIT_INSNS);
     c.i32Const(0).localGet(L_E).mem(Op.I32Store, 2, E + ENG_UNIT_SLOT);
-    c.localGet(L_X).i32Const(16).op(Op.I32ShrU).localGet(L_BUDGET).localGet(L_E).byte(Op.ReturnCallIndirect).u32(UNIT_TYPE).byte(0x00);
+    c.localGet(L_X).i32Const(16).op(Op.I32ShrU).localGet(L_BUDGET).localGet(L_E).byte(Op.ReturnCall).u32(this.step ? 1 : 0);
     c.end().end().end();
   }
 

@@ -11,7 +11,7 @@
 // compares RAM with (self-modifying code) is exactly the bytes the code was made from, even when the
 // page is written while the worker reads it.
 import { compressedTable } from "../riscv/Compressed.js";
-import { PageTranslator, UNIT_TYPE, type TranslatedPage } from "./PageTranslator.js";
+import { PageTranslator, type TranslatedPage } from "./PageTranslator.js";
 import { ByteWriter, ValType, WasmModuleBuilder } from "./WasmModuleBuilder.js";
 
 /** Everything besides the page and its entries that a translation depends on (postMessage-able). */
@@ -27,7 +27,7 @@ export interface TranslatorConfig {
   atomics: boolean;
   countMirror: boolean;
   mirrorWays?: number;
-  /** Units tail-call the next unit (DbtOptions.tailCalls): the module imports the function table "e"."t". */
+  /** Units tail-call the next unit (DbtOptions.tailCalls) through the trampoline's `chain` ("e"."c", after "e"."s"). */
   tailCalls?: boolean;
 }
 
@@ -95,11 +95,9 @@ export class UnitTranslator {
     this.last = tp;
     const c = this.config;
     const b = new WasmModuleBuilder();
-    // The unit's type first: UNIT_TYPE is the index its return_call_indirect names.
-    if (b.type([ValType.I32, ValType.I32], [ValType.I32]) !== UNIT_TYPE) throw new Error("unit type index");
     b.importMemory("e", "m", c.memoryPages, c.memoryPages, c.shared);
-    if (c.tailCalls === true) b.importTable("e", "t", 1);
     if (this.translator.stepping) b.importFunction("e", "s", [ValType.I32, ValType.I32, ValType.I32], [ValType.I32]);
+    if (c.tailCalls === true) b.importFunction("e", "c", [ValType.I32, ValType.I32, ValType.I32], [ValType.I32]);
     b.addFunction([ValType.I32, ValType.I32], [ValType.I32], tp.locals, tp.body, name);
     return {
       bytes: b.build(),

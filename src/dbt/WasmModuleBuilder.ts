@@ -278,6 +278,7 @@ export const enum Op {
   CallIndirect = 0x11,
   /** Tail call through a table (WebAssembly tail calls, in V8 since 11.2 / Node 20). */
   ReturnCallIndirect = 0x13,
+  ReturnCall = 0x12,
   Drop = 0x1a,
   Select = 0x1b,
   LocalGet = 0x20,

@@ -94,6 +94,13 @@ test("units compiled on the worker thread run as the interpreter does", { skip, 
   try {
     const { a, b } = pair(rewriteLoop(400_000), { hotThreshold: 1, compiler });
     a.hart.exitMask = b.hart.exitMask = 1 << 3;
+    // The first dispatch posts the page's translation and starts the worker, whose start (loading the
+    // translator) took seconds on a loaded host: wait for its first reply, so that the run below
+    // checks translated code rather than how fast a thread starts (3 of 17 runs at load 14-16 ran
+    // the whole program before the first unit arrived).
+    for (const m of [a, b]) assert.equal(m.hart.run(16), ExitReason.Budget);
+    const until = Date.now() + 30_000;
+    while (!compiler.ready() && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     const r = lockstep(a.hart, b.hart, { chunk: 5000 });
     assert.equal(r.divergence, undefined);
     assert.equal(a.hart.getX(9), 400_000n + 800_000n + 800_000n);

@@ -33,7 +33,7 @@ function positiveInt(v: string | undefined): number | undefined {
  * the vCPU's thread, compiled on the worker; retranslations on the worker), TYPEVISOR_DBT_REGS=locals|memory (where translated code keeps guest registers),
  * TYPEVISOR_DBT_DISABLE=0x03,0x23,... (major opcodes left to the interpreter, for bisecting),
  * TYPEVISOR_DBT_HOT_TIER=N (instructions a unit runs before its function is tiered up to TurboFan; 0: never),
- * TYPEVISOR_DBT_MIRROR_WAYS=1 (direct-mapped TLB mirrors, for A/B measurements: DbtOptions.mirrorWays),
+ * TYPEVISOR_DBT_MIRROR_WAYS=2 (2-way set-associative TLB mirrors: DbtOptions.mirrorWays; 1 the default),
  * TYPEVISOR_DBT_TAILCALL=1 (units tail-call the next unit at a jump out of their page instead of
  * returning to the trampoline: no gain measured, docs/DBT.md "Session 7: chaining").
  */
@@ -53,7 +53,8 @@ export function engineOptionsFromEnv(env: Env = process.env): DbtOptions {
     .filter((v) => v !== "")
     .map((v) => Number(v));
   if (dis.length > 0) o.disabledOpcodes = new Set(dis);
-  if (env["TYPEVISOR_DBT_MIRROR_WAYS"] === "1") o.mirrorWays = 1;
+  const ways = env["TYPEVISOR_DBT_MIRROR_WAYS"];
+  if (ways === "1" || ways === "2") o.mirrorWays = ways === "1" ? 1 : 2;
   return o;
 }
 

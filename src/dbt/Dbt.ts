@@ -97,9 +97,9 @@ export interface DbtOptions {
    */
   countMirror?: boolean;
   /**
-   * TLB-mirror ways used: 2 (default), or 1 for the direct-mapped lookup of sessions 4-6 (way 1
-   * stays empty; translated code is ~22 bytes per load/store smaller), for A/B measurements
-   * (docs/DBT.md "Session 7: mirror").
+   * TLB-mirror ways used: 1 (default: the direct-mapped lookup of sessions 4-6; way 1 stays empty),
+   * or 2: no conflict misses, but ~22 bytes more wasm per load/store, and the in-guest workload
+   * took ~10% more vCPU CPU in A/B runs (docs/DBT.md "Session 7: mirror").
    */
   mirrorWays?: 1 | 2;
   /** Other harts run concurrently on other threads (vCPU threads): atomic AMOs and FENCE (PageTranslatorOptions). */
@@ -715,10 +715,10 @@ export class Dbt implements HartEngine {
       disabledOpcodes: [...(opts.disabledOpcodes ?? [])],
       atomics: opts.atomics ?? false,
       countMirror: opts.countMirror ?? false,
-      mirrorWays: opts.mirrorWays ?? MIRROR_WAYS,
+      mirrorWays: opts.mirrorWays ?? 1,
       tailCalls: (opts.tailCalls ?? false) && tailCallsSupported(),
     };
-    this.ways = opts.mirrorWays ?? MIRROR_WAYS;
+    this.ways = opts.mirrorWays ?? 1;
     this.translator = new UnitTranslator(buf, config);
     this.tierUpFn = registeredTierUp();
     this.enter = makeTrampoline(this.table, mem.wasmMemory, E, this.tierUpFn, config.tailCalls === true, this.chain);

@@ -78,9 +78,9 @@ export const MIRROR_SETS = 8192;
 /**
  * Entries per set. Direct-mapped (one way), two hot pages of one process at one index, which the
  * random placement of stacks and mmaps produced in about one workload run of four, took turns in
- * the entry: 1-4 M exits (docs/DBT.md "Session 7: mirror"). Translated code compares way 0 and
- * branches out of line to compare way 1 only when way 0 misses, so a hit in way 0 costs what the
- * direct-mapped lookup did.
+ * the entry: 1-4 M exits (docs/DBT.md "Session 7: mirror"). With DbtOptions.mirrorWays 2 translated
+ * code compares way 0 and branches out of line to compare way 1 only when way 0 misses; by default
+ * (mirrorWays 1) way 1 stays empty and the lookup is the direct-mapped one.
  */
 export const MIRROR_WAYS = 2;
 /**

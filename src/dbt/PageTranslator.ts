@@ -133,7 +133,7 @@ export interface PageTranslatorOptions {
   stepInWasm?: boolean;
   /** Count TLB-mirror lookups at ENG_LOOKUPS (for --stats; one counter update per load/store). */
   countMirror?: boolean;
-  /** TLB-mirror ways to compare: 2 (default), or 1 (way 0 only: DbtOptions.mirrorWays). */
+  /** TLB-mirror ways to compare: 1 (default: way 0 only), or 2 (DbtOptions.mirrorWays). */
   mirrorWays?: number;
   /**
    * A unit leaving with a Jump looks the target up in the jump cache itself and tail-calls the next
@@ -209,7 +209,7 @@ export class PageTranslator {
     this.atomics = opts.atomics ?? false;
     this.step = (opts.stepInWasm ?? true) && !this.regsInLocals;
     this.countMirror = opts.countMirror ?? false;
-    this.twoWays = (opts.mirrorWays ?? 2) > 1;
+    this.twoWays = (opts.mirrorWays ?? 1) > 1;
     this.chain = opts.chain ?? false;
   }
   private readonly twoWays: boolean;

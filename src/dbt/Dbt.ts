@@ -738,6 +738,12 @@ export class Dbt implements HartEngine {
     this.slice = opts.slice ?? 16384;
     this.eng32[this.e32 + (ENG_ADDR >>> 2)] = NO_MISS_LO;
     this.eng32[this.e32 + (ENG_ADDR >>> 2) + 1] = NO_MISS_HI;
+    // A translator made for a rebooted hart (VirtBoard re-creates its harts) inherits its
+    // predecessor's engine area: jump-cache entries tagged with generations this translator reaches
+    // again (jcGen restarts at 1), which would chain into whatever unit now holds their table slot,
+    // and its verified bytes and unit counters (flushMirror below empties every mirror entry: the
+    // first flush does). Only the registers below ENG_VERIFIED stay.
+    this.eng8.fill(0, this.e32 * 4 + ENG_VERIFIED, this.e32 * 4 + DBT_ENGINE_BYTES); // JC tag 0 never matches
     this.flushMirror();
   }
 

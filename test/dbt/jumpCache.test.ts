@@ -6,12 +6,13 @@
 // chained into (the interpreter raises an instruction page fault).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ExitReason } from "../../src/riscv/Hart.js";
+import { ExitReason, Hart, PRIV_M } from "../../src/riscv/Hart.js";
 import { lockstep } from "../../src/dbt/Lockstep.js";
 import { gpa } from "../../src/memory/Address.js";
 import { RAM_BASE, toolchainMissing } from "../riscv/asm.js";
 import { enterS, lockstepToEbreak, pair } from "./machine.js";
-import type { DbtOptions } from "../../src/dbt/Dbt.js";
+import { attachDbt, type DbtOptions } from "../../src/dbt/Dbt.js";
+import { ENG_JC, JC_ENTRIES } from "../../src/dbt/EngineArea.js";
 
 const skip = toolchainMissing();
 
@@ -180,3 +181,54 @@ ufuncB:
   lockstepToEbreak(a, b, 1000, 0.3);
   assert.equal(a.hart.getX(18), 5n * 20n + 5n * 40n, "s2: the new mapping ran after the fence");
 });
+
+test(
+  "a translator re-created for a rebooted hart does not chain through its predecessor's jump-cache entries",
+  { skip },
+  () => {
+    // Three functions on their own pages, called in one order by boot 1 and in the reverse order by
+    // boot 2, so that their units get other table slots; boot 2's translator starts with the same
+    // jump-cache generation as boot 1's did, so a surviving entry would chain into the wrong unit.
+    const prog = (order: string[]) => `
+    li s1, 500
+    li s2, 0
+1:  ${order.map((f) => `call ${f}\n    add s2, s2, a0`).join("\n    ")}
+    addi s1, s1, -1
+    bnez s1, 1b
+    ebreak
+    .balign 4096
+f1: li a0, 1
+    ret
+    .balign 4096
+f2: li a0, 10
+    ret
+    .balign 4096
+f3: li a0, 100
+    ret
+`;
+    const { a } = pair(prog(["f1", "f2", "f3"]), { hotThreshold: 1 });
+    a.hart.exitMask = 1 << 3;
+    while (a.hart.run(100_000) === ExitReason.Budget);
+    assert.equal(a.hart.getX(18), 500n * 111n);
+    // The reboot: RAM rewritten, a new hart with the same id, a new translator in its engine-area slot.
+    const { a: boot2 } = pair(prog(["f3", "f2", "f1"]), { hotThreshold: 1 });
+    const code = boot2.memory.read(gpa(RAM_BASE), 4 * 4096);
+    a.memory.bytes.fill(0);
+    a.memory.write(gpa(RAM_BASE), code);
+    const hart = new Hart({ memory: a.memory, bus: a.bus, hartId: 0, timer: a.timer });
+    hart.priv = PRIV_M;
+    hart.setPc(BigInt(RAM_BASE));
+    const tags = () => {
+      const e = new Int32Array(a.memory.wasmMemory.buffer, a.memory.engineOffset + ENG_JC, JC_ENTRIES * 4);
+      return e.filter((_, i) => i % 4 === 3 && e[i] !== 0).length;
+    };
+    assert.ok(tags() > 0, "boot 1 left jump-cache entries");
+    const dbt = attachDbt(hart, { hotThreshold: 1 });
+    // Entries that survived would carry generations the new translator reaches again.
+    assert.equal(tags(), 0, "the new translator starts with an empty jump cache");
+    hart.exitMask = 1 << 3;
+    while (hart.run(100_000) === ExitReason.Budget);
+    assert.equal(hart.getX(18), 500n * 111n, "each call ran its own function");
+    assert.ok(dbt.stats.translatedInsns > 0.5 * Number(hart.instret), "boot 2 ran translated");
+  },
+);
